@@ -1,0 +1,4 @@
+/**
+ * docklock's library entry. Each export is documented where it is defined.
+ */
+export * from './runtime/errors.ts';
