@@ -1,0 +1,38 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { blake3, blake3Parts, blake3Reference, bytesEqual, toHex } from '../../runtime/hash.ts';
+
+describe('blake3', () => {
+  it('matches the BLAKE3 empty-input digest (BLAKE3 test_vectors.json, input_len 0)', () => {
+    expect(toHex(blake3(new Uint8Array(0)))).toBe('af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262');
+  });
+
+  it('hash-wasm digests equal @noble/hashes digests, across chunk sizes (property)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 5000 }), (data) => {
+        expect(toHex(blake3(data))).toBe(toHex(blake3Reference(data)));
+      }),
+      { numRuns: 300 },
+    );
+    for (const n of [1, 63, 64, 65, 1023, 1024, 1025, 2048, 2049, 8192, 100_000]) {
+      const data = Uint8Array.from({ length: n }, (_, i) => i % 251);
+      expect(toHex(blake3(data))).toBe(toHex(blake3Reference(data)));
+    }
+  });
+
+  it('blake3Parts equals blake3 of the concatenation', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 6 }), (parts) => {
+        const all = Uint8Array.from(parts.flatMap((p) => [...p]));
+        expect(toHex(blake3Parts(parts))).toBe(toHex(blake3Reference(all)));
+      }),
+    );
+  });
+
+  it('returns a fresh array each call (the shared hasher never aliases results)', () => {
+    const a = blake3(Uint8Array.of(1));
+    const b = blake3(Uint8Array.of(2));
+    expect(bytesEqual(a, b)).toBe(false);
+    expect(toHex(a)).toBe(toHex(blake3Reference(Uint8Array.of(1))));
+  });
+});
