@@ -1,0 +1,230 @@
+/**
+ * Builds the broker's fastify app without binding it (fastify `docs/Guides/Testing.md`: build
+ * apart from listen), so tests drive it with `app.inject()` and server.ts binds the Unix socket.
+ *
+ * Request pipeline: strict JSON body parser (duplicate keys, size) → onRequest authentication →
+ * schema validation (Ajv with removeAdditional/coercion/defaults off: nothing is silently fixed) →
+ * handler → onSend audit append (fsync'd before the answer leaves) → response schema serialisation.
+ */
+import Fastify from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditLog } from './audit.ts';
+import { authenticate } from './auth.ts';
+import type { Principal } from './auth.ts';
+import type { BrokerConfig } from './config.ts';
+import { BrokerError, Errors } from './errors.ts';
+import { createMetrics } from './metrics.ts';
+import type { BrokerMetrics } from './metrics.ts';
+import { buildOpenApiDocument } from './openapi.ts';
+import type { ServiceSpec } from './policy.ts';
+import { ROUTES } from './routes.ts';
+import type { RouteSpec } from './routes.ts';
+import type { ServiceAction, ServiceManager } from './services.ts';
+import { parseStrictJson } from './strict-json.ts';
+
+/** What the app needs; the caller owns their lifecycles. */
+export interface BrokerAppDeps {
+  config: BrokerConfig;
+  services: ServiceManager;
+  audit: AuditLog;
+  metrics?: BrokerMetrics;
+}
+
+interface RequestState {
+  principal: Principal | null;
+  route: RouteSpec | undefined;
+  target: string | undefined;
+  reason: string | undefined;
+  action: string | undefined;
+}
+
+const state = new WeakMap<FastifyRequest, RequestState>();
+
+function stateOf(req: FastifyRequest): RequestState {
+  let s = state.get(req);
+  if (s === undefined) {
+    s = { principal: null, route: undefined, target: undefined, reason: undefined, action: undefined };
+    state.set(req, s);
+  }
+  return s;
+}
+
+function principalOf(req: FastifyRequest): Principal {
+  const p = stateOf(req).principal;
+  // onRequest authenticated every non-public route; reaching here without one is our bug.
+  if (p === null) throw Errors.internal('handler reached without an authenticated principal');
+  return p;
+}
+
+/** Converts any thrown value into the API's error shape, never leaking a stack or engine text. */
+function toBrokerError(err: unknown): BrokerError {
+  if (err instanceof BrokerError) return err;
+  const fe = err as FastifyError & { validation?: { keyword: string; instancePath: string; params: Record<string, unknown>; message?: string }[]; validationContext?: string };
+  if (Array.isArray(fe.validation) && fe.validation.length > 0) {
+    const v = fe.validation[0]!;
+    const base = (fe.validationContext ?? 'body') + v.instancePath.replace(/\//g, '.');
+    if (v.keyword === 'additionalProperties') {
+      const extra = String(v.params.additionalProperty);
+      return Errors.unknownField(`unknown field "${extra}" in ${base}: it is rejected, not ignored`, `${base}.${extra}`);
+    }
+    if (v.keyword === 'propertyNames') return Errors.invalidField(`invalid key in ${base}: ${v.message ?? ''}`, base);
+    return Errors.invalidField(`${base} ${v.message ?? 'is invalid'}`, base);
+  }
+  switch (fe.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return Errors.bodyTooLarge('request body is larger than the broker accepts');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return Errors.badRequest('request bodies must be application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return Errors.malformedJson('empty JSON body');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return Errors.badRequest('content-length does not match the body');
+  }
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) return Errors.badRequest('bad request');
+  return Errors.internal('internal error', undefined, { cause: err });
+}
+
+function decisionOf(status: number): 'allowed' | 'denied' | 'error' {
+  if (status < 400) return 'allowed';
+  if (status < 500) return 'denied';
+  return 'error';
+}
+
+/**
+ * Builds the broker app.
+ * @param deps - configuration, service manager and open audit log
+ * @returns a ready-to-inject fastify instance (not listening)
+ * @example
+ * const app = await buildBrokerApp({ config, services, audit });
+ * const res = await app.inject({ method: 'GET', url: '/healthz' });
+ */
+export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstance> {
+  const { config, services, audit } = deps;
+  const metrics = deps.metrics ?? createMetrics();
+  const app = Fastify({
+    logger: false,
+    bodyLimit: config.bodyLimit,
+    routerOptions: { caseSensitive: true, ignoreTrailingSlash: false },
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.bodyLimit }, (_req, body, done) => {
+    try {
+      done(null, parseStrictJson(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (req) => {
+    const s = stateOf(req);
+    const route = ROUTES.find((r) => r.method === req.method && r.url === req.routeOptions.url);
+    s.route = route;
+    if (route?.access === 'public') return;
+    // Unknown routes authenticate too, so a 404 never tells an anonymous caller what exists.
+    s.principal = authenticate(req.headers.authorization, config.tokens);
+    if (route?.access === 'admin' && s.principal.role !== 'admin') throw Errors.forbidden('this route requires the admin role');
+  });
+
+  app.addHook('preValidation', async (req) => {
+    const route = stateOf(req).route;
+    if (route !== undefined && route.schema.body === undefined && req.body !== undefined) {
+      throw Errors.unexpectedBody(`${route.method} ${route.url} takes no request body`);
+    }
+  });
+
+  app.addHook('onSend', async (req, reply, payload) => {
+    const s = stateOf(req);
+    if (s.route?.key === 'health') return payload;
+    const status = reply.statusCode;
+    const decision = decisionOf(status);
+    metrics.requests.inc({ method: req.method, route: s.route?.url ?? 'unmatched', status: String(status) });
+    metrics.decisions.inc({ decision });
+    try {
+      await audit.append({
+        action: s.action ?? s.route?.action ?? 'http.unmatched',
+        principal: s.principal?.name ?? null,
+        decision,
+        reason: s.reason ?? (decision === 'allowed' ? 'ok' : `http ${status}`),
+        ...(s.target !== undefined ? { target: s.target } : {}),
+        status,
+        method: req.method,
+        url: req.url.slice(0, 512),
+      });
+    } catch {
+      // Fail closed: an action we could not record is reported as failed.
+      reply.code(500).header('content-type', 'application/json; charset=utf-8');
+      return JSON.stringify({ error: { code: 'DL_ERR_AUDIT_WRITE', message: 'the audit log could not be written; the request outcome is unrecorded' } });
+    }
+    return payload;
+  });
+
+  app.setErrorHandler(async (err, req, reply) => {
+    const e = toBrokerError(err);
+    stateOf(req).reason = e.code;
+    const body = { error: { code: e.code, message: e.statusCode >= 500 && e.code === 'DL_ERR_INTERNAL' ? 'internal error' : e.message, ...(e.field !== undefined ? { field: e.field } : {}) } };
+    return reply.code(e.statusCode).send(body);
+  });
+
+  app.setNotFoundHandler(async (req, reply) => {
+    const e = Errors.notFound(`no route ${req.method} ${req.url.split('?')[0]}`);
+    stateOf(req).reason = e.code;
+    return reply.code(404).send({ error: { code: e.code, message: e.message } });
+  });
+
+  const handlers: Record<RouteSpec['key'], (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>> = {
+    health: async () => ({ status: 'ok' }),
+    metrics: async (_req, reply) => {
+      reply.header('content-type', metrics.registry.contentType);
+      return metrics.registry.metrics();
+    },
+    openapi: async () => buildOpenApiDocument(),
+    create: async (req, reply) => {
+      const spec = req.body as ServiceSpec;
+      stateOf(req).target = spec.name;
+      const end = metrics.deploySeconds.startTimer();
+      const view = await services.deploy(principalOf(req).name, spec);
+      end();
+      stateOf(req).target = view.id;
+      return reply.code(201).send(view);
+    },
+    list: async (req) => ({ services: await services.list(principalOf(req).name) }),
+    get: async (req) => {
+      const { id } = req.params as { id: string };
+      stateOf(req).target = id;
+      return services.get(principalOf(req).name, id);
+    },
+    act: async (req) => {
+      const { id, action } = req.params as { id: string; action: ServiceAction };
+      stateOf(req).target = id;
+      stateOf(req).action = `service.${action}`;
+      return services.act(principalOf(req).name, id, action);
+    },
+    remove: async (req) => {
+      const { id } = req.params as { id: string };
+      stateOf(req).target = id;
+      return services.remove(principalOf(req).name, id);
+    },
+    logs: async (req) => {
+      const { id } = req.params as { id: string };
+      const { tail } = req.query as { tail?: string };
+      stateOf(req).target = id;
+      return services.logs(principalOf(req).name, id, Math.min(Number(tail ?? '100'), 10_000));
+    },
+    audit: async (req) => {
+      const { limit } = req.query as { limit?: string };
+      const all = await audit.entries();
+      return { entries: all.slice(-Number(limit ?? '1000')), head: audit.head };
+    },
+  };
+
+  for (const r of ROUTES) {
+    app.route({ method: r.method, url: r.url, schema: r.schema, handler: handlers[r.key] });
+  }
+  await app.ready();
+  return app;
+}

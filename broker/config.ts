@@ -1,0 +1,218 @@
+/**
+ * The broker's configuration file (YAML), validated strictly at load: unknown keys, wrong types and
+ * contradictory limits are errors, never ignored (wasmtime `config.rs` rejects contradictions at
+ * construction). Every field documents its default.
+ */
+import { readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { Errors } from './errors.ts';
+
+/** A principal's role: clients manage their own services; admins may also read the audit log. */
+export type Role = 'client' | 'admin';
+
+/** One accepted token: only its SHA-256 (hex) is stored. */
+export interface TokenEntry {
+  sha256: string;
+  principal: string;
+  role: Role;
+}
+
+/** One allowed image repository; `digests` pins it to these image IDs or repo digests. */
+export interface ImageRule {
+  /** Normalised `registry/repository`, e.g. `docker.io/library/nginx` or `ghcr.io/org/app`. */
+  repository: string;
+  digests: string[] | undefined;
+}
+
+/** Default, minimum and maximum of one resource limit. */
+export interface LimitRange {
+  default: number;
+  min: number;
+  max: number;
+}
+
+/** The validated configuration. */
+export interface BrokerConfig {
+  /** Unix socket path the API listens on. Default `/run/docklock/broker.sock`. */
+  socket: string;
+  /** Docker Engine socket. Default `/var/run/docker.sock`. */
+  dockerSocket: string;
+  /** Audit log (JSONL) path. Default `/var/lib/docklock/audit.jsonl`. */
+  auditPath: string;
+  /** Largest accepted request body in bytes. Default 65536. */
+  bodyLimit: number;
+  tokens: TokenEntry[];
+  policy: {
+    images: {
+      /** Strict: every allowed image must be digest-pinned. Default true. */
+      strict: boolean;
+      allow: ImageRule[];
+    };
+    /** Host directories that bind mounts may come from (symlinks resolved). Default none. */
+    mountPrefixes: string[];
+    memory: LimitRange;
+    cpus: LimitRange;
+    pids: LimitRange;
+    /** Containers one principal may own at once. Default 10. */
+    quotaPerOwner: number;
+    /** Numeric `uid:gid` when the request names none. Default `65534:65534`. */
+    defaultUser: string;
+    /** Size of the writable, noexec `/tmp` tmpfs in bytes. Default 64 MiB. */
+    tmpfsBytes: number;
+  };
+}
+
+const MiB = 1024 * 1024;
+
+/** Principal names become Docker labels and container names, so they are kept to a safe charset. */
+export const PRINCIPAL_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+type Obj = Record<string, unknown>;
+
+function fail(message: string, field: string): never {
+  throw Errors.config(message, field);
+}
+
+function assertObject(value: unknown, field: string, allowed: readonly string[]): Obj {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`expected a mapping, received ${typeof value}`, field);
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) fail(`unknown key "${key}" (allowed: ${allowed.join(', ')})`, `${field}.${key}`);
+  }
+  return value as Obj;
+}
+
+function str(o: Obj, key: string, field: string, dflt?: string): string {
+  const v = o[key] ?? dflt;
+  if (typeof v !== 'string' || v.length === 0) fail(`expected a non-empty string, received ${JSON.stringify(v)}`, `${field}.${key}`);
+  return v;
+}
+
+function num(o: Obj, key: string, field: string, dflt?: number): number {
+  const v = o[key] ?? dflt;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(`expected a positive number, received ${JSON.stringify(v)}`, `${field}.${key}`);
+  return v;
+}
+
+function absPath(o: Obj, key: string, field: string, dflt?: string): string {
+  const v = str(o, key, field, dflt);
+  if (!isAbsolute(v)) fail(`expected an absolute path, received "${v}"`, `${field}.${key}`);
+  return v;
+}
+
+function limit(value: unknown, field: string, dflt: LimitRange, integer: boolean): LimitRange {
+  const o = assertObject(value ?? {}, field, ['default', 'min', 'max']);
+  const r = { default: num(o, 'default', field, dflt.default), min: num(o, 'min', field, dflt.min), max: num(o, 'max', field, dflt.max) };
+  if (integer && !(Number.isInteger(r.default) && Number.isInteger(r.min) && Number.isInteger(r.max))) fail('expected integers', field);
+  if (!(r.min <= r.default && r.default <= r.max)) fail(`expected min <= default <= max, received ${r.min} / ${r.default} / ${r.max}`, field);
+  return r;
+}
+
+/** Digests are image IDs or repo digests: `sha256:` and 64 hex digits. */
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/**
+ * Validates a parsed configuration object and fills in defaults.
+ * @param raw - the parsed YAML/JSON document
+ * @returns the validated configuration
+ * @throws {BrokerError} `DL_ERR_BROKER_CONFIG` naming the offending key
+ * @example
+ * const config = parseBrokerConfig({ tokens: [{ sha256: '…', principal: 'alice', role: 'client' }], policy: { images: { strict: false, allow: [{ repository: 'ghcr.io/org/app' }] } } });
+ */
+export function parseBrokerConfig(raw: unknown): BrokerConfig {
+  const top = assertObject(raw, 'config', ['socket', 'dockerSocket', 'auditPath', 'bodyLimit', 'tokens', 'policy']);
+  const tokensRaw = top.tokens;
+  if (!Array.isArray(tokensRaw) || tokensRaw.length === 0) fail('expected at least one token entry', 'config.tokens');
+  const tokens = tokensRaw.map((t, i): TokenEntry => {
+    const f = `config.tokens[${i}]`;
+    const o = assertObject(t, f, ['sha256', 'principal', 'role']);
+    const sha256 = str(o, 'sha256', f).toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(sha256)) fail('expected 64 hex digits (sha256 of the token)', `${f}.sha256`);
+    const principal = str(o, 'principal', f);
+    if (!PRINCIPAL_PATTERN.test(principal)) fail(`expected a principal matching ${PRINCIPAL_PATTERN}, received "${principal}"`, `${f}.principal`);
+    const role = str(o, 'role', f, 'client');
+    if (role !== 'client' && role !== 'admin') fail(`expected "client" or "admin", received "${role}"`, `${f}.role`);
+    return { sha256, principal, role };
+  });
+  const seen = new Set<string>();
+  for (const t of tokens) {
+    if (seen.has(t.sha256)) fail('the same token hash appears twice', 'config.tokens');
+    seen.add(t.sha256);
+  }
+
+  const pol = assertObject(top.policy ?? {}, 'config.policy', ['images', 'mountPrefixes', 'memory', 'cpus', 'pids', 'quotaPerOwner', 'defaultUser', 'tmpfsBytes']);
+  const img = assertObject(pol.images ?? {}, 'config.policy.images', ['strict', 'allow']);
+  const strict = img.strict ?? true;
+  if (typeof strict !== 'boolean') fail('expected true or false', 'config.policy.images.strict');
+  if (!Array.isArray(img.allow)) fail('expected a list of allowed repositories', 'config.policy.images.allow');
+  const allow = img.allow.map((r, i): ImageRule => {
+    const f = `config.policy.images.allow[${i}]`;
+    const o = assertObject(r, f, ['repository', 'digests']);
+    const repository = str(o, 'repository', f);
+    if (!/^[a-z0-9.-]+(:[0-9]+)?(\/[a-z0-9]+(?:[._-][a-z0-9]+)*)+$/.test(repository) || !repository.split('/')[0]!.includes('.')) {
+      fail(`expected a fully qualified "registry/repository" (e.g. docker.io/library/nginx), received "${repository}"`, `${f}.repository`);
+    }
+    let digests: string[] | undefined;
+    if (o.digests !== undefined) {
+      if (!Array.isArray(o.digests) || o.digests.length === 0 || !o.digests.every((d) => typeof d === 'string' && DIGEST.test(d))) {
+        fail('expected a non-empty list of "sha256:<64 hex>" digests', `${f}.digests`);
+      }
+      digests = o.digests as string[];
+    }
+    if (strict && digests === undefined) fail('strict mode requires every allowed repository to list its digests', `${f}.digests`);
+    return { repository, digests };
+  });
+
+  const prefixesRaw = pol.mountPrefixes ?? [];
+  if (!Array.isArray(prefixesRaw) || !prefixesRaw.every((p) => typeof p === 'string' && isAbsolute(p) && p !== '/')) {
+    fail('expected a list of absolute directories other than "/"', 'config.policy.mountPrefixes');
+  }
+  const defaultUser = str(pol, 'defaultUser', 'config.policy', '65534:65534');
+  if (!/^[1-9][0-9]{0,9}:[1-9][0-9]{0,9}$/.test(defaultUser)) fail('expected a non-root numeric "uid:gid"', 'config.policy.defaultUser');
+  const quota = num(pol, 'quotaPerOwner', 'config.policy', 10);
+  if (!Number.isInteger(quota)) fail('expected an integer', 'config.policy.quotaPerOwner');
+  const bodyLimit = num(top, 'bodyLimit', 'config', 64 * 1024);
+
+  return {
+    socket: absPath(top, 'socket', 'config', '/run/docklock/broker.sock'),
+    dockerSocket: absPath(top, 'dockerSocket', 'config', '/var/run/docker.sock'),
+    auditPath: absPath(top, 'auditPath', 'config', '/var/lib/docklock/audit.jsonl'),
+    bodyLimit,
+    tokens,
+    policy: {
+      images: { strict, allow },
+      mountPrefixes: prefixesRaw as string[],
+      memory: limit(pol.memory, 'config.policy.memory', { default: 256 * MiB, min: 16 * MiB, max: 4096 * MiB }, true),
+      cpus: limit(pol.cpus, 'config.policy.cpus', { default: 1, min: 0.05, max: 4 }, false),
+      pids: limit(pol.pids, 'config.policy.pids', { default: 128, min: 8, max: 1024 }, true),
+      quotaPerOwner: quota,
+      defaultUser,
+      tmpfsBytes: num(pol, 'tmpfsBytes', 'config.policy', 64 * MiB),
+    },
+  };
+}
+
+/**
+ * Reads and validates a YAML configuration file.
+ * @param path - path to broker.yaml
+ * @returns the validated configuration
+ * @throws {BrokerError} `DL_ERR_BROKER_CONFIG` when the file is unreadable or invalid
+ * @example
+ * const config = loadBrokerConfig('/etc/docklock/broker.yaml');
+ */
+export function loadBrokerConfig(path: string): BrokerConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw Errors.config(`cannot read config file ${path}: ${(cause as Error).message}`, 'config', { cause });
+  }
+  let doc: unknown;
+  try {
+    // uniqueKeys: a repeated key in the config is an error, as in request bodies.
+    doc = parseYaml(text, { uniqueKeys: true, prettyErrors: true });
+  } catch (cause) {
+    throw Errors.config(`config file ${path} is not valid YAML: ${(cause as Error).message}`, 'config', { cause });
+  }
+  return parseBrokerConfig(doc);
+}

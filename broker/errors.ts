@@ -1,0 +1,63 @@
+/**
+ * Broker errors: a `DocklockError` that also carries the HTTP status it maps to and the request
+ * field it points at. Built from one factory (fastify `lib/errors.js` `createError`) so every
+ * code has exactly one status.
+ */
+import { DocklockError } from '../runtime/errors.ts';
+
+/** A broker, policy, auth or audit error with the HTTP status the API answers with. */
+export class BrokerError extends DocklockError {
+  readonly statusCode: number;
+  readonly field: string | undefined;
+
+  constructor(code: string, message: string, statusCode: number, field?: string, options?: { cause?: unknown }) {
+    super(code, message, field === undefined ? undefined : { field }, options);
+    this.name = 'BrokerError';
+    this.statusCode = statusCode;
+    this.field = field;
+  }
+}
+
+/** The constructor shape the factory returns: message and optional field, status fixed per code. */
+export type BrokerErrorFactory = (message: string, field?: string, options?: { cause?: unknown }) => BrokerError;
+
+/**
+ * Creates a factory for one error code with a fixed HTTP status.
+ * @param code - stable `DL_ERR_<AREA>_<WHAT>` code
+ * @param statusCode - HTTP status the API answers with
+ * @returns a function building the error
+ * @example
+ * const NotFound = createBrokerError('DL_ERR_BROKER_NOT_FOUND', 404);
+ * throw NotFound('no such service', 'id');
+ */
+export function createBrokerError(code: string, statusCode: number): BrokerErrorFactory {
+  return (message, field, options) => new BrokerError(code, message, statusCode, field, options);
+}
+
+/** Every error code the broker emits, with its status. */
+export const Errors = {
+  badRequest: createBrokerError('DL_ERR_BROKER_BAD_REQUEST', 400),
+  malformedJson: createBrokerError('DL_ERR_BROKER_MALFORMED_JSON', 400),
+  duplicateKey: createBrokerError('DL_ERR_BROKER_DUPLICATE_KEY', 400),
+  bodyTooLarge: createBrokerError('DL_ERR_BROKER_BODY_TOO_LARGE', 400),
+  unknownField: createBrokerError('DL_ERR_BROKER_UNKNOWN_FIELD', 400),
+  invalidField: createBrokerError('DL_ERR_BROKER_INVALID_FIELD', 400),
+  unexpectedBody: createBrokerError('DL_ERR_BROKER_UNEXPECTED_BODY', 400),
+  notFound: createBrokerError('DL_ERR_BROKER_NOT_FOUND', 404),
+  conflict: createBrokerError('DL_ERR_BROKER_CONFLICT', 409),
+  docker: createBrokerError('DL_ERR_BROKER_DOCKER', 502),
+  config: createBrokerError('DL_ERR_BROKER_CONFIG', 500),
+  internal: createBrokerError('DL_ERR_INTERNAL', 500),
+  unauthenticated: createBrokerError('DL_ERR_AUTH_UNAUTHENTICATED', 401),
+  forbidden: createBrokerError('DL_ERR_AUTH_FORBIDDEN', 403),
+  imageNotAllowed: createBrokerError('DL_ERR_POLICY_IMAGE_NOT_ALLOWED', 403),
+  imageNotPinned: createBrokerError('DL_ERR_POLICY_IMAGE_NOT_PINNED', 403),
+  imageNotPresent: createBrokerError('DL_ERR_POLICY_IMAGE_NOT_PRESENT', 422),
+  mountNotAllowed: createBrokerError('DL_ERR_POLICY_MOUNT_NOT_ALLOWED', 403),
+  userNotAllowed: createBrokerError('DL_ERR_POLICY_USER_NOT_ALLOWED', 403),
+  portNotAllowed: createBrokerError('DL_ERR_POLICY_PORT_NOT_ALLOWED', 403),
+  limitOutOfRange: createBrokerError('DL_ERR_POLICY_LIMIT_OUT_OF_RANGE', 422),
+  quotaExceeded: createBrokerError('DL_ERR_POLICY_QUOTA_EXCEEDED', 409),
+  auditChainBroken: createBrokerError('DL_ERR_AUDIT_CHAIN_BROKEN', 500),
+  auditWrite: createBrokerError('DL_ERR_AUDIT_WRITE', 500),
+} as const;

@@ -1,0 +1,180 @@
+/**
+ * The broker's policy: everything a request may ask for is checked here against the operator's
+ * configuration, and turned into resolved values the create-body builder uses. Nothing a client
+ * sends reaches Docker without passing one of these functions.
+ */
+import { realpath, stat } from 'node:fs/promises';
+import { isAbsolute, posix, sep } from 'node:path';
+import type { BrokerConfig, ImageRule, LimitRange } from './config.ts';
+import { Errors } from './errors.ts';
+import { parseImageReference } from './image-ref.ts';
+import type { ImageReference } from './image-ref.ts';
+
+/** A deploy request after schema validation (see schemas.ts). */
+export interface ServiceSpec {
+  name: string;
+  image: string;
+  command?: string[];
+  env?: Record<string, string>;
+  memory?: number;
+  cpus?: number;
+  pids?: number;
+  network?: NetworkChoice;
+  mounts?: { source: string; target: string; readOnly?: boolean }[];
+  ports?: { container: number; host: number }[];
+  user?: string;
+}
+
+/** The three network choices: no network, an internal (no egress) network per owner, or Docker's bridge. */
+export type NetworkChoice = 'none' | 'isolated' | 'bridge';
+
+/** A bind mount after symlink resolution and prefix checks. */
+export interface ResolvedMount {
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+/** What policy allows, ready for the create-body builder. */
+export interface ResolvedLimits {
+  memoryBytes: number;
+  nanoCpus: number;
+  pids: number;
+}
+
+/**
+ * Finds the allowlist rule for an image by exact `registry/repository` equality, so an entry
+ * `ghcr.io/org/app` never admits `ghcr.io/org/app-evil` or `ghcr.io/org/app/sub`.
+ * @param image - the requested reference
+ * @param rules - the configured allowlist
+ * @returns the parsed reference and its rule
+ * @throws {BrokerError} `DL_ERR_POLICY_IMAGE_NOT_ALLOWED` when no rule matches
+ * @example
+ * checkImageAllowed('ghcr.io/org/app:1', [{ repository: 'ghcr.io/org/app', digests: undefined }]);
+ */
+export function checkImageAllowed(image: string, rules: readonly ImageRule[]): { ref: ImageReference; rule: ImageRule } {
+  const ref = parseImageReference(image);
+  const rule = rules.find((r) => r.repository === ref.repository);
+  if (rule === undefined) throw Errors.imageNotAllowed(`image repository "${ref.repository}" is not on the broker's allowlist`, 'image');
+  if (rule.digests !== undefined && ref.digest !== undefined && !rule.digests.includes(ref.digest)) {
+    throw Errors.imageNotPinned(`digest ${ref.digest} is not pinned for ${ref.repository}`, 'image');
+  }
+  return { ref, rule };
+}
+
+/**
+ * Checks that the image Docker resolved is one the rule pins (image ID or a repo digest).
+ * @param rule - the matching allowlist rule
+ * @param imageId - the local image ID (`sha256:…`)
+ * @param repoDigests - the image's `RepoDigests` (`name@sha256:…`)
+ * @throws {BrokerError} `DL_ERR_POLICY_IMAGE_NOT_PINNED` when pinned and neither matches
+ */
+export function checkImagePinned(rule: ImageRule, imageId: string, repoDigests: readonly string[]): void {
+  if (rule.digests === undefined) return;
+  const candidates = [imageId, ...repoDigests.map((d) => d.slice(d.indexOf('@') + 1))];
+  if (!candidates.some((d) => rule.digests!.includes(d))) {
+    throw Errors.imageNotPinned(`the local image for ${rule.repository} (${imageId}) matches none of its pinned digests`, 'image');
+  }
+}
+
+function inRange(value: number | undefined, range: LimitRange, field: string, unit: string): number {
+  const v = value ?? range.default;
+  // 0 and -1 mean "unlimited" to Docker; they are never a valid request here.
+  if (!(v >= range.min && v <= range.max)) {
+    throw Errors.limitOutOfRange(`${field} must be between ${range.min} and ${range.max} ${unit}, received ${v}`, field);
+  }
+  return v;
+}
+
+/**
+ * Resolves memory, CPU and PID limits from the request and the configured ranges.
+ * @throws {BrokerError} `DL_ERR_POLICY_LIMIT_OUT_OF_RANGE` for a value outside [min, max] (including 0 and -1)
+ */
+export function resolveLimits(spec: ServiceSpec, policy: BrokerConfig['policy']): ResolvedLimits {
+  const memory = inRange(spec.memory, policy.memory, 'memory', 'bytes');
+  const cpus = inRange(spec.cpus, policy.cpus, 'cpus', 'CPUs');
+  const pids = inRange(spec.pids, policy.pids, 'pids', 'processes');
+  return { memoryBytes: Math.floor(memory), nanoCpus: Math.round(cpus * 1e9), pids };
+}
+
+/**
+ * Resolves the container user: numeric only (a name would be looked up inside the image, which
+ * the image controls), never root.
+ * @throws {BrokerError} `DL_ERR_POLICY_USER_NOT_ALLOWED` for uid or gid 0
+ */
+export function resolveUser(spec: ServiceSpec, policy: BrokerConfig['policy']): string {
+  const user = spec.user ?? policy.defaultUser;
+  const [uid, gid = uid] = user.split(':');
+  if (Number(uid) === 0 || Number(gid) === 0) throw Errors.userNotAllowed('containers never run as root (uid or gid 0)', 'user');
+  return `${Number(uid)}:${Number(gid)}`;
+}
+
+const FORBIDDEN_TARGETS = ['/proc', '/sys', '/dev', '/tmp'];
+
+function hasDotDot(p: string): boolean {
+  return p.split('/').some((c) => c === '..' || c === '.');
+}
+
+function isUnder(path: string, prefix: string): boolean {
+  return path === prefix || path.startsWith(prefix.endsWith(sep) ? prefix : prefix + sep);
+}
+
+/**
+ * Resolves bind mounts: sources must be absolute, free of `.`/`..`, and, after resolving every
+ * symlink, inside one of the configured prefixes (also resolved); sockets (docker.sock and the
+ * like) are never mountable. Read-only unless the request says otherwise.
+ * @throws {BrokerError} `DL_ERR_POLICY_MOUNT_NOT_ALLOWED` naming the mount
+ */
+export async function resolveMounts(spec: ServiceSpec, policy: BrokerConfig['policy']): Promise<ResolvedMount[]> {
+  const out: ResolvedMount[] = [];
+  const prefixes: string[] = [];
+  for (const p of policy.mountPrefixes) {
+    try {
+      prefixes.push(await realpath(p));
+    } catch {
+      // A configured prefix that does not exist admits nothing.
+    }
+  }
+  const targets = new Set<string>();
+  for (const [i, m] of (spec.mounts ?? []).entries()) {
+    const field = `mounts[${i}]`;
+    const deny = (why: string): never => {
+      throw Errors.mountNotAllowed(`mount ${m.source} -> ${m.target}: ${why}`, field);
+    };
+    if (!isAbsolute(m.source) || hasDotDot(m.source)) deny('source must be an absolute path without "." or ".." components');
+    if (!posix.isAbsolute(m.target) || hasDotDot(m.target) || m.target === '/') deny('target must be an absolute path other than "/" without "." or ".." components');
+    const target = posix.normalize(m.target);
+    if (FORBIDDEN_TARGETS.some((f) => isUnder(target, f))) deny(`target may not be under ${FORBIDDEN_TARGETS.join(', ')}`);
+    if (targets.has(target)) deny('target is mounted twice');
+    targets.add(target);
+    if (/docker\.sock|containerd\.sock|\.sock$/.test(m.source)) deny('sockets are never mountable');
+    let resolved: string;
+    try {
+      resolved = await realpath(m.source);
+    } catch {
+      return deny('source does not exist');
+    }
+    if (!prefixes.some((p) => isUnder(resolved, p))) deny(`source resolves to ${resolved}, outside the allowed prefixes`);
+    const st = await stat(resolved);
+    if (!st.isDirectory() && !st.isFile()) deny('source must be a regular file or directory');
+    out.push({ source: resolved, target, readOnly: m.readOnly ?? true });
+  }
+  return out;
+}
+
+/**
+ * Checks published ports: only with the bridge network, host ports 1024–65535, no duplicates.
+ * Binding to 127.0.0.1 is done by the create-body builder, never chosen by the client.
+ * @throws {BrokerError} `DL_ERR_POLICY_PORT_NOT_ALLOWED`
+ */
+export function resolvePorts(spec: ServiceSpec, network: NetworkChoice): { container: number; host: number }[] {
+  const ports = spec.ports ?? [];
+  if (ports.length > 0 && network !== 'bridge') throw Errors.portNotAllowed('ports can only be published with network "bridge"', 'ports');
+  const hosts = new Set<number>();
+  for (const [i, p] of ports.entries()) {
+    if (p.host < 1024) throw Errors.portNotAllowed(`host port ${p.host} is privileged; use 1024-65535`, `ports[${i}].host`);
+    if (hosts.has(p.host)) throw Errors.portNotAllowed(`host port ${p.host} is listed twice`, `ports[${i}].host`);
+    hosts.add(p.host);
+  }
+  return ports;
+}

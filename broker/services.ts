@@ -1,0 +1,256 @@
+/**
+ * Service operations on behalf of an authenticated principal. Every lookup filters Docker by the
+ * broker's managed label AND the caller's owner label, so another owner's container is simply
+ * not found (404) rather than forbidden: its existence is not disclosed.
+ */
+import type Docker from 'dockerode';
+import type { ContainerInfo, ContainerInspectInfo } from 'dockerode';
+import type { BrokerConfig } from './config.ts';
+import { buildCreateBody } from './create-body.ts';
+import { dockerStatus } from './docker.ts';
+import { Errors } from './errors.ts';
+import { LABEL_IMAGE, LABEL_MANAGED, LABEL_NETWORK, LABEL_OWNER, LABEL_SERVICE, MANAGED_VALUE, isolatedNetworkName } from './labels.ts';
+import { checkImageAllowed, checkImagePinned, resolveLimits, resolveMounts, resolvePorts, resolveUser } from './policy.ts';
+import type { NetworkChoice, ServiceSpec } from './policy.ts';
+
+/** What the API returns for a service: an allowlist, never Docker's inspect document. */
+export interface ServiceView {
+  id: string;
+  name: string;
+  owner: string;
+  image: string;
+  state: string;
+  network: NetworkChoice;
+  createdAt: string;
+  user: string;
+  memory: number;
+  cpus: number;
+  pids: number;
+  ports: { container: number; host: number }[];
+}
+
+/** Lifecycle actions a client may request. */
+export type ServiceAction = 'start' | 'stop' | 'restart' | 'pause' | 'unpause';
+
+const ID = /^[0-9a-f]{64}$/;
+/** Seconds Docker waits after SIGTERM before SIGKILL on stop/restart. */
+const STOP_TIMEOUT_S = 5;
+
+function toView(c: ContainerInspectInfo): ServiceView {
+  const labels = c.Config.Labels ?? {};
+  const ports: { container: number; host: number }[] = [];
+  for (const [key, bindings] of Object.entries(c.HostConfig.PortBindings ?? {})) {
+    for (const b of (bindings as { HostPort?: string }[] | null) ?? []) ports.push({ container: parseInt(key, 10), host: Number(b.HostPort) });
+  }
+  return {
+    id: c.Id,
+    name: labels[LABEL_SERVICE] ?? '',
+    owner: labels[LABEL_OWNER] ?? '',
+    image: labels[LABEL_IMAGE] ?? '',
+    state: c.State.Status,
+    network: (labels[LABEL_NETWORK] ?? 'none') as NetworkChoice,
+    createdAt: c.Created,
+    user: c.Config.User,
+    memory: c.HostConfig.Memory ?? 0,
+    cpus: (c.HostConfig.NanoCpus ?? 0) / 1e9,
+    pids: c.HostConfig.PidsLimit ?? 0,
+    ports,
+  };
+}
+
+/** Creates and manages containers for principals under one policy. */
+export class ServiceManager {
+  #docker: Docker;
+  #config: BrokerConfig;
+  #apiVersion: string;
+  #ownerLocks = new Map<string, Promise<unknown>>();
+
+  constructor(docker: Docker, apiVersion: string, config: BrokerConfig) {
+    this.#docker = docker;
+    this.#apiVersion = apiVersion;
+    this.#config = config;
+  }
+
+  /** Runs `fn` with the owner's lock held, so quota checks and creates do not race. */
+  async #withOwnerLock<T>(owner: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#ownerLocks.get(owner) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.#ownerLocks.set(owner, tail);
+    try {
+      return await next;
+    } finally {
+      if (this.#ownerLocks.get(owner) === tail) this.#ownerLocks.delete(owner);
+    }
+  }
+
+  async #listOwned(owner: string): Promise<ContainerInfo[]> {
+    return this.#docker.listContainers({ all: true, filters: { label: [`${LABEL_MANAGED}=${MANAGED_VALUE}`, `${LABEL_OWNER}=${owner}`] } });
+  }
+
+  /** Finds the caller's container by full ID or service name; anything else is 404. */
+  async #find(owner: string, idOrName: string): Promise<ContainerInspectInfo> {
+    const isId = ID.test(idOrName);
+    const labels = [`${LABEL_MANAGED}=${MANAGED_VALUE}`, `${LABEL_OWNER}=${owner}`];
+    if (!isId) labels.push(`${LABEL_SERVICE}=${idOrName}`);
+    const found = await this.#docker.listContainers({ all: true, filters: isId ? { label: labels, id: [idOrName] } : { label: labels } });
+    const hit = found.find((c) => (isId ? c.Id === idOrName : true));
+    if (hit === undefined) throw Errors.notFound(`no service "${idOrName}"`, 'id');
+    const info = await this.#docker.getContainer(hit.Id).inspect();
+    // Re-check on the inspected document: the label filter is the engine's, this is ours.
+    if (info.Config.Labels?.[LABEL_OWNER] !== owner || info.Config.Labels?.[LABEL_MANAGED] !== MANAGED_VALUE) {
+      throw Errors.notFound(`no service "${idOrName}"`, 'id');
+    }
+    return info;
+  }
+
+  async #ensureIsolatedNetwork(owner: string): Promise<void> {
+    const name = isolatedNetworkName(owner);
+    const existing = await this.#docker.listNetworks({ filters: { name: [name] } });
+    if (existing.some((n) => n.Name === name)) return;
+    try {
+      await this.#docker.createNetwork({
+        Name: name,
+        Driver: 'bridge',
+        // Internal: no route out of the host; containers of this owner can only reach each other.
+        Internal: true,
+        CheckDuplicate: true,
+        Labels: { [LABEL_MANAGED]: MANAGED_VALUE, [LABEL_OWNER]: owner },
+      });
+    } catch (err) {
+      if (dockerStatus(err) !== 409) throw err;
+    }
+  }
+
+  async #dropIsolatedNetworkIfUnused(owner: string): Promise<void> {
+    const owned = await this.#listOwned(owner);
+    if (owned.some((c) => c.Labels[LABEL_NETWORK] === 'isolated')) return;
+    const name = isolatedNetworkName(owner);
+    const nets = await this.#docker.listNetworks({ filters: { name: [name], label: [`${LABEL_MANAGED}=${MANAGED_VALUE}`] } });
+    for (const n of nets.filter((x) => x.Name === name)) {
+      await this.#docker.getNetwork(n.Id).remove().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Deploys a service: policy checks, quota, create with the broker's own body, start.
+   * @throws {BrokerError} `DL_ERR_POLICY_*` when policy refuses, `DL_ERR_BROKER_CONFLICT` when the name is taken
+   */
+  async deploy(owner: string, spec: ServiceSpec): Promise<ServiceView> {
+    const policy = this.#config.policy;
+    const { rule } = checkImageAllowed(spec.image, policy.images.allow);
+    const limits = resolveLimits(spec, policy);
+    const user = resolveUser(spec, policy);
+    const network = spec.network ?? 'none';
+    const ports = resolvePorts(spec, network);
+    const mounts = await resolveMounts(spec, policy);
+    return this.#withOwnerLock(owner, async () => {
+      const owned = await this.#listOwned(owner);
+      if (owned.length >= policy.quotaPerOwner) {
+        throw Errors.quotaExceeded(`owner "${owner}" already has ${owned.length} of ${policy.quotaPerOwner} allowed services`);
+      }
+      if (owned.some((c) => c.Labels[LABEL_SERVICE] === spec.name)) throw Errors.conflict(`service "${spec.name}" already exists`, 'name');
+      let image;
+      try {
+        image = await this.#docker.getImage(spec.image).inspect();
+      } catch (err) {
+        if (dockerStatus(err) === 404) throw Errors.imageNotPresent(`image ${spec.image} is not present on this host`, 'image');
+        throw err;
+      }
+      checkImagePinned(rule, image.Id, image.RepoDigests ?? []);
+      if (network === 'isolated') await this.#ensureIsolatedNetwork(owner);
+      const body = buildCreateBody({
+        owner,
+        name: spec.name,
+        imageRef: spec.image,
+        imageId: image.Id,
+        command: spec.command,
+        env: spec.env,
+        user,
+        limits,
+        network,
+        mounts,
+        ports,
+        tmpfsBytes: policy.tmpfsBytes,
+        apiVersion: this.#apiVersion,
+      });
+      let container;
+      try {
+        container = await this.#docker.createContainer(body);
+      } catch (err) {
+        if (dockerStatus(err) === 409) throw Errors.conflict(`service "${spec.name}" already exists`, 'name');
+        throw err;
+      }
+      try {
+        await container.start();
+      } catch (err) {
+        await container.remove({ force: true }).catch(() => undefined);
+        throw Errors.docker(`service "${spec.name}" was created but failed to start: ${(err as Error).message}`);
+      }
+      return toView(await container.inspect());
+    });
+  }
+
+  /** Lists the caller's services. */
+  async list(owner: string): Promise<ServiceView[]> {
+    const owned = await this.#listOwned(owner);
+    const views = await Promise.all(owned.map((c) => this.#docker.getContainer(c.Id).inspect().then(toView, () => undefined)));
+    return views.filter((v): v is ServiceView => v !== undefined && v.owner === owner);
+  }
+
+  /** Returns one of the caller's services. @throws {BrokerError} 404 when not the caller's */
+  async get(owner: string, idOrName: string): Promise<ServiceView> {
+    return toView(await this.#find(owner, idOrName));
+  }
+
+  /** Applies a lifecycle action. @throws {BrokerError} 404 when not the caller's, 409 when the state forbids it */
+  async act(owner: string, idOrName: string, action: ServiceAction): Promise<ServiceView> {
+    const info = await this.#find(owner, idOrName);
+    const c = this.#docker.getContainer(info.Id);
+    try {
+      if (action === 'start') await c.start();
+      else if (action === 'stop') await c.stop({ t: STOP_TIMEOUT_S });
+      else if (action === 'restart') await c.restart({ t: STOP_TIMEOUT_S });
+      else if (action === 'pause') await c.pause();
+      else await c.unpause();
+    } catch (err) {
+      const s = dockerStatus(err);
+      // 304: already in the requested state; the action is idempotent.
+      if (s !== 304) {
+        if (s === 409) throw Errors.conflict(`cannot ${action} service "${idOrName}" in state ${info.State.Status}`);
+        throw err;
+      }
+    }
+    return toView(await c.inspect());
+  }
+
+  /** Removes a service (stopping it first). @throws {BrokerError} 404 when not the caller's */
+  async remove(owner: string, idOrName: string): Promise<ServiceView> {
+    const info = await this.#find(owner, idOrName);
+    await this.#docker.getContainer(info.Id).remove({ force: true, v: true });
+    if (info.Config.Labels?.[LABEL_NETWORK] === 'isolated') await this.#dropIsolatedNetworkIfUnused(owner);
+    return { ...toView(info), state: 'removed' };
+  }
+
+  /** Returns the last `tail` lines of stdout and stderr, demultiplexed. */
+  async logs(owner: string, idOrName: string, tail: number): Promise<{ stdout: string; stderr: string }> {
+    const info = await this.#find(owner, idOrName);
+    const buf = (await this.#docker.getContainer(info.Id).logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer;
+    return demux(buf);
+  }
+}
+
+/** Splits Docker's multiplexed log stream (8-byte frame headers: stream, 0, 0, 0, u32 BE length). */
+export function demux(buf: Buffer): { stdout: string; stderr: string } {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let i = 0;
+  while (i + 8 <= buf.length) {
+    const stream = buf[i]!;
+    const len = buf.readUInt32BE(i + 4);
+    const chunk = buf.subarray(i + 8, i + 8 + len);
+    (stream === 2 ? err : out).push(chunk);
+    i += 8 + len;
+  }
+  return { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+}
