@@ -2,3 +2,12 @@
  * docklock's library entry. Each export is documented where it is defined.
  */
 export * from './runtime/errors.ts';
+export { instrument, INSTRUMENTER_VERSION, DEFAULT_STACK_LIMIT, DEFAULT_MEMORY_LIMIT } from './runtime/instrument/instrument.ts';
+export type { InstrumentOptions } from './runtime/instrument/instrument.ts';
+export { DEFAULT_COST_TABLE } from './runtime/instrument/cost-table.ts';
+export type { CostTable } from './runtime/instrument/cost-table.ts';
+export { compile, CompiledModule } from './runtime/compiled-module.ts';
+export type { CompileOptions, InstantiateOptions } from './runtime/compiled-module.ts';
+export { Instance } from './runtime/instance.ts';
+export { validateModule, DEFAULT_MODULE_LIMITS } from './runtime/validate.ts';
+export type { ModuleLimits, ValidateOptions, ImportGrants } from './runtime/validate.ts';

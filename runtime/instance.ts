@@ -1,0 +1,98 @@
+/**
+ * A running instance of an instrumented module: the guest's own exports with their original
+ * names and signatures, plus fuel accounting. Every exported function is wrapped so that
+ *   - a trap becomes a typed `DeterministicTrap` (traps.ts),
+ *   - the stack-depth counter is restored after the call, since a trap skips the frames' exit code
+ *     (spec: stack.md#S5), which also makes re-entrant host → guest calls nest correctly.
+ */
+import { classifyTrap } from './traps.ts';
+import { EXPORT_DEPTH, EXPORT_FUEL, EXPORT_START, EXPORT_TRAP } from './instrument/instrument.ts';
+import { InternalError } from './errors.ts';
+
+export interface InstanceHandles {
+  fuel: WebAssembly.Global;
+  depth: WebAssembly.Global;
+  trap: WebAssembly.Global;
+}
+
+/** Calls `fn` as a guest entry: classifies traps and restores the depth counter. */
+function guard<T>(h: InstanceHandles, fn: () => T): T {
+  const saved = h.depth.value as number;
+  try {
+    return fn();
+  } catch (err) {
+    const reason = h.trap.value as number;
+    h.trap.value = 0;
+    throw classifyTrap(err, reason);
+  } finally {
+    h.depth.value = saved;
+  }
+}
+
+function wrapFunction(h: InstanceHandles, name: string, f: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
+  const wrapped = function (this: unknown, ...args: unknown[]): unknown {
+    return guard(h, () => f.apply(this, args));
+  };
+  Object.defineProperty(wrapped, 'name', { value: name });
+  Object.defineProperty(wrapped, 'length', { value: f.length });
+  return wrapped;
+}
+
+/** An instantiated guest. */
+export class Instance {
+  /** The guest's exports under their original names; functions throw typed traps. */
+  readonly exports: Record<string, unknown>;
+  readonly raw: WebAssembly.Instance;
+  readonly #h: InstanceHandles;
+  #limit: bigint;
+
+  constructor(raw: WebAssembly.Instance, fuel: bigint) {
+    const e = raw.exports;
+    const fuelG = e[EXPORT_FUEL];
+    const depthG = e[EXPORT_DEPTH];
+    const trapG = e[EXPORT_TRAP];
+    if (!(fuelG instanceof WebAssembly.Global) || !(depthG instanceof WebAssembly.Global) || !(trapG instanceof WebAssembly.Global)) {
+      throw new InternalError('instance lacks docklock instrumentation exports: was the module compiled by docklock?');
+    }
+    this.raw = raw;
+    this.#h = { fuel: fuelG, depth: depthG, trap: trapG };
+    this.#limit = fuel;
+    fuelG.value = fuel;
+    const out: Record<string, unknown> = Object.create(null);
+    for (const [name, value] of Object.entries(e)) {
+      if (name === EXPORT_FUEL || name === EXPORT_DEPTH || name === EXPORT_TRAP || name === EXPORT_START) continue;
+      out[name] = typeof value === 'function' ? wrapFunction(this.#h, name, value as (...args: unknown[]) => unknown) : value;
+    }
+    this.exports = Object.freeze(out);
+  }
+
+  /** Runs the module's start function, metered like everything else (called by `instantiate`). */
+  runStart(): void {
+    const start = this.raw.exports[EXPORT_START];
+    if (typeof start === 'function') guard(this.#h, () => (start as () => void)());
+  }
+
+  /** Fuel charged so far, at most the budget. */
+  fuelUsed(): bigint {
+    const used = this.#limit - (this.#h.fuel.value as bigint);
+    return used > this.#limit ? this.#limit : used;
+  }
+
+  /** Fuel left; 0 after an out-of-fuel trap. */
+  fuelRemaining(): bigint {
+    const left = this.#h.fuel.value as bigint;
+    return left < 0n ? 0n : left;
+  }
+
+  /** The raw counter: negative by the overdraft of the segment that ran out (spec: fuel.md#F5). */
+  fuelCounter(): bigint {
+    return this.#h.fuel.value as bigint;
+  }
+
+  /** Sets a new budget; `fuelUsed` then counts from here. */
+  setFuel(fuel: bigint): void {
+    if (typeof fuel !== 'bigint' || fuel < 0n) throw new RangeError(`fuel must be a non-negative bigint, got ${String(fuel)}`);
+    this.#limit = fuel;
+    this.#h.fuel.value = fuel;
+  }
+}

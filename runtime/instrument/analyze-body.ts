@@ -1,0 +1,409 @@
+/**
+ * Pass 1 of the rewriter: one linear decode of a function body that
+ *   - rejects opcodes outside docklock's feature set (naming the proposal and the offset),
+ *   - splits the body into merged basic blocks ("segments") and sums each one's fuel cost,
+ *   - computes the maximum operand-stack height (for the frame weight),
+ *   - lists the points the emitter must patch (charges, returns, NaN sites, bulk operations).
+ * It allocates nothing per instruction: patches go into three parallel number arrays.
+ * The emitter (emit-body.ts) consumes the result; analysis and emission stay apart (fw `src/gas`).
+ *
+ * Segment rule (spec: spec/fuel.md#F3): a new segment starts at the function entry and right after
+ * `loop`, `if`, `else`, `end`, `br`, `br_if`, `br_table`, `return` and `unreachable`. `block` does not
+ * split a segment: control can only enter it by falling through, so its charge merges with the code
+ * before it. Loop headers and the function entry also check the counter.
+ */
+import { Reader } from './bytes.ts';
+import type { CostTable } from './cost-table.ts';
+import type { FuncType, ParsedModule } from './module.ts';
+import { unsupported } from './module.ts';
+import {
+  DYNAMIC, FC_LAST, FC_POPS, FC_PUSHES, Imm, NAN_SCALAR, NAN_SIMD, OP_IMM, OP_POPS, OP_PUSHES, SIMD_IMM, SIMD_POPS,
+  SIMD_PUSHES, SIMD_RELAXED_FIRST, SimdImm, UNSUPPORTED_PROPOSAL, isValType,
+} from './opcodes.ts';
+
+export const Patch = {
+  /** Charge `arg` fuel (no check). Inserted at `offset`. */
+  Charge: 0,
+  /** Charge `arg` fuel and check the counter (loop headers, function entry). */
+  ChargeCheck: 1,
+  /** Replace the 1-byte `return` at `offset` with `br arg`. */
+  Return: 2,
+  /** Canonicalise the NaN just produced; `arg` 1 f32, 2 f64, 3 f32x4, 4 f64x2. */
+  Nan: 3,
+  /** Before a bulk memory op: charge for the i32 length on top of the stack. */
+  BulkMemory: 4,
+  /** Before a table op with a length: charge for the i32 length on top of the stack. */
+  BulkTable: 5,
+  /** Before `memory.grow`: charge for the requested pages (clamped to the limit). */
+  GrowMemory: 6,
+  /** Replace the function's final `end` at `offset`. */
+  FuncEnd: 7,
+} as const;
+
+export interface BodyAnalysis {
+  /** Patch offsets (absolute, non-decreasing), kinds and arguments. */
+  offsets: number[];
+  kinds: number[];
+  args: number[];
+  maxHeight: number;
+  /** Whether the body calls anything (a leaf needs no stack accounting). */
+  calls: boolean;
+  usesV128: boolean;
+  needsI32Scratch: boolean;
+  nanKinds: number; // bit set of 1<<kind for kinds 1..4
+  /** Total instruction count, for statistics. */
+  instructions: number;
+}
+
+interface Ctx {
+  m: ParsedModule;
+  costs: CostTable;
+  funcIndex: number;
+  localTotal: number;
+}
+
+/** Decodes a block type: returns [params, results] counts. */
+function blockArity(r: Reader, types: FuncType[]): [number, number] {
+  const b = r.bytes[r.pos];
+  if (b === 0x40) {
+    r.pos++;
+    return [0, 0];
+  }
+  if (b !== undefined && isValType(b)) {
+    r.pos++;
+    return [0, 1];
+  }
+  const at = r.pos;
+  const idx = r.s32();
+  const t = idx >= 0 ? types[idx] : undefined;
+  if (t === undefined) r.fail(`unknown type ${idx} in block type`, at);
+  return [t.params.length, t.results.length];
+}
+
+function memarg(r: Reader, func: number): void {
+  const at = r.pos;
+  const align = r.u32();
+  if (align & 0x40) throw unsupported('multi-memory', 'memory index in a memory instruction', at, 'code', func);
+  r.u32();
+}
+
+/**
+ * Analyses one function body. `codeStart`..`end` is the instruction range.
+ * @throws {ValidationError} malformed code or an unsupported feature.
+ */
+export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number, codeStart: number, end: number, localTotal: number): BodyAnalysis {
+  const ctx: Ctx = { m, costs, funcIndex, localTotal };
+  const r = new Reader(m.bytes, codeStart, end);
+  r.section = 'code';
+  const types = m.types;
+  const opCost = costs.op;
+  const offsets: number[] = [];
+  const kinds: number[] = [];
+  const args: number[] = [];
+  // Control stack as parallel arrays: operand height at entry (below params), result arity, unreachable flag, params.
+  const cBase: number[] = [0];
+  const cResults: number[] = [types[m.funcTypes[funcIndex]!]!.results.length];
+  const cParams: number[] = [0];
+  const cUnreach: boolean[] = [false];
+  let height = 0;
+  let maxHeight = 0;
+  let calls = false;
+  let usesV128 = false;
+  let needsI32Scratch = false;
+  let nanKinds = 0;
+  let instructions = 0;
+
+  // The current segment: index of its charge patch and its accumulated cost.
+  offsets.push(codeStart);
+  kinds.push(Patch.ChargeCheck);
+  args.push(0);
+  let segPatch = 0;
+  let segCost = 0;
+
+  const startSegment = (offset: number, check: boolean): void => {
+    args[segPatch] = segCost;
+    offsets.push(offset);
+    kinds.push(check ? Patch.ChargeCheck : Patch.Charge);
+    args.push(0);
+    segPatch = offsets.length - 1;
+    segCost = 0;
+  };
+  const patch = (offset: number, kind: number, arg: number): void => {
+    offsets.push(offset);
+    kinds.push(kind);
+    args.push(arg);
+  };
+  const popN = (n: number): void => {
+    height -= n;
+    const base = cBase[cBase.length - 1]!;
+    if (height < base) height = base; // only in unreachable code (or invalid code, which V8 rejects)
+  };
+  const pushN = (n: number): void => {
+    height += n;
+    if (height > maxHeight) maxHeight = height;
+  };
+  const setUnreachable = (): void => {
+    const top = cBase.length - 1;
+    height = cBase[top]!;
+    cUnreach[top] = true;
+  };
+  const checkFunc = (idx: number, at: number): void => {
+    if (idx >= m.funcTypes.length) r.fail(`unknown function ${idx}`, at);
+  };
+
+  while (r.pos < end) {
+    const at = r.pos;
+    const op = r.bytes[r.pos++]!;
+    instructions++;
+    segCost += opCost[op]!;
+    const kind = OP_IMM[op];
+    switch (op) {
+      case 0x00: // unreachable
+        setUnreachable();
+        startSegment(r.pos, false);
+        continue;
+      case 0x02: // block
+      case 0x03: // loop
+      case 0x04: { // if
+        if (op === 0x04) popN(1);
+        const [p, q] = blockArity(r, types);
+        popN(p);
+        cBase.push(height);
+        cResults.push(q);
+        cParams.push(p);
+        cUnreach.push(false);
+        pushN(p);
+        if (op !== 0x02) startSegment(r.pos, op === 0x03);
+        continue;
+      }
+      case 0x05: { // else
+        const top = cBase.length - 1;
+        if (top === 0) r.fail('else without if', at);
+        height = cBase[top]!;
+        cUnreach[top] = false;
+        pushN(cParams[top]!);
+        startSegment(r.pos, false);
+        continue;
+      }
+      case 0x0b: { // end
+        const top = cBase.length - 1;
+        if (top === 0) {
+          if (r.pos !== end) r.fail('operators remaining after end of function', r.pos);
+          args[segPatch] = segCost;
+          patch(at, Patch.FuncEnd, 0);
+          return { offsets, kinds, args, maxHeight, calls, usesV128, needsI32Scratch, nanKinds, instructions };
+        }
+        height = cBase[top]!;
+        const results = cResults[top]!;
+        cBase.pop();
+        cResults.pop();
+        cParams.pop();
+        cUnreach.pop();
+        pushN(results);
+        startSegment(r.pos, false);
+        continue;
+      }
+      case 0x0c: // br
+        if (r.u32() >= cBase.length) r.fail('unknown label', at);
+        setUnreachable();
+        startSegment(r.pos, false);
+        continue;
+      case 0x0d: // br_if
+        if (r.u32() >= cBase.length) r.fail('unknown label', at);
+        popN(1);
+        startSegment(r.pos, false);
+        continue;
+      case 0x0e: { // br_table
+        const n = r.u32();
+        if (n > end - r.pos) r.fail('unexpected end: br_table too long', at);
+        for (let i = 0; i <= n; i++) if (r.u32() >= cBase.length) r.fail('unknown label', at);
+        popN(1);
+        setUnreachable();
+        startSegment(r.pos, false);
+        continue;
+      }
+      case 0x0f: // return
+        patch(at, Patch.Return, cBase.length - 1);
+        setUnreachable();
+        startSegment(r.pos, false);
+        continue;
+      case 0x10: { // call
+        const idx = r.u32();
+        checkFunc(idx, at);
+        const t = types[m.funcTypes[idx]!]!;
+        calls = true;
+        popN(t.params.length);
+        pushN(t.results.length);
+        continue;
+      }
+      case 0x11: { // call_indirect
+        const ti = r.u32();
+        const t = types[ti];
+        if (t === undefined) r.fail(`unknown type ${ti}`, at);
+        const tableAt = r.pos;
+        if (r.u32() >= m.tableCount) r.fail('unknown table', tableAt);
+        calls = true;
+        popN(t.params.length + 1);
+        pushN(t.results.length);
+        continue;
+      }
+      case 0x40: // memory.grow
+        if (r.u8() !== 0) throw unsupported('multi-memory', 'memory index in memory.grow', at, 'code', funcIndex);
+        patch(at, Patch.GrowMemory, 0);
+        needsI32Scratch = true;
+        popN(1);
+        pushN(1);
+        continue;
+    }
+    switch (kind) {
+      case Imm.None:
+        break;
+      case Imm.Local: {
+        const idx = r.u32();
+        if (idx >= ctx.localTotal) r.fail(`unknown local ${idx}`, at);
+        break;
+      }
+      case Imm.Global: {
+        const idx = r.u32();
+        if (idx >= m.globalTypes.length) r.fail(`unknown global ${idx}`, at);
+        break;
+      }
+      case Imm.Table:
+        if (r.u32() >= m.tableCount) r.fail('unknown table', at);
+        break;
+      case Imm.MemArg:
+        memarg(r, funcIndex);
+        break;
+      case Imm.MemIdx:
+        if (r.u8() !== 0) throw unsupported('multi-memory', 'memory index in memory.size', at, 'code', funcIndex);
+        break;
+      case Imm.I32:
+        r.s32();
+        break;
+      case Imm.I64:
+        r.skipS64();
+        break;
+      case Imm.F32:
+        r.skip(4);
+        break;
+      case Imm.F64:
+        r.skip(8);
+        break;
+      case Imm.SelectT: {
+        const n = r.u32();
+        if (n !== 1) r.fail('invalid result arity for typed select', at);
+        const t = r.u8();
+        if (!isValType(t)) r.fail('malformed value type', at);
+        if (t === 0x7b) usesV128 = true;
+        break;
+      }
+      case Imm.RefType: {
+        const t = r.u8();
+        if (t !== 0x70 && t !== 0x6f) {
+          if (t === 0x6e || t === 0x64 || t === 0x63) throw unsupported('gc', 'heap type', at, 'code', funcIndex);
+          r.fail('malformed reference type', at);
+        }
+        break;
+      }
+      case Imm.Func:
+        checkFunc(r.u32(), at);
+        break;
+      case Imm.PrefixFC: {
+        const sub = r.u32();
+        if (sub > FC_LAST) r.fail(`illegal opcode 0xfc ${sub}`, at);
+        segCost += costs.fc[sub]! - opCost[op]!;
+        switch (sub) {
+          case 8: // memory.init
+            r.u32();
+            if (r.u8() !== 0) throw unsupported('multi-memory', 'memory index in memory.init', at, 'code', funcIndex);
+            patch(at, Patch.BulkMemory, 0);
+            needsI32Scratch = true;
+            break;
+          case 9: // data.drop
+          case 13: // elem.drop
+            r.u32();
+            break;
+          case 10: // memory.copy
+            if (r.u8() !== 0 || r.u8() !== 0) throw unsupported('multi-memory', 'memory index in memory.copy', at, 'code', funcIndex);
+            patch(at, Patch.BulkMemory, 0);
+            needsI32Scratch = true;
+            break;
+          case 11: // memory.fill
+            if (r.u8() !== 0) throw unsupported('multi-memory', 'memory index in memory.fill', at, 'code', funcIndex);
+            patch(at, Patch.BulkMemory, 0);
+            needsI32Scratch = true;
+            break;
+          case 12: // table.init
+          case 14: // table.copy
+            r.u32();
+            r.u32();
+            patch(at, Patch.BulkTable, 0);
+            needsI32Scratch = true;
+            break;
+          case 15: // table.grow
+          case 17: // table.fill
+            r.u32();
+            patch(at, Patch.BulkTable, 0);
+            needsI32Scratch = true;
+            break;
+          case 16: // table.size
+            r.u32();
+            break;
+        }
+        popN(FC_POPS[sub]!);
+        pushN(FC_PUSHES[sub]!);
+        continue;
+      }
+      case Imm.PrefixFD: {
+        const sub = r.u32();
+        if (sub >= SIMD_RELAXED_FIRST && sub <= SIMD_RELAXED_FIRST + 0x13) {
+          throw unsupported('relaxed-simd', `relaxed SIMD instruction 0xfd ${sub}`, at, 'code', funcIndex);
+        }
+        if (sub > 255) r.fail(`illegal opcode 0xfd ${sub}`, at);
+        usesV128 = true;
+        segCost += costs.simd[sub]! - opCost[op]!;
+        switch (SIMD_IMM[sub]) {
+          case SimdImm.MemArg:
+            memarg(r, funcIndex);
+            break;
+          case SimdImm.MemArgLane:
+            memarg(r, funcIndex);
+            r.skip(1);
+            break;
+          case SimdImm.V128:
+            r.skip(16);
+            break;
+          case SimdImm.Lane:
+            r.skip(1);
+            break;
+          case SimdImm.Reserved:
+            r.fail(`illegal opcode 0xfd ${sub}`, at);
+        }
+        popN(SIMD_POPS[sub]!);
+        pushN(SIMD_PUSHES[sub]!);
+        const nan = NAN_SIMD[sub]!;
+        if (nan !== 0) {
+          patch(r.pos, Patch.Nan, nan);
+          nanKinds |= 1 << nan;
+        }
+        continue;
+      }
+      default: {
+        const proposal = UNSUPPORTED_PROPOSAL[op];
+        if (proposal !== undefined) throw unsupported(proposal, `instruction 0x${op.toString(16)}`, at, 'code', funcIndex);
+        r.fail(`illegal opcode 0x${op.toString(16)}`, at);
+      }
+    }
+    const p = OP_POPS[op]!;
+    if (p !== DYNAMIC) {
+      popN(p);
+      pushN(OP_PUSHES[op]!);
+    }
+    const nan = NAN_SCALAR[op]!;
+    if (nan !== 0) {
+      patch(r.pos, Patch.Nan, nan);
+      nanKinds |= 1 << nan;
+    }
+  }
+  return r.fail('unexpected end of section or function: function body must end with end', end);
+}

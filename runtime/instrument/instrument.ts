@@ -1,0 +1,288 @@
+/**
+ * The binary rewriter's driver: decodes a module, runs the per-function analysis and emission,
+ * and reassembles the module with docklock's globals, exports and clamped memory. Untouched
+ * sections (custom sections such as `name` included) are copied byte for byte.
+ *
+ * What the rewritten module carries (spec: spec/instrumented-abi.md):
+ * | export            | kind          | meaning                                             |
+ * |-------------------|---------------|-----------------------------------------------------|
+ * | docklock_fuel     | mut i64 global| fuel remaining; negative after an out-of-fuel trap   |
+ * | docklock_depth    | mut i32 global| current frame-weight depth                          |
+ * | docklock_trap     | mut i32 global| 0, or why our own `unreachable` fired (1 fuel, 2 stack) |
+ * | docklock_start    | func          | the original start function, now run by the host    |
+ */
+import { Writer } from './bytes.ts';
+import { DEFAULT_COST_TABLE } from './cost-table.ts';
+import type { CostTable } from './cost-table.ts';
+import { analyzeBody } from './analyze-body.ts';
+import { emitBody } from './emit-body.ts';
+import { SECTION, decodeModule } from './module.ts';
+import type { FuncType, ParsedModule } from './module.ts';
+import { ValidationError } from '../errors.ts';
+
+/** Bumped whenever the rewriter's output for some input changes. Part of cache keys and result hashes. */
+export const INSTRUMENTER_VERSION = 'docklock-instrument/1';
+
+export const EXPORT_FUEL = 'docklock_fuel';
+export const EXPORT_DEPTH = 'docklock_depth';
+export const EXPORT_TRAP = 'docklock_trap';
+export const EXPORT_START = 'docklock_start';
+const RESERVED_EXPORTS = new Set([EXPORT_FUEL, EXPORT_DEPTH, EXPORT_TRAP, EXPORT_START]);
+
+/** Frame weight added to every accounted frame for V8's fixed frame overhead (spec: stack.md#S1). */
+export const FRAME_OVERHEAD = 8;
+/** A function that calls nothing and weighs at most this needs no accounting (spec: stack.md#S4). */
+export const LEAF_MAX_WEIGHT = 512;
+const PAGE = 65536;
+
+export interface InstrumentOptions {
+  /** Memory limit in bytes (rounded down to whole 64 KiB pages). Default 256 MiB. */
+  memoryLimit?: number;
+  /** Stack budget in frame-weight units. Default {@link DEFAULT_STACK_LIMIT}. */
+  stackLimit?: number;
+  /** Fuel cost table. Default {@link DEFAULT_COST_TABLE}. */
+  costTable?: CostTable;
+}
+
+/** Default stack budget, chosen so V8's own stack (984 KiB on a main thread) is never reached. */
+export const DEFAULT_STACK_LIMIT = 40_000;
+export const DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024;
+
+export interface InstrumentStats {
+  functions: number;
+  instructions: number;
+  codeBytesIn: number;
+  codeBytesOut: number;
+}
+
+export interface InstrumentedModule {
+  bytes: Uint8Array;
+  hasStart: boolean;
+  memoryLimitPages: number;
+  stats: InstrumentStats;
+}
+
+function encodeBlockType(results: Uint8Array, typeIndex: () => number): Uint8Array {
+  if (results.length === 0) return Uint8Array.of(0x40);
+  if (results.length === 1) return Uint8Array.of(results[0]!);
+  return new Writer(5).s32(typeIndex()).finish();
+}
+
+function sameType(a: FuncType, params: Uint8Array, results: Uint8Array): boolean {
+  if (a.params.length !== params.length || a.results.length !== results.length) return false;
+  for (let i = 0; i < params.length; i++) if (a.params[i] !== params[i]) return false;
+  for (let i = 0; i < results.length; i++) if (a.results[i] !== results[i]) return false;
+  return true;
+}
+
+function writeLimits(w: Writer, min: number, max: number): void {
+  w.u8(0x01).u32(min).u32(max);
+}
+
+function resolveOptions(options: InstrumentOptions): { memoryLimitPages: number; stackLimit: number; costs: CostTable } {
+  const memoryLimit = options.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
+  if (!Number.isSafeInteger(memoryLimit) || memoryLimit < 0 || memoryLimit > 4 * 1024 * 1024 * 1024) {
+    throw new RangeError(`memoryLimit must be an integer number of bytes from 0 to 4 GiB, got ${memoryLimit}`);
+  }
+  const stackLimit = options.stackLimit ?? DEFAULT_STACK_LIMIT;
+  if (!Number.isSafeInteger(stackLimit) || stackLimit < 2 * LEAF_MAX_WEIGHT || stackLimit > 1_000_000) {
+    throw new RangeError(`stackLimit must be an integer from 1024 to 1000000 frame-weight units, got ${stackLimit}`);
+  }
+  return { memoryLimitPages: Math.floor(memoryLimit / PAGE), stackLimit, costs: options.costTable ?? DEFAULT_COST_TABLE };
+}
+
+/**
+ * Rewrites a module for deterministic execution: fuel, stack depth, NaN canonicalisation and a
+ * clamped memory maximum. Does not check imports or size limits (see `validateModule`).
+ * @throws {ValidationError} malformed module, unsupported feature, or initial memory over the limit.
+ */
+export function instrumentModule(wasm: Uint8Array, options: InstrumentOptions = {}): InstrumentedModule {
+  const { memoryLimitPages, stackLimit, costs } = resolveOptions(options);
+  const m = decodeModule(wasm);
+  for (const e of m.exports) {
+    if (RESERVED_EXPORTS.has(e.name)) {
+      throw new ValidationError('DL_ERR_MODULE_RESERVED_EXPORT', `export name "${e.name}" is reserved for docklock's instrumentation; rename it`, { section: 'export' });
+    }
+  }
+  const fuelGlobal = m.globalTypes.length;
+  const depthGlobal = fuelGlobal + 1;
+  const trapGlobal = fuelGlobal + 2;
+  const extraTypes: FuncType[] = [];
+  const wrapperTypeIndex = (results: Uint8Array): number => {
+    const empty = new Uint8Array(0);
+    const all = m.types.length;
+    for (let i = 0; i < all; i++) if (sameType(m.types[i]!, empty, results)) return i;
+    for (let i = 0; i < extraTypes.length; i++) if (sameType(extraTypes[i]!, empty, results)) return all + i;
+    extraTypes.push({ params: empty, results });
+    return all + extraTypes.length - 1;
+  };
+
+  // Code section.
+  const code = new Writer(m.bytes.length + 1024);
+  code.u32(m.bodies.length);
+  let instructions = 0;
+  let codeBytesIn = 0;
+  for (let i = 0; i < m.bodies.length; i++) {
+    const body = m.bodies[i]!;
+    const funcIndex = m.importedFuncCount + i;
+    const type = m.types[m.funcTypes[funcIndex]!]!;
+    let paramWeight = 0;
+    for (const p of type.params) paramWeight += p === 0x7b ? 2 : 1;
+    let localWeight = 0;
+    for (const d of body.localDecls) localWeight += d.count * (d.type === 0x7b ? 2 : 1);
+    const localTotal = type.params.length + body.localCount;
+    const a = analyzeBody(m, costs, funcIndex, body.codeStart, body.end, localTotal);
+    instructions += a.instructions;
+    codeBytesIn += body.end - body.start;
+    let weight = paramWeight + localWeight + a.maxHeight * (a.usesV128 ? 2 : 1) + FRAME_OVERHEAD;
+    if (weight > stackLimit - LEAF_MAX_WEIGHT) {
+      // One frame alone exceeds the budget: it could never run, so say so now.
+      throw new ValidationError('DL_ERR_LIMIT_FRAME', `function ${funcIndex} needs a stack frame of weight ${weight}, over the stack budget ${stackLimit}`, { section: 'code', func: funcIndex });
+    }
+    if (!a.calls && weight <= LEAF_MAX_WEIGHT) weight = 0;
+    const bodyBytes = emitBody(
+      {
+        bytes: m.bytes, costs, fuelGlobal, depthGlobal, trapGlobal, frameWeight: weight, stackLimit: stackLimit - LEAF_MAX_WEIGHT,
+        wrapperBlockType: weight > 0 ? encodeBlockType(type.results, () => wrapperTypeIndex(type.results)) : new Uint8Array(0),
+        paramCount: type.params.length, memoryLimitPages,
+      },
+      body,
+      a,
+    );
+    code.sized(bodyBytes);
+  }
+
+  const replaced = new Map<number, Uint8Array>();
+  replaced.set(SECTION.code, code.view());
+
+  // Type section: append wrapper block types.
+  if (extraTypes.length > 0) {
+    const s = sectionOf(m, SECTION.type);
+    const w = new Writer();
+    w.u32(m.types.length + extraTypes.length);
+    if (s) w.bytes(m.bytes.subarray(afterCount(m, s.contentStart), s.contentEnd));
+    for (const t of extraTypes) w.u8(0x60).u32(t.params.length).bytes(t.params).u32(t.results.length).bytes(t.results);
+    replaced.set(SECTION.type, w.finish());
+  }
+
+  // Globals: fuel (mut i64), depth (mut i32), trap reason (mut i32), appended.
+  {
+    const s = sectionOf(m, SECTION.global);
+    const definedGlobals = m.globalTypes.length - m.imports.filter((i) => i.kind === 'global').length;
+    const w = new Writer();
+    w.u32(definedGlobals + 3);
+    if (s) w.bytes(m.bytes.subarray(afterCount(m, s.contentStart), s.contentEnd));
+    w.u8(0x7e).u8(0x01).u8(0x42).u8(0x00).u8(0x0b);
+    w.u8(0x7f).u8(0x01).u8(0x41).u8(0x00).u8(0x0b);
+    w.u8(0x7f).u8(0x01).u8(0x41).u8(0x00).u8(0x0b);
+    replaced.set(SECTION.global, w.finish());
+  }
+
+  // Exports.
+  {
+    const s = sectionOf(m, SECTION.export);
+    const w = new Writer();
+    w.u32(m.exports.length + 3 + (m.start !== undefined ? 1 : 0));
+    if (s) w.bytes(m.bytes.subarray(afterCount(m, s.contentStart), s.contentEnd));
+    w.name(EXPORT_FUEL).u8(0x03).u32(fuelGlobal);
+    w.name(EXPORT_DEPTH).u8(0x03).u32(depthGlobal);
+    w.name(EXPORT_TRAP).u8(0x03).u32(trapGlobal);
+    if (m.start !== undefined) w.name(EXPORT_START).u8(0x00).u32(m.start);
+    replaced.set(SECTION.export, w.finish());
+  }
+
+  // Memory: clamp the maximum to the limit; an initial size over the limit can never run.
+  for (const mem of m.memories) {
+    if (mem.limits.min > memoryLimitPages) {
+      throw new ValidationError('DL_ERR_LIMIT_MEMORY', `memory starts at ${mem.limits.min} pages (${mem.limits.min * 64} KiB), over the limit of ${memoryLimitPages} pages; raise the memory limit or shrink the module's initial memory`, { section: mem.imported ? 'import' : 'memory' });
+    }
+    const max = Math.min(mem.limits.max ?? memoryLimitPages, memoryLimitPages);
+    const sid = mem.imported ? SECTION.import : SECTION.memory;
+    const s = sectionOf(m, sid)!;
+    const w = new Writer();
+    w.bytes(m.bytes.subarray(s.contentStart, mem.limitsStart));
+    writeLimits(w, mem.limits.min, max);
+    w.bytes(m.bytes.subarray(mem.limitsEnd, s.contentEnd));
+    replaced.set(sid, w.finish());
+  }
+
+  const dropped = new Set<number>([SECTION.start]);
+  const out = assemble(m, replaced, dropped);
+  return {
+    bytes: out,
+    hasStart: m.start !== undefined,
+    memoryLimitPages,
+    stats: { functions: m.bodies.length, instructions, codeBytesIn, codeBytesOut: code.length },
+  };
+}
+
+/**
+ * Rewrites a module for deterministic execution and returns the new bytes.
+ * @param wasm a WebAssembly 2.0 binary
+ * @param options limits and cost table
+ * @returns the instrumented binary
+ * @throws {ValidationError} malformed module or an unsupported feature
+ * @example
+ * const out = instrument(readFileSync('prog.wasm'), { memoryLimit: 64 << 20 });
+ */
+export function instrument(wasm: Uint8Array, options: InstrumentOptions = {}): Uint8Array {
+  return instrumentModule(wasm, options).bytes;
+}
+
+function sectionOf(m: ParsedModule, id: number): { contentStart: number; contentEnd: number } | undefined {
+  return m.sections.find((s) => s.id === id);
+}
+
+/** Skips the leading u32 count of a vector section. */
+function afterCount(m: ParsedModule, pos: number): number {
+  while (m.bytes[pos]! & 0x80) pos++;
+  return pos + 1;
+}
+
+/** Where sections go, by id, in canonical order (§5.5.2). */
+const ORDER = [SECTION.type, SECTION.import, SECTION.function, SECTION.table, SECTION.memory, SECTION.global, SECTION.export, SECTION.start, SECTION.element, SECTION.dataCount, SECTION.code, SECTION.data];
+
+/**
+ * Reassembles a module: untouched sections are copied verbatim (custom sections stay where they
+ * were), replaced ones re-encoded, missing replaced ones inserted at their canonical place.
+ */
+export function assemble(m: ParsedModule, replaced: Map<number, Uint8Array>, dropped: Set<number> = new Set()): Uint8Array {
+  const w = new Writer(m.bytes.length + 4096);
+  w.bytes(m.bytes.subarray(0, 8));
+  const present = new Set(m.sections.map((s) => s.id));
+  const emitNew = (id: number): void => {
+    const content = replaced.get(id);
+    if (content !== undefined) w.u8(id).sized(content);
+  };
+  let orderPos = 0;
+  const flushMissingBefore = (id: number): void => {
+    const rank = ORDER.indexOf(id as (typeof ORDER)[number]);
+    while (orderPos < rank) {
+      const missing = ORDER[orderPos]!;
+      if (!present.has(missing)) emitNew(missing);
+      orderPos++;
+    }
+  };
+  for (const s of m.sections) {
+    if (s.id !== SECTION.custom) {
+      flushMissingBefore(s.id);
+      orderPos = ORDER.indexOf(s.id as (typeof ORDER)[number]) + 1;
+      if (dropped.has(s.id)) continue;
+      if (replaced.has(s.id)) {
+        emitNew(s.id);
+        continue;
+      }
+    }
+    w.bytes(m.bytes.subarray(s.start, s.contentEnd));
+  }
+  while (orderPos < ORDER.length) {
+    const missing = ORDER[orderPos++]!;
+    if (!present.has(missing)) emitNew(missing);
+  }
+  return w.finish();
+}
+
+/** Re-encodes a module without changes: byte-identical to its input (used by the round-trip tests). */
+export function roundTrip(wasm: Uint8Array): Uint8Array {
+  return assemble(decodeModule(wasm), new Map());
+}
