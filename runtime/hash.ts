@@ -7,6 +7,11 @@
  *   "Witness"); witness finalisation hashes two inputs per entry, so this decides its throughput.
  * - `@noble/hashes`' pure-JS BLAKE3, the reference the WebAssembly one is checked against.
  *
+ * - `runtime/blake3-small.ts`, a pure-JS single-chunk (≤ 1024 bytes) BLAKE3 that writes into a
+ *   caller's buffer: {@link blake3Into}, the batch path for witness leaves and Merkle nodes. Per hash
+ *   it is as fast as the WebAssembly call, but allocates nothing; with a million live witness
+ *   entries on the heap, one fresh digest array per hash doubled finalisation time (measured).
+ *
  * The WebAssembly hasher is created with a top-level await, so importing this module waits for it
  * once (a few ms) and every later call is synchronous. A single hasher is shared: each call runs
  * init/update/digest without yielding, so calls can never interleave.
@@ -15,6 +20,7 @@
  */
 import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js';
 import { createBLAKE3 } from 'hash-wasm';
+import { blake3SmallInto, SMALL_MAX } from './blake3-small.ts';
 
 /** Digest size in bytes (BLAKE3 default output length, BLAKE3 spec §2.6). */
 export const HASH_BYTES = 32;
@@ -35,6 +41,24 @@ export function blake3(bytes: Uint8Array): Uint8Array {
   wasm.init();
   wasm.update(bytes);
   return wasm.digest('binary');
+}
+
+/**
+ * Writes BLAKE3-256(bytes) into `out` at `offset` without allocating (for inputs of one chunk,
+ * 1024 bytes or less; longer inputs take the WebAssembly path and copy its digest).
+ *
+ * @param bytes - the message.
+ * @param out - destination; needs 32 bytes from `offset`.
+ * @param offset - where the digest goes.
+ * @example
+ * ```ts
+ * const slab = new Uint8Array(32 * leaves.length);
+ * leaves.forEach((leaf, i) => blake3Into(leaf, slab, 32 * i));
+ * ```
+ */
+export function blake3Into(bytes: Uint8Array, out: Uint8Array, offset: number): void {
+  if (bytes.length <= SMALL_MAX) blake3SmallInto(bytes, out, offset);
+  else out.set(blake3(bytes), offset);
 }
 
 /**

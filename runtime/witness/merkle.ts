@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { blake3, bytesEqual, HASH_BYTES } from '../hash.ts';
+import { blake3, blake3Into, bytesEqual, HASH_BYTES } from '../hash.ts';
 
 /** Domain separation prefix of leaf hashes (RFC 9162 §2.1.1). */
 export const LEAF_PREFIX = 0x00;
@@ -63,7 +63,9 @@ export function leafHash(data: Uint8Array): Uint8Array {
   }
   leafScratch[0] = LEAF_PREFIX;
   leafScratch.set(data, 1);
-  return blake3(leafScratch.subarray(0, need));
+  const out = new Uint8Array(HASH_BYTES);
+  blake3Into(leafScratch.subarray(0, need), out, 0);
+  return out;
 }
 
 /**
@@ -80,7 +82,9 @@ export function leafHash(data: Uint8Array): Uint8Array {
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
   nodeScratch.set(left, 1);
   nodeScratch.set(right, 1 + HASH_BYTES);
-  return blake3(nodeScratch);
+  const out = new Uint8Array(HASH_BYTES);
+  blake3Into(nodeScratch, out, 0);
+  return out;
 }
 
 /**
@@ -95,11 +99,39 @@ export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
  */
 export function merkleRootOfLeafHashes(leafHashes: readonly Uint8Array[]): Uint8Array {
   const n = leafHashes.length;
+  const slab = new Uint8Array(n * HASH_BYTES);
+  for (let i = 0; i < n; i++) slab.set(leafHashes[i], i * HASH_BYTES);
+  return merkleRootOfSlab(slab, n);
+}
+
+/**
+ * Root of the tree whose leaf hashes lie back to back in `slab` (32 bytes each). Reduces the slab
+ * in place, level by level, with no allocation per node: the witness finalisation path.
+ *
+ * @param slab - `n` leaf hashes, concatenated; overwritten.
+ * @param n - number of leaves.
+ * @returns 32-byte root (a fresh array).
+ * @example
+ * ```ts
+ * merkleRootOfSlab(leafSlab.slice(), n);
+ * ```
+ */
+export function merkleRootOfSlab(slab: Uint8Array, n: number): Uint8Array {
   if (n === 0) return blake3(new Uint8Array(0));
-  if (n === 1) return leafHashes[0].slice();
-  let level = nextLevel(leafHashes);
-  while (level.length > 1) level = nextLevel(level);
-  return level[0];
+  let m = n;
+  while (m > 1) {
+    const pairs = m >>> 1;
+    for (let i = 0; i < pairs; i++) {
+      // Read both children into the scratch before writing: parent i overwrites child 2i's slot
+      // only when i = 0, and never a slot not yet read.
+      const src = 2 * i * HASH_BYTES;
+      nodeScratch.set(slab.subarray(src, src + 2 * HASH_BYTES), 1);
+      blake3Into(nodeScratch, slab, i * HASH_BYTES);
+    }
+    if ((m & 1) === 1) slab.copyWithin(pairs * HASH_BYTES, (m - 1) * HASH_BYTES, m * HASH_BYTES);
+    m = pairs + (m & 1);
+  }
+  return slab.slice(0, HASH_BYTES);
 }
 
 /**

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { blake3, blake3Parts, blake3Reference, bytesEqual, toHex } from '../../runtime/hash.ts';
+import { blake3SmallInto, SMALL_MAX } from '../../runtime/blake3-small.ts';
+import { blake3, blake3Into, blake3Parts, blake3Reference, bytesEqual, toHex } from '../../runtime/hash.ts';
 
 describe('blake3', () => {
   it('matches the BLAKE3 empty-input digest (BLAKE3 test_vectors.json, input_len 0)', () => {
@@ -34,5 +35,23 @@ describe('blake3', () => {
     const b = blake3(Uint8Array.of(2));
     expect(bytesEqual(a, b)).toBe(false);
     expect(toHex(a)).toBe(toHex(blake3Reference(Uint8Array.of(1))));
+  });
+
+  it('the single-chunk JS path equals noble for every length 0..1024, at any offset and alignment', () => {
+    const src = Uint8Array.from({ length: SMALL_MAX + 3 }, (_, i) => (i * 31 + 7) & 0xff);
+    const out = new Uint8Array(40);
+    for (let n = 0; n <= SMALL_MAX; n++) {
+      const input = src.subarray(n % 3, (n % 3) + n);
+      blake3SmallInto(input, out, 5);
+      expect(toHex(out.subarray(5, 37)), `n=${n}`).toBe(toHex(blake3Reference(input)));
+    }
+    expect(() => blake3SmallInto(new Uint8Array(SMALL_MAX + 1), out, 0)).toThrow(RangeError);
+  });
+
+  it('blake3Into handles long inputs through the WebAssembly path', () => {
+    const big = new Uint8Array(5000).fill(3);
+    const out = new Uint8Array(32);
+    blake3Into(big, out, 0);
+    expect(toHex(out)).toBe(toHex(blake3Reference(big)));
   });
 });

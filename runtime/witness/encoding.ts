@@ -1,0 +1,374 @@
+/**
+ * Canonical binary encoding of one witness entry: the bytes that become a Merkle leaf.
+ *
+ * An entry is a MessagePack array in a fixed order (never a map, whose key order would be free):
+ *
+ * | # | field   | MessagePack type                                          |
+ * |---|---------|-----------------------------------------------------------|
+ * | 0 | version | positive int, {@link WITNESS_ENTRY_VERSION}                |
+ * | 1 | index   | uint (u32)                                                |
+ * | 2 | name    | str                                                       |
+ * | 3 | args    | array of value                                            |
+ * | 4 | result  | value or nil                                              |
+ * | 5 | writes  | array of [ptr: uint, bytes: bin]                          |
+ * | 6 | fuel    | int64/uint64 (always 9 bytes, as msgpackr writes bigint)  |
+ * | 7 | data    | bin or nil                                                |
+ *
+ * A value is a JS `number` (MessagePack int ≤ 32 bits or float64) or a `bigint` (always int64 /
+ * uint64). msgpackr never writes a number as a 64-bit int, so the JS type survives the round trip.
+ *
+ * @module
+ */
+import { Packr, Unpackr } from 'msgpackr';
+import { InputError } from '../errors.ts';
+import type { MemoryWrite, WitnessEntry } from './entry.ts';
+
+/** Version tag of the entry layout above. Bump it, never reuse it, when the layout changes. */
+export const WITNESS_ENTRY_VERSION = 1;
+
+const FIELDS = 8;
+const U32_MAX = 0xffff_ffff;
+const U64_MAX = (1n << 64n) - 1n;
+const I64_MIN = -(1n << 63n);
+const I64_MAX = (1n << 63n) - 1n;
+
+/** Packr/Unpackr shared by every witness encoder: no records, no maps, bigint for 64-bit ints. */
+export const witnessPackr = /* @__PURE__ */ new Packr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: false });
+export const witnessUnpackr = /* @__PURE__ */ new Unpackr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: false });
+
+/** The fixed-order array that {@link encodeEntry} packs; also the witness form inside a bundle. */
+export type EntryTuple = [number, number, string, (number | bigint)[], number | bigint | null, [number, Uint8Array][], bigint, Uint8Array | null];
+
+/**
+ * The fixed-order tuple of an entry (checked), ready for msgpackr.
+ *
+ * @param e - the entry.
+ * @returns the tuple laid out as in the module header.
+ * @throws {TypeError} if a field has the wrong type (a host recorded something impossible: our bug).
+ * @throws {RangeError} if an integer is out of its range (u32 index/ptr, u64 fuel, i64/u64 bigints).
+ * @example
+ * ```ts
+ * entryTuple(e)[0]; // WITNESS_ENTRY_VERSION
+ * ```
+ */
+export function entryTuple(e: WitnessEntry): EntryTuple {
+  if (!isU32(e.index)) throw new RangeError(`witness entry index must be a u32, got ${String(e.index)}`);
+  if (typeof e.name !== 'string') throw new TypeError(`witness entry name must be a string, got ${typeof e.name}`);
+  for (const a of e.args) checkValue(a, 'argument');
+  if (e.result !== null) checkValue(e.result, 'result');
+  if (typeof e.fuel !== 'bigint' || e.fuel < 0n || e.fuel > U64_MAX) throw new RangeError(`witness entry fuel must be a u64 bigint, got ${String(e.fuel)}`);
+  const writes = new Array<[number, Uint8Array]>(e.writes.length);
+  for (let i = 0; i < e.writes.length; i++) {
+    const w = e.writes[i];
+    if (!isU32(w.ptr)) throw new RangeError(`witness write ptr must be a u32, got ${String(w.ptr)}`);
+    if (!(w.bytes instanceof Uint8Array)) throw new TypeError('witness write bytes must be a Uint8Array');
+    writes[i] = [w.ptr, w.bytes];
+  }
+  if (e.data !== undefined && !(e.data instanceof Uint8Array)) throw new TypeError('witness entry data must be a Uint8Array');
+  return [WITNESS_ENTRY_VERSION, e.index, e.name, e.args as (number | bigint)[], e.result, writes, e.fuel, e.data ?? null];
+}
+
+/**
+ * Canonical bytes of one entry. Same entry → same bytes, on every node.
+ *
+ * @param e - the entry.
+ * @returns a fresh MessagePack encoding, byte-identical to `witnessPackr.pack(entryTuple(e))`.
+ * @throws {TypeError|RangeError} as {@link entryTuple}.
+ * @example
+ * ```ts
+ * decodeEntry(encodeEntry(e)); // deep-equals e
+ * ```
+ */
+export function encodeEntry(e: WitnessEntry): Uint8Array {
+  return new EntryEncoder().encode(e, false).slice();
+}
+
+/**
+ * A reusable encoder that writes entries straight into one growing buffer: the witness hot path
+ * (finalisation encodes every entry once). It emits exactly the bytes msgpackr emits for
+ * {@link entryTuple} (test/cage/witness-encoding.test.ts checks byte equality), at a fraction of
+ * msgpackr's per-call cost, and can reserve a leading Merkle leaf prefix byte so the leaf hash
+ * needs no copy.
+ *
+ * @example
+ * ```ts
+ * const enc = new EntryEncoder();
+ * blake3(enc.encode(entry, true)); // H(0x00 ‖ encodeEntry(entry))
+ * ```
+ */
+export class EntryEncoder {
+  #buf = new Uint8Array(4096);
+  #view = new DataView(this.#buf.buffer);
+  #pos = 0;
+  readonly #names = new Map<string, Uint8Array>();
+
+  /**
+   * Encodes `e`.
+   *
+   * @param e - the entry; checked as by {@link entryTuple}.
+   * @param leafPrefix - when true the output starts with the RFC 9162 leaf prefix 0x00.
+   * @returns a view of the encoder's buffer, valid until the next call.
+   * @throws {TypeError|RangeError} as {@link entryTuple}.
+   */
+  encode(e: WitnessEntry, leafPrefix: boolean): Uint8Array {
+    if (!isU32(e.index)) throw new RangeError(`witness entry index must be a u32, got ${String(e.index)}`);
+    if (typeof e.fuel !== 'bigint' || e.fuel < 0n || e.fuel > U64_MAX) throw new RangeError(`witness entry fuel must be a u64 bigint, got ${String(e.fuel)}`);
+    this.#pos = 0;
+    this.#ensure(64);
+    const buf = this.#buf;
+    if (leafPrefix) buf[this.#pos++] = 0x00;
+    buf[this.#pos++] = 0x90 | FIELDS;
+    buf[this.#pos++] = WITNESS_ENTRY_VERSION;
+    this.#number(e.index);
+    this.#name(e.name);
+    const args = e.args;
+    this.#arrayHeader(args.length);
+    for (let i = 0; i < args.length; i++) this.#value(args[i], 'argument');
+    if (e.result === null) this.#byte(0xc0);
+    else this.#value(e.result, 'result');
+    const writes = e.writes;
+    this.#arrayHeader(writes.length);
+    for (let i = 0; i < writes.length; i++) {
+      const w = writes[i];
+      if (!isU32(w.ptr)) throw new RangeError(`witness write ptr must be a u32, got ${String(w.ptr)}`);
+      if (!(w.bytes instanceof Uint8Array)) throw new TypeError('witness write bytes must be a Uint8Array');
+      this.#byte(0x92);
+      this.#number(w.ptr);
+      this.#bin(w.bytes);
+    }
+    this.#bigint(e.fuel);
+    if (e.data === undefined) this.#byte(0xc0);
+    else if (e.data instanceof Uint8Array) this.#bin(e.data);
+    else throw new TypeError('witness entry data must be a Uint8Array');
+    return this.#buf.subarray(0, this.#pos);
+  }
+
+  #ensure(n: number): void {
+    if (this.#pos + n <= this.#buf.length) return;
+    const next = new Uint8Array(Math.max(this.#buf.length * 2, this.#pos + n));
+    next.set(this.#buf.subarray(0, this.#pos));
+    this.#buf = next;
+    this.#view = new DataView(next.buffer);
+  }
+
+  #byte(b: number): void {
+    this.#ensure(1);
+    this.#buf[this.#pos++] = b;
+  }
+
+  // msgpackr's number rules: 32-bit integers in the smallest int format, anything else float64.
+  #number(v: number): void {
+    this.#ensure(9);
+    const buf = this.#buf;
+    let p = this.#pos;
+    if (v >>> 0 === v) {
+      if (v < 0x80) buf[p++] = v;
+      else if (v < 0x100) {
+        buf[p++] = 0xcc;
+        buf[p++] = v;
+      } else if (v < 0x10000) {
+        buf[p++] = 0xcd;
+        buf[p++] = v >>> 8;
+        buf[p++] = v & 0xff;
+      } else {
+        buf[p++] = 0xce;
+        this.#view.setUint32(p, v);
+        p += 4;
+      }
+    } else if (v >> 0 === v) {
+      if (v >= -0x20) buf[p++] = 0x100 + v;
+      else if (v >= -0x80) {
+        buf[p++] = 0xd0;
+        buf[p++] = v + 0x100;
+      } else if (v >= -0x8000) {
+        buf[p++] = 0xd1;
+        this.#view.setInt16(p, v);
+        p += 2;
+      } else {
+        buf[p++] = 0xd2;
+        this.#view.setInt32(p, v);
+        p += 4;
+      }
+    } else {
+      buf[p++] = 0xcb;
+      this.#view.setFloat64(p, v);
+      p += 8;
+    }
+    this.#pos = p;
+  }
+
+  // msgpackr writes every bigint as a 9-byte int64, or uint64 above the int64 range.
+  #bigint(v: bigint): void {
+    this.#ensure(9);
+    if (v > I64_MAX) {
+      this.#buf[this.#pos++] = 0xcf;
+      this.#view.setBigUint64(this.#pos, v);
+    } else {
+      this.#buf[this.#pos++] = 0xd3;
+      this.#view.setBigInt64(this.#pos, v);
+    }
+    this.#pos += 8;
+  }
+
+  #value(v: number | bigint, what: string): void {
+    if (typeof v === 'number') this.#number(v);
+    else if (typeof v === 'bigint') {
+      if (v < I64_MIN || v > U64_MAX) throw new RangeError(`witness ${what} bigint ${v} does not fit in 64 bits`);
+      this.#bigint(v);
+    } else throw new TypeError(`witness ${what} must be a number or bigint, got ${typeof v}`);
+  }
+
+  #arrayHeader(n: number): void {
+    this.#ensure(5);
+    if (n < 0x10) this.#buf[this.#pos++] = 0x90 | n;
+    else if (n < 0x10000) {
+      this.#buf[this.#pos++] = 0xdc;
+      this.#view.setUint16(this.#pos, n);
+      this.#pos += 2;
+    } else {
+      this.#buf[this.#pos++] = 0xdd;
+      this.#view.setUint32(this.#pos, n);
+      this.#pos += 4;
+    }
+  }
+
+  #bin(b: Uint8Array): void {
+    const n = b.length;
+    this.#ensure(5 + n);
+    const buf = this.#buf;
+    if (n < 0x100) {
+      buf[this.#pos++] = 0xc4;
+      buf[this.#pos++] = n;
+    } else if (n < 0x10000) {
+      buf[this.#pos++] = 0xc5;
+      this.#view.setUint16(this.#pos, n);
+      this.#pos += 2;
+    } else {
+      buf[this.#pos++] = 0xc6;
+      this.#view.setUint32(this.#pos, n);
+      this.#pos += 4;
+    }
+    if (n < 16) {
+      const p = this.#pos;
+      for (let i = 0; i < n; i++) buf[p + i] = b[i];
+    } else buf.set(b, this.#pos);
+    this.#pos += n;
+  }
+
+  // Names repeat (a handful of imports per module): encode each once with msgpackr itself, so its
+  // string rules (header by UTF-8 length) apply unchanged.
+  #name(name: string): void {
+    let enc = this.#names.get(name);
+    if (enc === undefined) {
+      if (typeof name !== 'string') throw new TypeError(`witness entry name must be a string, got ${typeof name}`);
+      enc = witnessPackr.pack(name).slice();
+      this.#names.set(name, enc);
+    }
+    this.#ensure(enc.length);
+    this.#buf.set(enc, this.#pos);
+    this.#pos += enc.length;
+  }
+}
+
+/**
+ * Decodes bytes produced by {@link encodeEntry}, trusting nothing about them.
+ *
+ * @param bytes - untrusted input.
+ * @param at - entry number for error locations, when decoding from a list.
+ * @returns the entry; byte fields are views into `bytes`.
+ * @throws {InputError} `DL_ERR_WITNESS_MALFORMED` (not one MessagePack value),
+ *   `DL_ERR_WITNESS_VERSION` (unknown version tag), `DL_ERR_WITNESS_SCHEMA` (wrong shape or type).
+ * @example
+ * ```ts
+ * decodeEntry(Uint8Array.of(0xc1)); // throws InputError DL_ERR_WITNESS_MALFORMED
+ * ```
+ */
+export function decodeEntry(bytes: Uint8Array, at?: number): WitnessEntry {
+  let raw: unknown;
+  try {
+    raw = witnessUnpackr.unpack(bytes);
+  } catch (cause) {
+    throw new InputError('DL_ERR_WITNESS_MALFORMED', `witness entry is not a single MessagePack value: ${(cause as Error).message}`, where(at), { cause });
+  }
+  return entryFromTuple(raw, at);
+}
+
+/**
+ * Validates a decoded tuple (from {@link decodeEntry} or a bundle) and builds the entry.
+ *
+ * @param raw - any decoded MessagePack value.
+ * @param at - entry number for error locations.
+ * @returns the entry.
+ * @throws {InputError} `DL_ERR_WITNESS_VERSION` or `DL_ERR_WITNESS_SCHEMA`.
+ * @example
+ * ```ts
+ * entryFromTuple(witnessUnpackr.unpack(bytes));
+ * ```
+ */
+export function entryFromTuple(raw: unknown, at?: number): WitnessEntry {
+  if (!Array.isArray(raw) || raw.length === 0) throw schema('an array', raw, 'entry', at);
+  if (raw[0] !== WITNESS_ENTRY_VERSION) {
+    throw new InputError('DL_ERR_WITNESS_VERSION', `witness entry version ${String(raw[0])} is not supported; this build reads version ${WITNESS_ENTRY_VERSION}`, where(at, 'version'));
+  }
+  if (raw.length !== FIELDS) throw schema(`an array of ${FIELDS} fields`, `${raw.length} fields`, 'entry', at);
+  const [, index, name, args, result, writes, fuel, data] = raw as unknown[];
+  if (!isU32(index)) throw schema('a u32', index, 'index', at);
+  if (typeof name !== 'string') throw schema('a string', name, 'name', at);
+  if (!Array.isArray(args)) throw schema('an array', args, 'args', at);
+  for (let i = 0; i < args.length; i++) if (!isValue(args[i])) throw schema('a number or 64-bit bigint', args[i], `args.${i}`, at);
+  if (result !== null && !isValue(result)) throw schema('a number, 64-bit bigint or nil', result, 'result', at);
+  if (!Array.isArray(writes)) throw schema('an array', writes, 'writes', at);
+  const outWrites = new Array<MemoryWrite>(writes.length);
+  for (let i = 0; i < writes.length; i++) {
+    const w: unknown = writes[i];
+    if (!Array.isArray(w) || w.length !== 2 || !isU32(w[0]) || !(w[1] instanceof Uint8Array)) throw schema('[ptr: u32, bytes: bin]', w, `writes.${i}`, at);
+    outWrites[i] = { ptr: w[0], bytes: plain(w[1]) };
+  }
+  if (typeof fuel !== 'bigint' || fuel < 0n || fuel > U64_MAX) throw schema('a u64 (int64/uint64)', fuel, 'fuel', at);
+  if (data !== null && !(data instanceof Uint8Array)) throw schema('bin or nil', data, 'data', at);
+  const entry: WitnessEntry = { index, name, args: args as (number | bigint)[], result: result as number | bigint | null, writes: outWrites, fuel };
+  if (data !== null) entry.data = plain(data);
+  return entry;
+}
+
+function isU32(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= U32_MAX;
+}
+
+function isValue(v: unknown): v is number | bigint {
+  return typeof v === 'number' || (typeof v === 'bigint' && v >= I64_MIN && v <= U64_MAX);
+}
+
+function checkValue(v: unknown, what: string): void {
+  if (typeof v === 'number') return;
+  if (typeof v === 'bigint') {
+    if (v < I64_MIN || v > U64_MAX) throw new RangeError(`witness ${what} bigint ${v} does not fit in 64 bits`);
+    return;
+  }
+  throw new TypeError(`witness ${what} must be a number or bigint, got ${typeof v}`);
+}
+
+/** msgpackr returns Buffers; hand out plain Uint8Array views so callers see one type. */
+function plain(b: Uint8Array): Uint8Array {
+  return b.constructor === Uint8Array ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function where(entry: number | undefined, field?: string): { entry?: number; field?: string } {
+  const w: { entry?: number; field?: string } = {};
+  if (entry !== undefined) w.entry = entry;
+  if (field !== undefined) w.field = field;
+  return w;
+}
+
+function schema(expected: string, got: unknown, field: string, at: number | undefined): InputError {
+  return new InputError('DL_ERR_WITNESS_SCHEMA', `witness entry field ${field} must be ${expected}, got ${describe(got)}`, where(at, field));
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'nil';
+  if (v instanceof Uint8Array) return `${v.length} bytes`;
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (typeof v === 'string') return `a string`;
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return `${typeof v} ${String(v)}`;
+  return typeof v === 'object' ? (v.constructor?.name ?? 'object') : typeof v;
+}

@@ -1,0 +1,126 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../../runtime/errors.ts';
+import type { WitnessEntry } from '../../runtime/witness/entry.ts';
+import { decodeEntry, encodeEntry, entryTuple, EntryEncoder, WITNESS_ENTRY_VERSION, witnessPackr } from '../../runtime/witness/encoding.ts';
+
+const value = fc.oneof(
+  fc.integer({ min: -(2 ** 31), max: 2 ** 32 - 1 }),
+  fc.double(),
+  fc.bigInt({ min: -(1n << 63n), max: (1n << 64n) - 1n }),
+);
+export const arbEntry: fc.Arbitrary<WitnessEntry> = fc
+  .record({
+    index: fc.nat({ max: 2 ** 32 - 1 }),
+    name: fc.oneof(fc.constantFrom('wasi_snapshot_preview1.random_get', 'docklock.http_request', 'wasi_snapshot_preview1.fd_write'), fc.string({ unit: 'grapheme', maxLength: 40 })),
+    args: fc.array(value, { maxLength: 20 }),
+    result: fc.option(value, { nil: null }),
+    writes: fc.array(fc.record({ ptr: fc.nat({ max: 2 ** 32 - 1 }), bytes: fc.uint8Array({ maxLength: 300 }) }), { maxLength: 18 }),
+    fuel: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+    data: fc.option(fc.uint8Array({ maxLength: 70_000 }), { nil: undefined, freq: 8 }),
+  })
+  .map((r) => {
+    const { data, ...rest } = r;
+    return data === undefined ? rest : { ...rest, data };
+  });
+
+/** Object.is keeps -0 apart from 0, which MessagePack's integer formats do not. */
+const normalise = (e: WitnessEntry): WitnessEntry => ({ ...e, args: e.args.map((a) => (Object.is(a, -0) ? 0 : a)), result: Object.is(e.result, -0) ? 0 : e.result });
+
+describe('witness entry encoding', () => {
+  it('round-trips every entry, keeping number and bigint apart (property)', () => {
+    fc.assert(
+      fc.property(arbEntry, (e) => {
+        const d = decodeEntry(encodeEntry(e));
+        expect(d).toEqual(normalise(e));
+        d.args.forEach((a, i) => expect(typeof a).toBe(typeof e.args[i]));
+        expect(typeof d.result).toBe(typeof e.result);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('the fast encoder emits exactly msgpackr bytes for the fixed-order tuple (property)', () => {
+    const enc = new EntryEncoder();
+    fc.assert(
+      fc.property(arbEntry, (e) => {
+        const expected = Buffer.from(witnessPackr.pack(entryTuple(e))).toString('hex');
+        expect(Buffer.from(enc.encode(e, false)).toString('hex')).toBe(expected);
+        expect(Buffer.from(enc.encode(e, true)).toString('hex')).toBe('00' + expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('i32 5 and i64 5n encode differently', () => {
+    const base = { index: 0, name: 'x', result: null, writes: [], fuel: 0n };
+    const a = encodeEntry({ ...base, args: [5] });
+    const b = encodeEntry({ ...base, args: [5n] });
+    expect(Buffer.from(a).equals(Buffer.from(b))).toBe(false);
+    expect(decodeEntry(b).args[0]).toBe(5n);
+  });
+
+  it('starts with a fixed array of 8 and the version tag', () => {
+    const b = encodeEntry({ index: 0, name: 'x', args: [], result: null, writes: [], fuel: 0n });
+    expect(b[0]).toBe(0x98);
+    expect(b[1]).toBe(WITNESS_ENTRY_VERSION);
+  });
+
+  it('rejects impossible values at encode time', () => {
+    const base = { index: 0, name: 'x', args: [], result: null, writes: [], fuel: 0n };
+    expect(() => encodeEntry({ ...base, fuel: -1n })).toThrow(RangeError);
+    expect(() => encodeEntry({ ...base, args: [1n << 64n] })).toThrow(RangeError);
+    expect(() => encodeEntry({ ...base, index: -1 })).toThrow(RangeError);
+    expect(() => encodeEntry({ ...base, args: ['1' as unknown as number] })).toThrow(TypeError);
+  });
+
+  const codeOf = (bytes: Uint8Array): string => {
+    try {
+      decodeEntry(bytes);
+      return 'ok';
+    } catch (e) {
+      expect(e).toBeInstanceOf(InputError);
+      return (e as InputError).code;
+    }
+  };
+
+  it('decoding hostile bytes gives coded InputErrors', () => {
+    const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));
+    expect(codeOf(new Uint8Array(0))).toBe('DL_ERR_WITNESS_MALFORMED');
+    // msgpackr reads the never-used 0xc1 as undefined: a schema error, not a parse error.
+    expect(codeOf(hex('c1'))).toBe('DL_ERR_WITNESS_SCHEMA');
+    expect(codeOf(hex('ddffffffff'))).toBe('DL_ERR_WITNESS_MALFORMED');
+    expect(codeOf(hex('c6ffffffff00'))).toBe('DL_ERR_WITNESS_MALFORMED');
+    expect(codeOf(hex('91'.repeat(200_000) + 'c0'))).toBe('DL_ERR_WITNESS_MALFORMED');
+    expect(codeOf(hex('9802'))).toBe('DL_ERR_WITNESS_MALFORMED');
+    expect(codeOf(witnessPackr.pack([2, 0, 'x', [], null, [], 0n, null]))).toBe('DL_ERR_WITNESS_VERSION');
+    expect(codeOf(witnessPackr.pack({ a: 1 }))).toBe('DL_ERR_WITNESS_SCHEMA');
+    expect(codeOf(witnessPackr.pack([1, 0, 'x', [], null, [], 0, null]))).toBe('DL_ERR_WITNESS_SCHEMA');
+    expect(codeOf(witnessPackr.pack([1, 0, 'x', ['s'], null, [], 0n, null]))).toBe('DL_ERR_WITNESS_SCHEMA');
+    expect(codeOf(witnessPackr.pack([1, 0, 'x', [], null, [[1]], 0n, null]))).toBe('DL_ERR_WITNESS_SCHEMA');
+    expect(codeOf(witnessPackr.pack([1, -1, 'x', [], null, [], 0n, null]))).toBe('DL_ERR_WITNESS_SCHEMA');
+    expect(codeOf(witnessPackr.pack([1, 0, 'x', [], null, [], 0n, null, 7]))).toBe('DL_ERR_WITNESS_SCHEMA');
+    const err = (() => {
+      try {
+        decodeEntry(witnessPackr.pack([1, 0, 7, [], null, [], 0n, null]), 12);
+      } catch (e) {
+        return e as InputError;
+      }
+    })();
+    expect(err?.where).toEqual({ entry: 12, field: 'name' });
+  });
+
+  it('random bytes and mutated encodings never crash the decoder (property)', () => {
+    fc.assert(
+      fc.property(arbEntry, fc.nat(), fc.integer({ min: 1, max: 255 }), fc.uint8Array({ maxLength: 64 }), (e, pos, x, junk) => {
+        const b = encodeEntry(e).slice();
+        b[pos % b.length] ^= x;
+        const code = codeOf(b);
+        expect(code === 'ok' || code.startsWith('DL_ERR_WITNESS_')).toBe(true);
+        const j = codeOf(junk);
+        expect(j === 'ok' || j.startsWith('DL_ERR_WITNESS_')).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

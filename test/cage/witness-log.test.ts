@@ -1,0 +1,73 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { toHex } from '../../runtime/hash.ts';
+import { encodeEntry } from '../../runtime/witness/encoding.ts';
+import { commitEntries, WitnessLog } from '../../runtime/witness/log.ts';
+import { inclusionProof, leafHash, merkleRoot, verifyInclusion } from '../../runtime/witness/merkle.ts';
+
+const call = (i: number, bytes: Uint8Array) => ({
+  name: 'wasi_snapshot_preview1.random_get',
+  args: [1024, bytes.length],
+  result: 0,
+  writes: [{ ptr: 1024, bytes }],
+  fuel: BigInt(i) * 100n,
+});
+
+describe('WitnessLog', () => {
+  it('numbers entries from 0 and returns them', () => {
+    const log = new WitnessLog();
+    expect(log.append(call(0, Uint8Array.of(1)))).toBe(0);
+    expect(log.append({ ...call(1, Uint8Array.of(2)), data: Uint8Array.of(9) })).toBe(1);
+    expect(log.length).toBe(2);
+    expect(log.entry(1).index).toBe(1);
+    expect(log.entry(1).data).toEqual(Uint8Array.of(9));
+    expect(log.entries().map((e) => e.index)).toEqual([0, 1]);
+    expect(() => log.entry(2)).toThrow(RangeError);
+  });
+
+  it('copies written bytes, so later changes to guest memory do not alter the record', () => {
+    const memory = new Uint8Array(64).fill(7);
+    const log = new WitnessLog();
+    for (let i = 0; i < 3000; i++) log.append(call(i, memory.subarray(8, 16)));
+    const before = toHex(log.finalize().root);
+    memory.fill(0);
+    expect(toHex(log.entry(2999).writes[0].bytes)).toBe('0707070707070707');
+    expect(toHex(log.finalize().root)).toBe(before);
+  });
+
+  it('finalize equals the Merkle root over encoded entries, with valid inclusion proofs (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 40 }), (writes) => {
+        const log = new WitnessLog();
+        writes.forEach((w, i) => log.append(call(i, w)));
+        const { root, leaves } = log.finalize();
+        const encoded = log.entries().map(encodeEntry);
+        expect(toHex(root)).toBe(toHex(merkleRoot(encoded)));
+        expect(leaves.map(toHex)).toEqual(encoded.map((b) => toHex(leafHash(b))));
+        leaves.forEach((_, i) => expect(verifyInclusion(inclusionProof(leaves, i), root)).toBe(true));
+      }),
+      { numRuns: 80 },
+    );
+  });
+
+  it('empty log has root H("")', () => {
+    expect(toHex(new WitnessLog().finalize().root)).toBe('af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262');
+  });
+
+  it('commitEntries rejects entries out of position', () => {
+    const log = new WitnessLog();
+    log.append(call(0, Uint8Array.of(1)));
+    expect(() => commitEntries([{ ...log.entry(0), index: 3 }])).toThrow(RangeError);
+  });
+
+  it('a different byte, argument type or order changes the root', () => {
+    const mk = (f: (log: WitnessLog) => void): string => {
+      const log = new WitnessLog();
+      f(log);
+      return toHex(log.finalize().root);
+    };
+    const base = mk((l) => [0, 1].forEach((i) => l.append(call(i, Uint8Array.of(i)))));
+    expect(mk((l) => [1, 0].forEach((i) => l.append(call(i, Uint8Array.of(i)))))).not.toBe(base);
+    expect(mk((l) => [0, 1].forEach((i) => l.append({ ...call(i, Uint8Array.of(i)), args: [1024n, 1] })))).not.toBe(base);
+  });
+});
