@@ -12,6 +12,11 @@ DOCKERD=/usr/sbin/dockerd
 
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 
+# Test files run in parallel and may all call this script: one at a time.
+LOCK="${TMPDIR:-/tmp}/docklock-docker-up.lock"
+exec 9>"$LOCK"
+flock 9
+
 need_pkgs=()
 [ -x "$DOCKERD" ] || need_pkgs+=(docker.io)
 command -v runsc >/dev/null 2>&1 || need_pkgs+=(runsc)

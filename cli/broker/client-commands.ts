@@ -1,0 +1,94 @@
+/** Client subcommands: thin wrappers over `BrokerClient` that print JSON or a short table. */
+import { readFileSync } from 'node:fs';
+import { BrokerClient } from '../../broker/client.ts';
+import type { ServiceSpec, ServiceView } from '../../broker/client.ts';
+
+/** Connection flags shared by every client command. */
+export interface ConnectionFlags {
+  socket?: string;
+  tokenFile?: string;
+}
+
+/** Default socket path; `DOCKLOCK_BROKER_SOCKET` overrides it. */
+export const DEFAULT_SOCKET = '/run/docklock/broker.sock';
+
+/**
+ * Builds a client from flags and the environment. The token comes from `--token-file` or
+ * `DOCKLOCK_TOKEN`, never a flag value (it would show in `ps`).
+ */
+export function clientFrom(flags: ConnectionFlags): BrokerClient {
+  const socketPath = flags.socket ?? process.env.DOCKLOCK_BROKER_SOCKET ?? DEFAULT_SOCKET;
+  const token = flags.tokenFile !== undefined ? readFileSync(flags.tokenFile, 'utf8').trim() : process.env.DOCKLOCK_TOKEN;
+  if (token === undefined || token.length === 0) throw new TypeError('no token: set DOCKLOCK_TOKEN or pass --token-file <file>');
+  return new BrokerClient({ socketPath, token });
+}
+
+/** Flags of `deploy`. */
+export interface DeployFlags {
+  file?: string;
+  name?: string;
+  image?: string;
+  network?: string;
+  memory?: string;
+  cpus?: string;
+  pids?: string;
+  user?: string;
+  env?: string[];
+  port?: string[];
+  mount?: string[];
+}
+
+function intFlag(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^[0-9]+$/.test(v)) throw new RangeError(`--${name}: expected a whole number, received "${v}"`);
+  return Number(v);
+}
+
+/**
+ * Turns deploy flags into a request body (or reads it from `--file`).
+ * @throws {RangeError} on a malformed flag
+ */
+export function specFromFlags(flags: DeployFlags, command: string[]): ServiceSpec {
+  if (flags.file !== undefined) return JSON.parse(readFileSync(flags.file, 'utf8')) as ServiceSpec;
+  if (flags.name === undefined || flags.image === undefined) throw new RangeError('deploy needs --name and --image (or --file spec.json)');
+  const spec: ServiceSpec = { name: flags.name, image: flags.image };
+  if (command.length > 0) spec.command = command;
+  if (flags.network !== undefined) spec.network = flags.network as ServiceSpec['network'];
+  const memory = intFlag(flags.memory, 'memory');
+  if (memory !== undefined) spec.memory = memory;
+  if (flags.cpus !== undefined) spec.cpus = Number(flags.cpus);
+  const pids = intFlag(flags.pids, 'pids');
+  if (pids !== undefined) spec.pids = pids;
+  if (flags.user !== undefined) spec.user = flags.user;
+  if (flags.env && flags.env.length > 0) {
+    spec.env = {};
+    for (const e of flags.env) {
+      const eq = e.indexOf('=');
+      if (eq <= 0) throw new RangeError(`--env: expected KEY=VALUE, received "${e}"`);
+      spec.env[e.slice(0, eq)] = e.slice(eq + 1);
+    }
+  }
+  if (flags.port && flags.port.length > 0) {
+    spec.ports = flags.port.map((p) => {
+      const m = /^([0-9]+):([0-9]+)$/.exec(p);
+      if (m === null) throw new RangeError(`--port: expected HOST:CONTAINER, received "${p}"`);
+      return { host: Number(m[1]), container: Number(m[2]) };
+    });
+  }
+  if (flags.mount && flags.mount.length > 0) {
+    spec.mounts = flags.mount.map((m) => {
+      const [source, target, mode] = m.split(':');
+      if (!source || !target || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) throw new RangeError(`--mount: expected SOURCE:TARGET[:ro|rw], received "${m}"`);
+      return { source, target, readOnly: mode !== 'rw' };
+    });
+  }
+  return spec;
+}
+
+/** Formats services as a fixed-width table. */
+export function formatTable(services: ServiceView[]): string {
+  const rows = [['ID', 'NAME', 'STATE', 'IMAGE', 'NETWORK', 'PORTS']];
+  for (const s of services) rows.push([s.id.slice(0, 12), s.name, s.state, s.image, s.network, s.ports.map((p) => `127.0.0.1:${p.host}->${p.container}`).join(',')]);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
