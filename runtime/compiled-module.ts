@@ -6,10 +6,11 @@
 import { blake3, toHex } from './hash.ts';
 import { InternalError } from './errors.ts';
 import { Instance } from './instance.ts';
-import { INSTRUMENTER_VERSION, instrumentModule, DEFAULT_MEMORY_LIMIT, DEFAULT_STACK_LIMIT } from './instrument/instrument.ts';
+import { INSTRUMENTER_VERSION, instrumentParsed, DEFAULT_MEMORY_LIMIT, DEFAULT_STACK_LIMIT } from './instrument/instrument.ts';
+import { decodeModule } from './instrument/module.ts';
 import type { InstrumentOptions, InstrumentStats } from './instrument/instrument.ts';
 import { DEFAULT_COST_TABLE } from './instrument/cost-table.ts';
-import { validateModule } from './validate.ts';
+import { DEFAULT_MODULE_LIMITS, checkImports, checkLimits, checkModuleSize, checkWithEngine } from './validate.ts';
 import type { ValidateOptions } from './validate.ts';
 import type { Import, Export } from './instrument/module.ts';
 
@@ -100,8 +101,15 @@ export function compile(wasm: Uint8Array, options: CompileOptions = {}): Promise
     return hit;
   }
   const p = (async () => {
-    const parsed = validateModule(wasm, options);
-    const out = instrumentModule(wasm, options);
+    // Decode once; the instrumenter's analysis pass doubles as the feature check, and runs
+    // before V8's validator so unsupported proposals are named even where V8 accepts them.
+    const limits = { ...DEFAULT_MODULE_LIMITS, ...options.limits };
+    checkModuleSize(wasm, limits);
+    const parsed = decodeModule(wasm);
+    checkLimits(parsed, limits);
+    const out = instrumentParsed(parsed, options);
+    checkWithEngine(wasm);
+    checkImports(parsed, options.imports ?? []);
     if (!WebAssembly.validate(out.bytes as Uint8Array<ArrayBuffer>)) {
       let detail = '';
       try {

@@ -7,7 +7,7 @@
  */
 import { classifyTrap } from './traps.ts';
 import { EXPORT_DEPTH, EXPORT_FUEL, EXPORT_START, EXPORT_TRAP } from './instrument/instrument.ts';
-import { InternalError } from './errors.ts';
+import { InternalError, OutOfFuel } from './errors.ts';
 
 export interface InstanceHandles {
   fuel: WebAssembly.Global;
@@ -19,7 +19,11 @@ export interface InstanceHandles {
 function guard<T>(h: InstanceHandles, fn: () => T): T {
   const saved = h.depth.value as number;
   try {
-    return fn();
+    const result = fn();
+    // Charges between the last check and the return may overdraw the counter: the run still
+    // consumed more than its budget, so it is out of fuel (spec: fuel.md#F5).
+    if ((h.fuel.value as bigint) < 0n) throw new OutOfFuel();
+    return result;
   } catch (err) {
     const reason = h.trap.value as number;
     h.trap.value = 0;

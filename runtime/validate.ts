@@ -7,6 +7,8 @@
 import { ValidationError } from './errors.ts';
 import { decodeModule } from './instrument/module.ts';
 import type { ParsedModule } from './instrument/module.ts';
+import { analyzeBody } from './instrument/analyze-body.ts';
+import { DEFAULT_COST_TABLE } from './instrument/cost-table.ts';
 
 /** Limits against compile bombs. Every field documents its default. */
 export interface ModuleLimits {
@@ -64,15 +66,14 @@ export function isGranted(grants: ImportGrants, module: string, name: string): b
   return false;
 }
 
-/**
- * Validates an untrusted module and returns its decoded structure.
- * @throws {ValidationError} with a stable `code` and `where` (section, function, offset).
- */
-export function validateModule(wasm: Uint8Array, options: ValidateOptions = {}): ParsedModule {
+/** Size limits that can be checked before decoding anything. */
+export function checkModuleSize(wasm: Uint8Array, limits: ModuleLimits): void {
   if (!(wasm instanceof Uint8Array)) throw new TypeError(`module bytes must be a Uint8Array, got ${typeof wasm}`);
-  const limits: ModuleLimits = { ...DEFAULT_MODULE_LIMITS, ...options.limits };
   if (wasm.length > limits.moduleBytes) throw limitError('module size', wasm.length, limits.moduleBytes, {});
-  const m = decodeModule(wasm);
+}
+
+/** Limits on the decoded structure (function count, locals, body, table and data sizes). */
+export function checkLimits(m: ParsedModule, limits: ModuleLimits): void {
   if (m.funcTypes.length > limits.functions) throw limitError('function count', m.funcTypes.length, limits.functions, { section: 'function' });
   for (const [what, n] of [['type count', m.types.length], ['import count', m.imports.length], ['export count', m.exports.length], ['global count', m.globalTypes.length]] as const) {
     if (n > limits.entries) throw limitError(what, n, limits.entries, {});
@@ -84,20 +85,51 @@ export function validateModule(wasm: Uint8Array, options: ValidateOptions = {}):
   });
   for (const t of m.tables) if (t.min > limits.tableElements) throw limitError('table size', t.min, limits.tableElements, { section: 'table' });
   if (m.dataBytes > limits.dataBytes) throw limitError('data size', m.dataBytes, limits.dataBytes, { section: 'data' });
-  if (!WebAssembly.validate(wasm as Uint8Array<ArrayBuffer>)) {
-    let detail = 'invalid module';
-    try {
-      new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>);
-    } catch (e) {
-      detail = (e as Error).message.replace(/^WebAssembly\.Module\(\): /, '');
-    }
-    throw new ValidationError('DL_ERR_MODULE_INVALID', `module failed WebAssembly validation: ${detail}`, {});
+}
+
+/** V8's own validation of the original bytes: a module V8 rejects is never ours to run. */
+export function checkWithEngine(wasm: Uint8Array): void {
+  if (WebAssembly.validate(wasm as Uint8Array<ArrayBuffer>)) return;
+  let detail = 'invalid module';
+  try {
+    new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>);
+  } catch (e) {
+    detail = (e as Error).message.replace(/^WebAssembly\.Module\(\): /, '');
   }
-  const grants = options.imports ?? [];
+  throw new ValidationError('DL_ERR_MODULE_INVALID', `module failed WebAssembly validation: ${detail}`, {});
+}
+
+/** Every import must be granted (fail closed: no grants, no imports). */
+export function checkImports(m: ParsedModule, grants: ImportGrants): void {
   for (const imp of m.imports) {
     if (!isGranted(grants, imp.module, imp.name)) {
       throw new ValidationError('DL_ERR_IMPORT_NOT_GRANTED', `import "${imp.module}"."${imp.name}" (${imp.kind}) is not granted; grant it in the manifest or remove it from the module`, { section: 'import', import: `${imp.module}.${imp.name}` });
     }
   }
+}
+
+/**
+ * Validates an untrusted module without running or rewriting it: size limits, docklock's feature
+ * set (every function body is scanned), V8's validator, and imports against the grants.
+ * @returns the decoded structure
+ * @throws {ValidationError} with a stable `code` and `where` (section, function, offset).
+ */
+export function validateModule(wasm: Uint8Array, options: ValidateOptions = {}): ParsedModule {
+  const limits: ModuleLimits = { ...DEFAULT_MODULE_LIMITS, ...options.limits };
+  checkModuleSize(wasm, limits);
+  const m = decodeModule(wasm);
+  checkLimits(m, limits);
+  scanFeatures(m);
+  checkWithEngine(wasm);
+  checkImports(m, options.imports ?? []);
   return m;
+}
+
+/** Decodes every body once with the analysis pass, which rejects unsupported instructions. */
+function scanFeatures(m: ParsedModule): void {
+  m.bodies.forEach((b, i) => {
+    const func = m.importedFuncCount + i;
+    const type = m.types[m.funcTypes[func]!]!;
+    analyzeBody(m, DEFAULT_COST_TABLE, func, b.codeStart, b.end, type.params.length + b.localCount);
+  });
 }

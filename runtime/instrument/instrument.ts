@@ -97,8 +97,12 @@ function resolveOptions(options: InstrumentOptions): { memoryLimitPages: number;
  * @throws {ValidationError} malformed module, unsupported feature, or initial memory over the limit.
  */
 export function instrumentModule(wasm: Uint8Array, options: InstrumentOptions = {}): InstrumentedModule {
+  return instrumentParsed(decodeModule(wasm), options);
+}
+
+/** `instrumentModule` for an already decoded module (compile decodes once for validation and rewriting). */
+export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {}): InstrumentedModule {
   const { memoryLimitPages, stackLimit, costs } = resolveOptions(options);
-  const m = decodeModule(wasm);
   for (const e of m.exports) {
     if (RESERVED_EXPORTS.has(e.name)) {
       throw new ValidationError('DL_ERR_MODULE_RESERVED_EXPORT', `export name "${e.name}" is reserved for docklock's instrumentation; rename it`, { section: 'export' });
