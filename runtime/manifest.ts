@@ -1,0 +1,602 @@
+/**
+ * The cage manifest: what a run may use, and every value that makes it reproducible.
+ *
+ * A manifest is YAML or JSON (JSON is YAML 1.2). {@link parseManifest} checks it completely and
+ * returns a {@link CageManifest} with every default filled in, so the rest of the cage never
+ * looks at optional fields. Unknown keys are errors (a typo must not silently fall back to a
+ * default). Every error is an `InputError` with code `DL_ERR_MANIFEST_<WHAT>` and `where.field`
+ * set to the dotted path of the offending field (`limits.memory`, `files.inputs.2.guest`).
+ *
+ * ```yaml
+ * apiVersion: docklock/v1
+ * kind: Cage
+ * module: ./challenge.wasm
+ * limits: { fuel: "20000000000", memory: 64MiB }
+ * determinism: { seed: "00…(64 hex digits)…00" }
+ * files: { inputs: [{ host: ./data/case1.txt, guest: /input/case.txt }] }
+ * grants: [wasi, random, clock, log]
+ * ```
+ *
+ * @module
+ */
+import { Packr } from 'msgpackr';
+import { parseDocument } from 'yaml';
+import { InputError } from './errors.ts';
+import { blake3 } from './hash.ts';
+
+/** The only API version this build reads. */
+export const MANIFEST_API_VERSION = 'docklock/v1';
+/** The only manifest kind the cage reads. */
+export const MANIFEST_KIND = 'Cage';
+/** WebAssembly page size (WebAssembly core spec §4.2.8, "page size"): memory limits are whole pages. */
+export const WASM_PAGE_BYTES = 65536;
+/** 32-bit memories address at most 2^32 bytes (WebAssembly core spec §2.3.8, memory types). */
+export const MAX_MEMORY_BYTES = 2 ** 32;
+/** Fuel lives in an i64 global counting down (spec: fuel): at most 2^63 − 1. */
+export const MAX_FUEL = (1n << 63n) - 1n;
+const U64_MAX = (1n << 64n) - 1n;
+
+/** Host-function groups a manifest can grant (one folder or file each under host-functions/). */
+export const GRANTS = ['wasi', 'random', 'clock', 'net', 'log', 'nested'] as const;
+/** A host-function group. */
+export type Grant = (typeof GRANTS)[number];
+
+/** Defaults for every optional field. Documented values; the engine may tune them. */
+export const MANIFEST_DEFAULTS = {
+  /** Export called to run the guest: the WASI command entry point. */
+  entry: '_start',
+  /** 10^10 fuel units (roughly that many merged basic-block costs). */
+  fuel: 10_000_000_000n,
+  /** 256 MiB of linear memory. */
+  memory: 256 * 1024 * 1024,
+  /** Frame-weight budget of the deterministic stack counter. */
+  stack: 65_536,
+  /** 1 MiB of stdout and of stderr. */
+  stdout: 1024 * 1024,
+  stderr: 1024 * 1024,
+  /** 16 MiB in total across all /output files. */
+  output: 16 * 1024 * 1024,
+  /** 60 s watchdog: an infrastructure failure, never a result. */
+  wallClockMs: 60_000,
+  /**
+   * 32 zero bytes. A default seed keeps small manifests valid; it is public either way (it is in
+   * the manifest), and every run of the same manifest must see the same stream.
+   */
+  seed: '0'.repeat(64),
+  /** 2023-11-14T22:13:20Z in nanoseconds since the Unix epoch. */
+  clockStart: 1_700_000_000_000_000_000n,
+  /** Each clock read advances the virtual clock by 1 ms. */
+  clockStep: 1_000_000n,
+  /** Writable output directory. */
+  outputDir: '/output',
+  /** Read-write scratch directory, discarded after the run. */
+  scratchDir: '/tmp',
+  networkMode: 'deny',
+  maxRequests: 16,
+  maxRequestBytes: 1024 * 1024,
+  maxResponseBytes: 16 * 1024 * 1024,
+  timeoutMs: 10_000,
+  /** Everything deterministic; `net` and `nested` must be asked for. */
+  grants: ['wasi', 'random', 'clock', 'log'] as readonly Grant[],
+} as const;
+
+/** A read-only input file: `host` is where to read it (relative to the manifest), `guest` where the guest sees it. */
+export interface ManifestInput {
+  /** Host path; absent when the caller provides the bytes (e.g. from a bundle). */
+  host?: string;
+  /** Absolute, normalised guest path. */
+  guest: string;
+}
+
+/** A fully checked manifest with every default applied. */
+export interface CageManifest {
+  apiVersion: typeof MANIFEST_API_VERSION;
+  kind: typeof MANIFEST_KIND;
+  /** Path of the .wasm module (host-local; not part of {@link canonicalManifestBytes}). */
+  module: string;
+  /** Export to call. Default `_start`. */
+  entry: string;
+  limits: {
+    /** Fuel budget, 1..2^63−1. Default 10_000_000_000. */
+    fuel: bigint;
+    /** Linear memory maximum in bytes, whole 64 KiB pages, ≤ 4 GiB. Default 256 MiB. */
+    memory: number;
+    /** Frame-weight budget. Default 65536. */
+    stack: number;
+    /** Bytes of stdout kept. Default 1 MiB. */
+    stdout: number;
+    /** Bytes of stderr kept. Default 1 MiB. */
+    stderr: number;
+    /** Total bytes of /output files. Default 16 MiB. */
+    output: number;
+    /** Wall-clock watchdog. Default 60000. */
+    wallClockMs: number;
+  };
+  determinism: {
+    /** 32-byte ChaCha20 key. Default 32 zero bytes. */
+    seed: Uint8Array;
+    clock: {
+      /** First clock reading, ns since the Unix epoch (u64). Default 1_700_000_000_000_000_000. */
+      start: bigint;
+      /** Advance per clock read, ns (≥ 1). Default 1_000_000. */
+      step: bigint;
+    };
+  };
+  files: {
+    /** Read-only inputs, sorted by guest path. Default none. */
+    inputs: ManifestInput[];
+    /** Writable output directory. Default `/output`. */
+    output: string;
+    /** Read-write scratch directory. Default `/tmp`. */
+    scratch: string;
+  };
+  /** Environment variables the guest sees (nothing else). Default none. */
+  env: Record<string, string>;
+  /** argv after the program name. Default none. */
+  args: string[];
+  network: {
+    /** `deny` (default): no requests. `record`: live allow-listed requests, recorded in the witness. */
+    mode: 'deny' | 'record';
+    /** Exact `host:port` pairs, lower-case, sorted. Default none. */
+    allow: string[];
+    limits: {
+      /** Default 16. */
+      maxRequests: number;
+      /** Default 1 MiB. */
+      maxRequestBytes: number;
+      /** Default 16 MiB. */
+      maxResponseBytes: number;
+      /** Default 10000. */
+      timeoutMs: number;
+    };
+  };
+  /** Granted host-function groups, sorted. Default wasi, random, clock, log. */
+  grants: Grant[];
+}
+
+type Obj = Record<string, unknown>;
+
+/**
+ * Parses and checks a manifest from YAML or JSON text, or from an already parsed object.
+ *
+ * @param source - YAML/JSON text, or a plain object (integers may be numbers or bigints).
+ * @returns the manifest with every default applied.
+ * @throws {InputError} `DL_ERR_MANIFEST_*` naming the field and what it accepts.
+ * @example
+ * ```ts
+ * const m = parseManifest('apiVersion: docklock/v1\nkind: Cage\nmodule: a.wasm\n');
+ * m.limits.memory; // 268435456
+ * ```
+ */
+export function parseManifest(source: string | Obj): CageManifest {
+  let doc: unknown = source;
+  if (typeof source === 'string') {
+    try {
+      // Core schema (no !!binary), integers as bigint so u64 fields keep full precision. Warnings
+      // (an unknown !tag) are errors too: a manifest means one thing or is rejected.
+      const parsed = parseDocument(source, { intAsBigInt: true, schema: 'core', merge: false, uniqueKeys: true, logLevel: 'silent' });
+      const problem = parsed.errors[0] ?? parsed.warnings[0];
+      if (problem !== undefined) throw problem;
+      doc = parsed.toJS({ maxAliasCount: 100 });
+    } catch (cause) {
+      throw new InputError('DL_ERR_MANIFEST_SYNTAX', `manifest is not valid YAML or JSON: ${(cause as Error).message}`, undefined, { cause });
+    }
+  }
+  const root = object(doc, '');
+  only(root, '', ['apiVersion', 'kind', 'module', 'entry', 'limits', 'determinism', 'files', 'env', 'args', 'network', 'grants']);
+
+  const apiVersion = requiredString(root, 'apiVersion', '');
+  if (apiVersion !== MANIFEST_API_VERSION) {
+    throw new InputError('DL_ERR_MANIFEST_API_VERSION', `apiVersion must be "${MANIFEST_API_VERSION}", got "${apiVersion}"`, { field: 'apiVersion' });
+  }
+  const kind = requiredString(root, 'kind', '');
+  if (kind !== MANIFEST_KIND) throw new InputError('DL_ERR_MANIFEST_KIND', `kind must be "${MANIFEST_KIND}", got "${kind}"`, { field: 'kind' });
+  const module = requiredString(root, 'module', '');
+  if (module.length === 0 || module.includes('\0')) throw new InputError('DL_ERR_MANIFEST_TYPE', 'module must be a non-empty path without NUL bytes', { field: 'module' });
+  const entry = optionalString(root, 'entry', '') ?? MANIFEST_DEFAULTS.entry;
+  if (entry.length === 0) throw new InputError('DL_ERR_MANIFEST_TYPE', 'entry must name an export, got an empty string', { field: 'entry' });
+
+  const lim = optionalObject(root, 'limits', '');
+  only(lim, 'limits', ['fuel', 'memory', 'stack', 'stdout', 'stderr', 'output', 'wallClockMs']);
+  const fuel = lim.fuel === undefined ? MANIFEST_DEFAULTS.fuel : bigIntField(lim.fuel, 'limits.fuel', 1n, MAX_FUEL);
+  const memory = lim.memory === undefined ? MANIFEST_DEFAULTS.memory : sizeField(lim.memory, 'limits.memory', MAX_MEMORY_BYTES);
+  if (memory % WASM_PAGE_BYTES !== 0) {
+    throw new InputError('DL_ERR_MANIFEST_RANGE', `limits.memory must be a whole number of 64 KiB WebAssembly pages, got ${memory} bytes`, { field: 'limits.memory' });
+  }
+  const limits: CageManifest['limits'] = {
+    fuel,
+    memory,
+    stack: lim.stack === undefined ? MANIFEST_DEFAULTS.stack : intField(lim.stack, 'limits.stack', 1, 2 ** 31 - 1),
+    stdout: lim.stdout === undefined ? MANIFEST_DEFAULTS.stdout : sizeField(lim.stdout, 'limits.stdout', MAX_MEMORY_BYTES),
+    stderr: lim.stderr === undefined ? MANIFEST_DEFAULTS.stderr : sizeField(lim.stderr, 'limits.stderr', MAX_MEMORY_BYTES),
+    output: lim.output === undefined ? MANIFEST_DEFAULTS.output : sizeField(lim.output, 'limits.output', MAX_MEMORY_BYTES),
+    wallClockMs: lim.wallClockMs === undefined ? MANIFEST_DEFAULTS.wallClockMs : intField(lim.wallClockMs, 'limits.wallClockMs', 1, 2 ** 31 - 1),
+  };
+
+  const det = optionalObject(root, 'determinism', '');
+  only(det, 'determinism', ['seed', 'clock']);
+  const seedHex = optionalString(det, 'seed', 'determinism') ?? MANIFEST_DEFAULTS.seed;
+  if (!/^[0-9a-fA-F]{64}$/.test(seedHex)) {
+    throw new InputError('DL_ERR_MANIFEST_SEED', `determinism.seed must be 64 hex digits (32 bytes), got ${seedHex.length} characters`, { field: 'determinism.seed' });
+  }
+  const clk = optionalObject(det, 'clock', 'determinism');
+  only(clk, 'determinism.clock', ['start', 'step']);
+  const determinism: CageManifest['determinism'] = {
+    seed: Uint8Array.from(Buffer.from(seedHex, 'hex')),
+    clock: {
+      start: clk.start === undefined ? MANIFEST_DEFAULTS.clockStart : bigIntField(clk.start, 'determinism.clock.start', 0n, U64_MAX),
+      step: clk.step === undefined ? MANIFEST_DEFAULTS.clockStep : bigIntField(clk.step, 'determinism.clock.step', 1n, U64_MAX),
+    },
+  };
+
+  const files = parseFiles(optionalObject(root, 'files', ''));
+  const env = parseEnv(optionalObject(root, 'env', ''));
+  const args = root.args === undefined ? [] : stringArray(root.args, 'args');
+  const network = parseNetwork(optionalObject(root, 'network', ''));
+  const grants = parseGrants(root.grants);
+
+  // Contradictions are errors, not silent precedence (STYLE.md §4).
+  if (network.mode === 'record' && !grants.includes('net')) {
+    throw new InputError('DL_ERR_MANIFEST_CONFLICT', 'network.mode "record" needs the "net" grant; add net to grants or set network.mode to deny', { field: 'grants' });
+  }
+  if (grants.includes('net') && network.mode === 'deny') {
+    throw new InputError('DL_ERR_MANIFEST_CONFLICT', 'the "net" grant needs network.mode "record"; with mode deny every request would fail', { field: 'network.mode' });
+  }
+
+  return { apiVersion: MANIFEST_API_VERSION, kind: MANIFEST_KIND, module, entry, limits, determinism, files, env, args, network, grants };
+}
+
+/**
+ * Parses a byte size: a non-negative integer number of bytes, or a string with an optional unit:
+ * `B`, binary `KiB` `MiB` `GiB` `TiB` (powers of 1024), decimal `KB` `MB` `GB` `TB` (powers of 1000).
+ * `"64MiB"`, `"1 GiB"`, `"65536"` and `65536` are all accepted.
+ *
+ * @param value - a number, bigint or string.
+ * @param field - dotted field path for errors.
+ * @returns the size in bytes (a safe integer).
+ * @throws {InputError} `DL_ERR_MANIFEST_SIZE` if it is not such a size.
+ * @example
+ * ```ts
+ * parseSize('64MiB'); // 67108864
+ * ```
+ */
+export function parseSize(value: unknown, field = 'size'): number {
+  let bytes: number | undefined;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) bytes = value;
+  else if (typeof value === 'bigint' && value >= 0n && value <= BigInt(Number.MAX_SAFE_INTEGER)) bytes = Number(value);
+  else if (typeof value === 'string') {
+    const m = /^\s*(\d+)\s*(B|KiB|MiB|GiB|TiB|KB|MB|GB|TB)?\s*$/.exec(value);
+    if (m !== null) {
+      const n = Number(m[1]) * SIZE_UNITS[m[2] ?? 'B'];
+      if (Number.isSafeInteger(n)) bytes = n;
+    }
+  }
+  if (bytes === undefined) {
+    throw new InputError('DL_ERR_MANIFEST_SIZE', `${field} must be a byte size such as 65536, "64MiB" or "1GiB" (units B, KiB, MiB, GiB, TiB, KB, MB, GB, TB), got ${show(value)}`, { field });
+  }
+  return bytes;
+}
+
+const SIZE_UNITS: Record<string, number> = { B: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 };
+
+/** Version tag of the canonical manifest layout; bump, never reuse. */
+export const CANONICAL_MANIFEST_VERSION = 1;
+const canonicalPackr = /* @__PURE__ */ new Packr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: false });
+
+/**
+ * Deterministic bytes of a manifest, for hashing and for bundles: the same manifest gives the same
+ * bytes whatever the key order, formatting or YAML/JSON choice of its source, because it is packed
+ * from the checked, defaulted {@link CageManifest} as a fixed-order MessagePack array (env sorted
+ * by key; inputs, allow-list and grants already sorted).
+ *
+ * Host-local paths (`module` and each input's `host`) are left out: the module and input bytes are
+ * covered by their own hashes in the result, and a run must hash the same on every node wherever
+ * its files sit.
+ *
+ * @param m - a manifest from {@link parseManifest}.
+ * @returns the canonical encoding; {@link decodeCanonicalManifest} reads it back.
+ * @example
+ * ```ts
+ * manifestHash(parseManifest(yamlText)); // equals manifestHash(parseManifest(sameAsJson))
+ * ```
+ */
+export function canonicalManifestBytes(m: CageManifest): Uint8Array {
+  const l = m.limits;
+  const n = m.network;
+  return canonicalPackr.pack([
+    CANONICAL_MANIFEST_VERSION,
+    m.apiVersion,
+    m.kind,
+    m.entry,
+    [l.fuel, l.memory, l.stack, l.stdout, l.stderr, l.output, l.wallClockMs],
+    [m.determinism.seed, m.determinism.clock.start, m.determinism.clock.step],
+    [m.files.inputs.map((i) => i.guest), m.files.output, m.files.scratch],
+    Object.keys(m.env)
+      .sort()
+      .map((k) => [k, m.env[k]]),
+    m.args,
+    [n.mode, n.allow, n.limits.maxRequests, n.limits.maxRequestBytes, n.limits.maxResponseBytes, n.limits.timeoutMs],
+    m.grants,
+  ]);
+}
+
+/**
+ * BLAKE3 of {@link canonicalManifestBytes}: the manifest hash in a run's result.
+ *
+ * @param m - a checked manifest.
+ * @returns 32-byte hash.
+ * @example
+ * ```ts
+ * toHex(manifestHash(m));
+ * ```
+ */
+export function manifestHash(m: CageManifest): Uint8Array {
+  return blake3(canonicalManifestBytes(m));
+}
+
+/**
+ * Reads canonical manifest bytes (from a bundle) back into a checked manifest. `module` is set to
+ * the empty string and inputs carry no `host`, as those are not in the canonical form.
+ *
+ * @param bytes - untrusted canonical bytes.
+ * @returns the manifest; `canonicalManifestBytes` of it gives `bytes` back.
+ * @throws {InputError} `DL_ERR_MANIFEST_CANONICAL` if the bytes are not a canonical manifest, or any
+ *   `DL_ERR_MANIFEST_*` code if a field is invalid.
+ * @example
+ * ```ts
+ * decodeCanonicalManifest(canonicalManifestBytes(m)).limits; // deep-equals m.limits
+ * ```
+ */
+export function decodeCanonicalManifest(bytes: Uint8Array): CageManifest {
+  const bad = (why: string, cause?: unknown): InputError =>
+    new InputError('DL_ERR_MANIFEST_CANONICAL', `canonical manifest bytes are invalid: ${why}`, undefined, cause === undefined ? undefined : { cause });
+  let raw: unknown;
+  try {
+    raw = canonicalPackr.unpack(bytes);
+  } catch (cause) {
+    throw bad((cause as Error).message, cause);
+  }
+  if (!Array.isArray(raw) || raw.length !== 11 || raw[0] !== CANONICAL_MANIFEST_VERSION) throw bad(`expected an array of 11 starting with version ${CANONICAL_MANIFEST_VERSION}`);
+  const [, apiVersion, kind, entry, lim, det, files, env, args, net, grants] = raw as unknown[];
+  const arr = (v: unknown, len: number, what: string): unknown[] => {
+    if (!Array.isArray(v) || v.length !== len) throw bad(`${what} must be an array of ${len}`);
+    return v;
+  };
+  const [fuel, memory, stack, stdout, stderr, output, wallClockMs] = arr(lim, 7, 'limits');
+  const [seed, start, step] = arr(det, 3, 'determinism');
+  const [inputs, outputDir, scratch] = arr(files, 3, 'files');
+  const [mode, allow, maxRequests, maxRequestBytes, maxResponseBytes, timeoutMs] = arr(net, 6, 'network');
+  if (!(seed instanceof Uint8Array)) throw bad('seed must be bytes');
+  if (!Array.isArray(inputs) || !Array.isArray(env)) throw bad('inputs and env must be arrays');
+  const envObj: Obj = {};
+  for (const kv of env) {
+    if (!Array.isArray(kv) || kv.length !== 2 || typeof kv[0] !== 'string') throw bad('env entries must be [key, value]');
+    envObj[kv[0]] = kv[1];
+  }
+  const m = parseManifest({
+    apiVersion,
+    kind,
+    module: '-',
+    entry,
+    limits: { fuel, memory, stack, stdout, stderr, output, wallClockMs },
+    determinism: { seed: Buffer.from(seed).toString('hex'), clock: { start, step } },
+    files: { inputs: inputs.map((guest: unknown) => ({ guest })), output: outputDir, scratch },
+    env: envObj,
+    args,
+    network: { mode, allow, limits: { maxRequests, maxRequestBytes, maxResponseBytes, timeoutMs } },
+    grants,
+  } as Obj);
+  m.module = '';
+  if (!Buffer.from(canonicalManifestBytes(m)).equals(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))) {
+    throw bad('not in canonical form (fields out of order, unsorted, or non-minimal encoding)');
+  }
+  return m;
+}
+
+function parseFiles(f: Obj): CageManifest['files'] {
+  only(f, 'files', ['inputs', 'output', 'scratch']);
+  const output = f.output === undefined ? MANIFEST_DEFAULTS.outputDir : guestPath(f.output, 'files.output');
+  const scratch = f.scratch === undefined ? MANIFEST_DEFAULTS.scratchDir : guestPath(f.scratch, 'files.scratch');
+  const list = f.inputs === undefined ? [] : array(f.inputs, 'files.inputs');
+  const inputs: ManifestInput[] = list.map((item, i) => {
+    const at = `files.inputs.${i}`;
+    const o = object(item, at);
+    only(o, at, ['host', 'guest']);
+    const guest = guestPath(requiredField(o, 'guest', at), `${at}.guest`);
+    const host = optionalString(o, 'host', at);
+    if (host !== undefined && (host.length === 0 || host.includes('\0'))) {
+      throw new InputError('DL_ERR_MANIFEST_PATH', `${at}.host must be a non-empty path without NUL bytes`, { field: `${at}.host` });
+    }
+    return host === undefined ? { guest } : { host, guest };
+  });
+  // Inputs are read-only, /output write-only, scratch read-write: no path may sit inside another's
+  // area, or one guest path would have two meanings (DESIGN.md: inputs ∩ outputs = ∅).
+  const areas: [string, string][] = [
+    [output, 'files.output'],
+    [scratch, 'files.scratch'],
+    ...inputs.map((inp, i): [string, string] => [inp.guest, `files.inputs.${i}.guest`]),
+  ];
+  for (let a = 0; a < areas.length; a++) {
+    for (let b = a + 1; b < areas.length; b++) {
+      const [pa, fa] = areas[a];
+      const [pb, fb] = areas[b];
+      if (within(pa, pb) || within(pb, pa)) {
+        throw new InputError('DL_ERR_MANIFEST_PATH_OVERLAP', `${fb} (${pb}) overlaps ${fa} (${pa}): inputs, the output directory and scratch must be disjoint, none inside another`, { field: fb });
+      }
+    }
+  }
+  inputs.sort((x, y) => (x.guest < y.guest ? -1 : x.guest > y.guest ? 1 : 0));
+  return { inputs, output, scratch };
+}
+
+function parseEnv(e: Obj): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(e).sort()) {
+    const field = `env.${k}`;
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) {
+      throw new InputError('DL_ERR_MANIFEST_ENV', `environment variable names must match [A-Za-z_][A-Za-z0-9_]*, got "${k}"`, { field });
+    }
+    const v = e[k];
+    if (typeof v !== 'string' || v.includes('\0')) {
+      throw new InputError('DL_ERR_MANIFEST_ENV', `${field} must be a string without NUL bytes (quote numbers in YAML), got ${show(v)}`, { field });
+    }
+    out[k] = v;
+  }
+  return out;
+}
+
+function parseNetwork(n: Obj): CageManifest['network'] {
+  only(n, 'network', ['mode', 'allow', 'limits']);
+  const mode = optionalString(n, 'mode', 'network') ?? MANIFEST_DEFAULTS.networkMode;
+  if (mode !== 'deny' && mode !== 'record') {
+    throw new InputError('DL_ERR_MANIFEST_NETWORK_MODE', `network.mode must be "deny" or "record", got "${mode}"`, { field: 'network.mode' });
+  }
+  const allowRaw = n.allow === undefined ? [] : stringArray(n.allow, 'network.allow');
+  const allow = allowRaw.map((a, i) => hostPort(a, `network.allow.${i}`));
+  if (new Set(allow).size !== allow.length) {
+    throw new InputError('DL_ERR_MANIFEST_DUPLICATE', 'network.allow lists the same host:port twice', { field: 'network.allow' });
+  }
+  allow.sort();
+  if (mode === 'deny' && allow.length > 0) {
+    throw new InputError('DL_ERR_MANIFEST_CONFLICT', 'network.allow is set but network.mode is "deny"; set mode to record or remove the allow-list', { field: 'network.allow' });
+  }
+  const l = optionalObject(n, 'limits', 'network');
+  only(l, 'network.limits', ['maxRequests', 'maxRequestBytes', 'maxResponseBytes', 'timeoutMs']);
+  const d = MANIFEST_DEFAULTS;
+  return {
+    mode,
+    allow,
+    limits: {
+      maxRequests: l.maxRequests === undefined ? d.maxRequests : intField(l.maxRequests, 'network.limits.maxRequests', 0, 2 ** 31 - 1),
+      maxRequestBytes: l.maxRequestBytes === undefined ? d.maxRequestBytes : sizeField(l.maxRequestBytes, 'network.limits.maxRequestBytes', MAX_MEMORY_BYTES),
+      maxResponseBytes: l.maxResponseBytes === undefined ? d.maxResponseBytes : sizeField(l.maxResponseBytes, 'network.limits.maxResponseBytes', MAX_MEMORY_BYTES),
+      timeoutMs: l.timeoutMs === undefined ? d.timeoutMs : intField(l.timeoutMs, 'network.limits.timeoutMs', 1, 2 ** 31 - 1),
+    },
+  };
+}
+
+function parseGrants(v: unknown): Grant[] {
+  if (v === undefined) return [...MANIFEST_DEFAULTS.grants].sort();
+  const list = stringArray(v, 'grants');
+  const out: Grant[] = [];
+  list.forEach((g, i) => {
+    if (!(GRANTS as readonly string[]).includes(g)) {
+      throw new InputError('DL_ERR_MANIFEST_GRANT', `grants.${i} must be one of ${GRANTS.join(', ')}, got "${g}"`, { field: `grants.${i}` });
+    }
+    if (out.includes(g as Grant)) throw new InputError('DL_ERR_MANIFEST_DUPLICATE', `grants lists "${g}" twice`, { field: `grants.${i}` });
+    out.push(g as Grant);
+  });
+  return out.sort();
+}
+
+/** Lower-case DNS name, IPv4 or [IPv6], then a port 1..65535; compared exactly, never as a prefix. */
+function hostPort(s: string, field: string): string {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*):(\d{1,5})$/.exec(s);
+  const port = m === null ? 0 : Number(m[2]);
+  if (m === null || port < 1 || port > 65535 || m[1].length > 255 || String(port) !== m[2]) {
+    throw new InputError('DL_ERR_MANIFEST_NETWORK_ALLOW', `${field} must be an exact "host:port" (DNS name, IPv4 or [IPv6], port 1-65535, no wildcards or schemes), got "${s}"`, { field });
+  }
+  return `${m[1].toLowerCase()}:${port}`;
+}
+
+/** An absolute guest path in normal form: no `.`/`..`/empty segments, no trailing slash, no NUL. */
+function guestPath(v: unknown, field: string): string {
+  if (typeof v !== 'string') throw typeError(field, 'an absolute path string', v);
+  const segs = v.split('/');
+  const ok = v.length > 1 && v.length <= 4096 && v.startsWith('/') && !v.includes('\0') && segs.slice(1).every((s) => s !== '' && s !== '.' && s !== '..');
+  if (!ok) {
+    throw new InputError('DL_ERR_MANIFEST_PATH', `${field} must be an absolute guest path like /input/data.txt (not /, no ".", ".." or empty segments, no trailing slash), got "${v}"`, { field });
+  }
+  return v;
+}
+
+function within(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(outer + '/');
+}
+
+function object(v: unknown, field: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array || v instanceof Map) throw typeError(field || 'manifest', 'a mapping', v);
+  return v as Obj;
+}
+
+function optionalObject(o: Obj, key: string, at: string): Obj {
+  const v = o[key];
+  return v === undefined || v === null ? {} : object(v, join(at, key));
+}
+
+function array(v: unknown, field: string): unknown[] {
+  if (!Array.isArray(v)) throw typeError(field, 'a list', v);
+  return v;
+}
+
+function stringArray(v: unknown, field: string): string[] {
+  return array(v, field).map((s, i) => {
+    if (typeof s !== 'string' || s.includes('\0')) throw typeError(`${field}.${i}`, 'a string without NUL bytes', s);
+    return s;
+  });
+}
+
+function only(o: Obj, at: string, keys: readonly string[]): void {
+  for (const k of Object.keys(o)) {
+    if (!keys.includes(k)) {
+      throw new InputError('DL_ERR_MANIFEST_UNKNOWN_FIELD', `unknown field ${join(at, k)}; ${at || 'the manifest'} accepts ${keys.join(', ')}`, { field: join(at, k) });
+    }
+  }
+}
+
+function requiredField(o: Obj, key: string, at: string): unknown {
+  const v = o[key];
+  if (v === undefined || v === null) throw new InputError('DL_ERR_MANIFEST_MISSING_FIELD', `${join(at, key)} is required`, { field: join(at, key) });
+  return v;
+}
+
+function requiredString(o: Obj, key: string, at: string): string {
+  const v = requiredField(o, key, at);
+  if (typeof v !== 'string') throw typeError(join(at, key), 'a string', v);
+  return v;
+}
+
+function optionalString(o: Obj, key: string, at: string): string | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw typeError(join(at, key), 'a string', v);
+  return v;
+}
+
+function bigIntField(v: unknown, field: string, min: bigint, max: bigint): bigint {
+  let n: bigint | undefined;
+  if (typeof v === 'bigint') n = v;
+  else if (typeof v === 'number' && Number.isSafeInteger(v)) n = BigInt(v);
+  else if (typeof v === 'string' && /^\d+$/.test(v.replaceAll('_', '')) && !v.startsWith('_')) n = BigInt(v.replaceAll('_', ''));
+  if (n === undefined) throw typeError(field, 'an integer or a decimal string', v);
+  if (n < min || n > max) throw new InputError('DL_ERR_MANIFEST_RANGE', `${field} must be between ${min} and ${max}, got ${n}`, { field });
+  return n;
+}
+
+function intField(v: unknown, field: string, min: number, max: number): number {
+  const n = typeof v === 'bigint' && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n)) throw typeError(field, 'an integer', v);
+  if (n < min || n > max) throw new InputError('DL_ERR_MANIFEST_RANGE', `${field} must be between ${min} and ${max}, got ${n}`, { field });
+  return n;
+}
+
+function sizeField(v: unknown, field: string, max: number): number {
+  const n = parseSize(v, field);
+  if (n > max) throw new InputError('DL_ERR_MANIFEST_RANGE', `${field} must be at most ${max} bytes, got ${n}`, { field });
+  return n;
+}
+
+function typeError(field: string, expected: string, got: unknown): InputError {
+  return new InputError('DL_ERR_MANIFEST_TYPE', `${field} must be ${expected}, got ${show(got)}`, { field });
+}
+
+function join(at: string, key: string): string {
+  return at === '' ? key : `${at}.${key}`;
+}
+
+function show(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? v.slice(0, 60) + '…' : v);
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return `${typeof v} ${String(v)}`;
+  return Array.isArray(v) ? 'a list' : 'a mapping';
+}
