@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { blake3, toHex } from '../../runtime/hash.ts';
+import { canonicalResultBytes, compareUtf8, inputHash, resultHash, resultToJson, type RunResult } from '../../runtime/result.ts';
+
+const h = (s: string): Uint8Array => blake3(new TextEncoder().encode(s));
+export function sampleResult(over: Partial<RunResult> = {}): RunResult {
+  return {
+    formatVersion: 1,
+    status: 'exited',
+    exitCode: 0,
+    trap: null,
+    fuelUsed: 123_456_789_012n,
+    fuelLimit: 10_000_000_000_000n,
+    stdout: new TextEncoder().encode('hello\n'),
+    stderr: new Uint8Array(0),
+    outputs: new Map([
+      ['/output/b.txt', Uint8Array.of(2)],
+      ['/output/a.txt', Uint8Array.of(1)],
+    ]),
+    witnessEntries: 3,
+    witnessRoot: h('root'),
+    moduleHash: h('module'),
+    manifestHash: h('manifest'),
+    inputHash: h('input'),
+    instrumenterVersion: 'instrument/1',
+    costTableVersion: 'cost/1',
+    ...over,
+  };
+}
+
+describe('resultHash', () => {
+  const base = toHex(resultHash(sampleResult()));
+
+  it('is BLAKE3 of the canonical bytes and stable across calls', () => {
+    expect(toHex(resultHash(sampleResult()))).toBe(base);
+    expect(toHex(blake3(canonicalResultBytes(sampleResult())))).toBe(base);
+  });
+
+  it('changes with every covered field', () => {
+    const changes: Partial<RunResult>[] = [
+      { status: 'trapped' },
+      { exitCode: 1 },
+      { exitCode: null },
+      { trap: 'unreachable' },
+      { fuelUsed: 123_456_789_013n },
+      { stdout: new TextEncoder().encode('hello!\n') },
+      { stderr: Uint8Array.of(0) },
+      { outputs: new Map([['/output/a.txt', Uint8Array.of(1)]]) },
+      { outputs: new Map([['/output/a.txt', Uint8Array.of(1)], ['/output/b.txt', Uint8Array.of(3)]]) },
+      { outputs: new Map([['/output/a.txt', Uint8Array.of(1)], ['/output/c.txt', Uint8Array.of(2)]]) },
+      { witnessRoot: h('other') },
+      { moduleHash: h('other') },
+      { manifestHash: h('other') },
+      { inputHash: h('other') },
+      { instrumenterVersion: 'instrument/2' },
+      { costTableVersion: 'cost/2' },
+    ];
+    for (const c of changes) expect(toHex(resultHash(sampleResult(c))), JSON.stringify(Object.keys(c))).not.toBe(base);
+  });
+
+  it('ignores output insertion order and the fields the manifest and root already fix', () => {
+    const reordered = new Map([
+      ['/output/a.txt', Uint8Array.of(1)],
+      ['/output/b.txt', Uint8Array.of(2)],
+    ]);
+    expect(toHex(resultHash(sampleResult({ outputs: reordered })))).toBe(base);
+    expect(toHex(resultHash(sampleResult({ fuelLimit: 1n, witnessEntries: 99 })))).toBe(base);
+  });
+
+  it('rejects an unknown format version', () => {
+    expect(() => resultHash({ ...sampleResult(), formatVersion: 2 as 1 })).toThrow(TypeError);
+  });
+});
+
+describe('resultToJson', () => {
+  it('produces the CLI shape with decimal strings, text and hex', () => {
+    const r = sampleResult({ stderr: Uint8Array.of(0xff, 0x41) });
+    const j = resultToJson(r);
+    expect(j).toEqual({
+      status: 'exited',
+      exitCode: 0,
+      trap: null,
+      fuelUsed: '123456789012',
+      fuelLimit: '10000000000000',
+      stdout: 'hello\n',
+      stderr: '\ufffdA',
+      outputs: { '/output/a.txt': toHex(blake3(Uint8Array.of(1))), '/output/b.txt': toHex(blake3(Uint8Array.of(2))) },
+      witnessEntries: 3,
+      witnessRoot: toHex(h('root')),
+      moduleHash: toHex(h('module')),
+      resultHash: toHex(resultHash(r)),
+    });
+    expect(Object.keys(j.outputs)).toEqual(['/output/a.txt', '/output/b.txt']);
+    expect(() => JSON.stringify(j)).not.toThrow();
+  });
+});
+
+describe('inputHash and ordering', () => {
+  it('depends on stdin and file contents and paths, not on map order', () => {
+    const a = new Map([['/in/x', Uint8Array.of(1)], ['/in/y', Uint8Array.of(2)]]);
+    const b = new Map([['/in/y', Uint8Array.of(2)], ['/in/x', Uint8Array.of(1)]]);
+    const base = toHex(inputHash(Uint8Array.of(9), a));
+    expect(toHex(inputHash(Uint8Array.of(9), b))).toBe(base);
+    expect(toHex(inputHash(Uint8Array.of(8), a))).not.toBe(base);
+    expect(toHex(inputHash(Uint8Array.of(9), new Map([['/in/x', Uint8Array.of(1)], ['/in/z', Uint8Array.of(2)]])))).not.toBe(base);
+  });
+
+  it('sorts paths by UTF-8 bytes, not UTF-16 units', () => {
+    // U+FF5E (3 UTF-8 bytes, EF BD 9E) sorts before U+1F600 (F0 …) by bytes, after it by UTF-16 units.
+    expect(['/\u{1F600}', '/\uFF5E'].sort(compareUtf8)).toEqual(['/\uFF5E', '/\u{1F600}']);
+  });
+});
