@@ -1,32 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { blake3, toHex } from '../../runtime/hash.ts';
 import { canonicalResultBytes, compareUtf8, inputHash, resultHash, resultToJson, type RunResult } from '../../runtime/result.ts';
-
-const h = (s: string): Uint8Array => blake3(new TextEncoder().encode(s));
-export function sampleResult(over: Partial<RunResult> = {}): RunResult {
-  return {
-    formatVersion: 1,
-    status: 'exited',
-    exitCode: 0,
-    trap: null,
-    fuelUsed: 123_456_789_012n,
-    fuelLimit: 10_000_000_000_000n,
-    stdout: new TextEncoder().encode('hello\n'),
-    stderr: new Uint8Array(0),
-    outputs: new Map([
-      ['/output/b.txt', Uint8Array.of(2)],
-      ['/output/a.txt', Uint8Array.of(1)],
-    ]),
-    witnessEntries: 3,
-    witnessRoot: h('root'),
-    moduleHash: h('module'),
-    manifestHash: h('manifest'),
-    inputHash: h('input'),
-    instrumenterVersion: 'instrument/1',
-    costTableVersion: 'cost/1',
-    ...over,
-  };
-}
+import { h, sampleResult } from './fixtures.ts';
 
 describe('resultHash', () => {
   const base = toHex(resultHash(sampleResult()));

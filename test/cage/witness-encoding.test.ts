@@ -2,27 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../runtime/errors.ts';
 import type { WitnessEntry } from '../../runtime/witness/entry.ts';
+import { arbEntry } from './fixtures.ts';
 import { decodeEntry, encodeEntry, entryTuple, EntryEncoder, WITNESS_ENTRY_VERSION, witnessPackr } from '../../runtime/witness/encoding.ts';
-
-const value = fc.oneof(
-  fc.integer({ min: -(2 ** 31), max: 2 ** 32 - 1 }),
-  fc.double(),
-  fc.bigInt({ min: -(1n << 63n), max: (1n << 64n) - 1n }),
-);
-export const arbEntry: fc.Arbitrary<WitnessEntry> = fc
-  .record({
-    index: fc.nat({ max: 2 ** 32 - 1 }),
-    name: fc.oneof(fc.constantFrom('wasi_snapshot_preview1.random_get', 'docklock.http_request', 'wasi_snapshot_preview1.fd_write'), fc.string({ unit: 'grapheme', maxLength: 40 })),
-    args: fc.array(value, { maxLength: 20 }),
-    result: fc.option(value, { nil: null }),
-    writes: fc.array(fc.record({ ptr: fc.nat({ max: 2 ** 32 - 1 }), bytes: fc.uint8Array({ maxLength: 300 }) }), { maxLength: 18 }),
-    fuel: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
-    data: fc.option(fc.uint8Array({ maxLength: 70_000 }), { nil: undefined, freq: 8 }),
-  })
-  .map((r) => {
-    const { data, ...rest } = r;
-    return data === undefined ? rest : { ...rest, data };
-  });
 
 /** Object.is keeps -0 apart from 0, which MessagePack's integer formats do not. */
 const normalise = (e: WitnessEntry): WitnessEntry => ({ ...e, args: e.args.map((a) => (Object.is(a, -0) ? 0 : a)), result: Object.is(e.result, -0) ? 0 : e.result });
