@@ -19,6 +19,8 @@ export interface CompileOptions extends InstrumentOptions, ValidateOptions {}
 export interface InstantiateOptions {
   /** Fuel budget for this instance (start function included). Required: a store starts with none. */
   fuel: bigint;
+  /** Called after instantiation and before the start function runs, e.g. to hand host functions the guest's memory. */
+  beforeStart?: (instance: Instance) => void;
 }
 
 /** A validated, instrumented, compiled module. Immutable; instantiate it any number of times. */
@@ -62,6 +64,7 @@ export class CompiledModule {
     if (typeof fuel !== 'bigint' || fuel < 0n) throw new RangeError(`options.fuel must be a non-negative bigint, got ${String(fuel)}`);
     const raw = new WebAssembly.Instance(this.module, imports);
     const inst = new Instance(raw, fuel);
+    options.beforeStart?.(inst);
     inst.runStart();
     return inst;
   }

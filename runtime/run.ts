@@ -1,0 +1,188 @@
+/**
+ * One cage run, in the current thread: compile (cached) → instantiate with the granted host
+ * functions, each recorded into the witness → call the entry point → classify how it ended →
+ * collect stdout, stderr and /output → witness root → result. Replay is the same path with the
+ * host calls compared against a recorded witness (spec: DESIGN.md, "Data flow of a run").
+ *
+ * The caller (cage.ts) runs this inside a worker with a fixed stack size and a watchdog.
+ */
+import { compile } from './compiled-module.ts';
+import type { CompiledModule } from './compiled-module.ts';
+import { DocklockError, OutOfFuel, StackExhausted, Trap, ValidationError } from './errors.ts';
+import type { Instance } from './instance.ts';
+import { DEFAULT_COST_TABLE } from './instrument/cost-table.ts';
+import { INSTRUMENTER_VERSION } from './instrument/instrument.ts';
+import { manifestHash } from './manifest.ts';
+import type { CageManifest } from './manifest.ts';
+import { RESULT_FORMAT_VERSION, inputHash } from './result.ts';
+import type { RunResult, RunStatus } from './result.ts';
+import type { WitnessEntry } from './witness/entry.ts';
+import { blake3 } from './hash.ts';
+import { DivergenceStop, HostCalls } from '../host-functions/host-calls.ts';
+import type { Divergence, HostValue } from '../host-functions/host-calls.ts';
+import { OutputLimit, ProcExit, createWasi, wasiImportNames } from '../host-functions/wasi/preview1.ts';
+import { createNet, NET_IMPORTS } from '../host-functions/net/http.ts';
+import type { NetTransport } from '../host-functions/net/http.ts';
+import { createLog, LOG_IMPORTS } from '../host-functions/log.ts';
+
+export interface RunRequest {
+  manifest: CageManifest;
+  /** The original (uninstrumented) module bytes. */
+  module: Uint8Array;
+  stdin: Uint8Array;
+  /** Guest path → contents of each read-only input. */
+  inputs: ReadonlyMap<string, Uint8Array>;
+  mode: 'record' | 'replay';
+  /** Replay: the recorded witness. */
+  witness?: readonly WitnessEntry[];
+  /** Record mode with `net` granted: how requests really happen (synchronously, from the guest's view). */
+  net?: NetTransport;
+  /** Mirror stdout/stderr as they are written (CLI without --json). */
+  tee?: { stdout?: (b: Uint8Array) => void; stderr?: (b: Uint8Array) => void };
+  /** Already compiled module (a worker pool shares them); must match `module` and the manifest. */
+  compiled?: CompiledModule;
+}
+
+export interface RunOutcome {
+  result: RunResult;
+  witness: WitnessEntry[];
+  /** Replay only: the first differing witness entry, or null when the replay matched its recording. */
+  divergence: Divergence | null;
+  /** For `rejected`: why. */
+  error: { code: string; message: string } | null;
+}
+
+/** The imports a manifest's grants allow, as patterns for `compile`. */
+export function grantedImports(m: CageManifest): string[] {
+  const g = new Set<string>(m.grants);
+  const out = wasiImportNames(g);
+  if (g.has('net')) out.push(...NET_IMPORTS.map((n) => `docklock.${n}`));
+  if (g.has('log')) out.push(...LOG_IMPORTS.map((n) => `docklock.${n}`));
+  return out;
+}
+
+/** Compile options that follow from a manifest (part of the compile cache key). */
+export function compileOptionsFor(m: CageManifest): { imports: string[]; memoryLimit: number; stackLimit: number } {
+  return { imports: grantedImports(m), memoryLimit: m.limits.memory, stackLimit: m.limits.stack };
+}
+
+const EMPTY = new Uint8Array(0);
+
+function baseResult(req: RunRequest): RunResult {
+  return {
+    formatVersion: RESULT_FORMAT_VERSION,
+    status: 'rejected',
+    exitCode: null,
+    trap: null,
+    fuelUsed: 0n,
+    fuelLimit: req.manifest.limits.fuel,
+    stdout: EMPTY,
+    stderr: EMPTY,
+    outputs: new Map(),
+    witnessEntries: 0,
+    witnessRoot: EMPTY,
+    moduleHash: blake3(req.module),
+    manifestHash: manifestHash(req.manifest),
+    inputHash: inputHash(req.stdin, req.inputs),
+    instrumenterVersion: INSTRUMENTER_VERSION,
+    costTableVersion: DEFAULT_COST_TABLE.version,
+  };
+}
+
+/**
+ * Runs (or replays) one guest. Never throws for anything the guest, module or manifest did: those
+ * are statuses. Throws only for infrastructure failures (our bugs), as `InternalError`.
+ */
+export async function runGuest(req: RunRequest): Promise<RunOutcome> {
+  const m = req.manifest;
+  const result = baseResult(req);
+  const calls = new HostCalls(req.mode, req.witness);
+  let compiled: CompiledModule;
+  try {
+    compiled = req.compiled ?? (await compile(req.module, compileOptionsFor(m)));
+  } catch (e) {
+    if (!(e instanceof ValidationError)) throw e;
+    result.witnessRoot = calls.log.finalize().root;
+    return { result, witness: [], divergence: null, error: { code: e.code, message: e.message } };
+  }
+  const entryExport = compiled.exports.find((e) => e.name === m.entry);
+  if (entryExport === undefined || entryExport.kind !== 'func') {
+    result.witnessRoot = calls.log.finalize().root;
+    const message = `the module has no exported function "${m.entry}" to run; set "entry" in the manifest to one of: ${compiled.exports.filter((e) => e.kind === 'func').map((e) => e.name).join(', ') || '(none)'}`;
+    return { result, witness: [], divergence: null, error: { code: 'DL_ERR_CAGE_NO_ENTRY', message } };
+  }
+
+  const grants = new Set<string>(m.grants);
+  const wasi = createWasi(calls, {
+    args: m.args, env: m.env, seed: m.determinism.seed, clockStart: m.determinism.clock.start, clockStep: m.determinism.clock.step,
+    stdin: req.stdin, inputs: req.inputs, outputDir: m.files.output, scratchDir: m.files.scratch,
+    limits: { stdout: m.limits.stdout, stderr: m.limits.stderr, output: m.limits.output, scratch: m.limits.memory }, grants,
+  });
+  wasi.stdout.tee = req.tee?.stdout;
+  wasi.stderr.tee = req.tee?.stderr;
+  const docklock: Record<string, (...a: HostValue[]) => HostValue | undefined> = {};
+  if (grants.has('net')) Object.assign(docklock, createNet(calls, m, req.net));
+  if (grants.has('log')) Object.assign(docklock, createLog(calls, wasi.stderr));
+  const imports: WebAssembly.Imports = { wasi_snapshot_preview1: wasi.imports, docklock };
+
+  let instance: Instance | undefined;
+  let status: RunStatus = 'exited';
+  let exitCode: number | null = 0;
+  let trap: string | null = null;
+  let divergence: Divergence | null = null;
+  try {
+    instance = compiled.instantiateSync(imports, {
+      fuel: m.limits.fuel,
+      beforeStart: (inst) => {
+        instance = inst;
+        const mem = inst.exports.memory;
+        calls.mem.attach(mem instanceof WebAssembly.Memory ? mem : undefined);
+        calls.fuelUsed = () => inst.fuelUsed();
+      },
+    });
+    (instance.exports[m.entry] as () => unknown)();
+  } catch (e) {
+    exitCode = null;
+    if (e instanceof ProcExit) {
+      exitCode = e.code;
+    } else if (e instanceof OutOfFuel) {
+      status = 'out_of_fuel';
+      trap = e.trap;
+    } else if (e instanceof StackExhausted) {
+      status = 'stack_exhausted';
+      trap = e.trap;
+    } else if (e instanceof Trap) {
+      status = 'trapped';
+      trap = e.trap;
+    } else if (e instanceof OutputLimit) {
+      status = 'output_limit';
+    } else if (e instanceof DivergenceStop) {
+      status = 'trapped';
+      trap = 'host_error';
+      divergence = e.divergence;
+    } else if (e instanceof DocklockError || e instanceof WebAssembly.LinkError) {
+      // A link error means the grants and the host disagree: our bug, not the guest's.
+      throw e;
+    } else {
+      throw e;
+    }
+  }
+  // A run that failed while its memory sat at the limit is reported as a memory-limit failure:
+  // its memory.grow was refused and it could not go on (spec: spec/wasi.md#W5).
+  const mem = instance?.exports.memory;
+  if ((status === 'trapped' || (status === 'exited' && exitCode !== 0)) && divergence === null && mem instanceof WebAssembly.Memory && mem.buffer.byteLength >= compiled.memoryLimitPages * 65536 && compiled.memoryLimitPages > 0) {
+    status = 'memory_limit';
+  }
+  if (divergence === null) divergence = calls.checkComplete();
+  const commitment = calls.log.finalize();
+  result.status = status;
+  result.exitCode = exitCode;
+  result.trap = trap;
+  result.fuelUsed = instance?.fuelUsed() ?? 0n;
+  result.stdout = wasi.stdout.bytes();
+  result.stderr = wasi.stderr.bytes();
+  result.outputs = wasi.tree.collect(m.files.output);
+  result.witnessEntries = calls.log.length;
+  result.witnessRoot = commitment.root;
+  return { result, witness: [...calls.log.entries()], divergence, error: null };
+}
