@@ -5,14 +5,15 @@
  */
 import { blake3, toHex } from './hash.ts';
 import { InternalError } from './errors.ts';
-import { Instance } from './instance.ts';
+import { Instance, kFuncType } from './instance.ts';
+import { classifyTrap } from './traps.ts';
 import { INSTRUMENTER_VERSION, instrumentParsed, DEFAULT_MEMORY_LIMIT, DEFAULT_STACK_LIMIT } from './instrument/instrument.ts';
 import { decodeModule } from './instrument/module.ts';
 import type { InstrumentOptions, InstrumentStats } from './instrument/instrument.ts';
 import { DEFAULT_COST_TABLE } from './instrument/cost-table.ts';
 import { DEFAULT_MODULE_LIMITS, checkImports, checkLimits, checkModuleSize, checkWithEngine } from './validate.ts';
 import type { ValidateOptions } from './validate.ts';
-import type { Import, Export } from './instrument/module.ts';
+import type { Import, Export, FuncType } from './instrument/module.ts';
 
 export interface CompileOptions extends InstrumentOptions, ValidateOptions {}
 
@@ -37,8 +38,11 @@ export class CompiledModule {
   readonly memoryLimitPages: number;
   readonly stats: InstrumentStats;
   readonly instrumented: Uint8Array;
+  /** The module's function types, and the type of each exported function by name. */
+  readonly #types: readonly FuncType[];
+  readonly #exportTypes = new Map<string, FuncType>();
 
-  constructor(init: { module: WebAssembly.Module; moduleHash: Uint8Array; key: string; imports: Import[]; exports: Export[]; memoryLimitPages: number; stats: InstrumentStats; instrumented: Uint8Array }) {
+  constructor(init: { module: WebAssembly.Module; moduleHash: Uint8Array; key: string; imports: Import[]; exports: Export[]; memoryLimitPages: number; stats: InstrumentStats; instrumented: Uint8Array; types?: FuncType[]; funcTypes?: number[] }) {
     this.module = init.module;
     this.moduleHash = init.moduleHash;
     this.key = init.key;
@@ -47,6 +51,11 @@ export class CompiledModule {
     this.memoryLimitPages = init.memoryLimitPages;
     this.stats = init.stats;
     this.instrumented = init.instrumented;
+    this.#types = init.types ?? [];
+    for (const e of init.exports) {
+      const t = e.kind === 'func' ? this.#types[init.funcTypes?.[e.index] ?? -1] : undefined;
+      if (t !== undefined) this.#exportTypes.set(e.name, t);
+    }
   }
 
   /**
@@ -62,12 +71,44 @@ export class CompiledModule {
   instantiateSync(imports: WebAssembly.Imports, options: InstantiateOptions): Instance {
     const fuel = options?.fuel;
     if (typeof fuel !== 'bigint' || fuel < 0n) throw new RangeError(`options.fuel must be a non-negative bigint, got ${String(fuel)}`);
-    const raw = new WebAssembly.Instance(this.module, imports);
-    const inst = new Instance(raw, fuel);
+    this.#checkFunctionImports(imports);
+    let raw: WebAssembly.Instance;
+    try {
+      raw = new WebAssembly.Instance(this.module, imports);
+    } catch (err) {
+      // A data or element segment out of bounds traps during instantiation: a trap like any other.
+      throw err instanceof WebAssembly.RuntimeError ? classifyTrap(err, 0) : err;
+    }
+    const inst = new Instance(raw, fuel, this.#exportTypes);
     options.beforeStart?.(inst);
     inst.runStart();
     return inst;
   }
+
+  /**
+   * docklock's exports are JS wrappers, which V8 links against any function type; so an import
+   * given one is checked against the wrapped function's wasm type here, as V8 checks wasm functions.
+   * @throws {WebAssembly.LinkError} on a type mismatch
+   */
+  #checkFunctionImports(imports: WebAssembly.Imports): void {
+    this.imports.forEach((imp, i) => {
+      if (imp.kind !== 'func') return;
+      const value = (imports as Record<string, Record<string, unknown> | undefined>)[imp.module]?.[imp.name];
+      if (typeof value !== 'function') return;
+      const provided = (value as { [kFuncType]?: FuncType })[kFuncType];
+      const declared = this.#types[imp.typeIndex ?? -1];
+      if (provided !== undefined && declared !== undefined && funcTypeText(provided) !== funcTypeText(declared)) {
+        throw new WebAssembly.LinkError(`import #${i} "${imp.module}" "${imp.name}": imported function of type ${funcTypeText(provided)} does not match the declared type ${funcTypeText(declared)}`);
+      }
+    });
+  }
+}
+
+const VALTYPE_NAMES: Record<number, string> = { 0x7f: 'i32', 0x7e: 'i64', 0x7d: 'f32', 0x7c: 'f64', 0x7b: 'v128', 0x70: 'funcref', 0x6f: 'externref' };
+
+function funcTypeText(t: FuncType): string {
+  const names = (v: Uint8Array): string => Array.from(v, (b) => VALTYPE_NAMES[b] ?? `0x${b.toString(16)}`).join(' ');
+  return `[${names(t.params)}] -> [${names(t.results)}]`;
 }
 
 const CACHE_MAX = 64;
@@ -123,7 +164,7 @@ export function compile(wasm: Uint8Array, options: CompileOptions = {}): Promise
       throw new InternalError(`instrumented module failed validation: ${detail}`);
     }
     const module = await WebAssembly.compile(out.bytes as Uint8Array<ArrayBuffer>);
-    return new CompiledModule({ module, moduleHash, key, imports: parsed.imports, exports: parsed.exports, memoryLimitPages: out.memoryLimitPages, stats: out.stats, instrumented: out.bytes });
+    return new CompiledModule({ module, moduleHash, key, imports: parsed.imports, exports: parsed.exports, memoryLimitPages: out.memoryLimitPages, stats: out.stats, instrumented: out.bytes, types: parsed.types, funcTypes: parsed.funcTypes });
   })();
   cache.set(key, p);
   p.catch(() => cache.delete(key));

@@ -8,6 +8,14 @@
 import { classifyTrap } from './traps.ts';
 import { EXPORT_DEPTH, EXPORT_FUEL, EXPORT_START, EXPORT_TRAP } from './instrument/instrument.ts';
 import { InternalError, OutOfFuel } from './errors.ts';
+import type { FuncType } from './instrument/module.ts';
+
+/**
+ * On every exported function wrapper: the wasm type of the function it wraps. V8 links a JS
+ * function against any function import, so `CompiledModule.instantiate` checks this type when a
+ * docklock export is imported by another docklock module, as V8 does for wasm functions.
+ */
+export const kFuncType: unique symbol = Symbol.for('docklock.funcType');
 
 export interface InstanceHandles {
   fuel: WebAssembly.Global;
@@ -33,12 +41,13 @@ function guard<T>(h: InstanceHandles, fn: () => T): T {
   }
 }
 
-function wrapFunction(h: InstanceHandles, name: string, f: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
+function wrapFunction(h: InstanceHandles, name: string, f: (...args: unknown[]) => unknown, type: FuncType | undefined): (...args: unknown[]) => unknown {
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
     return guard(h, () => f.apply(this, args));
   };
   Object.defineProperty(wrapped, 'name', { value: name });
   Object.defineProperty(wrapped, 'length', { value: f.length });
+  if (type !== undefined) Object.defineProperty(wrapped, kFuncType, { value: type });
   return wrapped;
 }
 
@@ -50,7 +59,8 @@ export class Instance {
   readonly #h: InstanceHandles;
   #limit: bigint;
 
-  constructor(raw: WebAssembly.Instance, fuel: bigint) {
+  /** `exportTypes`: the wasm type of each exported function, by export name. */
+  constructor(raw: WebAssembly.Instance, fuel: bigint, exportTypes?: ReadonlyMap<string, FuncType>) {
     const e = raw.exports;
     const fuelG = e[EXPORT_FUEL];
     const depthG = e[EXPORT_DEPTH];
@@ -65,7 +75,7 @@ export class Instance {
     const out: Record<string, unknown> = Object.create(null);
     for (const [name, value] of Object.entries(e)) {
       if (name === EXPORT_FUEL || name === EXPORT_DEPTH || name === EXPORT_TRAP || name === EXPORT_START) continue;
-      out[name] = typeof value === 'function' ? wrapFunction(this.#h, name, value as (...args: unknown[]) => unknown) : value;
+      out[name] = typeof value === 'function' ? wrapFunction(this.#h, name, value as (...args: unknown[]) => unknown, exportTypes?.get(name)) : value;
     }
     this.exports = Object.freeze(out);
   }

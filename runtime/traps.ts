@@ -11,9 +11,9 @@ import { TRAP_REASON } from './instrument/emit-body.ts';
 const MESSAGE_CODES: [RegExp, TrapCode][] = [
   [/^unreachable/, 'unreachable'],
   [/divide by zero|remainder by zero/, 'integer_divide_by_zero'],
-  [/integer overflow/, 'integer_overflow'],
+  [/integer overflow|divide result unrepresentable/, 'integer_overflow'],
   [/float unrepresentable|invalid conversion/, 'invalid_conversion'],
-  [/memory access out of bounds|data segment out of bounds|out of bounds memory/, 'out_of_bounds_memory'],
+  [/memory access out of bounds|data segment (\d+ is )?out of bounds|out of bounds memory/, 'out_of_bounds_memory'],
   [/table index is out of bounds|table access out of bounds|element segment out of bounds|invalid index into function table|table out of bounds/, 'out_of_bounds_table'],
   [/signature mismatch|type mismatch/, 'indirect_call_type_mismatch'],
   [/null function|uninitialized element/, 'uninitialized_element'],

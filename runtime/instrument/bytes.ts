@@ -145,7 +145,8 @@ export class Reader {
   }
 }
 
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the name (names are compared byte for byte), not a byte-order mark.
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
 /** A growable byte buffer; `bytes()` returns a view of what was written. */

@@ -142,8 +142,12 @@ function readLimits(r: Reader, kind: 'memory' | 'table'): Limits {
   return { flags, min, max };
 }
 
-/** Skips a constant expression (§3.3.10); Wasm 3.0's extended constant expressions are rejected. */
-export function skipConstExpr(r: Reader): void {
+/**
+ * Skips a constant expression (§3.3.10); Wasm 3.0's extended constant expressions are rejected, and
+ * so is `global.get` of a global at or above `importedGlobals` (Wasm 2.0 lets a constant read
+ * imported globals only; V8 13 also accepts module-defined ones, as Wasm 3.0 does).
+ */
+export function skipConstExpr(r: Reader, importedGlobals = Infinity): void {
   for (;;) {
     const at = r.pos;
     const op = r.u8();
@@ -154,7 +158,9 @@ export function skipConstExpr(r: Reader): void {
       case 0x42: r.skipS64(); break;
       case 0x43: r.skip(4); break;
       case 0x44: r.skip(8); break;
-      case 0x23: r.u32(); break;
+      case 0x23:
+        if (r.u32() >= importedGlobals) throw unsupported('gc', 'global.get of a global defined in the module, in a constant expression (only imported globals are allowed)', at, r.section);
+        break;
       case 0xd0: readRefType(r); break;
       case 0xd2: r.u32(); break;
       case 0xfd: {
@@ -190,6 +196,7 @@ export function decodeModule(bytes: Uint8Array): ParsedModule {
   };
   let lastRank = 0;
   let declaredFuncs: number | undefined;
+  let importedGlobals = 0;
   while (!r.eof) {
     const start = r.pos;
     const id = r.u8();
@@ -269,6 +276,7 @@ export function decodeModule(bytes: Uint8Array): ParsedModule {
             if (mut > 1) s.fail('malformed mutability', mutAt);
             imp.mutable = mut === 1;
             m.globalTypes.push(imp.valType);
+            importedGlobals++;
           }
           m.imports.push(imp);
         }
@@ -307,7 +315,7 @@ export function decodeModule(bytes: Uint8Array): ParsedModule {
           const t = readValType(s);
           const mutAt = s.pos;
           if (s.u8() > 1) s.fail('malformed mutability', mutAt);
-          skipConstExpr(s);
+          skipConstExpr(s, importedGlobals);
           m.globalTypes.push(t);
         }
         break;
@@ -333,11 +341,11 @@ export function decodeModule(bytes: Uint8Array): ParsedModule {
           const flags = s.u32();
           if (flags > 7) s.fail('malformed elements segment kind', at);
           if (flags === 2 || flags === 6) s.u32(); // table index, checked by V8's validator
-          if ((flags & 1) === 0) skipConstExpr(s);
+          if ((flags & 1) === 0) skipConstExpr(s, importedGlobals);
           if (flags & 4) {
             if (flags & 3) readRefType(s);
             const count = s.u32();
-            for (let j = 0; j < count; j++) skipConstExpr(s);
+            for (let j = 0; j < count; j++) skipConstExpr(s, importedGlobals);
           } else {
             if (flags & 3) {
               const ek = s.u8();
@@ -390,7 +398,7 @@ export function decodeModule(bytes: Uint8Array): ParsedModule {
             const memAt = s.pos;
             if (s.u32() !== 0) throw unsupported('multi-memory', 'data segment for a memory other than 0', memAt, 'data');
           }
-          if (flags !== 1) skipConstExpr(s);
+          if (flags !== 1) skipConstExpr(s, importedGlobals);
           const len = s.u32();
           s.skip(len);
           m.dataBytes += len;
