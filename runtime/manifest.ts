@@ -101,7 +101,7 @@ export interface CageManifest {
     fuel: bigint;
     /** Linear memory maximum in bytes, whole 64 KiB pages, ≤ 4 GiB. Default 256 MiB. */
     memory: number;
-    /** Frame-weight budget. Default 65536. */
+    /** Frame-weight budget, 1024..1_000_000. Default 65536. */
     stack: number;
     /** Bytes of stdout kept. Default 1 MiB. */
     stdout: number;
@@ -206,7 +206,7 @@ export function parseManifest(source: string | Obj): CageManifest {
   const limits: CageManifest['limits'] = {
     fuel,
     memory,
-    stack: lim.stack === undefined ? MANIFEST_DEFAULTS.stack : intField(lim.stack, 'limits.stack', 1, 2 ** 31 - 1),
+    stack: lim.stack === undefined ? MANIFEST_DEFAULTS.stack : intField(lim.stack, 'limits.stack', 1024, 1_000_000),
     stdout: lim.stdout === undefined ? MANIFEST_DEFAULTS.stdout : sizeField(lim.stdout, 'limits.stdout', MAX_MEMORY_BYTES),
     stderr: lim.stderr === undefined ? MANIFEST_DEFAULTS.stderr : sizeField(lim.stderr, 'limits.stderr', MAX_MEMORY_BYTES),
     output: lim.output === undefined ? MANIFEST_DEFAULTS.output : sizeField(lim.output, 'limits.output', MAX_MEMORY_BYTES),

@@ -1,0 +1,152 @@
+/** Commands on bundles: replay, verify, proof, verify-proof, inspect. */
+import type { Command } from 'commander';
+import { InputError } from '../../runtime/errors.ts';
+import { decodeBundle } from '../../runtime/bundle.ts';
+import { replayDecoded, summarizeEntry, verifyBundleBytes } from '../../runtime/replay.ts';
+import { commitEntries } from '../../runtime/witness/log.ts';
+import { inclusionProof, verifyInclusion } from '../../runtime/witness/merkle.ts';
+import { resultToJson } from '../../runtime/result.ts';
+import { canonicalManifestBytes } from '../../runtime/manifest.ts';
+import { toHex } from '../../runtime/hash.ts';
+import { EXIT, guarded, printJson, readInput } from '../io.ts';
+
+interface ProofJson {
+  index: number;
+  treeSize: number;
+  leafHash: string;
+  path: string[];
+  root: string;
+}
+
+function fromHex(s: unknown, field: string): Uint8Array {
+  if (typeof s !== 'string' || !/^([0-9a-fA-F]{2})*$/.test(s)) throw new InputError('DL_ERR_PROOF_FIELD', `${field} must be a hex string`, { field });
+  return Uint8Array.from(Buffer.from(s, 'hex'));
+}
+
+function parseProof(bytes: Uint8Array): { proof: Parameters<typeof verifyInclusion>[0]; root: Uint8Array } {
+  let raw: Partial<ProofJson>;
+  try {
+    raw = JSON.parse(new TextDecoder().decode(bytes)) as Partial<ProofJson>;
+  } catch (e) {
+    throw new InputError('DL_ERR_PROOF_SYNTAX', `the proof is not JSON: ${(e as Error).message}`, {});
+  }
+  if (typeof raw !== 'object' || raw === null) throw new InputError('DL_ERR_PROOF_SYNTAX', 'the proof must be a JSON object', {});
+  if (!Number.isSafeInteger(raw.index) || !Number.isSafeInteger(raw.treeSize) || !Array.isArray(raw.path) || raw.path.length > 64) {
+    throw new InputError('DL_ERR_PROOF_FIELD', 'a proof needs integer index and treeSize and a path of at most 64 hashes', {});
+  }
+  return {
+    proof: { index: raw.index!, treeSize: raw.treeSize!, leafHash: fromHex(raw.leafHash, 'leafHash'), path: raw.path.map((p, i) => fromHex(p, `path[${i}]`)) },
+    root: fromHex(raw.root, 'root'),
+  };
+}
+
+export function registerBundleCommands(program: Command): void {
+  program
+    .command('replay')
+    .description('re-execute a bundle offline and compare with its recorded result')
+    .argument('<bundle>', 'bundle file')
+    .option('--json', 'print {match, resultHash, expectedResultHash, divergence}')
+    .addHelpText('after', '\nExit codes: 0 match, 1 divergence or different result, 2 unusable bundle.')
+    .action(async (path: string, f: { json?: boolean }) =>
+      guarded(f.json === true, async () => {
+        const bundle = decodeBundle(readInput(path, 'bundle'));
+        const report = await replayDecoded(bundle);
+        if (f.json) printJson(report);
+        else if (report.match) process.stdout.write(`match: result ${report.resultHash}\n`);
+        else if (report.divergence) {
+          const d = report.divergence;
+          process.stdout.write(`DIVERGED at witness entry ${d.index} (${d.import}): ${d.field} differs\n  expected: ${JSON.stringify(d.expected)}\n  actual:   ${JSON.stringify(d.actual)}\n`);
+        } else process.stdout.write(`MISMATCH: result ${report.resultHash}, bundle says ${report.expectedResultHash}\n`);
+        return report.match ? EXIT.ok : EXIT.mismatch;
+      }),
+    );
+
+  program
+    .command('verify')
+    .description('check a bundle\'s integrity without executing it: witness root and result hash recomputed')
+    .argument('<bundle>', 'bundle file')
+    .option('--expected-hash <hex>', 'also require this result hash')
+    .option('--json', 'print the verdict as JSON')
+    .addHelpText('after', '\nExit codes: 0 intact, 1 inconsistent, 2 unusable bundle.')
+    .action(async (path: string, f: { json?: boolean; expectedHash?: string }) =>
+      guarded(f.json === true, async () => {
+        const v = verifyBundleBytes(readInput(path, 'bundle'), f.expectedHash);
+        if (f.json) {
+          printJson({ ok: v.ok, witnessRoot: toHex(v.witnessRoot), expectedWitnessRoot: toHex(v.expectedWitnessRoot), resultHash: toHex(v.resultHash), expectedResultHash: toHex(v.expectedResultHash), problems: v.problems });
+        } else if (v.ok) {
+          process.stdout.write(`ok: result ${toHex(v.resultHash)}, witness root ${toHex(v.witnessRoot)} (${v.bundle.witness.length} entries)\n`);
+        } else {
+          for (const p of v.problems) process.stdout.write(`${p.code}: ${p.message}\n`);
+        }
+        return v.ok ? EXIT.ok : EXIT.mismatch;
+      }),
+    );
+
+  program
+    .command('proof')
+    .description('print the Merkle inclusion proof of one witness entry')
+    .argument('<bundle>', 'bundle file')
+    .requiredOption('--entry <n>', 'witness entry index')
+    .option('--json', 'print the proof as JSON (the input of verify-proof)')
+    .action(async (path: string, f: { entry: string; json?: boolean }) =>
+      guarded(f.json === true, async () => {
+        const b = decodeBundle(readInput(path, 'bundle'));
+        const n = Number(f.entry);
+        if (!Number.isSafeInteger(n) || n < 0 || n >= b.witness.length) {
+          throw new InputError('DL_ERR_CLI_ENTRY', `--entry must be an index from 0 to ${b.witness.length - 1}, got "${f.entry}"`, { field: '--entry' });
+        }
+        const { root, leaves } = commitEntries(b.witness);
+        const p = inclusionProof(leaves, n);
+        const json: ProofJson = { index: p.index, treeSize: p.treeSize, leafHash: toHex(p.leafHash), path: p.path.map(toHex), root: toHex(root) };
+        if (f.json) printJson({ ...json, entry: summarizeEntry(b.witness[n]!) });
+        else process.stdout.write(`entry ${n} of ${p.treeSize} (${b.witness[n]!.name})\nleaf  ${json.leafHash}\n${json.path.map((h, i) => `path[${i}] ${h}`).join('\n')}\nroot  ${json.root}\n`);
+        return EXIT.ok;
+      }),
+    );
+
+  program
+    .command('verify-proof')
+    .description('check an inclusion proof (the JSON printed by `docklock proof --json`)')
+    .argument('<proof.json|->', 'proof file, or - for stdin')
+    .option('--root <hex>', 'the root to check against (default: the proof\'s own root field)')
+    .option('--json', 'print {valid}')
+    .addHelpText('after', '\nExit codes: 0 valid, 1 invalid, 2 unreadable proof.')
+    .action(async (path: string, f: { root?: string; json?: boolean }) =>
+      guarded(f.json === true, async () => {
+        const { proof, root } = parseProof(readInput(path, 'proof'));
+        const valid = verifyInclusion(proof, f.root !== undefined ? fromHex(f.root, '--root') : root);
+        if (f.json) printJson({ valid });
+        else process.stdout.write(valid ? 'valid\n' : 'INVALID\n');
+        return valid ? EXIT.ok : EXIT.mismatch;
+      }),
+    );
+
+  program
+    .command('inspect')
+    .description('a readable listing of a bundle: manifest, result and witness entries')
+    .argument('<bundle>', 'bundle file')
+    .option('--limit <n>', 'witness entries to list', '50')
+    .action(async (path: string, f: { limit: string }) =>
+      guarded(false, async () => {
+        const b = decodeBundle(readInput(path, 'bundle'));
+        const r = resultToJson(b.result);
+        const out = process.stdout;
+        out.write(`bundle: ${path}\n`);
+        out.write(`module: ${b.module.length} bytes, hash ${r.moduleHash}\n`);
+        out.write(`manifest (canonical, ${canonicalManifestBytes(b.manifest).length} bytes):\n`);
+        out.write(`  entry ${b.manifest.entry}; fuel ${b.manifest.limits.fuel}; memory ${b.manifest.limits.memory}; stack ${b.manifest.limits.stack}\n`);
+        out.write(`  grants ${b.manifest.grants.join(', ')}; network ${b.manifest.network.mode} [${b.manifest.network.allow.join(', ')}]\n`);
+        out.write(`  args [${b.manifest.args.join(' ')}]; env [${Object.keys(b.manifest.env).join(', ')}]; inputs [${[...b.inputs.keys()].join(', ')}]; stdin ${b.stdin.length} bytes\n`);
+        out.write(`result: ${r.status}${r.exitCode !== null ? ` exit ${r.exitCode}` : ''}${r.trap ? ` trap ${r.trap}` : ''}; fuel ${r.fuelUsed}/${r.fuelLimit}\n`);
+        out.write(`  stdout ${b.result.stdout.length} bytes, stderr ${b.result.stderr.length} bytes, outputs [${Object.keys(r.outputs).join(', ')}]\n`);
+        out.write(`  witness ${r.witnessEntries} entries, root ${r.witnessRoot}\n  result hash ${toHex(b.resultHash)}\n`);
+        const limit = Math.max(0, Number(f.limit) || 0);
+        for (const e of b.witness.slice(0, limit)) {
+          const writes = e.writes.map((w) => `${w.ptr}+${w.bytes.length}`).join(',');
+          out.write(`  #${e.index} ${e.name}(${e.args.join(', ')}) = ${e.result ?? 'void'}  fuel ${e.fuel}${writes ? `  writes ${writes}` : ''}${e.data ? `  data ${e.data.length} bytes` : ''}\n`);
+        }
+        if (b.witness.length > limit) out.write(`  … ${b.witness.length - limit} more (--limit)\n`);
+        return EXIT.ok;
+      }),
+    );
+}

@@ -1,0 +1,71 @@
+/**
+ * `runCage`: runs or replays a guest in a fresh worker thread with a fixed stack size, serves its
+ * network requests (record mode), mirrors its output if asked, and enforces the wall-clock
+ * watchdog, which is an infrastructure failure, never a result (spec: DESIGN.md).
+ */
+import { Worker, MessageChannel } from 'node:worker_threads';
+import { InternalError, DocklockError } from './errors.ts';
+import type { RunOutcome, RunRequest } from './run.ts';
+import { performRequest } from '../host-functions/net/transport.ts';
+import type { NetRequest } from '../host-functions/net/http.ts';
+import type { WorkerInit } from './cage-worker.ts';
+
+export interface CageOptions extends Omit<RunRequest, 'net' | 'tee' | 'compiled'> {
+  /** Mirror the guest's stdout/stderr as it writes them. */
+  tee?: { stdout?: (b: Uint8Array) => void; stderr?: (b: Uint8Array) => void };
+}
+
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './cage-worker.ts' : './cage-worker.js', import.meta.url);
+
+/** Stack for the worker: room for the frame-weight budget (≈8 bytes a unit) three times over. */
+export function workerStackMb(stackBudget: number): number {
+  return Math.max(4, Math.ceil((stackBudget * 8 * 3) / (1024 * 1024)) + 1);
+}
+
+/**
+ * Runs a guest in an isolated worker.
+ * @throws {InternalError} `DL_ERR_CAGE_WATCHDOG` when the wall-clock watchdog fires, or an internal failure
+ */
+export function runCage(options: CageOptions): Promise<RunOutcome> {
+  const { tee, ...request } = options;
+  const signal = new SharedArrayBuffer(4);
+  const flag = new Int32Array(signal);
+  const channel = new MessageChannel();
+  const init: WorkerInit = { request, netPort: channel.port2, signal, tee: tee !== undefined };
+  const worker = new Worker(WORKER_URL, {
+    workerData: init,
+    transferList: [channel.port2],
+    resourceLimits: { stackSizeMb: workerStackMb(request.manifest.limits.stack) },
+    stdout: false,
+    stderr: false,
+  });
+  channel.port1.on('message', (req: NetRequest) => {
+    void performRequest(req).then((res) => {
+      channel.port1.postMessage(res);
+      Atomics.store(flag, 0, 1);
+      Atomics.notify(flag, 0);
+    });
+  });
+  return new Promise<RunOutcome>((resolve, reject) => {
+    let finished = false;
+    const finish = (fn: () => void): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(watchdog);
+      channel.port1.close();
+      void worker.terminate();
+      fn();
+    };
+    const watchdog = setTimeout(() => {
+      finish(() => reject(new DocklockError('DL_ERR_CAGE_WATCHDOG', `the run exceeded its wall-clock watchdog of ${request.manifest.limits.wallClockMs} ms; this is an infrastructure failure, not a result (raise limits.wallClockMs or lower the fuel)`)));
+    }, request.manifest.limits.wallClockMs);
+    worker.on('message', (msg: { type: string; data?: Uint8Array; outcome?: RunOutcome; error?: { code: string; message: string } }) => {
+      if (msg.type === 'stdout') tee?.stdout?.(msg.data!);
+      else if (msg.type === 'stderr') tee?.stderr?.(msg.data!);
+      else if (msg.type === 'done') finish(() => resolve(msg.outcome!));
+      else if (msg.type === 'error') finish(() => reject(new DocklockError(msg.error!.code, msg.error!.message)));
+    });
+    worker.on('error', (e) => finish(() => reject(new InternalError(`cage worker failed: ${e.message}`, { cause: e }))));
+    worker.on('exit', (code) => finish(() => reject(new InternalError(`cage worker exited unexpectedly with code ${code}`))));
+  });
+}

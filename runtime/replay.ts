@@ -1,0 +1,85 @@
+/**
+ * Replaying and verifying bundles (library API behind `docklock replay` and `docklock verify`).
+ */
+import { runCage } from './cage.ts';
+import { decodeBundle, verifyBundle } from './bundle.ts';
+import type { Bundle, BundleVerification } from './bundle.ts';
+import { resultHash } from './result.ts';
+import { bytesEqual, toHex } from './hash.ts';
+import type { Divergence } from '../host-functions/host-calls.ts';
+import type { WitnessEntry } from './witness/entry.ts';
+
+export interface EntrySummary {
+  index: number;
+  import: string;
+  args: string[];
+  result: string | null;
+  writes: { ptr: number; length: number; hex: string }[];
+  fuel: string;
+  data: { length: number; hex: string } | null;
+}
+
+const HEX_PREVIEW = 64;
+
+/** A JSON-safe, bounded view of a witness entry. */
+export function summarizeEntry(e: WitnessEntry): EntrySummary {
+  const hex = (b: Uint8Array): string => toHex(b.subarray(0, HEX_PREVIEW)) + (b.length > HEX_PREVIEW ? '…' : '');
+  return {
+    index: e.index,
+    import: e.name,
+    args: e.args.map(String),
+    result: e.result === null ? null : String(e.result),
+    writes: e.writes.map((w) => ({ ptr: w.ptr, length: w.bytes.length, hex: hex(w.bytes) })),
+    fuel: e.fuel.toString(),
+    data: e.data === undefined ? null : { length: e.data.length, hex: hex(e.data) },
+  };
+}
+
+export interface ReplayReport {
+  match: boolean;
+  resultHash: string;
+  expectedResultHash: string;
+  divergence: { index: number; import: string; field: string; expected: EntrySummary | null; actual: EntrySummary | null } | null;
+}
+
+export function divergenceJson(d: Divergence): NonNullable<ReplayReport['divergence']> {
+  return {
+    index: d.index,
+    import: d.import,
+    field: d.field,
+    expected: d.expected ? summarizeEntry(d.expected) : null,
+    actual: d.actual ? summarizeEntry(d.actual) : null,
+  };
+}
+
+/**
+ * Re-executes a bundle's run offline, answering network calls from its witness.
+ * @throws {InputError} `DL_ERR_BUNDLE_*` for an unusable bundle
+ */
+export async function replayBundle(bytes: Uint8Array): Promise<ReplayReport> {
+  const b = decodeBundle(bytes);
+  return replayDecoded(b);
+}
+
+export async function replayDecoded(b: Bundle): Promise<ReplayReport> {
+  const out = await runCage({ manifest: b.manifest, module: b.module, stdin: b.stdin, inputs: b.inputs, mode: 'replay', witness: b.witness });
+  const actual = resultHash(out.result);
+  const match = out.divergence === null && bytesEqual(actual, b.resultHash);
+  return {
+    match,
+    resultHash: toHex(actual),
+    expectedResultHash: toHex(b.resultHash),
+    divergence: out.divergence ? divergenceJson(out.divergence) : null,
+  };
+}
+
+/** Integrity without execution: recomputed witness root and result hash, optionally against an expected hash. */
+export function verifyBundleBytes(bytes: Uint8Array, expectedHash?: string): BundleVerification & { bundle: Bundle } {
+  const bundle = decodeBundle(bytes);
+  const v = verifyBundle(bundle);
+  if (expectedHash !== undefined && toHex(bundle.resultHash) !== expectedHash.toLowerCase()) {
+    v.problems.push({ code: 'DL_ERR_BUNDLE_UNEXPECTED_HASH', message: `the bundle's result hash ${toHex(bundle.resultHash)} is not the expected ${expectedHash.toLowerCase()}` });
+    v.ok = false;
+  }
+  return { ...v, bundle };
+}
