@@ -171,8 +171,11 @@ export function fileFunctions(st: FileState): Record<string, (...args: never[]) 
         if (!e.write || e.node.readonly) rights &= ~RIGHTS_WRITE;
         s.u8(0, FILETYPE.REGULAR_FILE).u16(2, e.append ? FDFLAGS.APPEND : 0).u64(8, rights);
       } else {
+        // Inheriting rights stay full even under a read-only directory: the writable /output and
+        // /tmp are reached through the read-only root, and wasi-libc masks what it asks for by
+        // these. Read-only nodes are enforced by path_open (ERRNO_ROFS) instead.
         const ro = e.node.readonly;
-        s.u8(0, FILETYPE.DIRECTORY).u64(8, ro ? RIGHTS_DIR & ~RIGHTS_WRITE : RIGHTS_DIR).u64(16, ro ? (RIGHTS_DIR | RIGHTS_FILE) & ~RIGHTS_WRITE : RIGHTS_DIR | RIGHTS_FILE);
+        s.u8(0, FILETYPE.DIRECTORY).u64(8, ro ? RIGHTS_DIR & ~RIGHTS_WRITE : RIGHTS_DIR).u64(16, RIGHTS_DIR | RIGHTS_FILE);
       }
       mem.write(ptr, s.bytes);
       return ERRNO.SUCCESS;
