@@ -26,7 +26,8 @@ import type { MemoryWrite, WitnessEntry } from './entry.ts';
 /** Version tag of the entry layout above. Bump it, never reuse it, when the layout changes. */
 export const WITNESS_ENTRY_VERSION = 1;
 
-const FIELDS = 8;
+/** Fields of an entry tuple. */
+export const FIELDS = 8;
 const U32_MAX = 0xffff_ffff;
 const U64_MAX = (1n << 64n) - 1n;
 const I64_MIN = -(1n << 63n);
@@ -84,83 +85,44 @@ export function encodeEntry(e: WitnessEntry): Uint8Array {
 }
 
 /**
- * A reusable encoder that writes entries straight into one growing buffer: the witness hot path
- * (finalisation encodes every entry once). It emits exactly the bytes msgpackr emits for
- * {@link entryTuple} (test/cage/witness-encoding.test.ts checks byte equality), at a fraction of
- * msgpackr's per-call cost, and can reserve a leading Merkle leaf prefix byte so the leaf hash
- * needs no copy.
- *
- * @example
- * ```ts
- * const enc = new EntryEncoder();
- * blake3(enc.encode(entry, true)); // H(0x00 ‖ encodeEntry(entry))
- * ```
+ * A growing buffer that appends MessagePack values exactly as msgpackr encodes them (integers
+ * that fit 32 bits in the smallest int format, other numbers as float64, bigints as 9-byte
+ * int64/uint64, smallest bin/array headers). The witness hot path uses it instead of msgpackr's
+ * generic `pack`, which costs several times more per small entry.
  */
-export class EntryEncoder {
-  #buf = new Uint8Array(4096);
-  #view = new DataView(this.#buf.buffer);
-  #pos = 0;
-  readonly #names = new Map<string, Uint8Array>();
+export class MessagePackWriter {
+  buf = new Uint8Array(4096);
+  #view = new DataView(this.buf.buffer);
+  pos = 0;
+  readonly #strings = new Map<string, Uint8Array>();
 
-  /**
-   * Encodes `e`.
-   *
-   * @param e - the entry; checked as by {@link entryTuple}.
-   * @param leafPrefix - when true the output starts with the RFC 9162 leaf prefix 0x00.
-   * @returns a view of the encoder's buffer, valid until the next call.
-   * @throws {TypeError|RangeError} as {@link entryTuple}.
-   */
-  encode(e: WitnessEntry, leafPrefix: boolean): Uint8Array {
-    if (!isU32(e.index)) throw new RangeError(`witness entry index must be a u32, got ${String(e.index)}`);
-    if (typeof e.fuel !== 'bigint' || e.fuel < 0n || e.fuel > U64_MAX) throw new RangeError(`witness entry fuel must be a u64 bigint, got ${String(e.fuel)}`);
-    this.#pos = 0;
-    this.#ensure(64);
-    const buf = this.#buf;
-    if (leafPrefix) buf[this.#pos++] = 0x00;
-    buf[this.#pos++] = 0x90 | FIELDS;
-    buf[this.#pos++] = WITNESS_ENTRY_VERSION;
-    this.#number(e.index);
-    this.#name(e.name);
-    const args = e.args;
-    this.#arrayHeader(args.length);
-    for (let i = 0; i < args.length; i++) this.#value(args[i], 'argument');
-    if (e.result === null) this.#byte(0xc0);
-    else this.#value(e.result, 'result');
-    const writes = e.writes;
-    this.#arrayHeader(writes.length);
-    for (let i = 0; i < writes.length; i++) {
-      const w = writes[i];
-      if (!isU32(w.ptr)) throw new RangeError(`witness write ptr must be a u32, got ${String(w.ptr)}`);
-      if (!(w.bytes instanceof Uint8Array)) throw new TypeError('witness write bytes must be a Uint8Array');
-      this.#byte(0x92);
-      this.#number(w.ptr);
-      this.#bin(w.bytes);
-    }
-    this.#bigint(e.fuel);
-    if (e.data === undefined) this.#byte(0xc0);
-    else if (e.data instanceof Uint8Array) this.#bin(e.data);
-    else throw new TypeError('witness entry data must be a Uint8Array');
-    return this.#buf.subarray(0, this.#pos);
+  /** Starts a new value at offset 0. */
+  reset(): void {
+    this.pos = 0;
   }
 
-  #ensure(n: number): void {
-    if (this.#pos + n <= this.#buf.length) return;
-    const next = new Uint8Array(Math.max(this.#buf.length * 2, this.#pos + n));
-    next.set(this.#buf.subarray(0, this.#pos));
-    this.#buf = next;
+  /** The bytes written since {@link MessagePackWriter.reset} (a view, valid until the next write). */
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
     this.#view = new DataView(next.buffer);
   }
 
-  #byte(b: number): void {
-    this.#ensure(1);
-    this.#buf[this.#pos++] = b;
+  byte(b: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = b;
   }
 
-  // msgpackr's number rules: 32-bit integers in the smallest int format, anything else float64.
-  #number(v: number): void {
-    this.#ensure(9);
-    const buf = this.#buf;
-    let p = this.#pos;
+  number(v: number): void {
+    this.ensure(9);
+    const buf = this.buf;
+    let p = this.pos;
     if (v >>> 0 === v) {
       if (v < 0x80) buf[p++] = v;
       else if (v < 0x100) {
@@ -194,79 +156,135 @@ export class EntryEncoder {
       this.#view.setFloat64(p, v);
       p += 8;
     }
-    this.#pos = p;
+    this.pos = p;
   }
 
-  // msgpackr writes every bigint as a 9-byte int64, or uint64 above the int64 range.
-  #bigint(v: bigint): void {
-    this.#ensure(9);
+  /** A bigint in −2^63..2^64−1 (the caller checks the range). */
+  bigint(v: bigint): void {
+    this.ensure(9);
     if (v > I64_MAX) {
-      this.#buf[this.#pos++] = 0xcf;
-      this.#view.setBigUint64(this.#pos, v);
+      this.buf[this.pos++] = 0xcf;
+      this.#view.setBigUint64(this.pos, v);
     } else {
-      this.#buf[this.#pos++] = 0xd3;
-      this.#view.setBigInt64(this.#pos, v);
+      this.buf[this.pos++] = 0xd3;
+      this.#view.setBigInt64(this.pos, v);
     }
-    this.#pos += 8;
+    this.pos += 8;
   }
 
-  #value(v: number | bigint, what: string): void {
-    if (typeof v === 'number') this.#number(v);
-    else if (typeof v === 'bigint') {
-      if (v < I64_MIN || v > U64_MAX) throw new RangeError(`witness ${what} bigint ${v} does not fit in 64 bits`);
-      this.#bigint(v);
-    } else throw new TypeError(`witness ${what} must be a number or bigint, got ${typeof v}`);
-  }
-
-  #arrayHeader(n: number): void {
-    this.#ensure(5);
-    if (n < 0x10) this.#buf[this.#pos++] = 0x90 | n;
+  arrayHeader(n: number): void {
+    this.ensure(5);
+    if (n < 0x10) this.buf[this.pos++] = 0x90 | n;
     else if (n < 0x10000) {
-      this.#buf[this.#pos++] = 0xdc;
-      this.#view.setUint16(this.#pos, n);
-      this.#pos += 2;
+      this.buf[this.pos++] = 0xdc;
+      this.#view.setUint16(this.pos, n);
+      this.pos += 2;
     } else {
-      this.#buf[this.#pos++] = 0xdd;
-      this.#view.setUint32(this.#pos, n);
-      this.#pos += 4;
+      this.buf[this.pos++] = 0xdd;
+      this.#view.setUint32(this.pos, n);
+      this.pos += 4;
     }
   }
 
-  #bin(b: Uint8Array): void {
+  bin(b: Uint8Array): void {
     const n = b.length;
-    this.#ensure(5 + n);
-    const buf = this.#buf;
+    this.ensure(5 + n);
+    const buf = this.buf;
     if (n < 0x100) {
-      buf[this.#pos++] = 0xc4;
-      buf[this.#pos++] = n;
+      buf[this.pos++] = 0xc4;
+      buf[this.pos++] = n;
     } else if (n < 0x10000) {
-      buf[this.#pos++] = 0xc5;
-      this.#view.setUint16(this.#pos, n);
-      this.#pos += 2;
+      buf[this.pos++] = 0xc5;
+      this.#view.setUint16(this.pos, n);
+      this.pos += 2;
     } else {
-      buf[this.#pos++] = 0xc6;
-      this.#view.setUint32(this.#pos, n);
-      this.#pos += 4;
+      buf[this.pos++] = 0xc6;
+      this.#view.setUint32(this.pos, n);
+      this.pos += 4;
     }
     if (n < 16) {
-      const p = this.#pos;
+      const p = this.pos;
       for (let i = 0; i < n; i++) buf[p + i] = b[i];
-    } else buf.set(b, this.#pos);
-    this.#pos += n;
+    } else buf.set(b, this.pos);
+    this.pos += n;
   }
 
-  // Names repeat (a handful of imports per module): encode each once with msgpackr itself, so its
-  // string rules (header by UTF-8 length) apply unchanged.
-  #name(name: string): void {
-    let enc = this.#names.get(name);
+  // Strings repeat (a handful of import names per module): encode each once with msgpackr itself,
+  // so its string rules (header sized by UTF-8 length, lone surrogates) apply unchanged.
+  string(s: string): void {
+    let enc = this.#strings.get(s);
     if (enc === undefined) {
-      if (typeof name !== 'string') throw new TypeError(`witness entry name must be a string, got ${typeof name}`);
-      enc = witnessPackr.pack(name).slice();
-      this.#names.set(name, enc);
+      if (typeof s !== 'string') throw new TypeError(`witness entry name must be a string, got ${typeof s}`);
+      enc = witnessPackr.pack(s).slice();
+      this.#strings.set(s, enc);
     }
-    this.#ensure(enc.length);
-    this.#buf.set(enc, this.#pos);
-    this.#pos += enc.length;
+    this.ensure(enc.length);
+    this.buf.set(enc, this.pos);
+    this.pos += enc.length;
+  }
+
+  /** A witness value: number, or bigint checked to fit 64 bits. */
+  value(v: number | bigint, what: string): void {
+    if (typeof v === 'number') this.number(v);
+    else if (typeof v === 'bigint') {
+      if (v < I64_MIN || v > U64_MAX) throw new RangeError(`witness ${what} bigint ${v} does not fit in 64 bits`);
+      this.bigint(v);
+    } else throw new TypeError(`witness ${what} must be a number or bigint, got ${typeof v}`);
+  }
+}
+
+/**
+ * A reusable encoder of entry objects into one growing buffer. It emits exactly the bytes msgpackr
+ * emits for {@link entryTuple} (test/cage/witness-encoding.test.ts checks byte equality) and can
+ * reserve a leading Merkle leaf prefix byte so the leaf hash needs no copy.
+ *
+ * @example
+ * ```ts
+ * const enc = new EntryEncoder();
+ * blake3(enc.encode(entry, true)); // H(0x00 ‖ encodeEntry(entry))
+ * ```
+ */
+export class EntryEncoder {
+  readonly #w = new MessagePackWriter();
+
+  /**
+   * Encodes `e`.
+   *
+   * @param e - the entry; checked as by {@link entryTuple}.
+   * @param leafPrefix - when true the output starts with the RFC 9162 leaf prefix 0x00.
+   * @returns a view of the encoder's buffer, valid until the next call.
+   * @throws {TypeError|RangeError} as {@link entryTuple}.
+   */
+  encode(e: WitnessEntry, leafPrefix: boolean): Uint8Array {
+    if (!isU32(e.index)) throw new RangeError(`witness entry index must be a u32, got ${String(e.index)}`);
+    if (typeof e.fuel !== 'bigint' || e.fuel < 0n || e.fuel > U64_MAX) throw new RangeError(`witness entry fuel must be a u64 bigint, got ${String(e.fuel)}`);
+    const w = this.#w;
+    w.reset();
+    if (leafPrefix) w.byte(0x00);
+    w.byte(0x90 | FIELDS);
+    w.byte(WITNESS_ENTRY_VERSION);
+    w.number(e.index);
+    w.string(e.name);
+    const args = e.args;
+    w.arrayHeader(args.length);
+    for (let i = 0; i < args.length; i++) w.value(args[i], 'argument');
+    if (e.result === null) w.byte(0xc0);
+    else w.value(e.result, 'result');
+    const writes = e.writes;
+    w.arrayHeader(writes.length);
+    for (let i = 0; i < writes.length; i++) {
+      const x = writes[i];
+      if (!isU32(x.ptr)) throw new RangeError(`witness write ptr must be a u32, got ${String(x.ptr)}`);
+      if (!(x.bytes instanceof Uint8Array)) throw new TypeError('witness write bytes must be a Uint8Array');
+      w.byte(0x92);
+      w.number(x.ptr);
+      w.bin(x.bytes);
+    }
+    w.bigint(e.fuel);
+    if (e.data === undefined) w.byte(0xc0);
+    else if (e.data instanceof Uint8Array) w.bin(e.data);
+    else throw new TypeError('witness entry data must be a Uint8Array');
+    return w.view();
   }
 }
 

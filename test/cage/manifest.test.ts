@@ -22,7 +22,7 @@ entry: run
 limits:
   fuel: "20000000000"
   memory: 64MiB
-  stack: 1000
+  stack: 2000
   stdout: 64KiB
   stderr: 4096
   output: 1MiB
@@ -99,7 +99,7 @@ describe('parseManifest', () => {
       env: { A_1: '1', MODE: 'fast' },
       files: { inputs: [{ guest: '/input/a.txt' }, { guest: '/input/b.txt', host: './elsewhere/b.txt' }] },
       determinism: { clock: { step: 250, start: '1800000000000000000' }, seed: SEED.toUpperCase() },
-      limits: { wallClockMs: 5000, output: 1048576, stderr: '4096', stdout: '64 KiB', stack: 1000, memory: 67108864, fuel: 20000000000 },
+      limits: { wallClockMs: 5000, output: 1048576, stderr: '4096', stdout: '64 KiB', stack: 2000, memory: 67108864, fuel: 20000000000 },
       entry: 'run',
       module: '/somewhere/else/challenge.wasm',
       kind: 'Cage',

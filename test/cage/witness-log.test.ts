@@ -4,6 +4,7 @@ import { toHex } from '../../runtime/hash.ts';
 import { encodeEntry } from '../../runtime/witness/encoding.ts';
 import { commitEntries, WitnessLog } from '../../runtime/witness/log.ts';
 import { inclusionProof, leafHash, merkleRoot, verifyInclusion } from '../../runtime/witness/merkle.ts';
+import { arbEntry } from './fixtures.ts';
 
 const call = (i: number, bytes: Uint8Array) => ({
   name: 'wasi_snapshot_preview1.random_get',
@@ -69,5 +70,51 @@ describe('WitnessLog', () => {
     const base = mk((l) => [0, 1].forEach((i) => l.append(call(i, Uint8Array.of(i)))));
     expect(mk((l) => [1, 0].forEach((i) => l.append(call(i, Uint8Array.of(i)))))).not.toBe(base);
     expect(mk((l) => [0, 1].forEach((i) => l.append({ ...call(i, Uint8Array.of(i)), args: [1024n, 1] })))).not.toBe(base);
+  });
+
+  it('stores arbitrary entries exactly, and finalize (from columns) equals commitEntries (property)', () => {
+    fc.assert(
+      fc.property(fc.array(arbEntry, { maxLength: 150 }), (list) => {
+        const log = new WitnessLog();
+        const expected = list.map((e, i) => {
+          const { index: _, ...rest } = e;
+          expect(log.append(rest)).toBe(i);
+          return { ...e, index: i };
+        });
+        expect(log.entries()).toEqual(expected);
+        expect(toHex(log.finalize().root)).toBe(toHex(commitEntries(expected).root));
+        expect(toHex(log.finalize().root)).toBe(toHex(merkleRoot(expected.map(encodeEntry))));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('keeps many entries and bytes across arena and column growth, including big writes', () => {
+    const log = new WitnessLog();
+    const big = new Uint8Array(100_000).map((_, i) => i & 0xff);
+    for (let i = 0; i < 20_000; i++) log.append(call(i, i % 5000 === 0 ? big : Uint8Array.of(i & 0xff, i >> 8, 1, 2, 3, 4, 5, 6)));
+    expect(log.length).toBe(20_000);
+    expect(log.entry(5000).writes[0].bytes).toEqual(big);
+    expect([...log.entry(12_345).writes[0].bytes]).toEqual([12_345 & 0xff, 12_345 >> 8, 1, 2, 3, 4, 5, 6]);
+    expect(log.entry(19_999).fuel).toBe(1_999_900n);
+    expect(toHex(log.finalize().root)).toBe(toHex(commitEntries(log.entries()).root));
+  });
+
+  it('rejects impossible values at append and leaves the log unchanged', () => {
+    const log = new WitnessLog();
+    log.append(call(0, Uint8Array.of(1)));
+    const before = toHex(log.finalize().root);
+    expect(() => log.append({ ...call(1, Uint8Array.of(1)), fuel: -1n })).toThrow(RangeError);
+    expect(() => log.append({ ...call(1, Uint8Array.of(1)), args: [1, 1n << 64n] })).toThrow(RangeError);
+    expect(() => log.append({ ...call(1, Uint8Array.of(1)), result: 'x' as unknown as number })).toThrow(TypeError);
+    expect(() => log.append({ ...call(1, Uint8Array.of(1)), writes: [{ ptr: -4, bytes: Uint8Array.of(1) }] })).toThrow(RangeError);
+    expect(log.length).toBe(1);
+    log.append(call(1, Uint8Array.of(2)));
+    expect(log.entry(1).args).toEqual([1024, 1]);
+    const again = new WitnessLog();
+    again.append(call(0, Uint8Array.of(1)));
+    again.append(call(1, Uint8Array.of(2)));
+    expect(toHex(log.finalize().root)).toBe(toHex(again.finalize().root));
+    expect(before).not.toBe(toHex(log.finalize().root));
   });
 });
