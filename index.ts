@@ -11,3 +11,13 @@ export type { CompileOptions, InstantiateOptions } from './runtime/compiled-modu
 export { Instance } from './runtime/instance.ts';
 export { validateModule, DEFAULT_MODULE_LIMITS } from './runtime/validate.ts';
 export type { ModuleLimits, ValidateOptions, ImportGrants } from './runtime/validate.ts';
+export { runCage } from './runtime/cage.ts';
+export type { CageOptions } from './runtime/cage.ts';
+export type { RunOutcome, RunRequest } from './runtime/run.ts';
+export { replayBundle, verifyBundleBytes } from './runtime/replay.ts';
+export type { ReplayReport } from './runtime/replay.ts';
+export { parseManifest } from './runtime/manifest.ts';
+export type { CageManifest } from './runtime/manifest.ts';
+export { encodeBundle, decodeBundle } from './runtime/bundle.ts';
+export { resultHash, resultToJson } from './runtime/result.ts';
+export type { RunResult, RunStatus } from './runtime/result.ts';
