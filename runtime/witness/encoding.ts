@@ -1,5 +1,6 @@
 /**
- * Canonical binary encoding of one witness entry: the bytes that become a Merkle leaf.
+ * Canonical binary encoding of one witness entry: the bytes that become a Merkle leaf
+ * (spec: witness.md#H1).
  *
  * An entry is a MessagePack array in a fixed order (never a map, whose key order would be free):
  *

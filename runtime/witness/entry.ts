@@ -1,6 +1,6 @@
 /**
  * One witness entry: everything a single host call let into the guest. Replay answers the same
- * call from this record alone (spec: DESIGN.md "The determinism contract", host results).
+ * call from this record alone (spec: witness.md#H1).
  *
  * @module
  */

@@ -1,5 +1,6 @@
 /**
- * The witness Merkle tree: RFC 9162 §2.1 (same as RFC 6962 §2.1) with BLAKE3-256 as the hash.
+ * The witness Merkle tree: RFC 9162 §2.1 (same as RFC 6962 §2.1) with BLAKE3-256 as the hash
+ * (spec: witness.md#H2).
  *
  * ```
  * MTH({})        = H("")                              RFC 9162 §2.1.1
