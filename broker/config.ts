@@ -184,7 +184,8 @@ export function parseBrokerConfig(raw: unknown): BrokerConfig {
       mountPrefixes: prefixesRaw as string[],
       memory: limit(pol.memory, 'config.policy.memory', { default: 256 * MiB, min: 16 * MiB, max: 4096 * MiB }, true),
       cpus: limit(pol.cpus, 'config.policy.cpus', { default: 1, min: 0.05, max: 4 }, false),
-      pids: limit(pol.pids, 'config.policy.pids', { default: 128, min: 8, max: 1024 }, true),
+      // Under runsc the sandbox's own threads count against the PID limit: below ~64 it cannot start.
+      pids: limit(pol.pids, 'config.policy.pids', { default: 256, min: 64, max: 4096 }, true),
       quotaPerOwner: quota,
       defaultUser,
       tmpfsBytes: num(pol, 'tmpfsBytes', 'config.policy', 64 * MiB),

@@ -79,7 +79,7 @@ export function makeConfig(p: TestPrincipals, dir: string, extra: { mountPrefixe
       mountPrefixes: extra.mountPrefixes ?? [],
       quotaPerOwner: extra.quota ?? 5,
       memory: { default: 64 * 1024 * 1024, min: 16 * 1024 * 1024, max: 512 * 1024 * 1024 },
-      pids: { default: 64, min: 8, max: 256 },
+      pids: { default: 128, min: 64, max: 512 },
       cpus: { default: 0.5, min: 0.1, max: 2 },
     },
   });
