@@ -264,7 +264,12 @@ describe.skipIf(!ready)('broker API against Docker + gVisor', () => {
     });
 
     it('is reachable on its 127.0.0.1 port', async () => {
-      const body = await (await fetch(`http://127.0.0.1:${hostPort}/index.html`)).text();
+      // "ready" is printed just before httpd binds: poll until it answers.
+      let body = '';
+      for (let i = 0; i < 50 && body === ''; i++) {
+        body = await fetch(`http://127.0.0.1:${hostPort}/index.html`).then((r) => r.text(), () => '');
+        if (body === '') await new Promise((r) => setTimeout(r, 200));
+      }
       expect(body).toBe('hello\n');
     });
 
