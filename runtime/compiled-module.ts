@@ -24,6 +24,20 @@ export interface InstantiateOptions {
   beforeStart?: (instance: Instance) => void;
 }
 
+/** The constructor's input, and what {@link CompiledModule.share} posts to a worker. */
+export interface SharedCompiledModule {
+  module: WebAssembly.Module;
+  moduleHash: Uint8Array;
+  key: string;
+  imports: Import[];
+  exports: Export[];
+  memoryLimitPages: number;
+  stats: InstrumentStats;
+  instrumented: Uint8Array;
+  types?: FuncType[];
+  funcTypes?: number[];
+}
+
 /** A validated, instrumented, compiled module. Immutable; instantiate it any number of times. */
 export class CompiledModule {
   /** The V8 module of the instrumented bytes; can be posted to workers. */
@@ -41,8 +55,9 @@ export class CompiledModule {
   /** The module's function types, and the type of each exported function by name. */
   readonly #types: readonly FuncType[];
   readonly #exportTypes = new Map<string, FuncType>();
+  readonly #init: SharedCompiledModule;
 
-  constructor(init: { module: WebAssembly.Module; moduleHash: Uint8Array; key: string; imports: Import[]; exports: Export[]; memoryLimitPages: number; stats: InstrumentStats; instrumented: Uint8Array; types?: FuncType[]; funcTypes?: number[] }) {
+  constructor(init: SharedCompiledModule) {
     this.module = init.module;
     this.moduleHash = init.moduleHash;
     this.key = init.key;
@@ -52,10 +67,25 @@ export class CompiledModule {
     this.stats = init.stats;
     this.instrumented = init.instrumented;
     this.#types = init.types ?? [];
+    this.#init = init;
     for (const e of init.exports) {
       const t = e.kind === 'func' ? this.#types[init.funcTypes?.[e.index] ?? -1] : undefined;
       if (t !== undefined) this.#exportTypes.set(e.name, t);
     }
+  }
+
+  /**
+   * Everything needed to rebuild this module in another thread without compiling again: the
+   * `WebAssembly.Module` is structured-cloneable (V8 shares the compiled code), the rest is plain
+   * data. Post it to a worker and call {@link CompiledModule.fromShared} there.
+   */
+  share(): SharedCompiledModule {
+    return this.#init;
+  }
+
+  /** Rebuilds a module posted by {@link CompiledModule.share}; no validation, instrumentation or compilation runs. */
+  static fromShared(shared: SharedCompiledModule): CompiledModule {
+    return new CompiledModule(shared);
   }
 
   /**
@@ -145,24 +175,7 @@ export function compile(wasm: Uint8Array, options: CompileOptions = {}): Promise
     return hit;
   }
   const p = (async () => {
-    // Decode once; the instrumenter's analysis pass doubles as the feature check, and runs
-    // before V8's validator so unsupported proposals are named even where V8 accepts them.
-    const limits = { ...DEFAULT_MODULE_LIMITS, ...options.limits };
-    checkModuleSize(wasm, limits);
-    const parsed = decodeModule(wasm);
-    checkLimits(parsed, limits);
-    const out = instrumentParsed(parsed, options);
-    checkWithEngine(wasm);
-    checkImports(parsed, options.imports ?? []);
-    if (!WebAssembly.validate(out.bytes as Uint8Array<ArrayBuffer>)) {
-      let detail = '';
-      try {
-        new WebAssembly.Module(out.bytes as Uint8Array<ArrayBuffer>);
-      } catch (e) {
-        detail = (e as Error).message;
-      }
-      throw new InternalError(`instrumented module failed validation: ${detail}`);
-    }
+    const { parsed, out } = prepare(wasm, options);
     const module = await WebAssembly.compile(out.bytes as Uint8Array<ArrayBuffer>);
     return new CompiledModule({ module, moduleHash, key, imports: parsed.imports, exports: parsed.exports, memoryLimitPages: out.memoryLimitPages, stats: out.stats, instrumented: out.bytes, types: parsed.types, funcTypes: parsed.funcTypes });
   })();
@@ -170,4 +183,57 @@ export function compile(wasm: Uint8Array, options: CompileOptions = {}): Promise
   p.catch(() => cache.delete(key));
   if (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value!);
   return p;
+}
+
+/**
+ * Validation and instrumentation shared by {@link compile} and {@link compileSync}. Decodes once;
+ * the instrumenter's analysis pass doubles as the feature check, and runs before V8's validator so
+ * unsupported proposals are named even where V8 accepts them.
+ */
+function prepare(wasm: Uint8Array, options: CompileOptions): { parsed: ReturnType<typeof decodeModule>; out: ReturnType<typeof instrumentParsed> } {
+  const limits = { ...DEFAULT_MODULE_LIMITS, ...options.limits };
+  checkModuleSize(wasm, limits);
+  const parsed = decodeModule(wasm);
+  checkLimits(parsed, limits);
+  const out = instrumentParsed(parsed, options);
+  checkWithEngine(wasm);
+  checkImports(parsed, options.imports ?? []);
+  if (!WebAssembly.validate(out.bytes as Uint8Array<ArrayBuffer>)) {
+    let detail = '';
+    try {
+      new WebAssembly.Module(out.bytes as Uint8Array<ArrayBuffer>);
+    } catch (e) {
+      detail = (e as Error).message;
+    }
+    throw new InternalError(`instrumented module failed validation: ${detail}`);
+  }
+  return { parsed, out };
+}
+
+const syncCache = new Map<string, CompiledModule>();
+
+/**
+ * Synchronous {@link compile}, for host functions that must compile while the guest waits (the
+ * `nested` group loads a submission from inside a challenge's host call, and a wasm import cannot
+ * await). Same validation, instrumentation and options; its own cache by the same key, so a
+ * submission evaluated again in the same thread is not compiled again.
+ * @throws {ValidationError} as {@link compile}
+ * @example
+ * const mod = compileSync(bytes, { imports: [], memoryLimit: 16 << 20, stackLimit: 16_384 });
+ */
+export function compileSync(wasm: Uint8Array, options: CompileOptions = {}): CompiledModule {
+  const moduleHash = blake3(wasm);
+  const key = toHex(blake3(new TextEncoder().encode(toHex(moduleHash) + optionsKey(options))));
+  const hit = syncCache.get(key);
+  if (hit !== undefined) {
+    syncCache.delete(key);
+    syncCache.set(key, hit);
+    return hit;
+  }
+  const { parsed, out } = prepare(wasm, options);
+  const module = new WebAssembly.Module(out.bytes as Uint8Array<ArrayBuffer>);
+  const compiled = new CompiledModule({ module, moduleHash, key, imports: parsed.imports, exports: parsed.exports, memoryLimitPages: out.memoryLimitPages, stats: out.stats, instrumented: out.bytes, types: parsed.types, funcTypes: parsed.funcTypes });
+  syncCache.set(key, compiled);
+  if (syncCache.size > CACHE_MAX) syncCache.delete(syncCache.keys().next().value!);
+  return compiled;
 }

@@ -103,6 +103,16 @@ export class Instance {
     return this.#h.fuel.value as bigint;
   }
 
+  /**
+   * Charges `amount` of fuel to this instance from outside its own code: the `nested` host group
+   * bills a submission's fuel to the challenge that called it (spec: spec/nested.md#N4). The
+   * counter may go negative; the guest then traps out of fuel at its next check.
+   */
+  charge(amount: bigint): void {
+    if (typeof amount !== 'bigint' || amount < 0n) throw new RangeError(`amount must be a non-negative bigint, got ${String(amount)}`);
+    this.#h.fuel.value = (this.#h.fuel.value as bigint) - amount;
+  }
+
   /** Sets a new budget; `fuelUsed` then counts from here. */
   setFuel(fuel: bigint): void {
     if (typeof fuel !== 'bigint' || fuel < 0n) throw new RangeError(`fuel must be a non-negative bigint, got ${String(fuel)}`);

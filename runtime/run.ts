@@ -24,6 +24,8 @@ import { OutputLimit, ProcExit, createWasi, wasiImportNames } from '../host-func
 import { createNet, NET_IMPORTS } from '../host-functions/net/http.ts';
 import type { NetTransport } from '../host-functions/net/http.ts';
 import { createLog, LOG_IMPORTS } from '../host-functions/log.ts';
+import { createNested } from '../host-functions/nested/submission.ts';
+import { NESTED_IMPORTS } from '../host-functions/nested/abi.ts';
 
 export interface RunRequest {
   manifest: CageManifest;
@@ -58,6 +60,7 @@ export function grantedImports(m: CageManifest): string[] {
   const out = wasiImportNames(g);
   if (g.has('net')) out.push(...NET_IMPORTS.map((n) => `docklock.${n}`));
   if (g.has('log')) out.push(...LOG_IMPORTS.map((n) => `docklock.${n}`));
+  if (g.has('nested')) out.push(...NESTED_IMPORTS.map((n) => `docklock.${n}`));
   return out;
 }
 
@@ -123,6 +126,8 @@ export async function runGuest(req: RunRequest): Promise<RunOutcome> {
   const docklock: Record<string, (...a: HostValue[]) => HostValue | undefined> = {};
   if (grants.has('net')) Object.assign(docklock, createNet(calls, m, req.net));
   if (grants.has('log')) Object.assign(docklock, createLog(calls, wasi.stderr));
+  // The submission's fuel is billed to this run's instance (assigned below, before the guest runs).
+  if (grants.has('nested')) Object.assign(docklock, createNested(calls, m, () => instance));
   const imports: WebAssembly.Imports = { wasi_snapshot_preview1: wasi.imports, docklock };
 
   let instance: Instance | undefined;
