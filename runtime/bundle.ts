@@ -18,8 +18,10 @@
  * oversized bundle before inflating anything, and `maxOutputLength` stops a lying one mid-stream.
  *
  * The payload is one MessagePack array in fixed order:
- * `[manifest (canonical bytes), module, stdin, [[guest path, bytes]…] sorted, [witness entry tuple…],
- *   result tuple, result hash]`, the entry tuples as in `witness/encoding.ts`.
+ * `[manifest (canonical bytes), module, stdin, [[guest path, bytes]…] sorted, witness, result tuple,
+ *   result hash]`, where `witness` is one bin holding each entry's canonical encoding back to back
+ *   (`witness/encoding.ts` `encodeEntries`): the stored bytes are the Merkle leaf data, and a long
+ *   witness costs one buffer instead of a million nested arrays to pack and unpack.
  *
  * @module
  */
@@ -30,7 +32,7 @@ import { blake3, bytesEqual, HASH_BYTES, toHex } from './hash.ts';
 import { canonicalManifestBytes, decodeCanonicalManifest, type CageManifest } from './manifest.ts';
 import { compareUtf8, inputHash, RESULT_FORMAT_VERSION, resultHash, RUN_STATUSES, type RunResult, type RunStatus } from './result.ts';
 import type { WitnessEntry } from './witness/entry.ts';
-import { entryFromTuple, entryTuple } from './witness/encoding.ts';
+import { decodeEntries, encodeEntries } from './witness/encoding.ts';
 import { commitEntries } from './witness/log.ts';
 
 /** File signature (module header). */
@@ -94,7 +96,7 @@ const RESULT_FIELDS = 16;
 export function encodeBundle(b: BundleContents, options: EncodeBundleOptions = {}): Uint8Array {
   const quality = options.quality ?? 5;
   const inputs = [...b.inputs.keys()].sort(compareUtf8).map((p) => [p, b.inputs.get(p) as Uint8Array]);
-  const payload = packr.pack([canonicalManifestBytes(b.manifest), b.module, b.stdin, inputs, b.witness.map(entryTuple), resultTuple(b.result), resultHash(b.result)]);
+  const payload = packr.pack([canonicalManifestBytes(b.manifest), b.module, b.stdin, inputs, encodeEntries(b.witness), resultTuple(b.result), resultHash(b.result)]);
   const compressed = brotliCompressSync(payload, {
     params: {
       [zlibConstants.BROTLI_PARAM_QUALITY]: quality,
@@ -280,16 +282,14 @@ function bundleFromPayload(raw: unknown): Bundle {
   const module = bin(p[1], 'module');
   const stdin = bin(p[2], 'stdin');
   const inputs = pathMap(p[3], 'inputs');
-  if (!Array.isArray(p[4])) throw schema('witness', 'an array of entries', p[4]);
-  const witness = new Array<WitnessEntry>(p[4].length);
-  for (let i = 0; i < p[4].length; i++) {
-    try {
-      witness[i] = entryFromTuple(p[4][i], i);
-    } catch (cause) {
-      if (!(cause instanceof DocklockError)) throw cause;
-      throw new InputError('DL_ERR_BUNDLE_SCHEMA', `bundle witness entry ${i} is invalid: ${cause.message}`, { field: `witness.${i}`, entry: i }, { cause });
-    }
-    if (witness[i].index !== i) throw schema(`witness.${i}.index`, `index ${i}`, witness[i].index);
+  let witness: WitnessEntry[];
+  try {
+    witness = decodeEntries(bin(p[4], 'witness'));
+  } catch (cause) {
+    if (!(cause instanceof DocklockError) || cause.code === 'DL_ERR_BUNDLE_SCHEMA') throw cause;
+    const entry = cause.where?.entry;
+    const where = entry === undefined ? { field: 'witness' } : { field: `witness.${entry}`, entry };
+    throw new InputError('DL_ERR_BUNDLE_SCHEMA', `bundle witness is invalid: ${cause.message}`, where, { cause });
   }
   const result = resultFromTuple(p[5]);
   const storedHash = hash(p[6], 'resultHash');

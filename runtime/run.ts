@@ -8,7 +8,7 @@
  */
 import { compile } from './compiled-module.ts';
 import type { CompiledModule } from './compiled-module.ts';
-import { DocklockError, OutOfFuel, StackExhausted, Trap, ValidationError } from './errors.ts';
+import { DeterministicTrap, OutOfFuel, StackExhausted, ValidationError } from './errors.ts';
 import type { Instance } from './instance.ts';
 import { DEFAULT_COST_TABLE } from './instrument/cost-table.ts';
 import { INSTRUMENTER_VERSION } from './instrument/instrument.ts';
@@ -150,14 +150,8 @@ export async function runGuest(req: RunRequest): Promise<RunOutcome> {
     exitCode = null;
     if (e instanceof ProcExit) {
       exitCode = e.code;
-    } else if (e instanceof OutOfFuel) {
-      status = 'out_of_fuel';
-      trap = e.trap;
-    } else if (e instanceof StackExhausted) {
-      status = 'stack_exhausted';
-      trap = e.trap;
-    } else if (e instanceof Trap) {
-      status = 'trapped';
+    } else if (e instanceof DeterministicTrap) {
+      status = e instanceof OutOfFuel ? 'out_of_fuel' : e instanceof StackExhausted ? 'stack_exhausted' : 'trapped';
       trap = e.trap;
     } else if (e instanceof OutputLimit) {
       status = 'output_limit';
@@ -165,10 +159,8 @@ export async function runGuest(req: RunRequest): Promise<RunOutcome> {
       status = 'trapped';
       trap = 'host_error';
       divergence = e.divergence;
-    } else if (e instanceof DocklockError || e instanceof WebAssembly.LinkError) {
-      // A link error means the grants and the host disagree: our bug, not the guest's.
-      throw e;
     } else {
+      // Anything else (a link error, an internal error) is infrastructure, never a result.
       throw e;
     }
   }

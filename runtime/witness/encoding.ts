@@ -257,36 +257,89 @@ export class EntryEncoder {
    * @throws {TypeError|RangeError} as {@link entryTuple}.
    */
   encode(e: WitnessEntry, leafPrefix: boolean): Uint8Array {
-    if (!isU32(e.index)) throw new RangeError(`witness entry index must be a u32, got ${String(e.index)}`);
-    if (typeof e.fuel !== 'bigint' || e.fuel < 0n || e.fuel > U64_MAX) throw new RangeError(`witness entry fuel must be a u64 bigint, got ${String(e.fuel)}`);
     const w = this.#w;
     w.reset();
     if (leafPrefix) w.byte(0x00);
-    w.byte(0x90 | FIELDS);
-    w.byte(WITNESS_ENTRY_VERSION);
-    w.number(e.index);
-    w.string(e.name);
-    const args = e.args;
-    w.arrayHeader(args.length);
-    for (let i = 0; i < args.length; i++) w.value(args[i], 'argument');
-    if (e.result === null) w.byte(0xc0);
-    else w.value(e.result, 'result');
-    const writes = e.writes;
-    w.arrayHeader(writes.length);
-    for (let i = 0; i < writes.length; i++) {
-      const x = writes[i];
-      if (!isU32(x.ptr)) throw new RangeError(`witness write ptr must be a u32, got ${String(x.ptr)}`);
-      if (!(x.bytes instanceof Uint8Array)) throw new TypeError('witness write bytes must be a Uint8Array');
-      w.byte(0x92);
-      w.number(x.ptr);
-      w.bin(x.bytes);
-    }
-    w.bigint(e.fuel);
-    if (e.data === undefined) w.byte(0xc0);
-    else if (e.data instanceof Uint8Array) w.bin(e.data);
-    else throw new TypeError('witness entry data must be a Uint8Array');
+    writeEntry(w, e);
     return w.view();
   }
+}
+
+/** Appends the canonical encoding of `e` to `w` (checked as by {@link entryTuple}). */
+function writeEntry(w: MessagePackWriter, e: WitnessEntry): void {
+  if (!isU32(e.index)) throw new RangeError(`witness entry index must be a u32, got ${String(e.index)}`);
+  if (typeof e.fuel !== 'bigint' || e.fuel < 0n || e.fuel > U64_MAX) throw new RangeError(`witness entry fuel must be a u64 bigint, got ${String(e.fuel)}`);
+  w.byte(0x90 | FIELDS);
+  w.byte(WITNESS_ENTRY_VERSION);
+  w.number(e.index);
+  w.string(e.name);
+  const args = e.args;
+  w.arrayHeader(args.length);
+  for (let i = 0; i < args.length; i++) w.value(args[i], 'argument');
+  if (e.result === null) w.byte(0xc0);
+  else w.value(e.result, 'result');
+  const writes = e.writes;
+  w.arrayHeader(writes.length);
+  for (let i = 0; i < writes.length; i++) {
+    const x = writes[i];
+    if (!isU32(x.ptr)) throw new RangeError(`witness write ptr must be a u32, got ${String(x.ptr)}`);
+    if (!(x.bytes instanceof Uint8Array)) throw new TypeError('witness write bytes must be a Uint8Array');
+    w.byte(0x92);
+    w.number(x.ptr);
+    w.bin(x.bytes);
+  }
+  w.bigint(e.fuel);
+  if (e.data === undefined) w.byte(0xc0);
+  else if (e.data instanceof Uint8Array) w.bin(e.data);
+  else throw new TypeError('witness entry data must be a Uint8Array');
+}
+
+/**
+ * The canonical encodings of `entries`, back to back: the witness as stored in a bundle, where
+ * each entry's bytes are exactly its Merkle leaf data.
+ *
+ * @param entries - entries in order.
+ * @returns one buffer; {@link decodeEntries} splits it again.
+ * @throws {TypeError|RangeError} as {@link entryTuple}.
+ * @example
+ * ```ts
+ * decodeEntries(encodeEntries(log.entries())); // deep-equals log.entries()
+ * ```
+ */
+export function encodeEntries(entries: readonly WitnessEntry[]): Uint8Array {
+  const w = new MessagePackWriter();
+  for (let i = 0; i < entries.length; i++) writeEntry(w, entries[i]);
+  return w.buf.slice(0, w.pos);
+}
+
+/**
+ * Decodes a sequence written by {@link encodeEntries}, trusting nothing. Entry `i` must carry
+ * index `i`.
+ *
+ * @param bytes - untrusted input; empty means no entries.
+ * @returns the entries (byte fields view `bytes`).
+ * @throws {InputError} `DL_ERR_WITNESS_MALFORMED`, `DL_ERR_WITNESS_VERSION` or `DL_ERR_WITNESS_SCHEMA`
+ *   (`where.entry` names the entry).
+ * @example
+ * ```ts
+ * decodeEntries(new Uint8Array(0)); // []
+ * ```
+ */
+export function decodeEntries(bytes: Uint8Array): WitnessEntry[] {
+  if (bytes.length === 0) return [];
+  let raw: unknown[];
+  try {
+    raw = witnessUnpackr.unpackMultiple(bytes) as unknown[];
+  } catch (cause) {
+    throw new InputError('DL_ERR_WITNESS_MALFORMED', `witness is not a sequence of MessagePack values: ${(cause as Error).message}`, {}, { cause });
+  }
+  const out = new Array<WitnessEntry>(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const e = entryFromTuple(raw[i], i);
+    if (e.index !== i) throw new InputError('DL_ERR_WITNESS_SCHEMA', `witness entry at position ${i} carries index ${e.index}`, { entry: i, field: 'index' });
+    out[i] = e;
+  }
+  return out;
 }
 
 /**

@@ -166,8 +166,10 @@ describe('bundle', () => {
       [1, 'not bytes'],
       [3, [['/b', Uint8Array.of(1)], ['/a', Uint8Array.of(2)]]],
       [3, [['relative', Uint8Array.of(1)]]],
-      [4, [[1, 0, 'x', [], null, [], 5, null]]],
-      [4, [[1, 1, 'x', [], null, [], 5n, null]]],
+      [4, [[1, 0, 'x', [], null, [], 5n, null]]],
+      [4, packr.pack([1, 0, 'x', [], null, [], 5, null])],
+      [4, packr.pack([1, 1, 'x', [], null, [], 5n, null])],
+      [4, Uint8Array.of(0x91)],
       [5, [1, 'exploded']],
       [6, new Uint8Array(31)],
     ];

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../../runtime/errors.ts';
 import type { WitnessEntry } from '../../runtime/witness/entry.ts';
 import { arbEntry } from './fixtures.ts';
-import { decodeEntry, encodeEntry, entryTuple, EntryEncoder, WITNESS_ENTRY_VERSION, witnessPackr } from '../../runtime/witness/encoding.ts';
+import { decodeEntries, decodeEntry, encodeEntries, encodeEntry, entryTuple, EntryEncoder, WITNESS_ENTRY_VERSION, witnessPackr } from '../../runtime/witness/encoding.ts';
 
 /** Object.is keeps -0 apart from 0, which MessagePack's integer formats do not. */
 const normalise = (e: WitnessEntry): WitnessEntry => ({ ...e, args: e.args.map((a) => (Object.is(a, -0) ? 0 : a)), result: Object.is(e.result, -0) ? 0 : e.result });
@@ -103,5 +103,27 @@ describe('witness entry encoding', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('witness entry sequences', () => {
+  it('encodeEntries is the concatenation of encodeEntry, and decodeEntries reads it back (property)', () => {
+    fc.assert(
+      fc.property(fc.array(arbEntry, { maxLength: 12 }), (list) => {
+        const entries = list.map((e, i) => normalise({ ...e, index: i }));
+        const blob = encodeEntries(entries);
+        expect(Buffer.from(blob).toString('hex')).toBe(entries.map((e) => Buffer.from(encodeEntry(e)).toString('hex')).join(''));
+        expect(decodeEntries(blob)).toEqual(entries);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('rejects truncated sequences and out-of-place indices with coded errors', () => {
+    const base = { name: 'x', args: [], result: null, writes: [], fuel: 0n };
+    const blob = encodeEntries([{ ...base, index: 0 }, { ...base, index: 1 }]);
+    expect(decodeEntries(new Uint8Array(0))).toEqual([]);
+    expect(() => decodeEntries(blob.subarray(0, blob.length - 1))).toThrow(expect.objectContaining({ code: 'DL_ERR_WITNESS_MALFORMED' }));
+    expect(() => decodeEntries(encodeEntries([{ ...base, index: 1 }]))).toThrow(expect.objectContaining({ code: 'DL_ERR_WITNESS_SCHEMA', where: { entry: 0, field: 'index' } }));
   });
 });
