@@ -171,10 +171,14 @@ export function resolvePorts(spec: ServiceSpec, network: NetworkChoice): { conta
   const ports = spec.ports ?? [];
   if (ports.length > 0 && network !== 'bridge') throw Errors.portNotAllowed('ports can only be published with network "bridge"', 'ports');
   const hosts = new Set<number>();
+  const containers = new Set<number>();
   for (const [i, p] of ports.entries()) {
     if (p.host < 1024) throw Errors.portNotAllowed(`host port ${p.host} is privileged; use 1024-65535`, `ports[${i}].host`);
     if (hosts.has(p.host)) throw Errors.portNotAllowed(`host port ${p.host} is listed twice`, `ports[${i}].host`);
+    // One binding per container port: a second entry would otherwise silently replace the first.
+    if (containers.has(p.container)) throw Errors.portNotAllowed(`container port ${p.container} is listed twice`, `ports[${i}].container`);
     hosts.add(p.host);
+    containers.add(p.container);
   }
   return ports;
 }

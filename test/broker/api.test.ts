@@ -147,6 +147,7 @@ describe.skipIf(!ready)('broker API against Docker + gVisor', () => {
       ['named user', { ...base, user: 'root' }, 400, 'DL_ERR_BROKER_INVALID_FIELD'],
       ['ports without bridge', { ...base, ports: [{ container: 80, host: 18080 }] }, 403, 'DL_ERR_POLICY_PORT_NOT_ALLOWED'],
       ['privileged host port', { ...base, network: 'bridge', ports: [{ container: 80, host: 80 }] }, 403, 'DL_ERR_POLICY_PORT_NOT_ALLOWED'],
+      ['container port published twice', { ...base, network: 'bridge', ports: [{ container: 80, host: 18080 }, { container: 80, host: 18081 }] }, 403, 'DL_ERR_POLICY_PORT_NOT_ALLOWED'],
       ['host ip chosen by client', { ...base, network: 'bridge', ports: [{ container: 80, host: 18080, hostIp: '0.0.0.0' }] }, 400, 'DL_ERR_BROKER_UNKNOWN_FIELD'],
       ['name with a slash', { ...base, name: '../x' }, 400, 'DL_ERR_BROKER_INVALID_FIELD'],
       ['env name injection', { ...base, env: { 'A=B C': 'x' } }, 400, 'DL_ERR_BROKER_INVALID_FIELD'],
