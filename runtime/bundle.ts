@@ -9,13 +9,15 @@
  * | 0      | 8    | magic `89 44 4C 42 0D 0A 1A 0A` ("\x89DLB\r\n\x1a\n")         |
  * | 8      | 4    | format version, {@link BUNDLE_FORMAT_VERSION}                  |
  * | 12     | 8    | payload length before compression                             |
- * | 20     | 32   | BLAKE3 of the uncompressed payload                            |
+ * | 20     | 32   | BLAKE3 of bytes 8..20 ‖ bytes 52.. (version, length, payload)  |
  * | 52     | …    | payload, Brotli-compressed (RFC 7932)                          |
  *
  * The magic follows PNG's (PNG spec §5.2): a high first byte and CR LF / EOF / LF catch text-mode
- * transfers. Brotli has no checksum of its own, hence the payload hash: any flipped byte is a
- * coded decode error rather than different content. The declared length lets a decoder refuse an
- * oversized bundle before inflating anything, and `maxOutputLength` stops a lying one mid-stream.
+ * transfers. Brotli has no checksum of its own and ignores the padding bits of its last byte, so
+ * the hash covers the compressed bytes and the header fields: any changed byte is a coded decode
+ * error, and no two different files decode to the same bundle. The declared length lets a decoder
+ * refuse an oversized bundle before inflating anything, and `maxOutputLength` stops a lying one
+ * mid-stream.
  *
  * The payload is one MessagePack array in fixed order:
  * `[manifest (canonical bytes), module, stdin, [[guest path, bytes]…] sorted, witness, result tuple,
@@ -28,7 +30,7 @@
 import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import { DocklockError, InputError } from './errors.ts';
-import { blake3, bytesEqual, HASH_BYTES, toHex } from './hash.ts';
+import { blake3, blake3Parts, bytesEqual, HASH_BYTES, toHex } from './hash.ts';
 import { canonicalManifestBytes, decodeCanonicalManifest, type CageManifest } from './manifest.ts';
 import { compareUtf8, inputHash, RESULT_FORMAT_VERSION, resultHash, RUN_STATUSES, type RunResult, type RunStatus } from './result.ts';
 import type { WitnessEntry } from './witness/entry.ts';
@@ -108,8 +110,8 @@ export function encodeBundle(b: BundleContents, options: EncodeBundleOptions = {
   out.set(BUNDLE_MAGIC, 0);
   view.setUint32(8, BUNDLE_FORMAT_VERSION);
   view.setBigUint64(12, BigInt(payload.length));
-  out.set(blake3(payload), 20);
   out.set(compressed, BUNDLE_HEADER_BYTES);
+  out.set(bundleDigest(out), 20);
   return out;
 }
 
@@ -141,6 +143,9 @@ export function decodeBundle(bytes: Uint8Array, options: DecodeBundleOptions = {
   if (version !== BUNDLE_FORMAT_VERSION) {
     throw new InputError('DL_ERR_BUNDLE_UNSUPPORTED_VERSION', `bundle format version ${version} is not supported; this build reads version ${BUNDLE_FORMAT_VERSION}`, { offset: 8 });
   }
+  if (!bytesEqual(bundleDigest(bytes), bytes.subarray(20, 20 + HASH_BYTES))) {
+    throw corrupt('the contents do not match the BLAKE3 hash in the header (damaged or truncated file)', 20);
+  }
   const declared = view.getBigUint64(12);
   if (declared > BigInt(maxBytes)) {
     throw new InputError('DL_ERR_BUNDLE_TOO_LARGE', `bundle payload declares ${declared} bytes, over the limit of ${maxBytes} (raise maxBytes to accept it)`, { offset: 12 });
@@ -155,7 +160,6 @@ export function decodeBundle(bytes: Uint8Array, options: DecodeBundleOptions = {
     throw corrupt(`the compressed payload is damaged or truncated (${(cause as Error).message})`, BUNDLE_HEADER_BYTES, cause);
   }
   if (payload.length !== Number(declared)) throw corrupt(`the payload is ${payload.length} bytes, the header declares ${declared}`, 12);
-  if (!bytesEqual(blake3(payload), bytes.subarray(20, 20 + HASH_BYTES))) throw corrupt('the payload does not match its BLAKE3 hash in the header', 20);
 
   let raw: unknown;
   try {
@@ -243,6 +247,11 @@ export function verifyBundle(b: Bundle): BundleVerification {
   mismatch('DL_ERR_BUNDLE_RESULT_HASH_MISMATCH', 'result hash', recomputed, b.resultHash);
 
   return { ok: problems.length === 0, witnessRoot, expectedWitnessRoot: r.witnessRoot, resultHash: recomputed, expectedResultHash: b.resultHash, problems };
+}
+
+/** The header hash: everything but the magic and the hash field itself. */
+function bundleDigest(file: Uint8Array): Uint8Array {
+  return blake3Parts([file.subarray(8, 20), file.subarray(BUNDLE_HEADER_BYTES)]);
 }
 
 function resultTuple(r: RunResult): unknown[] {

@@ -52,8 +52,8 @@ function wrap(payload: Uint8Array, over: { version?: number; declared?: bigint }
   out.set(BUNDLE_MAGIC);
   v.setUint32(8, over.version ?? 1);
   v.setBigUint64(12, over.declared ?? BigInt(payload.length));
-  out.set(blake3(payload), 20);
   out.set(c, BUNDLE_HEADER_BYTES);
+  out.set(blake3(Uint8Array.from([...out.subarray(8, 20), ...c])), 20);
   return out;
 }
 
