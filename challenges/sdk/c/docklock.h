@@ -1,0 +1,205 @@
+/*
+ * docklock challenge SDK for C: one header for Debian's clang `--target=wasm32-wasi` + wasi-libc.
+ *
+ *   #include "docklock.h"      (clang -I challenges/sdk/c)
+ *
+ * Reading the submission, seeded random bytes, virtual time, recorded HTTP (grant `net`), nested
+ * submission calls (grant `nested`), logging (grant `log`) and writing the score. Everything is
+ * `static inline`, so a challenge links only what it uses (an unused docklock import never appears).
+ * ABI: spec/network.md (http), spec/nested.md (nested), challenges/README.md (the contract).
+ */
+#ifndef DOCKLOCK_H
+#define DOCKLOCK_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wasi/api.h>
+
+#define DL_SUBMISSION_PATH "/input/submission"
+#define DL_SCORE_PATH "/output/score.json"
+
+/* ---- imports (module "docklock") ---- */
+#define DL_IMPORT(name) __attribute__((import_module("docklock"), import_name(#name)))
+DL_IMPORT(log) int32_t dl__log(int32_t level, const char *ptr, int32_t len);
+DL_IMPORT(http_request) int32_t dl__http_request(const char *method, int32_t method_len, const char *url, int32_t url_len, const void *body, int32_t body_len);
+DL_IMPORT(http_status) int32_t dl__http_status(int32_t handle);
+DL_IMPORT(http_body_len) int32_t dl__http_body_len(int32_t handle);
+DL_IMPORT(http_body_read) int32_t dl__http_body_read(int32_t handle, void *buf, int32_t cap);
+DL_IMPORT(nested_load) int32_t dl__nested_load(const void *bytes, int32_t len, int32_t memory_pages, int32_t stack);
+DL_IMPORT(nested_call) int32_t dl__nested_call(int32_t handle, const char *name, int32_t name_len, const void *in, int32_t in_len, void *out, int32_t out_cap, uint64_t fuel, void *info);
+
+/* ---- the submission ---- */
+
+/** Reads a whole file into a malloc'd buffer (NUL-terminated for convenience); NULL if missing. */
+static inline uint8_t *dl_read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) return NULL;
+  size_t cap = 4096, n = 0;
+  uint8_t *buf = malloc(cap + 1);
+  if (buf == NULL) { fclose(f); return NULL; }
+  size_t got;
+  while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
+    n += got;
+    if (n == cap) {
+      uint8_t *next = realloc(buf, cap * 2 + 1);
+      if (next == NULL) { free(buf); fclose(f); return NULL; }
+      buf = next;
+      cap *= 2;
+    }
+  }
+  fclose(f);
+  buf[n] = 0;
+  *len = n;
+  return buf;
+}
+
+/** The submission's bytes (/input/submission), malloc'd and NUL-terminated; NULL if missing. */
+static inline uint8_t *dl_read_submission(size_t *len) { return dl_read_file(DL_SUBMISSION_PATH, len); }
+
+/* ---- seeded randomness and virtual time ---- */
+
+/** Fills `buf` from the run's seeded ChaCha20 stream (WASI random_get). */
+static inline void dl_random_bytes(void *buf, size_t len) { (void)__wasi_random_get((uint8_t *)buf, len); }
+
+static inline uint32_t dl_random_u32(void) {
+  uint32_t v;
+  dl_random_bytes(&v, sizeof v);
+  return v;
+}
+
+/** Virtual wall-clock time, ns since the Unix epoch (advances by the manifest's step per read). */
+static inline uint64_t dl_now_ns(void) {
+  __wasi_timestamp_t t = 0;
+  (void)__wasi_clock_time_get(__WASI_CLOCKID_REALTIME, 1, &t);
+  return t;
+}
+
+/* ---- logging ---- */
+
+enum { DL_DEBUG = 0, DL_INFO = 1, DL_WARN = 2, DL_ERROR = 3 };
+
+/** printf-style log line on stderr as `[level] message` (grant `log`). */
+__attribute__((format(printf, 2, 3))) static inline void dl_log(int level, const char *fmt, ...) {
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if ((size_t)n >= sizeof line) n = sizeof line - 1;
+  dl__log(level, line, n);
+}
+
+/* ---- recorded HTTP (grant `net`) ---- */
+
+enum { DL_HTTP_DENIED = -1, DL_HTTP_LIMIT = -2, DL_HTTP_TRANSPORT = -3, DL_HTTP_INVALID = -4, DL_HTTP_FAULT = -5, DL_HTTP_BAD_HANDLE = -6 };
+
+typedef struct {
+  /** HTTP status, or a negative DL_HTTP_* error (then body is NULL). */
+  int status;
+  /** malloc'd, NUL-terminated. */
+  uint8_t *body;
+  size_t len;
+} dl_http_response;
+
+static inline dl_http_response dl_http_request(const char *method, const char *url, const void *body, size_t body_len) {
+  dl_http_response r = {0, NULL, 0};
+  int32_t h = dl__http_request(method, (int32_t)strlen(method), url, (int32_t)strlen(url), body, (int32_t)body_len);
+  if (h < 0) { r.status = h; return r; }
+  r.status = dl__http_status(h);
+  int32_t len = dl__http_body_len(h);
+  if (len < 0) len = 0;
+  r.body = malloc((size_t)len + 1);
+  if (r.body == NULL) { r.status = DL_HTTP_LIMIT; return r; }
+  int32_t off = 0, n;
+  while (off < len && (n = dl__http_body_read(h, r.body + off, len - off)) > 0) off += n;
+  r.body[off] = 0;
+  r.len = (size_t)off;
+  return r;
+}
+
+static inline dl_http_response dl_http_get(const char *url) { return dl_http_request("GET", url, "", 0); }
+
+/* ---- nested submissions (grant `nested`) ---- */
+
+enum { DL_NESTED_LIMIT = -2, DL_NESTED_INVALID = -4, DL_NESTED_FAULT = -5, DL_NESTED_BAD_HANDLE = -6, DL_NESTED_FORBIDDEN_IMPORT = -7 };
+enum { DL_STATUS_OK = 0, DL_STATUS_OUT_OF_FUEL = 1, DL_STATUS_STACK_EXHAUSTED = 2, DL_STATUS_MEMORY_LIMIT = 3, DL_STATUS_TRAPPED = 4, DL_STATUS_BAD_ABI = 5, DL_STATUS_OUTPUT_TOO_LARGE = 6 };
+
+typedef struct {
+  /** DL_STATUS_* (>= 0) or a negative DL_NESTED_* error. */
+  int status;
+  /** Fuel the call used (billed to the challenge too). */
+  uint64_t fuel_used;
+  /** Output length the submission returned (also when it did not fit). */
+  uint32_t out_len;
+  /** Trap code + 1 (runtime/errors.ts TRAP_CODES order), 0 for none. */
+  uint32_t trap;
+} dl_call_result;
+
+/**
+ * Loads module bytes into a nested cage; returns a handle >= 0 or a negative DL_NESTED_* error.
+ * `memory_pages` (64 KiB) and `stack` of 0 take the defaults (16 MiB, 16384).
+ */
+static inline int dl_nested_load(const void *bytes, size_t len, int memory_pages, int stack) {
+  return dl__nested_load(bytes, (int32_t)len, memory_pages, stack);
+}
+
+/**
+ * Calls export `name(ptr, len) -> i64` of a loaded submission with `in` and a fuel budget in a
+ * fresh instance; the output (at most `out_cap` bytes) goes to `out`.
+ */
+static inline dl_call_result dl_nested_call(int handle, const char *name, const void *in, size_t in_len, void *out, size_t out_cap, uint64_t fuel) {
+  struct { uint64_t fuel_used; uint32_t out_len; uint32_t trap; } info = {0, 0, 0};
+  dl_call_result r;
+  r.status = dl__nested_call(handle, name, (int32_t)strlen(name), in, (int32_t)in_len, out, (int32_t)out_cap, fuel, &info);
+  r.fuel_used = info.fuel_used;
+  r.out_len = info.out_len;
+  r.trap = info.trap;
+  return r;
+}
+
+/** A stable name for a status or error, for score details. */
+static inline const char *dl_status_name(int code) {
+  switch (code) {
+    case 0: return "ok";
+    case 1: return "out_of_fuel";
+    case 2: return "stack_exhausted";
+    case 3: return "memory_limit";
+    case 4: return "trapped";
+    case 5: return "bad_abi";
+    case 6: return "output_too_large";
+    case -2: return "limit";
+    case -4: return "invalid_module";
+    case -5: return "fault";
+    case -6: return "bad_handle";
+    case -7: return "forbidden_import";
+    default: return "unknown";
+  }
+}
+
+/* ---- the score ---- */
+
+/**
+ * Writes /output/score.json: {"score": <score clamped to [0,1]>, "details": <details_json>}.
+ * `details_json` must be a JSON object ("{}" if NULL). Returns 0, or -1 if the file could not be written.
+ */
+static inline int dl_write_score(double score, const char *details_json) {
+  if (!(score >= 0.0)) score = 0.0;
+  if (score > 1.0) score = 1.0;
+  FILE *f = fopen(DL_SCORE_PATH, "w");
+  if (f == NULL) return -1;
+  fprintf(f, "{\"score\":%.17g,\"details\":%s}\n", score, details_json == NULL ? "{}" : details_json);
+  return fclose(f) == 0 ? 0 : -1;
+}
+
+/** Scores 0 with details {"failure": reason} (reason: plain ASCII without quotes). */
+static inline int dl_fail(const char *reason) {
+  char details[256];
+  snprintf(details, sizeof details, "{\"failure\":\"%s\"}", reason);
+  return dl_write_score(0.0, details);
+}
+
+#endif /* DOCKLOCK_H */

@@ -1,0 +1,57 @@
+/**
+ * Worker side of the evaluation pool. The challenge's compiled module arrives once, in
+ * `workerData`, as a `SharedCompiledModule` (V8 shares the machine code; nothing is compiled
+ * again here); then each message is one submission to evaluate. Network requests of a `net`-granted
+ * challenge block this thread on `Atomics.wait` while the main thread performs them, as in
+ * runtime/cage-worker.ts (spec: spec/network.md#R1).
+ */
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import { CompiledModule } from '../compiled-module.ts';
+import type { SharedCompiledModule } from '../compiled-module.ts';
+import type { CageManifest } from '../manifest.ts';
+import { DocklockError } from '../errors.ts';
+import type { NetRequest, NetResponse } from '../../host-functions/net/http.ts';
+import { evaluateOne } from './evaluation.ts';
+import type { EvaluationRecord } from './evaluation.ts';
+
+export interface PoolWorkerInit {
+  shared: SharedCompiledModule;
+  manifest: CageManifest;
+  module: Uint8Array;
+  inputs: Map<string, Uint8Array>;
+  netPort: MessagePort;
+  signal: SharedArrayBuffer;
+}
+
+export interface PoolJob {
+  id: number;
+  submission: Uint8Array;
+  label: string;
+  keep: boolean;
+}
+
+export type PoolReply = { id: number; record: EvaluationRecord } | { id: number; error: { code: string; message: string } };
+
+const init = workerData as PoolWorkerInit;
+const flag = new Int32Array(init.signal);
+const compiled = CompiledModule.fromShared(init.shared);
+
+function transport(req: NetRequest): NetResponse {
+  Atomics.store(flag, 0, 0);
+  init.netPort.postMessage(req);
+  const r = Atomics.wait(flag, 0, 0, req.timeoutMs + 5_000);
+  const msg = receiveMessageOnPort(init.netPort);
+  if (r === 'timed-out' || msg === undefined) return { error: 'transport', message: 'no answer from the network thread' };
+  return msg.message as NetResponse;
+}
+
+parentPort!.on('message', (job: PoolJob) => {
+  void evaluateOne({ manifest: init.manifest, module: init.module, compiled, inputs: init.inputs, submission: job.submission, label: job.label, keep: job.keep, net: transport }).then(
+    (record) => parentPort!.postMessage({ id: job.id, record } satisfies PoolReply),
+    (e: unknown) => {
+      const error = e instanceof DocklockError ? { code: e.code, message: e.message } : { code: 'DL_ERR_INTERNAL', message: String((e as Error)?.stack ?? e) };
+      parentPort!.postMessage({ id: job.id, error } satisfies PoolReply);
+    },
+  );
+});
