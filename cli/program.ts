@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerRun } from './cmd/run.ts';
 import { registerBundleCommands } from './cmd/bundle.ts';
+import { registerEvaluate } from './cmd/evaluate.ts';
 import { registerBrokerCommands } from './broker/index.ts';
 
 export function buildProgram(): Command {
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerRun(program);
   registerBundleCommands(program);
+  registerEvaluate(program);
   registerBrokerCommands(program);
   return program;
 }

@@ -1,0 +1,83 @@
+/** `docklock evaluate <challenge-dir> <submission>…`: evaluate submissions in parallel (runtime/evaluate). */
+import type { Command } from 'commander';
+import { SingleBar } from 'cli-progress';
+import { InputError } from '../../runtime/errors.ts';
+import { loadChallenge } from '../../runtime/evaluate/challenge.ts';
+import { evaluateSubmissions } from '../../runtime/evaluate/batch.ts';
+import type { Evaluation } from '../../runtime/evaluate/evaluation.ts';
+import { EXIT, guarded, readInput } from '../io.ts';
+
+interface EvaluateFlags {
+  jobs?: string;
+  json?: boolean;
+  bundles?: string;
+  env: string[];
+  allowHost: string[];
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+/** One JSON line per evaluation: u64 as decimal strings. */
+export function evaluationJson(e: Evaluation): Record<string, unknown> {
+  return {
+    submission: e.submission,
+    score: e.score,
+    status: e.status,
+    reason: e.reason,
+    details: e.details,
+    run: e.run === null ? null : { ...e.run, fuelUsed: e.run.fuelUsed.toString() },
+    resultHash: e.resultHash,
+    ...(e.bundle !== undefined ? { bundle: e.bundle } : {}),
+  };
+}
+
+function table(evals: Evaluation[]): string {
+  const rows = [['submission', 'score', 'status', 'fuel', 'result hash']];
+  for (const e of evals) {
+    const status = e.status === 'ok' ? 'ok' : e.status === 'submission_failed' ? `failed: ${e.reason}` : `error: ${e.reason}`;
+    rows.push([e.submission, e.score.toFixed(4), status, e.run?.fuelUsed.toString() ?? '-', e.resultHash?.slice(0, 16) ?? '-']);
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => (c === 1 || c === 3 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+export function registerEvaluate(program: Command): void {
+  program
+    .command('evaluate')
+    .description('evaluate miner submissions against a challenge, in parallel on worker threads')
+    .argument('<challenge-dir>', 'folder with challenge.yaml and its module (challenges/README.md)')
+    .argument('<submission...>', 'submission files (their bytes become /input/submission and stdin)')
+    .option('--jobs <n>', 'worker threads (default: 2, at most one per submission)')
+    .option('--json', 'print one JSON object per evaluation (JSON lines) instead of a table')
+    .option('--bundles <dir>', 'write each run\'s replay bundle to <dir>/<submission>.dlb')
+    .option('--env <K=V>', 'environment variable for the challenge, over the manifest\'s; repeatable', collect, [])
+    .option('--allow-host <host:port>', 'add to the challenge\'s network allow list; repeatable', collect, [])
+    .addHelpText('after', '\nExit codes: 0 when every submission was evaluated (whatever its score); 2 for bad usage or a challenge that cannot load.')
+    .action(async (challengeDir: string, submissionPaths: string[], f: EvaluateFlags) =>
+      guarded(f.json === true, async () => {
+        const jobs = f.jobs === undefined ? 2 : Number(f.jobs);
+        if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256) throw new InputError('DL_ERR_CLI_JOBS', `--jobs takes an integer in 1..256, got "${f.jobs}"`, { field: '--jobs' });
+        const env: Record<string, string> = {};
+        for (const kv of f.env) {
+          const eq = kv.indexOf('=');
+          if (eq <= 0) throw new InputError('DL_ERR_CLI_ENV', `--env takes K=V, got "${kv}"`, { field: '--env' });
+          env[kv.slice(0, eq)] = kv.slice(eq + 1);
+        }
+        const challenge = await loadChallenge(challengeDir, { env, allowHosts: f.allowHost });
+        const submissions = submissionPaths.map((p) => ({ label: p, bytes: readInput(p, 'submission') }));
+        const bar = process.stderr.isTTY === true ? new SingleBar({ format: 'evaluating [{bar}] {value}/{total} {eta_formatted}', hideCursor: true, clearOnComplete: true, stream: process.stderr }) : undefined;
+        bar?.start(submissions.length, 0);
+        const evals = await evaluateSubmissions(challenge, submissions, {
+          jobs,
+          bundles: f.bundles,
+          onResult: (e, done) => {
+            if (f.json) process.stdout.write(`${JSON.stringify(evaluationJson(e))}\n`);
+            bar?.update(done);
+          },
+        });
+        bar?.stop();
+        if (!f.json) process.stdout.write(table(evals));
+        return EXIT.ok;
+      }),
+    );
+}
