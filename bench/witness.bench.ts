@@ -15,6 +15,9 @@ import { blake3, blake3Reference, HASH_BYTES } from '../runtime/hash.ts';
 import type { WitnessEntry } from '../runtime/witness/entry.ts';
 import { EntryEncoder } from '../runtime/witness/encoding.ts';
 import { commitEntries, WitnessLog } from '../runtime/witness/log.ts';
+import { decodeBundle, encodeBundle, verifyBundle, type BundleContents } from '../runtime/bundle.ts';
+import { manifestHash, parseManifest } from '../runtime/manifest.ts';
+import { inputHash } from '../runtime/result.ts';
 
 /** One printed measurement. `baseline` marks the row the others are compared with. */
 export interface Row {
@@ -147,6 +150,40 @@ export const SECTIONS: Section[] = [
         { label: 'entry objects, hash-wasm digests', ops: n, ms: best(() => void finalizeWith(blake3, entries)), unit: 'entry' },
         { label: 'commitEntries (objects, JS BLAKE3 into slabs)', ops: n, ms: best(() => void commitEntries(entries)), unit: 'entry' },
         { label: 'WitnessLog.finalize (columns, JS BLAKE3 slabs)', ops: n, ms: best(() => void log.finalize()), unit: 'entry' },
+      ];
+    },
+  },
+  {
+    name: 'bundle of a random_get run (encode, decode, verify)',
+    run(n) {
+      const log = recordRandomGets(n);
+      const root = log.finalize().root;
+      const manifest = parseManifest('apiVersion: docklock/v1\nkind: Cage\nmodule: m.wasm\n');
+      const module = new Uint8Array(4096);
+      const stdin = new Uint8Array(0);
+      const inputs = new Map<string, Uint8Array>();
+      const contents: BundleContents = {
+        manifest,
+        module,
+        stdin,
+        inputs,
+        witness: log.entries(),
+        result: {
+          formatVersion: 1, status: 'exited', exitCode: 0, trap: null, fuelUsed: 1n, fuelLimit: manifest.limits.fuel,
+          stdout: new Uint8Array(0), stderr: new Uint8Array(0), outputs: new Map(), witnessEntries: n, witnessRoot: root,
+          moduleHash: blake3(module), manifestHash: manifestHash(manifest), inputHash: inputHash(stdin, inputs),
+          instrumenterVersion: 'bench', costTableVersion: 'bench',
+        },
+      };
+      const bytes = encodeBundle(contents);
+      const decoded = decodeBundle(bytes);
+      if (!verifyBundle(decoded).ok) throw new Error('bench bundle does not verify');
+      console.log(`  (bundle: ${bytes.length} bytes for ${n} entries)`);
+      return [
+        { label: 'WitnessLog.finalize', ops: n, ms: best(() => void log.finalize(), 1), unit: 'entry', baseline: true },
+        { label: 'encodeBundle (Brotli q5)', ops: n, ms: best(() => void encodeBundle(contents), 1), unit: 'entry' },
+        { label: 'decodeBundle', ops: n, ms: best(() => void decodeBundle(bytes), 1), unit: 'entry' },
+        { label: 'verifyBundle (re-encode, re-hash)', ops: n, ms: best(() => void verifyBundle(decoded), 1), unit: 'entry' },
       ];
     },
   },
