@@ -100,11 +100,14 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
   const offsets: number[] = [];
   const kinds: number[] = [];
   const args: number[] = [];
-  // Control stack as parallel arrays: operand height at entry (below params), result arity, unreachable flag, params.
+  // Control stack as parallel arrays: operand height at entry (below params), result arity, params,
+  // unreachable flag, frame kind (0 function, 1 block, 2 loop, 3 if), whether a branch targets it.
   const cBase: number[] = [0];
   const cResults: number[] = [types[m.funcTypes[funcIndex]!]!.results.length];
   const cParams: number[] = [0];
   const cUnreach: boolean[] = [false];
+  const cKind: number[] = [0];
+  const cTargeted: boolean[] = [false];
   let height = 0;
   let maxHeight = 0;
   let calls = false;
@@ -119,14 +122,24 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
   args.push(0);
   let segPatch = 0;
   let segCost = 0;
+  // Code after br/br_table/return/unreachable is dead until the next else/end: it is never charged.
+  let segDead = false;
 
-  const startSegment = (offset: number, check: boolean): void => {
-    args[segPatch] = segCost;
+  const closeSegment = (): void => {
+    args[segPatch] = segDead && kinds[segPatch] === Patch.Charge ? 0 : segCost;
+  };
+  const startSegment = (offset: number, check: boolean, dead = false): void => {
+    closeSegment();
     offsets.push(offset);
     kinds.push(check ? Patch.ChargeCheck : Patch.Charge);
     args.push(0);
     segPatch = offsets.length - 1;
     segCost = 0;
+    segDead = dead;
+  };
+  const target = (depth: number, at: number): void => {
+    if (depth >= cBase.length) r.fail('unknown label', at);
+    cTargeted[cBase.length - 1 - depth] = true;
   };
   const patch = (offset: number, kind: number, arg: number): void => {
     offsets.push(offset);
@@ -160,7 +173,7 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
     switch (op) {
       case 0x00: // unreachable
         setUnreachable();
-        startSegment(r.pos, false);
+        startSegment(r.pos, false, true);
         continue;
       case 0x02: // block
       case 0x03: // loop
@@ -172,6 +185,8 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
         cResults.push(q);
         cParams.push(p);
         cUnreach.push(false);
+        cKind.push(op === 0x02 ? 1 : op === 0x03 ? 2 : 3);
+        cTargeted.push(false);
         pushN(p);
         if (op !== 0x02) startSegment(r.pos, op === 0x03);
         continue;
@@ -189,43 +204,48 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
         const top = cBase.length - 1;
         if (top === 0) {
           if (r.pos !== end) r.fail('operators remaining after end of function', r.pos);
-          args[segPatch] = segCost;
+          closeSegment();
           patch(at, Patch.FuncEnd, 0);
           return { offsets, kinds, args, maxHeight, calls, usesV128, needsI32Scratch, nanKinds, instructions };
         }
         height = cBase[top]!;
         const results = cResults[top]!;
+        // After an `if` two paths join; after a block only if some branch targets it; after a loop
+        // never (branches go to its header). Where nothing joins, the charge carries on (spec: fuel.md#F3).
+        const joins = cKind[top] === 3 || (cKind[top] === 1 && cTargeted[top]!);
         cBase.pop();
         cResults.pop();
         cParams.pop();
         cUnreach.pop();
+        cKind.pop();
+        cTargeted.pop();
         pushN(results);
-        startSegment(r.pos, false);
+        if (joins) startSegment(r.pos, false);
         continue;
       }
       case 0x0c: // br
-        if (r.u32() >= cBase.length) r.fail('unknown label', at);
+        target(r.u32(), at);
         setUnreachable();
-        startSegment(r.pos, false);
+        startSegment(r.pos, false, true);
         continue;
       case 0x0d: // br_if
-        if (r.u32() >= cBase.length) r.fail('unknown label', at);
+        target(r.u32(), at);
         popN(1);
-        startSegment(r.pos, false);
+        startSegment(r.pos, false, segDead);
         continue;
       case 0x0e: { // br_table
         const n = r.u32();
         if (n > end - r.pos) r.fail('unexpected end: br_table too long', at);
-        for (let i = 0; i <= n; i++) if (r.u32() >= cBase.length) r.fail('unknown label', at);
+        for (let i = 0; i <= n; i++) target(r.u32(), at);
         popN(1);
         setUnreachable();
-        startSegment(r.pos, false);
+        startSegment(r.pos, false, true);
         continue;
       }
       case 0x0f: // return
         patch(at, Patch.Return, cBase.length - 1);
         setUnreachable();
-        startSegment(r.pos, false);
+        startSegment(r.pos, false, true);
         continue;
       case 0x10: { // call
         const idx = r.u32();

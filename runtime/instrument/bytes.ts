@@ -200,6 +200,26 @@ export class Writer {
     }
   }
 
+  /** Signed LEB128 of a safe integer (no bigint arithmetic: the rewriter's hot path). */
+  s64n(v: number): this {
+    this.#ensure(10);
+    for (;;) {
+      const byte = v & 0x7f;
+      v = Math.floor(v / 128);
+      if ((v === 0 && (byte & 0x40) === 0) || (v === -1 && (byte & 0x40) !== 0)) {
+        this.#buf[this.length++] = byte;
+        return this;
+      }
+      this.#buf[this.length++] = byte | 0x80;
+    }
+  }
+
+  /** Forgets the contents, keeping the buffer for reuse. */
+  reset(): this {
+    this.length = 0;
+    return this;
+  }
+
   s64(v: bigint): this {
     this.#ensure(10);
     v = BigInt.asIntN(64, v);

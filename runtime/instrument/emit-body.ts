@@ -21,7 +21,9 @@ export interface EmitContext {
   costs: CostTable;
   fuelGlobal: number;
   depthGlobal: number;
-  trapGlobal: number;
+  /** Functions that record the trap reason and execute `unreachable` (spec: traps.md#T1). */
+  trapFuelFunc: number;
+  trapStackFunc: number;
   /** Frame weight added on entry; 0 = no stack accounting (leaf function). */
   frameWeight: number;
   /** Depth above which entry traps. */
@@ -32,20 +34,29 @@ export interface EmitContext {
   memoryLimitPages: number;
 }
 
-function emitTrapIf(w: Writer, trapGlobal: number, reason: number): void {
-  // if (cond) { trap_reason = reason; unreachable }
-  w.u8(0x04).u8(0x40).u8(0x41).s32(reason).u8(0x24).u32(trapGlobal).u8(0x00).u8(0x0b);
-}
-
 /** fuel -= cost (spec: fuel.md#F3). */
 function emitCharge(w: Writer, fuel: number, cost: number): void {
-  w.u8(0x23).u32(fuel).u8(0x42).s64(BigInt(cost)).u8(0x7d).u8(0x24).u32(fuel);
+  w.u8(0x23).u32(fuel).u8(0x42).s64n(cost).u8(0x7d).u8(0x24).u32(fuel);
 }
 
-/** if (fuel < 0) trap(fuel) (spec: fuel.md#F4). */
-function emitCheck(w: Writer, fuel: number, trap: number): void {
-  w.u8(0x23).u32(fuel).u8(0x42).u8(0x00).u8(0x53);
-  emitTrapIf(w, trap, TRAP_REASON.fuel);
+/**
+ * fuel -= cost, keeping the new value in `local` so the check needs no second global load
+ * (spec: fuel.md#F3, #F4).
+ */
+function emitChargeTee(w: Writer, fuel: number, cost: number, local: number): void {
+  w.u8(0x23).u32(fuel);
+  if (cost > 0) w.u8(0x42).s64n(cost).u8(0x7d);
+  w.u8(0x22).u32(local).u8(0x24).u32(fuel);
+}
+
+/** if (local < 0) trap(fuel). The trap itself is out of line: a call on the cold path only. */
+function emitCheckLocal(w: Writer, local: number, trapFuel: number): void {
+  w.u8(0x20).u32(local).u8(0x42).u8(0x00).u8(0x53).u8(0x04).u8(0x40).u8(0x10).u32(trapFuel).u8(0x0b);
+}
+
+/** if (fuel < 0) trap(fuel), reading the global (spec: fuel.md#F4). */
+function emitCheckGlobal(w: Writer, fuel: number, trapFuel: number): void {
+  w.u8(0x23).u32(fuel).u8(0x42).u8(0x00).u8(0x53).u8(0x04).u8(0x40).u8(0x10).u32(trapFuel).u8(0x0b);
 }
 
 /**
@@ -57,7 +68,7 @@ function emitDynamicCharge(w: Writer, ctx: EmitContext, scratch: number, amount:
   w.u8(0x23).u32(ctx.fuelGlobal);
   amount(w);
   w.u8(0x7d).u8(0x24).u32(ctx.fuelGlobal); // i64.sub; global.set
-  emitCheck(w, ctx.fuelGlobal, ctx.trapGlobal);
+  emitCheckGlobal(w, ctx.fuelGlobal, ctx.trapFuelFunc);
   w.u8(0x20).u32(scratch); // local.get
 }
 
@@ -88,15 +99,19 @@ function emitNan(w: Writer, kind: number, local: number): void {
 
 /**
  * Emits the instrumented body (local declarations + code) for one function.
- * The returned bytes exclude the body's size prefix.
+ * Appends the body (without its size prefix) to `w`.
  */
-export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis): Uint8Array {
-  const { bytes, fuelGlobal: fuel, trapGlobal: trap, depthGlobal: depth } = ctx;
-  const w = new Writer(body.end - body.bodyStart + 64 + a.offsets.length * 12);
+export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: Writer): void {
+  const { bytes, fuelGlobal: fuel, depthGlobal: depth } = ctx;
 
   // Locals: the originals, then our scratch locals (appended so no existing index moves).
   let next = ctx.paramCount + body.localCount;
   const extra: { type: number; index: number }[] = [];
+  const accounted = ctx.frameWeight > 0;
+  const fuelLocal = next++;
+  extra.push({ type: 0x7e, index: fuelLocal });
+  let savedDepth = -1;
+  if (accounted) extra.push({ type: 0x7f, index: (savedDepth = next++) });
   let i32Scratch = -1;
   if (a.needsI32Scratch) extra.push({ type: 0x7f, index: (i32Scratch = next++) });
   const nanLocal = [0, -1, -1, -1, -1];
@@ -113,15 +128,7 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis): Uin
   for (const d of body.localDecls) w.u32(d.count).u8(d.type);
   for (const e of extra) w.u32(1).u8(e.type);
 
-  const accounted = ctx.frameWeight > 0;
-  if (accounted) {
-    // depth += weight; if (depth > limit) trap(stack)   (spec: stack.md#S2)
-    w.u8(0x23).u32(depth).u8(0x41).s32(ctx.frameWeight).u8(0x6a).u8(0x24).u32(depth);
-    w.u8(0x23).u32(depth).u8(0x41).s32(ctx.stackLimit).u8(0x4b); // i32.gt_u
-    emitTrapIf(w, trap, 2);
-    w.u8(0x02).bytes(ctx.wrapperBlockType);
-  }
-
+  const { trapFuelFunc: trapFuel, trapStackFunc: trapStack } = ctx;
   const { offsets, kinds, args } = a;
   let cursor = body.codeStart;
   const costs = ctx.costs;
@@ -137,8 +144,19 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis): Uin
         if (arg > 0) emitCharge(w, fuel, arg);
         break;
       case Patch.ChargeCheck:
-        if (arg > 0) emitCharge(w, fuel, arg);
-        emitCheck(w, fuel, trap);
+        emitChargeTee(w, fuel, arg, fuelLocal);
+        if (p === 0 && accounted) {
+          // Function entry: depth += weight, and one branch checks both budgets (spec: stack.md#S2).
+          w.u8(0x23).u32(depth).u8(0x22).u32(savedDepth).u8(0x41).s32(ctx.frameWeight).u8(0x6a).u8(0x24).u32(depth);
+          w.u8(0x20).u32(savedDepth).u8(0x41).s32(ctx.stackLimit - ctx.frameWeight).u8(0x4b); // saved > limit - weight
+          w.u8(0x20).u32(fuelLocal).u8(0x42).u8(0x00).u8(0x53).u8(0x72); // fuel < 0; i32.or
+          w.u8(0x04).u8(0x40);
+          emitCheckLocal(w, fuelLocal, trapFuel);
+          w.u8(0x10).u32(trapStack).u8(0x0b);
+          w.u8(0x02).bytes(ctx.wrapperBlockType);
+        } else {
+          emitCheckLocal(w, fuelLocal, trapFuel);
+        }
         break;
       case Patch.Return:
         if (accounted) w.u8(0x0c).u32(arg); // br to the wrapper block, which runs the exit code
@@ -150,12 +168,12 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis): Uin
         break;
       case Patch.BulkMemory:
         emitDynamicCharge(w, ctx, i32Scratch, (o) => {
-          o.u8(0x20).u32(i32Scratch).u8(0xad).u8(0x42).s64(BigInt(costs.bulkByteShift)).u8(0x88); // i64.extend_i32_u; i64.shr_u
+          o.u8(0x20).u32(i32Scratch).u8(0xad).u8(0x42).s64n(costs.bulkByteShift).u8(0x88); // i64.extend_i32_u; i64.shr_u
         });
         break;
       case Patch.BulkTable:
         emitDynamicCharge(w, ctx, i32Scratch, (o) => {
-          o.u8(0x20).u32(i32Scratch).u8(0xad).u8(0x42).s64(BigInt(costs.tableElementCost)).u8(0x7e); // i64.mul
+          o.u8(0x20).u32(i32Scratch).u8(0xad).u8(0x42).s64n(costs.tableElementCost).u8(0x7e); // i64.mul
         });
         break;
       case Patch.GrowMemory:
@@ -163,19 +181,18 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis): Uin
         emitDynamicCharge(w, ctx, i32Scratch, (o) => {
           o.u8(0x20).u32(i32Scratch).u8(0x41).s32(ctx.memoryLimitPages | 0);
           o.u8(0x20).u32(i32Scratch).u8(0x41).s32(ctx.memoryLimitPages | 0).u8(0x49).u8(0x1b); // i32.lt_u; select
-          o.u8(0xad).u8(0x42).s64(BigInt(costs.memoryGrowPageCost)).u8(0x7e);
+          o.u8(0xad).u8(0x42).s64n(costs.memoryGrowPageCost).u8(0x7e);
         });
         break;
       case Patch.FuncEnd:
         if (accounted) {
           w.u8(0x0b); // end of wrapper block
-          // depth -= weight   (spec: stack.md#S3)
-          w.u8(0x23).u32(depth).u8(0x41).s32(ctx.frameWeight).u8(0x6b).u8(0x24).u32(depth);
+          // depth = its value at entry   (spec: stack.md#S3)
+          w.u8(0x20).u32(savedDepth).u8(0x24).u32(depth);
         }
         w.u8(0x0b);
         cursor += 1;
         break;
     }
   }
-  return w.finish();
 }

@@ -15,7 +15,7 @@ import { Writer } from './bytes.ts';
 import { DEFAULT_COST_TABLE } from './cost-table.ts';
 import type { CostTable } from './cost-table.ts';
 import { analyzeBody } from './analyze-body.ts';
-import { emitBody } from './emit-body.ts';
+import { emitBody, TRAP_REASON } from './emit-body.ts';
 import { SECTION, decodeModule } from './module.ts';
 import type { FuncType, ParsedModule } from './module.ts';
 import { ValidationError } from '../errors.ts';
@@ -112,18 +112,25 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
   const depthGlobal = fuelGlobal + 1;
   const trapGlobal = fuelGlobal + 2;
   const extraTypes: FuncType[] = [];
-  const wrapperTypeIndex = (results: Uint8Array): number => {
-    const empty = new Uint8Array(0);
+  const wrapperTypeIndex = (results: Uint8Array, params = new Uint8Array(0)): number => {
     const all = m.types.length;
-    for (let i = 0; i < all; i++) if (sameType(m.types[i]!, empty, results)) return i;
-    for (let i = 0; i < extraTypes.length; i++) if (sameType(extraTypes[i]!, empty, results)) return all + i;
-    extraTypes.push({ params: empty, results });
+    for (let i = 0; i < all; i++) if (sameType(m.types[i]!, params, results)) return i;
+    for (let i = 0; i < extraTypes.length; i++) if (sameType(extraTypes[i]!, params, results)) return all + i;
+    extraTypes.push({ params, results });
     return all + extraTypes.length - 1;
   };
 
+  // Two functions are appended after the module's own: they record why we trap and execute
+  // `unreachable`. Calling them only on the cold path keeps every check a few bytes long.
+  const trapFuelFunc = m.funcTypes.length;
+  const trapStackFunc = trapFuelFunc + 1;
+  const voidType = wrapperTypeIndex(new Uint8Array(0), new Uint8Array(0));
+
+  const replaced = new Map<number, Uint8Array>();
   // Code section.
-  const code = new Writer(m.bytes.length + 1024);
-  code.u32(m.bodies.length);
+  const code = new Writer(m.bytes.length + (m.bytes.length >> 1) + 1024);
+  const scratch = new Writer(1 << 16);
+  code.u32(m.bodies.length + 2);
   let instructions = 0;
   let codeBytesIn = 0;
   for (let i = 0; i < m.bodies.length; i++) {
@@ -144,19 +151,31 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
       throw new ValidationError('DL_ERR_LIMIT_FRAME', `function ${funcIndex} needs a stack frame of weight ${weight}, over the stack budget ${stackLimit}`, { section: 'code', func: funcIndex });
     }
     if (!a.calls && weight <= LEAF_MAX_WEIGHT) weight = 0;
-    const bodyBytes = emitBody(
+    emitBody(
       {
-        bytes: m.bytes, costs, fuelGlobal, depthGlobal, trapGlobal, frameWeight: weight, stackLimit: stackLimit - LEAF_MAX_WEIGHT,
+        bytes: m.bytes, costs, fuelGlobal, depthGlobal, trapFuelFunc, trapStackFunc, frameWeight: weight, stackLimit: stackLimit - LEAF_MAX_WEIGHT,
         wrapperBlockType: weight > 0 ? encodeBlockType(type.results, () => wrapperTypeIndex(type.results)) : new Uint8Array(0),
         paramCount: type.params.length, memoryLimitPages,
       },
       body,
       a,
+      scratch.reset(),
     );
-    code.sized(bodyBytes);
+    code.u32(scratch.length).bytes(scratch.view());
+  }
+  for (const reason of [TRAP_REASON.fuel, TRAP_REASON.stack]) {
+    const body = new Writer(12).u8(0).u8(0x41).s32(reason).u8(0x24).u32(trapGlobal).u8(0x00).u8(0x0b).finish();
+    code.sized(body);
+  }
+  {
+    const s = sectionOf(m, SECTION.function);
+    const w = new Writer();
+    w.u32(m.bodies.length + 2);
+    if (s) w.bytes(m.bytes.subarray(afterCount(m, s.contentStart), s.contentEnd));
+    w.u32(voidType).u32(voidType);
+    replaced.set(SECTION.function, w.finish());
   }
 
-  const replaced = new Map<number, Uint8Array>();
   replaced.set(SECTION.code, code.view());
 
   // Type section: append wrapper block types.
