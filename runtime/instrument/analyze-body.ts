@@ -18,7 +18,7 @@ import type { FuncType, ParsedModule } from './module.ts';
 import { unsupported } from './module.ts';
 import {
   DYNAMIC, FC_LAST, FC_POPS, FC_PUSHES, Imm, NAN_SCALAR, NAN_SIMD, OP_IMM, OP_POPS, OP_PUSHES, SIMD_IMM, SIMD_POPS,
-  SIMD_PUSHES, SIMD_RELAXED_FIRST, SimdImm, UNSUPPORTED_PROPOSAL, isValType,
+  SIMD_PUSHES, SIMD_RELAXED_FIRST, SimdImm, UNSUPPORTED_PROPOSAL, isValType, NAN_BLIND_CONSUMER,
 } from './opcodes.ts';
 
 export const Patch = {
@@ -115,6 +115,8 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
   let needsI32Scratch = false;
   let nanKinds = 0;
   let instructions = 0;
+  /** Index of the NaN patch the previous instruction added, while it may still be elided. */
+  let pendingNan = -1;
 
   // The current segment: index of its charge patch and its accumulated cost.
   offsets.push(codeStart);
@@ -168,6 +170,16 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
     const at = r.pos;
     const op = r.bytes[r.pos++]!;
     instructions++;
+    if (pendingNan >= 0) {
+      // The previous instruction produced a float this one consumes without exposing its payload.
+      const blind = NAN_BLIND_CONSUMER[op]!;
+      if (blind !== 0 && (blind === 3 || blind === args[pendingNan]) && pendingNan === offsets.length - 1) {
+        offsets.pop();
+        kinds.pop();
+        args.pop();
+      }
+      pendingNan = -1;
+    }
     segCost += opCost[op]!;
     const kind = OP_IMM[op];
     switch (op) {
@@ -206,6 +218,7 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
           if (r.pos !== end) r.fail('operators remaining after end of function', r.pos);
           closeSegment();
           patch(at, Patch.FuncEnd, 0);
+          for (let i = 0; i < kinds.length; i++) if (kinds[i] === Patch.Nan) nanKinds |= 1 << args[i]!;
           return { offsets, kinds, args, maxHeight, calls, usesV128, needsI32Scratch, nanKinds, instructions };
         }
         height = cBase[top]!;
@@ -402,10 +415,7 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
         popN(SIMD_POPS[sub]!);
         pushN(SIMD_PUSHES[sub]!);
         const nan = NAN_SIMD[sub]!;
-        if (nan !== 0) {
-          patch(r.pos, Patch.Nan, nan);
-          nanKinds |= 1 << nan;
-        }
+        if (nan !== 0) patch(r.pos, Patch.Nan, nan);
         continue;
       }
       default: {
@@ -422,7 +432,7 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
     const nan = NAN_SCALAR[op]!;
     if (nan !== 0) {
       patch(r.pos, Patch.Nan, nan);
-      nanKinds |= 1 << nan;
+      pendingNan = offsets.length - 1;
     }
   }
   return r.fail('unexpected end of section or function: function body must end with end', end);

@@ -208,3 +208,22 @@ export const VALTYPE = { i32: 0x7f, i64: 0x7e, f32: 0x7d, f64: 0x7c, v128: 0x7b,
 export function isValType(b: number): boolean {
   return b === 0x7f || b === 0x7e || b === 0x7d || b === 0x7c || b === 0x7b || b === 0x70 || b === 0x6f;
 }
+
+/**
+ * Operators that consume the value on top of the stack without letting its NaN payload through:
+ * canonicalised arithmetic (their own result is canonicalised), comparisons and float→int
+ * conversions (which see only whether it is a NaN), and `drop`. When such an operator directly
+ * follows a NaN-producing one, the first canonicalisation is redundant (spec: nan.md#N4).
+ * Value: 1 = consumes an f32, 2 = an f64, 3 = either (drop).
+ */
+export const NAN_BLIND_CONSUMER: Readonly<Uint8Array> = /* @__PURE__ */ (() => {
+  const t = new Uint8Array(256);
+  for (let op = 0x5b; op <= 0x60; op++) t[op] = 1; // f32 comparisons
+  for (let op = 0x61; op <= 0x66; op++) t[op] = 2; // f64 comparisons
+  for (let op = 0x8d; op <= 0x97; op++) t[op] = 1; // f32 ceil..max
+  for (let op = 0x9b; op <= 0xa5; op++) t[op] = 2; // f64 ceil..max
+  for (const op of [0xa8, 0xa9, 0xae, 0xaf, 0xbb]) t[op] = 1; // i32/i64.trunc_f32_s/u, f64.promote_f32
+  for (const op of [0xaa, 0xab, 0xb0, 0xb1, 0xb6]) t[op] = 2; // i32/i64.trunc_f64_s/u, f32.demote_f64
+  t[0x1a] = 3; // drop
+  return t;
+})();
