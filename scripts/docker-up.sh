@@ -13,7 +13,7 @@ DOCKERD=/usr/sbin/dockerd
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 
 # Test files run in parallel and may all call this script: one at a time.
-LOCK="${TMPDIR:-/tmp}/docklock-docker-up.lock"
+LOCK="${TMPDIR:-/tmp}/docklock-docker-up-v2.lock"
 exec 9>"$LOCK"
 flock 9
 
@@ -54,9 +54,7 @@ engine_up() { $SUDO "$DOCKER" -H "unix://$SOCK" info >/dev/null 2>&1; }
 
 if engine_up && [ "$cfg_changed" -eq 1 ]; then
   # Reload picks up runtime changes without stopping running containers.
-  pid="$(pidof dockerd || true)"
-  [ -n "$pid" ] && $SUDO kill -HUP $pid
-  sleep 1
+  if [ -s /var/run/docker.pid ]; then $SUDO kill -HUP "$(cat /var/run/docker.pid)"; sleep 1; fi
 fi
 
 if ! engine_up; then
@@ -65,10 +63,9 @@ if ! engine_up; then
   fi
 fi
 if ! engine_up; then
-  if ! pidof containerd >/dev/null 2>&1 && command -v containerd >/dev/null 2>&1; then
-    $SUDO nohup containerd >/var/log/containerd.log 2>&1 &
-  fi
-  $SUDO nohup "$DOCKERD" -H "unix://$SOCK" >/var/log/dockerd.log 2>&1 &
+  # dockerd starts its own containerd when none is listening.
+  # 9>&-: the daemon must not inherit (and so hold forever) the lock of this script.
+  $SUDO nohup "$DOCKERD" -H "unix://$SOCK" >/var/log/dockerd.log 2>&1 9>&- &
   for _ in $(seq 1 120); do
     engine_up && break
     sleep 0.5
