@@ -15,7 +15,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 # Test files run in parallel and may all call this script: one at a time.
 LOCK="${TMPDIR:-/tmp}/docklock-docker-up-v2.lock"
 exec 9>"$LOCK"
-flock 9
+flock -w 900 9 || { echo "docker-up: another docker-up.sh has held $LOCK for 15 minutes" >&2; exit 1; }
 
 need_pkgs=()
 [ -x "$DOCKERD" ] || need_pkgs+=(docker.io)
