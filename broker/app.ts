@@ -108,6 +108,8 @@ export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstan
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
+    // Implicit HEAD routes would bypass the route table (and with it the admin check).
+    exposeHeadRoutes: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
   });
 

@@ -87,6 +87,11 @@ describe.skipIf(!ready)('broker API against Docker + gVisor', () => {
       expect(res.json().entries.some((e: { decision: string; reason: string }) => e.decision === 'denied' && e.reason === 'DL_ERR_AUTH_UNAUTHENTICATED')).toBe(true);
     });
 
+    it('has no implicit HEAD routes that could skip the admin check', async () => {
+      const res = await broker.app.inject({ method: 'HEAD', url: '/v1/audit', headers: auth(p.alice.token) });
+      expect(res.statusCode).toBe(404);
+    });
+
     it('answers /healthz without a token and unknown routes with 401 before 404', async () => {
       expect((await broker.app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
       expect((await broker.app.inject({ method: 'GET', url: '/v1/secret' })).statusCode).toBe(401);
