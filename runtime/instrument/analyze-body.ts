@@ -108,6 +108,11 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
   const cUnreach: boolean[] = [false];
   const cKind: number[] = [0];
   const cTargeted: boolean[] = [false];
+  // The segment that was running when the construct began, and whether any path leaves the
+  // construct other than through its end (a branch to an outer label, or return).
+  const cStartSeg: number[] = [0];
+  const cStartDead: boolean[] = [false];
+  const cEscapes: boolean[] = [false];
   let height = 0;
   let maxHeight = 0;
   let calls = false;
@@ -128,7 +133,8 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
   let segDead = false;
 
   const closeSegment = (): void => {
-    args[segPatch] = segDead && kinds[segPatch] === Patch.Charge ? 0 : segCost;
+    if (!segDead) args[segPatch] += segCost;
+    segCost = 0;
   };
   const startSegment = (offset: number, check: boolean, dead = false): void => {
     closeSegment();
@@ -136,12 +142,13 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
     kinds.push(check ? Patch.ChargeCheck : Patch.Charge);
     args.push(0);
     segPatch = offsets.length - 1;
-    segCost = 0;
     segDead = dead;
   };
   const target = (depth: number, at: number): void => {
     if (depth >= cBase.length) r.fail('unknown label', at);
-    cTargeted[cBase.length - 1 - depth] = true;
+    const t = cBase.length - 1 - depth;
+    cTargeted[t] = true;
+    for (let i = t + 1; i < cBase.length; i++) cEscapes[i] = true;
   };
   const patch = (offset: number, kind: number, arg: number): void => {
     offsets.push(offset);
@@ -199,6 +206,9 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
         cUnreach.push(false);
         cKind.push(op === 0x02 ? 1 : op === 0x03 ? 2 : 3);
         cTargeted.push(false);
+        cStartSeg.push(segPatch);
+        cStartDead.push(segDead);
+        cEscapes.push(false);
         pushN(p);
         if (op !== 0x02) startSegment(r.pos, op === 0x03);
         continue;
@@ -226,14 +236,30 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
         // After an `if` two paths join; after a block only if some branch targets it; after a loop
         // never (branches go to its header). Where nothing joins, the charge carries on (spec: fuel.md#F3).
         const joins = cKind[top] === 3 || (cKind[top] === 1 && cTargeted[top]!);
+        const escapes = cEscapes[top]!;
+        const startSeg = cStartSeg[top]!;
+        const startDead = cStartDead[top]!;
         cBase.pop();
         cResults.pop();
         cParams.pop();
         cUnreach.pop();
         cKind.pop();
         cTargeted.pop();
+        cStartSeg.pop();
+        cStartDead.pop();
+        cEscapes.pop();
         pushN(results);
-        if (joins) startSegment(r.pos, false);
+        if (joins) {
+          if (escapes) {
+            startSegment(r.pos, false);
+          } else {
+            // Every path that entered the construct reaches this point, so what follows is
+            // charged with the segment the construct started in (spec: fuel.md#F3).
+            closeSegment();
+            segPatch = startSeg;
+            segDead = startDead;
+          }
+        }
         continue;
       }
       case 0x0c: // br
@@ -256,6 +282,7 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
         continue;
       }
       case 0x0f: // return
+        for (let i = 1; i < cBase.length; i++) cEscapes[i] = true;
         patch(at, Patch.Return, cBase.length - 1);
         setUnreachable();
         startSegment(r.pos, false, true);

@@ -23,7 +23,8 @@ export interface EmitContext {
   depthGlobal: number;
   /** Functions that record the trap reason and execute `unreachable` (spec: traps.md#T1). */
   trapFuelFunc: number;
-  trapStackFunc: number;
+  /** Called when the combined entry check fails; tells fuel from stack by the fuel global. */
+  trapEntryFunc: number;
   /** Frame weight added on entry; 0 = no stack accounting (leaf function). */
   frameWeight: number;
   /** Depth above which entry traps. */
@@ -45,8 +46,8 @@ function emitCharge(w: Writer, fuel: number, cost: number): void {
  */
 function emitChargeTee(w: Writer, fuel: number, cost: number, local: number): void {
   w.u8(0x23).u32(fuel);
-  if (cost > 0) w.u8(0x42).s64n(cost).u8(0x7d);
-  w.u8(0x22).u32(local).u8(0x24).u32(fuel);
+  if (cost > 0) w.u8(0x42).s64n(cost).u8(0x7d).u8(0x22).u32(local).u8(0x24).u32(fuel);
+  else w.u8(0x21).u32(local);
 }
 
 /** if (local < 0) trap(fuel). The trap itself is out of line: a call on the cold path only. */
@@ -128,7 +129,7 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: W
   for (const d of body.localDecls) w.u32(d.count).u8(d.type);
   for (const e of extra) w.u32(1).u8(e.type);
 
-  const { trapFuelFunc: trapFuel, trapStackFunc: trapStack } = ctx;
+  const { trapFuelFunc: trapFuel, trapEntryFunc: trapEntry } = ctx;
   const { offsets, kinds, args } = a;
   let cursor = body.codeStart;
   const costs = ctx.costs;
@@ -150,9 +151,7 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: W
           w.u8(0x23).u32(depth).u8(0x22).u32(savedDepth).u8(0x41).s32(ctx.frameWeight).u8(0x6a).u8(0x24).u32(depth);
           w.u8(0x20).u32(savedDepth).u8(0x41).s32(ctx.stackLimit - ctx.frameWeight).u8(0x4b); // saved > limit - weight
           w.u8(0x20).u32(fuelLocal).u8(0x42).u8(0x00).u8(0x53).u8(0x72); // fuel < 0; i32.or
-          w.u8(0x04).u8(0x40);
-          emitCheckLocal(w, fuelLocal, trapFuel);
-          w.u8(0x10).u32(trapStack).u8(0x0b);
+          w.u8(0x04).u8(0x40).u8(0x10).u32(trapEntry).u8(0x0b);
           w.u8(0x02).bytes(ctx.wrapperBlockType);
         } else {
           emitCheckLocal(w, fuelLocal, trapFuel);

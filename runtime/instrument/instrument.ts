@@ -34,6 +34,8 @@ export const FRAME_OVERHEAD = 8;
 /** A function that calls nothing and weighs at most this needs no accounting (spec: stack.md#S4). */
 export const LEAF_MAX_WEIGHT = 512;
 const PAGE = 65536;
+/** Functions appended by the rewriter: the fuel trap and the entry trap (spec: instrumented-abi.md). */
+const TRAP_FUNCS = 2;
 
 export interface InstrumentOptions {
   /** Memory limit in bytes (rounded down to whole 64 KiB pages). Default 256 MiB. */
@@ -123,14 +125,14 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
   // Two functions are appended after the module's own: they record why we trap and execute
   // `unreachable`. Calling them only on the cold path keeps every check a few bytes long.
   const trapFuelFunc = m.funcTypes.length;
-  const trapStackFunc = trapFuelFunc + 1;
+  const trapEntryFunc = trapFuelFunc + 1;
   const voidType = wrapperTypeIndex(new Uint8Array(0), new Uint8Array(0));
 
   const replaced = new Map<number, Uint8Array>();
   // Code section.
   const code = new Writer(m.bytes.length + (m.bytes.length >> 1) + 1024);
   const scratch = new Writer(1 << 16);
-  code.u32(m.bodies.length + 2);
+  code.u32(m.bodies.length + TRAP_FUNCS);
   let instructions = 0;
   let codeBytesIn = 0;
   for (let i = 0; i < m.bodies.length; i++) {
@@ -153,7 +155,7 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     if (!a.calls && weight <= LEAF_MAX_WEIGHT) weight = 0;
     emitBody(
       {
-        bytes: m.bytes, costs, fuelGlobal, depthGlobal, trapFuelFunc, trapStackFunc, frameWeight: weight, stackLimit: stackLimit - LEAF_MAX_WEIGHT,
+        bytes: m.bytes, costs, fuelGlobal, depthGlobal, trapFuelFunc, trapEntryFunc, frameWeight: weight, stackLimit: stackLimit - LEAF_MAX_WEIGHT,
         wrapperBlockType: weight > 0 ? encodeBlockType(type.results, () => wrapperTypeIndex(type.results)) : new Uint8Array(0),
         paramCount: type.params.length, memoryLimitPages,
       },
@@ -163,16 +165,17 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     );
     code.u32(scratch.length).bytes(scratch.view());
   }
-  for (const reason of [TRAP_REASON.fuel, TRAP_REASON.stack]) {
-    const body = new Writer(12).u8(0).u8(0x41).s32(reason).u8(0x24).u32(trapGlobal).u8(0x00).u8(0x0b).finish();
-    code.sized(body);
-  }
+  // fuel trap: reason = 1; unreachable
+  code.sized(new Writer(12).u8(0).u8(0x41).s32(TRAP_REASON.fuel).u8(0x24).u32(trapGlobal).u8(0x00).u8(0x0b).finish());
+  // entry trap: reason = fuel < 0 ? 1 : 2; unreachable (fuel wins when both budgets fail)
+  code.sized(new Writer(24).u8(0).u8(0x41).s32(TRAP_REASON.fuel).u8(0x41).s32(TRAP_REASON.stack).u8(0x23).u32(fuelGlobal).u8(0x42).u8(0).u8(0x53).u8(0x1b)
+    .u8(0x24).u32(trapGlobal).u8(0x00).u8(0x0b).finish());
   {
     const s = sectionOf(m, SECTION.function);
     const w = new Writer();
-    w.u32(m.bodies.length + 2);
+    w.u32(m.bodies.length + TRAP_FUNCS);
     if (s) w.bytes(m.bytes.subarray(afterCount(m, s.contentStart), s.contentEnd));
-    w.u32(voidType).u32(voidType);
+    for (let i = 0; i < TRAP_FUNCS; i++) w.u32(voidType);
     replaced.set(SECTION.function, w.finish());
   }
 
