@@ -2,7 +2,7 @@
  * BLAKE3-256 of inputs up to one chunk (1024 bytes), written into a caller's buffer with no
  * allocation: the shape of every witness hash (a leaf is one small encoded entry, a node is 65
  * bytes). Follows the BLAKE3 paper §2.2–2.5 (https://github.com/BLAKE3-team/BLAKE3-specs);
- * test/cage/hash.test.ts checks it against `@noble/hashes` and `hash-wasm` for every length 0..1024.
+ * test/cage/hash.test.ts checks it against `@noble/hashes` for every length 0..1024 and alignment.
  *
  * Longer inputs need the chunk tree and go through `runtime/hash.ts`' WebAssembly hasher.
  *
@@ -31,7 +31,6 @@ const block = new Uint8Array(64);
 const blockWords = new Uint32Array(block.buffer);
 const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 const cv = new Uint32Array(8);
-const v = new Uint32Array(16);
 
 /**
  * Writes BLAKE3-256(input) to `out[outOff .. outOff+32]`.
