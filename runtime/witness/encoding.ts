@@ -34,8 +34,9 @@ const U64_MAX = (1n << 64n) - 1n;
 const I64_MIN = -(1n << 63n);
 const I64_MAX = (1n << 63n) - 1n;
 
-/** Packr/Unpackr shared by every witness encoder: no records, no maps, bigint for 64-bit ints. */
+/** The msgpackr encoder of the witness format: no records, no maps, bigint for 64-bit ints. */
 export const witnessPackr = /* @__PURE__ */ new Packr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: false });
+/** The matching decoder: 64-bit ints come back as bigint, maps (never written) as `Map`. */
 export const witnessUnpackr = /* @__PURE__ */ new Unpackr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: false });
 
 /** The fixed-order array that {@link encodeEntry} packs; also the witness form inside a bundle. */
@@ -92,8 +93,10 @@ export function encodeEntry(e: WitnessEntry): Uint8Array {
  * generic `pack`, which costs several times more per small entry.
  */
 export class MessagePackWriter {
+  /** The output buffer; replaced when it grows, so read it after writing. */
   buf = new Uint8Array(4096);
   #view = new DataView(this.buf.buffer);
+  /** Bytes written so far. */
   pos = 0;
   readonly #strings = new Map<string, Uint8Array>();
 
@@ -107,6 +110,7 @@ export class MessagePackWriter {
     return this.buf.subarray(0, this.pos);
   }
 
+  /** Makes room for `n` more bytes. */
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
@@ -115,11 +119,13 @@ export class MessagePackWriter {
     this.#view = new DataView(next.buffer);
   }
 
+  /** One raw byte (a fixed-size header or nil). */
   byte(b: number): void {
     this.ensure(1);
     this.buf[this.pos++] = b;
   }
 
+  /** A JS number: smallest int format if it is a 32-bit integer, else float64. */
   number(v: number): void {
     this.ensure(9);
     const buf = this.buf;
@@ -173,6 +179,7 @@ export class MessagePackWriter {
     this.pos += 8;
   }
 
+  /** Header of an array of `n` values (fixarray, array16 or array32). */
   arrayHeader(n: number): void {
     this.ensure(5);
     if (n < 0x10) this.buf[this.pos++] = 0x90 | n;
@@ -187,6 +194,7 @@ export class MessagePackWriter {
     }
   }
 
+  /** Bytes as bin8/bin16/bin32. */
   bin(b: Uint8Array): void {
     const n = b.length;
     this.ensure(5 + n);
@@ -210,8 +218,10 @@ export class MessagePackWriter {
     this.pos += n;
   }
 
-  // Strings repeat (a handful of import names per module): encode each once with msgpackr itself,
-  // so its string rules (header sized by UTF-8 length, lone surrogates) apply unchanged.
+  /**
+   * A string. Strings repeat (a handful of import names per module): each is encoded once with
+   * msgpackr itself, so its string rules (header sized by UTF-8 length, lone surrogates) apply.
+   */
   string(s: string): void {
     let enc = this.#strings.get(s);
     if (enc === undefined) {
