@@ -9,6 +9,7 @@
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditLog } from './audit.ts';
+import type { CircuitBreaker } from './breaker/breaker.ts';
 import { authenticate } from './auth.ts';
 import type { Principal } from './auth.ts';
 import type { BrokerConfig } from './config.ts';
@@ -28,6 +29,8 @@ export interface BrokerAppDeps {
   services: ServiceManager;
   audit: AuditLog;
   metrics?: BrokerMetrics;
+  /** The circuit breaker, when enabled; its history backs `GET /v1/breaker/history`. */
+  breaker?: Pick<CircuitBreaker, 'history' | 'config'>;
 }
 
 interface RequestState {
@@ -216,6 +219,15 @@ export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstan
       const { tail } = req.query as { tail?: string };
       stateOf(req).target = id;
       return services.logs(principalOf(req).name, id, Math.min(Number(tail ?? '100'), 10_000));
+    },
+    breakerHistory: async (req) => {
+      const { limit, service } = req.query as { limit?: string; service?: string };
+      const p = principalOf(req);
+      if (service !== undefined) stateOf(req).target = service;
+      const b = deps.breaker;
+      // Owners see their own services only; admins see every service.
+      const events = b === undefined ? [] : b.history.list({ ...(p.role === 'admin' ? {} : { owner: p.name }), ...(service !== undefined ? { service } : {}), limit: Number(limit ?? '100') });
+      return { enabled: b !== undefined && config.breaker.enabled, mode: config.breaker.mode, events };
     },
     audit: async (req) => {
       const { limit } = req.query as { limit?: string };

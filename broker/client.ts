@@ -4,11 +4,12 @@
  */
 import { request } from 'node:http';
 import type { AuditEntry } from './audit.ts';
+import type { BreakerEvent } from './breaker/history.ts';
 import { BrokerError } from './errors.ts';
 import type { ServiceSpec } from './policy.ts';
 import type { ServiceAction, ServiceView } from './services.ts';
 
-export type { ServiceSpec, ServiceView, ServiceAction, AuditEntry };
+export type { ServiceSpec, ServiceView, ServiceAction, AuditEntry, BreakerEvent };
 
 /** Client options. */
 export interface BrokerClientOptions {
@@ -114,6 +115,14 @@ export class BrokerClient {
   /** Audit entries (admin only). */
   audit(limit = 1000): Promise<{ entries: AuditEntry[]; head: string }> {
     return this.#call('GET', `/v1/audit?limit=${limit}`);
+  }
+  /** Circuit-breaker events on the caller's services (every service for admins), oldest first. */
+  breakerHistory(opts: { service?: string; limit?: number } = {}): Promise<{ enabled: boolean; mode: 'enforce' | 'monitor'; events: BreakerEvent[] }> {
+    const q = new URLSearchParams();
+    if (opts.limit !== undefined) q.set('limit', String(opts.limit));
+    if (opts.service !== undefined) q.set('service', opts.service);
+    const qs = q.toString();
+    return this.#call('GET', `/v1/breaker/history${qs === '' ? '' : `?${qs}`}`);
   }
   /** Liveness. */
   health(): Promise<{ status: string }> {

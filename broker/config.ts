@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { parseBreakerConfig } from './breaker/config.ts';
+import type { BreakerConfig } from './breaker/config.ts';
 import { Errors } from './errors.ts';
 
 /** A principal's role: clients manage their own services; admins may also read the audit log. */
@@ -61,6 +63,8 @@ export interface BrokerConfig {
     /** Size of the writable, noexec `/tmp` tmpfs in bytes. Default 64 MiB. */
     tmpfsBytes: number;
   };
+  /** The circuit breaker (`breaker:`); disabled by default. See docs/broker.md "Circuit breaker". */
+  breaker: BreakerConfig;
 }
 
 const MiB = 1024 * 1024;
@@ -120,7 +124,7 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
  * const config = parseBrokerConfig({ tokens: [{ sha256: '…', principal: 'alice', role: 'client' }], policy: { images: { strict: false, allow: [{ repository: 'ghcr.io/org/app' }] } } });
  */
 export function parseBrokerConfig(raw: unknown): BrokerConfig {
-  const top = assertObject(raw, 'config', ['socket', 'dockerSocket', 'auditPath', 'bodyLimit', 'tokens', 'policy']);
+  const top = assertObject(raw, 'config', ['socket', 'dockerSocket', 'auditPath', 'bodyLimit', 'tokens', 'policy', 'breaker']);
   const tokensRaw = top.tokens;
   if (!Array.isArray(tokensRaw) || tokensRaw.length === 0) fail('expected at least one token entry', 'config.tokens');
   const tokens = tokensRaw.map((t, i): TokenEntry => {
@@ -190,6 +194,7 @@ export function parseBrokerConfig(raw: unknown): BrokerConfig {
       defaultUser,
       tmpfsBytes: num(pol, 'tmpfsBytes', 'config.policy', 64 * MiB),
     },
+    breaker: parseBreakerConfig(top.breaker),
   };
 }
 

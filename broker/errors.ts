@@ -60,4 +60,6 @@ export const Errors = {
   quotaExceeded: createBrokerError('DL_ERR_POLICY_QUOTA_EXCEEDED', 409),
   auditChainBroken: createBrokerError('DL_ERR_AUDIT_CHAIN_BROKEN', 500),
   auditWrite: createBrokerError('DL_ERR_AUDIT_WRITE', 500),
+  breakerRule: createBrokerError('DL_ERR_BREAKER_RULE', 500),
+  breakerAction: createBrokerError('DL_ERR_BREAKER_ACTION', 502),
 } as const;

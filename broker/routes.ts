@@ -6,6 +6,8 @@ import {
   actionParamsSchema,
   auditListSchema,
   auditQuerySchema,
+  breakerHistoryQuerySchema,
+  breakerHistorySchema,
   emptyQuerySchema,
   errorResponses,
   healthSchema,
@@ -22,7 +24,7 @@ export type Access = 'public' | 'principal' | 'admin';
 
 /** One route. `action` is the audit event type. */
 export interface RouteSpec {
-  key: 'health' | 'metrics' | 'openapi' | 'create' | 'list' | 'get' | 'act' | 'remove' | 'logs' | 'audit';
+  key: 'health' | 'metrics' | 'openapi' | 'create' | 'list' | 'get' | 'act' | 'remove' | 'logs' | 'audit' | 'breakerHistory';
   method: 'GET' | 'POST' | 'DELETE';
   url: string;
   access: Access;
@@ -46,5 +48,6 @@ export const ROUTES: readonly RouteSpec[] = [
   { key: 'act', method: 'POST', url: '/v1/services/:id/:action', access: 'principal', action: 'service.action', summary: 'start, stop, restart, pause or unpause a service', schema: { querystring: emptyQuerySchema, params: actionParamsSchema, response: { 200: serviceViewSchema, ...errorResponses } } },
   { key: 'remove', method: 'DELETE', url: '/v1/services/:id', access: 'principal', action: 'service.remove', summary: 'Remove a service', schema: { querystring: emptyQuerySchema, params: idParamsSchema, response: { 200: serviceViewSchema, ...errorResponses } } },
   { key: 'logs', method: 'GET', url: '/v1/services/:id/logs', access: 'principal', action: 'service.logs', summary: "A service's recent output", schema: { querystring: logsQuerySchema, params: idParamsSchema, response: { 200: logsSchema, ...errorResponses } } },
+  { key: 'breakerHistory', method: 'GET', url: '/v1/breaker/history', access: 'principal', action: 'breaker.history', summary: "Circuit-breaker trips and actions on the caller's services (all services for admins)", schema: { querystring: breakerHistoryQuerySchema, response: { 200: breakerHistorySchema, ...errorResponses } } },
   { key: 'audit', method: 'GET', url: '/v1/audit', access: 'admin', action: 'audit.read', summary: 'Audit log entries (admin)', schema: { querystring: auditQuerySchema, response: { 200: auditListSchema, ...errorResponses } } },
 ];

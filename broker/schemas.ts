@@ -112,6 +112,43 @@ export const auditQuerySchema = {
   additionalProperties: false,
   properties: { limit: { type: 'string', pattern: '^[0-9]{1,6}$', description: 'Newest entries to return (default 1000)' } },
 } as const;
+export const breakerHistoryQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    limit: { type: 'string', pattern: '^[0-9]{1,5}$', description: 'Newest events to return (default 100)' },
+    service: { ...idOrName, description: 'Only this service (name or full ID)' },
+  },
+} as const;
+export const breakerEventSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['seq', 'time', 'id', 'service', 'owner', 'rule', 'expression', 'action', 'outcome', 'reason', 'mode', 'heldMs', 'signals', 'repeats'],
+  properties: {
+    seq: { type: 'integer' },
+    time: { type: 'string' },
+    id: { type: 'string' },
+    service: { type: 'string' },
+    owner: { type: 'string' },
+    rule: { type: 'string' },
+    expression: { type: 'string' },
+    action: { type: 'string', enum: ['pause', 'stop', 'kill', 'restart'] },
+    outcome: { type: 'string', enum: ['acted', 'suppressed', 'failed'] },
+    reason: { type: 'string', description: 'ok, a suppression reason (not_owned, grace, cooldown, service_hourly_cap, total_hourly_cap, monitor) or an error code' },
+    mode: { type: 'string', enum: ['enforce', 'monitor'] },
+    heldMs: { type: 'integer' },
+    signals: { type: 'object', additionalProperties: { type: 'number' } },
+    repeats: { type: 'integer' },
+    detail: { type: 'string' },
+  },
+} as const;
+export const breakerHistorySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['enabled', 'mode', 'events'],
+  properties: { enabled: { type: 'boolean' }, mode: { type: 'string', enum: ['enforce', 'monitor'] }, events: { type: 'array', items: breakerEventSchema } },
+} as const;
+
 /** Routes that take no query string still reject one. */
 export const emptyQuerySchema = { type: 'object', additionalProperties: false, properties: {} } as const;
 

@@ -8,8 +8,11 @@ import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildBrokerApp } from './app.ts';
 import { AuditLog } from './audit.ts';
+import type { CircuitBreaker } from './breaker/breaker.ts';
+import { createCircuitBreaker } from './breaker/create.ts';
 import type { BrokerConfig } from './config.ts';
 import { connectDocker } from './docker.ts';
+import { createMetrics } from './metrics.ts';
 import { reconcile } from './reconcile.ts';
 import type { ReconcileReport } from './reconcile.ts';
 import { ServiceManager } from './services.ts';
@@ -21,6 +24,8 @@ export interface RunningBroker {
   reconcile: ReconcileReport;
   apiVersion: string;
   socket: string;
+  /** The circuit breaker, when `breaker.enabled`. */
+  breaker: CircuitBreaker | undefined;
   /** Stops listening, flushes and closes the audit log. */
   close(): Promise<void>;
 }
@@ -40,7 +45,9 @@ export async function startBroker(config: BrokerConfig): Promise<RunningBroker> 
     await audit.append({ action: 'broker.start', principal: null, decision: 'info', reason: `docker api ${apiVersion}` });
     const report = await reconcile(docker, config, audit);
     const services = new ServiceManager(docker, apiVersion, config);
-    const app = await buildBrokerApp({ config, services, audit });
+    const metrics = createMetrics();
+    const breaker = config.breaker.enabled ? createCircuitBreaker({ config: config.breaker, docker, services, audit, registry: metrics.registry }) : undefined;
+    const app = await buildBrokerApp({ config, services, audit, metrics, ...(breaker !== undefined ? { breaker } : {}) });
     mkdirSync(dirname(config.socket), { recursive: true, mode: 0o750 });
     try {
       // A stale socket from a crashed run would make listen fail; only ever remove a socket.
@@ -56,13 +63,19 @@ export async function startBroker(config: BrokerConfig): Promise<RunningBroker> 
       process.umask(oldMask);
     }
     chmodSync(config.socket, 0o660);
+    if (breaker !== undefined) {
+      await audit.append({ action: 'breaker.start', principal: null, decision: 'info', reason: `${config.breaker.mode} mode, ${config.breaker.rules.length} rules, interval ${config.breaker.intervalMs} ms` });
+      breaker.start();
+    }
     return {
       app,
       audit,
       reconcile: report,
       apiVersion,
       socket: config.socket,
+      breaker,
       async close() {
+        await breaker?.stop();
         await app.close();
         await audit.append({ action: 'broker.stop', principal: null, decision: 'info' }).catch(() => undefined);
         await audit.close();

@@ -224,6 +224,31 @@ export class ServiceManager {
     return toView(await c.inspect());
   }
 
+  /**
+   * Applies a circuit-breaker action (broker/breaker/) to one of an owner's services. The API never
+   * reaches this: only the breaker calls it, with the owner read from the container's labels, and
+   * the lookup re-checks the broker's managed and owner labels on the inspected document, so a
+   * container the broker does not own is a 404 and is never touched.
+   * @param owner - the owner label of the container
+   * @param id - full container ID
+   * @param action - pause, stop (SIGTERM, then SIGKILL after 5 s), kill (SIGKILL) or restart
+   * @throws {BrokerError} 404 when not a broker-owned container of `owner`
+   */
+  async enforce(owner: string, id: string, action: 'pause' | 'stop' | 'kill' | 'restart'): Promise<void> {
+    const info = await this.#find(owner, id);
+    const c = this.#docker.getContainer(info.Id);
+    try {
+      if (action === 'pause') await c.pause();
+      else if (action === 'stop') await c.stop({ t: STOP_TIMEOUT_S });
+      else if (action === 'kill') await c.kill({ signal: 'SIGKILL' });
+      else await c.restart({ t: STOP_TIMEOUT_S });
+    } catch (err) {
+      // 304: already stopped; 409: not running (e.g. it died meanwhile) — nothing left to stop.
+      const s = dockerStatus(err);
+      if (s !== 304 && !(s === 409 && action !== 'restart')) throw err;
+    }
+  }
+
   /** Removes a service (stopping it first). @throws {BrokerError} 404 when not the caller's */
   async remove(owner: string, idOrName: string): Promise<ServiceView> {
     const info = await this.#find(owner, idOrName);

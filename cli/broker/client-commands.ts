@@ -1,7 +1,7 @@
 /** Client subcommands: thin wrappers over `BrokerClient` that print JSON or a short table. */
 import { readFileSync } from 'node:fs';
 import { BrokerClient } from '../../broker/client.ts';
-import type { ServiceSpec, ServiceView } from '../../broker/client.ts';
+import type { BreakerEvent, ServiceSpec, ServiceView } from '../../broker/client.ts';
 
 /** Connection flags shared by every client command. */
 export interface ConnectionFlags {
@@ -89,6 +89,24 @@ export function specFromFlags(flags: DeployFlags, command: string[]): ServiceSpe
 export function formatTable(services: ServiceView[]): string {
   const rows = [['ID', 'NAME', 'STATE', 'IMAGE', 'NETWORK', 'PORTS']];
   for (const s of services) rows.push([s.id.slice(0, 12), s.name, s.state, s.image, s.network, s.ports.map((p) => `127.0.0.1:${p.host}->${p.container}`).join(',')]);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/** Formats circuit-breaker events as a fixed-width table, oldest first. */
+export function formatHistory(events: BreakerEvent[]): string {
+  const rows = [['TIME', 'SERVICE', 'RULE', 'ACTION', 'OUTCOME', 'REASON', 'SIGNALS']];
+  for (const e of events) {
+    rows.push([
+      e.time,
+      `${e.owner}/${e.service}`,
+      e.rule,
+      e.action,
+      e.outcome,
+      e.reason + (e.repeats > 0 ? ` (+${e.repeats})` : ''),
+      Object.entries(e.signals).map(([k, v]) => `${k}=${v}`).join(' '),
+    ]);
+  }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
 }

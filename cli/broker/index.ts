@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { buildOpenApiDocument } from '../../broker/openapi.ts';
 import { hashToken } from '../../broker/auth.ts';
 import { auditVerifyCommand } from './audit.ts';
-import { clientFrom, formatTable, specFromFlags } from './client-commands.ts';
+import { clientFrom, formatHistory, formatTable, specFromFlags } from './client-commands.ts';
 import type { ConnectionFlags, DeployFlags } from './client-commands.ts';
 import { serveCommand } from './serve.ts';
 
@@ -99,6 +99,21 @@ export function registerBrokerCommands(program: Command): void {
       .description(`${action} a service`)
       .action(async (id: string, opts: ConnectionFlags) => print(await clientFrom(opts).act(id, action)));
   }
+
+  withConn(broker.command('history'))
+    .description("circuit-breaker trips and actions on your services (admins: all services)")
+    .option('--service <service>', 'only this service (name or full ID)')
+    .option('-n, --limit <events>', 'newest events', '100')
+    .option('--json', 'print JSON')
+    .action(async (opts: ConnectionFlags & { service?: string; limit: string; json?: boolean }) => {
+      if (!/^[0-9]{1,5}$/.test(opts.limit)) throw new RangeError(`--limit: expected a whole number, received "${opts.limit}"`);
+      const h = await clientFrom(opts).breakerHistory({ limit: Number(opts.limit), ...(opts.service !== undefined ? { service: opts.service } : {}) });
+      if (opts.json) print(h);
+      else {
+        if (!h.enabled) process.stderr.write('the circuit breaker is not enabled on this broker\n');
+        process.stdout.write(formatHistory(h.events));
+      }
+    });
 
   withConn(broker.command('rm <service>'))
     .description('remove a service')
