@@ -18,6 +18,7 @@ import { commitEntries, WitnessLog } from '../runtime/witness/log.ts';
 import { decodeBundle, encodeBundle, verifyBundle, type BundleContents } from '../runtime/bundle.ts';
 import { manifestHash, parseManifest } from '../runtime/manifest.ts';
 import { inputHash } from '../runtime/result.ts';
+import { GUEST_SECTIONS } from './witness-guest.sections.ts';
 
 /** One printed measurement. `baseline` marks the row the others are compared with. */
 export interface Row {
@@ -33,7 +34,7 @@ export interface Row {
 /** A named group of rows measured side by side. */
 export interface Section {
   name: string;
-  run(n: number): Row[];
+  run(n: number): Row[] | Promise<Row[]>;
 }
 
 const N = Number(process.env.BENCH_N ?? 1_000_000);
@@ -203,12 +204,12 @@ function machine(): string {
   return `node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}), ${process.platform}/${process.arch}`;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const filter = process.argv[2];
   console.log(`# witness bench — N=${N}, best of ${REPS}; ${machine()}`);
   for (const s of SECTIONS) {
     if (filter !== undefined && !s.name.includes(filter)) continue;
-    const rows = s.run(N);
+    const rows = await s.run(N);
     const base = rows.find((r) => r.baseline) ?? rows[0];
     const baseRate = base.ops / base.ms;
     console.log(`\n## ${s.name}`);
@@ -219,4 +220,5 @@ function main(): void {
   }
 }
 
-main();
+SECTIONS.push(...GUEST_SECTIONS);
+await main();

@@ -20,8 +20,30 @@ export class GuestMemory {
   #buffer: ArrayBuffer = new ArrayBuffer(0);
   #u8 = new Uint8Array(0);
   #dv = new DataView(this.#buffer);
-  /** Writes of the host call in progress, in order. */
-  writes: MemoryWrite[] = [];
+  /** Writes of the host call in progress, in order. The objects are pooled: valid until the next call. */
+  readonly writes: MemoryWrite[] = [];
+  readonly #pool: MemoryWrite[] = [];
+
+  /** Starts a host call: forgets the previous call's writes. */
+  beginCall(): void {
+    // pop() on a short array is much cheaper than a length store, which V8 treats as a resize.
+    const w = this.writes;
+    while (w.length > 0) w.pop();
+  }
+
+  /** Records that the host wrote guest bytes `view` at `ptr` (already in memory). */
+  recordWrite(ptr: number, view: Uint8Array): void {
+    const i = this.writes.length;
+    let w = this.#pool[i];
+    if (w === undefined) {
+      w = { ptr, bytes: view };
+      this.#pool[i] = w;
+    } else {
+      w.ptr = ptr;
+      w.bytes = view;
+    }
+    this.writes.push(w);
+  }
 
   attach(memory: WebAssembly.Memory | undefined): void {
     this.#memory = memory;
@@ -91,19 +113,19 @@ export class GuestMemory {
   write(ptr: number, data: Uint8Array): void {
     this.check(ptr, data.length);
     this.#u8.set(data, ptr);
-    this.writes.push({ ptr, bytes: this.#u8.subarray(ptr, ptr + data.length) });
+    this.recordWrite(ptr, this.#u8.subarray(ptr, ptr + data.length));
   }
 
   setU32(ptr: number, v: number): void {
     this.check(ptr, 4);
     this.#dv.setUint32(ptr, v, true);
-    this.writes.push({ ptr, bytes: this.#u8.subarray(ptr, ptr + 4) });
+    this.recordWrite(ptr, this.#u8.subarray(ptr, ptr + 4));
   }
 
   setU64(ptr: number, v: bigint): void {
     this.check(ptr, 8);
     this.#dv.setBigUint64(ptr, BigInt.asUintN(64, v), true);
-    this.writes.push({ ptr, bytes: this.#u8.subarray(ptr, ptr + 8) });
+    this.recordWrite(ptr, this.#u8.subarray(ptr, ptr + 8));
   }
 }
 

@@ -48,7 +48,7 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolea
 }
 
 /** Compares a replayed entry with its recording; returns the first differing field. */
-export function firstDifference(expected: WitnessEntry, actual: WitnessEntry): Divergence['field'] | null {
+export function firstDifference(expected: WitnessEntry, actual: Omit<WitnessEntry, 'index'>): Divergence['field'] | null {
   if (expected.name !== actual.name) return 'name';
   if (expected.args.length !== actual.args.length || expected.args.some((a, i) => !sameValue(a, actual.args[i]!))) return 'args';
   if (!sameValue(expected.result, actual.result)) return 'result';
@@ -85,18 +85,29 @@ export class HostCalls {
     return { index: this.log.length, import: e.name, expected: e, actual: null, field: 'missing' };
   }
 
+  // One entry object, refilled per call: the log copies what it keeps, so nothing here is retained.
+  // Host functions never call back into the guest they serve, so calls never nest (spec: witness.md#H1).
+  readonly #entry: { name: string; args: HostValue[]; result: HostValue | null; writes: GuestMemory['writes']; fuel: bigint; data?: Uint8Array } = { name: '', args: [], result: null, writes: [], fuel: 0n };
+
   #record(name: string, args: HostValue[], result: HostValue | null, fuel: bigint): void {
-    const writes = this.mem.writes;
-    const data = this.pendingData;
+    const e = this.#entry;
+    e.name = name;
+    e.args = args;
+    e.result = result;
+    e.writes = this.mem.writes;
+    e.fuel = fuel;
+    e.data = this.pendingData;
     this.pendingData = undefined;
-    const index = this.log.append(data === undefined ? { name, args, result, writes, fuel } : { name, args, result, writes, fuel, data });
     if (this.mode === 'replay') {
-      const actual = this.log.entry(index);
+      // Compared before appending, against the live values: no entry object is built unless it differs.
+      const index = this.log.length;
       const expected = this.#expected[index];
-      if (expected === undefined) throw new DivergenceStop({ index, import: name, expected: null, actual, field: 'extra' });
-      const field = firstDifference(expected, actual);
-      if (field !== null) throw new DivergenceStop({ index, import: name, expected, actual, field });
+      const field = expected === undefined ? 'extra' : firstDifference(expected, e);
+      this.log.append(e);
+      if (field !== null) throw new DivergenceStop({ index, import: name, expected: expected ?? null, actual: this.log.entry(index), field });
+      return;
     }
+    this.log.append(e);
   }
 
   /**
@@ -106,12 +117,17 @@ export class HostCalls {
    */
   wrap<F extends (...args: never[]) => HostValue | void>(name: string, impl: F, faultValue: HostValue = ERRNO.FAULT): (...args: HostValue[]) => HostValue | undefined {
     const calls = this;
-    return function hostCall(...args: HostValue[]): HostValue | undefined {
+    const fn = impl as unknown as (...a: HostValue[]) => HostValue | void;
+    const arity = fn.length;
+    // The arguments array is reused: the log copies values into its columns.
+    const args = new Array<HostValue>(arity).fill(0);
+    return function hostCall(): HostValue | undefined {
+      for (let i = 0; i < arity; i++) args[i] = arguments[i] as HostValue;
       const fuel = calls.fuelUsed();
-      calls.mem.writes = [];
+      calls.mem.beginCall();
       let result: HostValue | void;
       try {
-        result = (impl as unknown as (...a: HostValue[]) => HostValue | void)(...args);
+        result = fn.apply(undefined, args);
       } catch (e) {
         if (e instanceof GuestFault) {
           result = faultValue;

@@ -5,8 +5,6 @@
  */
 import type { HostCalls, HostValue } from './host-calls.ts';
 import type { OutputCapture } from './wasi/output.ts';
-import { OutputLimit } from './wasi/preview1.ts';
-import { OutputLimitExceeded } from './wasi/output.ts';
 
 export const LOG_IMPORTS = ['log'] as const;
 const LEVELS = ['debug', 'info', 'warn', 'error'];
@@ -16,15 +14,9 @@ export function createLog(calls: HostCalls, stderr: OutputCapture): Record<strin
   return {
     log: calls.wrap('docklock.log', (level: number, ptr: number, len: number) => {
       const text = calls.mem.bytes(ptr, len);
-      const prefix = utf8.encode(`[${LEVELS[level] ?? 'info'}] `);
-      try {
-        stderr.push(prefix);
-        stderr.push(text);
-        stderr.push(utf8.encode('\n'));
-      } catch (e) {
-        if (e instanceof OutputLimitExceeded) throw new OutputLimit(e.message);
-        throw e;
-      }
+      stderr.push(utf8.encode(`[${LEVELS[level] ?? 'info'}] `));
+      stderr.push(text);
+      stderr.push(utf8.encode('\n'));
       return 0;
     }, -5),
   };

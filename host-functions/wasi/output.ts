@@ -3,12 +3,13 @@
  * `output_limit` (the bytes up to the cap are kept), so a guest printing forever is stopped at the
  * same byte on every node.
  */
-export class OutputLimitExceeded extends Error {
-  readonly stream: string;
-  constructor(stream: string, limit: number) {
-    super(`${stream} exceeded its limit of ${limit} bytes`);
-    this.name = 'OutputLimitExceeded';
-    this.stream = stream;
+import { RunEnd } from '../host-calls.ts';
+
+/** The guest went over an output cap (stdout, stderr or the output directory): the run ends. */
+export class OutputLimit extends RunEnd {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OutputLimit';
   }
 }
 
@@ -25,7 +26,7 @@ export class OutputCapture {
     this.limit = limit;
   }
 
-  /** Appends; throws `OutputLimitExceeded` after keeping what fits. */
+  /** Appends; throws `OutputLimit` after keeping what fits. */
   push(data: Uint8Array): void {
     const room = this.limit - this.length;
     const keep = data.length <= room ? data : data.subarray(0, Math.max(0, room));
@@ -35,7 +36,7 @@ export class OutputCapture {
       this.length += copy.length;
       this.tee?.(copy);
     }
-    if (keep.length < data.length) throw new OutputLimitExceeded(this.name, this.limit);
+    if (keep.length < data.length) throw new OutputLimit(`${this.name} exceeded its limit of ${this.limit} bytes`);
   }
 
   bytes(): Uint8Array {

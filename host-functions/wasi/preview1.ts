@@ -12,7 +12,7 @@ import { FdTable } from './fd-table.ts';
 import { fileFunctions } from './files.ts';
 import type { FileState } from './files.ts';
 import { FileTree, Quota, QuotaExceeded } from './fs.ts';
-import { OutputCapture, OutputLimitExceeded } from './output.ts';
+import { OutputCapture, OutputLimit } from './output.ts';
 import { RunEnd } from '../host-calls.ts';
 import type { HostCalls, HostValue } from '../host-calls.ts';
 import { Struct } from '../guest-memory.ts';
@@ -27,13 +27,7 @@ export class ProcExit extends RunEnd {
   }
 }
 
-/** The guest went over an output cap (stdout, stderr or /output). */
-export class OutputLimit extends RunEnd {
-  constructor(message: string) {
-    super(message);
-    this.name = 'OutputLimit';
-  }
-}
+export { OutputLimit };
 
 export interface WasiConfig {
   args: readonly string[];
@@ -147,7 +141,7 @@ export function createWasi(calls: HostCalls, cfg: WasiConfig): WasiHost {
     random_get(buf: number, len: number): number {
       const view = mem.bytes(buf, len);
       rng.fill(view);
-      mem.writes.push({ ptr: buf, bytes: view });
+      mem.recordWrite(buf, view);
       return ERRNO.SUCCESS;
     },
     poll_oneoff(inPtr: number, outPtr: number, nsubs: number, neventsPtr: number): number {
@@ -213,15 +207,7 @@ export function createWasi(calls: HostCalls, cfg: WasiConfig): WasiHost {
   for (const [name, f] of Object.entries(impl)) {
     const group = GROUP_OF[name] ?? 'wasi';
     if (!cfg.grants.has(group)) continue;
-    const wrapped = calls.wrap(`wasi_snapshot_preview1.${name}`, (...a: HostValue[]) => {
-      try {
-        return (f as (...x: HostValue[]) => HostValue | void)(...a);
-      } catch (e) {
-        if (e instanceof OutputLimitExceeded) throw new OutputLimit(e.message);
-        throw e;
-      }
-    });
-    imports[name] = wrapped;
+    imports[name] = calls.wrap(`wasi_snapshot_preview1.${name}`, f);
   }
   return { imports, stdout, stderr, tree, clock };
 }

@@ -1,0 +1,150 @@
+/**
+ * bench:witness sections that run a real guest through the cage: what recording costs a module
+ * making a million `random_get` calls, what a replay costs against the original run, and what a
+ * recorded HTTP request costs through the worker/Atomics bridge against a plain request.
+ */
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ChaCha20Stream } from '../host-functions/random/chacha20.ts';
+import { HostCalls } from '../host-functions/host-calls.ts';
+import { createWasi } from '../host-functions/wasi/preview1.ts';
+import { compile } from '../runtime/compiled-module.ts';
+import { runGuest, compileOptionsFor } from '../runtime/run.ts';
+import { runCage } from '../runtime/cage.ts';
+import { parseManifest } from '../runtime/manifest.ts';
+import { wat } from '../test/engine/wat.ts';
+import type { Row, Section } from './witness.bench.ts';
+
+const REPS = Number(process.env.BENCH_REPS ?? 3);
+
+async function bestAsync(fn: () => Promise<void>, reps = REPS): Promise<number> {
+  await fn();
+  let t = Infinity;
+  for (let i = 0; i < reps; i++) {
+    const s = performance.now();
+    await fn();
+    t = Math.min(t, performance.now() - s);
+  }
+  return t;
+}
+
+function randomGetGuest(n: number): Uint8Array {
+  return wat(`(module
+    (import "wasi_snapshot_preview1" "random_get" (func $rg (param i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (func (export "_start") (local $i i32)
+      (loop $l
+        (drop (call $rg (i32.const 1024) (i32.const 8)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $l (i32.lt_u (local.get $i) (i32.const ${n}))))))`);
+}
+
+const manifest = parseManifest({ apiVersion: 'docklock/v1', kind: 'Cage', module: 'bench.wasm', limits: { fuel: '1000000000000' } });
+const EMPTY = new Uint8Array(0);
+
+export const GUEST_SECTIONS: Section[] = [
+  {
+    name: 'host-call recording (guest making N random_get calls)',
+    async run(n: number): Promise<Row[]> {
+      const module = randomGetGuest(n);
+      const compiled = await compile(module, compileOptionsFor(manifest));
+      // Baseline: the same instrumented module and the same ChaCha20 fills, with no witness at all.
+      const plain = async (): Promise<void> => {
+        const rng = new ChaCha20Stream(manifest.determinism.seed);
+        let mem: WebAssembly.Memory | undefined;
+        const inst = compiled.instantiateSync({ wasi_snapshot_preview1: { random_get: (ptr: number, len: number) => { rng.fill(new Uint8Array(mem!.buffer, ptr, len)); return 0; } } }, {
+          fuel: manifest.limits.fuel,
+          beforeStart: (i) => { mem = i.exports.memory as WebAssembly.Memory; },
+        });
+        (inst.exports._start as () => void)();
+      };
+      // Recorded: docklock's own WASI random_get through HostCalls.wrap (entry per call), no hashing.
+      const recorded = async (): Promise<void> => {
+        const calls = new HostCalls('record');
+        const wasi = createWasi(calls, { args: [], env: {}, seed: manifest.determinism.seed, clockStart: 0n, clockStep: 1n, stdin: EMPTY, inputs: new Map(), outputDir: '/output', scratchDir: '/tmp', limits: { stdout: 1024, stderr: 1024, output: 1024, scratch: 1024 }, grants: new Set(['random']) });
+        const inst = compiled.instantiateSync({ wasi_snapshot_preview1: wasi.imports }, {
+          fuel: manifest.limits.fuel,
+          beforeStart: (i) => { calls.mem.attach(i.exports.memory as WebAssembly.Memory); calls.fuelUsed = () => i.fuelUsed(); },
+        });
+        (inst.exports._start as () => void)();
+        if (calls.log.length !== n) throw new Error(`expected ${n} entries, got ${calls.log.length}`);
+      };
+      const full = async (): Promise<void> => {
+        const out = await runGuest({ manifest, module, stdin: EMPTY, inputs: new Map(), mode: 'record', compiled });
+        if (out.result.status !== 'exited') throw new Error(out.result.status);
+      };
+      return [
+        { label: 'no recording (same module, same RNG)', ops: n, ms: await bestAsync(plain), unit: 'call', baseline: true },
+        { label: 'recorded (witness entry per call)', ops: n, ms: await bestAsync(recorded), unit: 'call' },
+        { label: 'whole run incl. finalise + result hash', ops: n, ms: await bestAsync(full), unit: 'call' },
+      ];
+    },
+  },
+  {
+    name: 'replay vs original run (N random_get calls)',
+    async run(n: number): Promise<Row[]> {
+      const module = randomGetGuest(n);
+      const compiled = await compile(module, compileOptionsFor(manifest));
+      const original = await runGuest({ manifest, module, stdin: EMPTY, inputs: new Map(), mode: 'record', compiled });
+      const replayOnce = async (): Promise<void> => {
+        const r = await runGuest({ manifest, module, stdin: EMPTY, inputs: new Map(), mode: 'replay', witness: original.witness, compiled });
+        if (r.divergence !== null) throw new Error('replay diverged');
+      };
+      const recordOnce = async (): Promise<void> => {
+        await runGuest({ manifest, module, stdin: EMPTY, inputs: new Map(), mode: 'record', compiled });
+      };
+      return [
+        { label: 'original run (record)', ops: n, ms: await bestAsync(recordOnce), unit: 'call', baseline: true },
+        { label: 'replay (compare every entry)', ops: n, ms: await bestAsync(replayOnce), unit: 'call' },
+      ];
+    },
+  },
+  {
+    name: 'recorded HTTP through the worker/Atomics bridge (200 requests to 127.0.0.1)',
+    async run(): Promise<Row[]> {
+      const k = 200;
+      const server = createServer((_req, res) => res.end('ok'));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as AddressInfo).port;
+      const url = `http://127.0.0.1:${port}/x`;
+      try {
+        const direct = async (): Promise<void> => {
+          for (let i = 0; i < k; i++) {
+            await new Promise<void>((resolve, reject) => {
+              const req = request(url, { agent: false }, (res) => {
+                res.resume();
+                res.on('end', () => resolve());
+              });
+              req.on('error', reject);
+              req.end();
+            });
+          }
+        };
+        const netManifest = parseManifest({ apiVersion: 'docklock/v1', kind: 'Cage', module: 'net.wasm', network: { mode: 'record', allow: [`127.0.0.1:${port}`], limits: { maxRequests: k } }, grants: ['wasi', 'net'] });
+        const guest = wat(`(module
+          (import "docklock" "http_request" (func $req (param i32 i32 i32 i32 i32 i32) (result i32)))
+          (import "docklock" "http_body_read" (func $read (param i32 i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 0) "GET")
+          (data (i32.const 16) "${url}")
+          (func (export "_start") (local $i i32) (local $h i32)
+            (loop $l
+              (local.set $h (call $req (i32.const 0) (i32.const 3) (i32.const 16) (i32.const ${url.length}) (i32.const 0) (i32.const 0)))
+              (if (i32.lt_s (local.get $h) (i32.const 0)) (then unreachable))
+              (drop (call $read (local.get $h) (i32.const 1024) (i32.const 64)))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br_if $l (i32.lt_u (local.get $i) (i32.const ${k}))))))`);
+        const caged = async (): Promise<void> => {
+          const out = await runCage({ manifest: netManifest, module: guest, stdin: EMPTY, inputs: new Map(), mode: 'record' });
+          if (out.result.status !== 'exited') throw new Error(`${out.result.status} ${out.result.trap}`);
+        };
+        return [
+          { label: 'plain node:http request from the main thread', ops: k, ms: await bestAsync(direct), unit: 'request', baseline: true },
+          { label: 'guest http_request via worker + Atomics (incl. worker start)', ops: k, ms: await bestAsync(caged), unit: 'request' },
+        ];
+      } finally {
+        server.close();
+      }
+    },
+  },
+];
