@@ -8,6 +8,9 @@ import { resultHash } from './result.ts';
 import { bytesEqual, toHex } from './hash.ts';
 import type { Divergence } from '../host-functions/host-calls.ts';
 import type { WitnessEntry } from './witness/entry.ts';
+import { InputError } from './errors.ts';
+import { INSTRUMENTER_VERSION } from './instrument/instrument.ts';
+import { DEFAULT_COST_TABLE } from './instrument/cost-table.ts';
 
 export interface EntrySummary {
   index: number;
@@ -62,6 +65,11 @@ export async function replayBundle(bytes: Uint8Array): Promise<ReplayReport> {
 }
 
 export async function replayDecoded(b: Bundle): Promise<ReplayReport> {
+  // Fuel figures, and so every witness entry, depend on the rewriter and its cost table: a bundle
+  // recorded by another version cannot replay here, and saying so beats reporting a divergence.
+  if (b.result.instrumenterVersion !== INSTRUMENTER_VERSION || b.result.costTableVersion !== DEFAULT_COST_TABLE.version) {
+    throw new InputError('DL_ERR_BUNDLE_ENGINE_MISMATCH', `the bundle was recorded by instrumenter ${b.result.instrumenterVersion} with cost table ${b.result.costTableVersion}; this docklock has ${INSTRUMENTER_VERSION} with ${DEFAULT_COST_TABLE.version}. Replay it with the docklock version that recorded it.`, { field: 'result.instrumenterVersion' });
+  }
   const out = await runCage({ manifest: b.manifest, module: b.module, stdin: b.stdin, inputs: b.inputs, mode: 'replay', witness: b.witness });
   const actual = resultHash(out.result);
   const match = out.divergence === null && bytesEqual(actual, b.resultHash);

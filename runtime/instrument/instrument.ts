@@ -21,7 +21,7 @@ import type { FuncType, ParsedModule } from './module.ts';
 import { ValidationError } from '../errors.ts';
 
 /** Bumped whenever the rewriter's output for some input changes. Part of cache keys and result hashes. */
-export const INSTRUMENTER_VERSION = 'docklock-instrument/1';
+export const INSTRUMENTER_VERSION = 'docklock-instrument/2';
 
 export const EXPORT_FUEL = 'docklock_fuel';
 export const EXPORT_DEPTH = 'docklock_depth';
