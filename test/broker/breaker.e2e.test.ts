@@ -1,0 +1,160 @@
+/**
+ * The circuit breaker on the real engine under gVisor: a broker started with `startBroker` and
+ * the breaker enabled (enforce mode, 500 ms interval) watches three services deployed through its
+ * API: a busybox fork storm (killed), a memory hog filling its tmpfs (stopped) and a quiet
+ * service (never touched). Owners see only their own history; the CLI prints it.
+ */
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyAuditFile } from '../../broker/audit.ts';
+import { parseBreakerConfig } from '../../broker/breaker/config.ts';
+import type { BreakerEvent } from '../../broker/breaker/history.ts';
+import { BrokerClient } from '../../broker/client.ts';
+import { startBroker } from '../../broker/server.ts';
+import type { RunningBroker } from '../../broker/server.ts';
+import { registerBrokerCommands } from '../../cli/broker/index.ts';
+import { TEST_IMAGE, cleanupDir, dockerReady, makeConfig, makePrincipals, removeOwned, runTag, tempDir } from './helpers.ts';
+
+const ready = dockerReady();
+const MiB = 1024 * 1024;
+
+/** Runs `docklock <args>` in-process and captures stdout. */
+async function docklock(args: string[], env: Record<string, string>): Promise<string> {
+  const program = new Command('docklock').exitOverride();
+  registerBrokerCommands(program);
+  let stdout = '';
+  const out = process.stdout.write;
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  process.stdout.write = ((c: string) => ((stdout += c), true)) as typeof process.stdout.write;
+  try {
+    await program.parseAsync(['node', 'docklock', ...args]);
+    return stdout;
+  } finally {
+    process.stdout.write = out;
+    process.env = saved;
+  }
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe.skipIf(!ready)('circuit breaker against Docker + gVisor', () => {
+  const tag = runTag();
+  const p = makePrincipals(tag);
+  const dir = tempDir(tag);
+  let broker: RunningBroker;
+  let alice: BrokerClient;
+  let bob: BrokerClient;
+  let admin: BrokerClient;
+  const deployed: Record<string, number> = {};
+
+  beforeAll(async () => {
+    const config = makeConfig(p, dir);
+    config.breaker = parseBreakerConfig({
+      enabled: true,
+      mode: 'enforce',
+      interval: '500ms',
+      grace: '1s',
+      cooldown: '60s',
+      maxActionsPerHour: { perService: 2, total: 10 },
+      rules: {
+        fork_storm: { when: 'pids_per_sec > 50 for 1s', action: 'kill' },
+        memory_hog: { when: 'memory > 70% for 1s', action: 'stop' },
+        // Holds only where per-service PSI exists; never true on a host without it.
+        memory_thrash: { when: 'memory > 90% and memory.pressure.full.avg10 > 30 for 2s', action: 'restart' },
+      },
+    });
+    broker = await startBroker(config);
+    alice = new BrokerClient({ socketPath: config.socket, token: p.alice.token });
+    bob = new BrokerClient({ socketPath: config.socket, token: p.bob.token });
+    admin = new BrokerClient({ socketPath: config.socket, token: p.admin.token });
+    // Bounded in time and size: 400 iterations at most, PID limit 512, children exit after 30 s,
+    // tmpfs 64 MiB; afterAll removes every container.
+    // Under runsc each guest task costs the sandbox several host threads: this loop grows the
+    // cgroup's task count by ~160/s and reaches the 512 limit in ~3 s (then the sandbox dies).
+    const storm = 'sleep 2; i=0; while [ $i -lt 400 ]; do sleep 30 & sleep 30 & i=$((i+1)); sleep 0.1; done; sleep 60';
+    const hog = 'sleep 2; cat /dev/zero > /tmp/fill; sleep 60';
+    const specs: [BrokerClient, string, string, number, number][] = [
+      [alice, 'quiet', 'sleep 120', 64 * MiB, 128],
+      [alice, 'storm', storm, 256 * MiB, 512],
+      [bob, 'hog', hog, 96 * MiB, 128],
+    ];
+    await Promise.all(
+      specs.map(async ([c, name, cmd, memory, pids]) => {
+        const v = await c.deploy({ name, image: TEST_IMAGE, command: ['sh', '-c', cmd], memory, pids });
+        expect(v.state).toBe('running');
+        deployed[name] = Date.now();
+      }),
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    await broker?.close();
+    await removeOwned([p.alice.name, p.bob.name, p.admin.name]);
+    cleanupDir(dir);
+  });
+
+  const acted = (c: BrokerClient, service: string) => async (): Promise<BreakerEvent | undefined> =>
+    (await c.breakerHistory({ service })).events.find((e) => e.outcome === 'acted');
+
+  it('kills the fork storm within the configured time', async () => {
+    const e = await waitFor('the fork storm action', 20_000, acted(alice, 'storm'));
+    expect(e).toMatchObject({ rule: 'fork_storm', action: 'kill', owner: p.alice.name, reason: 'ok', mode: 'enforce' });
+    expect(e.signals.pids_per_sec).toBeGreaterThan(50);
+    // 2 s of sleep before the storm, then 1 s of evidence + one 500 ms interval; slack for runsc.
+    const fromDeploy = Date.parse(e.time) - deployed.storm!;
+    expect(fromDeploy).toBeLessThan(2000 + 1000 + 500 + 3000);
+    await waitFor('the storm container to exit', 10_000, async () => ((await alice.inspect('storm')).state === 'exited' ? true : undefined));
+  });
+
+  it('stops the memory hog within the configured time', async () => {
+    const e = await waitFor('the memory hog action', 20_000, acted(bob, 'hog'));
+    expect(e).toMatchObject({ rule: 'memory_hog', action: 'stop', owner: p.bob.name });
+    expect(e.signals.memory).toBeGreaterThan(70);
+    expect(Date.parse(e.time) - deployed.hog!).toBeLessThan(2000 + 1000 + 500 + 4000);
+    await waitFor('the hog container to stop', 15_000, async () => ((await bob.inspect('hog')).state === 'exited' ? true : undefined));
+  });
+
+  it('never touches the quiet service', async () => {
+    expect((await alice.inspect('quiet')).state).toBe('running');
+    expect((await admin.breakerHistory({ limit: 1000 })).events.filter((e) => e.service === 'quiet')).toEqual([]);
+  });
+
+  it('shows owners their own history and admins everything; metrics and audit carry it', async () => {
+    const mine = await alice.breakerHistory();
+    expect(mine.enabled).toBe(true);
+    expect(mine.events.length).toBeGreaterThan(0);
+    expect(mine.events.every((e) => e.owner === p.alice.name)).toBe(true);
+    expect((await bob.breakerHistory({ service: 'storm' })).events).toEqual([]);
+    const all = (await admin.breakerHistory()).events;
+    expect(new Set(all.filter((e) => e.outcome === 'acted').map((e) => e.service))).toEqual(new Set(['storm', 'hog']));
+    const metrics = await admin.metrics();
+    expect(metrics).toMatch(/docklock_breaker_actions_total\{rule="fork_storm",action="kill"\} 1/);
+    expect(metrics).toMatch(/docklock_breaker_actions_total\{rule="memory_hog",action="stop"\} 1/);
+    expect(metrics).toMatch(new RegExp(`docklock_breaker_signal\\{owner="${p.alice.name}",service="quiet",signal="pids"\\} \\d+`));
+    const audit = (await admin.audit(10_000)).entries;
+    expect(audit.filter((a) => a.action === 'breaker.action').map((a) => a.decision)).toEqual(['allowed', 'allowed']);
+    const watch = audit.filter((a) => a.action === 'breaker.watch');
+    expect(watch.length).toBeGreaterThanOrEqual(3);
+    // Which signals hold is reported per service (here: cgroup files, PSI only where the host has it per service).
+    expect(watch[0]!.reason).toMatch(/source (cgroup-v1|cgroup-v1\+unified|cgroup-v2|docker-stats); signals .*pids/);
+    expect(verifyAuditFile(broker.audit.path).ok).toBe(true);
+  });
+
+  it('prints the history with `docklock broker history`', async () => {
+    const env = { DOCKLOCK_BROKER_SOCKET: broker.socket, DOCKLOCK_TOKEN: p.alice.token };
+    const table = await docklock(['broker', 'history'], env);
+    expect(table.split('\n')[0]).toMatch(/^TIME\s+SERVICE\s+RULE\s+ACTION\s+OUTCOME\s+REASON\s+SIGNALS$/);
+    expect(table).toMatch(new RegExp(`${p.alice.name}/storm\\s+fork_storm\\s+kill\\s+acted\\s+ok\\s+pids_per_sec=`));
+    const json = JSON.parse(await docklock(['broker', 'history', '--json', '--service', 'storm'], env)) as { events: BreakerEvent[] };
+    expect(json.events.every((e) => e.service === 'storm')).toBe(true);
+  });
+});
