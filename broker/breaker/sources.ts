@@ -133,7 +133,11 @@ export class HostSignalSource implements SignalSource {
     if (where === 'none') return undefined;
     if (where === 'stats') return this.#stats.latest(svc.id, svc.cpuLimitCores);
     const s = await this.#cgroup.read(where, now);
-    if (s === undefined) this.#where.delete(svc.id); // gone: locate again next time (restart)
+    if (s === undefined) {
+      // gone: locate again next time (restart)
+      this.#cgroup.release(where);
+      this.#where.delete(svc.id);
+    }
     else if (s.cpuLimitCores === undefined && svc.cpuLimitCores !== undefined) s.cpuLimitCores = svc.cpuLimitCores;
     return s;
   }
@@ -146,12 +150,15 @@ export class HostSignalSource implements SignalSource {
   }
 
   forget(id: string): void {
+    const w = this.#where.get(id);
+    if (w !== undefined && w !== 'stats' && w !== 'none') this.#cgroup.release(w);
     this.#where.delete(id);
     this.#stats.forget(id);
   }
 
   close(): void {
     this.#stats.close();
+    this.#cgroup.close();
   }
 }
 

@@ -16,7 +16,7 @@
  * when it names the container ID: a hybrid host leaves the sandbox at `0::/` of the unified
  * hierarchy, and the root's pressure is the whole host's, never one service's.
  */
-import { readFile } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { parsePsi } from './psi.ts';
 import type { Psi } from './psi.ts';
@@ -25,10 +25,52 @@ import type { RawSample } from './sample.ts';
 /** Reads a text file, or undefined when it does not exist or cannot be read. */
 export type ReadText = (path: string) => Promise<string | undefined>;
 
-const defaultRead: ReadText = (path) => readFile(path, 'utf8').then(
-  (t) => t,
-  () => undefined,
-);
+/**
+ * Reads cgroup files through descriptors kept open and re-read at offset 0 (`pread`): the kernel
+ * regenerates a cgroup file on every read from offset 0, and this avoids an open/fstat/close per
+ * file per sample (the breaker reads ~5 files per service per interval). The reads are
+ * synchronous: cgroup files are generated in memory and never block on a device. A descriptor
+ * whose cgroup is gone fails (ENODEV) and is closed.
+ */
+class FdCache {
+  #fds = new Map<string, number>();
+  #buf = Buffer.allocUnsafe(64 * 1024);
+
+  read(path: string): string | undefined {
+    let fd = this.#fds.get(path);
+    try {
+      if (fd === undefined) {
+        fd = openSync(path, 'r');
+        this.#fds.set(path, fd);
+      }
+      const n = readSync(fd, this.#buf, 0, this.#buf.length, 0);
+      return this.#buf.toString('utf8', 0, n);
+    } catch {
+      this.close(path);
+      return undefined;
+    }
+  }
+
+  close(path: string): void {
+    const fd = this.#fds.get(path);
+    if (fd === undefined) return;
+    this.#fds.delete(path);
+    try {
+      closeSync(fd);
+    } catch {
+      // already gone
+    }
+  }
+
+  /** Closes every descriptor under a directory. */
+  closeUnder(dir: string): void {
+    for (const p of [...this.#fds.keys()]) if (p.startsWith(dir + '/')) this.close(p);
+  }
+
+  closeAll(): void {
+    for (const p of [...this.#fds.keys()]) this.close(p);
+  }
+}
 
 /** Where one container's cgroup files are. */
 export type CgroupLocation =
@@ -54,8 +96,12 @@ function int(text: string | undefined): number | undefined {
 
 function statField(text: string | undefined, key: string): number | undefined {
   if (text === undefined) return undefined;
-  const m = new RegExp(`^${key} ([0-9]+)$`, 'm').exec(text);
-  return m === null ? undefined : Number(m[1]);
+  // Keys are matched at line starts: "inactive_file" must not match "total_inactive_file".
+  const at = text.startsWith(`${key} `) ? 0 : text.indexOf(`\n${key} `) + 1;
+  if (at === 0 && !text.startsWith(`${key} `)) return undefined;
+  const end = text.indexOf('\n', at);
+  const v = text.slice(at + key.length + 1, end === -1 ? undefined : end);
+  return /^[0-9]+$/.test(v) ? Number(v) : undefined;
 }
 
 /** Reads counters from cgroup files; locations are found once per container and cached. */
@@ -64,11 +110,33 @@ export class CgroupReader {
   #proc: string;
   #read: ReadText;
   #v2: boolean | undefined;
+  #fds: FdCache | undefined;
+  /** Limits change rarely: read once per location, refreshed every `LIMITS_TTL_MS`. */
+  #limits = new Map<CgroupLocation, { at: number; pidsLimit?: number; memoryLimit?: number; cpuLimitCores?: number }>();
 
   constructor(opts: CgroupReaderOptions = {}) {
     this.#root = opts.cgroupRoot ?? '/sys/fs/cgroup';
     this.#proc = opts.procRoot ?? '/proc';
-    this.#read = opts.readText ?? defaultRead;
+    if (opts.readText !== undefined) this.#read = opts.readText;
+    else {
+      const fds = new FdCache();
+      this.#fds = fds;
+      this.#read = async (path) => fds.read(path);
+    }
+  }
+
+  /** Closes the descriptors kept for a location (its container is gone or no longer watched). */
+  release(loc: CgroupLocation): void {
+    this.#limits.delete(loc);
+    if (this.#fds === undefined) return;
+    const dirs = loc.version === 2 ? [loc.dir] : [loc.pids, loc.memory, loc.cpuacct, loc.cpu, loc.unified];
+    for (const d of dirs) if (d !== undefined) this.#fds.closeUnder(d);
+  }
+
+  /** Closes every descriptor. */
+  close(): void {
+    this.#limits.clear();
+    this.#fds?.closeAll();
   }
 
   async #isV2(): Promise<boolean> {
@@ -142,56 +210,85 @@ export class CgroupReader {
    * @returns the sample, or undefined when the cgroup is gone (container stopped or removed)
    */
   async read(loc: CgroupLocation, at: number): Promise<RawSample | undefined> {
+    const lim = this.#limits.get(loc);
+    const fresh = lim !== undefined && at - lim.at < LIMITS_TTL_MS && at >= lim.at;
     if (loc.version === 2) {
       const d = loc.dir;
-      const [pids, pidsMax, memCur, memMax, memStat, cpuStat, cpuMax, psi] = await Promise.all([
+      const [pids, memCur, memStat, cpuStat, psi] = await Promise.all([
         this.#read(join(d, 'pids.current')),
-        this.#read(join(d, 'pids.max')),
         this.#read(join(d, 'memory.current')),
-        this.#read(join(d, 'memory.max')),
         this.#read(join(d, 'memory.stat')),
         this.#read(join(d, 'cpu.stat')),
-        this.#read(join(d, 'cpu.max')),
         this.#psi(d),
       ]);
       if (pids === undefined && memCur === undefined && cpuStat === undefined) return undefined;
       const s: RawSample = { at, source: 'cgroup-v2', psi };
       assign(s, 'pids', int(pids));
-      assign(s, 'pidsLimit', int(pidsMax));
       assign(s, 'memoryUsage', int(memCur));
-      assign(s, 'memoryLimit', int(memMax));
       assign(s, 'memoryInactiveFile', statField(memStat, 'inactive_file'));
       const usec = statField(cpuStat, 'usage_usec');
       if (usec !== undefined) s.cpuUsageNs = usec * 1000;
-      const q = /^([0-9]+) ([0-9]+)$/.exec(cpuMax?.trim() ?? '');
-      if (q !== null && Number(q[2]) > 0) s.cpuLimitCores = Number(q[1]) / Number(q[2]);
+      let l = fresh ? lim : undefined;
+      if (l === undefined) {
+        const [pidsMax, memMax, cpuMax] = await Promise.all([this.#read(join(d, 'pids.max')), this.#read(join(d, 'memory.max')), this.#read(join(d, 'cpu.max'))]);
+        l = { at };
+        assignLimit(l, 'pidsLimit', int(pidsMax));
+        assignLimit(l, 'memoryLimit', int(memMax));
+        const q = /^([0-9]+) ([0-9]+)$/.exec(cpuMax?.trim() ?? '');
+        if (q !== null && Number(q[2]) > 0) l.cpuLimitCores = Number(q[1]) / Number(q[2]);
+        this.#limits.set(loc, l);
+      }
+      applyLimits(s, l);
       return s;
     }
-    const [pids, pidsMax, memUsage, memLimit, memStat, cpuUsage, quota, period, psi] = await Promise.all([
+    const [pids, memUsage, memStat, cpuUsage, psi] = await Promise.all([
       loc.pids === undefined ? undefined : this.#read(join(loc.pids, 'pids.current')),
-      loc.pids === undefined ? undefined : this.#read(join(loc.pids, 'pids.max')),
       loc.memory === undefined ? undefined : this.#read(join(loc.memory, 'memory.usage_in_bytes')),
-      loc.memory === undefined ? undefined : this.#read(join(loc.memory, 'memory.limit_in_bytes')),
       loc.memory === undefined ? undefined : this.#read(join(loc.memory, 'memory.stat')),
       loc.cpuacct === undefined ? undefined : this.#read(join(loc.cpuacct, 'cpuacct.usage')),
-      loc.cpu === undefined ? undefined : this.#read(join(loc.cpu, 'cpu.cfs_quota_us')),
-      loc.cpu === undefined ? undefined : this.#read(join(loc.cpu, 'cpu.cfs_period_us')),
       this.#psi(loc.unified),
     ]);
     if (pids === undefined && memUsage === undefined && cpuUsage === undefined) return undefined;
     const s: RawSample = { at, source: 'cgroup-v1', psi };
     assign(s, 'pids', int(pids));
-    assign(s, 'pidsLimit', int(pidsMax));
     assign(s, 'memoryUsage', int(memUsage));
-    assign(s, 'memoryLimit', int(memLimit));
     assign(s, 'memoryInactiveFile', statField(memStat, 'total_inactive_file'));
     assign(s, 'cpuUsageNs', int(cpuUsage));
-    const qv = int(quota);
-    const pv = int(period);
-    // cfs_quota_us is -1 (not matched by int) when unlimited.
-    if (qv !== undefined && pv !== undefined && pv > 0) s.cpuLimitCores = qv / pv;
+    let l = fresh ? lim : undefined;
+    if (l === undefined) {
+      const [pidsMax, memLimit, quota, period] = await Promise.all([
+        loc.pids === undefined ? undefined : this.#read(join(loc.pids, 'pids.max')),
+        loc.memory === undefined ? undefined : this.#read(join(loc.memory, 'memory.limit_in_bytes')),
+        loc.cpu === undefined ? undefined : this.#read(join(loc.cpu, 'cpu.cfs_quota_us')),
+        loc.cpu === undefined ? undefined : this.#read(join(loc.cpu, 'cpu.cfs_period_us')),
+      ]);
+      l = { at };
+      assignLimit(l, 'pidsLimit', int(pidsMax));
+      assignLimit(l, 'memoryLimit', int(memLimit));
+      const qv = int(quota);
+      const pv = int(period);
+      // cfs_quota_us is -1 (not matched by int) when unlimited.
+      if (qv !== undefined && pv !== undefined && pv > 0) l.cpuLimitCores = qv / pv;
+      this.#limits.set(loc, l);
+    }
+    applyLimits(s, l);
     return s;
   }
+}
+
+/** How long cached limits are trusted (Docker can update limits of a running container). */
+const LIMITS_TTL_MS = 30_000;
+
+type Limits = { at: number; pidsLimit?: number; memoryLimit?: number; cpuLimitCores?: number };
+
+function assignLimit(l: Limits, key: 'pidsLimit' | 'memoryLimit', v: number | undefined): void {
+  if (v !== undefined) l[key] = v;
+}
+
+function applyLimits(s: RawSample, l: Limits): void {
+  if (l.pidsLimit !== undefined) s.pidsLimit = l.pidsLimit;
+  if (l.memoryLimit !== undefined) s.memoryLimit = l.memoryLimit;
+  if (l.cpuLimitCores !== undefined) s.cpuLimitCores = l.cpuLimitCores;
 }
 
 function assign<K extends 'pids' | 'pidsLimit' | 'memoryUsage' | 'memoryLimit' | 'memoryInactiveFile' | 'cpuUsageNs'>(s: RawSample, key: K, v: number | undefined): void {
