@@ -89,7 +89,9 @@ export class EvaluationPool {
     const worker = new Worker(WORKER_URL, {
       workerData: init,
       transferList: [channel.port2],
-      resourceLimits: { stackSizeMb: workerStackMb(c.manifest.limits.stack) },
+      // Every evaluation allocates a fresh instance, WASI state and witness: a larger young
+      // generation means fewer scavenges in the middle of an evaluation (the p99 tail).
+      resourceLimits: { stackSizeMb: workerStackMb(c.manifest.limits.stack), maxYoungGenerationSizeMb: 64 },
       stdout: false,
       stderr: false,
     });
