@@ -453,8 +453,12 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
     }
     const p = OP_POPS[op]!;
     if (p !== DYNAMIC) {
-      popN(p);
-      pushN(OP_PUSHES[op]!);
+      // popN/pushN inlined: this is the path of almost every instruction.
+      height -= p;
+      const base = cBase[cBase.length - 1]!;
+      if (height < base) height = base;
+      height += OP_PUSHES[op]!;
+      if (height > maxHeight) maxHeight = height;
     }
     const nan = NAN_SCALAR[op]!;
     if (nan !== 0) {

@@ -34,6 +34,7 @@ export const FRAME_OVERHEAD = 8;
 /** A function that calls nothing and weighs at most this needs no accounting (spec: stack.md#S4). */
 export const LEAF_MAX_WEIGHT = 512;
 const PAGE = 65536;
+const NO_BLOCK_TYPE = new Uint8Array(0);
 /** Functions appended by the rewriter: the fuel trap and the entry trap (spec: instrumented-abi.md). */
 const TRAP_FUNCS = 2;
 
@@ -128,6 +129,17 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
   const trapEntryFunc = trapFuelFunc + 1;
   const voidType = wrapperTypeIndex(new Uint8Array(0), new Uint8Array(0));
 
+  // The wrapper block's type, per function type (most modules have a few dozen types, thousands of functions).
+  const blockTypes = new Map<number, Uint8Array>();
+  const blockTypeOf = (typeIndex: number): Uint8Array => {
+    let bt = blockTypes.get(typeIndex);
+    if (bt === undefined) {
+      const results = m.types[typeIndex]!.results;
+      bt = encodeBlockType(results, () => wrapperTypeIndex(results));
+      blockTypes.set(typeIndex, bt);
+    }
+    return bt;
+  };
   const replaced = new Map<number, Uint8Array>();
   // Code section.
   const code = new Writer(m.bytes.length + (m.bytes.length >> 1) + 1024);
@@ -156,7 +168,7 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     emitBody(
       {
         bytes: m.bytes, costs, fuelGlobal, depthGlobal, trapFuelFunc, trapEntryFunc, frameWeight: weight, stackLimit: stackLimit - LEAF_MAX_WEIGHT,
-        wrapperBlockType: weight > 0 ? encodeBlockType(type.results, () => wrapperTypeIndex(type.results)) : new Uint8Array(0),
+        wrapperBlockType: weight > 0 ? blockTypeOf(m.funcTypes[funcIndex]!) : NO_BLOCK_TYPE,
         paramCount: type.params.length, memoryLimitPages,
       },
       body,
