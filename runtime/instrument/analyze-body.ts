@@ -55,6 +55,30 @@ export interface BodyAnalysis {
   instructions: number;
 }
 
+const UNKNOWN = -1;
+const LOCAL_ORIGIN = -2;
+const OBSERVED = -1;
+
+/**
+ * Drops the scalar NaN patches whose values are never observed (spec: nan.md#N4): consumed only by
+ * payload-blind operators, directly or through locals every read of which is payload-blind.
+ */
+function elideNans(offsets: number[], kinds: number[], args: number[], fate: Map<number, number>, observedLocals: Set<number>): void {
+  let w = 0;
+  for (let i = 0; i < offsets.length; i++) {
+    if (kinds[i] === Patch.Nan && args[i]! <= 2) {
+      const f = fate.get(i);
+      const needed = f === OBSERVED || (f !== undefined && observedLocals.has(f));
+      if (!needed) continue;
+    }
+    offsets[w] = offsets[i]!;
+    kinds[w] = kinds[i]!;
+    args[w] = args[i]!;
+    w++;
+  }
+  offsets.length = kinds.length = args.length = w;
+}
+
 interface Ctx {
   m: ParsedModule;
   costs: CostTable;
@@ -120,8 +144,22 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
   let needsI32Scratch = false;
   let nanKinds = 0;
   let instructions = 0;
-  /** Index of the NaN patch the previous instruction added, while it may still be elided. */
-  let pendingNan = -1;
+  // NaN elision (spec: nan.md#N4). Each operand-stack slot remembers where its value came from:
+  // UNKNOWN, a NaN patch (the index of the patch that would canonicalise it), or a local.get
+  // (LOCAL_ORIGIN - index). A value consumed by an operator that cannot see a NaN's payload needs
+  // no canonicalisation; one that reaches anything else ("observed") does. A value stored in a
+  // local needs it only if some read of that local is observed.
+  const orig: number[] = [];
+  const nanFate = new Map<number, number>(); // patch → local it flows into, or OBSERVED
+  const observedLocals = new Set<number>();
+  const observe = (o: number | undefined): void => {
+    if (o === undefined || o === UNKNOWN) return;
+    if (o >= 0) nanFate.set(o, OBSERVED);
+    else observedLocals.add(LOCAL_ORIGIN - o);
+  };
+  const observeRange = (from: number, to: number): void => {
+    for (let i = from; i < to; i++) observe(orig[i]);
+  };
 
   // The current segment: index of its charge patch and its accumulated cost.
   offsets.push(codeStart);
@@ -156,16 +194,31 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
     args.push(arg);
   };
   const popN = (n: number): void => {
-    height -= n;
     const base = cBase[cBase.length - 1]!;
+    observeRange(Math.max(base, height - n), height);
+    height -= n;
     if (height < base) height = base; // only in unreachable code (or invalid code, which V8 rejects)
   };
   const pushN = (n: number): void => {
+    for (let i = 0; i < n; i++) orig[height + i] = UNKNOWN;
     height += n;
     if (height > maxHeight) maxHeight = height;
   };
+  const pushOrigin = (o: number): void => {
+    orig[height] = o;
+    height += 1;
+    if (height > maxHeight) maxHeight = height;
+  };
+  /** Pops one value and returns its origin without observing it. */
+  const take = (): number => {
+    const base = cBase[cBase.length - 1]!;
+    if (height <= base) return UNKNOWN;
+    height -= 1;
+    return orig[height]!;
+  };
   const setUnreachable = (): void => {
     const top = cBase.length - 1;
+    observeRange(cBase[top]!, height);
     height = cBase[top]!;
     cUnreach[top] = true;
   };
@@ -177,16 +230,6 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
     const at = r.pos;
     const op = r.bytes[r.pos++]!;
     instructions++;
-    if (pendingNan >= 0) {
-      // The previous instruction produced a float this one consumes without exposing its payload.
-      const blind = NAN_BLIND_CONSUMER[op]!;
-      if (blind !== 0 && (blind === 3 || blind === args[pendingNan]) && pendingNan === offsets.length - 1) {
-        offsets.pop();
-        kinds.pop();
-        args.pop();
-      }
-      pendingNan = -1;
-    }
     segCost += opCost[op]!;
     const kind = OP_IMM[op];
     switch (op) {
@@ -216,6 +259,7 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
       case 0x05: { // else
         const top = cBase.length - 1;
         if (top === 0) r.fail('else without if', at);
+        observeRange(cBase[top]!, height);
         height = cBase[top]!;
         cUnreach[top] = false;
         pushN(cParams[top]!);
@@ -227,10 +271,13 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
         if (top === 0) {
           if (r.pos !== end) r.fail('operators remaining after end of function', r.pos);
           closeSegment();
+          observeRange(0, height);
           patch(at, Patch.FuncEnd, 0);
+          elideNans(offsets, kinds, args, nanFate, observedLocals);
           for (let i = 0; i < kinds.length; i++) if (kinds[i] === Patch.Nan) nanKinds |= 1 << args[i]!;
           return { offsets, kinds, args, maxHeight, calls, usesV128, needsI32Scratch, nanKinds, instructions };
         }
+        observeRange(cBase[top]!, height);
         height = cBase[top]!;
         const results = cResults[top]!;
         // After an `if` two paths join; after a block only if some branch targets it; after a loop
@@ -264,12 +311,14 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
       }
       case 0x0c: // br
         target(r.u32(), at);
+        observeRange(0, height);
         setUnreachable();
         startSegment(r.pos, false, true);
         continue;
       case 0x0d: // br_if
         target(r.u32(), at);
         popN(1);
+        observeRange(0, height);
         startSegment(r.pos, false, segDead);
         continue;
       case 0x0e: { // br_table
@@ -277,12 +326,14 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
         if (n > end - r.pos) r.fail('unexpected end: br_table too long', at);
         for (let i = 0; i <= n; i++) target(r.u32(), at);
         popN(1);
+        observeRange(0, height);
         setUnreachable();
         startSegment(r.pos, false, true);
         continue;
       }
       case 0x0f: // return
         for (let i = 1; i < cBase.length; i++) cEscapes[i] = true;
+        observeRange(0, height);
         patch(at, Patch.Return, cBase.length - 1);
         setUnreachable();
         startSegment(r.pos, false, true);
@@ -321,7 +372,20 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
       case Imm.Local: {
         const idx = r.u32();
         if (idx >= ctx.localTotal) r.fail(`unknown local ${idx}`, at);
-        break;
+        if (op === 0x20) {
+          pushOrigin(LOCAL_ORIGIN - idx);
+          continue;
+        }
+        const o = take();
+        if (o >= 0) {
+          // A NaN-producing result stored in a local: elidable only if the local is never observed.
+          const fate = nanFate.get(o);
+          nanFate.set(o, fate === undefined || fate === idx ? idx : OBSERVED);
+        } else {
+          observe(o); // a copy of another local: keep it simple and treat that local as observed
+        }
+        if (op === 0x22) pushOrigin(o);
+        continue;
       }
       case Imm.Global: {
         const idx = r.u32();
@@ -453,17 +517,17 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
     }
     const p = OP_POPS[op]!;
     if (p !== DYNAMIC) {
-      // popN/pushN inlined: this is the path of almost every instruction.
-      height -= p;
       const base = cBase[cBase.length - 1]!;
+      if (NAN_BLIND_CONSUMER[op] === 0) observeRange(Math.max(base, height - p), height);
+      height -= p;
       if (height < base) height = base;
-      height += OP_PUSHES[op]!;
-      if (height > maxHeight) maxHeight = height;
-    }
-    const nan = NAN_SCALAR[op]!;
-    if (nan !== 0) {
-      patch(r.pos, Patch.Nan, nan);
-      pendingNan = offsets.length - 1;
+      const nan = NAN_SCALAR[op]!;
+      if (nan !== 0) {
+        patch(r.pos, Patch.Nan, nan);
+        pushOrigin(offsets.length - 1);
+      } else {
+        pushN(OP_PUSHES[op]!);
+      }
     }
   }
   return r.fail('unexpected end of section or function: function body must end with end', end);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compile } from '../../index.ts';
+import { compile, instrument } from '../../index.ts';
 import { wat } from './wat.ts';
 
 const F32_CANON = 0x7fc00000;
@@ -50,6 +50,35 @@ describe('NaN canonicalisation', () => {
       expect(await bitsOf('f64.store', 'i64.load', expr)).toBe(F64_CANON);
     });
   }
+
+  it('canonicalises a NaN that reaches memory through a local, a tee, a select or a global', async () => {
+    const text = `(module (memory 1) (global $g (mut f64) (f64.const 0))
+      (func $canon (param $p i32) (result i32) (i64.eq (i64.load (local.get $p)) (i64.const 0x7ff8000000000000)))
+      (func (export "f") (param $x f64) (result i32) (local $t f64)
+        (local.set $t (f64.sub (local.get $x) (local.get $x)))   ;; inf - inf
+        (f64.store (i32.const 0) (local.get $t))
+        (f64.store (i32.const 8) (local.tee $t (f64.mul (local.get $x) (f64.const 0))))
+        (f64.store (i32.const 16) (select (f64.sqrt (f64.const -1)) (f64.const 1) (i32.const 1)))
+        (global.set $g (f64.div (f64.const 0) (f64.const 0)))
+        (f64.store (i32.const 24) (global.get $g))
+        (i32.add (i32.add (call $canon (i32.const 0)) (call $canon (i32.const 8))) (i32.add (call $canon (i32.const 16)) (call $canon (i32.const 24))))))`;
+    const mod = await compile(wat(text));
+    const inst = await mod.instantiate({}, { fuel: 1000n });
+    expect((inst.exports.f as (x: number) => number)(Infinity)).toBe(4);
+  });
+
+  it('skips canonicalisation where no payload can be observed (comparisons, chained arithmetic, blind locals)', async () => {
+    const text = `(module (func (export "f") (param $x f64) (result i32) (local $t f64)
+        (local.set $t (f64.mul (f64.add (local.get $x) (f64.const 1)) (local.get $x)))
+        (f64.lt (local.get $t) (f64.const 0))))`;
+    const out = instrument(wat(text));
+    const canon = Uint8Array.from([0x44, 0, 0, 0, 0, 0, 0, 0xf8, 0x7f]);
+    const hasCanon = out.some((_, i) => canon.every((b, j) => out[i + j] === b));
+    expect(hasCanon).toBe(false);
+    // …and where one can: the same value returned directly is canonicalised.
+    const returned = instrument(wat(`(module (func (export "f") (param $x f64) (result f64) (f64.mul (f64.add (local.get $x) (f64.const 1)) (local.get $x))))`));
+    expect(returned.some((_, i) => canon.every((b, j) => returned[i + j] === b))).toBe(true);
+  });
 
   it('leaves non-NaN results and bit operations (neg, abs, copysign) untouched', async () => {
     expect(await bitsOf('f32.store', 'i32.load', '(f32.add (f32.const 1.5) (f32.const 2))')).toBe(0x40600000n);
