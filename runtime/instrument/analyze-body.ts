@@ -158,8 +158,24 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
     else observedLocals.add(LOCAL_ORIGIN - o);
   };
   const observeRange = (from: number, to: number): void => {
-    for (let i = from; i < to; i++) observe(orig[i]);
+    for (let i = from; i < to; i++) {
+      const o = orig[i]!;
+      if (o !== UNKNOWN) observe(o);
+    }
   };
+  // Only float locals can hold a NaN, so only their reads are traced (keeps integer code cheap).
+  const floatLocal = new Uint8Array(localTotal);
+  {
+    const params = types[m.funcTypes[funcIndex]!]!.params;
+    let i = 0;
+    for (; i < params.length; i++) floatLocal[i] = params[i] === 0x7d || params[i] === 0x7c ? 1 : 0;
+    const body = m.bodies[funcIndex - m.importedFuncCount];
+    for (const d of body?.localDecls ?? []) {
+      const f = d.type === 0x7d || d.type === 0x7c ? 1 : 0;
+      if (f) floatLocal.fill(1, i, Math.min(localTotal, i + d.count));
+      i += d.count;
+    }
+  }
 
   // The current segment: index of its charge patch and its accumulated cost.
   offsets.push(codeStart);
@@ -373,7 +389,7 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
         const idx = r.u32();
         if (idx >= ctx.localTotal) r.fail(`unknown local ${idx}`, at);
         if (op === 0x20) {
-          pushOrigin(LOCAL_ORIGIN - idx);
+          pushOrigin(floatLocal[idx] ? LOCAL_ORIGIN - idx : UNKNOWN);
           continue;
         }
         const o = take();
