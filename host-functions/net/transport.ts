@@ -33,12 +33,19 @@ export async function performRequest(req: NetRequest): Promise<NetResponse> {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   let address: string;
   let family: number;
-  try {
-    const r = await lookup(host, { verbatim: true });
-    address = r.address;
-    family = r.family;
-  } catch (e) {
-    return { error: 'transport', message: `DNS lookup failed: ${(e as Error).message}` };
+  const literal = isIP(host);
+  if (literal !== 0) {
+    // An address needs no resolution (and a thread-pool round trip per request).
+    address = host;
+    family = literal;
+  } else {
+    try {
+      const r = await lookup(host, { verbatim: true });
+      address = r.address;
+      family = r.family;
+    } catch (e) {
+      return { error: 'transport', message: `DNS lookup failed: ${(e as Error).message}` };
+    }
   }
   if (isPrivateAddress(address) && !req.allowPrivate) {
     return { error: 'denied', message: `${host} resolves to a private address ${address}; list the address itself to allow it` };
