@@ -3,11 +3,10 @@
  * network requests (record mode), mirrors its output if asked, and enforces the wall-clock
  * watchdog, which is an infrastructure failure, never a result (spec: DESIGN.md).
  */
-import { Worker, MessageChannel } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { InternalError, DocklockError } from './errors.ts';
 import type { RunOutcome, RunRequest } from './run.ts';
-import { performRequest } from '../host-functions/net/transport.ts';
-import type { NetRequest } from '../host-functions/net/http.ts';
+import { openBridge } from '../host-functions/net/bridge.ts';
 import type { WorkerInit } from './cage-worker.ts';
 
 export interface CageOptions extends Omit<RunRequest, 'net' | 'tee' | 'compiled'> {
@@ -28,23 +27,14 @@ export function workerStackMb(stackBudget: number): number {
  */
 export function runCage(options: CageOptions): Promise<RunOutcome> {
   const { tee, ...request } = options;
-  const signal = new SharedArrayBuffer(4);
-  const flag = new Int32Array(signal);
-  const channel = new MessageChannel();
-  const init: WorkerInit = { request, netPort: channel.port2, signal, tee: tee !== undefined };
+  const bridge = openBridge();
+  const init: WorkerInit = { request, net: bridge.end, tee: tee !== undefined };
   const worker = new Worker(WORKER_URL, {
     workerData: init,
-    transferList: [channel.port2],
+    transferList: [bridge.end.port],
     resourceLimits: { stackSizeMb: workerStackMb(request.manifest.limits.stack) },
     stdout: false,
     stderr: false,
-  });
-  channel.port1.on('message', (req: NetRequest) => {
-    void performRequest(req).then((res) => {
-      channel.port1.postMessage(res);
-      Atomics.store(flag, 0, 1);
-      Atomics.notify(flag, 0);
-    });
   });
   return new Promise<RunOutcome>((resolve, reject) => {
     let finished = false;
@@ -52,7 +42,7 @@ export function runCage(options: CageOptions): Promise<RunOutcome> {
       if (finished) return;
       finished = true;
       clearTimeout(watchdog);
-      channel.port1.close();
+      bridge.close();
       void worker.terminate();
       fn();
     };

@@ -8,12 +8,10 @@
  * only (an infrastructure error, never a result): the worker is replaced and the batch goes on.
  */
 import { availableParallelism } from 'node:os';
-import { MessageChannel, Worker } from 'node:worker_threads';
-import type { MessagePort } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { workerStackMb } from '../cage.ts';
 import { DocklockError, InputError, InternalError } from '../errors.ts';
-import { performRequest } from '../../host-functions/net/transport.ts';
-import type { NetRequest } from '../../host-functions/net/http.ts';
+import { openBridge } from '../../host-functions/net/bridge.ts';
 import type { Challenge } from './challenge.ts';
 import type { EvaluationRecord } from './evaluation.ts';
 import type { PoolJob, PoolReply, PoolWorkerInit } from './worker.ts';
@@ -33,7 +31,7 @@ interface Pending {
 
 interface Slot {
   worker: Worker;
-  port: MessagePort;
+  bridge: { close: () => void };
   current: Pending | undefined;
   timer: NodeJS.Timeout | undefined;
 }
@@ -82,27 +80,18 @@ export class EvaluationPool {
 
   #spawn(): Slot {
     const c = this.#challenge;
-    const signal = new SharedArrayBuffer(4);
-    const flag = new Int32Array(signal);
-    const channel = new MessageChannel();
-    const init: PoolWorkerInit = { shared: c.compiled.share(), manifest: c.manifest, module: c.module, inputs: new Map(c.inputs), netPort: channel.port2, signal };
+    const bridge = openBridge();
+    const init: PoolWorkerInit = { shared: c.compiled.share(), manifest: c.manifest, module: c.module, inputs: new Map(c.inputs), net: bridge.end };
     const worker = new Worker(WORKER_URL, {
       workerData: init,
-      transferList: [channel.port2],
+      transferList: [bridge.end.port],
       // Every evaluation allocates a fresh instance, WASI state and witness: a larger young
       // generation means fewer scavenges in the middle of an evaluation (the p99 tail).
       resourceLimits: { stackSizeMb: workerStackMb(c.manifest.limits.stack), maxYoungGenerationSizeMb: 64 },
       stdout: false,
       stderr: false,
     });
-    const slot: Slot = { worker, port: channel.port1, current: undefined, timer: undefined };
-    channel.port1.on('message', (req: NetRequest) => {
-      void performRequest(req).then((res) => {
-        channel.port1.postMessage(res);
-        Atomics.store(flag, 0, 1);
-        Atomics.notify(flag, 0);
-      });
-    });
+    const slot: Slot = { worker, bridge, current: undefined, timer: undefined };
     worker.on('message', (msg: PoolReply) => {
       const p = slot.current;
       if (p === undefined || p.job.id !== msg.id) return;
@@ -133,7 +122,7 @@ export class EvaluationPool {
   #replace(slot: Slot): void {
     const i = this.#slots.indexOf(slot);
     if (i < 0) return;
-    slot.port.close();
+    slot.bridge.close();
     void slot.worker.terminate();
     if (this.#closed) return;
     const fresh = this.#spawn();
@@ -179,7 +168,7 @@ export class EvaluationPool {
         const p = s.current;
         this.#finish(s);
         p?.reject(new DocklockError('DL_ERR_EVALUATE_CLOSED', 'the evaluation pool was closed'));
-        s.port.close();
+        s.bridge.close();
         await s.worker.terminate();
       }),
     );

@@ -5,13 +5,13 @@
  * challenge block this thread on `Atomics.wait` while the main thread performs them, as in
  * runtime/cage-worker.ts (spec: spec/network.md#R1).
  */
-import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import type { MessagePort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { CompiledModule } from '../compiled-module.ts';
 import type { SharedCompiledModule } from '../compiled-module.ts';
 import type { CageManifest } from '../manifest.ts';
 import { DocklockError } from '../errors.ts';
-import type { NetRequest, NetResponse } from '../../host-functions/net/http.ts';
+import { bridgeTransport } from '../../host-functions/net/bridge.ts';
+import type { BridgeEnd } from '../../host-functions/net/bridge.ts';
 import { evaluateOne } from './evaluation.ts';
 import type { EvaluationRecord } from './evaluation.ts';
 
@@ -20,8 +20,7 @@ export interface PoolWorkerInit {
   manifest: CageManifest;
   module: Uint8Array;
   inputs: Map<string, Uint8Array>;
-  netPort: MessagePort;
-  signal: SharedArrayBuffer;
+  net: BridgeEnd;
 }
 
 export interface PoolJob {
@@ -34,17 +33,9 @@ export interface PoolJob {
 export type PoolReply = { id: number; record: EvaluationRecord } | { id: number; error: { code: string; message: string } };
 
 const init = workerData as PoolWorkerInit;
-const flag = new Int32Array(init.signal);
 const compiled = CompiledModule.fromShared(init.shared);
 
-function transport(req: NetRequest): NetResponse {
-  Atomics.store(flag, 0, 0);
-  init.netPort.postMessage(req);
-  const r = Atomics.wait(flag, 0, 0, req.timeoutMs + 5_000);
-  const msg = receiveMessageOnPort(init.netPort);
-  if (r === 'timed-out' || msg === undefined) return { error: 'transport', message: 'no answer from the network thread' };
-  return msg.message as NetResponse;
-}
+const transport = bridgeTransport(init.net);
 
 parentPort!.on('message', (job: PoolJob) => {
   void evaluateOne({ manifest: init.manifest, module: init.module, compiled, inputs: init.inputs, submission: job.submission, label: job.label, keep: job.keep, net: transport }).then(
