@@ -36,3 +36,17 @@ export async function guarded(json: boolean, body: () => Promise<number>): Promi
   // Let stdout drain; the process exits when the event loop is empty.
   return undefined as never;
 }
+
+/** Commander reducer for repeatable options. */
+export const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+/** `--env K=V` flags as a map; a flag without `=` (or with an empty name) is a coded usage error. */
+export function parseEnvFlags(flags: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const kv of flags) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new InputError('DL_ERR_CLI_ENV', `--env takes K=V, got "${kv}"`, { field: '--env' });
+    env[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  return env;
+}

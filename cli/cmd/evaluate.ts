@@ -5,7 +5,7 @@ import { InputError } from '../../runtime/errors.ts';
 import { loadChallenge } from '../../runtime/evaluate/challenge.ts';
 import { evaluateSubmissions } from '../../runtime/evaluate/batch.ts';
 import type { Evaluation } from '../../runtime/evaluate/evaluation.ts';
-import { EXIT, guarded, readInput } from '../io.ts';
+import { EXIT, collect, guarded, parseEnvFlags, readInput } from '../io.ts';
 
 interface EvaluateFlags {
   jobs?: string;
@@ -15,7 +15,6 @@ interface EvaluateFlags {
   allowHost: string[];
 }
 
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 /** One JSON line per evaluation: u64 as decimal strings. */
 export function evaluationJson(e: Evaluation): Record<string, unknown> {
@@ -57,12 +56,7 @@ export function registerEvaluate(program: Command): void {
       guarded(f.json === true, async () => {
         const jobs = f.jobs === undefined ? 2 : Number(f.jobs);
         if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256) throw new InputError('DL_ERR_CLI_JOBS', `--jobs takes an integer in 1..256, got "${f.jobs}"`, { field: '--jobs' });
-        const env: Record<string, string> = {};
-        for (const kv of f.env) {
-          const eq = kv.indexOf('=');
-          if (eq <= 0) throw new InputError('DL_ERR_CLI_ENV', `--env takes K=V, got "${kv}"`, { field: '--env' });
-          env[kv.slice(0, eq)] = kv.slice(eq + 1);
-        }
+        const env = parseEnvFlags(f.env);
         const challenge = await loadChallenge(challengeDir, { env, allowHosts: f.allowHost });
         const submissions = submissionPaths.map((p) => ({ label: p, bytes: readInput(p, 'submission') }));
         const bar = process.stderr.isTTY === true ? new SingleBar({ format: 'evaluating [{bar}] {value}/{total} {eta_formatted}', hideCursor: true, clearOnComplete: true, stream: process.stderr }) : undefined;

@@ -9,7 +9,7 @@ import { readManifestInputs } from '../../runtime/inputs.ts';
 import { runCage } from '../../runtime/cage.ts';
 import { resultHash, resultToJson } from '../../runtime/result.ts';
 import { encodeBundle } from '../../runtime/bundle.ts';
-import { EXIT, guarded, printJson, readInput } from '../io.ts';
+import { EXIT, collect, guarded, parseEnvFlags, printJson, readInput } from '../io.ts';
 
 interface RunFlags {
   manifest?: string;
@@ -27,7 +27,6 @@ interface RunFlags {
   json?: boolean;
 }
 
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
 type Obj = Record<string, unknown>;
 
 function sub(o: Obj, key: string): Obj {
@@ -62,14 +61,7 @@ function manifestObject(modulePath: string, f: RunFlags): { raw: Obj; baseDir: s
   if (f.memory !== undefined) sub(raw, 'limits').memory = f.memory;
   if (f.seed !== undefined) sub(raw, 'determinism').seed = f.seed;
   if (f.clockStart !== undefined) sub(sub(raw, 'determinism'), 'clock').start = f.clockStart;
-  if (f.env.length > 0) {
-    const env = sub(raw, 'env');
-    for (const kv of f.env) {
-      const eq = kv.indexOf('=');
-      if (eq <= 0) throw new InputError('DL_ERR_CLI_ENV', `--env takes K=V, got "${kv}"`, { field: '--env' });
-      env[kv.slice(0, eq)] = kv.slice(eq + 1);
-    }
-  }
+  if (f.env.length > 0) Object.assign(sub(raw, 'env'), parseEnvFlags(f.env));
   if (f.arg.length > 0) raw.args = [...((raw.args as unknown[] | undefined) ?? []), ...f.arg];
   if (f.net !== undefined) {
     if (f.net !== 'deny' && f.net !== 'record') throw new InputError('DL_ERR_CLI_NET', `--net is deny or record, got "${f.net}"`, { field: '--net' });
