@@ -47,8 +47,8 @@ const EXPECTED: Record<string, Record<string, [Evaluation['status'], string | nu
     'mediocre.txt': ['ok', null],
     'injection.txt': ['ok', null],
     'broken.txt': ['submission_failed', 'wrong_line_count'],
-    // 8 MiB into a 4 MiB challenge: the allocation is refused and the challenge traps.
-    'memory-bomb (generated)': ['evaluation_failed', 'trapped:unreachable'],
+    // 8 MiB into a 4 MiB challenge: refused by size before it is read (the miner's failure, not the challenge's).
+    'memory-bomb (generated)': ['submission_failed', 'too_large'],
   },
 };
 

@@ -47,6 +47,7 @@ describe.each(['assemblyscript', 'c'] as const)('%s SDK', (lang) => {
     expect(out.result.status).toBe('exited');
     expect(out.result.exitCode).toBe(0);
     expect(lines.submission_len).toBe(String(submission.length));
+    expect(lines.submission_size).toBe(String(submission.length));
     expect(lines.stdin_same).toBe('true');
     expect(lines.random).toMatch(/^[0-9a-f]{16}$/);
     expect(lines.clock_step).toBe('1000000');

@@ -68,6 +68,23 @@ export function writeFile(path: string, data: Uint8Array): u16 {
   return w;
 }
 
+/** A file's size in bytes without reading it, or -1 if it cannot be opened. */
+export function fileSize(path: string): i64 {
+  const p = relative(path);
+  const fdOut = new ArrayBuffer(4);
+  if (path_open(ROOT_FD, 0, changetype<usize>(p), p.byteLength, 0, RIGHT_FD_FILESTAT_GET, 0, 0, changetype<usize>(fdOut)) != 0) return -1;
+  const fd = load<u32>(changetype<usize>(fdOut));
+  const stat = new ArrayBuffer(64);
+  const err = fd_filestat_get(fd, changetype<usize>(stat));
+  fd_close(fd);
+  return err != 0 ? -1 : <i64>load<u64>(changetype<usize>(stat), 32);
+}
+
+/** The submission's size in bytes, before reading it (refuse oversized submissions first); -1 if missing. */
+export function submissionSize(): i64 {
+  return fileSize(SUBMISSION_PATH);
+}
+
 /** The submission's bytes (the file /input/submission); empty if it is missing. */
 export function readSubmission(): Uint8Array {
   const b = readFile(SUBMISSION_PATH);

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wasi/api.h>
@@ -54,6 +55,12 @@ static inline uint8_t *dl_read_file(const char *path, size_t *len) {
   buf[n] = 0;
   *len = n;
   return buf;
+}
+
+/** The submission's size in bytes, before reading it (refuse oversized submissions first); -1 if missing. */
+static inline long long dl_submission_size(void) {
+  struct stat st;
+  return stat(DL_SUBMISSION_PATH, &st) == 0 ? (long long)st.st_size : -1;
 }
 
 /** The submission's bytes (/input/submission), malloc'd and NUL-terminated; NULL if missing. */

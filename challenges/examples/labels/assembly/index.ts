@@ -2,10 +2,13 @@
 // ground truth is fetched over recorded HTTP from $TRUTH_URL (the manifest's env; allow-listed in
 // network.allow), so a replay sees exactly the answers this evaluation saw without the network.
 // The score is the fraction of lines that match.
-import { readSubmission, writeScore, fail, Details, httpGet, log, INFO, WARN, getEnv, exit, nowNs } from "../../../sdk/assemblyscript/index";
+import { readSubmission, submissionSize, writeScore, fail, Details, httpGet, log, INFO, WARN, getEnv, exit, nowNs } from "../../../sdk/assemblyscript/index";
 
 /** Submissions larger than this are not read further than needed: more lines than items is wrong anyway. */
 const MAX_LINES = 10_000;
+/** A submission this large cannot be a label file for this data set; refusing it before decoding keeps a
+ *  miner from exhausting the challenge's own memory (which would be reported as the challenge failing). */
+const MAX_BYTES = 1 << 20;
 
 function lines(text: string): string[] {
   const out = text.split("\n");
@@ -25,6 +28,11 @@ export function _start(): void {
     return;
   }
   const truth = lines(res.text());
+  const size = submissionSize();
+  if (size > MAX_BYTES) {
+    fail("too_large", new Details().int("bytes", size).int("max", MAX_BYTES));
+    return;
+  }
   const bytes = readSubmission();
   const text = String.UTF8.decode(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
   const guesses = lines(text);

@@ -1,6 +1,6 @@
 // Exercises every SDK function once and prints `key=value` lines (test/challenges/sdk.test.ts runs
 // it with a sort submission as the submission and $URL pointing at a local server).
-import { readSubmission, readStdin, randomBytes, Rng, nowNs, monotonicNs, getEnv, httpGet, log, INFO, Submission, nestedStatusName, writeScore, fail, Details, print } from "../index";
+import { readSubmission, submissionSize, readStdin, randomBytes, Rng, nowNs, monotonicNs, getEnv, httpGet, log, INFO, Submission, nestedStatusName, writeScore, fail, Details, print } from "../index";
 
 function hex(b: Uint8Array): string {
   let s = "";
@@ -12,6 +12,7 @@ export function _start(): void {
   const sub = readSubmission();
   const stdin = readStdin();
   print("submission_len=" + sub.length.toString() + "\n");
+  print("submission_size=" + submissionSize().toString() + "\n");
   print("stdin_same=" + (stdin.length == sub.length && hex(stdin.subarray(0, 16)) == hex(sub.subarray(0, 16)) ? "true" : "false") + "\n");
   print("random=" + hex(randomBytes(8)) + "\n");
   print("rng=" + new Rng().below(1000).toString() + "\n");

@@ -11,6 +11,7 @@ int main(void) {
   uint8_t head[16] = {0};
   size_t got = fread(head, 1, sizeof head, stdin);
   printf("submission_len=%zu\n", sub == NULL ? (size_t)0 : len);
+  printf("submission_size=%lld\n", dl_submission_size());
   printf("stdin_same=%s\n", sub != NULL && got == (len < 16 ? len : 16) && memcmp(head, sub, got) == 0 ? "true" : "false");
   uint8_t rnd[8];
   dl_random_bytes(rnd, sizeof rnd);
