@@ -9,9 +9,13 @@ import type { RunRequest } from './run.ts';
 import { bridgeTransport } from '../host-functions/net/bridge.ts';
 import type { BridgeEnd } from '../host-functions/net/bridge.ts';
 import { DocklockError } from './errors.ts';
+import { CompiledModule } from './compiled-module.ts';
+import type { SharedCompiledModule } from './compiled-module.ts';
 
 export interface WorkerInit {
   request: Omit<RunRequest, 'net' | 'tee' | 'compiled'>;
+  /** The module compiled on the main thread; absent when it failed validation (the run reports why). */
+  shared: SharedCompiledModule | undefined;
   net: BridgeEnd;
   tee: boolean;
 }
@@ -23,9 +27,15 @@ try {
   const tee = init.tee
     ? { stdout: (b: Uint8Array) => parentPort!.postMessage({ type: 'stdout', data: b }), stderr: (b: Uint8Array) => parentPort!.postMessage({ type: 'stderr', data: b }) }
     : undefined;
-  const outcome = await runGuest({ ...init.request, net: transport, tee });
+  const compiled = init.shared === undefined ? undefined : CompiledModule.fromShared(init.shared);
+  const outcome = await runGuest({ ...init.request, net: transport, tee, compiled });
   parentPort!.postMessage({ type: 'done', outcome });
 } catch (e) {
   const err = e instanceof DocklockError ? { code: e.code, message: e.message } : { code: 'DL_ERR_INTERNAL', message: String((e as Error)?.stack ?? e) };
   parentPort!.postMessage({ type: 'error', error: err });
+} finally {
+  // Let the thread end by itself: terminating a thread that holds WebAssembly code races V8's
+  // code-page bookkeeping ("Check failed: jit_page.has_value()") on this Node line.
+  init.net.port.close();
+  parentPort!.close();
 }

@@ -4,7 +4,10 @@
  * watchdog, which is an infrastructure failure, never a result (spec: DESIGN.md).
  */
 import { Worker } from 'node:worker_threads';
-import { InternalError, DocklockError } from './errors.ts';
+import { InternalError, DocklockError, ValidationError } from './errors.ts';
+import { compile } from './compiled-module.ts';
+import type { SharedCompiledModule } from './compiled-module.ts';
+import { compileOptionsFor } from './run.ts';
 import type { RunOutcome, RunRequest } from './run.ts';
 import { openBridge } from '../host-functions/net/bridge.ts';
 import type { WorkerInit } from './cage-worker.ts';
@@ -25,10 +28,19 @@ export function workerStackMb(stackBudget: number): number {
  * Runs a guest in an isolated worker.
  * @throws {InternalError} `DL_ERR_CAGE_WATCHDOG` when the wall-clock watchdog fires, or an internal failure
  */
-export function runCage(options: CageOptions): Promise<RunOutcome> {
+export async function runCage(options: CageOptions): Promise<RunOutcome> {
   const { tee, ...request } = options;
+  // Compile here (cached by content hash) and share the machine code with the worker: the worker
+  // then allocates no WebAssembly code of its own, and repeated runs skip compilation entirely.
+  let shared: SharedCompiledModule | undefined;
+  try {
+    shared = (await compile(request.module, compileOptionsFor(request.manifest))).share();
+  } catch (e) {
+    if (!(e instanceof ValidationError)) throw e;
+    shared = undefined; // the worker's runGuest reports the rejection as a result
+  }
   const bridge = openBridge();
-  const init: WorkerInit = { request, net: bridge.end, tee: tee !== undefined };
+  const init: WorkerInit = { request, shared, net: bridge.end, tee: tee !== undefined };
   const worker = new Worker(WORKER_URL, {
     workerData: init,
     transferList: [bridge.end.port],
@@ -38,12 +50,13 @@ export function runCage(options: CageOptions): Promise<RunOutcome> {
   });
   return new Promise<RunOutcome>((resolve, reject) => {
     let finished = false;
-    const finish = (fn: () => void): void => {
+    /** `kill`: stop the thread (watchdog, failures); after a result it ends by itself. */
+    const finish = (fn: () => void, kill = true): void => {
       if (finished) return;
       finished = true;
       clearTimeout(watchdog);
       bridge.close();
-      void worker.terminate();
+      if (kill) void worker.terminate();
       fn();
     };
     const watchdog = setTimeout(() => {
@@ -52,8 +65,8 @@ export function runCage(options: CageOptions): Promise<RunOutcome> {
     worker.on('message', (msg: { type: string; data?: Uint8Array; outcome?: RunOutcome; error?: { code: string; message: string } }) => {
       if (msg.type === 'stdout') tee?.stdout?.(msg.data!);
       else if (msg.type === 'stderr') tee?.stderr?.(msg.data!);
-      else if (msg.type === 'done') finish(() => resolve(msg.outcome!));
-      else if (msg.type === 'error') finish(() => reject(new DocklockError(msg.error!.code, msg.error!.message)));
+      else if (msg.type === 'done') finish(() => resolve(msg.outcome!), false);
+      else if (msg.type === 'error') finish(() => reject(new DocklockError(msg.error!.code, msg.error!.message)), false);
     });
     worker.on('error', (e) => finish(() => reject(new InternalError(`cage worker failed: ${e.message}`, { cause: e }))));
     worker.on('exit', (code) => finish(() => reject(new InternalError(`cage worker exited unexpectedly with code ${code}`))));

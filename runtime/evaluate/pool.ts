@@ -169,7 +169,17 @@ export class EvaluationPool {
         this.#finish(s);
         p?.reject(new DocklockError('DL_ERR_EVALUATE_CLOSED', 'the evaluation pool was closed'));
         s.bridge.close();
-        await s.worker.terminate();
+        if (p !== undefined) {
+          await s.worker.terminate();
+          return;
+        }
+        // An idle worker is asked to end by itself: terminating a thread that holds WebAssembly
+        // code races V8's code-page bookkeeping on this Node line. It is killed if it does not.
+        const exited = new Promise<void>((resolve) => s.worker.once('exit', () => resolve()));
+        s.worker.postMessage(null);
+        const timer = setTimeout(() => void s.worker.terminate(), 5_000);
+        await exited;
+        clearTimeout(timer);
       }),
     );
   }

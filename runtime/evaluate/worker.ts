@@ -37,7 +37,13 @@ const compiled = CompiledModule.fromShared(init.shared);
 
 const transport = bridgeTransport(init.net);
 
-parentPort!.on('message', (job: PoolJob) => {
+parentPort!.on('message', (job: PoolJob | null) => {
+  if (job === null) {
+    // The pool is closing: release the ports so the thread ends by itself.
+    init.net.port.close();
+    parentPort!.close();
+    return;
+  }
   void evaluateOne({ manifest: init.manifest, module: init.module, compiled, inputs: init.inputs, submission: job.submission, label: job.label, keep: job.keep, net: transport }).then(
     (record) => parentPort!.postMessage({ id: job.id, record } satisfies PoolReply),
     (e: unknown) => {
