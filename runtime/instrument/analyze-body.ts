@@ -533,17 +533,25 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
     }
     const p = OP_POPS[op]!;
     if (p !== DYNAMIC) {
+      // The path of almost every instruction, so the origin bookkeeping is inlined here.
       const base = cBase[cBase.length - 1]!;
-      if (NAN_BLIND_CONSUMER[op] === 0) observeRange(Math.max(base, height - p), height);
-      height -= p;
-      if (height < base) height = base;
+      const from = height - p < base ? base : height - p;
+      if (NAN_BLIND_CONSUMER[op] === 0) {
+        for (let i = from; i < height; i++) {
+          const o = orig[i]!;
+          if (o !== UNKNOWN) observe(o);
+        }
+      }
+      height = from;
       const nan = NAN_SCALAR[op]!;
+      const q = OP_PUSHES[op]!;
       if (nan !== 0) {
         patch(r.pos, Patch.Nan, nan);
-        pushOrigin(offsets.length - 1);
-      } else {
-        pushN(OP_PUSHES[op]!);
+        orig[height++] = offsets.length - 1;
+      } else if (q === 1) {
+        orig[height++] = UNKNOWN;
       }
+      if (height > maxHeight) maxHeight = height;
     }
   }
   return r.fail('unexpected end of section or function: function body must end with end', end);
