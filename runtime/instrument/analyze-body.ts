@@ -53,6 +53,11 @@ export interface BodyAnalysis {
   nanKinds: number; // bit set of 1<<kind for kinds 1..4
   /** Total instruction count, for statistics. */
   instructions: number;
+  /** Direct calls in live code: the charge patch of the segment each sits in, and the callee. */
+  callSegs: number[];
+  callees: number[];
+  /** Functions this body takes a reference to (`ref.func`). */
+  refFuncs: number[];
 }
 
 const UNKNOWN = -1;
@@ -63,20 +68,24 @@ const OBSERVED = -1;
  * Drops the scalar NaN patches whose values are never observed (spec: nan.md#N4): consumed only by
  * payload-blind operators, directly or through locals every read of which is payload-blind.
  */
-function elideNans(offsets: number[], kinds: number[], args: number[], fate: Map<number, number>, observedLocals: Set<number>): void {
+function elideNans(offsets: number[], kinds: number[], args: number[], fate: Map<number, number>, observedLocals: Set<number>, callSegs: number[]): void {
   let w = 0;
+  // Segment patches move down as NaN patches are dropped; call sites follow their segment.
+  const moved = new Map<number, number>();
   for (let i = 0; i < offsets.length; i++) {
     if (kinds[i] === Patch.Nan && args[i]! <= 2) {
       const f = fate.get(i);
       const needed = f === OBSERVED || (f !== undefined && observedLocals.has(f));
       if (!needed) continue;
     }
+    if (w !== i) moved.set(i, w);
     offsets[w] = offsets[i]!;
     kinds[w] = kinds[i]!;
     args[w] = args[i]!;
     w++;
   }
   offsets.length = kinds.length = args.length = w;
+  if (moved.size > 0) for (let k = 0; k < callSegs.length; k++) callSegs[k] = moved.get(callSegs[k]!) ?? callSegs[k]!;
 }
 
 interface Ctx {
@@ -144,6 +153,9 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
   let needsI32Scratch = false;
   let nanKinds = 0;
   let instructions = 0;
+  const callSegs: number[] = [];
+  const callees: number[] = [];
+  const refFuncs: number[] = [];
   // NaN elision (spec: nan.md#N4). Each operand-stack slot remembers where its value came from:
   // UNKNOWN, a NaN patch (the index of the patch that would canonicalise it), or a local.get
   // (LOCAL_ORIGIN - index). A value consumed by an operator that cannot see a NaN's payload needs
@@ -289,9 +301,9 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
           closeSegment();
           observeRange(0, height);
           patch(at, Patch.FuncEnd, 0);
-          elideNans(offsets, kinds, args, nanFate, observedLocals);
+          elideNans(offsets, kinds, args, nanFate, observedLocals, callSegs);
           for (let i = 0; i < kinds.length; i++) if (kinds[i] === Patch.Nan) nanKinds |= 1 << args[i]!;
-          return { offsets, kinds, args, maxHeight, calls, usesV128, needsI32Scratch, nanKinds, instructions };
+          return { offsets, kinds, args, maxHeight, calls, usesV128, needsI32Scratch, nanKinds, instructions, callSegs, callees, refFuncs };
         }
         observeRange(cBase[top]!, height);
         height = cBase[top]!;
@@ -359,6 +371,10 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
         checkFunc(idx, at);
         const t = types[m.funcTypes[idx]!]!;
         calls = true;
+        if (!segDead) {
+          callSegs.push(segPatch);
+          callees.push(idx);
+        }
         popN(t.params.length);
         pushN(t.results.length);
         continue;
@@ -445,9 +461,12 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
         }
         break;
       }
-      case Imm.Func:
-        checkFunc(r.u32(), at);
+      case Imm.Func: {
+        const idx = r.u32();
+        checkFunc(idx, at);
+        refFuncs.push(idx);
         break;
+      }
       case Imm.PrefixFC: {
         const sub = r.u32();
         if (sub > FC_LAST) r.fail(`illegal opcode 0xfc ${sub}`, at);

@@ -21,7 +21,7 @@ import type { FuncType, ParsedModule } from './module.ts';
 import { ValidationError } from '../errors.ts';
 
 /** Bumped whenever the rewriter's output for some input changes. Part of cache keys and result hashes. */
-export const INSTRUMENTER_VERSION = 'docklock-instrument/2';
+export const INSTRUMENTER_VERSION = 'docklock-instrument/3';
 
 export const EXPORT_FUEL = 'docklock_fuel';
 export const EXPORT_DEPTH = 'docklock_depth';
@@ -147,6 +147,34 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
   code.u32(m.bodies.length + TRAP_FUNCS);
   let instructions = 0;
   let codeBytesIn = 0;
+  // Pass 1: analyse every body.
+  const analyses = m.bodies.map((body, i) => {
+    const funcIndex = m.importedFuncCount + i;
+    const type = m.types[m.funcTypes[funcIndex]!]!;
+    return analyzeBody(m, costs, funcIndex, body.codeStart, body.end, type.params.length + body.localCount);
+  });
+  // Callers pay the entry charge of a function that only direct calls can reach (not exported, not
+  // the start function, never referenced by a table or ref.func), so its entry only checks
+  // (spec: fuel.md#F7). Functions whose entry segment itself calls something keep their charge, so
+  // the moved costs never depend on each other.
+  const reachableOtherwise = new Set<number>(m.refFuncs);
+  for (const e of m.exports) if (e.kind === 'func') reachableOtherwise.add(e.index);
+  if (m.start !== undefined) reachableOtherwise.add(m.start);
+  for (const a of analyses) for (const f of a.refFuncs) reachableOtherwise.add(f);
+  const movedCost = new Map<number, number>();
+  analyses.forEach((a, i) => {
+    const f = m.importedFuncCount + i;
+    if (reachableOtherwise.has(f) || a.callSegs.includes(0)) return;
+    movedCost.set(f, a.args[0]!);
+  });
+  for (const a of analyses) {
+    for (let k = 0; k < a.callSegs.length; k++) {
+      const cost = movedCost.get(a.callees[k]!);
+      if (cost !== undefined) a.args[a.callSegs[k]!] += cost;
+    }
+  }
+  for (const f of movedCost.keys()) analyses[f - m.importedFuncCount]!.args[0] = 0;
+
   for (let i = 0; i < m.bodies.length; i++) {
     const body = m.bodies[i]!;
     const funcIndex = m.importedFuncCount + i;
@@ -155,8 +183,7 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     for (const p of type.params) paramWeight += p === 0x7b ? 2 : 1;
     let localWeight = 0;
     for (const d of body.localDecls) localWeight += d.count * (d.type === 0x7b ? 2 : 1);
-    const localTotal = type.params.length + body.localCount;
-    const a = analyzeBody(m, costs, funcIndex, body.codeStart, body.end, localTotal);
+    const a = analyses[i]!;
     instructions += a.instructions;
     codeBytesIn += body.end - body.start;
     let weight = paramWeight + localWeight + a.maxHeight * (a.usesV128 ? 2 : 1) + FRAME_OVERHEAD;

@@ -99,6 +99,8 @@ export interface ParsedModule {
   /** Total bytes of all data segments. */
   dataBytes: number;
   bodies: FuncBody[];
+  /** Functions referenced outside code: element segments and `ref.func` in constant expressions. */
+  refFuncs: Set<number>;
 }
 
 export function unsupported(proposal: string, message: string, offset: number, section?: string, func?: number): ValidationError {
@@ -147,7 +149,7 @@ function readLimits(r: Reader, kind: 'memory' | 'table'): Limits {
  * so is `global.get` of a global at or above `importedGlobals` (Wasm 2.0 lets a constant read
  * imported globals only; V8 13 also accepts module-defined ones, as Wasm 3.0 does).
  */
-export function skipConstExpr(r: Reader, importedGlobals = Infinity): void {
+export function skipConstExpr(r: Reader, importedGlobals = Infinity, refs?: Set<number>): void {
   for (;;) {
     const at = r.pos;
     const op = r.u8();
@@ -162,7 +164,11 @@ export function skipConstExpr(r: Reader, importedGlobals = Infinity): void {
         if (r.u32() >= importedGlobals) throw unsupported('gc', 'global.get of a global defined in the module, in a constant expression (only imported globals are allowed)', at, r.section);
         break;
       case 0xd0: readRefType(r); break;
-      case 0xd2: r.u32(); break;
+      case 0xd2: {
+        const f = r.u32();
+        refs?.add(f);
+        break;
+      }
       case 0xfd: {
         const sub = r.u32();
         if (sub !== 12) r.fail('constant expression required', at);
@@ -192,7 +198,7 @@ export function decodeModule(bytes: Uint8Array): ParsedModule {
   r.pos = 8;
   const m: ParsedModule = {
     bytes, sections: [], types: [], imports: [], funcTypes: [], importedFuncCount: 0, tableCount: 0, tables: [], memories: [],
-    globalTypes: [], exports: [], start: undefined, elemCount: 0, dataCount: undefined, dataSegmentCount: 0, dataBytes: 0, bodies: [],
+    globalTypes: [], exports: [], start: undefined, elemCount: 0, dataCount: undefined, dataSegmentCount: 0, dataBytes: 0, bodies: [], refFuncs: new Set(),
   };
   let lastRank = 0;
   let declaredFuncs: number | undefined;
@@ -315,7 +321,7 @@ export function decodeModule(bytes: Uint8Array): ParsedModule {
           const t = readValType(s);
           const mutAt = s.pos;
           if (s.u8() > 1) s.fail('malformed mutability', mutAt);
-          skipConstExpr(s, importedGlobals);
+          skipConstExpr(s, importedGlobals, m.refFuncs);
           m.globalTypes.push(t);
         }
         break;
@@ -345,7 +351,7 @@ export function decodeModule(bytes: Uint8Array): ParsedModule {
           if (flags & 4) {
             if (flags & 3) readRefType(s);
             const count = s.u32();
-            for (let j = 0; j < count; j++) skipConstExpr(s, importedGlobals);
+            for (let j = 0; j < count; j++) skipConstExpr(s, importedGlobals, m.refFuncs);
           } else {
             if (flags & 3) {
               const ek = s.u8();
@@ -353,7 +359,7 @@ export function decodeModule(bytes: Uint8Array): ParsedModule {
             }
             const count = s.u32();
             if (count > s.end - s.pos) s.fail('unexpected end: element count');
-            for (let j = 0; j < count; j++) s.u32();
+            for (let j = 0; j < count; j++) m.refFuncs.add(s.u32());
           }
           m.elemCount++;
         }

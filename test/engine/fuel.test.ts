@@ -110,6 +110,24 @@ describe('fuel accounting', () => {
     await expect(instance(text, 10n)).rejects.toThrow(OutOfFuel);
   });
 
+  it('callers paying an internal function\'s entry charge leaves the total unchanged (spec: fuel.md#F7)', async () => {
+    const body = (exportHelper: boolean): string => `(module
+      (func $helper ${exportHelper ? '(export "helper")' : ''} (param i32) (result i32)
+        (if (result i32) (i32.lt_s (local.get 0) (i32.const 2)) (then (local.get 0))
+          (else (i32.add (call $helper (i32.sub (local.get 0) (i32.const 1))) (call $helper (i32.sub (local.get 0) (i32.const 2)))))))
+      (func (export "f") (param i32) (result i32) (call $helper (local.get 0))))`;
+    const internal = await instance(body(false));
+    const exported = await instance(body(true));
+    expect(fn(internal, 'f')(15)).toBe(610);
+    expect(fn(exported, 'f')(15)).toBe(610);
+    expect(internal.fuelUsed()).toBe(exported.fuelUsed());
+    // And the exact budget still suffices while one less runs out.
+    const total = internal.fuelUsed();
+    expect(fn(await instance(body(false), total), 'f')(15)).toBe(610);
+    const short = await instance(body(false), total - 1n);
+    expect(() => fn(short, 'f')(15)).toThrow(OutOfFuel);
+  });
+
   it('fuel is identical across instances of the same compiled module', async () => {
     const mod = await compile(wat(LOOP));
     const used: bigint[] = [];
