@@ -83,7 +83,17 @@ export class Instance {
   /** Runs the module's start function, metered like everything else (called by `instantiate`). */
   runStart(): void {
     const start = this.raw.exports[EXPORT_START];
-    if (typeof start === 'function') guard(this.#h, () => (start as () => void)());
+    if (typeof start === 'function') this.guard(() => (start as () => void)());
+  }
+
+  /**
+   * Runs `fn`, which calls into this instance's raw exports (`raw.exports`), exactly as the
+   * wrapped exports do: traps become typed `DeterministicTrap`s, an overdrawn counter is
+   * `OutOfFuel`, and the depth counter is restored (spec: stack.md#S5). For callers that need the
+   * wasm function itself, e.g. to pass it to another module.
+   */
+  guard<T>(fn: () => T): T {
+    return guard(this.#h, fn);
   }
 
   /** Fuel charged so far, at most the budget. */

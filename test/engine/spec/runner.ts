@@ -8,15 +8,12 @@
  *
  * Calls with f32/f64/v128 in their signature go through the boundary adapter (adapter.ts), which
  * needs the wasm function itself: for docklock that is the instance's raw export, called under
- * `rawGuard`, which does what `Instance`'s own wrapper does (classify the trap with the engine's
- * classifier, restore the depth counter, overdraft = out of fuel). Every other call uses the
- * public `Instance.exports` wrapper.
+ * `Instance.guard`, the same guard the wrapped exports use. Every other call uses the public
+ * `Instance.exports` wrapper.
  */
-import { compile, DeterministicTrap, OutOfFuel, StackExhausted, Trap, ValidationError } from '../../../index.ts';
+import { compile, DeterministicTrap, StackExhausted, Trap, ValidationError } from '../../../index.ts';
 import type { CompiledModule, Instance, TrapCode } from '../../../index.ts';
 import { decodeModule } from '../../../runtime/instrument/module.ts';
-import { classifyTrap } from '../../../runtime/traps.ts';
-import { EXPORT_DEPTH, EXPORT_FUEL, EXPORT_TRAP } from '../../../runtime/instrument/instrument.ts';
 import { adapt } from './adapter.ts';
 import { readModule } from './script.ts';
 import type { SpecAction, SpecCommand, SpecScript } from './script.ts';
@@ -78,27 +75,6 @@ const plainWorld: World<WebAssembly.Module> = {
   },
 };
 
-/** The same steps as `Instance`'s export wrapper (runtime/instance.ts), for calls made through the adapter. */
-function rawGuard(raw: WebAssembly.Instance): <T>(fn: () => T) => T {
-  const fuel = raw.exports[EXPORT_FUEL] as WebAssembly.Global;
-  const depth = raw.exports[EXPORT_DEPTH] as WebAssembly.Global;
-  const trap = raw.exports[EXPORT_TRAP] as WebAssembly.Global;
-  return <T>(fn: () => T): T => {
-    const saved = depth.value as number;
-    try {
-      const result = fn();
-      if ((fuel.value as bigint) < 0n) throw new OutOfFuel();
-      return result;
-    } catch (err) {
-      const reason = trap.value as number;
-      trap.value = 0;
-      throw classifyTrap(err, reason);
-    } finally {
-      depth.value = saved;
-    }
-  };
-}
-
 const docklockWorld: World<CompiledModule> = {
   name: 'docklock',
   nanRule: 'canonical',
@@ -106,7 +82,7 @@ const docklockWorld: World<CompiledModule> = {
   instantiate: async (cm, imports, sigs) => {
     const inst: Instance = await cm.instantiate(imports, { fuel: FUEL });
     const raw = inst.raw.exports as Record<string, unknown>;
-    return { exports: inst.exports, sigs, rawFunction: (f) => raw[f], guard: rawGuard(inst.raw) };
+    return { exports: inst.exports, sigs, rawFunction: (f) => raw[f], guard: (fn) => inst.guard(fn) };
   },
 };
 
