@@ -1,5 +1,4 @@
 /** `docklock run <module.wasm>`: run a module in the cage, optionally writing a replay bundle. */
-import { writeFileSync, renameSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
@@ -9,6 +8,7 @@ import { readManifestInputs } from '../../runtime/inputs.ts';
 import { runCage } from '../../runtime/cage.ts';
 import { resultHash, resultToJson } from '../../runtime/result.ts';
 import { encodeBundle } from '../../runtime/bundle.ts';
+import { writeFileAtomic } from '../../runtime/write-atomic.ts';
 import { EXIT, collect, guarded, parseEnvFlags, printJson, readInput } from '../io.ts';
 
 interface RunFlags {
@@ -89,13 +89,6 @@ function manifestObject(modulePath: string, f: RunFlags): { raw: Obj; baseDir: s
   return { raw, baseDir };
 }
 
-/** Writes a file atomically, so a crash never leaves half a bundle. */
-export function writeAtomic(path: string, bytes: Uint8Array): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, path);
-}
-
 export function registerRun(program: Command): void {
   program
     .command('run')
@@ -125,7 +118,7 @@ export function registerRun(program: Command): void {
         const tee = f.json ? undefined : { stdout: (b: Uint8Array) => process.stdout.write(b), stderr: (b: Uint8Array) => process.stderr.write(b) };
         const out = await runCage({ manifest, module, stdin, inputs, mode: 'record', tee });
         if (f.bundle !== undefined) {
-          writeAtomic(f.bundle, encodeBundle({ manifest, module, stdin, inputs, witness: out.witness, result: out.result }));
+          writeFileAtomic(f.bundle, encodeBundle({ manifest, module, stdin, inputs, witness: out.witness, result: out.result }));
         }
         const r = out.result;
         if (f.json) {

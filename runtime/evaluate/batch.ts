@@ -4,7 +4,8 @@
  * watchdog, a worker crash) becomes a failed evaluation with a reason, and the batch goes on.
  * Optionally writes each run's replay bundle.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomic } from '../write-atomic.ts';
 import { basename, join } from 'node:path';
 import { encodeBundle } from '../bundle.ts';
 import { DocklockError } from '../errors.ts';
@@ -65,9 +66,7 @@ export async function evaluateSubmissions(challenge: Challenge, submissions: rea
           if (options.bundles !== undefined && rec.result !== undefined && rec.witness !== undefined) {
             const path = join(options.bundles, names[i]!);
             const bytes = encodeBundle({ manifest: challenge.manifest, module: challenge.module, stdin: s.bytes, inputs: evaluationInputs(challenge.inputs, s.bytes), witness: rec.witness, result: rec.result });
-            const tmp = `${path}.${process.pid}.tmp`;
-            writeFileSync(tmp, bytes);
-            renameSync(tmp, path);
+            writeFileAtomic(path, bytes);
             e = { ...e, bundle: path };
           }
         } catch (err) {
