@@ -50,14 +50,13 @@ function emitChargeTee(w: Writer, fuel: number, cost: number, local: number): vo
   else w.u8(0x21).u32(local);
 }
 
-/** if (local < 0) trap(fuel). The trap itself is out of line: a call on the cold path only. */
-function emitCheckLocal(w: Writer, local: number, trapFuel: number): void {
-  w.u8(0x20).u32(local).u8(0x42).u8(0x00).u8(0x53).u8(0x04).u8(0x40).u8(0x10).u32(trapFuel).u8(0x0b);
-}
-
-/** if (fuel < 0) trap(fuel), reading the global (spec: fuel.md#F4). */
-function emitCheckGlobal(w: Writer, fuel: number, trapFuel: number): void {
-  w.u8(0x23).u32(fuel).u8(0x42).u8(0x00).u8(0x53).u8(0x04).u8(0x40).u8(0x10).u32(trapFuel).u8(0x0b);
+/**
+ * if (counter < 0) trap(fuel), reading the counter with `getOp` (0x20 local.get of the value the
+ * charge kept, or 0x23 global.get). The trap is out of line: a call on the cold path only
+ * (spec: fuel.md#F4).
+ */
+function emitCheck(w: Writer, getOp: 0x20 | 0x23, index: number, trapFuel: number): void {
+  w.u8(getOp).u32(index).u8(0x42).u8(0x00).u8(0x53).u8(0x04).u8(0x40).u8(0x10).u32(trapFuel).u8(0x0b);
 }
 
 /**
@@ -69,7 +68,7 @@ function emitDynamicCharge(w: Writer, ctx: EmitContext, scratch: number, amount:
   w.u8(0x23).u32(ctx.fuelGlobal);
   amount(w);
   w.u8(0x7d).u8(0x24).u32(ctx.fuelGlobal); // i64.sub; global.set
-  emitCheckGlobal(w, ctx.fuelGlobal, ctx.trapFuelFunc);
+  emitCheck(w, 0x23, ctx.fuelGlobal, ctx.trapFuelFunc);
   w.u8(0x20).u32(scratch); // local.get
 }
 
@@ -154,7 +153,7 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: W
           w.u8(0x04).u8(0x40).u8(0x10).u32(trapEntry).u8(0x0b);
           w.u8(0x02).bytes(ctx.wrapperBlockType);
         } else {
-          emitCheckLocal(w, fuelLocal, trapFuel);
+          emitCheck(w, 0x20, fuelLocal, trapFuel);
         }
         break;
       case Patch.Return:
