@@ -11,6 +11,7 @@ import { INSTRUMENTER_VERSION, instrumentParsed, DEFAULT_MEMORY_LIMIT, DEFAULT_S
 import { decodeModule } from './instrument/module.ts';
 import type { InstrumentOptions, InstrumentStats } from './instrument/instrument.ts';
 import { DEFAULT_COST_TABLE } from './instrument/cost-table.ts';
+import type { CostTable } from './instrument/cost-table.ts';
 import { DEFAULT_MODULE_LIMITS, checkImports, checkLimits, checkModuleSize, checkWithEngine } from './validate.ts';
 import type { ValidateOptions } from './validate.ts';
 import type { Import, Export, FuncType } from './instrument/module.ts';
@@ -144,12 +145,23 @@ function funcTypeText(t: FuncType): string {
 const CACHE_MAX = 64;
 const cache = new Map<string, Promise<CompiledModule>>();
 
+/** Hash of a cost table's contents, once per table object (compile looks it up on every call). */
+const costTableHashes = new WeakMap<CostTable, string>();
+function costTableHash(costs: CostTable): string {
+  let h = costTableHashes.get(costs);
+  if (h === undefined) {
+    h = toHex(blake3(Uint8Array.from([...costs.op, ...costs.fc, ...costs.simd, costs.bulkByteShift, costs.tableElementCost, costs.memoryGrowPageCost & 0xff, costs.memoryGrowPageCost >> 8])));
+    costTableHashes.set(costs, h);
+  }
+  return h;
+}
+
 function optionsKey(o: CompileOptions): string {
   const costs = o.costTable ?? DEFAULT_COST_TABLE;
   return JSON.stringify([
     INSTRUMENTER_VERSION,
     costs.version,
-    toHex(blake3(Uint8Array.from([...costs.op, ...costs.fc, ...costs.simd, costs.bulkByteShift, costs.tableElementCost, costs.memoryGrowPageCost & 0xff, costs.memoryGrowPageCost >> 8]))),
+    costTableHash(costs),
     o.memoryLimit ?? DEFAULT_MEMORY_LIMIT,
     o.stackLimit ?? DEFAULT_STACK_LIMIT,
     [...(o.imports ?? [])].sort(),

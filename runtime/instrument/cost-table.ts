@@ -4,6 +4,7 @@
  * the result hash. Change a cost → bump the version; never reuse a retired version string.
  */
 
+/** A cost table is immutable once used: compile caches its hash per table object. */
 export interface CostTable {
   /** Stable identifier, hashed into results. */
   readonly version: string;
