@@ -3,18 +3,11 @@ import { parseImageReference } from '../../broker/image-ref.ts';
 import { checkImageAllowed, checkImagePinned, resolveLimits, resolveUser } from '../../broker/policy.ts';
 import { parseBrokerConfig } from '../../broker/config.ts';
 import type { ImageRule } from '../../broker/config.ts';
+import { codeOf } from '../code-of.ts';
 
 const D1 = 'sha256:' + '1'.repeat(64);
 const D2 = 'sha256:' + '2'.repeat(64);
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
 
 describe('image references', () => {
   it.each([
