@@ -33,6 +33,8 @@ export interface SharedCompiledModule {
   imports: Import[];
   exports: Export[];
   memoryLimitPages: number;
+  /** The stack budget the module was instrumented for (default {@link DEFAULT_STACK_LIMIT}). */
+  stackLimit?: number;
   stats: InstrumentStats;
   instrumented: Uint8Array;
   types?: FuncType[];
@@ -110,7 +112,7 @@ export class CompiledModule {
       // A data or element segment out of bounds traps during instantiation: a trap like any other.
       throw err instanceof WebAssembly.RuntimeError ? classifyTrap(err, 0) : err;
     }
-    const inst = new Instance(raw, fuel, this.#exportTypes);
+    const inst = new Instance(raw, fuel, this.#exportTypes, this.#init.stackLimit ?? DEFAULT_STACK_LIMIT);
     options.beforeStart?.(inst);
     inst.runStart();
     return inst;
@@ -189,7 +191,7 @@ export function compile(wasm: Uint8Array, options: CompileOptions = {}): Promise
   const p = (async () => {
     const { parsed, out } = prepare(wasm, options);
     const module = await WebAssembly.compile(out.bytes as Uint8Array<ArrayBuffer>);
-    return new CompiledModule({ module, moduleHash, key, imports: parsed.imports, exports: parsed.exports, memoryLimitPages: out.memoryLimitPages, stats: out.stats, instrumented: out.bytes, types: parsed.types, funcTypes: parsed.funcTypes });
+    return new CompiledModule({ module, moduleHash, key, imports: parsed.imports, exports: parsed.exports, memoryLimitPages: out.memoryLimitPages, stackLimit: out.stackLimit, stats: out.stats, instrumented: out.bytes, types: parsed.types, funcTypes: parsed.funcTypes });
   })();
   cache.set(key, p);
   p.catch(() => cache.delete(key));
@@ -244,7 +246,7 @@ export function compileSync(wasm: Uint8Array, options: CompileOptions = {}): Com
   }
   const { parsed, out } = prepare(wasm, options);
   const module = new WebAssembly.Module(out.bytes as Uint8Array<ArrayBuffer>);
-  const compiled = new CompiledModule({ module, moduleHash, key, imports: parsed.imports, exports: parsed.exports, memoryLimitPages: out.memoryLimitPages, stats: out.stats, instrumented: out.bytes, types: parsed.types, funcTypes: parsed.funcTypes });
+  const compiled = new CompiledModule({ module, moduleHash, key, imports: parsed.imports, exports: parsed.exports, memoryLimitPages: out.memoryLimitPages, stackLimit: out.stackLimit, stats: out.stats, instrumented: out.bytes, types: parsed.types, funcTypes: parsed.funcTypes });
   syncCache.set(key, compiled);
   if (syncCache.size > CACHE_MAX) syncCache.delete(syncCache.keys().next().value!);
   return compiled;

@@ -6,8 +6,9 @@
  *     (spec: stack.md#S5), which also makes re-entrant host → guest calls nest correctly.
  */
 import { classifyTrap } from './traps.ts';
-import { EXPORT_DEPTH, EXPORT_FUEL, EXPORT_START, EXPORT_TRAP } from './instrument/instrument.ts';
-import { InternalError, OutOfFuel } from './errors.ts';
+import { DEFAULT_STACK_LIMIT, EXPORT_DEPTH, EXPORT_FUEL, EXPORT_START, EXPORT_TRAP } from './instrument/instrument.ts';
+import { CHAIN_MAX_WEIGHT } from './instrument/frame-plan.ts';
+import { InternalError, OutOfFuel, StackExhausted } from './errors.ts';
 import type { FuncType } from './instrument/module.ts';
 
 /**
@@ -21,11 +22,22 @@ export interface InstanceHandles {
   fuel: WebAssembly.Global;
   depth: WebAssembly.Global;
   trap: WebAssembly.Global;
+  /** Guest calls in progress on this instance (more than one only when a host function calls back in). */
+  active: number;
+  stackLimit: number;
 }
 
 /** Calls `fn` as a guest entry: classifies traps and restores the depth counter. */
 function guard<T>(h: InstanceHandles, fn: () => T): T {
   const saved = h.depth.value as number;
+  if (h.active > 0) {
+    // A host function calling back into the guest starts a new unaccounted chain of frames above
+    // the accounted ones; the reserve of spec: stack.md#S4 covers it, so count it (spec: stack.md#S5).
+    const depth = saved + CHAIN_MAX_WEIGHT;
+    if (depth > h.stackLimit - CHAIN_MAX_WEIGHT) throw new StackExhausted();
+    h.depth.value = depth;
+  }
+  h.active++;
   try {
     const result = fn();
     // Charges between the last check and the return may overdraw the counter: the run still
@@ -37,6 +49,7 @@ function guard<T>(h: InstanceHandles, fn: () => T): T {
     h.trap.value = 0;
     throw classifyTrap(err, reason);
   } finally {
+    h.active--;
     h.depth.value = saved;
   }
 }
@@ -60,7 +73,7 @@ export class Instance {
   #limit: bigint;
 
   /** `exportTypes`: the wasm type of each exported function, by export name. */
-  constructor(raw: WebAssembly.Instance, fuel: bigint, exportTypes?: ReadonlyMap<string, FuncType>) {
+  constructor(raw: WebAssembly.Instance, fuel: bigint, exportTypes?: ReadonlyMap<string, FuncType>, stackLimit = DEFAULT_STACK_LIMIT) {
     const e = raw.exports;
     const fuelG = e[EXPORT_FUEL];
     const depthG = e[EXPORT_DEPTH];
@@ -69,7 +82,7 @@ export class Instance {
       throw new InternalError('instance lacks docklock instrumentation exports: was the module compiled by docklock?');
     }
     this.raw = raw;
-    this.#h = { fuel: fuelG, depth: depthG, trap: trapG };
+    this.#h = { fuel: fuelG, depth: depthG, trap: trapG, active: 0, stackLimit };
     this.#limit = fuel;
     fuelG.value = fuel;
     const out: Record<string, unknown> = Object.create(null);

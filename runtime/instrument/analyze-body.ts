@@ -49,7 +49,6 @@ export interface BodyAnalysis {
   /** Whether the body calls anything (a leaf needs no stack accounting). */
   calls: boolean;
   usesV128: boolean;
-  needsI32Scratch: boolean;
   nanKinds: number; // bit set of 1<<kind for kinds 1..4
   /** Total instruction count, for statistics. */
   instructions: number;
@@ -58,6 +57,8 @@ export interface BodyAnalysis {
   callees: number[];
   /** Functions this body takes a reference to (`ref.func`). */
   refFuncs: number[];
+  /** Type indices of the `call_indirect`s in live code. */
+  indirectTypes: number[];
 }
 
 const UNKNOWN = -1;
@@ -86,6 +87,43 @@ function elideNans(offsets: number[], kinds: number[], args: number[], fate: Map
   }
   offsets.length = kinds.length = args.length = w;
   if (moved.size > 0) for (let k = 0; k < callSegs.length; k++) callSegs[k] = moved.get(callSegs[k]!) ?? callSegs[k]!;
+}
+
+/** Largest segment cost charged with its parent instead of on its own (spec: fuel.md#F8). */
+export const FOLD_SEGMENT_MAX = 16;
+/** Most cost any one segment takes in from segments folded into it (spec: fuel.md#F8). */
+export const FOLD_PARENT_MAX = 64;
+
+/**
+ * Charges small segments with the segment they hang off (spec: fuel.md#F8). A segment that follows
+ * a `br_if`, starts an `if` arm or a join costs 7 bytes of charge code for a few instructions of
+ * work; charging it with its parent removes that code at the price of a bounded overcharge on the
+ * paths that skip it. Parents come before their children in code order, so a child always finds
+ * where its parent's cost went.
+ */
+function foldSmallSegments(args: number[], foldParent: Map<number, number>, callSegs: number[]): void {
+  if (foldParent.size === 0) return;
+  const into = new Map<number, number>();
+  const taken = new Map<number, number>();
+  const chargedBy = (p: number): number => {
+    for (let q = into.get(p); q !== undefined; q = into.get(p)) p = q;
+    return p;
+  };
+  // In code order, so a parent is settled before its children and the outcome is easy to state.
+  const children = [...foldParent.keys()].sort((x, y) => x - y);
+  for (const child of children) {
+    const parent = foldParent.get(child)!;
+    const cost = args[child]!;
+    if (cost === 0 || cost > FOLD_SEGMENT_MAX) continue;
+    const root = chargedBy(parent);
+    const t = (taken.get(root) ?? 0) + cost;
+    if (t > FOLD_PARENT_MAX) continue;
+    taken.set(root, t);
+    args[root] += cost;
+    args[child] = 0;
+    into.set(child, root);
+  }
+  if (into.size > 0) for (let k = 0; k < callSegs.length; k++) callSegs[k] = chargedBy(callSegs[k]!);
 }
 
 interface Ctx {
@@ -150,12 +188,12 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
   let maxHeight = 0;
   let calls = false;
   let usesV128 = false;
-  let needsI32Scratch = false;
   let nanKinds = 0;
   let instructions = 0;
   const callSegs: number[] = [];
   const callees: number[] = [];
   const refFuncs: number[] = [];
+  const indirectTypes: number[] = [];
   // NaN elision (spec: nan.md#N4). Each operand-stack slot remembers where its value came from:
   // UNKNOWN, a NaN patch (the index of the patch that would canonicalise it), or a local.get
   // (LOCAL_ORIGIN - index). A value consumed by an operator that cannot see a NaN's payload needs
@@ -197,18 +235,31 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
   let segCost = 0;
   // Code after br/br_table/return/unreachable is dead until the next else/end: it is never charged.
   let segDead = false;
+  // Small-segment folding (spec: fuel.md#F8): the segment each foldable segment may be charged
+  // with, and the loop depth of every segment's patch.
+  const foldParent = new Map<number, number>();
+  const deadSegs = new Set<number>();
+  const segLoopDepth = new Map<number, number>([[0, 0]]);
+  let loopDepth = 0;
 
   const closeSegment = (): void => {
     if (!segDead) args[segPatch] += segCost;
     segCost = 0;
   };
-  const startSegment = (offset: number, check: boolean, dead = false): void => {
+  /**
+   * Opens a segment at `offset`. `parent` is the live segment whose every execution runs this one
+   * at most once (the segment of the branch or `if` it follows), or -1 if it has none.
+   */
+  const startSegment = (offset: number, check: boolean, dead = false, parent = -1): void => {
     closeSegment();
     offsets.push(offset);
     kinds.push(check ? Patch.ChargeCheck : Patch.Charge);
     args.push(0);
     segPatch = offsets.length - 1;
     segDead = dead;
+    segLoopDepth.set(segPatch, loopDepth);
+    if (parent >= 0 && !dead && !deadSegs.has(parent) && segLoopDepth.get(parent) === loopDepth) foldParent.set(segPatch, parent);
+    if (dead) deadSegs.add(segPatch);
   };
   const target = (depth: number, at: number): void => {
     if (depth >= cBase.length) r.fail('unknown label', at);
@@ -281,7 +332,8 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
         cStartDead.push(segDead);
         cEscapes.push(false);
         pushN(p);
-        if (op !== 0x02) startSegment(r.pos, op === 0x03);
+        if (op === 0x03) loopDepth++;
+        if (op !== 0x02) startSegment(r.pos, op === 0x03, false, op === 0x04 && !segDead ? segPatch : -1);
         continue;
       }
       case 0x05: { // else
@@ -291,7 +343,7 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
         height = cBase[top]!;
         cUnreach[top] = false;
         pushN(cParams[top]!);
-        startSegment(r.pos, false);
+        startSegment(r.pos, false, false, cStartDead[top] ? -1 : cStartSeg[top]!);
         continue;
       }
       case 0x0b: { // end
@@ -301,16 +353,18 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
           closeSegment();
           observeRange(0, height);
           patch(at, Patch.FuncEnd, 0);
+          foldSmallSegments(args, foldParent, callSegs);
           elideNans(offsets, kinds, args, nanFate, observedLocals, callSegs);
           for (let i = 0; i < kinds.length; i++) if (kinds[i] === Patch.Nan) nanKinds |= 1 << args[i]!;
-          return { offsets, kinds, args, maxHeight, calls, usesV128, needsI32Scratch, nanKinds, instructions, callSegs, callees, refFuncs };
+          return { offsets, kinds, args, maxHeight, calls, usesV128, nanKinds, instructions, callSegs, callees, refFuncs, indirectTypes };
         }
         observeRange(cBase[top]!, height);
         height = cBase[top]!;
         const results = cResults[top]!;
         // After an `if` two paths join; after a block only if some branch targets it; after a loop
         // never (branches go to its header). Where nothing joins, the charge carries on (spec: fuel.md#F3).
-        const joins = cKind[top] === 3 || (cKind[top] === 1 && cTargeted[top]!);
+        const cKindTop = cKind[top]!;
+        const joins = cKindTop === 3 || (cKindTop === 1 && cTargeted[top]!);
         const escapes = cEscapes[top]!;
         const startSeg = cStartSeg[top]!;
         const startDead = cStartDead[top]!;
@@ -324,9 +378,18 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
         cStartDead.pop();
         cEscapes.pop();
         pushN(results);
+        if (cKindTop === 2) {
+          // The segment running at a loop's end goes on after the loop. Nothing after its start
+          // leads back to the loop header, so it runs at most once per entry into the loop: its
+          // parent becomes the segment the loop started in, not one inside the loop.
+          loopDepth--;
+          segLoopDepth.set(segPatch, loopDepth);
+          foldParent.delete(segPatch);
+          if (!startDead && !segDead && kinds[segPatch] === Patch.Charge) foldParent.set(segPatch, startSeg);
+        }
         if (joins) {
           if (escapes) {
-            startSegment(r.pos, false);
+            startSegment(r.pos, false, false, startDead ? -1 : startSeg);
           } else {
             // Every path that entered the construct reaches this point, so what follows is
             // charged with the segment the construct started in (spec: fuel.md#F3).
@@ -347,7 +410,7 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
         target(r.u32(), at);
         popN(1);
         observeRange(0, height);
-        startSegment(r.pos, false, segDead);
+        startSegment(r.pos, false, segDead, segPatch);
         continue;
       case 0x0e: { // br_table
         const n = r.u32();
@@ -386,6 +449,7 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
         const tableAt = r.pos;
         if (r.u32() >= m.tableCount) r.fail('unknown table', tableAt);
         calls = true;
+        if (!segDead) indirectTypes.push(ti);
         popN(t.params.length + 1);
         pushN(t.results.length);
         continue;
@@ -393,7 +457,6 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
       case 0x40: // memory.grow
         if (r.u8() !== 0) throw unsupported('multi-memory', 'memory index in memory.grow', at, 'code', funcIndex);
         patch(at, Patch.GrowMemory, 0);
-        needsI32Scratch = true;
         popN(1);
         pushN(1);
         continue;
@@ -476,7 +539,6 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
             r.u32();
             if (r.u8() !== 0) throw unsupported('multi-memory', 'memory index in memory.init', at, 'code', funcIndex);
             patch(at, Patch.BulkMemory, 0);
-            needsI32Scratch = true;
             break;
           case 9: // data.drop
           case 13: // elem.drop
@@ -485,25 +547,21 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
           case 10: // memory.copy
             if (r.u8() !== 0 || r.u8() !== 0) throw unsupported('multi-memory', 'memory index in memory.copy', at, 'code', funcIndex);
             patch(at, Patch.BulkMemory, 0);
-            needsI32Scratch = true;
             break;
           case 11: // memory.fill
             if (r.u8() !== 0) throw unsupported('multi-memory', 'memory index in memory.fill', at, 'code', funcIndex);
             patch(at, Patch.BulkMemory, 0);
-            needsI32Scratch = true;
             break;
           case 12: // table.init
           case 14: // table.copy
             r.u32();
             r.u32();
             patch(at, Patch.BulkTable, 0);
-            needsI32Scratch = true;
             break;
           case 15: // table.grow
           case 17: // table.fill
             r.u32();
             patch(at, Patch.BulkTable, 0);
-            needsI32Scratch = true;
             break;
           case 16: // table.size
             r.u32();

@@ -21,10 +21,13 @@ export interface EmitContext {
   costs: CostTable;
   fuelGlobal: number;
   depthGlobal: number;
-  /** Functions that record the trap reason and execute `unreachable` (spec: traps.md#T1). */
-  trapFuelFunc: number;
-  /** Called when the combined entry check fails; tells fuel from stack by the fuel global. */
-  trapEntryFunc: number;
+  /**
+   * The trap function: records the reason (fuel if the counter is negative, else stack) and
+   * executes `unreachable` (spec: traps.md#T1). Every failed check calls it.
+   */
+  trapFunc: number;
+  /** Function indices of the helpers of {@link chargeHelperBodies} (bytes, table elements, pages); -1 where unused. */
+  chargeHelperFuncs: readonly number[];
   /** Frame weight added on entry; 0 = no stack accounting (leaf function). */
   frameWeight: number;
   /** Depth above which entry traps. */
@@ -41,35 +44,47 @@ function emitCharge(w: Writer, fuel: number, cost: number): void {
 }
 
 /**
- * fuel -= cost, keeping the new value in `local` so the check needs no second global load
- * (spec: fuel.md#F3, #F4).
+ * if (fuel < 0) trap(fuel). The counter is read back from the global rather than kept in a local
+ * by the charge before it: two bytes shorter per check, and V8 forwards the stored value. The trap
+ * is out of line: a call on the cold path only (spec: fuel.md#F4).
  */
-function emitChargeTee(w: Writer, fuel: number, cost: number, local: number): void {
-  w.u8(0x23).u32(fuel);
-  if (cost > 0) w.u8(0x42).s64n(cost).u8(0x7d).u8(0x22).u32(local).u8(0x24).u32(fuel);
-  else w.u8(0x21).u32(local);
+function emitCheck(w: Writer, fuel: number, trapFunc: number): void {
+  w.u8(0x23).u32(fuel).u8(0x42).u8(0x00).u8(0x53).u8(0x04).u8(0x40).u8(0x10).u32(trapFunc).u8(0x0b);
 }
 
 /**
- * if (counter < 0) trap(fuel), reading the counter with `getOp` (0x20 local.get of the value the
- * charge kept, or 0x23 global.get). The trap is out of line: a call on the cold path only
- * (spec: fuel.md#F4).
+ * The bodies of the three dynamic-charge helpers appended to every module (spec: fuel.md#F6):
+ * `(param $n i32) (result i32)`, each charging for `$n` (bytes, table elements or pages), checking
+ * the counter, and returning `$n` so the operation it precedes sees its operand unchanged. A bulk
+ * operation is one call (3 bytes) instead of 26 bytes of inline code; bulk operations are rare and
+ * do work proportional to their length, so the call costs nothing that matters.
  */
-function emitCheck(w: Writer, getOp: 0x20 | 0x23, index: number, trapFuel: number): void {
-  w.u8(getOp).u32(index).u8(0x42).u8(0x00).u8(0x53).u8(0x04).u8(0x40).u8(0x10).u32(trapFuel).u8(0x0b);
-}
+export const HELPER = { bytes: 0, elements: 1, pages: 2 } as const;
 
-/**
- * fuel -= <i64 on the stack computed by `amount`>; check. The i32 operand on top of the stack is
- * parked in the scratch local and put back, so the operation itself sees it unchanged.
- */
-function emitDynamicCharge(w: Writer, ctx: EmitContext, scratch: number, amount: (w: Writer) => void): void {
-  w.u8(0x21).u32(scratch); // local.set
-  w.u8(0x23).u32(ctx.fuelGlobal);
-  amount(w);
-  w.u8(0x7d).u8(0x24).u32(ctx.fuelGlobal); // i64.sub; global.set
-  emitCheck(w, 0x23, ctx.fuelGlobal, ctx.trapFuelFunc);
-  w.u8(0x20).u32(scratch); // local.get
+/** Which helper each dynamic-charge patch kind calls. */
+export const HELPER_OF_PATCH: ReadonlyMap<number, number> = new Map([
+  [Patch.BulkMemory, HELPER.bytes],
+  [Patch.BulkTable, HELPER.elements],
+  [Patch.GrowMemory, HELPER.pages],
+]);
+
+export function chargeHelperBodies(ctx: Pick<EmitContext, 'costs' | 'fuelGlobal' | 'trapFunc' | 'memoryLimitPages'>): Uint8Array[] {
+  const { costs, fuelGlobal: fuel, trapFunc } = ctx;
+  const helper = (amount: (w: Writer) => void): Uint8Array => {
+    const w = new Writer(48).u8(0); // no locals
+    w.u8(0x23).u32(fuel).u8(0x20).u8(0x00);
+    amount(w);
+    w.u8(0x7d).u8(0x24).u32(fuel); // i64.sub; global.set
+    emitCheck(w, fuel, trapFunc);
+    return w.u8(0x20).u8(0x00).u8(0x0b).finish();
+  };
+  const pages = ctx.memoryLimitPages | 0;
+  return [
+    helper((w) => w.u8(0xad).u8(0x42).s64n(costs.bulkByteShift).u8(0x88)), // i64.extend_i32_u; i64.shr_u
+    helper((w) => w.u8(0xad).u8(0x42).s64n(costs.tableElementCost).u8(0x7e)), // i64.mul
+    // Pages beyond the limit cannot be granted, so they are not charged: min(delta, limit).
+    helper((w) => w.u8(0x41).s32(pages).u8(0x20).u8(0x00).u8(0x41).s32(pages).u8(0x49).u8(0x1b).u8(0xad).u8(0x42).s64n(costs.memoryGrowPageCost).u8(0x7e)),
+  ];
 }
 
 function emitNan(w: Writer, kind: number, local: number): void {
@@ -108,12 +123,8 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: W
   let next = ctx.paramCount + body.localCount;
   const extra: { type: number; index: number }[] = [];
   const accounted = ctx.frameWeight > 0;
-  const fuelLocal = next++;
-  extra.push({ type: 0x7e, index: fuelLocal });
   let savedDepth = -1;
   if (accounted) extra.push({ type: 0x7f, index: (savedDepth = next++) });
-  let i32Scratch = -1;
-  if (a.needsI32Scratch) extra.push({ type: 0x7f, index: (i32Scratch = next++) });
   const nanLocal = [0, -1, -1, -1, -1];
   const nanTypes = [0, 0x7d, 0x7c, 0x7b, 0x7b];
   for (let k = 1; k <= 4; k++) {
@@ -128,10 +139,9 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: W
   for (const d of body.localDecls) w.u32(d.count).u8(d.type);
   for (const e of extra) w.u32(1).u8(e.type);
 
-  const { trapFuelFunc: trapFuel, trapEntryFunc: trapEntry } = ctx;
+  const { trapFunc } = ctx;
   const { offsets, kinds, args } = a;
   let cursor = body.codeStart;
-  const costs = ctx.costs;
   for (let p = 0; p < offsets.length; p++) {
     const off = offsets[p]!;
     if (off > cursor) {
@@ -144,16 +154,16 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: W
         if (arg > 0) emitCharge(w, fuel, arg);
         break;
       case Patch.ChargeCheck:
-        emitChargeTee(w, fuel, arg, fuelLocal);
+        if (arg > 0) emitCharge(w, fuel, arg);
         if (p === 0 && accounted) {
           // Function entry: depth += weight, and one branch checks both budgets (spec: stack.md#S2).
           w.u8(0x23).u32(depth).u8(0x22).u32(savedDepth).u8(0x41).s32(ctx.frameWeight).u8(0x6a).u8(0x24).u32(depth);
           w.u8(0x20).u32(savedDepth).u8(0x41).s32(ctx.stackLimit - ctx.frameWeight).u8(0x4b); // saved > limit - weight
-          w.u8(0x20).u32(fuelLocal).u8(0x42).u8(0x00).u8(0x53).u8(0x72); // fuel < 0; i32.or
-          w.u8(0x04).u8(0x40).u8(0x10).u32(trapEntry).u8(0x0b);
+          w.u8(0x23).u32(fuel).u8(0x42).u8(0x00).u8(0x53).u8(0x72); // fuel < 0; i32.or
+          w.u8(0x04).u8(0x40).u8(0x10).u32(trapFunc).u8(0x0b);
           w.u8(0x02).bytes(ctx.wrapperBlockType);
         } else {
-          emitCheck(w, 0x20, fuelLocal, trapFuel);
+          emitCheck(w, fuel, trapFunc);
         }
         break;
       case Patch.Return:
@@ -165,22 +175,13 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: W
         emitNan(w, arg, nanLocal[arg]!);
         break;
       case Patch.BulkMemory:
-        emitDynamicCharge(w, ctx, i32Scratch, (o) => {
-          o.u8(0x20).u32(i32Scratch).u8(0xad).u8(0x42).s64n(costs.bulkByteShift).u8(0x88); // i64.extend_i32_u; i64.shr_u
-        });
+        w.u8(0x10).u32(ctx.chargeHelperFuncs[HELPER.bytes]!);
         break;
       case Patch.BulkTable:
-        emitDynamicCharge(w, ctx, i32Scratch, (o) => {
-          o.u8(0x20).u32(i32Scratch).u8(0xad).u8(0x42).s64n(costs.tableElementCost).u8(0x7e); // i64.mul
-        });
+        w.u8(0x10).u32(ctx.chargeHelperFuncs[HELPER.elements]!);
         break;
       case Patch.GrowMemory:
-        // Pages beyond the limit cannot be granted, so they are not charged: min(delta, limit).
-        emitDynamicCharge(w, ctx, i32Scratch, (o) => {
-          o.u8(0x20).u32(i32Scratch).u8(0x41).s32(ctx.memoryLimitPages | 0);
-          o.u8(0x20).u32(i32Scratch).u8(0x41).s32(ctx.memoryLimitPages | 0).u8(0x49).u8(0x1b); // i32.lt_u; select
-          o.u8(0xad).u8(0x42).s64n(costs.memoryGrowPageCost).u8(0x7e);
-        });
+        w.u8(0x10).u32(ctx.chargeHelperFuncs[HELPER.pages]!);
         break;
       case Patch.FuncEnd:
         if (accounted) {

@@ -14,14 +14,15 @@
 import { Writer } from './bytes.ts';
 import { DEFAULT_COST_TABLE } from './cost-table.ts';
 import type { CostTable } from './cost-table.ts';
-import { analyzeBody } from './analyze-body.ts';
-import { emitBody, TRAP_REASON } from './emit-body.ts';
+import { analyzeBody, Patch } from './analyze-body.ts';
+import { CHAIN_MAX_WEIGHT, planFrames } from './frame-plan.ts';
+import { chargeHelperBodies, emitBody, HELPER_OF_PATCH, TRAP_REASON } from './emit-body.ts';
 import { SECTION, decodeModule } from './module.ts';
 import type { FuncType, ParsedModule } from './module.ts';
 import { ValidationError } from '../errors.ts';
 
 /** Bumped whenever the rewriter's output for some input changes. Part of cache keys and result hashes. */
-export const INSTRUMENTER_VERSION = 'docklock-instrument/3';
+export const INSTRUMENTER_VERSION = 'docklock-instrument/4';
 
 export const EXPORT_FUEL = 'docklock_fuel';
 export const EXPORT_DEPTH = 'docklock_depth';
@@ -31,12 +32,10 @@ const RESERVED_EXPORTS = new Set([EXPORT_FUEL, EXPORT_DEPTH, EXPORT_TRAP, EXPORT
 
 /** Frame weight added to every accounted frame for V8's fixed frame overhead (spec: stack.md#S1). */
 export const FRAME_OVERHEAD = 8;
-/** A function that calls nothing and weighs at most this needs no accounting (spec: stack.md#S4). */
-export const LEAF_MAX_WEIGHT = 512;
 const PAGE = 65536;
 const NO_BLOCK_TYPE = new Uint8Array(0);
-/** Functions appended by the rewriter: the fuel trap and the entry trap (spec: instrumented-abi.md). */
-const TRAP_FUNCS = 2;
+/** Functions appended by the rewriter before the dynamic-charge helpers it needs: the trap function (spec: instrumented-abi.md). */
+const TRAP_FUNCS = 1;
 
 export interface InstrumentOptions {
   /** Memory limit in bytes (rounded down to whole 64 KiB pages). Default 256 MiB. */
@@ -62,6 +61,8 @@ export interface InstrumentedModule {
   bytes: Uint8Array;
   hasStart: boolean;
   memoryLimitPages: number;
+  /** The stack budget the entry checks were built for (spec: stack.md#S2). */
+  stackLimit: number;
   stats: InstrumentStats;
 }
 
@@ -88,7 +89,7 @@ function resolveOptions(options: InstrumentOptions): { memoryLimitPages: number;
     throw new RangeError(`memoryLimit must be an integer number of bytes from 0 to 4 GiB, got ${memoryLimit}`);
   }
   const stackLimit = options.stackLimit ?? DEFAULT_STACK_LIMIT;
-  if (!Number.isSafeInteger(stackLimit) || stackLimit < 2 * LEAF_MAX_WEIGHT || stackLimit > 1_000_000) {
+  if (!Number.isSafeInteger(stackLimit) || stackLimit < 2 * CHAIN_MAX_WEIGHT || stackLimit > 1_000_000) {
     throw new RangeError(`stackLimit must be an integer from 1024 to 1000000 frame-weight units, got ${stackLimit}`);
   }
   return { memoryLimitPages: Math.floor(memoryLimit / PAGE), stackLimit, costs: options.costTable ?? DEFAULT_COST_TABLE };
@@ -123,11 +124,11 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     return all + extraTypes.length - 1;
   };
 
-  // Two functions are appended after the module's own: they record why we trap and execute
-  // `unreachable`. Calling them only on the cold path keeps every check a few bytes long.
-  const trapFuelFunc = m.funcTypes.length;
-  const trapEntryFunc = trapFuelFunc + 1;
+  // One function is appended after the module's own: it records why we trap and executes
+  // `unreachable`. Calling it only on the cold path keeps every check a few bytes long.
+  const trapFunc = m.funcTypes.length;
   const voidType = wrapperTypeIndex(new Uint8Array(0), new Uint8Array(0));
+  let i32TypeIndex = -1;
 
   // The wrapper block's type, per function type (most modules have a few dozen types, thousands of functions).
   const blockTypes = new Map<number, Uint8Array>();
@@ -144,7 +145,6 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
   // Code section.
   const code = new Writer(m.bytes.length + (m.bytes.length >> 1) + 1024);
   const scratch = new Writer(1 << 16);
-  code.u32(m.bodies.length + TRAP_FUNCS);
   let instructions = 0;
   let codeBytesIn = 0;
   // Pass 1: analyse every body.
@@ -175,26 +175,47 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
   }
   for (const f of movedCost.keys()) analyses[f - m.importedFuncCount]!.args[0] = 0;
 
+  // The dynamic-charge helpers this module's bulk operations call, appended after the trap functions.
+  const helperUsed = [false, false, false];
+  for (const a of analyses) for (const k of a.kinds) {
+    const h = HELPER_OF_PATCH.get(k);
+    if (h !== undefined) helperUsed[h] = true;
+  }
+  const chargeHelperFuncs = [-1, -1, -1];
+  let appended = TRAP_FUNCS;
+  for (let h = 0; h < 3; h++) if (helperUsed[h]) chargeHelperFuncs[h] = trapFunc + appended++;
+  code.u32(m.bodies.length + appended);
+
+  // Frame weights (spec: stack.md#S1); only functions on call cycles, and those heading chains too
+  // heavy for the reserve, account them (spec: stack.md#S4).
+  const own = new Int32Array(m.bodies.length);
+  for (let i = 0; i < m.bodies.length; i++) {
+    const body = m.bodies[i]!;
+    const type = m.types[m.funcTypes[m.importedFuncCount + i]!]!;
+    let w = FRAME_OVERHEAD;
+    for (const p of type.params) w += p === 0x7b ? 2 : 1;
+    for (const d of body.localDecls) w += d.count * (d.type === 0x7b ? 2 : 1);
+    own[i] = w + analyses[i]!.maxHeight * (analyses[i]!.usesV128 ? 2 : 1);
+  }
+  const plan = planFrames(m, analyses, own);
+
   for (let i = 0; i < m.bodies.length; i++) {
     const body = m.bodies[i]!;
     const funcIndex = m.importedFuncCount + i;
     const type = m.types[m.funcTypes[funcIndex]!]!;
-    let paramWeight = 0;
-    for (const p of type.params) paramWeight += p === 0x7b ? 2 : 1;
-    let localWeight = 0;
-    for (const d of body.localDecls) localWeight += d.count * (d.type === 0x7b ? 2 : 1);
     const a = analyses[i]!;
     instructions += a.instructions;
     codeBytesIn += body.end - body.start;
-    let weight = paramWeight + localWeight + a.maxHeight * (a.usesV128 ? 2 : 1) + FRAME_OVERHEAD;
-    if (weight > stackLimit - LEAF_MAX_WEIGHT) {
-      // One frame alone exceeds the budget: it could never run, so say so now.
-      throw new ValidationError('DL_ERR_LIMIT_FRAME', `function ${funcIndex} needs a stack frame of weight ${weight}, over the stack budget ${stackLimit}`, { section: 'code', func: funcIndex });
+    const weight = plan.weight[i]!;
+    if (weight > stackLimit - CHAIN_MAX_WEIGHT || own[i]! > stackLimit - CHAIN_MAX_WEIGHT) {
+      // One frame (with the chain it heads) alone exceeds the budget: it could never run, so say so now.
+      throw new ValidationError('DL_ERR_LIMIT_FRAME', `function ${funcIndex} needs a stack frame of weight ${Math.max(weight, own[i]!)}, over the stack budget ${stackLimit}`, { section: 'code', func: funcIndex });
     }
-    if (!a.calls && weight <= LEAF_MAX_WEIGHT) weight = 0;
+    // Off call cycles nothing can recur, so the entry needs no check (spec: fuel.md#F4).
+    if (weight === 0 && !plan.cyclic[i]) a.kinds[0] = Patch.Charge;
     emitBody(
       {
-        bytes: m.bytes, costs, fuelGlobal, depthGlobal, trapFuelFunc, trapEntryFunc, frameWeight: weight, stackLimit: stackLimit - LEAF_MAX_WEIGHT,
+        bytes: m.bytes, costs, fuelGlobal, depthGlobal, trapFunc, chargeHelperFuncs, frameWeight: weight, stackLimit: stackLimit - CHAIN_MAX_WEIGHT,
         wrapperBlockType: weight > 0 ? blockTypeOf(m.funcTypes[funcIndex]!) : NO_BLOCK_TYPE,
         paramCount: type.params.length, memoryLimitPages,
       },
@@ -204,17 +225,21 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     );
     code.u32(scratch.length).bytes(scratch.view());
   }
-  // fuel trap: reason = 1; unreachable
-  code.sized(new Writer(12).u8(0).u8(0x41).s32(TRAP_REASON.fuel).u8(0x24).u32(trapGlobal).u8(0x00).u8(0x0b).finish());
-  // entry trap: reason = fuel < 0 ? 1 : 2; unreachable (fuel wins when both budgets fail)
+  // trap: reason = fuel < 0 ? 1 : 2; unreachable. A fuel check calls it only with the counter
+  // negative; an entry check with either budget exceeded, and fuel wins when both are.
   code.sized(new Writer(24).u8(0).u8(0x41).s32(TRAP_REASON.fuel).u8(0x41).s32(TRAP_REASON.stack).u8(0x23).u32(fuelGlobal).u8(0x42).u8(0).u8(0x53).u8(0x1b)
     .u8(0x24).u32(trapGlobal).u8(0x00).u8(0x0b).finish());
+  chargeHelperBodies({ costs, fuelGlobal, trapFunc, memoryLimitPages }).forEach((body, h) => {
+    if (helperUsed[h]) code.sized(body);
+  });
   {
     const s = sectionOf(m, SECTION.function);
     const w = new Writer();
-    w.u32(m.bodies.length + TRAP_FUNCS);
+    w.u32(m.bodies.length + appended);
     if (s) w.bytes(m.bytes.subarray(afterCount(m, s.contentStart), s.contentEnd));
-    for (let i = 0; i < TRAP_FUNCS; i++) w.u32(voidType);
+    w.u32(voidType);
+    if (appended > TRAP_FUNCS) i32TypeIndex = wrapperTypeIndex(Uint8Array.of(0x7f), Uint8Array.of(0x7f));
+    for (let h = TRAP_FUNCS; h < appended; h++) w.u32(i32TypeIndex);
     replaced.set(SECTION.function, w.finish());
   }
 
@@ -277,6 +302,7 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     bytes: out,
     hasStart: m.start !== undefined,
     memoryLimitPages,
+    stackLimit,
     stats: { functions: m.bodies.length, instructions, codeBytesIn, codeBytesOut: code.length },
   };
 }

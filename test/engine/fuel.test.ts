@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compile, OutOfFuel, DEFAULT_COST_TABLE } from '../../index.ts';
 import type { Instance } from '../../index.ts';
 import { wat } from './wat.ts';
+import { FOLD_PARENT_MAX, FOLD_SEGMENT_MAX } from '../../runtime/instrument/analyze-body.ts';
 
 type Fn = (...args: unknown[]) => unknown;
 const fn = (inst: Instance, name: string): Fn => inst.exports[name] as Fn;
@@ -15,14 +16,23 @@ async function instance(text: string, fuel = 1_000_000n): Promise<Instance> {
  * Fuel-cost assertions as a tiny table (in the spirit of wasmtime's tests/all/fuel.wast):
  * each row is the exact fuel one call of `f` must use under the default cost table.
  */
+// Fold bounds of spec/fuel.md#F8, from the rewriter itself so the rows follow its constants.
+const BIG_ARM_COST = 2n * BigInt(Math.floor(FOLD_SEGMENT_MAX / 2) + 1);
+const BIG_ARM = '(drop (i32.const 1)) '.repeat(Number(BIG_ARM_COST / 2n));
+const FOLDED_CHILDREN = BigInt(Math.floor(FOLD_PARENT_MAX / 6));
+
 const FUEL_TABLE: [cost: bigint, body: string, line: string][] = [
   [0n, '(func (export "f"))', 'empty function'],
   [2n, '(func (export "f") nop i32.const 1 drop)', 'nop is free, const and drop cost 1 each'],
   [4n, '(func (export "f") (drop (i32.add (i32.const 1) (i32.const 2))))', 'three operators and a drop'],
   [4n, '(func (export "f") (block (drop (i32.const 1))) (drop (i32.const 2)) )', 'blocks merge into one segment'],
   [5n, '(func (export "f") (drop (i32.div_s (i32.const 4) (i32.const 2))))', 'division costs 2'],
-  [2n, '(func (export "f") (if (i32.const 0) (then (drop (i32.const 1)))) (nop))', 'untaken branch costs nothing: const + if'],
-  [4n, '(func (export "f") (if (i32.const 1) (then (drop (i32.const 1)))) (nop))', 'taken branch adds its body'],
+  [4n, '(func (export "f") (if (i32.const 0) (then (drop (i32.const 1)))) (nop))', 'a small untaken arm is charged with its parent (spec: fuel.md#F8)'],
+  [4n, '(func (export "f") (if (i32.const 1) (then (drop (i32.const 1)))) (nop))', 'a small taken arm costs the same'],
+  [2n, `(func (export "f") (if (i32.const 0) (then ${BIG_ARM})) (nop))`, 'an untaken arm over the fold bound costs nothing: const + if'],
+  [2n + BIG_ARM_COST, `(func (export "f") (if (i32.const 1) (then ${BIG_ARM})) (nop))`, 'a taken arm over the fold bound adds its body'],
+  [2n + 6n * FOLDED_CHILDREN, `(func (export "f") (local i32) (block (br_if 0 (i32.const 1)) ${'(drop (i32.const 1)) (drop (i32.const 1)) (br_if 0 (local.get 0)) '.repeat(Number(FOLDED_CHILDREN) + 3)}))`, 'a parent takes in at most FOLD_PARENT_MAX: the branch out pays its 2 plus the skipped children of 6 that fit'],
+  [2n + 3n * 5n + 4n, '(func (export "f") (local i32) (local.set 0 (i32.const 3)) (loop (br_if 0 (local.tee 0 (i32.sub (local.get 0) (i32.const 1))))) (drop (i32.const 1)) (drop (i32.const 1)))', 'a segment running past a loop end is not charged per iteration'],
 ];
 
 describe('fuel accounting', () => {

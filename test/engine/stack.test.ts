@@ -41,4 +41,45 @@ describe('deterministic stack budget', () => {
     const large = await depthAt(16384);
     expect(large).toBeGreaterThan(small * 3);
   });
+
+  // Only functions on call-graph cycles account frames (spec: stack.md#S4), so every way to recur
+  // must be a cycle in the graph the rewriter builds, or V8's own overflow would decide the run.
+  const unbounded: [string, string][] = [
+    ['mutual recursion through direct calls', `(module
+      (func $a (export "f") (param i32) (result i32) (call $b (i32.add (local.get 0) (i32.const 1))))
+      (func $b (param i32) (result i32) (call $a (local.get 0))))`],
+    ['recursion through call_indirect', `(module (type $t (func (param i32) (result i32)))
+      (table 1 funcref) (elem (i32.const 0) $f)
+      (func $f (export "f") (type $t) (call_indirect (type $t) (i32.add (local.get 0) (i32.const 1)) (i32.const 0))))`],
+    ['recursion through a function reference put in a table at run time', `(module (type $t (func (param i32) (result i32)))
+      (table 1 funcref) (elem declare func $f)
+      (func $f (export "f") (type $t)
+        (table.set (i32.const 0) (ref.func $f))
+        (call_indirect (type $t) (i32.add (local.get 0) (i32.const 1)) (i32.const 0))))`],
+  ];
+  for (const [what, text] of unbounded) {
+    it(`stops ${what} with StackExhausted`, async () => {
+      const inst = await (await compile(wat(text))).instantiate({}, { fuel: 10n ** 12n });
+      expect(() => (inst.exports.f as (n: number) => number)(0)).toThrow(StackExhausted);
+    });
+  }
+
+  it('stops endless re-entry through a host function with StackExhausted (spec: stack.md#S5)', async () => {
+    const text = `(module (import "h" "again" (func $again (param i32)))
+      (func (export "f") (param i32) (call $again (i32.add (local.get 0) (i32.const 1)))))`;
+    let deepest = 0;
+    const imports = { h: { again: (n: number): void => {
+      deepest = n;
+      (inst.exports.f as (n: number) => void)(n);
+    } } };
+    const inst = await (await compile(wat(text), { imports: ['h.again'] })).instantiate(imports, { fuel: 10n ** 12n });
+    expect(() => (inst.exports.f as (n: number) => void)(0)).toThrow(StackExhausted);
+    // Each re-entry reserves the 512 of the top-of-stack chain: with the 512 the first call keeps,
+    // 77 re-entries fit in 40,000 units and the 78th is refused.
+    expect(deepest).toBe(78);
+    // The counter is back at zero afterwards: a single call goes through.
+    const once = { h: { again: (): void => {} } };
+    const inst2 = await (await compile(wat(text), { imports: ['h.again'] })).instantiate(once, { fuel: 10n ** 12n });
+    expect(() => (inst2.exports.f as (n: number) => void)(0)).not.toThrow();
+  });
 });
