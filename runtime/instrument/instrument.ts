@@ -34,8 +34,8 @@ const RESERVED_EXPORTS = new Set([EXPORT_FUEL, EXPORT_DEPTH, EXPORT_TRAP, EXPORT
 export const FRAME_OVERHEAD = 8;
 const PAGE = 65536;
 const NO_BLOCK_TYPE = new Uint8Array(0);
-/** Functions appended by the rewriter before the dynamic-charge helpers it needs: the trap function (spec: instrumented-abi.md). */
-const TRAP_FUNCS = 1;
+/** Functions appended by the rewriter before the dynamic-charge helpers it needs: the fuel trap and the entry trap (spec: instrumented-abi.md). */
+const TRAP_FUNCS = 2;
 
 export interface InstrumentOptions {
   /** Memory limit in bytes (rounded down to whole 64 KiB pages). Default 256 MiB. */
@@ -124,9 +124,10 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     return all + extraTypes.length - 1;
   };
 
-  // One function is appended after the module's own: it records why we trap and executes
-  // `unreachable`. Calling it only on the cold path keeps every check a few bytes long.
-  const trapFunc = m.funcTypes.length;
+  // Two functions are appended after the module's own: they record why we trap and execute
+  // `unreachable`. Calling them only on the cold path keeps every check a few bytes long.
+  const trapFuelFunc = m.funcTypes.length;
+  const trapEntryFunc = trapFuelFunc + 1;
   const voidType = wrapperTypeIndex(new Uint8Array(0), new Uint8Array(0));
   let i32TypeIndex = -1;
 
@@ -183,7 +184,7 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
   }
   const chargeHelperFuncs = [-1, -1, -1];
   let appended = TRAP_FUNCS;
-  for (let h = 0; h < 3; h++) if (helperUsed[h]) chargeHelperFuncs[h] = trapFunc + appended++;
+  for (let h = 0; h < 3; h++) if (helperUsed[h]) chargeHelperFuncs[h] = trapFuelFunc + appended++;
   code.u32(m.bodies.length + appended);
 
   // Frame weights (spec: stack.md#S1); only functions on call cycles, and those heading chains too
@@ -215,7 +216,7 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     if (weight === 0 && !plan.cyclic[i]) a.kinds[0] = Patch.Charge;
     emitBody(
       {
-        bytes: m.bytes, costs, fuelGlobal, depthGlobal, trapFunc, chargeHelperFuncs, frameWeight: weight, stackLimit: stackLimit - CHAIN_MAX_WEIGHT,
+        bytes: m.bytes, costs, fuelGlobal, depthGlobal, trapFuelFunc, trapEntryFunc, chargeHelperFuncs, frameWeight: weight, stackLimit: stackLimit - CHAIN_MAX_WEIGHT,
         wrapperBlockType: weight > 0 ? blockTypeOf(m.funcTypes[funcIndex]!) : NO_BLOCK_TYPE,
         paramCount: type.params.length, memoryLimitPages,
       },
@@ -225,11 +226,12 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     );
     code.u32(scratch.length).bytes(scratch.view());
   }
-  // trap: reason = fuel < 0 ? 1 : 2; unreachable. A fuel check calls it only with the counter
-  // negative; an entry check with either budget exceeded, and fuel wins when both are.
+  // fuel trap: reason = 1; unreachable
+  code.sized(new Writer(12).u8(0).u8(0x41).s32(TRAP_REASON.fuel).u8(0x24).u32(trapGlobal).u8(0x00).u8(0x0b).finish());
+  // entry trap: reason = fuel < 0 ? 1 : 2; unreachable (fuel wins when both budgets fail)
   code.sized(new Writer(24).u8(0).u8(0x41).s32(TRAP_REASON.fuel).u8(0x41).s32(TRAP_REASON.stack).u8(0x23).u32(fuelGlobal).u8(0x42).u8(0).u8(0x53).u8(0x1b)
     .u8(0x24).u32(trapGlobal).u8(0x00).u8(0x0b).finish());
-  chargeHelperBodies({ costs, fuelGlobal, trapFunc, memoryLimitPages }).forEach((body, h) => {
+  chargeHelperBodies({ costs, fuelGlobal, trapFuelFunc, memoryLimitPages }).forEach((body, h) => {
     if (helperUsed[h]) code.sized(body);
   });
   {
@@ -237,7 +239,7 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     const w = new Writer();
     w.u32(m.bodies.length + appended);
     if (s) w.bytes(m.bytes.subarray(afterCount(m, s.contentStart), s.contentEnd));
-    w.u32(voidType);
+    w.u32(voidType).u32(voidType);
     if (appended > TRAP_FUNCS) i32TypeIndex = wrapperTypeIndex(Uint8Array.of(0x7f), Uint8Array.of(0x7f));
     for (let h = TRAP_FUNCS; h < appended; h++) w.u32(i32TypeIndex);
     replaced.set(SECTION.function, w.finish());
