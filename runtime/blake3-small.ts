@@ -26,11 +26,32 @@ const CHUNK_START = 1;
 const CHUNK_END = 2;
 const ROOT = 8;
 
-const m = new Uint32Array(16);
-const block = new Uint8Array(64);
-const blockWords = new Uint32Array(block.buffer);
-const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+/** Whether typed-array words are little-endian here, as BLAKE3 reads its message words. */
+export const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
 const cv = new Uint32Array(8);
+/** A message block for inputs that are not already padded words. */
+const blockScratch = blake3PaddedScratch(SMALL_MAX);
+
+/**
+ * An aligned buffer seen as bytes and as u32 words, sized up to whole 64-byte blocks, for
+ * {@link blake3LeafWords}.
+ */
+export interface PaddedScratch {
+  bytes: Uint8Array;
+  words: Uint32Array;
+}
+
+/**
+ * A scratch buffer that holds at least `size` bytes plus the padding of the last block.
+ *
+ * @param size - largest input to be hashed from it.
+ * @returns bytes and words over one buffer.
+ */
+export function blake3PaddedScratch(size: number): PaddedScratch {
+  const buf = new ArrayBuffer(Math.max(64, Math.ceil(size / 64) * 64));
+  return { bytes: new Uint8Array(buf), words: new Uint32Array(buf) };
+}
 
 /**
  * Writes BLAKE3-256(input) to `out[outOff .. outOff+32]`.
@@ -48,22 +69,19 @@ const cv = new Uint32Array(8);
 export function blake3SmallInto(input: Uint8Array, out: Uint8Array, outOff: number): void {
   const len = input.length;
   if (len > SMALL_MAX) throw new RangeError(`single-chunk BLAKE3 takes at most ${SMALL_MAX} bytes, got ${len}`);
-  cv[0] = IV0; cv[1] = IV1; cv[2] = IV2; cv[3] = IV3; cv[4] = IV4; cv[5] = IV5; cv[6] = IV6; cv[7] = IV7;
-  const blocks = len === 0 ? 1 : Math.ceil(len / 64);
-  for (let b = 0; b < blocks; b++) {
-    const start = b * 64;
-    const blen = Math.min(64, len - start);
-    let flags = b === 0 ? CHUNK_START : 0;
-    if (b === blocks - 1) flags |= CHUNK_END | ROOT;
-    if (blen === 64 && LITTLE_ENDIAN && (input.byteOffset + start) % 4 === 0) {
-      m.set(new Uint32Array(input.buffer, input.byteOffset + start, 16));
-    } else {
-      block.fill(0);
-      block.set(input.subarray(start, start + blen));
-      if (LITTLE_ENDIAN) m.set(blockWords);
-      else for (let i = 0; i < 16; i++) m[i] = block[4 * i] | (block[4 * i + 1] << 8) | (block[4 * i + 2] << 16) | (block[4 * i + 3] << 24);
-    }
-    compress(blen, flags);
+  // One copy into aligned words costs far less than the compressions, and allocates nothing.
+  const b = blockScratch.bytes;
+  if (len <= 64) for (let i = 0; i < len; i++) b[i] = input[i];
+  else b.set(input);
+  if (LITTLE_ENDIAN) {
+    hashPadded(blockScratch.words, len);
+  } else {
+    // Big-endian hosts: read the message words byte by byte into a second scratch.
+    const blocks = len === 0 ? 1 : Math.ceil(len / 64);
+    b.fill(0, len, blocks * 64);
+    const w = beWords;
+    for (let i = 0; i < blocks * 16; i++) w[i] = (b[4 * i] | (b[4 * i + 1] << 8) | (b[4 * i + 2] << 16) | (b[4 * i + 3] << 24)) >>> 0;
+    hashWords(w, len);
   }
   for (let i = 0; i < 8; i++) {
     const w = cv[i];
@@ -74,13 +92,99 @@ export function blake3SmallInto(input: Uint8Array, out: Uint8Array, outOff: numb
   }
 }
 
-// The compression function (BLAKE3 §2.2) with counter t = 0 (always chunk 0), updating `cv` to the
-// first half of the output (the chaining value, or the root digest on the ROOT block).
-function compress(blockLen: number, flags: number): void {
+const beWords = new Uint32Array(SMALL_MAX / 4);
+
+/**
+ * BLAKE3-256 of the first `len` bytes of `words` (little-endian hosts only: the caller checks
+ * {@link LITTLE_ENDIAN}), written as 8 words at `out[outWordOff]`, i.e. the digest bytes when `out`
+ * views a byte slab. Bytes after `len` up to the end of its block are overwritten with zeros.
+ *
+ * @param words - the message, from a {@link blake3PaddedScratch}; at most {@link SMALL_MAX} bytes.
+ * @param len - message length in bytes.
+ * @param out - destination words.
+ * @param outWordOff - index of the first digest word.
+ */
+export function blake3LeafWords(words: Uint32Array, len: number, out: Uint32Array, outWordOff: number): void {
+  hashPadded(words, len);
+  for (let i = 0; i < 8; i++) out[outWordOff + i] = cv[i];
+}
+
+/** Zero-pads the last block of a little-endian word message, then hashes it into `cv`. */
+function hashPadded(words: Uint32Array, len: number): void {
+  const blocks = len === 0 ? 1 : Math.ceil(len / 64);
+  const full = len >>> 2;
+  const rem = len & 3;
+  let k = full;
+  if (rem !== 0) {
+    words[k] &= (1 << (8 * rem)) - 1;
+    k++;
+  }
+  for (const endWord = blocks * 16; k < endWord; k++) words[k] = 0;
+  hashWords(words, len);
+}
+
+/** Hashes `len` bytes of zero-padded message words into `cv` (single chunk, root output). */
+function hashWords(words: Uint32Array, len: number): void {
+  cv[0] = IV0; cv[1] = IV1; cv[2] = IV2; cv[3] = IV3; cv[4] = IV4; cv[5] = IV5; cv[6] = IV6; cv[7] = IV7;
+  const blocks = len === 0 ? 1 : Math.ceil(len / 64);
+  for (let b = 0; b < blocks; b++) {
+    let flags = b === 0 ? CHUNK_START : 0;
+    if (b === blocks - 1) flags |= CHUNK_END | ROOT;
+    compress(words, 16 * b, Math.min(64, len - 64 * b), flags);
+  }
+}
+
+const parentBlock = new Uint32Array(16);
+
+/**
+ * A Merkle interior node, BLAKE3-256(0x01 ‖ left ‖ right), straight from 32-byte hashes stored as
+ * words (little-endian hosts only): the two blocks are built by shifting words, with no byte copy.
+ *
+ * @param slab - hashes as 8 words each.
+ * @param left - word index of the left child.
+ * @param right - word index of the right child.
+ * @param out - destination words (may be `slab`; the children are read first).
+ * @param outWordOff - word index of the digest.
+ */
+export function blake3NodeWords(slab: Uint32Array, left: number, right: number, out: Uint32Array, outWordOff: number): void {
+  const m = parentBlock;
+  // Message bytes: 0x01, left[0..31], right[0..31]: every word straddles two input words.
+  const l0 = slab[left], l1 = slab[left + 1], l2 = slab[left + 2], l3 = slab[left + 3];
+  const l4 = slab[left + 4], l5 = slab[left + 5], l6 = slab[left + 6], l7 = slab[left + 7];
+  const r0 = slab[right], r1 = slab[right + 1], r2 = slab[right + 2], r3 = slab[right + 3];
+  const r4 = slab[right + 4], r5 = slab[right + 5], r6 = slab[right + 6], r7 = slab[right + 7];
+  m[0] = 0x01 | (l0 << 8);
+  m[1] = (l0 >>> 24) | (l1 << 8);
+  m[2] = (l1 >>> 24) | (l2 << 8);
+  m[3] = (l2 >>> 24) | (l3 << 8);
+  m[4] = (l3 >>> 24) | (l4 << 8);
+  m[5] = (l4 >>> 24) | (l5 << 8);
+  m[6] = (l5 >>> 24) | (l6 << 8);
+  m[7] = (l6 >>> 24) | (l7 << 8);
+  m[8] = (l7 >>> 24) | (r0 << 8);
+  m[9] = (r0 >>> 24) | (r1 << 8);
+  m[10] = (r1 >>> 24) | (r2 << 8);
+  m[11] = (r2 >>> 24) | (r3 << 8);
+  m[12] = (r3 >>> 24) | (r4 << 8);
+  m[13] = (r4 >>> 24) | (r5 << 8);
+  m[14] = (r5 >>> 24) | (r6 << 8);
+  m[15] = (r6 >>> 24) | (r7 << 8);
+  cv[0] = IV0; cv[1] = IV1; cv[2] = IV2; cv[3] = IV3; cv[4] = IV4; cv[5] = IV5; cv[6] = IV6; cv[7] = IV7;
+  compress(m, 0, 64, CHUNK_START);
+  m[0] = r7 >>> 24;
+  for (let i = 1; i < 16; i++) m[i] = 0;
+  compress(m, 0, 1, CHUNK_END | ROOT);
+  for (let i = 0; i < 8; i++) out[outWordOff + i] = cv[i];
+}
+
+// The compression function (BLAKE3 §2.2) of the block m[o .. o+16] with counter t = 0 (always
+// chunk 0), updating `cv` to the first half of the output (the chaining value, or the root digest
+// on the ROOT block).
+function compress(m: Uint32Array, o: number, blockLen: number, flags: number): void {
   let v0 = cv[0], v1 = cv[1], v2 = cv[2], v3 = cv[3], v4 = cv[4], v5 = cv[5], v6 = cv[6], v7 = cv[7];
   let v8 = IV0, v9 = IV1, v10 = IV2, v11 = IV3, v12 = 0, v13 = 0, v14 = blockLen, v15 = flags;
-  let m0 = m[0], m1 = m[1], m2 = m[2], m3 = m[3], m4 = m[4], m5 = m[5], m6 = m[6], m7 = m[7];
-  let m8 = m[8], m9 = m[9], m10 = m[10], m11 = m[11], m12 = m[12], m13 = m[13], m14 = m[14], m15 = m[15];
+  let m0 = m[o], m1 = m[o + 1], m2 = m[o + 2], m3 = m[o + 3], m4 = m[o + 4], m5 = m[o + 5], m6 = m[o + 6], m7 = m[o + 7];
+  let m8 = m[o + 8], m9 = m[o + 9], m10 = m[o + 10], m11 = m[o + 11], m12 = m[o + 12], m13 = m[o + 13], m14 = m[o + 14], m15 = m[o + 15];
   for (let r = 0; r < 7; r++) {
     // G(0,4,8,12) G(1,5,9,13) G(2,6,10,14) G(3,7,11,15): columns
     v0 = (v0 + v4 + m0) | 0; v12 ^= v0; v12 = (v12 >>> 16) | (v12 << 16);

@@ -18,6 +18,7 @@
  * @module
  */
 import { blake3, blake3Into, bytesEqual, HASH_BYTES } from '../hash.ts';
+import { blake3NodeWords, LITTLE_ENDIAN } from '../blake3-small.ts';
 
 /** Domain separation prefix of leaf hashes (RFC 9162 §2.1.1). */
 export const LEAF_PREFIX = 0x00;
@@ -119,6 +120,19 @@ export function merkleRootOfLeafHashes(leafHashes: readonly Uint8Array[]): Uint8
  */
 export function merkleRootOfSlab(slab: Uint8Array, n: number): Uint8Array {
   if (n === 0) return blake3(new Uint8Array(0));
+  if (LITTLE_ENDIAN && slab.byteOffset % 4 === 0) {
+    // Hashes as words: each parent is built from its children's words, with no byte copy.
+    const words = new Uint32Array(slab.buffer, slab.byteOffset, n * 8);
+    let m = n;
+    while (m > 1) {
+      const pairs = m >>> 1;
+      // Parent i overwrites words 8i..8i+7 after reading children 2i and 2i+1 (never unread ones).
+      for (let i = 0; i < pairs; i++) blake3NodeWords(words, 16 * i, 16 * i + 8, words, 8 * i);
+      if ((m & 1) === 1) words.copyWithin(pairs * 8, (m - 1) * 8, m * 8);
+      m = pairs + (m & 1);
+    }
+    return slab.slice(0, HASH_BYTES);
+  }
   let m = n;
   while (m > 1) {
     const pairs = m >>> 1;

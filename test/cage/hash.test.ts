@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { blake3SmallInto, SMALL_MAX } from '../../runtime/blake3-small.ts';
+import { blake3LeafWords, blake3NodeWords, blake3PaddedScratch, blake3SmallInto, LITTLE_ENDIAN, SMALL_MAX } from '../../runtime/blake3-small.ts';
 import { blake3, blake3Into, blake3Parts, blake3Reference, bytesEqual, toHex } from '../../runtime/hash.ts';
 
 describe('blake3', () => {
@@ -53,5 +53,35 @@ describe('blake3', () => {
     const out = new Uint8Array(32);
     blake3Into(big, out, 0);
     expect(toHex(out)).toBe(toHex(blake3Reference(big)));
+  });
+
+  it('the single-chunk path ignores whatever a longer earlier input left past the end', () => {
+    const src = Uint8Array.from({ length: SMALL_MAX }, (_, i) => (i * 13 + 1) & 0xff);
+    const out = new Uint8Array(32);
+    const scratch = blake3PaddedScratch(SMALL_MAX);
+    const words = new Uint32Array(8);
+    for (let n = SMALL_MAX; n >= 0; n -= 7) {
+      blake3SmallInto(src.subarray(0, n), out, 0);
+      expect(toHex(out), `n=${n}`).toBe(toHex(blake3Reference(src.subarray(0, n))));
+      if (!LITTLE_ENDIAN) continue;
+      // The caller's scratch still holds the longer message: only the first n bytes count.
+      scratch.bytes.set(src);
+      blake3LeafWords(scratch.words, n, words, 0);
+      expect(toHex(new Uint8Array(words.buffer)), `words n=${n}`).toBe(toHex(blake3Reference(src.subarray(0, n))));
+    }
+  });
+
+  it('the word-wise Merkle node hash equals BLAKE3(0x01 ‖ left ‖ right)', () => {
+    if (!LITTLE_ENDIAN) return;
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 64, maxLength: 64 }), (lr) => {
+        const slab = new Uint32Array(24);
+        new Uint8Array(slab.buffer).set(lr, 32);
+        blake3NodeWords(slab, 8, 16, slab, 0);
+        const expected = blake3Reference(Uint8Array.of(0x01, ...lr));
+        expect(toHex(new Uint8Array(slab.buffer, 0, 32))).toBe(toHex(expected));
+      }),
+      { numRuns: 200 },
+    );
   });
 });
