@@ -84,7 +84,7 @@ export const GUEST_SECTIONS: Section[] = [
         const wasi = createWasi(calls, { args: [], env: {}, seed: manifest.determinism.seed, clockStart: 0n, clockStep: 1n, stdin: EMPTY, inputs: new Map(), outputDir: '/output', scratchDir: '/tmp', limits: { stdout: 1024, stderr: 1024, output: 1024, scratch: 1024 }, grants: new Set(['random']) });
         const inst = compiled.instantiateSync({ wasi_snapshot_preview1: wasi.imports }, {
           fuel: manifest.limits.fuel,
-          beforeStart: (i) => { calls.mem.attach(i.exports.memory as WebAssembly.Memory); calls.fuelUsed = () => i.fuelUsed(); },
+          beforeStart: (i) => { calls.mem.attach(i.exports.memory as WebAssembly.Memory); calls.fuelMeter = i; },
         });
         (inst.exports._start as () => void)();
       };

@@ -5,7 +5,7 @@
  * each new entry with the recorded one at the same index and stops the run at the first difference.
  */
 import { WitnessLog } from '../runtime/witness/log.ts';
-import type { WitnessEntry } from '../runtime/witness/entry.ts';
+import type { MemoryWrite, WitnessEntry } from '../runtime/witness/entry.ts';
 import { GuestFault, GuestMemory } from './guest-memory.ts';
 import { ERRNO } from './wasi/defs.ts';
 
@@ -58,15 +58,44 @@ export function firstDifference(expected: WitnessEntry, actual: Omit<WitnessEntr
   return null;
 }
 
+/** Where the wrapper reads the fuel used at each call: a running `Instance` in a cage run. */
+export interface FuelMeter {
+  /** Writes the fuel used so far as u32 halves: low to `out[at]`, high to `out[at + 1]`. */
+  fuelUsedWords(out: Uint32Array, at: number): void;
+}
+
+/** Before an instance exists (and in tests of host functions alone), every call is at fuel 0. */
+const NO_FUEL: FuelMeter = {
+  fuelUsedWords(out: Uint32Array, at: number): void {
+    out[at] = 0;
+    out[at + 1] = 0;
+  },
+};
+
+const U64_MAX = (1n << 64n) - 1n;
+// Replay compares a recorded bigint fuel with the live u32 halves through this slot: storing a
+// bigint into a BigUint64Array and reading its words allocates nothing.
+const fuelSlot = new BigUint64Array(1);
+const fuelSlotWords = new Uint32Array(fuelSlot.buffer);
+const FUEL_LO = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1 ? 0 : 1;
+
+function sameFuel(expected: bigint, lo: number, hi: number): boolean {
+  if (typeof expected !== 'bigint' || expected < 0n || expected > U64_MAX) return false;
+  fuelSlot[0] = expected;
+  return fuelSlotWords[FUEL_LO] === lo && fuelSlotWords[1 - FUEL_LO] === hi;
+}
+
 export class HostCalls {
   readonly mem = new GuestMemory();
   readonly log = new WitnessLog();
   readonly mode: 'record' | 'replay';
   readonly #expected: readonly WitnessEntry[];
-  /** Fuel the guest has used so far; set once the instance exists. */
-  fuelUsed: () => bigint = () => 0n;
+  /** Reads the fuel the guest has used; set to the instance once it exists. */
+  fuelMeter: FuelMeter = NO_FUEL;
   /** Extra payload to attach to the entry of the call in progress (e.g. an HTTP response). */
   pendingData: Uint8Array | undefined;
+  /** Fuel halves of the call in progress (calls never nest: see #record). */
+  readonly #fuel = new Uint32Array(2);
 
   constructor(mode: 'record' | 'replay', expected: readonly WitnessEntry[] = []) {
     this.mode = mode;
@@ -85,29 +114,22 @@ export class HostCalls {
     return { index: this.log.length, import: e.name, expected: e, actual: null, field: 'missing' };
   }
 
-  // One entry object, refilled per call: the log copies what it keeps, so nothing here is retained.
-  // Host functions never call back into the guest they serve, so calls never nest (spec: witness.md#H1).
-  readonly #entry: { name: string; args: HostValue[]; result: HostValue | null; writes: GuestMemory['writes']; fuel: bigint; data?: Uint8Array } = { name: '', args: [], result: null, writes: [], fuel: 0n };
-
-  #record(name: string, args: HostValue[], result: HostValue | null, fuel: bigint): void {
-    const e = this.#entry;
-    e.name = name;
-    e.args = args;
-    e.result = result;
-    e.writes = this.mem.writes;
-    e.fuel = fuel;
-    e.data = this.pendingData;
+  // Host functions never call back into the guest they serve, so calls never nest
+  // (spec: witness.md#H1): the wrapper's reused argument array and the pooled writes are this call's.
+  #record(name: string, nameId: number, args: HostValue[], arity: number, result: HostValue | null, fuelLo: number, fuelHi: number): void {
+    const data = this.pendingData;
     this.pendingData = undefined;
+    const writes = this.mem.writes;
     if (this.mode === 'replay') {
       // Compared before appending, against the live values: no entry object is built unless it differs.
       const index = this.log.length;
       const expected = this.#expected[index];
-      const field = expected === undefined ? 'extra' : firstDifference(expected, e);
-      this.log.append(e);
+      const field = expected === undefined ? 'extra' : liveDifference(expected, name, args, arity, result, writes, fuelLo, fuelHi, data);
+      this.log.appendCall(nameId, args, arity, result, fuelLo, fuelHi, writes, data);
       if (field !== null) throw new DivergenceStop({ index, import: name, expected: expected ?? null, actual: this.log.entry(index), field });
       return;
     }
-    this.log.append(e);
+    this.log.appendCall(nameId, args, arity, result, fuelLo, fuelHi, writes, data);
   }
 
   /**
@@ -119,12 +141,18 @@ export class HostCalls {
     const calls = this;
     const fn = impl as unknown as (...a: HostValue[]) => HostValue | void;
     const arity = fn.length;
+    // Interned once here rather than looked up per call.
+    const nameId = this.log.intern(name);
+    const fuel = this.#fuel;
+    const mem = this.mem;
     // The arguments array is reused: the log copies values into its columns.
     const args = new Array<HostValue>(arity).fill(0);
     return function hostCall(): HostValue | undefined {
       for (let i = 0; i < arity; i++) args[i] = arguments[i] as HostValue;
-      const fuel = calls.fuelUsed();
-      calls.mem.beginCall();
+      calls.fuelMeter.fuelUsedWords(fuel, 0);
+      const fuelLo = fuel[0];
+      const fuelHi = fuel[1];
+      mem.beginCall();
       let result: HostValue | void;
       try {
         result = fn.apply(undefined, args);
@@ -132,12 +160,27 @@ export class HostCalls {
         if (e instanceof GuestFault) {
           result = faultValue;
         } else {
-          if (e instanceof RunEnd) calls.#record(name, args, null, fuel);
+          if (e instanceof RunEnd) calls.#record(name, nameId, args, arity, null, fuelLo, fuelHi);
           throw e;
         }
       }
-      calls.#record(name, args, result ?? null, fuel);
+      calls.#record(name, nameId, args, arity, result ?? null, fuelLo, fuelHi);
       return result ?? undefined;
     };
   }
+}
+
+/** {@link firstDifference} against the live values of the call in progress. */
+function liveDifference(expected: WitnessEntry, name: string, args: readonly HostValue[], arity: number, result: HostValue | null, writes: readonly MemoryWrite[], fuelLo: number, fuelHi: number, data: Uint8Array | undefined): Divergence['field'] | null {
+  if (expected.name !== name) return 'name';
+  const ea = expected.args;
+  if (ea.length !== arity) return 'args';
+  for (let i = 0; i < arity; i++) if (!sameValue(ea[i]!, args[i]!)) return 'args';
+  if (!sameValue(expected.result, result)) return 'result';
+  const ew = expected.writes;
+  if (ew.length !== writes.length) return 'writes';
+  for (let i = 0; i < ew.length; i++) if (ew[i]!.ptr !== writes[i]!.ptr || !sameBytes(ew[i]!.bytes, writes[i]!.bytes)) return 'writes';
+  if (!sameFuel(expected.fuel, fuelLo, fuelHi)) return 'fuel';
+  if (!sameBytes(expected.data, data)) return 'data';
+  return null;
 }

@@ -54,6 +54,37 @@ function guard<T>(h: InstanceHandles, fn: () => T): T {
   }
 }
 
+// fuelUsed() without a BigInt: reading an i64 global from JavaScript allocates one (~40 ns per host
+// call, the largest part of what recording a call cost), so this wasm function computes the same
+// clamped value and stores it little-endian at address 0 of a scratch memory, read as two u32s.
+//   (module
+//     (import "m" "memory" (memory 1))
+//     (import "m" "fuel" (global $fuel (mut i64)))
+//     (import "m" "limit" (global $limit (mut i64)))
+//     (func (export "used") (local $c i64)
+//       (local.set $c (global.get $fuel))
+//       (i64.store (i32.const 0)
+//         (select (global.get $limit) (i64.sub (global.get $limit) (local.get $c))
+//                 (i64.lt_s (local.get $c) (i64.const 0))))))
+const FUEL_USED_WASM = Uint8Array.of(
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  0x01, 0x04, 0x01, 0x60, 0x00, 0x00,
+  0x02, 0x22, 0x03,
+  0x01, 0x6d, 0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00, 0x01,
+  0x01, 0x6d, 0x04, 0x66, 0x75, 0x65, 0x6c, 0x03, 0x7e, 0x01,
+  0x01, 0x6d, 0x05, 0x6c, 0x69, 0x6d, 0x69, 0x74, 0x03, 0x7e, 0x01,
+  0x03, 0x02, 0x01, 0x00,
+  0x07, 0x08, 0x01, 0x04, 0x75, 0x73, 0x65, 0x64, 0x00, 0x00,
+  0x0a, 0x1c, 0x01, 0x1a, 0x01, 0x01, 0x7e,
+  0x23, 0x00, 0x21, 0x00, 0x41, 0x00, 0x23, 0x01, 0x23, 0x01, 0x20, 0x00, 0x7d,
+  0x20, 0x00, 0x42, 0x00, 0x53, 0x1b, 0x37, 0x03, 0x00, 0x0b,
+);
+let fuelUsedModule: WebAssembly.Module | undefined;
+// Shared by every instance in this thread: `used()` stores and its caller reads right after, with
+// no code of another instance in between.
+const fuelScratch = new WebAssembly.Memory({ initial: 1, maximum: 1 });
+const fuelScratchView = new DataView(fuelScratch.buffer);
+
 function wrapFunction(h: InstanceHandles, name: string, f: (...args: unknown[]) => unknown, type: FuncType | undefined): (...args: unknown[]) => unknown {
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
     return guard(h, () => f.apply(this, args));
@@ -71,6 +102,9 @@ export class Instance {
   readonly raw: WebAssembly.Instance;
   readonly #h: InstanceHandles;
   #limit: bigint;
+  /** The budget as the `used` helper sees it; created with the helper. */
+  #limitG: WebAssembly.Global | undefined;
+  #used: (() => void) | undefined;
 
   /** `exportTypes`: the wasm type of each exported function, by export name. */
   constructor(raw: WebAssembly.Instance, fuel: bigint, exportTypes?: ReadonlyMap<string, FuncType>, stackLimit = DEFAULT_STACK_LIMIT) {
@@ -115,6 +149,26 @@ export class Instance {
     return used > this.#limit ? this.#limit : used;
   }
 
+  /**
+   * {@link Instance.fuelUsed} as two u32 words, without allocating a BigInt: the low 32 bits go to
+   * `out[at]`, the high 32 bits to `out[at + 1]`. For the witness, which reads the fuel at every
+   * host call.
+   */
+  fuelUsedWords(out: Uint32Array, at: number): void {
+    const used = this.#used ?? this.#makeUsed();
+    used();
+    out[at] = fuelScratchView.getUint32(0, true);
+    out[at + 1] = fuelScratchView.getUint32(4, true);
+  }
+
+  #makeUsed(): () => void {
+    fuelUsedModule ??= new WebAssembly.Module(FUEL_USED_WASM);
+    this.#limitG = new WebAssembly.Global({ value: 'i64', mutable: true }, this.#limit);
+    const helper = new WebAssembly.Instance(fuelUsedModule, { m: { memory: fuelScratch, fuel: this.#h.fuel, limit: this.#limitG } });
+    this.#used = helper.exports.used as () => void;
+    return this.#used;
+  }
+
   /** Fuel left; 0 after an out-of-fuel trap. */
   fuelRemaining(): bigint {
     const left = this.#h.fuel.value as bigint;
@@ -140,6 +194,7 @@ export class Instance {
   setFuel(fuel: bigint): void {
     if (typeof fuel !== 'bigint' || fuel < 0n) throw new RangeError(`fuel must be a non-negative bigint, got ${String(fuel)}`);
     this.#limit = fuel;
+    if (this.#limitG !== undefined) this.#limitG.value = fuel;
     this.#h.fuel.value = fuel;
   }
 }

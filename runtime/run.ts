@@ -142,7 +142,7 @@ export async function runGuest(req: RunRequest): Promise<RunOutcome> {
         instance = inst;
         const mem = inst.exports.memory;
         calls.mem.attach(mem instanceof WebAssembly.Memory ? mem : undefined);
-        calls.fuelUsed = () => inst.fuelUsed();
+        calls.fuelMeter = inst;
       },
     });
     (instance.exports[m.entry] as () => unknown)();

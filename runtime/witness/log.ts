@@ -2,19 +2,25 @@
  * The append-only witness of one run.
  *
  * Host functions append in the guest's hot loop (a million `random_get` calls is an ordinary
- * run), so the log stores entries column by column in typed arrays and copies written bytes into
- * shared arenas: an append allocates nothing that outlives the call. Keeping a million small
- * entry objects alive instead measured ~0.6 µs per append and ~1.9 µs per entry at finalisation
- * (bench/RESULTS.md, "Witness"), all of it garbage-collector work on retained objects.
- * {@link WitnessLog.entry} and {@link WitnessLog.entries} build entry objects on demand.
+ * run), so an append must allocate nothing that outlives the call and touch as little fresh memory
+ * as it can: on the project's machine first-touching a fresh page costs ~0.5 ns per byte, which
+ * for the earlier typed-array columns (≈70 bytes per entry, copied again at every doubling) was
+ * the largest part of recording a call (bench/RESULTS.md, "Witness").
  *
- * Encoding and hashing wait for {@link WitnessLog.finalize}.
+ * So each entry is stored as the bytes that end its canonical encoding: the MessagePack of
+ * `args, result, writes, fuel` exactly as encoding.ts lays them out (≈31 bytes for a
+ * `random_get(ptr, 8)`), in byte chunks that are never copied. A record is
+ * `[body length][name id][those bytes]`, where the length and the id take one byte each when
+ * small (else 0xff and a big-endian u32), and lies whole inside one chunk. {@link WitnessLog.finalize} then only adds the
+ * leading fields (version, index, name) and the trailing `data` field around those bytes and
+ * hashes; {@link WitnessLog.entry} decodes them into an entry object on demand.
  *
  * @module
  */
 import { blake3Into, HASH_BYTES } from '../hash.ts';
+import { blake3LeafWords, blake3PaddedScratch, LITTLE_ENDIAN } from '../blake3-small.ts';
 import type { MemoryWrite, WitnessEntry } from './entry.ts';
-import { EntryEncoder, FIELDS, MessagePackWriter, WITNESS_ENTRY_VERSION } from './encoding.ts';
+import { EntryEncoder, FIELDS, witnessPackr, WITNESS_ENTRY_VERSION } from './encoding.ts';
 import { merkleRootOfSlab } from './merkle.ts';
 
 /** The committed form of a log: leaf hashes H(0x00 ‖ encodeEntry(e)) and their RFC 9162 root. */
@@ -25,101 +31,204 @@ export interface WitnessCommitment {
   leaves: Uint8Array[];
 }
 
-/** Size of one arena for copied write bytes; writes over 1/16 of it get their own copy. */
-const ARENA_BYTES = 1 << 16;
-const BIG_WRITE = ARENA_BYTES >>> 4;
+/** Chunks start small (most runs make a few calls) and double up to this size. */
+const MAX_CHUNK = 1 << 20;
+const FIRST_CHUNK = 4096;
 const U64_MAX = (1n << 64n) - 1n;
 const I64_MIN = -(1n << 63n);
 const I64_MAX = (1n << 63n) - 1n;
+/** Name ids below this take one byte in a record; others 0xff then a u32. */
+const NAME_ESCAPE = 0xff;
+/** Bytes of the leaf input before the index: leaf prefix 0x00, fixarray of FIELDS, version. */
+const LEAF_HEAD = Uint8Array.of(0x00, 0x90 | FIELDS, WITNESS_ENTRY_VERSION);
 
-// Value tags of the argument and result columns.
-const T_NULL = 0;
-const T_NUMBER = 1;
-/** bigint in the i64 range, stored in the signed view. */
-const T_I64 = 2;
-/** bigint above the i64 range (≤ 2^64−1), stored in the unsigned view. */
-const T_U64 = 3;
+// Scratch for writing float64 and 64-bit ints big-endian without a DataView per chunk.
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+const i64 = new BigInt64Array(f64.buffer);
+const u64 = new BigUint64Array(f64.buffer);
 
-/** A growable column of 64-bit slots seen as float64, int64 and uint64, plus a tag per slot. */
-class ValueColumn {
-  tag = new Uint8Array(64);
-  num = new Float64Array(64);
-  i64 = new BigInt64Array(this.num.buffer);
-  u64 = new BigUint64Array(this.num.buffer);
-  length = 0;
-
-  push(v: number | bigint | null, what: string): void {
-    if (this.length === this.tag.length) this.#grow();
-    const i = this.length++;
-    if (typeof v === 'number') {
-      this.tag[i] = T_NUMBER;
-      this.num[i] = v;
-    } else if (typeof v === 'bigint') {
-      if (v >= I64_MIN && v <= I64_MAX) {
-        this.tag[i] = T_I64;
-        this.i64[i] = v;
-      } else if (v > I64_MAX && v <= U64_MAX) {
-        this.tag[i] = T_U64;
-        this.u64[i] = v;
-      } else {
-        this.length--;
-        throw new RangeError(`witness ${what} bigint ${v} does not fit in 64 bits`);
-      }
-    } else if (v === null) {
-      this.tag[i] = T_NULL;
-    } else {
-      this.length--;
-      throw new TypeError(`witness ${what} must be a number or bigint, got ${typeof v}`);
-    }
+/**
+ * Writes `v` as MessagePack exactly as msgpackr does (see MessagePackWriter.number); returns the
+ * new position. Kept small so that it inlines: u32s are nearly every value a host call sees.
+ */
+function putNumber(b: Uint8Array, p: number, v: number): number {
+  if (v >>> 0 !== v) return putOtherNumber(b, p, v);
+  if (v < 0x80) b[p++] = v;
+  else if (v < 0x100) {
+    b[p++] = 0xcc;
+    b[p++] = v;
+  } else if (v < 0x10000) {
+    b[p++] = 0xcd;
+    b[p++] = v >>> 8;
+    b[p++] = v;
+  } else {
+    b[p++] = 0xce;
+    putU32BE(b, p, v);
+    p += 4;
   }
-
-  get(i: number): number | bigint | null {
-    switch (this.tag[i]) {
-      case T_NUMBER:
-        return this.num[i];
-      case T_I64:
-        return this.i64[i];
-      case T_U64:
-        return this.u64[i];
-      default:
-        return null;
-    }
-  }
-
-  write(w: MessagePackWriter, i: number): void {
-    switch (this.tag[i]) {
-      case T_NUMBER:
-        w.number(this.num[i]);
-        break;
-      case T_I64:
-        w.bigint(this.i64[i]);
-        break;
-      case T_U64:
-        w.bigint(this.u64[i]);
-        break;
-      default:
-        w.byte(0xc0);
-    }
-  }
-
-  #grow(): void {
-    const n = this.tag.length * 2;
-    const tag = new Uint8Array(n);
-    tag.set(this.tag);
-    const num = new Float64Array(n);
-    num.set(this.num);
-    this.tag = tag;
-    this.num = num;
-    this.i64 = new BigInt64Array(num.buffer);
-    this.u64 = new BigUint64Array(num.buffer);
-  }
+  return p;
 }
 
-function grownU32(a: Uint32Array<ArrayBuffer>, need: number): Uint32Array<ArrayBuffer> {
-  if (need <= a.length) return a;
-  const b = new Uint32Array(Math.max(need, a.length * 2));
-  b.set(a);
-  return b;
+/** {@link putNumber} of a number that is not a u32: a negative i32, else float64. */
+function putOtherNumber(b: Uint8Array, p: number, v: number): number {
+  if (v >> 0 === v) {
+    if (v >= -0x20) b[p++] = v & 0xff;
+    else if (v >= -0x80) {
+      b[p++] = 0xd0;
+      b[p++] = v & 0xff;
+    } else if (v >= -0x8000) {
+      b[p++] = 0xd1;
+      b[p++] = (v >> 8) & 0xff;
+      b[p++] = v & 0xff;
+    } else {
+      b[p++] = 0xd2;
+      putU32BE(b, p, v >>> 0);
+      p += 4;
+    }
+  } else {
+    b[p++] = 0xcb;
+    f64[0] = v;
+    p = putScratch64(b, p);
+  }
+  return p;
+}
+
+/** A bigint in −2^63..2^64−1 as int64 / uint64 (9 bytes), as msgpackr writes it. */
+function putBigint(b: Uint8Array, p: number, v: bigint): number {
+  if (v > I64_MAX) {
+    b[p++] = 0xcf;
+    u64[0] = v;
+  } else {
+    b[p++] = 0xd3;
+    i64[0] = v;
+  }
+  return putScratch64(b, p);
+}
+
+/** The 8 bytes of the 64-bit scratch, big-endian. */
+function putScratch64(b: Uint8Array, p: number): number {
+  if (LITTLE_ENDIAN) for (let k = 7; k >= 0; k--) b[p++] = f64Bytes[k];
+  else for (let k = 0; k < 8; k++) b[p++] = f64Bytes[k];
+  return p;
+}
+
+function putU32BE(b: Uint8Array, p: number, v: number): void {
+  b[p] = v >>> 24;
+  b[p + 1] = v >>> 16;
+  b[p + 2] = v >>> 8;
+  b[p + 3] = v;
+}
+
+/** Array header of `n` values (fixarray, array16 or array32). */
+function putArrayHeader(b: Uint8Array, p: number, n: number): number {
+  if (n < 0x10) b[p++] = 0x90 | n;
+  else if (n < 0x10000) {
+    b[p++] = 0xdc;
+    b[p++] = n >>> 8;
+    b[p++] = n;
+  } else {
+    b[p++] = 0xdd;
+    putU32BE(b, p, n);
+    p += 4;
+  }
+  return p;
+}
+
+/** bin8/bin16/bin32 of `bytes`. */
+function putBin(b: Uint8Array, p: number, bytes: Uint8Array): number {
+  const n = bytes.length;
+  if (n < 0x100) {
+    b[p++] = 0xc4;
+    b[p++] = n;
+  } else if (n < 0x10000) {
+    b[p++] = 0xc5;
+    b[p++] = n >>> 8;
+    b[p++] = n;
+  } else {
+    b[p++] = 0xc6;
+    putU32BE(b, p, n);
+    p += 4;
+  }
+  // Most writes are a few bytes: a loop beats set() and its argument checks there.
+  if (n <= 32) for (let j = 0; j < n; j++) b[p + j] = bytes[j];
+  else b.set(bytes, p);
+  return p + n;
+}
+
+function checkValue(v: unknown, what: string): void {
+  if (typeof v === 'number') return;
+  if (typeof v === 'bigint') {
+    if (v < I64_MIN || v > U64_MAX) throw new RangeError(`witness ${what} bigint ${v} does not fit in 64 bits`);
+    return;
+  }
+  throw new TypeError(`witness ${what} must be a number or bigint, got ${typeof v}`);
+}
+
+/** Reads back the MessagePack subset the writers above produce (our own bytes: not checked). */
+class RecordReader {
+  b: Uint8Array = new Uint8Array(0);
+  p = 0;
+  readonly #dv8 = new DataView(new ArrayBuffer(8));
+
+  u8(): number {
+    return this.b[this.p++];
+  }
+
+  be(n: number): number {
+    let v = 0;
+    for (let k = 0; k < n; k++) v = v * 256 + this.b[this.p++];
+    return v;
+  }
+
+  #eight(): DataView {
+    for (let k = 0; k < 8; k++) this.#dv8.setUint8(k, this.b[this.p++]);
+    return this.#dv8;
+  }
+
+  value(): number | bigint | null {
+    const t = this.u8();
+    if (t < 0x80) return t;
+    if (t >= 0xe0) return t - 0x100;
+    switch (t) {
+      case 0xc0:
+        return null;
+      case 0xcc:
+        return this.be(1);
+      case 0xcd:
+        return this.be(2);
+      case 0xce:
+        return this.be(4);
+      case 0xd0:
+        return (this.be(1) << 24) >> 24;
+      case 0xd1:
+        return (this.be(2) << 16) >> 16;
+      case 0xd2:
+        return this.be(4) | 0;
+      case 0xcb:
+        return this.#eight().getFloat64(0);
+      case 0xd3:
+        return this.#eight().getBigInt64(0);
+      case 0xcf:
+        return this.#eight().getBigUint64(0);
+      default:
+        throw new Error(`witness log: unexpected MessagePack byte 0x${t.toString(16)} in a record (a log bug)`);
+    }
+  }
+
+  arrayHeader(): number {
+    const t = this.u8();
+    if (t < 0xa0) return t & 0x0f;
+    return t === 0xdc ? this.be(2) : this.be(4);
+  }
+
+  bin(): Uint8Array {
+    const t = this.u8();
+    const n = t === 0xc4 ? this.be(1) : t === 0xc5 ? this.be(2) : this.be(4);
+    const out = this.b.subarray(this.p, this.p + n);
+    this.p += n;
+    return out;
+  }
 }
 
 /**
@@ -135,30 +244,26 @@ function grownU32(a: Uint32Array<ArrayBuffer>, need: number): Uint32Array<ArrayB
  */
 export class WitnessLog {
   #n = 0;
-  // Per entry.
-  #nameId = new Uint32Array(64);
-  #fuel = new BigUint64Array(64);
-  /** Args of entry i are slots argStart[i] .. argStart[i+1] of #args. */
-  #argStart = new Uint32Array(65);
-  /** Writes of entry i are writeStart[i] .. writeStart[i+1] of the write columns. */
-  #writeStart = new Uint32Array(65);
-  readonly #args = new ValueColumn();
-  readonly #result = new ValueColumn();
+  /** Records back to back; chunk k holds bytes 0 .. used[k] (the last chunk: up to #pos). */
+  readonly #chunks: Uint8Array[] = [];
+  readonly #used: number[] = [];
+  #chunk = new Uint8Array(0);
+  #dv = new DataView(this.#chunk.buffer);
+  #pos = 0;
+  /** Where entry i's record starts, for entry(i): chunk and offset, filled in on demand. */
+  readonly #ixChunk: number[] = [];
+  readonly #ixPos: number[] = [];
   readonly #data = new Map<number, Uint8Array>();
-  // Per write.
-  #wPtr = new Uint32Array(64);
-  #wArena = new Uint32Array(64);
-  #wOff = new Uint32Array(64);
-  #wLen = new Uint32Array(64);
-  #nWrites = 0;
+  /**
+   * Arguments and result of entries holding a −0: MessagePack writes −0 as the integer 0, and
+   * entry() must return exactly what was appended. Rare, so kept aside.
+   */
+  readonly #negZero = new Map<number, { args: (number | bigint)[]; result: number | bigint | null }>();
   // Names are interned: a module imports a handful of functions.
   readonly #names: string[] = [];
   readonly #nameIds = new Map<string, number>();
-  // Written bytes: arena k is #arenas[k]; a big write is an arena of its own.
-  readonly #arenas: Uint8Array[] = [new Uint8Array(ARENA_BYTES)];
-  #arena = this.#arenas[0];
-  #arenaId = 0;
-  #arenaPos = 0;
+  /** MessagePack of each name (msgpackr's own string rules), for finalize. */
+  readonly #nameBytes: Uint8Array[] = [];
   /** Entry objects built so far by entries()/entry(), by index. */
   readonly #objects: WitnessEntry[] = [];
 
@@ -172,43 +277,152 @@ export class WitnessLog {
    *   is unchanged then.
    */
   append(e: Omit<WitnessEntry, 'index'>): number {
-    const i = this.#n;
     const fuel = e.fuel;
     if (typeof fuel !== 'bigint' || fuel < 0n || fuel > U64_MAX) throw new RangeError(`witness entry fuel must be a u64 bigint, got ${String(fuel)}`);
     const writes = e.writes;
-    for (let k = 0; k < writes.length; k++) {
+    for (let k = 0; k < writes.length; k++) if (!(writes[k].bytes instanceof Uint8Array)) throw new TypeError('witness write bytes must be a Uint8Array');
+    if (e.data !== undefined && !(e.data instanceof Uint8Array)) throw new TypeError('witness entry data must be a Uint8Array');
+    const nameId = this.intern(e.name);
+    const args = e.args;
+    return this.appendCall(nameId, args, args.length, e.result, Number(fuel & 0xffff_ffffn), Number(fuel >> 32n), e.writes, e.data);
+  }
+
+  /**
+   * The id of an import name for {@link WitnessLog.appendCall}; the same name always gets the same id.
+   *
+   * @param name - `module.field` of the import.
+   * @returns its id in this log.
+   * @throws {TypeError} if `name` is not a string.
+   */
+  intern(name: string): number {
+    let id = this.#nameIds.get(name);
+    if (id === undefined) {
+      if (typeof name !== 'string') throw new TypeError(`witness entry name must be a string, got ${typeof name}`);
+      id = this.#names.length;
+      this.#names.push(name);
+      this.#nameIds.set(name, id);
+      this.#nameBytes.push(witnessPackr.pack(name).slice());
+    }
+    return id;
+  }
+
+  /**
+   * {@link WitnessLog.append} for the host-call hot path: the name comes pre-interned and the fuel
+   * as two u32 halves, so no BigInt and no entry object are needed. Stores the same entry, with
+   * the same encoding, as `append` of the equivalent entry object.
+   *
+   * @param nameId - from {@link WitnessLog.intern} on this log.
+   * @param args - the arguments; the first `arity` are recorded.
+   * @param arity - number of arguments.
+   * @param result - the value returned to the guest, or null.
+   * @param fuelLo - low 32 bits of the fuel used, a u32.
+   * @param fuelHi - high 32 bits of the fuel used, a u32.
+   * @param writes - bytes written into guest memory (copied); each `bytes` must be a Uint8Array.
+   * @param data - payload kept as given, or undefined.
+   * @returns the new entry's index.
+   * @throws {TypeError|RangeError} as {@link WitnessLog.append} for values of the wrong type or
+   *   range (write bytes and data are trusted to be Uint8Arrays); the log is unchanged then.
+   */
+  appendCall(nameId: number, args: readonly (number | bigint)[], arity: number, result: number | bigint | null, fuelLo: number, fuelHi: number, writes: readonly MemoryWrite[], data: Uint8Array | undefined): number {
+    if (!(nameId >>> 0 === nameId && nameId < this.#names.length)) throw new RangeError(`witness name id ${nameId} was not interned in this log`);
+    if (fuelLo >>> 0 !== fuelLo || fuelHi >>> 0 !== fuelHi) throw new RangeError(`witness entry fuel words must be u32s, got ${fuelLo}, ${fuelHi}`);
+    // Upper bound of the body: name id, args, result, writes, fuel.
+    let need = 5 + 5 + 9 * arity + 9 + 5 + 9;
+    const nw = writes.length;
+    for (let k = 0; k < nw; k++) {
       const w = writes[k];
       if (w.ptr >>> 0 !== w.ptr) throw new RangeError(`witness write ptr must be a u32, got ${String(w.ptr)}`);
-      if (!(w.bytes instanceof Uint8Array)) throw new TypeError('witness write bytes must be a Uint8Array');
+      need += 11 + w.bytes.length;
     }
-    if (e.data !== undefined && !(e.data instanceof Uint8Array)) throw new TypeError('witness entry data must be a Uint8Array');
-    let nameId = this.#nameIds.get(e.name);
-    if (nameId === undefined) {
-      if (typeof e.name !== 'string') throw new TypeError(`witness entry name must be a string, got ${typeof e.name}`);
-      nameId = this.#names.length;
-      this.#names.push(e.name);
-      this.#nameIds.set(e.name, nameId);
+    // Bytes past #pos are not part of the log until #pos moves at the end, so a value that fails
+    // its check below leaves the log as it was.
+    const i = this.#n;
+    const shortLen = need < NAME_ESCAPE;
+    if (this.#pos + need + 5 > this.#chunk.length) this.#newChunk(need + 5);
+    const b = this.#chunk;
+    const lenAt = this.#pos;
+    let p = lenAt + (shortLen ? 1 : 5);
+    if (nameId < NAME_ESCAPE) b[p++] = nameId;
+    else {
+      b[p++] = NAME_ESCAPE;
+      putU32BE(b, p, nameId);
+      p += 4;
     }
-    // Values last among the checks: a bad one rolls back only the columns it touched.
-    const args = e.args;
-    const argBase = this.#args.length;
-    try {
-      for (let k = 0; k < args.length; k++) this.#args.push(args[k], 'argument');
-      this.#result.push(e.result, 'result');
-    } catch (err) {
-      this.#args.length = argBase;
-      throw err;
+    let negZero = false;
+    p = putArrayHeader(b, p, arity);
+    for (let k = 0; k < arity; k++) {
+      const v = args[k];
+      if (typeof v === 'number') {
+        p = putNumber(b, p, v);
+        if (v === 0 && Object.is(v, -0)) negZero = true;
+      } else {
+        checkValue(v, 'argument');
+        p = putBigint(b, p, v);
+      }
     }
+    if (result === null) b[p++] = 0xc0;
+    else if (typeof result === 'number') {
+      p = putNumber(b, p, result);
+      if (result === 0 && Object.is(result, -0)) negZero = true;
+    } else {
+      checkValue(result, 'result');
+      p = putBigint(b, p, result);
+    }
+    p = putArrayHeader(b, p, nw);
+    for (let k = 0; k < nw; k++) {
+      const w = writes[k];
+      b[p++] = 0x92;
+      p = putNumber(b, p, w.ptr);
+      const bytes = w.bytes;
+      const n = bytes.length;
+      // Most writes are a few bytes (random_get, a struct, an errno-sized result): bin8 and a loop.
+      if (n <= 32) {
+        b[p] = 0xc4;
+        b[p + 1] = n;
+        p += 2;
+        for (let j = 0; j < n; j++) b[p + j] = bytes[j];
+        p += n;
+      } else p = putBin(b, p, bytes);
+    }
+    // Fuel: always 9 bytes, uint64 only above the i64 range (as msgpackr writes a bigint).
+    b[p] = fuelHi > 0x7fff_ffff ? 0xcf : 0xd3;
+    this.#dv.setUint32(p + 1, fuelHi);
+    this.#dv.setUint32(p + 5, fuelLo);
+    p += 9;
 
-    if (i === this.#nameId.length) this.#growEntries();
-    this.#nameId[i] = nameId;
-    this.#fuel[i] = fuel;
-    this.#argStart[i + 1] = this.#args.length;
-    for (let k = 0; k < writes.length; k++) this.#pushWrite(writes[k]);
-    this.#writeStart[i + 1] = this.#nWrites;
-    if (e.data !== undefined) this.#data.set(i, e.data);
+    if (shortLen) b[lenAt] = p - lenAt - 1;
+    else {
+      b[lenAt] = NAME_ESCAPE;
+      putU32BE(b, lenAt + 1, p - lenAt - 5);
+    }
+    this.#pos = p;
+    if (data !== undefined) this.#data.set(i, data);
+    if (negZero) this.#negZero.set(i, { args: args.slice(0, arity), result });
     this.#n = i + 1;
     return i;
+  }
+
+  /** Opens a chunk for a record of up to `need` bytes. */
+  #newChunk(need: number): void {
+    const last = this.#chunk.length;
+    const chunk = new Uint8Array(Math.max(need, last === 0 ? FIRST_CHUNK : Math.min(last * 2, MAX_CHUNK)));
+    const k = this.#chunks.length;
+    // A chunk opened for an append whose value check then failed holds nothing: replace it, so no
+    // chunk is ever empty.
+    if (k > 0 && this.#pos === 0) this.#chunks[k - 1] = chunk;
+    else {
+      if (k > 0) this.#used[k - 1] = this.#pos;
+      this.#chunks.push(chunk);
+      this.#used.push(0);
+    }
+    this.#chunk = chunk;
+    this.#dv = new DataView(chunk.buffer);
+    this.#pos = 0;
+  }
+
+  /** Bytes used in chunk k. */
+  #usedOf(k: number): number {
+    return k === this.#chunks.length - 1 ? this.#pos : this.#used[k];
   }
 
   /** Number of entries. */
@@ -217,7 +431,7 @@ export class WitnessLog {
   }
 
   /**
-   * The entry at `i`, built from the columns (write bytes view the log's own copy).
+   * The entry at `i`, decoded from the log (write bytes view the log's own copy).
    *
    * @param i - 0 ≤ i < length.
    * @returns the entry (do not mutate).
@@ -227,10 +441,34 @@ export class WitnessLog {
     if (!Number.isInteger(i) || i < 0 || i >= this.#n) throw new RangeError(`witness entry index must be in [0, ${this.#n}), got ${i}`);
     let e = this.#objects[i];
     if (e === undefined) {
-      e = this.#build(i);
+      this.#locate(i);
+      e = this.#build(i, this.#chunks[this.#ixChunk[i]], this.#ixPos[i]);
       this.#objects[i] = e;
     }
     return e;
+  }
+
+  /** Extends the record index (#ixChunk, #ixPos) to cover entry i. */
+  #locate(i: number): void {
+    const ixc = this.#ixChunk;
+    const ixp = this.#ixPos;
+    let k = ixc.length;
+    if (k > i) return;
+    let c = 0;
+    let q = 0;
+    if (k > 0) {
+      c = ixc[k - 1];
+      q = recordEnd(this.#chunks[c], ixp[k - 1]);
+    }
+    for (; k <= i; k++) {
+      if (q >= this.#usedOf(c)) {
+        c++;
+        q = 0;
+      }
+      ixc.push(c);
+      ixp.push(q);
+      q = recordEnd(this.#chunks[c], q);
+    }
   }
 
   /**
@@ -239,119 +477,138 @@ export class WitnessLog {
    * @returns a fresh array of the log's entry objects.
    */
   entries(): readonly WitnessEntry[] {
-    const out = new Array<WitnessEntry>(this.#n);
-    for (let i = 0; i < this.#n; i++) out[i] = this.entry(i);
+    const n = this.#n;
+    const out = new Array<WitnessEntry>(n);
+    let c = 0;
+    let q = 0;
+    for (let i = 0; i < n; i++) {
+      if (q >= this.#usedOf(c)) {
+        c++;
+        q = 0;
+      }
+      const chunk = this.#chunks[c];
+      let e = this.#objects[i];
+      if (e === undefined) {
+        e = this.#build(i, chunk, q);
+        this.#objects[i] = e;
+      }
+      out[i] = e;
+      q = recordEnd(chunk, q);
+    }
     return out;
   }
 
   /**
-   * Encodes every entry, hashes the leaves and builds the Merkle root, straight from the columns.
+   * Hashes every entry's canonical encoding as a leaf and builds the Merkle root. The stored bytes
+   * are already most of each encoding: only version, index, name and data are added around them.
    * Can be called again after more appends; it always covers the whole log.
    *
    * @returns root and leaf hashes (views into one slab).
    */
   finalize(): WitnessCommitment {
     const n = this.#n;
-    const w = new MessagePackWriter();
     const slab = new Uint8Array(n * HASH_BYTES);
-    const args = this.#args;
-    const result = this.#result;
+    const slabWords = LITTLE_ENDIAN ? new Uint32Array(slab.buffer) : null;
+    let scratch = blake3PaddedScratch(1024);
+    let sb = scratch.bytes;
+    sb.set(LEAF_HEAD, 0);
+    const names = this.#nameBytes;
+    const data = this.#data;
+    const hasData = data.size > 0;
+    let c = 0;
+    let chunk = this.#chunks[0];
+    let used = n === 0 ? 0 : this.#usedOf(0);
+    let q = 0;
     for (let i = 0; i < n; i++) {
-      // Same bytes as EntryEncoder.encode(entry(i), true): 0x00 leaf prefix, then the tuple.
-      w.reset();
-      w.ensure(3);
-      w.buf[w.pos++] = 0x00;
-      w.buf[w.pos++] = 0x90 | FIELDS;
-      w.buf[w.pos++] = WITNESS_ENTRY_VERSION;
-      w.number(i);
-      w.string(this.#names[this.#nameId[i]]);
-      const a0 = this.#argStart[i];
-      const a1 = this.#argStart[i + 1];
-      w.arrayHeader(a1 - a0);
-      for (let k = a0; k < a1; k++) args.write(w, k);
-      result.write(w, i);
-      const w0 = this.#writeStart[i];
-      const w1 = this.#writeStart[i + 1];
-      w.arrayHeader(w1 - w0);
-      for (let k = w0; k < w1; k++) {
-        w.byte(0x92);
-        w.number(this.#wPtr[k]);
-        const off = this.#wOff[k];
-        w.bin(this.#arenas[this.#wArena[k]].subarray(off, off + this.#wLen[k]));
+      if (q >= used) {
+        c++;
+        chunk = this.#chunks[c];
+        used = this.#usedOf(c);
+        q = 0;
       }
-      w.bigint(this.#fuel[i]);
-      const data = this.#data.get(i);
-      if (data === undefined) w.byte(0xc0);
-      else w.bin(data);
-      blake3Into(w.view(), slab, i * HASH_BYTES);
+      let len = chunk[q++];
+      if (len === NAME_ESCAPE) {
+        len = readU32BE(chunk, q);
+        q += 4;
+      }
+      const end = q + len;
+      let nameId = chunk[q++];
+      if (nameId === NAME_ESCAPE) {
+        nameId = readU32BE(chunk, q);
+        q += 4;
+      }
+      const name = names[nameId];
+      const d = hasData ? data.get(i) : undefined;
+      const need = LEAF_HEAD.length + 5 + name.length + (end - q) + (d === undefined ? 1 : 5 + d.length);
+      if (need > sb.length) {
+        scratch = blake3PaddedScratch(need);
+        sb = scratch.bytes;
+        sb.set(LEAF_HEAD, 0);
+      }
+      let p = putNumber(sb, LEAF_HEAD.length, i);
+      const nl = name.length;
+      for (let k = 0; k < nl; k++) sb[p + k] = name[k];
+      p += nl;
+      // The rest is a few dozen bytes for most calls: a loop beats subarray().set() there.
+      if (end - q <= 64) for (; q < end; q++) sb[p++] = chunk[q];
+      else {
+        sb.set(chunk.subarray(q, end), p);
+        p += end - q;
+        q = end;
+      }
+      if (d === undefined) sb[p++] = 0xc0;
+      else p = putBin(sb, p, d);
+      if (slabWords !== null && p <= 1024) blake3LeafWords(scratch.words, p, slabWords, i * 8);
+      else blake3Into(sb.subarray(0, p), slab, i * HASH_BYTES);
     }
     const leaves = new Array<Uint8Array>(n);
     for (let i = 0; i < n; i++) leaves[i] = slab.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES);
     return { root: merkleRootOfSlab(slab.slice(), n), leaves };
   }
 
-  #pushWrite(w: MemoryWrite): void {
-    const k = this.#nWrites;
-    if (k === this.#wPtr.length) {
-      this.#wPtr = grownU32(this.#wPtr, k + 1);
-      this.#wArena = grownU32(this.#wArena, k + 1);
-      this.#wOff = grownU32(this.#wOff, k + 1);
-      this.#wLen = grownU32(this.#wLen, k + 1);
+  /** Entry i from its record at `start` in `chunk`. */
+  #build(i: number, chunk: Uint8Array, start: number): WitnessEntry {
+    const r = reader;
+    r.b = chunk;
+    r.p = start;
+    if (r.u8() === NAME_ESCAPE) r.be(4); // body length
+    let nameId = r.u8();
+    if (nameId === NAME_ESCAPE) nameId = r.be(4);
+    const na = r.arrayHeader();
+    let args = new Array<number | bigint>(na);
+    for (let k = 0; k < na; k++) args[k] = r.value() as number | bigint;
+    let result = r.value();
+    const nw = r.arrayHeader();
+    const writes = new Array<MemoryWrite>(nw);
+    for (let k = 0; k < nw; k++) {
+      r.u8(); // 0x92
+      const ptr = r.value() as number;
+      writes[k] = { ptr, bytes: r.bin() };
     }
-    const b = w.bytes;
-    const n = b.length;
-    this.#wPtr[k] = w.ptr;
-    this.#wLen[k] = n;
-    if (n > BIG_WRITE) {
-      this.#wArena[k] = this.#arenas.length;
-      this.#wOff[k] = 0;
-      this.#arenas.push(b.slice());
-    } else {
-      if (this.#arenaPos + n > ARENA_BYTES) {
-        this.#arena = new Uint8Array(ARENA_BYTES);
-        this.#arenaId = this.#arenas.length;
-        this.#arenas.push(this.#arena);
-        this.#arenaPos = 0;
-      }
-      const arena = this.#arena;
-      const pos = this.#arenaPos;
-      if (n <= 16) for (let j = 0; j < n; j++) arena[pos + j] = b[j];
-      else arena.set(b, pos);
-      this.#wArena[k] = this.#arenaId;
-      this.#wOff[k] = pos;
-      this.#arenaPos = pos + n;
+    const fuel = r.value() as bigint;
+    const exact = this.#negZero.get(i);
+    if (exact !== undefined) {
+      args = exact.args;
+      result = exact.result;
     }
-    this.#nWrites = k + 1;
-  }
-
-  #growEntries(): void {
-    const n = this.#nameId.length * 2;
-    this.#nameId = grownU32(this.#nameId, n);
-    const fuel = new BigUint64Array(n);
-    fuel.set(this.#fuel);
-    this.#fuel = fuel;
-    this.#argStart = grownU32(this.#argStart, n + 1);
-    this.#writeStart = grownU32(this.#writeStart, n + 1);
-  }
-
-  #build(i: number): WitnessEntry {
-    const a0 = this.#argStart[i];
-    const a1 = this.#argStart[i + 1];
-    const args = new Array<number | bigint>(a1 - a0);
-    for (let k = a0; k < a1; k++) args[k - a0] = this.#args.get(k) as number | bigint;
-    const w0 = this.#writeStart[i];
-    const w1 = this.#writeStart[i + 1];
-    const writes = new Array<MemoryWrite>(w1 - w0);
-    for (let k = w0; k < w1; k++) {
-      const off = this.#wOff[k];
-      writes[k - w0] = { ptr: this.#wPtr[k], bytes: this.#arenas[this.#wArena[k]].subarray(off, off + this.#wLen[k]) };
-    }
-    const e: WitnessEntry = { index: i, name: this.#names[this.#nameId[i]], args, result: this.#result.get(i), writes, fuel: this.#fuel[i] };
+    const e: WitnessEntry = { index: i, name: this.#names[nameId], args, result, writes, fuel };
     const data = this.#data.get(i);
     if (data !== undefined) e.data = data;
     return e;
   }
 }
+
+function readU32BE(b: Uint8Array, p: number): number {
+  return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+}
+
+/** Where the record starting at `q` in `chunk` ends. */
+function recordEnd(chunk: Uint8Array, q: number): number {
+  const len = chunk[q];
+  return len === NAME_ESCAPE ? q + 5 + readU32BE(chunk, q + 1) : q + 1 + len;
+}
+
+const reader = new RecordReader();
 
 /**
  * Leaf hashes and Merkle root of a list of entries, as {@link WitnessLog.finalize} computes them;

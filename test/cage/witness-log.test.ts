@@ -118,3 +118,78 @@ describe('WitnessLog', () => {
     expect(before).not.toBe(toHex(log.finalize().root));
   });
 });
+
+describe('WitnessLog.appendCall (the host-call fast path)', () => {
+  const words = (fuel: bigint): [number, number] => [Number(fuel & 0xffff_ffffn), Number(fuel >> 32n)];
+
+  it('stores exactly what append stores: same entries, leaves and root (property)', () => {
+    fc.assert(
+      fc.property(fc.array(arbEntry, { maxLength: 120 }), (list) => {
+        const generic = new WitnessLog();
+        const fast = new WitnessLog();
+        for (const { index: _, ...e } of list) {
+          generic.append(e);
+          const [lo, hi] = words(e.fuel);
+          // A longer argument array than the arity: only the first `arity` values are recorded.
+          fast.appendCall(fast.intern(e.name), [...e.args, 99], e.args.length, e.result, lo, hi, e.writes, e.data);
+        }
+        expect(fast.entries()).toEqual(generic.entries());
+        const a = fast.finalize();
+        const b = generic.finalize();
+        expect(toHex(a.root)).toBe(toHex(b.root));
+        expect(a.leaves.map(toHex)).toEqual(b.leaves.map(toHex));
+        expect(toHex(a.root)).toBe(toHex(commitEntries(generic.entries()).root));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('keeps entries exact across chunks, long records and many names, in any access order', () => {
+    const log = new WitnessLog();
+    const big = new Uint8Array(1_100_000).map((_, i) => (i * 7) & 0xff); // longer than a chunk
+    const expected = [];
+    for (let i = 0; i < 30_000; i++) {
+      const name = `m.f${i % 300}`; // past 255 names: the escaped name id form
+      const bytes = i % 15_000 === 7 ? big : Uint8Array.of(i & 0xff, i >> 8, i >> 16);
+      const fuel = BigInt(i) * 0x1_0000_0001n;
+      const e = { name, args: [i, -i, i / 3, BigInt(-i)], result: i % 3 === 0 ? null : (BigInt(i) << 40n), writes: [{ ptr: i, bytes }], fuel };
+      const [lo, hi] = words(fuel);
+      expect(log.appendCall(log.intern(name), e.args, e.args.length, e.result, lo, hi, e.writes, undefined)).toBe(i);
+      expected.push({ index: i, ...e });
+    }
+    // Random access before sequential: the record index is built on demand.
+    for (const i of [29_999, 15_007, 0, 7, 12_345]) expect(log.entry(i)).toEqual(expected[i]);
+    expect(log.entries()).toEqual(expected);
+    expect(toHex(log.finalize().root)).toBe(toHex(commitEntries(expected).root));
+  });
+
+  it('rejects an unknown name id, bad fuel words and bad values, and leaves the log unchanged', () => {
+    const log = new WitnessLog();
+    const id = log.intern('wasi_snapshot_preview1.random_get');
+    const w = [{ ptr: 8, bytes: Uint8Array.of(1) }];
+    log.appendCall(id, [8, 1], 2, 0, 5, 0, w, undefined);
+    const before = toHex(log.finalize().root);
+    expect(() => log.appendCall(id + 1, [8, 1], 2, 0, 5, 0, w, undefined)).toThrow(RangeError);
+    expect(() => log.appendCall(id, [8, 1], 2, 0, -1, 0, w, undefined)).toThrow(RangeError);
+    expect(() => log.appendCall(id, [8, 1], 2, 0, 0, 2 ** 32, w, undefined)).toThrow(RangeError);
+    expect(() => log.appendCall(id, [8, 1n << 64n], 2, 0, 5, 0, w, undefined)).toThrow(RangeError);
+    expect(() => log.appendCall(id, [8, 1], 2, 'x' as unknown as number, 5, 0, w, undefined)).toThrow(TypeError);
+    expect(() => log.appendCall(id, [8, 1], 2, 0, 5, 0, [{ ptr: 2 ** 32, bytes: Uint8Array.of(1) }], undefined)).toThrow(RangeError);
+    // A failing append that needed a fresh chunk must not leave an empty one behind.
+    expect(() => log.appendCall(id, [8, 'x' as unknown as number], 2, 0, 5, 0, [{ ptr: 0, bytes: new Uint8Array(10_000) }], undefined)).toThrow(TypeError);
+    expect(log.length).toBe(1);
+    expect(toHex(log.finalize().root)).toBe(before);
+    log.appendCall(id, [9, 1], 2, 0, 6, 0, w, undefined);
+    expect(log.entries().map((e) => e.args)).toEqual([[8, 1], [9, 1]]);
+    expect(toHex(log.finalize().root)).toBe(toHex(commitEntries(log.entries()).root));
+  });
+
+  it('gives back -0 exactly, while encoding it as MessagePack does (as 0)', () => {
+    const log = new WitnessLog();
+    log.append({ name: 'm.f', args: [-0, 0], result: -0, writes: [], fuel: 1n });
+    expect(Object.is(log.entry(0).args[0], -0)).toBe(true);
+    expect(Object.is(log.entry(0).args[1], 0)).toBe(true);
+    expect(Object.is(log.entry(0).result, -0)).toBe(true);
+    expect(toHex(log.finalize().root)).toBe(toHex(merkleRoot([encodeEntry({ index: 0, name: 'm.f', args: [0, 0], result: 0, writes: [], fuel: 1n })])));
+  });
+});
