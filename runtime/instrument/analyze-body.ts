@@ -38,6 +38,14 @@ export const Patch = {
   GrowMemory: 6,
   /** Replace the function's final `end` at `offset`. */
   FuncEnd: 7,
+  /** Rewrite the local index immediate at `offset` (the original LEB) to `arg` (spec: stack.md#S7). */
+  LocalIndex: 8,
+  /** Before a `call` of a depth-passing function: push the callee's depth, caller's + `arg` (spec: stack.md#S7). */
+  CallDepthArg: 9,
+  /** Before another call from a depth-passing function: store its depth in the global (spec: stack.md#S7). */
+  SyncDepth: 10,
+  /** After that call: set the global back to the depth the function was entered at. */
+  UnsyncDepth: 11,
 } as const;
 
 export interface BodyAnalysis {
@@ -59,6 +67,12 @@ export interface BodyAnalysis {
   refFuncs: number[];
   /** Type indices of the `call_indirect`s in live code. */
   indirectTypes: number[];
+  /** Offsets of the live direct calls (parallel to `callees`) and of the code right after each. */
+  callAt: number[];
+  callEnd: number[];
+  /** Offsets of the live `call_indirect`s and of the code right after each. */
+  indirectAt: number[];
+  indirectEnd: number[];
 }
 
 const UNKNOWN = -1;
@@ -162,7 +176,11 @@ function memarg(r: Reader, func: number): void {
  * Analyses one function body. `codeStart`..`end` is the instruction range.
  * @throws {ValidationError} malformed code or an unsupported feature.
  */
-export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number, codeStart: number, end: number, localTotal: number): BodyAnalysis {
+/**
+ * @param shiftLocalsFrom - if ≥ 0, every local index from this one up gets a `LocalIndex` patch
+ *   moving it up by one, to make room for a parameter appended at this index (spec: stack.md#S7).
+ */
+export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number, codeStart: number, end: number, localTotal: number, shiftLocalsFrom = -1): BodyAnalysis {
   const ctx: Ctx = { m, costs, funcIndex, localTotal };
   const r = new Reader(m.bytes, codeStart, end);
   r.section = 'code';
@@ -194,6 +212,10 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
   const callees: number[] = [];
   const refFuncs: number[] = [];
   const indirectTypes: number[] = [];
+  const callAt: number[] = [];
+  const callEnd: number[] = [];
+  const indirectAt: number[] = [];
+  const indirectEnd: number[] = [];
   // NaN elision (spec: nan.md#N4). Each operand-stack slot remembers where its value came from:
   // UNKNOWN, a NaN patch (the index of the patch that would canonicalise it), or a local.get
   // (LOCAL_ORIGIN - index). A value consumed by an operator that cannot see a NaN's payload needs
@@ -356,7 +378,7 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
           foldSmallSegments(args, foldParent, callSegs);
           elideNans(offsets, kinds, args, nanFate, observedLocals, callSegs);
           for (let i = 0; i < kinds.length; i++) if (kinds[i] === Patch.Nan) nanKinds |= 1 << args[i]!;
-          return { offsets, kinds, args, maxHeight, calls, usesV128, nanKinds, instructions, callSegs, callees, refFuncs, indirectTypes };
+          return { offsets, kinds, args, maxHeight, calls, usesV128, nanKinds, instructions, callSegs, callees, refFuncs, indirectTypes, callAt, callEnd, indirectAt, indirectEnd };
         }
         observeRange(cBase[top]!, height);
         height = cBase[top]!;
@@ -437,6 +459,8 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
         if (!segDead) {
           callSegs.push(segPatch);
           callees.push(idx);
+          callAt.push(at);
+          callEnd.push(r.pos);
         }
         popN(t.params.length);
         pushN(t.results.length);
@@ -449,7 +473,11 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
         const tableAt = r.pos;
         if (r.u32() >= m.tableCount) r.fail('unknown table', tableAt);
         calls = true;
-        if (!segDead) indirectTypes.push(ti);
+        if (!segDead) {
+          indirectTypes.push(ti);
+          indirectAt.push(at);
+          indirectEnd.push(r.pos);
+        }
         popN(t.params.length + 1);
         pushN(t.results.length);
         continue;
@@ -467,6 +495,7 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
       case Imm.Local: {
         const idx = r.u32();
         if (idx >= ctx.localTotal) r.fail(`unknown local ${idx}`, at);
+        if (shiftLocalsFrom >= 0 && idx >= shiftLocalsFrom) patch(at + 1, Patch.LocalIndex, idx + 1);
         if (op === 0x20) {
           pushOrigin(floatLocal[idx] ? LOCAL_ORIGIN - idx : UNKNOWN);
           continue;

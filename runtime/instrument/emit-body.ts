@@ -31,8 +31,14 @@ export interface EmitContext {
   trapEntryFunc: number;
   /** Function indices of the helpers of {@link chargeHelperBodies} (bytes, table elements, pages); -1 where unused. */
   chargeHelperFuncs: readonly number[];
-  /** Frame weight added on entry; 0 = no stack accounting (leaf function). */
+  /** Frame weight added to the depth global on entry; 0 = none (unaccounted, or depth-passing). */
   frameWeight: number;
+  /**
+   * For a depth-passing function (spec: stack.md#S7): the index of the appended i32 parameter that
+   * carries its depth (its caller's plus its own weight), and that weight; -1 and 0 otherwise.
+   */
+  depthParam: number;
+  passedWeight: number;
   /** Depth above which entry traps. */
   stackLimit: number;
   /** Encoded block type of the wrapper block (bytes). */
@@ -158,7 +164,12 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: W
         break;
       case Patch.ChargeCheck:
         if (arg > 0) emitCharge(w, fuel, arg);
-        if (p === 0 && accounted) {
+        if (p === 0 && ctx.depthParam >= 0) {
+          // Depth-passing entry: the caller already added this frame; one branch checks both budgets.
+          w.u8(0x20).u32(ctx.depthParam).u8(0x41).s32(ctx.stackLimit).u8(0x4b); // depth > limit
+          w.u8(0x23).u32(fuel).u8(0x42).u8(0x00).u8(0x53).u8(0x72); // fuel < 0; i32.or
+          w.u8(0x04).u8(0x40).u8(0x10).u32(trapEntryFunc).u8(0x0b);
+        } else if (p === 0 && accounted) {
           // Function entry: depth += weight, and one branch checks both budgets (spec: stack.md#S2).
           w.u8(0x23).u32(depth).u8(0x22).u32(savedDepth).u8(0x41).s32(ctx.frameWeight).u8(0x6a).u8(0x24).u32(depth);
           w.u8(0x20).u32(savedDepth).u8(0x41).s32(ctx.stackLimit - ctx.frameWeight).u8(0x4b); // saved > limit - weight
@@ -185,6 +196,25 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: W
         break;
       case Patch.GrowMemory:
         w.u8(0x10).u32(ctx.chargeHelperFuncs[HELPER.pages]!);
+        break;
+      case Patch.LocalIndex: {
+        w.u32(arg);
+        let q = off;
+        while (bytes[q]! & 0x80) q++;
+        cursor = q + 1;
+        break;
+      }
+      case Patch.CallDepthArg:
+        // The callee's depth: ours (the parameter, or the global) plus its weight.
+        if (ctx.depthParam >= 0) w.u8(0x20).u32(ctx.depthParam);
+        else w.u8(0x23).u32(depth);
+        w.u8(0x41).s32(arg).u8(0x6a);
+        break;
+      case Patch.SyncDepth:
+        w.u8(0x20).u32(ctx.depthParam).u8(0x24).u32(depth);
+        break;
+      case Patch.UnsyncDepth:
+        w.u8(0x20).u32(ctx.depthParam).u8(0x41).s32(ctx.passedWeight).u8(0x6b).u8(0x24).u32(depth); // i32.sub
         break;
       case Patch.FuncEnd:
         if (accounted) {

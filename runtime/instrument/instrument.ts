@@ -15,6 +15,7 @@ import { Writer } from './bytes.ts';
 import { DEFAULT_COST_TABLE } from './cost-table.ts';
 import type { CostTable } from './cost-table.ts';
 import { analyzeBody, Patch } from './analyze-body.ts';
+import type { BodyAnalysis } from './analyze-body.ts';
 import { CHAIN_MAX_WEIGHT, planFrames } from './frame-plan.ts';
 import { chargeHelperBodies, emitBody, HELPER_OF_PATCH, TRAP_REASON } from './emit-body.ts';
 import { SECTION, decodeModule } from './module.ts';
@@ -154,38 +155,12 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     const type = m.types[m.funcTypes[funcIndex]!]!;
     return analyzeBody(m, costs, funcIndex, body.codeStart, body.end, type.params.length + body.localCount);
   });
-  // Callers pay the entry charge of a function that only direct calls can reach (not exported, not
-  // the start function, never referenced by a table or ref.func), so its entry only checks
-  // (spec: fuel.md#F7). Functions whose entry segment itself calls something keep their charge, so
-  // the moved costs never depend on each other.
+  // Functions that only direct calls can reach (not exported, not the start function, never
+  // referenced by a table or ref.func): callers may take over work from their entries.
   const reachableOtherwise = new Set<number>(m.refFuncs);
   for (const e of m.exports) if (e.kind === 'func') reachableOtherwise.add(e.index);
   if (m.start !== undefined) reachableOtherwise.add(m.start);
   for (const a of analyses) for (const f of a.refFuncs) reachableOtherwise.add(f);
-  const movedCost = new Map<number, number>();
-  analyses.forEach((a, i) => {
-    const f = m.importedFuncCount + i;
-    if (reachableOtherwise.has(f) || a.callSegs.includes(0)) return;
-    movedCost.set(f, a.args[0]!);
-  });
-  for (const a of analyses) {
-    for (let k = 0; k < a.callSegs.length; k++) {
-      const cost = movedCost.get(a.callees[k]!);
-      if (cost !== undefined) a.args[a.callSegs[k]!] += cost;
-    }
-  }
-  for (const f of movedCost.keys()) analyses[f - m.importedFuncCount]!.args[0] = 0;
-
-  // The dynamic-charge helpers this module's bulk operations call, appended after the trap functions.
-  const helperUsed = [false, false, false];
-  for (const a of analyses) for (const k of a.kinds) {
-    const h = HELPER_OF_PATCH.get(k);
-    if (h !== undefined) helperUsed[h] = true;
-  }
-  const chargeHelperFuncs = [-1, -1, -1];
-  let appended = TRAP_FUNCS;
-  for (let h = 0; h < 3; h++) if (helperUsed[h]) chargeHelperFuncs[h] = trapFuelFunc + appended++;
-  code.u32(m.bodies.length + appended);
 
   // Frame weights (spec: stack.md#S1); only functions on call cycles, and those heading chains too
   // heavy for the reserve, account them (spec: stack.md#S4).
@@ -200,6 +175,80 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
   }
   const plan = planFrames(m, analyses, own);
 
+  // Depth-passing functions (spec: stack.md#S7): on a cycle and reachable only by direct calls, so
+  // every caller can hand over the callee's depth as an extra last parameter. Their bodies are
+  // analysed again to move every local after the parameters up by one.
+  const passesDepth = new Uint8Array(m.bodies.length);
+  const passedWeight = new Int32Array(m.bodies.length);
+  const funcTypeOut = m.funcTypes.slice(m.importedFuncCount);
+  for (let i = 0; i < m.bodies.length; i++) {
+    const f = m.importedFuncCount + i;
+    if (!plan.cyclic[i] || reachableOtherwise.has(f)) continue;
+    const body = m.bodies[i]!;
+    const type = m.types[m.funcTypes[f]!]!;
+    passesDepth[i] = 1;
+    passedWeight[i] = plan.weight[i]! + 1;
+    analyses[i] = analyzeBody(m, costs, f, body.codeStart, body.end, type.params.length + body.localCount, type.params.length);
+    const params = new Uint8Array(type.params.length + 1);
+    params.set(type.params);
+    params[type.params.length] = 0x7f;
+    funcTypeOut[i] = wrapperTypeIndex(type.results, params);
+  }
+
+  // Callers pay the entry charge of a function that only direct calls can reach, so its entry
+  // only checks (spec: fuel.md#F7). Functions whose entry segment itself calls something keep
+  // their charge, so the moved costs never depend on each other.
+  const movedCost = new Map<number, number>();
+  analyses.forEach((a, i) => {
+    const f = m.importedFuncCount + i;
+    if (reachableOtherwise.has(f) || a.callSegs.includes(0)) return;
+    movedCost.set(f, a.args[0]!);
+  });
+  for (const a of analyses) {
+    for (let k = 0; k < a.callSegs.length; k++) {
+      const cost = movedCost.get(a.callees[k]!);
+      if (cost !== undefined) a.args[a.callSegs[k]!] += cost;
+    }
+  }
+  for (const f of movedCost.keys()) analyses[f - m.importedFuncCount]!.args[0] = 0;
+
+  // Call sites of depth-passing functions push the callee's depth; a depth-passing function
+  // stores its depth in the global around every other call (spec: stack.md#S7).
+  for (let i = 0; i < m.bodies.length; i++) {
+    const a = analyses[i]!;
+    const extra: Patches = { offsets: [], kinds: [], args: [] };
+    const add = (offset: number, kind: number, arg: number): void => {
+      extra.offsets.push(offset);
+      extra.kinds.push(kind);
+      extra.args.push(arg);
+    };
+    const sync = (at: number, after: number): void => {
+      add(at, Patch.SyncDepth, 0);
+      add(after, Patch.UnsyncDepth, 0);
+    };
+    const sites: [number, number, number][] = [];
+    for (let k = 0; k < a.callees.length; k++) sites.push([a.callAt[k]!, a.callEnd[k]!, a.callees[k]!]);
+    for (let k = 0; k < a.indirectAt.length; k++) sites.push([a.indirectAt[k]!, a.indirectEnd[k]!, -1]);
+    sites.sort((x, y) => x[0] - y[0]);
+    for (const [at, after, callee] of sites) {
+      const c = callee - m.importedFuncCount;
+      if (callee >= 0 && c >= 0 && passesDepth[c]) add(at, Patch.CallDepthArg, passedWeight[c]!);
+      else if (passesDepth[i]) sync(at, after);
+    }
+    if (extra.offsets.length > 0) mergePatches(a, extra);
+  }
+
+  // The dynamic-charge helpers this module's bulk operations call, appended after the trap functions.
+  const helperUsed = [false, false, false];
+  for (const a of analyses) for (const k of a.kinds) {
+    const h = HELPER_OF_PATCH.get(k);
+    if (h !== undefined) helperUsed[h] = true;
+  }
+  const chargeHelperFuncs = [-1, -1, -1];
+  let appended = TRAP_FUNCS;
+  for (let h = 0; h < 3; h++) if (helperUsed[h]) chargeHelperFuncs[h] = trapFuelFunc + appended++;
+  code.u32(m.bodies.length + appended);
+
   for (let i = 0; i < m.bodies.length; i++) {
     const body = m.bodies[i]!;
     const funcIndex = m.importedFuncCount + i;
@@ -207,10 +256,10 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     const a = analyses[i]!;
     instructions += a.instructions;
     codeBytesIn += body.end - body.start;
-    const weight = plan.weight[i]!;
-    if (weight > stackLimit - CHAIN_MAX_WEIGHT || own[i]! > stackLimit - CHAIN_MAX_WEIGHT) {
+    const weight = passesDepth[i] ? 0 : plan.weight[i]!;
+    if (plan.weight[i]! > stackLimit - CHAIN_MAX_WEIGHT || own[i]! > stackLimit - CHAIN_MAX_WEIGHT) {
       // One frame (with the chain it heads) alone exceeds the budget: it could never run, so say so now.
-      throw new ValidationError('DL_ERR_LIMIT_FRAME', `function ${funcIndex} needs a stack frame of weight ${Math.max(weight, own[i]!)}, over the stack budget ${stackLimit}`, { section: 'code', func: funcIndex });
+      throw new ValidationError('DL_ERR_LIMIT_FRAME', `function ${funcIndex} needs a stack frame of weight ${Math.max(plan.weight[i]!, own[i]!)}, over the stack budget ${stackLimit}`, { section: 'code', func: funcIndex });
     }
     // Off call cycles nothing can recur, so the entry needs no check (spec: fuel.md#F4).
     if (weight === 0 && !plan.cyclic[i]) a.kinds[0] = Patch.Charge;
@@ -218,7 +267,8 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
       {
         bytes: m.bytes, costs, fuelGlobal, depthGlobal, trapFuelFunc, trapEntryFunc, chargeHelperFuncs, frameWeight: weight, stackLimit: stackLimit - CHAIN_MAX_WEIGHT,
         wrapperBlockType: weight > 0 ? blockTypeOf(m.funcTypes[funcIndex]!) : NO_BLOCK_TYPE,
-        paramCount: type.params.length, memoryLimitPages,
+        paramCount: type.params.length + passesDepth[i]!, memoryLimitPages,
+        depthParam: passesDepth[i] ? type.params.length : -1, passedWeight: passedWeight[i]!,
       },
       body,
       a,
@@ -238,7 +288,10 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     const s = sectionOf(m, SECTION.function);
     const w = new Writer();
     w.u32(m.bodies.length + appended);
-    if (s) w.bytes(m.bytes.subarray(afterCount(m, s.contentStart), s.contentEnd));
+    if (s) {
+      if (passesDepth.includes(1)) for (const t of funcTypeOut) w.u32(t);
+      else w.bytes(m.bytes.subarray(afterCount(m, s.contentStart), s.contentEnd));
+    }
     w.u32(voidType).u32(voidType);
     if (appended > TRAP_FUNCS) i32TypeIndex = wrapperTypeIndex(Uint8Array.of(0x7f), Uint8Array.of(0x7f));
     for (let h = TRAP_FUNCS; h < appended; h++) w.u32(i32TypeIndex);
@@ -320,6 +373,35 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
  */
 export function instrument(wasm: Uint8Array, options: InstrumentOptions = {}): Uint8Array {
   return instrumentModule(wasm, options).bytes;
+}
+
+type Patches = Pick<BodyAnalysis, 'offsets' | 'kinds' | 'args'>;
+
+/**
+ * Merges patches sorted by offset into an analysis. The new ones wrap calls. At an equal offset
+ * they go after a charge, a check or a NaN fix-up (the entry check opens the wrapper block, and a
+ * NaN fix-up works on the value below the pushed depth) but before a `return` or the function's
+ * `end`, which the code after a call must precede.
+ */
+function mergePatches(a: BodyAnalysis, extra: Patches): void {
+  const n = a.offsets.length + extra.offsets.length;
+  const offsets = new Array<number>(n);
+  const kinds = new Array<number>(n);
+  const args = new Array<number>(n);
+  let i = 0;
+  let j = 0;
+  for (let k = 0; k < n; k++) {
+    const takeExtra = j < extra.offsets.length && (i >= a.offsets.length || extra.offsets[j]! < a.offsets[i]! ||
+      (extra.offsets[j] === a.offsets[i] && (a.kinds[i] === Patch.Return || a.kinds[i] === Patch.FuncEnd)));
+    const from = takeExtra ? extra : a;
+    const at = takeExtra ? j++ : i++;
+    offsets[k] = from.offsets[at]!;
+    kinds[k] = from.kinds[at]!;
+    args[k] = from.args[at]!;
+  }
+  a.offsets = offsets;
+  a.kinds = kinds;
+  a.args = args;
 }
 
 function sectionOf(m: ParsedModule, id: number): { contentStart: number; contentEnd: number } | undefined {

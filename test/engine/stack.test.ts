@@ -64,6 +64,40 @@ describe('deterministic stack budget', () => {
     });
   }
 
+  it('mixes functions that pass their depth with ones that keep it in the global (spec: stack.md#S7)', async () => {
+    // $even is exported (depth in the global), $odd is internal and on the cycle (depth passed), and
+    // $odd also goes through a table and a host function, around which it must store its depth.
+    const text = `(module (import "h" "tick" (func $tick))
+      (type $t (func (param i32) (result i32)))
+      (table 1 funcref) (elem (i32.const 0) $id)
+      (func $id (type $t) (local.get 0))
+      (func $even (export "even") (param i32) (result i32)
+        (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 1)) (else (call $odd (i32.sub (local.get 0) (i32.const 1))))))
+      (func $odd (param i32) (result i32) (local i32)
+        (call $tick)
+        (local.set 1 (call_indirect (type $t) (local.get 0) (i32.const 0)))
+        (if (result i32) (i32.eqz (local.get 1)) (then (i32.const 0)) (else (call $even (i32.sub (local.get 1) (i32.const 1)))))))`;
+    let ticks = 0;
+    let depths: number[] = [];
+    const inst = await (await compile(wat(text), { imports: ['h.tick'] })).instantiate({ h: { tick: () => {
+      ticks++;
+      depths.push(inst.raw.exports.docklock_depth instanceof WebAssembly.Global ? (inst.raw.exports.docklock_depth.value as number) : -1);
+    } } }, { fuel: 10n ** 12n });
+    const even = inst.exports.even as (n: number) => number;
+    expect(even(10)).toBe(1);
+    expect(even(7)).toBe(0);
+    expect(ticks).toBe(5 + 4);
+    // The depth the host sees grows with every level, and each call starts from zero again.
+    depths = [];
+    even(6);
+    expect(depths).toHaveLength(3);
+    expect(depths[0]).toBeGreaterThan(0);
+    expect(depths[1]! - depths[0]!).toBe(depths[2]! - depths[1]!);
+    expect(depths[1]!).toBeGreaterThan(depths[0]!);
+    expect(() => even(1_000_000)).toThrow(StackExhausted);
+    expect(even(4)).toBe(1);
+  });
+
   it('stops endless re-entry through a host function with StackExhausted (spec: stack.md#S5)', async () => {
     const text = `(module (import "h" "again" (func $again (param i32)))
       (func (export "f") (param i32) (call $again (i32.add (local.get 0) (i32.const 1)))))`;
