@@ -67,6 +67,8 @@ export interface BodyAnalysis {
   refFuncs: number[];
   /** Type indices of the `call_indirect`s in live code. */
   indirectTypes: number[];
+  /** Bit set of the dynamic-charge helpers the body needs: 1 bytes, 2 table elements, 4 pages. */
+  helpers: number;
   /** Offsets of the live direct calls (parallel to `callees`) and of the code right after each. */
   callAt: number[];
   callEnd: number[];
@@ -115,29 +117,34 @@ export const FOLD_PARENT_MAX = 64;
  * paths that skip it. Parents come before their children in code order, so a child always finds
  * where its parent's cost went.
  */
-function foldSmallSegments(args: number[], foldParent: Map<number, number>, callSegs: number[]): void {
-  if (foldParent.size === 0) return;
-  const into = new Map<number, number>();
-  const taken = new Map<number, number>();
-  const chargedBy = (p: number): number => {
-    for (let q = into.get(p); q !== undefined; q = into.get(p)) p = q;
-    return p;
-  };
-  // In code order, so a parent is settled before its children and the outcome is easy to state.
-  const children = [...foldParent.keys()].sort((x, y) => x - y);
-  for (const child of children) {
-    const parent = foldParent.get(child)!;
+function foldSmallSegments(args: number[], foldParent: readonly number[], callSegs: number[]): void {
+  const n = args.length;
+  let into: Int32Array | undefined;
+  let taken: Int32Array | undefined;
+  for (let child = 1; child < n; child++) {
+    const parent = foldParent[child]!;
+    if (parent < 0) continue;
     const cost = args[child]!;
     if (cost === 0 || cost > FOLD_SEGMENT_MAX) continue;
-    const root = chargedBy(parent);
-    const t = (taken.get(root) ?? 0) + cost;
+    if (into === undefined || taken === undefined) {
+      into = new Int32Array(n).fill(-1);
+      taken = new Int32Array(n);
+    }
+    let root = parent;
+    while (into[root]! >= 0) root = into[root]!;
+    const t = taken[root]! + cost;
     if (t > FOLD_PARENT_MAX) continue;
-    taken.set(root, t);
+    taken[root] = t;
     args[root] += cost;
     args[child] = 0;
-    into.set(child, root);
+    into[child] = root;
   }
-  if (into.size > 0) for (let k = 0; k < callSegs.length; k++) callSegs[k] = chargedBy(callSegs[k]!);
+  if (into === undefined) return;
+  for (let k = 0; k < callSegs.length; k++) {
+    let p = callSegs[k]!;
+    while (into[p]! >= 0) p = into[p]!;
+    callSegs[k] = p;
+  }
 }
 
 interface Ctx {
@@ -212,6 +219,7 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
   const callees: number[] = [];
   const refFuncs: number[] = [];
   const indirectTypes: number[] = [];
+  let helpers = 0;
   const callAt: number[] = [];
   const callEnd: number[] = [];
   const indirectAt: number[] = [];
@@ -259,9 +267,11 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
   let segDead = false;
   // Small-segment folding (spec: fuel.md#F8): the segment each foldable segment may be charged
   // with, and the loop depth of every segment's patch.
-  const foldParent = new Map<number, number>();
-  const deadSegs = new Set<number>();
-  const segLoopDepth = new Map<number, number>([[0, 0]]);
+  // Per patch (parallel to `offsets`): the segment it may be folded into or -1, the loop depth of
+  // a segment's patch, and whether the segment is dead.
+  const foldParent: number[] = [-1];
+  const patchLoopDepth: number[] = [0];
+  const patchDead: number[] = [0];
   let loopDepth = 0;
 
   const closeSegment = (): void => {
@@ -279,9 +289,9 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
     args.push(0);
     segPatch = offsets.length - 1;
     segDead = dead;
-    segLoopDepth.set(segPatch, loopDepth);
-    if (parent >= 0 && !dead && !deadSegs.has(parent) && segLoopDepth.get(parent) === loopDepth) foldParent.set(segPatch, parent);
-    if (dead) deadSegs.add(segPatch);
+    foldParent.push(parent >= 0 && !dead && patchDead[parent] === 0 && patchLoopDepth[parent] === loopDepth ? parent : -1);
+    patchLoopDepth.push(loopDepth);
+    patchDead.push(dead ? 1 : 0);
   };
   const target = (depth: number, at: number): void => {
     if (depth >= cBase.length) r.fail('unknown label', at);
@@ -293,6 +303,9 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
     offsets.push(offset);
     kinds.push(kind);
     args.push(arg);
+    foldParent.push(-1);
+    patchLoopDepth.push(0);
+    patchDead.push(0);
   };
   const popN = (n: number): void => {
     const base = cBase[cBase.length - 1]!;
@@ -378,7 +391,7 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
           foldSmallSegments(args, foldParent, callSegs);
           elideNans(offsets, kinds, args, nanFate, observedLocals, callSegs);
           for (let i = 0; i < kinds.length; i++) if (kinds[i] === Patch.Nan) nanKinds |= 1 << args[i]!;
-          return { offsets, kinds, args, maxHeight, calls, usesV128, nanKinds, instructions, callSegs, callees, refFuncs, indirectTypes, callAt, callEnd, indirectAt, indirectEnd };
+          return { offsets, kinds, args, maxHeight, calls, usesV128, nanKinds, instructions, callSegs, callees, refFuncs, indirectTypes, helpers, callAt, callEnd, indirectAt, indirectEnd };
         }
         observeRange(cBase[top]!, height);
         height = cBase[top]!;
@@ -405,9 +418,8 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
           // leads back to the loop header, so it runs at most once per entry into the loop: its
           // parent becomes the segment the loop started in, not one inside the loop.
           loopDepth--;
-          segLoopDepth.set(segPatch, loopDepth);
-          foldParent.delete(segPatch);
-          if (!startDead && !segDead && kinds[segPatch] === Patch.Charge) foldParent.set(segPatch, startSeg);
+          patchLoopDepth[segPatch] = loopDepth;
+          foldParent[segPatch] = !startDead && !segDead && kinds[segPatch] === Patch.Charge ? startSeg : -1;
         }
         if (joins) {
           if (escapes) {
@@ -485,6 +497,7 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
       case 0x40: // memory.grow
         if (r.u8() !== 0) throw unsupported('multi-memory', 'memory index in memory.grow', at, 'code', funcIndex);
         patch(at, Patch.GrowMemory, 0);
+        helpers |= 4;
         popN(1);
         pushN(1);
         continue;
@@ -568,6 +581,7 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
             r.u32();
             if (r.u8() !== 0) throw unsupported('multi-memory', 'memory index in memory.init', at, 'code', funcIndex);
             patch(at, Patch.BulkMemory, 0);
+            helpers |= 1;
             break;
           case 9: // data.drop
           case 13: // elem.drop
@@ -576,21 +590,25 @@ export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number
           case 10: // memory.copy
             if (r.u8() !== 0 || r.u8() !== 0) throw unsupported('multi-memory', 'memory index in memory.copy', at, 'code', funcIndex);
             patch(at, Patch.BulkMemory, 0);
+            helpers |= 1;
             break;
           case 11: // memory.fill
             if (r.u8() !== 0) throw unsupported('multi-memory', 'memory index in memory.fill', at, 'code', funcIndex);
             patch(at, Patch.BulkMemory, 0);
+            helpers |= 1;
             break;
           case 12: // table.init
           case 14: // table.copy
             r.u32();
             r.u32();
             patch(at, Patch.BulkTable, 0);
+            helpers |= 2;
             break;
           case 15: // table.grow
           case 17: // table.fill
             r.u32();
             patch(at, Patch.BulkTable, 0);
+            helpers |= 2;
             break;
           case 16: // table.size
             r.u32();

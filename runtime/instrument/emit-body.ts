@@ -70,13 +70,6 @@ function emitCheck(w: Writer, fuel: number, trapFunc: number): void {
  */
 export const HELPER = { bytes: 0, elements: 1, pages: 2 } as const;
 
-/** Which helper each dynamic-charge patch kind calls. */
-export const HELPER_OF_PATCH: ReadonlyMap<number, number> = new Map([
-  [Patch.BulkMemory, HELPER.bytes],
-  [Patch.BulkTable, HELPER.elements],
-  [Patch.GrowMemory, HELPER.pages],
-]);
-
 export function chargeHelperBodies(ctx: Pick<EmitContext, 'costs' | 'fuelGlobal' | 'trapFuelFunc' | 'memoryLimitPages'>): Uint8Array[] {
   const { costs, fuelGlobal: fuel, trapFuelFunc } = ctx;
   const helper = (amount: (w: Writer) => void): Uint8Array => {

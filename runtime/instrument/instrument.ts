@@ -17,7 +17,7 @@ import type { CostTable } from './cost-table.ts';
 import { analyzeBody, Patch } from './analyze-body.ts';
 import type { BodyAnalysis } from './analyze-body.ts';
 import { CHAIN_MAX_WEIGHT, planFrames } from './frame-plan.ts';
-import { chargeHelperBodies, emitBody, HELPER_OF_PATCH, TRAP_REASON } from './emit-body.ts';
+import { chargeHelperBodies, emitBody, TRAP_REASON } from './emit-body.ts';
 import { SECTION, decodeModule } from './module.ts';
 import type { FuncType, ParsedModule } from './module.ts';
 import { ValidationError } from '../errors.ts';
@@ -198,52 +198,60 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
   // Callers pay the entry charge of a function that only direct calls can reach, so its entry
   // only checks (spec: fuel.md#F7). Functions whose entry segment itself calls something keep
   // their charge, so the moved costs never depend on each other.
-  const movedCost = new Map<number, number>();
+  const imported = m.importedFuncCount;
+  const movedCost = new Int32Array(m.bodies.length).fill(-1);
   analyses.forEach((a, i) => {
-    const f = m.importedFuncCount + i;
-    if (reachableOtherwise.has(f) || a.callSegs.includes(0)) return;
-    movedCost.set(f, a.args[0]!);
+    if (!reachableOtherwise.has(imported + i) && !a.callSegs.includes(0)) movedCost[i] = a.args[0]!;
   });
   for (const a of analyses) {
     for (let k = 0; k < a.callSegs.length; k++) {
-      const cost = movedCost.get(a.callees[k]!);
-      if (cost !== undefined) a.args[a.callSegs[k]!] += cost;
+      const c = a.callees[k]! - imported;
+      if (c >= 0 && movedCost[c]! >= 0) a.args[a.callSegs[k]!] += movedCost[c]!;
     }
   }
-  for (const f of movedCost.keys()) analyses[f - m.importedFuncCount]!.args[0] = 0;
+  movedCost.forEach((cost, i) => {
+    if (cost >= 0) analyses[i]!.args[0] = 0;
+  });
 
   // Call sites of depth-passing functions push the callee's depth; a depth-passing function
   // stores its depth in the global around every other call (spec: stack.md#S7).
-  for (let i = 0; i < m.bodies.length; i++) {
-    const a = analyses[i]!;
-    const extra: Patches = { offsets: [], kinds: [], args: [] };
-    const add = (offset: number, kind: number, arg: number): void => {
-      extra.offsets.push(offset);
-      extra.kinds.push(kind);
-      extra.args.push(arg);
-    };
-    const sync = (at: number, after: number): void => {
-      add(at, Patch.SyncDepth, 0);
-      add(after, Patch.UnsyncDepth, 0);
-    };
-    const sites: [number, number, number][] = [];
-    for (let k = 0; k < a.callees.length; k++) sites.push([a.callAt[k]!, a.callEnd[k]!, a.callees[k]!]);
-    for (let k = 0; k < a.indirectAt.length; k++) sites.push([a.indirectAt[k]!, a.indirectEnd[k]!, -1]);
-    sites.sort((x, y) => x[0] - y[0]);
-    for (const [at, after, callee] of sites) {
-      const c = callee - m.importedFuncCount;
-      if (callee >= 0 && c >= 0 && passesDepth[c]) add(at, Patch.CallDepthArg, passedWeight[c]!);
-      else if (passesDepth[i]) sync(at, after);
+  if (passesDepth.includes(1)) {
+    for (let i = 0; i < m.bodies.length; i++) {
+      const a = analyses[i]!;
+      const extra: Patches = { offsets: [], kinds: [], args: [] };
+      const add = (offset: number, kind: number, arg: number): void => {
+        extra.offsets.push(offset);
+        extra.kinds.push(kind);
+        extra.args.push(arg);
+      };
+      // Direct and indirect calls, each list in code order, walked together.
+      const { callAt, callEnd, callees, indirectAt, indirectEnd } = a;
+      for (let d = 0, k = 0; d < callAt.length || k < indirectAt.length;) {
+        if (k >= indirectAt.length || (d < callAt.length && callAt[d]! < indirectAt[k]!)) {
+          const c = callees[d]! - m.importedFuncCount;
+          if (c >= 0 && passesDepth[c]) {
+            add(callAt[d]!, Patch.CallDepthArg, passedWeight[c]!);
+          } else if (passesDepth[i]) {
+            add(callAt[d]!, Patch.SyncDepth, 0);
+            add(callEnd[d]!, Patch.UnsyncDepth, 0);
+          }
+          d++;
+        } else {
+          if (passesDepth[i]) {
+            add(indirectAt[k]!, Patch.SyncDepth, 0);
+            add(indirectEnd[k]!, Patch.UnsyncDepth, 0);
+          }
+          k++;
+        }
+      }
+      if (extra.offsets.length > 0) mergePatches(a, extra);
     }
-    if (extra.offsets.length > 0) mergePatches(a, extra);
   }
 
   // The dynamic-charge helpers this module's bulk operations call, appended after the trap functions.
-  const helperUsed = [false, false, false];
-  for (const a of analyses) for (const k of a.kinds) {
-    const h = HELPER_OF_PATCH.get(k);
-    if (h !== undefined) helperUsed[h] = true;
-  }
+  let helperBits = 0;
+  for (const a of analyses) helperBits |= a.helpers;
+  const helperUsed = [(helperBits & 1) !== 0, (helperBits & 2) !== 0, (helperBits & 4) !== 0];
   const chargeHelperFuncs = [-1, -1, -1];
   let appended = TRAP_FUNCS;
   for (let h = 0; h < 3; h++) if (helperUsed[h]) chargeHelperFuncs[h] = trapFuelFunc + appended++;
@@ -384,24 +392,29 @@ type Patches = Pick<BodyAnalysis, 'offsets' | 'kinds' | 'args'>;
  * `end`, which the code after a call must precede.
  */
 function mergePatches(a: BodyAnalysis, extra: Patches): void {
-  const n = a.offsets.length + extra.offsets.length;
-  const offsets = new Array<number>(n);
-  const kinds = new Array<number>(n);
-  const args = new Array<number>(n);
-  let i = 0;
-  let j = 0;
-  for (let k = 0; k < n; k++) {
-    const takeExtra = j < extra.offsets.length && (i >= a.offsets.length || extra.offsets[j]! < a.offsets[i]! ||
-      (extra.offsets[j] === a.offsets[i] && (a.kinds[i] === Patch.Return || a.kinds[i] === Patch.FuncEnd)));
-    const from = takeExtra ? extra : a;
-    const at = takeExtra ? j++ : i++;
-    offsets[k] = from.offsets[at]!;
-    kinds[k] = from.kinds[at]!;
-    args[k] = from.args[at]!;
+  // In place, from the back: reassigning the analysis's array fields would make V8 drop its
+  // optimised code for analyzeBody, which builds those objects (field constness).
+  const { offsets, kinds, args } = a;
+  let i = offsets.length - 1;
+  let j = extra.offsets.length - 1;
+  for (let k = 0; k <= j; k++) {
+    offsets.push(0);
+    kinds.push(0);
+    args.push(0);
   }
-  a.offsets = offsets;
-  a.kinds = kinds;
-  a.args = args;
+  for (let k = offsets.length - 1; j >= 0; k--) {
+    // The later of the two candidates goes to slot k.
+    const takeOld = i >= 0 && (offsets[i]! > extra.offsets[j]! || (offsets[i] === extra.offsets[j] && (kinds[i] === Patch.Return || kinds[i] === Patch.FuncEnd)));
+    if (takeOld) {
+      offsets[k] = offsets[i]!;
+      kinds[k] = kinds[i]!;
+      args[k] = args[i--]!;
+    } else {
+      offsets[k] = extra.offsets[j]!;
+      kinds[k] = extra.kinds[j]!;
+      args[k] = extra.args[j--]!;
+    }
+  }
 }
 
 function sectionOf(m: ParsedModule, id: number): { contentStart: number; contentEnd: number } | undefined {
