@@ -21,14 +21,32 @@ import { blake3Into, HASH_BYTES } from '../hash.ts';
 import { blake3LeafWords, blake3PaddedScratch, LITTLE_ENDIAN } from '../blake3-small.ts';
 import type { MemoryWrite, WitnessEntry } from './entry.ts';
 import { EntryEncoder, FIELDS, witnessPackr, WITNESS_ENTRY_VERSION } from './encoding.ts';
-import { merkleRootOfSlab } from './merkle.ts';
+import { merkleRootOfLeafSlab } from './merkle.ts';
 
 /** The committed form of a log: leaf hashes H(0x00 ‖ encodeEntry(e)) and their RFC 9162 root. */
 export interface WitnessCommitment {
   /** 32-byte Merkle root; H("") for an empty log. */
   root: Uint8Array;
-  /** One 32-byte leaf hash per entry, in order; input to `inclusionProof`. */
-  leaves: Uint8Array[];
+  /**
+   * One 32-byte leaf hash per entry, in order; input to `inclusionProof`. Built on first access:
+   * a run needs only the root, and a million retained views would cost more than their hashes.
+   */
+  readonly leaves: Uint8Array[];
+}
+
+/** The commitment over a slab of `n` leaf hashes (kept, not copied). */
+function commitment(slab: Uint8Array, n: number): WitnessCommitment {
+  let leaves: Uint8Array[] | undefined;
+  return {
+    root: merkleRootOfLeafSlab(slab, n),
+    get leaves(): Uint8Array[] {
+      if (leaves === undefined) {
+        leaves = new Array<Uint8Array>(n);
+        for (let i = 0; i < n; i++) leaves[i] = slab.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES);
+      }
+      return leaves;
+    },
+  };
 }
 
 /** Chunks start small (most runs make a few calls) and double up to this size. */
@@ -503,7 +521,7 @@ export class WitnessLog {
    * are already most of each encoding: only version, index, name and data are added around them.
    * Can be called again after more appends; it always covers the whole log.
    *
-   * @returns root and leaf hashes (views into one slab).
+   * @returns root and leaf hashes (views into one slab, made on first access).
    */
   finalize(): WitnessCommitment {
     const n = this.#n;
@@ -561,9 +579,7 @@ export class WitnessLog {
       if (slabWords !== null && p <= 1024) blake3LeafWords(scratch.words, p, slabWords, i * 8);
       else blake3Into(sb.subarray(0, p), slab, i * HASH_BYTES);
     }
-    const leaves = new Array<Uint8Array>(n);
-    for (let i = 0; i < n; i++) leaves[i] = slab.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES);
-    return { root: merkleRootOfSlab(slab.slice(), n), leaves };
+    return commitment(slab, n);
   }
 
   /** Entry i from its record at `start` in `chunk`. */
@@ -632,7 +648,5 @@ export function commitEntries(entries: readonly WitnessEntry[]): WitnessCommitme
     // The encoder reserves the 0x00 leaf prefix, so this is H(0x00 ‖ encodeEntry(e)) with no copy.
     blake3Into(encoder.encode(e, true), slab, i * HASH_BYTES);
   }
-  const leaves = new Array<Uint8Array>(n);
-  for (let i = 0; i < n; i++) leaves[i] = slab.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES);
-  return { root: merkleRootOfSlab(slab.slice(), n), leaves };
+  return commitment(slab, n);
 }

@@ -150,6 +150,38 @@ export function merkleRootOfSlab(slab: Uint8Array, n: number): Uint8Array {
 }
 
 /**
+ * {@link merkleRootOfSlab} that leaves `slab` as it is: the first level is written to a half-size
+ * scratch, so the leaf hashes need no full copy.
+ *
+ * @param slab - `n` leaf hashes, concatenated; not modified.
+ * @param n - number of leaves.
+ * @returns 32-byte root (a fresh array).
+ * @example
+ * ```ts
+ * merkleRootOfLeafSlab(leafSlab, n);
+ * ```
+ */
+export function merkleRootOfLeafSlab(slab: Uint8Array, n: number): Uint8Array {
+  if (n <= 1) return n === 0 ? blake3(new Uint8Array(0)) : slab.slice(0, HASH_BYTES);
+  const pairs = n >>> 1;
+  const m = pairs + (n & 1);
+  const level = new Uint8Array(m * HASH_BYTES);
+  if (LITTLE_ENDIAN && slab.byteOffset % 4 === 0) {
+    const from = new Uint32Array(slab.buffer, slab.byteOffset, n * 8);
+    const to = new Uint32Array(level.buffer);
+    for (let i = 0; i < pairs; i++) blake3NodeWords(from, 16 * i, 16 * i + 8, to, 8 * i);
+  } else {
+    for (let i = 0; i < pairs; i++) {
+      const src = 2 * i * HASH_BYTES;
+      nodeScratch.set(slab.subarray(src, src + 2 * HASH_BYTES), 1);
+      blake3Into(nodeScratch, level, i * HASH_BYTES);
+    }
+  }
+  if ((n & 1) === 1) level.set(slab.subarray((n - 1) * HASH_BYTES, n * HASH_BYTES), pairs * HASH_BYTES);
+  return merkleRootOfSlab(level, m);
+}
+
+/**
  * Root of the tree over raw leaf data (MTH of RFC 9162 §2.1.1).
  *
  * @param leaves - leaf data, in order; each is hashed as H(0x00 ‖ d).

@@ -6,6 +6,8 @@ import {
   leafHash,
   merkleRoot,
   merkleRootOfLeafHashes,
+  merkleRootOfLeafSlab,
+  merkleRootOfSlab,
   nodeHash,
   verifyInclusion,
   type InclusionProof,
@@ -58,6 +60,21 @@ describe('merkle tree (RFC 9162 §2.1)', () => {
     for (const n of [...Array.from({ length: 18 }, (_, i) => i), 31, 32, 33, 100]) {
       const d = leavesOf(n);
       expect(toHex(merkleRoot(d)), `n=${n}`).toBe(toHex(naiveMth(d)));
+    }
+  });
+
+  it('merkleRootOfLeafSlab equals the recursive definition and leaves its slab intact, at any alignment', () => {
+    for (const n of [...Array.from({ length: 18 }, (_, i) => i), 33, 100]) {
+      const d = leavesOf(n);
+      for (const offset of [0, 4, 1]) {
+        const buf = new Uint8Array(offset + n * 32);
+        d.forEach((x, i) => buf.set(leafHash(x), offset + i * 32));
+        const slab = buf.subarray(offset);
+        const before = toHex(slab);
+        expect(toHex(merkleRootOfLeafSlab(slab, n)), `n=${n} offset=${offset}`).toBe(toHex(naiveMth(d)));
+        expect(toHex(slab)).toBe(before);
+        expect(toHex(merkleRootOfSlab(slab, n))).toBe(toHex(naiveMth(d)));
+      }
     }
   });
 
