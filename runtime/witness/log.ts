@@ -88,6 +88,30 @@ function putNumber(b: Uint8Array, p: number, v: number): number {
   return p;
 }
 
+/**
+ * {@link putNumber} for the append path: multi-byte forms go out as one DataView store. The
+ * cd form stores 4 bytes for 3; the spare one lies past the value and is overwritten by the next
+ * byte or left unused past the record (records reserve room for it).
+ */
+function putNumberDv(b: Uint8Array, dv: DataView, p: number, v: number): number {
+  if (v >>> 0 !== v) return putOtherNumber(b, p, v);
+  if (v < 0x80) {
+    b[p] = v;
+    return p + 1;
+  }
+  if (v < 0x100) {
+    dv.setUint16(p, 0xcc00 | v);
+    return p + 2;
+  }
+  if (v < 0x10000) {
+    dv.setUint32(p, 0xcd00_0000 | (v << 8));
+    return p + 3;
+  }
+  b[p] = 0xce;
+  dv.setUint32(p + 1, v);
+  return p + 5;
+}
+
 /** {@link putNumber} of a number that is not a u32: a negative i32, else float64. */
 function putOtherNumber(b: Uint8Array, p: number, v: number): number {
   if (v >> 0 === v) {
@@ -358,6 +382,7 @@ export class WitnessLog {
     const shortLen = need < NAME_ESCAPE;
     if (this.#pos + need + 5 > this.#chunk.length) this.#newChunk(need + 5);
     const b = this.#chunk;
+    const dv = this.#dv;
     const lenAt = this.#pos;
     let p = lenAt + (shortLen ? 1 : 5);
     if (nameId < NAME_ESCAPE) b[p++] = nameId;
@@ -371,7 +396,7 @@ export class WitnessLog {
     for (let k = 0; k < arity; k++) {
       const v = args[k];
       if (typeof v === 'number') {
-        p = putNumber(b, p, v);
+        p = putNumberDv(b, dv, p, v);
         if (v === 0 && Object.is(v, -0)) negZero = true;
       } else {
         checkValue(v, 'argument');
@@ -380,7 +405,7 @@ export class WitnessLog {
     }
     if (result === null) b[p++] = 0xc0;
     else if (typeof result === 'number') {
-      p = putNumber(b, p, result);
+      p = putNumberDv(b, dv, p, result);
       if (result === 0 && Object.is(result, -0)) negZero = true;
     } else {
       checkValue(result, 'result');
@@ -390,13 +415,12 @@ export class WitnessLog {
     for (let k = 0; k < nw; k++) {
       const w = writes[k];
       b[p++] = 0x92;
-      p = putNumber(b, p, w.ptr);
+      p = putNumberDv(b, dv, p, w.ptr);
       const bytes = w.bytes;
       const n = bytes.length;
       // Most writes are a few bytes (random_get, a struct, an errno-sized result): bin8 and a loop.
       if (n <= 32) {
-        b[p] = 0xc4;
-        b[p + 1] = n;
+        dv.setUint16(p, 0xc400 | n);
         p += 2;
         for (let j = 0; j < n; j++) b[p + j] = bytes[j];
         p += n;
@@ -404,8 +428,8 @@ export class WitnessLog {
     }
     // Fuel: always 9 bytes, uint64 only above the i64 range (as msgpackr writes a bigint).
     b[p] = fuelHi > 0x7fff_ffff ? 0xcf : 0xd3;
-    this.#dv.setUint32(p + 1, fuelHi);
-    this.#dv.setUint32(p + 5, fuelLo);
+    dv.setUint32(p + 1, fuelHi);
+    dv.setUint32(p + 5, fuelLo);
     p += 9;
 
     if (shortLen) b[lenAt] = p - lenAt - 1;
