@@ -241,6 +241,31 @@ export class Writer {
     return this;
   }
 
+  /**
+   * Appends `src[start..end)`. Most ranges between two patches are a few bytes, for which a loop
+   * beats creating a subarray to pass to `set`.
+   */
+  copy(src: Uint8Array, start: number, end: number): this {
+    const n = end - start;
+    this.#ensure(n);
+    const buf = this.#buf;
+    let len = this.length;
+    if (n <= 32) {
+      for (let i = start; i < end; i++) buf[len++] = src[i]!;
+    } else {
+      buf.set(src.subarray(start, end), len);
+      len += n;
+    }
+    this.length = len;
+    return this;
+  }
+
+  /** Appends what `w` holds, preceded by its length as u32 LEB128. */
+  sizedFrom(w: Writer): this {
+    this.u32(w.length);
+    return this.copy(w.#buf, 0, w.length);
+  }
+
   name(s: string): this {
     const b = utf8Encoder.encode(s);
     return this.u32(b.length).bytes(b);

@@ -13,8 +13,8 @@ import type { FuncBody } from './module.ts';
 export const TRAP_REASON = { none: 0, fuel: 1, stack: 2 } as const;
 
 /** Canonical NaN bit patterns (spec: spec/nan.md#N1; the same as Cranelift's). */
-const F32_CANON = [0x00, 0x00, 0xc0, 0x7f];
-const F64_CANON = [0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf8, 0x7f];
+const F32_CANON = Uint8Array.of(0x00, 0x00, 0xc0, 0x7f);
+const F64_CANON = Uint8Array.of(0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf8, 0x7f);
 
 export interface EmitContext {
   bytes: Uint8Array;
@@ -94,21 +94,21 @@ function emitNan(w: Writer, kind: number, local: number): void {
   w.u8(0x22).u32(local); // local.tee
   switch (kind) {
     case 1:
-      w.u8(0x43).bytes(Uint8Array.from(F32_CANON));
+      w.u8(0x43).bytes(F32_CANON);
       w.u8(0x20).u32(local).u8(0x20).u32(local).u8(0x5b).u8(0x1b); // f32.eq; select
       break;
     case 2:
-      w.u8(0x44).bytes(Uint8Array.from(F64_CANON));
+      w.u8(0x44).bytes(F64_CANON);
       w.u8(0x20).u32(local).u8(0x20).u32(local).u8(0x61).u8(0x1b); // f64.eq; select
       break;
     case 3:
       w.u8(0xfd).u32(12);
-      for (let i = 0; i < 4; i++) w.bytes(Uint8Array.from(F32_CANON));
+      for (let i = 0; i < 4; i++) w.bytes(F32_CANON);
       w.u8(0x20).u32(local).u8(0x20).u32(local).u8(0xfd).u32(65).u8(0xfd).u32(82); // f32x4.eq; v128.bitselect
       break;
     case 4:
       w.u8(0xfd).u32(12);
-      for (let i = 0; i < 2; i++) w.bytes(Uint8Array.from(F64_CANON));
+      for (let i = 0; i < 2; i++) w.bytes(F64_CANON);
       w.u8(0x20).u32(local).u8(0x20).u32(local).u8(0xfd).u32(71).u8(0xfd).u32(82); // f64x2.eq; v128.bitselect
       break;
   }
@@ -147,7 +147,7 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: W
   for (let p = 0; p < offsets.length; p++) {
     const off = offsets[p]!;
     if (off > cursor) {
-      w.bytes(bytes.subarray(cursor, off));
+      w.copy(bytes, cursor, off);
       cursor = off;
     }
     const arg = args[p]!;

@@ -282,7 +282,7 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
       a,
       scratch.reset(),
     );
-    code.u32(scratch.length).bytes(scratch.view());
+    code.sizedFrom(scratch);
   }
   // fuel trap: reason = 1; unreachable
   code.sized(new Writer(12).u8(0).u8(0x41).s32(TRAP_REASON.fuel).u8(0x24).u32(trapGlobal).u8(0x00).u8(0x0b).finish());
