@@ -88,10 +88,49 @@ const LOCAL_OBSERVED = 2;
 /** Scratch buffers larger than this are dropped after the body that needed them, not kept for the next. */
 const KEEP_MAX = 1 << 20;
 
+// What the main loop needs to know of an opcode, packed in one table so an instruction costs one
+// load: its immediate kind, whether it has a case of its own ahead of the decoding by immediate
+// kind, and for opcodes with a static stack effect the pops, the push, the NaN kind and whether it
+// is a payload-blind consumer (spec: nan.md#N4).
+const INFO_KIND = 0x1f;
+const INFO_CONTROL = 1 << 5;
+const INFO_STATIC = 1 << 6;
+const INFO_POPS_SHIFT = 7; // 2 bits
+const INFO_PUSHES = 1 << 9;
+const INFO_NAN_SHIFT = 10; // 2 bits
+const INFO_NAN_BLIND = 1 << 12;
+const OP_INFO: Readonly<Int32Array> = /* @__PURE__ */ (() => {
+  const t = new Int32Array(256);
+  const control = [0x00, 0x02, 0x03, 0x04, 0x05, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x40];
+  for (let op = 0; op < 256; op++) {
+    let v = OP_IMM[op]!;
+    if (control.includes(op)) v |= INFO_CONTROL;
+    const p = OP_POPS[op]!;
+    if (p !== DYNAMIC) {
+      const q = OP_PUSHES[op]!;
+      if (p > 3 || q > 1) throw new Error(`opcode 0x${op.toString(16)}: stack effect does not fit the opcode table`);
+      v |= INFO_STATIC | (p << INFO_POPS_SHIFT) | (q === 1 ? INFO_PUSHES : 0);
+    }
+    v |= NAN_SCALAR[op]! << INFO_NAN_SHIFT;
+    if (NAN_BLIND_CONSUMER[op] !== 0) v |= INFO_NAN_BLIND;
+    t[op] = v;
+  }
+  return t;
+})();
+
 /** Largest segment cost charged with its parent instead of on its own (spec: fuel.md#F8). */
 export const FOLD_SEGMENT_MAX = 16;
 /** Most cost any one segment takes in from segments folded into it (spec: fuel.md#F8). */
 export const FOLD_PARENT_MAX = 64;
+
+/** `a.fill(v, from, to)`, which is a call into the runtime: a loop is faster for the usual few elements. */
+function fillU8(a: Uint8Array, v: number, from: number, to: number): void {
+  if (to - from > 256) {
+    a.fill(v, from, to);
+    return;
+  }
+  for (let i = from; i < to; i++) a[i] = v;
+}
 
 function grownI32(a: Int32Array, need: number): Int32Array<ArrayBuffer> {
   const b = new Int32Array(Math.max(need, a.length * 2));
@@ -147,7 +186,7 @@ class BodyAnalyser {
   // local needs it only if some read of that local is observed.
   orig = new Int32Array(256);
   locals = new Uint8Array(256);
-  height = 0;
+  /** Highest operand height reached in the helpers (the main loop keeps its own). */
   maxHeight = 0;
 
   callSegs: number[] = [];
@@ -165,7 +204,6 @@ class BodyAnalyser {
   // The current segment: index of its charge patch and its accumulated cost. Code after
   // br/br_table/return/unreachable is dead until the next else/end: it is never charged.
   segPatch = 0;
-  segCost = 0;
   segDead = false;
   loopDepth = 0;
   /** Result arity of the block type last decoded by {@link blockParams}. */
@@ -183,7 +221,10 @@ class BodyAnalyser {
     const opCost = costs.op;
     this.depth = 0;
     this.pushControl(0, types[m.funcTypes[funcIndex]!]!.results.length, 0, 0);
-    this.height = 0;
+    // Operand height, its maximum and the current segment's cost live in locals here: the
+    // helpers below take and return them.
+    let height = 0;
+    let maxHeight = 0;
     this.maxHeight = 0;
     this.patchCount = 0;
     this.callCount = 0;
@@ -196,7 +237,7 @@ class BodyAnalyser {
     // Only float locals can hold a NaN, so only their reads are traced (keeps integer code cheap).
     if (this.locals.length < localTotal) this.locals = new Uint8Array(Math.max(localTotal, 256));
     const locals = this.locals;
-    locals.fill(0, 0, localTotal);
+    fillU8(locals, 0, 0, localTotal);
     {
       const params = types[m.funcTypes[funcIndex]!]!.params;
       let i = 0;
@@ -206,7 +247,7 @@ class BodyAnalyser {
         const decls = body.localDecls;
         for (let k = 0; k < decls.length; k++) {
           const d = decls[k]!;
-          if (d.type === 0x7d || d.type === 0x7c) locals.fill(LOCAL_FLOAT, i, Math.min(localTotal, i + d.count));
+          if (d.type === 0x7d || d.type === 0x7c) fillU8(locals, LOCAL_FLOAT, i, Math.min(localTotal, i + d.count));
           i += d.count;
         }
       }
@@ -214,58 +255,61 @@ class BodyAnalyser {
 
     this.addPatch(codeStart, Patch.ChargeCheck, 0);
     this.segPatch = 0;
-    this.segCost = 0;
+    let segCost = 0;
     this.segDead = false;
     this.loopDepth = 0;
 
+    const bytes = m.bytes;
+    const opInfo = OP_INFO;
+    let base = 0;
     while (r.pos < end) {
       const at = r.pos;
-      const op = r.bytes[r.pos++]!;
+      const op = bytes[at]!;
+      r.pos = at + 1;
       instructions++;
-      this.segCost += opCost[op]!;
-      const kind = OP_IMM[op];
-      switch (op) {
+      segCost += opCost[op]!;
+      const info = opInfo[op]!;
+      if ((info & INFO_CONTROL) !== 0) switch (op) {
         case 0x00: // unreachable
-          this.setUnreachable();
-          this.startSegment(r.pos, false, true, -1);
+          height = this.setUnreachable(height);
+          segCost = this.startSegment(segCost, r.pos, false, true, -1);
           continue;
         case 0x02: // block
         case 0x03: // loop
         case 0x04: { // if
-          if (op === 0x04) this.popN(1);
+          if (op === 0x04) height = this.popN(height, 1);
           const p = this.blockParams(r, types);
           const q = this.blockResults;
-          this.popN(p);
-          this.pushControl(this.height, q, p, op === 0x02 ? 1 : op === 0x03 ? 2 : 3);
-          this.pushN(p);
+          height = this.popN(height, p);
+          this.pushControl(height, q, p, op === 0x02 ? 1 : op === 0x03 ? 2 : 3);
+          base = height;
+          height = this.pushN(height, p);
           if (op === 0x03) this.loopDepth++;
-          if (op !== 0x02) this.startSegment(r.pos, op === 0x03, false, op === 0x04 && !this.segDead ? this.segPatch : -1);
+          if (op !== 0x02) segCost = this.startSegment(segCost, r.pos, op === 0x03, false, op === 0x04 && !this.segDead ? this.segPatch : -1);
           continue;
         }
         case 0x05: { // else
           const top = this.depth - 1;
           if (top === 0) r.fail('else without if', at);
-          const base = this.cBase[top]!;
-          this.observeRange(base, this.height);
-          this.height = base;
-          this.pushN(this.cParams[top]!);
-          this.startSegment(r.pos, false, false, this.cStartDead[top] ? -1 : this.cStartSeg[top]!);
+          this.observeRange(base, height);
+          height = base;
+          height = this.pushN(height, this.cParams[top]!);
+          segCost = this.startSegment(segCost, r.pos, false, false, this.cStartDead[top] ? -1 : this.cStartSeg[top]!);
           continue;
         }
         case 0x0b: { // end
           const top = this.depth - 1;
           if (top === 0) {
             if (r.pos !== end) r.fail('operators remaining after end of function', r.pos);
-            this.closeSegment();
-            this.observeRange(0, this.height);
+            segCost = this.closeSegment(segCost);
+            this.observeRange(0, height);
             this.addPatch(at, Patch.FuncEnd, 0);
             this.foldSmallSegments();
             this.elideNans();
-            return this.result(calls, usesV128, instructions, helpers);
+            return this.result(calls, usesV128, instructions, helpers, Math.max(maxHeight, this.maxHeight));
           }
-          const base = this.cBase[top]!;
-          this.observeRange(base, this.height);
-          this.height = base;
+          this.observeRange(base, height);
+          height = base;
           const results = this.cResults[top]!;
           // After an `if` two paths join; after a block only if some branch targets it; after a loop
           // never (branches go to its header). Where nothing joins, the charge carries on (spec: fuel.md#F3).
@@ -275,7 +319,8 @@ class BodyAnalyser {
           const startSeg = this.cStartSeg[top]!;
           const startDead = this.cStartDead[top] !== 0;
           this.depth = top;
-          this.pushN(results);
+          base = this.cBase[top - 1]!;
+          height = this.pushN(height, results);
           if (cKindTop === 2) {
             // The segment running at a loop's end goes on after the loop. Nothing after its start
             // leads back to the loop header, so it runs at most once per entry into the loop: its
@@ -287,11 +332,11 @@ class BodyAnalyser {
           }
           if (joins) {
             if (escapes) {
-              this.startSegment(r.pos, false, false, startDead ? -1 : startSeg);
+              segCost = this.startSegment(segCost, r.pos, false, false, startDead ? -1 : startSeg);
             } else {
               // Every path that entered the construct reaches this point, so what follows is
               // charged with the segment the construct started in (spec: fuel.md#F3).
-              this.closeSegment();
+              segCost = this.closeSegment(segCost);
               this.segPatch = startSeg;
               this.segDead = startDead;
             }
@@ -300,32 +345,32 @@ class BodyAnalyser {
         }
         case 0x0c: // br
           this.target(r, r.u32(), at);
-          this.observeRange(0, this.height);
-          this.setUnreachable();
-          this.startSegment(r.pos, false, true, -1);
+          this.observeRange(0, height);
+          height = this.setUnreachable(height);
+          segCost = this.startSegment(segCost, r.pos, false, true, -1);
           continue;
         case 0x0d: // br_if
           this.target(r, r.u32(), at);
-          this.popN(1);
-          this.observeRange(0, this.height);
-          this.startSegment(r.pos, false, this.segDead, this.segPatch);
+          height = this.popN(height, 1);
+          this.observeRange(0, height);
+          segCost = this.startSegment(segCost, r.pos, false, this.segDead, this.segPatch);
           continue;
         case 0x0e: { // br_table
           const n = r.u32();
           if (n > end - r.pos) r.fail('unexpected end: br_table too long', at);
           for (let i = 0; i <= n; i++) this.target(r, r.u32(), at);
-          this.popN(1);
-          this.observeRange(0, this.height);
-          this.setUnreachable();
-          this.startSegment(r.pos, false, true, -1);
+          height = this.popN(height, 1);
+          this.observeRange(0, height);
+          height = this.setUnreachable(height);
+          segCost = this.startSegment(segCost, r.pos, false, true, -1);
           continue;
         }
         case 0x0f: // return
-          this.cEscapes.fill(1, 1, this.depth);
-          this.observeRange(0, this.height);
+          fillU8(this.cEscapes, 1, 1, this.depth);
+          this.observeRange(0, height);
           this.addPatch(at, Patch.Return, this.depth - 1);
-          this.setUnreachable();
-          this.startSegment(r.pos, false, true, -1);
+          height = this.setUnreachable(height);
+          segCost = this.startSegment(segCost, r.pos, false, true, -1);
           continue;
         case 0x10: { // call
           const idx = r.u32();
@@ -333,8 +378,8 @@ class BodyAnalyser {
           const t = types[m.funcTypes[idx]!]!;
           calls = true;
           if (!this.segDead) this.addCall(idx, at, r.pos);
-          this.popN(t.params.length);
-          this.pushN(t.results.length);
+          height = this.popN(height, t.params.length);
+          height = this.pushN(height, t.results.length);
           continue;
         }
         case 0x11: { // call_indirect
@@ -345,30 +390,38 @@ class BodyAnalyser {
           if (r.u32() >= m.tableCount) r.fail('unknown table', tableAt);
           calls = true;
           if (!this.segDead) this.addIndirect(ti, at, r.pos);
-          this.popN(t.params.length + 1);
-          this.pushN(t.results.length);
+          height = this.popN(height, t.params.length + 1);
+          height = this.pushN(height, t.results.length);
           continue;
         }
         case 0x40: // memory.grow
           if (r.u8() !== 0) throw unsupported('multi-memory', 'memory index in memory.grow', at, 'code', funcIndex);
           this.addPatch(at, Patch.GrowMemory, 0);
           helpers |= 4;
-          this.popN(1);
-          this.pushN(1);
+          height = this.popN(height, 1);
+          height = this.pushN(height, 1);
           continue;
       }
-      switch (kind) {
+      switch (info & INFO_KIND) {
         case Imm.None:
           break;
+        // The common one-byte immediates are decoded here; anything longer, or running past the
+        // end, goes to the Reader, which also reports the errors.
         case Imm.Local: {
-          const idx = r.u32();
+          const lp = r.pos;
+          let idx = lp < end ? bytes[lp]! : 0x80;
+          if (idx < 0x80) r.pos = lp + 1;
+          else idx = r.u32();
           if (idx >= localTotal) r.fail(`unknown local ${idx}`, at);
           if (shiftLocalsFrom >= 0 && idx >= shiftLocalsFrom) this.addPatch(at + 1, Patch.LocalIndex, idx + 1);
           if (op === 0x20) {
-            this.pushOrigin((locals[idx]! & LOCAL_FLOAT) !== 0 ? LOCAL_ORIGIN - idx : UNKNOWN);
+            if (height >= this.orig.length) this.orig = grownI32(this.orig, height + 1);
+            this.orig[height++] = (locals[idx]! & LOCAL_FLOAT) !== 0 ? LOCAL_ORIGIN - idx : UNKNOWN;
+            if (height > maxHeight) maxHeight = height;
             continue;
           }
-          const o = this.take();
+          let o = UNKNOWN;
+          if (height > base) o = this.orig[--height]!;
           if (o >= 0) {
             // A NaN-producing result stored in a local: elidable only if the local is never observed.
             const fate = this.nanFate[o]!;
@@ -376,34 +429,49 @@ class BodyAnalyser {
           } else if (o !== UNKNOWN) {
             this.observe(o); // a copy of another local: keep it simple and treat that local as observed
           }
-          if (op === 0x22) this.pushOrigin(o);
+          if (op === 0x22) height = this.pushOrigin(height, o);
           continue;
         }
         case Imm.Global: {
-          const idx = r.u32();
+          const gp = r.pos;
+          let idx = gp < end ? bytes[gp]! : 0x80;
+          if (idx < 0x80) r.pos = gp + 1;
+          else idx = r.u32();
           if (idx >= m.globalTypes.length) r.fail(`unknown global ${idx}`, at);
           break;
         }
         case Imm.Table:
           if (r.u32() >= m.tableCount) r.fail('unknown table', at);
           break;
-        case Imm.MemArg:
-          memarg(r, funcIndex);
+        case Imm.MemArg: {
+          // An alignment below 0x40 has no memory index (multi-memory) and fits one byte.
+          const mp = r.pos;
+          if (mp + 1 < end && bytes[mp]! < 0x40 && bytes[mp + 1]! < 0x80) r.pos = mp + 2;
+          else memarg(r, funcIndex);
           break;
+        }
         case Imm.MemIdx:
           if (r.u8() !== 0) throw unsupported('multi-memory', 'memory index in memory.size', at, 'code', funcIndex);
           break;
-        case Imm.I32:
-          r.s32();
+        case Imm.I32: {
+          const ip = r.pos;
+          if (ip < end && bytes[ip]! < 0x80) r.pos = ip + 1;
+          else r.s32();
           break;
-        case Imm.I64:
-          r.skipS64();
+        }
+        case Imm.I64: {
+          const ip = r.pos;
+          if (ip < end && bytes[ip]! < 0x80) r.pos = ip + 1;
+          else r.skipS64();
           break;
+        }
         case Imm.F32:
-          r.skip(4);
+          if (r.pos + 4 <= end) r.pos += 4;
+          else r.skip(4);
           break;
         case Imm.F64:
-          r.skip(8);
+          if (r.pos + 8 <= end) r.pos += 8;
+          else r.skip(8);
           break;
         case Imm.SelectT: {
           const n = r.u32();
@@ -430,7 +498,7 @@ class BodyAnalyser {
         case Imm.PrefixFC: {
           const sub = r.u32();
           if (sub > FC_LAST) r.fail(`illegal opcode 0xfc ${sub}`, at);
-          this.segCost += costs.fc[sub]! - opCost[op]!;
+          segCost += costs.fc[sub]! - opCost[op]!;
           switch (sub) {
             case 8: // memory.init
               r.u32();
@@ -469,8 +537,8 @@ class BodyAnalyser {
               r.u32();
               break;
           }
-          this.popN(FC_POPS[sub]!);
-          this.pushN(FC_PUSHES[sub]!);
+          height = this.popN(height, FC_POPS[sub]!);
+          height = this.pushN(height, FC_PUSHES[sub]!);
           continue;
         }
         case Imm.PrefixFD: {
@@ -480,7 +548,7 @@ class BodyAnalyser {
           }
           if (sub > 255) r.fail(`illegal opcode 0xfd ${sub}`, at);
           usesV128 = true;
-          this.segCost += costs.simd[sub]! - opCost[op]!;
+          segCost += costs.simd[sub]! - opCost[op]!;
           switch (SIMD_IMM[sub]) {
             case SimdImm.MemArg:
               memarg(r, funcIndex);
@@ -498,8 +566,8 @@ class BodyAnalyser {
             case SimdImm.Reserved:
               r.fail(`illegal opcode 0xfd ${sub}`, at);
           }
-          this.popN(SIMD_POPS[sub]!);
-          this.pushN(SIMD_PUSHES[sub]!);
+          height = this.popN(height, SIMD_POPS[sub]!);
+          height = this.pushN(height, SIMD_PUSHES[sub]!);
           const nan = NAN_SIMD[sub]!;
           if (nan !== 0) this.addPatch(r.pos, Patch.Nan, nan);
           continue;
@@ -510,13 +578,11 @@ class BodyAnalyser {
           r.fail(`illegal opcode 0x${op.toString(16)}`, at);
         }
       }
-      const p = OP_POPS[op]!;
-      if (p !== DYNAMIC) {
+      if ((info & INFO_STATIC) !== 0) {
         // The path of almost every instruction, so the origin bookkeeping is inlined here.
-        const base = this.cBase[this.depth - 1]!;
-        let height = this.height;
+        const p = (info >> INFO_POPS_SHIFT) & 3;
         const from = height - p < base ? base : height - p;
-        if (NAN_BLIND_CONSUMER[op] === 0) {
+        if ((info & INFO_NAN_BLIND) === 0) {
           const orig = this.orig;
           for (let i = from; i < height; i++) {
             const o = orig[i]!;
@@ -524,9 +590,8 @@ class BodyAnalyser {
           }
         }
         height = from;
-        const nan = NAN_SCALAR[op]!;
-        const q = OP_PUSHES[op]!;
-        if (nan !== 0 || q === 1) {
+        const nan = (info >> INFO_NAN_SHIFT) & 3;
+        if (nan !== 0 || (info & INFO_PUSHES) !== 0) {
           if (height >= this.orig.length) this.orig = grownI32(this.orig, height + 1);
           if (nan !== 0) {
             this.addPatch(r.pos, Patch.Nan, nan);
@@ -534,9 +599,8 @@ class BodyAnalyser {
           } else {
             this.orig[height++] = UNKNOWN;
           }
+          if (height > maxHeight) maxHeight = height;
         }
-        this.height = height;
-        if (height > this.maxHeight) this.maxHeight = height;
       }
     }
     return r.fail('unexpected end of section or function: function body must end with end', end);
@@ -633,17 +697,18 @@ class BodyAnalyser {
     this.refCount = n + 1;
   }
 
-  closeSegment(): void {
-    if (!this.segDead) this.args[this.segPatch] += this.segCost;
-    this.segCost = 0;
+  /** Adds the running segment's cost to its charge; returns the next segment's cost so far (0). */
+  closeSegment(cost: number): number {
+    if (!this.segDead) this.args[this.segPatch] += cost;
+    return 0;
   }
 
   /**
    * Opens a segment at `offset`. `parent` is the live segment whose every execution runs this one
    * at most once (the segment of the branch or `if` it follows), or -1 if it has none.
    */
-  startSegment(offset: number, check: boolean, dead: boolean, parent: number): void {
-    this.closeSegment();
+  startSegment(cost: number, offset: number, check: boolean, dead: boolean, parent: number): number {
+    this.closeSegment(cost);
     this.addPatch(offset, check ? Patch.ChargeCheck : Patch.Charge, 0);
     const n = this.patchCount - 1;
     this.segPatch = n;
@@ -652,13 +717,14 @@ class BodyAnalyser {
     this.foldParent[n] = parent >= 0 && !dead && this.patchDead[parent] === 0 && this.patchLoopDepth[parent] === ld ? parent : -1;
     this.patchLoopDepth[n] = ld;
     this.patchDead[n] = dead ? 1 : 0;
+    return 0;
   }
 
   target(r: Reader, depth: number, at: number): void {
     if (depth >= this.depth) r.fail('unknown label', at);
     const t = this.depth - 1 - depth;
     this.cTargeted[t] = 1;
-    if (t + 1 < this.depth) this.cEscapes.fill(1, t + 1, this.depth);
+    fillU8(this.cEscapes, 1, t + 1, this.depth);
   }
 
   observe(o: number): void {
@@ -674,42 +740,36 @@ class BodyAnalyser {
     }
   }
 
-  popN(n: number): void {
+  /** Pops `n` operands, observing them; returns the new height. */
+  popN(height: number, n: number): number {
     const base = this.cBase[this.depth - 1]!;
-    const height = this.height;
     this.observeRange(Math.max(base, height - n), height);
     // Below the base only in unreachable code (or invalid code, which V8 rejects).
-    this.height = height - n < base ? base : height - n;
+    return height - n < base ? base : height - n;
   }
 
-  pushN(n: number): void {
-    const height = this.height;
-    if (height + n > this.orig.length) this.orig = grownI32(this.orig, height + n);
-    this.orig.fill(UNKNOWN, height, height + n);
-    this.height = height + n;
-    if (this.height > this.maxHeight) this.maxHeight = this.height;
+  /** Pushes `n` operands of unknown origin; returns the new height. */
+  pushN(height: number, n: number): number {
+    const top = height + n;
+    if (top > this.orig.length) this.orig = grownI32(this.orig, top);
+    const orig = this.orig;
+    for (let i = height; i < top; i++) orig[i] = UNKNOWN;
+    if (top > this.maxHeight) this.maxHeight = top;
+    return top;
   }
 
-  pushOrigin(o: number): void {
-    const height = this.height;
+  pushOrigin(height: number, o: number): number {
     if (height >= this.orig.length) this.orig = grownI32(this.orig, height + 1);
     this.orig[height] = o;
-    this.height = height + 1;
     if (height + 1 > this.maxHeight) this.maxHeight = height + 1;
+    return height + 1;
   }
 
-  /** Pops one value and returns its origin without observing it. */
-  take(): number {
+  /** Observes what is left of the current frame's operands; returns the frame's base height. */
+  setUnreachable(height: number): number {
     const base = this.cBase[this.depth - 1]!;
-    if (this.height <= base) return UNKNOWN;
-    return this.orig[--this.height]!;
-  }
-
-  setUnreachable(): void {
-    const top = this.depth - 1;
-    const base = this.cBase[top]!;
-    this.observeRange(base, this.height);
-    this.height = base;
+    this.observeRange(base, height);
+    return base;
   }
 
   /**
@@ -737,8 +797,10 @@ class BodyAnalyser {
         }
         into = this.into;
         taken = this.taken;
-        into.fill(-1, 0, n);
-        taken.fill(0, 0, n);
+        for (let i = 0; i < n; i++) {
+          into[i] = -1;
+          taken[i] = 0;
+        }
       }
       let root = parent;
       while (into[root]! >= 0) root = into[root]!;
@@ -792,7 +854,7 @@ class BodyAnalyser {
     }
   }
 
-  result(calls: boolean, usesV128: boolean, instructions: number, helpers: number): BodyAnalysis {
+  result(calls: boolean, usesV128: boolean, instructions: number, helpers: number, maxHeight: number): BodyAnalysis {
     const n = this.patchCount;
     const kinds = this.kinds.slice(0, n);
     let nanKinds = 0;
@@ -803,7 +865,7 @@ class BodyAnalyser {
       offsets: this.offsets.slice(0, n),
       kinds,
       args: this.args.slice(0, n),
-      maxHeight: this.maxHeight,
+      maxHeight,
       calls,
       usesV128,
       nanKinds,
