@@ -32,61 +32,115 @@ export function planFrames(m: ParsedModule, analyses: readonly BodyAnalysis[], o
   const defined = analyses.length;
   const imported = m.importedFuncCount;
   // One node per defined function, then one per function signature that some live call_indirect
-  // uses; a signature node leads to every referenced function with that signature.
-  const sigKey = (t: number): string => {
-    const ft = m.types[t]!;
-    return `${ft.params.join(',')}>${ft.results.join(',')}`;
+  // uses; a signature node leads to every referenced function with that signature. The graph is
+  // kept as flat arrays (edges of node n at edgeStart[n]..edgeStart[n+1]): the rewriter runs this
+  // per module, and arrays of arrays were a good part of its garbage.
+  // Signatures are told apart by their text, worked out once per type index.
+  const sigKeys = new Map<string, number>();
+  const sigOfType = new Int32Array(m.types.length).fill(-1);
+  const sigOf = (t: number): number => {
+    // An out-of-range index (a table entry naming no function) finds no type and throws here.
+    let s = sigOfType[t];
+    if (s === undefined || s < 0) {
+      const ft = m.types[t]!;
+      const key = `${ft.params.join(',')}>${ft.results.join(',')}`;
+      s = sigKeys.get(key) ?? sigKeys.size;
+      sigKeys.set(key, s);
+      sigOfType[t] = s;
+    }
+    return s;
   };
-  const sigNode = new Map<string, number>();
-  const edges: number[][] = [];
+  let edgeCount = 0;
+  for (let i = 0; i < defined; i++) edgeCount += analyses[i]!.callees.length + analyses[i]!.indirectTypes.length;
+  // Signature node of each signature, numbered in order of first use by a call_indirect.
+  let sigNode = new Int32Array(16).fill(-1);
+  let sigNodes = 0;
+  const fnEdges = new Int32Array(edgeCount);
+  const fnStart = new Int32Array(defined + 1);
+  let e = 0;
   for (let i = 0; i < defined; i++) {
-    const out: number[] = [];
-    for (const c of analyses[i]!.callees) if (c >= imported) out.push(c - imported);
-    for (const t of analyses[i]!.indirectTypes) {
-      const key = sigKey(t);
-      let n = sigNode.get(key);
-      if (n === undefined) {
-        n = defined + sigNode.size;
-        sigNode.set(key, n);
+    fnStart[i] = e;
+    const { callees, indirectTypes } = analyses[i]!;
+    for (let k = 0; k < callees.length; k++) if (callees[k]! >= imported) fnEdges[e++] = callees[k]! - imported;
+    for (let k = 0; k < indirectTypes.length; k++) {
+      const s = sigOf(indirectTypes[k]!);
+      if (s >= sigNode.length) {
+        const grown = new Int32Array(Math.max(s + 1, sigNode.length * 2)).fill(-1);
+        grown.set(sigNode);
+        sigNode = grown;
       }
-      out.push(n);
+      if (sigNode[s]! < 0) sigNode[s] = defined + sigNodes++;
+      fnEdges[e++] = sigNode[s]!;
     }
-    edges.push(out);
   }
-  for (let k = 0; k < sigNode.size; k++) edges.push([]);
-  if (sigNode.size > 0) {
-    const referenced = new Set<number>(m.refFuncs);
-    for (const a of analyses) for (const f of a.refFuncs) referenced.add(f);
-    for (const f of referenced) {
-      if (f < imported) continue;
-      const n = sigNode.get(sigKey(m.funcTypes[f]!));
-      if (n !== undefined) edges[n]!.push(f - imported);
+  fnStart[defined] = e;
+  const nodes = defined + sigNodes;
+  // Signature nodes' edges: the referenced defined functions, in the order they are first referenced.
+  let targets: number[] = [];
+  let targetNode: number[] = [];
+  if (sigNodes > 0) {
+    const seen = new Uint8Array(m.funcTypes.length);
+    const consider = (f: number): void => {
+      if (seen[f]) return;
+      seen[f] = 1;
+      if (f < imported) return;
+      const s = sigOf(m.funcTypes[f]!);
+      const n = s < sigNode.length ? sigNode[s]! : -1;
+      if (n >= 0) {
+        targets.push(f - imported);
+        targetNode.push(n);
+      }
+    };
+    for (const f of m.refFuncs) consider(f);
+    for (const a of analyses) for (let k = 0; k < a.refFuncs.length; k++) consider(a.refFuncs[k]!);
+  } else {
+    targets = [];
+    targetNode = [];
+  }
+  const edgeStart = new Int32Array(nodes + 1);
+  const edges = new Int32Array(e + targets.length);
+  edges.set(fnEdges.subarray(0, e));
+  edgeStart.set(fnStart);
+  {
+    // Counting sort of the signature edges by node, keeping their order within a node.
+    const count = new Int32Array(sigNodes + 1);
+    for (let k = 0; k < targetNode.length; k++) count[targetNode[k]! - defined + 1]!++;
+    for (let n = 0; n < sigNodes; n++) {
+      count[n + 1]! += count[n]!;
+      edgeStart[defined + n + 1] = e + count[n + 1]!;
     }
+    for (let k = 0; k < targetNode.length; k++) edges[e + count[targetNode[k]! - defined]!++] = targets[k]!;
   }
 
   const weight = new Int32Array(defined);
   const cyclic = new Uint8Array(defined);
   // Weight of the longest unaccounted chain starting at a node (0 for an accounted function).
-  const chain = new Int32Array(edges.length);
+  const chain = new Int32Array(nodes);
   const below = (n: number): number => {
     let max = 0;
-    for (const c of edges[n]!) if (chain[c]! > max) max = chain[c]!;
+    for (let k = edgeStart[n]!; k < edgeStart[n + 1]!; k++) if (chain[edges[k]!]! > max) max = chain[edges[k]!]!;
     return max;
   };
-  for (const scc of stronglyConnected(edges)) {
-    const isCycle = scc.length > 1 || edges[scc[0]!]!.includes(scc[0]!);
+  const { members, start } = stronglyConnected(edges, edgeStart, nodes);
+  for (let c = 0; c + 1 < start.length; c++) {
+    const from = start[c]!;
+    const to = start[c + 1]!;
+    const first = members[from]!;
+    let isCycle = to - from > 1;
+    if (!isCycle) for (let k = edgeStart[first]!; k < edgeStart[first + 1]!; k++) if (edges[k] === first) isCycle = true;
     if (isCycle) {
       // Members are accounted, so they add nothing to chains; signature nodes pass their targets' chains on.
-      for (const n of scc) chain[n] = 0;
-      for (const n of scc) if (n >= defined) chain[n] = below(n);
-      for (const n of scc) {
+      for (let k = from; k < to; k++) chain[members[k]!] = 0;
+      for (let k = from; k < to; k++) if (members[k]! >= defined) chain[members[k]!] = below(members[k]!);
+      for (let k = from; k < to; k++) {
+        const n = members[k]!;
         if (n >= defined) continue;
         cyclic[n] = 1;
         weight[n] = own[n]! + below(n);
       }
       continue;
     }
-    const n = scc[0]!;
+    const n = first;
     const b = below(n);
     if (n >= defined) {
       chain[n] = b;
@@ -103,56 +157,62 @@ export function planFrames(m: ParsedModule, analyses: readonly BodyAnalysis[], o
 /**
  * Tarjan's algorithm without recursion (call graphs of real modules are deep). Components come
  * out callees first: every edge leads to a component already returned or to the same one.
+ * Component c's nodes are members[start[c]..start[c+1]].
  */
-function stronglyConnected(edges: readonly (readonly number[])[]): number[][] {
-  const n = edges.length;
+function stronglyConnected(edges: Int32Array, edgeStart: Int32Array, n: number): { members: Int32Array; start: number[] } {
   const index = new Int32Array(n).fill(-1);
   const low = new Int32Array(n);
   const onStack = new Uint8Array(n);
-  const stack: number[] = [];
-  const out: number[][] = [];
-  const work: number[] = []; // pairs: node, next edge position
+  const stack = new Int32Array(n);
+  let sp = 0;
+  const members = new Int32Array(n);
+  let mp = 0;
+  const start: number[] = [0];
+  const work = new Int32Array(2 * n); // pairs: node, next edge position
+  let wp = 0;
   let next = 0;
   for (let root = 0; root < n; root++) {
     if (index[root] !== -1) continue;
-    work.push(root, 0);
-    while (work.length > 0) {
-      const v = work[work.length - 2]!;
-      let e = work[work.length - 1]!;
+    work[wp++] = root;
+    work[wp++] = 0;
+    while (wp > 0) {
+      const v = work[wp - 2]!;
+      let e = work[wp - 1]!;
       if (e === 0 && index[v] === -1) {
         index[v] = low[v] = next++;
-        stack.push(v);
+        stack[sp++] = v;
         onStack[v] = 1;
       }
-      const es = edges[v]!;
+      const es = edgeStart[v]!;
+      const count = edgeStart[v + 1]! - es;
       let descended = false;
-      while (e < es.length) {
-        const w = es[e++]!;
+      while (e < count) {
+        const w = edges[es + e++]!;
         if (index[w] === -1) {
-          work[work.length - 1] = e;
-          work.push(w, 0);
+          work[wp - 1] = e;
+          work[wp++] = w;
+          work[wp++] = 0;
           descended = true;
           break;
         }
         if (onStack[w] && index[w]! < low[v]!) low[v] = index[w]!;
       }
       if (descended) continue;
-      work.length -= 2;
+      wp -= 2;
       if (low[v] === index[v]) {
-        const scc: number[] = [];
         let w: number;
         do {
-          w = stack.pop()!;
+          w = stack[--sp]!;
           onStack[w] = 0;
-          scc.push(w);
+          members[mp++] = w;
         } while (w !== v);
-        out.push(scc);
+        start.push(mp);
       }
-      if (work.length > 0) {
-        const parent = work[work.length - 2]!;
+      if (wp > 0) {
+        const parent = work[wp - 2]!;
         if (low[v]! < low[parent]!) low[parent] = low[v]!;
       }
     }
   }
-  return out;
+  return { members, start };
 }
