@@ -870,15 +870,15 @@ class BodyAnalyser {
       usesV128,
       nanKinds,
       instructions,
-      callSegs: this.callSegs.slice(0, c),
-      callees: this.callees.slice(0, c),
-      refFuncs: this.refFuncs.slice(0, this.refCount),
-      indirectTypes: this.indirectTypes.slice(0, ic),
+      callSegs: c === 0 ? NONE : this.callSegs.slice(0, c),
+      callees: c === 0 ? NONE : this.callees.slice(0, c),
+      refFuncs: this.refCount === 0 ? NONE : this.refFuncs.slice(0, this.refCount),
+      indirectTypes: ic === 0 ? NONE : this.indirectTypes.slice(0, ic),
       helpers,
-      callAt: this.callAt.slice(0, c),
-      callEnd: this.callEnd.slice(0, c),
-      indirectAt: this.indirectAt.slice(0, ic),
-      indirectEnd: this.indirectEnd.slice(0, ic),
+      callAt: c === 0 ? NONE : this.callAt.slice(0, c),
+      callEnd: c === 0 ? NONE : this.callEnd.slice(0, c),
+      indirectAt: ic === 0 ? NONE : this.indirectAt.slice(0, ic),
+      indirectEnd: ic === 0 ? NONE : this.indirectEnd.slice(0, ic),
     };
     this.trim();
     return out;
@@ -899,6 +899,12 @@ class BodyAnalyser {
     }
   }
 }
+
+/**
+ * The call lists of every body without such calls (most have no `call_indirect` or `ref.func`):
+ * nothing adds to a result's call lists after the analysis, so they can share one empty array.
+ */
+const NONE: number[] = [];
 
 /** One analyser serves every call: analysis is synchronous and never re-entered. */
 const shared = new BodyAnalyser();

@@ -114,19 +114,35 @@ function emitNan(w: Writer, kind: number, local: number): void {
   }
 }
 
+/** Patches added to an analysis's own (sorted by offset): the first `count` entries of each array. */
+export interface ExtraPatches {
+  offsets: number[];
+  kinds: number[];
+  args: number[];
+  count: number;
+}
+
+const NO_EXTRA: ExtraPatches = { offsets: [], kinds: [], args: [], count: 0 };
+
 /**
  * Emits the instrumented body (local declarations + code) for one function.
  * Appends the body (without its size prefix) to `w`.
+ *
+ * `extra` patches (the depth passing around calls, spec: stack.md#S7) are merged with the
+ * analysis's own by offset. They wrap calls: at an equal offset they go after a charge, a check or
+ * a NaN fix-up (the entry check opens the wrapper block, and a NaN fix-up works on the value below
+ * the pushed depth) but before a `return` or the function's `end`, which the code after a call
+ * must precede.
  */
-export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: Writer): void {
+export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: Writer, extra: ExtraPatches = NO_EXTRA): void {
   const { bytes, fuelGlobal: fuel, depthGlobal: depth } = ctx;
 
   // Locals: the originals, then our scratch locals (appended so no existing index moves).
   let next = ctx.paramCount + body.localCount;
-  const extra: { type: number; index: number }[] = [];
+  const newLocals: { type: number; index: number }[] = [];
   const accounted = ctx.frameWeight > 0;
   let savedDepth = -1;
-  if (accounted) extra.push({ type: 0x7f, index: (savedDepth = next++) });
+  if (accounted) newLocals.push({ type: 0x7f, index: (savedDepth = next++) });
   const nanLocal = [0, -1, -1, -1, -1];
   const nanTypes = [0, 0x7d, 0x7c, 0x7b, 0x7b];
   for (let k = 1; k <= 4; k++) {
@@ -135,34 +151,50 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: W
       nanLocal[4] = nanLocal[3]!;
       continue;
     }
-    extra.push({ type: nanTypes[k]!, index: (nanLocal[k] = next++) });
+    newLocals.push({ type: nanTypes[k]!, index: (nanLocal[k] = next++) });
   }
-  w.u32(body.localDecls.length + extra.length);
+  w.u32(body.localDecls.length + newLocals.length);
   for (const d of body.localDecls) w.u32(d.count).u8(d.type);
-  for (const e of extra) w.u32(1).u8(e.type);
+  for (const e of newLocals) w.u32(1).u8(e.type);
 
   const { trapFuelFunc, trapEntryFunc } = ctx;
   const { offsets, kinds, args } = a;
+  const n = offsets.length;
+  const xCount = extra.count;
+  const xOffsets = extra.offsets;
   let cursor = body.codeStart;
-  for (let p = 0; p < offsets.length; p++) {
-    const off = offsets[p]!;
+  for (let p = 0, x = 0; p < n || x < xCount;) {
+    let off: number;
+    let kind: number;
+    let arg: number;
+    // The function's entry is the analysis's first patch.
+    let entry = false;
+    if (x >= xCount || (p < n && (offsets[p]! < xOffsets[x]! || (offsets[p] === xOffsets[x] && kinds[p] !== Patch.Return && kinds[p] !== Patch.FuncEnd)))) {
+      entry = p === 0;
+      off = offsets[p]!;
+      kind = kinds[p]!;
+      arg = args[p++]!;
+    } else {
+      off = xOffsets[x]!;
+      kind = extra.kinds[x]!;
+      arg = extra.args[x++]!;
+    }
     if (off > cursor) {
       w.copy(bytes, cursor, off);
       cursor = off;
     }
-    const arg = args[p]!;
-    switch (kinds[p]) {
+    switch (kind) {
       case Patch.Charge:
         if (arg > 0) emitCharge(w, fuel, arg);
         break;
       case Patch.ChargeCheck:
         if (arg > 0) emitCharge(w, fuel, arg);
-        if (p === 0 && ctx.depthParam >= 0) {
+        if (entry && ctx.depthParam >= 0) {
           // Depth-passing entry: the caller already added this frame; one branch checks both budgets.
           w.u8(0x20).u32(ctx.depthParam).u8(0x41).s32(ctx.stackLimit).u8(0x4b); // depth > limit
           w.u8(0x23).u32(fuel).u8(0x42).u8(0x00).u8(0x53).u8(0x72); // fuel < 0; i32.or
           w.u8(0x04).u8(0x40).u8(0x10).u32(trapEntryFunc).u8(0x0b);
-        } else if (p === 0 && accounted) {
+        } else if (entry && accounted) {
           // Function entry: depth += weight, and one branch checks both budgets (spec: stack.md#S2).
           w.u8(0x23).u32(depth).u8(0x22).u32(savedDepth).u8(0x41).s32(ctx.frameWeight).u8(0x6a).u8(0x24).u32(depth);
           w.u8(0x20).u32(savedDepth).u8(0x41).s32(ctx.stackLimit - ctx.frameWeight).u8(0x4b); // saved > limit - weight

@@ -18,6 +18,7 @@ import { analyzeBody, Patch } from './analyze-body.ts';
 import type { BodyAnalysis } from './analyze-body.ts';
 import { CHAIN_MAX_WEIGHT, planFrames } from './frame-plan.ts';
 import { chargeHelperBodies, emitBody, TRAP_REASON } from './emit-body.ts';
+import type { ExtraPatches } from './emit-body.ts';
 import { SECTION, decodeModule } from './module.ts';
 import type { FuncType, ParsedModule } from './module.ts';
 import { ValidationError } from '../errors.ts';
@@ -160,7 +161,7 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
   const reachableOtherwise = new Set<number>(m.refFuncs);
   for (const e of m.exports) if (e.kind === 'func') reachableOtherwise.add(e.index);
   if (m.start !== undefined) reachableOtherwise.add(m.start);
-  for (const a of analyses) for (const f of a.refFuncs) reachableOtherwise.add(f);
+  for (const a of analyses) for (let k = 0; k < a.refFuncs.length; k++) reachableOtherwise.add(a.refFuncs[k]!);
 
   // Frame weights (spec: stack.md#S1); only functions on call cycles, and those heading chains too
   // heavy for the reserve, account them (spec: stack.md#S4).
@@ -169,8 +170,10 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     const body = m.bodies[i]!;
     const type = m.types[m.funcTypes[m.importedFuncCount + i]!]!;
     let w = FRAME_OVERHEAD;
-    for (const p of type.params) w += p === 0x7b ? 2 : 1;
-    for (const d of body.localDecls) w += d.count * (d.type === 0x7b ? 2 : 1);
+    const params = type.params;
+    for (let k = 0; k < params.length; k++) w += params[k] === 0x7b ? 2 : 1;
+    const decls = body.localDecls;
+    for (let k = 0; k < decls.length; k++) w += decls[k]!.count * (decls[k]!.type === 0x7b ? 2 : 1);
     own[i] = w + analyses[i]!.maxHeight * (analyses[i]!.usesV128 ? 2 : 1);
   }
   const plan = planFrames(m, analyses, own);
@@ -213,17 +216,44 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     if (cost >= 0) analyses[i]!.args[0] = 0;
   });
 
+  // The dynamic-charge helpers this module's bulk operations call, appended after the trap functions.
+  let helperBits = 0;
+  for (const a of analyses) helperBits |= a.helpers;
+  const helperUsed = [(helperBits & 1) !== 0, (helperBits & 2) !== 0, (helperBits & 4) !== 0];
+  const chargeHelperFuncs = [-1, -1, -1];
+  let appended = TRAP_FUNCS;
+  for (let h = 0; h < 3; h++) if (helperUsed[h]) chargeHelperFuncs[h] = trapFuelFunc + appended++;
+  code.u32(m.bodies.length + appended);
+
   // Call sites of depth-passing functions push the callee's depth; a depth-passing function
-  // stores its depth in the global around every other call (spec: stack.md#S7).
-  if (passesDepth.includes(1)) {
-    for (let i = 0; i < m.bodies.length; i++) {
-      const a = analyses[i]!;
-      const extra: Patches = { offsets: [], kinds: [], args: [] };
-      const add = (offset: number, kind: number, arg: number): void => {
-        extra.offsets.push(offset);
-        extra.kinds.push(kind);
-        extra.args.push(arg);
-      };
+  // stores its depth in the global around every other call (spec: stack.md#S7). These patches
+  // are worked out per body just before it is emitted, into one reused set of arrays, and
+  // emitBody merges them with the analysis's own: merging into the analyses' arrays allocated
+  // and copied every body with calls.
+  const anyPassesDepth = passesDepth.includes(1);
+  const extra: ExtraPatches = { offsets: [], kinds: [], args: [], count: 0 };
+  const add = (offset: number, kind: number, arg: number): void => {
+    const k = extra.count++;
+    extra.offsets[k] = offset;
+    extra.kinds[k] = kind;
+    extra.args[k] = arg;
+  };
+  for (let i = 0; i < m.bodies.length; i++) {
+    const body = m.bodies[i]!;
+    const funcIndex = m.importedFuncCount + i;
+    const type = m.types[m.funcTypes[funcIndex]!]!;
+    const a = analyses[i]!;
+    instructions += a.instructions;
+    codeBytesIn += body.end - body.start;
+    const weight = passesDepth[i] ? 0 : plan.weight[i]!;
+    if (plan.weight[i]! > stackLimit - CHAIN_MAX_WEIGHT || own[i]! > stackLimit - CHAIN_MAX_WEIGHT) {
+      // One frame (with the chain it heads) alone exceeds the budget: it could never run, so say so now.
+      throw new ValidationError('DL_ERR_LIMIT_FRAME', `function ${funcIndex} needs a stack frame of weight ${Math.max(plan.weight[i]!, own[i]!)}, over the stack budget ${stackLimit}`, { section: 'code', func: funcIndex });
+    }
+    // Off call cycles nothing can recur, so the entry needs no check (spec: fuel.md#F4).
+    if (weight === 0 && !plan.cyclic[i]) a.kinds[0] = Patch.Charge;
+    extra.count = 0;
+    if (anyPassesDepth) {
       // Direct and indirect calls, each list in code order, walked together.
       const { callAt, callEnd, callees, indirectAt, indirectEnd } = a;
       for (let d = 0, k = 0; d < callAt.length || k < indirectAt.length;) {
@@ -244,33 +274,7 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
           k++;
         }
       }
-      if (extra.offsets.length > 0) mergePatches(a, extra);
     }
-  }
-
-  // The dynamic-charge helpers this module's bulk operations call, appended after the trap functions.
-  let helperBits = 0;
-  for (const a of analyses) helperBits |= a.helpers;
-  const helperUsed = [(helperBits & 1) !== 0, (helperBits & 2) !== 0, (helperBits & 4) !== 0];
-  const chargeHelperFuncs = [-1, -1, -1];
-  let appended = TRAP_FUNCS;
-  for (let h = 0; h < 3; h++) if (helperUsed[h]) chargeHelperFuncs[h] = trapFuelFunc + appended++;
-  code.u32(m.bodies.length + appended);
-
-  for (let i = 0; i < m.bodies.length; i++) {
-    const body = m.bodies[i]!;
-    const funcIndex = m.importedFuncCount + i;
-    const type = m.types[m.funcTypes[funcIndex]!]!;
-    const a = analyses[i]!;
-    instructions += a.instructions;
-    codeBytesIn += body.end - body.start;
-    const weight = passesDepth[i] ? 0 : plan.weight[i]!;
-    if (plan.weight[i]! > stackLimit - CHAIN_MAX_WEIGHT || own[i]! > stackLimit - CHAIN_MAX_WEIGHT) {
-      // One frame (with the chain it heads) alone exceeds the budget: it could never run, so say so now.
-      throw new ValidationError('DL_ERR_LIMIT_FRAME', `function ${funcIndex} needs a stack frame of weight ${Math.max(plan.weight[i]!, own[i]!)}, over the stack budget ${stackLimit}`, { section: 'code', func: funcIndex });
-    }
-    // Off call cycles nothing can recur, so the entry needs no check (spec: fuel.md#F4).
-    if (weight === 0 && !plan.cyclic[i]) a.kinds[0] = Patch.Charge;
     emitBody(
       {
         bytes: m.bytes, costs, fuelGlobal, depthGlobal, trapFuelFunc, trapEntryFunc, chargeHelperFuncs, frameWeight: weight, stackLimit: stackLimit - CHAIN_MAX_WEIGHT,
@@ -281,6 +285,7 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
       body,
       a,
       scratch.reset(),
+      extra,
     );
     code.sizedFrom(scratch);
   }
@@ -381,40 +386,6 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
  */
 export function instrument(wasm: Uint8Array, options: InstrumentOptions = {}): Uint8Array {
   return instrumentModule(wasm, options).bytes;
-}
-
-type Patches = Pick<BodyAnalysis, 'offsets' | 'kinds' | 'args'>;
-
-/**
- * Merges patches sorted by offset into an analysis. The new ones wrap calls. At an equal offset
- * they go after a charge, a check or a NaN fix-up (the entry check opens the wrapper block, and a
- * NaN fix-up works on the value below the pushed depth) but before a `return` or the function's
- * `end`, which the code after a call must precede.
- */
-function mergePatches(a: BodyAnalysis, extra: Patches): void {
-  // In place, from the back: reassigning the analysis's array fields would make V8 drop its
-  // optimised code for analyzeBody, which builds those objects (field constness).
-  const { offsets, kinds, args } = a;
-  let i = offsets.length - 1;
-  let j = extra.offsets.length - 1;
-  for (let k = 0; k <= j; k++) {
-    offsets.push(0);
-    kinds.push(0);
-    args.push(0);
-  }
-  for (let k = offsets.length - 1; j >= 0; k--) {
-    // The later of the two candidates goes to slot k.
-    const takeOld = i >= 0 && (offsets[i]! > extra.offsets[j]! || (offsets[i] === extra.offsets[j] && (kinds[i] === Patch.Return || kinds[i] === Patch.FuncEnd)));
-    if (takeOld) {
-      offsets[k] = offsets[i]!;
-      kinds[k] = kinds[i]!;
-      args[k] = args[i--]!;
-    } else {
-      offsets[k] = extra.offsets[j]!;
-      kinds[k] = extra.kinds[j]!;
-      args[k] = extra.args[j--]!;
-    }
-  }
 }
 
 function sectionOf(m: ParsedModule, id: number): { contentStart: number; contentEnd: number } | undefined {
