@@ -206,6 +206,8 @@ class BodyAnalyser {
   segPatch = 0;
   segDead = false;
   loopDepth = 0;
+  /** Bit set of the NaN patch kinds left after elision (1 << kind). */
+  nanKinds = 0;
   /** Result arity of the block type last decoded by {@link blockParams}. */
   blockResults = 0;
 
@@ -402,12 +404,14 @@ class BodyAnalyser {
           height = this.pushN(height, 1);
           continue;
       }
+      // Cases are the Imm values as literals (checked against Imm below the class): a switch over
+      // small integer literals becomes a jump table, one over imported constants a chain of compares.
       switch (info & INFO_KIND) {
-        case Imm.None:
+        case 0: // Imm.None
           break;
         // The common one-byte immediates are decoded here; anything longer, or running past the
         // end, goes to the Reader, which also reports the errors.
-        case Imm.Local: {
+        case 6: { // Imm.Local
           const lp = r.pos;
           let idx = lp < end ? bytes[lp]! : 0x80;
           if (idx < 0x80) r.pos = lp + 1;
@@ -432,7 +436,7 @@ class BodyAnalyser {
           if (op === 0x22) height = this.pushOrigin(height, o);
           continue;
         }
-        case Imm.Global: {
+        case 7: { // Imm.Global
           const gp = r.pos;
           let idx = gp < end ? bytes[gp]! : 0x80;
           if (idx < 0x80) r.pos = gp + 1;
@@ -440,40 +444,40 @@ class BodyAnalyser {
           if (idx >= m.globalTypes.length) r.fail(`unknown global ${idx}`, at);
           break;
         }
-        case Imm.Table:
+        case 8: // Imm.Table
           if (r.u32() >= m.tableCount) r.fail('unknown table', at);
           break;
-        case Imm.MemArg: {
+        case 9: { // Imm.MemArg
           // An alignment below 0x40 has no memory index (multi-memory) and fits one byte.
           const mp = r.pos;
           if (mp + 1 < end && bytes[mp]! < 0x40 && bytes[mp + 1]! < 0x80) r.pos = mp + 2;
           else memarg(r, funcIndex);
           break;
         }
-        case Imm.MemIdx:
+        case 10: // Imm.MemIdx
           if (r.u8() !== 0) throw unsupported('multi-memory', 'memory index in memory.size', at, 'code', funcIndex);
           break;
-        case Imm.I32: {
+        case 11: { // Imm.I32
           const ip = r.pos;
           if (ip < end && bytes[ip]! < 0x80) r.pos = ip + 1;
           else r.s32();
           break;
         }
-        case Imm.I64: {
+        case 12: { // Imm.I64
           const ip = r.pos;
           if (ip < end && bytes[ip]! < 0x80) r.pos = ip + 1;
           else r.skipS64();
           break;
         }
-        case Imm.F32:
+        case 13: // Imm.F32
           if (r.pos + 4 <= end) r.pos += 4;
           else r.skip(4);
           break;
-        case Imm.F64:
+        case 14: // Imm.F64
           if (r.pos + 8 <= end) r.pos += 8;
           else r.skip(8);
           break;
-        case Imm.SelectT: {
+        case 15: { // Imm.SelectT
           const n = r.u32();
           if (n !== 1) r.fail('invalid result arity for typed select', at);
           const t = r.u8();
@@ -481,7 +485,7 @@ class BodyAnalyser {
           if (t === 0x7b) usesV128 = true;
           break;
         }
-        case Imm.RefType: {
+        case 16: { // Imm.RefType
           const t = r.u8();
           if (t !== 0x70 && t !== 0x6f) {
             if (t === 0x6e || t === 0x64 || t === 0x63) throw unsupported('gc', 'heap type', at, 'code', funcIndex);
@@ -489,13 +493,13 @@ class BodyAnalyser {
           }
           break;
         }
-        case Imm.Func: {
+        case 4: { // Imm.Func
           const idx = r.u32();
           if (idx >= funcCount) r.fail(`unknown function ${idx}`, at);
           this.addRefFunc(idx);
           break;
         }
-        case Imm.PrefixFC: {
+        case 17: { // Imm.PrefixFC
           const sub = r.u32();
           if (sub > FC_LAST) r.fail(`illegal opcode 0xfc ${sub}`, at);
           segCost += costs.fc[sub]! - opCost[op]!;
@@ -541,7 +545,7 @@ class BodyAnalyser {
           height = this.pushN(height, FC_PUSHES[sub]!);
           continue;
         }
-        case Imm.PrefixFD: {
+        case 18: { // Imm.PrefixFD
           const sub = r.u32();
           if (sub >= SIMD_RELAXED_FIRST && sub <= SIMD_RELAXED_FIRST + 0x13) {
             throw unsupported('relaxed-simd', `relaxed SIMD instruction 0xfd ${sub}`, at, 'code', funcIndex);
@@ -835,12 +839,14 @@ class BodyAnalyser {
     }
     const moved = this.into;
     let w = 0;
+    let nanKinds = 0;
     for (let i = 0; i < n; i++) {
       if (kinds[i] === Patch.Nan && args[i]! <= 2) {
         const f = nanFate[i]!;
         const needed = f === OBSERVED || (f >= 0 && (locals[f]! & LOCAL_OBSERVED) !== 0);
         if (!needed) continue;
       }
+      if (kinds[i] === Patch.Nan) nanKinds |= 1 << args[i]!;
       moved[i] = w;
       offsets[w] = offsets[i]!;
       kinds[w] = kinds[i]!;
@@ -848,6 +854,7 @@ class BodyAnalyser {
       w++;
     }
     this.patchCount = w;
+    this.nanKinds = nanKinds;
     if (w !== n) {
       const callSegs = this.callSegs;
       for (let k = 0; k < this.callCount; k++) callSegs[k] = moved[callSegs[k]!]!;
@@ -857,8 +864,7 @@ class BodyAnalyser {
   result(calls: boolean, usesV128: boolean, instructions: number, helpers: number, maxHeight: number): BodyAnalysis {
     const n = this.patchCount;
     const kinds = this.kinds.slice(0, n);
-    let nanKinds = 0;
-    for (let i = 0; i < n; i++) if (kinds[i] === Patch.Nan) nanKinds |= 1 << this.args[i]!;
+    const nanKinds = this.nanKinds;
     const c = this.callCount;
     const ic = this.indirectCount;
     const out: BodyAnalysis = {
@@ -898,6 +904,13 @@ class BodyAnalyser {
       this.nanFate = new Int32Array(256);
     }
   }
+}
+
+for (const [kind, literal] of [
+  [Imm.None, 0], [Imm.Func, 4], [Imm.Local, 6], [Imm.Global, 7], [Imm.Table, 8], [Imm.MemArg, 9], [Imm.MemIdx, 10], [Imm.I32, 11],
+  [Imm.I64, 12], [Imm.F32, 13], [Imm.F64, 14], [Imm.SelectT, 15], [Imm.RefType, 16], [Imm.PrefixFC, 17], [Imm.PrefixFD, 18],
+] as const) {
+  if (kind !== literal) throw new Error(`analyze-body.ts: the main switch's case for Imm value ${kind} says ${literal}`);
 }
 
 /**
