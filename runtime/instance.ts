@@ -55,35 +55,42 @@ function guard<T>(h: InstanceHandles, fn: () => T): T {
 }
 
 // fuelUsed() without a BigInt: reading an i64 global from JavaScript allocates one (~40 ns per host
-// call, the largest part of what recording a call cost), so this wasm function computes the same
-// clamped value and stores it little-endian at address 0 of a scratch memory, read as two u32s.
+// call, the largest part of what recording a call cost). These wasm functions compute the same
+// clamped value; `small` returns it as an f64 (exact below 2^53, else −1), and `lo`/`hi` give its
+// halves for the rare larger budgets.
 //   (module
-//     (import "m" "memory" (memory 1))
 //     (import "m" "fuel" (global $fuel (mut i64)))
 //     (import "m" "limit" (global $limit (mut i64)))
-//     (func (export "used") (local $c i64)
+//     (func $used (result i64) (local $c i64)
 //       (local.set $c (global.get $fuel))
-//       (i64.store (i32.const 0)
-//         (select (global.get $limit) (i64.sub (global.get $limit) (local.get $c))
-//                 (i64.lt_s (local.get $c) (i64.const 0))))))
+//       (select (global.get $limit) (i64.sub (global.get $limit) (local.get $c))
+//               (i64.lt_s (local.get $c) (i64.const 0))))
+//     (func (export "small") (result f64) (local $u i64)
+//       (local.set $u (call $used))
+//       (select (f64.convert_i64_u (local.get $u)) (f64.const -1)
+//               (i64.lt_u (local.get $u) (i64.const 0x20000000000000))))
+//     (func (export "lo") (result i32) (i32.wrap_i64 (call $used)))
+//     (func (export "hi") (result i32) (i32.wrap_i64 (i64.shr_u (call $used) (i64.const 32)))))
 const FUEL_USED_WASM = Uint8Array.of(
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-  0x01, 0x04, 0x01, 0x60, 0x00, 0x00,
-  0x02, 0x22, 0x03,
-  0x01, 0x6d, 0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00, 0x01,
-  0x01, 0x6d, 0x04, 0x66, 0x75, 0x65, 0x6c, 0x03, 0x7e, 0x01,
-  0x01, 0x6d, 0x05, 0x6c, 0x69, 0x6d, 0x69, 0x74, 0x03, 0x7e, 0x01,
-  0x03, 0x02, 0x01, 0x00,
-  0x07, 0x08, 0x01, 0x04, 0x75, 0x73, 0x65, 0x64, 0x00, 0x00,
-  0x0a, 0x1c, 0x01, 0x1a, 0x01, 0x01, 0x7e,
-  0x23, 0x00, 0x21, 0x00, 0x41, 0x00, 0x23, 0x01, 0x23, 0x01, 0x20, 0x00, 0x7d,
-  0x20, 0x00, 0x42, 0x00, 0x53, 0x1b, 0x37, 0x03, 0x00, 0x0b,
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x0d, 0x03, 0x60, 0x00, 0x01, 0x7e, 0x60,
+  0x00, 0x01, 0x7c, 0x60, 0x00, 0x01, 0x7f, 0x02, 0x16, 0x02, 0x01, 0x6d, 0x04, 0x66, 0x75, 0x65,
+  0x6c, 0x03, 0x7e, 0x01, 0x01, 0x6d, 0x05, 0x6c, 0x69, 0x6d, 0x69, 0x74, 0x03, 0x7e, 0x01, 0x03,
+  0x05, 0x04, 0x00, 0x01, 0x02, 0x02, 0x07, 0x13, 0x03, 0x05, 0x73, 0x6d, 0x61, 0x6c, 0x6c, 0x00,
+  0x01, 0x02, 0x6c, 0x6f, 0x00, 0x02, 0x02, 0x68, 0x69, 0x00, 0x03, 0x0a, 0x48, 0x04, 0x15, 0x01,
+  0x01, 0x7e, 0x23, 0x00, 0x21, 0x00, 0x23, 0x01, 0x23, 0x01, 0x20, 0x00, 0x7d, 0x20, 0x00, 0x42,
+  0x00, 0x53, 0x1b, 0x0b, 0x21, 0x01, 0x01, 0x7e, 0x10, 0x00, 0x21, 0x00, 0x20, 0x00, 0xba, 0x44,
+  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf0, 0xbf, 0x20, 0x00, 0x42, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x80, 0x80, 0x10, 0x54, 0x1b, 0x0b, 0x05, 0x00, 0x10, 0x00, 0xa7, 0x0b, 0x08, 0x00, 0x10, 0x00,
+  0x42, 0x20, 0x88, 0xa7, 0x0b,
 );
 let fuelUsedModule: WebAssembly.Module | undefined;
-// Shared by every instance in this thread: `used()` stores and its caller reads right after, with
-// no code of another instance in between.
-const fuelScratch = new WebAssembly.Memory({ initial: 1, maximum: 1 });
-const fuelScratchView = new DataView(fuelScratch.buffer);
+
+/** The exports of the fuel helper above. */
+interface FuelHelper {
+  small: () => number;
+  lo: () => number;
+  hi: () => number;
+}
 
 function wrapFunction(h: InstanceHandles, name: string, f: (...args: unknown[]) => unknown, type: FuncType | undefined): (...args: unknown[]) => unknown {
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
@@ -102,9 +109,9 @@ export class Instance {
   readonly raw: WebAssembly.Instance;
   readonly #h: InstanceHandles;
   #limit: bigint;
-  /** The budget as the `used` helper sees it; created with the helper. */
+  /** The budget as the fuel helper sees it; created with the helper. */
   #limitG: WebAssembly.Global | undefined;
-  #used: (() => void) | undefined;
+  #fuelHelper: FuelHelper | undefined;
 
   /** `exportTypes`: the wasm type of each exported function, by export name. */
   constructor(raw: WebAssembly.Instance, fuel: bigint, exportTypes?: ReadonlyMap<string, FuncType>, stackLimit = DEFAULT_STACK_LIMIT) {
@@ -155,18 +162,24 @@ export class Instance {
    * host call.
    */
   fuelUsedWords(out: Uint32Array, at: number): void {
-    const used = this.#used ?? this.#makeUsed();
-    used();
-    out[at] = fuelScratchView.getUint32(0, true);
-    out[at + 1] = fuelScratchView.getUint32(4, true);
+    const h = this.#fuelHelper ?? this.#makeFuelHelper();
+    const used = h.small();
+    if (used >= 0) {
+      const lo = used >>> 0;
+      out[at] = lo;
+      out[at + 1] = (used - lo) / 0x1_0000_0000;
+    } else {
+      out[at] = h.lo();
+      out[at + 1] = h.hi();
+    }
   }
 
-  #makeUsed(): () => void {
+  #makeFuelHelper(): FuelHelper {
     fuelUsedModule ??= new WebAssembly.Module(FUEL_USED_WASM);
     this.#limitG = new WebAssembly.Global({ value: 'i64', mutable: true }, this.#limit);
-    const helper = new WebAssembly.Instance(fuelUsedModule, { m: { memory: fuelScratch, fuel: this.#h.fuel, limit: this.#limitG } });
-    this.#used = helper.exports.used as () => void;
-    return this.#used;
+    const e = new WebAssembly.Instance(fuelUsedModule, { m: { fuel: this.#h.fuel, limit: this.#limitG } }).exports;
+    this.#fuelHelper = { small: e.small as () => number, lo: e.lo as () => number, hi: e.hi as () => number };
+    return this.#fuelHelper;
   }
 
   /** Fuel left; 0 after an out-of-fuel trap. */

@@ -25,7 +25,7 @@ describe('Instance.fuelUsedWords', () => {
 
   it('equals fuelUsed() for small and huge budgets, after charges, an overdraft and a new budget', async () => {
     const mod = await compile(wat(LOOP), { imports: ['*'] });
-    for (const budget of [0n, 1n, 1000n, (1n << 32n) - 1n, 1n << 32n, (1n << 32n) + 12_345n, 1n << 53n, MAX_FUEL]) {
+    for (const budget of [0n, 1n, 1000n, (1n << 32n) - 1n, 1n << 32n, (1n << 32n) + 12_345n, (1n << 53n) - 1n, 1n << 53n, (1n << 53n) + 1n, MAX_FUEL]) {
       const inst = mod.instantiateSync({}, { fuel: budget });
       expect(wordsOf(inst)).toBe(inst.fuelUsed());
       try {
@@ -40,6 +40,15 @@ describe('Instance.fuelUsedWords', () => {
       expect(wordsOf(inst)).toBe(0n);
       inst.charge((1n << 32n) + 3n);
       expect(wordsOf(inst)).toBe((1n << 32n) + 3n);
+      expect(wordsOf(inst)).toBe(inst.fuelUsed());
+    }
+  });
+
+  it('is exact on both sides of 2^53, where the helper switches from an f64 to two halves', async () => {
+    const mod = await compile(wat(LOOP), { imports: ['*'] });
+    const inst = mod.instantiateSync({}, { fuel: MAX_FUEL });
+    for (const used of [(1n << 53n) - 2n, 1n, 1n, 1n, (1n << 40n) + 3n]) {
+      inst.charge(used);
       expect(wordsOf(inst)).toBe(inst.fuelUsed());
     }
   });
