@@ -42,10 +42,6 @@ export const Patch = {
   LocalIndex: 8,
   /** Before a `call` of a depth-passing function: push the callee's depth, caller's + `arg` (spec: stack.md#S7). */
   CallDepthArg: 9,
-  /** Before another call from a depth-passing function: store its depth in the global (spec: stack.md#S7). */
-  SyncDepth: 10,
-  /** After that call: set the global back to the depth the function was entered at. */
-  UnsyncDepth: 11,
 } as const;
 
 export interface BodyAnalysis {
@@ -69,12 +65,8 @@ export interface BodyAnalysis {
   indirectTypes: number[];
   /** Bit set of the dynamic-charge helpers the body needs: 1 bytes, 2 table elements, 4 pages. */
   helpers: number;
-  /** Offsets of the live direct calls (parallel to `callees`) and of the code right after each. */
+  /** Offsets of the live direct calls (parallel to `callees`). */
   callAt: number[];
-  callEnd: number[];
-  /** Offsets of the live `call_indirect`s and of the code right after each. */
-  indirectAt: number[];
-  indirectEnd: number[];
 }
 
 const UNKNOWN = -1;
@@ -192,11 +184,8 @@ class BodyAnalyser {
   callSegs: number[] = [];
   callees: number[] = [];
   callAt: number[] = [];
-  callEnd: number[] = [];
   callCount = 0;
   indirectTypes: number[] = [];
-  indirectAt: number[] = [];
-  indirectEnd: number[] = [];
   indirectCount = 0;
   refFuncs: number[] = [];
   refCount = 0;
@@ -379,7 +368,7 @@ class BodyAnalyser {
           if (idx >= funcCount) r.fail(`unknown function ${idx}`, at);
           const t = types[m.funcTypes[idx]!]!;
           calls = true;
-          if (!this.segDead) this.addCall(idx, at, r.pos);
+          if (!this.segDead) this.addCall(idx, at);
           height = this.popN(height, t.params.length);
           height = this.pushN(height, t.results.length);
           continue;
@@ -391,7 +380,7 @@ class BodyAnalyser {
           const tableAt = r.pos;
           if (r.u32() >= m.tableCount) r.fail('unknown table', tableAt);
           calls = true;
-          if (!this.segDead) this.addIndirect(ti, at, r.pos);
+          if (!this.segDead) this.addIndirect(ti);
           height = this.popN(height, t.params.length + 1);
           height = this.pushN(height, t.results.length);
           continue;
@@ -678,20 +667,17 @@ class BodyAnalyser {
     this.nanFate = grownI32(this.nanFate, need);
   }
 
-  addCall(callee: number, at: number, after: number): void {
+  addCall(callee: number, at: number): void {
     const n = this.callCount;
     this.callSegs[n] = this.segPatch;
     this.callees[n] = callee;
     this.callAt[n] = at;
-    this.callEnd[n] = after;
     this.callCount = n + 1;
   }
 
-  addIndirect(typeIndex: number, at: number, after: number): void {
+  addIndirect(typeIndex: number): void {
     const n = this.indirectCount;
     this.indirectTypes[n] = typeIndex;
-    this.indirectAt[n] = at;
-    this.indirectEnd[n] = after;
     this.indirectCount = n + 1;
   }
 
@@ -882,9 +868,6 @@ class BodyAnalyser {
       indirectTypes: ic === 0 ? NONE : this.indirectTypes.slice(0, ic),
       helpers,
       callAt: c === 0 ? NONE : this.callAt.slice(0, c),
-      callEnd: c === 0 ? NONE : this.callEnd.slice(0, c),
-      indirectAt: ic === 0 ? NONE : this.indirectAt.slice(0, ic),
-      indirectEnd: ic === 0 ? NONE : this.indirectEnd.slice(0, ic),
     };
     this.trim();
     return out;

@@ -35,10 +35,15 @@ export interface EmitContext {
   frameWeight: number;
   /**
    * For a depth-passing function (spec: stack.md#S7): the index of the appended i32 parameter that
-   * carries its depth (its caller's plus its own weight), and that weight; -1 and 0 otherwise.
+   * carries its depth (its caller's plus its own weight); -1 otherwise.
    */
   depthParam: number;
-  passedWeight: number;
+  /**
+   * A depth-passing function that calls something keeping its depth in the global (an import, a
+   * table, a global-accounting function): it stores its depth in the global on entry and puts
+   * back the value it found on exit, so it is transparent to everyone else (spec: stack.md#S7).
+   */
+  syncDepth: boolean;
   /** Depth above which entry traps. */
   stackLimit: number;
   /** Encoded block type of the wrapper block (bytes). */
@@ -141,8 +146,11 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: W
   let next = ctx.paramCount + body.localCount;
   const newLocals: { type: number; index: number }[] = [];
   const accounted = ctx.frameWeight > 0;
+  const synced = ctx.depthParam >= 0 && ctx.syncDepth;
+  // Either way the body is wrapped in a block whose end restores the depth global.
+  const wrapped = accounted || synced;
   let savedDepth = -1;
-  if (accounted) newLocals.push({ type: 0x7f, index: (savedDepth = next++) });
+  if (wrapped) newLocals.push({ type: 0x7f, index: (savedDepth = next++) });
   const nanLocal = [0, -1, -1, -1, -1];
   const nanTypes = [0, 0x7d, 0x7c, 0x7b, 0x7b];
   for (let k = 1; k <= 4; k++) {
@@ -194,6 +202,10 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: W
           w.u8(0x20).u32(ctx.depthParam).u8(0x41).s32(ctx.stackLimit).u8(0x4b); // depth > limit
           w.u8(0x23).u32(fuel).u8(0x42).u8(0x00).u8(0x53).u8(0x72); // fuel < 0; i32.or
           w.u8(0x04).u8(0x40).u8(0x10).u32(trapEntryFunc).u8(0x0b);
+          if (synced) {
+            w.u8(0x23).u32(depth).u8(0x21).u32(savedDepth).u8(0x20).u32(ctx.depthParam).u8(0x24).u32(depth); // saved = depth; depth = param
+            w.u8(0x02).bytes(ctx.wrapperBlockType);
+          }
         } else if (entry && accounted) {
           // Function entry: depth += weight, and one branch checks both budgets (spec: stack.md#S2).
           w.u8(0x23).u32(depth).u8(0x22).u32(savedDepth).u8(0x41).s32(ctx.frameWeight).u8(0x6a).u8(0x24).u32(depth);
@@ -206,7 +218,7 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: W
         }
         break;
       case Patch.Return:
-        if (accounted) w.u8(0x0c).u32(arg); // br to the wrapper block, which runs the exit code
+        if (wrapped) w.u8(0x0c).u32(arg); // br to the wrapper block, which runs the exit code
         else w.u8(0x0f);
         cursor += 1;
         break;
@@ -235,14 +247,8 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: W
         else w.u8(0x23).u32(depth);
         w.u8(0x41).s32(arg).u8(0x6a);
         break;
-      case Patch.SyncDepth:
-        w.u8(0x20).u32(ctx.depthParam).u8(0x24).u32(depth);
-        break;
-      case Patch.UnsyncDepth:
-        w.u8(0x20).u32(ctx.depthParam).u8(0x41).s32(ctx.passedWeight).u8(0x6b).u8(0x24).u32(depth); // i32.sub
-        break;
       case Patch.FuncEnd:
-        if (accounted) {
+        if (wrapped) {
           w.u8(0x0b); // end of wrapper block
           // depth = its value at entry   (spec: stack.md#S3)
           w.u8(0x20).u32(savedDepth).u8(0x24).u32(depth);

@@ -32,6 +32,8 @@ export const EXPORT_TRAP = 'docklock_trap';
 export const EXPORT_START = 'docklock_start';
 const RESERVED_EXPORTS = new Set([EXPORT_FUEL, EXPORT_DEPTH, EXPORT_TRAP, EXPORT_START]);
 
+/** Most call sites a function may have and still pass its depth as a parameter (spec: stack.md#S7). */
+export const DEPTH_PASSING_MAX_SITES = 4;
 /** Frame weight added to every accounted frame for V8's fixed frame overhead (spec: stack.md#S1). */
 export const FRAME_OVERHEAD = 8;
 const PAGE = 65536;
@@ -178,15 +180,18 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
   }
   const plan = planFrames(m, analyses, own);
 
-  // Depth-passing functions (spec: stack.md#S7): on a cycle and reachable only by direct calls, so
-  // every caller can hand over the callee's depth as an extra last parameter. Their bodies are
-  // analysed again to move every local after the parameters up by one.
+  // Depth-passing functions (spec: stack.md#S7): on a cycle, reachable only by direct calls, and
+  // from at most DEPTH_PASSING_MAX_SITES of them, so every caller can hand over the callee's depth
+  // as an extra last parameter (each site costs 5 bytes, and the entry saves about 20). Their
+  // bodies are analysed again to move every local after the parameters up by one.
+  const sites = new Int32Array(m.bodies.length);
+  for (const a of analyses) for (const c of a.callees) if (c >= m.importedFuncCount) sites[c - m.importedFuncCount]++;
   const passesDepth = new Uint8Array(m.bodies.length);
   const passedWeight = new Int32Array(m.bodies.length);
   const funcTypeOut = m.funcTypes.slice(m.importedFuncCount);
   for (let i = 0; i < m.bodies.length; i++) {
     const f = m.importedFuncCount + i;
-    if (!plan.cyclic[i] || reachableOtherwise.has(f)) continue;
+    if (!plan.cyclic[i] || reachableOtherwise.has(f) || sites[i]! > DEPTH_PASSING_MAX_SITES) continue;
     const body = m.bodies[i]!;
     const type = m.types[m.funcTypes[f]!]!;
     passesDepth[i] = 1;
@@ -225,8 +230,8 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
   for (let h = 0; h < 3; h++) if (helperUsed[h]) chargeHelperFuncs[h] = trapFuelFunc + appended++;
   code.u32(m.bodies.length + appended);
 
-  // Call sites of depth-passing functions push the callee's depth; a depth-passing function
-  // stores its depth in the global around every other call (spec: stack.md#S7). These patches
+  // Call sites of depth-passing functions push the callee's depth; a depth-passing function that
+  // makes any other call keeps the global right while it runs (spec: stack.md#S7). These patches
   // are worked out per body just before it is emitted, into one reused set of arrays, and
   // emitBody merges them with the analysis's own: merging into the analyses' arrays allocated
   // and copied every body with calls.
@@ -253,34 +258,22 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     // Off call cycles nothing can recur, so the entry needs no check (spec: fuel.md#F4).
     if (weight === 0 && !plan.cyclic[i]) a.kinds[0] = Patch.Charge;
     extra.count = 0;
+    let syncDepth = false;
     if (anyPassesDepth) {
-      // Direct and indirect calls, each list in code order, walked together.
-      const { callAt, callEnd, callees, indirectAt, indirectEnd } = a;
-      for (let d = 0, k = 0; d < callAt.length || k < indirectAt.length;) {
-        if (k >= indirectAt.length || (d < callAt.length && callAt[d]! < indirectAt[k]!)) {
-          const c = callees[d]! - m.importedFuncCount;
-          if (c >= 0 && passesDepth[c]) {
-            add(callAt[d]!, Patch.CallDepthArg, passedWeight[c]!);
-          } else if (passesDepth[i]) {
-            add(callAt[d]!, Patch.SyncDepth, 0);
-            add(callEnd[d]!, Patch.UnsyncDepth, 0);
-          }
-          d++;
-        } else {
-          if (passesDepth[i]) {
-            add(indirectAt[k]!, Patch.SyncDepth, 0);
-            add(indirectEnd[k]!, Patch.UnsyncDepth, 0);
-          }
-          k++;
-        }
+      const { callAt, callees } = a;
+      for (let d = 0; d < callAt.length; d++) {
+        const c = callees[d]! - m.importedFuncCount;
+        if (c >= 0 && passesDepth[c]) add(callAt[d]!, Patch.CallDepthArg, passedWeight[c]!);
+        else syncDepth = true;
       }
+      if (a.indirectTypes.length > 0) syncDepth = true;
     }
     emitBody(
       {
         bytes: m.bytes, costs, fuelGlobal, depthGlobal, trapFuelFunc, trapEntryFunc, chargeHelperFuncs, frameWeight: weight, stackLimit: stackLimit - CHAIN_MAX_WEIGHT,
-        wrapperBlockType: weight > 0 ? blockTypeOf(m.funcTypes[funcIndex]!) : NO_BLOCK_TYPE,
+        wrapperBlockType: weight > 0 || (passesDepth[i] && syncDepth) ? blockTypeOf(m.funcTypes[funcIndex]!) : NO_BLOCK_TYPE,
         paramCount: type.params.length + passesDepth[i]!, memoryLimitPages,
-        depthParam: passesDepth[i] ? type.params.length : -1, passedWeight: passedWeight[i]!,
+        depthParam: passesDepth[i] ? type.params.length : -1, syncDepth,
       },
       body,
       a,

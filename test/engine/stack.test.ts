@@ -98,6 +98,31 @@ describe('deterministic stack budget', () => {
     expect(even(4)).toBe(1);
   });
 
+  it('a depth-passing function leaves the depth global as it found it, however often it runs (spec: stack.md#S7)', async () => {
+    // $c and $f pass their depth; $f also calls the host, so it keeps the global right while it
+    // runs. The exported loop calls them again and again: every round must see the same depths.
+    const text = `(module (import "h" "probe" (func $probe))
+      (func $f (param i32) (result i32)
+        (call $probe)
+        (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0)) (else (call $f (i32.sub (local.get 0) (i32.const 1))))))
+      (func $c (param i32) (result i32)
+        (if (result i32) (i32.eqz (local.get 0)) (then (call $f (i32.const 2))) (else (call $c (i32.sub (local.get 0) (i32.const 1))))))
+      (func (export "h") (param i32) (local i32)
+        (loop (drop (call $c (i32.const 3)))
+          (br_if 0 (local.tee 1 (i32.sub (local.get 0) (local.get 1)))))))`;
+    const seen: number[] = [];
+    const inst = await (await compile(wat(text), { imports: ['h.probe'] })).instantiate({ h: { probe: () => {
+      const g = inst.raw.exports.docklock_depth as WebAssembly.Global;
+      seen.push(g.value as number);
+    } } }, { fuel: 10n ** 12n });
+    (inst.exports.h as (n: number) => void)(4);
+    expect(seen.length).toBeGreaterThanOrEqual(6);
+    const round = seen.slice(0, 3);
+    expect(round[1]!).toBeGreaterThan(round[0]!);
+    for (let k = 0; k < seen.length; k += 3) expect(seen.slice(k, k + 3)).toEqual(round);
+    expect((inst.raw.exports.docklock_depth as WebAssembly.Global).value).toBe(0);
+  });
+
   it('stops endless re-entry through a host function with StackExhausted (spec: stack.md#S5)', async () => {
     const text = `(module (import "h" "again" (func $again (param i32)))
       (func (export "f") (param i32) (call $again (i32.add (local.get 0) (i32.const 1)))))`;
