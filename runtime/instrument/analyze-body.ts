@@ -111,9 +111,9 @@ const OP_INFO: Readonly<Int32Array> = /* @__PURE__ */ (() => {
 })();
 
 /** Largest segment cost charged with its parent instead of on its own (spec: fuel.md#F8). */
-export const FOLD_SEGMENT_MAX = 16;
+export const FOLD_SEGMENT_MAX = 24;
 /** Most cost any one segment takes in from segments folded into it (spec: fuel.md#F8). */
-export const FOLD_PARENT_MAX = 64;
+export const FOLD_PARENT_MAX = 96;
 
 /** `a.fill(v, from, to)`, which is a call into the runtime: a loop is faster for the usual few elements. */
 function fillU8(a: Uint8Array, v: number, from: number, to: number): void {
