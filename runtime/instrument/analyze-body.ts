@@ -203,8 +203,14 @@ class BodyAnalyser {
   // Small-segment folding scratch (spec: fuel.md#F8), and the patch renumbering of NaN elision.
   into = new Int32Array(256);
   taken = new Int32Array(256);
+  /** Per segment while folding: whether it (or anything folded into it) contains a call. */
+  hasCall = new Uint8Array(256);
 
-  analyze(m: ParsedModule, costs: CostTable, funcIndex: number, codeStart: number, end: number, localTotal: number, shiftLocalsFrom: number): BodyAnalysis {
+  /** Whether the body being analysed may have its entry charge moved to its callers (spec: fuel.md#F7). */
+  callersMayPay = false;
+
+  analyze(m: ParsedModule, costs: CostTable, funcIndex: number, codeStart: number, end: number, localTotal: number, shiftLocalsFrom: number, callersMayPay: boolean): BodyAnalysis {
+    this.callersMayPay = callersMayPay;
     const r = new Reader(m.bytes, codeStart, end);
     r.section = 'code';
     const types = m.types;
@@ -784,19 +790,27 @@ class BodyAnalyser {
         if (this.into.length < n) {
           this.into = new Int32Array(Math.max(n, this.into.length * 2));
           this.taken = new Int32Array(this.into.length);
+          this.hasCall = new Uint8Array(this.into.length);
         }
         into = this.into;
         taken = this.taken;
         for (let i = 0; i < n; i++) {
           into[i] = -1;
           taken[i] = 0;
+          this.hasCall[i] = 0;
         }
+        for (let k = 0; k < this.callCount; k++) this.hasCall[this.callSegs[k]!] = 1;
       }
       let root = parent;
       while (into[root]! >= 0) root = into[root]!;
+      // In a function only direct calls reach, a call folded into the entry segment would keep
+      // callers from paying the entry's charge (spec: fuel.md#F7), which for a small recursive
+      // function costs more than the fold saves.
+      if (root === 0 && this.callersMayPay && this.hasCall[child]) continue;
       const t = taken[root]! + cost;
       if (t > FOLD_PARENT_MAX) continue;
       taken[root] = t;
+      this.hasCall[root]! |= this.hasCall[child]!;
       args[root] += cost;
       args[child] = 0;
       into[child] = root;
@@ -916,8 +930,10 @@ function memarg(r: Reader, func: number): void {
  * Analyses one function body. `codeStart`..`end` is the instruction range.
  * @param shiftLocalsFrom - if ≥ 0, every local index from this one up gets a `LocalIndex` patch
  *   moving it up by one, to make room for a parameter appended at this index (spec: stack.md#S7).
+ * @param callersMayPay - the function may have its entry charge moved to its callers
+ *   (spec: fuel.md#F7), so no segment with a call is folded into its entry segment.
  * @throws {ValidationError} malformed code or an unsupported feature.
  */
-export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number, codeStart: number, end: number, localTotal: number, shiftLocalsFrom = -1): BodyAnalysis {
-  return shared.analyze(m, costs, funcIndex, codeStart, end, localTotal, shiftLocalsFrom);
+export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number, codeStart: number, end: number, localTotal: number, shiftLocalsFrom = -1, callersMayPay = false): BodyAnalysis {
+  return shared.analyze(m, costs, funcIndex, codeStart, end, localTotal, shiftLocalsFrom, callersMayPay);
 }

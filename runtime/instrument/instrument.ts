@@ -152,17 +152,19 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
   const scratch = new Writer(1 << 16);
   let instructions = 0;
   let codeBytesIn = 0;
-  // Pass 1: analyse every body.
+  // Pass 1: analyse every body. What the module's sections say reaches a function other than
+  // by direct calls is known now; `ref.func` in code is found by the analysis itself.
+  const reachableBySections = new Set<number>(m.refFuncs);
+  for (const e of m.exports) if (e.kind === 'func') reachableBySections.add(e.index);
+  if (m.start !== undefined) reachableBySections.add(m.start);
   const analyses = m.bodies.map((body, i) => {
     const funcIndex = m.importedFuncCount + i;
     const type = m.types[m.funcTypes[funcIndex]!]!;
-    return analyzeBody(m, costs, funcIndex, body.codeStart, body.end, type.params.length + body.localCount);
+    return analyzeBody(m, costs, funcIndex, body.codeStart, body.end, type.params.length + body.localCount, -1, !reachableBySections.has(funcIndex));
   });
   // Functions that only direct calls can reach (not exported, not the start function, never
   // referenced by a table or ref.func): callers may take over work from their entries.
-  const reachableOtherwise = new Set<number>(m.refFuncs);
-  for (const e of m.exports) if (e.kind === 'func') reachableOtherwise.add(e.index);
-  if (m.start !== undefined) reachableOtherwise.add(m.start);
+  const reachableOtherwise = new Set<number>(reachableBySections);
   for (const a of analyses) for (let k = 0; k < a.refFuncs.length; k++) reachableOtherwise.add(a.refFuncs[k]!);
 
   // Frame weights (spec: stack.md#S1); only functions on call cycles, and those heading chains too
@@ -196,7 +198,7 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     const type = m.types[m.funcTypes[f]!]!;
     passesDepth[i] = 1;
     passedWeight[i] = plan.weight[i]! + 1;
-    analyses[i] = analyzeBody(m, costs, f, body.codeStart, body.end, type.params.length + body.localCount, type.params.length);
+    analyses[i] = analyzeBody(m, costs, f, body.codeStart, body.end, type.params.length + body.localCount, type.params.length, true);
     const params = new Uint8Array(type.params.length + 1);
     params.set(type.params);
     params[type.params.length] = 0x7f;
