@@ -42,6 +42,11 @@ export const Patch = {
   LocalIndex: 8,
   /** Before a `call` of a depth-passing function: push the callee's depth, caller's + `arg` (spec: stack.md#S7). */
   CallDepthArg: 9,
+  /**
+   * Before the first call of depth-passing functions in a segment: check the fuel counter and that
+   * the caller's depth plus `arg` (the heaviest callee's weight) fits (spec: stack.md#S7).
+   */
+  CallSiteCheck: 10,
 } as const;
 
 export interface BodyAnalysis {

@@ -198,10 +198,7 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: W
       case Patch.ChargeCheck:
         if (arg > 0) emitCharge(w, fuel, arg);
         if (entry && ctx.depthParam >= 0) {
-          // Depth-passing entry: the caller already added this frame; one branch checks both budgets.
-          w.u8(0x20).u32(ctx.depthParam).u8(0x41).s32(ctx.stackLimit).u8(0x4b); // depth > limit
-          w.u8(0x23).u32(fuel).u8(0x42).u8(0x00).u8(0x53).u8(0x72); // fuel < 0; i32.or
-          w.u8(0x04).u8(0x40).u8(0x10).u32(trapEntryFunc).u8(0x0b);
+          // Depth-passing entry: its callers checked both budgets before the call (CallSiteCheck).
           if (synced) {
             w.u8(0x23).u32(depth).u8(0x21).u32(savedDepth).u8(0x20).u32(ctx.depthParam).u8(0x24).u32(depth); // saved = depth; depth = param
             w.u8(0x02).bytes(ctx.wrapperBlockType);
@@ -241,6 +238,14 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: W
         cursor = q + 1;
         break;
       }
+      case Patch.CallSiteCheck:
+        // if (depth > limit - weight || fuel < 0) trap, with our depth from the parameter or the global.
+        if (ctx.depthParam >= 0) w.u8(0x20).u32(ctx.depthParam);
+        else w.u8(0x23).u32(depth);
+        w.u8(0x41).s32(ctx.stackLimit - arg).u8(0x4b);
+        w.u8(0x23).u32(fuel).u8(0x42).u8(0x00).u8(0x53).u8(0x72); // fuel < 0; i32.or
+        w.u8(0x04).u8(0x40).u8(0x10).u32(trapEntryFunc).u8(0x0b);
+        break;
       case Patch.CallDepthArg:
         // The callee's depth: ours (the parameter, or the global) plus its weight.
         if (ctx.depthParam >= 0) w.u8(0x20).u32(ctx.depthParam);

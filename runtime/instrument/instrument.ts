@@ -262,11 +262,31 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     extra.count = 0;
     let syncDepth = false;
     if (anyPassesDepth) {
-      const { callAt, callees } = a;
-      for (let d = 0; d < callAt.length; d++) {
+      // Every execution of a segment that calls depth-passing functions checks both budgets once,
+      // in front of its first such call, for the heaviest of them; their entries check nothing
+      // (spec: stack.md#S7). A segment's code all runs once it starts, so the check covers every
+      // call of the run. Each call then pushes its callee's depth.
+      const { callAt, callees, callSegs } = a;
+      let d = 0;
+      while (d < callAt.length) {
         const c = callees[d]! - m.importedFuncCount;
-        if (c >= 0 && passesDepth[c]) add(callAt[d]!, Patch.CallDepthArg, passedWeight[c]!);
-        else syncDepth = true;
+        if (c < 0 || !passesDepth[c]) {
+          syncDepth = true;
+          d++;
+          continue;
+        }
+        // The run of calls to depth-passing functions in this segment, consecutive in code order.
+        const seg = callSegs[d]!;
+        let runEnd = d;
+        let heaviest = 0;
+        while (runEnd < callAt.length && callSegs[runEnd] === seg) {
+          const k = callees[runEnd]! - m.importedFuncCount;
+          if (k < 0 || !passesDepth[k]) break;
+          if (passedWeight[k]! > heaviest) heaviest = passedWeight[k]!;
+          runEnd++;
+        }
+        add(callAt[d]!, Patch.CallSiteCheck, heaviest);
+        for (; d < runEnd; d++) add(callAt[d]!, Patch.CallDepthArg, passedWeight[callees[d]! - m.importedFuncCount]!);
       }
       if (a.indirectTypes.length > 0) syncDepth = true;
     }
