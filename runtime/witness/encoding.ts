@@ -22,6 +22,7 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { InputError } from '../errors.ts';
+import { putArrayHeader, putBigint, putBin, putNumber } from './msgpack-put.ts';
 import type { MemoryWrite, WitnessEntry } from './entry.ts';
 
 /** Version tag of the entry layout above. Bump it, never reuse it, when the layout changes. */
@@ -32,7 +33,6 @@ export const FIELDS = 8;
 const U32_MAX = 0xffff_ffff;
 const U64_MAX = (1n << 64n) - 1n;
 const I64_MIN = -(1n << 63n);
-const I64_MAX = (1n << 63n) - 1n;
 
 /** The msgpackr encoder of the witness format: no records, no maps, bigint for 64-bit ints. */
 export const witnessPackr = /* @__PURE__ */ new Packr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: false });
@@ -95,7 +95,6 @@ export function encodeEntry(e: WitnessEntry): Uint8Array {
 export class MessagePackWriter {
   /** The output buffer; replaced when it grows, so read it after writing. */
   buf = new Uint8Array(4096);
-  #view = new DataView(this.buf.buffer);
   /** Bytes written so far. */
   pos = 0;
   readonly #strings = new Map<string, Uint8Array>();
@@ -116,7 +115,6 @@ export class MessagePackWriter {
     const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
-    this.#view = new DataView(next.buffer);
   }
 
   /** One raw byte (a fixed-size header or nil). */
@@ -128,94 +126,25 @@ export class MessagePackWriter {
   /** A JS number: smallest int format if it is a 32-bit integer, else float64. */
   number(v: number): void {
     this.ensure(9);
-    const buf = this.buf;
-    let p = this.pos;
-    if (v >>> 0 === v) {
-      if (v < 0x80) buf[p++] = v;
-      else if (v < 0x100) {
-        buf[p++] = 0xcc;
-        buf[p++] = v;
-      } else if (v < 0x10000) {
-        buf[p++] = 0xcd;
-        buf[p++] = v >>> 8;
-        buf[p++] = v & 0xff;
-      } else {
-        buf[p++] = 0xce;
-        this.#view.setUint32(p, v);
-        p += 4;
-      }
-    } else if (v >> 0 === v) {
-      if (v >= -0x20) buf[p++] = 0x100 + v;
-      else if (v >= -0x80) {
-        buf[p++] = 0xd0;
-        buf[p++] = v + 0x100;
-      } else if (v >= -0x8000) {
-        buf[p++] = 0xd1;
-        this.#view.setInt16(p, v);
-        p += 2;
-      } else {
-        buf[p++] = 0xd2;
-        this.#view.setInt32(p, v);
-        p += 4;
-      }
-    } else {
-      buf[p++] = 0xcb;
-      this.#view.setFloat64(p, v);
-      p += 8;
-    }
-    this.pos = p;
+    this.pos = putNumber(this.buf, this.pos, v);
   }
 
   /** A bigint in −2^63..2^64−1 (the caller checks the range). */
   bigint(v: bigint): void {
     this.ensure(9);
-    if (v > I64_MAX) {
-      this.buf[this.pos++] = 0xcf;
-      this.#view.setBigUint64(this.pos, v);
-    } else {
-      this.buf[this.pos++] = 0xd3;
-      this.#view.setBigInt64(this.pos, v);
-    }
-    this.pos += 8;
+    this.pos = putBigint(this.buf, this.pos, v);
   }
 
   /** Header of an array of `n` values (fixarray, array16 or array32). */
   arrayHeader(n: number): void {
     this.ensure(5);
-    if (n < 0x10) this.buf[this.pos++] = 0x90 | n;
-    else if (n < 0x10000) {
-      this.buf[this.pos++] = 0xdc;
-      this.#view.setUint16(this.pos, n);
-      this.pos += 2;
-    } else {
-      this.buf[this.pos++] = 0xdd;
-      this.#view.setUint32(this.pos, n);
-      this.pos += 4;
-    }
+    this.pos = putArrayHeader(this.buf, this.pos, n);
   }
 
   /** Bytes as bin8/bin16/bin32. */
   bin(b: Uint8Array): void {
-    const n = b.length;
-    this.ensure(5 + n);
-    const buf = this.buf;
-    if (n < 0x100) {
-      buf[this.pos++] = 0xc4;
-      buf[this.pos++] = n;
-    } else if (n < 0x10000) {
-      buf[this.pos++] = 0xc5;
-      this.#view.setUint16(this.pos, n);
-      this.pos += 2;
-    } else {
-      buf[this.pos++] = 0xc6;
-      this.#view.setUint32(this.pos, n);
-      this.pos += 4;
-    }
-    if (n < 16) {
-      const p = this.pos;
-      for (let i = 0; i < n; i++) buf[p + i] = b[i];
-    } else buf.set(b, this.pos);
-    this.pos += n;
+    this.ensure(5 + b.length);
+    this.pos = putBin(this.buf, this.pos, b);
   }
 
   /**
@@ -236,11 +165,9 @@ export class MessagePackWriter {
 
   /** A witness value: number, or bigint checked to fit 64 bits. */
   value(v: number | bigint, what: string): void {
+    checkValue(v, what);
     if (typeof v === 'number') this.number(v);
-    else if (typeof v === 'bigint') {
-      if (v < I64_MIN || v > U64_MAX) throw new RangeError(`witness ${what} bigint ${v} does not fit in 64 bits`);
-      this.bigint(v);
-    } else throw new TypeError(`witness ${what} must be a number or bigint, got ${typeof v}`);
+    else this.bigint(v);
   }
 }
 
@@ -421,7 +348,8 @@ function isValue(v: unknown): v is number | bigint {
   return typeof v === 'number' || (typeof v === 'bigint' && v >= I64_MIN && v <= U64_MAX);
 }
 
-function checkValue(v: unknown, what: string): void {
+/** Throws unless `v` is a number or a bigint that fits 64 bits (−2^63..2^64−1). */
+export function checkValue(v: unknown, what: string): void {
   if (typeof v === 'number') return;
   if (typeof v === 'bigint') {
     if (v < I64_MIN || v > U64_MAX) throw new RangeError(`witness ${what} bigint ${v} does not fit in 64 bits`);

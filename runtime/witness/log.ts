@@ -20,8 +20,9 @@
 import { blake3Into, HASH_BYTES } from '../hash.ts';
 import { blake3LeafWords, blake3PaddedScratch, LITTLE_ENDIAN } from '../blake3-small.ts';
 import type { MemoryWrite, WitnessEntry } from './entry.ts';
-import { EntryEncoder, FIELDS, witnessPackr, WITNESS_ENTRY_VERSION } from './encoding.ts';
+import { checkValue, EntryEncoder, FIELDS, witnessPackr, WITNESS_ENTRY_VERSION } from './encoding.ts';
 import { merkleRootOfLeafSlab } from './merkle.ts';
+import { putArrayHeader, putBigint, putBin, putNumber, putNumberDv, putU32BE } from './msgpack-put.ts';
 
 /** The committed form of a log: leaf hashes H(0x00 ‖ encodeEntry(e)) and their RFC 9162 root. */
 export interface WitnessCommitment {
@@ -53,159 +54,10 @@ function commitment(slab: Uint8Array, n: number): WitnessCommitment {
 const MAX_CHUNK = 1 << 20;
 const FIRST_CHUNK = 4096;
 const U64_MAX = (1n << 64n) - 1n;
-const I64_MIN = -(1n << 63n);
-const I64_MAX = (1n << 63n) - 1n;
 /** Name ids below this take one byte in a record; others 0xff then a u32. */
 const NAME_ESCAPE = 0xff;
 /** Bytes of the leaf input before the index: leaf prefix 0x00, fixarray of FIELDS, version. */
 const LEAF_HEAD = Uint8Array.of(0x00, 0x90 | FIELDS, WITNESS_ENTRY_VERSION);
-
-// Scratch for writing float64 and 64-bit ints big-endian without a DataView per chunk.
-const f64 = new Float64Array(1);
-const f64Bytes = new Uint8Array(f64.buffer);
-const i64 = new BigInt64Array(f64.buffer);
-const u64 = new BigUint64Array(f64.buffer);
-
-/**
- * Writes `v` as MessagePack exactly as msgpackr does (see MessagePackWriter.number); returns the
- * new position. Kept small so that it inlines: u32s are nearly every value a host call sees.
- */
-function putNumber(b: Uint8Array, p: number, v: number): number {
-  if (v >>> 0 !== v) return putOtherNumber(b, p, v);
-  if (v < 0x80) b[p++] = v;
-  else if (v < 0x100) {
-    b[p++] = 0xcc;
-    b[p++] = v;
-  } else if (v < 0x10000) {
-    b[p++] = 0xcd;
-    b[p++] = v >>> 8;
-    b[p++] = v;
-  } else {
-    b[p++] = 0xce;
-    putU32BE(b, p, v);
-    p += 4;
-  }
-  return p;
-}
-
-/**
- * {@link putNumber} for the append path: multi-byte forms go out as one DataView store. The
- * cd form stores 4 bytes for 3; the spare one lies past the value and is overwritten by the next
- * byte or left unused past the record (records reserve room for it).
- */
-function putNumberDv(b: Uint8Array, dv: DataView, p: number, v: number): number {
-  if (v >>> 0 !== v) return putOtherNumber(b, p, v);
-  if (v < 0x80) {
-    b[p] = v;
-    return p + 1;
-  }
-  if (v < 0x100) {
-    dv.setUint16(p, 0xcc00 | v);
-    return p + 2;
-  }
-  if (v < 0x10000) {
-    dv.setUint32(p, 0xcd00_0000 | (v << 8));
-    return p + 3;
-  }
-  b[p] = 0xce;
-  dv.setUint32(p + 1, v);
-  return p + 5;
-}
-
-/** {@link putNumber} of a number that is not a u32: a negative i32, else float64. */
-function putOtherNumber(b: Uint8Array, p: number, v: number): number {
-  if (v >> 0 === v) {
-    if (v >= -0x20) b[p++] = v & 0xff;
-    else if (v >= -0x80) {
-      b[p++] = 0xd0;
-      b[p++] = v & 0xff;
-    } else if (v >= -0x8000) {
-      b[p++] = 0xd1;
-      b[p++] = (v >> 8) & 0xff;
-      b[p++] = v & 0xff;
-    } else {
-      b[p++] = 0xd2;
-      putU32BE(b, p, v >>> 0);
-      p += 4;
-    }
-  } else {
-    b[p++] = 0xcb;
-    f64[0] = v;
-    p = putScratch64(b, p);
-  }
-  return p;
-}
-
-/** A bigint in −2^63..2^64−1 as int64 / uint64 (9 bytes), as msgpackr writes it. */
-function putBigint(b: Uint8Array, p: number, v: bigint): number {
-  if (v > I64_MAX) {
-    b[p++] = 0xcf;
-    u64[0] = v;
-  } else {
-    b[p++] = 0xd3;
-    i64[0] = v;
-  }
-  return putScratch64(b, p);
-}
-
-/** The 8 bytes of the 64-bit scratch, big-endian. */
-function putScratch64(b: Uint8Array, p: number): number {
-  if (LITTLE_ENDIAN) for (let k = 7; k >= 0; k--) b[p++] = f64Bytes[k];
-  else for (let k = 0; k < 8; k++) b[p++] = f64Bytes[k];
-  return p;
-}
-
-function putU32BE(b: Uint8Array, p: number, v: number): void {
-  b[p] = v >>> 24;
-  b[p + 1] = v >>> 16;
-  b[p + 2] = v >>> 8;
-  b[p + 3] = v;
-}
-
-/** Array header of `n` values (fixarray, array16 or array32). */
-function putArrayHeader(b: Uint8Array, p: number, n: number): number {
-  if (n < 0x10) b[p++] = 0x90 | n;
-  else if (n < 0x10000) {
-    b[p++] = 0xdc;
-    b[p++] = n >>> 8;
-    b[p++] = n;
-  } else {
-    b[p++] = 0xdd;
-    putU32BE(b, p, n);
-    p += 4;
-  }
-  return p;
-}
-
-/** bin8/bin16/bin32 of `bytes`. */
-function putBin(b: Uint8Array, p: number, bytes: Uint8Array): number {
-  const n = bytes.length;
-  if (n < 0x100) {
-    b[p++] = 0xc4;
-    b[p++] = n;
-  } else if (n < 0x10000) {
-    b[p++] = 0xc5;
-    b[p++] = n >>> 8;
-    b[p++] = n;
-  } else {
-    b[p++] = 0xc6;
-    putU32BE(b, p, n);
-    p += 4;
-  }
-  // Most writes are a few bytes: a loop beats set() and its argument checks there.
-  if (n <= 32) for (let j = 0; j < n; j++) b[p + j] = bytes[j];
-  else b.set(bytes, p);
-  return p + n;
-}
-
-function checkValue(v: unknown, what: string): void {
-  if (typeof v === 'number') return;
-  if (typeof v === 'bigint') {
-    if (v < I64_MIN || v > U64_MAX) throw new RangeError(`witness ${what} bigint ${v} does not fit in 64 bits`);
-    return;
-  }
-  throw new TypeError(`witness ${what} must be a number or bigint, got ${typeof v}`);
-}
 
 /** Reads back the MessagePack subset the writers above produce (our own bytes: not checked). */
 class RecordReader {
