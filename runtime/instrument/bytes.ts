@@ -280,6 +280,11 @@ export class Writer {
     return this.#buf.slice(0, this.length);
   }
 
+  /** Bytes allocated, written or not. */
+  get capacity(): number {
+    return this.#buf.length;
+  }
+
   view(): Uint8Array {
     return this.#buf.subarray(0, this.length);
   }
