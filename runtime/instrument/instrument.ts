@@ -191,12 +191,14 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
   const passesDepth = new Uint8Array(m.bodies.length);
   const passedWeight = new Int32Array(m.bodies.length);
   const funcTypeOut = m.funcTypes.slice(m.importedFuncCount);
+  let anyPassesDepth = false;
   for (let i = 0; i < m.bodies.length; i++) {
     const f = m.importedFuncCount + i;
     if (!plan.cyclic[i] || reachableOtherwise.has(f) || sites[i]! > DEPTH_PASSING_MAX_SITES) continue;
     const body = m.bodies[i]!;
     const type = m.types[m.funcTypes[f]!]!;
     passesDepth[i] = 1;
+    anyPassesDepth = true;
     passedWeight[i] = plan.weight[i]! + 1;
     analyses[i] = analyzeBody(m, costs, f, body.codeStart, body.end, type.params.length + body.localCount, type.params.length, true);
     const params = new Uint8Array(type.params.length + 1);
@@ -237,7 +239,6 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
   // are worked out per body just before it is emitted, into one reused set of arrays, and
   // emitBody merges them with the analysis's own: merging into the analyses' arrays allocated
   // and copied every body with calls.
-  const anyPassesDepth = passesDepth.includes(1);
   const extra: ExtraPatches = { offsets: [], kinds: [], args: [], count: 0 };
   const add = (offset: number, kind: number, arg: number): void => {
     const k = extra.count++;
@@ -253,9 +254,11 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     instructions += a.instructions;
     codeBytesIn += body.end - body.start;
     const weight = passesDepth[i] ? 0 : plan.weight[i]!;
-    if (plan.weight[i]! > stackLimit - CHAIN_MAX_WEIGHT || own[i]! > stackLimit - CHAIN_MAX_WEIGHT) {
+    // A depth-passing function's callers add its weight plus its extra parameter.
+    const needed = Math.max(passesDepth[i] ? passedWeight[i]! : plan.weight[i]!, own[i]!);
+    if (needed > stackLimit - CHAIN_MAX_WEIGHT) {
       // One frame (with the chain it heads) alone exceeds the budget: it could never run, so say so now.
-      throw new ValidationError('DL_ERR_LIMIT_FRAME', `function ${funcIndex} needs a stack frame of weight ${Math.max(plan.weight[i]!, own[i]!)}, over the stack budget ${stackLimit}`, { section: 'code', func: funcIndex });
+      throw new ValidationError('DL_ERR_LIMIT_FRAME', `function ${funcIndex} needs a stack frame of weight ${needed}, over the stack budget ${stackLimit}`, { section: 'code', func: funcIndex });
     }
     // Off call cycles nothing can recur, so the entry needs no check (spec: fuel.md#F4).
     if (weight === 0 && !plan.cyclic[i]) a.kinds[0] = Patch.Charge;
@@ -317,7 +320,7 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     const w = new Writer();
     w.u32(m.bodies.length + appended);
     if (s) {
-      if (passesDepth.includes(1)) for (const t of funcTypeOut) w.u32(t);
+      if (anyPassesDepth) for (const t of funcTypeOut) w.u32(t);
       else w.bytes(m.bytes.subarray(afterCount(m, s.contentStart), s.contentEnd));
     }
     w.u32(voidType).u32(voidType);
