@@ -82,7 +82,8 @@ export const GUEST_SECTIONS: Section[] = [
       };
       const hostRun = async (calls: HostCalls): Promise<void> => {
         const wasi = createWasi(calls, { args: [], env: {}, seed: manifest.determinism.seed, clockStart: 0n, clockStep: 1n, stdin: EMPTY, inputs: new Map(), outputDir: '/output', scratchDir: '/tmp', limits: { stdout: 1024, stderr: 1024, output: 1024, scratch: 1024 }, grants: new Set(['random']) });
-        const inst = compiled.instantiateSync({ wasi_snapshot_preview1: wasi.imports }, {
+        // As runGuest links them: wrapped host functions behind trampolines (UnrecordedCalls has none).
+        const inst = compiled.instantiateSync(calls.link({ wasi_snapshot_preview1: wasi.imports }, compiled.functionImports()), {
           fuel: manifest.limits.fuel,
           beforeStart: (i) => { calls.mem.attach(i.exports.memory as WebAssembly.Memory); calls.fuelMeter = i; },
         });
@@ -94,6 +95,8 @@ export const GUEST_SECTIONS: Section[] = [
         const calls = new HostCalls('record');
         await hostRun(calls);
         if (calls.log.length !== n) throw new Error(`expected ${n} entries, got ${calls.log.length}`);
+        // As runGuest does once a run's entries are built: its memory serves the next run.
+        calls.release();
       };
       const full = async (): Promise<void> => {
         const out = await runGuest({ manifest, module, stdin: EMPTY, inputs: new Map(), mode: 'record', compiled });
@@ -112,9 +115,9 @@ export const GUEST_SECTIONS: Section[] = [
     async run(n: number): Promise<Row[]> {
       const module = randomGetGuest(n);
       const compiled = await compile(module, compileOptionsFor(manifest));
-      const original = await runGuest({ manifest, module, stdin: EMPTY, inputs: new Map(), mode: 'record', compiled });
+      const original = await runGuest({ manifest, module, stdin: EMPTY, inputs: new Map(), mode: 'record', compiled, keepLog: true });
       const replayOnce = async (): Promise<void> => {
-        const r = await runGuest({ manifest, module, stdin: EMPTY, inputs: new Map(), mode: 'replay', witness: original.witness, compiled });
+        const r = await runGuest({ manifest, module, stdin: EMPTY, inputs: new Map(), mode: 'replay', witness: original.log!, compiled });
         if (r.divergence !== null) throw new Error('replay diverged');
       };
       const recordOnce = async (): Promise<void> => {

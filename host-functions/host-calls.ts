@@ -5,8 +5,13 @@
  * each new entry with the recorded one at the same index and stops the run at the first difference.
  */
 import { WitnessLog } from '../runtime/witness/log.ts';
-import type { MemoryWrite, WitnessEntry } from '../runtime/witness/entry.ts';
+import type { RawShape } from '../runtime/witness/log.ts';
+import { LITTLE_ENDIAN } from '../runtime/blake3-small.ts';
+import type { WitnessEntry } from '../runtime/witness/entry.ts';
 import { GuestFault, GuestMemory } from './guest-memory.ts';
+import { SCRATCH_ARGS, SCRATCH_FUEL, trampolinable, trampolineModule } from './trampolines.ts';
+import { InternalError } from '../runtime/errors.ts';
+import type { FuncType } from '../runtime/instrument/module.ts';
 import { ERRNO } from './wasi/defs.ts';
 
 /** A host value as WebAssembly passes it to JavaScript: i32/f32/f64 as number, i64 as bigint. */
@@ -62,6 +67,8 @@ export function firstDifference(expected: WitnessEntry, actual: Omit<WitnessEntr
 export interface FuelMeter {
   /** Writes the fuel used so far as u32 halves: low to `out[at]`, high to `out[at + 1]`. */
   fuelUsedWords(out: Uint32Array, at: number): void;
+  /** The same as a wasm `() -> i64` function, for the trampolines (an `Instance` has one). */
+  fuelUsedFunction?(): () => bigint;
 }
 
 /** Before an instance exists (and in tests of host functions alone), every call is at fuel 0. */
@@ -72,64 +79,135 @@ const NO_FUEL: FuelMeter = {
   },
 };
 
-const U64_MAX = (1n << 64n) - 1n;
-// Replay compares a recorded bigint fuel with the live u32 halves through this slot: storing a
-// bigint into a BigUint64Array and reading its words allocates nothing.
-const fuelSlot = new BigUint64Array(1);
-const fuelSlotWords = new Uint32Array(fuelSlot.buffer);
-const FUEL_LO = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1 ? 0 : 1;
-
-function sameFuel(expected: bigint, lo: number, hi: number): boolean {
-  if (typeof expected !== 'bigint' || expected < 0n || expected > U64_MAX) return false;
-  fuelSlot[0] = expected;
-  return fuelSlotWords[FUEL_LO] === lo && fuelSlotWords[1 - FUEL_LO] === hi;
+/** A host function made by {@link HostCalls.wrap}, as {@link HostCalls.link} needs it. */
+export interface Wrapped {
+  name: string;
+  nameId: number;
+  impl: (...a: HostValue[]) => HostValue | void;
+  faultValue: HostValue;
+  arity: number;
 }
+
+/** One function import of the guest, with its wasm type (from `CompiledModule.functionImports`). */
+export interface FunctionImport {
+  module: string;
+  name: string;
+  type: FuncType;
+}
+
+type HostFn = (...args: HostValue[]) => HostValue | undefined;
 
 export class HostCalls {
   readonly mem = new GuestMemory();
   readonly log = new WitnessLog();
   readonly mode: 'record' | 'replay';
-  readonly #expected: readonly WitnessEntry[];
-  /** Reads the fuel the guest has used; set to the instance once it exists. */
-  fuelMeter: FuelMeter = NO_FUEL;
+  /** Replay: the recording, compared entry by entry (WitnessLog.sameEntry). */
+  readonly #expected: WitnessLog;
+  #meter: FuelMeter = NO_FUEL;
+  /** The trampolines' fuel slots, filled when the instance exists (see `fuelMeter`). */
+  readonly #fuelTables: WebAssembly.Table[] = [];
   /** Extra payload to attach to the entry of the call in progress (e.g. an HTTP response). */
   pendingData: Uint8Array | undefined;
   /** Fuel halves of the call in progress (calls never nest: see #record). */
   readonly #fuel = new Uint32Array(2);
+  readonly #wrapped = new WeakMap<HostFn, Wrapped>();
+  /** Counts host calls started; a call that sees it move while it runs was nested (see #checkNotNested). */
+  #started = 0;
 
-  constructor(mode: 'record' | 'replay', expected: readonly WitnessEntry[] = []) {
+  /** Whether #expected was built here (and may be released here). */
+  readonly #ownsExpected: boolean;
+
+  /** `expected`: in replay, the recorded witness, as entries or as the log that recorded them. */
+  constructor(mode: 'record' | 'replay', expected: readonly WitnessEntry[] | WitnessLog = []) {
     this.mode = mode;
-    this.#expected = expected;
+    this.#ownsExpected = !(expected instanceof WitnessLog);
+    this.#expected = expected instanceof WitnessLog ? expected : WitnessLog.from(expected);
+  }
+
+  /**
+   * After the run, once its entries are built: gives the memory of the log (unless `keepLog`) and
+   * of an expected log built here to the next run in this thread (WitnessLog.release).
+   */
+  release(options: { keepLog?: boolean } = {}): void {
+    if (options.keepLog !== true) this.log.release();
+    if (this.#ownsExpected) this.#expected.release();
+  }
+
+  /** Reads the fuel the guest has used; set to the instance once it exists. */
+  get fuelMeter(): FuelMeter {
+    return this.#meter;
+  }
+
+  set fuelMeter(meter: FuelMeter) {
+    this.#meter = meter;
+    const f = meter.fuelUsedFunction?.();
+    for (const t of this.#fuelTables) if (f !== undefined) t.set(0, f);
   }
 
   /** In replay, the recorded entry the call in progress must match (net answers come from it). */
   expectedNext(): WitnessEntry | undefined {
-    return this.#expected[this.log.length];
+    const i = this.log.length;
+    return i < this.#expected.length ? this.#expected.entry(i) : undefined;
   }
 
   /** After a replay ends normally: a recording with more entries diverges where the replay stopped. */
   checkComplete(): Divergence | null {
-    if (this.mode !== 'replay' || this.log.length >= this.#expected.length) return null;
-    const e = this.#expected[this.log.length]!;
-    return { index: this.log.length, import: e.name, expected: e, actual: null, field: 'missing' };
+    const i = this.log.length;
+    if (this.mode !== 'replay' || i >= this.#expected.length) return null;
+    const e = this.#expected.entry(i);
+    return { index: i, import: e.name, expected: e, actual: null, field: 'missing' };
   }
 
   // Host functions never call back into the guest they serve, so calls never nest
-  // (spec: witness.md#H1): the wrapper's reused argument array and the pooled writes are this call's.
+  // (spec: witness.md#H1): the wrapper's reused argument array, the pooled writes and the
+  // trampolines' scratch are this call's. #checkNotNested fails closed if that ever breaks.
   #record(name: string, nameId: number, args: HostValue[], arity: number, result: HostValue | null, fuelLo: number, fuelHi: number): void {
     const data = this.pendingData;
     this.pendingData = undefined;
-    const writes = this.mem.writes;
-    if (this.mode === 'replay') {
-      // Compared before appending, against the live values: no entry object is built unless it differs.
-      const index = this.log.length;
-      const expected = this.#expected[index];
-      const field = expected === undefined ? 'extra' : liveDifference(expected, name, args, arity, result, writes, fuelLo, fuelHi, data);
-      this.log.appendCall(nameId, args, arity, result, fuelLo, fuelHi, writes, data);
-      if (field !== null) throw new DivergenceStop({ index, import: name, expected: expected ?? null, actual: this.log.entry(index), field });
-      return;
+    const i = this.log.appendCall(nameId, args, arity, result, fuelLo, fuelHi, this.mem.writes, data);
+    if (this.mode === 'replay') this.#compare(i, name);
+  }
+
+  /** As #record, with the arguments and fuel the call's trampoline left in the scratch memory. */
+  #recordStaged(st: StagedImport, result: HostValue | null): void {
+    const data = this.pendingData;
+    this.pendingData = undefined;
+    // Host-order words: link() uses trampolines only where that is little-endian, as wasm is.
+    const words = st.words;
+    const i = this.log.appendRaw(st.shape, words, result, words[SCRATCH_FUEL >> 2] >>> 0, words[(SCRATCH_FUEL >> 2) + 1] >>> 0, this.mem.writes, data);
+    if (this.mode === 'replay') this.#compare(i, st.w.name);
+  }
+
+  /** A staged call threw `e`: a guest fault is answered with the fault value, a RunEnd recorded first. */
+  #stagedFault(st: StagedImport, e: unknown, started: number): HostValue {
+    if (e instanceof GuestFault) return st.w.faultValue;
+    if (e instanceof RunEnd) {
+      this.#checkNotNested(started, st.w.name);
+      this.#recordStaged(st, null);
     }
-    this.log.appendCall(nameId, args, arity, result, fuelLo, fuelHi, writes, data);
+    throw e;
+  }
+
+  /** A staged call returned: records it. */
+  #stagedDone(st: StagedImport, started: number, result: HostValue | void): HostValue | undefined {
+    this.#checkNotNested(started, st.w.name);
+    this.#recordStaged(st, result ?? null);
+    return result ?? undefined;
+  }
+
+  /** Replay: stops the run unless entry i has the recorded encoding. */
+  #compare(i: number, name: string): void {
+    const expected = this.#expected;
+    if (i < expected.length && this.log.sameEntry(i, expected)) return;
+    const actual = this.log.entry(i);
+    if (i >= expected.length) throw new DivergenceStop({ index: i, import: name, expected: null, actual, field: 'extra' });
+    const e = expected.entry(i);
+    // Different bytes always differ in some field; 'data' is what is left once the others agree.
+    throw new DivergenceStop({ index: i, import: name, expected: e, actual, field: firstDifference(e, actual) ?? 'data' });
+  }
+
+  #checkNotNested(started: number, name: string): void {
+    if (this.#started !== started) throw new InternalError(`host call ${name} ran another host call before it returned; the witness cannot record nested calls`);
   }
 
   /**
@@ -137,7 +215,7 @@ export class HostCalls {
    * guest; a `GuestFault` becomes `faultValue` (ERRNO_FAULT for WASI); a `RunEnd` is recorded and
    * then ends the run.
    */
-  wrap<F extends (...args: never[]) => HostValue | void>(name: string, impl: F, faultValue: HostValue = ERRNO.FAULT): (...args: HostValue[]) => HostValue | undefined {
+  wrap<F extends (...args: never[]) => HostValue | void>(name: string, impl: F, faultValue: HostValue = ERRNO.FAULT): HostFn {
     const calls = this;
     const fn = impl as unknown as (...a: HostValue[]) => HostValue | void;
     const arity = fn.length;
@@ -147,9 +225,10 @@ export class HostCalls {
     const mem = this.mem;
     // The arguments array is reused: the log copies values into its columns.
     const args = new Array<HostValue>(arity).fill(0);
-    return function hostCall(): HostValue | undefined {
+    const hostCall = function hostCall(): HostValue | undefined {
       for (let i = 0; i < arity; i++) args[i] = arguments[i] as HostValue;
-      calls.fuelMeter.fuelUsedWords(fuel, 0);
+      const started = ++calls.#started;
+      calls.#meter.fuelUsedWords(fuel, 0);
       const fuelLo = fuel[0];
       const fuelHi = fuel[1];
       mem.beginCall();
@@ -160,27 +239,165 @@ export class HostCalls {
         if (e instanceof GuestFault) {
           result = faultValue;
         } else {
-          if (e instanceof RunEnd) calls.#record(name, nameId, args, arity, null, fuelLo, fuelHi);
+          if (e instanceof RunEnd) {
+            calls.#checkNotNested(started, name);
+            calls.#record(name, nameId, args, arity, null, fuelLo, fuelHi);
+          }
           throw e;
         }
       }
+      calls.#checkNotNested(started, name);
       calls.#record(name, nameId, args, arity, result ?? null, fuelLo, fuelHi);
       return result ?? undefined;
     };
+    this.#wrapped.set(hostCall, { name, nameId, impl: fn, faultValue, arity });
+    return hostCall;
+  }
+
+  /**
+   * Routes the guest's imports of wrapped host functions through trampolines
+   * (host-functions/trampolines.ts), which capture the fuel and encode the arguments in wasm: the
+   * same witness, recorded at about half the cost. Imports of other types, or not made by
+   * {@link HostCalls.wrap}, are left as they are.
+   *
+   * @param imports - the import object for the guest.
+   * @param functionImports - the guest's function imports with their types.
+   * @returns an import object to instantiate the guest with.
+   */
+  link(imports: WebAssembly.Imports, functionImports: readonly FunctionImport[]): WebAssembly.Imports {
+    // The scratch is read as host-order words; wasm memory is little-endian.
+    if (!LITTLE_ENDIAN) return imports;
+    const byKey = new Map<string, { imp: FunctionImport; w: Wrapped } | null>();
+    for (const imp of functionImports) {
+      const key = JSON.stringify([imp.module, imp.name]);
+      const value = (imports as Record<string, Record<string, unknown> | undefined>)[imp.module]?.[imp.name];
+      const w = typeof value === 'function' ? this.#wrapped.get(value as HostFn) : undefined;
+      const prev = byKey.get(key);
+      // An import named twice with different types cannot share one wasm function: keep it in JS.
+      if (prev !== undefined) {
+        if (prev !== null && funcTypeKey(prev.imp.type) !== funcTypeKey(imp.type)) byKey.set(key, null);
+        continue;
+      }
+      byKey.set(key, w !== undefined && trampolinable(imp.type) && imp.type.params.length === w.arity ? { imp, w } : null);
+    }
+    const chosen = [...byKey.values()].filter((c): c is { imp: FunctionImport; w: Wrapped } => c !== null);
+    if (chosen.length === 0) return imports;
+    // One page that never grows, so these views stay valid.
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 1 });
+    const words = new Int32Array(memory.buffer);
+    const h: Record<string, HostFn | WebAssembly.Memory> = { scratch: memory };
+    chosen.forEach((c, k) => {
+      const st: StagedImport = { w: c.w, words, shape: this.log.rawShape(c.w.nameId, Array.from(c.imp.type.params), SCRATCH_ARGS >> 2) };
+      h[`f${k}`] = this.#stagedFunction(st);
+    });
+    const inst = new WebAssembly.Instance(trampolineModule(chosen.map((c) => c.imp.type)), { h });
+    const table = inst.exports.fuel as WebAssembly.Table;
+    this.#fuelTables.push(table);
+    const f = this.#meter.fuelUsedFunction?.();
+    if (f !== undefined) table.set(0, f);
+    const out: Record<string, Record<string, unknown>> = {};
+    for (const [mod, ns] of Object.entries(imports)) out[mod] = { ...(ns as Record<string, unknown>) };
+    chosen.forEach((c, k) => {
+      out[c.imp.module][c.imp.name] = inst.exports[`t${k}`];
+    });
+    return out as WebAssembly.Imports;
+  }
+
+  /**
+   * The JavaScript side of a trampoline, of fixed arity (V8 calls a JS function from wasm fastest
+   * when the counts match): runs the host function, then records the call with the arguments and
+   * fuel the trampoline left in the scratch memory. The host function is called directly and the
+   * bookkeeping is in methods shared by every run: an `apply` over a reused array and helpers
+   * made per run measured ~20 ns a call slower (bench/RESULTS.md, "Witness").
+   */
+  #stagedFunction(st: StagedImport): HostFn {
+    const impl = st.w.impl;
+    const mem = this.mem;
+    switch (st.w.arity) {
+      case 0:
+        return () => {
+          mem.beginCall();
+          const s = ++this.#started;
+          let r: HostValue | void;
+          try {
+            r = impl();
+          } catch (e) {
+            r = this.#stagedFault(st, e, s);
+          }
+          return this.#stagedDone(st, s, r);
+        };
+      case 1:
+        return (a: HostValue) => {
+          mem.beginCall();
+          const s = ++this.#started;
+          let r: HostValue | void;
+          try {
+            r = impl(a);
+          } catch (e) {
+            r = this.#stagedFault(st, e, s);
+          }
+          return this.#stagedDone(st, s, r);
+        };
+      case 2:
+        return (a: HostValue, b: HostValue) => {
+          mem.beginCall();
+          const s = ++this.#started;
+          let r: HostValue | void;
+          try {
+            r = impl(a, b);
+          } catch (e) {
+            r = this.#stagedFault(st, e, s);
+          }
+          return this.#stagedDone(st, s, r);
+        };
+      case 3:
+        return (a: HostValue, b: HostValue, c: HostValue) => {
+          mem.beginCall();
+          const s = ++this.#started;
+          let r: HostValue | void;
+          try {
+            r = impl(a, b, c);
+          } catch (e) {
+            r = this.#stagedFault(st, e, s);
+          }
+          return this.#stagedDone(st, s, r);
+        };
+      case 4:
+        return (a: HostValue, b: HostValue, c: HostValue, d: HostValue) => {
+          mem.beginCall();
+          const s = ++this.#started;
+          let r: HostValue | void;
+          try {
+            r = impl(a, b, c, d);
+          } catch (e) {
+            r = this.#stagedFault(st, e, s);
+          }
+          return this.#stagedDone(st, s, r);
+        };
+      default:
+        return (...args: HostValue[]) => {
+          mem.beginCall();
+          const s = ++this.#started;
+          let r: HostValue | void;
+          try {
+            r = impl(...args);
+          } catch (e) {
+            r = this.#stagedFault(st, e, s);
+          }
+          return this.#stagedDone(st, s, r);
+        };
+    }
   }
 }
 
-/** {@link firstDifference} against the live values of the call in progress. */
-function liveDifference(expected: WitnessEntry, name: string, args: readonly HostValue[], arity: number, result: HostValue | null, writes: readonly MemoryWrite[], fuelLo: number, fuelHi: number, data: Uint8Array | undefined): Divergence['field'] | null {
-  if (expected.name !== name) return 'name';
-  const ea = expected.args;
-  if (ea.length !== arity) return 'args';
-  for (let i = 0; i < arity; i++) if (!sameValue(ea[i]!, args[i]!)) return 'args';
-  if (!sameValue(expected.result, result)) return 'result';
-  const ew = expected.writes;
-  if (ew.length !== writes.length) return 'writes';
-  for (let i = 0; i < ew.length; i++) if (ew[i]!.ptr !== writes[i]!.ptr || !sameBytes(ew[i]!.bytes, writes[i]!.bytes)) return 'writes';
-  if (!sameFuel(expected.fuel, fuelLo, fuelHi)) return 'fuel';
-  if (!sameBytes(expected.data, data)) return 'data';
-  return null;
+/** One import routed through a trampoline: where its call finds the captured fuel and arguments. */
+export interface StagedImport {
+  readonly w: Wrapped;
+  /** The trampolines' scratch memory as words. */
+  readonly words: Int32Array;
+  readonly shape: RawShape;
+}
+
+function funcTypeKey(t: FuncType): string {
+  return `${Array.from(t.params).join(',')}>${Array.from(t.results).join(',')}`;
 }

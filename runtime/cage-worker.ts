@@ -29,7 +29,9 @@ try {
     : undefined;
   const compiled = init.shared === undefined ? undefined : CompiledModule.fromShared(init.shared);
   const outcome = await runGuest({ ...init.request, net: transport, tee, compiled });
-  parentPort!.postMessage({ type: 'done', outcome });
+  // The log stays here: its entries travel as `witness`.
+  const { log: _log, ...sendable } = outcome;
+  parentPort!.postMessage({ type: 'done', outcome: sendable });
 } catch (e) {
   const err = e instanceof DocklockError ? { code: e.code, message: e.message } : { code: 'DL_ERR_INTERNAL', message: String((e as Error)?.stack ?? e) };
   parentPort!.postMessage({ type: 'error', error: err });

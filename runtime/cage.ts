@@ -9,6 +9,7 @@ import { compile } from './compiled-module.ts';
 import type { SharedCompiledModule } from './compiled-module.ts';
 import { compileOptionsFor } from './run.ts';
 import type { RunOutcome, RunRequest } from './run.ts';
+import { WitnessLog } from './witness/log.ts';
 import { openBridge } from '../host-functions/net/bridge.ts';
 import type { WorkerInit } from './cage-worker.ts';
 
@@ -29,7 +30,9 @@ export function workerStackMb(stackBudget: number): number {
  * @throws {InternalError} `DL_ERR_CAGE_WATCHDOG` when the wall-clock watchdog fires, or an internal failure
  */
 export async function runCage(options: CageOptions): Promise<RunOutcome> {
-  const { tee, ...request } = options;
+  const { tee, ...given } = options;
+  // A log cannot cross to the worker (structured clone keeps no private state): send its entries.
+  const request = given.witness instanceof WitnessLog ? { ...given, witness: given.witness.entries() } : given;
   // Compile here (cached by content hash) and share the machine code with the worker: the worker
   // then allocates no WebAssembly code of its own, and repeated runs skip compilation entirely.
   let shared: SharedCompiledModule | undefined;

@@ -118,6 +118,16 @@ export class CompiledModule {
     return inst;
   }
 
+  /** The module's function imports with their wasm types, in import order. */
+  functionImports(): { module: string; name: string; type: FuncType }[] {
+    const out: { module: string; name: string; type: FuncType }[] = [];
+    for (const imp of this.imports) {
+      const type = imp.kind === 'func' ? this.#types[imp.typeIndex ?? -1] : undefined;
+      if (type !== undefined) out.push({ module: imp.module, name: imp.name, type });
+    }
+    return out;
+  }
+
   /**
    * docklock's exports are JS wrappers, which V8 links against any function type; so an import
    * given one is checked against the wrapped function's wasm type here, as V8 checks wasm functions.

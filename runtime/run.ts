@@ -17,6 +17,7 @@ import type { CageManifest } from './manifest.ts';
 import { RESULT_FORMAT_VERSION, inputHash } from './result.ts';
 import type { RunResult, RunStatus } from './result.ts';
 import type { WitnessEntry } from './witness/entry.ts';
+import type { WitnessLog } from './witness/log.ts';
 import { blake3 } from './hash.ts';
 import { DivergenceStop, HostCalls } from '../host-functions/host-calls.ts';
 import type { Divergence, HostValue } from '../host-functions/host-calls.ts';
@@ -35,8 +36,13 @@ export interface RunRequest {
   /** Guest path → contents of each read-only input. */
   inputs: ReadonlyMap<string, Uint8Array>;
   mode: 'record' | 'replay';
-  /** Replay: the recorded witness. */
-  witness?: readonly WitnessEntry[];
+  /** Replay: the recorded witness, as entries (e.g. from a bundle) or the log that recorded it. */
+  witness?: readonly WitnessEntry[] | WitnessLog;
+  /**
+   * Return the run's witness log in the outcome (`log`), e.g. to replay against it without
+   * decoding. Otherwise its memory goes to the next run in this thread once the entries are built.
+   */
+  keepLog?: boolean;
   /** Record mode with `net` granted: how requests really happen (synchronously, from the guest's view). */
   net?: NetTransport;
   /** Mirror stdout/stderr as they are written (CLI without --json). */
@@ -48,6 +54,8 @@ export interface RunRequest {
 export interface RunOutcome {
   result: RunResult;
   witness: WitnessEntry[];
+  /** The log the witness was recorded in, when the request set `keepLog` (runGuest only). */
+  log?: WitnessLog;
   /** Replay only: the first differing witness entry, or null when the replay matched its recording. */
   divergence: Divergence | null;
   /** For `rejected`: why. */
@@ -128,7 +136,8 @@ export async function runGuest(req: RunRequest): Promise<RunOutcome> {
   if (grants.has('log')) Object.assign(docklock, createLog(calls, wasi.stderr));
   // The submission's fuel is billed to this run's instance (assigned below, before the guest runs).
   if (grants.has('nested')) Object.assign(docklock, createNested(calls, m, () => instance));
-  const imports: WebAssembly.Imports = { wasi_snapshot_preview1: wasi.imports, docklock };
+  // Host imports go through wasm trampolines that capture fuel and arguments for the witness.
+  const imports = calls.link({ wasi_snapshot_preview1: wasi.imports, docklock }, compiled.functionImports());
 
   let instance: Instance | undefined;
   let status: RunStatus = 'exited';
@@ -181,5 +190,8 @@ export async function runGuest(req: RunRequest): Promise<RunOutcome> {
   result.outputs = wasi.tree.collect(m.files.output);
   result.witnessEntries = calls.log.length;
   result.witnessRoot = commitment.root;
-  return { result, witness: [...calls.log.entries()], divergence, error: null };
+  const witness = [...calls.log.entries()];
+  // The entries hold copies: unless the caller wants the log, its memory serves the next run.
+  calls.release({ keepLog: req.keepLog === true });
+  return { result, witness, log: req.keepLog === true ? calls.log : undefined, divergence, error: null };
 }

@@ -2,27 +2,35 @@
  * The append-only witness of one run.
  *
  * Host functions append in the guest's hot loop (a million `random_get` calls is an ordinary
- * run), so an append must allocate nothing that outlives the call and touch as little fresh memory
- * as it can: on the project's machine first-touching a fresh page costs ~0.5 ns per byte, which
- * for the earlier typed-array columns (≈70 bytes per entry, copied again at every doubling) was
- * the largest part of recording a call (bench/RESULTS.md, "Witness").
+ * run), so an append allocates nothing and stores raw 32-bit words: no MessagePack encoding, no
+ * type dispatch beyond sorting values into four kinds. Encoding an entry costs as much again as
+ * storing it, and most entries are only ever hashed, once, at the end; so the canonical encoding
+ * (encoding.ts) is produced by {@link WitnessLog.finalize} as it hashes, and by
+ * {@link WitnessLog.entry} on demand. Measured on a `random_get` loop: appending the encoded
+ * form in JavaScript cost ~45 ns a call, these words ~15 ns (bench/RESULTS.md, "Witness").
  *
- * So each entry is stored as the bytes that end its canonical encoding: the MessagePack of
- * `args, result, writes, fuel` exactly as encoding.ts lays them out (≈31 bytes for a
- * `random_get(ptr, 8)`), in byte chunks that are never copied. A record is
- * `[body length][name id][those bytes]`, where the length and the id take one byte each when
- * small (else 0xff and a big-endian u32), and lies whole inside one chunk. {@link WitnessLog.finalize} then only adds the
- * leading fields (version, index, name) and the trailing `data` field around those bytes and
- * hashes; {@link WitnessLog.entry} decodes them into an entry object on demand.
+ * A record, in the words of an `Int32Array` chunk, lies whole in one chunk:
+ *
+ * | word | content                                                                  |
+ * |------|--------------------------------------------------------------------------|
+ * | 0    | words in the record                                                      |
+ * | 1    | name id (bits 0–15), arity (16–23), result kind (24–27), KINDS flag (28) |
+ * | 2    | number of writes                                                         |
+ * | 3, 4 | fuel used: low, high u32                                                 |
+ * | …    | if KINDS: ⌈arity/8⌉ words of argument kinds, 4 bits each; else all I32    |
+ * | …    | each argument, then the result: I32 one word; F64, I64, U64 two (low, high) |
+ * | …    | each write: ptr, length, the bytes (zero-padded to a word)               |
+ *
+ * `data` payloads (rare, e.g. an HTTP exchange) are kept aside by entry index.
  *
  * @module
  */
 import { blake3Into, HASH_BYTES } from '../hash.ts';
 import { blake3LeafWords, blake3PaddedScratch, LITTLE_ENDIAN } from '../blake3-small.ts';
 import type { MemoryWrite, WitnessEntry } from './entry.ts';
-import { checkValue, EntryEncoder, FIELDS, witnessPackr, WITNESS_ENTRY_VERSION } from './encoding.ts';
+import { checkValue, encodeEntry, EntryEncoder, FIELDS, witnessPackr, WITNESS_ENTRY_VERSION } from './encoding.ts';
 import { merkleRootOfLeafSlab } from './merkle.ts';
-import { putArrayHeader, putBigint, putBin, putNumber, putNumberDv, putU32BE } from './msgpack-put.ts';
+import { putArrayHeader, putBin, putNumber, putU32BE } from './msgpack-put.ts';
 
 /** The committed form of a log: leaf hashes H(0x00 ‖ encodeEntry(e)) and their RFC 9162 root. */
 export interface WitnessCommitment {
@@ -50,79 +58,126 @@ function commitment(slab: Uint8Array, n: number): WitnessCommitment {
   };
 }
 
-/** Chunks start small (most runs make a few calls) and double up to this size. */
-const MAX_CHUNK = 1 << 20;
-const FIRST_CHUNK = 4096;
-const U64_MAX = (1n << 64n) - 1n;
-/** Name ids below this take one byte in a record; others 0xff then a u32. */
-const NAME_ESCAPE = 0xff;
+/** How one import's raw-word arguments are laid out (see {@link WitnessLog.rawShape}). */
+export interface RawShape {
+  readonly log: WitnessLog;
+  /** Header word 1 without the result kind. */
+  readonly head: number;
+  /** No kind words: every argument is an i32. */
+  readonly allI32: boolean;
+  readonly kinds: Int32Array;
+  readonly words: number;
+  readonly start: number;
+  /** Words of the record before its writes. */
+  readonly fixed: number;
+}
+
+const WASM_I32 = 0x7f;
+const WASM_I64 = 0x7e;
+
+/** Value kinds of a record (4 bits each). */
+export const KIND = { I32: 0, F64: 1, I64: 2, U64: 3, NULL: 4 } as const;
+const HEADER_WORDS = 5;
+const KINDS_FLAG = 1 << 28;
+/** Names and arities a record can hold. */
+const MAX_NAMES = 1 << 16;
+const MAX_ARITY = 255;
+/** Chunks start small (most runs make a few calls) and double up to this many words (1 MiB). */
+const MAX_CHUNK_WORDS = 1 << 18;
+const FIRST_CHUNK_WORDS = 1024;
+/** Room reserved past a record's fixed part, so that a few small writes need no second check. */
+const SMALL_WRITES_WORDS = 64;
+/**
+ * Full chunks given back by {@link WitnessLog.release}, for the next log in this thread. A fresh
+ * chunk costs page faults as it is first written (~0.5 ns a byte here, about 2 µs a 4 KiB page);
+ * whether a freed one comes back already mapped depends on when the GC ran. At most 64 MiB.
+ */
+const chunkPool: Int32Array<ArrayBuffer>[] = [];
+const CHUNK_POOL_MAX = 64;
+const I64_MAX = (1n << 63n) - 1n;
 /** Bytes of the leaf input before the index: leaf prefix 0x00, fixarray of FIELDS, version. */
 const LEAF_HEAD = Uint8Array.of(0x00, 0x90 | FIELDS, WITNESS_ENTRY_VERSION);
 
-/** Reads back the MessagePack subset the writers above produce (our own bytes: not checked). */
-class RecordReader {
-  b: Uint8Array = new Uint8Array(0);
-  p = 0;
-  readonly #dv8 = new DataView(new ArrayBuffer(8));
+// Splitting 64-bit values into two words (and back) through one 8-byte scratch.
+const s64 = new ArrayBuffer(8);
+const sF64 = new Float64Array(s64);
+const sI64 = new BigInt64Array(s64);
+const sU64 = new BigUint64Array(s64);
+const sW = new Int32Array(s64);
+// Word order of the scratch: which word holds the low half.
+const LO = LITTLE_ENDIAN ? 0 : 1;
+const HI = 1 - LO;
 
-  u8(): number {
-    return this.b[this.p++];
-  }
+/** The kind of a value, checking bigints fit 64 bits and everything else is a number. */
+function kindOf(v: number | bigint | null, what: string): number {
+  if (typeof v === 'number') return (v | 0) === v && !Object.is(v, -0) ? KIND.I32 : KIND.F64;
+  if (v === null) return KIND.NULL;
+  checkValue(v, what);
+  return v > I64_MAX ? KIND.U64 : KIND.I64;
+}
 
-  be(n: number): number {
-    let v = 0;
-    for (let k = 0; k < n; k++) v = v * 256 + this.b[this.p++];
-    return v;
-  }
+function valueWords(kind: number): number {
+  return kind === KIND.I32 ? 1 : kind === KIND.NULL ? 0 : 2;
+}
 
-  #eight(): DataView {
-    for (let k = 0; k < 8; k++) this.#dv8.setUint8(k, this.b[this.p++]);
-    return this.#dv8;
+/** Stores `v` of `kind` at word `p`; returns the next word. */
+function putValue(w: Int32Array, p: number, v: number | bigint | null, kind: number): number {
+  switch (kind) {
+    case KIND.I32:
+      w[p] = v as number;
+      return p + 1;
+    case KIND.NULL:
+      return p;
+    case KIND.F64:
+      sF64[0] = v as number;
+      break;
+    case KIND.I64:
+      sI64[0] = v as bigint;
+      break;
+    default:
+      sU64[0] = v as bigint;
   }
+  w[p] = sW[LO];
+  w[p + 1] = sW[HI];
+  return p + 2;
+}
 
-  value(): number | bigint | null {
-    const t = this.u8();
-    if (t < 0x80) return t;
-    if (t >= 0xe0) return t - 0x100;
-    switch (t) {
-      case 0xc0:
-        return null;
-      case 0xcc:
-        return this.be(1);
-      case 0xcd:
-        return this.be(2);
-      case 0xce:
-        return this.be(4);
-      case 0xd0:
-        return (this.be(1) << 24) >> 24;
-      case 0xd1:
-        return (this.be(2) << 16) >> 16;
-      case 0xd2:
-        return this.be(4) | 0;
-      case 0xcb:
-        return this.#eight().getFloat64(0);
-      case 0xd3:
-        return this.#eight().getBigInt64(0);
-      case 0xcf:
-        return this.#eight().getBigUint64(0);
-      default:
-        throw new Error(`witness log: unexpected MessagePack byte 0x${t.toString(16)} in a record (a log bug)`);
-    }
+/** Reads a value of `kind` at word `p` (callers advance by `valueWords(kind)`). */
+function getValue(w: Int32Array, p: number, kind: number): number | bigint | null {
+  switch (kind) {
+    case KIND.I32:
+      return w[p];
+    case KIND.NULL:
+      return null;
   }
+  sW[LO] = w[p];
+  sW[HI] = w[p + 1];
+  return kind === KIND.F64 ? sF64[0] : kind === KIND.I64 ? sI64[0] : sU64[0];
+}
 
-  arrayHeader(): number {
-    const t = this.u8();
-    if (t < 0xa0) return t & 0x0f;
-    return t === 0xdc ? this.be(2) : this.be(4);
+/** Writes the value of `kind` at word `q` of `w` as MessagePack (as msgpackr writes the JS value). */
+function encodeValue(b: Uint8Array, p: number, w: Int32Array, q: number, kind: number): number {
+  switch (kind) {
+    case KIND.I32:
+      return putNumber(b, p, w[q]);
+    case KIND.NULL:
+      b[p] = 0xc0;
+      return p + 1;
+    case KIND.F64:
+      sW[LO] = w[q];
+      sW[HI] = w[q + 1];
+      return putNumber(b, p, sF64[0]);
   }
+  // int64 / uint64, big-endian: the form msgpackr gives every bigint.
+  b[p] = kind === KIND.I64 ? 0xd3 : 0xcf;
+  putU32BE(b, p + 1, w[q + 1] >>> 0);
+  putU32BE(b, p + 5, w[q] >>> 0);
+  return p + 9;
+}
 
-  bin(): Uint8Array {
-    const t = this.u8();
-    const n = t === 0xc4 ? this.be(1) : t === 0xc5 ? this.be(2) : this.be(4);
-    const out = this.b.subarray(this.p, this.p + n);
-    this.p += n;
-    return out;
-  }
+/** Kind of argument k, from the record's kinds words at `kindsAt` (or I32 when there are none). */
+function argKind(w: Int32Array, kindsAt: number, k: number): number {
+  return kindsAt < 0 ? KIND.I32 : (w[kindsAt + (k >> 3)] >>> ((k & 7) * 4)) & 0xf;
 }
 
 /**
@@ -138,21 +193,16 @@ class RecordReader {
  */
 export class WitnessLog {
   #n = 0;
-  /** Records back to back; chunk k holds bytes 0 .. used[k] (the last chunk: up to #pos). */
-  readonly #chunks: Uint8Array[] = [];
+  /** Records back to back; chunk k holds words 0 .. used[k] (the last chunk: up to #pos). */
+  readonly #chunks: Int32Array<ArrayBuffer>[] = [];
   readonly #used: number[] = [];
-  #chunk = new Uint8Array(0);
-  #dv = new DataView(this.#chunk.buffer);
+  #w = new Int32Array(0);
+  #b = new Uint8Array(0);
   #pos = 0;
-  /** Where entry i's record starts, for entry(i): chunk and offset, filled in on demand. */
+  /** Where entry i's record starts, for entry(i): chunk and word, filled in on demand. */
   readonly #ixChunk: number[] = [];
   readonly #ixPos: number[] = [];
   readonly #data = new Map<number, Uint8Array>();
-  /**
-   * Arguments and result of entries holding a −0: MessagePack writes −0 as the integer 0, and
-   * entry() must return exactly what was appended. Rare, so kept aside.
-   */
-  readonly #negZero = new Map<number, { args: (number | bigint)[]; result: number | bigint | null }>();
   // Names are interned: a module imports a handful of functions.
   readonly #names: string[] = [];
   readonly #nameIds = new Map<string, number>();
@@ -160,6 +210,8 @@ export class WitnessLog {
   readonly #nameBytes: Uint8Array[] = [];
   /** Entry objects built so far by entries()/entry(), by index. */
   readonly #objects: WitnessEntry[] = [];
+  /** Set by release(): the chunks belong to the pool now. */
+  #released = false;
 
   /**
    * Records one host call. Write bytes are copied (they usually view guest memory, which the guest
@@ -172,7 +224,7 @@ export class WitnessLog {
    */
   append(e: Omit<WitnessEntry, 'index'>): number {
     const fuel = e.fuel;
-    if (typeof fuel !== 'bigint' || fuel < 0n || fuel > U64_MAX) throw new RangeError(`witness entry fuel must be a u64 bigint, got ${String(fuel)}`);
+    if (typeof fuel !== 'bigint' || fuel < 0n || fuel > (1n << 64n) - 1n) throw new RangeError(`witness entry fuel must be a u64 bigint, got ${String(fuel)}`);
     const writes = e.writes;
     for (let k = 0; k < writes.length; k++) if (!(writes[k].bytes instanceof Uint8Array)) throw new TypeError('witness write bytes must be a Uint8Array');
     if (e.data !== undefined && !(e.data instanceof Uint8Array)) throw new TypeError('witness entry data must be a Uint8Array');
@@ -186,12 +238,13 @@ export class WitnessLog {
    *
    * @param name - `module.field` of the import.
    * @returns its id in this log.
-   * @throws {TypeError} if `name` is not a string.
+   * @throws {TypeError} if `name` is not a string; {@link RangeError} past 65,536 names.
    */
   intern(name: string): number {
     let id = this.#nameIds.get(name);
     if (id === undefined) {
       if (typeof name !== 'string') throw new TypeError(`witness entry name must be a string, got ${typeof name}`);
+      if (this.#names.length >= MAX_NAMES) throw new RangeError(`a witness log holds at most ${MAX_NAMES} import names`);
       id = this.#names.length;
       this.#names.push(name);
       this.#nameIds.set(name, id);
@@ -202,11 +255,11 @@ export class WitnessLog {
 
   /**
    * {@link WitnessLog.append} for the host-call hot path: the name comes pre-interned and the fuel
-   * as two u32 halves, so no BigInt and no entry object are needed. Stores the same entry, with
-   * the same encoding, as `append` of the equivalent entry object.
+   * as two u32 halves, so no BigInt and no entry object are needed. Stores the same entry as
+   * `append` of the equivalent entry object.
    *
    * @param nameId - from {@link WitnessLog.intern} on this log.
-   * @param args - the arguments; the first `arity` are recorded.
+   * @param args - the arguments; the first `arity` (≤ 255) are recorded.
    * @param arity - number of arguments.
    * @param result - the value returned to the guest, or null.
    * @param fuelLo - low 32 bits of the fuel used, a u32.
@@ -218,103 +271,249 @@ export class WitnessLog {
    *   range (write bytes and data are trusted to be Uint8Arrays); the log is unchanged then.
    */
   appendCall(nameId: number, args: readonly (number | bigint)[], arity: number, result: number | bigint | null, fuelLo: number, fuelHi: number, writes: readonly MemoryWrite[], data: Uint8Array | undefined): number {
-    if (!(nameId >>> 0 === nameId && nameId < this.#names.length)) throw new RangeError(`witness name id ${nameId} was not interned in this log`);
-    if (fuelLo >>> 0 !== fuelLo || fuelHi >>> 0 !== fuelHi) throw new RangeError(`witness entry fuel words must be u32s, got ${fuelLo}, ${fuelHi}`);
-    // Upper bound of the body: name id, args, result, writes, fuel.
-    let need = 5 + 5 + 9 * arity + 9 + 5 + 9;
-    const nw = writes.length;
-    for (let k = 0; k < nw; k++) {
-      const w = writes[k];
-      if (w.ptr >>> 0 !== w.ptr) throw new RangeError(`witness write ptr must be a u32, got ${String(w.ptr)}`);
-      need += 11 + w.bytes.length;
-    }
-    // Bytes past #pos are not part of the log until #pos moves at the end, so a value that fails
-    // its check below leaves the log as it was.
-    const i = this.#n;
-    const shortLen = need < NAME_ESCAPE;
-    if (this.#pos + need + 5 > this.#chunk.length) this.#newChunk(need + 5);
-    const b = this.#chunk;
-    const dv = this.#dv;
-    const lenAt = this.#pos;
-    let p = lenAt + (shortLen ? 1 : 5);
-    if (nameId < NAME_ESCAPE) b[p++] = nameId;
-    else {
-      b[p++] = NAME_ESCAPE;
-      putU32BE(b, p, nameId);
-      p += 4;
-    }
-    let negZero = false;
-    p = putArrayHeader(b, p, arity);
+    if (!(arity >>> 0 === arity && arity <= MAX_ARITY)) throw new RangeError(`a witness entry holds at most ${MAX_ARITY} arguments, got ${arity}`);
+    let allI32 = true;
+    let argWords = 0;
     for (let k = 0; k < arity; k++) {
-      const v = args[k];
-      if (typeof v === 'number') {
-        p = putNumberDv(b, dv, p, v);
-        if (v === 0 && Object.is(v, -0)) negZero = true;
-      } else {
-        checkValue(v, 'argument');
-        p = putBigint(b, p, v);
-      }
+      const kind = kindOf(args[k], 'argument');
+      if (kind !== KIND.I32) allI32 = false;
+      argWords += valueWords(kind);
     }
-    if (result === null) b[p++] = 0xc0;
-    else if (typeof result === 'number') {
-      p = putNumberDv(b, dv, p, result);
-      if (result === 0 && Object.is(result, -0)) negZero = true;
-    } else {
-      checkValue(result, 'result');
-      p = putBigint(b, p, result);
-    }
-    p = putArrayHeader(b, p, nw);
-    for (let k = 0; k < nw; k++) {
-      const w = writes[k];
-      b[p++] = 0x92;
-      p = putNumberDv(b, dv, p, w.ptr);
-      const bytes = w.bytes;
-      const n = bytes.length;
-      // Most writes are a few bytes (random_get, a struct, an errno-sized result): bin8 and a loop.
-      if (n <= 32) {
-        dv.setUint16(p, 0xc400 | n);
-        p += 2;
-        for (let j = 0; j < n; j++) b[p + j] = bytes[j];
-        p += n;
-      } else p = putBin(b, p, bytes);
-    }
-    // Fuel: always 9 bytes, uint64 only above the i64 range (as msgpackr writes a bigint).
-    b[p] = fuelHi > 0x7fff_ffff ? 0xcf : 0xd3;
-    dv.setUint32(p + 1, fuelHi);
-    dv.setUint32(p + 5, fuelLo);
-    p += 9;
+    const kindWords = allI32 ? 0 : (arity + 7) >> 3;
+    const resultKind = kindOf(result, 'result');
+    let p = this.#open(nameId, arity, kindWords + argWords, resultKind, fuelLo, fuelHi, writes, kindWords !== 0);
+    const w = this.#w;
+    if (!allI32) {
+      for (let j = 0; j < kindWords; j++) w[p + j] = 0;
+      for (let k = 0; k < arity; k++) w[p + (k >> 3)] |= kindOf(args[k], 'argument') << ((k & 7) * 4);
+      const kindsAt = p;
+      p += kindWords;
+      for (let k = 0; k < arity; k++) p = putValue(w, p, args[k], argKind(w, kindsAt, k));
+    } else for (let k = 0; k < arity; k++) w[p++] = args[k] as number;
+    return this.#close(p, result, resultKind, writes, data);
+  }
 
-    if (shortLen) b[lenAt] = p - lenAt - 1;
-    else {
-      b[lenAt] = NAME_ESCAPE;
-      putU32BE(b, lenAt + 1, p - lenAt - 5);
+  /**
+   * The fixed part of the records of one import whose arguments arrive as raw words, as the
+   * host-call trampolines leave them (host-functions/trampolines.ts): an i32 as one word and an
+   * i64 as two (low, high), from word `start` of the source on. For {@link WitnessLog.appendRaw}.
+   *
+   * @param nameId - from {@link WitnessLog.intern} on this log.
+   * @param params - the wasm types of the arguments: only i32 (0x7f) and i64 (0x7e), at most 255.
+   * @param start - the word where the first argument lies in every source.
+   * @throws {RangeError} for any other types or an unknown name id.
+   */
+  rawShape(nameId: number, params: readonly number[], start: number): RawShape {
+    if (!(nameId >>> 0 === nameId && nameId < this.#names.length)) throw new RangeError(`witness name id ${nameId} was not interned in this log`);
+    const arity = params.length;
+    if (arity > MAX_ARITY || params.some((t) => t !== WASM_I32 && t !== WASM_I64)) throw new RangeError('raw witness arguments are at most 255 i32/i64 values');
+    const allI32 = params.every((t) => t === WASM_I32);
+    const kinds = new Int32Array(allI32 ? 0 : (arity + 7) >> 3);
+    params.forEach((t, k) => {
+      kinds[k >> 3] |= (t === WASM_I64 ? KIND.I64 : KIND.I32) << ((k & 7) * 4);
+    });
+    const words = params.reduce((n, t) => n + (t === WASM_I64 ? 2 : 1), 0);
+    return Object.freeze({ log: this, head: nameId | (arity << 16) | (allI32 ? 0 : KINDS_FLAG), allI32, kinds, words, start, fixed: HEADER_WORDS + kinds.length + words + 2 });
+  }
+
+  /**
+   * {@link WitnessLog.appendCall} for a call whose arguments are raw words in `src` laid out as
+   * `shape` says: stores the same entry as `appendCall` of the same values, without looking at
+   * the arguments' types. A method of the log (not a closure per import) so that V8 keeps it
+   * inlined from one run to the next.
+   *
+   * @throws {RangeError} as {@link WitnessLog.appendCall}, or if `shape` was made by another log.
+   */
+  appendRaw(shape: RawShape, src: Int32Array, result: number | bigint | null, fuelLo: number, fuelHi: number, writes: readonly MemoryWrite[], data: Uint8Array | undefined): number {
+    if (shape.log !== this) throw new RangeError('a raw witness shape belongs to the log that made it');
+    const resultKind = typeof result === 'number' && (result | 0) === result && !Object.is(result, -0) ? KIND.I32 : kindOf(result, 'result');
+    if (fuelLo >>> 0 !== fuelLo || fuelHi >>> 0 !== fuelHi) throw new RangeError(`witness entry fuel words must be u32s, got ${fuelLo}, ${fuelHi}`);
+    // One pass: room for the fixed part now, for each write as it comes (#moveRecord).
+    if (this.#pos + shape.fixed > this.#w.length) this.#newChunk(shape.fixed + SMALL_WRITES_WORDS);
+    let w = this.#w;
+    let s0 = this.#pos;
+    w[s0 + 1] = shape.head | (resultKind << 24);
+    const nw = writes.length;
+    w[s0 + 2] = nw;
+    w[s0 + 3] = fuelLo;
+    w[s0 + 4] = fuelHi;
+    let p = s0 + HEADER_WORDS;
+    const words = shape.words;
+    const start = shape.start;
+    if (shape.allI32) {
+      // The usual shape (every WASI call): no kind words, a few argument words.
+      switch (words) {
+        case 1:
+          w[p] = src[start];
+          break;
+        case 2:
+          w[p] = src[start];
+          w[p + 1] = src[start + 1];
+          break;
+        case 3:
+          w[p] = src[start];
+          w[p + 1] = src[start + 1];
+          w[p + 2] = src[start + 2];
+          break;
+        case 4:
+          w[p] = src[start];
+          w[p + 1] = src[start + 1];
+          w[p + 2] = src[start + 2];
+          w[p + 3] = src[start + 3];
+          break;
+        default:
+          for (let j = 0; j < words; j++) w[p + j] = src[start + j];
+      }
+    } else {
+      const kinds = shape.kinds;
+      for (let j = 0; j < kinds.length; j++) w[p++] = kinds[j];
+      for (let j = 0; j < words; j++) w[p + j] = src[start + j];
     }
+    p += words;
+    if (resultKind === KIND.I32) w[p++] = result as number;
+    else p = putValue(w, p, result, resultKind);
+    let b = this.#b;
+    for (let k = 0; k < nw; k++) {
+      const wr = writes[k];
+      const ptr = wr.ptr;
+      if (ptr >>> 0 !== ptr) throw new RangeError(`witness write ptr must be a u32, got ${String(ptr)}`);
+      const bytes = wr.bytes;
+      const n = bytes.length;
+      const need = 2 + ((n + 3) >> 2);
+      if (p + need > w.length) {
+        p = this.#moveRecord(s0, p, need);
+        s0 = 0;
+        w = this.#w;
+        b = this.#b;
+      }
+      w[p] = ptr;
+      w[p + 1] = n;
+      p += 2;
+      // The padding is part of the record (sameEntry compares words): clear it.
+      if ((n & 3) !== 0) w[p + (n >> 2)] = 0;
+      const at = p << 2;
+      if (n <= 32) for (let j = 0; j < n; j++) b[at + j] = bytes[j];
+      else b.set(bytes, at);
+      p += (n + 3) >> 2;
+    }
+    // Inlined rather than shared with #closeWrites: measured ~4 ns a call.
+    w[s0] = p - s0;
     this.#pos = p;
+    const i = this.#n;
     if (data !== undefined) this.#data.set(i, data);
-    if (negZero) this.#negZero.set(i, { args: args.slice(0, arity), result });
     this.#n = i + 1;
     return i;
   }
 
-  /** Opens a chunk for a record of up to `need` bytes. */
+  /**
+   * Moves the record being written (words s0 .. p of the current chunk, not yet committed) to the
+   * start of a new chunk with room for `more` words after it; returns its new end.
+   */
+  #moveRecord(s0: number, p: number, more: number): number {
+    const old = this.#w;
+    this.#newChunk(p - s0 + more + SMALL_WRITES_WORDS);
+    this.#w.set(old.subarray(s0, p), 0);
+    return p - s0;
+  }
+
+  /** Checks the fixed fields, makes room and writes the header; returns where the arguments go. */
+  #open(nameId: number, arity: number, argWords: number, resultKind: number, fuelLo: number, fuelHi: number, writes: readonly MemoryWrite[], hasKinds: boolean): number {
+    if (!(nameId >>> 0 === nameId && nameId < this.#names.length)) throw new RangeError(`witness name id ${nameId} was not interned in this log`);
+    if (fuelLo >>> 0 !== fuelLo || fuelHi >>> 0 !== fuelHi) throw new RangeError(`witness entry fuel words must be u32s, got ${fuelLo}, ${fuelHi}`);
+    let need = HEADER_WORDS + argWords + 2;
+    const nw = writes.length;
+    for (let k = 0; k < nw; k++) {
+      const wr = writes[k];
+      if (wr.ptr >>> 0 !== wr.ptr) throw new RangeError(`witness write ptr must be a u32, got ${String(wr.ptr)}`);
+      need += 2 + ((wr.bytes.length + 3) >> 2);
+    }
+    if (this.#pos + need > this.#w.length) this.#newChunk(need);
+    const w = this.#w;
+    const p = this.#pos;
+    w[p + 1] = nameId | (arity << 16) | (resultKind << 24) | (hasKinds ? KINDS_FLAG : 0);
+    w[p + 2] = nw;
+    w[p + 3] = fuelLo;
+    w[p + 4] = fuelHi;
+    return p + HEADER_WORDS;
+  }
+
+  /** Writes the result and the writes after the arguments ending at word `p`, and commits. */
+  #close(p: number, result: number | bigint | null, resultKind: number, writes: readonly MemoryWrite[], data: Uint8Array | undefined): number {
+    return this.#closeWrites(this.#pos, putValue(this.#w, p, result, resultKind), writes, data);
+  }
+
+  /** Writes the writes from word `p` of the record starting at `start`, and commits it. */
+  #closeWrites(start: number, p: number, writes: readonly MemoryWrite[], data: Uint8Array | undefined): number {
+    const w = this.#w;
+    const b = this.#b;
+    const nw = writes.length;
+    for (let k = 0; k < nw; k++) {
+      const wr = writes[k];
+      const bytes = wr.bytes;
+      const n = bytes.length;
+      w[p] = wr.ptr;
+      w[p + 1] = n;
+      p += 2;
+      // The padding is part of the record (sameEntry compares words): clear it.
+      if ((n & 3) !== 0) w[p + (n >> 2)] = 0;
+      const at = p << 2;
+      // Most writes are a few bytes (random_get, a struct, an errno): a loop beats set() there.
+      if (n <= 32) for (let j = 0; j < n; j++) b[at + j] = bytes[j];
+      else b.set(bytes, at);
+      p += (n + 3) >> 2;
+    }
+    w[start] = p - start;
+    this.#pos = p;
+    const i = this.#n;
+    if (data !== undefined) this.#data.set(i, data);
+    this.#n = i + 1;
+    return i;
+  }
+
+  /** Opens a chunk for a record of up to `need` words. */
   #newChunk(need: number): void {
-    const last = this.#chunk.length;
-    const chunk = new Uint8Array(Math.max(need, last === 0 ? FIRST_CHUNK : Math.min(last * 2, MAX_CHUNK)));
+    const last = this.#w.length;
+    if (this.#released) throw new Error('witness log: append after release() (a docklock bug)');
+    const size = Math.max(need, last === 0 ? FIRST_CHUNK_WORDS : Math.min(last * 2, MAX_CHUNK_WORDS));
+    // Pooled chunks are not cleared: a record is read only up to its own length, and every word
+    // of it (write padding included) is written by its append.
+    const chunk = (size === MAX_CHUNK_WORDS ? chunkPool.pop() : undefined) ?? new Int32Array(size);
     const k = this.#chunks.length;
     // A chunk opened for an append whose value check then failed holds nothing: replace it, so no
     // chunk is ever empty.
-    if (k > 0 && this.#pos === 0) this.#chunks[k - 1] = chunk;
-    else {
+    if (k > 0 && this.#pos === 0) {
+      giveBack([this.#chunks[k - 1]]);
+      this.#chunks[k - 1] = chunk;
+    } else {
       if (k > 0) this.#used[k - 1] = this.#pos;
       this.#chunks.push(chunk);
       this.#used.push(0);
     }
-    this.#chunk = chunk;
-    this.#dv = new DataView(chunk.buffer);
+    this.#w = chunk;
+    this.#b = new Uint8Array(chunk.buffer);
     this.#pos = 0;
   }
 
-  /** Bytes used in chunk k. */
+  /**
+   * Gives the log's storage to the next log in this thread (see `chunkPool`). Entry objects already
+   * built stay valid (they hold copies); the log can no longer be appended to or read, except
+   * `entries()` if every entry was built before. Calling it again does nothing.
+   */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    giveBack(this.#chunks.splice(0));
+    this.#used.length = 0;
+    this.#w = new Int32Array(0);
+    this.#b = new Uint8Array(0);
+    this.#pos = 0;
+  }
+
+  #checkLive(): void {
+    if (this.#released) throw new Error('witness log: read after release() (a docklock bug)');
+  }
+
+  /** Words used in chunk k. */
   #usedOf(k: number): number {
     return k === this.#chunks.length - 1 ? this.#pos : this.#used[k];
   }
@@ -325,7 +524,7 @@ export class WitnessLog {
   }
 
   /**
-   * The entry at `i`, decoded from the log (write bytes view the log's own copy).
+   * The entry at `i`, decoded from the log (write bytes are copies).
    *
    * @param i - 0 ≤ i < length.
    * @returns the entry (do not mutate).
@@ -335,6 +534,7 @@ export class WitnessLog {
     if (!Number.isInteger(i) || i < 0 || i >= this.#n) throw new RangeError(`witness entry index must be in [0, ${this.#n}), got ${i}`);
     let e = this.#objects[i];
     if (e === undefined) {
+      this.#checkLive();
       this.#locate(i);
       e = this.#build(i, this.#chunks[this.#ixChunk[i]], this.#ixPos[i]);
       this.#objects[i] = e;
@@ -352,7 +552,7 @@ export class WitnessLog {
     let q = 0;
     if (k > 0) {
       c = ixc[k - 1];
-      q = recordEnd(this.#chunks[c], ixp[k - 1]);
+      q = ixp[k - 1] + this.#chunks[c][ixp[k - 1]];
     }
     for (; k <= i; k++) {
       if (q >= this.#usedOf(c)) {
@@ -361,8 +561,57 @@ export class WitnessLog {
       }
       ixc.push(c);
       ixp.push(q);
-      q = recordEnd(this.#chunks[c], q);
+      q += this.#chunks[c][q];
     }
+  }
+
+  /**
+   * A log holding `entries` (as {@link WitnessLog.append} would build it), e.g. a witness read from
+   * a bundle, for a replay to compare against.
+   *
+   * @throws {RangeError|TypeError} if an entry's index is not its position or a value is impossible.
+   */
+  static from(entries: readonly WitnessEntry[]): WitnessLog {
+    const log = new WitnessLog();
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      if (e.index !== i) throw new RangeError(`witness entry at position ${i} carries index ${e.index}`);
+      log.append(e);
+    }
+    return log;
+  }
+
+  /**
+   * Whether entry `i` of this log and of `other` have the same canonical encoding (so the same
+   * leaf hash): same name, arguments, result, writes, fuel and data. Compares the stored words, so
+   * a replay checks each call without building entry objects; only when they differ are the two
+   * encodings compared (a −0 and a 0 are stored differently but encode alike). Sequential `i` is
+   * O(1) each.
+   *
+   * @param i - an index below both logs' lengths.
+   */
+  sameEntry(i: number, other: WitnessLog): boolean {
+    if (!(Number.isInteger(i) && i >= 0 && i < this.#n && i < other.#n)) throw new RangeError(`witness entry index ${i} is not in both logs`);
+    this.#checkLive();
+    other.#checkLive();
+    this.#locate(i);
+    other.#locate(i);
+    const a = this.#chunks[this.#ixChunk[i]];
+    const b = other.#chunks[other.#ixChunk[i]];
+    const p = this.#ixPos[i];
+    const q = other.#ixPos[i];
+    const len = a[p];
+    let same = len === b[q] && (a[p + 1] & ~0xffff) === (b[q + 1] & ~0xffff) && this.#names[a[p + 1] & 0xffff] === other.#names[b[q + 1] & 0xffff];
+    for (let k = 2; same && k < len; k++) if (a[p + k] !== b[q + k]) same = false;
+    if (same && (this.#data.size !== 0 || other.#data.size !== 0)) {
+      const da = this.#data.get(i);
+      const db = other.#data.get(i);
+      same = da === undefined || db === undefined ? da === db : da.length === db.length && da.every((x, k) => x === db[k]);
+    }
+    if (same) return true;
+    const ea = encodeEntry(this.entry(i));
+    const eb = encodeEntry(other.entry(i));
+    return ea.length === eb.length && ea.every((x, k) => x === eb[k]);
   }
 
   /**
@@ -372,6 +621,11 @@ export class WitnessLog {
    */
   entries(): readonly WitnessEntry[] {
     const n = this.#n;
+    if (this.#released) {
+      const built = this.#objects.slice(0, n);
+      for (let i = 0; i < n; i++) if (built[i] === undefined) this.#checkLive();
+      return built;
+    }
     const out = new Array<WitnessEntry>(n);
     let c = 0;
     let q = 0;
@@ -387,19 +641,19 @@ export class WitnessLog {
         this.#objects[i] = e;
       }
       out[i] = e;
-      q = recordEnd(chunk, q);
+      q += chunk[q];
     }
     return out;
   }
 
   /**
-   * Hashes every entry's canonical encoding as a leaf and builds the Merkle root. The stored bytes
-   * are already most of each encoding: only version, index, name and data are added around them.
+   * Encodes every entry canonically (encoding.ts), hashes it as a leaf and builds the Merkle root.
    * Can be called again after more appends; it always covers the whole log.
    *
    * @returns root and leaf hashes (views into one slab, made on first access).
    */
   finalize(): WitnessCommitment {
+    this.#checkLive();
     const n = this.#n;
     const slab = new Uint8Array(n * HASH_BYTES);
     const slabWords = LITTLE_ENDIAN ? new Uint32Array(slab.buffer) : null;
@@ -410,30 +664,25 @@ export class WitnessLog {
     const data = this.#data;
     const hasData = data.size > 0;
     let c = 0;
-    let chunk = this.#chunks[0];
+    let w = this.#chunks[0];
+    let b = n === 0 ? this.#b : new Uint8Array(w.buffer);
     let used = n === 0 ? 0 : this.#usedOf(0);
     let q = 0;
     for (let i = 0; i < n; i++) {
       if (q >= used) {
         c++;
-        chunk = this.#chunks[c];
+        w = this.#chunks[c];
+        b = new Uint8Array(w.buffer);
         used = this.#usedOf(c);
         q = 0;
       }
-      let len = chunk[q++];
-      if (len === NAME_ESCAPE) {
-        len = readU32BE(chunk, q);
-        q += 4;
-      }
-      const end = q + len;
-      let nameId = chunk[q++];
-      if (nameId === NAME_ESCAPE) {
-        nameId = readU32BE(chunk, q);
-        q += 4;
-      }
-      const name = names[nameId];
+      const len = w[q];
+      const head = w[q + 1];
+      const name = names[head & 0xffff];
       const d = hasData ? data.get(i) : undefined;
-      const need = LEAF_HEAD.length + 5 + name.length + (end - q) + (d === undefined ? 1 : 5 + d.length);
+      // A value word encodes to at most 5 bytes, a write's two words to 11, bytes to themselves:
+      // never more than twice the record's bytes, plus the array headers.
+      const need = LEAF_HEAD.length + 5 + name.length + 8 * len + 16 + (d === undefined ? 1 : 5 + d.length);
       if (need > sb.length) {
         scratch = blake3PaddedScratch(need);
         sb = scratch.bytes;
@@ -443,64 +692,113 @@ export class WitnessLog {
       const nl = name.length;
       for (let k = 0; k < nl; k++) sb[p + k] = name[k];
       p += nl;
-      // The rest is a few dozen bytes for most calls: a loop beats subarray().set() there.
-      if (end - q <= 64) for (; q < end; q++) sb[p++] = chunk[q];
-      else {
-        sb.set(chunk.subarray(q, end), p);
-        p += end - q;
-        q = end;
-      }
+      p = encodeTail(sb, p, w, b, q);
       if (d === undefined) sb[p++] = 0xc0;
       else p = putBin(sb, p, d);
       if (slabWords !== null && p <= 1024) blake3LeafWords(scratch.words, p, slabWords, i * 8);
       else blake3Into(sb.subarray(0, p), slab, i * HASH_BYTES);
+      q += len;
     }
     return commitment(slab, n);
   }
 
-  /** Entry i from its record at `start` in `chunk`. */
-  #build(i: number, chunk: Uint8Array, start: number): WitnessEntry {
-    const r = reader;
-    r.b = chunk;
-    r.p = start;
-    if (r.u8() === NAME_ESCAPE) r.be(4); // body length
-    let nameId = r.u8();
-    if (nameId === NAME_ESCAPE) nameId = r.be(4);
-    const na = r.arrayHeader();
-    let args = new Array<number | bigint>(na);
-    for (let k = 0; k < na; k++) args[k] = r.value() as number | bigint;
-    let result = r.value();
-    const nw = r.arrayHeader();
+  /** Entry i from its record at word `start` of `w`. */
+  #build(i: number, w: Int32Array, start: number): WitnessEntry {
+    const head = w[start + 1];
+    const arity = (head >>> 16) & 0xff;
+    const resultKind = (head >>> 24) & 0xf;
+    const nw = w[start + 2];
+    let q = start + HEADER_WORDS;
+    let kindsAt = -1;
+    if ((head & KINDS_FLAG) !== 0) {
+      kindsAt = q;
+      q += (arity + 7) >> 3;
+    }
+    const args = new Array<number | bigint>(arity);
+    for (let k = 0; k < arity; k++) {
+      const kind = argKind(w, kindsAt, k);
+      args[k] = getValue(w, q, kind) as number | bigint;
+      q += valueWords(kind);
+    }
+    const result = getValue(w, q, resultKind);
+    q += valueWords(resultKind);
+    const b = new Uint8Array(w.buffer);
     const writes = new Array<MemoryWrite>(nw);
     for (let k = 0; k < nw; k++) {
-      r.u8(); // 0x92
-      const ptr = r.value() as number;
-      writes[k] = { ptr, bytes: r.bin() };
+      const len = w[q + 1];
+      const at = (q + 2) << 2;
+      // A copy: entries outlive nothing they view.
+      writes[k] = { ptr: w[q] >>> 0, bytes: b.slice(at, at + len) };
+      q += 2 + ((len + 3) >> 2);
     }
-    const fuel = r.value() as bigint;
-    const exact = this.#negZero.get(i);
-    if (exact !== undefined) {
-      args = exact.args;
-      result = exact.result;
-    }
-    const e: WitnessEntry = { index: i, name: this.#names[nameId], args, result, writes, fuel };
+    sW[LO] = w[start + 3];
+    sW[HI] = w[start + 4];
+    const e: WitnessEntry = { index: i, name: this.#names[head & 0xffff], args, result, writes, fuel: sU64[0] };
     const data = this.#data.get(i);
     if (data !== undefined) e.data = data;
     return e;
   }
 }
 
-function readU32BE(b: Uint8Array, p: number): number {
-  return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+function giveBack(chunks: readonly Int32Array<ArrayBuffer>[]): void {
+  for (const c of chunks) if (c.length === MAX_CHUNK_WORDS && chunkPool.length < CHUNK_POOL_MAX) chunkPool.push(c);
 }
 
-/** Where the record starting at `q` in `chunk` ends. */
-function recordEnd(chunk: Uint8Array, q: number): number {
-  const len = chunk[q];
-  return len === NAME_ESCAPE ? q + 5 + readU32BE(chunk, q + 1) : q + 1 + len;
+/**
+ * Writes the MessagePack of a record's args, result, writes and fuel (fields 3–6 of the entry)
+ * at `p` of `out`; the record starts at word `q` of `w` (`b` is the same chunk as bytes).
+ */
+function encodeTail(out: Uint8Array, p: number, w: Int32Array, b: Uint8Array, q: number): number {
+  const head = w[q + 1];
+  const arity = (head >>> 16) & 0xff;
+  const resultKind = (head >>> 24) & 0xf;
+  const nw = w[q + 2];
+  const fuelLo = w[q + 3] >>> 0;
+  const fuelHi = w[q + 4] >>> 0;
+  let r = q + HEADER_WORDS;
+  let kindsAt = -1;
+  if ((head & KINDS_FLAG) !== 0) {
+    kindsAt = r;
+    r += (arity + 7) >> 3;
+  }
+  p = putArrayHeader(out, p, arity);
+  for (let k = 0; k < arity; k++) {
+    const kind = argKind(w, kindsAt, k);
+    p = encodeValue(out, p, w, r, kind);
+    r += valueWords(kind);
+  }
+  p = encodeValue(out, p, w, r, resultKind);
+  r += valueWords(resultKind);
+  p = putArrayHeader(out, p, nw);
+  for (let k = 0; k < nw; k++) {
+    out[p++] = 0x92;
+    p = putNumber(out, p, w[r] >>> 0);
+    const len = w[r + 1];
+    const at = (r + 2) << 2;
+    // bin8/16/32 header, then the bytes.
+    if (len < 0x100) {
+      out[p++] = 0xc4;
+      out[p++] = len;
+    } else if (len < 0x10000) {
+      out[p++] = 0xc5;
+      out[p++] = len >>> 8;
+      out[p++] = len;
+    } else {
+      out[p++] = 0xc6;
+      putU32BE(out, p, len);
+      p += 4;
+    }
+    if (len <= 64) for (let j = 0; j < len; j++) out[p + j] = b[at + j];
+    else out.set(b.subarray(at, at + len), p);
+    p += len;
+    r += 2 + ((len + 3) >> 2);
+  }
+  // Fuel: always 9 bytes, uint64 only above the i64 range (as msgpackr writes a bigint).
+  out[p] = fuelHi > 0x7fff_ffff ? 0xcf : 0xd3;
+  putU32BE(out, p + 1, fuelHi);
+  putU32BE(out, p + 5, fuelLo);
+  return p + 9;
 }
-
-const reader = new RecordReader();
 
 /**
  * Leaf hashes and Merkle root of a list of entries, as {@link WitnessLog.finalize} computes them;
