@@ -29,6 +29,8 @@ export interface Row {
   ms: number;
   unit: string;
   baseline?: boolean;
+  /** A target on this row's time ÷ the baseline's time (e.g. 1.5 for "at most 1.5× slower"). */
+  maxTimeRatio?: number;
 }
 
 /** A named group of rows measured side by side. */
@@ -216,6 +218,11 @@ async function main(): Promise<void> {
     for (const r of rows) {
       const ratio = r.ops / r.ms / baseRate;
       console.log(`  ${r.label.padEnd(48)} ${fmtRate(r)}  ${r === base ? 'baseline' : `×${ratio.toFixed(2)} vs baseline`}`);
+    }
+    for (const r of rows) {
+      if (r.maxTimeRatio === undefined) continue;
+      const timeRatio = r.ms / r.ops / (base.ms / base.ops);
+      console.log(`  → ${r.label}: ${timeRatio.toFixed(2)}× the baseline's time per ${r.unit} (target ≤ ${r.maxTimeRatio}×: ${timeRatio <= r.maxTimeRatio ? 'met' : 'MISSED'})`);
     }
   }
 }

@@ -193,3 +193,108 @@ describe('WitnessLog.appendCall (the host-call fast path)', () => {
     expect(toHex(log.finalize().root)).toBe(toHex(merkleRoot([encodeEntry({ index: 0, name: 'm.f', args: [0, 0], result: 0, writes: [], fuel: 1n })])));
   });
 });
+
+describe('WitnessLog raw-word appends, comparison and release', () => {
+  const I32 = 0x7f;
+  const I64 = 0x7e;
+  const arg = fc.oneof(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }).map((v) => [I32, v] as const), fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }).map((v) => [I64, v] as const));
+  const call = fc.record({
+    args: fc.array(arg, { maxLength: 15 }),
+    result: fc.oneof(fc.constant(null), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.double()),
+    writes: fc.array(fc.record({ ptr: fc.nat({ max: 2 ** 32 - 1 }), bytes: fc.uint8Array({ maxLength: 9000 }) }), { maxLength: 4 }),
+    fuel: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+    data: fc.option(fc.uint8Array({ maxLength: 40 }), { nil: undefined, freq: 5 }),
+  });
+
+  it('appendRaw stores exactly what appendCall stores, across chunk ends (property)', () => {
+    fc.assert(
+      fc.property(fc.array(call, { minLength: 1, maxLength: 150 }), (calls) => {
+        const raw = new WitnessLog();
+        const viaValues = new WitnessLog();
+        const src = new Int32Array(2 + 30);
+        for (const c of calls) {
+          const params = c.args.map(([t]) => t);
+          const id = raw.intern(`m.f${params.join('_')}`);
+          let w = 2;
+          for (const [t, v] of c.args) {
+            if (t === I32) src[w++] = v as number;
+            else {
+              src[w++] = Number(BigInt.asUintN(32, v as bigint)) | 0;
+              src[w++] = Number(BigInt.asUintN(32, (v as bigint) >> 32n)) | 0;
+            }
+          }
+          const lo = Number(c.fuel & 0xffff_ffffn);
+          const hi = Number(c.fuel >> 32n);
+          raw.appendRaw(raw.rawShape(id, params, 2), src, c.result, lo, hi, c.writes, c.data);
+          viaValues.appendCall(viaValues.intern(`m.f${params.join('_')}`), c.args.map(([, v]) => v), c.args.length, c.result, lo, hi, c.writes, c.data);
+        }
+        expect(raw.entries()).toEqual(viaValues.entries());
+        expect(toHex(raw.finalize().root)).toBe(toHex(viaValues.finalize().root));
+        for (let i = 0; i < calls.length; i++) expect(raw.sameEntry(i, viaValues)).toBe(true);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('rejects a shape of another log and impossible types', () => {
+    const a = new WitnessLog();
+    const b = new WitnessLog();
+    const shape = a.rawShape(a.intern('m.f'), [I32], 0);
+    b.intern('m.f');
+    expect(() => b.appendRaw(shape, Int32Array.of(1), 0, 0, 0, [], undefined)).toThrow(RangeError);
+    expect(() => a.rawShape(0, [0x7c], 0)).toThrow(RangeError);
+    expect(() => a.rawShape(5, [I32], 0)).toThrow(RangeError);
+    expect(b.length).toBe(0);
+  });
+
+  it('sameEntry compares what the leaf hash covers: names by text, -0 as 0, types, bytes and data', () => {
+    const entry = { name: 'm.f', args: [1, 2n], result: 0, writes: [{ ptr: 4, bytes: Uint8Array.of(9, 8, 7) }], fuel: 77n };
+    const a = new WitnessLog();
+    a.intern('m.other'); // the same name gets a different id in each log
+    a.append(entry);
+    a.append({ ...entry, args: [-0, 2n] });
+    const b = new WitnessLog();
+    b.append(entry);
+    b.append({ ...entry, args: [0, 2n] });
+    expect(a.sameEntry(0, b)).toBe(true);
+    expect(a.sameEntry(1, b)).toBe(true);
+    const differs = (change: Partial<typeof entry> & { data?: Uint8Array }): boolean => {
+      const c = new WitnessLog();
+      c.append({ ...entry, ...change });
+      return a.sameEntry(0, c);
+    };
+    expect(differs({ args: [1n, 2n] })).toBe(false);
+    expect(differs({ args: [1, 3n] })).toBe(false);
+    expect(differs({ result: 1 })).toBe(false);
+    expect(differs({ writes: [{ ptr: 4, bytes: Uint8Array.of(9, 8, 6) }] })).toBe(false);
+    expect(differs({ writes: [{ ptr: 5, bytes: Uint8Array.of(9, 8, 7) }] })).toBe(false);
+    expect(differs({ fuel: 78n })).toBe(false);
+    expect(differs({ name: 'm.g' })).toBe(false);
+    expect(differs({ data: Uint8Array.of(1) })).toBe(false);
+    expect(differs({})).toBe(true);
+    expect(() => a.sameEntry(2, b)).toThrow(RangeError);
+  });
+
+  it('release gives the memory to the next log and keeps entries built before it intact', () => {
+    const first = new WitnessLog();
+    const id = first.intern('m.f');
+    const bytes = new Uint8Array(64);
+    for (let i = 0; i < 60_000; i++) first.appendCall(id, [i], 1, 0, i, 0, [{ ptr: 0, bytes: bytes.fill(i & 0xff) }], undefined);
+    const root = toHex(first.finalize().root);
+    const kept = first.entries();
+    first.release();
+    first.release();
+    expect(() => first.entry(0)).not.toThrow(); // built before the release
+    expect(() => first.finalize()).toThrow(/release/);
+    expect(() => first.appendCall(id, [1], 1, 0, 1, 0, [], undefined)).toThrow(/release/);
+    const second = new WitnessLog();
+    const id2 = second.intern('m.f');
+    for (let i = 0; i < 60_000; i++) second.appendCall(id2, [-i], 1, 1, i, 0, [{ ptr: 0, bytes: bytes.fill(0xee) }], undefined);
+    expect(kept[59_999].writes[0].bytes.every((b) => b === (59_999 & 0xff))).toBe(true);
+    expect(toHex(commitEntries(kept).root)).toBe(root);
+    const unbuilt = new WitnessLog();
+    unbuilt.append({ name: 'm.f', args: [], result: null, writes: [], fuel: 0n });
+    unbuilt.release();
+    expect(() => unbuilt.entries()).toThrow(/release/);
+  });
+});
