@@ -15,7 +15,7 @@ import { wat } from '../engine/wat.ts';
 const I32 = 0x7f;
 const I64 = 0x7e;
 const F64 = 0x7c;
-const type = (params: number[], results: number[] = [I32]): FuncType => ({ params: Uint8Array.from(params), results: Uint8Array.from(results) });
+const type = (params: readonly number[], results: readonly number[] = [I32]): FuncType => ({ params: Uint8Array.from(params), results: Uint8Array.from(results) });
 const manifest = parseManifest({ apiVersion: 'docklock/v1', kind: 'Cage', module: 't.wasm', args: ['a', 'bc'], limits: { fuel: '100000000' } });
 const EMPTY = new Uint8Array(0);
 
