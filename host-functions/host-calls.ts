@@ -110,6 +110,8 @@ export class HostCalls {
   pendingData: Uint8Array | undefined;
   /** Fuel halves of the call in progress (calls never nest: see #record). */
   readonly #fuel = new Uint32Array(2);
+  /** Whether the trampolines read the fuel themselves (the meter has a wasm reader). */
+  #fuelInWasm = true;
   readonly #wrapped = new WeakMap<HostFn, Wrapped>();
   /** Counts host calls started; a call that sees it move while it runs was nested (see #checkNotNested). */
   #started = 0;
@@ -141,7 +143,9 @@ export class HostCalls {
   set fuelMeter(meter: FuelMeter) {
     this.#meter = meter;
     const f = meter.fuelUsedFunction?.();
-    for (const t of this.#fuelTables) if (f !== undefined) t.set(0, f);
+    // A meter with no wasm reader (a test's): trampolined calls then read it from JavaScript.
+    this.#fuelInWasm = f !== undefined || meter === NO_FUEL;
+    if (f !== undefined) for (const t of this.#fuelTables) t.set(0, f);
   }
 
   /** In replay, the recorded entry the call in progress must match (net answers come from it). */
@@ -159,7 +163,7 @@ export class HostCalls {
   }
 
   // Host functions never call back into the guest they serve, so calls never nest
-  // (spec: witness.md#H1): the wrapper's reused argument array, the pooled writes and the
+  // (spec: witness.md#H4): the wrapper's reused argument array, the pooled writes and the
   // trampolines' scratch are this call's. #checkNotNested fails closed if that ever breaks.
   #record(name: string, nameId: number, args: HostValue[], arity: number, result: HostValue | null, fuelLo: number, fuelHi: number): void {
     const data = this.pendingData;
@@ -174,8 +178,17 @@ export class HostCalls {
     this.pendingData = undefined;
     // Host-order words: link() uses trampolines only where that is little-endian, as wasm is.
     const words = st.words;
-    const i = this.log.appendRaw(st.shape, words, result, words[SCRATCH_FUEL >> 2] >>> 0, words[(SCRATCH_FUEL >> 2) + 1] >>> 0, this.mem.writes, data);
+    const fuel = this.#fuelInWasm ? words : this.#fuel;
+    const at = this.#fuelInWasm ? SCRATCH_FUEL >> 2 : 0;
+    const i = this.log.appendRaw(st.shape, words, result, fuel[at] >>> 0, fuel[at + 1] >>> 0, this.mem.writes, data);
     if (this.mode === 'replay') this.#compare(i, st.w.name);
+  }
+
+  /** Starts a staged call; returns its number (see #checkNotNested). */
+  #stagedBegin(): number {
+    this.mem.beginCall();
+    if (!this.#fuelInWasm) this.#meter.fuelUsedWords(this.#fuel, 0);
+    return ++this.#started;
   }
 
   /** A staged call threw `e`: a guest fault is answered with the fault value, a RunEnd recorded first. */
@@ -223,7 +236,7 @@ export class HostCalls {
     const nameId = this.log.intern(name);
     const fuel = this.#fuel;
     const mem = this.mem;
-    // The arguments array is reused: the log copies values into its columns.
+    // The arguments array is reused: the log copies the values into the record.
     const args = new Array<HostValue>(arity).fill(0);
     const hostCall = function hostCall(): HostValue | undefined {
       for (let i = 0; i < arity; i++) args[i] = arguments[i] as HostValue;
@@ -312,12 +325,10 @@ export class HostCalls {
    */
   #stagedFunction(st: StagedImport): HostFn {
     const impl = st.w.impl;
-    const mem = this.mem;
     switch (st.w.arity) {
       case 0:
         return () => {
-          mem.beginCall();
-          const s = ++this.#started;
+          const s = this.#stagedBegin();
           let r: HostValue | void;
           try {
             r = impl();
@@ -328,8 +339,7 @@ export class HostCalls {
         };
       case 1:
         return (a: HostValue) => {
-          mem.beginCall();
-          const s = ++this.#started;
+          const s = this.#stagedBegin();
           let r: HostValue | void;
           try {
             r = impl(a);
@@ -340,8 +350,7 @@ export class HostCalls {
         };
       case 2:
         return (a: HostValue, b: HostValue) => {
-          mem.beginCall();
-          const s = ++this.#started;
+          const s = this.#stagedBegin();
           let r: HostValue | void;
           try {
             r = impl(a, b);
@@ -352,8 +361,7 @@ export class HostCalls {
         };
       case 3:
         return (a: HostValue, b: HostValue, c: HostValue) => {
-          mem.beginCall();
-          const s = ++this.#started;
+          const s = this.#stagedBegin();
           let r: HostValue | void;
           try {
             r = impl(a, b, c);
@@ -364,8 +372,7 @@ export class HostCalls {
         };
       case 4:
         return (a: HostValue, b: HostValue, c: HostValue, d: HostValue) => {
-          mem.beginCall();
-          const s = ++this.#started;
+          const s = this.#stagedBegin();
           let r: HostValue | void;
           try {
             r = impl(a, b, c, d);
@@ -376,8 +383,7 @@ export class HostCalls {
         };
       default:
         return (...args: HostValue[]) => {
-          mem.beginCall();
-          const s = ++this.#started;
+          const s = this.#stagedBegin();
           let r: HostValue | void;
           try {
             r = impl(...args);

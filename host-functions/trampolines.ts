@@ -1,6 +1,7 @@
 /**
  * Host-call trampolines: a small generated wasm module between the guest and docklock's host
- * functions that captures, inside wasm, what the witness needs from the guest's side of a call.
+ * functions that captures, inside wasm, what the witness needs from the guest's side of a call
+ * (spec: witness.md#H4).
  *
  * For each wrapped import it exports a function of the import's own type which
  *   1. stores the fuel used so far (an i64, read through `call_indirect` from the instance's fuel

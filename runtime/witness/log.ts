@@ -1,5 +1,5 @@
 /**
- * The append-only witness of one run.
+ * The append-only witness of one run (spec: witness.md#H5).
  *
  * Host functions append in the guest's hot loop (a million `random_get` calls is an ordinary
  * run), so an append allocates nothing and stores raw 32-bit words: no MessagePack encoding, no

@@ -142,6 +142,10 @@ describe('host-call trampolines', () => {
     linked.m.f(1);
     expect(calls.log.entry(1).fuel).toBe(inst.fuelUsed());
     expect(inst.fuelUsed()).toBeGreaterThan(0n);
+    // A meter with no wasm reader is read from JavaScript, as the wrapper path reads it.
+    calls.fuelMeter = { fuelUsedWords: (out, at) => { out[at] = 5; out[at + 1] = 1; } };
+    linked.m.f(2);
+    expect(calls.log.entry(2).fuel).toBe((1n << 32n) + 5n);
   });
 
   it('fail closed when a host function runs another host call before returning', () => {
