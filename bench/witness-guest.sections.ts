@@ -43,6 +43,11 @@ async function interleaved(fns: readonly (() => Promise<void>)[], reps = REPS): 
   return best;
 }
 
+/** Rows from times measured together (see interleaved). */
+function zipRows(times: readonly number[], rows: readonly Omit<Row, 'ms'>[]): Row[] {
+  return rows.map((r, k) => ({ ...r, ms: times[k] }));
+}
+
 function randomGetGuest(n: number): Uint8Array {
   return wat(`(module
     (import "wasi_snapshot_preview1" "random_get" (func $rg (param i32 i32) (result i32)))
@@ -93,10 +98,11 @@ export const GUEST_SECTIONS: Section[] = [
         });
         (inst.exports._start as () => void)();
       };
-      const hostRun = async (calls: HostCalls): Promise<void> => {
+      const hostRun = async (calls: HostCalls, trampolines = true): Promise<void> => {
         const wasi = createWasi(calls, { args: [], env: {}, seed: manifest.determinism.seed, clockStart: 0n, clockStep: 1n, stdin: EMPTY, inputs: new Map(), outputDir: '/output', scratchDir: '/tmp', limits: { stdout: 1024, stderr: 1024, output: 1024, scratch: 1024 }, grants: new Set(['random']) });
         // As runGuest links them: wrapped host functions behind trampolines (UnrecordedCalls has none).
-        const inst = compiled.instantiateSync(calls.link({ wasi_snapshot_preview1: wasi.imports }, compiled.functionImports()), {
+        const imports = { wasi_snapshot_preview1: wasi.imports };
+        const inst = compiled.instantiateSync(trampolines ? calls.link(imports, compiled.functionImports()) : imports, {
           fuel: manifest.limits.fuel,
           beforeStart: (i) => { calls.mem.attach(i.exports.memory as WebAssembly.Memory); calls.fuelMeter = i; },
         });
@@ -104,9 +110,9 @@ export const GUEST_SECTIONS: Section[] = [
       };
       const unrecorded = (): Promise<void> => hostRun(new UnrecordedCalls('record'));
       // Recorded: the same host functions through HostCalls.wrap (an entry per call), no hashing.
-      const recorded = async (): Promise<void> => {
+      const recordedVia = (trampolines: boolean) => async (): Promise<void> => {
         const calls = new HostCalls('record');
-        await hostRun(calls);
+        await hostRun(calls, trampolines);
         if (calls.log.length !== n) throw new Error(`expected ${n} entries, got ${calls.log.length}`);
         // As runGuest does once a run's entries are built: its memory serves the next run.
         calls.release();
@@ -118,9 +124,11 @@ export const GUEST_SECTIONS: Section[] = [
       return [
         // Baseline and recorded alternate (interleaved); the reference rows are measured apart.
         { label: 'bare host: RNG fill only (lower bound)', ops: n, ms: await bestAsync(plain), unit: 'call' },
-        ...(await interleaved([unrecorded, recorded], GUEST_REPS)).map((ms, k) => (k === 0
-          ? { label: 'docklock WASI, no witness (baseline)', ops: n, ms, unit: 'call', baseline: true }
-          : { label: 'docklock WASI, recorded (entry per call)', ops: n, ms, unit: 'call', maxTimeRatio: 1.5 })),
+        ...zipRows(await interleaved([unrecorded, recordedVia(true), recordedVia(false)], GUEST_REPS), [
+          { label: 'docklock WASI, no witness (baseline)', ops: n, unit: 'call', baseline: true },
+          { label: 'docklock WASI, recorded (entry per call)', ops: n, unit: 'call', maxTimeRatio: 1.5 },
+          { label: '  same, JavaScript wrapper (no trampolines)', ops: n, unit: 'call' },
+        ]),
         { label: 'whole run incl. finalise + result hash', ops: n, ms: await bestAsync(full), unit: 'call' },
       ];
     },
@@ -139,9 +147,10 @@ export const GUEST_SECTIONS: Section[] = [
         await runGuest({ manifest, module, stdin: EMPTY, inputs: new Map(), mode: 'record', compiled });
       };
       return [
-        ...(await interleaved([recordOnce, replayOnce], GUEST_REPS)).map((ms, k) => (k === 0
-          ? { label: 'original run (record)', ops: n, ms, unit: 'call', baseline: true }
-          : { label: 'replay (compare every entry)', ops: n, ms, unit: 'call', maxTimeRatio: 1.1 })),
+        ...zipRows(await interleaved([recordOnce, replayOnce], GUEST_REPS), [
+          { label: 'original run (record)', ops: n, unit: 'call', baseline: true },
+          { label: 'replay (compare every entry)', ops: n, unit: 'call', maxTimeRatio: 1.1 },
+        ]),
       ];
     },
   },
