@@ -212,6 +212,13 @@ export class WitnessLog {
   readonly #objects: WitnessEntry[] = [];
   /** Set by release(): the chunks belong to the pool now. */
   #released = false;
+  /** Sequential cursor for sameEntry (see #seek): entry index, chunk, word. */
+  #curI = -1;
+  #curC = 0;
+  #curP = 0;
+  /** The log sameEntry last compared with, and its ids for this log's names (see #peerName). */
+  #peer: WitnessLog | undefined;
+  readonly #peerIds: number[] = [];
 
   /**
    * Records one host call. Write bytes are copied (they usually view guest memory, which the guest
@@ -594,14 +601,14 @@ export class WitnessLog {
     if (!(Number.isInteger(i) && i >= 0 && i < this.#n && i < other.#n)) throw new RangeError(`witness entry index ${i} is not in both logs`);
     this.#checkLive();
     other.#checkLive();
-    this.#locate(i);
-    other.#locate(i);
-    const a = this.#chunks[this.#ixChunk[i]];
-    const b = other.#chunks[other.#ixChunk[i]];
-    const p = this.#ixPos[i];
-    const q = other.#ixPos[i];
+    this.#seek(i);
+    other.#seek(i);
+    const a = this.#chunks[this.#curC];
+    const b = other.#chunks[other.#curC];
+    const p = this.#curP;
+    const q = other.#curP;
     const len = a[p];
-    let same = len === b[q] && (a[p + 1] & ~0xffff) === (b[q + 1] & ~0xffff) && this.#names[a[p + 1] & 0xffff] === other.#names[b[q + 1] & 0xffff];
+    let same = len === b[q] && (a[p + 1] & ~0xffff) === (b[q + 1] & ~0xffff) && this.#peerName(a[p + 1] & 0xffff, other) === (b[q + 1] & 0xffff);
     for (let k = 2; same && k < len; k++) if (a[p + k] !== b[q + k]) same = false;
     if (same && (this.#data.size !== 0 || other.#data.size !== 0)) {
       const da = this.#data.get(i);
@@ -612,6 +619,46 @@ export class WitnessLog {
     const ea = encodeEntry(this.entry(i));
     const eb = encodeEntry(other.entry(i));
     return ea.length === eb.length && ea.every((x, k) => x === eb[k]);
+  }
+
+  /** The id `other` gives this log's name `id` (−1 if it has none); cached per peer log. */
+  #peerName(id: number, other: WitnessLog): number {
+    if (this.#peer !== other) {
+      this.#peer = other;
+      this.#peerIds.length = 0;
+    }
+    let peer = this.#peerIds[id];
+    if (peer === undefined) {
+      peer = other.#nameIds.get(this.#names[id]) ?? -1;
+      this.#peerIds[id] = peer;
+    }
+    return peer;
+  }
+
+  /**
+   * Points the cursor (#curI, #curC, #curP) at entry i's record: O(1) for the same or the next
+   * entry (a replay compares them in order), else through the record index.
+   */
+  #seek(i: number): void {
+    if (i === this.#curI) return;
+    if (i === this.#curI + 1 && this.#curI >= 0) {
+      let c = this.#curC;
+      let p = this.#curP + this.#chunks[c][this.#curP];
+      if (p >= this.#usedOf(c)) {
+        c++;
+        p = 0;
+      }
+      this.#curC = c;
+      this.#curP = p;
+    } else if (i === 0) {
+      this.#curC = 0;
+      this.#curP = 0;
+    } else {
+      this.#locate(i);
+      this.#curC = this.#ixChunk[i];
+      this.#curP = this.#ixPos[i];
+    }
+    this.#curI = i;
   }
 
   /**

@@ -231,6 +231,12 @@ describe('WitnessLog raw-word appends, comparison and release', () => {
         expect(raw.entries()).toEqual(viaValues.entries());
         expect(toHex(raw.finalize().root)).toBe(toHex(viaValues.finalize().root));
         for (let i = 0; i < calls.length; i++) expect(raw.sameEntry(i, viaValues)).toBe(true);
+        // Out of order too (the cursor falls back to the record index), and against a different log.
+        const other = WitnessLog.from(viaValues.entries().map((e) => ({ ...e, fuel: e.fuel ^ 1n })));
+        for (const i of [calls.length - 1, 0, Math.floor(calls.length / 2), calls.length - 1]) {
+          expect(viaValues.sameEntry(i, raw)).toBe(true);
+          expect(raw.sameEntry(i, other)).toBe(false);
+        }
       }),
       { numRuns: 40 },
     );
