@@ -29,18 +29,17 @@ async function bestAsync(fn: () => Promise<void>, reps = REPS): Promise<number> 
  * Best time of each function over `reps` rounds, after one warm-up round, running them in turn
  * within each round: on this shared machine the speed drifts by tens of percent over a minute,
  * and alternating keeps a ratio from comparing a fast moment with a slow one. The order flips
- * every round and, when node runs with --expose-gc (npm run bench:witness does), the heap is
- * collected before each timed run: otherwise whichever ran first in a round paid for the garbage
- * of the run before it (measured: +200–330 ns a call on whole 1M-call runs, either order).
+ * every round, since whichever runs first in a round pays for the garbage of the run before it
+ * (measured: +200–330 ns a call on whole 1M-call runs, either order). Forcing a full GC before
+ * each run instead was tried and rejected: it made every later recorded run ~1.5× slower (a
+ * state no validator runs in).
  */
 async function interleaved(fns: readonly (() => Promise<void>)[], reps = REPS): Promise<number[]> {
-  const gc = (globalThis as { gc?: () => void }).gc;
   for (const fn of fns) await fn();
   const best = fns.map(() => Infinity);
   for (let r = 0; r < reps; r++) {
     for (let j = 0; j < fns.length; j++) {
       const k = r % 2 === 0 ? j : fns.length - 1 - j;
-      gc?.();
       const s = performance.now();
       await fns[k]();
       best[k] = Math.min(best[k], performance.now() - s);

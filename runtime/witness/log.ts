@@ -617,9 +617,11 @@ export class WitnessLog {
    * @param i - an index below both logs' lengths.
    */
   sameEntry(i: number, other: WitnessLog): boolean {
-    if (!(Number.isInteger(i) && i >= 0 && i < this.#n && i < other.#n)) throw new RangeError(`witness entry index ${i} is not in both logs`);
-    this.#checkLive();
-    other.#checkLive();
+    if (!(i >>> 0 === i && i < this.#n && i < other.#n)) throw new RangeError(`witness entry index ${i} is not in both logs`);
+    if (this.#released || other.#released) {
+      this.#checkLive();
+      other.#checkLive();
+    }
     this.#seek(i);
     other.#seek(i);
     const a = this.#chunks[this.#curC];
