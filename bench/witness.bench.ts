@@ -4,11 +4,13 @@
  * Every figure is printed with a baseline measured in the same process, so ratios survive a noisy
  * machine. Sections are independent entries of `SECTIONS`; add one by appending to the list.
  *
- *   npm run bench:witness                 all sections, N = 1_000_000
+ *   npm run bench:witness                 all sections, N = 1_000_000, each in its own process
  *   npm run bench:witness -- finalize     only sections whose name contains "finalize"
  *   BENCH_N=200000 npm run bench:witness  smaller N
  */
+import { spawnSync } from 'node:child_process';
 import { availableParallelism, cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { ChaCha20Stream } from '../host-functions/random/chacha20.ts';
 import { blake3SmallInto } from '../runtime/blake3-small.ts';
 import { blake3, blake3Reference, HASH_BYTES } from '../runtime/hash.ts';
@@ -208,9 +210,17 @@ function machine(): string {
 
 async function main(): Promise<void> {
   const filter = process.argv[2];
-  console.log(`# witness bench — N=${N}, best of ${REPS}; ${machine()}`);
+  const child = process.argv[3] === '--child';
+  if (!child) console.log(`# witness bench — N=${N}, best of ${REPS}; ${machine()}`);
   for (const s of SECTIONS) {
     if (filter !== undefined && !s.name.includes(filter)) continue;
+    if (!child) {
+      // Each section in a fresh process: a heap left full by one section made the next one's
+      // recording ratio ~0.1 worse (1.53× after the others against 1.44× alone).
+      const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), s.name, '--child'], { stdio: 'inherit' });
+      if (r.status !== 0) throw new Error(`section "${s.name}" failed (exit ${r.status ?? r.signal})`);
+      continue;
+    }
     const rows = await s.run(N);
     const base = rows.find((r) => r.baseline) ?? rows[0];
     const baseRate = base.ops / base.ms;
