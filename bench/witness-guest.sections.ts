@@ -19,7 +19,7 @@ import type { Row, Section } from './witness.bench.ts';
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 /** Rounds for the ratios the targets name (recording, replay): more, since each is a minimum. */
-const GUEST_REPS = Number(process.env.BENCH_REPS ?? 5);
+const GUEST_REPS = Number(process.env.BENCH_REPS ?? 7);
 
 async function bestAsync(fn: () => Promise<void>, reps = REPS): Promise<number> {
   return (await interleaved([fn], reps))[0];

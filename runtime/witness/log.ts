@@ -629,8 +629,15 @@ export class WitnessLog {
     const p = this.#curP;
     const q = other.#curP;
     const len = a[p];
-    let same = len === b[q] && (a[p + 1] & ~0xffff) === (b[q + 1] & ~0xffff) && this.#peerName(a[p + 1] & 0xffff, other) === (b[q + 1] & 0xffff);
-    for (let k = 2; same && k < len; k++) if (a[p + k] !== b[q + k]) same = false;
+    const ha = a[p + 1];
+    const hb = b[q + 1];
+    let same = len === b[q] && (ha & ~0xffff) === (hb & ~0xffff) && (other === this.#peer && this.#peerIds[ha & 0xffff] === (hb & 0xffff) ? true : this.#peerName(ha & 0xffff, other) === (hb & 0xffff));
+    for (let k = 2; k < len; k++) {
+      if (a[p + k] !== b[q + k]) {
+        same = false;
+        break;
+      }
+    }
     if (same && (this.#data.size !== 0 || other.#data.size !== 0)) {
       const da = this.#data.get(i);
       const db = other.#data.get(i);
@@ -665,7 +672,7 @@ export class WitnessLog {
     if (i === this.#curI + 1 && this.#curI >= 0) {
       let c = this.#curC;
       let p = this.#curP + this.#chunks[c][this.#curP];
-      if (p >= this.#usedOf(c)) {
+      if (p >= (c === this.#chunks.length - 1 ? this.#pos : this.#used[c])) {
         c++;
         p = 0;
       }
