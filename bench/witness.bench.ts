@@ -154,7 +154,7 @@ export const SECTIONS: Section[] = [
         { label: 'entry objects, @noble/hashes digests', ops: n, ms: best(() => void finalizeWith(blake3Reference, entries), 1), unit: 'entry', baseline: true },
         { label: 'entry objects, hash-wasm digests', ops: n, ms: best(() => void finalizeWith(blake3, entries)), unit: 'entry' },
         { label: 'commitEntries (objects, JS BLAKE3 into slabs)', ops: n, ms: best(() => void commitEntries(entries)), unit: 'entry' },
-        { label: 'WitnessLog.finalize (stored tails, JS BLAKE3)', ops: n, ms: best(() => void log.finalize()), unit: 'entry' },
+        { label: 'WitnessLog.finalize (raw records, JS BLAKE3)', ops: n, ms: best(() => void log.finalize()), unit: 'entry' },
       ];
     },
   },
