@@ -127,9 +127,8 @@ export function putArrayHeader(b: Uint8Array, p: number, n: number): number {
   return p;
 }
 
-/** bin8/bin16/bin32 of `bytes`. */
-export function putBin(b: Uint8Array, p: number, bytes: Uint8Array): number {
-  const n = bytes.length;
+/** The bin8/bin16/bin32 header of `n` bytes; returns where the bytes go. */
+export function putBinHeader(b: Uint8Array, p: number, n: number): number {
   if (n < 0x100) {
     b[p++] = 0xc4;
     b[p++] = n;
@@ -142,6 +141,13 @@ export function putBin(b: Uint8Array, p: number, bytes: Uint8Array): number {
     putU32BE(b, p, n);
     p += 4;
   }
+  return p;
+}
+
+/** bin8/bin16/bin32 of `bytes`. */
+export function putBin(b: Uint8Array, p: number, bytes: Uint8Array): number {
+  const n = bytes.length;
+  p = putBinHeader(b, p, n);
   // Most writes are a few bytes: a loop beats set() and its argument checks there.
   if (n <= 32) for (let j = 0; j < n; j++) b[p + j] = bytes[j];
   else b.set(bytes, p);
