@@ -27,6 +27,10 @@ import type { MemoryWrite, WitnessEntry } from './entry.ts';
 
 /** Version tag of the entry layout above. Bump it, never reuse it, when the layout changes. */
 export const WITNESS_ENTRY_VERSION = 1;
+/** Most arguments an entry holds (a host call has a handful; the log packs the count in a byte). */
+export const WITNESS_MAX_ARGS = 255;
+/** Most distinct import names a witness holds (the log packs a name id in 16 bits). */
+export const WITNESS_MAX_NAMES = 1 << 16;
 
 /** Fields of an entry tuple. */
 export const FIELDS = 8;
@@ -271,9 +275,12 @@ export function decodeEntries(bytes: Uint8Array): WitnessEntry[] {
     throw new InputError('DL_ERR_WITNESS_MALFORMED', `witness is not a sequence of MessagePack values: ${(cause as Error).message}`, {}, { cause });
   }
   const out = new Array<WitnessEntry>(raw.length);
+  const names = new Set<string>();
   for (let i = 0; i < raw.length; i++) {
     const e = entryFromTuple(raw[i], i);
     if (e.index !== i) throw new InputError('DL_ERR_WITNESS_SCHEMA', `witness entry at position ${i} carries index ${e.index}`, { entry: i, field: 'index' });
+    names.add(e.name);
+    if (names.size > WITNESS_MAX_NAMES) throw new InputError('DL_ERR_WITNESS_SCHEMA', `witness names more than ${WITNESS_MAX_NAMES} different imports (entry ${i} adds one more)`, { entry: i, field: 'name' });
     out[i] = e;
   }
   return out;
@@ -323,7 +330,7 @@ export function entryFromTuple(raw: unknown, at?: number): WitnessEntry {
   const [, index, name, args, result, writes, fuel, data] = raw as unknown[];
   if (!isU32(index)) throw schema('a u32', index, 'index', at);
   if (typeof name !== 'string') throw schema('a string', name, 'name', at);
-  if (!Array.isArray(args)) throw schema('an array', args, 'args', at);
+  if (!Array.isArray(args) || args.length > WITNESS_MAX_ARGS) throw schema(`an array of at most ${WITNESS_MAX_ARGS} values`, args, 'args', at);
   for (let i = 0; i < args.length; i++) if (!isValue(args[i])) throw schema('a number or 64-bit bigint', args[i], `args.${i}`, at);
   if (result !== null && !isValue(result)) throw schema('a number, 64-bit bigint or nil', result, 'result', at);
   if (!Array.isArray(writes)) throw schema('an array', writes, 'writes', at);

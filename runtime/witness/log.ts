@@ -28,7 +28,7 @@
 import { blake3Into, HASH_BYTES } from '../hash.ts';
 import { blake3LeafWords, blake3PaddedScratch, LITTLE_ENDIAN } from '../blake3-small.ts';
 import type { MemoryWrite, WitnessEntry } from './entry.ts';
-import { checkValue, encodeEntry, EntryEncoder, FIELDS, witnessPackr, WITNESS_ENTRY_VERSION } from './encoding.ts';
+import { checkValue, encodeEntry, EntryEncoder, FIELDS, witnessPackr, WITNESS_ENTRY_VERSION, WITNESS_MAX_ARGS, WITNESS_MAX_NAMES } from './encoding.ts';
 import { merkleRootOfLeafSlab } from './merkle.ts';
 import { putArrayHeader, putBin, putBinHeader, putNumber, putU32BE } from './msgpack-put.ts';
 
@@ -79,9 +79,9 @@ const WASM_I64 = 0x7e;
 export const KIND = { I32: 0, F64: 1, I64: 2, U64: 3, NULL: 4 } as const;
 const HEADER_WORDS = 5;
 const KINDS_FLAG = 1 << 28;
-/** Names and arities a record can hold. */
-const MAX_NAMES = 1 << 16;
-const MAX_ARITY = 255;
+/** Names and arities a record can hold (decodeEntries rejects witnesses beyond them). */
+const MAX_NAMES = WITNESS_MAX_NAMES;
+const MAX_ARITY = WITNESS_MAX_ARGS;
 /** Chunks start small (most runs make a few calls) and double up to this many words (1 MiB). */
 const MAX_CHUNK_WORDS = 1 << 18;
 const FIRST_CHUNK_WORDS = 1024;

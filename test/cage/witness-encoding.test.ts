@@ -126,4 +126,13 @@ describe('witness entry sequences', () => {
     expect(() => decodeEntries(blob.subarray(0, blob.length - 1))).toThrow(expect.objectContaining({ code: 'DL_ERR_WITNESS_MALFORMED' }));
     expect(() => decodeEntries(encodeEntries([{ ...base, index: 1 }]))).toThrow(expect.objectContaining({ code: 'DL_ERR_WITNESS_SCHEMA', where: { entry: 0, field: 'index' } }));
   });
+
+  it('rejects more arguments or names than a witness log holds, and accepts the limits', () => {
+    const base = { name: 'x', result: null, writes: [], fuel: 0n };
+    expect(decodeEntries(encodeEntries([{ ...base, index: 0, args: new Array<number>(255).fill(1) }]))[0].args).toHaveLength(255);
+    expect(() => decodeEntries(encodeEntries([{ ...base, index: 0, args: new Array<number>(256).fill(1) }]))).toThrow(expect.objectContaining({ code: 'DL_ERR_WITNESS_SCHEMA', where: { entry: 0, field: 'args' } }));
+    const named = (n: number) => Array.from({ length: n }, (_, i) => ({ ...base, index: i, args: [], name: `m.f${i}` }));
+    expect(decodeEntries(encodeEntries(named(65_536)))).toHaveLength(65_536);
+    expect(() => decodeEntries(encodeEntries(named(65_537)))).toThrow(expect.objectContaining({ code: 'DL_ERR_WITNESS_SCHEMA', where: { entry: 65_536, field: 'name' } }));
+  });
 });
