@@ -5,6 +5,7 @@
  * each new entry with the recorded one at the same index and stops the run at the first difference.
  */
 import { WitnessLog } from '../runtime/witness/log.ts';
+import { decodeEntries } from '../runtime/witness/encoding.ts';
 import type { RawShape } from '../runtime/witness/log.ts';
 import { LITTLE_ENDIAN } from '../runtime/blake3-small.ts';
 import type { WitnessEntry } from '../runtime/witness/entry.ts';
@@ -119,11 +120,15 @@ export class HostCalls {
   /** Whether #expected was built here (and may be released here). */
   readonly #ownsExpected: boolean;
 
-  /** `expected`: in replay, the recorded witness, as entries or as the log that recorded them. */
-  constructor(mode: 'record' | 'replay', expected: readonly WitnessEntry[] | WitnessLog = []) {
+  /**
+   * `expected`: in replay, the recorded witness, as entries, as their canonical encodings back to
+   * back (decoded and checked here), or as the log that recorded them.
+   * @throws {InputError} `DL_ERR_WITNESS_*` for encoded entries that do not decode.
+   */
+  constructor(mode: 'record' | 'replay', expected: readonly WitnessEntry[] | Uint8Array | WitnessLog = []) {
     this.mode = mode;
     this.#ownsExpected = !(expected instanceof WitnessLog);
-    this.#expected = expected instanceof WitnessLog ? expected : WitnessLog.from(expected);
+    this.#expected = expected instanceof WitnessLog ? expected : WitnessLog.from(expected instanceof Uint8Array ? decodeEntries(expected) : expected);
   }
 
   /**

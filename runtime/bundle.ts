@@ -53,7 +53,11 @@ export interface BundleContents {
   stdin: Uint8Array;
   /** Guest path → contents of each input file. */
   inputs: ReadonlyMap<string, Uint8Array>;
-  witness: readonly WitnessEntry[];
+  /**
+   * The witness entries, or their canonical encodings back to back (`RunOutcome.witnessBytes`,
+   * `WitnessLog.finalize({ encode: true })`), which a run produces without building objects.
+   */
+  witness: readonly WitnessEntry[] | Uint8Array;
   result: RunResult;
 }
 
@@ -63,6 +67,8 @@ export interface Bundle extends BundleContents {
   manifestBytes: Uint8Array;
   inputs: Map<string, Uint8Array>;
   witness: WitnessEntry[];
+  /** The witness as stored: every entry's canonical encoding back to back (a replay sends this to its worker). */
+  witnessBytes: Uint8Array;
   /** The result hash the recording node computed. */
   resultHash: Uint8Array;
 }
@@ -98,7 +104,7 @@ const RESULT_FIELDS = 16;
 export function encodeBundle(b: BundleContents, options: EncodeBundleOptions = {}): Uint8Array {
   const quality = options.quality ?? 5;
   const inputs = [...b.inputs.keys()].sort(compareUtf8).map((p) => [p, b.inputs.get(p) as Uint8Array]);
-  const payload = packr.pack([canonicalManifestBytes(b.manifest), b.module, b.stdin, inputs, encodeEntries(b.witness), resultTuple(b.result), resultHash(b.result)]);
+  const payload = packr.pack([canonicalManifestBytes(b.manifest), b.module, b.stdin, inputs, b.witness instanceof Uint8Array ? b.witness : encodeEntries(b.witness), resultTuple(b.result), resultHash(b.result)]);
   const compressed = brotliCompressSync(payload, {
     params: {
       [zlibConstants.BROTLI_PARAM_QUALITY]: quality,
@@ -291,9 +297,10 @@ function bundleFromPayload(raw: unknown): Bundle {
   const module = bin(p[1], 'module');
   const stdin = bin(p[2], 'stdin');
   const inputs = pathMap(p[3], 'inputs');
+  const witnessBytes = bin(p[4], 'witness');
   let witness: WitnessEntry[];
   try {
-    witness = decodeEntries(bin(p[4], 'witness'));
+    witness = decodeEntries(witnessBytes);
   } catch (cause) {
     if (!(cause instanceof DocklockError) || cause.code === 'DL_ERR_BUNDLE_SCHEMA') throw cause;
     const entry = cause.where?.entry;
@@ -302,7 +309,7 @@ function bundleFromPayload(raw: unknown): Bundle {
   }
   const result = resultFromTuple(p[5]);
   const storedHash = hash(p[6], 'resultHash');
-  return { manifest, manifestBytes, module, stdin, inputs, witness, result, resultHash: storedHash };
+  return { manifest, manifestBytes, module, stdin, inputs, witness, witnessBytes, result, resultHash: storedHash };
 }
 
 function resultFromTuple(raw: unknown): RunResult {

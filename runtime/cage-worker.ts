@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { runGuest } from './run.ts';
+import type { RunOutcomeParts } from './run.ts';
 import type { RunRequest } from './run.ts';
 import { bridgeTransport } from '../host-functions/net/bridge.ts';
 import type { BridgeEnd } from '../host-functions/net/bridge.ts';
@@ -29,9 +30,10 @@ try {
     : undefined;
   const compiled = init.shared === undefined ? undefined : CompiledModule.fromShared(init.shared);
   const outcome = await runGuest({ ...init.request, net: transport, tee, compiled });
-  // The log stays here: its entries travel as `witness`.
-  const { log: _log, ...sendable } = outcome;
-  parentPort!.postMessage({ type: 'done', outcome: sendable });
+  // The witness travels as its encoding, moved rather than copied (reading `witness` would decode
+  // a million entries here only to clone them); the log stays here.
+  const parts: RunOutcomeParts = { result: outcome.result, witnessBytes: outcome.witnessBytes, divergence: outcome.divergence, error: outcome.error };
+  parentPort!.postMessage({ type: 'done', outcome: parts }, [outcome.witnessBytes.buffer as ArrayBuffer]);
 } catch (e) {
   const err = e instanceof DocklockError ? { code: e.code, message: e.message } : { code: 'DL_ERR_INTERNAL', message: String((e as Error)?.stack ?? e) };
   parentPort!.postMessage({ type: 'error', error: err });

@@ -7,8 +7,8 @@ import { Worker } from 'node:worker_threads';
 import { InternalError, DocklockError, ValidationError } from './errors.ts';
 import { compile } from './compiled-module.ts';
 import type { SharedCompiledModule } from './compiled-module.ts';
-import { compileOptionsFor } from './run.ts';
-import type { RunOutcome, RunRequest } from './run.ts';
+import { compileOptionsFor, runOutcome } from './run.ts';
+import type { RunOutcome, RunOutcomeParts, RunRequest } from './run.ts';
 import { WitnessLog } from './witness/log.ts';
 import { openBridge } from '../host-functions/net/bridge.ts';
 import type { WorkerInit } from './cage-worker.ts';
@@ -65,10 +65,10 @@ export async function runCage(options: CageOptions): Promise<RunOutcome> {
     const watchdog = setTimeout(() => {
       finish(() => reject(new DocklockError('DL_ERR_CAGE_WATCHDOG', `the run exceeded its wall-clock watchdog of ${request.manifest.limits.wallClockMs} ms; this is an infrastructure failure, not a result (raise limits.wallClockMs or lower the fuel)`)));
     }, request.manifest.limits.wallClockMs);
-    worker.on('message', (msg: { type: string; data?: Uint8Array; outcome?: RunOutcome; error?: { code: string; message: string } }) => {
+    worker.on('message', (msg: { type: string; data?: Uint8Array; outcome?: RunOutcomeParts; error?: { code: string; message: string } }) => {
       if (msg.type === 'stdout') tee?.stdout?.(msg.data!);
       else if (msg.type === 'stderr') tee?.stderr?.(msg.data!);
-      else if (msg.type === 'done') finish(() => resolve(msg.outcome!), false);
+      else if (msg.type === 'done') finish(() => resolve(runOutcome(msg.outcome!)), false);
       else if (msg.type === 'error') finish(() => reject(new DocklockError(msg.error!.code, msg.error!.message)), false);
     });
     worker.on('error', (e) => finish(() => reject(new InternalError(`cage worker failed: ${e.message}`, { cause: e }))));

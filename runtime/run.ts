@@ -18,6 +18,9 @@ import { RESULT_FORMAT_VERSION, inputHash } from './result.ts';
 import type { RunResult, RunStatus } from './result.ts';
 import type { WitnessEntry } from './witness/entry.ts';
 import type { WitnessLog } from './witness/log.ts';
+import { decodeEntries } from './witness/encoding.ts';
+
+const EMPTY_WITNESS = new Uint8Array(0);
 import { blake3 } from './hash.ts';
 import { DivergenceStop, HostCalls } from '../host-functions/host-calls.ts';
 import type { Divergence, HostValue } from '../host-functions/host-calls.ts';
@@ -36,8 +39,11 @@ export interface RunRequest {
   /** Guest path → contents of each read-only input. */
   inputs: ReadonlyMap<string, Uint8Array>;
   mode: 'record' | 'replay';
-  /** Replay: the recorded witness, as entries (e.g. from a bundle) or the log that recorded it. */
-  witness?: readonly WitnessEntry[] | WitnessLog;
+  /**
+   * Replay: the recorded witness, as entries, as their canonical encodings back to back (a
+   * bundle's `witnessBytes`: the cheapest to send to a worker), or as the log that recorded it.
+   */
+  witness?: readonly WitnessEntry[] | Uint8Array | WitnessLog;
   /**
    * Return the run's witness log in the outcome (`log`), e.g. to replay against it without
    * decoding. Otherwise its memory goes to the next run in this thread once the entries are built.
@@ -53,13 +59,35 @@ export interface RunRequest {
 
 export interface RunOutcome {
   result: RunResult;
-  witness: WitnessEntry[];
+  /**
+   * The witness entries, decoded from `witnessBytes` on first access: a run with a million host
+   * calls should not pay for a million objects (nor a worker for cloning them) unless asked.
+   */
+  readonly witness: WitnessEntry[];
+  /** Every entry's canonical encoding back to back: what a bundle stores (`encodeBundle` takes it). */
+  witnessBytes: Uint8Array;
   /** The log the witness was recorded in, when the request set `keepLog` (runGuest only). */
   log?: WitnessLog;
   /** Replay only: the first differing witness entry, or null when the replay matched its recording. */
   divergence: Divergence | null;
   /** For `rejected`: why. */
   error: { code: string; message: string } | null;
+}
+
+/** The parts of a {@link RunOutcome} that cross threads (cage-worker.ts posts them). */
+export type RunOutcomeParts = Omit<RunOutcome, 'witness' | 'log'>;
+
+/** A {@link RunOutcome} whose `witness` is decoded from `witnessBytes` when first read. */
+export function runOutcome(parts: RunOutcomeParts, log?: WitnessLog): RunOutcome {
+  let entries: WitnessEntry[] | undefined;
+  const out = {
+    ...parts,
+    get witness(): WitnessEntry[] {
+      entries ??= decodeEntries(parts.witnessBytes);
+      return entries;
+    },
+  };
+  return log === undefined ? out : Object.assign(out, { log });
 }
 
 /** The imports a manifest's grants allow, as patterns for `compile`. */
@@ -114,13 +142,13 @@ export async function runGuest(req: RunRequest): Promise<RunOutcome> {
   } catch (e) {
     if (!(e instanceof ValidationError)) throw e;
     result.witnessRoot = calls.log.finalize().root;
-    return { result, witness: [], divergence: null, error: { code: e.code, message: e.message } };
+    return runOutcome({ result, witnessBytes: EMPTY_WITNESS, divergence: null, error: { code: e.code, message: e.message } });
   }
   const entryExport = compiled.exports.find((e) => e.name === m.entry);
   if (entryExport === undefined || entryExport.kind !== 'func') {
     result.witnessRoot = calls.log.finalize().root;
     const message = `the module has no exported function "${m.entry}" to run; set "entry" in the manifest to one of: ${compiled.exports.filter((e) => e.kind === 'func').map((e) => e.name).join(', ') || '(none)'}`;
-    return { result, witness: [], divergence: null, error: { code: 'DL_ERR_CAGE_NO_ENTRY', message } };
+    return runOutcome({ result, witnessBytes: EMPTY_WITNESS, divergence: null, error: { code: 'DL_ERR_CAGE_NO_ENTRY', message } });
   }
 
   const grants = new Set<string>(m.grants);
@@ -180,7 +208,7 @@ export async function runGuest(req: RunRequest): Promise<RunOutcome> {
     status = 'memory_limit';
   }
   if (divergence === null) divergence = calls.checkComplete();
-  const commitment = calls.log.finalize();
+  const commitment = calls.log.finalize({ encode: true });
   result.status = status;
   result.exitCode = exitCode;
   result.trap = trap;
@@ -190,8 +218,7 @@ export async function runGuest(req: RunRequest): Promise<RunOutcome> {
   result.outputs = wasi.tree.collect(m.files.output);
   result.witnessEntries = calls.log.length;
   result.witnessRoot = commitment.root;
-  const witness = [...calls.log.entries()];
-  // The entries hold copies: unless the caller wants the log, its memory serves the next run.
+  // The encoding is a copy: unless the caller wants the log, its memory serves the next run.
   calls.release({ keepLog: req.keepLog === true });
-  return { result, witness, log: req.keepLog === true ? calls.log : undefined, divergence, error: null };
+  return runOutcome({ result, witnessBytes: commitment.encoded!, divergence, error: null }, req.keepLog === true ? calls.log : undefined);
 }

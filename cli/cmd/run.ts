@@ -118,7 +118,7 @@ export function registerRun(program: Command): void {
         const tee = f.json ? undefined : { stdout: (b: Uint8Array) => process.stdout.write(b), stderr: (b: Uint8Array) => process.stderr.write(b) };
         const out = await runCage({ manifest, module, stdin, inputs, mode: 'record', tee });
         if (f.bundle !== undefined) {
-          writeFileAtomic(f.bundle, encodeBundle({ manifest, module, stdin, inputs, witness: out.witness, result: out.result }));
+          writeFileAtomic(f.bundle, encodeBundle({ manifest, module, stdin, inputs, witness: out.witnessBytes, result: out.result }));
         }
         const r = out.result;
         if (f.json) {

@@ -8,7 +8,6 @@ import { runGuest } from '../run.ts';
 import type { RunOutcome } from '../run.ts';
 import { resultHash } from '../result.ts';
 import type { RunResult, RunStatus } from '../result.ts';
-import type { WitnessEntry } from '../witness/entry.ts';
 import type { CompiledModule } from '../compiled-module.ts';
 import type { CageManifest } from '../manifest.ts';
 import type { NetTransport } from '../../host-functions/net/http.ts';
@@ -46,7 +45,8 @@ export interface Evaluation extends ScoreVerdict {
 export interface EvaluationRecord {
   evaluation: Evaluation;
   result?: RunResult;
-  witness?: WitnessEntry[];
+  /** The witness, encoded as a bundle stores it (`RunOutcome.witnessBytes`): cheap to post from a worker. */
+  witness?: Uint8Array;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -118,5 +118,5 @@ export async function evaluateOne(req: EvaluateOneRequest): Promise<EvaluationRe
     run: { status: r.status, exitCode: r.exitCode, trap: r.trap, fuelUsed: r.fuelUsed, witnessEntries: r.witnessEntries },
     resultHash: toHex(resultHash(r)),
   };
-  return req.keep ? { evaluation, result: r, witness: outcome.witness } : { evaluation };
+  return req.keep ? { evaluation, result: r, witness: outcome.witnessBytes } : { evaluation };
 }

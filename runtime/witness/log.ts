@@ -41,6 +41,11 @@ export interface WitnessCommitment {
    * a run needs only the root, and a million retained views would cost more than their hashes.
    */
   readonly leaves: Uint8Array[];
+  /**
+   * With `finalize({ encode: true })`: every entry's canonical encoding back to back, the bytes
+   * `encodeEntries(log.entries())` gives (and a bundle stores), without building entry objects.
+   */
+  encoded?: Uint8Array;
 }
 
 /** The commitment over a slab of `n` leaf hashes (kept, not copied). */
@@ -700,13 +705,17 @@ export class WitnessLog {
 
   /**
    * Encodes every entry canonically (encoding.ts), hashes it as a leaf and builds the Merkle root.
-   * Can be called again after more appends; it always covers the whole log.
+   * Can be called again after more appends; it always covers the whole log. `encode: true` also
+   * returns the encodings (`encoded`).
    *
    * @returns root and leaf hashes (views into one slab, made on first access).
    */
-  finalize(): WitnessCommitment {
+  finalize(options: { encode?: boolean } = {}): WitnessCommitment {
     this.#checkLive();
     const n = this.#n;
+    // The canonical entries back to back (what a bundle stores), copied from the leaf inputs.
+    let enc = options.encode === true ? new Uint8Array(Math.max(64, n * 40)) : null;
+    let encLen = 0;
     const slab = new Uint8Array(n * HASH_BYTES);
     const slabWords = LITTLE_ENDIAN ? new Uint32Array(slab.buffer) : null;
     let scratch = blake3PaddedScratch(1024);
@@ -749,9 +758,24 @@ export class WitnessLog {
       else p = putBin(sb, p, d);
       if (slabWords !== null && p <= 1024) blake3LeafWords(scratch.words, p, slabWords, i * 8);
       else blake3Into(sb.subarray(0, p), slab, i * HASH_BYTES);
+      if (enc !== null) {
+        if (encLen + p > enc.length) {
+          const grown = new Uint8Array(Math.max(enc.length * 2, encLen + p));
+          grown.set(enc.subarray(0, encLen));
+          enc = grown;
+        }
+        // Without the leaf prefix byte.
+        if (p <= 65) for (let k = 1; k < p; k++) enc[encLen++] = sb[k];
+        else {
+          enc.set(sb.subarray(1, p), encLen);
+          encLen += p - 1;
+        }
+      }
       q += len;
     }
-    return commitment(slab, n);
+    const out = commitment(slab, n);
+    if (enc !== null) out.encoded = enc.subarray(0, encLen);
+    return out;
   }
 
   /**

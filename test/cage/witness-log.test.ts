@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../runtime/hash.ts';
-import { encodeEntry } from '../../runtime/witness/encoding.ts';
+import { encodeEntries, encodeEntry } from '../../runtime/witness/encoding.ts';
 import { commitEntries, WitnessLog } from '../../runtime/witness/log.ts';
 import { inclusionProof, leafHash, merkleRoot, verifyInclusion } from '../../runtime/witness/merkle.ts';
 import { arbEntry } from './fixtures.ts';
@@ -191,6 +191,22 @@ describe('WitnessLog.appendCall (the host-call fast path)', () => {
     expect(Object.is(log.entry(0).args[1], 0)).toBe(true);
     expect(Object.is(log.entry(0).result, -0)).toBe(true);
     expect(toHex(log.finalize().root)).toBe(toHex(merkleRoot([encodeEntry({ index: 0, name: 'm.f', args: [0, 0], result: 0, writes: [], fuel: 1n })])));
+  });
+});
+
+describe('WitnessLog.finalize({ encode: true })', () => {
+  it('gives exactly the bytes encodeEntries gives for the entries, with the same root (property)', () => {
+    fc.assert(
+      fc.property(fc.array(arbEntry, { maxLength: 60 }), (list) => {
+        const log = new WitnessLog();
+        for (const { index: _, ...e } of list) log.append(e);
+        const c = log.finalize({ encode: true });
+        expect(toHex(c.encoded!)).toBe(toHex(encodeEntries(log.entries())));
+        expect(toHex(c.root)).toBe(toHex(log.finalize().root));
+        expect(log.finalize().encoded).toBeUndefined();
+      }),
+      { numRuns: 60 },
+    );
   });
 });
 

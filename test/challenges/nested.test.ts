@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { decodeEntries } from '../../runtime/witness/encoding.ts';
 import { runGuest } from '../../runtime/run.ts';
 import { loadChallenge } from '../../runtime/evaluate/challenge.ts';
 import { evaluateOne, evaluationInputs } from '../../runtime/evaluate/evaluation.ts';
@@ -25,7 +26,7 @@ describe('nested host group', () => {
   it('records each call with its status, output and nested fuel; bills the fuel to the challenge', async () => {
     const ch = await loadChallenge(exampleDir('sort'));
     const rec = await evaluateOne({ manifest: ch.manifest, module: ch.module, compiled: ch.compiled, inputs: ch.inputs, submission: sub('endless-loop.wasm'), label: 'loop', keep: true });
-    const calls = rec.witness!.filter((e) => e.name === 'docklock.nested_call');
+    const calls = decodeEntries(rec.witness!).filter((e) => e.name === 'docklock.nested_call');
     expect(calls).toHaveLength(1);
     expect(calls[0]!.result).toBe(1); // OUT_OF_FUEL
     const info = calls[0]!.writes.at(-1)!.bytes;

@@ -27,7 +27,10 @@ async function run(module: Uint8Array, limits?: Record<string, unknown>) {
   const b = decodeBundle(encodeBundle({ manifest: m, module, stdin: new Uint8Array(0), inputs: new Map(), witness: out.witness, result: out.result }));
   expect(verifyBundle(b).ok).toBe(true);
   expect(b.witness.length).toBe(out.result.witnessEntries);
-  return { out, bundle: b };
+  // The run's own encoding is the canonical one, and a bundle made from it is the same bundle.
+  expect(Buffer.from(out.witnessBytes).equals(Buffer.from(b.witnessBytes))).toBe(true);
+  expect(Buffer.from(encodeBundle({ manifest: m, module, stdin: new Uint8Array(0), inputs: new Map(), witness: out.witnessBytes, result: out.result })).equals(Buffer.from(encodeBundle({ ...b, witness: b.witness })))).toBe(true);
+  return { out, bundle: b, manifest: m };
 }
 
 describe('hostile guests end in deterministic statuses', () => {
@@ -44,6 +47,11 @@ describe('hostile guests end in deterministic statuses', () => {
     expect(out.witness.every((e) => e.name === 'wasi_snapshot_preview1.random_get')).toBe(true);
     const replay = await replayDecoded(bundle);
     expect(replay.match).toBe(true);
+    // In a worker: the witness comes back as its encoding, moved, and decodes to the same entries.
+    const caged = await runCage({ manifest: manifest(), module: bundle.module, stdin: new Uint8Array(0), inputs: new Map(), mode: 'record' });
+    expect(Buffer.from(caged.witnessBytes).equals(Buffer.from(out.witnessBytes))).toBe(true);
+    expect(caged.witness.length).toBe(out.witness.length);
+    expect(caged.witness[7]).toEqual(out.witness[7]);
   });
 
   it('pointers outside memory get ERRNO_FAULT, not a crash', async () => {
