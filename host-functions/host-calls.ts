@@ -10,7 +10,7 @@ import type { RawShape } from '../runtime/witness/log.ts';
 import { LITTLE_ENDIAN } from '../runtime/blake3-small.ts';
 import type { WitnessEntry } from '../runtime/witness/entry.ts';
 import { GuestFault, GuestMemory } from './guest-memory.ts';
-import { SCRATCH_ARGS, SCRATCH_FUEL, trampolinable, trampolineModule } from './trampolines.ts';
+import { funcTypeKey, SCRATCH_ARGS, SCRATCH_FUEL, trampolinable, trampolineModule } from './trampolines.ts';
 import { InternalError } from '../runtime/errors.ts';
 import type { FuncType } from '../runtime/instrument/module.ts';
 import { ERRNO } from './wasi/defs.ts';
@@ -409,6 +409,3 @@ export interface StagedImport {
   readonly shape: RawShape;
 }
 
-function funcTypeKey(t: FuncType): string {
-  return `${Array.from(t.params).join(',')}>${Array.from(t.results).join(',')}`;
-}

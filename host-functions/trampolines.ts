@@ -32,13 +32,6 @@ export const TRAMPOLINE_MAX_PARAMS = 15;
 export const SCRATCH_FUEL = 8;
 export const SCRATCH_ARGS = 16;
 
-/** Words the arguments of type `t` take in the scratch (and in a log record). */
-export function argWords(t: FuncType): number {
-  let n = 0;
-  for (const p of t.params) n += p === I64 ? 2 : 1;
-  return n;
-}
-
 /** Whether an import of type `t` can go through a trampoline. */
 export function trampolinable(t: FuncType): boolean {
   if (t.params.length > TRAMPOLINE_MAX_PARAMS || t.results.length > 1) return false;
@@ -146,9 +139,14 @@ export function trampolineModuleBytes(types: readonly FuncType[]): Uint8Array {
 const MODULE_CACHE_MAX = 64;
 const moduleCache = new Map<string, WebAssembly.Module>();
 
+/** A function type as text, for comparing and caching types. */
+export function funcTypeKey(t: FuncType): string {
+  return `${Array.from(t.params).join(',')}>${Array.from(t.results).join(',')}`;
+}
+
 /** The compiled trampoline module for these import types (compiled once per type list). */
 export function trampolineModule(types: readonly FuncType[]): WebAssembly.Module {
-  const key = types.map((t) => `${Array.from(t.params).join(',')}>${Array.from(t.results).join(',')}`).join(';');
+  const key = types.map(funcTypeKey).join(';');
   let m = moduleCache.get(key);
   if (m === undefined) {
     m = new WebAssembly.Module(trampolineModuleBytes(types) as BufferSource);
