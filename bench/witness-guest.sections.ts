@@ -19,38 +19,57 @@ import type { Row, Section } from './witness.bench.ts';
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 /** Rounds for the ratios the targets name (recording, replay): more, since each is a minimum. */
-const GUEST_REPS = Number(process.env.BENCH_REPS ?? 7);
+const GUEST_REPS = Number(process.env.BENCH_REPS ?? 11);
 
 async function bestAsync(fn: () => Promise<void>, reps = REPS): Promise<number> {
-  return (await interleaved([fn], reps))[0];
+  return (await interleaved([fn], reps)).best[0];
+}
+
+/** Times of functions run in turn (see interleaved). */
+interface Interleaved {
+  /** Best time of each function. */
+  best: number[];
+  /** Per round, each function's time ÷ the first function's time in the same round. */
+  ratios: number[][];
 }
 
 /**
- * Best time of each function over `reps` rounds, after one warm-up round, running them in turn
- * within each round: on this shared machine the speed drifts by tens of percent over a minute,
- * and alternating keeps a ratio from comparing a fast moment with a slow one. The order flips
- * every round, since whichever runs first in a round pays for the garbage of the run before it
- * (measured: +200–330 ns a call on whole 1M-call runs, either order). Forcing a full GC before
- * each run instead was tried and rejected: it made every later recorded run ~1.5× slower (a
- * state no validator runs in).
+ * Runs the functions in turn for `reps` rounds after one warm-up round. On this shared machine the
+ * speed drifts by tens of percent over a minute, so a target ratio is taken per round (two runs
+ * seconds apart) and the median over rounds is reported, which the drift and a slow outlier move
+ * far less than a ratio of two minima taken at different moments. The order flips every round,
+ * since whichever runs first in a round pays for the garbage of the run before it (measured:
+ * +200–330 ns a call on whole 1M-call runs, either order). Forcing a full GC before each run
+ * instead was tried and rejected: it made every later recorded run ~1.5× slower (a state no
+ * validator runs in).
  */
-async function interleaved(fns: readonly (() => Promise<void>)[], reps = REPS): Promise<number[]> {
+async function interleaved(fns: readonly (() => Promise<void>)[], reps = REPS): Promise<Interleaved> {
   for (const fn of fns) await fn();
   const best = fns.map(() => Infinity);
+  const ratios: number[][] = fns.map(() => []);
   for (let r = 0; r < reps; r++) {
+    const times = fns.map(() => 0);
     for (let j = 0; j < fns.length; j++) {
       const k = r % 2 === 0 ? j : fns.length - 1 - j;
       const s = performance.now();
       await fns[k]();
-      best[k] = Math.min(best[k], performance.now() - s);
+      times[k] = performance.now() - s;
+      best[k] = Math.min(best[k], times[k]);
     }
+    times.forEach((t, k) => ratios[k].push(t / times[0]));
   }
-  return best;
+  return { best, ratios };
 }
 
-/** Rows from times measured together (see interleaved). */
-function zipRows(times: readonly number[], rows: readonly Omit<Row, 'ms'>[]): Row[] {
-  return rows.map((r, k) => ({ ...r, ms: times[k] }));
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Rows from functions measured together (see interleaved); rows with a target get the median paired ratio. */
+function zipRows(measured: Interleaved, rows: readonly Omit<Row, 'ms'>[]): Row[] {
+  return rows.map((r, k) => ({ ...r, ms: measured.best[k], ...(r.maxTimeRatio === undefined ? {} : { timeRatio: median(measured.ratios[k]) }) }));
 }
 
 function randomGetGuest(n: number): Uint8Array {
