@@ -219,6 +219,8 @@ export class WitnessLog {
   #released = false;
   /** Copies of chunks' bytes that entry objects view (see #copyOf). */
   readonly #copies: (Uint8Array | undefined)[] = [];
+  /** Where the last record starts in the current chunk (see sameEntry). */
+  #lastStart = 0;
   /** Sequential cursor for sameEntry (see #seek): entry index, chunk, word. */
   #curI = -1;
   #curC = 0;
@@ -454,6 +456,7 @@ export class WitnessLog {
   /** Ends the record at words start .. p of the current chunk: it is now entry #n. */
   #commit(start: number, p: number, data: Uint8Array | undefined): number {
     this.#w[start] = p - start;
+    this.#lastStart = start;
     this.#pos = p;
     const i = this.#n;
     if (data !== undefined) this.#data.set(i, data);
@@ -604,11 +607,19 @@ export class WitnessLog {
       this.#checkLive();
       other.#checkLive();
     }
-    this.#seek(i);
+    // A replay compares the entry it just appended: its record is the last one written.
+    let a: Int32Array;
+    let p: number;
+    if (i === this.#n - 1) {
+      a = this.#w;
+      p = this.#lastStart;
+    } else {
+      this.#seek(i);
+      a = this.#chunks[this.#curC];
+      p = this.#curP;
+    }
     other.#seek(i);
-    const a = this.#chunks[this.#curC];
     const b = other.#chunks[other.#curC];
-    const p = this.#curP;
     const q = other.#curP;
     const len = a[p];
     const ha = a[p + 1];

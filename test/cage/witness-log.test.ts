@@ -241,8 +241,10 @@ describe('WitnessLog raw-word appends, comparison and release', () => {
           }
           const lo = Number(c.fuel & 0xffff_ffffn);
           const hi = Number(c.fuel >> 32n);
-          raw.appendRaw(raw.rawShape(id, params, 2), src, c.result, lo, hi, c.writes, c.data);
           viaValues.appendCall(viaValues.intern(`m.f${params.join('_')}`), c.args.map(([, v]) => v), c.args.length, c.result, lo, hi, c.writes, c.data);
+          const i = raw.appendRaw(raw.rawShape(id, params, 2), src, c.result, lo, hi, c.writes, c.data);
+          // As a replay compares: the entry just appended, against the recording.
+          expect(raw.sameEntry(i, viaValues)).toBe(true);
         }
         expect(raw.entries()).toEqual(viaValues.entries());
         expect(toHex(raw.finalize().root)).toBe(toHex(viaValues.finalize().root));
