@@ -5,7 +5,7 @@
  * each new entry with the recorded one at the same index and stops the run at the first difference.
  */
 import { WitnessLog } from '../runtime/witness/log.ts';
-import { decodeEntries } from '../runtime/witness/encoding.ts';
+import { witnessLogFromEncoded } from '../runtime/witness/decode-log.ts';
 import type { RawShape } from '../runtime/witness/log.ts';
 import { LITTLE_ENDIAN } from '../runtime/blake3-small.ts';
 import type { WitnessEntry } from '../runtime/witness/entry.ts';
@@ -128,7 +128,7 @@ export class HostCalls {
   constructor(mode: 'record' | 'replay', expected: readonly WitnessEntry[] | Uint8Array | WitnessLog = []) {
     this.mode = mode;
     this.#ownsExpected = !(expected instanceof WitnessLog);
-    this.#expected = expected instanceof WitnessLog ? expected : WitnessLog.from(expected instanceof Uint8Array ? decodeEntries(expected) : expected);
+    this.#expected = expected instanceof WitnessLog ? expected : expected instanceof Uint8Array ? witnessLogFromEncoded(expected) : WitnessLog.from(expected);
   }
 
   /**

@@ -77,6 +77,12 @@ export interface Bundle extends BundleContents {
 export interface DecodeBundleOptions {
   /** Largest decompressed payload accepted, in bytes. Default {@link DEFAULT_MAX_BUNDLE_BYTES} (1 GiB). */
   maxBytes?: number;
+  /**
+   * Decode the witness entries only when `witness` is first read (a decoding error is thrown
+   * then). For a replay, which sends `witnessBytes` to its worker, where they are checked as they
+   * are read into a log: decoding a million entries here as well cost ~2 s of a 1M-call replay.
+   */
+  lazyWitness?: boolean;
 }
 
 /** Options of {@link encodeBundle}. */
@@ -173,7 +179,7 @@ export function decodeBundle(bytes: Uint8Array, options: DecodeBundleOptions = {
   } catch (cause) {
     throw corrupt(`the payload is not one MessagePack value (${(cause as Error).message})`, BUNDLE_HEADER_BYTES, cause);
   }
-  return bundleFromPayload(raw);
+  return bundleFromPayload(raw, options);
 }
 
 /** A problem {@link verifyBundle} found, with a stable code. */
@@ -284,7 +290,7 @@ function resultTuple(r: RunResult): unknown[] {
 
 const U64_MAX = (1n << 64n) - 1n;
 
-function bundleFromPayload(raw: unknown): Bundle {
+function bundleFromPayload(raw: unknown, options: DecodeBundleOptions): Bundle {
   const p = tuple(raw, PAYLOAD_FIELDS, 'payload');
   const manifestBytes = bin(p[0], 'manifest');
   let manifest: CageManifest;
@@ -298,18 +304,27 @@ function bundleFromPayload(raw: unknown): Bundle {
   const stdin = bin(p[2], 'stdin');
   const inputs = pathMap(p[3], 'inputs');
   const witnessBytes = bin(p[4], 'witness');
-  let witness: WitnessEntry[];
+  const result = resultFromTuple(p[5]);
+  const storedHash = hash(p[6], 'resultHash');
+  const bundle = { manifest, manifestBytes, module, stdin, inputs, witnessBytes, result, resultHash: storedHash };
+  if (options.lazyWitness !== true) return { ...bundle, witness: decodeBundleWitness(witnessBytes) };
+  let witness: WitnessEntry[] | undefined;
+  return Object.defineProperty(bundle, 'witness', {
+    get: () => (witness ??= decodeBundleWitness(witnessBytes)),
+    enumerable: true,
+  }) as Bundle;
+}
+
+/** The witness entries of a bundle, with decoding errors reported as bundle errors. */
+function decodeBundleWitness(bytes: Uint8Array): WitnessEntry[] {
   try {
-    witness = decodeEntries(witnessBytes);
+    return decodeEntries(bytes);
   } catch (cause) {
     if (!(cause instanceof DocklockError) || cause.code === 'DL_ERR_BUNDLE_SCHEMA') throw cause;
     const entry = cause.where?.entry;
     const where = entry === undefined ? { field: 'witness' } : { field: `witness.${entry}`, entry };
     throw new InputError('DL_ERR_BUNDLE_SCHEMA', `bundle witness is invalid: ${cause.message}`, where, { cause });
   }
-  const result = resultFromTuple(p[5]);
-  const storedHash = hash(p[6], 'resultHash');
-  return { manifest, manifestBytes, module, stdin, inputs, witness, witnessBytes, result, resultHash: storedHash };
 }
 
 function resultFromTuple(raw: unknown): RunResult {

@@ -60,7 +60,7 @@ export function divergenceJson(d: Divergence): NonNullable<ReplayReport['diverge
  * @throws {InputError} `DL_ERR_BUNDLE_*` for an unusable bundle
  */
 export async function replayBundle(bytes: Uint8Array): Promise<ReplayReport> {
-  const b = decodeBundle(bytes);
+  const b = decodeBundle(bytes, { lazyWitness: true });
   return replayDecoded(b);
 }
 

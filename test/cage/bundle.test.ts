@@ -8,6 +8,8 @@ import { blake3, toHex } from '../../runtime/hash.ts';
 import { manifestHash, parseManifest } from '../../runtime/manifest.ts';
 import { inputHash, type RunResult } from '../../runtime/result.ts';
 import { WitnessLog } from '../../runtime/witness/log.ts';
+import { encodeEntries } from '../../runtime/witness/encoding.ts';
+import type { WitnessEntry } from '../../runtime/witness/entry.ts';
 import { arbEntry } from './fixtures.ts';
 
 const enc = new TextEncoder();
@@ -83,6 +85,20 @@ describe('bundle', () => {
     expect(v.ok).toBe(true);
     expect(toHex(v.witnessRoot)).toBe(toHex(src.result.witnessRoot));
     expect(toHex(v.resultHash)).toBe(toHex(v.expectedResultHash));
+  });
+
+  it('stores a run\'s encoded witness as is, and decodes it lazily only when asked', () => {
+    const src = makeBundle();
+    const encoded = encodeEntries(src.witness as WitnessEntry[]);
+    expect(toHex(encodeBundle({ ...src, witness: encoded }))).toBe(toHex(encodeBundle(src)));
+    const lazy = decodeBundle(encodeBundle(src), { lazyWitness: true });
+    expect(toHex(lazy.witnessBytes)).toBe(toHex(encoded));
+    expect(lazy.witness).toEqual(src.witness);
+    // A witness that does not decode: the eager decoder refuses the bundle; the lazy one when read.
+    const broken = encodeBundle({ ...src, witness: Uint8Array.of(0x91, 0x02) }); // [2]: an unknown entry version
+    expect(codeOf(broken)).toBe('DL_ERR_BUNDLE_SCHEMA');
+    const b = decodeBundle(broken, { lazyWitness: true });
+    expect(() => b.witness).toThrow(expect.objectContaining({ code: 'DL_ERR_BUNDLE_SCHEMA', where: { field: 'witness.0', entry: 0 } }));
   });
 
   it('round-trips arbitrary witness entries, stdin and outputs (property)', () => {

@@ -99,6 +99,15 @@ describe('docklock run / replay / verify through the CLI', () => {
       const v = cli(['verify', tampered]);
       expect(v.code, `flip at ${pos}`).not.toBe(0);
     }
+
+    // A witness that does not decode (here: entry 0 claims an unknown version) is an unusable
+    // bundle for replay too, though replay leaves the decoding to its worker.
+    const b = decodeBundle(bytes);
+    const broken = join(dir, 'broken-witness.dlb');
+    writeFileSync(broken, encodeBundle({ ...b, witness: Uint8Array.of(0x91, 0x02) }));
+    const r = cliJson<{ error: { code: string } }>(['replay', broken]);
+    expect(r.code).toBe(2);
+    expect(r.json.error.code).toBe('DL_ERR_WITNESS_VERSION');
   });
 
   it('records HTTP against a local server and replays it after the server is gone; an edited response diverges', async () => {
