@@ -139,9 +139,16 @@ export function trampolineModuleBytes(types: readonly FuncType[]): Uint8Array {
 const MODULE_CACHE_MAX = 64;
 const moduleCache = new Map<string, WebAssembly.Module>();
 
-/** A function type as text, for comparing and caching types. */
+const typeKeys = new WeakMap<FuncType, string>();
+
+/** A function type as text, for comparing and caching types (kept per type object: a compiled module's types are reused by every run). */
 export function funcTypeKey(t: FuncType): string {
-  return `${Array.from(t.params).join(',')}>${Array.from(t.results).join(',')}`;
+  let key = typeKeys.get(t);
+  if (key === undefined) {
+    key = `${String.fromCharCode(...t.params)}>${String.fromCharCode(...t.results)}`;
+    typeKeys.set(t, key);
+  }
+  return key;
 }
 
 /** The compiled trampoline module for these import types (compiled once per type list). */
