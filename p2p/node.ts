@@ -132,13 +132,20 @@ export class P2PNode {
   /** Publishes a claim for a bundle this node evaluated; returns the claim id. */
   async publish(bundle: Uint8Array): Promise<string> {
     const fields = claimFieldsOf(bundle);
+    return this.publishSigned(await signClaim(this.key, { ...fields, issuedAt: Date.now() }), bundle);
+  }
+
+  /**
+   * Stores `bundle`, ingests a signed claim envelope as this node's own and gossips it. The claim is
+   * not checked against the bundle here: that is the replayers' job (a test's dishonest node uses this).
+   */
+  async publishSigned(envelope: Uint8Array, bundle: Uint8Array): Promise<string> {
     this.bundles.put(bundle);
-    const env = await signClaim(this.key, { ...fields, issuedAt: Date.now() });
-    const r = await this.ingest(env, 'self');
+    const r = await this.ingest(envelope, 'self');
     if (r.result === 'reject') throw new P2PError('DL_ERR_P2P_INTERNAL', `own claim rejected: ${r.message}`);
-    await this.libp2p.services.pubsub.publish(TOPIC, env);
+    await this.libp2p.services.pubsub.publish(TOPIC, envelope);
     this.metrics.published.inc({ kind: 'claim' });
-    return hex(blake3((await openEnvelope(env)).body));
+    return hex(blake3((await openEnvelope(envelope)).body));
   }
 
   async #validate(from: string, signed: boolean, data: Uint8Array): Promise<TopicValidatorResult> {
@@ -339,13 +346,19 @@ export class P2PNode {
   }
 
   /** The dispute file of a disputed claim (claim, the first valid divergence, the bundle if it proves the point). */
-  dispute(claimId: string): Uint8Array | undefined {
+  async dispute(claimId: string): Promise<Uint8Array | undefined> {
     const row = this.store.claim(claimId);
     if (row === undefined || row.disputedBy === null) return undefined;
     const v = this.store.verdict(row.disputedBy);
     if (v === undefined) return undefined;
-    const bundle = this.bundles.has(row.bundleHash) ? this.bundles.read(row.bundleHash) : null;
+    const o = await openEnvelope(v.envelope);
+    const proves = o.kind !== CLAIM_KIND && o.verdict.divergence?.kind === 'bundle';
+    const bundle = proves && this.bundles.has(row.bundleHash) ? this.bundles.read(row.bundleHash) : null;
     return encodeDispute(row.envelope, v.envelope, bundle);
+  }
+
+  replayLoad(): { running: number; waiting: number } {
+    return { running: this.#queue.running, waiting: this.#queue.waiting };
   }
 
   /** Resolves when no replay runs or waits (tests and benchmarks). */
