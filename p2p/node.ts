@@ -167,7 +167,13 @@ export class P2PNode {
     if (peer === 'self' || peer === this.peerId) return;
     if (this.peers.penalize(peer, amount)) {
       this.metrics.disconnects.inc();
-      void this.libp2p.hangUp(peerIdFromString(peer)).catch(() => undefined);
+      let id: PeerId;
+      try {
+        id = peerIdFromString(peer);
+      } catch {
+        return; // not a libp2p peer (a test's label): nothing to hang up
+      }
+      void this.libp2p.hangUp(id).catch(() => undefined);
     }
   }
 
