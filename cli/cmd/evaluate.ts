@@ -5,7 +5,7 @@ import { InputError } from '../../runtime/errors.ts';
 import { loadChallenge } from '../../runtime/evaluate/challenge.ts';
 import { evaluateSubmissions } from '../../runtime/evaluate/batch.ts';
 import type { Evaluation } from '../../runtime/evaluate/evaluation.ts';
-import { EXIT, collect, guarded, parseEnvFlags, readInput } from '../io.ts';
+import { EXIT, assertWritableDir, collect, guarded, parseEnvFlags, readInput } from '../io.ts';
 
 interface EvaluateFlags {
   jobs?: string;
@@ -56,6 +56,7 @@ export function registerEvaluate(program: Command): void {
       guarded(f.json === true, async () => {
         const jobs = f.jobs === undefined ? 2 : Number(f.jobs);
         if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256) throw new InputError('DL_ERR_CLI_JOBS', `--jobs takes an integer in 1..256, got "${f.jobs}"`, { field: '--jobs' });
+        if (f.bundles !== undefined) assertWritableDir(f.bundles, '--bundles');
         const env = parseEnvFlags(f.env);
         const challenge = await loadChallenge(challengeDir, { env, allowHosts: f.allowHost });
         const submissions = submissionPaths.map((p) => ({ label: p, bytes: readInput(p, 'submission') }));
