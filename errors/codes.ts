@@ -129,6 +129,10 @@ const cli = {
   DL_ERR_CLI_NET: {},
   DL_ERR_CLI_ENTRY: {},
   DL_ERR_CLI_JOBS: {},
+  DL_ERR_CLI_USAGE: {},
+  DL_ERR_CLI_OUTPUT_PATH: {},
+  /** Printed by cli/main.ts before anything is imported (it cannot import this table on an old Node). */
+  DL_ERR_CLI_NODE_VERSION: {},
   DL_ERR_EVALUATE_NO_MANIFEST: {},
   DL_ERR_EVALUATE_MODULE_READ: {},
   DL_ERR_EVALUATE_SUBMISSION_INPUT: {},
