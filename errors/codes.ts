@@ -131,6 +131,7 @@ const cli = {
   DL_ERR_CLI_JOBS: {},
   DL_ERR_CLI_USAGE: {},
   DL_ERR_CLI_OUTPUT_PATH: {},
+  DL_ERR_CLI_LIMIT: {},
   /** Printed by cli/main.ts before anything is imported (it cannot import this table on an old Node). */
   DL_ERR_CLI_NODE_VERSION: {},
   DL_ERR_EVALUATE_NO_MANIFEST: {},
