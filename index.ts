@@ -6,8 +6,10 @@ export { instrument, INSTRUMENTER_VERSION, DEFAULT_STACK_LIMIT, DEFAULT_MEMORY_L
 export type { InstrumentOptions } from './runtime/instrument/instrument.ts';
 export { DEFAULT_COST_TABLE } from './runtime/instrument/cost-table.ts';
 export type { CostTable } from './runtime/instrument/cost-table.ts';
-export { compile, CompiledModule } from './runtime/compiled-module.ts';
-export type { CompileOptions, InstantiateOptions } from './runtime/compiled-module.ts';
+export { Engine, ENGINE_DEFAULTS, compile, compileSync } from './runtime/engine.ts';
+export type { EngineConfig, CompileOptions } from './runtime/engine.ts';
+export { CompiledModule, CompiledModule as Module } from './runtime/compiled-module.ts';
+export type { InstantiateOptions } from './runtime/compiled-module.ts';
 export { Instance } from './runtime/instance.ts';
 export { validateModule, DEFAULT_MODULE_LIMITS } from './runtime/validate.ts';
 export type { ModuleLimits, ValidateOptions, ImportGrants } from './runtime/validate.ts';

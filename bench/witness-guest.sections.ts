@@ -10,7 +10,7 @@ import { HostCalls } from '../host-functions/host-calls.ts';
 import type { HostValue } from '../host-functions/host-calls.ts';
 import { GuestFault } from '../host-functions/guest-memory.ts';
 import { createWasi } from '../host-functions/wasi/preview1.ts';
-import { compile } from '../runtime/compiled-module.ts';
+import { compile } from '../runtime/engine.ts';
 import { runGuest, compileOptionsFor } from '../runtime/run.ts';
 import { runCage } from '../runtime/cage.ts';
 import { parseManifest } from '../runtime/manifest/parse.ts';

@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { InternalError, DocklockError, ValidationError, WatchdogError } from './errors.ts';
-import { compile } from './compiled-module.ts';
+import { compile } from './engine.ts';
 import type { SharedCompiledModule } from './compiled-module.ts';
 import { compileOptionsFor, runOutcome } from './run.ts';
 import type { RunOutcome, RunOutcomeParts, RunRequest } from './run.ts';

@@ -6,7 +6,7 @@
  *
  * The caller (cage.ts) runs this inside a worker with a fixed stack size and a watchdog.
  */
-import { compile } from './compiled-module.ts';
+import { compile } from './engine.ts';
 import type { CompiledModule } from './compiled-module.ts';
 import { DeterministicTrap, OutOfFuel, StackExhausted, ValidationError } from './errors.ts';
 import type { Instance } from './instance.ts';

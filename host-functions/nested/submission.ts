@@ -18,7 +18,7 @@
  * block (nested fuel used) are witness entries. Replay re-runs the submission; a different result
  * diverges at that entry.
  */
-import { compileSync } from '../../runtime/compiled-module.ts';
+import { compileSync } from '../../runtime/engine.ts';
 import type { CompiledModule } from '../../runtime/compiled-module.ts';
 import { DeterministicTrap, OutOfFuel, StackExhausted, TRAP_CODES, ValidationError } from '../../runtime/errors.ts';
 import type { Instance } from '../../runtime/instance.ts';

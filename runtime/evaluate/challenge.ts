@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { compile } from '../compiled-module.ts';
+import { compile } from '../engine.ts';
 import type { CompiledModule } from '../compiled-module.ts';
 import { InputError } from '../errors.ts';
 import { readManifestInputs } from '../inputs.ts';
