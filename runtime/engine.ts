@@ -47,6 +47,9 @@ import type { ImportGrants, ModuleLimits, ValidateOptions } from './validate.ts'
 export interface CompileOptions extends InstrumentOptions, ValidateOptions {}
 
 /** An engine's configuration. Every field has a default ({@link ENGINE_DEFAULTS}). */
+/** What `new Engine(…)` takes: any field of {@link EngineConfig}, and limits field by field. */
+export type EngineOptions = Partial<Omit<EngineConfig, 'limits'>> & { limits?: Partial<ModuleLimits> };
+
 export interface EngineConfig {
   /** Memory limit in bytes (whole 64 KiB pages). */
   memoryLimit: number;
@@ -101,7 +104,7 @@ export class Engine {
   readonly config: Readonly<EngineConfig>;
   readonly #cache = new Map<string, CacheEntry>();
 
-  constructor(config: Partial<EngineConfig> = {}) {
+  constructor(config: EngineOptions = {}) {
     const c = { ...ENGINE_DEFAULTS, ...config, limits: Object.freeze({ ...ENGINE_DEFAULTS.limits, ...config.limits }) };
     if (!Number.isSafeInteger(c.compileCacheSize) || c.compileCacheSize < 0) throw new RangeError(`compileCacheSize must be a non-negative integer, got ${c.compileCacheSize}`);
     this.config = Object.freeze(c);

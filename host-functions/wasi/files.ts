@@ -7,8 +7,8 @@ import { ERRNO, FDFLAGS, FILETYPE, OFLAGS, RIGHTS, RIGHTS_DIR, RIGHTS_FILE, RIGH
 import type { FdEntry, FdTable } from './fd-table.ts';
 import { QuotaExceeded, resizeFile } from './fs.ts';
 import type { DirNode, FileNode, FileTree, Node } from './fs.ts';
-import { Struct } from '../guest-memory.ts';
-import type { GuestMemory } from '../guest-memory.ts';
+import { Struct } from '../../runtime/store.ts';
+import type { GuestMemory } from '../../runtime/store.ts';
 
 /** What the file functions share with the rest of WASI. */
 export interface FileState {

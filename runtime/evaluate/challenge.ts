@@ -13,7 +13,7 @@ import { readManifestInputs } from '../inputs.ts';
 import { parseManifest } from '../manifest/parse.ts';
 import { applyManifestOverrides, readManifestFile } from '../manifest/load.ts';
 import type { CageManifest } from '../manifest/parse.ts';
-import { compileOptionsFor } from '../run.ts';
+import { compileOptionsFor } from '../cage/run.ts';
 
 /** Where the challenge contract puts the submission's bytes (read-only; they are also stdin). */
 export const SUBMISSION_PATH = '/input/submission';
