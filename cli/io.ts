@@ -1,5 +1,6 @@
 /** Small I/O helpers shared by the CLI commands: reading inputs, printing, coded failures. */
 import { readFileSync } from 'node:fs';
+import type { CommanderError } from 'commander';
 import { DocklockError, InputError } from '../runtime/errors.ts';
 
 /** Exit codes of the cage commands (README, "Exit codes"). */
@@ -28,13 +29,38 @@ export async function guarded(json: boolean, body: () => Promise<number>): Promi
     code = await body();
   } catch (e) {
     if (!(e instanceof DocklockError)) throw e;
-    if (json) printJson({ error: e.toJSON() });
-    else process.stderr.write(`docklock: ${e.code}: ${e.message}${e.where?.field ? ` (${e.where.field})` : ''}\n`);
+    writeError(e, json);
     code = EXIT.usage;
   }
   process.exitCode = code;
   // Let stdout drain; the process exits when the event loop is empty.
   return undefined as never;
+}
+
+/** Prints a coded error: one line on stderr, or a JSON error object on stdout with --json. */
+export function writeError(e: DocklockError, json: boolean): void {
+  if (json) printJson({ error: e.toJSON() });
+  else process.stderr.write(`docklock: ${e.code}: ${e.message}${e.where?.field && !e.message.includes(e.where.field) ? ` (${e.where.field})` : ''}\n`);
+}
+
+/** A commander parse failure as a coded usage error naming the flag or argument at fault. */
+export function usageError(e: CommanderError): InputError {
+  const message = e.message.replace(/^error: /, '').replace(/\n[\s\S]*$/, '');
+  const flag = /'(--?[A-Za-z0-9-]+)/.exec(message)?.[1];
+  return new InputError('DL_ERR_CLI_USAGE', `${message} (see --help)`, flag !== undefined ? { field: flag } : {});
+}
+
+/**
+ * A reader that went away (`docklock inspect b.dlb | head`) closes our stdout: stop writing to it
+ * quietly and let the command finish, so a run still writes its bundle and exits with its own status.
+ */
+export function quietOnClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+      stream.write = (() => true) as typeof stream.write;
+    });
+  }
 }
 
 /** Commander reducer for repeatable options. */
