@@ -9,7 +9,7 @@ import { runCage } from '../../runtime/cage.ts';
 import { resultHash, resultToJson } from '../../runtime/result.ts';
 import { encodeBundle } from '../../runtime/bundle.ts';
 import { writeFileAtomic } from '../../runtime/write-atomic.ts';
-import { EXIT, collect, guarded, parseEnvFlags, printJson, readInput } from '../io.ts';
+import { EXIT, assertWritableFile, collect, defaultStdin, guarded, parseEnvFlags, printJson, readInput } from '../io.ts';
 
 interface RunFlags {
   manifest?: string;
@@ -95,7 +95,7 @@ export function registerRun(program: Command): void {
     .description('run a WebAssembly module deterministically in the cage')
     .argument('<module.wasm>', 'the module (a WASI preview1 command unless the manifest names another entry)')
     .option('--manifest <file>', 'cage manifest (YAML or JSON); flags below override its fields')
-    .option('--stdin <file|->', 'bytes for the guest\'s stdin (- reads ours)')
+    .option('--stdin <file|->', 'bytes for the guest\'s stdin (- reads ours); default: ours when it is a pipe or a file, else empty')
     .option('--input <host[:guest]>', 'read-only input file (default guest path /input/<name>); repeatable', collect, [])
     .option('--fuel <n>', 'fuel budget')
     .option('--memory <size>', 'memory limit: bytes, or with KiB/MiB/GiB (e.g. 64MiB)')
@@ -114,7 +114,8 @@ export function registerRun(program: Command): void {
         const { raw, baseDir } = manifestObject(modulePath, f);
         const manifest = parseManifest(raw);
         const inputs = readManifestInputs(manifest, baseDir);
-        const stdin = f.stdin !== undefined ? readInput(f.stdin, 'stdin') : new Uint8Array(0);
+        if (f.bundle !== undefined) assertWritableFile(f.bundle, '--bundle');
+        const stdin = f.stdin !== undefined ? readInput(f.stdin, 'stdin') : defaultStdin();
         const tee = f.json ? undefined : { stdout: (b: Uint8Array) => process.stdout.write(b), stderr: (b: Uint8Array) => process.stderr.write(b) };
         const out = await runCage({ manifest, module, stdin, inputs, mode: 'record', tee });
         if (f.bundle !== undefined) {
