@@ -30,7 +30,8 @@ export async function guarded(json: boolean, body: () => Promise<number>): Promi
     if (!(e instanceof DocklockError)) throw e;
     if (json) printJson({ error: e.toJSON() });
     else process.stderr.write(`docklock: ${e.code}: ${e.message}${e.where?.field ? ` (${e.where.field})` : ''}\n`);
-    code = EXIT.usage;
+    const exit = (e as { exitCode?: unknown }).exitCode;
+    code = typeof exit === 'number' ? exit : EXIT.usage;
   }
   process.exitCode = code;
   // Let stdout drain; the process exits when the event loop is empty.
