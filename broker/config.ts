@@ -238,7 +238,7 @@ export function loadBrokerConfig(path: string): BrokerConfig {
     // uniqueKeys: a repeated key in the config is an error, as in request bodies.
     doc = parseYaml(text, { uniqueKeys: true, prettyErrors: true });
   } catch (cause) {
-    throw Errors.config(`config file ${path} is not valid YAML: ${(cause as Error).message}`, 'config', { cause });
+    throw Errors.config(`config file ${path} is not valid YAML: ${(cause as Error).message.split('\n')[0]!.replace(/:$/, '')}`, 'config', { cause });
   }
   return parseBrokerConfig(doc);
 }
