@@ -171,6 +171,12 @@ const broker = {
   DL_ERR_AUDIT_WRITE: { httpStatus: 500 },
   DL_ERR_BREAKER_RULE: { httpStatus: 500 },
   DL_ERR_BREAKER_ACTION: { httpStatus: 502 },
+  DL_ERR_BROKER_SECCOMP_MISSING: { httpStatus: 500 },
+  DL_ERR_POLICY_PORT_IN_USE: { httpStatus: 409 },
+  DL_ERR_BROKER_UNREACHABLE: { httpStatus: 503 },
+  DL_ERR_BROKER_NO_TOKEN: { httpStatus: 400 },
+  DL_ERR_BROKER_USAGE: { httpStatus: 400 },
+  DL_ERR_AUDIT_READ: { httpStatus: 400 },
 } as const;
 
 /** Every registered code. docs/errors.md has an anchor for each (test/errors/registry.test.ts). */
