@@ -67,4 +67,5 @@ export function hostImports(store: Store, run: RunHost): Record<string, Record<s
 }
 
 export { createWasi };
+export { WASI_LEVEL } from '../../host-functions/wasi/files.ts';
 export type { NetTransport, WasiHost };

@@ -58,6 +58,8 @@ export interface RunRequest {
   compiled?: CompiledModule;
   /** The engine that compiles the module and anything the run loads (default `Engine.default`). */
   engine?: Engine;
+  /** WASI ABI level (spec/wasi.md#W6): a replay passes its bundle's; default the current one. */
+  wasiLevel?: number;
 }
 
 export interface RunOutcome {
@@ -150,6 +152,7 @@ export async function runGuest(req: RunRequest): Promise<RunOutcome> {
     args: m.args, env: m.env, seed: m.determinism.seed, clockStart: m.determinism.clock.start, clockStep: m.determinism.clock.step,
     stdin: req.stdin, inputs: req.inputs, outputDir: m.files.output, scratchDir: m.files.scratch,
     limits: { stdout: m.limits.stdout, stderr: m.limits.stderr, output: m.limits.output, scratch: m.limits.memory }, grants,
+    level: req.wasiLevel,
   });
   wasi.stdout.tee = req.tee?.stdout;
   wasi.stderr.tee = req.tee?.stderr;

@@ -149,7 +149,7 @@ describe('bundle', () => {
 
   it('rejects bad magic and unknown versions', () => {
     expect(codeOf(enc.encode('PK\u0003\u0004 a zip file, not a bundle........................................'))).toBe('DL_ERR_BUNDLE_BAD_MAGIC');
-    expect(codeOf(wrap(Uint8Array.of(0xc0), { version: 2 }))).toBe('DL_ERR_BUNDLE_UNSUPPORTED_VERSION');
+    expect(codeOf(wrap(Uint8Array.of(0xc0), { version: 3 }))).toBe('DL_ERR_BUNDLE_UNSUPPORTED_VERSION');
   });
 
   it('refuses giant declared lengths before inflating, and lying ones while inflating', () => {
