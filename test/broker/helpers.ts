@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import type { Writable } from 'node:stream';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { AuditLog } from '../../broker/audit.ts';
@@ -107,10 +108,10 @@ export interface TestBroker {
   close(): Promise<void>;
 }
 
-export async function buildTestBroker(config: BrokerConfig): Promise<TestBroker> {
+export async function buildTestBroker(config: BrokerConfig, logStream?: Writable): Promise<TestBroker> {
   const { docker, apiVersion } = await connectDocker(config.dockerSocket);
   const audit = await AuditLog.open(config.auditPath);
-  const app = await buildBrokerApp({ config, services: new ServiceManager(docker, apiVersion, config, audit), audit });
+  const app = await buildBrokerApp({ config, services: new ServiceManager(docker, apiVersion, config, audit), audit, ...(logStream !== undefined ? { logStream } : {}) });
   return {
     app,
     audit,
