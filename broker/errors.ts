@@ -3,15 +3,17 @@
  * field it points at. Built from one factory (fastify `lib/errors.js` `createError`) so every
  * code has exactly one status.
  */
-import { DocklockError } from '../runtime/errors.ts';
+import { DocklockError } from '../errors/index.ts';
+import type { ErrorCode } from '../errors/index.ts';
 
 /** A broker, policy, auth or audit error with the HTTP status the API answers with. */
 export class BrokerError extends DocklockError {
   readonly statusCode: number;
   readonly field: string | undefined;
 
+  /** `code` is a string: the broker client rebuilds errors from codes the server sent. */
   constructor(code: string, message: string, statusCode: number, field?: string, options?: { cause?: unknown }) {
-    super(code, message, field === undefined ? undefined : { field }, options);
+    super(code as ErrorCode, message, field === undefined ? undefined : { field }, options);
     this.name = 'BrokerError';
     this.statusCode = statusCode;
     this.field = field;
@@ -30,7 +32,7 @@ export type BrokerErrorFactory = (message: string, field?: string, options?: { c
  * const NotFound = createBrokerError('DL_ERR_BROKER_NOT_FOUND', 404);
  * throw NotFound('no such service', 'id');
  */
-export function createBrokerError(code: string, statusCode: number): BrokerErrorFactory {
+export function createBrokerError(code: ErrorCode, statusCode: number): BrokerErrorFactory {
   return (message, field, options) => new BrokerError(code, message, statusCode, field, options);
 }
 

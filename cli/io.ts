@@ -1,5 +1,7 @@
 /** Small I/O helpers shared by the CLI commands: reading inputs, printing, coded failures. */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, fstatSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { CommanderError } from 'commander';
 import { DocklockError, InputError } from '../runtime/errors.ts';
 
 /** Exit codes of the cage commands (README, "Exit codes"). */
@@ -11,6 +13,53 @@ export function readInput(path: string, what: string): Uint8Array {
     return new Uint8Array(readFileSync(path === '-' ? 0 : path));
   } catch (e) {
     throw new InputError('DL_ERR_CLI_READ', `cannot read ${what} "${path}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { field: what });
+  }
+}
+
+/**
+ * The guest's stdin when no `--stdin` is given: our own stdin when it is a pipe from a shell
+ * (`cat data | docklock run …`) or a redirected file (`< data`), captured whole into the bundle;
+ * empty for a terminal, /dev/null or the socket a parent program's spawn() gives, so a program
+ * that starts docklock without closing its stdin never hangs it.
+ */
+export function defaultStdin(): Uint8Array {
+  let st;
+  try {
+    st = fstatSync(0);
+  } catch {
+    return new Uint8Array(0);
+  }
+  return st.isFIFO() || st.isFile() ? readInput('-', 'stdin') : new Uint8Array(0);
+}
+
+/**
+ * Checks, before any work is done, that a file can be written at `path` (its folder exists and
+ * is writable, and `path` is not a folder): a run must not end in an error after the guest ran.
+ */
+export function assertWritableFile(path: string, flag: string): void {
+  const full = resolve(path);
+  let problem: string | undefined;
+  try {
+    if (statSync(full, { throwIfNoEntry: false })?.isDirectory()) problem = 'is a directory';
+    else {
+      if (!statSync(dirname(full)).isDirectory()) problem = 'is not inside a directory';
+      else accessSync(dirname(full), constants.W_OK);
+    }
+  } catch (e) {
+    problem = `cannot be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message} on ${dirname(full)})`;
+  }
+  if (problem !== undefined) throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `${flag} ${path} ${problem}`, { field: flag });
+}
+
+/** Like {@link assertWritableFile} for a folder that files will be written into (created if missing). */
+export function assertWritableDir(path: string, flag: string): void {
+  try {
+    if (statSync(path, { throwIfNoEntry: false }) === undefined) mkdirSync(path, { recursive: true });
+    if (!statSync(path).isDirectory()) throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `${flag} ${path} is not a directory`, { field: flag });
+    accessSync(path, constants.W_OK);
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `${flag} ${path} cannot be written into (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { field: flag });
   }
 }
 
@@ -28,14 +77,40 @@ export async function guarded(json: boolean, body: () => Promise<number>): Promi
     code = await body();
   } catch (e) {
     if (!(e instanceof DocklockError)) throw e;
-    if (json) printJson({ error: e.toJSON() });
-    else process.stderr.write(`docklock: ${e.code}: ${e.message}${e.where?.field ? ` (${e.where.field})` : ''}\n`);
+    writeError(e, json);
+    // Broker errors say whether the operation was refused (exit 1) or the command was wrong (2).
     const exit = (e as { exitCode?: unknown }).exitCode;
     code = typeof exit === 'number' ? exit : EXIT.usage;
   }
   process.exitCode = code;
   // Let stdout drain; the process exits when the event loop is empty.
   return undefined as never;
+}
+
+/** Prints a coded error: one line on stderr, or a JSON error object on stdout with --json. */
+export function writeError(e: DocklockError, json: boolean): void {
+  if (json) printJson({ error: e.toJSON() });
+  else process.stderr.write(`docklock: ${e.code}: ${e.message}${e.where?.field && !e.message.includes(e.where.field) ? ` (${e.where.field})` : ''}\n`);
+}
+
+/** A commander parse failure as a coded usage error naming the flag or argument at fault. */
+export function usageError(e: CommanderError): InputError {
+  const message = e.message.replace(/^error: /, '').replace(/\n[\s\S]*$/, '');
+  const flag = /'(--?[A-Za-z0-9-]+)/.exec(message)?.[1];
+  return new InputError('DL_ERR_CLI_USAGE', `${message} (see --help)`, flag !== undefined ? { field: flag } : {});
+}
+
+/**
+ * A reader that went away (`docklock inspect b.dlb | head`) closes our stdout: stop writing to it
+ * quietly and let the command finish, so a run still writes its bundle and exits with its own status.
+ */
+export function quietOnClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+      stream.write = (() => true) as typeof stream.write;
+    });
+  }
 }
 
 /** Commander reducer for repeatable options. */

@@ -1,12 +1,31 @@
 #!/usr/bin/env node
 /**
- * The `docklock` command. This file only checks the Node version, before anything that needs a
- * newer one is loaded, then hands over to program.ts.
+ * The `docklock` command. This file runs on any Node: it checks the version before anything that
+ * needs a newer one is loaded, hands over to a newer Node it can find (the checkout's own Node 24,
+ * the `node` devDependency, for `npm link` users whose system Node is older), then to program.ts.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import module from 'node:module';
+import { constants } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
 const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
 if (major < 22 || (major === 22 && minor < 12)) {
-  process.stderr.write(`docklock needs Node.js 22.12 or newer (Node 24 LTS recommended); this is ${process.version}.\nRun it through npm (npx docklock …), which uses the project's own Node 24, or install a newer Node.\n`);
+  // dist/cli/main.js → <package>/node_modules/node/bin/node (present in a checkout after `npm ci`).
+  const own = fileURLToPath(new URL('../../node_modules/node/bin/node', import.meta.url));
+  if (existsSync(own) && process.env.DOCKLOCK_RELAUNCHED === undefined) {
+    const r = spawnSync(own, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, DOCKLOCK_RELAUNCHED: '1' } });
+    process.exit(r.status ?? (r.signal ? 128 + constants.signals[r.signal] : 2));
+  }
+  process.stderr.write(
+    `docklock: DL_ERR_CLI_NODE_VERSION: docklock needs Node.js 22.12 or newer (Node 24 LTS recommended); this is ${process.version}. ` +
+      'Put a newer node first on PATH (check with `node --version`), or run docklock from its checkout with `npm run docklock -- …`.\n',
+  );
   process.exit(2);
 }
+
+// V8's code cache on disk: the second and later starts skip compiling docklock's and its libraries' JavaScript.
+module.enableCompileCache?.();
 const { main } = await import('./program.ts');
 await main(process.argv);

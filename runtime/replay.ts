@@ -70,7 +70,7 @@ export async function replayDecoded(b: Bundle): Promise<ReplayReport> {
   if (b.result.instrumenterVersion !== INSTRUMENTER_VERSION || b.result.costTableVersion !== DEFAULT_COST_TABLE.version) {
     throw new InputError('DL_ERR_BUNDLE_ENGINE_MISMATCH', `the bundle was recorded by instrumenter ${b.result.instrumenterVersion} with cost table ${b.result.costTableVersion}; this docklock has ${INSTRUMENTER_VERSION} with ${DEFAULT_COST_TABLE.version}. Replay it with the docklock version that recorded it.`, { field: 'result.instrumenterVersion' });
   }
-  const out = await runCage({ manifest: b.manifest, module: b.module, stdin: b.stdin, inputs: b.inputs, mode: 'replay', witness: b.witnessBytes });
+  const out = await runCage({ manifest: b.manifest, module: b.module, stdin: b.stdin, inputs: b.inputs, mode: 'replay', witness: b.witnessBytes, wasiLevel: b.wasiLevel });
   const actual = resultHash(out.result);
   const match = out.divergence === null && bytesEqual(actual, b.resultHash);
   return {

@@ -12,8 +12,8 @@ import { DeterministicTrap, OutOfFuel, StackExhausted, ValidationError } from '.
 import type { Instance } from './instance.ts';
 import { DEFAULT_COST_TABLE } from './instrument/cost-table.ts';
 import { INSTRUMENTER_VERSION } from './instrument/instrument.ts';
-import { manifestHash } from './manifest.ts';
-import type { CageManifest } from './manifest.ts';
+import { manifestHash } from './manifest/canonical.ts';
+import type { CageManifest } from './manifest/parse.ts';
 import { RESULT_FORMAT_VERSION, inputHash } from './result.ts';
 import type { RunResult, RunStatus } from './result.ts';
 import type { WitnessEntry } from './witness/entry.ts';
@@ -55,6 +55,8 @@ export interface RunRequest {
   tee?: { stdout?: (b: Uint8Array) => void; stderr?: (b: Uint8Array) => void };
   /** Already compiled module (a worker pool shares them); must match `module` and the manifest. */
   compiled?: CompiledModule;
+  /** WASI ABI level (spec/wasi.md#W6): a replay passes its bundle's; default the current one. */
+  wasiLevel?: number;
 }
 
 export interface RunOutcome {
@@ -156,6 +158,7 @@ export async function runGuest(req: RunRequest): Promise<RunOutcome> {
     args: m.args, env: m.env, seed: m.determinism.seed, clockStart: m.determinism.clock.start, clockStep: m.determinism.clock.step,
     stdin: req.stdin, inputs: req.inputs, outputDir: m.files.output, scratchDir: m.files.scratch,
     limits: { stdout: m.limits.stdout, stderr: m.limits.stderr, output: m.limits.output, scratch: m.limits.memory }, grants,
+    level: req.wasiLevel,
   });
   wasi.stdout.tee = req.tee?.stdout;
   wasi.stderr.tee = req.tee?.stderr;

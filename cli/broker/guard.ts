@@ -5,6 +5,7 @@
  * operation was refused or failed (the broker answered with an error, or could not be reached).
  */
 import { DocklockError } from '../../runtime/errors.ts';
+import type { ErrorCode } from '../../errors/index.ts';
 import { guarded } from '../io.ts';
 
 /** Codes that mean "fix the command or its files", exit 2. Everything else is exit 1. */
@@ -21,7 +22,7 @@ const USAGE_CODES = new Set([
 class CliFailure extends DocklockError {
   readonly exitCode: number;
   constructor(e: DocklockError, exitCode: number) {
-    super(e.code, e.message, e.where, { cause: e });
+    super(e.code as ErrorCode, e.message, e.where, { cause: e });
     this.exitCode = exitCode;
   }
 }

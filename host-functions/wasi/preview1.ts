@@ -9,7 +9,7 @@ import { ChaCha20Stream } from '../random/chacha20.ts';
 import { VirtualClock } from '../clock/virtual-clock.ts';
 import { CLOCK, ERRNO, EVENTTYPE, SIZE, SUBCLOCKFLAGS_ABSTIME } from './defs.ts';
 import { FdTable } from './fd-table.ts';
-import { fileFunctions } from './files.ts';
+import { fileFunctions, WASI_LEVEL } from './files.ts';
 import type { FileState } from './files.ts';
 import { FileTree, Quota, QuotaExceeded } from './fs.ts';
 import { OutputCapture, OutputLimit } from './output.ts';
@@ -43,6 +43,8 @@ export interface WasiConfig {
   limits: { stdout: number; stderr: number; output: number; scratch: number };
   /** Which function groups are granted: `wasi` (files, args, env, proc), `random`, `clock`. */
   grants: ReadonlySet<string>;
+  /** WASI ABI level (spec/wasi.md#W6); default the current one. A replay passes its bundle's. */
+  level?: number;
 }
 
 /** Functions of the `random` and `clock` groups; everything else in preview1 is `wasi`. */
@@ -87,8 +89,10 @@ export function createWasi(calls: HostCalls, cfg: WasiConfig): WasiHost {
   const args = encodeList(['main', ...cfg.args]);
   const env = encodeList(Object.keys(cfg.env).sort().map((k) => `${k}=${cfg.env[k]}`));
 
+  const level = cfg.level ?? WASI_LEVEL;
+  const notSocket = (fd: number): number => (level === 0 ? ERRNO.NOTSUP : fds.get(fd) === undefined ? ERRNO.BADF : ERRNO.NOTSOCK);
   const st: FileState = {
-    mem, fds, tree, stdin: cfg.stdin, stdinPos: 0,
+    mem, fds, tree, stdin: cfg.stdin, stdinPos: 0, level, now: () => clock.peek(CLOCK.REALTIME),
     onQuotaExceeded: (e: QuotaExceeded): number => {
       if (e.quota === outputQuota) throw new OutputLimit(`${cfg.outputDir} exceeded its limit of ${e.quota.limit} bytes`);
       return ERRNO.NOSPC;
@@ -197,10 +201,11 @@ export function createWasi(calls: HostCalls, cfg: WasiConfig): WasiHost {
     proc_raise: () => ERRNO.NOTSUP,
     sched_yield: () => ERRNO.SUCCESS,
     // No sockets exist in the cage; the recorded network is docklock.http_* (spec: spec/wasi.md#W4).
-    sock_accept: () => ERRNO.NOTSUP,
-    sock_recv: () => ERRNO.NOTSUP,
-    sock_send: () => ERRNO.NOTSUP,
-    sock_shutdown: () => ERRNO.NOTSUP,
+    // Level 1 answers as POSIX does for a descriptor that is no socket: BADF or NOTSOCK.
+    sock_accept: (fd: number) => notSocket(fd),
+    sock_recv: (fd: number) => notSocket(fd),
+    sock_send: (fd: number) => notSocket(fd),
+    sock_shutdown: (fd: number) => notSocket(fd),
   };
 
   const imports: Record<string, (...args: HostValue[]) => HostValue | undefined> = {};

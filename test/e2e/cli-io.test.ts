@@ -1,0 +1,106 @@
+/**
+ * How `docklock run` meets a shell: piped stdin, output paths checked before the guest runs, usage
+ * errors, and exit statuses (README, "Exit codes").
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { wat } from '../engine/wat.ts';
+import { CLI, cli, fixturePath, tempDir } from '../run/helpers.ts';
+
+// Copies stdin to stdout (one read of up to 4 KiB), then exits with the code in its first argument
+// byte (argv[1][0] - '0') * 100 + 44: '0' → 44, '3' → 344.
+const ECHO_EXIT = wat(`(module
+  (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "args_get" (func $args_get (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (drop (call $args_get (i32.const 64) (i32.const 128)))
+    (i32.store (i32.const 0) (i32.const 1024))
+    (i32.store (i32.const 4) (i32.const 4096))
+    (drop (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (i32.store (i32.const 4) (i32.load (i32.const 8)))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (call $exit (i32.add (i32.const 44) (i32.mul (i32.const 100)
+      (i32.sub (i32.load8_u (i32.load (i32.const 68))) (i32.const 48)))))))`);
+
+function shell(script: string, mod: string): { stdout: string; stderr: string; status: number | null } {
+  const r = spawnSync('bash', ['-c', script.replaceAll('DOCKLOCK', `"${process.execPath}" "${CLI}"`).replaceAll('MOD', `"${mod}"`)], { encoding: 'utf8' });
+  return { stdout: r.stdout, stderr: r.stderr, status: r.status };
+}
+
+describe('docklock run in a shell', () => {
+  const dir = tempDir();
+  const mod = join(dir, 'echo.wasm');
+  writeFileSync(mod, ECHO_EXIT);
+  writeFileSync(join(dir, 'in.txt'), 'from a file');
+
+  it('takes a piped stdin and a redirected file as the guest\'s stdin, and records it', () => {
+    const piped = shell(`printf 'from a pipe' | DOCKLOCK run MOD --arg 0 --bundle "${dir}/p.dlb"`, mod);
+    expect(piped.stdout).toBe('from a pipe');
+    expect(cli(['replay', join(dir, 'p.dlb')]).code).toBe(0);
+    expect(shell(`DOCKLOCK run MOD --arg 0 < "${dir}/in.txt"`, mod).stdout).toBe('from a file');
+  });
+
+  it('gives an empty stdin when ours is a spawn() socket or /dev/null, so it never waits for it', () => {
+    // spawnSync's stdin is a socket that this test never closes: reading it would hang.
+    const r = spawnSync(process.execPath, [CLI, 'run', mod, '--arg', '0'], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(44);
+    expect(r.stdout).toBe('');
+    expect(shell('DOCKLOCK run MOD --arg 0 < /dev/null', mod).stdout).toBe('');
+  });
+
+  it('reports a guest exit code ≥ 256 as the low 8 bits, and in full with --json', () => {
+    expect(shell('DOCKLOCK run MOD --arg 3 < /dev/null', mod).status).toBe(344 & 0xff);
+    const r = spawnSync(process.execPath, [CLI, 'run', mod, '--arg', '3', '--json'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'exited', exitCode: 344 });
+  });
+
+  it('refuses an unwritable --bundle before the guest runs', () => {
+    const r = shell(`printf 'never printed' | DOCKLOCK run MOD --arg 0 --bundle /no/such/dir/x.dlb`, mod);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^docklock: DL_ERR_CLI_OUTPUT_PATH: --bundle \/no\/such\/dir\/x\.dlb cannot be written .*\n$/);
+    const asDir = cli(['run', mod, '--bundle', dir, '--json']);
+    expect(asDir.code).toBe(2);
+    expect(JSON.parse(asDir.stdout).error).toMatchObject({ code: 'DL_ERR_CLI_OUTPUT_PATH', where: { field: '--bundle' } });
+  });
+
+  it('refuses an --bundles path that is a file, before evaluating', () => {
+    const file = join(dir, 'in.txt');
+    const r = cli(['evaluate', join(dir, 'no-challenge'), fixturePath('hello'), '--bundles', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^docklock: DL_ERR_CLI_OUTPUT_PATH: --bundles .* is not a directory\n$/);
+    expect(existsSync(join(dir, 'no-challenge'))).toBe(false);
+  });
+
+  it('answers an unknown flag or command with one coded line (JSON with --json), not the help', () => {
+    const flag = cli(['run', mod, '--fule', '10']);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toBe("docklock: DL_ERR_CLI_USAGE: unknown option '--fule' (see --help)\n");
+    const json = cli(['run', mod, '--fule', '10', '--json']);
+    expect(JSON.parse(json.stdout)).toEqual({ error: { code: 'DL_ERR_CLI_USAGE', message: "unknown option '--fule' (see --help)", where: { field: '--fule' } } });
+    const cmd = cli(['rnu']);
+    expect(cmd.code).toBe(2);
+    expect(cmd.stderr).toMatch(/^docklock: DL_ERR_CLI_USAGE: unknown command 'rnu'/);
+    expect(cmd.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+  });
+
+  it('inspect shows what the guest received as text or hex, and refuses a bad --limit', () => {
+    const bundle = join(dir, 'i.dlb');
+    expect(shell(`printf 'abc' | DOCKLOCK run MOD --arg 0 --bundle "${bundle}"`, mod).status).toBe(44);
+    const r = cli(['inspect', bundle]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/args_get\(.*writes .*"main\\00\\0"/);
+    expect(r.stdout).toMatch(/fd_read\(0, .*writes \d+\+3 "abc", \d+\+4 0x03000000/);
+    for (const bad of ['x', '-1', '1.5']) {
+      const b = cli(['inspect', bundle, '--limit', bad]);
+      expect(b.code).toBe(2);
+      expect(b.stderr).toBe(`docklock: DL_ERR_CLI_LIMIT: --limit takes a whole number of entries (0 or more), got "${bad}"\n`);
+    }
+  });
+});
