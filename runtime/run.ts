@@ -157,6 +157,7 @@ export async function runGuest(req: RunRequest): Promise<RunOutcome> {
   const wasi = createWasi(calls, {
     args: m.args, env: m.env, seed: m.determinism.seed, clockStart: m.determinism.clock.start, clockStep: m.determinism.clock.step,
     stdin: req.stdin, inputs: req.inputs, outputDir: m.files.output, scratchDir: m.files.scratch,
+    writable: m.files.writable.map((w) => w.guest), inputPaths: m.files.inputs.map((i) => i.guest),
     limits: { stdout: m.limits.stdout, stderr: m.limits.stderr, output: m.limits.output, scratch: m.limits.memory }, grants,
     level: req.wasiLevel,
   });
@@ -218,7 +219,7 @@ export async function runGuest(req: RunRequest): Promise<RunOutcome> {
   result.fuelUsed = instance?.fuelUsed() ?? 0n;
   result.stdout = wasi.stdout.bytes();
   result.stderr = wasi.stderr.bytes();
-  result.outputs = wasi.tree.collect(m.files.output);
+  result.outputs = wasi.outputs();
   result.witnessEntries = calls.log.length;
   result.witnessRoot = commitment.root;
   // The encoding is a copy: unless the caller wants the log, its memory serves the next run.
