@@ -16,8 +16,13 @@ export type { CageOptions } from './runtime/cage.ts';
 export type { RunOutcome, RunRequest } from './runtime/run.ts';
 export { replayBundle, verifyBundleBytes } from './runtime/replay.ts';
 export type { ReplayReport } from './runtime/replay.ts';
-export { parseManifest } from './runtime/manifest.ts';
-export type { CageManifest } from './runtime/manifest.ts';
+export { parseManifest, parseManifestText, MANIFEST_DEFAULTS, GRANTS } from './runtime/manifest/parse.ts';
+export type { CageManifest, Grant, ManifestInput } from './runtime/manifest/parse.ts';
+export { loadManifest, applyManifestOverrides, readManifestFile } from './runtime/manifest/load.ts';
+export type { ManifestOverrides, LoadedManifest } from './runtime/manifest/load.ts';
+export { canonicalManifestBytes, manifestHash, decodeCanonicalManifest } from './runtime/manifest/canonical.ts';
 export { encodeBundle, decodeBundle } from './runtime/bundle.ts';
 export { resultHash, resultToJson } from './runtime/result.ts';
 export type { RunResult, RunStatus } from './runtime/result.ts';
+// For p2p/ (claims, verdicts, disputes): hashes, Merkle proofs, witness leaf encoding, the score contract.
+export { blake3, toHex } from './runtime/hash.ts'; export { leafHash, inclusionProof, verifyInclusion } from './runtime/witness/merkle.ts'; export type { InclusionProof } from './runtime/witness/merkle.ts'; export { encodeEntry, decodeEntries } from './runtime/witness/encoding.ts'; export { verdictOf } from './runtime/evaluate/evaluation.ts';

@@ -13,7 +13,7 @@ import { createWasi } from '../host-functions/wasi/preview1.ts';
 import { compile } from '../runtime/compiled-module.ts';
 import { runGuest, compileOptionsFor } from '../runtime/run.ts';
 import { runCage } from '../runtime/cage.ts';
-import { parseManifest } from '../runtime/manifest.ts';
+import { parseManifest } from '../runtime/manifest/parse.ts';
 import { wat } from '../test/engine/wat.ts';
 import type { Row, Section } from './witness.bench.ts';
 

@@ -64,4 +64,10 @@ export const Errors = {
   auditWrite: createBrokerError('DL_ERR_AUDIT_WRITE', 500),
   breakerRule: createBrokerError('DL_ERR_BREAKER_RULE', 500),
   breakerAction: createBrokerError('DL_ERR_BREAKER_ACTION', 502),
+  seccompMissing: createBrokerError('DL_ERR_BROKER_SECCOMP_MISSING', 500),
+  portInUse: createBrokerError('DL_ERR_POLICY_PORT_IN_USE', 409),
+  unreachable: createBrokerError('DL_ERR_BROKER_UNREACHABLE', 503),
+  noToken: createBrokerError('DL_ERR_BROKER_NO_TOKEN', 400),
+  usage: createBrokerError('DL_ERR_BROKER_USAGE', 400),
+  auditRead: createBrokerError('DL_ERR_AUDIT_READ', 400),
 } as const;

@@ -134,6 +134,8 @@ const cli = {
   DL_ERR_CLI_JOBS: {},
   DL_ERR_CLI_USAGE: {},
   DL_ERR_CLI_OUTPUT_PATH: {},
+  DL_ERR_CLI_OUTPUT_EXISTS: {},
+  DL_ERR_CLI_LIMIT: {},
   /** Printed by cli/main.ts before anything is imported (it cannot import this table on an old Node). */
   DL_ERR_CLI_NODE_VERSION: {},
   DL_ERR_EVALUATE_NO_MANIFEST: {},
@@ -173,10 +175,30 @@ const broker = {
   DL_ERR_AUDIT_WRITE: { httpStatus: 500 },
   DL_ERR_BREAKER_RULE: { httpStatus: 500 },
   DL_ERR_BREAKER_ACTION: { httpStatus: 502 },
+  DL_ERR_BROKER_SECCOMP_MISSING: { httpStatus: 500 },
+  DL_ERR_POLICY_PORT_IN_USE: { httpStatus: 409 },
+  DL_ERR_BROKER_UNREACHABLE: { httpStatus: 503 },
+  DL_ERR_BROKER_NO_TOKEN: { httpStatus: 400 },
+  DL_ERR_BROKER_USAGE: { httpStatus: 400 },
+  DL_ERR_AUDIT_READ: { httpStatus: 400 },
+} as const;
+
+/** The P2P node (p2p/, docs/p2p.md): hostile peers' input, keys, dispute files. */
+const p2p = {
+  DL_ERR_P2P_BAD_SIGNATURE: {},
+  DL_ERR_P2P_BUNDLE_INVALID: {},
+  DL_ERR_P2P_DISPUTE_INVALID: {},
+  DL_ERR_P2P_KEY_EXISTS: {},
+  DL_ERR_P2P_KEY_FILE: {},
+  DL_ERR_P2P_KEY_PERMISSIONS: {},
+  DL_ERR_P2P_MALFORMED: {},
+  DL_ERR_P2P_SCHEMA: {},
+  DL_ERR_P2P_TOO_LARGE: {},
+  DL_ERR_P2P_VERSION: {},
 } as const;
 
 /** Every registered code. docs/errors.md has an anchor for each (test/errors/registry.test.ts). */
-export const ERROR_CODES = { ...module, ...traps, ...cage, ...manifest, ...bundle, ...cli, ...broker } as const satisfies Record<`DL_ERR_${string}`, CodeInfo>;
+export const ERROR_CODES = { ...module, ...traps, ...cage, ...manifest, ...bundle, ...cli, ...broker, ...p2p } as const satisfies Record<`DL_ERR_${string}`, CodeInfo>;
 
 /** A registered error code. */
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -36,7 +36,8 @@ import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants } 
 import { Packr } from 'msgpackr';
 import { DocklockError, InputError } from './errors.ts';
 import { blake3, blake3Parts, bytesEqual, HASH_BYTES, toHex } from './hash.ts';
-import { canonicalManifestBytes, decodeCanonicalManifest, type CageManifest } from './manifest.ts';
+import { type CageManifest } from './manifest/parse.ts';
+import { canonicalManifestBytes, decodeCanonicalManifest } from './manifest/canonical.ts';
 import { compareUtf8, inputHash, RESULT_FORMAT_VERSION, resultHash, RUN_STATUSES, type RunResult, type RunStatus } from './result.ts';
 import type { WitnessEntry } from './witness/entry.ts';
 import { decodeEntries, encodeEntries } from './witness/encoding.ts';

@@ -12,7 +12,7 @@
 import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { InputError } from './errors.ts';
-import type { CageManifest } from './manifest.ts';
+import type { CageManifest } from './manifest/parse.ts';
 
 /** Largest single input file read from the host: 1 GiB. */
 export const MAX_INPUT_BYTES = 2 ** 30;

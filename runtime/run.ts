@@ -12,8 +12,8 @@ import { DeterministicTrap, OutOfFuel, StackExhausted, ValidationError } from '.
 import type { Instance } from './instance.ts';
 import { DEFAULT_COST_TABLE } from './instrument/cost-table.ts';
 import { INSTRUMENTER_VERSION } from './instrument/instrument.ts';
-import { manifestHash } from './manifest.ts';
-import type { CageManifest } from './manifest.ts';
+import { manifestHash } from './manifest/canonical.ts';
+import type { CageManifest } from './manifest/parse.ts';
 import { RESULT_FORMAT_VERSION, inputHash } from './result.ts';
 import type { RunResult, RunStatus } from './result.ts';
 import type { WitnessEntry } from './witness/entry.ts';

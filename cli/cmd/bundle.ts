@@ -6,7 +6,7 @@ import { replayDecoded, summarizeEntry, verifyBundleBytes } from '../../runtime/
 import { commitEntries } from '../../runtime/witness/log.ts';
 import { inclusionProof, verifyInclusion } from '../../runtime/witness/merkle.ts';
 import { resultToJson } from '../../runtime/result.ts';
-import { canonicalManifestBytes } from '../../runtime/manifest.ts';
+import { canonicalManifestBytes } from '../../runtime/manifest/canonical.ts';
 import { toHex } from '../../runtime/hash.ts';
 import { EXIT, guarded, printJson, readInput } from '../io.ts';
 

@@ -24,8 +24,8 @@ import { DeterministicTrap, OutOfFuel, StackExhausted, TRAP_CODES, ValidationErr
 import type { Instance } from '../../runtime/instance.ts';
 import { kFuncType } from '../../runtime/instance.ts';
 import type { FuncType } from '../../runtime/instrument/module.ts';
-import type { CageManifest } from '../../runtime/manifest.ts';
-import { WASM_PAGE_BYTES } from '../../runtime/manifest.ts';
+import type { CageManifest } from '../../runtime/manifest/parse.ts';
+import { WASM_PAGE_BYTES } from '../../runtime/manifest/parse.ts';
 import { Struct } from '../guest-memory.ts';
 import type { HostCalls, HostValue } from '../host-calls.ts';
 import { NESTED_DEFAULT_MEMORY_PAGES, NESTED_DEFAULT_STACK, NESTED_ERR, NESTED_INFO_SIZE, NESTED_MAX_MODULES, NESTED_STATUS } from './abi.ts';

@@ -14,7 +14,7 @@
  * Reads only copy: no side effect ever repeats.
  */
 import { Packr, Unpackr } from 'msgpackr';
-import type { CageManifest } from '../../runtime/manifest.ts';
+import type { CageManifest } from '../../runtime/manifest/parse.ts';
 import type { HostCalls, HostValue } from '../host-calls.ts';
 
 /** Negative results of the `docklock.http_*` functions. Stable: SDKs hard-code them. */

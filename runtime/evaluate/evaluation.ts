@@ -9,7 +9,7 @@ import type { RunOutcome } from '../run.ts';
 import { resultHash } from '../result.ts';
 import type { RunResult, RunStatus } from '../result.ts';
 import type { CompiledModule } from '../compiled-module.ts';
-import type { CageManifest } from '../manifest.ts';
+import type { CageManifest } from '../manifest/parse.ts';
 import type { NetTransport } from '../../host-functions/net/http.ts';
 import { toHex } from '../hash.ts';
 import { SCORE_PATH, SUBMISSION_PATH } from './challenge.ts';

@@ -8,7 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { CompiledModule } from '../compiled-module.ts';
 import type { SharedCompiledModule } from '../compiled-module.ts';
-import type { CageManifest } from '../manifest.ts';
+import type { CageManifest } from '../manifest/parse.ts';
 import { DocklockError } from '../errors.ts';
 import { bridgeTransport } from '../../host-functions/net/bridge.ts';
 import type { BridgeEnd } from '../../host-functions/net/bridge.ts';

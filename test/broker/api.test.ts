@@ -386,8 +386,10 @@ describe.skipIf(!ready)('broker API against Docker + gVisor', () => {
       expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/services/{id}', '/v1/services/{id}/{action}', '/v1/services/{id}/logs', '/v1/audit', '/healthz', '/metrics']));
     });
 
-    it('exposes Prometheus metrics', async () => {
-      const res = await broker.app.inject({ method: 'GET', url: '/metrics', headers: auth(p.alice.token) });
+    it('exposes Prometheus metrics to admins only (they name every owner\'s services)', async () => {
+      const denied = await broker.app.inject({ method: 'GET', url: '/metrics', headers: auth(p.alice.token) });
+      expect([denied.statusCode, denied.json().error.code]).toEqual([403, 'DL_ERR_AUTH_FORBIDDEN']);
+      const res = await broker.app.inject({ method: 'GET', url: '/metrics', headers: auth(p.admin.token) });
       expect(res.statusCode).toBe(200);
       expect(res.body).toContain('docklock_broker_requests_total');
       expect(res.body).toMatch(/docklock_broker_decisions_total\{decision="denied"\} [1-9]/);

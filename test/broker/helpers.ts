@@ -69,6 +69,8 @@ export function makeConfig(p: TestPrincipals, dir: string, extra: { mountPrefixe
   return parseBrokerConfig({
     socket: join(dir, 'broker.sock'),
     auditPath: join(dir, 'audit.jsonl'),
+    // Request lines at info would bury the test output; 5xx are logged at error and stay visible.
+    log: { level: 'warn' },
     tokens: [
       { sha256: hashToken(p.alice.token), principal: p.alice.name, role: 'client' },
       ...(extra.omitBob ? [] : [{ sha256: hashToken(p.bob.token), principal: p.bob.name, role: 'client' }]),

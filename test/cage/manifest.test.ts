@@ -2,14 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../runtime/errors.ts';
 import { toHex } from '../../runtime/hash.ts';
-import {
-  canonicalManifestBytes,
-  decodeCanonicalManifest,
-  MANIFEST_DEFAULTS,
-  manifestHash,
-  parseManifest,
-  parseSize,
-} from '../../runtime/manifest.ts';
+import { MANIFEST_DEFAULTS, parseManifest, parseSize } from '../../runtime/manifest/parse.ts';
+import { canonicalManifestBytes, decodeCanonicalManifest, manifestHash } from '../../runtime/manifest/canonical.ts';
 
 const MIN = 'apiVersion: docklock/v1\nkind: Cage\nmodule: ./a.wasm\n';
 const SEED = 'ab'.repeat(32);

@@ -8,7 +8,7 @@ import { trampolinable, trampolineModuleBytes } from '../../host-functions/tramp
 import { InternalError } from '../../runtime/errors.ts';
 import { toHex } from '../../runtime/hash.ts';
 import type { FuncType } from '../../runtime/instrument/module.ts';
-import { parseManifest } from '../../runtime/manifest.ts';
+import { parseManifest } from '../../runtime/manifest/parse.ts';
 import { compileOptionsFor } from '../../runtime/run.ts';
 import { wat } from '../engine/wat.ts';
 

@@ -11,7 +11,7 @@ import { runGuest } from '../../runtime/run.ts';
 import { loadChallenge } from '../../runtime/evaluate/challenge.ts';
 import { evaluateOne, evaluationInputs } from '../../runtime/evaluate/evaluation.ts';
 import { grantedImports } from '../../runtime/run.ts';
-import { parseManifest } from '../../runtime/manifest.ts';
+import { parseManifest } from '../../runtime/manifest/parse.ts';
 import { exampleDir } from './helpers.ts';
 
 const sub = (name: string) => new Uint8Array(readFileSync(join(exampleDir('sort'), 'submissions', name)));

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Server } from 'node:http';
-import { parseManifest } from '../../runtime/manifest.ts';
+import { parseManifest } from '../../runtime/manifest/parse.ts';
 import { runCage } from '../../runtime/cage.ts';
 import { resultHash } from '../../runtime/result.ts';
 import { toHex } from '../../runtime/hash.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runGuest } from '../../runtime/run.ts';
-import { parseManifest } from '../../runtime/manifest.ts';
+import { parseManifest } from '../../runtime/manifest/parse.ts';
 import { replayDecoded } from '../../runtime/replay.ts';
 import { fixture } from './helpers.ts';
 

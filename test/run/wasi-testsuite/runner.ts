@@ -11,7 +11,7 @@
 import { closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { WASI } from 'node:wasi';
-import { parseManifest } from '../../../runtime/manifest.ts';
+import { parseManifest } from '../../../runtime/manifest/parse.ts';
 import { readManifestInputs } from '../../../runtime/inputs.ts';
 import { runGuest } from '../../../runtime/run.ts';
 import { ROOT, tempDir } from '../helpers.ts';
