@@ -25,6 +25,7 @@ import { blake3 } from './hash.ts';
 import { DivergenceStop, HostCalls } from '../host-functions/host-calls.ts';
 import type { Divergence, HostValue } from '../host-functions/host-calls.ts';
 import { OutputLimit, ProcExit, createWasi, wasiImportNames } from '../host-functions/wasi/preview1.ts';
+import { WASI_LEVEL } from '../host-functions/wasi/files.ts';
 import { createNet, NET_IMPORTS } from '../host-functions/net/http.ts';
 import type { NetTransport } from '../host-functions/net/http.ts';
 import { createLog, LOG_IMPORTS } from '../host-functions/log.ts';
@@ -138,6 +139,8 @@ export async function runGuest(req: RunRequest): Promise<RunOutcome> {
   const m = req.manifest;
   const result = baseResult(req);
   const calls = new HostCalls(req.mode, req.witness);
+  // Bundles recorded before host calls failed closed (WASI level 0) replay as they ran.
+  calls.failClosed = (req.wasiLevel ?? WASI_LEVEL) > 0;
   let compiled: CompiledModule;
   try {
     compiled = req.compiled ?? (await compile(req.module, compileOptionsFor(m)));
