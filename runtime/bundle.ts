@@ -255,10 +255,14 @@ export function verifyBundle(b: Bundle): BundleVerification {
   const inHash = inputHash(b.stdin, b.inputs);
   mismatch('DL_ERR_BUNDLE_INPUT_HASH_MISMATCH', 'input hash', inHash, r.inputHash);
 
+  // A declared input is a file (its path) or a directory (its path + "/", then what is below it);
+  // a writable directory's initial content lies below its path.
   const declared = b.manifest.files.inputs.map((i) => i.guest);
+  const writable = b.manifest.files.writable.map((w) => w.guest);
+  const below = (p: string, dir: string): boolean => p.startsWith(dir === '/' ? '/' : `${dir}/`);
   const held = [...b.inputs.keys()];
-  const missing = declared.filter((p) => !b.inputs.has(p));
-  const extra = held.filter((p) => !declared.includes(p));
+  const missing = declared.filter((p) => !b.inputs.has(p) && !b.inputs.has(`${p}/`));
+  const extra = held.filter((p) => !declared.includes(p) && !declared.some((d) => b.inputs.has(`${d}/`) && below(p, d)) && !writable.some((w) => below(p, w)));
   if (missing.length > 0 || extra.length > 0) {
     problems.push({ code: 'DL_ERR_BUNDLE_INPUTS_MISMATCH', message: `input files differ from the manifest: missing [${missing.join(', ')}], undeclared [${extra.join(', ')}]` });
   }
