@@ -6,14 +6,14 @@
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ChaCha20Stream } from '../host-functions/random/chacha20.ts';
-import { HostCalls } from '../host-functions/host-calls.ts';
-import type { HostValue } from '../host-functions/host-calls.ts';
-import { GuestFault } from '../host-functions/guest-memory.ts';
+import { HostCalls } from '../runtime/witness/recorder.ts';
+import type { HostValue } from '../runtime/witness/recorder.ts';
+import { GuestFault } from '../runtime/guest-memory.ts';
 import { createWasi } from '../host-functions/wasi/preview1.ts';
-import { compile } from '../runtime/compiled-module.ts';
-import { runGuest, compileOptionsFor } from '../runtime/run.ts';
-import { runCage } from '../runtime/cage.ts';
-import { parseManifest } from '../runtime/manifest.ts';
+import { compile } from '../runtime/engine.ts';
+import { runGuest, compileOptionsFor } from '../runtime/cage/run.ts';
+import { runCage } from '../runtime/cage/cage.ts';
+import { parseManifest } from '../runtime/manifest/parse.ts';
 import { wat } from '../test/engine/wat.ts';
 import type { Row, Section } from './witness.bench.ts';
 

@@ -18,7 +18,8 @@ import type { WitnessEntry } from '../runtime/witness/entry.ts';
 import { EntryEncoder } from '../runtime/witness/encoding.ts';
 import { commitEntries, WitnessLog } from '../runtime/witness/log.ts';
 import { decodeBundle, encodeBundle, verifyBundle, type BundleContents } from '../runtime/bundle.ts';
-import { manifestHash, parseManifest } from '../runtime/manifest.ts';
+import { parseManifest } from '../runtime/manifest/parse.ts';
+import { manifestHash } from '../runtime/manifest/canonical.ts';
 import { inputHash } from '../runtime/result.ts';
 import { GUEST_SECTIONS } from './witness-guest.sections.ts';
 

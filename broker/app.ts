@@ -6,6 +6,7 @@
  * schema validation (Ajv with removeAdditional/coercion/defaults off: nothing is silently fixed) →
  * handler → onSend audit append (fsync'd before the answer leaves) → response schema serialisation.
  */
+import type { Writable } from 'node:stream';
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditLog } from './audit.ts';
@@ -14,6 +15,7 @@ import { authenticate } from './auth.ts';
 import type { Principal } from './auth.ts';
 import type { BrokerConfig } from './config.ts';
 import { BrokerError, Errors } from './errors.ts';
+import { loggerOptions, pathOnly } from './logging.ts';
 import { createMetrics } from './metrics.ts';
 import type { BrokerMetrics } from './metrics.ts';
 import { buildOpenApiDocument } from './openapi.ts';
@@ -31,7 +33,19 @@ export interface BrokerAppDeps {
   metrics?: BrokerMetrics;
   /** The circuit breaker, when enabled; its history backs `GET /v1/breaker/history`. */
   breaker?: Pick<CircuitBreaker, 'history' | 'config'>;
+  /** Where the JSON log lines go (default stderr). */
+  logStream?: Writable;
 }
+
+/**
+ * What a client is told for a server-side failure. The detail (an engine's text, a path, a stack)
+ * goes to the log under the request id; the client gets the code, this text and the id.
+ */
+const PUBLIC_5XX: Record<string, string> = {
+  DL_ERR_BROKER_DOCKER: 'the Docker Engine failed the operation',
+  DL_ERR_AUDIT_WRITE: 'the audit log could not be written; the request outcome is unrecorded',
+  DL_ERR_BROKER_SECCOMP_MISSING: 'the broker installation is incomplete (seccomp profile)',
+};
 
 interface RequestState {
   principal: Principal | null;
@@ -105,7 +119,7 @@ export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstan
   const { config, services, audit } = deps;
   const metrics = deps.metrics ?? createMetrics();
   const app = Fastify({
-    logger: false,
+    ...loggerOptions(config.log.level, deps.logStream),
     bodyLimit: config.bodyLimit,
     routerOptions: { caseSensitive: true, ignoreTrailingSlash: false },
     onProtoPoisoning: 'error',
@@ -144,6 +158,7 @@ export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstan
 
   app.addHook('onSend', async (req, reply, payload) => {
     const s = stateOf(req);
+    reply.header('x-request-id', req.id);
     if (s.route?.key === 'health') return payload;
     const status = reply.statusCode;
     const decision = decisionOf(status);
@@ -158,12 +173,14 @@ export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstan
         ...(s.target !== undefined ? { target: s.target } : {}),
         status,
         method: req.method,
-        url: req.url.slice(0, 512),
+        url: pathOnly(req.url),
+        requestId: req.id,
       });
-    } catch {
+    } catch (err) {
       // Fail closed: an action we could not record is reported as failed.
+      req.log.error({ err, code: 'DL_ERR_AUDIT_WRITE', status }, 'audit append failed; answering 500');
       reply.code(500).header('content-type', 'application/json; charset=utf-8');
-      return JSON.stringify({ error: { code: 'DL_ERR_AUDIT_WRITE', message: 'the audit log could not be written; the request outcome is unrecorded' } });
+      return JSON.stringify({ error: { code: 'DL_ERR_AUDIT_WRITE', message: PUBLIC_5XX.DL_ERR_AUDIT_WRITE, requestId: req.id } });
     }
     return payload;
   });
@@ -171,14 +188,20 @@ export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstan
   app.setErrorHandler(async (err, req, reply) => {
     const e = toBrokerError(err);
     stateOf(req).reason = e.code;
-    const body = { error: { code: e.code, message: e.statusCode >= 500 && e.code === 'DL_ERR_INTERNAL' ? 'internal error' : e.message, ...(e.field !== undefined ? { field: e.field } : {}) } };
+    if (e.statusCode >= 500) {
+      // The whole story (message, engine text, cause chain with stacks) goes to the log only.
+      req.log.error({ err: e, cause: e.cause, code: e.code, status: e.statusCode }, e.message);
+      const body = { error: { code: e.code, message: `${PUBLIC_5XX[e.code] ?? 'internal error'}; the broker log has the cause under request id ${req.id}`, requestId: req.id } };
+      return reply.code(e.statusCode).send(body);
+    }
+    const body = { error: { code: e.code, message: e.message, ...(e.field !== undefined ? { field: e.field } : {}), requestId: req.id } };
     return reply.code(e.statusCode).send(body);
   });
 
   app.setNotFoundHandler(async (req, reply) => {
-    const e = Errors.notFound(`no route ${req.method} ${req.url.split('?')[0]}`);
+    const e = Errors.notFound(`no route ${req.method} ${pathOnly(req.url)}`);
     stateOf(req).reason = e.code;
-    return reply.code(404).send({ error: { code: e.code, message: e.message } });
+    return reply.code(404).send({ error: { code: e.code, message: e.message, requestId: req.id } });
   });
 
   const handlers: Record<RouteSpec['key'], (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>> = {
@@ -192,7 +215,7 @@ export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstan
       const spec = req.body as ServiceSpec;
       stateOf(req).target = spec.name;
       const end = metrics.deploySeconds.startTimer();
-      const view = await services.deploy(principalOf(req).name, spec);
+      const view = await services.deploy(principalOf(req).name, spec, req.id);
       end();
       stateOf(req).target = view.id;
       return reply.code(201).send(view);

@@ -28,7 +28,10 @@ export interface AuditEvent {
   target?: string;
   status?: number;
   method?: string;
+  /** The request path, never its query string. */
   url?: string;
+  /** The request id (response header `x-request-id`, server log `reqId`). */
+  requestId?: string;
 }
 
 /** A stored entry. */

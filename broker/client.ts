@@ -5,7 +5,7 @@
 import { request } from 'node:http';
 import type { AuditEntry } from './audit.ts';
 import type { BreakerEvent } from './breaker/history.ts';
-import { BrokerError } from './errors.ts';
+import { BrokerError, Errors } from './errors.ts';
 import type { ServiceSpec } from './policy.ts';
 import type { ServiceAction, ServiceView } from './services.ts';
 
@@ -61,8 +61,8 @@ export class BrokerClient {
             if (status >= 200 && status < 300) {
               try {
                 resolve((raw ? text : JSON.parse(text)) as T);
-              } catch (err) {
-                reject(err);
+              } catch (cause) {
+                reject(new BrokerError('DL_ERR_BROKER_HTTP', `the broker answered ${status} with a body that is not JSON`, status, undefined, { cause }));
               }
               return;
             }
@@ -79,11 +79,15 @@ export class BrokerClient {
             }
             reject(new BrokerError(code, message, status, field));
           });
-          res.on('error', reject);
+          res.on('error', (cause) => reject(Errors.unreachable(`the connection to the broker failed mid-answer: ${cause.message}`, undefined, { cause })));
         },
       );
       req.on('timeout', () => req.destroy(new BrokerError('DL_ERR_BROKER_TIMEOUT', `no answer from the broker within ${this.#opts.timeoutMs} ms`, 504)));
-      req.on('error', reject);
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (err instanceof BrokerError) return reject(err);
+        // The socket is missing, refuses or resets: a coded error, never the bare errno.
+        reject(Errors.unreachable(`cannot reach the broker at ${this.#opts.socketPath} (${err.code ?? err.message}); is \`docklock broker serve\` running, and may you open its socket?`, undefined, { cause: err }));
+      });
       req.end(payload);
     });
   }

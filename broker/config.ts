@@ -9,6 +9,8 @@ import { parse as parseYaml } from 'yaml';
 import { parseBreakerConfig } from './breaker/config.ts';
 import type { BreakerConfig } from './breaker/config.ts';
 import { Errors } from './errors.ts';
+import { LOG_LEVELS } from './logging.ts';
+import type { LogLevel } from './logging.ts';
 
 /** A principal's role: clients manage their own services; admins may also read the audit log. */
 export type Role = 'client' | 'admin';
@@ -44,6 +46,14 @@ export interface BrokerConfig {
   auditPath: string;
   /** Largest accepted request body in bytes. Default 65536. */
   bodyLimit: number;
+  /**
+   * This broker's instance id: the value of its managed label (`io.docklock.broker=<instance>`)
+   * and part of its container and network names. Brokers sharing one engine need different ids;
+   * each reconciles and guards only its own containers. Default `v1` (the label earlier versions set).
+   */
+  instance: string;
+  /** Server log (JSON lines on stderr). */
+  log: { level: LogLevel };
   tokens: TokenEntry[];
   policy: {
     images: {
@@ -71,6 +81,9 @@ const MiB = 1024 * 1024;
 
 /** Principal names become Docker labels and container names, so they are kept to a safe charset. */
 export const PRINCIPAL_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+/** Instance ids become label values and name parts: short, and without the `.` names use as separator. */
+export const INSTANCE_PATTERN = /^[a-z0-9][a-z0-9_-]{0,15}$/;
 
 type Obj = Record<string, unknown>;
 
@@ -124,7 +137,7 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
  * const config = parseBrokerConfig({ tokens: [{ sha256: '…', principal: 'alice', role: 'client' }], policy: { images: { strict: false, allow: [{ repository: 'ghcr.io/org/app' }] } } });
  */
 export function parseBrokerConfig(raw: unknown): BrokerConfig {
-  const top = assertObject(raw, 'config', ['socket', 'dockerSocket', 'auditPath', 'bodyLimit', 'tokens', 'policy', 'breaker']);
+  const top = assertObject(raw, 'config', ['socket', 'dockerSocket', 'auditPath', 'bodyLimit', 'instance', 'log', 'tokens', 'policy', 'breaker']);
   const tokensRaw = top.tokens;
   if (!Array.isArray(tokensRaw) || tokensRaw.length === 0) fail('expected at least one token entry', 'config.tokens');
   const tokens = tokensRaw.map((t, i): TokenEntry => {
@@ -172,16 +185,25 @@ export function parseBrokerConfig(raw: unknown): BrokerConfig {
     fail('expected a list of absolute directories other than "/"', 'config.policy.mountPrefixes');
   }
   const defaultUser = str(pol, 'defaultUser', 'config.policy', '65534:65534');
-  if (!/^[1-9][0-9]{0,9}:[1-9][0-9]{0,9}$/.test(defaultUser)) fail('expected a non-root numeric "uid:gid"', 'config.policy.defaultUser');
+  if (!/^[1-9][0-9]{0,9}:[1-9][0-9]{0,9}$/.test(defaultUser) || defaultUser.split(':').some((n) => Number(n) > 2_147_483_647)) {
+    fail('expected a non-root numeric "uid:gid", each at most 2147483647', 'config.policy.defaultUser');
+  }
   const quota = num(pol, 'quotaPerOwner', 'config.policy', 10);
   if (!Number.isInteger(quota)) fail('expected an integer', 'config.policy.quotaPerOwner');
   const bodyLimit = num(top, 'bodyLimit', 'config', 64 * 1024);
+  const instance = str(top, 'instance', 'config', 'v1');
+  if (!INSTANCE_PATTERN.test(instance)) fail(`expected an instance id matching ${INSTANCE_PATTERN}, received "${instance}"`, 'config.instance');
+  const logRaw = assertObject(top.log ?? {}, 'config.log', ['level']);
+  const level = str(logRaw, 'level', 'config.log', 'info');
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) fail(`expected one of ${LOG_LEVELS.join(', ')}, received "${level}"`, 'config.log.level');
 
   return {
     socket: absPath(top, 'socket', 'config', '/run/docklock/broker.sock'),
     dockerSocket: absPath(top, 'dockerSocket', 'config', '/var/run/docker.sock'),
     auditPath: absPath(top, 'auditPath', 'config', '/var/lib/docklock/audit.jsonl'),
     bodyLimit,
+    instance,
+    log: { level: level as LogLevel },
     tokens,
     policy: {
       images: { strict, allow },
@@ -218,7 +240,7 @@ export function loadBrokerConfig(path: string): BrokerConfig {
     // uniqueKeys: a repeated key in the config is an error, as in request bodies.
     doc = parseYaml(text, { uniqueKeys: true, prettyErrors: true });
   } catch (cause) {
-    throw Errors.config(`config file ${path} is not valid YAML: ${(cause as Error).message}`, 'config', { cause });
+    throw Errors.config(`config file ${path} is not valid YAML: ${(cause as Error).message.split('\n')[0]!.replace(/:$/, '')}`, 'config', { cause });
   }
   return parseBrokerConfig(doc);
 }

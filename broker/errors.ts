@@ -3,15 +3,17 @@
  * field it points at. Built from one factory (fastify `lib/errors.js` `createError`) so every
  * code has exactly one status.
  */
-import { DocklockError } from '../runtime/errors.ts';
+import { DocklockError } from '../errors/index.ts';
+import type { ErrorCode } from '../errors/index.ts';
 
 /** A broker, policy, auth or audit error with the HTTP status the API answers with. */
 export class BrokerError extends DocklockError {
   readonly statusCode: number;
   readonly field: string | undefined;
 
+  /** `code` is a string: the broker client rebuilds errors from codes the server sent. */
   constructor(code: string, message: string, statusCode: number, field?: string, options?: { cause?: unknown }) {
-    super(code, message, field === undefined ? undefined : { field }, options);
+    super(code as ErrorCode, message, field === undefined ? undefined : { field }, options);
     this.name = 'BrokerError';
     this.statusCode = statusCode;
     this.field = field;
@@ -30,7 +32,7 @@ export type BrokerErrorFactory = (message: string, field?: string, options?: { c
  * const NotFound = createBrokerError('DL_ERR_BROKER_NOT_FOUND', 404);
  * throw NotFound('no such service', 'id');
  */
-export function createBrokerError(code: string, statusCode: number): BrokerErrorFactory {
+export function createBrokerError(code: ErrorCode, statusCode: number): BrokerErrorFactory {
   return (message, field, options) => new BrokerError(code, message, statusCode, field, options);
 }
 
@@ -62,4 +64,10 @@ export const Errors = {
   auditWrite: createBrokerError('DL_ERR_AUDIT_WRITE', 500),
   breakerRule: createBrokerError('DL_ERR_BREAKER_RULE', 500),
   breakerAction: createBrokerError('DL_ERR_BREAKER_ACTION', 502),
+  seccompMissing: createBrokerError('DL_ERR_BROKER_SECCOMP_MISSING', 500),
+  portInUse: createBrokerError('DL_ERR_POLICY_PORT_IN_USE', 409),
+  unreachable: createBrokerError('DL_ERR_BROKER_UNREACHABLE', 503),
+  noToken: createBrokerError('DL_ERR_BROKER_NO_TOKEN', 400),
+  usage: createBrokerError('DL_ERR_BROKER_USAGE', 400),
+  auditRead: createBrokerError('DL_ERR_AUDIT_READ', 400),
 } as const;

@@ -40,7 +40,7 @@ export interface RouteSpec {
 
 export const ROUTES: readonly RouteSpec[] = [
   { key: 'health', method: 'GET', url: '/healthz', access: 'public', action: 'health', summary: 'Liveness', schema: { querystring: emptyQuerySchema, response: { 200: healthSchema } } },
-  { key: 'metrics', method: 'GET', url: '/metrics', access: 'principal', action: 'metrics.read', summary: 'Prometheus metrics (text format)', schema: { querystring: emptyQuerySchema, response: { ...errorResponses } } },
+  { key: 'metrics', method: 'GET', url: '/metrics', access: 'admin', action: 'metrics.read', summary: 'Prometheus metrics (text format; admin: they name every owner\'s services)', schema: { querystring: emptyQuerySchema, response: { ...errorResponses } } },
   { key: 'openapi', method: 'GET', url: '/v1/openapi.json', access: 'principal', action: 'openapi.read', summary: 'This OpenAPI document', schema: { querystring: emptyQuerySchema, response: { ...errorResponses } } },
   { key: 'create', method: 'POST', url: '/v1/services', access: 'principal', action: 'service.create', summary: 'Deploy a service (created and started under the broker policy)', schema: { querystring: emptyQuerySchema, body: serviceCreateSchema, response: { 201: serviceViewSchema, ...errorResponses } } },
   { key: 'list', method: 'GET', url: '/v1/services', access: 'principal', action: 'service.list', summary: "List the caller's services", schema: { querystring: emptyQuerySchema, response: { 200: serviceListSchema, ...errorResponses } } },

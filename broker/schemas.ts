@@ -90,7 +90,7 @@ export const errorSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['code', 'message'],
-      properties: { code: { type: 'string' }, message: { type: 'string' }, field: { type: 'string' } },
+      properties: { code: { type: 'string' }, message: { type: 'string' }, field: { type: 'string' }, requestId: { type: 'string', description: 'The id the broker log has for this request (also in the x-request-id header)' } },
     },
   },
 } as const;
@@ -182,4 +182,4 @@ export const auditListSchema = {
 } as const;
 
 /** Error responses every authenticated route may give. */
-export const errorResponses = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema, 500: errorSchema, 502: errorSchema } as const;
+export const errorResponses = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema, 500: errorSchema, 502: errorSchema, 503: errorSchema } as const;

@@ -78,7 +78,9 @@ export async function guarded(json: boolean, body: () => Promise<number>): Promi
   } catch (e) {
     if (!(e instanceof DocklockError)) throw e;
     writeError(e, json);
-    code = EXIT.usage;
+    // Broker errors say whether the operation was refused (exit 1) or the command was wrong (2).
+    const exit = (e as { exitCode?: unknown }).exitCode;
+    code = typeof exit === 'number' ? exit : EXIT.usage;
   }
   process.exitCode = code;
   // Let stdout drain; the process exits when the event loop is empty.

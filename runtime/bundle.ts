@@ -21,9 +21,14 @@
  *
  * The payload is one MessagePack array in fixed order:
  * `[manifest (canonical bytes), module, stdin, [[guest path, bytes]…] sorted, witness, result tuple,
- *   result hash]`, where `witness` is one bin holding each entry's canonical encoding back to back
+ *   result hash, WASI ABI level]`, where `witness` is one bin holding each entry's canonical encoding back to back
  *   (`witness/encoding.ts` `encodeEntries`): the stored bytes are the Merkle leaf data, and a long
  *   witness costs one buffer instead of a million nested arrays to pack and unpack.
+ *
+ * Format 2 added the last field, the WASI ABI level the run saw (spec/wasi.md#W6): the WASI fixes
+ * of issue 12 change what a guest observes (isatty, directory rights, links, timestamps), so a
+ * replay must answer as the recording did. Format 1 bundles (7 fields) replay at level 0. The
+ * level is not in the result hash: the witness already commits to every answer the guest saw.
  *
  * @module
  */
@@ -31,16 +36,20 @@ import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants } 
 import { Packr } from 'msgpackr';
 import { DocklockError, InputError } from './errors.ts';
 import { blake3, blake3Parts, bytesEqual, HASH_BYTES, toHex } from './hash.ts';
-import { canonicalManifestBytes, decodeCanonicalManifest, type CageManifest } from './manifest.ts';
+import { type CageManifest } from './manifest/parse.ts';
+import { canonicalManifestBytes, decodeCanonicalManifest } from './manifest/canonical.ts';
 import { compareUtf8, inputHash, RESULT_FORMAT_VERSION, resultHash, RUN_STATUSES, type RunResult, type RunStatus } from './result.ts';
 import type { WitnessEntry } from './witness/entry.ts';
 import { decodeEntries, encodeEntries } from './witness/encoding.ts';
 import { commitEntries } from './witness/log.ts';
+import { WASI_LEVEL } from './cage/capabilities.ts';
 
 /** File signature (module header). */
 export const BUNDLE_MAGIC = /* @__PURE__ */ Uint8Array.of(0x89, 0x44, 0x4c, 0x42, 0x0d, 0x0a, 0x1a, 0x0a);
 /** Version of the layout above; bump, never reuse. */
-export const BUNDLE_FORMAT_VERSION = 1;
+export const BUNDLE_FORMAT_VERSION = 2;
+/** Older layouts this build still reads (format 1: no WASI level, meaning level 0). */
+const READABLE_VERSIONS = [1, 2];
 /** Bytes before the compressed payload. */
 export const BUNDLE_HEADER_BYTES = 52;
 /** Default cap on the decompressed payload: 1 GiB. */
@@ -59,6 +68,8 @@ export interface BundleContents {
    */
   witness: readonly WitnessEntry[] | Uint8Array;
   result: RunResult;
+  /** WASI ABI level the run saw; default the current one (spec/wasi.md#W6). */
+  wasiLevel?: number;
 }
 
 /** A decoded bundle: the contents plus the stored canonical manifest bytes and result hash. */
@@ -71,6 +82,8 @@ export interface Bundle extends BundleContents {
   witnessBytes: Uint8Array;
   /** The result hash the recording node computed. */
   resultHash: Uint8Array;
+  /** WASI ABI level to replay at: 0 for format 1 bundles. */
+  wasiLevel: number;
 }
 
 /** Options of {@link decodeBundle}. */
@@ -92,7 +105,8 @@ export interface EncodeBundleOptions {
 }
 
 const packr = /* @__PURE__ */ new Packr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: false });
-const PAYLOAD_FIELDS = 7;
+const PAYLOAD_FIELDS_V1 = 7;
+const PAYLOAD_FIELDS = 8;
 const RESULT_FIELDS = 16;
 
 /**
@@ -110,7 +124,7 @@ const RESULT_FIELDS = 16;
 export function encodeBundle(b: BundleContents, options: EncodeBundleOptions = {}): Uint8Array {
   const quality = options.quality ?? 5;
   const inputs = [...b.inputs.keys()].sort(compareUtf8).map((p) => [p, b.inputs.get(p) as Uint8Array]);
-  const payload = packr.pack([canonicalManifestBytes(b.manifest), b.module, b.stdin, inputs, b.witness instanceof Uint8Array ? b.witness : encodeEntries(b.witness), resultTuple(b.result), resultHash(b.result)]);
+  const payload = packr.pack([canonicalManifestBytes(b.manifest), b.module, b.stdin, inputs, b.witness instanceof Uint8Array ? b.witness : encodeEntries(b.witness), resultTuple(b.result), resultHash(b.result), b.wasiLevel ?? WASI_LEVEL]);
   const compressed = brotliCompressSync(payload, {
     params: {
       [zlibConstants.BROTLI_PARAM_QUALITY]: quality,
@@ -152,8 +166,8 @@ export function decodeBundle(bytes: Uint8Array, options: DecodeBundleOptions = {
   if (bytes.length < BUNDLE_HEADER_BYTES) throw corrupt(`the file ends inside the ${BUNDLE_HEADER_BYTES}-byte header (${bytes.length} bytes)`, bytes.length);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(8);
-  if (version !== BUNDLE_FORMAT_VERSION) {
-    throw new InputError('DL_ERR_BUNDLE_UNSUPPORTED_VERSION', `bundle format version ${version} is not supported; this build reads version ${BUNDLE_FORMAT_VERSION}`, { offset: 8 });
+  if (!READABLE_VERSIONS.includes(version)) {
+    throw new InputError('DL_ERR_BUNDLE_UNSUPPORTED_VERSION', `bundle format version ${version} is not supported; this build reads versions ${READABLE_VERSIONS.join(' and ')}`, { offset: 8 });
   }
   if (!bytesEqual(bundleDigest(bytes), bytes.subarray(20, 20 + HASH_BYTES))) {
     throw corrupt('the contents do not match the BLAKE3 hash in the header (damaged or truncated file)', 20);
@@ -179,7 +193,7 @@ export function decodeBundle(bytes: Uint8Array, options: DecodeBundleOptions = {
   } catch (cause) {
     throw corrupt(`the payload is not one MessagePack value (${(cause as Error).message})`, BUNDLE_HEADER_BYTES, cause);
   }
-  return bundleFromPayload(raw, options);
+  return bundleFromPayload(raw, version, options);
 }
 
 /** A problem {@link verifyBundle} found, with a stable code. */
@@ -241,10 +255,14 @@ export function verifyBundle(b: Bundle): BundleVerification {
   const inHash = inputHash(b.stdin, b.inputs);
   mismatch('DL_ERR_BUNDLE_INPUT_HASH_MISMATCH', 'input hash', inHash, r.inputHash);
 
+  // A declared input is a file (its path) or a directory (its path + "/", then what is below it);
+  // a writable directory's initial content lies below its path.
   const declared = b.manifest.files.inputs.map((i) => i.guest);
+  const writable = b.manifest.files.writable.map((w) => w.guest);
+  const below = (p: string, dir: string): boolean => p.startsWith(dir === '/' ? '/' : `${dir}/`);
   const held = [...b.inputs.keys()];
-  const missing = declared.filter((p) => !b.inputs.has(p));
-  const extra = held.filter((p) => !declared.includes(p));
+  const missing = declared.filter((p) => !b.inputs.has(p) && !b.inputs.has(`${p}/`));
+  const extra = held.filter((p) => !declared.includes(p) && !declared.some((d) => b.inputs.has(`${d}/`) && below(p, d)) && !writable.some((w) => below(p, w)));
   if (missing.length > 0 || extra.length > 0) {
     problems.push({ code: 'DL_ERR_BUNDLE_INPUTS_MISMATCH', message: `input files differ from the manifest: missing [${missing.join(', ')}], undeclared [${extra.join(', ')}]` });
   }
@@ -290,8 +308,12 @@ function resultTuple(r: RunResult): unknown[] {
 
 const U64_MAX = (1n << 64n) - 1n;
 
-function bundleFromPayload(raw: unknown, options: DecodeBundleOptions): Bundle {
-  const p = tuple(raw, PAYLOAD_FIELDS, 'payload');
+function bundleFromPayload(raw: unknown, version: number, options: DecodeBundleOptions): Bundle {
+  const p = tuple(raw, version === 1 ? PAYLOAD_FIELDS_V1 : PAYLOAD_FIELDS, 'payload');
+  const wasiLevel = version === 1 ? 0 : p[7];
+  if (typeof wasiLevel !== 'number' || !Number.isInteger(wasiLevel) || wasiLevel < 0 || wasiLevel > WASI_LEVEL) {
+    throw new InputError('DL_ERR_BUNDLE_SCHEMA', `bundle WASI level must be an integer 0..${WASI_LEVEL} (a newer docklock recorded it?), got ${String(wasiLevel)}`, { field: 'wasiLevel' });
+  }
   const manifestBytes = bin(p[0], 'manifest');
   let manifest: CageManifest;
   try {
@@ -306,7 +328,7 @@ function bundleFromPayload(raw: unknown, options: DecodeBundleOptions): Bundle {
   const witnessBytes = bin(p[4], 'witness');
   const result = resultFromTuple(p[5]);
   const storedHash = hash(p[6], 'resultHash');
-  const bundle = { manifest, manifestBytes, module, stdin, inputs, witnessBytes, result, resultHash: storedHash };
+  const bundle = { manifest, manifestBytes, module, stdin, inputs, witnessBytes, result, resultHash: storedHash, wasiLevel };
   if (options.lazyWitness !== true) return { ...bundle, witness: decodeBundleWitness(witnessBytes) };
   let witness: WitnessEntry[] | undefined;
   return Object.defineProperty(bundle, 'witness', {

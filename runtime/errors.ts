@@ -1,52 +1,17 @@
 /**
- * Errors are values with a stable `code` a user can match on, an actionable `message`, and
- * structured fields saying where the problem is. Modelled on undici's `UND_ERR_*` and fastify's
- * `createError` factory; codes follow `DL_ERR_<AREA>_<WHAT>` and are never reused once retired
- * (docs/errors.md lists them).
+ * The runtime's error classes, built on the shared error layer (errors/: the `DocklockError` base,
+ * the code registry and the `createError` factory, which the broker uses too). Codes follow
+ * `DL_ERR_<AREA>_<WHAT>`; a code must be registered in errors/codes.ts to compile here.
  */
 
-const kDocklockError = Symbol.for('docklock.error');
-
-/** Where an error points: any of a section, function index, byte offset, field path, entry. */
-export interface ErrorLocation {
-  section?: string;
-  func?: number;
-  offset?: number;
-  field?: string;
-  entry?: number;
-  [key: string]: string | number | undefined;
-}
-
-/** Base of every error docklock throws on purpose. `instanceof` survives duplicate package copies. */
-export class DocklockError extends Error {
-  readonly code: string;
-  readonly where: ErrorLocation | undefined;
-
-  constructor(code: string, message: string, where?: ErrorLocation, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'DocklockError';
-    this.code = code;
-    this.where = where;
-  }
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    if (this !== DocklockError) return Function.prototype[Symbol.hasInstance].call(this, value);
-    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kDocklockError] === true;
-  }
-
-  get [kDocklockError](): true {
-    return true;
-  }
-
-  /** A plain object for JSON output: code, message and location, never a stack. */
-  toJSON(): { code: string; message: string; where?: ErrorLocation } {
-    return this.where ? { code: this.code, message: this.message, where: this.where } : { code: this.code, message: this.message };
-  }
-}
+export { DocklockError, TRAP_CODES } from '../errors/index.ts';
+export type { ErrorCode, ErrorJson, ErrorLocation, TrapCode } from '../errors/index.ts';
+import { DocklockError, createError } from '../errors/index.ts';
+import type { ErrorCode, ErrorLocation, TrapCode } from '../errors/index.ts';
 
 /** The module was rejected before it ran (malformed, unsupported feature, over a limit, import not granted). */
 export class ValidationError extends DocklockError {
-  constructor(code: string, message: string, where?: ErrorLocation, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, where?: ErrorLocation, options?: { cause?: unknown }) {
     super(code, message, where, options);
     this.name = 'ValidationError';
   }
@@ -54,38 +19,17 @@ export class ValidationError extends DocklockError {
 
 /** Bad input that is not a module: manifests, bundles, CLI flags, options. */
 export class InputError extends DocklockError {
-  constructor(code: string, message: string, where?: ErrorLocation, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, where?: ErrorLocation, options?: { cause?: unknown }) {
     super(code, message, where, options);
     this.name = 'InputError';
   }
 }
 
-/**
- * Stable trap codes. The set is closed: a guest fault is always one of these, never an engine
- * message (spec: spec/traps.md#T1).
- */
-export const TRAP_CODES = [
-  'out_of_fuel',
-  'stack_exhausted',
-  'unreachable',
-  'integer_divide_by_zero',
-  'integer_overflow',
-  'invalid_conversion',
-  'out_of_bounds_memory',
-  'out_of_bounds_table',
-  'indirect_call_type_mismatch',
-  'null_reference',
-  'uninitialized_element',
-  'out_of_bounds_data_segment',
-  'host_error',
-] as const;
-export type TrapCode = (typeof TRAP_CODES)[number];
-
 /** A deterministic fault of the guest: same module, input and fuel give the same trap everywhere. */
 export class DeterministicTrap extends DocklockError {
   readonly trap: TrapCode;
   constructor(trap: TrapCode, message: string, options?: { cause?: unknown }) {
-    super(`DL_ERR_TRAP_${trap.toUpperCase()}`, message, undefined, options);
+    super(`DL_ERR_TRAP_${trap.toUpperCase() as Uppercase<TrapCode>}`, message, undefined, options);
     this.name = 'DeterministicTrap';
     this.trap = trap;
   }
@@ -122,3 +66,12 @@ export class InternalError extends DocklockError {
     this.name = 'InternalError';
   }
 }
+
+/** The wall-clock watchdog fired: an infrastructure failure, never a result. `%s`: what ran, the limit. */
+export const WatchdogError = createError(
+  'DL_ERR_CAGE_WATCHDOG',
+  '%s exceeded its wall-clock watchdog of %s ms; this is an infrastructure failure, not a result (raise limits.wallClockMs or lower the fuel)',
+);
+
+/** An evaluation pool was used after `close()`. */
+export const PoolClosedError = createError('DL_ERR_EVALUATE_CLOSED', 'the evaluation pool %s closed');

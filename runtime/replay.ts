@@ -1,12 +1,12 @@
 /**
  * Replaying and verifying bundles (library API behind `docklock replay` and `docklock verify`).
  */
-import { runCage } from './cage.ts';
+import { runCage } from './cage/cage.ts';
 import { decodeBundle, verifyBundle } from './bundle.ts';
 import type { Bundle, BundleVerification } from './bundle.ts';
 import { resultHash } from './result.ts';
 import { bytesEqual, toHex } from './hash.ts';
-import type { Divergence } from '../host-functions/host-calls.ts';
+import type { Divergence } from './witness/recorder.ts';
 import type { WitnessEntry } from './witness/entry.ts';
 import { InputError } from './errors.ts';
 import { INSTRUMENTER_VERSION } from './instrument/instrument.ts';
@@ -70,7 +70,7 @@ export async function replayDecoded(b: Bundle): Promise<ReplayReport> {
   if (b.result.instrumenterVersion !== INSTRUMENTER_VERSION || b.result.costTableVersion !== DEFAULT_COST_TABLE.version) {
     throw new InputError('DL_ERR_BUNDLE_ENGINE_MISMATCH', `the bundle was recorded by instrumenter ${b.result.instrumenterVersion} with cost table ${b.result.costTableVersion}; this docklock has ${INSTRUMENTER_VERSION} with ${DEFAULT_COST_TABLE.version}. Replay it with the docklock version that recorded it.`, { field: 'result.instrumenterVersion' });
   }
-  const out = await runCage({ manifest: b.manifest, module: b.module, stdin: b.stdin, inputs: b.inputs, mode: 'replay', witness: b.witnessBytes });
+  const out = await runCage({ manifest: b.manifest, module: b.module, stdin: b.stdin, inputs: b.inputs, mode: 'replay', witness: b.witnessBytes, wasiLevel: b.wasiLevel });
   const actual = resultHash(out.result);
   const match = out.divergence === null && bytesEqual(actual, b.resultHash);
   return {

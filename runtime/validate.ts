@@ -5,6 +5,7 @@
  * `DL_ERR_LIMIT_*`, `DL_ERR_MODULE_*`, `DL_ERR_FEATURE_UNSUPPORTED`, `DL_ERR_IMPORT_NOT_GRANTED`.
  */
 import { ValidationError } from './errors.ts';
+import type { ErrorCode } from './errors.ts';
 import { decodeModule } from './instrument/module.ts';
 import type { ParsedModule } from './instrument/module.ts';
 import { analyzeBody } from './instrument/analyze-body.ts';
@@ -49,8 +50,22 @@ export interface ValidateOptions {
   limits?: Partial<ModuleLimits>;
 }
 
-function limitError(what: string, value: number, max: number, where: Record<string, string | number>): ValidationError {
-  return new ValidationError('DL_ERR_LIMIT_' + what.toUpperCase().replace(/[^A-Z]+/g, '_'), `${what}: ${value} is over the limit of ${max}`, where);
+/** Each structural limit's name in messages, and its code. */
+const LIMIT_CODES = {
+  'module size': 'DL_ERR_LIMIT_MODULE_SIZE',
+  'function count': 'DL_ERR_LIMIT_FUNCTION_COUNT',
+  'type count': 'DL_ERR_LIMIT_TYPE_COUNT',
+  'import count': 'DL_ERR_LIMIT_IMPORT_COUNT',
+  'export count': 'DL_ERR_LIMIT_EXPORT_COUNT',
+  'global count': 'DL_ERR_LIMIT_GLOBAL_COUNT',
+  'locals per function': 'DL_ERR_LIMIT_LOCALS_PER_FUNCTION',
+  'function body size': 'DL_ERR_LIMIT_FUNCTION_BODY_SIZE',
+  'table size': 'DL_ERR_LIMIT_TABLE_SIZE',
+  'data size': 'DL_ERR_LIMIT_DATA_SIZE',
+} as const satisfies Record<string, ErrorCode>;
+
+function limitError(what: keyof typeof LIMIT_CODES, value: number, max: number, where: Record<string, string | number>): ValidationError {
+  return new ValidationError(LIMIT_CODES[what], `${what}: ${value} is over the limit of ${max}`, where);
 }
 
 /** Whether an import is covered by a grant list. */

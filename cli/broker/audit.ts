@@ -1,18 +1,25 @@
 /** `docklock broker audit verify <file>`: exit 0 when the chain verifies, 1 with the first break. */
-import { verifyAuditFile } from '../../broker/audit.ts';
+import { readFileSync } from 'node:fs';
+import { verifyAuditText } from '../../broker/audit.ts';
+import { Errors } from '../../broker/errors.ts';
 
 /**
  * Verifies an audit log and prints the result.
  * @param file - the JSONL audit log
  * @param expectHead - optional head hash recorded elsewhere (detects truncation)
  * @returns the process exit code
+ * @throws {BrokerError} `DL_ERR_AUDIT_READ` when the file cannot be read, `DL_ERR_AUDIT_CHAIN_BROKEN` at the first break
  */
 export function auditVerifyCommand(file: string, expectHead: string | undefined): number {
-  const r = verifyAuditFile(file, expectHead);
-  if (r.ok) {
-    process.stdout.write(`ok: ${r.entries} entries, head ${r.head}\n`);
-    return 0;
+  if (expectHead !== undefined && !/^[0-9a-f]{64}$/.test(expectHead)) throw Errors.usage(`--expect-head: expected 64 hex digits, received "${expectHead}"`, '--expect-head');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw Errors.auditRead(`cannot read audit log "${file}": ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, 'file', { cause });
   }
-  process.stderr.write(`DL_ERR_AUDIT_CHAIN_BROKEN: ${file} line ${r.line}: ${r.problem} (${r.entries} entries verified before it)\n`);
-  return 1;
+  const r = verifyAuditText(text, expectHead);
+  if (!r.ok) throw Errors.auditChainBroken(`${file} line ${r.line}: ${r.problem} (${r.entries} entries verified before it)`);
+  process.stdout.write(`ok: ${r.entries} entries, head ${r.head}\n`);
+  return 0;
 }

@@ -1,6 +1,7 @@
 /** Client subcommands: thin wrappers over `BrokerClient` that print JSON or a short table. */
-import { readFileSync } from 'node:fs';
 import { BrokerClient } from '../../broker/client.ts';
+import { Errors } from '../../broker/errors.ts';
+import { readInput } from '../io.ts';
 import type { BreakerEvent, ServiceSpec, ServiceView } from '../../broker/client.ts';
 
 /** Connection flags shared by every client command. */
@@ -18,8 +19,8 @@ export const DEFAULT_SOCKET = '/run/docklock/broker.sock';
  */
 export function clientFrom(flags: ConnectionFlags): BrokerClient {
   const socketPath = flags.socket ?? process.env.DOCKLOCK_BROKER_SOCKET ?? DEFAULT_SOCKET;
-  const token = flags.tokenFile !== undefined ? readFileSync(flags.tokenFile, 'utf8').trim() : process.env.DOCKLOCK_TOKEN;
-  if (token === undefined || token.length === 0) throw new TypeError('no token: set DOCKLOCK_TOKEN or pass --token-file <file>');
+  const token = flags.tokenFile !== undefined ? new TextDecoder().decode(readInput(flags.tokenFile, 'token file')).trim() : process.env.DOCKLOCK_TOKEN?.trim();
+  if (token === undefined || token.length === 0) throw Errors.noToken('no token: set DOCKLOCK_TOKEN or pass --token-file <file>', '--token-file');
   return new BrokerClient({ socketPath, token });
 }
 
@@ -40,23 +41,33 @@ export interface DeployFlags {
 
 function intFlag(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^[0-9]+$/.test(v)) throw new RangeError(`--${name}: expected a whole number, received "${v}"`);
+  if (!/^[0-9]{1,15}$/.test(v)) throw Errors.usage(`--${name}: expected a whole number, received "${v}"`, `--${name}`);
   return Number(v);
 }
 
 /**
  * Turns deploy flags into a request body (or reads it from `--file`).
- * @throws {RangeError} on a malformed flag
+ * @throws {BrokerError} `DL_ERR_BROKER_USAGE` on a malformed flag, `DL_ERR_CLI_READ` for an unreadable --file
  */
 export function specFromFlags(flags: DeployFlags, command: string[]): ServiceSpec {
-  if (flags.file !== undefined) return JSON.parse(readFileSync(flags.file, 'utf8')) as ServiceSpec;
-  if (flags.name === undefined || flags.image === undefined) throw new RangeError('deploy needs --name and --image (or --file spec.json)');
+  if (flags.file !== undefined) {
+    const text = new TextDecoder().decode(readInput(flags.file, 'spec file'));
+    try {
+      return JSON.parse(text) as ServiceSpec;
+    } catch (e) {
+      throw Errors.usage(`--file ${flags.file} is not JSON: ${(e as Error).message}`, '--file');
+    }
+  }
+  if (flags.name === undefined || flags.image === undefined) throw Errors.usage('deploy needs --name and --image (or --file spec.json)', '--name');
   const spec: ServiceSpec = { name: flags.name, image: flags.image };
   if (command.length > 0) spec.command = command;
   if (flags.network !== undefined) spec.network = flags.network as ServiceSpec['network'];
   const memory = intFlag(flags.memory, 'memory');
   if (memory !== undefined) spec.memory = memory;
-  if (flags.cpus !== undefined) spec.cpus = Number(flags.cpus);
+  if (flags.cpus !== undefined) {
+    if (!/^[0-9]{1,4}(\.[0-9]{1,6})?$/.test(flags.cpus)) throw Errors.usage(`--cpus: expected a number such as 0.5, received "${flags.cpus}"`, '--cpus');
+    spec.cpus = Number(flags.cpus);
+  }
   const pids = intFlag(flags.pids, 'pids');
   if (pids !== undefined) spec.pids = pids;
   if (flags.user !== undefined) spec.user = flags.user;
@@ -64,21 +75,21 @@ export function specFromFlags(flags: DeployFlags, command: string[]): ServiceSpe
     spec.env = {};
     for (const e of flags.env) {
       const eq = e.indexOf('=');
-      if (eq <= 0) throw new RangeError(`--env: expected KEY=VALUE, received "${e}"`);
+      if (eq <= 0) throw Errors.usage(`--env: expected KEY=VALUE, received "${e}"`, '--env');
       spec.env[e.slice(0, eq)] = e.slice(eq + 1);
     }
   }
   if (flags.port && flags.port.length > 0) {
     spec.ports = flags.port.map((p) => {
       const m = /^([0-9]+):([0-9]+)$/.exec(p);
-      if (m === null) throw new RangeError(`--port: expected HOST:CONTAINER, received "${p}"`);
+      if (m === null) throw Errors.usage(`--port: expected HOST:CONTAINER, received "${p}"`, '--port');
       return { host: Number(m[1]), container: Number(m[2]) };
     });
   }
   if (flags.mount && flags.mount.length > 0) {
     spec.mounts = flags.mount.map((m) => {
       const [source, target, mode] = m.split(':');
-      if (!source || !target || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) throw new RangeError(`--mount: expected SOURCE:TARGET[:ro|rw], received "${m}"`);
+      if (!source || !target || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) throw Errors.usage(`--mount: expected SOURCE:TARGET[:ro|rw], received "${m}"`, '--mount');
       return { source, target, readOnly: mode !== 'rw' };
     });
   }

@@ -6,7 +6,7 @@ import { replayDecoded, summarizeEntry, verifyBundleBytes } from '../../runtime/
 import { commitEntries } from '../../runtime/witness/log.ts';
 import { inclusionProof, verifyInclusion } from '../../runtime/witness/merkle.ts';
 import { resultToJson } from '../../runtime/result.ts';
-import { canonicalManifestBytes } from '../../runtime/manifest.ts';
+import { canonicalManifestBytes } from '../../runtime/manifest/canonical.ts';
 import { toHex } from '../../runtime/hash.ts';
 import { EXIT, guarded, printJson, readInput } from '../io.ts';
 
@@ -38,6 +38,26 @@ function parseProof(bytes: Uint8Array): { proof: Parameters<typeof verifyInclusi
     proof: { index: raw.index!, treeSize: raw.treeSize!, leafHash: fromHex(raw.leafHash, 'leafHash'), path: raw.path.map((p, i) => fromHex(p, `path[${i}]`)) },
     root: fromHex(raw.root, 'root'),
   };
+}
+
+/**
+ * Bytes the guest received, for a reader: printable UTF-8 as a quoted string (NULs, which end C
+ * strings, as \\0), anything else as hex; long values are cut at 48 characters.
+ */
+export function showBytes(bytes: Uint8Array): string {
+  const MAX = 48;
+  let text: string | undefined;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    text = undefined;
+  }
+  if (text !== undefined && /^[\x20-\x7e\u00a0-\uffff\t\n\r\0]*$/.test(text) && /[\x20-\x7e]/.test(text)) {
+    const shown = JSON.stringify(text.length > MAX ? text.slice(0, MAX) : text).replaceAll('\\u0000', '\\0');
+    return text.length > MAX ? `${shown}…` : shown;
+  }
+  const hex = Buffer.from(bytes.subarray(0, MAX / 2)).toString('hex');
+  return bytes.length > MAX / 2 ? `0x${hex}…` : `0x${hex}`;
 }
 
 export function registerBundleCommands(program: Command): void {
@@ -129,6 +149,8 @@ export function registerBundleCommands(program: Command): void {
     .option('--limit <n>', 'witness entries to list', '50')
     .action(async (path: string, f: { limit: string }) =>
       guarded(false, async () => {
+        const limit = Number(f.limit);
+        if (!/^\d+$/.test(f.limit) || !Number.isSafeInteger(limit)) throw new InputError('DL_ERR_CLI_LIMIT', `--limit takes a whole number of entries (0 or more), got "${f.limit}"`, { field: '--limit' });
         const b = decodeBundle(readInput(path, 'bundle'));
         const r = resultToJson(b.result);
         const out = process.stdout;
@@ -141,10 +163,9 @@ export function registerBundleCommands(program: Command): void {
         out.write(`result: ${r.status}${r.exitCode !== null ? ` exit ${r.exitCode}` : ''}${r.trap ? ` trap ${r.trap}` : ''}; fuel ${r.fuelUsed}/${r.fuelLimit}\n`);
         out.write(`  stdout ${b.result.stdout.length} bytes, stderr ${b.result.stderr.length} bytes, outputs [${Object.keys(r.outputs).join(', ')}]\n`);
         out.write(`  witness ${r.witnessEntries} entries, root ${r.witnessRoot}\n  result hash ${toHex(b.resultHash)}\n`);
-        const limit = Math.max(0, Number(f.limit) || 0);
         for (const e of b.witness.slice(0, limit)) {
-          const writes = e.writes.map((w) => `${w.ptr}+${w.bytes.length}`).join(',');
-          out.write(`  #${e.index} ${e.name}(${e.args.join(', ')}) = ${e.result ?? 'void'}  fuel ${e.fuel}${writes ? `  writes ${writes}` : ''}${e.data ? `  data ${e.data.length} bytes` : ''}\n`);
+          const writes = e.writes.map((w) => `${w.ptr}+${w.bytes.length} ${showBytes(w.bytes)}`).join(', ');
+          out.write(`  #${e.index} ${e.name}(${e.args.join(', ')}) = ${e.result ?? 'void'}  fuel ${e.fuel}${writes ? `  writes ${writes}` : ''}${e.data ? `  data ${e.data.length} bytes ${showBytes(e.data)}` : ''}\n`);
         }
         if (b.witness.length > limit) out.write(`  … ${b.witness.length - limit} more (--limit)\n`);
         return EXIT.ok;

@@ -26,18 +26,56 @@ export function evaluationJson(e: Evaluation): Record<string, unknown> {
     details: e.details,
     run: e.run === null ? null : { ...e.run, fuelUsed: e.run.fuelUsed.toString() },
     resultHash: e.resultHash,
+    log: e.log,
     ...(e.bundle !== undefined ? { bundle: e.bundle } : {}),
   };
 }
 
+const thousands = new Intl.NumberFormat('en-US');
+
+/**
+ * Short names for the table: each submission's file name, with as many parent folders as it
+ * takes to tell apart submissions that share one.
+ */
+export function displayNames(paths: readonly string[]): string[] {
+  const parts = paths.map((p) => p.split(/[\\/]+/).filter(Boolean));
+  const depth = parts.map(() => 1);
+  for (let round = 0; round < 64; round++) {
+    const names = parts.map((p, i) => p.slice(-depth[i]!).join('/'));
+    const seen = new Map<string, number[]>();
+    names.forEach((n, i) => seen.set(n, [...(seen.get(n) ?? []), i]));
+    let changed = false;
+    for (const idx of seen.values()) {
+      if (idx.length < 2) continue;
+      for (const i of idx) {
+        if (depth[i]! < parts[i]!.length) {
+          depth[i]!++;
+          changed = true;
+        }
+      }
+    }
+    if (!changed) return names;
+  }
+  return paths.slice();
+}
+
 function table(evals: Evaluation[]): string {
   const rows = [['submission', 'score', 'status', 'fuel', 'result hash']];
-  for (const e of evals) {
+  const names = displayNames(evals.map((e) => e.submission));
+  evals.forEach((e, i) => {
     const status = e.status === 'ok' ? 'ok' : e.status === 'submission_failed' ? `failed: ${e.reason}` : `error: ${e.reason}`;
-    rows.push([e.submission, e.score.toFixed(4), status, e.run?.fuelUsed.toString() ?? '-', e.resultHash?.slice(0, 16) ?? '-']);
-  }
+    rows.push([names[i]!, e.score.toFixed(4), status, e.run === null ? '-' : thousands.format(e.run.fuelUsed), e.resultHash?.slice(0, 16) ?? '-']);
+  });
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((cell, c) => (c === 1 || c === 3 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd()).join('\n') + '\n';
+  const lines = rows.map((r) => r.map((cell, c) => (c === 1 || c === 3 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd());
+  return `${lines.join('\n')}\n${summaryLine(evals)}\n`;
+}
+
+/** "5 submissions: 3 ok, 1 failed by the challenge, 1 not evaluated; mean score 0.5400". */
+export function summaryLine(evals: readonly Evaluation[]): string {
+  const count = (s: Evaluation['status']): number => evals.filter((e) => e.status === s).length;
+  const mean = evals.length === 0 ? 0 : evals.reduce((a, e) => a + e.score, 0) / evals.length;
+  return `${evals.length} submission${evals.length === 1 ? '' : 's'}: ${count('ok')} ok, ${count('submission_failed')} failed by the challenge, ${count('evaluation_failed')} not evaluated; mean score ${mean.toFixed(4)}`;
 }
 
 export function registerEvaluate(program: Command): void {

@@ -14,6 +14,9 @@ export const ERRNO = {
 /** filetype. */
 export const FILETYPE = { UNKNOWN: 0, CHARACTER_DEVICE: 2, DIRECTORY: 3, REGULAR_FILE: 4, SYMBOLIC_LINK: 7 } as const;
 
+/** fstflags (`fd_filestat_set_times`). */
+export const FSTFLAGS = { ATIM: 1, ATIM_NOW: 2, MTIM: 4, MTIM_NOW: 8 } as const;
+
 /** clockid. */
 export const CLOCK = { REALTIME: 0, MONOTONIC: 1, PROCESS_CPUTIME_ID: 2, THREAD_CPUTIME_ID: 3 } as const;
 
@@ -49,7 +52,13 @@ export const RIGHTS_WRITE = W.FD_DATASYNC | W.FD_FDSTAT_SET_FLAGS | W.FD_SYNC | 
   | W.PATH_SYMLINK | W.PATH_REMOVE_DIRECTORY | W.PATH_UNLINK_FILE;
 export const RIGHTS_FILE = W.FD_DATASYNC | W.FD_READ | W.FD_SEEK | W.FD_FDSTAT_SET_FLAGS | W.FD_SYNC | W.FD_TELL | W.FD_WRITE
   | W.FD_ADVISE | W.FD_ALLOCATE | W.FD_FILESTAT_GET | W.FD_FILESTAT_SET_SIZE | W.FD_FILESTAT_SET_TIMES | W.POLL_FD_READWRITE;
-export const RIGHTS_DIR = RIGHTS_ALL & ~(W.FD_READ | W.FD_SEEK | W.FD_TELL | W.FD_WRITE | W.FD_ADVISE | W.FD_ALLOCATE | W.SOCK_SHUTDOWN | W.SOCK_ACCEPT | W.POLL_FD_READWRITE);
+/**
+ * A directory's rights at WASI ABI level 0 (bundles of format 1): they wrongly include
+ * FD_FILESTAT_SET_SIZE, so re-opening a directory with its own reported rights asked to write it.
+ */
+export const RIGHTS_DIR_V0 = RIGHTS_ALL & ~(W.FD_READ | W.FD_SEEK | W.FD_TELL | W.FD_WRITE | W.FD_ADVISE | W.FD_ALLOCATE | W.SOCK_SHUTDOWN | W.SOCK_ACCEPT | W.POLL_FD_READWRITE);
+/** A directory's rights: no byte-level file rights (spec/wasi.md#W3). */
+export const RIGHTS_DIR = RIGHTS_DIR_V0 & ~W.FD_FILESTAT_SET_SIZE;
 export const RIGHTS_STDIO = W.FD_READ | W.FD_WRITE | W.FD_FDSTAT_SET_FLAGS | W.FD_FILESTAT_GET | W.POLL_FD_READWRITE;
 
 /** eventtype. */

@@ -5,11 +5,21 @@
 import type { DirNode, FileNode } from './fs.ts';
 import type { OutputCapture } from './output.ts';
 
+/**
+ * `dropped`: rights the guest gave up with `fd_fdstat_set_rights` (base), `droppedInheriting` the
+ * same for inheriting rights; `fdflags`: the SYNC/DSYNC/RSYNC/NONBLOCK flags it set (APPEND is
+ * `append`). Absent means none.
+ */
+interface FdCommon {
+  dropped?: bigint;
+  droppedInheriting?: bigint;
+}
+
 export type FdEntry =
-  | { kind: 'stdin' }
-  | { kind: 'out'; capture: OutputCapture }
-  | { kind: 'file'; node: FileNode; pos: number; append: boolean; read: boolean; write: boolean }
-  | { kind: 'dir'; node: DirNode; preopen: string | undefined };
+  | ({ kind: 'stdin' } & FdCommon)
+  | ({ kind: 'out'; capture: OutputCapture } & FdCommon)
+  | ({ kind: 'file'; node: FileNode; pos: number; append: boolean; read: boolean; write: boolean; fdflags?: number } & FdCommon)
+  | ({ kind: 'dir'; node: DirNode; preopen: string | undefined } & FdCommon);
 
 /** The maximum number of open descriptors (ERRNO_MFILE beyond). */
 export const MAX_FDS = 1024;

@@ -3,12 +3,15 @@
  * (spec: spec/wasi.md#W3). They return errno values and never throw, except `GuestFault`
  * (turned into ERRNO_FAULT by the host-call wrapper) and the run-ending output limit.
  */
-import { ERRNO, FDFLAGS, FILETYPE, OFLAGS, RIGHTS, RIGHTS_DIR, RIGHTS_FILE, RIGHTS_STDIO, RIGHTS_WRITE, SIZE, WHENCE } from './defs.ts';
+import { ERRNO, FDFLAGS, FILETYPE, FSTFLAGS, RIGHTS, RIGHTS_DIR, RIGHTS_DIR_V0, RIGHTS_FILE, RIGHTS_STDIO, RIGHTS_WRITE, SIZE, WHENCE } from './defs.ts';
 import type { FdEntry, FdTable } from './fd-table.ts';
 import { QuotaExceeded, resizeFile } from './fs.ts';
-import type { DirNode, FileNode, FileTree, Node } from './fs.ts';
-import { Struct } from '../guest-memory.ts';
-import type { GuestMemory } from '../guest-memory.ts';
+import type { FileNode, FileTree, Node } from './fs.ts';
+import { resolvePath } from './resolve.ts';
+import type { Resolved } from './resolve.ts';
+import { pathFunctions } from './paths.ts';
+import { Struct } from '../../runtime/store.ts';
+import type { GuestMemory } from '../../runtime/store.ts';
 
 /** What the file functions share with the rest of WASI. */
 export interface FileState {
@@ -19,9 +22,24 @@ export interface FileState {
   stdinPos: number;
   /** Quotas whose overflow ends the run (output) instead of returning ERRNO_NOSPC (scratch). */
   onQuotaExceeded: (e: QuotaExceeded) => number;
+  /**
+   * WASI ABI level (spec/wasi.md#W6): 0 replays bundles recorded before the fixes of issue 12
+   * with the answers they saw; 1 is every new run.
+   */
+  level: number;
+  /** "Now" for `*_NOW` timestamps: the virtual realtime clock, read without advancing it. */
+  now: () => bigint;
 }
 
+/** The current WASI ABI level (spec/wasi.md#W6). */
+export const WASI_LEVEL = 1;
+
 const IOV_MAX = 1024;
+
+/** Byte-wise (UTF-8) order of names: the order every node agrees on whatever its locale. */
+function compareUtf8(a: string, b: string): number {
+  return Buffer.compare(utf8.encode(a), utf8.encode(b));
+}
 const PATH_MAX = 4096;
 const utf8 = new TextEncoder();
 
@@ -38,55 +56,67 @@ function readIovecs(mem: GuestMemory, iovs: number, n: number): { ptr: number; l
   return out;
 }
 
-function filetype(n: Node): number {
-  return n.kind === 'dir' ? FILETYPE.DIRECTORY : FILETYPE.REGULAR_FILE;
+export function filetype(n: Node): number {
+  return n.kind === 'dir' ? FILETYPE.DIRECTORY : n.kind === 'symlink' ? FILETYPE.SYMBOLIC_LINK : FILETYPE.REGULAR_FILE;
 }
 
-function writeFilestat(mem: GuestMemory, ptr: number, n: Node): void {
-  // dev 0, ino, filetype, nlink 1, size, atim/mtim/ctim 0: no host time ever leaks in.
-  const s = new Struct(SIZE.filestat).u64(8, n.ino).u8(16, filetype(n)).u64(24, 1n).u64(32, BigInt(n.kind === 'file' ? n.size : 0));
+export function writeFilestat(mem: GuestMemory, ptr: number, n: Node): void {
+  // dev 0, per-run ino, links, size, and only the times the guest set itself (ctim stays 0): no
+  // host time ever leaks in. At level 0 no link or time can exist, so this answers as it did.
+  const size = n.kind === 'file' ? n.size : n.kind === 'symlink' ? utf8.encode(n.target).length : 0;
+  const s = new Struct(SIZE.filestat).u64(8, n.ino).u8(16, filetype(n)).u64(24, BigInt(n.kind === 'file' ? n.nlink : 1)).u64(32, BigInt(size))
+    .u64(40, n.atim).u64(48, n.mtim);
   mem.write(ptr, s.bytes);
 }
 
-type Resolved = { parent: DirNode; name: string; node: Node | undefined; trailingSlash: boolean };
+/**
+ * New access and modification times from `fst_flags` (spec/wasi.md#W3): contradictory or
+ * unknown flags are ERRNO_INVAL; `*_NOW` is the virtual clock.
+ */
+export function setTimes(st: FileState, n: Node, atim: bigint, mtim: bigint, flags: number): number {
+  if (flags & ~0xf) return ERRNO.INVAL;
+  if ((flags & FSTFLAGS.ATIM && flags & FSTFLAGS.ATIM_NOW) || (flags & FSTFLAGS.MTIM && flags & FSTFLAGS.MTIM_NOW)) return ERRNO.INVAL;
+  if (n.readonly) return ERRNO.ROFS;
+  if (flags & FSTFLAGS.ATIM) n.atim = atim;
+  else if (flags & FSTFLAGS.ATIM_NOW) n.atim = st.now();
+  if (flags & FSTFLAGS.MTIM) n.mtim = mtim;
+  else if (flags & FSTFLAGS.MTIM_NOW) n.mtim = st.now();
+  return ERRNO.SUCCESS;
+}
 
 /** Resolves a guest path relative to a directory descriptor; no component may climb above it. */
-function resolve(st: FileState, dirFd: number, pathPtr: number, pathLen: number): Resolved | number {
+export function resolve(st: FileState, dirFd: number, pathPtr: number, pathLen: number, followLast = false): Resolved | number {
   const dir = st.fds.get(dirFd);
   if (dir === undefined) return ERRNO.BADF;
   if (dir.kind !== 'dir') return ERRNO.NOTDIR;
   if (pathLen > PATH_MAX) return ERRNO.NAMETOOLONG;
   const path = st.mem.string(pathPtr, pathLen);
   if (path === null) return ERRNO.ILSEQ;
-  if (path.length === 0) return ERRNO.NOENT;
-  if (path.startsWith('/')) return ERRNO.NOTCAPABLE;
-  if (path.includes('\0')) return ERRNO.INVAL;
-  const parts = path.split('/');
-  const trailingSlash = parts.length > 1 && parts[parts.length - 1] === '';
-  const stack: DirNode[] = [dir.node];
-  const names = parts.filter((p) => p !== '' && p !== '.');
-  if (names.length === 0) return { parent: dir.node, name: '.', node: dir.node, trailingSlash };
-  for (let i = 0; i < names.length - 1; i++) {
-    const part = names[i]!;
-    if (part === '..') {
-      if (stack.length === 1) return ERRNO.NOTCAPABLE;
-      stack.pop();
-      continue;
-    }
-    const next = stack[stack.length - 1]!.children.get(part);
-    if (next === undefined) return ERRNO.NOENT;
-    if (next.kind !== 'dir') return ERRNO.NOTDIR;
-    stack.push(next);
+  return resolvePath(dir.node, path, followLast);
+}
+
+/** Whether the descriptor may read / write: opened so, and the right not dropped since. */
+export function canRead(e: Extract<FdEntry, { kind: 'file' }>): boolean {
+  return e.read && ((e.dropped ?? 0n) & RIGHTS.FD_READ) === 0n;
+}
+function canWrite(e: Extract<FdEntry, { kind: 'file' }>): boolean {
+  return e.write && ((e.dropped ?? 0n) & RIGHTS.FD_WRITE) === 0n;
+}
+
+/** A descriptor's [base, inheriting] rights before any the guest dropped. */
+function fullRights(e: FdEntry, level: number): [bigint, bigint] {
+  if (e.kind === 'stdin' || e.kind === 'out') return [RIGHTS_STDIO, 0n];
+  if (e.kind === 'file') {
+    let rights = RIGHTS_FILE;
+    if (!e.read) rights &= ~RIGHTS.FD_READ;
+    if (!e.write || e.node.readonly) rights &= ~RIGHTS_WRITE;
+    return [rights, 0n];
   }
-  const last = names[names.length - 1]!;
-  if (last === '..') {
-    if (stack.length === 1) return ERRNO.NOTCAPABLE;
-    stack.pop();
-    const node = stack[stack.length - 1]!;
-    return { parent: node, name: '.', node, trailingSlash };
-  }
-  const parent = stack[stack.length - 1]!;
-  return { parent, name: last, node: parent.children.get(last), trailingSlash };
+  // Inheriting rights stay full even under a read-only directory: the writable /output and
+  // /tmp are reached through the read-only root, and wasi-libc masks what it asks for by
+  // these. Read-only nodes are enforced by path_open (ERRNO_ROFS) instead.
+  const dir = level === 0 ? RIGHTS_DIR_V0 : RIGHTS_DIR;
+  return [e.node.readonly ? dir & ~RIGHTS_WRITE : dir, dir | RIGHTS_FILE];
 }
 
 function fileFd(st: FileState, fd: number): Extract<FdEntry, { kind: 'file' }> | number {
@@ -142,7 +172,7 @@ export function fileFunctions(st: FileState): Record<string, (...args: never[]) 
     fd_allocate(fd: number, offset: bigint, len: bigint): number {
       const e = fileFd(st, fd);
       if (typeof e === 'number') return e;
-      if (!e.write) return ERRNO.BADF;
+      if (!canWrite(e)) return ERRNO.BADF;
       const end = offset + len;
       if (end > BigInt(Number.MAX_SAFE_INTEGER)) return ERRNO.FBIG;
       return guarded(() => {
@@ -162,20 +192,16 @@ export function fileFunctions(st: FileState): Record<string, (...args: never[]) 
     fd_fdstat_get(fd: number, ptr: number): number {
       const e = fds.get(fd);
       if (e === undefined) return ERRNO.BADF;
-      const s = new Struct(SIZE.fdstat);
+      const [base, inheriting] = fullRights(e, st.level);
+      const s = new Struct(SIZE.fdstat).u64(8, base & ~(e.dropped ?? 0n)).u64(16, inheriting & ~(e.droppedInheriting ?? 0n));
       if (e.kind === 'stdin' || e.kind === 'out') {
-        s.u8(0, FILETYPE.CHARACTER_DEVICE).u64(8, RIGHTS_STDIO);
+        // Never a terminal (spec/wasi.md#W7): wasi-libc's isatty wants a character device, so
+        // level 1 reports the captured streams as UNKNOWN, as wasmtime does for pipes.
+        s.u8(0, st.level === 0 ? FILETYPE.CHARACTER_DEVICE : FILETYPE.UNKNOWN);
       } else if (e.kind === 'file') {
-        let rights = RIGHTS_FILE;
-        if (!e.read) rights &= ~RIGHTS.FD_READ;
-        if (!e.write || e.node.readonly) rights &= ~RIGHTS_WRITE;
-        s.u8(0, FILETYPE.REGULAR_FILE).u16(2, e.append ? FDFLAGS.APPEND : 0).u64(8, rights);
+        s.u8(0, FILETYPE.REGULAR_FILE).u16(2, (e.append ? FDFLAGS.APPEND : 0) | (e.fdflags ?? 0));
       } else {
-        // Inheriting rights stay full even under a read-only directory: the writable /output and
-        // /tmp are reached through the read-only root, and wasi-libc masks what it asks for by
-        // these. Read-only nodes are enforced by path_open (ERRNO_ROFS) instead.
-        const ro = e.node.readonly;
-        s.u8(0, FILETYPE.DIRECTORY).u64(8, ro ? RIGHTS_DIR & ~RIGHTS_WRITE : RIGHTS_DIR).u64(16, RIGHTS_DIR | RIGHTS_FILE);
+        s.u8(0, FILETYPE.DIRECTORY);
       }
       mem.write(ptr, s.bytes);
       return ERRNO.SUCCESS;
@@ -186,38 +212,52 @@ export function fileFunctions(st: FileState): Record<string, (...args: never[]) 
       if (e.kind !== 'file') return flags === 0 ? ERRNO.SUCCESS : ERRNO.NOTSUP;
       if (flags & ~(FDFLAGS.APPEND | FDFLAGS.DSYNC | FDFLAGS.RSYNC | FDFLAGS.SYNC | FDFLAGS.NONBLOCK)) return ERRNO.INVAL;
       e.append = (flags & FDFLAGS.APPEND) !== 0;
+      // Writes are synchronous in memory anyway; the flags are kept so fdstat reports them.
+      if (st.level > 0) e.fdflags = flags & ~FDFLAGS.APPEND;
       return ERRNO.SUCCESS;
     },
-    fd_fdstat_set_rights(fd: number): number {
-      return fds.get(fd) === undefined ? ERRNO.BADF : ERRNO.NOTSUP;
+    fd_fdstat_set_rights(fd: number, base: bigint, inheriting: bigint): number {
+      const e = fds.get(fd);
+      if (e === undefined) return ERRNO.BADF;
+      if (st.level === 0) return ERRNO.NOTSUP;
+      // Rights can only be dropped, never regained (preview1 `fd_fdstat_set_rights`).
+      const [fullBase, fullInheriting] = fullRights(e, st.level);
+      const haveBase = fullBase & ~(e.dropped ?? 0n);
+      const haveInheriting = fullInheriting & ~(e.droppedInheriting ?? 0n);
+      if ((base & ~haveBase) !== 0n || (inheriting & ~haveInheriting) !== 0n) return ERRNO.NOTCAPABLE;
+      e.dropped = fullBase & ~base;
+      e.droppedInheriting = fullInheriting & ~inheriting;
+      return ERRNO.SUCCESS;
     },
     fd_filestat_get(fd: number, ptr: number): number {
       const e = fds.get(fd);
       if (e === undefined) return ERRNO.BADF;
       if (e.kind === 'file' || e.kind === 'dir') writeFilestat(mem, ptr, e.node);
-      else mem.write(ptr, new Struct(SIZE.filestat).u8(16, FILETYPE.CHARACTER_DEVICE).u64(24, 1n).bytes);
+      else mem.write(ptr, new Struct(SIZE.filestat).u8(16, st.level === 0 ? FILETYPE.CHARACTER_DEVICE : FILETYPE.UNKNOWN).u64(24, 1n).bytes);
       return ERRNO.SUCCESS;
     },
     fd_filestat_set_size(fd: number, size: bigint): number {
       const e = fileFd(st, fd);
       if (typeof e === 'number') return e;
-      if (!e.write) return ERRNO.BADF;
+      if (!canWrite(e)) return ERRNO.BADF;
       if (size > BigInt(Number.MAX_SAFE_INTEGER)) return ERRNO.FBIG;
       return guarded(() => {
         resizeFile(e.node, Number(size));
         return ERRNO.SUCCESS;
       });
     },
-    fd_filestat_set_times(fd: number): number {
+    fd_filestat_set_times(fd: number, atim: bigint, mtim: bigint, flags: number): number {
       const e = fds.get(fd);
       if (e === undefined) return ERRNO.BADF;
-      // Timestamps are always 0 in the cage; accepting the call keeps programs like `touch` working.
-      return e.kind === 'file' && e.node.readonly ? ERRNO.ROFS : ERRNO.SUCCESS;
+      // Level 0 accepted everything and kept nothing (bundles recorded then must replay).
+      if (st.level === 0) return e.kind === 'file' && e.node.readonly ? ERRNO.ROFS : ERRNO.SUCCESS;
+      if (e.kind !== 'file' && e.kind !== 'dir') return ERRNO.BADF;
+      return setTimes(st, e.node, atim, mtim, flags);
     },
     fd_pread(fd: number, iovsPtr: number, iovsLen: number, offset: bigint, nreadPtr: number): number {
       const e = fileFd(st, fd);
       if (typeof e === 'number') return e;
-      if (!e.read) return ERRNO.BADF;
+      if (!canRead(e)) return ERRNO.BADF;
       const iovs = readIovecs(mem, iovsPtr, iovsLen);
       if (typeof iovs === 'number') return iovs;
       mem.check(nreadPtr, 4);
@@ -228,7 +268,7 @@ export function fileFunctions(st: FileState): Record<string, (...args: never[]) 
     fd_pwrite(fd: number, iovsPtr: number, iovsLen: number, offset: bigint, nwrittenPtr: number): number {
       const e = fileFd(st, fd);
       if (typeof e === 'number') return e;
-      if (!e.write) return ERRNO.BADF;
+      if (!canWrite(e)) return ERRNO.BADF;
       const iovs = readIovecs(mem, iovsPtr, iovsLen);
       if (typeof iovs === 'number') return iovs;
       mem.check(nwrittenPtr, 4);
@@ -257,7 +297,7 @@ export function fileFunctions(st: FileState): Record<string, (...args: never[]) 
         return ERRNO.SUCCESS;
       }
       if (e.kind === 'dir') return ERRNO.ISDIR;
-      if (e.kind !== 'file' || !e.read) return ERRNO.BADF;
+      if (e.kind !== 'file' || !canRead(e)) return ERRNO.BADF;
       const n = readInto(mem, e.node, e.pos, iovs);
       e.pos += n;
       mem.setU32(nreadPtr, n);
@@ -279,7 +319,7 @@ export function fileFunctions(st: FileState): Record<string, (...args: never[]) 
         return ERRNO.SUCCESS;
       }
       if (e.kind === 'dir') return ERRNO.ISDIR;
-      if (e.kind !== 'file' || !e.write) return ERRNO.BADF;
+      if (e.kind !== 'file' || !canWrite(e)) return ERRNO.BADF;
       return guarded(() => {
         const pos = e.append ? e.node.size : e.pos;
         const n = writeFrom(mem, e.node, pos, iovs);
@@ -309,7 +349,9 @@ export function fileFunctions(st: FileState): Record<string, (...args: never[]) 
       if (e.kind !== 'dir') return ERRNO.NOTDIR;
       mem.check(buf, bufLen);
       mem.check(bufusedPtr, 4);
-      const names = ['.', '..', ...[...e.node.children.keys()].sort()];
+      // Level 1 sorts names byte-wise (UTF-8), as the result's path lists are; level 0 by UTF-16 units.
+      const children = [...e.node.children.keys()];
+      const names = ['.', '..', ...(st.level === 0 ? children.sort() : children.sort(compareUtf8))];
       const out = new Uint8Array(bufLen);
       let used = 0;
       for (let i = Number(cookie > 1_000_000n ? 1_000_000n : cookie); i < names.length && used < bufLen; i++) {
@@ -350,119 +392,6 @@ export function fileFunctions(st: FileState): Record<string, (...args: never[]) 
       mem.setU64(ptr, BigInt(e.pos));
       return ERRNO.SUCCESS;
     },
-    path_create_directory(fd: number, pathPtr: number, pathLen: number): number {
-      const r = resolve(st, fd, pathPtr, pathLen);
-      if (typeof r === 'number') return r;
-      if (r.node !== undefined) return ERRNO.EXIST;
-      if (r.parent.readonly) return ERRNO.ROFS;
-      r.parent.children.set(r.name, st.tree.dir(false, r.parent.quota));
-      return ERRNO.SUCCESS;
-    },
-    path_filestat_get(fd: number, _flags: number, pathPtr: number, pathLen: number, ptr: number): number {
-      const r = resolve(st, fd, pathPtr, pathLen);
-      if (typeof r === 'number') return r;
-      if (r.node === undefined) return ERRNO.NOENT;
-      if (r.trailingSlash && r.node.kind !== 'dir') return ERRNO.NOTDIR;
-      writeFilestat(mem, ptr, r.node);
-      return ERRNO.SUCCESS;
-    },
-    path_filestat_set_times(fd: number, _flags: number, pathPtr: number, pathLen: number): number {
-      const r = resolve(st, fd, pathPtr, pathLen);
-      if (typeof r === 'number') return r;
-      if (r.node === undefined) return ERRNO.NOENT;
-      return r.node.readonly ? ERRNO.ROFS : ERRNO.SUCCESS;
-    },
-    path_link(): number {
-      return ERRNO.NOTSUP;
-    },
-    path_symlink(): number {
-      return ERRNO.NOTSUP;
-    },
-    path_readlink(fd: number, pathPtr: number, pathLen: number): number {
-      const r = resolve(st, fd, pathPtr, pathLen);
-      if (typeof r === 'number') return r;
-      // The cage's tree has no symbolic links, so nothing is one.
-      return r.node === undefined ? ERRNO.NOENT : ERRNO.INVAL;
-    },
-    path_open(dirFd: number, _dirflags: number, pathPtr: number, pathLen: number, oflags: number, rightsBase: bigint, _rightsInheriting: bigint, fdflags: number, fdPtr: number): number {
-      const r = resolve(st, dirFd, pathPtr, pathLen);
-      if (typeof r === 'number') return r;
-      mem.check(fdPtr, 4);
-      let node = r.node;
-      const wantsWrite = (rightsBase & (RIGHTS.FD_WRITE | RIGHTS.FD_ALLOCATE | RIGHTS.FD_FILESTAT_SET_SIZE)) !== 0n || (oflags & OFLAGS.TRUNC) !== 0;
-      if (node !== undefined && (oflags & OFLAGS.CREAT) && (oflags & OFLAGS.EXCL)) return ERRNO.EXIST;
-      if (node === undefined) {
-        if (!(oflags & OFLAGS.CREAT)) return ERRNO.NOENT;
-        if (oflags & OFLAGS.DIRECTORY) return ERRNO.INVAL;
-        if (r.trailingSlash) return ERRNO.ISDIR;
-        if (r.parent.readonly) return ERRNO.ROFS;
-        node = st.tree.file(false, new Uint8Array(0), r.parent.quota);
-        r.parent.children.set(r.name, node);
-      }
-      if (node.kind === 'dir') {
-        if (wantsWrite) return ERRNO.ISDIR;
-        const fd = fds.open({ kind: 'dir', node, preopen: undefined });
-        if (fd === undefined) return ERRNO.MFILE;
-        mem.setU32(fdPtr, fd);
-        return ERRNO.SUCCESS;
-      }
-      if (oflags & OFLAGS.DIRECTORY || r.trailingSlash) return ERRNO.NOTDIR;
-      if (wantsWrite && node.readonly) return ERRNO.ROFS;
-      const file = node;
-      if (oflags & OFLAGS.TRUNC) {
-        const res = guarded(() => {
-          resizeFile(file, 0);
-          return ERRNO.SUCCESS;
-        });
-        if (res !== ERRNO.SUCCESS) return res;
-      }
-      const read = (rightsBase & RIGHTS.FD_READ) !== 0n || !wantsWrite;
-      const fd = fds.open({ kind: 'file', node: file, pos: 0, append: (fdflags & FDFLAGS.APPEND) !== 0, read, write: wantsWrite });
-      if (fd === undefined) return ERRNO.MFILE;
-      mem.setU32(fdPtr, fd);
-      return ERRNO.SUCCESS;
-    },
-    path_remove_directory(fd: number, pathPtr: number, pathLen: number): number {
-      const r = resolve(st, fd, pathPtr, pathLen);
-      if (typeof r === 'number') return r;
-      if (r.node === undefined) return ERRNO.NOENT;
-      if (r.node.kind !== 'dir') return ERRNO.NOTDIR;
-      if (r.name === '.' ) return ERRNO.INVAL;
-      if (r.parent.readonly || r.node.readonly) return ERRNO.ROFS;
-      if (r.node.children.size > 0) return ERRNO.NOTEMPTY;
-      r.parent.children.delete(r.name);
-      return ERRNO.SUCCESS;
-    },
-    path_rename(fd: number, oldPtr: number, oldLen: number, newFd: number, newPtr: number, newLen: number): number {
-      const a = resolve(st, fd, oldPtr, oldLen);
-      if (typeof a === 'number') return a;
-      const b = resolve(st, newFd, newPtr, newLen);
-      if (typeof b === 'number') return b;
-      if (a.node === undefined) return ERRNO.NOENT;
-      if (a.name === '.' || b.name === '.') return ERRNO.INVAL;
-      if (a.parent.readonly || b.parent.readonly || a.node.readonly) return ERRNO.ROFS;
-      // Output and scratch keep separate byte budgets: moving between them would launder bytes.
-      if (a.parent.quota !== b.parent.quota) return ERRNO.XDEV;
-      if (b.node !== undefined) {
-        if (b.node === a.node) return ERRNO.SUCCESS;
-        if (b.node.kind === 'dir' && a.node.kind !== 'dir') return ERRNO.ISDIR;
-        if (b.node.kind !== 'dir' && a.node.kind === 'dir') return ERRNO.NOTDIR;
-        if (b.node.kind === 'dir' && b.node.children.size > 0) return ERRNO.NOTEMPTY;
-        if (b.node.kind === 'file' && b.node.quota) b.node.quota.used -= b.node.size;
-      }
-      a.parent.children.delete(a.name);
-      b.parent.children.set(b.name, a.node);
-      return ERRNO.SUCCESS;
-    },
-    path_unlink_file(fd: number, pathPtr: number, pathLen: number): number {
-      const r = resolve(st, fd, pathPtr, pathLen);
-      if (typeof r === 'number') return r;
-      if (r.node === undefined) return ERRNO.NOENT;
-      if (r.node.kind === 'dir') return ERRNO.ISDIR;
-      if (r.parent.readonly || r.node.readonly) return ERRNO.ROFS;
-      if (r.node.quota) r.node.quota.used -= r.node.size;
-      r.parent.children.delete(r.name);
-      return ERRNO.SUCCESS;
-    },
+    ...pathFunctions(st, guarded),
   };
 }

@@ -1,28 +1,40 @@
 /**
- * The cage's in-memory file tree (spec: spec/wasi.md#W3). Inputs are read-only, the output and
- * scratch directories are writable, nothing else exists. Inode numbers are handed out per run in
- * creation order and every timestamp is 0, so `stat` answers the same on every node.
+ * The cage's in-memory file tree (spec: spec/wasi.md#W3). Inputs are read-only, the output,
+ * scratch and writable directories are writable, nothing else exists. Inode numbers are handed
+ * out per run in creation order and timestamps start at 0 and change only when the guest sets
+ * them, so `stat` answers the same on every node.
  */
 
-export interface FileNode {
-  kind: 'file';
+/** What every node carries: identity, write protection and the guest-set timestamps (ns). */
+interface NodeBase {
   ino: bigint;
   readonly: boolean;
+  /** Which quota the node's bytes count against. */
+  quota: Quota | undefined;
+  atim: bigint;
+  mtim: bigint;
+}
+
+export interface FileNode extends NodeBase {
+  kind: 'file';
   data: Uint8Array;
   size: number;
-  /** Which quota the file's bytes count against. */
-  quota: Quota | undefined;
+  /** Directory entries naming this file (hard links). */
+  nlink: number;
 }
 
-export interface DirNode {
+export interface DirNode extends NodeBase {
   kind: 'dir';
-  ino: bigint;
-  readonly: boolean;
   children: Map<string, Node>;
-  quota: Quota | undefined;
 }
 
-export type Node = FileNode | DirNode;
+/** A symbolic link: its target is only text until a lookup follows it (spec/wasi.md#W3). */
+export interface SymlinkNode extends NodeBase {
+  kind: 'symlink';
+  target: string;
+}
+
+export type Node = FileNode | DirNode | SymlinkNode;
 
 /** A byte budget shared by a directory tree (e.g. all of /output). */
 export class Quota {
@@ -47,17 +59,24 @@ export class QuotaExceeded extends Error {
 export class FileTree {
   #nextIno = 1n;
   readonly root: DirNode;
+  /** A new node's access and modification time: the virtual clock at level 1, 0 at level 0. */
+  readonly #now: () => bigint;
 
-  constructor() {
+  constructor(now: () => bigint = () => 0n) {
+    this.#now = now;
     this.root = this.dir(true, undefined);
   }
 
   dir(readonly: boolean, quota: Quota | undefined): DirNode {
-    return { kind: 'dir', ino: this.#nextIno++, readonly, children: new Map(), quota };
+    return { kind: 'dir', ino: this.#nextIno++, readonly, children: new Map(), quota, atim: this.#now(), mtim: this.#now() };
   }
 
   file(readonly: boolean, data: Uint8Array, quota: Quota | undefined): FileNode {
-    return { kind: 'file', ino: this.#nextIno++, readonly, data, size: data.length, quota };
+    return { kind: 'file', ino: this.#nextIno++, readonly, data, size: data.length, quota, nlink: 1, atim: this.#now(), mtim: this.#now() };
+  }
+
+  symlink(target: string, quota: Quota | undefined): SymlinkNode {
+    return { kind: 'symlink', ino: this.#nextIno++, readonly: false, target, quota, atim: this.#now(), mtim: this.#now() };
   }
 
   /** Creates (read-only) parent directories and returns the directory at `path` (absolute, normalised). */
@@ -84,14 +103,21 @@ export class FileTree {
     dir.children.set(name, this.file(true, data, undefined));
   }
 
-  /** Every regular file under `path`, as guest path → contents, sorted by path. */
-  collect(path: string): Map<string, Uint8Array> {
+  /**
+   * Every writable regular file under `path`, as guest path → contents. Read-only files (inputs
+   * mapped inside a writable directory), symbolic links and the subtrees in `skip` are left out.
+   */
+  collect(path: string, skip: ReadonlySet<string> = new Set()): Map<string, Uint8Array> {
     const out = new Map<string, Uint8Array>();
     let d: Node | undefined = this.root;
     for (const part of path.split('/').filter(Boolean)) d = d?.kind === 'dir' ? d.children.get(part) : undefined;
     const walk = (n: Node, p: string): void => {
-      if (n.kind === 'file') out.set(p, n.data.slice(0, n.size));
-      else for (const name of [...n.children.keys()].sort()) walk(n.children.get(name)!, `${p}/${name}`);
+      if (skip.has(p)) return;
+      if (n.kind === 'file') {
+        if (!n.readonly) out.set(p, n.data.slice(0, n.size));
+      } else if (n.kind === 'dir') {
+        for (const name of [...n.children.keys()].sort()) walk(n.children.get(name)!, `${p}/${name}`);
+      }
     };
     if (d !== undefined) walk(d, path.replace(/\/$/, ''));
     return out;

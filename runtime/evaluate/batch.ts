@@ -31,7 +31,7 @@ export interface BatchOptions {
 /** A failed evaluation for an error outside the run (watchdog, crashed worker). */
 export function infrastructureFailure(label: string, e: unknown): Evaluation {
   const code = e instanceof DocklockError ? e.code : 'DL_ERR_INTERNAL';
-  return { submission: label, score: 0, status: 'evaluation_failed', reason: `error:${code}`, details: { message: e instanceof Error ? e.message : String(e) }, run: null, resultHash: null };
+  return { submission: label, score: 0, status: 'evaluation_failed', reason: `error:${code}`, details: { message: e instanceof Error ? e.message : String(e) }, run: null, resultHash: null, log: [] };
 }
 
 function bundleNames(labels: string[]): string[] {

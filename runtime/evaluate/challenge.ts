@@ -6,14 +6,14 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { compile } from '../compiled-module.ts';
+import { compile } from '../engine.ts';
 import type { CompiledModule } from '../compiled-module.ts';
 import { InputError } from '../errors.ts';
 import { readManifestInputs } from '../inputs.ts';
-import { parseManifest } from '../manifest.ts';
-import type { CageManifest } from '../manifest.ts';
-import { compileOptionsFor } from '../run.ts';
+import { parseManifest } from '../manifest/parse.ts';
+import { applyManifestOverrides, readManifestFile } from '../manifest/load.ts';
+import type { CageManifest } from '../manifest/parse.ts';
+import { compileOptionsFor } from '../cage/run.ts';
 
 /** Where the challenge contract puts the submission's bytes (read-only; they are also stdin). */
 export const SUBMISSION_PATH = '/input/submission';
@@ -42,15 +42,6 @@ export interface LoadChallengeOptions {
   allowHosts?: string[];
 }
 
-type Obj = Record<string, unknown>;
-
-function sub(o: Obj, key: string): Obj {
-  const v = o[key];
-  if (v === undefined) return (o[key] = {}) as Obj;
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InputError('DL_ERR_MANIFEST_TYPE', `${key} must be a mapping`, { field: key });
-  return v as Obj;
-}
-
 /**
  * Reads and compiles a challenge folder.
  * @throws {InputError} `DL_ERR_EVALUATE_NO_MANIFEST`, `DL_ERR_MANIFEST_*`, `DL_ERR_CLI_READ`-like read errors
@@ -64,26 +55,13 @@ export async function loadChallenge(dir: string, options: LoadChallengeOptions =
   if (file === undefined) {
     throw new InputError('DL_ERR_EVALUATE_NO_MANIFEST', `${root} holds no challenge manifest; expected one of ${CHALLENGE_MANIFESTS.join(', ')}`, { field: 'challenge' });
   }
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(file, 'utf8'), { intAsBigInt: true });
-  } catch (e) {
-    throw new InputError('DL_ERR_MANIFEST_SYNTAX', `${file} is not valid YAML/JSON: ${(e as Error).message}`, { field: 'manifest' });
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InputError('DL_ERR_MANIFEST_TYPE', `${file} must be a mapping`, {});
-  const obj = raw as Obj;
-  const files = sub(obj, 'files');
-  const declared = Array.isArray(files.inputs) ? (files.inputs as unknown[]) : [];
-  if (declared.some((i) => typeof i === 'object' && i !== null && (i as Obj).guest === SUBMISSION_PATH)) {
+  const raw = readManifestFile(file);
+  const files = raw.files;
+  const declared = typeof files === 'object' && files !== null && Array.isArray((files as Record<string, unknown>).inputs) ? ((files as Record<string, unknown>).inputs as unknown[]) : [];
+  if (declared.some((i) => typeof i === 'object' && i !== null && (i as Record<string, unknown>).guest === SUBMISSION_PATH)) {
     throw new InputError('DL_ERR_EVALUATE_SUBMISSION_INPUT', `${file} declares ${SUBMISSION_PATH} itself; the evaluator provides it, remove it from files.inputs`, { field: 'files.inputs' });
   }
-  files.inputs = [...declared, { guest: SUBMISSION_PATH }];
-  if (options.env !== undefined) Object.assign(sub(obj, 'env'), options.env);
-  if (options.allowHosts !== undefined && options.allowHosts.length > 0) {
-    const net = sub(obj, 'network');
-    net.allow = [...((net.allow as unknown[] | undefined) ?? []), ...options.allowHosts];
-  }
-  const manifest = parseManifest(obj);
+  const manifest = parseManifest(applyManifestOverrides(raw, { inputs: [{ guest: SUBMISSION_PATH }], env: options.env, allowHosts: options.allowHosts }));
   const modulePath = resolve(root, manifest.module);
   let module: Uint8Array;
   try {

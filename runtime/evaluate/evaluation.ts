@@ -4,13 +4,13 @@
  * `/output/score.json` produced a score; anything else is a failed evaluation with a reason,
  * scored 0. `details.failure` marks a submission the challenge itself failed (still a valid score).
  */
-import { runGuest } from '../run.ts';
-import type { RunOutcome } from '../run.ts';
+import { runGuest } from '../cage/run.ts';
+import type { RunOutcome } from '../cage/run.ts';
 import { resultHash } from '../result.ts';
 import type { RunResult, RunStatus } from '../result.ts';
 import type { CompiledModule } from '../compiled-module.ts';
-import type { CageManifest } from '../manifest.ts';
-import type { NetTransport } from '../../host-functions/net/http.ts';
+import type { CageManifest } from '../manifest/parse.ts';
+import type { NetTransport } from '../cage/run.ts';
 import { toHex } from '../hash.ts';
 import { SCORE_PATH, SUBMISSION_PATH } from './challenge.ts';
 
@@ -39,6 +39,21 @@ export interface Evaluation extends ScoreVerdict {
   resultHash: string | null;
   /** Path of the replay bundle, when one was written. */
   bundle?: string;
+  /**
+   * The challenge's stderr as lines (its `docklock.log` lines among them), at most
+   * {@link LOG_LINES} of them; empty when there is no run.
+   */
+  log: string[];
+}
+
+/** How many stderr lines an evaluation report carries (the bundle keeps all of stderr). */
+export const LOG_LINES = 100;
+
+/** A run's stderr as at most {@link LOG_LINES} lines; invalid UTF-8 shows as U+FFFD. */
+export function logLines(stderr: Uint8Array): string[] {
+  const lines = new TextDecoder().decode(stderr).split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  return lines.length > LOG_LINES ? [...lines.slice(0, LOG_LINES), `… ${lines.length - LOG_LINES} more lines in the bundle`] : lines;
 }
 
 /** An evaluation with what a bundle needs. */
@@ -117,6 +132,7 @@ export async function evaluateOne(req: EvaluateOneRequest): Promise<EvaluationRe
     ...verdictOf(outcome),
     run: { status: r.status, exitCode: r.exitCode, trap: r.trap, fuelUsed: r.fuelUsed, witnessEntries: r.witnessEntries },
     resultHash: toHex(resultHash(r)),
+    log: logLines(r.stderr),
   };
   return req.keep ? { evaluation, result: r, witness: outcome.witnessBytes } : { evaluation };
 }

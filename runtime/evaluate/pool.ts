@@ -9,9 +9,9 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { workerStackMb } from '../cage.ts';
-import { DocklockError, InputError, InternalError } from '../errors.ts';
-import { openBridge } from '../../host-functions/net/bridge.ts';
+import { workerStackMb } from '../cage/cage.ts';
+import { DocklockError, InputError, InternalError, PoolClosedError, WatchdogError } from '../errors.ts';
+import { openBridge } from '../cage/bridge.ts';
 import type { Challenge } from './challenge.ts';
 import type { EvaluationRecord } from './evaluation.ts';
 import type { PoolJob, PoolReply, PoolWorkerInit } from './worker.ts';
@@ -97,7 +97,7 @@ export class EvaluationPool {
       if (p === undefined || p.job.id !== msg.id) return;
       this.#finish(slot);
       if ('record' in msg) p.resolve(msg.record);
-      else p.reject(new DocklockError(msg.error.code, msg.error.message));
+      else p.reject(DocklockError.fromJSON(msg.error));
       this.#pump(slot);
     });
     const lost = (why: Error): void => {
@@ -139,7 +139,7 @@ export class EvaluationPool {
     slot.timer = setTimeout(() => {
       const cur = slot.current;
       this.#finish(slot);
-      cur?.reject(new DocklockError('DL_ERR_CAGE_WATCHDOG', `the evaluation of ${p.job.label} exceeded its wall-clock watchdog of ${ms} ms; this is an infrastructure failure, not a result (raise limits.wallClockMs or lower the fuel)`));
+      cur?.reject(new WatchdogError([`the evaluation of ${p.job.label}`, ms]));
       this.#replace(slot);
     }, ms);
     slot.worker.postMessage(p.job);
@@ -151,7 +151,7 @@ export class EvaluationPool {
    * @throws {DocklockError} `DL_ERR_CAGE_WATCHDOG`, `DL_ERR_INTERNAL`, or `DL_ERR_EVALUATE_CLOSED`
    */
   evaluate(submission: Uint8Array, label: string, keep = false): Promise<EvaluationRecord> {
-    if (this.#closed) return Promise.reject(new DocklockError('DL_ERR_EVALUATE_CLOSED', 'the evaluation pool is closed'));
+    if (this.#closed) return Promise.reject(new PoolClosedError(['is']));
     return new Promise<EvaluationRecord>((resolve, reject) => {
       this.#queue.push({ job: { id: this.#nextId++, submission, label, keep }, resolve, reject });
       const idle = this.#slots.find((s) => s.current === undefined);
@@ -162,12 +162,12 @@ export class EvaluationPool {
   /** Stops every worker; jobs still queued are rejected. */
   async close(): Promise<void> {
     this.#closed = true;
-    for (let p = this.#queue.shift(); p !== undefined; p = this.#queue.shift()) p.reject(new DocklockError('DL_ERR_EVALUATE_CLOSED', 'the evaluation pool was closed'));
+    for (let p = this.#queue.shift(); p !== undefined; p = this.#queue.shift()) p.reject(new PoolClosedError(['was']));
     await Promise.all(
       this.#slots.map(async (s) => {
         const p = s.current;
         this.#finish(s);
-        p?.reject(new DocklockError('DL_ERR_EVALUATE_CLOSED', 'the evaluation pool was closed'));
+        p?.reject(new PoolClosedError(['was']));
         s.bridge.close();
         if (p !== undefined) {
           await s.worker.terminate();

@@ -9,8 +9,8 @@ describe('docs/broker.md', () => {
   it.each(Object.values(Errors).map((make) => [make('x').code, make('x').statusCode] as const))('documents %s (%d)', (code, status) => {
     // The status table abbreviates shared prefixes: DL_ERR_BROKER_UNKNOWN_FIELD, `_INVALID_FIELD`, ...
     const suffix = code.replace(/^DL_ERR_(BROKER|POLICY|AUTH|AUDIT)/, '');
-    const row = doc.split('\n').find((l) => l.startsWith(`| ${status} `) || l.startsWith(`| ${status}/`) || l.includes(`/${status} `));
-    expect(row, `status row ${status}`).toBeDefined();
-    expect(row!.includes(code) || row!.includes(`\`${suffix}\``), `${code} in the ${status} row`).toBe(true);
+    const rows = doc.split('\n').filter((l) => l.startsWith(`| ${status} `) || l.startsWith(`| ${status}/`) || l.includes(`/${status} `));
+    expect(rows.length, `status row ${status}`).toBeGreaterThan(0);
+    expect(rows.some((row) => row.includes(code) || row.includes(`\`${suffix}\``)), `${code} in a ${status} row`).toBe(true);
   });
 });

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { BUNDLE_HEADER_BYTES, BUNDLE_MAGIC, decodeBundle, encodeBundle, verifyBundle, type BundleContents } from '../../runtime/bundle.ts';
 import { InputError } from '../../runtime/errors.ts';
 import { blake3, toHex } from '../../runtime/hash.ts';
-import { manifestHash, parseManifest } from '../../runtime/manifest.ts';
+import { parseManifest } from '../../runtime/manifest/parse.ts';
+import { manifestHash } from '../../runtime/manifest/canonical.ts';
 import { inputHash, type RunResult } from '../../runtime/result.ts';
 import { WitnessLog } from '../../runtime/witness/log.ts';
 import { encodeEntries } from '../../runtime/witness/encoding.ts';
@@ -148,7 +149,7 @@ describe('bundle', () => {
 
   it('rejects bad magic and unknown versions', () => {
     expect(codeOf(enc.encode('PK\u0003\u0004 a zip file, not a bundle........................................'))).toBe('DL_ERR_BUNDLE_BAD_MAGIC');
-    expect(codeOf(wrap(Uint8Array.of(0xc0), { version: 2 }))).toBe('DL_ERR_BUNDLE_UNSUPPORTED_VERSION');
+    expect(codeOf(wrap(Uint8Array.of(0xc0), { version: 3 }))).toBe('DL_ERR_BUNDLE_UNSUPPORTED_VERSION');
   });
 
   it('refuses giant declared lengths before inflating, and lying ones while inflating', () => {

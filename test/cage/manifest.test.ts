@@ -2,14 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../runtime/errors.ts';
 import { toHex } from '../../runtime/hash.ts';
-import {
-  canonicalManifestBytes,
-  decodeCanonicalManifest,
-  MANIFEST_DEFAULTS,
-  manifestHash,
-  parseManifest,
-  parseSize,
-} from '../../runtime/manifest.ts';
+import { MANIFEST_DEFAULTS, parseManifest, parseSize } from '../../runtime/manifest/parse.ts';
+import { canonicalManifestBytes, decodeCanonicalManifest, manifestHash } from '../../runtime/manifest/canonical.ts';
 
 const MIN = 'apiVersion: docklock/v1\nkind: Cage\nmodule: ./a.wasm\n';
 const SEED = 'ab'.repeat(32);
@@ -67,7 +61,7 @@ describe('parseManifest', () => {
     expect(m.limits).toEqual({ fuel: 10_000_000_000n, memory: 256 * 2 ** 20, stack: 65536, stdout: 2 ** 20, stderr: 2 ** 20, output: 16 * 2 ** 20, wallClockMs: 60_000 });
     expect(m.determinism.seed).toEqual(new Uint8Array(32));
     expect(m.determinism.clock).toEqual({ start: 1_700_000_000_000_000_000n, step: 1_000_000n });
-    expect(m.files).toEqual({ inputs: [], output: '/output', scratch: '/tmp' });
+    expect(m.files).toEqual({ inputs: [], output: '/output', scratch: '/tmp', writable: [] });
     expect(m.env).toEqual({});
     expect(m.args).toEqual([]);
     expect(m.network.mode).toBe('deny');

@@ -10,13 +10,25 @@ const guess = exampleDir('guess');
 const subs = ['good.txt', 'broken.txt'].map((f) => join(guess, 'submissions', f));
 
 describe('docklock evaluate', () => {
-  it('prints a table with score, status, fuel and result hash', () => {
+  it('prints a table with submission names, score, status, fuel and result hash, and a summary', () => {
     const r = cli(['evaluate', guess, ...subs, '--jobs', '2']);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^submission\s+score\s+status\s+fuel\s+result hash$/);
-    expect(lines[1]).toMatch(/good\.txt\s+0\.9710\s+ok\s+\d+\s+[0-9a-f]{16}$/);
-    expect(lines[2]).toMatch(/broken\.txt\s+0\.0000\s+failed: not_a_number/);
+    expect(lines[1]).toMatch(/^good\.txt\s+0\.9710\s+ok\s+\d{1,3}(,\d{3})+\s+[0-9a-f]{16}$/);
+    expect(lines[2]).toMatch(/^broken\.txt\s+0\.0000\s+failed: not_a_number/);
+    expect(lines[3]).toBe('2 submissions: 1 ok, 1 failed by the challenge, 0 not evaluated; mean score 0.4855');
+  });
+
+  it("carries the challenge's score details and log lines in --json", () => {
+    const primes = exampleDir('primes');
+    const r = cli(['evaluate', primes, join(primes, 'submissions', 'sieve.wasm'), join(primes, 'submissions', 'off-by-one.wasm'), '--json']);
+    expect(r.code).toBe(0);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { submission: string; details: Record<string, unknown>; log: string[] });
+    const sieve = rows.find((x) => x.submission.endsWith('sieve.wasm'))!;
+    expect(sieve.log).toEqual([expect.stringMatching(/^\[info\] \d+ ranges checked, \d+ fuel$/)]);
+    const wrong = rows.find((x) => x.submission.endsWith('off-by-one.wasm'))!;
+    expect(wrong.details).toMatchObject({ failure: 'wrong_answer', task: expect.any(Number) });
   });
 
   it('prints JSON lines and writes bundles with --json --bundles', () => {

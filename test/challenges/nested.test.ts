@@ -7,11 +7,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeEntries } from '../../runtime/witness/encoding.ts';
-import { runGuest } from '../../runtime/run.ts';
+import { runGuest } from '../../runtime/cage/run.ts';
 import { loadChallenge } from '../../runtime/evaluate/challenge.ts';
 import { evaluateOne, evaluationInputs } from '../../runtime/evaluate/evaluation.ts';
-import { grantedImports } from '../../runtime/run.ts';
-import { parseManifest } from '../../runtime/manifest.ts';
+import { grantedImports } from '../../runtime/cage/run.ts';
+import { parseManifest } from '../../runtime/manifest/parse.ts';
 import { exampleDir } from './helpers.ts';
 
 const sub = (name: string) => new Uint8Array(readFileSync(join(exampleDir('sort'), 'submissions', name)));

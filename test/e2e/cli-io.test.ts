@@ -89,4 +89,18 @@ describe('docklock run in a shell', () => {
     expect(cmd.stderr).toMatch(/^docklock: DL_ERR_CLI_USAGE: unknown command 'rnu'/);
     expect(cmd.stderr.split('\n').filter(Boolean)).toHaveLength(1);
   });
+
+  it('inspect shows what the guest received as text or hex, and refuses a bad --limit', () => {
+    const bundle = join(dir, 'i.dlb');
+    expect(shell(`printf 'abc' | DOCKLOCK run MOD --arg 0 --bundle "${bundle}"`, mod).status).toBe(44);
+    const r = cli(['inspect', bundle]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/args_get\(.*writes .*"main\\00\\0"/);
+    expect(r.stdout).toMatch(/fd_read\(0, .*writes \d+\+3 "abc", \d+\+4 0x03000000/);
+    for (const bad of ['x', '-1', '1.5']) {
+      const b = cli(['inspect', bundle, '--limit', bad]);
+      expect(b.code).toBe(2);
+      expect(b.stderr).toBe(`docklock: DL_ERR_CLI_LIMIT: --limit takes a whole number of entries (0 or more), got "${bad}"\n`);
+    }
+  });
 });

@@ -9,17 +9,21 @@
  * Skips come only from the checked-in list in spec/skips.ts. One test per script; the summary
  * table is printed once at the end.
  */
+import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runScript } from './spec/runner.ts';
-import { listScripts, loadScript } from './spec/script.ts';
+import { SPEC_DIR, listScripts, loadScript } from './spec/script.ts';
 import { EXPECTED_SKIPS } from './spec/skips.ts';
 import { Summary, formatFinding } from './spec/summary.ts';
 
 const summary = new Summary();
-const scripts = listScripts();
+// A fresh clone without ../shared has no corpus: skip visibly. CI has it, and must run it.
+const present = existsSync(SPEC_DIR);
+if (!present) console.warn(`[spec-suite] SKIPPED: the WebAssembly spec corpus is not at ${SPEC_DIR} (../shared/corpora/wasm-spec beside the checkout)`);
+const scripts = present ? listScripts() : [];
 const started = performance.now();
 
-describe('WebAssembly core spec suite: docklock agrees with plain V8', () => {
+describe.runIf(present || process.env.CI === 'true')('WebAssembly core spec suite: docklock agrees with plain V8', () => {
   afterAll(() => {
     console.log(summary.format((performance.now() - started) / 1000));
   });

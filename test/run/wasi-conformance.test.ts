@@ -3,8 +3,8 @@ import { WASI } from 'node:wasi';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture, tempDir } from './helpers.ts';
-import { runGuest } from '../../runtime/run.ts';
-import { parseManifest } from '../../runtime/manifest.ts';
+import { runGuest } from '../../runtime/cage/run.ts';
+import { parseManifest } from '../../runtime/manifest/parse.ts';
 
 /**
  * A real C program (test/fixtures/c/wasi_suite.c, Debian clang + wasi-libc) walks the preview1

@@ -4,21 +4,21 @@
  * watchdog, which is an infrastructure failure, never a result (spec: DESIGN.md).
  */
 import { Worker } from 'node:worker_threads';
-import { InternalError, DocklockError, ValidationError } from './errors.ts';
-import { compile } from './compiled-module.ts';
-import type { SharedCompiledModule } from './compiled-module.ts';
+import { InternalError, DocklockError, ValidationError, WatchdogError } from '../errors.ts';
+import { compile } from '../engine.ts';
+import type { SharedCompiledModule } from '../compiled-module.ts';
 import { compileOptionsFor, runOutcome } from './run.ts';
 import type { RunOutcome, RunOutcomeParts, RunRequest } from './run.ts';
-import { WitnessLog } from './witness/log.ts';
-import { openBridge } from '../host-functions/net/bridge.ts';
-import type { WorkerInit } from './cage-worker.ts';
+import { WitnessLog } from '../witness/log.ts';
+import { openBridge } from '../../host-functions/net/bridge.ts';
+import type { WorkerInit } from './worker.ts';
 
 export interface CageOptions extends Omit<RunRequest, 'net' | 'tee' | 'compiled'> {
   /** Mirror the guest's stdout/stderr as it writes them. */
   tee?: { stdout?: (b: Uint8Array) => void; stderr?: (b: Uint8Array) => void };
 }
 
-const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './cage-worker.ts' : './cage-worker.js', import.meta.url);
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
 
 /** Stack for the worker: room for the frame-weight budget (≈8 bytes a unit) three times over. */
 export function workerStackMb(stackBudget: number): number {
@@ -63,13 +63,13 @@ export async function runCage(options: CageOptions): Promise<RunOutcome> {
       fn();
     };
     const watchdog = setTimeout(() => {
-      finish(() => reject(new DocklockError('DL_ERR_CAGE_WATCHDOG', `the run exceeded its wall-clock watchdog of ${request.manifest.limits.wallClockMs} ms; this is an infrastructure failure, not a result (raise limits.wallClockMs or lower the fuel)`)));
+      finish(() => reject(new WatchdogError(['the run', request.manifest.limits.wallClockMs])));
     }, request.manifest.limits.wallClockMs);
     worker.on('message', (msg: { type: string; data?: Uint8Array; outcome?: RunOutcomeParts; error?: { code: string; message: string } }) => {
       if (msg.type === 'stdout') tee?.stdout?.(msg.data!);
       else if (msg.type === 'stderr') tee?.stderr?.(msg.data!);
       else if (msg.type === 'done') finish(() => resolve(runOutcome(msg.outcome!)), false);
-      else if (msg.type === 'error') finish(() => reject(new DocklockError(msg.error!.code, msg.error!.message)), false);
+      else if (msg.type === 'error') finish(() => reject(DocklockError.fromJSON(msg.error!)), false);
     });
     worker.on('error', (e) => finish(() => reject(new InternalError(`cage worker failed: ${e.message}`, { cause: e }))));
     worker.on('exit', (code) => finish(() => reject(new InternalError(`cage worker exited unexpectedly with code ${code}`))));

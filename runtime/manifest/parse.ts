@@ -19,10 +19,8 @@
  *
  * @module
  */
-import { Packr } from 'msgpackr';
 import { parseDocument } from 'yaml';
-import { InputError } from './errors.ts';
-import { blake3 } from './hash.ts';
+import { InputError } from '../errors.ts';
 
 /** The only API version this build reads. */
 export const MANIFEST_API_VERSION = 'docklock/v1';
@@ -123,8 +121,13 @@ export interface CageManifest {
     };
   };
   files: {
-    /** Read-only inputs, sorted by guest path. Default none. */
+    /** Read-only inputs (files or directory trees), sorted by guest path. Default none. */
     inputs: ManifestInput[];
+    /**
+     * Writable directories (`/` allowed), sorted by guest path: each starts with a host
+     * directory's content and its final content is an output (spec/wasi.md#W3). Default none.
+     */
+    writable: ManifestInput[];
     /** Writable output directory. Default `/output`. */
     output: string;
     /** Read-write scratch directory. Default `/tmp`. */
@@ -154,7 +157,32 @@ export interface CageManifest {
   grants: Grant[];
 }
 
-type Obj = Record<string, unknown>;
+/** A manifest (or part of one) before it is checked: what YAML/JSON parsing gives. */
+export type Obj = Record<string, unknown>;
+
+/**
+ * The strict YAML/JSON reader every manifest goes through (the library, `docklock run --manifest`
+ * and challenge folders): YAML 1.2 core schema, integers as bigint so u64 fields keep full
+ * precision, no merge keys, duplicate keys refused, and warnings (an unknown `!tag`) are errors
+ * too: a manifest means one thing or is rejected.
+ *
+ * @param text - YAML or JSON text.
+ * @param source - what the text came from, for the message (a file name).
+ * @returns the top-level mapping, not yet checked field by field ({@link parseManifest} does that).
+ * @throws {InputError} `DL_ERR_MANIFEST_SYNTAX`, or `DL_ERR_MANIFEST_TYPE` when the top level is not a mapping.
+ */
+export function parseManifestText(text: string, source = 'manifest'): Obj {
+  let doc: unknown;
+  try {
+    const parsed = parseDocument(text, { intAsBigInt: true, schema: 'core', merge: false, uniqueKeys: true, logLevel: 'silent' });
+    const problem = parsed.errors[0] ?? parsed.warnings[0];
+    if (problem !== undefined) throw problem;
+    doc = parsed.toJS({ maxAliasCount: 100 });
+  } catch (cause) {
+    throw new InputError('DL_ERR_MANIFEST_SYNTAX', `${source} is not valid YAML or JSON: ${(cause as Error).message}`, undefined, { cause });
+  }
+  return object(doc, '');
+}
 
 /**
  * Parses and checks a manifest from YAML or JSON text, or from an already parsed object.
@@ -169,20 +197,7 @@ type Obj = Record<string, unknown>;
  * ```
  */
 export function parseManifest(source: string | Obj): CageManifest {
-  let doc: unknown = source;
-  if (typeof source === 'string') {
-    try {
-      // Core schema (no !!binary), integers as bigint so u64 fields keep full precision. Warnings
-      // (an unknown !tag) are errors too: a manifest means one thing or is rejected.
-      const parsed = parseDocument(source, { intAsBigInt: true, schema: 'core', merge: false, uniqueKeys: true, logLevel: 'silent' });
-      const problem = parsed.errors[0] ?? parsed.warnings[0];
-      if (problem !== undefined) throw problem;
-      doc = parsed.toJS({ maxAliasCount: 100 });
-    } catch (cause) {
-      throw new InputError('DL_ERR_MANIFEST_SYNTAX', `manifest is not valid YAML or JSON: ${(cause as Error).message}`, undefined, { cause });
-    }
-  }
-  const root = object(doc, '');
+  const root = typeof source === 'string' ? parseManifestText(source) : object(source, '');
   only(root, '', ['apiVersion', 'kind', 'module', 'entry', 'limits', 'determinism', 'files', 'env', 'args', 'network', 'grants']);
 
   const apiVersion = requiredString(root, 'apiVersion', '');
@@ -279,154 +294,53 @@ export function parseSize(value: unknown, field = 'size'): number {
 
 const SIZE_UNITS: Record<string, number> = { B: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 };
 
-/** Version tag of the canonical manifest layout; bump, never reuse. */
-export const CANONICAL_MANIFEST_VERSION = 1;
-const canonicalPackr = /* @__PURE__ */ new Packr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: false });
-
-/**
- * Deterministic bytes of a manifest, for hashing and for bundles: the same manifest gives the same
- * bytes whatever the key order, formatting or YAML/JSON choice of its source, because it is packed
- * from the checked, defaulted {@link CageManifest} as a fixed-order MessagePack array (env sorted
- * by key; inputs, allow-list and grants already sorted).
- *
- * Host-local paths (`module` and each input's `host`) are left out: the module and input bytes are
- * covered by their own hashes in the result, and a run must hash the same on every node wherever
- * its files sit.
- *
- * @param m - a manifest from {@link parseManifest}.
- * @returns the canonical encoding; {@link decodeCanonicalManifest} reads it back.
- * @example
- * ```ts
- * manifestHash(parseManifest(yamlText)); // equals manifestHash(parseManifest(sameAsJson))
- * ```
- */
-export function canonicalManifestBytes(m: CageManifest): Uint8Array {
-  const l = m.limits;
-  const n = m.network;
-  return canonicalPackr.pack([
-    CANONICAL_MANIFEST_VERSION,
-    m.apiVersion,
-    m.kind,
-    m.entry,
-    [l.fuel, l.memory, l.stack, l.stdout, l.stderr, l.output, l.wallClockMs],
-    [m.determinism.seed, m.determinism.clock.start, m.determinism.clock.step],
-    [m.files.inputs.map((i) => i.guest), m.files.output, m.files.scratch],
-    Object.keys(m.env)
-      .sort()
-      .map((k) => [k, m.env[k]]),
-    m.args,
-    [n.mode, n.allow, n.limits.maxRequests, n.limits.maxRequestBytes, n.limits.maxResponseBytes, n.limits.timeoutMs],
-    m.grants,
-  ]);
-}
-
-/**
- * BLAKE3 of {@link canonicalManifestBytes}: the manifest hash in a run's result.
- *
- * @param m - a checked manifest.
- * @returns 32-byte hash.
- * @example
- * ```ts
- * toHex(manifestHash(m));
- * ```
- */
-export function manifestHash(m: CageManifest): Uint8Array {
-  return blake3(canonicalManifestBytes(m));
-}
-
-/**
- * Reads canonical manifest bytes (from a bundle) back into a checked manifest. `module` is set to
- * the empty string and inputs carry no `host`, as those are not in the canonical form.
- *
- * @param bytes - untrusted canonical bytes.
- * @returns the manifest; `canonicalManifestBytes` of it gives `bytes` back.
- * @throws {InputError} `DL_ERR_MANIFEST_CANONICAL` if the bytes are not a canonical manifest, or any
- *   `DL_ERR_MANIFEST_*` code if a field is invalid.
- * @example
- * ```ts
- * decodeCanonicalManifest(canonicalManifestBytes(m)).limits; // deep-equals m.limits
- * ```
- */
-export function decodeCanonicalManifest(bytes: Uint8Array): CageManifest {
-  const bad = (why: string, cause?: unknown): InputError =>
-    new InputError('DL_ERR_MANIFEST_CANONICAL', `canonical manifest bytes are invalid: ${why}`, undefined, cause === undefined ? undefined : { cause });
-  let raw: unknown;
-  try {
-    raw = canonicalPackr.unpack(bytes);
-  } catch (cause) {
-    throw bad((cause as Error).message, cause);
-  }
-  if (!Array.isArray(raw) || raw.length !== 11 || raw[0] !== CANONICAL_MANIFEST_VERSION) throw bad(`expected an array of 11 starting with version ${CANONICAL_MANIFEST_VERSION}`);
-  const [, apiVersion, kind, entry, lim, det, files, env, args, net, grants] = raw as unknown[];
-  const arr = (v: unknown, len: number, what: string): unknown[] => {
-    if (!Array.isArray(v) || v.length !== len) throw bad(`${what} must be an array of ${len}`);
-    return v;
-  };
-  const [fuel, memory, stack, stdout, stderr, output, wallClockMs] = arr(lim, 7, 'limits');
-  const [seed, start, step] = arr(det, 3, 'determinism');
-  const [inputs, outputDir, scratch] = arr(files, 3, 'files');
-  const [mode, allow, maxRequests, maxRequestBytes, maxResponseBytes, timeoutMs] = arr(net, 6, 'network');
-  if (!(seed instanceof Uint8Array)) throw bad('seed must be bytes');
-  if (!Array.isArray(inputs) || !Array.isArray(env)) throw bad('inputs and env must be arrays');
-  const envObj: Obj = {};
-  for (const kv of env) {
-    if (!Array.isArray(kv) || kv.length !== 2 || typeof kv[0] !== 'string') throw bad('env entries must be [key, value]');
-    envObj[kv[0]] = kv[1];
-  }
-  const m = parseManifest({
-    apiVersion,
-    kind,
-    module: '-',
-    entry,
-    limits: { fuel, memory, stack, stdout, stderr, output, wallClockMs },
-    determinism: { seed: Buffer.from(seed).toString('hex'), clock: { start, step } },
-    files: { inputs: inputs.map((guest: unknown) => ({ guest })), output: outputDir, scratch },
-    env: envObj,
-    args,
-    network: { mode, allow, limits: { maxRequests, maxRequestBytes, maxResponseBytes, timeoutMs } },
-    grants,
-  } as Obj);
-  m.module = '';
-  if (!Buffer.from(canonicalManifestBytes(m)).equals(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))) {
-    throw bad('not in canonical form (fields out of order, unsorted, or non-minimal encoding)');
-  }
-  return m;
-}
-
 function parseFiles(f: Obj): CageManifest['files'] {
-  only(f, 'files', ['inputs', 'output', 'scratch']);
+  only(f, 'files', ['inputs', 'output', 'scratch', 'writable']);
   const output = f.output === undefined ? MANIFEST_DEFAULTS.outputDir : guestPath(f.output, 'files.output');
   const scratch = f.scratch === undefined ? MANIFEST_DEFAULTS.scratchDir : guestPath(f.scratch, 'files.scratch');
-  const list = f.inputs === undefined ? [] : array(f.inputs, 'files.inputs');
-  const inputs: ManifestInput[] = list.map((item, i) => {
-    const at = `files.inputs.${i}`;
-    const o = object(item, at);
-    only(o, at, ['host', 'guest']);
-    const guest = guestPath(requiredField(o, 'guest', at), `${at}.guest`);
-    const host = optionalString(o, 'host', at);
-    if (host !== undefined && (host.length === 0 || host.includes('\0'))) {
-      throw new InputError('DL_ERR_MANIFEST_PATH', `${at}.host must be a non-empty path without NUL bytes`, { field: `${at}.host` });
-    }
-    return host === undefined ? { guest } : { host, guest };
-  });
+  const inputs = mappings(f.inputs, 'files.inputs', false);
+  const writable = mappings(f.writable, 'files.writable', true);
   // Inputs are read-only, /output write-only, scratch read-write: no path may sit inside another's
-  // area, or one guest path would have two meanings (DESIGN.md: inputs ∩ outputs = ∅).
+  // area, or one guest path would have two meanings (DESIGN.md: inputs ∩ outputs = ∅). A writable
+  // root is the one exception: it holds everything else, each keeping its own meaning.
   const areas: [string, string][] = [
     [output, 'files.output'],
     [scratch, 'files.scratch'],
     ...inputs.map((inp, i): [string, string] => [inp.guest, `files.inputs.${i}.guest`]),
+    ...writable.filter((w) => w.guest !== '/').map((w, i): [string, string] => [w.guest, `files.writable.${i}.guest`]),
   ];
+  if (writable.length > 1 && writable.some((w) => w.guest === '/')) {
+    throw new InputError('DL_ERR_MANIFEST_PATH_OVERLAP', 'files.writable maps / and another directory: a writable root already holds every other writable directory', { field: 'files.writable' });
+  }
   for (let a = 0; a < areas.length; a++) {
     for (let b = a + 1; b < areas.length; b++) {
       const [pa, fa] = areas[a];
       const [pb, fb] = areas[b];
       if (within(pa, pb) || within(pb, pa)) {
-        throw new InputError('DL_ERR_MANIFEST_PATH_OVERLAP', `${fb} (${pb}) overlaps ${fa} (${pa}): inputs, the output directory and scratch must be disjoint, none inside another`, { field: fb });
+        throw new InputError('DL_ERR_MANIFEST_PATH_OVERLAP', `${fb} (${pb}) overlaps ${fa} (${pa}): inputs, writable directories, the output directory and scratch must be disjoint, none inside another`, { field: fb });
       }
     }
   }
+  writable.sort((x, y) => (x.guest < y.guest ? -1 : x.guest > y.guest ? 1 : 0));
   inputs.sort((x, y) => (x.guest < y.guest ? -1 : x.guest > y.guest ? 1 : 0));
-  return { inputs, output, scratch };
+  return { inputs, output, scratch, writable };
+}
+
+/** `files.inputs` / `files.writable`: `{host?, guest}` mappings; only a writable one may be `/`. */
+function mappings(v: unknown, at: string, rootAllowed: boolean): ManifestInput[] {
+  const list = v === undefined ? [] : array(v, at);
+  return list.map((item, i) => {
+    const here = `${at}.${i}`;
+    const o = object(item, here);
+    only(o, here, ['host', 'guest']);
+    const g = requiredField(o, 'guest', here);
+    const guest = rootAllowed && g === '/' ? '/' : guestPath(g, `${here}.guest`);
+    const host = optionalString(o, 'host', here);
+    if (host !== undefined && (host.length === 0 || host.includes('\0'))) {
+      throw new InputError('DL_ERR_MANIFEST_PATH', `${here}.host must be a non-empty path without NUL bytes`, { field: `${here}.host` });
+    }
+    return host === undefined ? { guest } : { host, guest };
+  });
 }
 
 function parseEnv(e: Obj): Record<string, string> {
