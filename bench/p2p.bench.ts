@@ -59,16 +59,27 @@ async function cluster(n: number): Promise<P2PNode[]> {
   return nodes;
 }
 
-function confirmedEverywhere(nodes: P2PNode[], id: string): boolean {
-  return nodes.every((m) => m.store.claim(id)?.state === 'confirmed');
-}
-
+/** Resolves when every id is confirmed on every node (state events, no polling of the stores). */
 async function waitAll(nodes: P2PNode[], ids: string[], timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!ids.every((id) => confirmedEverywhere(nodes, id))) {
-    if (Date.now() > end) throw new Error(`not confirmed in ${timeoutMs} ms: ${ids.filter((id) => !confirmedEverywhere(nodes, id)).length} of ${ids.length}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
+  const missing = new Set(ids.flatMap((id) => nodes.map((n, i) => (n.store.claim(id)?.state === 'confirmed' ? [] : [`${i}:${id}`])).flat()));
+  if (missing.size === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not confirmed in ${timeoutMs} ms: ${missing.size} (node, claim) pairs left`)), timeoutMs);
+    const listeners = nodes.map((n, i) => {
+      const l = (id: string, state: string): void => {
+        if (state === 'confirmed') missing.delete(`${i}:${id}`);
+        if (missing.size === 0) {
+          clearTimeout(timer);
+          nodes.forEach((m, j) => m.events.off('state', listeners[j]!));
+          resolve();
+        }
+      };
+      n.events.on('state', l);
+      return l;
+    });
+    // A state reached between the check above and the listeners: look once more.
+    for (const id of ids) nodes.forEach((n, i) => n.store.claim(id)?.state === 'confirmed' && listeners[i]!(id, 'confirmed'));
+  });
 }
 
 async function main(): Promise<void> {

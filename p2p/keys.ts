@@ -8,7 +8,7 @@
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { generateKeyPairFromSeed, publicKeyFromRaw } from '@libp2p/crypto/keys';
-import type { Ed25519PrivateKey } from '@libp2p/interface';
+import type { Ed25519PrivateKey, PublicKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey, peerIdFromPublicKey } from '@libp2p/peer-id';
 import { P2PError } from './errors.ts';
 import { fromHex, hex } from './wire.ts';
@@ -77,11 +77,27 @@ export async function sign(key: NodeKey, data: Uint8Array): Promise<Uint8Array> 
   return key.privateKey.sign(data);
 }
 
+// Parsed keys by their raw bytes: building a key object per check cost as much as the check itself
+// (bench:p2p profile). Bounded: a flood of new keys only empties the cache.
+const keyCache = new Map<string, { key: PublicKey; peerId: string }>();
+
+function parsed(publicKey: Uint8Array): { key: PublicKey; peerId: string } {
+  const k = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.length).toString('hex');
+  let hit = keyCache.get(k);
+  if (hit === undefined) {
+    const key = publicKeyFromRaw(publicKey);
+    hit = { key, peerId: peerIdFromPublicKey(key).toString() };
+    if (keyCache.size >= 4096) keyCache.clear();
+    keyCache.set(k, hit);
+  }
+  return hit;
+}
+
 /** Checks an Ed25519 signature; never throws (a malformed key or signature is simply invalid). */
 export async function verifySignature(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   try {
-    return await publicKeyFromRaw(publicKey).verify(data, signature);
+    return await parsed(publicKey).key.verify(data, signature);
   } catch {
     return false;
   }
@@ -89,5 +105,5 @@ export async function verifySignature(publicKey: Uint8Array, data: Uint8Array, s
 
 /** The libp2p peer id of a raw Ed25519 public key. */
 export function peerIdOf(publicKey: Uint8Array): string {
-  return peerIdFromPublicKey(publicKeyFromRaw(publicKey)).toString();
+  return parsed(publicKey).peerId;
 }
