@@ -42,7 +42,7 @@ import { compareUtf8, inputHash, RESULT_FORMAT_VERSION, resultHash, RUN_STATUSES
 import type { WitnessEntry } from './witness/entry.ts';
 import { decodeEntries, encodeEntries } from './witness/encoding.ts';
 import { commitEntries } from './witness/log.ts';
-import { WASI_LEVEL } from '../host-functions/wasi/files.ts';
+import { WASI_LEVEL } from './cage/capabilities.ts';
 
 /** File signature (module header). */
 export const BUNDLE_MAGIC = /* @__PURE__ */ Uint8Array.of(0x89, 0x44, 0x4c, 0x42, 0x0d, 0x0a, 0x1a, 0x0a);

@@ -5,7 +5,7 @@ import { InputError } from '../../runtime/errors.ts';
 import { loadManifest } from '../../runtime/manifest/load.ts';
 import type { ManifestOverrides } from '../../runtime/manifest/load.ts';
 import { readManifestInputs } from '../../runtime/inputs.ts';
-import { runCage } from '../../runtime/cage.ts';
+import { runCage } from '../../runtime/cage/cage.ts';
 import { resultHash, resultToJson } from '../../runtime/result.ts';
 import { encodeBundle } from '../../runtime/bundle.ts';
 import { writeFileAtomic } from '../../runtime/write-atomic.ts';

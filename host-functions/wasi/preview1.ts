@@ -14,9 +14,9 @@ import type { FileState } from './files.ts';
 import { FileTree, Quota, QuotaExceeded } from './fs.ts';
 import type { DirNode } from './fs.ts';
 import { OutputCapture, OutputLimit } from './output.ts';
-import { RunEnd } from '../host-calls.ts';
-import type { HostCalls, HostValue } from '../host-calls.ts';
-import { Struct } from '../guest-memory.ts';
+import { RunEnd } from '../../runtime/store.ts';
+import type { HostCalls, HostValue } from '../../runtime/store.ts';
+import { Struct } from '../../runtime/store.ts';
 
 /** `proc_exit`: unwinds the guest (shim's `WASIProcExit`). */
 export class ProcExit extends RunEnd {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { runGuest } from '../../runtime/run.ts';
+import { runGuest } from '../../runtime/cage/run.ts';
 import { parseManifest } from '../../runtime/manifest/parse.ts';
 import { encodeBundle } from '../../runtime/bundle.ts';
 import { replayBundle } from '../../runtime/replay.ts';
 import { OutOfFuel } from '../../runtime/errors.ts';
-import { HostCalls } from '../../host-functions/host-calls.ts';
+import { HostCalls } from '../../runtime/witness/recorder.ts';
 import { wat } from '../engine/wat.ts';
 
 /**

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { WASI } from 'node:wasi';
 import { parseManifest } from '../../../runtime/manifest/parse.ts';
 import { readManifestInputs } from '../../../runtime/inputs.ts';
-import { runGuest } from '../../../runtime/run.ts';
+import { runGuest } from '../../../runtime/cage/run.ts';
 import { ROOT, tempDir } from '../helpers.ts';
 
 /** Where the corpus is: DOCKLOCK_WASI_TESTSUITE, else ../shared/corpora/wasi-testsuite beside the checkout. */

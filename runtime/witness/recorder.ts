@@ -4,16 +4,22 @@
  * written into guest memory and the fuel used at the call. In replay mode the same wrapper compares
  * each new entry with the recorded one at the same index and stops the run at the first difference.
  */
-import { WitnessLog } from '../runtime/witness/log.ts';
-import { witnessLogFromEncoded } from '../runtime/witness/decode-log.ts';
-import type { RawShape } from '../runtime/witness/log.ts';
-import { LITTLE_ENDIAN } from '../runtime/blake3-small.ts';
-import type { WitnessEntry } from '../runtime/witness/entry.ts';
-import { GuestFault, GuestMemory } from './guest-memory.ts';
+import { WitnessLog } from './log.ts';
+import { witnessLogFromEncoded } from './decode-log.ts';
+import type { RawShape } from './log.ts';
+import { LITTLE_ENDIAN } from '../blake3-small.ts';
+import type { WitnessEntry } from './entry.ts';
+import { GuestFault, GuestMemory } from '../guest-memory.ts';
 import { funcTypeKey, SCRATCH_ARGS, SCRATCH_FUEL, trampolinable, trampolineModule } from './trampolines.ts';
-import { InternalError, OutOfFuel } from '../runtime/errors.ts';
-import type { FuncType } from '../runtime/instrument/module.ts';
-import { ERRNO } from './wasi/defs.ts';
+import { InternalError, OutOfFuel } from '../errors.ts';
+import type { FuncType } from '../instrument/module.ts';
+
+/**
+ * WASI's `ERRNO_FAULT` (21, wasi-libc `__WASI_ERRNO_FAULT`): the default answer to a bad guest
+ * pointer. Spelled out here so the recorder does not import a capability (host-functions/wasi/defs.ts
+ * holds the same value; test/host-functions checks they agree).
+ */
+export const WASI_ERRNO_FAULT = 21;
 
 /** A host value as WebAssembly passes it to JavaScript: i32/f32/f64 as number, i64 as bigint. */
 export type HostValue = number | bigint;
@@ -258,7 +264,7 @@ export class HostCalls {
    * guest; a `GuestFault` becomes `faultValue` (ERRNO_FAULT for WASI); a `RunEnd` is recorded and
    * then ends the run.
    */
-  wrap<F extends (...args: never[]) => HostValue | void>(name: string, impl: F, faultValue: HostValue = ERRNO.FAULT): HostFn {
+  wrap<F extends (...args: never[]) => HostValue | void>(name: string, impl: F, faultValue: HostValue = WASI_ERRNO_FAULT): HostFn {
     const calls = this;
     const fn = impl as unknown as (...a: HostValue[]) => HostValue | void;
     const arity = fn.length;
