@@ -71,4 +71,15 @@ describe('files.writable and directory inputs in the manifest', () => {
     // The initial content is an output too, unchanged.
     expect(new TextDecoder().decode(out.result.outputs.get('/work/seed.txt'))).toBe('0123456789');
   });
+
+  it('a crafted bundle cannot put ".." or a file-over-directory into the guest tree', async () => {
+    const manifest = parseManifest({ ...base, files: { inputs: [{ guest: '/data' }] } });
+    const module = wat('(module (memory (export "memory") 1) (func (export "_start")))');
+    const out = await runGuest({ manifest, module, stdin: new Uint8Array(0), inputs: new Map(), mode: 'record' });
+    const bundle = (inputs: Map<string, Uint8Array>): Uint8Array => encodeBundle({ manifest, module, stdin: new Uint8Array(0), inputs, witness: out.witnessBytes, result: out.result });
+    const x = new Uint8Array(1);
+    expect(codeOf(() => decodeBundle(bundle(new Map([['/data/', x], ['/data/../etc', x]]))))).toBe('DL_ERR_BUNDLE_SCHEMA');
+    expect(codeOf(() => decodeBundle(bundle(new Map([['/data', x], ['/data/b', x]]))))).toBe('DL_ERR_BUNDLE_SCHEMA');
+    expect(codeOf(() => decodeBundle(bundle(new Map([['/data/', x], ['/data/b', x]]))))).toBeUndefined();
+  });
 });
