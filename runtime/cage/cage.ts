@@ -4,6 +4,7 @@
  * watchdog, which is an infrastructure failure, never a result (spec: DESIGN.md).
  */
 import { Worker } from 'node:worker_threads';
+import { workerUrl } from '../worker-url.ts';
 import { InternalError, DocklockError, ValidationError, WatchdogError } from '../errors.ts';
 import { compile } from '../engine.ts';
 import type { SharedCompiledModule } from '../compiled-module.ts';
@@ -18,7 +19,7 @@ export interface CageOptions extends Omit<RunRequest, 'net' | 'tee' | 'compiled'
   tee?: { stdout?: (b: Uint8Array) => void; stderr?: (b: Uint8Array) => void };
 }
 
-const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
+const WORKER_URL = workerUrl(import.meta.url, 'worker');
 
 /** Stack for the worker: room for the frame-weight budget (≈8 bytes a unit) three times over. */
 export function workerStackMb(stackBudget: number): number {
