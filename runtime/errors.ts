@@ -4,26 +4,10 @@
  * `DL_ERR_<AREA>_<WHAT>`; a code must be registered in errors/codes.ts to compile here.
  */
 
-export { DocklockError, TRAP_CODES } from '../errors/index.ts';
+export { DocklockError, InputError, InternalError, TRAP_CODES, ValidationError } from '../errors/index.ts';
 export type { ErrorCode, ErrorJson, ErrorLocation, TrapCode } from '../errors/index.ts';
 import { DocklockError, createError } from '../errors/index.ts';
-import type { ErrorCode, ErrorLocation, TrapCode } from '../errors/index.ts';
-
-/** The module was rejected before it ran (malformed, unsupported feature, over a limit, import not granted). */
-export class ValidationError extends DocklockError {
-  constructor(code: ErrorCode, message: string, where?: ErrorLocation, options?: { cause?: unknown }) {
-    super(code, message, where, options);
-    this.name = 'ValidationError';
-  }
-}
-
-/** Bad input that is not a module: manifests, bundles, CLI flags, options. */
-export class InputError extends DocklockError {
-  constructor(code: ErrorCode, message: string, where?: ErrorLocation, options?: { cause?: unknown }) {
-    super(code, message, where, options);
-    this.name = 'InputError';
-  }
-}
+import type { TrapCode } from '../errors/index.ts';
 
 /**
  * A deterministic fault of the guest: same module, input and fuel give the same trap everywhere.
@@ -58,14 +42,6 @@ export class StackExhausted extends Trap {
   constructor() {
     super('stack_exhausted', 'call stack budget exhausted: the guest recursed deeper than its stack budget allows');
     this.name = 'StackExhausted';
-  }
-}
-
-/** An impossible state inside docklock itself: our bug, not the caller's input. */
-export class InternalError extends DocklockError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('DL_ERR_INTERNAL', message, undefined, options);
-    this.name = 'InternalError';
   }
 }
 
