@@ -1,6 +1,6 @@
 /** Commands on bundles: replay, verify, proof, verify-proof, inspect. */
 import type { Command } from 'commander';
-import { InputError, canonicalManifestBytes, commitEntries, decodeBundle, inclusionProof, replayDecoded, resultToJson, summarizeEntry, toHex, verifyBundleBytes, verifyInclusion } from '../../index.ts';
+import { InputError, canonicalManifestBytes, commitEntries, decodeBundle, inclusionProof, replayDecoded, resultToJson, summarizeEntry, toHex, verifyBundleBytes, verifyInclusion } from '../../runtime/api/bundle.ts';
 import { EXIT, guarded, printJson, readInput } from '../io.ts';
 
 interface ProofJson {

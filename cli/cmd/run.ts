@@ -1,8 +1,8 @@
 /** `docklock run <module.wasm>`: run a module in the cage, optionally writing a replay bundle. */
 import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { InputError, encodeBundle, loadManifest, readManifestInputs, resultHash, resultToJson, runCage, writeFileAtomic } from '../../index.ts';
-import type { ManifestOverrides } from '../../index.ts';
+import { InputError, encodeBundle, loadManifest, readManifestInputs, resultHash, resultToJson, runCage, writeFileAtomic } from '../../runtime/api/cage.ts';
+import type { ManifestOverrides } from '../../runtime/api/cage.ts';
 import { EXIT, assertWritableFile, collect, defaultStdin, guarded, parseEnvFlags, printJson, readInput } from '../io.ts';
 
 interface RunFlags {
