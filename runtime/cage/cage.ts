@@ -10,11 +10,11 @@ import { compile } from '../engine.ts';
 import type { SharedCompiledModule } from '../compiled-module.ts';
 import { compileOptionsFor, runOutcome } from './run.ts';
 import type { RunOutcome, RunOutcomeParts, RunRequest } from './run.ts';
-import { WitnessLog } from '../witness/log.ts';
 import { openBridge } from '../../host-functions/net/bridge.ts';
 import type { WorkerBoot, WorkerJob } from './worker.ts';
 
-export interface CageOptions extends Omit<RunRequest, 'net' | 'tee' | 'compiled'> {
+/** A {@link RunRequest} for a run in its own worker, plus where to mirror the guest's output. */
+export interface CageOptions extends RunRequest {
   /** Mirror the guest's stdout/stderr as it writes them. */
   tee?: { stdout?: (b: Uint8Array) => void; stderr?: (b: Uint8Array) => void };
 }
@@ -31,9 +31,7 @@ export function workerStackMb(stackBudget: number): number {
  * @throws {InternalError} `DL_ERR_CAGE_WATCHDOG` when the wall-clock watchdog fires, or an internal failure
  */
 export async function runCage(options: CageOptions): Promise<RunOutcome> {
-  const { tee, ...given } = options;
-  // A log cannot cross to the worker (structured clone keeps no private state): send its entries.
-  const request = given.witness instanceof WitnessLog ? { ...given, witness: given.witness.entries() } : given;
+  const { tee, ...request } = options;
   // The worker starts first: its thread boots and loads the runtime on the other core while this
   // thread compiles (bench:cli, "docklock run nop.wasm").
   const bridge = openBridge();
