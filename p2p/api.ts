@@ -10,6 +10,7 @@ import { DocklockError } from '../index.ts';
 import { claimJson, openEnvelope, verdictJson } from './messages.ts';
 import type { P2PNode } from './node.ts';
 import { P2PError } from './errors.ts';
+import type { P2PErrorCode } from './errors.ts';
 import type { ClaimRow } from './store.ts';
 
 const STATES = ['pending', 'confirmed', 'disputed', 'expired'];
@@ -32,7 +33,7 @@ function hashToken(t: string): Buffer {
   return createHash('sha256').update(t, 'utf8').digest();
 }
 
-function apiError(code: `DL_ERR_P2P_${string}`, message: string, status: number): P2PError & { statusCode: number } {
+function apiError(code: P2PErrorCode, message: string, status: number): P2PError & { statusCode: number } {
   return Object.assign(new P2PError(code, message), { statusCode: status });
 }
 

@@ -1,6 +1,7 @@
 /** A small client of the node's local API over its Unix socket (what the CLI and tests use). */
 import { request } from 'node:http';
 import { P2PError } from './errors.ts';
+import type { P2PErrorCode } from './errors.ts';
 
 export interface NodeClientOptions {
   socketPath: string;
@@ -32,7 +33,7 @@ export class NodeClient {
       } catch {
         // not JSON
       }
-      throw new P2PError((err.code?.startsWith('DL_ERR_P2P_') ? err.code : 'DL_ERR_P2P_API_BAD_REQUEST') as `DL_ERR_P2P_${string}`, err.message ?? `HTTP ${r.status}`, { field: path });
+      throw new P2PError((err.code?.startsWith('DL_ERR_P2P_') ? err.code : 'DL_ERR_P2P_API_BAD_REQUEST') as P2PErrorCode, err.message ?? `HTTP ${r.status}`, { field: path });
     }
     return r;
   }
