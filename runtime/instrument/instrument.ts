@@ -22,7 +22,7 @@ import type { ExtraPatches } from './emit-body.ts';
 import { SECTION, decodeModule } from './module.ts';
 import type { FuncType, ParsedModule } from './module.ts';
 import { ValidationError } from '../errors.ts';
-import { checkWithEngine } from '../validate.ts';
+import { checkWithEngine } from './engine-check.ts';
 
 /** Bumped whenever the rewriter's output for some input changes. Part of cache keys and result hashes. */
 export const INSTRUMENTER_VERSION = 'docklock-instrument/4';
