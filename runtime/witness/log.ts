@@ -25,6 +25,7 @@
  *
  * @module
  */
+import { VALTYPE } from '../instrument/opcodes.ts';
 import { blake3Into, HASH_BYTES } from '../hash.ts';
 import { blake3LeafWords, blake3PaddedScratch, LITTLE_ENDIAN } from '../blake3-small.ts';
 import type { MemoryWrite, WitnessEntry } from './entry.ts';
@@ -77,8 +78,8 @@ export interface RawShape {
   readonly fixed: number;
 }
 
-const WASM_I32 = 0x7f;
-const WASM_I64 = 0x7e;
+const WASM_I32 = VALTYPE.i32;
+const WASM_I64 = VALTYPE.i64;
 
 /** Value kinds of a record (4 bits each). */
 export const KIND = { I32: 0, F64: 1, I64: 2, U64: 3, NULL: 4 } as const;
