@@ -22,6 +22,7 @@ export { kFuncType } from './instance.ts';
 export type { Instance } from './instance.ts';
 export type { FuncType } from './instrument/module.ts';
 export { VALTYPE } from './instrument/opcodes.ts';
+export { canonicalPackr } from './msgpack.ts';
 export type { CompiledModule } from './compiled-module.ts';
 export type { Engine } from './engine.ts';
 
