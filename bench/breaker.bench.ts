@@ -48,10 +48,10 @@ const config = parseBrokerConfig({
 });
 const { docker, apiVersion } = await connectDocker(config.dockerSocket);
 const audit = await AuditLog.open(config.auditPath);
-const services = new ServiceManager(docker, apiVersion, config);
+const services = new ServiceManager(docker, apiVersion, config, audit);
 
 function breakerWith(raw: Record<string, unknown>): CircuitBreaker {
-  return createCircuitBreaker({ config: parseBreakerConfig({ enabled: true, mode: 'enforce', interval: '1s', grace: '1s', cooldown: '60s', ...raw }), docker, services, audit, registry: createMetrics().registry });
+  return createCircuitBreaker({ instance: config.instance, config: parseBreakerConfig({ enabled: true, mode: 'enforce', interval: '1s', grace: '1s', cooldown: '60s', ...raw }), docker, services, audit, registry: createMetrics().registry });
 }
 
 const storm = 'sleep 3; i=0; while [ $i -lt 400 ]; do sleep 30 & sleep 30 & i=$((i+1)); sleep 0.1; done; sleep 60';
@@ -66,7 +66,7 @@ try {
   for (let run = 0; run < STORM_RUNS; run++) {
     const breaker = breakerWith({ rules: { fork_storm: { when: 'pids_per_sec > 50 for 1s', action: 'kill' } } });
     breaker.start();
-    const view = await services.deploy(owner, { name: `storm${run}`, image: IMAGE, command: ['sh', '-c', storm], pids: 512, memory: 256 * MiB });
+    const view = await services.deploy(owner, { name: `storm${run}`, image: IMAGE, command: ['sh', '-c', storm], pids: 512, memory: 256 * MiB }, `bench-storm-${run}`);
     const info = await docker.getContainer(view.id).inspect();
     const reader = new CgroupReader();
     const loc = await reader.locate(view.id, info.State.Pid);
@@ -104,7 +104,7 @@ try {
   }
 
   // 2. CPU cost with 20 idle services
-  const idle = await Promise.all(Array.from({ length: IDLE_SERVICES }, (_, k) => services.deploy(owner, { name: `idle${k}`, image: IMAGE, command: ['sleep', '600'] })));
+  const idle = await Promise.all(Array.from({ length: IDLE_SERVICES }, (_, k) => services.deploy(owner, { name: `idle${k}`, image: IMAGE, command: ['sleep', '600'] }, `bench-idle-${k}`)));
   await sleep(3000);
   const dockerdPid = Number(readFileSync('/var/run/docker.pid', 'utf8').trim());
   const ticks = (): number => {

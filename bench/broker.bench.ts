@@ -65,7 +65,7 @@ modem.dial = (options, cb) => {
   });
 };
 const audit = await AuditLog.open(config.auditPath);
-const app = await buildBrokerApp({ config, services: new ServiceManager(brokerDocker, apiVersion, config), audit });
+const app = await buildBrokerApp({ config, services: new ServiceManager(brokerDocker, apiVersion, config, audit), audit });
 await app.listen({ path: config.socket });
 const broker = { async close() { await app.close(); await audit.close(); } };
 const client = new BrokerClient({ socketPath: config.socket, token });
@@ -73,7 +73,7 @@ const client = new BrokerClient({ socketPath: config.socket, token });
 const command = ['sleep', '300'];
 const direct = async (runtime: 'runsc' | 'runc', name: string): Promise<number> => {
   const body = buildCreateBody({
-    owner, name, imageRef: IMAGE, imageId, command, env: undefined, user: config.policy.defaultUser,
+    instance: config.instance, owner, name, imageRef: IMAGE, imageId, command, env: undefined, user: config.policy.defaultUser,
     limits: { memoryBytes: config.policy.memory.default, nanoCpus: Math.round(config.policy.cpus.default * 1e9), pids: config.policy.pids.default },
     network: 'none', mounts: [], ports: [], tmpfsBytes: config.policy.tmpfsBytes, apiVersion, runtime,
   });

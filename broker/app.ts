@@ -215,7 +215,7 @@ export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstan
       const spec = req.body as ServiceSpec;
       stateOf(req).target = spec.name;
       const end = metrics.deploySeconds.startTimer();
-      const view = await services.deploy(principalOf(req).name, spec);
+      const view = await services.deploy(principalOf(req).name, spec, req.id);
       end();
       stateOf(req).target = view.id;
       return reply.code(201).send(view);

@@ -185,7 +185,9 @@ export function parseBrokerConfig(raw: unknown): BrokerConfig {
     fail('expected a list of absolute directories other than "/"', 'config.policy.mountPrefixes');
   }
   const defaultUser = str(pol, 'defaultUser', 'config.policy', '65534:65534');
-  if (!/^[1-9][0-9]{0,9}:[1-9][0-9]{0,9}$/.test(defaultUser)) fail('expected a non-root numeric "uid:gid"', 'config.policy.defaultUser');
+  if (!/^[1-9][0-9]{0,9}:[1-9][0-9]{0,9}$/.test(defaultUser) || defaultUser.split(':').some((n) => Number(n) > 2_147_483_647)) {
+    fail('expected a non-root numeric "uid:gid", each at most 2147483647', 'config.policy.defaultUser');
+  }
   const quota = num(pol, 'quotaPerOwner', 'config.policy', 10);
   if (!Number.isInteger(quota)) fail('expected an integer', 'config.policy.quotaPerOwner');
   const bodyLimit = num(top, 'bodyLimit', 'config', 64 * 1024);

@@ -4,12 +4,14 @@
  * engine default can never loosen it. No client JSON is copied in: only validated scalars.
  */
 import type { ContainerCreateOptions } from 'dockerode';
-import { LABEL_IMAGE, LABEL_MANAGED, LABEL_NETWORK, LABEL_OWNER, LABEL_SERVICE, MANAGED_VALUE, containerName, isolatedNetworkName } from './labels.ts';
+import { LABEL_IMAGE, LABEL_MANAGED, LABEL_NETWORK, LABEL_OWNER, LABEL_SERVICE, containerName, isolatedNetworkName } from './labels.ts';
 import type { NetworkChoice, ResolvedLimits, ResolvedMount } from './policy.ts';
 import { seccompProfileJson } from './seccomp.ts';
 
 /** Everything the builder needs, already checked by policy.ts. */
 export interface CreateInput {
+  /** The broker's instance id: the managed label's value and part of every name. */
+  instance: string;
   owner: string;
   name: string;
   /** The image reference as requested (kept as a label for display). */
@@ -48,7 +50,7 @@ export function apiAtLeast(have: string, want: string): boolean {
  * const body = buildCreateBody({ owner: 'alice', name: 'web', ... });
  */
 export function buildCreateBody(input: CreateInput): ContainerCreateOptions {
-  const networkMode = input.network === 'none' ? 'none' : input.network === 'bridge' ? 'bridge' : isolatedNetworkName(input.owner);
+  const networkMode = input.network === 'none' ? 'none' : input.network === 'bridge' ? 'bridge' : isolatedNetworkName(input.instance, input.owner);
   const exposed: Record<string, object> = {};
   const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const p of input.ports) {
@@ -91,13 +93,13 @@ export function buildCreateBody(input: CreateInput): ContainerCreateOptions {
   };
   if (apiAtLeast(input.apiVersion, '1.41')) hostConfig.CgroupnsMode = 'private';
   return {
-    name: containerName(input.owner, input.name),
+    name: containerName(input.instance, input.owner, input.name),
     Image: input.imageId,
     Cmd: input.command,
     Env: Object.entries(input.env ?? {}).map(([k, v]) => `${k}=${v}`),
     User: input.user,
     Labels: {
-      [LABEL_MANAGED]: MANAGED_VALUE,
+      [LABEL_MANAGED]: input.instance,
       [LABEL_OWNER]: input.owner,
       [LABEL_SERVICE]: input.name,
       [LABEL_IMAGE]: input.imageRef,

@@ -97,15 +97,20 @@ export function resolveLimits(spec: ServiceSpec, policy: BrokerConfig['policy'])
   return { memoryBytes: Math.floor(memory), nanoCpus: Math.round(cpus * 1e9), pids };
 }
 
+/** The largest uid/gid the engine accepts (Linux's are 32-bit, Docker refuses 2^31 and above). */
+export const MAX_ID = 2_147_483_647;
+
 /**
  * Resolves the container user: numeric only (a name would be looked up inside the image, which
- * the image controls), never root.
- * @throws {BrokerError} `DL_ERR_POLICY_USER_NOT_ALLOWED` for uid or gid 0
+ * the image controls), never root, and within the range the engine accepts, so Docker never sees
+ * a user it would refuse after creating the container.
+ * @throws {BrokerError} `DL_ERR_POLICY_USER_NOT_ALLOWED` for uid or gid 0 or above 2147483647
  */
 export function resolveUser(spec: ServiceSpec, policy: BrokerConfig['policy']): string {
   const user = spec.user ?? policy.defaultUser;
   const [uid, gid = uid] = user.split(':');
   if (Number(uid) === 0 || Number(gid) === 0) throw Errors.userNotAllowed('containers never run as root (uid or gid 0)', 'user');
+  if (!(Number(uid) <= MAX_ID && Number(gid) <= MAX_ID)) throw Errors.userNotAllowed(`uid and gid must be between 1 and ${MAX_ID}, received "${user}"`, 'user');
   return `${Number(uid)}:${Number(gid)}`;
 }
 

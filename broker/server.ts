@@ -19,6 +19,7 @@ import { ServiceManager } from './services.ts';
 
 /** A running broker. */
 export interface RunningBroker {
+  config: BrokerConfig;
   app: FastifyInstance;
   audit: AuditLog;
   reconcile: ReconcileReport;
@@ -44,9 +45,9 @@ export async function startBroker(config: BrokerConfig): Promise<RunningBroker> 
   try {
     await audit.append({ action: 'broker.start', principal: null, decision: 'info', reason: `docker api ${apiVersion}` });
     const report = await reconcile(docker, config, audit);
-    const services = new ServiceManager(docker, apiVersion, config);
+    const services = new ServiceManager(docker, apiVersion, config, audit);
     const metrics = createMetrics();
-    const breaker = config.breaker.enabled ? createCircuitBreaker({ config: config.breaker, docker, services, audit, registry: metrics.registry }) : undefined;
+    const breaker = config.breaker.enabled ? createCircuitBreaker({ config: config.breaker, instance: config.instance, docker, services, audit, registry: metrics.registry }) : undefined;
     const app = await buildBrokerApp({ config, services, audit, metrics, ...(breaker !== undefined ? { breaker } : {}) });
     mkdirSync(dirname(config.socket), { recursive: true, mode: 0o750 });
     try {
@@ -68,6 +69,7 @@ export async function startBroker(config: BrokerConfig): Promise<RunningBroker> 
       breaker.start();
     }
     return {
+      config,
       app,
       audit,
       reconcile: report,

@@ -4,12 +4,14 @@
  * not found (404) rather than forbidden: its existence is not disclosed.
  */
 import type Docker from 'dockerode';
-import type { ContainerInfo, ContainerInspectInfo } from 'dockerode';
+import type { ContainerCreateOptions, ContainerInfo, ContainerInspectInfo } from 'dockerode';
+import type { AuditEvent } from './audit.ts';
 import type { BrokerConfig } from './config.ts';
 import { buildCreateBody } from './create-body.ts';
 import { dockerStatus } from './docker.ts';
 import { Errors } from './errors.ts';
-import { LABEL_IMAGE, LABEL_MANAGED, LABEL_NETWORK, LABEL_OWNER, LABEL_SERVICE, MANAGED_VALUE, isolatedNetworkName } from './labels.ts';
+import { LABEL_IMAGE, LABEL_MANAGED, LABEL_NETWORK, LABEL_OWNER, LABEL_SERVICE, isolatedNetworkName, managedFilter } from './labels.ts';
+import { checkPortsFree } from './ports.ts';
 import { checkImageAllowed, checkImagePinned, resolveLimits, resolveMounts, resolvePorts, resolveUser } from './policy.ts';
 import type { NetworkChoice, ServiceSpec } from './policy.ts';
 
@@ -33,6 +35,14 @@ export interface ServiceView {
 export type ServiceAction = 'start' | 'stop' | 'restart' | 'pause' | 'unpause';
 
 const ID = /^[0-9a-f]{64}$/;
+/** The lock key of host-port allocation (a space never appears in a principal). */
+const PORTS_LOCK = ' ports';
+
+/** Where the service manager records intents and outcomes (the broker's AuditLog). */
+export interface ServiceAudit {
+  append(e: AuditEvent): Promise<unknown>;
+}
+
 /** Seconds Docker waits after SIGTERM before SIGKILL on stop/restart. */
 const STOP_TIMEOUT_S = 5;
 
@@ -63,12 +73,14 @@ export class ServiceManager {
   #docker: Docker;
   #config: BrokerConfig;
   #apiVersion: string;
+  #audit: ServiceAudit;
   #ownerLocks = new Map<string, Promise<unknown>>();
 
-  constructor(docker: Docker, apiVersion: string, config: BrokerConfig) {
+  constructor(docker: Docker, apiVersion: string, config: BrokerConfig, audit: ServiceAudit) {
     this.#docker = docker;
     this.#apiVersion = apiVersion;
     this.#config = config;
+    this.#audit = audit;
   }
 
   /** Runs `fn` with the owner's lock held, so quota checks and creates do not race. */
@@ -85,27 +97,27 @@ export class ServiceManager {
   }
 
   async #listOwned(owner: string): Promise<ContainerInfo[]> {
-    return this.#docker.listContainers({ all: true, filters: { label: [`${LABEL_MANAGED}=${MANAGED_VALUE}`, `${LABEL_OWNER}=${owner}`] } });
+    return this.#docker.listContainers({ all: true, filters: { label: [managedFilter(this.#config.instance), `${LABEL_OWNER}=${owner}`] } });
   }
 
   /** Finds the caller's container by full ID or service name; anything else is 404. */
   async #find(owner: string, idOrName: string): Promise<ContainerInspectInfo> {
     const isId = ID.test(idOrName);
-    const labels = [`${LABEL_MANAGED}=${MANAGED_VALUE}`, `${LABEL_OWNER}=${owner}`];
+    const labels = [managedFilter(this.#config.instance), `${LABEL_OWNER}=${owner}`];
     if (!isId) labels.push(`${LABEL_SERVICE}=${idOrName}`);
     const found = await this.#docker.listContainers({ all: true, filters: isId ? { label: labels, id: [idOrName] } : { label: labels } });
     const hit = found.find((c) => (isId ? c.Id === idOrName : true));
     if (hit === undefined) throw Errors.notFound(`no service "${idOrName}"`, 'id');
     const info = await this.#docker.getContainer(hit.Id).inspect();
     // Re-check on the inspected document: the label filter is the engine's, this is ours.
-    if (info.Config.Labels?.[LABEL_OWNER] !== owner || info.Config.Labels?.[LABEL_MANAGED] !== MANAGED_VALUE) {
+    if (info.Config.Labels?.[LABEL_OWNER] !== owner || info.Config.Labels?.[LABEL_MANAGED] !== this.#config.instance) {
       throw Errors.notFound(`no service "${idOrName}"`, 'id');
     }
     return info;
   }
 
   async #ensureIsolatedNetwork(owner: string): Promise<void> {
-    const name = isolatedNetworkName(owner);
+    const name = isolatedNetworkName(this.#config.instance, owner);
     const existing = await this.#docker.listNetworks({ filters: { name: [name] } });
     if (existing.some((n) => n.Name === name)) return;
     try {
@@ -115,28 +127,31 @@ export class ServiceManager {
         // Internal: no route out of the host; containers of this owner can only reach each other.
         Internal: true,
         CheckDuplicate: true,
-        Labels: { [LABEL_MANAGED]: MANAGED_VALUE, [LABEL_OWNER]: owner },
+        Labels: { [LABEL_MANAGED]: this.#config.instance, [LABEL_OWNER]: owner },
       });
     } catch (err) {
       if (dockerStatus(err) !== 409) throw err;
     }
   }
 
+  /** Removes the owner's networks (under this or an earlier name) once no container uses one. */
   async #dropIsolatedNetworkIfUnused(owner: string): Promise<void> {
     const owned = await this.#listOwned(owner);
     if (owned.some((c) => c.Labels[LABEL_NETWORK] === 'isolated')) return;
-    const name = isolatedNetworkName(owner);
-    const nets = await this.#docker.listNetworks({ filters: { name: [name], label: [`${LABEL_MANAGED}=${MANAGED_VALUE}`] } });
-    for (const n of nets.filter((x) => x.Name === name)) {
-      await this.#docker.getNetwork(n.Id).remove().catch(() => undefined);
-    }
+    const nets = await this.#docker.listNetworks({ filters: { label: [managedFilter(this.#config.instance), `${LABEL_OWNER}=${owner}`] } });
+    for (const n of nets) await this.#docker.getNetwork(n.Id).remove().catch(() => undefined);
   }
 
   /**
-   * Deploys a service: policy checks, quota, create with the broker's own body, start.
+   * Deploys a service: policy checks, quota, host ports, then an intent record, create with the
+   * broker's own body, start, and an outcome record. A container exists only with both records:
+   * when the outcome cannot be written the container is removed again and the request fails
+   * (fail closed); when the broker dies in between, reconcile finds the intent without an outcome
+   * at the next start and removes what it created (reconcile.ts).
+   * @param requestId - the API request's id, linking intent, outcome and the HTTP record
    * @throws {BrokerError} `DL_ERR_POLICY_*` when policy refuses, `DL_ERR_BROKER_CONFLICT` when the name is taken
    */
-  async deploy(owner: string, spec: ServiceSpec): Promise<ServiceView> {
+  async deploy(owner: string, spec: ServiceSpec, requestId: string): Promise<ServiceView> {
     const policy = this.#config.policy;
     const { rule } = checkImageAllowed(spec.image, policy.images.allow);
     const limits = resolveLimits(spec, policy);
@@ -158,8 +173,8 @@ export class ServiceManager {
         throw err;
       }
       checkImagePinned(rule, image.Id, image.RepoDigests ?? []);
-      if (network === 'isolated') await this.#ensureIsolatedNetwork(owner);
       const body = buildCreateBody({
+        instance: this.#config.instance,
         owner,
         name: spec.name,
         imageRef: spec.image,
@@ -174,21 +189,42 @@ export class ServiceManager {
         tmpfsBytes: policy.tmpfsBytes,
         apiVersion: this.#apiVersion,
       });
-      let container;
+      // Host ports are host-wide: one lock for every owner while they are checked and taken.
+      return this.#withOwnerLock(ports.length > 0 ? PORTS_LOCK : `${owner}\0none`, () => this.#create(owner, spec.name, network, body, ports, requestId));
+    });
+  }
+
+  async #create(owner: string, name: string, network: NetworkChoice, body: ContainerCreateOptions, ports: { host: number; container: number }[], requestId: string): Promise<ServiceView> {
+    await checkPortsFree(this.#docker, ports);
+    // Written (and fsync'd) before Docker creates anything: nothing can exist unaudited.
+    await this.#audit.append({ action: 'service.create.intent', principal: owner, decision: 'info', target: body.name!, reason: `create ${owner}/${name}`, requestId });
+    let container: Docker.Container | undefined;
+    try {
+      if (network === 'isolated') await this.#ensureIsolatedNetwork(owner);
       try {
         container = await this.#docker.createContainer(body);
       } catch (err) {
-        if (dockerStatus(err) === 409) throw Errors.conflict(`service "${spec.name}" already exists`, 'name');
-        throw err;
+        if (dockerStatus(err) === 409) throw Errors.conflict(`service "${name}" already exists`, 'name');
+        throw Errors.docker(`creating service "${name}" failed: ${(err as Error).message}`, undefined, { cause: err });
       }
       try {
         await container.start();
       } catch (err) {
-        await container.remove({ force: true }).catch(() => undefined);
-        throw Errors.docker(`service "${spec.name}" was created but failed to start: ${(err as Error).message}`);
+        throw Errors.docker(`service "${name}" was created but failed to start: ${(err as Error).message}`, undefined, { cause: err });
       }
-      return toView(await container.inspect());
-    });
+      const view = toView(await container.inspect());
+      await this.#audit.append({ action: 'service.create.outcome', principal: owner, decision: 'allowed', target: view.id, reason: `created ${body.name!}`, requestId });
+      return view;
+    } catch (err) {
+      // Undo everything this request made, then record the outcome; the error still reaches the caller.
+      if (container !== undefined) await container.remove({ force: true, v: true }).catch(() => undefined);
+      if (network === 'isolated') await this.#dropIsolatedNetworkIfUnused(owner).catch(() => undefined);
+      const code = (err as { code?: unknown }).code;
+      await this.#audit
+        .append({ action: 'service.create.outcome', principal: owner, decision: 'error', target: body.name!, reason: `${typeof code === 'string' ? code : 'DL_ERR_INTERNAL'}: nothing kept`, requestId })
+        .catch(() => undefined);
+      throw err;
+    }
   }
 
   /** Lists the caller's services. */

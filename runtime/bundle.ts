@@ -255,10 +255,14 @@ export function verifyBundle(b: Bundle): BundleVerification {
   const inHash = inputHash(b.stdin, b.inputs);
   mismatch('DL_ERR_BUNDLE_INPUT_HASH_MISMATCH', 'input hash', inHash, r.inputHash);
 
+  // A declared input is a file (its path) or a directory (its path + "/", then what is below it);
+  // a writable directory's initial content lies below its path.
   const declared = b.manifest.files.inputs.map((i) => i.guest);
+  const writable = b.manifest.files.writable.map((w) => w.guest);
+  const below = (p: string, dir: string): boolean => p.startsWith(dir === '/' ? '/' : `${dir}/`);
   const held = [...b.inputs.keys()];
-  const missing = declared.filter((p) => !b.inputs.has(p));
-  const extra = held.filter((p) => !declared.includes(p));
+  const missing = declared.filter((p) => !b.inputs.has(p) && !b.inputs.has(`${p}/`));
+  const extra = held.filter((p) => !declared.includes(p) && !declared.some((d) => b.inputs.has(`${d}/`) && below(p, d)) && !writable.some((w) => below(p, w)));
   if (missing.length > 0 || extra.length > 0) {
     problems.push({ code: 'DL_ERR_BUNDLE_INPUTS_MISMATCH', message: `input files differ from the manifest: missing [${missing.join(', ')}], undeclared [${extra.join(', ')}]` });
   }
@@ -402,8 +406,22 @@ function pathMap(v: unknown, field: string): Map<string, Uint8Array> {
     const pair: unknown = v[i];
     if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || !pair[0].startsWith('/')) throw schema(`${field}.${i}`, '[absolute path, bytes]', pair);
     if (prev !== undefined && compareUtf8(prev, pair[0]) >= 0) throw schema(`${field}.${i}`, 'paths in strictly increasing order', pair[0]);
+    // Normal paths only (an input directory is its path with one trailing "/"): a crafted bundle
+    // must not give the guest's tree a component named "..".
+    const body = field === 'inputs' && pair[0].length > 1 && pair[0].endsWith('/') ? pair[0].slice(0, -1) : pair[0];
+    if (body.split('/').slice(1).some((seg: string) => seg === '' || seg === '.' || seg === '..' || seg.includes('\0'))) throw schema(`${field}.${i}`, 'a normal absolute path (no empty, "." or ".." segments)', pair[0]);
     prev = pair[0];
     out.set(pair[0], bin(pair[1], `${field}.${i}`));
+  }
+  // No file may sit where another path needs a directory ("/a" and "/a/b").
+  let i = 0;
+  for (const p of out.keys()) {
+    const segs = p.split('/');
+    for (let k = 2; k < segs.length; k++) {
+      const up = segs.slice(0, k).join('/');
+      if (out.has(up)) throw schema(`${field}.${i}`, `a path whose parent ${up} is not a file`, p);
+    }
+    i++;
   }
   return out;
 }

@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import { LABEL_MANAGED, LABEL_OWNER, LABEL_SERVICE, MANAGED_VALUE } from '../labels.ts';
+import { LABEL_MANAGED, LABEL_OWNER, LABEL_SERVICE, managedFilter } from '../labels.ts';
 import type { ServiceManager } from '../services.ts';
 import type { SignalSourceKind } from './config.ts';
 import { CgroupReader } from './signals/cgroup.ts';
@@ -56,19 +56,22 @@ export interface Actuator {
 /** How often cached inspect facts are refreshed (a restart through the API changes StartedAt). */
 const REINSPECT_MS = 10_000;
 
-/** Running containers with the broker's labels, listed through the Docker API. */
+/** Running containers with this broker instance's label, listed through the Docker API. */
 export class DockerInventory implements Inventory {
   #docker: Docker;
   #now: () => number;
+  #instance: string;
   #cache = new Map<string, { svc: WatchedService; at: number }>();
 
-  constructor(docker: Docker, now: () => number) {
+  /** @param instance - the broker's instance id: another instance's containers are never watched */
+  constructor(docker: Docker, now: () => number, instance: string) {
     this.#docker = docker;
     this.#now = now;
+    this.#instance = instance;
   }
 
   async list(): Promise<WatchedService[]> {
-    const running = await this.#docker.listContainers({ all: false, filters: { label: [`${LABEL_MANAGED}=${MANAGED_VALUE}`], status: ['running'] } });
+    const running = await this.#docker.listContainers({ all: false, filters: { label: [managedFilter(this.#instance)], status: ['running'] } });
     const now = this.#now();
     const seen = new Set<string>();
     const out: WatchedService[] = [];
@@ -86,7 +89,7 @@ export class DockerInventory implements Inventory {
             name: labels[LABEL_SERVICE] ?? '',
             owner,
             // Our own check on the inspected document; the label filter above is the engine's.
-            owned: labels[LABEL_MANAGED] === MANAGED_VALUE && owner !== '',
+            owned: labels[LABEL_MANAGED] === this.#instance && owner !== '',
             startedAt: Number.isFinite(started) ? started : now,
           };
           if (info.State.Pid > 0) svc.pid = info.State.Pid;

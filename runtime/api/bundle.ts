@@ -10,5 +10,6 @@ export { inclusionProof, leafHash, verifyInclusion } from '../witness/merkle.ts'
 export type { InclusionProof } from '../witness/merkle.ts';
 export { canonicalManifestBytes } from '../manifest/canonical.ts';
 export { resultHash, resultToJson } from '../result.ts';
-export { toHex } from '../hash.ts';
+export { bytesEqual, toHex } from '../hash.ts';
+export { decodeEntry, encodeEntry } from '../witness/encoding.ts';
 export { DocklockError, InputError } from '../errors.ts';

@@ -15,4 +15,5 @@ export { resultHash, resultToJson } from '../result.ts';
 export type { RunResult, RunStatus } from '../result.ts';
 export { encodeBundle } from '../bundle.ts';
 export { writeFileAtomic } from '../write-atomic.ts';
+export { writeOutputs } from '../extract.ts';
 export { DocklockError, InputError } from '../errors.ts';

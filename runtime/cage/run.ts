@@ -24,6 +24,7 @@ import { DivergenceStop, HostCalls } from '../witness/recorder.ts';
 import type { Divergence } from '../witness/recorder.ts';
 import { Store } from '../store.ts';
 import { OutputLimit, ProcExit } from '../../host-functions/wasi/preview1.ts';
+import { WASI_LEVEL } from '../../host-functions/wasi/files.ts';
 import { createWasi, grantedImports, hostImports } from './capabilities.ts';
 import type { NetTransport } from './capabilities.ts';
 
@@ -145,6 +146,8 @@ export async function runGuest(req: GuestRunRequest): Promise<GuestRunOutcome> {
   const result = baseResult(req);
   const calls = new HostCalls(req.mode, req.witness);
   const engine = req.engine ?? Engine.default;
+  // Bundles recorded before host calls failed closed (WASI level 0) replay as they ran.
+  calls.failClosed = (req.wasiLevel ?? WASI_LEVEL) > 0;
   let compiled: CompiledModule;
   try {
     compiled = req.compiled ?? (await engine.compile(req.module, compileOptionsFor(m)));
@@ -164,6 +167,7 @@ export async function runGuest(req: GuestRunRequest): Promise<GuestRunOutcome> {
   const wasi = createWasi(calls, {
     args: m.args, env: m.env, seed: m.determinism.seed, clockStart: m.determinism.clock.start, clockStep: m.determinism.clock.step,
     stdin: req.stdin, inputs: req.inputs, outputDir: m.files.output, scratchDir: m.files.scratch,
+    writable: m.files.writable.map((w) => w.guest), inputPaths: m.files.inputs.map((i) => i.guest),
     limits: { stdout: m.limits.stdout, stderr: m.limits.stderr, output: m.limits.output, scratch: m.limits.memory }, grants,
     level: req.wasiLevel,
   });
@@ -223,7 +227,7 @@ export async function runGuest(req: GuestRunRequest): Promise<GuestRunOutcome> {
   result.fuelUsed = instance?.fuelUsed() ?? 0n;
   result.stdout = wasi.stdout.bytes();
   result.stderr = wasi.stderr.bytes();
-  result.outputs = wasi.tree.collect(m.files.output);
+  result.outputs = wasi.outputs();
   result.witnessEntries = calls.log.length;
   result.witnessRoot = commitment.root;
   // The encoding is a copy: unless the caller wants the log, its memory serves the next run.

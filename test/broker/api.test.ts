@@ -340,11 +340,11 @@ describe.skipIf(!ready)('broker API against Docker + gVisor', () => {
     it('"isolated" uses an internal network that goes away with the last service', async () => {
       const res = await deploy(p.alice.token, { name: 'iso', image: TEST_IMAGE, command: ['sleep', '60'], network: 'isolated' });
       expect(res.statusCode).toBe(201);
-      const net = await docker.getNetwork(isolatedNetworkName(p.alice.name)).inspect();
+      const net = await docker.getNetwork(isolatedNetworkName(broker.config.instance, p.alice.name)).inspect();
       expect(net.Internal).toBe(true);
-      expect((await docker.getContainer(res.json().id).inspect()).HostConfig.NetworkMode).toBe(isolatedNetworkName(p.alice.name));
+      expect((await docker.getContainer(res.json().id).inspect()).HostConfig.NetworkMode).toBe(isolatedNetworkName(broker.config.instance, p.alice.name));
       await broker.app.inject({ method: 'DELETE', url: '/v1/services/iso', headers: auth(p.alice.token) });
-      expect((await docker.listNetworks({ filters: { name: [isolatedNetworkName(p.alice.name)] } })).filter((n) => n.Name === isolatedNetworkName(p.alice.name))).toEqual([]);
+      expect((await docker.listNetworks({ filters: { name: [isolatedNetworkName(broker.config.instance, p.alice.name)] } })).filter((n) => n.Name === isolatedNetworkName(broker.config.instance, p.alice.name))).toEqual([]);
     });
 
     it('mounts an allowed directory read-only by default', async () => {

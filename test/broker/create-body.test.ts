@@ -4,6 +4,7 @@ import { apiAtLeast, buildCreateBody } from '../../broker/create-body.ts';
 import type { CreateInput } from '../../broker/create-body.ts';
 
 const input = (over: Partial<CreateInput> = {}): CreateInput => ({
+  instance: 'v1',
   owner: 'alice',
   name: 'web',
   imageRef: 'ghcr.io/org/app:1',
@@ -68,6 +69,6 @@ describe('Docker create body', () => {
     expect(buildCreateBody(input({ network: 'none' })).HostConfig!.NetworkMode).toBe('none');
     expect(buildCreateBody(input({ network: 'none' })).NetworkDisabled).toBe(true);
     expect(buildCreateBody(input({ network: 'bridge' })).HostConfig!.NetworkMode).toBe('bridge');
-    expect(buildCreateBody(input({ network: 'isolated' })).HostConfig!.NetworkMode).toBe('docklock-isolated-alice');
+    expect(buildCreateBody(input({ network: 'isolated' })).HostConfig!.NetworkMode).toBe('docklock.v1.isolated.alice');
   });
 });

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import type { Writable } from 'node:stream';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { AuditLog } from '../../broker/audit.ts';
@@ -65,12 +66,14 @@ export function makePrincipals(tag: string): TestPrincipals {
 }
 
 /** A config for tests: strict, the busybox image pinned by ID, a temp audit log and socket. */
-export function makeConfig(p: TestPrincipals, dir: string, extra: { mountPrefixes?: string[]; quota?: number; omitBob?: boolean } = {}): BrokerConfig {
+export function makeConfig(p: TestPrincipals, dir: string, extra: { mountPrefixes?: string[]; quota?: number; omitBob?: boolean; instance?: string } = {}): BrokerConfig {
   return parseBrokerConfig({
     socket: join(dir, 'broker.sock'),
     auditPath: join(dir, 'audit.jsonl'),
     // Request lines at info would bury the test output; 5xx are logged at error and stay visible.
     log: { level: 'warn' },
+    // Each test file is its own broker instance: a reconcile in one never touches another's containers.
+    instance: extra.instance ?? p.alice.name.split('-')[0]!,
     tokens: [
       { sha256: hashToken(p.alice.token), principal: p.alice.name, role: 'client' },
       ...(extra.omitBob ? [] : [{ sha256: hashToken(p.bob.token), principal: p.bob.name, role: 'client' }]),
@@ -105,10 +108,10 @@ export interface TestBroker {
   close(): Promise<void>;
 }
 
-export async function buildTestBroker(config: BrokerConfig): Promise<TestBroker> {
+export async function buildTestBroker(config: BrokerConfig, logStream?: Writable): Promise<TestBroker> {
   const { docker, apiVersion } = await connectDocker(config.dockerSocket);
   const audit = await AuditLog.open(config.auditPath);
-  const app = await buildBrokerApp({ config, services: new ServiceManager(docker, apiVersion, config), audit });
+  const app = await buildBrokerApp({ config, services: new ServiceManager(docker, apiVersion, config, audit), audit, ...(logStream !== undefined ? { logStream } : {}) });
   return {
     app,
     audit,

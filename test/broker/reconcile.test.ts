@@ -33,7 +33,7 @@ describe.skipIf(!ready)('broker restart and reconciliation (real Unix socket)', 
     ids.orphan = (await bob.deploy({ name: 'orphan', image: TEST_IMAGE, command: ['sleep', '120'] })).id;
     // A container with the broker's labels but not the broker's policy (runc): must not be adopted.
     const drifted = buildCreateBody({
-      owner: p.alice.name, name: 'drift', imageRef: TEST_IMAGE, imageId: testImageId(), command: ['sleep', '120'], env: undefined, user: '65534:65534',
+      instance: first.config.instance, owner: p.alice.name, name: 'drift', imageRef: TEST_IMAGE, imageId: testImageId(), command: ['sleep', '120'], env: undefined, user: '65534:65534',
       limits: { memoryBytes: 64 * 1024 * 1024, nanoCpus: 5e8, pids: 128 }, network: 'none', mounts: [], ports: [], tmpfsBytes: 1024 * 1024, apiVersion: '1.41', runtime: 'runc',
     });
     ids.drift = (await docker.createContainer(drifted)).id;

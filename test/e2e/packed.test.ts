@@ -122,7 +122,8 @@ describe.skipIf(!ready)('the packed package, installed', () => {
 
     // A refusal from the installed command: one coded line, exit 1.
     const refused = docklock(['broker', 'deploy', ...conn, '--name', 'bad', '--image', 'busybox:latest']);
-    expect([refused.code, refused.stderr]).toEqual([1, 'docklock: DL_ERR_POLICY_IMAGE_NOT_ALLOWED: image repository "docker.io/library/busybox" is not on the broker\'s allowlist (image)\n']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^docklock: DL_ERR_POLICY_IMAGE_NOT_ALLOWED: image repository "docker\.io\/library\/busybox" is not on the broker's allowlist[^\n]*\n$/);
 
     serve.kill('SIGTERM');
     const code = await new Promise<number | null>((r) => serve!.once('exit', r));
