@@ -33,7 +33,7 @@
  * @module
  */
 import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants } from 'node:zlib';
-import { Packr } from 'msgpackr';
+import { canonicalPackr } from './msgpack.ts';
 import { DocklockError, InputError } from './errors.ts';
 import { blake3, blake3Parts, bytesEqual, HASH_BYTES, toHex } from './hash.ts';
 import { type CageManifest } from './manifest/parse.ts';
@@ -104,7 +104,7 @@ export interface EncodeBundleOptions {
   quality?: number;
 }
 
-const packr = /* @__PURE__ */ new Packr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: false });
+const packr = canonicalPackr;
 const PAYLOAD_FIELDS_V1 = 7;
 const PAYLOAD_FIELDS = 8;
 const RESULT_FIELDS = 16;

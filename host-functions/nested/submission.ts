@@ -19,12 +19,12 @@
  * diverges at that entry.
  */
 import { DeterministicTrap, OutOfFuel, StackExhausted, TRAP_CODES, ValidationError } from '../../runtime/errors.ts';
-import { Struct, WASM_PAGE_BYTES, kFuncType } from '../../runtime/store.ts';
+import { Struct, VALTYPE, WASM_PAGE_BYTES, kFuncType } from '../../runtime/store.ts';
 import type { CompiledModule, FuncType, HostValue, Instance, Store } from '../../runtime/store.ts';
 import { NESTED_DEFAULT_MEMORY_PAGES, NESTED_DEFAULT_STACK, NESTED_ERR, NESTED_INFO_SIZE, NESTED_MAX_MODULES, NESTED_STATUS } from './abi.ts';
 
-const I32 = 0x7f;
-const I64 = 0x7e;
+const I32 = VALTYPE.i32;
+const I64 = VALTYPE.i64;
 /** Smallest stack budget a submission may ask for (the manifest's own minimum). */
 const MIN_STACK = 1024;
 const utf8 = new TextDecoder('utf-8', { fatal: true });

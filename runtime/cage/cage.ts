@@ -5,7 +5,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import { workerUrl } from '../worker-url.ts';
-import { InternalError, DocklockError, ValidationError, WatchdogError } from '../errors.ts';
+import { InternalError, ValidationError, WatchdogError } from '../errors.ts';
+import type { ErrorJson } from '../errors.ts';
+import { errorFromWire } from './transport.ts';
 import { compile } from '../engine.ts';
 import type { SharedCompiledModule } from '../compiled-module.ts';
 import { compileOptionsFor, runOutcome } from './run.ts';
@@ -59,11 +61,11 @@ export async function runCage(options: CageOptions): Promise<RunOutcome> {
     const watchdog = setTimeout(() => {
       finish(() => reject(new WatchdogError(['the run', request.manifest.limits.wallClockMs])));
     }, request.manifest.limits.wallClockMs);
-    worker.on('message', (msg: { type: string; data?: Uint8Array; outcome?: RunOutcomeParts; error?: { code: string; message: string } }) => {
+    worker.on('message', (msg: { type: string; data?: Uint8Array; outcome?: RunOutcomeParts; error?: ErrorJson }) => {
       if (msg.type === 'stdout') tee?.stdout?.(msg.data!);
       else if (msg.type === 'stderr') tee?.stderr?.(msg.data!);
       else if (msg.type === 'done') finish(() => resolve(runOutcome(msg.outcome!)), false);
-      else if (msg.type === 'error') finish(() => reject(DocklockError.fromJSON(msg.error!)), false);
+      else if (msg.type === 'error') finish(() => reject(errorFromWire(msg.error!)), false);
     });
     worker.on('error', (e) => finish(() => reject(new InternalError(`cage worker failed: ${e.message}`, { cause: e }))));
     worker.on('exit', (code) => finish(() => reject(new InternalError(`cage worker exited unexpectedly with code ${code}`))));

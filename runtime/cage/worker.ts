@@ -9,7 +9,7 @@ import type { RunOutcomeParts } from './run.ts';
 import type { RunRequest } from './run.ts';
 import { bridgeTransport } from '../../host-functions/net/bridge.ts';
 import type { BridgeEnd } from '../../host-functions/net/bridge.ts';
-import { DocklockError } from '../errors.ts';
+import { errorToWire } from './transport.ts';
 import { CompiledModule } from '../compiled-module.ts';
 import type { SharedCompiledModule } from '../compiled-module.ts';
 
@@ -41,8 +41,7 @@ try {
   const parts: RunOutcomeParts = { result: outcome.result, witnessBytes: outcome.witnessBytes, divergence: outcome.divergence, error: outcome.error };
   parentPort!.postMessage({ type: 'done', outcome: parts }, [outcome.witnessBytes.buffer as ArrayBuffer]);
 } catch (e) {
-  const err = e instanceof DocklockError ? { code: e.code, message: e.message } : { code: 'DL_ERR_INTERNAL', message: String((e as Error)?.stack ?? e) };
-  parentPort!.postMessage({ type: 'error', error: err });
+  parentPort!.postMessage({ type: 'error', error: errorToWire(e) });
 } finally {
   // Let the thread end by itself: terminating a thread that holds WebAssembly code races V8's
   // code-page bookkeeping ("Check failed: jit_page.has_value()") on this Node line.
