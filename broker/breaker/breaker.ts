@@ -210,6 +210,8 @@ export class CircuitBreaker {
     const signals = deriveSignals(raw, prev, this.#deps.hostCores);
     if (!this.#gauges.has(svc.id)) await this.#announce(svc, raw);
     this.#gauge(svc, signals);
+    // The full sample is also the fast sampler's latest reading: its next rate spans one pidsInterval.
+    if (raw.pids !== undefined) this.#fastPrev.set(svc.id, { at: raw.at, source: raw.source, pids: raw.pids, psi: {} });
     // Task-only rules of a service the fast sampler reads are evaluated there, on its finer readings.
     const rules = this.#fastServed.has(svc.id) ? this.#slowRules : this.config.rules;
     for (const trip of this.#evaluator.step(svc.id, signals, raw.at, rules)) await this.#handle(svc, trip, signals);
