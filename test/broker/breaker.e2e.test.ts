@@ -158,3 +158,34 @@ describe.skipIf(!ready)('circuit breaker against Docker + gVisor', () => {
     expect(json.events.every((e) => e.service === 'storm')).toBe(true);
   });
 });
+
+describe.skipIf(!ready)('circuit breaker history across a restart', () => {
+  const tag = runTag();
+  const p = makePrincipals(tag);
+  const dir = tempDir(tag);
+  let broker: RunningBroker | undefined;
+
+  afterAll(async () => {
+    await broker?.close();
+    await removeOwned([p.alice.name, p.bob.name]);
+    cleanupDir(dir);
+  });
+
+  it('answers GET /v1/breaker/history with the events of before the restart', async () => {
+    const config = makeConfig(p, dir);
+    config.breaker = parseBreakerConfig({ enabled: true, mode: 'enforce', interval: '500ms', grace: '1s', cooldown: '60s', rules: { fork_storm: { when: 'pids_per_sec > 50 for 500ms', action: 'kill' } } });
+    broker = await startBroker(config);
+    const alice = new BrokerClient({ socketPath: config.socket, token: p.alice.token });
+    await alice.deploy({ name: 'storm', image: TEST_IMAGE, command: ['sh', '-c', 'sleep 2; i=0; while [ $i -lt 400 ]; do sleep 30 & sleep 30 & i=$((i+1)); sleep 0.1; done; sleep 60'], pids: 512, memory: 128 * MiB });
+    const before = await waitFor('the storm to be killed', 30_000, async () => {
+      const h = await alice.breakerHistory();
+      return h.events.some((e) => e.outcome === 'acted') ? h.events : undefined;
+    });
+    await broker.close();
+    broker = await startBroker(config);
+    const after = await alice.breakerHistory();
+    expect(after.events.map(({ seq: _s, ...e }) => e)).toEqual(before.map(({ seq: _s, ...e }) => e));
+    const bob = new BrokerClient({ socketPath: config.socket, token: p.bob.token });
+    expect((await bob.breakerHistory()).events).toEqual([]);
+  });
+});
