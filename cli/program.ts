@@ -22,8 +22,10 @@ const COMMANDS: Record<string, CommandEntry> = {
   proof: { description: 'print the Merkle inclusion proof of one witness entry', load: bundleCommands },
   'verify-proof': { description: 'check an inclusion proof (the JSON printed by `docklock proof --json`)', load: bundleCommands },
   inspect: { description: 'a readable listing of a bundle: manifest, result and witness entries', load: bundleCommands },
+  extract: { description: "write a bundle's outputs into a directory", load: async () => (await import('./cmd/extract.ts')).registerExtract },
   evaluate: { description: "score miners' submissions with a challenge", load: async () => (await import('./cmd/evaluate.ts')).registerEvaluate },
   broker: { description: 'policy-enforcing Docker broker (daemon, client, audit)', load: async () => (await import('./broker/index.ts')).registerBrokerCommands },
+  node: { description: 'P2P validator node: claims, bundle exchange, replay quorum, disputes', load: async () => (await import('./cmd/node.ts')).registerNodeCommands },
 };
 
 async function bundleCommands(): Promise<Register> {

@@ -96,6 +96,9 @@ const manifest = {
   DL_ERR_MANIFEST_CANONICAL: {},
   DL_ERR_MANIFEST_INPUT_SOURCE: {},
   DL_ERR_MANIFEST_INPUT_READ: {},
+  DL_ERR_MANIFEST_INPUT_SYMLINK: {},
+  DL_ERR_MANIFEST_INPUT_TYPE: {},
+  DL_ERR_MANIFEST_INPUT_LIMIT: {},
 } as const;
 
 const bundle = {
@@ -131,6 +134,7 @@ const cli = {
   DL_ERR_CLI_JOBS: {},
   DL_ERR_CLI_USAGE: {},
   DL_ERR_CLI_OUTPUT_PATH: {},
+  DL_ERR_CLI_OUTPUT_EXISTS: {},
   DL_ERR_CLI_LIMIT: {},
   /** Printed by cli/main.ts before anything is imported (it cannot import this table on an old Node). */
   DL_ERR_CLI_NODE_VERSION: {},
@@ -191,6 +195,21 @@ const p2p = {
   DL_ERR_P2P_SCHEMA: {},
   DL_ERR_P2P_TOO_LARGE: {},
   DL_ERR_P2P_VERSION: {},
+  DL_ERR_P2P_API_BAD_REQUEST: { httpStatus: 400 },
+  DL_ERR_P2P_API_NOT_FOUND: { httpStatus: 404 },
+  DL_ERR_P2P_API_TOO_LARGE: { httpStatus: 413 },
+  DL_ERR_P2P_API_UNAUTHENTICATED: { httpStatus: 401 },
+  DL_ERR_P2P_API_UNREACHABLE: {},
+  DL_ERR_P2P_BUNDLE_HASH: {},
+  DL_ERR_P2P_BUNDLE_NOT_FOUND: {},
+  DL_ERR_P2P_BUNDLE_TOO_LARGE: {},
+  DL_ERR_P2P_CLOCK: {},
+  DL_ERR_P2P_CONFIG: {},
+  DL_ERR_P2P_INTERNAL: {},
+  DL_ERR_P2P_SELF_VERDICT: {},
+  DL_ERR_P2P_START: {},
+  DL_ERR_P2P_STORE: {},
+  DL_ERR_P2P_STREAM: {},
 } as const;
 
 /** Every registered code. docs/errors.md has an anchor for each (test/errors/registry.test.ts). */

@@ -5,9 +5,12 @@
 import { DocklockError } from '../index.ts';
 import type { ErrorCode, ErrorLocation } from '../index.ts';
 
+/** A registered `DL_ERR_P2P_*` code (errors/codes.ts). */
+export type P2PErrorCode = Extract<ErrorCode, `DL_ERR_P2P_${string}`>;
+
 /** Bad input on the P2P path: a message, a bundle stream, a config, a key file, a dispute file. */
 export class P2PError extends DocklockError {
-  constructor(code: Extract<ErrorCode, `DL_ERR_P2P_${string}`>, message: string, where?: ErrorLocation, options?: { cause?: unknown }) {
+  constructor(code: P2PErrorCode, message: string, where?: ErrorLocation, options?: { cause?: unknown }) {
     super(code, message, where, options);
     this.name = 'P2PError';
   }

@@ -126,7 +126,8 @@ function decodeClaim(body: Uint8Array): Claim {
   const moduleHash = f.bytes(32);
   const manifestHash = f.bytes(32);
   const submissionHash = f.bytes(32);
-  const score = new DataView(f.bytes(8).slice().buffer).getFloat64(0);
+  const sb = f.bytes(8);
+  const score = new DataView(sb.buffer, sb.byteOffset, 8).getFloat64(0);
   if (!(score >= 0 && score <= 1)) throw new P2PError('DL_ERR_P2P_SCHEMA', `claim score must be a number in [0, 1], got ${score}`, { field: 'claim.score' });
   const status = f.oneOf(CLAIM_STATUSES);
   return {

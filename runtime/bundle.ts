@@ -42,7 +42,7 @@ import { compareUtf8, inputHash, RESULT_FORMAT_VERSION, resultHash, RUN_STATUSES
 import type { WitnessEntry } from './witness/entry.ts';
 import { decodeEntries, encodeEntries } from './witness/encoding.ts';
 import { commitEntries } from './witness/log.ts';
-import { WASI_LEVEL } from '../host-functions/wasi/files.ts';
+import { WASI_LEVEL } from './cage/capabilities.ts';
 
 /** File signature (module header). */
 export const BUNDLE_MAGIC = /* @__PURE__ */ Uint8Array.of(0x89, 0x44, 0x4c, 0x42, 0x0d, 0x0a, 0x1a, 0x0a);
@@ -255,10 +255,14 @@ export function verifyBundle(b: Bundle): BundleVerification {
   const inHash = inputHash(b.stdin, b.inputs);
   mismatch('DL_ERR_BUNDLE_INPUT_HASH_MISMATCH', 'input hash', inHash, r.inputHash);
 
+  // A declared input is a file (its path) or a directory (its path + "/", then what is below it);
+  // a writable directory's initial content lies below its path.
   const declared = b.manifest.files.inputs.map((i) => i.guest);
+  const writable = b.manifest.files.writable.map((w) => w.guest);
+  const below = (p: string, dir: string): boolean => p.startsWith(dir === '/' ? '/' : `${dir}/`);
   const held = [...b.inputs.keys()];
-  const missing = declared.filter((p) => !b.inputs.has(p));
-  const extra = held.filter((p) => !declared.includes(p));
+  const missing = declared.filter((p) => !b.inputs.has(p) && !b.inputs.has(`${p}/`));
+  const extra = held.filter((p) => !declared.includes(p) && !declared.some((d) => b.inputs.has(`${d}/`) && below(p, d)) && !writable.some((w) => below(p, w)));
   if (missing.length > 0 || extra.length > 0) {
     problems.push({ code: 'DL_ERR_BUNDLE_INPUTS_MISMATCH', message: `input files differ from the manifest: missing [${missing.join(', ')}], undeclared [${extra.join(', ')}]` });
   }

@@ -192,6 +192,17 @@ export class Instance {
     return this.#fuelHelper;
   }
 
+  /** The budget as u32 halves (low to `out[at]`), the value `fuelUsedWords` gives once it is spent. */
+  fuelLimitWords(out: Uint32Array, at: number): void {
+    out[at] = Number(this.#limit & 0xffffffffn);
+    out[at + 1] = Number(this.#limit >> 32n);
+  }
+
+  /** Whether the counter is below zero: more was spent than the budget (spec: fuel.md#F5). */
+  overdrawn(): boolean {
+    return (this.#h.fuel.value as bigint) < 0n;
+  }
+
   /** Fuel left; 0 after an out-of-fuel trap. */
   fuelRemaining(): bigint {
     const left = this.#h.fuel.value as bigint;

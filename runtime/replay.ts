@@ -1,12 +1,12 @@
 /**
  * Replaying and verifying bundles (library API behind `docklock replay` and `docklock verify`).
  */
-import { runCage } from './cage.ts';
+import { runCage } from './cage/cage.ts';
 import { decodeBundle, verifyBundle } from './bundle.ts';
 import type { Bundle, BundleVerification } from './bundle.ts';
 import { resultHash } from './result.ts';
 import { bytesEqual, toHex } from './hash.ts';
-import type { Divergence } from '../host-functions/host-calls.ts';
+import type { Divergence } from './witness/recorder.ts';
 import type { WitnessEntry } from './witness/entry.ts';
 import { InputError } from './errors.ts';
 import { INSTRUMENTER_VERSION } from './instrument/instrument.ts';

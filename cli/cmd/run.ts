@@ -5,11 +5,12 @@ import { InputError } from '../../runtime/errors.ts';
 import { loadManifest } from '../../runtime/manifest/load.ts';
 import type { ManifestOverrides } from '../../runtime/manifest/load.ts';
 import { readManifestInputs } from '../../runtime/inputs.ts';
-import { runCage } from '../../runtime/cage.ts';
+import { runCage } from '../../runtime/cage/cage.ts';
 import { resultHash, resultToJson } from '../../runtime/result.ts';
 import { encodeBundle } from '../../runtime/bundle.ts';
 import { writeFileAtomic } from '../../runtime/write-atomic.ts';
-import { EXIT, assertWritableFile, collect, defaultStdin, guarded, parseEnvFlags, printJson, readInput } from '../io.ts';
+import { writeOutputs } from '../../runtime/extract.ts';
+import { EXIT, assertWritableDir, assertWritableFile, collect, defaultStdin, guarded, parseEnvFlags, printJson, readInput } from '../io.ts';
 
 interface RunFlags {
   manifest?: string;
@@ -25,10 +26,13 @@ interface RunFlags {
   allowHost: string[];
   bundle?: string;
   json?: boolean;
+  dir: string[];
+  outputDir?: string;
+  force?: boolean;
 }
 
 /** The command-line flags as manifest overrides (the loader applies them over --manifest). */
-function overridesFrom(modulePath: string, f: RunFlags): ManifestOverrides {
+function overridesFrom(modulePath: string, f: RunFlags, trailing: readonly string[]): ManifestOverrides {
   if (f.net !== undefined && f.net !== 'deny' && f.net !== 'record') throw new InputError('DL_ERR_CLI_NET', `--net is deny or record, got "${f.net}"`, { field: '--net' });
   return {
     module: modulePath,
@@ -37,7 +41,8 @@ function overridesFrom(modulePath: string, f: RunFlags): ManifestOverrides {
     seed: f.seed,
     clockStart: f.clockStart,
     env: parseEnvFlags(f.env),
-    args: f.arg,
+    // `--arg` values first, then whatever follows the module (after `--`), as every runtime takes them.
+    args: [...f.arg, ...trailing],
     network: f.net,
     allowHosts: f.allowHost,
     inputs: f.input.map((spec) => {
@@ -45,6 +50,10 @@ function overridesFrom(modulePath: string, f: RunFlags): ManifestOverrides {
       const host = colon < 0 ? spec : spec.slice(0, colon);
       const guest = colon < 0 ? `/input/${basename(spec)}` : spec.slice(colon + 1);
       return { host: resolve(host), guest };
+    }),
+    writable: f.dir.map((spec) => {
+      const colon = spec.indexOf(':');
+      return colon < 0 ? { host: resolve(spec), guest: '/' } : { host: resolve(spec.slice(0, colon)), guest: spec.slice(colon + 1) };
     }),
   };
 }
@@ -54,9 +63,13 @@ export function registerRun(program: Command): void {
     .command('run')
     .description('run a WebAssembly module deterministically in the cage')
     .argument('<module.wasm>', 'the module (a WASI preview1 command unless the manifest names another entry)')
+    .argument('[args...]', 'arguments for the guest, after the --arg ones (put them after -- when they start with -)')
     .option('--manifest <file>', 'cage manifest (YAML or JSON); flags below override its fields')
     .option('--stdin <file|->', 'bytes for the guest\'s stdin (- reads ours); default: ours when it is a pipe or a file, else empty')
-    .option('--input <host[:guest]>', 'read-only input file (default guest path /input/<name>); repeatable', collect, [])
+    .option('--input <host[:guest]>', 'read-only input file or directory tree (default guest path /input/<name>); repeatable', collect, [])
+    .option('--dir <host[:guest]>', 'writable directory starting with a host directory\'s content (default guest path /, the root); its final content is an output, never written back; repeatable', collect, [])
+    .option('--output-dir <dir>', 'write the outputs (/output and writable directories) into dir after the run, mirroring guest paths (dir/output/…)')
+    .option('--force', '--output-dir may overwrite existing files')
     .option('--fuel <n>', 'fuel budget')
     .option('--memory <size>', 'memory limit: bytes, or with KiB/MiB/GiB (e.g. 64MiB)')
     .option('--seed <hex64>', '32-byte seed for the guest\'s randomness, as 64 hex digits')
@@ -68,18 +81,20 @@ export function registerRun(program: Command): void {
     .option('--bundle <out>', 'write a replay bundle of the run')
     .option('--json', 'print one JSON object instead of the guest\'s output')
     .addHelpText('after', '\nExit codes: the guest\'s exit code; 125 for a trap, out of fuel, stack or memory exhaustion or an output limit; 2 for a rejected module or bad usage. With --json: 0 whenever a result was produced.')
-    .action(async (modulePath: string, f: RunFlags) =>
+    .action(async (modulePath: string, trailing: string[], f: RunFlags) =>
       guarded(f.json === true, async () => {
         const module = readInput(modulePath, 'module');
-        const { manifest, baseDir } = loadManifest(f.manifest, overridesFrom(modulePath, f));
+        const { manifest, baseDir } = loadManifest(f.manifest, overridesFrom(modulePath, f, trailing));
         const inputs = readManifestInputs(manifest, baseDir);
         if (f.bundle !== undefined) assertWritableFile(f.bundle, '--bundle');
+        if (f.outputDir !== undefined) assertWritableDir(f.outputDir, '--output-dir');
         const stdin = f.stdin !== undefined ? readInput(f.stdin, 'stdin') : defaultStdin();
         const tee = f.json ? undefined : { stdout: (b: Uint8Array) => process.stdout.write(b), stderr: (b: Uint8Array) => process.stderr.write(b) };
         const out = await runCage({ manifest, module, stdin, inputs, mode: 'record', tee });
         if (f.bundle !== undefined) {
           writeFileAtomic(f.bundle, encodeBundle({ manifest, module, stdin, inputs, witness: out.witnessBytes, result: out.result }));
         }
+        if (f.outputDir !== undefined) writeOutputs(out.result.outputs, f.outputDir, { force: f.force === true, field: '--output-dir' });
         const r = out.result;
         if (f.json) {
           const json: Record<string, unknown> = { ...resultToJson(r) };

@@ -18,16 +18,9 @@
  * block (nested fuel used) are witness entries. Replay re-runs the submission; a different result
  * diverges at that entry.
  */
-import { compileSync } from '../../runtime/compiled-module.ts';
-import type { CompiledModule } from '../../runtime/compiled-module.ts';
 import { DeterministicTrap, OutOfFuel, StackExhausted, TRAP_CODES, ValidationError } from '../../runtime/errors.ts';
-import type { Instance } from '../../runtime/instance.ts';
-import { kFuncType } from '../../runtime/instance.ts';
-import type { FuncType } from '../../runtime/instrument/module.ts';
-import type { CageManifest } from '../../runtime/manifest/parse.ts';
-import { WASM_PAGE_BYTES } from '../../runtime/manifest/parse.ts';
-import { Struct } from '../guest-memory.ts';
-import type { HostCalls, HostValue } from '../host-calls.ts';
+import { Struct, WASM_PAGE_BYTES, kFuncType } from '../../runtime/store.ts';
+import type { CompiledModule, FuncType, HostValue, Instance, Store } from '../../runtime/store.ts';
 import { NESTED_DEFAULT_MEMORY_PAGES, NESTED_DEFAULT_STACK, NESTED_ERR, NESTED_INFO_SIZE, NESTED_MAX_MODULES, NESTED_STATUS } from './abi.ts';
 
 const I32 = 0x7f;
@@ -94,11 +87,12 @@ function runCall(mod: CompiledModule, name: string, input: Uint8Array, fuel: big
 
 /**
  * Builds the `docklock.nested_*` imports for one run.
- * @param calls the run's witness recorder
- * @param m the challenge's manifest: its memory and stack limits cap the submission's
- * @param outer the challenge's instance, billed for the submission's fuel
+ * @param store the run: its witness recorder, its manifest (whose memory and stack limits cap the
+ *   submission's), its engine (which compiles the submission) and its instance (billed for the
+ *   submission's fuel)
  */
-export function createNested(calls: HostCalls, m: CageManifest, outer: () => Instance | undefined): Record<string, (...a: HostValue[]) => HostValue | undefined> {
+export function createNested(store: Store): Record<string, (...a: HostValue[]) => HostValue | undefined> {
+  const { calls, manifest: m } = store;
   const mem = calls.mem;
   const modules: CompiledModule[] = [];
   const maxPages = Math.floor(m.limits.memory / WASM_PAGE_BYTES);
@@ -110,7 +104,7 @@ export function createNested(calls: HostCalls, m: CageManifest, outer: () => Ins
     if (modules.length >= NESTED_MAX_MODULES || memoryPages < 0 || memoryPages > maxPages || stackLimit < MIN_STACK || stackLimit > m.limits.stack) return NESTED_ERR.LIMIT;
     let mod: CompiledModule;
     try {
-      mod = compileSync(bytes, { imports: [], memoryLimit: memoryPages * WASM_PAGE_BYTES, stackLimit });
+      mod = store.engine.compileSync(bytes, { imports: [], memoryLimit: memoryPages * WASM_PAGE_BYTES, stackLimit });
     } catch (e) {
       if (!(e instanceof ValidationError)) throw e;
       return e.code === 'DL_ERR_IMPORT_NOT_GRANTED' ? NESTED_ERR.FORBIDDEN_IMPORT : NESTED_ERR.INVALID;
@@ -133,7 +127,7 @@ export function createNested(calls: HostCalls, m: CageManifest, outer: () => Ins
     } catch {
       name = '';
     }
-    const challenge = outer();
+    const challenge = store.instance;
     const remaining = challenge?.fuelRemaining() ?? 0n;
     const budget = fuel < remaining ? fuel : remaining;
     const { outcome, used } = runCall(mod, name, mem.bytes(inPtr, inLen).slice(), budget);

@@ -14,8 +14,7 @@
  * Reads only copy: no side effect ever repeats.
  */
 import { Packr, Unpackr } from 'msgpackr';
-import type { CageManifest } from '../../runtime/manifest/parse.ts';
-import type { HostCalls, HostValue } from '../host-calls.ts';
+import type { CageManifest, HostCalls, HostValue } from '../../runtime/store.ts';
 
 /** Negative results of the `docklock.http_*` functions. Stable: SDKs hard-code them. */
 export const NET_ERR = {

@@ -10,8 +10,8 @@ import type { FileNode, FileTree, Node } from './fs.ts';
 import { resolvePath } from './resolve.ts';
 import type { Resolved } from './resolve.ts';
 import { pathFunctions } from './paths.ts';
-import { Struct } from '../guest-memory.ts';
-import type { GuestMemory } from '../guest-memory.ts';
+import { Struct } from '../../runtime/store.ts';
+import type { GuestMemory } from '../../runtime/store.ts';
 
 /** What the file functions share with the rest of WASI. */
 export interface FileState {

@@ -59,21 +59,24 @@ export class QuotaExceeded extends Error {
 export class FileTree {
   #nextIno = 1n;
   readonly root: DirNode;
+  /** A new node's access and modification time: the virtual clock at level 1, 0 at level 0. */
+  readonly #now: () => bigint;
 
-  constructor() {
+  constructor(now: () => bigint = () => 0n) {
+    this.#now = now;
     this.root = this.dir(true, undefined);
   }
 
   dir(readonly: boolean, quota: Quota | undefined): DirNode {
-    return { kind: 'dir', ino: this.#nextIno++, readonly, children: new Map(), quota, atim: 0n, mtim: 0n };
+    return { kind: 'dir', ino: this.#nextIno++, readonly, children: new Map(), quota, atim: this.#now(), mtim: this.#now() };
   }
 
   file(readonly: boolean, data: Uint8Array, quota: Quota | undefined): FileNode {
-    return { kind: 'file', ino: this.#nextIno++, readonly, data, size: data.length, quota, nlink: 1, atim: 0n, mtim: 0n };
+    return { kind: 'file', ino: this.#nextIno++, readonly, data, size: data.length, quota, nlink: 1, atim: this.#now(), mtim: this.#now() };
   }
 
   symlink(target: string, quota: Quota | undefined): SymlinkNode {
-    return { kind: 'symlink', ino: this.#nextIno++, readonly: false, target, quota, atim: 0n, mtim: 0n };
+    return { kind: 'symlink', ino: this.#nextIno++, readonly: false, target, quota, atim: this.#now(), mtim: this.#now() };
   }
 
   /** Creates (read-only) parent directories and returns the directory at `path` (absolute, normalised). */

@@ -3,7 +3,7 @@
  * `output_limit` (the bytes up to the cap are kept), so a guest printing forever is stopped at the
  * same byte on every node.
  */
-import { RunEnd } from '../host-calls.ts';
+import { RunEnd } from '../../runtime/store.ts';
 
 /** The guest went over an output cap (stdout, stderr or the output directory): the run ends. */
 export class OutputLimit extends RunEnd {

@@ -77,6 +77,8 @@ export function pathFunctions(st: FileState, guarded: (f: () => number) => numbe
       const target = mem.string(oldPtr, oldLen);
       if (target === null) return ERRNO.ILSEQ;
       if (target.includes('\0')) return ERRNO.INVAL;
+      // An absolute target would name something outside every preopen: refused, as wasmtime does.
+      if (target.startsWith('/')) return ERRNO.PERM;
       const r = resolve(st, fd, newPtr, newLen);
       if (typeof r === 'number') return r;
       if (r.node !== undefined) return ERRNO.EXIST;
@@ -100,6 +102,10 @@ export function pathFunctions(st: FileState, guarded: (f: () => number) => numbe
       return ERRNO.SUCCESS;
     },
     path_open(dirFd: number, dirflags: number, pathPtr: number, pathLen: number, oflags: number, rightsBase: bigint, _rightsInheriting: bigint, fdflags: number, fdPtr: number): number {
+      // Rights the guest dropped from the directory are enforced (fd_fdstat_set_rights).
+      const dropped = fds.get(dirFd)?.dropped ?? 0n;
+      const needs = RIGHTS.PATH_OPEN | (oflags & OFLAGS.CREAT ? RIGHTS.PATH_CREATE_FILE : 0n) | (oflags & OFLAGS.TRUNC ? RIGHTS.PATH_FILESTAT_SET_SIZE : 0n);
+      if ((dropped & needs) !== 0n) return ERRNO.NOTCAPABLE;
       const r = resolve(st, dirFd, pathPtr, pathLen, (dirflags & LOOKUP_SYMLINK_FOLLOW) !== 0);
       if (typeof r === 'number') return r;
       mem.check(fdPtr, 4);

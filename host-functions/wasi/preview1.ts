@@ -12,10 +12,11 @@ import { FdTable } from './fd-table.ts';
 import { fileFunctions, WASI_LEVEL } from './files.ts';
 import type { FileState } from './files.ts';
 import { FileTree, Quota, QuotaExceeded } from './fs.ts';
+import type { DirNode } from './fs.ts';
 import { OutputCapture, OutputLimit } from './output.ts';
-import { RunEnd } from '../host-calls.ts';
-import type { HostCalls, HostValue } from '../host-calls.ts';
-import { Struct } from '../guest-memory.ts';
+import { RunEnd } from '../../runtime/store.ts';
+import type { HostCalls, HostValue } from '../../runtime/store.ts';
+import { Struct } from '../../runtime/store.ts';
 
 /** `proc_exit`: unwinds the guest (shim's `WASIProcExit`). */
 export class ProcExit extends RunEnd {
@@ -36,8 +37,15 @@ export interface WasiConfig {
   clockStart: bigint;
   clockStep: bigint;
   stdin: Uint8Array;
-  /** Read-only inputs: guest path → contents. */
+  /**
+   * Inputs: guest path → contents (a key ending in `/` is a directory). Under a writable directory
+   * and outside every declared input they are that directory's writable initial content.
+   */
   inputs: ReadonlyMap<string, Uint8Array>;
+  /** Guest paths of the writable directories (`/` allowed); default none. */
+  writable?: readonly string[];
+  /** Guest paths the manifest declares as (read-only) inputs; default none. */
+  inputPaths?: readonly string[];
   outputDir: string;
   scratchDir: string;
   limits: { stdout: number; stderr: number; output: number; scratch: number };
@@ -63,6 +71,12 @@ export interface WasiHost {
   stderr: OutputCapture;
   tree: FileTree;
   clock: VirtualClock;
+  /** Final content of /output and every writable directory: guest path → bytes (scratch left out). */
+  outputs(): Map<string, Uint8Array>;
+}
+
+function within(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(outer === '/' ? '/' : `${outer}/`);
 }
 
 /**
@@ -73,10 +87,42 @@ export function createWasi(calls: HostCalls, cfg: WasiConfig): WasiHost {
   const mem = calls.mem;
   const clock = new VirtualClock(cfg.clockStart, cfg.clockStep);
   const rng = new ChaCha20Stream(cfg.seed);
-  const tree = new FileTree();
-  for (const [path, data] of [...cfg.inputs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) tree.addFile(path, data);
+  const level = cfg.level ?? WASI_LEVEL;
+  // Level 1 stamps a new node with the virtual clock, never the host's; level 0 stamped nothing.
+  const tree = new FileTree(level === 0 ? undefined : () => clock.peek(CLOCK.REALTIME));
   const outputQuota = new Quota(cfg.outputDir, cfg.limits.output);
   const scratchQuota = new Quota(cfg.scratchDir, cfg.limits.scratch);
+  const writable = cfg.writable ?? [];
+  const inputPaths = cfg.inputPaths ?? [];
+  // Writable directories share /output's quota: their final content is output too (spec/wasi.md#W3).
+  const mounts: DirNode[] = [];
+  for (const w of writable) {
+    if (w === '/') {
+      tree.root.readonly = false;
+      tree.root.quota = outputQuota;
+      mounts.push(tree.root);
+    } else {
+      const cut = w.lastIndexOf('/');
+      const parent = tree.mkdirs(w.slice(0, cut), true);
+      const dir = tree.dir(false, outputQuota);
+      parent.children.set(w.slice(cut + 1), dir);
+      mounts.push(dir);
+    }
+  }
+  for (const [path, data] of [...cfg.inputs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const isDir = path.endsWith('/');
+    const plain = isDir ? path.slice(0, -1) : path;
+    const own = writable.some((w) => within(plain, w)) && !inputPaths.some((i) => within(plain, i));
+    if (isDir) tree.mkdirs(plain, !own, own ? outputQuota : undefined);
+    else if (!own) tree.addFile(path, data);
+    else {
+      // A copy: the guest may change it, and the bundle must keep the initial bytes.
+      const cut = path.lastIndexOf('/');
+      const file = tree.file(false, data.slice(), outputQuota);
+      outputQuota.used += data.length;
+      tree.mkdirs(path.slice(0, cut), false, outputQuota).children.set(path.slice(cut + 1), file);
+    }
+  }
   tree.mkdirs(cfg.outputDir, false, outputQuota);
   tree.mkdirs(cfg.scratchDir, false, scratchQuota);
   const stdout = new OutputCapture('stdout', cfg.limits.stdout);
@@ -86,10 +132,13 @@ export function createWasi(calls: HostCalls, cfg: WasiConfig): WasiHost {
   fds.open({ kind: 'out', capture: stdout });
   fds.open({ kind: 'out', capture: stderr });
   fds.open({ kind: 'dir', node: tree.root, preopen: '/' });
+  // Each writable directory below the root is a preopen of its own (fd 4, 5, … in path order).
+  writable.forEach((w, i) => {
+    if (w !== '/') fds.open({ kind: 'dir', node: mounts[i]!, preopen: w });
+  });
   const args = encodeList(['main', ...cfg.args]);
   const env = encodeList(Object.keys(cfg.env).sort().map((k) => `${k}=${cfg.env[k]}`));
 
-  const level = cfg.level ?? WASI_LEVEL;
   const notSocket = (fd: number): number => (level === 0 ? ERRNO.NOTSUP : fds.get(fd) === undefined ? ERRNO.BADF : ERRNO.NOTSOCK);
   const st: FileState = {
     mem, fds, tree, stdin: cfg.stdin, stdinPos: 0, level, now: () => clock.peek(CLOCK.REALTIME),
@@ -214,7 +263,13 @@ export function createWasi(calls: HostCalls, cfg: WasiConfig): WasiHost {
     if (!cfg.grants.has(group)) continue;
     imports[name] = calls.wrap(`wasi_snapshot_preview1.${name}`, f);
   }
-  return { imports, stdout, stderr, tree, clock };
+  const outputs = (): Map<string, Uint8Array> => {
+    const out = tree.collect(cfg.outputDir);
+    const skip = new Set([cfg.scratchDir, cfg.outputDir]);
+    for (const w of writable) for (const [p, d] of tree.collect(w, skip)) out.set(p, d);
+    return out;
+  };
+  return { imports, stdout, stderr, tree, clock, outputs };
 }
 
 /** The preview1 import names in a group, for grants → `compile({ imports })`. */

@@ -6,14 +6,14 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { compile } from '../compiled-module.ts';
+import { compile } from '../engine.ts';
 import type { CompiledModule } from '../compiled-module.ts';
 import { InputError } from '../errors.ts';
 import { readManifestInputs } from '../inputs.ts';
 import { parseManifest } from '../manifest/parse.ts';
 import { applyManifestOverrides, readManifestFile } from '../manifest/load.ts';
 import type { CageManifest } from '../manifest/parse.ts';
-import { compileOptionsFor } from '../run.ts';
+import { compileOptionsFor } from '../cage/run.ts';
 
 /** Where the challenge contract puts the submission's bytes (read-only; they are also stdin). */
 export const SUBMISSION_PATH = '/input/submission';

@@ -4,13 +4,13 @@
  * `/output/score.json` produced a score; anything else is a failed evaluation with a reason,
  * scored 0. `details.failure` marks a submission the challenge itself failed (still a valid score).
  */
-import { runGuest } from '../run.ts';
-import type { RunOutcome } from '../run.ts';
+import { runGuest } from '../cage/run.ts';
+import type { RunOutcome } from '../cage/run.ts';
 import { resultHash } from '../result.ts';
 import type { RunResult, RunStatus } from '../result.ts';
 import type { CompiledModule } from '../compiled-module.ts';
 import type { CageManifest } from '../manifest/parse.ts';
-import type { NetTransport } from '../../host-functions/net/http.ts';
+import type { NetTransport } from '../cage/run.ts';
 import { toHex } from '../hash.ts';
 import { SCORE_PATH, SUBMISSION_PATH } from './challenge.ts';
 

@@ -9,9 +9,9 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { workerStackMb } from '../cage.ts';
+import { workerStackMb } from '../cage/cage.ts';
 import { DocklockError, InputError, InternalError, PoolClosedError, WatchdogError } from '../errors.ts';
-import { openBridge } from '../../host-functions/net/bridge.ts';
+import { openBridge } from '../cage/bridge.ts';
 import type { Challenge } from './challenge.ts';
 import type { EvaluationRecord } from './evaluation.ts';
 import type { PoolJob, PoolReply, PoolWorkerInit } from './worker.ts';

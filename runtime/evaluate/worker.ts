@@ -3,15 +3,15 @@
  * `workerData`, as a `SharedCompiledModule` (V8 shares the machine code; nothing is compiled
  * again here); then each message is one submission to evaluate. Network requests of a `net`-granted
  * challenge block this thread on `Atomics.wait` while the main thread performs them, as in
- * runtime/cage-worker.ts (spec: spec/network.md#R1).
+ * runtime/cage/worker.ts (spec: spec/network.md#R1).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { CompiledModule } from '../compiled-module.ts';
 import type { SharedCompiledModule } from '../compiled-module.ts';
 import type { CageManifest } from '../manifest/parse.ts';
 import { DocklockError } from '../errors.ts';
-import { bridgeTransport } from '../../host-functions/net/bridge.ts';
-import type { BridgeEnd } from '../../host-functions/net/bridge.ts';
+import { bridgeTransport } from '../cage/bridge.ts';
+import type { BridgeEnd } from '../cage/bridge.ts';
 import { evaluateOne } from './evaluation.ts';
 import type { EvaluationRecord } from './evaluation.ts';
 

@@ -47,6 +47,9 @@ export function canonicalManifestBytes(m: CageManifest): Uint8Array {
     m.args,
     [n.mode, n.allow, n.limits.maxRequests, n.limits.maxRequestBytes, n.limits.maxResponseBytes, n.limits.timeoutMs],
     m.grants,
+    // Only manifests with writable directories carry a 12th element: every other manifest keeps
+    // the bytes, and so the hash, it had before writable directories existed.
+    ...(m.files.writable.length > 0 ? [m.files.writable.map((w) => w.guest)] : []),
   ]);
 }
 
@@ -86,8 +89,9 @@ export function decodeCanonicalManifest(bytes: Uint8Array): CageManifest {
   } catch (cause) {
     throw bad((cause as Error).message, cause);
   }
-  if (!Array.isArray(raw) || raw.length !== 11 || raw[0] !== CANONICAL_MANIFEST_VERSION) throw bad(`expected an array of 11 starting with version ${CANONICAL_MANIFEST_VERSION}`);
-  const [, apiVersion, kind, entry, lim, det, files, env, args, net, grants] = raw as unknown[];
+  if (!Array.isArray(raw) || (raw.length !== 11 && raw.length !== 12) || raw[0] !== CANONICAL_MANIFEST_VERSION) throw bad(`expected an array of 11 or 12 starting with version ${CANONICAL_MANIFEST_VERSION}`);
+  const [, apiVersion, kind, entry, lim, det, files, env, args, net, grants, writable] = raw as unknown[];
+  if (writable !== undefined && !Array.isArray(writable)) throw bad('writable must be an array');
   const arr = (v: unknown, len: number, what: string): unknown[] => {
     if (!Array.isArray(v) || v.length !== len) throw bad(`${what} must be an array of ${len}`);
     return v;
@@ -110,7 +114,7 @@ export function decodeCanonicalManifest(bytes: Uint8Array): CageManifest {
     entry,
     limits: { fuel, memory, stack, stdout, stderr, output, wallClockMs },
     determinism: { seed: Buffer.from(seed).toString('hex'), clock: { start, step } },
-    files: { inputs: inputs.map((guest: unknown) => ({ guest })), output: outputDir, scratch },
+    files: { inputs: inputs.map((guest: unknown) => ({ guest })), output: outputDir, scratch, ...(writable === undefined ? {} : { writable: (writable as unknown[]).map((guest) => ({ guest })) }) },
     env: envObj,
     args,
     network: { mode, allow, limits: { maxRequests, maxRequestBytes, maxResponseBytes, timeoutMs } },

@@ -34,6 +34,8 @@ export interface ManifestOverrides {
   allowHosts?: readonly string[];
   /** Appended to `files.inputs`. */
   inputs?: readonly ManifestInput[];
+  /** Appended to `files.writable`. */
+  writable?: readonly ManifestInput[];
 }
 
 /** A loaded manifest and the folder its relative host paths are resolved against. */
@@ -89,6 +91,9 @@ export function applyManifestOverrides(raw: Obj, o: ManifestOverrides): Obj {
   }
   if (o.inputs !== undefined && o.inputs.length > 0) {
     append(section(raw, 'files'), 'inputs', o.inputs.map((i) => ({ ...i })));
+  }
+  if (o.writable !== undefined && o.writable.length > 0) {
+    append(section(raw, 'files'), 'writable', o.writable.map((i) => ({ ...i })));
   }
   return raw;
 }

@@ -121,8 +121,13 @@ export interface CageManifest {
     };
   };
   files: {
-    /** Read-only inputs, sorted by guest path. Default none. */
+    /** Read-only inputs (files or directory trees), sorted by guest path. Default none. */
     inputs: ManifestInput[];
+    /**
+     * Writable directories (`/` allowed), sorted by guest path: each starts with a host
+     * directory's content and its final content is an output (spec/wasi.md#W3). Default none.
+     */
+    writable: ManifestInput[];
     /** Writable output directory. Default `/output`. */
     output: string;
     /** Read-write scratch directory. Default `/tmp`. */
@@ -290,39 +295,52 @@ export function parseSize(value: unknown, field = 'size'): number {
 const SIZE_UNITS: Record<string, number> = { B: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 };
 
 function parseFiles(f: Obj): CageManifest['files'] {
-  only(f, 'files', ['inputs', 'output', 'scratch']);
+  only(f, 'files', ['inputs', 'output', 'scratch', 'writable']);
   const output = f.output === undefined ? MANIFEST_DEFAULTS.outputDir : guestPath(f.output, 'files.output');
   const scratch = f.scratch === undefined ? MANIFEST_DEFAULTS.scratchDir : guestPath(f.scratch, 'files.scratch');
-  const list = f.inputs === undefined ? [] : array(f.inputs, 'files.inputs');
-  const inputs: ManifestInput[] = list.map((item, i) => {
-    const at = `files.inputs.${i}`;
-    const o = object(item, at);
-    only(o, at, ['host', 'guest']);
-    const guest = guestPath(requiredField(o, 'guest', at), `${at}.guest`);
-    const host = optionalString(o, 'host', at);
-    if (host !== undefined && (host.length === 0 || host.includes('\0'))) {
-      throw new InputError('DL_ERR_MANIFEST_PATH', `${at}.host must be a non-empty path without NUL bytes`, { field: `${at}.host` });
-    }
-    return host === undefined ? { guest } : { host, guest };
-  });
+  const inputs = mappings(f.inputs, 'files.inputs', false);
+  const writable = mappings(f.writable, 'files.writable', true);
   // Inputs are read-only, /output write-only, scratch read-write: no path may sit inside another's
-  // area, or one guest path would have two meanings (DESIGN.md: inputs ∩ outputs = ∅).
+  // area, or one guest path would have two meanings (DESIGN.md: inputs ∩ outputs = ∅). A writable
+  // root is the one exception: it holds everything else, each keeping its own meaning.
   const areas: [string, string][] = [
     [output, 'files.output'],
     [scratch, 'files.scratch'],
     ...inputs.map((inp, i): [string, string] => [inp.guest, `files.inputs.${i}.guest`]),
+    ...writable.filter((w) => w.guest !== '/').map((w, i): [string, string] => [w.guest, `files.writable.${i}.guest`]),
   ];
+  if (writable.length > 1 && writable.some((w) => w.guest === '/')) {
+    throw new InputError('DL_ERR_MANIFEST_PATH_OVERLAP', 'files.writable maps / and another directory: a writable root already holds every other writable directory', { field: 'files.writable' });
+  }
   for (let a = 0; a < areas.length; a++) {
     for (let b = a + 1; b < areas.length; b++) {
       const [pa, fa] = areas[a];
       const [pb, fb] = areas[b];
       if (within(pa, pb) || within(pb, pa)) {
-        throw new InputError('DL_ERR_MANIFEST_PATH_OVERLAP', `${fb} (${pb}) overlaps ${fa} (${pa}): inputs, the output directory and scratch must be disjoint, none inside another`, { field: fb });
+        throw new InputError('DL_ERR_MANIFEST_PATH_OVERLAP', `${fb} (${pb}) overlaps ${fa} (${pa}): inputs, writable directories, the output directory and scratch must be disjoint, none inside another`, { field: fb });
       }
     }
   }
+  writable.sort((x, y) => (x.guest < y.guest ? -1 : x.guest > y.guest ? 1 : 0));
   inputs.sort((x, y) => (x.guest < y.guest ? -1 : x.guest > y.guest ? 1 : 0));
-  return { inputs, output, scratch };
+  return { inputs, output, scratch, writable };
+}
+
+/** `files.inputs` / `files.writable`: `{host?, guest}` mappings; only a writable one may be `/`. */
+function mappings(v: unknown, at: string, rootAllowed: boolean): ManifestInput[] {
+  const list = v === undefined ? [] : array(v, at);
+  return list.map((item, i) => {
+    const here = `${at}.${i}`;
+    const o = object(item, here);
+    only(o, here, ['host', 'guest']);
+    const g = requiredField(o, 'guest', here);
+    const guest = rootAllowed && g === '/' ? '/' : guestPath(g, `${here}.guest`);
+    const host = optionalString(o, 'host', here);
+    if (host !== undefined && (host.length === 0 || host.includes('\0'))) {
+      throw new InputError('DL_ERR_MANIFEST_PATH', `${here}.host must be a non-empty path without NUL bytes`, { field: `${here}.host` });
+    }
+    return host === undefined ? { guest } : { host, guest };
+  });
 }
 
 function parseEnv(e: Obj): Record<string, string> {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { compile, OutOfFuel } from '../../index.ts';
 import type { Instance } from '../../index.ts';
-import { DivergenceStop, HostCalls } from '../../host-functions/host-calls.ts';
-import type { FuelMeter, HostValue } from '../../host-functions/host-calls.ts';
-import { GuestFault } from '../../host-functions/guest-memory.ts';
+import { DivergenceStop, HostCalls } from '../../runtime/witness/recorder.ts';
+import type { FuelMeter, HostValue } from '../../runtime/witness/recorder.ts';
+import { GuestFault } from '../../runtime/guest-memory.ts';
 import { toHex } from '../../runtime/hash.ts';
 import type { WitnessEntry } from '../../runtime/witness/entry.ts';
 import { commitEntries, WitnessLog } from '../../runtime/witness/log.ts';

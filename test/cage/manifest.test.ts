@@ -61,7 +61,7 @@ describe('parseManifest', () => {
     expect(m.limits).toEqual({ fuel: 10_000_000_000n, memory: 256 * 2 ** 20, stack: 65536, stdout: 2 ** 20, stderr: 2 ** 20, output: 16 * 2 ** 20, wallClockMs: 60_000 });
     expect(m.determinism.seed).toEqual(new Uint8Array(32));
     expect(m.determinism.clock).toEqual({ start: 1_700_000_000_000_000_000n, step: 1_000_000n });
-    expect(m.files).toEqual({ inputs: [], output: '/output', scratch: '/tmp' });
+    expect(m.files).toEqual({ inputs: [], output: '/output', scratch: '/tmp', writable: [] });
     expect(m.env).toEqual({});
     expect(m.args).toEqual([]);
     expect(m.network.mode).toBe('deny');

@@ -1,15 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../index.ts';
-import { HostCalls, RunEnd } from '../../host-functions/host-calls.ts';
-import type { HostValue } from '../../host-functions/host-calls.ts';
+import { HostCalls, RunEnd } from '../../runtime/witness/recorder.ts';
+import type { HostValue } from '../../runtime/witness/recorder.ts';
 import { createWasi, ProcExit } from '../../host-functions/wasi/preview1.ts';
-import { trampolinable, trampolineModuleBytes } from '../../host-functions/trampolines.ts';
+import { trampolinable, trampolineModuleBytes } from '../../runtime/witness/trampolines.ts';
 import { InternalError } from '../../runtime/errors.ts';
 import { toHex } from '../../runtime/hash.ts';
 import type { FuncType } from '../../runtime/instrument/module.ts';
 import { parseManifest } from '../../runtime/manifest/parse.ts';
-import { compileOptionsFor } from '../../runtime/run.ts';
+import { compileOptionsFor } from '../../runtime/cage/run.ts';
 import { wat } from '../engine/wat.ts';
 
 const I32 = 0x7f;

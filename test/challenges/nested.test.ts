@@ -7,10 +7,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeEntries } from '../../runtime/witness/encoding.ts';
-import { runGuest } from '../../runtime/run.ts';
+import { runGuest } from '../../runtime/cage/run.ts';
 import { loadChallenge } from '../../runtime/evaluate/challenge.ts';
 import { evaluateOne, evaluationInputs } from '../../runtime/evaluate/evaluation.ts';
-import { grantedImports } from '../../runtime/run.ts';
+import { grantedImports } from '../../runtime/cage/run.ts';
 import { parseManifest } from '../../runtime/manifest/parse.ts';
 import { exampleDir } from './helpers.ts';
 

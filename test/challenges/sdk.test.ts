@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Server } from 'node:http';
 import { parseManifest } from '../../runtime/manifest/parse.ts';
-import { runCage } from '../../runtime/cage.ts';
+import { runCage } from '../../runtime/cage/cage.ts';
 import { resultHash } from '../../runtime/result.ts';
 import { toHex } from '../../runtime/hash.ts';
 import { NESTED_ERR, NESTED_STATUS, NESTED_STATUS_NAMES } from '../../host-functions/nested/abi.ts';

@@ -80,3 +80,14 @@ describe('claims and verdicts', () => {
     expect(await codeOf(openEnvelope(pack(['docklock/claim', body])))).toBe('DL_ERR_P2P_SCHEMA');
   });
 });
+
+describe('regressions', () => {
+  it('decodes the score of a claim that sits inside a larger buffer (a Buffer view, not a copy)', async () => {
+    const key = await keyFromSeed(seed(8));
+    const env = await signClaim(key, { ...fields, issuedAt: 42 });
+    const big = Buffer.alloc(env.length + 100, 7);
+    big.set(env, 50);
+    const o = await openEnvelope(big.subarray(50, 50 + env.length));
+    expect(o.kind === CLAIM_KIND && o.claim.score).toBe(fields.score);
+  });
+});

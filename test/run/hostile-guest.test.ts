@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { runGuest } from '../../runtime/run.ts';
-import { runCage } from '../../runtime/cage.ts';
+import { runGuest } from '../../runtime/cage/run.ts';
+import { runCage } from '../../runtime/cage/cage.ts';
 import { parseManifest } from '../../runtime/manifest/parse.ts';
 import { encodeBundle, decodeBundle, verifyBundle } from '../../runtime/bundle.ts';
 import { replayDecoded } from '../../runtime/replay.ts';

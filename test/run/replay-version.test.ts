@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runGuest } from '../../runtime/run.ts';
+import { runGuest } from '../../runtime/cage/run.ts';
 import { parseManifest } from '../../runtime/manifest/parse.ts';
 import { replayDecoded } from '../../runtime/replay.ts';
 import { fixture } from './helpers.ts';

@@ -3,7 +3,7 @@ import { WASI } from 'node:wasi';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture, tempDir } from './helpers.ts';
-import { runGuest } from '../../runtime/run.ts';
+import { runGuest } from '../../runtime/cage/run.ts';
 import { parseManifest } from '../../runtime/manifest/parse.ts';
 
 /**

@@ -4,21 +4,21 @@
  * watchdog, which is an infrastructure failure, never a result (spec: DESIGN.md).
  */
 import { Worker } from 'node:worker_threads';
-import { InternalError, DocklockError, ValidationError, WatchdogError } from './errors.ts';
-import { compile } from './compiled-module.ts';
-import type { SharedCompiledModule } from './compiled-module.ts';
+import { InternalError, DocklockError, ValidationError, WatchdogError } from '../errors.ts';
+import { compile } from '../engine.ts';
+import type { SharedCompiledModule } from '../compiled-module.ts';
 import { compileOptionsFor, runOutcome } from './run.ts';
 import type { RunOutcome, RunOutcomeParts, RunRequest } from './run.ts';
-import { WitnessLog } from './witness/log.ts';
-import { openBridge } from '../host-functions/net/bridge.ts';
-import type { WorkerInit } from './cage-worker.ts';
+import { WitnessLog } from '../witness/log.ts';
+import { openBridge } from '../../host-functions/net/bridge.ts';
+import type { WorkerInit } from './worker.ts';
 
 export interface CageOptions extends Omit<RunRequest, 'net' | 'tee' | 'compiled'> {
   /** Mirror the guest's stdout/stderr as it writes them. */
   tee?: { stdout?: (b: Uint8Array) => void; stderr?: (b: Uint8Array) => void };
 }
 
-const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './cage-worker.ts' : './cage-worker.js', import.meta.url);
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
 
 /** Stack for the worker: room for the frame-weight budget (≈8 bytes a unit) three times over. */
 export function workerStackMb(stackBudget: number): number {

@@ -7,11 +7,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { runGuest } from './run.ts';
 import type { RunOutcomeParts } from './run.ts';
 import type { RunRequest } from './run.ts';
-import { bridgeTransport } from '../host-functions/net/bridge.ts';
-import type { BridgeEnd } from '../host-functions/net/bridge.ts';
-import { DocklockError } from './errors.ts';
-import { CompiledModule } from './compiled-module.ts';
-import type { SharedCompiledModule } from './compiled-module.ts';
+import { bridgeTransport } from '../../host-functions/net/bridge.ts';
+import type { BridgeEnd } from '../../host-functions/net/bridge.ts';
+import { DocklockError } from '../errors.ts';
+import { CompiledModule } from '../compiled-module.ts';
+import type { SharedCompiledModule } from '../compiled-module.ts';
 
 export interface WorkerInit {
   request: Omit<RunRequest, 'net' | 'tee' | 'compiled'>;

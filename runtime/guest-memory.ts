@@ -3,7 +3,7 @@
  * writes goes through `write`, which records it for the witness (spec: DESIGN.md, "host results").
  * Views are refreshed when `memory.grow` replaces the buffer.
  */
-import type { MemoryWrite } from '../runtime/witness/entry.ts';
+import type { MemoryWrite } from './witness/entry.ts';
 
 /** A guest pointer or length outside linear memory: the WASI call returns ERRNO_FAULT. */
 export class GuestFault extends Error {

@@ -21,8 +21,8 @@
  *
  * @module
  */
-import { Writer } from '../runtime/instrument/bytes.ts';
-import type { FuncType } from '../runtime/instrument/module.ts';
+import { Writer } from '../instrument/bytes.ts';
+import type { FuncType } from '../instrument/module.ts';
 
 const I32 = 0x7f;
 const I64 = 0x7e;

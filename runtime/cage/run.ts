@@ -6,30 +6,32 @@
  *
  * The caller (cage.ts) runs this inside a worker with a fixed stack size and a watchdog.
  */
-import { compile } from './compiled-module.ts';
-import type { CompiledModule } from './compiled-module.ts';
-import { DeterministicTrap, OutOfFuel, StackExhausted, ValidationError } from './errors.ts';
-import type { Instance } from './instance.ts';
-import { DEFAULT_COST_TABLE } from './instrument/cost-table.ts';
-import { INSTRUMENTER_VERSION } from './instrument/instrument.ts';
-import { manifestHash } from './manifest/canonical.ts';
-import type { CageManifest } from './manifest/parse.ts';
-import { RESULT_FORMAT_VERSION, inputHash } from './result.ts';
-import type { RunResult, RunStatus } from './result.ts';
-import type { WitnessEntry } from './witness/entry.ts';
-import type { WitnessLog } from './witness/log.ts';
-import { decodeEntries } from './witness/encoding.ts';
+import { Engine } from '../engine.ts';
+import type { CompiledModule } from '../compiled-module.ts';
+import { DeterministicTrap, OutOfFuel, StackExhausted, ValidationError } from '../errors.ts';
+import type { Instance } from '../instance.ts';
+import { DEFAULT_COST_TABLE } from '../instrument/cost-table.ts';
+import { INSTRUMENTER_VERSION } from '../instrument/instrument.ts';
+import { manifestHash } from '../manifest/canonical.ts';
+import type { CageManifest } from '../manifest/parse.ts';
+import { RESULT_FORMAT_VERSION, inputHash } from '../result.ts';
+import type { RunResult, RunStatus } from '../result.ts';
+import type { WitnessEntry } from '../witness/entry.ts';
+import type { WitnessLog } from '../witness/log.ts';
+import { decodeEntries } from '../witness/encoding.ts';
+import { blake3 } from '../hash.ts';
+import { DivergenceStop, HostCalls } from '../witness/recorder.ts';
+import type { Divergence } from '../witness/recorder.ts';
+import { Store } from '../store.ts';
+import { OutputLimit, ProcExit } from '../../host-functions/wasi/preview1.ts';
+import { WASI_LEVEL } from '../../host-functions/wasi/files.ts';
+import { createWasi, grantedImports, hostImports } from './capabilities.ts';
+import type { NetTransport } from './capabilities.ts';
+
+export { grantedImports };
+export type { NetTransport };
 
 const EMPTY_WITNESS = new Uint8Array(0);
-import { blake3 } from './hash.ts';
-import { DivergenceStop, HostCalls } from '../host-functions/host-calls.ts';
-import type { Divergence, HostValue } from '../host-functions/host-calls.ts';
-import { OutputLimit, ProcExit, createWasi, wasiImportNames } from '../host-functions/wasi/preview1.ts';
-import { createNet, NET_IMPORTS } from '../host-functions/net/http.ts';
-import type { NetTransport } from '../host-functions/net/http.ts';
-import { createLog, LOG_IMPORTS } from '../host-functions/log.ts';
-import { createNested } from '../host-functions/nested/submission.ts';
-import { NESTED_IMPORTS } from '../host-functions/nested/abi.ts';
 
 export interface RunRequest {
   manifest: CageManifest;
@@ -55,6 +57,8 @@ export interface RunRequest {
   tee?: { stdout?: (b: Uint8Array) => void; stderr?: (b: Uint8Array) => void };
   /** Already compiled module (a worker pool shares them); must match `module` and the manifest. */
   compiled?: CompiledModule;
+  /** The engine that compiles the module and anything the run loads (default `Engine.default`). */
+  engine?: Engine;
   /** WASI ABI level (spec/wasi.md#W6): a replay passes its bundle's; default the current one. */
   wasiLevel?: number;
 }
@@ -76,7 +80,7 @@ export interface RunOutcome {
   error: { code: string; message: string } | null;
 }
 
-/** The parts of a {@link RunOutcome} that cross threads (cage-worker.ts posts them). */
+/** The parts of a {@link RunOutcome} that cross threads (cage/worker.ts posts them). */
 export type RunOutcomeParts = Omit<RunOutcome, 'witness' | 'log'>;
 
 /** A {@link RunOutcome} whose `witness` is decoded from `witnessBytes` when first read. */
@@ -90,16 +94,6 @@ export function runOutcome(parts: RunOutcomeParts, log?: WitnessLog): RunOutcome
     },
   };
   return log === undefined ? out : Object.assign(out, { log });
-}
-
-/** The imports a manifest's grants allow, as patterns for `compile`. */
-export function grantedImports(m: CageManifest): string[] {
-  const g = new Set<string>(m.grants);
-  const out = wasiImportNames(g);
-  if (g.has('net')) out.push(...NET_IMPORTS.map((n) => `docklock.${n}`));
-  if (g.has('log')) out.push(...LOG_IMPORTS.map((n) => `docklock.${n}`));
-  if (g.has('nested')) out.push(...NESTED_IMPORTS.map((n) => `docklock.${n}`));
-  return out;
 }
 
 /** Compile options that follow from a manifest (part of the compile cache key). */
@@ -138,9 +132,12 @@ export async function runGuest(req: RunRequest): Promise<RunOutcome> {
   const m = req.manifest;
   const result = baseResult(req);
   const calls = new HostCalls(req.mode, req.witness);
+  const engine = req.engine ?? Engine.default;
+  // Bundles recorded before host calls failed closed (WASI level 0) replay as they ran.
+  calls.failClosed = (req.wasiLevel ?? WASI_LEVEL) > 0;
   let compiled: CompiledModule;
   try {
-    compiled = req.compiled ?? (await compile(req.module, compileOptionsFor(m)));
+    compiled = req.compiled ?? (await engine.compile(req.module, compileOptionsFor(m)));
   } catch (e) {
     if (!(e instanceof ValidationError)) throw e;
     result.witnessRoot = calls.log.finalize().root;
@@ -157,18 +154,15 @@ export async function runGuest(req: RunRequest): Promise<RunOutcome> {
   const wasi = createWasi(calls, {
     args: m.args, env: m.env, seed: m.determinism.seed, clockStart: m.determinism.clock.start, clockStep: m.determinism.clock.step,
     stdin: req.stdin, inputs: req.inputs, outputDir: m.files.output, scratchDir: m.files.scratch,
+    writable: m.files.writable.map((w) => w.guest), inputPaths: m.files.inputs.map((i) => i.guest),
     limits: { stdout: m.limits.stdout, stderr: m.limits.stderr, output: m.limits.output, scratch: m.limits.memory }, grants,
     level: req.wasiLevel,
   });
   wasi.stdout.tee = req.tee?.stdout;
   wasi.stderr.tee = req.tee?.stderr;
-  const docklock: Record<string, (...a: HostValue[]) => HostValue | undefined> = {};
-  if (grants.has('net')) Object.assign(docklock, createNet(calls, m, req.net));
-  if (grants.has('log')) Object.assign(docklock, createLog(calls, wasi.stderr));
-  // The submission's fuel is billed to this run's instance (assigned below, before the guest runs).
-  if (grants.has('nested')) Object.assign(docklock, createNested(calls, m, () => instance));
+  const store = new Store(engine, m, calls);
   // Host imports go through wasm trampolines that capture fuel and arguments for the witness.
-  const imports = calls.link({ wasi_snapshot_preview1: wasi.imports, docklock }, compiled.functionImports());
+  const imports = calls.link(hostImports(store, { wasi, net: req.net }), compiled.functionImports());
 
   let instance: Instance | undefined;
   let status: RunStatus = 'exited';
@@ -180,6 +174,8 @@ export async function runGuest(req: RunRequest): Promise<RunOutcome> {
       fuel: m.limits.fuel,
       beforeStart: (inst) => {
         instance = inst;
+        // The submission's fuel (nested group) is billed to this instance.
+        store.instance = inst;
         const mem = inst.exports.memory;
         calls.mem.attach(mem instanceof WebAssembly.Memory ? mem : undefined);
         calls.fuelMeter = inst;
@@ -218,7 +214,7 @@ export async function runGuest(req: RunRequest): Promise<RunOutcome> {
   result.fuelUsed = instance?.fuelUsed() ?? 0n;
   result.stdout = wasi.stdout.bytes();
   result.stderr = wasi.stderr.bytes();
-  result.outputs = wasi.tree.collect(m.files.output);
+  result.outputs = wasi.outputs();
   result.witnessEntries = calls.log.length;
   result.witnessRoot = commitment.root;
   // The encoding is a copy: unless the caller wants the log, its memory serves the next run.

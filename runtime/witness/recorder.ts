@@ -4,16 +4,22 @@
  * written into guest memory and the fuel used at the call. In replay mode the same wrapper compares
  * each new entry with the recorded one at the same index and stops the run at the first difference.
  */
-import { WitnessLog } from '../runtime/witness/log.ts';
-import { witnessLogFromEncoded } from '../runtime/witness/decode-log.ts';
-import type { RawShape } from '../runtime/witness/log.ts';
-import { LITTLE_ENDIAN } from '../runtime/blake3-small.ts';
-import type { WitnessEntry } from '../runtime/witness/entry.ts';
-import { GuestFault, GuestMemory } from './guest-memory.ts';
+import { WitnessLog } from './log.ts';
+import { witnessLogFromEncoded } from './decode-log.ts';
+import type { RawShape } from './log.ts';
+import { LITTLE_ENDIAN } from '../blake3-small.ts';
+import type { WitnessEntry } from './entry.ts';
+import { GuestFault, GuestMemory } from '../guest-memory.ts';
 import { funcTypeKey, SCRATCH_ARGS, SCRATCH_FUEL, trampolinable, trampolineModule } from './trampolines.ts';
-import { InternalError } from '../runtime/errors.ts';
-import type { FuncType } from '../runtime/instrument/module.ts';
-import { ERRNO } from './wasi/defs.ts';
+import { InternalError, OutOfFuel } from '../errors.ts';
+import type { FuncType } from '../instrument/module.ts';
+
+/**
+ * WASI's `ERRNO_FAULT` (21, wasi-libc `__WASI_ERRNO_FAULT`): the default answer to a bad guest
+ * pointer. Spelled out here so the recorder does not import a capability (host-functions/wasi/defs.ts
+ * holds the same value; test/host-functions checks they agree).
+ */
+export const WASI_ERRNO_FAULT = 21;
 
 /** A host value as WebAssembly passes it to JavaScript: i32/f32/f64 as number, i64 as bigint. */
 export type HostValue = number | bigint;
@@ -70,6 +76,10 @@ export interface FuelMeter {
   fuelUsedWords(out: Uint32Array, at: number): void;
   /** The same as a wasm `() -> i64` function, for the trampolines (an `Instance` has one). */
   fuelUsedFunction?(): () => bigint;
+  /** The budget as u32 halves, like `fuelUsedWords`: fuel used equal to it may mean an overdraft. */
+  fuelLimitWords?(out: Uint32Array, at: number): void;
+  /** Whether the counter is below zero: the guest spent more than its budget (spec: fuel.md#F5). */
+  overdrawn?(): boolean;
 }
 
 /** Before an instance exists (and in tests of host functions alone), every call is at fuel 0. */
@@ -113,6 +123,14 @@ export class HostCalls {
   readonly #fuel = new Uint32Array(2);
   /** Whether the trampolines read the fuel themselves (the meter has a wasm reader). */
   #fuelInWasm = true;
+  /**
+   * Fail closed (spec: fuel.md#F9): a host call made while the fuel counter is overdrawn ends the
+   * run out of fuel before the host function runs. Off only to replay bundles recorded before
+   * the rule (WASI level 0, spec/wasi.md#W6).
+   */
+  failClosed = true;
+  /** The meter's budget as u32 halves: only a call whose fuel used equals it can be overdrawn. */
+  readonly #limit = new Uint32Array(2).fill(0xffffffff);
   // A Map, not a WeakMap: it lives as long as the run, and ~45 WeakMap inserts a run measured slower.
   readonly #wrapped = new Map<HostFn, Wrapped>();
 
@@ -150,6 +168,17 @@ export class HostCalls {
     // A meter with no wasm reader (a test's): trampolined calls then read it from JavaScript.
     this.#fuelInWasm = f !== undefined || meter === NO_FUEL;
     if (f !== undefined) for (const t of this.#fuelTables) t.set(0, f);
+    if (meter.fuelLimitWords !== undefined) meter.fuelLimitWords(this.#limit, 0);
+    else this.#limit.fill(0xffffffff);
+  }
+
+  /**
+   * Ends the run out of fuel if the fuel used (u32 halves `lo`, `hi`, clamped to the budget) is
+   * the whole budget and the counter is below zero. Two compares on the usual path; the counter
+   * itself (a BigInt to read) only when the budget is spent.
+   */
+  #checkFuel(lo: number, hi: number): void {
+    if ((lo >>> 0) === this.#limit[0] && (hi >>> 0) === this.#limit[1] && this.failClosed && this.#meter.overdrawn?.() === true) throw new OutOfFuel();
   }
 
   /** In replay, the recorded entry the call in progress must match (net answers come from it). */
@@ -189,9 +218,12 @@ export class HostCalls {
   }
 
   /** Starts a staged call; returns its number (see #checkNotNested). */
-  #stagedBegin(): number {
-    this.mem.beginCall();
+  #stagedBegin(st: StagedImport): number {
     if (!this.#fuelInWasm) this.#meter.fuelUsedWords(this.#fuel, 0);
+    const fuel = this.#fuelInWasm ? st.words : this.#fuel;
+    const at = this.#fuelInWasm ? SCRATCH_FUEL >> 2 : 0;
+    this.#checkFuel(fuel[at]!, fuel[at + 1]!);
+    this.mem.beginCall();
     return ++callsStarted;
   }
 
@@ -232,7 +264,7 @@ export class HostCalls {
    * guest; a `GuestFault` becomes `faultValue` (ERRNO_FAULT for WASI); a `RunEnd` is recorded and
    * then ends the run.
    */
-  wrap<F extends (...args: never[]) => HostValue | void>(name: string, impl: F, faultValue: HostValue = ERRNO.FAULT): HostFn {
+  wrap<F extends (...args: never[]) => HostValue | void>(name: string, impl: F, faultValue: HostValue = WASI_ERRNO_FAULT): HostFn {
     const calls = this;
     const fn = impl as unknown as (...a: HostValue[]) => HostValue | void;
     const arity = fn.length;
@@ -244,10 +276,11 @@ export class HostCalls {
     const args = new Array<HostValue>(arity).fill(0);
     const hostCall = function hostCall(): HostValue | undefined {
       for (let i = 0; i < arity; i++) args[i] = arguments[i] as HostValue;
-      const started = ++callsStarted;
       calls.#meter.fuelUsedWords(fuel, 0);
       const fuelLo = fuel[0];
       const fuelHi = fuel[1];
+      calls.#checkFuel(fuelLo!, fuelHi!);
+      const started = ++callsStarted;
       mem.beginCall();
       let result: HostValue | void;
       try {
@@ -330,7 +363,7 @@ export class HostCalls {
     switch (st.w.arity) {
       case 0:
         return () => {
-          const s = this.#stagedBegin();
+          const s = this.#stagedBegin(st);
           let r: HostValue | void;
           try {
             r = impl();
@@ -341,7 +374,7 @@ export class HostCalls {
         };
       case 1:
         return (a: HostValue) => {
-          const s = this.#stagedBegin();
+          const s = this.#stagedBegin(st);
           let r: HostValue | void;
           try {
             r = impl(a);
@@ -352,7 +385,7 @@ export class HostCalls {
         };
       case 2:
         return (a: HostValue, b: HostValue) => {
-          const s = this.#stagedBegin();
+          const s = this.#stagedBegin(st);
           let r: HostValue | void;
           try {
             r = impl(a, b);
@@ -363,7 +396,7 @@ export class HostCalls {
         };
       case 3:
         return (a: HostValue, b: HostValue, c: HostValue) => {
-          const s = this.#stagedBegin();
+          const s = this.#stagedBegin(st);
           let r: HostValue | void;
           try {
             r = impl(a, b, c);
@@ -374,7 +407,7 @@ export class HostCalls {
         };
       case 4:
         return (a: HostValue, b: HostValue, c: HostValue, d: HostValue) => {
-          const s = this.#stagedBegin();
+          const s = this.#stagedBegin(st);
           let r: HostValue | void;
           try {
             r = impl(a, b, c, d);
@@ -385,7 +418,7 @@ export class HostCalls {
         };
       default:
         return (...args: HostValue[]) => {
-          const s = this.#stagedBegin();
+          const s = this.#stagedBegin(st);
           let r: HostValue | void;
           try {
             r = impl(...args);

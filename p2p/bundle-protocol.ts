@@ -1,0 +1,86 @@
+/**
+ * `/docklock/bundle/1`: fetch a bundle by its BLAKE3 hash (docs/p2p.md, "Bundle exchange").
+ *
+ * ```
+ * request:  hash (32 bytes), then the requester closes its write side
+ * response: status (1 byte: 0 ok, 1 not found, 2 over the server's cap), size (8 bytes, big-endian, ok only), then `size` bytes
+ * ```
+ *
+ * The requester refuses a size over its own cap before reading a byte of the body, allocates
+ * exactly `size` bytes, hashes each chunk as it arrives and rejects a stream that runs past
+ * `size`, ends early or hashes to anything else: it never holds more than the cap.
+ */
+import type { Stream } from '@libp2p/interface';
+import { createBLAKE3 } from 'hash-wasm';
+import type { BundleStore } from './bundles.ts';
+import { P2PError } from './errors.ts';
+import { send, StreamReader } from './frames.ts';
+import { equalBytes, hex } from './wire.ts';
+
+export const BUNDLE_PROTOCOL = '/docklock/bundle/1';
+const OK = 0;
+const NOT_FOUND = 1;
+const TOO_LARGE = 2;
+
+function header(status: number, size = 0): Uint8Array {
+  const b = new Uint8Array(status === OK ? 9 : 1);
+  b[0] = status;
+  if (status === OK) new DataView(b.buffer).setBigUint64(1, BigInt(size));
+  return b;
+}
+
+/** Serves one request. Never throws: a bad request is answered or aborted. */
+export async function serveBundle(stream: Stream, store: BundleStore, cap: number): Promise<void> {
+  try {
+    const reader = new StreamReader(stream);
+    const hash = hex(await reader.exact(32, 'bundle request'));
+    if (!(await reader.atEnd())) throw new P2PError('DL_ERR_P2P_STREAM', 'a bundle request is 32 bytes', { field: 'bundle request' });
+    const size = store.size(hash);
+    if (size === undefined) {
+      await send(stream, header(NOT_FOUND));
+    } else if (size > cap) {
+      await send(stream, header(TOO_LARGE));
+    } else {
+      await send(stream, header(OK, size));
+      for await (const chunk of store.stream(hash)) await send(stream, chunk as Buffer);
+    }
+    await stream.close();
+  } catch (e) {
+    stream.abort(e instanceof Error ? e : new Error(String(e)));
+  }
+}
+
+/**
+ * Fetches a bundle over an open stream and checks it.
+ * @returns the bundle bytes (exactly what hashes to `hash`)
+ * @throws {P2PError} `DL_ERR_P2P_BUNDLE_NOT_FOUND`, `DL_ERR_P2P_BUNDLE_TOO_LARGE`,
+ *   `DL_ERR_P2P_BUNDLE_HASH` (junk: wrong hash, too long, too short), `DL_ERR_P2P_STREAM`
+ */
+export async function fetchBundleOver(stream: Stream, hash: Uint8Array, cap: number, expectedSize?: number): Promise<Uint8Array> {
+  await send(stream, hash);
+  await stream.close(); // our write side: the request is complete
+  const reader = new StreamReader(stream);
+  const status = (await reader.exact(1, 'bundle status'))[0];
+  if (status === NOT_FOUND) throw new P2PError('DL_ERR_P2P_BUNDLE_NOT_FOUND', `the peer does not hold bundle ${hex(hash)}`, { field: 'bundle' });
+  if (status === TOO_LARGE) throw new P2PError('DL_ERR_P2P_BUNDLE_TOO_LARGE', `bundle ${hex(hash)} is over the peer's size cap`, { field: 'bundle' });
+  if (status !== OK) throw new P2PError('DL_ERR_P2P_STREAM', `unknown bundle status ${status}`, { field: 'bundle status' });
+  const head = await reader.exact(8, 'bundle size');
+  const size64 = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0);
+  if (size64 > BigInt(cap)) throw new P2PError('DL_ERR_P2P_BUNDLE_TOO_LARGE', `the peer offers ${size64} bytes for bundle ${hex(hash)}, over the ${cap}-byte cap (limits.bundleBytes)`, { field: 'bundle' });
+  const size = Number(size64);
+  if (expectedSize !== undefined && size !== expectedSize) throw new P2PError('DL_ERR_P2P_BUNDLE_HASH', `the peer offers ${size} bytes; the claim says the bundle has ${expectedSize}`, { field: 'bundle' });
+  const out = new Uint8Array(size);
+  const hasher = await createBLAKE3();
+  hasher.init();
+  let at = 0;
+  while (at < size) {
+    const c = await reader.chunk(size - at);
+    if (c === null) throw new P2PError('DL_ERR_P2P_BUNDLE_HASH', `the stream ended after ${at} of ${size} bundle bytes`, { field: 'bundle' });
+    hasher.update(c);
+    out.set(c, at);
+    at += c.length;
+  }
+  if (!(await reader.atEnd())) throw new P2PError('DL_ERR_P2P_BUNDLE_HASH', `the peer sent more than the ${size} bytes it announced`, { field: 'bundle' });
+  if (!equalBytes(hasher.digest('binary'), hash)) throw new P2PError('DL_ERR_P2P_BUNDLE_HASH', `the bytes received do not hash to ${hex(hash)}`, { field: 'bundle' });
+  return out;
+}

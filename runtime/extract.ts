@@ -1,0 +1,96 @@
+/**
+ * Writes a run's outputs (guest path → bytes: `/output` and every writable directory) into a host
+ * directory that mirrors the guest tree: `/output/a.txt` becomes `DIR/output/a.txt`. Used by
+ * `docklock run --output-dir` and `docklock extract`.
+ *
+ * Nothing lands outside DIR: every guest path is checked component by component (no `.`, `..`,
+ * empty or NUL components), and no directory on the way may be a symbolic link, so a link planted
+ * in DIR cannot redirect a write. Existing files are refused unless `force` is set, all of them
+ * before anything is written. Each file is written to a temporary name beside it and renamed into
+ * place, so a reader never sees half a file.
+ */
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { InputError } from './errors.ts';
+
+export interface ExtractOptions {
+  /** Overwrite files that already exist. */
+  force?: boolean;
+  /** The flag or argument that named DIR, for error messages. */
+  field?: string;
+}
+
+function partsOf(guestPath: string, field: string): string[] {
+  const parts = guestPath.split('/').slice(1);
+  if (!guestPath.startsWith('/') || parts.some((p) => p === '' || p === '.' || p === '..' || p.includes('\0'))) {
+    throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `output ${JSON.stringify(guestPath)} is not a plain absolute guest path; nothing was written`, { field });
+  }
+  return parts;
+}
+
+/** The kind of whatever is at `path` without following a link, or undefined. */
+function kindAt(path: string): 'dir' | 'file' | 'link' | 'other' | undefined {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (st === undefined) return undefined;
+  return st.isSymbolicLink() ? 'link' : st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
+}
+
+/**
+ * Writes `outputs` under `dir` (created if missing).
+ * @returns the host paths written, in guest-path order
+ * @throws {InputError} `DL_ERR_CLI_OUTPUT_EXISTS` when a file exists and `force` is not set,
+ *   `DL_ERR_CLI_OUTPUT_PATH` when a path would leave `dir` or cannot be written
+ */
+export function writeOutputs(outputs: ReadonlyMap<string, Uint8Array>, dir: string, options: ExtractOptions = {}): string[] {
+  const field = options.field ?? 'dir';
+  const root = resolve(dir);
+  const plan = [...outputs.keys()].sort().map((g) => ({ guest: g, parts: partsOf(g, field) }));
+  // Check everything first: a refused run writes nothing.
+  for (const { guest, parts } of plan) {
+    let at = root;
+    for (let i = 0; i < parts.length; i++) {
+      at = join(at, parts[i]!);
+      const kind = kindAt(at);
+      const last = i === parts.length - 1;
+      if (kind === undefined) break;
+      if (kind === 'link') throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `${at} is a symbolic link; ${guest} will not be written through it`, { field });
+      if (!last && kind !== 'dir') throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `${at} is in the way of ${guest} (not a directory)`, { field });
+      if (last && kind !== 'file') throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `${at} is in the way of ${guest} (not a regular file)`, { field });
+      if (last && options.force !== true) throw new InputError('DL_ERR_CLI_OUTPUT_EXISTS', `${at} already exists; pass --force to overwrite it`, { field });
+    }
+  }
+  const written: string[] = [];
+  let serial = 0;
+  for (const { guest, parts } of plan) {
+    let at = root;
+    try {
+      mkdirSync(root, { recursive: true });
+      for (const p of parts.slice(0, -1)) {
+        at = join(at, p);
+        if (kindAt(at) === undefined) mkdirSync(at);
+        if (kindAt(at) !== 'dir') throw new Error(`${at} is not a directory`);
+      }
+      const target = join(at, parts[parts.length - 1]!);
+      const tmp = join(at, `.docklock-${process.pid}-${serial++}.tmp`);
+      const fd = openSync(tmp, 'wx', 0o644);
+      try {
+        const data = outputs.get(guest)!;
+        let off = 0;
+        while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      try {
+        renameSync(tmp, target);
+      } catch (e) {
+        rmSync(tmp, { force: true });
+        throw e;
+      }
+      written.push(target);
+    } catch (e) {
+      throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `cannot write ${guest} under ${root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { field });
+    }
+  }
+  return written;
+}
