@@ -61,6 +61,8 @@ const latencies: number[] = [];
 const decisions: number[] = [];
 const missed: string[] = [];
 const rates: number[] = [];
+/** Runs over the target, with what the observer saw: growth per 250 ms window and the kill's duration. */
+const slow: string[] = [];
 let sourceKind = 'unknown';
 let watchReason = '';
 try {
@@ -81,14 +83,18 @@ try {
     let actedAt: number | undefined;
     const deadline = Date.now() + 20_000;
     const trace: string[] = [];
+    const points: [number, number][] = [];
+    let tripAt = 0;
     while (Date.now() < deadline && actedAt === undefined) {
       const s = await reader.read(loc, Date.now());
       if (trace.length < 400 && s !== undefined) trace.push(`${Date.now() % 100000}:${s.pids}`);
+      if (s?.pids !== undefined) points.push([Date.now(), s.pids]);
       if (startedAt === undefined && s?.pids !== undefined && s.pids > base + 5) startedAt = Date.now();
       const ev = breaker.history.list().find((e) => e.id === view.id && e.outcome === 'acted');
       if (ev !== undefined) {
         actedAt = Date.now(); // the event is added once the kill has returned
-        decisions.push(Date.parse(ev.time) - (startedAt ?? actedAt));
+        tripAt = Date.parse(ev.time);
+        decisions.push(tripAt - (startedAt ?? actedAt));
         rates.push(ev.signals.pids_per_sec ?? 0);
       }
       await sleep(10);
@@ -102,6 +108,13 @@ try {
       continue;
     }
     latencies.push(actedAt - startedAt);
+    if (actedAt - startedAt > 1000) {
+      // Tasks added in each 250 ms window from the storm's start (12.5 = the rule's 50/s).
+      const at = (t: number): number => points.findLast(([pt]) => pt <= t)?.[1] ?? 0;
+      const windows: number[] = [];
+      for (let t = startedAt; t + 250 <= tripAt; t += 250) windows.push(at(t + 250) - at(t));
+      slow.push(`run ${run}: ${((actedAt - startedAt) / 1000).toFixed(2)} s; decision ${((tripAt - startedAt) / 1000).toFixed(2)} s, kill ${((actedAt - tripAt) / 1000).toFixed(2)} s; tasks added per 250 ms until the trip: ${windows.join(' ')}`);
+    }
     await services.remove(owner, view.id);
   }
 
@@ -148,6 +161,7 @@ try {
     `  storm start → kill returned: p50 ${(pct(latencies, 50) / 1000).toFixed(2)} s  max ${(Math.max(...latencies) / 1000).toFixed(2)} s  (target p50 <= 1.0 s, max <= 1.5 s); missed ${missed.length}`,
     `  storm start → trip (decision): ${decisions.map((l) => `${(l / 1000).toFixed(2)} s`).join(', ')}`,
     ...missed.map((m) => `  ${m}`),
+    ...slow.map((m) => `  over 1 s: ${m}`),
     `  pids_per_sec at the trip: ${rates.map((r) => r.toFixed(0)).join(', ')}`]),
     `breaker CPU, ${IDLE_SERVICES} idle services, interval 1s, 3 rules, ${WINDOW_MS / 1000} s windows (source ${sourceKind}):`,
     `  broker process idle ${(idleCost.self * 100).toFixed(2)} % of one core, watching ${(watching.self * 100).toFixed(2)} %  → breaker ${((watching.self - idleCost.self) * 100).toFixed(2)} % of one core (target <= 2 %)`,
