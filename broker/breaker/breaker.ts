@@ -81,6 +81,8 @@ export class CircuitBreaker {
   #services: WatchedService[] = [];
   /** The fast sampler's previous reading per service, and the services it serves. */
   #fastPrev = new Map<string, RawSample>();
+  /** The reading before `#fastPrev`: the fast `pids_per_sec` spans two readings (see fastTick). */
+  #fastOlder = new Map<string, RawSample>();
   #fastServed = new Set<string>();
   #fastTimer: NodeJS.Timeout | undefined;
   #fastPromise: Promise<void> | undefined;
@@ -170,9 +172,20 @@ export class CircuitBreaker {
         if (prev !== undefined && raw.at <= prev.at) return;
         const limit = this.#prev.get(svc.id)?.pidsLimit;
         if (limit !== undefined) raw.pidsLimit = limit;
+        // pids_per_sec is the larger of the growth over the last reading's window and over the
+        // last two: a storm's growth per single window is lumpy under host load (bench:breaker saw
+        // 4–12 tasks in some 250 ms windows of a ~70/s storm, under the 12.5 of 50/s), and one low
+        // window would restart the rule's `for` clock. The two-window rate bridges such a dip; the
+        // one-window rate keeps the first detection as early as before.
+        const older = this.#fastOlder.get(svc.id);
+        if (prev !== undefined) this.#fastOlder.set(svc.id, prev);
         this.#fastPrev.set(svc.id, raw);
         this.#fastServed.add(svc.id);
         const signals = deriveSignals(raw, prev, this.#deps.hostCores);
+        if (older !== undefined && raw.at - older.at <= 2.5 * this.config.pidsIntervalMs && signals.pids_per_sec !== undefined) {
+          const two = deriveSignals(raw, older, this.#deps.hostCores).pids_per_sec;
+          if (two !== undefined && two > signals.pids_per_sec) signals.pids_per_sec = two;
+        }
         for (const trip of this.#evaluator.step(svc.id, signals, raw.at, this.#fastRules)) await this.#handle(svc, trip, signals);
       }),
     );
@@ -211,7 +224,11 @@ export class CircuitBreaker {
     if (!this.#gauges.has(svc.id)) await this.#announce(svc, raw);
     this.#gauge(svc, signals);
     // The full sample is also the fast sampler's latest reading: its next rate spans one pidsInterval.
-    if (raw.pids !== undefined) this.#fastPrev.set(svc.id, { at: raw.at, source: raw.source, pids: raw.pids, psi: {} });
+    if (raw.pids !== undefined) {
+      const last = this.#fastPrev.get(svc.id);
+      if (last !== undefined) this.#fastOlder.set(svc.id, last);
+      this.#fastPrev.set(svc.id, { at: raw.at, source: raw.source, pids: raw.pids, psi: {} });
+    }
     // Task-only rules of a service the fast sampler reads are evaluated there, on its finer readings.
     const rules = this.#fastServed.has(svc.id) ? this.#slowRules : this.config.rules;
     for (const trip of this.#evaluator.step(svc.id, signals, raw.at, rules)) await this.#handle(svc, trip, signals);
@@ -245,6 +262,7 @@ export class CircuitBreaker {
   #forget(id: string): void {
     this.#prev.delete(id);
     this.#fastPrev.delete(id);
+    this.#fastOlder.delete(id);
     this.#fastServed.delete(id);
     this.#evaluator.forget(id);
     this.#deps.source.forget(id);
@@ -284,6 +302,7 @@ export class CircuitBreaker {
         this.#evaluator.forget(svc.id);
         this.#prev.delete(svc.id);
         this.#fastPrev.delete(svc.id);
+        this.#fastOlder.delete(svc.id);
       }
       const key = `${svc.id}|${rule.name}|${why}`;
       const q = this.#quiet.get(key);
@@ -310,6 +329,7 @@ export class CircuitBreaker {
     this.#evaluator.forget(svc.id);
     this.#prev.delete(svc.id);
     this.#fastPrev.delete(svc.id);
+    this.#fastOlder.delete(svc.id);
     if (rule.action === 'restart') {
       this.#deps.inventory.invalidate(svc.id);
       this.#deps.source.forget(svc.id);

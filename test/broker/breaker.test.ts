@@ -515,6 +515,23 @@ describe('the fast task-count sampler and the persisted history', () => {
     expect([q.acted, q.at()]).toEqual([[[ID, 'stop']], 3000]);
   });
 
+  it('bridges one low window of a storm (its rate over two readings), so the `for` clock keeps running', async () => {
+    const config = cfg({ pidsInterval: '250ms', rules: { fork_storm: { when: 'pids_per_sec > 50 for 500ms', action: 'kill' } } });
+    // Tasks added per 250 ms window after t = 1000: 40, then a dip of 4 (16/s), then 20, 20, …
+    const table: Record<number, number> = { 1250: 43, 1500: 47, 1750: 67, 2000: 87, 2250: 107, 2500: 127 };
+    const h = fastHarness(config, (t) => table[t] ?? 3);
+    await h.breaker.tick();
+    let tripAt: number | undefined;
+    for (let k = 0; k < 10 && tripAt === undefined; k++) {
+      h.advance(250);
+      await h.breaker.fastTick();
+      if (h.acted.length > 0) tripAt = h.at();
+    }
+    // Held from 1250 (160/s) through 1500 (16/s alone, 88/s over two readings) to 1750.
+    expect(tripAt).toBe(1750);
+    expect(h.breaker.history.list()[0]!.signals.pids_per_sec).toBe(80);
+  });
+
   it('rebuilds its history from the audit entries after a restart', async () => {
     const config = cfg({ pidsInterval: '1s', rules: { fork_storm: { when: 'pids_per_sec > 50 for 1s', action: 'kill' } } });
     const h = fastHarness(config, (t) => 3 + Math.floor(t / 10));
