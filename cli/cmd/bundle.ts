@@ -1,13 +1,6 @@
 /** Commands on bundles: replay, verify, proof, verify-proof, inspect. */
 import type { Command } from 'commander';
-import { InputError } from '../../runtime/errors.ts';
-import { decodeBundle } from '../../runtime/bundle.ts';
-import { replayDecoded, summarizeEntry, verifyBundleBytes } from '../../runtime/replay.ts';
-import { commitEntries } from '../../runtime/witness/log.ts';
-import { inclusionProof, verifyInclusion } from '../../runtime/witness/merkle.ts';
-import { resultToJson } from '../../runtime/result.ts';
-import { canonicalManifestBytes } from '../../runtime/manifest/canonical.ts';
-import { toHex } from '../../runtime/hash.ts';
+import { InputError, canonicalManifestBytes, commitEntries, decodeBundle, inclusionProof, replayDecoded, resultToJson, summarizeEntry, toHex, verifyBundleBytes, verifyInclusion } from '../../runtime/api/bundle.ts';
 import { EXIT, guarded, printJson, readInput } from '../io.ts';
 
 interface ProofJson {

@@ -9,6 +9,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { workerUrl } from '../worker-url.ts';
 import { workerStackMb } from '../cage/cage.ts';
 import { DocklockError, InputError, InternalError, PoolClosedError, WatchdogError } from '../errors.ts';
 import { openBridge } from '../cage/bridge.ts';
@@ -16,7 +17,7 @@ import type { Challenge } from './challenge.ts';
 import type { EvaluationRecord } from './evaluation.ts';
 import type { PoolJob, PoolReply, PoolWorkerInit } from './worker.ts';
 
-const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
+const WORKER_URL = workerUrl(import.meta.url, 'worker');
 
 export interface PoolOptions {
   /** Worker threads. Default: the machine's available parallelism. */
