@@ -190,7 +190,8 @@ export class ServiceManager {
         apiVersion: this.#apiVersion,
       });
       // Host ports are host-wide: one lock for every owner while they are checked and taken.
-      return this.#withOwnerLock(ports.length > 0 ? PORTS_LOCK : `${owner}\0none`, () => this.#create(owner, spec.name, network, body, ports, requestId));
+      const create = (): Promise<ServiceView> => this.#create(owner, spec.name, network, body, ports, requestId);
+      return ports.length > 0 ? this.#withOwnerLock(PORTS_LOCK, create) : create();
     });
   }
 
