@@ -41,3 +41,4 @@ export { resultHash, resultToJson } from './runtime/result.ts';
 export type { RunResult, RunStatus } from './runtime/result.ts';
 // For p2p/ (claims, verdicts, disputes): hashes, Merkle proofs, witness leaf encoding, the score contract.
 export { blake3, toHex } from './runtime/hash.ts'; export { leafHash, inclusionProof, verifyInclusion } from './runtime/witness/merkle.ts'; export type { InclusionProof } from './runtime/witness/merkle.ts'; export { encodeEntry, decodeEntries } from './runtime/witness/encoding.ts'; export { verdictOf } from './runtime/evaluate/evaluation.ts';
+export { runGuest } from './runtime/cage/run.ts';

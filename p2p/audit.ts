@@ -1,10 +1,11 @@
 /**
  * What a bundle says about itself, the claim that describes it, and the replay that checks a claim
- * against its bundle. Replays run in the cage's worker (`runCage`, one fresh thread per replay, with
- * the fuel, memory and wall-clock limits of the bundle's own manifest).
+ * against its bundle. Replays run on cage threads (the node's ReplayPool, or `runCage`), with the
+ * fuel, memory and wall-clock limits of the bundle's own manifest.
  */
 import { blake3, resultHash, decodeBundle, encodeEntry, inclusionProof, leafHash, runCage, verdictOf, verifyBundleBytes, INSTRUMENTER_VERSION, DEFAULT_COST_TABLE, DocklockError } from '../index.ts';
 import type { RunOutcome } from '../index.ts';
+import type { Replayer } from './replay-pool.ts';
 import type { Claim, ClaimStatus, Divergence, Verdict } from './messages.ts';
 import { P2PError } from './errors.ts';
 import { equalBytes, hex } from './wire.ts';
@@ -65,7 +66,7 @@ export type Judgement = { abstain: string } | Omit<Verdict, 'replayer' | 'issued
  * @param claim - the claim (already signature-checked).
  * @param bytes - the bundle whose BLAKE3 is `claim.bundleHash` (the caller checked it while fetching).
  */
-export async function judgeClaim(claim: Claim, bytes: Uint8Array): Promise<Judgement> {
+export async function judgeClaim(claim: Claim, bytes: Uint8Array, replay: Replayer = (i) => runCage({ ...i, mode: 'replay' })): Promise<Judgement> {
   let bundle: Bundle;
   try {
     const v = verifyBundleBytes(bytes);
@@ -79,7 +80,7 @@ export async function judgeClaim(claim: Claim, bytes: Uint8Array): Promise<Judge
   if (bundle.result.instrumenterVersion !== INSTRUMENTER_VERSION || bundle.result.costTableVersion !== DEFAULT_COST_TABLE.version) {
     return { abstain: `recorded by instrumenter ${bundle.result.instrumenterVersion}; this node has ${INSTRUMENTER_VERSION}` };
   }
-  const out = await runCage({ manifest: bundle.manifest, module: bundle.module, stdin: bundle.stdin, inputs: bundle.inputs, mode: 'replay', witness: bundle.witnessBytes });
+  const out = await replay({ manifest: bundle.manifest, module: bundle.module, stdin: bundle.stdin, inputs: bundle.inputs, witness: bundle.witnessBytes, wasiLevel: bundle.wasiLevel });
   const actual = resultHash(out.result);
   if (out.divergence !== null) return { outcome: 'diverge', resultHash: actual, divergence: witnessDivergence(bundle, out.divergence) };
   if (!equalBytes(actual, bundle.resultHash)) return { outcome: 'diverge', resultHash: actual, divergence: { kind: 'result' } };

@@ -40,9 +40,13 @@ export class BundleStore {
 
   /** Stores bytes already in memory; returns their hash. */
   put(bytes: Uint8Array): string {
-    const h = hex(blake3(bytes));
-    if (!this.has(h)) this.commit(h, (fd) => void writeSync(fd, bytes));
-    return h;
+    return this.putHashed(hex(blake3(bytes)), bytes);
+  }
+
+  /** Stores bytes whose BLAKE3 the caller has just checked (a fetch hashes while receiving). */
+  putHashed(hashHex: string, bytes: Uint8Array): string {
+    if (!this.has(hashHex)) this.commit(hashHex, (fd) => void writeSync(fd, bytes));
+    return hashHex;
   }
 
   /**

@@ -31,6 +31,7 @@ import { PeerBook, PENALTY } from './peers.ts';
 import { claimState } from './quorum.ts';
 import { rankReplayers } from './rendezvous.ts';
 import { ReplayQueue } from './replay-queue.ts';
+import { ReplayPool } from './replay-pool.ts';
 import { Store, type ClaimState } from './store.ts';
 import { requestSync, serveSync, SYNC_PROTOCOL } from './sync-protocol.ts';
 import { equalBytes, hex } from './wire.ts';
@@ -54,11 +55,13 @@ export class P2PNode {
   readonly startedAt = Date.now();
   libp2p!: Libp2p<Services>;
   readonly #queue: ReplayQueue;
+  readonly #pool: ReplayPool;
   readonly #served: Set<string> | null;
   readonly #replayed = new Set<string>();
   readonly #orphans = new Map<string, Uint8Array[]>();
   readonly #timers: NodeJS.Timeout[] = [];
   #stopping = false;
+  #lastBootstrap = Date.now();
 
   private constructor(config: NodeConfig, key: NodeKey) {
     this.config = config;
@@ -67,6 +70,7 @@ export class P2PNode {
     this.bundles = new BundleStore(config.dataDir);
     this.peers = new PeerBook(this.store, config.limits.messagesPerSecond, config.limits.burst);
     this.#queue = new ReplayQueue(config.replay.concurrency, config.replay.queue);
+    this.#pool = new ReplayPool(config.replay.concurrency);
     this.#served = config.challenges.length === 0 ? null : new Set(config.challenges.map(challengeModuleHash));
   }
 
@@ -80,6 +84,7 @@ export class P2PNode {
       await node.#startLibp2p();
     } catch (e) {
       node.store.close();
+      await node.#pool.close();
       if (e instanceof DocklockError) throw e;
       throw new P2PError('DL_ERR_P2P_START', `the libp2p node did not start: ${(e as Error).message}`, { field: 'listen' }, { cause: e });
     }
@@ -122,7 +127,17 @@ export class P2PNode {
     await this.libp2p.handle(SYNC_PROTOCOL, (stream) => serveSync(stream, this.store, this.config.limits.syncItems), limits);
     this.libp2p.addEventListener('peer:connect', (e) => void this.syncFrom(e.detail).catch(() => undefined));
     this.#timers.push(setInterval(() => this.#tick(), Math.max(200, Math.min(1000, this.config.quorum.expiryMs / 10))));
-    for (const a of this.config.bootstrap) void this.libp2p.dial(multiaddr(a)).catch(() => undefined);
+    this.#dialBootstrap();
+  }
+
+  /** Dials every bootstrap peer not connected; repeated from the tick, so a failed or lost dial heals. */
+  #dialBootstrap(): void {
+    for (const a of this.config.bootstrap) {
+      const m = multiaddr(a);
+      const peer = m.getComponents().find((c) => c.name === 'p2p')?.value;
+      if (peer !== undefined && this.libp2p.getConnections(peerIdFromString(peer)).length > 0) continue;
+      void this.libp2p.dial(m).catch(() => undefined);
+    }
   }
 
   get peerId(): string {
@@ -167,7 +182,13 @@ export class P2PNode {
     if (peer === 'self' || peer === this.peerId) return;
     if (this.peers.penalize(peer, amount)) {
       this.metrics.disconnects.inc();
-      void this.libp2p.hangUp(peerIdFromString(peer)).catch(() => undefined);
+      let id: PeerId;
+      try {
+        id = peerIdFromString(peer);
+      } catch {
+        return; // not a libp2p peer (a test's label): nothing to hang up
+      }
+      void this.libp2p.hangUp(id).catch(() => undefined);
     }
   }
 
@@ -281,7 +302,7 @@ export class P2PNode {
       this.#replayed.delete(idHex);
       return;
     }
-    const j = await judgeClaim(claim, bytes).catch((e: unknown) => ({ abstain: (e as Error).message }));
+    const j = await judgeClaim(claim, bytes, this.#pool.replay).catch((e: unknown) => ({ abstain: (e as Error).message }));
     end();
     if ('abstain' in j) {
       this.metrics.replays.inc({ outcome: 'abstain' });
@@ -310,7 +331,7 @@ export class P2PNode {
         const stream = await this.libp2p.dialProtocol(peerIdFromString(peer), BUNDLE_PROTOCOL, { signal: AbortSignal.timeout(30_000) });
         const bytes = await fetchBundleOver(stream, hash, this.config.limits.bundleBytes, size);
         this.metrics.bundleBytes.inc(bytes.length);
-        this.bundles.put(bytes);
+        this.bundles.putHashed(h, bytes);
         return bytes;
       } catch (e) {
         last = e;
@@ -334,6 +355,10 @@ export class P2PNode {
 
   #tick(): void {
     const now = Date.now();
+    if (now - this.#lastBootstrap > 5_000) {
+      this.#lastBootstrap = now;
+      this.#dialBootstrap();
+    }
     for (const id of this.store.pendingIssuedBefore(now - this.config.quorum.expiryMs)) this.#updateState(id);
     // Fallback: a claim still pending halfway to expiry widens its replayer set to 2k, in case some of the first k are gone.
     for (const id of this.store.pendingIssuedBefore(now - this.config.quorum.expiryMs / 2)) {
@@ -371,6 +396,7 @@ export class P2PNode {
     for (const t of this.#timers) clearInterval(t);
     await this.libp2p.stop();
     await this.#queue.idle();
+    await this.#pool.close();
     this.store.close();
   }
 }

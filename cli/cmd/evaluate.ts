@@ -9,6 +9,7 @@ interface EvaluateFlags {
   jobs?: string;
   json?: boolean;
   bundles?: string;
+  publish?: string;
   env: string[];
   allowHost: string[];
 }
@@ -85,6 +86,7 @@ export function registerEvaluate(program: Command): void {
     .option('--jobs <n>', 'worker threads (default: 2, at most one per submission)')
     .option('--json', 'print one JSON object per evaluation (JSON lines) instead of a table')
     .option('--bundles <dir>', 'write each run\'s replay bundle to <dir>/<submission>.dlb')
+    .option('--publish <node-config>', 'publish a signed claim for each bundle through the running node of <node.yaml> (docs/p2p.md); bundles go to --bundles or a temporary folder')
     .option('--env <K=V>', 'environment variable for the challenge, over the manifest\'s; repeatable', collect, [])
     .option('--allow-host <host:port>', 'add to the challenge\'s network allow list; repeatable', collect, [])
     .addHelpText('after', '\nExit codes: 0 when every submission was evaluated (whatever its score); 2 for bad usage or a challenge that cannot load.')
@@ -92,6 +94,7 @@ export function registerEvaluate(program: Command): void {
       guarded(f.json === true, async () => {
         const jobs = f.jobs === undefined ? 2 : Number(f.jobs);
         if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256) throw new InputError('DL_ERR_CLI_JOBS', `--jobs takes an integer in 1..256, got "${f.jobs}"`, { field: '--jobs' });
+        if (f.publish !== undefined) f.bundles ??= (await import('node:fs')).mkdtempSync(`${(await import('node:os')).tmpdir()}/docklock-publish-`);
         if (f.bundles !== undefined) assertWritableDir(f.bundles, '--bundles');
         const env = parseEnvFlags(f.env);
         const challenge = await loadChallenge(challengeDir, { env, allowHosts: f.allowHost });
@@ -108,6 +111,7 @@ export function registerEvaluate(program: Command): void {
         });
         bar?.stop();
         if (!f.json) process.stdout.write(table(evals));
+        if (f.publish !== undefined) await (await import('./node.ts')).publishBundles(f.publish, evals.flatMap((e) => (e.bundle === undefined ? [] : [{ submission: e.submission, bundle: e.bundle }])), f.json === true);
         return EXIT.ok;
       }),
     );

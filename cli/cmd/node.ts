@@ -26,6 +26,15 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n') + '\n';
 }
 
+/** `evaluate --publish`: one claim per bundle through the node's API; prints `claim <id> <submission>` (or JSON lines). */
+export async function publishBundles(configPath: string, items: { submission: string; bundle: string }[], json: boolean): Promise<void> {
+  const c = await client(configPath);
+  for (const it of items) {
+    const r = await c.json<{ id: string }>('POST', '/v1/claims', readInput(it.bundle, 'bundle'));
+    process.stdout.write(json ? `${JSON.stringify({ submission: it.submission, claim: r.id })}\n` : `claim ${r.id} ${it.submission}\n`);
+  }
+}
+
 export function registerNodeCommands(program: Command): void {
   const node = program.command('node').description('P2P validator node: claims, bundle exchange, replay quorum, disputes (docs/p2p.md)');
   const withConfig = (c: Command): Command => c.option('--config <file>', 'the node config (node.yaml)', 'node.yaml').option('--json', 'print JSON');

@@ -12,7 +12,7 @@ import { keyFromSeed } from '../../p2p/keys.ts';
 import { signClaim } from '../../p2p/messages.ts';
 import { claimFieldsOf } from '../../p2p/audit.ts';
 import { P2PNode } from '../../p2p/node.ts';
-import { editOutput, guessBundles, guessSubmission } from './helpers.ts';
+import { editOutput, GUESS, guessBundles, guessSubmission } from './helpers.ts';
 import { cli, prepareNode, startProc, stateOn, stopProc, waitStates, writeConfig, type NodeProc } from './procs.ts';
 import { waitFor } from './cluster.ts';
 
@@ -54,6 +54,14 @@ describe('five node processes', () => {
     expect(await waitStates(procs, id, 'confirmed', 60_000)).toHaveLength(5);
     const verdicts = (await procs[3]!.api.json<{ verdicts: { outcome: string }[] }>('GET', `/v1/claims/${id}`)).verdicts;
     expect(verdicts.filter((v) => v.outcome === 'match').length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('confirm the claims `docklock evaluate --publish` makes', async () => {
+    const r = cli(['evaluate', GUESS, join(GUESS, 'submissions', 'broken.txt'), '--json', '--publish', procs[2]!.config]);
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { claim?: string; score?: number });
+    const claim = lines.find((l) => l.claim !== undefined)!.claim!;
+    await waitStates(procs, claim, 'confirmed', 60_000);
   });
 
   it('dispute a false score and an edited output everywhere; the dispute file verifies in a fresh process', async () => {

@@ -1,0 +1,154 @@
+/**
+ * The P2P node on this machine (`npm run bench:p2p`): five real libp2p nodes on 127.0.0.1 (TCP,
+ * Noise, Yamux, gossipsub), in one process so one clock and one CPU counter see them all; k = 3.
+ *
+ *   1. latency: one claim at a time (a fresh `guess` bundle each), publish → `confirmed` on all five; p50/p99
+ *   2. throughput: BENCH_CLAIMS claims published at once, round-robin over the nodes; claims/s
+ *      confirmed on all five, and process CPU time per confirmed claim
+ *   3. transfer: a 10 MiB bundle over `/docklock/bundle/1` with the streaming BLAKE3 check, MiB/s;
+ *      baseline in the same run: BLAKE3 of the same 10 MiB alone (hash-wasm, what the check uses)
+ *
+ *   BENCH_LATENCY=30 BENCH_CLAIMS=60 npm run bench:p2p
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { createBLAKE3 } from 'hash-wasm';
+import { loadChallenge } from '../runtime/evaluate/challenge.ts';
+import { evaluateSubmissions } from '../runtime/evaluate/batch.ts';
+import { blake3 } from '../index.ts';
+import { parseNodeConfig } from '../p2p/config.ts';
+import { keyFromSeed } from '../p2p/keys.ts';
+import { P2PNode, TOPIC } from '../p2p/node.ts';
+import { BUNDLE_PROTOCOL, fetchBundleOver } from '../p2p/bundle-protocol.ts';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const GUESS = join(ROOT, 'challenges', 'examples', 'guess');
+const LATENCY_N = Number(process.env.BENCH_LATENCY ?? 30);
+const CLAIMS_N = Number(process.env.BENCH_CLAIMS ?? 60);
+const TRANSFERS = Number(process.env.BENCH_TRANSFERS ?? 5);
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function bundles(n: number): Promise<Uint8Array[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-bench-p2p-'));
+  const ch = await loadChallenge(GUESS);
+  const subs = Array.from({ length: n }, (_, i) => ({ label: `s${i}`, bytes: new TextEncoder().encode(String(100 + i)) }));
+  const evals = await evaluateSubmissions(ch, subs, { jobs: 2, bundles: dir });
+  return evals.map((e) => new Uint8Array(readFileSync(e.bundle!)));
+}
+
+async function cluster(n: number): Promise<P2PNode[]> {
+  const nodes: P2PNode[] = [];
+  for (let i = 0; i < n; i++) {
+    const dir = mkdtempSync(join(tmpdir(), `dl-bench-node${i}-`));
+    const bootstrap = nodes.map((m) => m.libp2p.getMultiaddrs()[0]!.toString());
+    const config = parseNodeConfig({ key: 'unused', dataDir: dir, bootstrap, quorum: { k: 3, expiryMs: 600_000 }, replay: { concurrency: 2, queue: 100_000 }, limits: { messagesPerSecond: 100_000, burst: 100_000 } }, dir);
+    nodes.push(await P2PNode.start(config, await keyFromSeed(new Uint8Array(32).fill(200 + i))));
+  }
+  const end = Date.now() + 60_000;
+  while (!nodes.every((m) => m.libp2p.services.pubsub.getSubscribers(TOPIC).length >= n - 1)) {
+    if (Date.now() > end) throw new Error('the topic mesh did not form in 60 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, 1500));
+  return nodes;
+}
+
+function confirmedEverywhere(nodes: P2PNode[], id: string): boolean {
+  return nodes.every((m) => m.store.claim(id)?.state === 'confirmed');
+}
+
+async function waitAll(nodes: P2PNode[], ids: string[], timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!ids.every((id) => confirmedEverywhere(nodes, id))) {
+    if (Date.now() > end) throw new Error(`not confirmed in ${timeoutMs} ms: ${ids.filter((id) => !confirmedEverywhere(nodes, id)).length} of ${ids.length}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}`);
+  const WARM = 5;
+  const all = await bundles(WARM + LATENCY_N + CLAIMS_N);
+  const nodes = await cluster(5);
+  try {
+    // Warm-up (not measured): every node's replay threads start and compile the challenge once.
+    await waitAll(nodes, await Promise.all(all.splice(0, WARM).map((b, i) => nodes[i % 5]!.publish(b))), 120_000);
+
+    // 1. latency
+    const lat: number[] = [];
+    for (let i = 0; i < LATENCY_N; i++) {
+      const t0 = performance.now();
+      const id = await nodes[i % 5]!.publish(all[i]!);
+      await waitAll(nodes, [id], 60_000);
+      lat.push(performance.now() - t0);
+    }
+    lat.sort((a, b) => a - b);
+    console.log(`latency publish → confirmed on all 5 (k = 3), ${LATENCY_N} claims: p50 ${pct(lat, 50).toFixed(0)} ms, p99 ${pct(lat, 99).toFixed(0)} ms, max ${lat[lat.length - 1]!.toFixed(0)} ms`);
+
+    // 2. throughput
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const ids = await Promise.all(all.slice(LATENCY_N).map((b, i) => nodes[i % 5]!.publish(b)));
+    await waitAll(nodes, ids, 600_000);
+    const s = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    console.log(`throughput: ${CLAIMS_N} claims confirmed on all 5 in ${s.toFixed(2)} s = ${(CLAIMS_N / s).toFixed(1)} claims/s; CPU ${((cpu.user + cpu.system) / 1000 / CLAIMS_N).toFixed(0)} ms per confirmed claim (all five nodes and their replays)`);
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+
+  // 3. transfer: the bundle protocol with its streaming hash check, against a raw libp2p stream
+  // of the same 10 MiB on the same connection (baseline), and BLAKE3 alone.
+  const pair = await cluster(2);
+  try {
+    const RAW = '/docklock/bench-raw/1';
+    const big0 = new Uint8Array(randomBytes(10 * 2 ** 20));
+    await pair[0]!.libp2p.handle(RAW, async (s) => {
+      for await (const _ of s) break;
+      for (let i = 0; i < big0.length; i += 256 * 1024) if (!s.send(big0.subarray(i, i + 256 * 1024))) await s.onDrain();
+      await s.close();
+    });
+    const rows: { raw: number; proto: number; stored: number; hash: number }[] = [];
+    for (let i = 0; i < TRANSFERS; i++) {
+      const big = new Uint8Array(randomBytes(10 * 2 ** 20));
+      const hash = blake3(big);
+      pair[0]!.bundles.put(big);
+      let t = performance.now();
+      const hasher = await createBLAKE3();
+      hasher.init();
+      hasher.update(big);
+      hasher.digest('binary');
+      const hashRate = 10 / ((performance.now() - t) / 1000);
+      t = performance.now();
+      const rs = await pair[1]!.libp2p.dialProtocol(pair[0]!.libp2p.peerId, RAW);
+      rs.send(new Uint8Array(1));
+      await rs.close();
+      let n = 0;
+      for await (const c of rs) n += c.byteLength;
+      const raw = 10 / ((performance.now() - t) / 1000);
+      if (n !== big0.length) throw new Error('raw transfer short');
+      t = performance.now();
+      const s = await pair[1]!.libp2p.dialProtocol(pair[0]!.libp2p.peerId, BUNDLE_PROTOCOL);
+      const got = await fetchBundleOver(s, hash, 64 * 2 ** 20, big.length);
+      const proto = 10 / ((performance.now() - t) / 1000);
+      t = performance.now();
+      await pair[1]!.fetchBundle(hash, big.length, pair[0]!.peerId);
+      const stored = 10 / ((performance.now() - t) / 1000);
+      if (got.length !== big.length || !pair[1]!.bundles.has(Buffer.from(hash).toString('hex'))) throw new Error('transfer failed');
+      rows.push({ raw, proto, stored, hash: hashRate });
+    }
+    const med = (k: keyof (typeof rows)[0]): string => pct(rows.map((r) => r[k]).sort((a, b) => a - b), 50).toFixed(0);
+    console.log(`10 MiB, median of ${TRANSFERS}: /docklock/bundle/1 with the streaming hash check ${med('proto')} MiB/s; the same plus fsync'd store ${med('stored')} MiB/s; raw libp2p stream (TCP+Noise+Yamux, baseline) ${med('raw')} MiB/s; BLAKE3 alone ${med('hash')} MiB/s`);
+    console.log(`  per run proto/raw: ${rows.map((r) => (r.proto / r.raw).toFixed(2)).join(', ')}`);
+  } finally {
+    await Promise.all(pair.map((n) => n.stop()));
+  }
+}
+
+await main();

@@ -1,0 +1,166 @@
+/**
+ * Hostile peers: thousands of mutated gossip messages and bundle streams are rejected with coded
+ * errors and the sender penalised, down to a disconnect; the node keeps working.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { createLibp2p, type Libp2p } from 'libp2p';
+import { tcp } from '@libp2p/tcp';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { identify } from '@libp2p/identify';
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { Stream } from '@libp2p/interface';
+import { blake3 } from '../../index.ts';
+import { claimFieldsOf } from '../../p2p/audit.ts';
+import { BUNDLE_PROTOCOL, fetchBundleOver } from '../../p2p/bundle-protocol.ts';
+import { keyFromSeed } from '../../p2p/keys.ts';
+import { signClaim, signVerdict } from '../../p2p/messages.ts';
+import { TOPIC, type P2PNode } from '../../p2p/node.ts';
+import { DISCONNECT_SCORE } from '../../p2p/peers.ts';
+import { startCluster, waitFor } from './cluster.ts';
+import { guessBundles, guessSubmission } from './helpers.ts';
+
+let victim: P2PNode;
+let attacker: Libp2p<{ pubsub: GossipSub }>;
+let bundle: Uint8Array;
+let claimEnv: Uint8Array;
+
+beforeAll(async () => {
+  [bundle] = (await guessBundles([guessSubmission('good')])) as [Uint8Array];
+  [victim] = await startCluster(1, { quorum: { k: 1, expiryMs: 60_000 } }, 80);
+  claimEnv = await signClaim(await keyFromSeed(new Uint8Array(32).fill(81)), { ...claimFieldsOf(bundle), issuedAt: Date.now() });
+  attacker = await createLibp2p({
+    privateKey: await generateKeyPair('Ed25519'),
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
+    services: { identify: identify(), pubsub: gossipsub({ globalSignaturePolicy: 'StrictSign', allowPublishToZeroTopicPeers: true, ignoreDuplicatePublishError: true }) },
+  });
+});
+afterAll(async () => {
+  await attacker?.stop();
+  await victim?.stop();
+});
+
+function mutate(env: Uint8Array, at: number, x: number): Uint8Array {
+  const m = env.slice();
+  m[at % m.length]! ^= x;
+  return m;
+}
+
+describe('fuzzed gossip', () => {
+  it('rejects thousands of mutated and random messages with coded errors, penalising each sender', async () => {
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })).map(([at, x]) => mutate(claimEnv, at, x)), fc.uint8Array({ maxLength: 2048 })), async (m) => {
+        const peer = `fuzz-${n++ % 50}`;
+        const r = await victim.ingest(m, peer);
+        expect(r.result).toBe('reject');
+        if (r.result === 'reject') expect(r.code).toMatch(/^DL_ERR_P2P_/);
+      }),
+      { numRuns: 3000 },
+    );
+    expect(victim.peers.score('fuzz-0')).toBeLessThanOrEqual(DISCONNECT_SCORE);
+    // Replays of a valid message are ignored, not re-processed; a verdict on an unknown claim is held, not forwarded.
+    expect((await victim.ingest(claimEnv, 'honest')).result).toBe('accept');
+    expect((await victim.ingest(claimEnv, 'honest')).result).toBe('ignore');
+    const stray = await signVerdict(await keyFromSeed(new Uint8Array(32).fill(82)), { issuedAt: 1, claimId: new Uint8Array(32), outcome: 'match', resultHash: new Uint8Array(32), divergence: null });
+    expect((await victim.ingest(stray, 'honest')).result).toBe('ignore');
+    expect(victim.peers.score('honest')).toBe(0);
+  });
+
+  it('disconnects and refuses a real peer that gossips invalid messages', async () => {
+    await attacker.dial(victim.libp2p.getMultiaddrs()[0]!);
+    attacker.services.pubsub.subscribe(TOPIC);
+    const me = attacker.peerId.toString();
+    await waitFor(() => victim.libp2p.services.pubsub.getSubscribers(TOPIC).some((p) => p.toString() === me), 20_000, 'attacker on the topic');
+    for (let i = 0; i < 200 && !victim.peers.banned(me); i++) {
+      await attacker.services.pubsub.publish(TOPIC, mutate(claimEnv, 40 + i, 1 + (i % 254))).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await waitFor(() => victim.peers.banned(me) && victim.libp2p.getConnections(attacker.peerId).length === 0, 20_000, 'attacker banned and disconnected');
+    // The gater refuses it: a redial never leaves a connection on the victim's side.
+    await attacker.dial(victim.libp2p.getMultiaddrs()[0]!).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(victim.libp2p.getConnections(attacker.peerId).length).toBe(0);
+  });
+});
+
+describe('fuzzed bundle streams', () => {
+  it('rejects mutated, truncated, overlong and oversized responses with coded errors, holding at most the cap', async () => {
+    const server = await createLibp2p({ privateKey: await generateKeyPair('Ed25519'), addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] });
+    const client = await createLibp2p({ privateKey: await generateKeyPair('Ed25519'), transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] });
+    const hash = blake3(bundle);
+    const good = new Uint8Array(9 + bundle.length);
+    new DataView(good.buffer).setBigUint64(1, BigInt(bundle.length));
+    good.set(bundle, 9);
+    let reply: Uint8Array = good;
+    await server.handle(BUNDLE_PROTOCOL, async (stream: Stream) => {
+      for await (const _ of stream) break; // the 32-byte request
+      stream.send(reply);
+      await stream.close().catch(() => undefined);
+    }, { maxInboundStreams: 64 });
+    try {
+      const fetch = async (): Promise<string> => {
+        const s = await client.dialProtocol(server.peerId, BUNDLE_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
+        try {
+          await fetchBundleOver(s, hash, 64 * 1024);
+          return 'ok';
+        } catch (e) {
+          return (e as { code?: string }).code ?? `uncoded: ${(e as Error).message}`;
+        }
+      };
+      await client.dial(server.getMultiaddrs()[0]!);
+      expect(await fetch()).toBe('ok');
+      let runs = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(
+            fc.tuple(fc.nat({ max: good.length - 1 }), fc.integer({ min: 1, max: 255 })).map(([at, x]) => mutate(good, at, x)),
+            fc.nat({ max: good.length - 1 }).map((n) => good.subarray(0, n)),
+            fc.uint8Array({ minLength: 1, maxLength: 64 }).map((extra) => Uint8Array.of(...good, ...extra)),
+          ),
+          async (m) => {
+            runs++;
+            reply = m;
+            expect(await fetch()).toMatch(/^DL_ERR_P2P_/);
+          },
+        ),
+        { numRuns: 400 },
+      );
+      expect(runs).toBe(400);
+      // A size announced over the cap is refused before a byte of the body is read.
+      const huge = good.slice(0, 9);
+      new DataView(huge.buffer).setBigUint64(1, 2n ** 40n);
+      reply = huge;
+      expect(await fetch()).toBe('DL_ERR_P2P_BUNDLE_TOO_LARGE');
+    } finally {
+      await client.stop();
+      await server.stop();
+    }
+  });
+
+  it('survives junk requests to its own bundle protocol and still serves', async () => {
+    victim.bundles.put(bundle);
+    const client = await createLibp2p({ privateKey: await generateKeyPair('Ed25519'), transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] });
+    try {
+      await client.dial(victim.libp2p.getMultiaddrs()[0]!);
+      for (const junk of [new Uint8Array(0), new Uint8Array(31), new Uint8Array(33), new Uint8Array(100_000).fill(7)]) {
+        const s = await client.dialProtocol(victim.libp2p.peerId, BUNDLE_PROTOCOL);
+        if (junk.length > 0) s.send(junk);
+        await s.close().catch(() => undefined);
+        // The victim answers or resets the stream; either way it stays up.
+        try {
+          for await (const _ of s) void _;
+        } catch (e) {
+          expect((e as Error).name).toBe('StreamResetError');
+        }
+      }
+      const s = await client.dialProtocol(victim.libp2p.peerId, BUNDLE_PROTOCOL);
+      expect(await fetchBundleOver(s, blake3(bundle), 1 << 20)).toEqual(bundle);
+    } finally {
+      await client.stop();
+    }
+  });
+});
