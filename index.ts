@@ -2,6 +2,8 @@
  * docklock's library entry. Each export is documented where it is defined.
  */
 export * from './runtime/errors.ts';
+export { createError, ERROR_CODES, isErrorCode, httpStatusOf } from './errors/index.ts';
+export type { CreatedError, CodeInfo } from './errors/index.ts';
 export { instrument, INSTRUMENTER_VERSION, DEFAULT_STACK_LIMIT, DEFAULT_MEMORY_LIMIT } from './runtime/instrument/instrument.ts';
 export type { InstrumentOptions } from './runtime/instrument/instrument.ts';
 export { DEFAULT_COST_TABLE } from './runtime/instrument/cost-table.ts';
@@ -16,7 +18,11 @@ export type { ModuleLimits, ValidateOptions, ImportGrants } from './runtime/vali
 export { runCage } from './runtime/cage/cage.ts';
 export type { CageOptions } from './runtime/cage/cage.ts';
 export type { RunOutcome, RunRequest } from './runtime/cage/run.ts';
-export { replayBundle, verifyBundleBytes } from './runtime/replay.ts';
+export { Store } from './runtime/store.ts';
+export { grantedImports, CAPABILITIES } from './runtime/cage/capabilities.ts';
+export type { Capability } from './runtime/cage/capabilities.ts';
+export { readManifestInputs } from './runtime/inputs.ts';
+export { replayBundle, replayDecoded, summarizeEntry, verifyBundleBytes } from './runtime/replay.ts';
 export type { ReplayReport } from './runtime/replay.ts';
 export { parseManifest, parseManifestText, MANIFEST_DEFAULTS, GRANTS } from './runtime/manifest/parse.ts';
 export type { CageManifest, Grant, ManifestInput } from './runtime/manifest/parse.ts';
@@ -24,6 +30,13 @@ export { loadManifest, applyManifestOverrides, readManifestFile } from './runtim
 export type { ManifestOverrides, LoadedManifest } from './runtime/manifest/load.ts';
 export { canonicalManifestBytes, manifestHash, decodeCanonicalManifest } from './runtime/manifest/canonical.ts';
 export { encodeBundle, decodeBundle } from './runtime/bundle.ts';
+export { writeFileAtomic } from './runtime/write-atomic.ts';
+export { commitEntries } from './runtime/witness/log.ts';
+export type { WitnessEntry } from './runtime/witness/entry.ts';
+export { loadChallenge } from './runtime/evaluate/challenge.ts';
+export type { Challenge, LoadChallengeOptions } from './runtime/evaluate/challenge.ts';
+export { evaluateSubmissions } from './runtime/evaluate/batch.ts';
+export type { Evaluation } from './runtime/evaluate/evaluation.ts';
 export { resultHash, resultToJson } from './runtime/result.ts';
 export type { RunResult, RunStatus } from './runtime/result.ts';
 // For p2p/ (claims, verdicts, disputes): hashes, Merkle proofs, witness leaf encoding, the score contract.

@@ -12,6 +12,7 @@ import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { BreakerEvent } from './breaker/history.ts';
 import { Errors } from './errors.ts';
 
 /** The genesis `prev` value. */
@@ -32,6 +33,8 @@ export interface AuditEvent {
   url?: string;
   /** The request id (response header `x-request-id`, server log `reqId`). */
   requestId?: string;
+  /** A circuit-breaker event, whole (breaker/breaker.ts): the history is rebuilt from these at start. */
+  breaker?: Omit<BreakerEvent, 'seq'>;
 }
 
 /** A stored entry. */

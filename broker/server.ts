@@ -48,6 +48,7 @@ export async function startBroker(config: BrokerConfig): Promise<RunningBroker> 
     const services = new ServiceManager(docker, apiVersion, config, audit);
     const metrics = createMetrics();
     const breaker = config.breaker.enabled ? createCircuitBreaker({ config: config.breaker, instance: config.instance, docker, services, audit, registry: metrics.registry }) : undefined;
+    if (breaker !== undefined && config.breaker.persistHistory) breaker.history.restore(await audit.entries());
     const app = await buildBrokerApp({ config, services, audit, metrics, ...(breaker !== undefined ? { breaker } : {}) });
     mkdirSync(dirname(config.socket), { recursive: true, mode: 0o750 });
     try {

@@ -190,7 +190,8 @@ export class ServiceManager {
         apiVersion: this.#apiVersion,
       });
       // Host ports are host-wide: one lock for every owner while they are checked and taken.
-      return this.#withOwnerLock(ports.length > 0 ? PORTS_LOCK : `${owner}\0none`, () => this.#create(owner, spec.name, network, body, ports, requestId));
+      const create = (): Promise<ServiceView> => this.#create(owner, spec.name, network, body, ports, requestId);
+      return ports.length > 0 ? this.#withOwnerLock(PORTS_LOCK, create) : create();
     });
   }
 
@@ -270,9 +271,25 @@ export class ServiceManager {
    * @param action - pause, stop (SIGTERM, then SIGKILL after 5 s), kill (SIGKILL) or restart
    * @throws {BrokerError} 404 when not a broker-owned container of `owner`
    */
-  async enforce(owner: string, id: string, action: 'pause' | 'stop' | 'kill' | 'restart'): Promise<void> {
-    const info = await this.#find(owner, id);
-    const c = this.#docker.getContainer(info.Id);
+  async enforce(owner: string, id: string, action: 'pause' | 'stop' | 'kill' | 'restart', opts: { inspected?: { owner: string; managed: string } } = {}): Promise<void> {
+    if (!ID.test(id)) throw Errors.notFound(`no service "${id}"`, 'id');
+    // The breaker acts within ~1 s of a storm and every engine round trip counts: it passes the
+    // labels its inventory read on this container's inspect document. A container's labels never
+    // change and its 64-hex ID is never reused, so that check is as good as a fresh inspect.
+    let labels = opts.inspected;
+    if (labels === undefined) {
+      let info: ContainerInspectInfo;
+      try {
+        info = await this.#docker.getContainer(id).inspect();
+      } catch (err) {
+        if (dockerStatus(err) === 404) throw Errors.notFound(`no service "${id}"`, 'id');
+        throw err;
+      }
+      if (info.Id !== id) throw Errors.notFound(`no service "${id}"`, 'id');
+      labels = { owner: info.Config.Labels?.[LABEL_OWNER] ?? '', managed: info.Config.Labels?.[LABEL_MANAGED] ?? '' };
+    }
+    if (labels.owner !== owner || labels.managed !== this.#config.instance) throw Errors.notFound(`no service "${id}"`, 'id');
+    const c = this.#docker.getContainer(id);
     try {
       if (action === 'pause') await c.pause();
       else if (action === 'stop') await c.stop({ t: STOP_TIMEOUT_S });

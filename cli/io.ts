@@ -2,7 +2,7 @@
 import { accessSync, constants, fstatSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { CommanderError } from 'commander';
-import { DocklockError, InputError } from '../runtime/errors.ts';
+import { DocklockError, InputError } from '../errors/index.ts';
 
 /** Exit codes of the cage commands (README, "Exit codes"). */
 export const EXIT = { ok: 0, mismatch: 1, usage: 2, trap: 125 } as const;

@@ -4,7 +4,7 @@
  * evaluation pool (bench:cli measures it; test/e2e/cli-start.test.ts holds it).
  */
 import { Command, CommanderError } from 'commander';
-import { DocklockError } from '../runtime/errors.ts';
+import { DocklockError } from '../errors/index.ts';
 import { quietOnClosedPipes, usageError, writeError } from './io.ts';
 
 type Register = (program: Command) => void;

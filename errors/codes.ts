@@ -22,6 +22,9 @@ export const TRAP_CODES = [
   'indirect_call_type_mismatch',
   'null_reference',
   'uninitialized_element',
+  // Never produced today: V8 reports a data segment out of bounds as an out-of-bounds memory access,
+  // which runtime/traps.ts classifies `out_of_bounds_memory`. Kept: removing it would shift the
+  // codes after it, and the order is ABI (above).
   'out_of_bounds_data_segment',
   'host_error',
 ] as const;

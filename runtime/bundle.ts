@@ -33,7 +33,7 @@
  * @module
  */
 import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants } from 'node:zlib';
-import { Packr } from 'msgpackr';
+import { canonicalPackr } from './msgpack.ts';
 import { DocklockError, InputError } from './errors.ts';
 import { blake3, blake3Parts, bytesEqual, HASH_BYTES, toHex } from './hash.ts';
 import { type CageManifest } from './manifest/parse.ts';
@@ -104,7 +104,7 @@ export interface EncodeBundleOptions {
   quality?: number;
 }
 
-const packr = /* @__PURE__ */ new Packr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: false });
+const packr = canonicalPackr;
 const PAYLOAD_FIELDS_V1 = 7;
 const PAYLOAD_FIELDS = 8;
 const RESULT_FIELDS = 16;
@@ -406,8 +406,22 @@ function pathMap(v: unknown, field: string): Map<string, Uint8Array> {
     const pair: unknown = v[i];
     if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || !pair[0].startsWith('/')) throw schema(`${field}.${i}`, '[absolute path, bytes]', pair);
     if (prev !== undefined && compareUtf8(prev, pair[0]) >= 0) throw schema(`${field}.${i}`, 'paths in strictly increasing order', pair[0]);
+    // Normal paths only (an input directory is its path with one trailing "/"): a crafted bundle
+    // must not give the guest's tree a component named "..".
+    const body = field === 'inputs' && pair[0].length > 1 && pair[0].endsWith('/') ? pair[0].slice(0, -1) : pair[0];
+    if (body.split('/').slice(1).some((seg: string) => seg === '' || seg === '.' || seg === '..' || seg.includes('\0'))) throw schema(`${field}.${i}`, 'a normal absolute path (no empty, "." or ".." segments)', pair[0]);
     prev = pair[0];
     out.set(pair[0], bin(pair[1], `${field}.${i}`));
+  }
+  // No file may sit where another path needs a directory ("/a" and "/a/b").
+  let i = 0;
+  for (const p of out.keys()) {
+    const segs = p.split('/');
+    for (let k = 2; k < segs.length; k++) {
+      const up = segs.slice(0, k).join('/');
+      if (out.has(up)) throw schema(`${field}.${i}`, `a path whose parent ${up} is not a file`, p);
+    }
+    i++;
   }
   return out;
 }

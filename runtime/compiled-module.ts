@@ -7,6 +7,7 @@ import { Instance, kFuncType } from './instance.ts';
 import { classifyTrap } from './traps.ts';
 import { DEFAULT_STACK_LIMIT } from './instrument/instrument.ts';
 import type { InstrumentStats } from './instrument/instrument.ts';
+import { VALTYPE } from './instrument/opcodes.ts';
 import type { Import, Export, FuncType } from './instrument/module.ts';
 
 export type { CompileOptions } from './engine.ts';
@@ -140,7 +141,8 @@ export class CompiledModule {
   }
 }
 
-const VALTYPE_NAMES: Record<number, string> = { 0x7f: 'i32', 0x7e: 'i64', 0x7d: 'f32', 0x7c: 'f64', 0x7b: 'v128', 0x70: 'funcref', 0x6f: 'externref' };
+/** Value type byte → name, from the one value-type table (instrument/opcodes.ts `VALTYPE`). */
+const VALTYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(VALTYPE).map(([name, byte]) => [byte, name]));
 
 function funcTypeText(t: FuncType): string {
   const names = (v: Uint8Array): string => Array.from(v, (b) => VALTYPE_NAMES[b] ?? `0x${b.toString(16)}`).join(' ');

@@ -4,66 +4,44 @@
  * `DL_ERR_<AREA>_<WHAT>`; a code must be registered in errors/codes.ts to compile here.
  */
 
-export { DocklockError, TRAP_CODES } from '../errors/index.ts';
+export { DocklockError, InputError, InternalError, TRAP_CODES, ValidationError } from '../errors/index.ts';
 export type { ErrorCode, ErrorJson, ErrorLocation, TrapCode } from '../errors/index.ts';
 import { DocklockError, createError } from '../errors/index.ts';
-import type { ErrorCode, ErrorLocation, TrapCode } from '../errors/index.ts';
+import type { TrapCode } from '../errors/index.ts';
 
-/** The module was rejected before it ran (malformed, unsupported feature, over a limit, import not granted). */
-export class ValidationError extends DocklockError {
-  constructor(code: ErrorCode, message: string, where?: ErrorLocation, options?: { cause?: unknown }) {
-    super(code, message, where, options);
-    this.name = 'ValidationError';
-  }
-}
-
-/** Bad input that is not a module: manifests, bundles, CLI flags, options. */
-export class InputError extends DocklockError {
-  constructor(code: ErrorCode, message: string, where?: ErrorLocation, options?: { cause?: unknown }) {
-    super(code, message, where, options);
-    this.name = 'InputError';
-  }
-}
-
-/** A deterministic fault of the guest: same module, input and fuel give the same trap everywhere. */
-export class DeterministicTrap extends DocklockError {
+/**
+ * A deterministic fault of the guest: same module, input and fuel give the same trap everywhere.
+ * Every guest fault is a `Trap` with a stable `trap` code, running out of fuel and exhausting the
+ * stack included (as in wasmtime, where `Trap::OutOfFuel` is one of the trap codes): so
+ * `e instanceof Trap` is the one test for "the guest faulted", and `OutOfFuel` /
+ * `StackExhausted` are the subclasses for the two budget traps (docs/errors.md, "Guest traps").
+ */
+export class Trap extends DocklockError {
   readonly trap: TrapCode;
   constructor(trap: TrapCode, message: string, options?: { cause?: unknown }) {
     super(`DL_ERR_TRAP_${trap.toUpperCase() as Uppercase<TrapCode>}`, message, undefined, options);
-    this.name = 'DeterministicTrap';
+    this.name = 'Trap';
     this.trap = trap;
   }
 }
 
-/** The guest used up its fuel budget. */
-export class OutOfFuel extends DeterministicTrap {
+/** The former name of the traps' base class, now the same class as {@link Trap}; kept so `instanceof DeterministicTrap` still works. */
+export const DeterministicTrap = Trap;
+export type DeterministicTrap = Trap;
+
+/** The guest used up its fuel budget. A `Trap` with code `out_of_fuel`. */
+export class OutOfFuel extends Trap {
   constructor() {
     super('out_of_fuel', 'all fuel consumed: the guest ran longer than its fuel budget allows (raise the fuel limit)');
     this.name = 'OutOfFuel';
   }
 }
 
-/** The guest's call depth went over its deterministic stack budget. */
-export class StackExhausted extends DeterministicTrap {
+/** The guest's call depth went over its deterministic stack budget. A `Trap` with code `stack_exhausted`. */
+export class StackExhausted extends Trap {
   constructor() {
     super('stack_exhausted', 'call stack budget exhausted: the guest recursed deeper than its stack budget allows');
     this.name = 'StackExhausted';
-  }
-}
-
-/** Any other guest trap, with a stable `trap` code. */
-export class Trap extends DeterministicTrap {
-  constructor(trap: TrapCode, message: string, options?: { cause?: unknown }) {
-    super(trap, message, options);
-    this.name = 'Trap';
-  }
-}
-
-/** An impossible state inside docklock itself: our bug, not the caller's input. */
-export class InternalError extends DocklockError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('DL_ERR_INTERNAL', message, undefined, options);
-    this.name = 'InternalError';
   }
 }
 

@@ -10,7 +10,7 @@
  * - `runtime/blake3-small.ts`, a pure-JS single-chunk (≤ 1024 bytes) BLAKE3 that writes into a
  *   caller's buffer: {@link blake3Into}, the batch path for witness leaves and Merkle nodes. Per hash
  *   it is as fast as the WebAssembly call, but allocates nothing; with a million live witness
- *   entries on the heap, one fresh digest array per hash doubled finalisation time (measured).
+ *   entries on the heap, one fresh digest array per hash slowed finalisation (bench/RESULTS.md, witness).
  *
  * The WebAssembly hasher is created with a top-level await, so importing this module waits for it
  * once (a few ms) and every later call is synchronous. A single hasher is shared: each call runs

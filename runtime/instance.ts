@@ -54,8 +54,8 @@ function guard<T>(h: InstanceHandles, fn: () => T): T {
   }
 }
 
-// fuelUsed() without a BigInt: reading an i64 global from JavaScript allocates one (~40 ns per host
-// call, the largest part of what recording a call cost). These wasm functions compute the same
+// fuelUsed() without a BigInt: reading an i64 global from JavaScript allocates one (the largest part
+// of what recording a call cost: bench/RESULTS.md, witness). These wasm functions compute the same
 // clamped value; `small` returns it as an f64 (exact below 2^53, else −1), and `lo`/`hi` give its
 // halves for the rare larger budgets. `used` is the i64 itself, for wasm callers: the host-call
 // trampolines (host-functions/trampolines.ts) read the fuel without leaving wasm.

@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { Packr } from 'msgpackr';
+import { canonicalPackr } from './msgpack.ts';
 import { blake3, toHex } from './hash.ts';
 
 /** Version of {@link RunResult} and of the hashed layout above; bump, never reuse. */
@@ -78,7 +78,7 @@ export interface RunResultJson {
   resultHash: string;
 }
 
-const packr = /* @__PURE__ */ new Packr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: false });
+const packr = canonicalPackr;
 const utf8 = new TextEncoder();
 
 /**

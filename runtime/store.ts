@@ -21,6 +21,8 @@ export type { CageManifest, Grant } from './manifest/parse.ts';
 export { kFuncType } from './instance.ts';
 export type { Instance } from './instance.ts';
 export type { FuncType } from './instrument/module.ts';
+export { VALTYPE } from './instrument/opcodes.ts';
+export { canonicalPackr } from './msgpack.ts';
 export type { CompiledModule } from './compiled-module.ts';
 export type { Engine } from './engine.ts';
 

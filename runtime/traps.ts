@@ -36,11 +36,6 @@ const TRAP_MESSAGES: Record<TrapCode, string> = {
   host_error: 'host function failed',
 };
 
-/** The stable message for a trap code. */
-export function trapMessage(code: TrapCode): string {
-  return TRAP_MESSAGES[code];
-}
-
 /**
  * Classifies an exception that escaped guest code. `reason` is the value of the trap-reason
  * global at that moment. Anything that is not a WebAssembly trap (a host function's own error,

@@ -7,6 +7,7 @@
 import { ValidationError } from './errors.ts';
 import type { ErrorCode } from './errors.ts';
 import { decodeModule } from './instrument/module.ts';
+import { checkWithEngine } from './instrument/engine-check.ts';
 import type { ParsedModule } from './instrument/module.ts';
 import { analyzeBody } from './instrument/analyze-body.ts';
 import { DEFAULT_COST_TABLE } from './instrument/cost-table.ts';
@@ -102,17 +103,7 @@ export function checkLimits(m: ParsedModule, limits: ModuleLimits): void {
   if (m.dataBytes > limits.dataBytes) throw limitError('data size', m.dataBytes, limits.dataBytes, { section: 'data' });
 }
 
-/** V8's own validation of the original bytes: a module V8 rejects is never ours to run. */
-export function checkWithEngine(wasm: Uint8Array): void {
-  if (WebAssembly.validate(wasm as Uint8Array<ArrayBuffer>)) return;
-  let detail = 'invalid module';
-  try {
-    new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>);
-  } catch (e) {
-    detail = (e as Error).message.replace(/^WebAssembly\.Module\(\): /, '');
-  }
-  throw new ValidationError('DL_ERR_MODULE_INVALID', `module failed WebAssembly validation: ${detail}`, {});
-}
+export { checkWithEngine };
 
 /** Every import must be granted (fail closed: no grants, no imports). */
 export function checkImports(m: ParsedModule, grants: ImportGrants): void {

@@ -16,8 +16,18 @@ export interface BreakerConfig {
   enabled: boolean;
   /** `monitor` (default) only reports what it would have done; `enforce` acts. */
   mode: 'enforce' | 'monitor';
-  /** Sampling interval, ms. Default 1000, minimum 100. */
+  /** Sampling interval, ms: the service list and every signal. Default 1000, minimum 100. */
   intervalMs: number;
+  /**
+   * Interval of the fast task-count sampler, ms (`pidsInterval`). Between full samples the breaker
+   * re-reads only `pids.current` of each service whose cgroup it reads (one `pread`), and
+   * evaluates the rules that read nothing but `pids`, `pids_per_sec` and `pids_pct` on it, so a
+   * fork storm is seen within this long instead of an interval. Default 250, minimum 50, at most
+   * `interval`; equal to `interval` turns it off.
+   */
+  pidsIntervalMs: number;
+  /** Rebuild the history from the audit log at start (`GET /v1/breaker/history` survives restarts). Default true. */
+  persistHistory: boolean;
   /** No action within this long after a service (re)starts, ms. Default 30000. */
   graceMs: number;
   /** No second action on one service within this long, ms. Default 60000. */
@@ -71,13 +81,17 @@ const RULE_NAME = /^[a-z][a-z0-9_]{0,47}$/;
  */
 export function parseBreakerConfig(raw: unknown): BreakerConfig {
   const f = 'config.breaker';
-  const o = obj(raw ?? {}, f, ['enabled', 'mode', 'interval', 'grace', 'cooldown', 'maxActionsPerHour', 'defaultAction', 'source', 'cgroupRoot', 'historySize', 'rules']);
+  const o = obj(raw ?? {}, f, ['enabled', 'mode', 'interval', 'pidsInterval', 'grace', 'cooldown', 'maxActionsPerHour', 'defaultAction', 'source', 'cgroupRoot', 'historySize', 'persistHistory', 'rules']);
   const enabled = o.enabled ?? false;
   if (typeof enabled !== 'boolean') throw Errors.config('expected true or false', `${f}.enabled`);
   const mode = o.mode ?? 'monitor';
   if (mode !== 'enforce' && mode !== 'monitor') throw Errors.config(`expected "enforce" or "monitor", received ${JSON.stringify(mode)}`, `${f}.mode`);
   const intervalMs = parseDuration(o.interval ?? '1s', `${f}.interval`);
   if (intervalMs < 100) throw Errors.breakerRule(`the interval must be at least 100ms, received ${intervalMs}ms`, `${f}.interval`);
+  const pidsIntervalMs = parseDuration(o.pidsInterval ?? `${Math.min(250, intervalMs)}ms`, `${f}.pidsInterval`);
+  if (pidsIntervalMs < 50 || pidsIntervalMs > intervalMs) throw Errors.breakerRule(`pidsInterval must be between 50ms and the interval (${intervalMs}ms), received ${pidsIntervalMs}ms`, `${f}.pidsInterval`);
+  const persistHistory = o.persistHistory ?? true;
+  if (typeof persistHistory !== 'boolean') throw Errors.config('expected true or false', `${f}.persistHistory`);
   const graceMs = parseDuration(o.grace ?? '30s', `${f}.grace`);
   const cooldownMs = parseDuration(o.cooldown ?? '60s', `${f}.cooldown`);
   const caps = obj(o.maxActionsPerHour ?? {}, `${f}.maxActionsPerHour`, ['perService', 'total']);
@@ -105,5 +119,5 @@ export function parseBreakerConfig(raw: unknown): BreakerConfig {
     rules.push(parseRule(name, d.when, d.action === undefined ? defaultAction : action(d.action, `${rf}.action`), `${rf}.when`));
   }
   if (enabled && rules.length === 0) throw Errors.breakerRule('the breaker is enabled but has no rules', `${f}.rules`);
-  return { enabled, mode, intervalMs, graceMs, cooldownMs, maxActionsPerHour: { perService, total }, defaultAction, source, cgroupRoot, historySize, rules };
+  return { enabled, mode, intervalMs, pidsIntervalMs, persistHistory, graceMs, cooldownMs, maxActionsPerHour: { perService, total }, defaultAction, source, cgroupRoot, historySize, rules };
 }

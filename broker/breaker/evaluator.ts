@@ -37,16 +37,17 @@ export class Evaluator {
    * @param service - a stable key (the container ID)
    * @param signals - derived signals of the newest sample
    * @param now - clock time of the sample, ms
+   * @param only - evaluate these rules only (the others' state is left as it is); default all
    * @returns the rules that tripped on this sample
    */
-  step(service: string, signals: Signals, now: number): Trip[] {
+  step(service: string, signals: Signals, now: number, only: readonly Rule[] = this.rules): Trip[] {
     let state = this.#since.get(service);
     if (state === undefined) {
       state = new Map();
       this.#since.set(service, state);
     }
     const trips: Trip[] = [];
-    for (const rule of this.rules) {
+    for (const rule of only) {
       if (!ruleMatches(rule, signals)) {
         state.delete(rule.name);
         continue;

@@ -56,6 +56,21 @@ export class BreakerHistory {
   }
 
   /**
+   * Refills the history from the audit log's breaker entries, oldest first (at start, so
+   * `GET /v1/breaker/history` answers across restarts); only the newest `capacity` stay.
+   * @returns how many events were restored
+   */
+  restore(entries: readonly { breaker?: Omit<BreakerEvent, 'seq'> }[]): number {
+    let n = 0;
+    for (const e of entries) {
+      if (e.breaker === undefined) continue;
+      this.add(e.breaker);
+      n++;
+    }
+    return n;
+  }
+
+  /**
    * Events, oldest first.
    * @param filter - owner (omit for all), service name or ID, and the newest `limit`
    */

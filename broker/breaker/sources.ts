@@ -23,6 +23,8 @@ export interface WatchedService {
   owner: string;
   /** Carries the broker's managed label and an owner: the only containers it may act on. */
   owned: boolean;
+  /** The managed label's value as read from the container's inspect document. */
+  managed?: string;
   /** When it (re)started, on the breaker's clock (ms). */
   startedAt: number;
   /** Docker's `State.Pid` (under runsc: the sandbox process). */
@@ -42,6 +44,11 @@ export interface Inventory {
 export interface SignalSource {
   /** @returns the newest sample, or undefined when none is available (yet) */
   read(svc: WatchedService, now: number): Promise<RawSample | undefined>;
+  /**
+   * Reads only the task count, cheaply, when this source can (a cgroup it already located);
+   * undefined otherwise (the fast sampler then leaves the service to the full samples).
+   */
+  readPids?(svc: WatchedService, now: number): Promise<RawSample | undefined>;
   /** Which source serves a service (for reports), once known. */
   kind(id: string): string | undefined;
   forget(id: string): void;
@@ -90,6 +97,7 @@ export class DockerInventory implements Inventory {
             owner,
             // Our own check on the inspected document; the label filter above is the engine's.
             owned: labels[LABEL_MANAGED] === this.#instance && owner !== '',
+            managed: labels[LABEL_MANAGED] ?? '',
             startedAt: Number.isFinite(started) ? started : now,
           };
           if (info.State.Pid > 0) svc.pid = info.State.Pid;
@@ -145,6 +153,13 @@ export class HostSignalSource implements SignalSource {
     return s;
   }
 
+  async readPids(svc: WatchedService, now: number): Promise<RawSample | undefined> {
+    const where = this.#where.get(svc.id);
+    if (where === undefined || where === 'none' || where === 'stats') return undefined;
+    const pids = await this.#cgroup.readPids(where);
+    return pids === undefined ? undefined : { at: now, source: where.version === 2 ? 'cgroup-v2' : 'cgroup-v1', pids, psi: {} };
+  }
+
   kind(id: string): string | undefined {
     const w = this.#where.get(id);
     if (w === undefined || w === 'none') return w;
@@ -174,7 +189,8 @@ export class ServiceActuator implements Actuator {
   }
 
   async act(svc: WatchedService, action: BreakerAction): Promise<void> {
-    await this.#services.enforce(svc.owner, svc.id, action);
+    // The inventory read the labels from this container's inspect document; enforce re-checks them.
+    await this.#services.enforce(svc.owner, svc.id, action, svc.managed !== undefined ? { inspected: { owner: svc.owner, managed: svc.managed } } : {});
   }
 }
 

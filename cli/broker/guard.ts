@@ -4,7 +4,7 @@
  * command itself was wrong (usage, flags, config, an unreadable local file); exit 1 means the
  * operation was refused or failed (the broker answered with an error, or could not be reached).
  */
-import { DocklockError } from '../../runtime/errors.ts';
+import { DocklockError } from '../../errors/index.ts';
 import type { ErrorCode } from '../../errors/index.ts';
 import { guarded } from '../io.ts';
 

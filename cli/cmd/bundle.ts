@@ -1,13 +1,6 @@
 /** Commands on bundles: replay, verify, proof, verify-proof, inspect. */
 import type { Command } from 'commander';
-import { InputError } from '../../runtime/errors.ts';
-import { decodeBundle } from '../../runtime/bundle.ts';
-import { replayDecoded, summarizeEntry, verifyBundleBytes } from '../../runtime/replay.ts';
-import { commitEntries } from '../../runtime/witness/log.ts';
-import { inclusionProof, verifyInclusion } from '../../runtime/witness/merkle.ts';
-import { resultToJson } from '../../runtime/result.ts';
-import { canonicalManifestBytes } from '../../runtime/manifest/canonical.ts';
-import { toHex } from '../../runtime/hash.ts';
+import { InputError, bytesEqual, canonicalManifestBytes, commitEntries, decodeBundle, decodeEntry, encodeEntry, inclusionProof, leafHash, replayDecoded, resultToJson, summarizeEntry, toHex, verifyBundleBytes, verifyInclusion } from '../../runtime/api/bundle.ts';
 import { EXIT, guarded, printJson, readInput } from '../io.ts';
 
 interface ProofJson {
@@ -16,6 +9,10 @@ interface ProofJson {
   leafHash: string;
   path: string[];
   root: string;
+  /** The entry's canonical encoding (the leaf data), hex: what verify-proof re-hashes. */
+  entryBytes?: string;
+  /** A readable summary of the entry; verify-proof checks it against `entryBytes`. */
+  entry?: unknown;
 }
 
 function fromHex(s: unknown, field: string): Uint8Array {
@@ -23,7 +20,7 @@ function fromHex(s: unknown, field: string): Uint8Array {
   return Uint8Array.from(Buffer.from(s, 'hex'));
 }
 
-function parseProof(bytes: Uint8Array): { proof: Parameters<typeof verifyInclusion>[0]; root: Uint8Array } {
+function parseProof(bytes: Uint8Array): { proof: Parameters<typeof verifyInclusion>[0]; root: Uint8Array; entryBytes: Uint8Array | undefined; entry: unknown } {
   let raw: Partial<ProofJson>;
   try {
     raw = JSON.parse(new TextDecoder().decode(bytes)) as Partial<ProofJson>;
@@ -37,7 +34,26 @@ function parseProof(bytes: Uint8Array): { proof: Parameters<typeof verifyInclusi
   return {
     proof: { index: raw.index!, treeSize: raw.treeSize!, leafHash: fromHex(raw.leafHash, 'leafHash'), path: raw.path.map((p, i) => fromHex(p, `path[${i}]`)) },
     root: fromHex(raw.root, 'root'),
+    entryBytes: raw.entryBytes === undefined ? undefined : fromHex(raw.entryBytes, 'entryBytes'),
+    entry: raw.entry,
   };
+}
+
+/**
+ * Why a proof's entry does not match its leaf, or null when it does: the entry bytes must hash to
+ * the leaf and decode to the summary the proof shows (an edited `entry.result` is caught here).
+ */
+function entryProblem(p: ReturnType<typeof parseProof>): string | null {
+  if (p.entryBytes === undefined) return p.entry === undefined ? null : 'the proof shows an entry but not its bytes (entryBytes), so the entry cannot be checked';
+  if (!bytesEqual(leafHash(p.entryBytes), p.proof.leafHash)) return 'entryBytes do not hash to leafHash';
+  let decoded;
+  try {
+    decoded = decodeEntry(p.entryBytes);
+  } catch (e) {
+    return `entryBytes are not a witness entry (${(e as Error).message})`;
+  }
+  if (p.entry !== undefined && JSON.stringify(summarizeEntry({ ...decoded, index: p.proof.index })) !== JSON.stringify(p.entry)) return 'the entry shown differs from the entry whose bytes are proven';
+  return null;
 }
 
 /**
@@ -119,7 +135,7 @@ export function registerBundleCommands(program: Command): void {
         const { root, leaves } = commitEntries(b.witness);
         const p = inclusionProof(leaves, n);
         const json: ProofJson = { index: p.index, treeSize: p.treeSize, leafHash: toHex(p.leafHash), path: p.path.map(toHex), root: toHex(root) };
-        if (f.json) printJson({ ...json, entry: summarizeEntry(b.witness[n]!) });
+        if (f.json) printJson({ ...json, entryBytes: toHex(encodeEntry(b.witness[n]!)), entry: summarizeEntry(b.witness[n]!) });
         else process.stdout.write(`entry ${n} of ${p.treeSize} (${b.witness[n]!.name})\nleaf  ${json.leafHash}\n${json.path.map((h, i) => `path[${i}] ${h}`).join('\n')}\nroot  ${json.root}\n`);
         return EXIT.ok;
       }),
@@ -129,15 +145,28 @@ export function registerBundleCommands(program: Command): void {
     .command('verify-proof')
     .description('check an inclusion proof (the JSON printed by `docklock proof --json`)')
     .argument('<proof.json|->', 'proof file, or - for stdin')
-    .option('--root <hex>', 'the root to check against (default: the proof\'s own root field)')
-    .option('--json', 'print {valid}')
-    .addHelpText('after', '\nExit codes: 0 valid, 1 invalid, 2 unreadable proof.')
-    .action(async (path: string, f: { root?: string; json?: boolean }) =>
+    .option('--root <hex>', 'the root to check against')
+    .option('--bundle <file>', 'check against the witness root of this bundle\'s result')
+    .option('--json', 'print {valid, root, rootSource, entryChecked, problem}')
+    .addHelpText('after', '\nWithout --root or --bundle the proof is checked against its own root field: that shows it is\nself-consistent, not that it belongs to any run ("root not pinned").\nExit codes: 0 valid, 1 invalid, 2 unreadable proof.')
+    .action(async (path: string, f: { root?: string; bundle?: string; json?: boolean }) =>
       guarded(f.json === true, async () => {
-        const { proof, root } = parseProof(readInput(path, 'proof'));
-        const valid = verifyInclusion(proof, f.root !== undefined ? fromHex(f.root, '--root') : root);
-        if (f.json) printJson({ valid });
-        else process.stdout.write(valid ? 'valid\n' : 'INVALID\n');
+        const parsed = parseProof(readInput(path, 'proof'));
+        let root = parsed.root;
+        let rootSource: 'root' | 'bundle' | 'proof' = 'proof';
+        if (f.root !== undefined && f.bundle !== undefined) throw new InputError('DL_ERR_CLI_USAGE', 'give --root or --bundle, not both', { field: '--root' });
+        if (f.root !== undefined) {
+          root = fromHex(f.root, '--root');
+          rootSource = 'root';
+        } else if (f.bundle !== undefined) {
+          root = decodeBundle(readInput(f.bundle, 'bundle'), { lazyWitness: true }).result.witnessRoot;
+          rootSource = 'bundle';
+        }
+        const problem = entryProblem(parsed) ?? (verifyInclusion(parsed.proof, root) ? null : 'the path does not lead from the leaf to the root');
+        const valid = problem === null;
+        const pinned = rootSource === 'root' ? `root ${toHex(root)} (--root)` : rootSource === 'bundle' ? `root ${toHex(root)} of ${f.bundle} (--bundle)` : `its own root ${toHex(root)}: self-consistent, root not pinned (give --root or --bundle)`;
+        if (f.json) printJson({ valid, root: toHex(root), rootSource, entryChecked: parsed.entryBytes !== undefined, problem });
+        else process.stdout.write(valid ? `valid against ${pinned}${parsed.entryBytes === undefined ? '; the proof carries no entry bytes, so only the leaf hash is proven' : ''}\n` : `INVALID: ${problem} (checked against ${pinned})\n`);
         return valid ? EXIT.ok : EXIT.mismatch;
       }),
     );

@@ -1,10 +1,8 @@
 /** `docklock evaluate <challenge-dir> <submission>…`: evaluate submissions in parallel (runtime/evaluate). */
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
-import { InputError } from '../../runtime/errors.ts';
-import { loadChallenge } from '../../runtime/evaluate/challenge.ts';
-import { evaluateSubmissions } from '../../runtime/evaluate/batch.ts';
-import type { Evaluation } from '../../runtime/evaluate/evaluation.ts';
+import { InputError, evaluateSubmissions, loadChallenge } from '../../runtime/api/evaluate.ts';
+import type { Evaluation } from '../../runtime/api/evaluate.ts';
 import { EXIT, assertWritableDir, collect, guarded, parseEnvFlags, readInput } from '../io.ts';
 
 interface EvaluateFlags {

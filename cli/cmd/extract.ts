@@ -1,7 +1,7 @@
 /** `docklock extract <bundle> <dir>`: write a bundle's outputs into a directory, as `run --output-dir` does. */
 import type { Command } from 'commander';
-import { decodeBundle } from '../../runtime/bundle.ts';
-import { writeOutputs } from '../../runtime/extract.ts';
+import { decodeBundle } from '../../runtime/api/bundle.ts';
+import { writeOutputs } from '../../runtime/api/cage.ts';
 import { EXIT, guarded, printJson, readInput } from '../io.ts';
 
 export function registerExtract(program: Command): void {

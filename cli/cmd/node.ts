@@ -12,10 +12,10 @@ interface ConfigFlag {
   json?: boolean;
 }
 
-async function client(configPath: string): Promise<import('../../p2p/client.ts').NodeClient> {
-  const { loadNodeConfig } = await import('../../p2p/config.ts');
-  const { apiToken } = await import('../../p2p/daemon.ts');
-  const { NodeClient } = await import('../../p2p/client.ts');
+async function client(configPath: string): Promise<import('../../p2p/index.ts').NodeClient> {
+  const { loadNodeConfig } = await import('../../p2p/index.ts');
+  const { apiToken } = await import('../../p2p/index.ts');
+  const { NodeClient } = await import('../../p2p/index.ts');
   const config = loadNodeConfig(configPath);
   return new NodeClient({ socketPath: config.socket, token: apiToken(config.dataDir, false) });
 }
@@ -41,7 +41,7 @@ export function registerNodeCommands(program: Command): void {
 
   node.command('keygen').description('write a new Ed25519 node key file (mode 0600; never overwrites)').argument('<file>').option('--json', 'print JSON')
     .action(async (file: string, f: { json?: boolean }) => guarded(f.json === true, async () => {
-      const { generateKeyFile } = await import('../../p2p/keys.ts');
+      const { generateKeyFile } = await import('../../p2p/index.ts');
       const key = await generateKeyFile(file);
       if (f.json) printJson({ peerId: key.peerId, file });
       else process.stdout.write(`${key.peerId}\n`);
@@ -50,8 +50,8 @@ export function registerNodeCommands(program: Command): void {
 
   withConfig(node.command('start').description('run the node in the foreground until SIGINT/SIGTERM; prints one JSON line when ready'))
     .action(async (f: ConfigFlag) => guarded(true, async () => {
-      const { loadNodeConfig } = await import('../../p2p/config.ts');
-      const { startDaemon } = await import('../../p2p/daemon.ts');
+      const { loadNodeConfig } = await import('../../p2p/index.ts');
+      const { startDaemon } = await import('../../p2p/index.ts');
       const running = await startDaemon(loadNodeConfig(f.config));
       process.stdout.write(`${readFileSync(join(running.node.config.dataDir, 'node.json'), 'utf8')}`);
       await new Promise<void>((resolve) => {
@@ -114,8 +114,8 @@ export function registerNodeCommands(program: Command): void {
 
   node.command('verify-dispute').description('check a dispute file offline, without replaying (exit 0 valid, 1 invalid)').argument('<file>').option('--json', 'print JSON')
     .action(async (file: string, f: { json?: boolean }) => guarded(f.json === true, async () => {
-      const { verifyDispute } = await import('../../p2p/dispute.ts');
-      const { DocklockError } = await import('../../runtime/errors.ts');
+      const { verifyDispute } = await import('../../p2p/index.ts');
+      const { DocklockError } = await import('../../errors/index.ts');
       try {
         const r = await verifyDispute(readInput(file, 'dispute'));
         if (f.json) printJson({ valid: true, ...r });

@@ -1,15 +1,8 @@
 /** `docklock run <module.wasm>`: run a module in the cage, optionally writing a replay bundle. */
 import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { InputError } from '../../runtime/errors.ts';
-import { loadManifest } from '../../runtime/manifest/load.ts';
-import type { ManifestOverrides } from '../../runtime/manifest/load.ts';
-import { readManifestInputs } from '../../runtime/inputs.ts';
-import { runCage } from '../../runtime/cage/cage.ts';
-import { resultHash, resultToJson } from '../../runtime/result.ts';
-import { encodeBundle } from '../../runtime/bundle.ts';
-import { writeFileAtomic } from '../../runtime/write-atomic.ts';
-import { writeOutputs } from '../../runtime/extract.ts';
+import { InputError, encodeBundle, loadManifest, readManifestInputs, resultHash, resultToJson, runCage, writeFileAtomic, writeOutputs } from '../../runtime/api/cage.ts';
+import type { ManifestOverrides } from '../../runtime/api/cage.ts';
 import { EXIT, assertWritableDir, assertWritableFile, collect, defaultStdin, guarded, parseEnvFlags, printJson, readInput } from '../io.ts';
 
 interface RunFlags {

@@ -19,12 +19,12 @@
  * diverges at that entry.
  */
 import { DeterministicTrap, OutOfFuel, StackExhausted, TRAP_CODES, ValidationError } from '../../runtime/errors.ts';
-import { Struct, WASM_PAGE_BYTES, kFuncType } from '../../runtime/store.ts';
+import { Struct, VALTYPE, WASM_PAGE_BYTES, kFuncType } from '../../runtime/store.ts';
 import type { CompiledModule, FuncType, HostValue, Instance, Store } from '../../runtime/store.ts';
 import { NESTED_DEFAULT_MEMORY_PAGES, NESTED_DEFAULT_STACK, NESTED_ERR, NESTED_INFO_SIZE, NESTED_MAX_MODULES, NESTED_STATUS } from './abi.ts';
 
-const I32 = 0x7f;
-const I64 = 0x7e;
+const I32 = VALTYPE.i32;
+const I64 = VALTYPE.i64;
 /** Smallest stack budget a submission may ask for (the manifest's own minimum). */
 const MIN_STACK = 1024;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -85,13 +85,24 @@ function runCall(mod: CompiledModule, name: string, input: Uint8Array, fuel: big
   return { outcome, used };
 }
 
+/** Why a submission was refused, for a person: the offending import's name (from the submission's own bytes, quoted and cut, so it cannot forge log lines), or the error code. */
+function refusal(e: ValidationError): string {
+  const where = e.where?.import;
+  if (e.code === 'DL_ERR_IMPORT_NOT_GRANTED' && typeof where === 'string') {
+    const name = JSON.stringify(where.length > 120 ? `${where.slice(0, 120)}…` : where);
+    return `[nested] submission refused: it imports ${name}; a submission may import nothing (forbidden_import)`;
+  }
+  return `[nested] submission refused: ${e.code}`;
+}
+
 /**
  * Builds the `docklock.nested_*` imports for one run.
  * @param store the run: its witness recorder, its manifest (whose memory and stack limits cap the
  *   submission's), its engine (which compiles the submission) and its instance (billed for the
  *   submission's fuel)
+ * @param note where to explain a refused submission in one line (the challenge's stderr), if anywhere
  */
-export function createNested(store: Store): Record<string, (...a: HostValue[]) => HostValue | undefined> {
+export function createNested(store: Store, note?: (line: string) => void): Record<string, (...a: HostValue[]) => HostValue | undefined> {
   const { calls, manifest: m } = store;
   const mem = calls.mem;
   const modules: CompiledModule[] = [];
@@ -107,6 +118,7 @@ export function createNested(store: Store): Record<string, (...a: HostValue[]) =
       mod = store.engine.compileSync(bytes, { imports: [], memoryLimit: memoryPages * WASM_PAGE_BYTES, stackLimit });
     } catch (e) {
       if (!(e instanceof ValidationError)) throw e;
+      note?.(refusal(e));
       return e.code === 'DL_ERR_IMPORT_NOT_GRANTED' ? NESTED_ERR.FORBIDDEN_IMPORT : NESTED_ERR.INVALID;
     }
     modules.push(mod);

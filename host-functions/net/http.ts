@@ -13,7 +13,7 @@
  * touches the network; a request that differs from the recorded one diverges (its `data` differs).
  * Reads only copy: no side effect ever repeats.
  */
-import { Packr, Unpackr } from 'msgpackr';
+import { canonicalPackr } from '../../runtime/store.ts';
 import type { CageManifest, HostCalls, HostValue } from '../../runtime/store.ts';
 
 /** Negative results of the `docklock.http_*` functions. Stable: SDKs hard-code them. */
@@ -53,8 +53,8 @@ export type NetResponse = { status: number; body: Uint8Array } | { error: 'trans
 export type NetTransport = (req: NetRequest) => NetResponse;
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);
-const packr = new Packr({ useRecords: false, mapsAsObjects: false, int64AsType: 'bigint' });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: false, int64AsType: 'bigint' });
+const packr = canonicalPackr;
+const unpackr = canonicalPackr;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The witness payload of one request: what was asked and what came back. */

@@ -71,6 +71,8 @@ export interface WasiHost {
   stderr: OutputCapture;
   tree: FileTree;
   clock: VirtualClock;
+  /** The WASI ABI level the run answers at (spec/wasi.md#W6). */
+  level: number;
   /** Final content of /output and every writable directory: guest path → bytes (scratch left out). */
   outputs(): Map<string, Uint8Array>;
 }
@@ -269,7 +271,7 @@ export function createWasi(calls: HostCalls, cfg: WasiConfig): WasiHost {
     for (const w of writable) for (const [p, d] of tree.collect(w, skip)) out.set(p, d);
     return out;
   };
-  return { imports, stdout, stderr, tree, clock, outputs };
+  return { imports, stdout, stderr, tree, clock, level, outputs };
 }
 
 /** The preview1 import names in a group, for grants → `compile({ imports })`. */

@@ -40,6 +40,8 @@ function wasiGroup(group: 'wasi' | 'random' | 'clock'): Capability {
   };
 }
 
+const utf8 = new TextEncoder();
+
 /** Grant → capability. */
 export const CAPABILITIES: Readonly<Record<Grant, Capability>> = {
   wasi: wasiGroup('wasi'),
@@ -47,7 +49,8 @@ export const CAPABILITIES: Readonly<Record<Grant, Capability>> = {
   clock: wasiGroup('clock'),
   net: { module: 'docklock', names: NET_IMPORTS, create: (store, run) => createNet(store.calls, store.manifest, run.net) },
   log: { module: 'docklock', names: LOG_IMPORTS, create: (store, run) => createLog(store.calls, run.wasi.stderr) },
-  nested: { module: 'docklock', names: NESTED_IMPORTS, create: (store) => createNested(store) },
+  // From level 1 a refused submission is explained on the challenge's stderr (its evaluation log).
+  nested: { module: 'docklock', names: NESTED_IMPORTS, create: (store, run) => createNested(store, run.wasi.level >= 1 ? (line) => run.wasi.stderr.push(utf8.encode(`${line}\n`)) : undefined) },
 };
 
 /** The imports a manifest's grants allow, as `module.name` patterns for `compile`. */

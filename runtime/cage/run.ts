@@ -33,6 +33,10 @@ export type { NetTransport };
 
 const EMPTY_WITNESS = new Uint8Array(0);
 
+/**
+ * What a caller asks of a run: plain data only, the same in this thread, in a worker or from
+ * another process. `runGuest` takes a {@link GuestRunRequest}, which adds the in-process handles.
+ */
 export interface RunRequest {
   manifest: CageManifest;
   /** The original (uninstrumented) module bytes. */
@@ -42,9 +46,17 @@ export interface RunRequest {
   inputs: ReadonlyMap<string, Uint8Array>;
   mode: 'record' | 'replay';
   /**
-   * Replay: the recorded witness, as entries, as their canonical encodings back to back (a
-   * bundle's `witnessBytes`: the cheapest to send to a worker), or as the log that recorded it.
+   * Replay: the recorded witness, as entries or as their canonical encodings back to back (a
+   * bundle's `witnessBytes`: the cheapest to send to a worker).
    */
+  witness?: readonly WitnessEntry[] | Uint8Array;
+  /** WASI ABI level (spec/wasi.md#W6): a replay passes its bundle's; default the current one. */
+  wasiLevel?: number;
+}
+
+/** A {@link RunRequest} with the handles only code inside the cage passes (never public). */
+export interface GuestRunRequest extends Omit<RunRequest, 'witness'> {
+  /** Replay: also the log that recorded the witness (compared without decoding it). */
   witness?: readonly WitnessEntry[] | Uint8Array | WitnessLog;
   /**
    * Return the run's witness log in the outcome (`log`), e.g. to replay against it without
@@ -59,8 +71,6 @@ export interface RunRequest {
   compiled?: CompiledModule;
   /** The engine that compiles the module and anything the run loads (default `Engine.default`). */
   engine?: Engine;
-  /** WASI ABI level (spec/wasi.md#W6): a replay passes its bundle's; default the current one. */
-  wasiLevel?: number;
 }
 
 export interface RunOutcome {
@@ -72,19 +82,22 @@ export interface RunOutcome {
   readonly witness: WitnessEntry[];
   /** Every entry's canonical encoding back to back: what a bundle stores (`encodeBundle` takes it). */
   witnessBytes: Uint8Array;
-  /** The log the witness was recorded in, when the request set `keepLog` (runGuest only). */
-  log?: WitnessLog;
   /** Replay only: the first differing witness entry, or null when the replay matched its recording. */
   divergence: Divergence | null;
   /** For `rejected`: why. */
   error: { code: string; message: string } | null;
 }
 
+/** A {@link RunOutcome} inside the cage: with the witness log when the request set `keepLog`. */
+export interface GuestRunOutcome extends RunOutcome {
+  log?: WitnessLog;
+}
+
 /** The parts of a {@link RunOutcome} that cross threads (cage/worker.ts posts them). */
-export type RunOutcomeParts = Omit<RunOutcome, 'witness' | 'log'>;
+export type RunOutcomeParts = Omit<RunOutcome, 'witness'>;
 
 /** A {@link RunOutcome} whose `witness` is decoded from `witnessBytes` when first read. */
-export function runOutcome(parts: RunOutcomeParts, log?: WitnessLog): RunOutcome {
+export function runOutcome(parts: RunOutcomeParts, log?: WitnessLog): GuestRunOutcome {
   let entries: WitnessEntry[] | undefined;
   const out = {
     ...parts,
@@ -103,7 +116,7 @@ export function compileOptionsFor(m: CageManifest): { imports: string[]; memoryL
 
 const EMPTY = new Uint8Array(0);
 
-function baseResult(req: RunRequest): RunResult {
+function baseResult(req: GuestRunRequest): RunResult {
   return {
     formatVersion: RESULT_FORMAT_VERSION,
     status: 'rejected',
@@ -128,7 +141,7 @@ function baseResult(req: RunRequest): RunResult {
  * Runs (or replays) one guest. Never throws for anything the guest, module or manifest did: those
  * are statuses. Throws only for infrastructure failures (our bugs), as `InternalError`.
  */
-export async function runGuest(req: RunRequest): Promise<RunOutcome> {
+export async function runGuest(req: GuestRunRequest): Promise<GuestRunOutcome> {
   const m = req.manifest;
   const result = baseResult(req);
   const calls = new HostCalls(req.mode, req.witness);

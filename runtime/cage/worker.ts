@@ -9,34 +9,39 @@ import type { RunOutcomeParts } from './run.ts';
 import type { RunRequest } from './run.ts';
 import { bridgeTransport } from '../../host-functions/net/bridge.ts';
 import type { BridgeEnd } from '../../host-functions/net/bridge.ts';
-import { DocklockError } from '../errors.ts';
+import { errorToWire } from './transport.ts';
 import { CompiledModule } from '../compiled-module.ts';
 import type { SharedCompiledModule } from '../compiled-module.ts';
 
-export interface WorkerInit {
-  request: Omit<RunRequest, 'net' | 'tee' | 'compiled'>;
-  /** The module compiled on the main thread; absent when it failed validation (the run reports why). */
-  shared: SharedCompiledModule | undefined;
+/** What the worker starts with (`workerData`), before the module is compiled. */
+export interface WorkerBoot {
   net: BridgeEnd;
   tee: boolean;
 }
 
-const init = workerData as WorkerInit;
+/** The run, posted once the main thread has compiled the module. */
+export interface WorkerJob {
+  request: Omit<RunRequest, 'net' | 'tee' | 'compiled'>;
+  /** The module compiled on the main thread; absent when it failed validation (the run reports why). */
+  shared: SharedCompiledModule | undefined;
+}
+
+const init = workerData as WorkerBoot;
 const transport = bridgeTransport(init.net);
+const job = await new Promise<WorkerJob>((resolve) => parentPort!.once('message', resolve));
 
 try {
   const tee = init.tee
     ? { stdout: (b: Uint8Array) => parentPort!.postMessage({ type: 'stdout', data: b }), stderr: (b: Uint8Array) => parentPort!.postMessage({ type: 'stderr', data: b }) }
     : undefined;
-  const compiled = init.shared === undefined ? undefined : CompiledModule.fromShared(init.shared);
-  const outcome = await runGuest({ ...init.request, net: transport, tee, compiled });
+  const compiled = job.shared === undefined ? undefined : CompiledModule.fromShared(job.shared);
+  const outcome = await runGuest({ ...job.request, net: transport, tee, compiled });
   // The witness travels as its encoding, moved rather than copied (reading `witness` would decode
   // a million entries here only to clone them); the log stays here.
   const parts: RunOutcomeParts = { result: outcome.result, witnessBytes: outcome.witnessBytes, divergence: outcome.divergence, error: outcome.error };
   parentPort!.postMessage({ type: 'done', outcome: parts }, [outcome.witnessBytes.buffer as ArrayBuffer]);
 } catch (e) {
-  const err = e instanceof DocklockError ? { code: e.code, message: e.message } : { code: 'DL_ERR_INTERNAL', message: String((e as Error)?.stack ?? e) };
-  parentPort!.postMessage({ type: 'error', error: err });
+  parentPort!.postMessage({ type: 'error', error: errorToWire(e) });
 } finally {
   // Let the thread end by itself: terminating a thread that holds WebAssembly code races V8's
   // code-page bookkeeping ("Check failed: jit_page.has_value()") on this Node line.

@@ -9,14 +9,16 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { workerUrl } from '../worker-url.ts';
 import { workerStackMb } from '../cage/cage.ts';
-import { DocklockError, InputError, InternalError, PoolClosedError, WatchdogError } from '../errors.ts';
+import { InputError, InternalError, PoolClosedError, WatchdogError } from '../errors.ts';
+import { errorFromWire } from '../cage/transport.ts';
 import { openBridge } from '../cage/bridge.ts';
 import type { Challenge } from './challenge.ts';
 import type { EvaluationRecord } from './evaluation.ts';
 import type { PoolJob, PoolReply, PoolWorkerInit } from './worker.ts';
 
-const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
+const WORKER_URL = workerUrl(import.meta.url, 'worker');
 
 export interface PoolOptions {
   /** Worker threads. Default: the machine's available parallelism. */
@@ -97,7 +99,7 @@ export class EvaluationPool {
       if (p === undefined || p.job.id !== msg.id) return;
       this.#finish(slot);
       if ('record' in msg) p.resolve(msg.record);
-      else p.reject(DocklockError.fromJSON(msg.error));
+      else p.reject(errorFromWire(msg.error));
       this.#pump(slot);
     });
     const lost = (why: Error): void => {

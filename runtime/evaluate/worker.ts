@@ -9,7 +9,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { CompiledModule } from '../compiled-module.ts';
 import type { SharedCompiledModule } from '../compiled-module.ts';
 import type { CageManifest } from '../manifest/parse.ts';
-import { DocklockError } from '../errors.ts';
+import { errorToWire } from '../cage/transport.ts';
+import type { ErrorJson } from '../errors.ts';
 import { bridgeTransport } from '../cage/bridge.ts';
 import type { BridgeEnd } from '../cage/bridge.ts';
 import { evaluateOne } from './evaluation.ts';
@@ -30,7 +31,7 @@ export interface PoolJob {
   keep: boolean;
 }
 
-export type PoolReply = { id: number; record: EvaluationRecord } | { id: number; error: { code: string; message: string } };
+export type PoolReply = { id: number; record: EvaluationRecord } | { id: number; error: ErrorJson };
 
 const init = workerData as PoolWorkerInit;
 const compiled = CompiledModule.fromShared(init.shared);
@@ -47,8 +48,7 @@ parentPort!.on('message', (job: PoolJob | null) => {
   void evaluateOne({ manifest: init.manifest, module: init.module, compiled, inputs: init.inputs, submission: job.submission, label: job.label, keep: job.keep, net: transport }).then(
     (record) => parentPort!.postMessage({ id: job.id, record } satisfies PoolReply),
     (e: unknown) => {
-      const error = e instanceof DocklockError ? { code: e.code, message: e.message } : { code: 'DL_ERR_INTERNAL', message: String((e as Error)?.stack ?? e) };
-      parentPort!.postMessage({ id: job.id, error } satisfies PoolReply);
+      parentPort!.postMessage({ id: job.id, error: errorToWire(e) } satisfies PoolReply);
     },
   );
 });

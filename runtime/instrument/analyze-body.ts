@@ -20,6 +20,8 @@ import {
   DYNAMIC, FC_LAST, FC_POPS, FC_PUSHES, Imm, NAN_SCALAR, NAN_SIMD, OP_IMM, OP_POPS, OP_PUSHES, SIMD_IMM, SIMD_POPS,
   SIMD_PUSHES, SIMD_RELAXED_FIRST, SimdImm, UNSUPPORTED_PROPOSAL, isValType, NAN_BLIND_CONSUMER,
 } from './opcodes.ts';
+import { foldSmallSegments } from './fold-segments.ts';
+import { elideNans, LOCAL_OBSERVED, OBSERVED } from './nan-elision.ts';
 
 export const Patch = {
   /** Charge `arg` fuel (no check). Inserted at `offset`. */
@@ -76,12 +78,10 @@ export interface BodyAnalysis {
 
 const UNKNOWN = -1;
 const LOCAL_ORIGIN = -2;
-const OBSERVED = -1;
 /** `nanFate` of a NaN patch whose value has gone nowhere yet. */
 const NO_FATE = -2;
 /** Flags per local: it is a float (only those can hold a NaN), and some read of it is observed. */
 const LOCAL_FLOAT = 1;
-const LOCAL_OBSERVED = 2;
 /** Scratch buffers larger than this are dropped after the body that needed them, not kept for the next. */
 const KEEP_MAX = 1 << 20;
 
@@ -115,10 +115,7 @@ const OP_INFO: Readonly<Int32Array> = /* @__PURE__ */ (() => {
   return t;
 })();
 
-/** Largest segment cost charged with its parent instead of on its own (spec: fuel.md#F8). */
-export const FOLD_SEGMENT_MAX = 24;
-/** Most cost any one segment takes in from segments folded into it (spec: fuel.md#F8). */
-export const FOLD_PARENT_MAX = 96;
+export { FOLD_PARENT_MAX, FOLD_SEGMENT_MAX } from './fold-segments.ts';
 
 /** `a.fill(v, from, to)`, which is a call into the runtime: a loop is faster for the usual few elements. */
 function fillU8(a: Uint8Array, v: number, from: number, to: number): void {
@@ -147,7 +144,7 @@ function grownU8(a: Uint8Array, need: number): Uint8Array<ArrayBuffer> {
  * per-body stacks and maps were most of the rewriter's garbage. One analyser's buffers serve body
  * after body, growing to the largest seen; only the results are allocated per body.
  */
-class BodyAnalyser {
+export class BodyAnalyser {
   // Control stack: operand height at entry (below params), result arity, params, frame kind
   // (0 function, 1 block, 2 loop, 3 if), whether a branch targets it, the segment that was running
   // when the construct began and whether it was dead, and whether any path leaves the construct
@@ -306,8 +303,8 @@ class BodyAnalyser {
             segCost = this.closeSegment(segCost);
             this.observeRange(0, height);
             this.addPatch(at, Patch.FuncEnd, 0);
-            this.foldSmallSegments();
-            this.elideNans();
+            foldSmallSegments(this);
+            elideNans(this);
             return this.result(calls, usesV128, instructions, helpers, Math.max(maxHeight, this.maxHeight));
           }
           this.observeRange(base, height);
@@ -771,99 +768,6 @@ class BodyAnalyser {
     const base = this.cBase[this.depth - 1]!;
     this.observeRange(base, height);
     return base;
-  }
-
-  /**
-   * Charges small segments with the segment they hang off (spec: fuel.md#F8). A segment that follows
-   * a `br_if`, starts an `if` arm or a join costs 7 bytes of charge code for a few instructions of
-   * work; charging it with its parent removes that code at the price of a bounded overcharge on the
-   * paths that skip it. Parents come before their children in code order, so a child always finds
-   * where its parent's cost went.
-   */
-  foldSmallSegments(): void {
-    const n = this.patchCount;
-    const args = this.args;
-    const foldParent = this.foldParent;
-    let into: Int32Array | undefined;
-    let taken: Int32Array | undefined;
-    for (let child = 1; child < n; child++) {
-      const parent = foldParent[child]!;
-      if (parent < 0) continue;
-      const cost = args[child]!;
-      if (cost === 0 || cost > FOLD_SEGMENT_MAX) continue;
-      if (into === undefined || taken === undefined) {
-        if (this.into.length < n) {
-          this.into = new Int32Array(Math.max(n, this.into.length * 2));
-          this.taken = new Int32Array(this.into.length);
-          this.hasCall = new Uint8Array(this.into.length);
-        }
-        into = this.into;
-        taken = this.taken;
-        for (let i = 0; i < n; i++) {
-          into[i] = -1;
-          taken[i] = 0;
-          this.hasCall[i] = 0;
-        }
-        for (let k = 0; k < this.callCount; k++) this.hasCall[this.callSegs[k]!] = 1;
-      }
-      let root = parent;
-      while (into[root]! >= 0) root = into[root]!;
-      // In a function only direct calls reach, a call folded into the entry segment would keep
-      // callers from paying the entry's charge (spec: fuel.md#F7), which for a small recursive
-      // function costs more than the fold saves.
-      if (root === 0 && this.callersMayPay && this.hasCall[child]) continue;
-      const t = taken[root]! + cost;
-      if (t > FOLD_PARENT_MAX) continue;
-      taken[root] = t;
-      this.hasCall[root]! |= this.hasCall[child]!;
-      args[root] += cost;
-      args[child] = 0;
-      into[child] = root;
-    }
-    if (into === undefined) return;
-    const callSegs = this.callSegs;
-    for (let k = 0; k < this.callCount; k++) {
-      let p = callSegs[k]!;
-      while (into[p]! >= 0) p = into[p]!;
-      callSegs[k] = p;
-    }
-  }
-
-  /**
-   * Drops the scalar NaN patches whose values are never observed (spec: nan.md#N4): consumed only by
-   * payload-blind operators, directly or through locals every read of which is payload-blind.
-   */
-  elideNans(): void {
-    const { offsets, kinds, args, nanFate, locals } = this;
-    const n = this.patchCount;
-    // Segment patches move down as NaN patches are dropped; call sites follow their segment.
-    // `into` is free again after folding and records each kept patch's new index.
-    if (this.into.length < n) {
-      this.into = new Int32Array(Math.max(n, this.into.length * 2));
-      this.taken = new Int32Array(this.into.length);
-    }
-    const moved = this.into;
-    let w = 0;
-    let nanKinds = 0;
-    for (let i = 0; i < n; i++) {
-      if (kinds[i] === Patch.Nan && args[i]! <= 2) {
-        const f = nanFate[i]!;
-        const needed = f === OBSERVED || (f >= 0 && (locals[f]! & LOCAL_OBSERVED) !== 0);
-        if (!needed) continue;
-      }
-      if (kinds[i] === Patch.Nan) nanKinds |= 1 << args[i]!;
-      moved[i] = w;
-      offsets[w] = offsets[i]!;
-      kinds[w] = kinds[i]!;
-      args[w] = args[i]!;
-      w++;
-    }
-    this.patchCount = w;
-    this.nanKinds = nanKinds;
-    if (w !== n) {
-      const callSegs = this.callSegs;
-      for (let k = 0; k < this.callCount; k++) callSegs[k] = moved[callSegs[k]!]!;
-    }
   }
 
   result(calls: boolean, usesV128: boolean, instructions: number, helpers: number, maxHeight: number): BodyAnalysis {

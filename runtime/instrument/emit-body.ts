@@ -26,7 +26,7 @@ export interface EmitContext {
   /**
    * Records fuel if the counter is negative, else stack, and executes `unreachable`; entry checks
    * call it. Kept apart from the fuel trap because V8 inlines the trap into cold paths of hot loops,
-   * and a fuel read there measurably slowed them (sha256 1.07× → 1.3×).
+   * and a fuel read there measurably slowed them (bench/RESULTS.md, fuel).
    */
   trapEntryFunc: number;
   /** Function indices of the helpers of {@link chargeHelperBodies} (bytes, table elements, pages); -1 where unused. */

@@ -22,6 +22,7 @@ import type { ExtraPatches } from './emit-body.ts';
 import { SECTION, decodeModule } from './module.ts';
 import type { FuncType, ParsedModule } from './module.ts';
 import { ValidationError } from '../errors.ts';
+import { checkWithEngine } from './engine-check.ts';
 
 /** Bumped whenever the rewriter's output for some input changes. Part of cache keys and result hashes. */
 export const INSTRUMENTER_VERSION = 'docklock-instrument/4';
@@ -102,10 +103,15 @@ function resolveOptions(options: InstrumentOptions): { memoryLimitPages: number;
 /**
  * Rewrites a module for deterministic execution: fuel, stack depth, NaN canonicalisation and a
  * clamped memory maximum. Does not check imports or size limits (see `validateModule`).
- * @throws {ValidationError} malformed module, unsupported feature, or initial memory over the limit.
+ * @throws {ValidationError} malformed or invalid module (V8's validator has the last word, as in
+ *   `compile`), unsupported feature, or initial memory over the limit.
  */
 export function instrumentModule(wasm: Uint8Array, options: InstrumentOptions = {}): InstrumentedModule {
-  return instrumentParsed(decodeModule(wasm), options);
+  const out = instrumentParsed(decodeModule(wasm), options);
+  // The decoder and analysis check structure and features, not types: V8 validates the rest, as
+  // compile() does, so a module V8 rejects is a ValidationError here too, never rewritten output.
+  checkWithEngine(wasm);
+  return out;
 }
 
 /** `instrumentModule` for an already decoded module (compile decodes once for validation and rewriting). */

@@ -3,7 +3,7 @@
  * stored in bundles. The layout is versioned ({@link CANONICAL_MANIFEST_VERSION}); changing a byte
  * of it changes every manifest hash, so it changes only with a new version.
  */
-import { Packr } from 'msgpackr';
+import { canonicalPackr } from '../msgpack.ts';
 import { InputError } from '../errors.ts';
 import { blake3 } from '../hash.ts';
 import { parseManifest } from './parse.ts';
@@ -11,7 +11,6 @@ import type { CageManifest, Obj } from './parse.ts';
 
 /** Version tag of the canonical manifest layout; bump, never reuse. */
 export const CANONICAL_MANIFEST_VERSION = 1;
-const canonicalPackr = /* @__PURE__ */ new Packr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: false });
 
 /**
  * Deterministic bytes of a manifest, for hashing and for bundles: the same manifest gives the same

@@ -2,8 +2,8 @@
  * Canonical witness bytes (a bundle's witness: entries back to back, encoding.ts) straight into a
  * {@link WitnessLog}, for a replay to compare against, without building entry objects.
  *
- * `decodeEntries` followed by `WitnessLog.from` costs ~2.3 µs an entry (msgpackr builds a tuple of
- * arrays per entry, which is then checked and stored); a replay of a million calls spent more time
+ * `decodeEntries` followed by `WitnessLog.from` is slow (msgpackr builds a tuple of arrays per
+ * entry, which is then checked and stored; figures in bench/RESULTS.md, witness); a replay of a million calls spent more time
  * there than running the guest. This reader accepts exactly what `decodeEntries` accepts (a
  * property test runs both over valid and mutated witnesses, test/cage/witness-decode-log.test.ts)
  * and reports the same error codes. The input is untrusted: every read is bounds-checked.

@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { Packr, Unpackr } from 'msgpackr';
+import { canonicalPackr } from '../msgpack.ts';
 import { InputError } from '../errors.ts';
 import { putArrayHeader, putBigint, putBin, putNumber } from './msgpack-put.ts';
 import type { MemoryWrite, WitnessEntry } from './entry.ts';
@@ -38,10 +38,10 @@ const U32_MAX = 0xffff_ffff;
 const U64_MAX = (1n << 64n) - 1n;
 const I64_MIN = -(1n << 63n);
 
-/** The msgpackr encoder of the witness format: no records, no maps, bigint for 64-bit ints. */
-export const witnessPackr = /* @__PURE__ */ new Packr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: false });
-/** The matching decoder: 64-bit ints come back as bigint, maps (never written) as `Map`. */
-export const witnessUnpackr = /* @__PURE__ */ new Unpackr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: false });
+/** The witness format's encoder: the one canonical MessagePack encoder (runtime/msgpack.ts). */
+export const witnessPackr = canonicalPackr;
+/** The matching decoder (a `Packr` decodes too): 64-bit ints come back as bigint, maps (never written) as `Map`. */
+export const witnessUnpackr = canonicalPackr;
 
 /** The fixed-order array that {@link encodeEntry} packs; also the witness form inside a bundle. */
 export type EntryTuple = [number, number, string, (number | bigint)[], number | bigint | null, [number, Uint8Array][], bigint, Uint8Array | null];

@@ -25,6 +25,7 @@
  *
  * @module
  */
+import { VALTYPE } from '../instrument/opcodes.ts';
 import { blake3Into, HASH_BYTES } from '../hash.ts';
 import { blake3LeafWords, blake3PaddedScratch, LITTLE_ENDIAN } from '../blake3-small.ts';
 import type { MemoryWrite, WitnessEntry } from './entry.ts';
@@ -77,8 +78,8 @@ export interface RawShape {
   readonly fixed: number;
 }
 
-const WASM_I32 = 0x7f;
-const WASM_I64 = 0x7e;
+const WASM_I32 = VALTYPE.i32;
+const WASM_I64 = VALTYPE.i64;
 
 /** Value kinds of a record (4 bits each). */
 export const KIND = { I32: 0, F64: 1, I64: 2, U64: 3, NULL: 4 } as const;
@@ -94,7 +95,7 @@ const FIRST_CHUNK_WORDS = 1024;
 const SMALL_WRITES_WORDS = 64;
 /**
  * Full chunks given back by {@link WitnessLog.release}, for the next log in this thread. A fresh
- * chunk costs page faults as it is first written (~0.5 ns a byte here, about 2 µs a 4 KiB page);
+ * chunk costs page faults as it is first written (bench/RESULTS.md, witness);
  * whether a freed one comes back already mapped depends on when the GC ran. At most 64 MiB.
  */
 const chunkPool: Int32Array<ArrayBuffer>[] = [];
@@ -563,8 +564,7 @@ export class WitnessLog {
 
   /**
    * The bytes of chunk c, copied once and kept for the entries that view them: one copy per chunk
-   * costs far less than one small ArrayBuffer per write (`entries()` of 1M random_get calls: ~750 →
-   * ~300–450 ns an entry).
+   * costs far less than one small ArrayBuffer per write (bench/RESULTS.md, witness).
    */
   #copyOf(c: number): Uint8Array {
     const used = this.#usedOf(c) * 4;

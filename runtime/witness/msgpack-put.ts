@@ -38,30 +38,6 @@ export function putNumber(b: Uint8Array, p: number, v: number): number {
   return p;
 }
 
-/**
- * {@link putNumber} for the append path: multi-byte forms go out as one DataView store. The
- * cd form stores 4 bytes for 3; the spare one lies past the value and is overwritten by the next
- * byte or left unused past the record (records reserve room for it).
- */
-export function putNumberDv(b: Uint8Array, dv: DataView, p: number, v: number): number {
-  if (v >>> 0 !== v) return putOtherNumber(b, p, v);
-  if (v < 0x80) {
-    b[p] = v;
-    return p + 1;
-  }
-  if (v < 0x100) {
-    dv.setUint16(p, 0xcc00 | v);
-    return p + 2;
-  }
-  if (v < 0x10000) {
-    dv.setUint32(p, 0xcd00_0000 | (v << 8));
-    return p + 3;
-  }
-  b[p] = 0xce;
-  dv.setUint32(p + 1, v);
-  return p + 5;
-}
-
 /** {@link putNumber} of a number that is not a u32: a negative i32, else float64. */
 export function putOtherNumber(b: Uint8Array, p: number, v: number): number {
   if (v >> 0 === v) {

@@ -131,7 +131,7 @@ export class HostCalls {
   failClosed = true;
   /** The meter's budget as u32 halves: only a call whose fuel used equals it can be overdrawn. */
   readonly #limit = new Uint32Array(2).fill(0xffffffff);
-  // A Map, not a WeakMap: it lives as long as the run, and ~45 WeakMap inserts a run measured slower.
+  // A Map, not a WeakMap: it lives as long as the run, and WeakMap inserts measured slower (bench/RESULTS.md).
   readonly #wrapped = new Map<HostFn, Wrapped>();
 
   /** Whether #expected was built here (and may be released here). */
@@ -441,7 +441,7 @@ let callsStarted = 0;
 /**
  * The trampolines' scratch memory, one per thread: a call fills it and reads it back before it
  * returns, and host calls never nest (#checkNotNested), so runs can share it. Creating a memory
- * per run cost ~20 µs (a reservation with guard pages), a tenth of a small evaluation.
+ * per run (a reservation with guard pages) cost a tenth of a small evaluation (bench/RESULTS.md).
  */
 function threadScratch(): { memory: WebAssembly.Memory; words: Int32Array } {
   if (scratch === undefined) {

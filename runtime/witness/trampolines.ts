@@ -22,10 +22,11 @@
  * @module
  */
 import { Writer } from '../instrument/bytes.ts';
+import { VALTYPE } from '../instrument/opcodes.ts';
 import type { FuncType } from '../instrument/module.ts';
 
-const I32 = 0x7f;
-const I64 = 0x7e;
+const I32 = VALTYPE.i32;
+const I64 = VALTYPE.i64;
 /** Most parameters a captured import may have. */
 export const TRAMPOLINE_MAX_PARAMS = 15;
 /** Scratch layout, in bytes (little-endian, as wasm memory always is). */

@@ -54,7 +54,6 @@ describe.skipIf(!ready)('circuit breaker against Docker + gVisor', () => {
   let alice: BrokerClient;
   let bob: BrokerClient;
   let admin: BrokerClient;
-  const deployed: Record<string, number> = {};
 
   beforeAll(async () => {
     const config = makeConfig(p, dir);
@@ -91,7 +90,6 @@ describe.skipIf(!ready)('circuit breaker against Docker + gVisor', () => {
       specs.map(async ([c, name, cmd, memory, pids]) => {
         const v = await c.deploy({ name, image: TEST_IMAGE, command: ['sh', '-c', cmd], memory, pids });
         expect(v.state).toBe('running');
-        deployed[name] = Date.now();
       }),
     );
   }, 120_000);
@@ -109,9 +107,9 @@ describe.skipIf(!ready)('circuit breaker against Docker + gVisor', () => {
     const e = await waitFor('the fork storm action', 20_000, acted(alice, 'storm'));
     expect(e).toMatchObject({ rule: 'fork_storm', action: 'kill', owner: p.alice.name, reason: 'ok', mode: 'enforce' });
     expect(e.signals.pids_per_sec).toBeGreaterThan(50);
-    // 2 s of sleep before the storm, then 1 s of evidence + one 500 ms interval; slack for runsc.
-    const fromDeploy = Date.parse(e.time) - deployed.storm!;
-    expect(fromDeploy).toBeLessThan(2000 + 1000 + 500 + 3000);
+    // Acted on evidence held for the rule's whole duration. How fast is bench:breaker's
+    // question: a test on a shared machine asserts no timing.
+    expect(e.heldMs).toBeGreaterThanOrEqual(1000);
     await waitFor('the storm container to exit', 10_000, async () => ((await alice.inspect('storm')).state === 'exited' ? true : undefined));
   });
 
@@ -119,7 +117,7 @@ describe.skipIf(!ready)('circuit breaker against Docker + gVisor', () => {
     const e = await waitFor('the memory hog action', 20_000, acted(bob, 'hog'));
     expect(e).toMatchObject({ rule: 'memory_hog', action: 'stop', owner: p.bob.name });
     expect(e.signals.memory).toBeGreaterThan(70);
-    expect(Date.parse(e.time) - deployed.hog!).toBeLessThan(2000 + 1000 + 500 + 4000);
+    expect(e.heldMs).toBeGreaterThanOrEqual(1000);
     await waitFor('the hog container to stop', 15_000, async () => ((await bob.inspect('hog')).state === 'exited' ? true : undefined));
   });
 
@@ -156,5 +154,36 @@ describe.skipIf(!ready)('circuit breaker against Docker + gVisor', () => {
     expect(table).toMatch(new RegExp(`${p.alice.name}/storm\\s+fork_storm\\s+kill\\s+acted\\s+ok\\s+pids_per_sec=`));
     const json = JSON.parse(await docklock(['broker', 'history', '--json', '--service', 'storm'], env)) as { events: BreakerEvent[] };
     expect(json.events.every((e) => e.service === 'storm')).toBe(true);
+  });
+});
+
+describe.skipIf(!ready)('circuit breaker history across a restart', () => {
+  const tag = runTag();
+  const p = makePrincipals(tag);
+  const dir = tempDir(tag);
+  let broker: RunningBroker | undefined;
+
+  afterAll(async () => {
+    await broker?.close();
+    await removeOwned([p.alice.name, p.bob.name]);
+    cleanupDir(dir);
+  });
+
+  it('answers GET /v1/breaker/history with the events of before the restart', async () => {
+    const config = makeConfig(p, dir);
+    config.breaker = parseBreakerConfig({ enabled: true, mode: 'enforce', interval: '500ms', grace: '1s', cooldown: '60s', rules: { fork_storm: { when: 'pids_per_sec > 50 for 500ms', action: 'kill' } } });
+    broker = await startBroker(config);
+    const alice = new BrokerClient({ socketPath: config.socket, token: p.alice.token });
+    await alice.deploy({ name: 'storm', image: TEST_IMAGE, command: ['sh', '-c', 'sleep 2; i=0; while [ $i -lt 400 ]; do sleep 30 & sleep 30 & i=$((i+1)); sleep 0.1; done; sleep 60'], pids: 512, memory: 128 * MiB });
+    const before = await waitFor('the storm to be killed', 30_000, async () => {
+      const h = await alice.breakerHistory();
+      return h.events.some((e) => e.outcome === 'acted') ? h.events : undefined;
+    });
+    await broker.close();
+    broker = await startBroker(config);
+    const after = await alice.breakerHistory();
+    expect(after.events.map(({ seq: _s, ...e }) => e)).toEqual(before.map(({ seq: _s, ...e }) => e));
+    const bob = new BrokerClient({ socketPath: config.socket, token: p.bob.token });
+    expect((await bob.breakerHistory()).events).toEqual([]);
   });
 });

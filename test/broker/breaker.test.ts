@@ -459,3 +459,96 @@ describe('circuit breaker on recorded sequences', () => {
     expect((await h.metrics.signal.get()).values).toEqual([]);
   });
 });
+
+describe('the fast task-count sampler and the persisted history', () => {
+  /** A source whose full samples are quiet and whose task counts follow `pids(now)`. */
+  function fastHarness(config: BreakerConfig, pids: (now: number) => number) {
+    let now = 0;
+    const acted: [string, BreakerAction][] = [];
+    const audited: AuditEvent[] = [];
+    const source: SignalSource = {
+      read: async () => ({ at: now, source: 'fixture', psi: {}, pids: pids(now), pidsLimit: 512, memoryUsage: 95e6, memoryLimit: 100e6 }),
+      readPids: async () => ({ at: now, source: 'fixture', psi: {}, pids: pids(now) }),
+      kind: () => 'fixture',
+      forget: () => undefined,
+      close: () => undefined,
+    };
+    const breaker = new CircuitBreaker({
+      config,
+      inventory: { list: async () => [svc(ID)], invalidate: () => undefined },
+      source,
+      actuator: { act: async (s, a) => void acted.push([s.id, a]) },
+      audit: { append: async (e) => void audited.push(e) },
+      metrics: createBreakerMetrics(),
+      now: () => now,
+      hostCores: 2,
+    });
+    return { breaker, acted, audited, advance: (ms: number) => void (now += ms), at: () => now };
+  }
+
+  it('trips a task-only rule on 250 ms readings between full samples, leaving the other rules to them', async () => {
+    const config = cfg({ pidsInterval: '250ms', rules: { fork_storm: { when: 'pids_per_sec > 50 for 500ms', action: 'kill' }, mem: { when: 'memory > 90% for 3s', action: 'stop' } } });
+    expect(config.pidsIntervalMs).toBe(250);
+    // Quiet until t = 1100 ms, then 150 tasks/s.
+    const h = fastHarness(config, (t) => 3 + Math.max(0, Math.floor(((t - 1100) * 150) / 1000)));
+    await h.breaker.tick(); // t = 0: full sample, service listed
+    let tripAt: number | undefined;
+    for (let k = 0; k < 12 && tripAt === undefined; k++) {
+      h.advance(250);
+      if (h.at() % 1000 === 0) await h.breaker.tick();
+      else await h.breaker.fastTick();
+      if (h.acted.length > 0) tripAt = h.at();
+    }
+    expect(h.acted).toEqual([[ID, 'kill']]);
+    // First reading above 50/s at 1250 (88/s over 1000..1250), held 500 ms at 1750;
+    // a full-sample-only breaker at 1 s would have needed until 3000.
+    expect(tripAt).toBe(1750);
+    // The memory rule keeps its own clock across fast readings (they never reset it): with quiet
+    // tasks and memory at 95 % from t = 0, it trips on the full sample at 3 s.
+    const q = fastHarness(config, () => 3);
+    await q.breaker.tick();
+    for (let k = 0; k < 12 && q.acted.length === 0; k++) {
+      q.advance(250);
+      if (q.at() % 1000 === 0) await q.breaker.tick();
+      else await q.breaker.fastTick();
+    }
+    expect([q.acted, q.at()]).toEqual([[[ID, 'stop']], 3000]);
+  });
+
+  it('bridges one low window of a storm (its rate over two readings), so the `for` clock keeps running', async () => {
+    const config = cfg({ pidsInterval: '250ms', rules: { fork_storm: { when: 'pids_per_sec > 50 for 500ms', action: 'kill' } } });
+    // Tasks added per 250 ms window after t = 1000: 40, then a dip of 4 (16/s), then 20, 20, …
+    const table: Record<number, number> = { 1250: 43, 1500: 47, 1750: 67, 2000: 87, 2250: 107, 2500: 127 };
+    const h = fastHarness(config, (t) => table[t] ?? 3);
+    await h.breaker.tick();
+    let tripAt: number | undefined;
+    for (let k = 0; k < 10 && tripAt === undefined; k++) {
+      h.advance(250);
+      await h.breaker.fastTick();
+      if (h.acted.length > 0) tripAt = h.at();
+    }
+    // Held from 1250 (160/s) through 1500 (16/s alone, 88/s over two readings) to 1750.
+    expect(tripAt).toBe(1750);
+    expect(h.breaker.history.list()[0]!.signals.pids_per_sec).toBe(80);
+  });
+
+  it('rebuilds its history from the audit entries after a restart', async () => {
+    const config = cfg({ pidsInterval: '1s', rules: { fork_storm: { when: 'pids_per_sec > 50 for 1s', action: 'kill' } } });
+    const h = fastHarness(config, (t) => 3 + Math.floor(t / 10));
+    for (let k = 0; k < 4; k++) {
+      await h.breaker.tick();
+      h.advance(1000);
+    }
+    const before = h.breaker.history.list();
+    expect(before.length).toBeGreaterThan(0);
+    const again = fastHarness(config, () => 3);
+    expect(again.breaker.history.restore(h.audited)).toBe(before.length);
+    expect(again.breaker.history.list()).toEqual(before);
+    expect(again.breaker.history.list({ owner: 'bob' })).toEqual([]);
+  });
+
+  it('refuses a pidsInterval outside 50 ms .. interval', () => {
+    expect(errOf(() => cfg({ pidsInterval: '2s' }))).toMatchObject({ code: 'DL_ERR_BREAKER_RULE', field: 'config.breaker.pidsInterval' });
+    expect(errOf(() => cfg({ pidsInterval: '10ms' }))).toMatchObject({ code: 'DL_ERR_BREAKER_RULE', field: 'config.breaker.pidsInterval' });
+  });
+});

@@ -22,6 +22,11 @@ describe('broker config', () => {
     expect(c.socket).toBe('/run/docklock/broker.sock');
     expect(c.policy.defaultUser).toBe('65534:65534');
     expect(c.policy.pids.default).toBeGreaterThan(0);
+    // v1: the managed label every earlier version wrote, so an upgraded broker keeps its containers.
+    expect(c.instance).toBe('v1');
+    expect(c.log.level).toBe('info');
+    expect(c.breaker.pidsIntervalMs).toBe(250);
+    expect(c.breaker.persistHistory).toBe(true);
   });
 
   it.each([
@@ -36,6 +41,11 @@ describe('broker config', () => {
     ['zero limit', { ...base, policy: { ...base.policy, memory: { default: 0, min: 0, max: 0 } } }, 'config.policy.memory.default'],
     ['root default user', { ...base, policy: { ...base.policy, defaultUser: '0:0' } }, 'config.policy.defaultUser'],
     ['mount prefix /', { ...base, policy: { ...base.policy, mountPrefixes: ['/'] } }, 'config.policy.mountPrefixes'],
+    ['default user above 2^31 - 1', { ...base, policy: { ...base.policy, defaultUser: '2147483648:1' } }, 'config.policy.defaultUser'],
+    ['instance with a dot (names use it as separator)', { ...base, instance: 'a.b' }, 'config.instance'],
+    ['instance too long', { ...base, instance: 'x'.repeat(17) }, 'config.instance'],
+    ['unknown log level', { ...base, log: { level: 'verbose' } }, 'config.log.level'],
+    ['unknown log key', { ...base, log: { file: '/tmp/x' } }, 'config.log.file'],
   ])('rejects %s', (_label, raw, field) => {
     expect(codeAndField(raw)).toEqual(['DL_ERR_BROKER_CONFIG', field]);
   });

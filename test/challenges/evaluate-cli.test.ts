@@ -31,6 +31,15 @@ describe('docklock evaluate', () => {
     expect(wrong.details).toMatchObject({ failure: 'wrong_answer', task: expect.any(Number) });
   });
 
+  it('names the import that got a submission refused as forbidden_import', () => {
+    const sort = exampleDir('sort');
+    const r = cli(['evaluate', sort, join(sort, 'submissions', 'network.wasm'), '--json']);
+    expect(r.code).toBe(0);
+    const row = JSON.parse(r.stdout.trim()) as { reason: string; log: string[] };
+    expect(row.reason).toBe('forbidden_import');
+    expect(row.log).toContainEqual(expect.stringMatching(/^\[nested\] submission refused: it imports "[^"]+\.[^"]+"; a submission may import nothing \(forbidden_import\)$/));
+  });
+
   it('prints JSON lines and writes bundles with --json --bundles', () => {
     const dir = mkdtempSync(join(tmpdir(), 'docklock-eval-'));
     const r = cli(['evaluate', guess, ...subs, '--json', '--bundles', dir]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ENGINE_DEFAULTS, Engine, compile, compileSync, Module, CompiledModule, OutOfFuel, StackExhausted, ValidationError } from '../../index.ts';
+import { ENGINE_DEFAULTS, Engine, compile, compileSync, Module, CompiledModule, DeterministicTrap, OutOfFuel, StackExhausted, Trap, ValidationError } from '../../index.ts';
 import { MANIFEST_DEFAULTS } from '../../runtime/manifest/parse.ts';
 import { wat } from './wat.ts';
 
@@ -61,5 +61,33 @@ describe('Engine', () => {
     expect(ENGINE_DEFAULTS.memoryLimit).toBe(MANIFEST_DEFAULTS.memory);
     const inst = await (await compile(wat('(module (func (export "spin") (loop (br 0))))'))).instantiate({}, { fuel: 1000n });
     expect(() => (inst.exports.spin as () => void)()).toThrow(OutOfFuel);
+  });
+});
+
+describe('OutOfFuel and StackExhausted are Traps (as in wasmtime, where running out of fuel is a trap code)', () => {
+  it('keeps instanceof consistent for the traps a guest really raises', async () => {
+    const spin = await (await compile(wat('(module (func (export "spin") (loop (br 0))))'))).instantiate({}, { fuel: 1000n });
+    const deep = await (await compile(RECURSE)).instantiate({}, { fuel: 10n ** 12n });
+    const div = await (await compile(wat('(module (func (export "div") (result i32) (i32.div_u (i32.const 1) (i32.const 0))))'))).instantiate({}, { fuel: 1000n });
+    const thrown = (f: () => unknown): unknown => {
+      try {
+        f();
+      } catch (e) {
+        return e;
+      }
+      throw new Error('did not trap');
+    };
+    const fuel = thrown(() => (spin.exports.spin as () => void)());
+    const stack = thrown(() => (deep.exports.r as (n: number) => number)(1_000_000));
+    const other = thrown(() => (div.exports.div as () => number)());
+    for (const [e, cls, code] of [[fuel, OutOfFuel, 'out_of_fuel'], [stack, StackExhausted, 'stack_exhausted'], [other, Trap, 'integer_divide_by_zero']] as const) {
+      expect(e).toBeInstanceOf(cls);
+      expect(e).toBeInstanceOf(Trap);
+      expect(e).toBeInstanceOf(DeterministicTrap);
+      expect((e as Trap).trap).toBe(code);
+      expect((e as Trap).code).toBe(`DL_ERR_TRAP_${code.toUpperCase()}`);
+    }
+    expect(other).not.toBeInstanceOf(OutOfFuel);
+    expect(DeterministicTrap).toBe(Trap);
   });
 });

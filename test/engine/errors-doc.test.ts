@@ -72,3 +72,18 @@ describe('createError', () => {
     expect(e.toJSON()).toEqual({ code: 'DL_ERR_CAGE_WATCHDOG', message: 'late', where: { field: 'limits.wallClockMs' } });
   });
 });
+
+describe('the cage error transport', () => {
+  it('carries {code, message, where} and never a stack, for our errors and for bugs alike', async () => {
+    const { errorFromWire, errorToWire } = await import('../../runtime/cage/transport.ts');
+    const ours = new InputError('DL_ERR_MANIFEST_TYPE', 'limits must be a mapping', { field: 'limits' });
+    expect(errorToWire(ours)).toEqual({ code: 'DL_ERR_MANIFEST_TYPE', message: 'limits must be a mapping', where: { field: 'limits' } });
+    const bug = errorToWire(new TypeError('x is undefined'));
+    expect(bug.code).toBe('DL_ERR_INTERNAL');
+    expect(bug.message).toContain('TypeError: x is undefined');
+    expect(JSON.stringify(bug)).not.toMatch(/ at |\.ts:\d+/);
+    const back = errorFromWire(errorToWire(ours));
+    expect(back).toBeInstanceOf(DocklockError);
+    expect(back.toJSON()).toEqual(ours.toJSON());
+  });
+});

@@ -204,9 +204,23 @@ export class CgroupReader {
   }
 
   /**
-   * Reads one sample.
+   * Reads only the task count (`pids.current`, one `pread`): the fast sampler's reading.
    * @param loc - from `locate`
-   * @param at - the breaker clock's time of the reading
+   * @returns the count, or undefined when the host has no pids controller for it or it is gone
+   */
+  async readPids(loc: CgroupLocation): Promise<number | undefined> {
+    const dir = loc.version === 2 ? loc.dir : loc.pids;
+    if (dir === undefined) return undefined;
+    const text = await this.#read(join(dir, 'pids.current'));
+    if (text === undefined) return undefined;
+    const n = Number.parseInt(text, 10);
+    return Number.isFinite(n) ? n : undefined;
+  }
+
+  /**
+   * Reads a full sample.
+   * @param loc - from `locate`
+   * @param at - the breaker's clock time to stamp the sample with
    * @returns the sample, or undefined when the cgroup is gone (container stopped or removed)
    */
   async read(loc: CgroupLocation, at: number): Promise<RawSample | undefined> {

@@ -11,7 +11,10 @@
  * `Instance.guard`, the same guard the wrapped exports use. Every other call uses the public
  * `Instance.exports` wrapper.
  */
-import { compile, DeterministicTrap, StackExhausted, Trap, ValidationError } from '../../../index.ts';
+import { compile, DeterministicTrap, OutOfFuel, StackExhausted, Trap, ValidationError } from '../../../index.ts';
+
+/** A trap the wasm spec knows (not one of docklock's two budget traps, which are `Trap`s too). */
+const isSpecTrap = (e: unknown): e is Trap => e instanceof Trap && !(e instanceof OutOfFuel) && !(e instanceof StackExhausted);
 import type { CompiledModule, Instance, TrapCode } from '../../../index.ts';
 import { decodeModule } from '../../../runtime/instrument/module.ts';
 import { adapt } from './adapter.ts';
@@ -245,7 +248,7 @@ export async function runScript(script: SpecScript, summary: Summary): Promise<v
         const pv: Verdict = p.ok ? 'returned instead of trapping' : p.err instanceof WebAssembly.RuntimeError ? undefined : `threw ${describeError(p.err)}`;
         let dv: Verdict;
         if (d.ok) dv = 'returned instead of trapping';
-        else if (!(d.err instanceof Trap)) dv = `threw ${describeError(d.err)} instead of a Trap`;
+        else if (!isSpecTrap(d.err)) dv = `threw ${describeError(d.err)} instead of a Trap`;
         else dv = judgeTrapCode(cmd.text ?? '', d.err.trap, summary);
         record(cmd, pv, dv);
         break;
@@ -294,7 +297,7 @@ export async function runScript(script: SpecScript, summary: Summary): Promise<v
           if (r.phase === 'compile') return `compile failed: ${describeError(r.err)}`;
           if (unlinkable) return r.err instanceof WebAssembly.LinkError ? undefined : `threw ${describeError(r.err)} instead of a LinkError`;
           if (world === 'plain') return r.err instanceof WebAssembly.RuntimeError ? undefined : `threw ${describeError(r.err)}`;
-          if (r.err instanceof Trap) return judgeTrapCode(cmd.text ?? '', r.err.trap, summary);
+          if (isSpecTrap(r.err)) return judgeTrapCode(cmd.text ?? '', r.err.trap, summary);
           if (r.err instanceof DeterministicTrap) return `threw ${describeError(r.err)}`;
           return `threw ${describeError(r.err)} instead of a Trap`;
         };

@@ -1,0 +1,19 @@
+/**
+ * Public entry `docklock/cage`: run a module in the cage from a manifest. A lean door (no
+ * evaluation pool, no broker) for programs such as `docklock run` that only run; `docklock` (index.ts)
+ * exports the same functions among everything else.
+ */
+export { runCage } from '../cage/cage.ts';
+export type { CageOptions } from '../cage/cage.ts';
+export type { RunOutcome, RunRequest } from '../cage/run.ts';
+export { loadManifest, applyManifestOverrides, readManifestFile } from '../manifest/load.ts';
+export type { LoadedManifest, ManifestOverrides } from '../manifest/load.ts';
+export { parseManifest } from '../manifest/parse.ts';
+export type { CageManifest } from '../manifest/parse.ts';
+export { readManifestInputs } from '../inputs.ts';
+export { resultHash, resultToJson } from '../result.ts';
+export type { RunResult, RunStatus } from '../result.ts';
+export { encodeBundle } from '../bundle.ts';
+export { writeFileAtomic } from '../write-atomic.ts';
+export { writeOutputs } from '../extract.ts';
+export { DocklockError, InputError } from '../errors.ts';
