@@ -4,7 +4,12 @@
 export * from './runtime/errors.ts';
 export { createError, ERROR_CODES, isErrorCode, httpStatusOf } from './errors/index.ts';
 export type { CreatedError, CodeInfo } from './errors/index.ts';
-export { instrument, INSTRUMENTER_VERSION, DEFAULT_STACK_LIMIT, DEFAULT_MEMORY_LIMIT } from './runtime/instrument/instrument.ts';
+export {
+  instrument,
+  INSTRUMENTER_VERSION,
+  DEFAULT_STACK_LIMIT,
+  DEFAULT_MEMORY_LIMIT,
+} from './runtime/instrument/instrument.ts';
 export type { InstrumentOptions } from './runtime/instrument/instrument.ts';
 export { DEFAULT_COST_TABLE } from './runtime/instrument/cost-table.ts';
 export type { CostTable } from './runtime/instrument/cost-table.ts';
@@ -40,5 +45,9 @@ export type { Evaluation } from './runtime/evaluate/evaluation.ts';
 export { resultHash, resultToJson } from './runtime/result.ts';
 export type { RunResult, RunStatus } from './runtime/result.ts';
 // For p2p/ (claims, verdicts, disputes): hashes, Merkle proofs, witness leaf encoding, the score contract.
-export { blake3, toHex } from './runtime/hash.ts'; export { leafHash, inclusionProof, verifyInclusion } from './runtime/witness/merkle.ts'; export type { InclusionProof } from './runtime/witness/merkle.ts'; export { encodeEntry, decodeEntries } from './runtime/witness/encoding.ts'; export { verdictOf } from './runtime/evaluate/evaluation.ts';
+export { blake3, toHex } from './runtime/hash.ts';
+export { leafHash, inclusionProof, verifyInclusion } from './runtime/witness/merkle.ts';
+export type { InclusionProof } from './runtime/witness/merkle.ts';
+export { encodeEntry, decodeEntries } from './runtime/witness/encoding.ts';
+export { verdictOf } from './runtime/evaluate/evaluation.ts';
 export { runGuest } from './runtime/cage/run.ts';

@@ -36,24 +36,45 @@ const WINDOW_MS = Number(process.env.DOCKLOCK_BENCH_WINDOW_MS ?? 30_000);
 const IMAGE = 'docklock-test/busybox:latest';
 const MiB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
+const pct = (xs: number[], p: number): number =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
 
 execFileSync('bash', [new URL('../scripts/docker-up.sh', import.meta.url).pathname], { stdio: 'inherit' });
-const imageId = execFileSync('/usr/bin/docker', ['image', 'inspect', '-f', '{{.Id}}', IMAGE], { encoding: 'utf8' }).trim();
+const imageId = execFileSync('/usr/bin/docker', ['image', 'inspect', '-f', '{{.Id}}', IMAGE], {
+  encoding: 'utf8',
+}).trim();
 const dir = mkdtempSync(join(tmpdir(), 'docklock-bench-breaker-'));
 const owner = `bench${randomBytes(3).toString('hex')}`;
 const config = parseBrokerConfig({
   socket: join(dir, 'broker.sock'),
   auditPath: join(dir, 'audit.jsonl'),
   tokens: [{ sha256: hashToken(randomBytes(24).toString('hex')), principal: owner, role: 'client' }],
-  policy: { images: { strict: true, allow: [{ repository: 'docker.io/docklock-test/busybox', digests: [imageId] }] }, quotaPerOwner: IDLE_SERVICES + 2, pids: { default: 128, min: 64, max: 512 } },
+  policy: {
+    images: { strict: true, allow: [{ repository: 'docker.io/docklock-test/busybox', digests: [imageId] }] },
+    quotaPerOwner: IDLE_SERVICES + 2,
+    pids: { default: 128, min: 64, max: 512 },
+  },
 });
 const { docker, apiVersion } = await connectDocker(config.dockerSocket);
 const audit = await AuditLog.open(config.auditPath);
 const services = new ServiceManager(docker, apiVersion, config, audit);
 
 function breakerWith(raw: Record<string, unknown>): CircuitBreaker {
-  return createCircuitBreaker({ instance: config.instance, config: parseBreakerConfig({ enabled: true, mode: 'enforce', interval: '1s', grace: '1s', cooldown: '60s', ...raw }), docker, services, audit, registry: createMetrics().registry });
+  return createCircuitBreaker({
+    instance: config.instance,
+    config: parseBreakerConfig({
+      enabled: true,
+      mode: 'enforce',
+      interval: '1s',
+      grace: '1s',
+      cooldown: '60s',
+      ...raw,
+    }),
+    docker,
+    services,
+    audit,
+    registry: createMetrics().registry,
+  });
 }
 
 const storm = 'sleep 3; i=0; while [ $i -lt 400 ]; do sleep 30 & sleep 30 & i=$((i+1)); sleep 0.1; done; sleep 60';
@@ -70,14 +91,19 @@ try {
   for (let run = 0; run < STORM_RUNS; run++) {
     const breaker = breakerWith({ rules: { fork_storm: { when: STORM_RULE, action: 'kill' } } });
     breaker.start();
-    const view = await services.deploy(owner, { name: `storm${run}`, image: IMAGE, command: ['sh', '-c', storm], pids: 512, memory: 256 * MiB }, `bench-storm-${run}`);
+    const view = await services.deploy(
+      owner,
+      { name: `storm${run}`, image: IMAGE, command: ['sh', '-c', storm], pids: 512, memory: 256 * MiB },
+      `bench-storm-${run}`,
+    );
     const info = await docker.getContainer(view.id).inspect();
     const reader = new CgroupReader();
     const loc = await reader.locate(view.id, info.State.Pid);
     if (loc === undefined) throw new Error('no cgroup for the storm service: the independent observer needs one');
     // Baseline: the most tasks seen while the sandbox settles (the storm starts after `sleep 3`).
     let base = 0;
-    for (const end = Date.now() + 1500; Date.now() < end; await sleep(50)) base = Math.max(base, (await reader.read(loc, 0))?.pids ?? 0);
+    for (const end = Date.now() + 1500; Date.now() < end; await sleep(50))
+      base = Math.max(base, (await reader.read(loc, 0))?.pids ?? 0);
     reader.close();
     let startedAt: number | undefined;
     let actedAt: number | undefined;
@@ -103,7 +129,9 @@ try {
     reader.close();
     if (startedAt === undefined || actedAt === undefined) {
       const state = (await docker.getContainer(view.id).inspect()).State;
-      missed.push(`run ${run}: no action; events ${JSON.stringify(breaker.history.list().map((e) => [e.outcome, e.reason]))}, container ${state.Status} (exit ${state.ExitCode}); base ${base}; pids trace ${trace.filter((_, k) => k % 10 === 0).join(' ')}`);
+      missed.push(
+        `run ${run}: no action; events ${JSON.stringify(breaker.history.list().map((e) => [e.outcome, e.reason]))}, container ${state.Status} (exit ${state.ExitCode}); base ${base}; pids trace ${trace.filter((_, k) => k % 10 === 0).join(' ')}`,
+      );
       await services.remove(owner, view.id);
       continue;
     }
@@ -113,13 +141,19 @@ try {
       const at = (t: number): number => points.findLast(([pt]) => pt <= t)?.[1] ?? 0;
       const windows: number[] = [];
       for (let t = startedAt; t + 250 <= tripAt; t += 250) windows.push(at(t + 250) - at(t));
-      slow.push(`run ${run}: ${((actedAt - startedAt) / 1000).toFixed(2)} s; decision ${((tripAt - startedAt) / 1000).toFixed(2)} s, kill ${((actedAt - tripAt) / 1000).toFixed(2)} s; tasks added per 250 ms until the trip: ${windows.join(' ')}`);
+      slow.push(
+        `run ${run}: ${((actedAt - startedAt) / 1000).toFixed(2)} s; decision ${((tripAt - startedAt) / 1000).toFixed(2)} s, kill ${((actedAt - tripAt) / 1000).toFixed(2)} s; tasks added per 250 ms until the trip: ${windows.join(' ')}`,
+      );
     }
     await services.remove(owner, view.id);
   }
 
   // 2. CPU cost with 20 idle services
-  const idle = await Promise.all(Array.from({ length: IDLE_SERVICES }, (_, k) => services.deploy(owner, { name: `idle${k}`, image: IMAGE, command: ['sleep', '600'] }, `bench-idle-${k}`)));
+  const idle = await Promise.all(
+    Array.from({ length: IDLE_SERVICES }, (_, k) =>
+      services.deploy(owner, { name: `idle${k}`, image: IMAGE, command: ['sleep', '600'] }, `bench-idle-${k}`),
+    ),
+  );
   await sleep(3000);
   const dockerdPid = Number(readFileSync('/var/run/docker.pid', 'utf8').trim());
   const ticks = (): number => {
@@ -153,16 +187,23 @@ try {
   sourceKind = /source ([^;]+)/.exec(watchReason)?.[1] ?? 'unknown';
   const acted = breaker.history.list().length;
 
-  const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? 'unknown';
-  const dockerVersion = execFileSync('/usr/bin/docker', ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8' }).trim();
+  const cpuModel =
+    /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? 'unknown';
+  const dockerVersion = execFileSync('/usr/bin/docker', ['version', '--format', '{{.Server.Version}}'], {
+    encoding: 'utf8',
+  }).trim();
   const lines = [
     `fork storm → action (interval 1s, pidsInterval 250ms, rule "${STORM_RULE}" → kill, ${STORM_RUNS} runs; storm start observed by a 10 ms cgroup poller):`,
-    ...(latencies.length === 0 ? [] : [`  per run: ${latencies.map((l) => `${(l / 1000).toFixed(2)} s`).join(', ')}`,
-    `  storm start → kill returned: p50 ${(pct(latencies, 50) / 1000).toFixed(2)} s  max ${(Math.max(...latencies) / 1000).toFixed(2)} s  (target p50 <= 1.0 s, max <= 1.5 s); missed ${missed.length}`,
-    `  storm start → trip (decision): ${decisions.map((l) => `${(l / 1000).toFixed(2)} s`).join(', ')}`,
-    ...missed.map((m) => `  ${m}`),
-    ...slow.map((m) => `  over 1 s: ${m}`),
-    `  pids_per_sec at the trip: ${rates.map((r) => r.toFixed(0)).join(', ')}`]),
+    ...(latencies.length === 0
+      ? []
+      : [
+          `  per run: ${latencies.map((l) => `${(l / 1000).toFixed(2)} s`).join(', ')}`,
+          `  storm start → kill returned: p50 ${(pct(latencies, 50) / 1000).toFixed(2)} s  max ${(Math.max(...latencies) / 1000).toFixed(2)} s  (target p50 <= 1.0 s, max <= 1.5 s); missed ${missed.length}`,
+          `  storm start → trip (decision): ${decisions.map((l) => `${(l / 1000).toFixed(2)} s`).join(', ')}`,
+          ...missed.map((m) => `  ${m}`),
+          ...slow.map((m) => `  over 1 s: ${m}`),
+          `  pids_per_sec at the trip: ${rates.map((r) => r.toFixed(0)).join(', ')}`,
+        ]),
     `breaker CPU, ${IDLE_SERVICES} idle services, interval 1s, 3 rules, ${WINDOW_MS / 1000} s windows (source ${sourceKind}):`,
     `  broker process idle ${(idleCost.self * 100).toFixed(2)} % of one core, watching ${(watching.self * 100).toFixed(2)} %  → breaker ${((watching.self - idleCost.self) * 100).toFixed(2)} % of one core (target <= 2 %)`,
     `  dockerd idle ${(idleCost.dockerd * 100).toFixed(2)} %, with the breaker ${(watching.dockerd * 100).toFixed(2)} %  (listing + stats are dockerd's cost, not the breaker's)`,
@@ -173,6 +214,10 @@ try {
   process.stdout.write(lines.join('\n') + '\n');
 } finally {
   await audit.close();
-  for (const c of await docker.listContainers({ all: true, filters: { label: [`${LABEL_OWNER}=${owner}`] } })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+  for (const c of await docker.listContainers({ all: true, filters: { label: [`${LABEL_OWNER}=${owner}`] } }))
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true })
+      .catch(() => undefined);
   rmSync(dir, { recursive: true, force: true });
 }

@@ -32,7 +32,9 @@ function pct(xs: number[], p: number): number {
 const ms = (x: number): string => `${x.toFixed(1)} ms`;
 
 execFileSync('bash', [new URL('../scripts/docker-up.sh', import.meta.url).pathname], { stdio: 'inherit' });
-const imageId = execFileSync('/usr/bin/docker', ['image', 'inspect', '-f', '{{.Id}}', IMAGE], { encoding: 'utf8' }).trim();
+const imageId = execFileSync('/usr/bin/docker', ['image', 'inspect', '-f', '{{.Id}}', IMAGE], {
+  encoding: 'utf8',
+}).trim();
 const dir = mkdtempSync(join(tmpdir(), 'docklock-bench-'));
 const owner = `bench${randomBytes(3).toString('hex')}`;
 const token = randomBytes(24).toString('hex');
@@ -40,7 +42,10 @@ const config = parseBrokerConfig({
   socket: join(dir, 'broker.sock'),
   auditPath: join(dir, 'audit.jsonl'),
   tokens: [{ sha256: hashToken(token), principal: owner, role: 'client' }],
-  policy: { images: { strict: true, allow: [{ repository: 'docker.io/docklock-test/busybox', digests: [imageId] }] }, quotaPerOwner: 100 },
+  policy: {
+    images: { strict: true, allow: [{ repository: 'docker.io/docklock-test/busybox', digests: [imageId] }] },
+    quotaPerOwner: 100,
+  },
 });
 const { docker, apiVersion } = await connectDocker(config.dockerSocket);
 
@@ -57,7 +62,8 @@ let createStartMs = 0;
 let otherDockerMs = 0;
 modem.dial = (options, cb) => {
   const t0 = performance.now();
-  const isCreateOrStart = options.method === 'POST' && /\/containers\/(create|[0-9a-f]+\/start)/.test(options.path ?? '');
+  const isCreateOrStart =
+    options.method === 'POST' && /\/containers\/(create|[0-9a-f]+\/start)/.test(options.path ?? '');
   originalDial(options, (err, data) => {
     if (isCreateOrStart) createStartMs += performance.now() - t0;
     else otherDockerMs += performance.now() - t0;
@@ -65,17 +71,42 @@ modem.dial = (options, cb) => {
   });
 };
 const audit = await AuditLog.open(config.auditPath);
-const app = await buildBrokerApp({ config, services: new ServiceManager(brokerDocker, apiVersion, config, audit), audit });
+const app = await buildBrokerApp({
+  config,
+  services: new ServiceManager(brokerDocker, apiVersion, config, audit),
+  audit,
+});
 await app.listen({ path: config.socket });
-const broker = { async close() { await app.close(); await audit.close(); } };
+const broker = {
+  async close() {
+    await app.close();
+    await audit.close();
+  },
+};
 const client = new BrokerClient({ socketPath: config.socket, token });
 
 const command = ['sleep', '300'];
 const direct = async (runtime: 'runsc' | 'runc', name: string): Promise<number> => {
   const body = buildCreateBody({
-    instance: config.instance, owner, name, imageRef: IMAGE, imageId, command, env: undefined, user: config.policy.defaultUser,
-    limits: { memoryBytes: config.policy.memory.default, nanoCpus: Math.round(config.policy.cpus.default * 1e9), pids: config.policy.pids.default },
-    network: 'none', mounts: [], ports: [], tmpfsBytes: config.policy.tmpfsBytes, apiVersion, runtime,
+    instance: config.instance,
+    owner,
+    name,
+    imageRef: IMAGE,
+    imageId,
+    command,
+    env: undefined,
+    user: config.policy.defaultUser,
+    limits: {
+      memoryBytes: config.policy.memory.default,
+      nanoCpus: Math.round(config.policy.cpus.default * 1e9),
+      pids: config.policy.pids.default,
+    },
+    network: 'none',
+    mounts: [],
+    ports: [],
+    tmpfsBytes: config.policy.tmpfsBytes,
+    apiVersion,
+    runtime,
   });
   const t0 = performance.now();
   const c = await docker.createContainer(body);
@@ -113,13 +144,20 @@ try {
   }
 } finally {
   await broker.close();
-  for (const c of await docker.listContainers({ all: true, filters: { label: [`${LABEL_OWNER}=${owner}`] } })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+  for (const c of await docker.listContainers({ all: true, filters: { label: [`${LABEL_OWNER}=${owner}`] } }))
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true })
+      .catch(() => undefined);
   rmSync(dir, { recursive: true, force: true });
 }
 
 const paired = results.broker.map((b, i) => b - results.runsc[i]!);
-const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? 'unknown';
-const dockerVersion = execFileSync('/usr/bin/docker', ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8' }).trim();
+const cpuModel =
+  /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? 'unknown';
+const dockerVersion = execFileSync('/usr/bin/docker', ['version', '--format', '{{.Server.Version}}'], {
+  encoding: 'utf8',
+}).trim();
 const lines = [
   `deploy-to-running, ${ITERATIONS} deploys each (create + start; busybox \`sleep\`, network none):`,
   `  broker (runsc)  p50 ${ms(pct(results.broker, 50))}  p95 ${ms(pct(results.broker, 95))}`,

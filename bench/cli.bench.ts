@@ -59,11 +59,25 @@ interface Pair {
 }
 
 const pairs: Pair[] = [
-  { name: 'docklock run nop.wasm', subject: [CLI, 'run', nop], baseline: ['--no-warnings', nodeWasi, nop], baselineName: 'node node:wasi nop.wasm', target: { seconds: 0.15, ratio: 1.5 } },
-  { name: 'docklock --help', subject: [CLI, '--help'], baseline: ['-e', '0'], baselineName: 'node -e 0', target: { seconds: 0.12 } },
+  {
+    name: 'docklock run nop.wasm',
+    subject: [CLI, 'run', nop],
+    baseline: ['--no-warnings', nodeWasi, nop],
+    baselineName: 'node node:wasi nop.wasm',
+    target: { seconds: 0.15, ratio: 1.5 },
+  },
+  {
+    name: 'docklock --help',
+    subject: [CLI, '--help'],
+    baseline: ['-e', '0'],
+    baselineName: 'node -e 0',
+    target: { seconds: 0.12 },
+  },
 ];
 
-console.log(`bench:cli — ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, Node ${process.version}, ${ROUNDS} rounds (after 3 warm-up rounds: the compile cache fills)`);
+console.log(
+  `bench:cli — ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, Node ${process.version}, ${ROUNDS} rounds (after 3 warm-up rounds: the compile cache fills)`,
+);
 for (const p of pairs) {
   for (let i = 0; i < 3; i++) {
     wall(p.subject);

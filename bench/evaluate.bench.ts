@@ -25,7 +25,9 @@ const CHALLENGE = join(ROOT, 'challenges', 'examples', 'guess');
 const N = Number(process.env.BENCH_N ?? 5000);
 const LATENCY_N = Number(process.env.BENCH_LATENCY_N ?? 2000);
 const BASELINE_N = Number(process.env.BENCH_BASELINE_N ?? 20);
-const submissions = ['good.txt', 'mediocre.txt', 'broken.txt'].map((f) => new Uint8Array(readFileSync(join(CHALLENGE, 'submissions', f))));
+const submissions = ['good.txt', 'mediocre.txt', 'broken.txt'].map(
+  (f) => new Uint8Array(readFileSync(join(CHALLENGE, 'submissions', f))),
+);
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -94,7 +96,9 @@ function baseline(): { perSecond: number; p50: number } {
       mkdirSync(join(root, 'output'));
       const t = performance.now();
       writeFileSync(join(root, 'input', 'submission'), submissions[i % submissions.length]!);
-      const r = spawnSync(process.execPath, ['--no-warnings', script, wasm, root], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const r = spawnSync(process.execPath, ['--no-warnings', script, wasm, root], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       readFileSync(join(root, 'output', 'score.json'));
       const ms = performance.now() - t;
       if (r.status !== 0) throw new Error(`baseline run failed: ${r.stderr.toString()}`);
@@ -113,12 +117,26 @@ const t2 = await throughput(2);
 const lat = await latency();
 const base = baseline();
 const cpu = cpus()[0]?.model ?? 'unknown';
-console.log(`bench:evaluate: challenge guess (AssemblyScript), N=${N}; ${availableParallelism()} cores (${cpu}), Node ${process.version}, ${process.platform}/${process.arch}\n`);
+console.log(
+  `bench:evaluate: challenge guess (AssemblyScript), N=${N}; ${availableParallelism()} cores (${cpu}), Node ${process.version}, ${process.platform}/${process.arch}\n`,
+);
 console.log('| path | evaluations/s | per evaluation |');
 console.log('|---|---|---|');
-console.log(`| docklock pool --jobs 1 (${N} queued, best of 3) | ${t1.perSecond.toFixed(0)} | ${((t1.ms / N) * 1000).toFixed(0)} µs |`);
-console.log(`| docklock pool --jobs 2 (${N} queued, best of 3) | ${t2.perSecond.toFixed(0)} | ${((t2.ms / N) * 1000).toFixed(0)} µs |`);
-console.log(`| baseline: fresh node process + node:wasi per evaluation (${BASELINE_N} runs) | ${base.perSecond.toFixed(1)} | p50 ${base.p50.toFixed(1)} ms |`);
-console.log(`\nwarm pool latency (jobs 1, ${LATENCY_N} sequential evaluations): p50 ${(lat.p50 * 1000).toFixed(0)} µs, p99 ${(lat.p99 * 1000).toFixed(0)} µs, max ${lat.max.toFixed(2)} ms`);
-console.log(`ratios: jobs 2 / jobs 1 = ${(t2.perSecond / t1.perSecond).toFixed(2)}×; jobs 2 / baseline = ${(t2.perSecond / base.perSecond).toFixed(0)}×`);
-console.log(`targets: ≥ 1000 evaluations/s with --jobs 2: ${t2.perSecond >= 1000 ? 'met' : 'MISSED'}; p99 warm latency ≤ 5 ms: ${lat.p99 <= 5 ? 'met' : 'MISSED'}`);
+console.log(
+  `| docklock pool --jobs 1 (${N} queued, best of 3) | ${t1.perSecond.toFixed(0)} | ${((t1.ms / N) * 1000).toFixed(0)} µs |`,
+);
+console.log(
+  `| docklock pool --jobs 2 (${N} queued, best of 3) | ${t2.perSecond.toFixed(0)} | ${((t2.ms / N) * 1000).toFixed(0)} µs |`,
+);
+console.log(
+  `| baseline: fresh node process + node:wasi per evaluation (${BASELINE_N} runs) | ${base.perSecond.toFixed(1)} | p50 ${base.p50.toFixed(1)} ms |`,
+);
+console.log(
+  `\nwarm pool latency (jobs 1, ${LATENCY_N} sequential evaluations): p50 ${(lat.p50 * 1000).toFixed(0)} µs, p99 ${(lat.p99 * 1000).toFixed(0)} µs, max ${lat.max.toFixed(2)} ms`,
+);
+console.log(
+  `ratios: jobs 2 / jobs 1 = ${(t2.perSecond / t1.perSecond).toFixed(2)}×; jobs 2 / baseline = ${(t2.perSecond / base.perSecond).toFixed(0)}×`,
+);
+console.log(
+  `targets: ≥ 1000 evaluations/s with --jobs 2: ${t2.perSecond >= 1000 ? 'met' : 'MISSED'}; p99 warm latency ≤ 5 ms: ${lat.p99 <= 5 ? 'met' : 'MISSED'}`,
+);

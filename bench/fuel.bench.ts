@@ -64,10 +64,42 @@ interface Workload {
 }
 
 const WORKLOADS: Workload[] = [
-  { name: 'sha256', fixture: 'sha256', exportName: 'sha256_pattern', args: [16 << 20], calls: 1, what: 'SHA-256 over 16 MiB', inGeomean: true },
-  { name: 'loop', fixture: 'loop', exportName: 'loop_mix', args: [40_000_000], calls: 1, what: 'integer loop, 40M iterations', inGeomean: true },
-  { name: 'mandelbrot', fixture: 'mandelbrot', exportName: 'mandelbrot', args: [600, 1000], calls: 1, what: 'Mandelbrot 600², ≤1000 iterations (f64)', inGeomean: true },
-  { name: 'fib', fixture: 'fib', exportName: 'fib', args: [32], calls: 8, what: 'recursive fib(32) ×8, 7.0M calls each', inGeomean: false },
+  {
+    name: 'sha256',
+    fixture: 'sha256',
+    exportName: 'sha256_pattern',
+    args: [16 << 20],
+    calls: 1,
+    what: 'SHA-256 over 16 MiB',
+    inGeomean: true,
+  },
+  {
+    name: 'loop',
+    fixture: 'loop',
+    exportName: 'loop_mix',
+    args: [40_000_000],
+    calls: 1,
+    what: 'integer loop, 40M iterations',
+    inGeomean: true,
+  },
+  {
+    name: 'mandelbrot',
+    fixture: 'mandelbrot',
+    exportName: 'mandelbrot',
+    args: [600, 1000],
+    calls: 1,
+    what: 'Mandelbrot 600², ≤1000 iterations (f64)',
+    inGeomean: true,
+  },
+  {
+    name: 'fib',
+    fixture: 'fib',
+    exportName: 'fib',
+    args: [32],
+    calls: 8,
+    what: 'recursive fib(32) ×8, 7.0M calls each',
+    inGeomean: false,
+  },
 ];
 
 function readFixture(name: string): Uint8Array {
@@ -151,7 +183,17 @@ async function runtimeRatios(): Promise<RuntimeRow[]> {
     const pairs = tp.map((p, i) => ti[i]! / p);
     const mp = median(tp);
     const mi = median(ti);
-    rows.push({ name: w.name, what: w.what, plainMs: mp, instrMs: mi, ratio: mi / mp, bestRatio: Math.min(...ti) / Math.min(...tp), pairQ1: quantile(pairs, 0.25), pairQ3: quantile(pairs, 0.75), inGeomean: w.inGeomean });
+    rows.push({
+      name: w.name,
+      what: w.what,
+      plainMs: mp,
+      instrMs: mi,
+      ratio: mi / mp,
+      bestRatio: Math.min(...ti) / Math.min(...tp),
+      pairQ1: quantile(pairs, 0.25),
+      pairQ3: quantile(pairs, 0.75),
+      inGeomean: w.inGeomean,
+    });
   }
   return rows;
 }
@@ -162,7 +204,10 @@ async function wabtBinary(): Promise<Uint8Array | undefined> {
   let captured: Uint8Array | undefined;
   const hook = (source: unknown, imports?: WebAssembly.Imports): unknown => {
     if (captured === undefined && (source instanceof ArrayBuffer || ArrayBuffer.isView(source))) {
-      const v = source instanceof ArrayBuffer ? new Uint8Array(source) : new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+      const v =
+        source instanceof ArrayBuffer
+          ? new Uint8Array(source)
+          : new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
       captured = v.slice();
     }
     return (original as (s: unknown, i?: WebAssembly.Imports) => unknown)(source, imports);
@@ -207,7 +252,16 @@ function instrumentSpeed(name: string, bytes: Uint8Array, minMs: number): Instru
     perCall.push((performance.now() - t0) / n);
   } while (performance.now() < deadline || perCall.length < 5);
   const ms = median(perCall);
-  return { name, moduleBytes: bytes.length, codeIn: r.stats.codeBytesIn, codeOut: r.stats.codeBytesOut, moduleOut: r.bytes.length, ms, bestMs: Math.min(...perCall), mbPerS: r.stats.codeBytesIn / 1e6 / (ms / 1e3) };
+  return {
+    name,
+    moduleBytes: bytes.length,
+    codeIn: r.stats.codeBytesIn,
+    codeOut: r.stats.codeBytesOut,
+    moduleOut: r.bytes.length,
+    ms,
+    bestMs: Math.min(...perCall),
+    mbPerS: r.stats.codeBytesIn / 1e6 / (ms / 1e3),
+  };
 }
 
 function cpuModel(): string {
@@ -231,14 +285,32 @@ function table(head: string[], rows: string[][]): string {
 
 function runtimeTable(rows: RuntimeRow[]): string {
   return table(
-    ['workload', 'plain V8 (median ms)', 'instrumented (median ms)', 'ratio of medians', 'per-pair ratios, quartiles', 'ratio of bests'],
-    rows.map((r) => [`${r.name} — ${r.what}`, r.plainMs.toFixed(1), r.instrMs.toFixed(1), `**${fx(r.ratio)}**`, `${r.pairQ1.toFixed(2)}–${r.pairQ3.toFixed(2)}`, fx(r.bestRatio)]),
+    [
+      'workload',
+      'plain V8 (median ms)',
+      'instrumented (median ms)',
+      'ratio of medians',
+      'per-pair ratios, quartiles',
+      'ratio of bests',
+    ],
+    rows.map((r) => [
+      `${r.name} — ${r.what}`,
+      r.plainMs.toFixed(1),
+      r.instrMs.toFixed(1),
+      `**${fx(r.ratio)}**`,
+      `${r.pairQ1.toFixed(2)}–${r.pairQ3.toFixed(2)}`,
+      fx(r.bestRatio),
+    ]),
   );
 }
 
 function variantChild(v8flag: string): RuntimeRow[] | string {
   try {
-    const out = execFileSync(process.execPath, [v8flag, fileURLToPath(import.meta.url), '--child', '--reps', String(Math.min(REPS, 9))], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+    const out = execFileSync(
+      process.execPath,
+      [v8flag, fileURLToPath(import.meta.url), '--child', '--reps', String(Math.min(REPS, 9))],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 },
+    );
     return JSON.parse(out.trim().split('\n').pop()!) as RuntimeRow[];
   } catch (e) {
     return (e as Error).message.split('\n')[0]!;
@@ -268,18 +340,26 @@ async function main(): Promise<void> {
     return;
   }
   const started = performance.now();
-  const loadAtStart = loadavg().map((x) => x.toFixed(2)).join(' ');
+  const loadAtStart = loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
   const built = buildFixtures();
   if (built.built.length > 0) console.log(`built fixtures: ${built.built.join(', ')}`);
 
-  console.log(`bench:fuel — plain V8 vs instrumented (fuel + stack + NaN + memory), ${REPS} interleaved repetitions after ${WARMUP} warm-ups, ratio = median/median\n`);
+  console.log(
+    `bench:fuel — plain V8 vs instrumented (fuel + stack + NaN + memory), ${REPS} interleaved repetitions after ${WARMUP} warm-ups, ratio = median/median\n`,
+  );
   const rows = await runtimeRatios();
   const geo = geomean(rows.filter((r) => r.inGeomean).map((r) => r.ratio));
   const fib = rows.find((r) => r.name === 'fib')!;
   const rt = runtimeTable(rows);
   console.log(rt);
-  console.log(`\ngeometric mean (sha256, loop, mandelbrot): ${fx(geo)}   target ≤ 1.10×  ${geo <= 1.1 ? 'met' : `MISSED by ${pct(geo / 1.1 - 1)}`}`);
-  console.log(`fib(32): ${fx(fib.ratio)}   target ≤ 1.5×  ${fib.ratio <= 1.5 ? 'met' : `MISSED by ${pct(fib.ratio / 1.5 - 1)}`}\n`);
+  console.log(
+    `\ngeometric mean (sha256, loop, mandelbrot): ${fx(geo)}   target ≤ 1.10×  ${geo <= 1.1 ? 'met' : `MISSED by ${pct(geo / 1.1 - 1)}`}`,
+  );
+  console.log(
+    `fib(32): ${fx(fib.ratio)}   target ≤ 1.5×  ${fib.ratio <= 1.5 ? 'met' : `MISSED by ${pct(fib.ratio / 1.5 - 1)}`}\n`,
+  );
 
   const inst: InstrumentRow[] = [];
   const names = ['sha256', 'loop', 'mandelbrot', 'fib', 'recurse', 'nan', 'hello'];
@@ -291,18 +371,49 @@ async function main(): Promise<void> {
   const wabtRow = wabt ? instrumentSpeed('wabt (node_modules/wabt, libwabt)', wabt, 3000) : undefined;
   const instRows = [...inst, ...(wabtRow ? [wabtRow] : [])];
   const it = table(
-    ['module', 'module bytes', 'code bytes in', 'code bytes out', 'code growth', 'module growth', 'instrument() ms (median / best)', 'MB/s of code (median / best)'],
     [
-      ...instRows.map((r) => [r.name, String(r.moduleBytes), String(r.codeIn), String(r.codeOut), pct(r.codeOut / r.codeIn - 1), pct(r.moduleOut / r.moduleBytes - 1), `${r.ms.toFixed(3)} / ${r.bestMs.toFixed(3)}`, `${r.mbPerS.toFixed(1)} / ${(r.codeIn / 1e3 / r.bestMs).toFixed(1)}`]),
-      ['all fixtures', '', String(fixturesIn), String(fixturesOut), pct(fixturesOut / fixturesIn - 1), '', fixturesMs.toFixed(3), (fixturesIn / 1e6 / (fixturesMs / 1e3)).toFixed(1)],
+      'module',
+      'module bytes',
+      'code bytes in',
+      'code bytes out',
+      'code growth',
+      'module growth',
+      'instrument() ms (median / best)',
+      'MB/s of code (median / best)',
+    ],
+    [
+      ...instRows.map((r) => [
+        r.name,
+        String(r.moduleBytes),
+        String(r.codeIn),
+        String(r.codeOut),
+        pct(r.codeOut / r.codeIn - 1),
+        pct(r.moduleOut / r.moduleBytes - 1),
+        `${r.ms.toFixed(3)} / ${r.bestMs.toFixed(3)}`,
+        `${r.mbPerS.toFixed(1)} / ${(r.codeIn / 1e3 / r.bestMs).toFixed(1)}`,
+      ]),
+      [
+        'all fixtures',
+        '',
+        String(fixturesIn),
+        String(fixturesOut),
+        pct(fixturesOut / fixturesIn - 1),
+        '',
+        fixturesMs.toFixed(3),
+        (fixturesIn / 1e6 / (fixturesMs / 1e3)).toFixed(1),
+      ],
     ],
   );
   console.log(it);
   const speed = wabtRow?.mbPerS ?? fixturesIn / 1e6 / (fixturesMs / 1e3);
   const growthFx = fixturesOut / fixturesIn - 1;
   const growthBig = wabtRow ? wabtRow.codeOut / wabtRow.codeIn - 1 : growthFx;
-  console.log(`\ninstrumentation speed (${wabtRow ? 'wabt' : 'fixtures'}): ${speed.toFixed(1)} MB/s of code   target ≥ 50 MB/s  ${speed >= 50 ? 'met' : `MISSED by ${pct(1 - speed / 50)}`}`);
-  console.log(`code growth: fixtures ${pct(growthFx)}, wabt ${wabtRow ? pct(growthBig) : 'n/a'}   target ≤ 15%  ${Math.max(growthFx, growthBig) <= 0.15 ? 'met' : 'MISSED'}`);
+  console.log(
+    `\ninstrumentation speed (${wabtRow ? 'wabt' : 'fixtures'}): ${speed.toFixed(1)} MB/s of code   target ≥ 50 MB/s  ${speed >= 50 ? 'met' : `MISSED by ${pct(1 - speed / 50)}`}`,
+  );
+  console.log(
+    `code growth: fixtures ${pct(growthFx)}, wabt ${wabtRow ? pct(growthBig) : 'n/a'}   target ≤ 15%  ${Math.max(growthFx, growthBig) <= 0.15 ? 'met' : 'MISSED'}`,
+  );
 
   let variants = '';
   if (flag('--variants')) {

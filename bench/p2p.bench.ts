@@ -37,7 +37,10 @@ function pct(sorted: number[], p: number): number {
 async function bundles(n: number): Promise<Uint8Array[]> {
   const dir = mkdtempSync(join(tmpdir(), 'dl-bench-p2p-'));
   const ch = await loadChallenge(GUESS);
-  const subs = Array.from({ length: n }, (_, i) => ({ label: `s${i}`, bytes: new TextEncoder().encode(String(100 + i)) }));
+  const subs = Array.from({ length: n }, (_, i) => ({
+    label: `s${i}`,
+    bytes: new TextEncoder().encode(String(100 + i)),
+  }));
   const evals = await evaluateSubmissions(ch, subs, { jobs: 2, bundles: dir });
   return evals.map((e) => new Uint8Array(readFileSync(e.bundle!)));
 }
@@ -47,7 +50,17 @@ async function cluster(n: number): Promise<P2PNode[]> {
   for (let i = 0; i < n; i++) {
     const dir = mkdtempSync(join(tmpdir(), `dl-bench-node${i}-`));
     const bootstrap = nodes.map((m) => m.libp2p.getMultiaddrs()[0]!.toString());
-    const config = parseNodeConfig({ key: 'unused', dataDir: dir, bootstrap, quorum: { k: 3, expiryMs: 600_000 }, replay: { concurrency: 2, queue: 100_000 }, limits: { messagesPerSecond: 100_000, burst: 100_000 } }, dir);
+    const config = parseNodeConfig(
+      {
+        key: 'unused',
+        dataDir: dir,
+        bootstrap,
+        quorum: { k: 3, expiryMs: 600_000 },
+        replay: { concurrency: 2, queue: 100_000 },
+        limits: { messagesPerSecond: 100_000, burst: 100_000 },
+      },
+      dir,
+    );
     nodes.push(await P2PNode.start(config, await keyFromSeed(new Uint8Array(32).fill(200 + i))));
   }
   const end = Date.now() + 60_000;
@@ -61,10 +74,15 @@ async function cluster(n: number): Promise<P2PNode[]> {
 
 /** Resolves when every id is confirmed on every node (state events, no polling of the stores). */
 async function waitAll(nodes: P2PNode[], ids: string[], timeoutMs: number): Promise<void> {
-  const missing = new Set(ids.flatMap((id) => nodes.map((n, i) => (n.store.claim(id)?.state === 'confirmed' ? [] : [`${i}:${id}`])).flat()));
+  const missing = new Set(
+    ids.flatMap((id) => nodes.map((n, i) => (n.store.claim(id)?.state === 'confirmed' ? [] : [`${i}:${id}`])).flat()),
+  );
   if (missing.size === 0) return;
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not confirmed in ${timeoutMs} ms: ${missing.size} (node, claim) pairs left`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`not confirmed in ${timeoutMs} ms: ${missing.size} (node, claim) pairs left`)),
+      timeoutMs,
+    );
     const listeners = nodes.map((n, i) => {
       const l = (id: string, state: string): void => {
         if (state === 'confirmed') missing.delete(`${i}:${id}`);
@@ -78,7 +96,8 @@ async function waitAll(nodes: P2PNode[], ids: string[], timeoutMs: number): Prom
       return l;
     });
     // A state reached between the check above and the listeners: look once more.
-    for (const id of ids) nodes.forEach((n, i) => n.store.claim(id)?.state === 'confirmed' && listeners[i]!(id, 'confirmed'));
+    for (const id of ids)
+      nodes.forEach((n, i) => n.store.claim(id)?.state === 'confirmed' && listeners[i]!(id, 'confirmed'));
   });
 }
 
@@ -100,7 +119,9 @@ async function main(): Promise<void> {
       lat.push(performance.now() - t0);
     }
     lat.sort((a, b) => a - b);
-    console.log(`latency publish → confirmed on all 5 (k = 3), ${LATENCY_N} claims: p50 ${pct(lat, 50).toFixed(0)} ms, p99 ${pct(lat, 99).toFixed(0)} ms, max ${lat[lat.length - 1]!.toFixed(0)} ms`);
+    console.log(
+      `latency publish → confirmed on all 5 (k = 3), ${LATENCY_N} claims: p50 ${pct(lat, 50).toFixed(0)} ms, p99 ${pct(lat, 99).toFixed(0)} ms, max ${lat[lat.length - 1]!.toFixed(0)} ms`,
+    );
 
     // 2. throughput
     const cpu0 = process.cpuUsage();
@@ -109,7 +130,9 @@ async function main(): Promise<void> {
     await waitAll(nodes, ids, 600_000);
     const s = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
-    console.log(`throughput: ${CLAIMS_N} claims confirmed on all 5 in ${s.toFixed(2)} s = ${(CLAIMS_N / s).toFixed(1)} claims/s; CPU ${((cpu.user + cpu.system) / 1000 / CLAIMS_N).toFixed(0)} ms per confirmed claim (all five nodes and their replays)`);
+    console.log(
+      `throughput: ${CLAIMS_N} claims confirmed on all 5 in ${s.toFixed(2)} s = ${(CLAIMS_N / s).toFixed(1)} claims/s; CPU ${((cpu.user + cpu.system) / 1000 / CLAIMS_N).toFixed(0)} ms per confirmed claim (all five nodes and their replays)`,
+    );
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
   }
@@ -122,7 +145,8 @@ async function main(): Promise<void> {
     const big0 = new Uint8Array(randomBytes(10 * 2 ** 20));
     await pair[0]!.libp2p.handle(RAW, async (s) => {
       for await (const _ of s) break;
-      for (let i = 0; i < big0.length; i += 256 * 1024) if (!s.send(big0.subarray(i, i + 256 * 1024))) await s.onDrain();
+      for (let i = 0; i < big0.length; i += 256 * 1024)
+        if (!s.send(big0.subarray(i, i + 256 * 1024))) await s.onDrain();
       await s.close();
     });
     const rows: { raw: number; proto: number; stored: number; hash: number }[] = [];
@@ -151,11 +175,18 @@ async function main(): Promise<void> {
       t = performance.now();
       await pair[1]!.fetchBundle(hash, big.length, pair[0]!.peerId);
       const stored = 10 / ((performance.now() - t) / 1000);
-      if (got.length !== big.length || !pair[1]!.bundles.has(Buffer.from(hash).toString('hex'))) throw new Error('transfer failed');
+      if (got.length !== big.length || !pair[1]!.bundles.has(Buffer.from(hash).toString('hex')))
+        throw new Error('transfer failed');
       rows.push({ raw, proto, stored, hash: hashRate });
     }
-    const med = (k: keyof (typeof rows)[0]): string => pct(rows.map((r) => r[k]).sort((a, b) => a - b), 50).toFixed(0);
-    console.log(`10 MiB, median of ${TRANSFERS}: /docklock/bundle/1 with the streaming hash check ${med('proto')} MiB/s; the same plus fsync'd store ${med('stored')} MiB/s; raw libp2p stream (TCP+Noise+Yamux, baseline) ${med('raw')} MiB/s; BLAKE3 alone ${med('hash')} MiB/s`);
+    const med = (k: keyof (typeof rows)[0]): string =>
+      pct(
+        rows.map((r) => r[k]).sort((a, b) => a - b),
+        50,
+      ).toFixed(0);
+    console.log(
+      `10 MiB, median of ${TRANSFERS}: /docklock/bundle/1 with the streaming hash check ${med('proto')} MiB/s; the same plus fsync'd store ${med('stored')} MiB/s; raw libp2p stream (TCP+Noise+Yamux, baseline) ${med('raw')} MiB/s; BLAKE3 alone ${med('hash')} MiB/s`,
+    );
     console.log(`  per run proto/raw: ${rows.map((r) => (r.proto / r.raw).toFixed(2)).join(', ')}`);
   } finally {
     await Promise.all(pair.map((n) => n.stop()));

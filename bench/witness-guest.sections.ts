@@ -69,7 +69,11 @@ function median(xs: readonly number[]): number {
 
 /** Rows from functions measured together (see interleaved); rows with a target get the median paired ratio. */
 function zipRows(measured: Interleaved, rows: readonly Omit<Row, 'ms'>[]): Row[] {
-  return rows.map((r, k) => ({ ...r, ms: measured.best[k], ...(r.maxTimeRatio === undefined ? {} : { timeRatio: median(measured.ratios[k]) }) }));
+  return rows.map((r, k) => ({
+    ...r,
+    ms: measured.best[k],
+    ...(r.maxTimeRatio === undefined ? {} : { timeRatio: median(measured.ratios[k]) }),
+  }));
 }
 
 function randomGetGuest(n: number): Uint8Array {
@@ -88,7 +92,11 @@ function randomGetGuest(n: number): Uint8Array {
  * views, errno mapping), called exactly as in a cage run, with the witness left out.
  */
 class UnrecordedCalls extends HostCalls {
-  override wrap<F extends (...args: never[]) => HostValue | void>(_name: string, impl: F, faultValue: HostValue = 21): (...args: HostValue[]) => HostValue | undefined {
+  override wrap<F extends (...args: never[]) => HostValue | void>(
+    _name: string,
+    impl: F,
+    faultValue: HostValue = 21,
+  ): (...args: HostValue[]) => HostValue | undefined {
     const fn = impl as unknown as (...a: HostValue[]) => HostValue | void;
     const mem = this.mem;
     return (...args: HostValue[]) => {
@@ -103,7 +111,12 @@ class UnrecordedCalls extends HostCalls {
   }
 }
 
-const manifest = parseManifest({ apiVersion: 'docklock/v1', kind: 'Cage', module: 'bench.wasm', limits: { fuel: '1000000000000' } });
+const manifest = parseManifest({
+  apiVersion: 'docklock/v1',
+  kind: 'Cage',
+  module: 'bench.wasm',
+  limits: { fuel: '1000000000000' },
+});
 const EMPTY = new Uint8Array(0);
 
 export const GUEST_SECTIONS: Section[] = [
@@ -116,19 +129,46 @@ export const GUEST_SECTIONS: Section[] = [
       const plain = async (): Promise<void> => {
         const rng = new ChaCha20Stream(manifest.determinism.seed);
         let mem: WebAssembly.Memory | undefined;
-        const inst = compiled.instantiateSync({ wasi_snapshot_preview1: { random_get: (ptr: number, len: number) => { rng.fill(new Uint8Array(mem!.buffer, ptr, len)); return 0; } } }, {
-          fuel: manifest.limits.fuel,
-          beforeStart: (i) => { mem = i.exports.memory as WebAssembly.Memory; },
-        });
+        const inst = compiled.instantiateSync(
+          {
+            wasi_snapshot_preview1: {
+              random_get: (ptr: number, len: number) => {
+                rng.fill(new Uint8Array(mem!.buffer, ptr, len));
+                return 0;
+              },
+            },
+          },
+          {
+            fuel: manifest.limits.fuel,
+            beforeStart: (i) => {
+              mem = i.exports.memory as WebAssembly.Memory;
+            },
+          },
+        );
         (inst.exports._start as () => void)();
       };
       const hostRun = async (calls: HostCalls, trampolines = true): Promise<void> => {
-        const wasi = createWasi(calls, { args: [], env: {}, seed: manifest.determinism.seed, clockStart: 0n, clockStep: 1n, stdin: EMPTY, inputs: new Map(), outputDir: '/output', scratchDir: '/tmp', limits: { stdout: 1024, stderr: 1024, output: 1024, scratch: 1024 }, grants: new Set(['random']) });
+        const wasi = createWasi(calls, {
+          args: [],
+          env: {},
+          seed: manifest.determinism.seed,
+          clockStart: 0n,
+          clockStep: 1n,
+          stdin: EMPTY,
+          inputs: new Map(),
+          outputDir: '/output',
+          scratchDir: '/tmp',
+          limits: { stdout: 1024, stderr: 1024, output: 1024, scratch: 1024 },
+          grants: new Set(['random']),
+        });
         // As runGuest links them: wrapped host functions behind trampolines (UnrecordedCalls has none).
         const imports = { wasi_snapshot_preview1: wasi.imports };
         const inst = compiled.instantiateSync(trampolines ? calls.link(imports, compiled.functionImports()) : imports, {
           fuel: manifest.limits.fuel,
-          beforeStart: (i) => { calls.mem.attach(i.exports.memory as WebAssembly.Memory); calls.fuelMeter = i; },
+          beforeStart: (i) => {
+            calls.mem.attach(i.exports.memory as WebAssembly.Memory);
+            calls.fuelMeter = i;
+          },
         });
         (inst.exports._start as () => void)();
       };
@@ -162,9 +202,25 @@ export const GUEST_SECTIONS: Section[] = [
     async run(n: number): Promise<Row[]> {
       const module = randomGetGuest(n);
       const compiled = await compile(module, compileOptionsFor(manifest));
-      const original = await runGuest({ manifest, module, stdin: EMPTY, inputs: new Map(), mode: 'record', compiled, keepLog: true });
+      const original = await runGuest({
+        manifest,
+        module,
+        stdin: EMPTY,
+        inputs: new Map(),
+        mode: 'record',
+        compiled,
+        keepLog: true,
+      });
       const replayOnce = async (): Promise<void> => {
-        const r = await runGuest({ manifest, module, stdin: EMPTY, inputs: new Map(), mode: 'replay', witness: original.log!, compiled });
+        const r = await runGuest({
+          manifest,
+          module,
+          stdin: EMPTY,
+          inputs: new Map(),
+          mode: 'replay',
+          witness: original.log!,
+          compiled,
+        });
         if (r.divergence !== null) throw new Error('replay diverged');
       };
       const recordOnce = async (): Promise<void> => {
@@ -198,8 +254,15 @@ export const GUEST_SECTIONS: Section[] = [
             });
           }
         };
-        const netManifest = parseManifest({ apiVersion: 'docklock/v1', kind: 'Cage', module: 'net.wasm', network: { mode: 'record', allow: [`127.0.0.1:${port}`], limits: { maxRequests: 1000 } }, grants: ['wasi', 'net'] });
-        const guest = (k: number): Uint8Array => wat(`(module
+        const netManifest = parseManifest({
+          apiVersion: 'docklock/v1',
+          kind: 'Cage',
+          module: 'net.wasm',
+          network: { mode: 'record', allow: [`127.0.0.1:${port}`], limits: { maxRequests: 1000 } },
+          grants: ['wasi', 'net'],
+        });
+        const guest = (k: number): Uint8Array =>
+          wat(`(module
           (import "docklock" "http_request" (func $req (param i32 i32 i32 i32 i32 i32) (result i32)))
           (import "docklock" "http_body_read" (func $read (param i32 i32 i32) (result i32)))
           (memory (export "memory") 1)
@@ -215,7 +278,13 @@ export const GUEST_SECTIONS: Section[] = [
         const caged = (k: number) => {
           const module = guest(k);
           return async (): Promise<void> => {
-            const out = await runCage({ manifest: netManifest, module, stdin: EMPTY, inputs: new Map(), mode: 'record' });
+            const out = await runCage({
+              manifest: netManifest,
+              module,
+              stdin: EMPTY,
+              inputs: new Map(),
+              mode: 'record',
+            });
             if (out.result.status !== 'exited') throw new Error(`${out.result.status} ${out.result.trap}`);
           };
         };
@@ -226,9 +295,20 @@ export const GUEST_SECTIONS: Section[] = [
         const manyMs = await bestAsync(caged(many));
         // The marginal cost per request separates the bridge from the fixed cost of a fresh worker.
         return [
-          { label: 'plain node:http request from the main thread', ops: many, ms: directMs, unit: 'request', baseline: true },
+          {
+            label: 'plain node:http request from the main thread',
+            ops: many,
+            ms: directMs,
+            unit: 'request',
+            baseline: true,
+          },
           { label: `caged run of ${few} requests (worker start + compile)`, ops: few, ms: fewMs, unit: 'request' },
-          { label: `caged, marginal per request (${many} vs ${few})`, ops: many - few, ms: manyMs - fewMs, unit: 'request' },
+          {
+            label: `caged, marginal per request (${many} vs ${few})`,
+            ops: many - few,
+            ms: manyMs - fewMs,
+            unit: 'request',
+          },
         ];
       } finally {
         server.close();

@@ -67,7 +67,13 @@ function recordRandomGets(n: number): WitnessLog {
   const buf = memory.subarray(1024, 1032);
   for (let i = 0; i < n; i++) {
     rng.fill(buf);
-    log.append({ name: 'wasi_snapshot_preview1.random_get', args: [1024, 8], result: 0, writes: [{ ptr: 1024, bytes: buf }], fuel: BigInt(i) * 17n });
+    log.append({
+      name: 'wasi_snapshot_preview1.random_get',
+      args: [1024, 8],
+      result: 0,
+      writes: [{ ptr: 1024, bytes: buf }],
+      fuel: BigInt(i) * 17n,
+    });
   }
   return log;
 }
@@ -102,9 +108,31 @@ export const SECTIONS: Section[] = [
       const out = new Uint8Array(32);
       const m = Math.max(1, n >> 2);
       return [
-        { label: '@noble/hashes blake3', ops: m, ms: best(() => { for (let i = 0; i < m; i++) blake3Reference(input); }), unit: 'hash', baseline: true },
-        { label: 'hash-wasm blake3 (fresh digest)', ops: m, ms: best(() => { for (let i = 0; i < m; i++) blake3(input); }), unit: 'hash' },
-        { label: 'single-chunk JS into slab (no alloc)', ops: m, ms: best(() => { for (let i = 0; i < m; i++) blake3SmallInto(input, out, 0); }), unit: 'hash' },
+        {
+          label: '@noble/hashes blake3',
+          ops: m,
+          ms: best(() => {
+            for (let i = 0; i < m; i++) blake3Reference(input);
+          }),
+          unit: 'hash',
+          baseline: true,
+        },
+        {
+          label: 'hash-wasm blake3 (fresh digest)',
+          ops: m,
+          ms: best(() => {
+            for (let i = 0; i < m; i++) blake3(input);
+          }),
+          unit: 'hash',
+        },
+        {
+          label: 'single-chunk JS into slab (no alloc)',
+          ops: m,
+          ms: best(() => {
+            for (let i = 0; i < m; i++) blake3SmallInto(input, out, 0);
+          }),
+          unit: 'hash',
+        },
       ];
     },
   },
@@ -114,7 +142,13 @@ export const SECTIONS: Section[] = [
       const buf = new Uint8Array(8);
       const big = new Uint8Array(8 * n);
       return [
-        { label: 'one fill of 8·N bytes', ops: n, ms: best(() => new ChaCha20Stream(new Uint8Array(32)).fill(big)), unit: 'fill', baseline: true },
+        {
+          label: 'one fill of 8·N bytes',
+          ops: n,
+          ms: best(() => new ChaCha20Stream(new Uint8Array(32)).fill(big)),
+          unit: 'fill',
+          baseline: true,
+        },
         {
           label: 'N fills of 8 bytes',
           ops: n,
@@ -137,7 +171,9 @@ export const SECTIONS: Section[] = [
         {
           label: 'guest loop without recording (RNG fill only)',
           ops: n,
-          ms: best(() => { for (let i = 0; i < n; i++) rng.fill(buf); }),
+          ms: best(() => {
+            for (let i = 0; i < n; i++) rng.fill(buf);
+          }),
           unit: 'call',
           baseline: true,
         },
@@ -151,13 +187,36 @@ export const SECTIONS: Section[] = [
       const log = recordRandomGets(n);
       const entries = log.entries();
       const root = toHexShort(log.finalize().root);
-      if (toHexShort(commitEntries(entries).root) !== root) throw new Error('commitEntries root differs from WitnessLog root');
-      if (toHexShort(finalizeWith(blake3Reference, entries)) !== root) throw new Error('noble baseline root differs from WitnessLog root');
+      if (toHexShort(commitEntries(entries).root) !== root)
+        throw new Error('commitEntries root differs from WitnessLog root');
+      if (toHexShort(finalizeWith(blake3Reference, entries)) !== root)
+        throw new Error('noble baseline root differs from WitnessLog root');
       return [
-        { label: 'entry objects, @noble/hashes digests', ops: n, ms: best(() => void finalizeWith(blake3Reference, entries), 1), unit: 'entry', baseline: true },
-        { label: 'entry objects, hash-wasm digests', ops: n, ms: best(() => void finalizeWith(blake3, entries)), unit: 'entry' },
-        { label: 'commitEntries (objects, JS BLAKE3 into slabs)', ops: n, ms: best(() => void commitEntries(entries)), unit: 'entry' },
-        { label: 'WitnessLog.finalize (raw records, JS BLAKE3)', ops: n, ms: best(() => void log.finalize()), unit: 'entry' },
+        {
+          label: 'entry objects, @noble/hashes digests',
+          ops: n,
+          ms: best(() => void finalizeWith(blake3Reference, entries), 1),
+          unit: 'entry',
+          baseline: true,
+        },
+        {
+          label: 'entry objects, hash-wasm digests',
+          ops: n,
+          ms: best(() => void finalizeWith(blake3, entries)),
+          unit: 'entry',
+        },
+        {
+          label: 'commitEntries (objects, JS BLAKE3 into slabs)',
+          ops: n,
+          ms: best(() => void commitEntries(entries)),
+          unit: 'entry',
+        },
+        {
+          label: 'WitnessLog.finalize (raw records, JS BLAKE3)',
+          ops: n,
+          ms: best(() => void log.finalize()),
+          unit: 'entry',
+        },
       ];
     },
   },
@@ -177,10 +236,22 @@ export const SECTIONS: Section[] = [
         inputs,
         witness: log.entries(),
         result: {
-          formatVersion: 1, status: 'exited', exitCode: 0, trap: null, fuelUsed: 1n, fuelLimit: manifest.limits.fuel,
-          stdout: new Uint8Array(0), stderr: new Uint8Array(0), outputs: new Map(), witnessEntries: n, witnessRoot: root,
-          moduleHash: blake3(module), manifestHash: manifestHash(manifest), inputHash: inputHash(stdin, inputs),
-          instrumenterVersion: 'bench', costTableVersion: 'bench',
+          formatVersion: 1,
+          status: 'exited',
+          exitCode: 0,
+          trap: null,
+          fuelUsed: 1n,
+          fuelLimit: manifest.limits.fuel,
+          stdout: new Uint8Array(0),
+          stderr: new Uint8Array(0),
+          outputs: new Map(),
+          witnessEntries: n,
+          witnessRoot: root,
+          moduleHash: blake3(module),
+          manifestHash: manifestHash(manifest),
+          inputHash: inputHash(stdin, inputs),
+          instrumenterVersion: 'bench',
+          costTableVersion: 'bench',
         },
       };
       const bytes = encodeBundle(contents);
@@ -191,7 +262,12 @@ export const SECTIONS: Section[] = [
         { label: 'WitnessLog.finalize', ops: n, ms: best(() => void log.finalize(), 1), unit: 'entry', baseline: true },
         { label: 'encodeBundle (Brotli q5)', ops: n, ms: best(() => void encodeBundle(contents), 1), unit: 'entry' },
         { label: 'decodeBundle', ops: n, ms: best(() => void decodeBundle(bytes), 1), unit: 'entry' },
-        { label: 'verifyBundle (re-encode, re-hash)', ops: n, ms: best(() => void verifyBundle(decoded), 1), unit: 'entry' },
+        {
+          label: 'verifyBundle (re-encode, re-hash)',
+          ops: n,
+          ms: best(() => void verifyBundle(decoded), 1),
+          unit: 'entry',
+        },
       ];
     },
   },
@@ -220,7 +296,9 @@ async function main(): Promise<void> {
     if (!child) {
       // Each section in a fresh process: a heap left full by one section made the next one's
       // recording ratio ~0.1 worse (1.53× after the others against 1.44× alone).
-      const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), s.name, '--child'], { stdio: 'inherit' });
+      const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), s.name, '--child'], {
+        stdio: 'inherit',
+      });
       if (r.status !== 0) throw new Error(`section "${s.name}" failed (exit ${r.status ?? r.signal})`);
       continue;
     }
@@ -230,14 +308,20 @@ async function main(): Promise<void> {
     console.log(`\n## ${s.name}`);
     for (const r of rows) {
       const ratio = r.ops / r.ms / baseRate;
-      console.log(`  ${r.label.padEnd(48)} ${fmtRate(r)}  ${r === base ? 'baseline' : `×${ratio.toFixed(2)} vs baseline`}`);
+      console.log(
+        `  ${r.label.padEnd(48)} ${fmtRate(r)}  ${r === base ? 'baseline' : `×${ratio.toFixed(2)} vs baseline`}`,
+      );
     }
     for (const r of rows) {
       if (r.maxTimeRatio === undefined) continue;
       const paired = r.timeRatio !== undefined;
       const timeRatio = r.timeRatio ?? r.ms / r.ops / (base.ms / base.ops);
-      const how = paired ? 'median over rounds of its time ÷ the baseline\'s in the same round' : 'its best time ÷ the baseline\'s best';
-      console.log(`  → ${r.label}: ${timeRatio.toFixed(3)}× (${how}; target ≤ ${r.maxTimeRatio}×: ${timeRatio <= r.maxTimeRatio ? 'met' : 'MISSED'})`);
+      const how = paired
+        ? "median over rounds of its time ÷ the baseline's in the same round"
+        : "its best time ÷ the baseline's best";
+      console.log(
+        `  → ${r.label}: ${timeRatio.toFixed(3)}× (${how}; target ≤ ${r.maxTimeRatio}×: ${timeRatio <= r.maxTimeRatio ? 'met' : 'MISSED'})`,
+      );
     }
   }
 }

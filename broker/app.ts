@@ -76,13 +76,19 @@ function principalOf(req: FastifyRequest): Principal {
 /** Converts any thrown value into the API's error shape, never leaking a stack or engine text. */
 function toBrokerError(err: unknown): BrokerError {
   if (err instanceof BrokerError) return err;
-  const fe = err as FastifyError & { validation?: { keyword: string; instancePath: string; params: Record<string, unknown>; message?: string }[]; validationContext?: string };
+  const fe = err as FastifyError & {
+    validation?: { keyword: string; instancePath: string; params: Record<string, unknown>; message?: string }[];
+    validationContext?: string;
+  };
   if (Array.isArray(fe.validation) && fe.validation.length > 0) {
     const v = fe.validation[0]!;
     const base = (fe.validationContext ?? 'body') + v.instancePath.replace(/\//g, '.');
     if (v.keyword === 'additionalProperties') {
       const extra = String(v.params.additionalProperty);
-      return Errors.unknownField(`unknown field "${extra}" in ${base}: it is rejected, not ignored`, `${base}.${extra}`);
+      return Errors.unknownField(
+        `unknown field "${extra}" in ${base}: it is rejected, not ignored`,
+        `${base}.${extra}`,
+      );
     }
     if (v.keyword === 'propertyNames') return Errors.invalidField(`invalid key in ${base}: ${v.message ?? ''}`, base);
     return Errors.invalidField(`${base} ${v.message ?? 'is invalid'}`, base);
@@ -97,7 +103,8 @@ function toBrokerError(err: unknown): BrokerError {
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return Errors.badRequest('content-length does not match the body');
   }
-  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) return Errors.badRequest('bad request');
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500)
+    return Errors.badRequest('bad request');
   return Errors.internal('internal error', undefined, { cause: err });
 }
 
@@ -131,13 +138,17 @@ export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstan
   });
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.bodyLimit }, (_req, body, done) => {
-    try {
-      done(null, parseStrictJson(body as string));
-    } catch (err) {
-      done(err as Error, undefined);
-    }
-  });
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit: config.bodyLimit },
+    (_req, body, done) => {
+      try {
+        done(null, parseStrictJson(body as string));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    },
+  );
 
   app.addHook('onRequest', async (req) => {
     const s = stateOf(req);
@@ -146,7 +157,8 @@ export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstan
     if (route?.access === 'public') return;
     // Unknown routes authenticate too, so a 404 never tells an anonymous caller what exists.
     s.principal = authenticate(req.headers.authorization, config.tokens);
-    if (route?.access === 'admin' && s.principal.role !== 'admin') throw Errors.forbidden('this route requires the admin role');
+    if (route?.access === 'admin' && s.principal.role !== 'admin')
+      throw Errors.forbidden('this route requires the admin role');
   });
 
   app.addHook('preValidation', async (req) => {
@@ -180,7 +192,9 @@ export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstan
       // Fail closed: an action we could not record is reported as failed.
       req.log.error({ err, code: 'DL_ERR_AUDIT_WRITE', status }, 'audit append failed; answering 500');
       reply.code(500).header('content-type', 'application/json; charset=utf-8');
-      return JSON.stringify({ error: { code: 'DL_ERR_AUDIT_WRITE', message: PUBLIC_5XX.DL_ERR_AUDIT_WRITE, requestId: req.id } });
+      return JSON.stringify({
+        error: { code: 'DL_ERR_AUDIT_WRITE', message: PUBLIC_5XX.DL_ERR_AUDIT_WRITE, requestId: req.id },
+      });
     }
     return payload;
   });
@@ -191,10 +205,23 @@ export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstan
     if (e.statusCode >= 500) {
       // The whole story (message, engine text, cause chain with stacks) goes to the log only.
       req.log.error({ err: e, cause: e.cause, code: e.code, status: e.statusCode }, e.message);
-      const body = { error: { code: e.code, message: `${PUBLIC_5XX[e.code] ?? 'internal error'}; the broker log has the cause under request id ${req.id}`, requestId: req.id } };
+      const body = {
+        error: {
+          code: e.code,
+          message: `${PUBLIC_5XX[e.code] ?? 'internal error'}; the broker log has the cause under request id ${req.id}`,
+          requestId: req.id,
+        },
+      };
       return reply.code(e.statusCode).send(body);
     }
-    const body = { error: { code: e.code, message: e.message, ...(e.field !== undefined ? { field: e.field } : {}), requestId: req.id } };
+    const body = {
+      error: {
+        code: e.code,
+        message: e.message,
+        ...(e.field !== undefined ? { field: e.field } : {}),
+        requestId: req.id,
+      },
+    };
     return reply.code(e.statusCode).send(body);
   });
 
@@ -249,7 +276,14 @@ export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstan
       if (service !== undefined) stateOf(req).target = service;
       const b = deps.breaker;
       // Owners see their own services only; admins see every service.
-      const events = b === undefined ? [] : b.history.list({ ...(p.role === 'admin' ? {} : { owner: p.name }), ...(service !== undefined ? { service } : {}), limit: Number(limit ?? '100') });
+      const events =
+        b === undefined
+          ? []
+          : b.history.list({
+              ...(p.role === 'admin' ? {} : { owner: p.name }),
+              ...(service !== undefined ? { service } : {}),
+              limit: Number(limit ?? '100'),
+            });
       return { enabled: b !== undefined && config.breaker.enabled, mode: config.breaker.mode, events };
     },
     audit: async (req) => {

@@ -72,7 +72,13 @@ export function verifyAuditText(text: string, expectHead?: string): AuditVerifyR
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   for (const [idx, line] of lines.entries()) {
-    const fail = (problem: string): AuditVerifyResult => ({ ok: false, entries: idx, head: prev, line: idx + 1, problem });
+    const fail = (problem: string): AuditVerifyResult => ({
+      ok: false,
+      entries: idx,
+      head: prev,
+      line: idx + 1,
+      problem,
+    });
     const m = LINE.exec(line);
     if (m === null) return fail('not an audit line');
     if (hashEntry(m[2]!) !== m[1]) return fail('hash does not match the entry (edited)');
@@ -87,7 +93,13 @@ export function verifyAuditText(text: string, expectHead?: string): AuditVerifyR
     prev = m[1]!;
   }
   if (expectHead !== undefined && expectHead !== prev) {
-    return { ok: false, entries: lines.length, head: prev, line: lines.length, problem: `head ${prev} differs from the expected ${expectHead} (truncated?)` };
+    return {
+      ok: false,
+      entries: lines.length,
+      head: prev,
+      line: lines.length,
+      problem: `head ${prev} differs from the expected ${expectHead} (truncated?)`,
+    };
   }
   return { ok: true, entries: lines.length, head: prev };
 }
@@ -157,7 +169,9 @@ export class AuditLog {
         await this.#fh.write(`{"hash":"${hash}","entry":${json}}\n`);
         await this.#fh.sync();
       } catch (cause) {
-        throw Errors.auditWrite(`cannot append to audit log ${this.path}: ${(cause as Error).message}`, undefined, { cause });
+        throw Errors.auditWrite(`cannot append to audit log ${this.path}: ${(cause as Error).message}`, undefined, {
+          cause,
+        });
       }
       this.#seq++;
       this.#prev = hash;

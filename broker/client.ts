@@ -32,8 +32,10 @@ export class BrokerClient {
    * const svc = await client.deploy({ name: 'web', image: 'ghcr.io/org/web:1', network: 'bridge', ports: [{ container: 8080, host: 18080 }] });
    */
   constructor(opts: BrokerClientOptions) {
-    if (typeof opts.socketPath !== 'string' || opts.socketPath.length === 0) throw new TypeError('socketPath: expected a non-empty string');
-    if (typeof opts.token !== 'string' || opts.token.length === 0) throw new TypeError('token: expected a non-empty string');
+    if (typeof opts.socketPath !== 'string' || opts.socketPath.length === 0)
+      throw new TypeError('socketPath: expected a non-empty string');
+    if (typeof opts.token !== 'string' || opts.token.length === 0)
+      throw new TypeError('token: expected a non-empty string');
     this.#opts = { timeoutMs: 60_000, ...opts };
   }
 
@@ -62,7 +64,15 @@ export class BrokerClient {
               try {
                 resolve((raw ? text : JSON.parse(text)) as T);
               } catch (cause) {
-                reject(new BrokerError('DL_ERR_BROKER_HTTP', `the broker answered ${status} with a body that is not JSON`, status, undefined, { cause }));
+                reject(
+                  new BrokerError(
+                    'DL_ERR_BROKER_HTTP',
+                    `the broker answered ${status} with a body that is not JSON`,
+                    status,
+                    undefined,
+                    { cause },
+                  ),
+                );
               }
               return;
             }
@@ -79,14 +89,30 @@ export class BrokerClient {
             }
             reject(new BrokerError(code, message, status, field));
           });
-          res.on('error', (cause) => reject(Errors.unreachable(`the connection to the broker failed mid-answer: ${cause.message}`, undefined, { cause })));
+          res.on('error', (cause) =>
+            reject(
+              Errors.unreachable(`the connection to the broker failed mid-answer: ${cause.message}`, undefined, {
+                cause,
+              }),
+            ),
+          );
         },
       );
-      req.on('timeout', () => req.destroy(new BrokerError('DL_ERR_BROKER_TIMEOUT', `no answer from the broker within ${this.#opts.timeoutMs} ms`, 504)));
+      req.on('timeout', () =>
+        req.destroy(
+          new BrokerError('DL_ERR_BROKER_TIMEOUT', `no answer from the broker within ${this.#opts.timeoutMs} ms`, 504),
+        ),
+      );
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (err instanceof BrokerError) return reject(err);
         // The socket is missing, refuses or resets: a coded error, never the bare errno.
-        reject(Errors.unreachable(`cannot reach the broker at ${this.#opts.socketPath} (${err.code ?? err.message}); is \`docklock broker serve\` running, and may you open its socket?`, undefined, { cause: err }));
+        reject(
+          Errors.unreachable(
+            `cannot reach the broker at ${this.#opts.socketPath} (${err.code ?? err.message}); is \`docklock broker serve\` running, and may you open its socket?`,
+            undefined,
+            { cause: err },
+          ),
+        );
       });
       req.end(payload);
     });
@@ -121,7 +147,9 @@ export class BrokerClient {
     return this.#call('GET', `/v1/audit?limit=${limit}`);
   }
   /** Circuit-breaker events on the caller's services (every service for admins), oldest first. */
-  breakerHistory(opts: { service?: string; limit?: number } = {}): Promise<{ enabled: boolean; mode: 'enforce' | 'monitor'; events: BreakerEvent[] }> {
+  breakerHistory(
+    opts: { service?: string; limit?: number } = {},
+  ): Promise<{ enabled: boolean; mode: 'enforce' | 'monitor'; events: BreakerEvent[] }> {
     const q = new URLSearchParams();
     if (opts.limit !== undefined) q.set('limit', String(opts.limit));
     if (opts.service !== undefined) q.set('service', opts.service);

@@ -92,7 +92,8 @@ function fail(message: string, field: string): never {
 }
 
 function assertObject(value: unknown, field: string, allowed: readonly string[]): Obj {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`expected a mapping, received ${typeof value}`, field);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    fail(`expected a mapping, received ${typeof value}`, field);
   for (const key of Object.keys(value)) {
     if (!allowed.includes(key)) fail(`unknown key "${key}" (allowed: ${allowed.join(', ')})`, `${field}.${key}`);
   }
@@ -101,13 +102,15 @@ function assertObject(value: unknown, field: string, allowed: readonly string[])
 
 function str(o: Obj, key: string, field: string, dflt?: string): string {
   const v = o[key] ?? dflt;
-  if (typeof v !== 'string' || v.length === 0) fail(`expected a non-empty string, received ${JSON.stringify(v)}`, `${field}.${key}`);
+  if (typeof v !== 'string' || v.length === 0)
+    fail(`expected a non-empty string, received ${JSON.stringify(v)}`, `${field}.${key}`);
   return v;
 }
 
 function num(o: Obj, key: string, field: string, dflt?: number): number {
   const v = o[key] ?? dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(`expected a positive number, received ${JSON.stringify(v)}`, `${field}.${key}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+    fail(`expected a positive number, received ${JSON.stringify(v)}`, `${field}.${key}`);
   return v;
 }
 
@@ -119,9 +122,15 @@ function absPath(o: Obj, key: string, field: string, dflt?: string): string {
 
 function limit(value: unknown, field: string, dflt: LimitRange, integer: boolean): LimitRange {
   const o = assertObject(value ?? {}, field, ['default', 'min', 'max']);
-  const r = { default: num(o, 'default', field, dflt.default), min: num(o, 'min', field, dflt.min), max: num(o, 'max', field, dflt.max) };
-  if (integer && !(Number.isInteger(r.default) && Number.isInteger(r.min) && Number.isInteger(r.max))) fail('expected integers', field);
-  if (!(r.min <= r.default && r.default <= r.max)) fail(`expected min <= default <= max, received ${r.min} / ${r.default} / ${r.max}`, field);
+  const r = {
+    default: num(o, 'default', field, dflt.default),
+    min: num(o, 'min', field, dflt.min),
+    max: num(o, 'max', field, dflt.max),
+  };
+  if (integer && !(Number.isInteger(r.default) && Number.isInteger(r.min) && Number.isInteger(r.max)))
+    fail('expected integers', field);
+  if (!(r.min <= r.default && r.default <= r.max))
+    fail(`expected min <= default <= max, received ${r.min} / ${r.default} / ${r.max}`, field);
   return r;
 }
 
@@ -137,7 +146,17 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
  * const config = parseBrokerConfig({ tokens: [{ sha256: '…', principal: 'alice', role: 'client' }], policy: { images: { strict: false, allow: [{ repository: 'ghcr.io/org/app' }] } } });
  */
 export function parseBrokerConfig(raw: unknown): BrokerConfig {
-  const top = assertObject(raw, 'config', ['socket', 'dockerSocket', 'auditPath', 'bodyLimit', 'instance', 'log', 'tokens', 'policy', 'breaker']);
+  const top = assertObject(raw, 'config', [
+    'socket',
+    'dockerSocket',
+    'auditPath',
+    'bodyLimit',
+    'instance',
+    'log',
+    'tokens',
+    'policy',
+    'breaker',
+  ]);
   const tokensRaw = top.tokens;
   if (!Array.isArray(tokensRaw) || tokensRaw.length === 0) fail('expected at least one token entry', 'config.tokens');
   const tokens = tokensRaw.map((t, i): TokenEntry => {
@@ -146,7 +165,8 @@ export function parseBrokerConfig(raw: unknown): BrokerConfig {
     const sha256 = str(o, 'sha256', f).toLowerCase();
     if (!/^[0-9a-f]{64}$/.test(sha256)) fail('expected 64 hex digits (sha256 of the token)', `${f}.sha256`);
     const principal = str(o, 'principal', f);
-    if (!PRINCIPAL_PATTERN.test(principal)) fail(`expected a principal matching ${PRINCIPAL_PATTERN}, received "${principal}"`, `${f}.principal`);
+    if (!PRINCIPAL_PATTERN.test(principal))
+      fail(`expected a principal matching ${PRINCIPAL_PATTERN}, received "${principal}"`, `${f}.principal`);
     const role = str(o, 'role', f, 'client');
     if (role !== 'client' && role !== 'admin') fail(`expected "client" or "admin", received "${role}"`, `${f}.role`);
     return { sha256, principal, role };
@@ -157,7 +177,16 @@ export function parseBrokerConfig(raw: unknown): BrokerConfig {
     seen.add(t.sha256);
   }
 
-  const pol = assertObject(top.policy ?? {}, 'config.policy', ['images', 'mountPrefixes', 'memory', 'cpus', 'pids', 'quotaPerOwner', 'defaultUser', 'tmpfsBytes']);
+  const pol = assertObject(top.policy ?? {}, 'config.policy', [
+    'images',
+    'mountPrefixes',
+    'memory',
+    'cpus',
+    'pids',
+    'quotaPerOwner',
+    'defaultUser',
+    'tmpfsBytes',
+  ]);
   const img = assertObject(pol.images ?? {}, 'config.policy.images', ['strict', 'allow']);
   const strict = img.strict ?? true;
   if (typeof strict !== 'boolean') fail('expected true or false', 'config.policy.images.strict');
@@ -166,17 +195,28 @@ export function parseBrokerConfig(raw: unknown): BrokerConfig {
     const f = `config.policy.images.allow[${i}]`;
     const o = assertObject(r, f, ['repository', 'digests']);
     const repository = str(o, 'repository', f);
-    if (!/^[a-z0-9.-]+(:[0-9]+)?(\/[a-z0-9]+(?:[._-][a-z0-9]+)*)+$/.test(repository) || !repository.split('/')[0]!.includes('.')) {
-      fail(`expected a fully qualified "registry/repository" (e.g. docker.io/library/nginx), received "${repository}"`, `${f}.repository`);
+    if (
+      !/^[a-z0-9.-]+(:[0-9]+)?(\/[a-z0-9]+(?:[._-][a-z0-9]+)*)+$/.test(repository) ||
+      !repository.split('/')[0]!.includes('.')
+    ) {
+      fail(
+        `expected a fully qualified "registry/repository" (e.g. docker.io/library/nginx), received "${repository}"`,
+        `${f}.repository`,
+      );
     }
     let digests: string[] | undefined;
     if (o.digests !== undefined) {
-      if (!Array.isArray(o.digests) || o.digests.length === 0 || !o.digests.every((d) => typeof d === 'string' && DIGEST.test(d))) {
+      if (
+        !Array.isArray(o.digests) ||
+        o.digests.length === 0 ||
+        !o.digests.every((d) => typeof d === 'string' && DIGEST.test(d))
+      ) {
         fail('expected a non-empty list of "sha256:<64 hex>" digests', `${f}.digests`);
       }
       digests = o.digests as string[];
     }
-    if (strict && digests === undefined) fail('strict mode requires every allowed repository to list its digests', `${f}.digests`);
+    if (strict && digests === undefined)
+      fail('strict mode requires every allowed repository to list its digests', `${f}.digests`);
     return { repository, digests };
   });
 
@@ -185,17 +225,22 @@ export function parseBrokerConfig(raw: unknown): BrokerConfig {
     fail('expected a list of absolute directories other than "/"', 'config.policy.mountPrefixes');
   }
   const defaultUser = str(pol, 'defaultUser', 'config.policy', '65534:65534');
-  if (!/^[1-9][0-9]{0,9}:[1-9][0-9]{0,9}$/.test(defaultUser) || defaultUser.split(':').some((n) => Number(n) > 2_147_483_647)) {
+  if (
+    !/^[1-9][0-9]{0,9}:[1-9][0-9]{0,9}$/.test(defaultUser) ||
+    defaultUser.split(':').some((n) => Number(n) > 2_147_483_647)
+  ) {
     fail('expected a non-root numeric "uid:gid", each at most 2147483647', 'config.policy.defaultUser');
   }
   const quota = num(pol, 'quotaPerOwner', 'config.policy', 10);
   if (!Number.isInteger(quota)) fail('expected an integer', 'config.policy.quotaPerOwner');
   const bodyLimit = num(top, 'bodyLimit', 'config', 64 * 1024);
   const instance = str(top, 'instance', 'config', 'v1');
-  if (!INSTANCE_PATTERN.test(instance)) fail(`expected an instance id matching ${INSTANCE_PATTERN}, received "${instance}"`, 'config.instance');
+  if (!INSTANCE_PATTERN.test(instance))
+    fail(`expected an instance id matching ${INSTANCE_PATTERN}, received "${instance}"`, 'config.instance');
   const logRaw = assertObject(top.log ?? {}, 'config.log', ['level']);
   const level = str(logRaw, 'level', 'config.log', 'info');
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) fail(`expected one of ${LOG_LEVELS.join(', ')}, received "${level}"`, 'config.log.level');
+  if (!(LOG_LEVELS as readonly string[]).includes(level))
+    fail(`expected one of ${LOG_LEVELS.join(', ')}, received "${level}"`, 'config.log.level');
 
   return {
     socket: absPath(top, 'socket', 'config', '/run/docklock/broker.sock'),
@@ -240,7 +285,11 @@ export function loadBrokerConfig(path: string): BrokerConfig {
     // uniqueKeys: a repeated key in the config is an error, as in request bodies.
     doc = parseYaml(text, { uniqueKeys: true, prettyErrors: true });
   } catch (cause) {
-    throw Errors.config(`config file ${path} is not valid YAML: ${(cause as Error).message.split('\n')[0]!.replace(/:$/, '')}`, 'config', { cause });
+    throw Errors.config(
+      `config file ${path} is not valid YAML: ${(cause as Error).message.split('\n')[0]!.replace(/:$/, '')}`,
+      'config',
+      { cause },
+    );
   }
   return parseBrokerConfig(doc);
 }

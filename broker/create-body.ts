@@ -4,7 +4,15 @@
  * engine default can never loosen it. No client JSON is copied in: only validated scalars.
  */
 import type { ContainerCreateOptions } from 'dockerode';
-import { LABEL_IMAGE, LABEL_MANAGED, LABEL_NETWORK, LABEL_OWNER, LABEL_SERVICE, containerName, isolatedNetworkName } from './labels.ts';
+import {
+  LABEL_IMAGE,
+  LABEL_MANAGED,
+  LABEL_NETWORK,
+  LABEL_OWNER,
+  LABEL_SERVICE,
+  containerName,
+  isolatedNetworkName,
+} from './labels.ts';
 import type { NetworkChoice, ResolvedLimits, ResolvedMount } from './policy.ts';
 import { seccompProfileJson } from './seccomp.ts';
 
@@ -50,7 +58,12 @@ export function apiAtLeast(have: string, want: string): boolean {
  * const body = buildCreateBody({ owner: 'alice', name: 'web', ... });
  */
 export function buildCreateBody(input: CreateInput): ContainerCreateOptions {
-  const networkMode = input.network === 'none' ? 'none' : input.network === 'bridge' ? 'bridge' : isolatedNetworkName(input.instance, input.owner);
+  const networkMode =
+    input.network === 'none'
+      ? 'none'
+      : input.network === 'bridge'
+        ? 'bridge'
+        : isolatedNetworkName(input.instance, input.owner);
   const exposed: Record<string, object> = {};
   const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const p of input.ports) {
@@ -74,7 +87,13 @@ export function buildCreateBody(input: CreateInput): ContainerCreateOptions {
     NetworkMode: networkMode,
     PortBindings: bindings,
     PublishAllPorts: false,
-    Mounts: input.mounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: m.readOnly, BindOptions: { Propagation: 'rprivate' as const } })),
+    Mounts: input.mounts.map((m) => ({
+      Type: 'bind' as const,
+      Source: m.source,
+      Target: m.target,
+      ReadOnly: m.readOnly,
+      BindOptions: { Propagation: 'rprivate' as const },
+    })),
     Binds: [],
     VolumesFrom: [],
     Devices: [],

@@ -33,7 +33,9 @@ export async function connectDocker(socketPath: string): Promise<DockerConnectio
   try {
     engine = (await probe.version()).ApiVersion;
   } catch (cause) {
-    throw Errors.docker(`cannot reach the Docker Engine at ${socketPath}: ${(cause as Error).message}`, undefined, { cause });
+    throw Errors.docker(`cannot reach the Docker Engine at ${socketPath}: ${(cause as Error).message}`, undefined, {
+      cause,
+    });
   }
   if (!apiAtLeast(engine, MIN_API_VERSION)) {
     throw Errors.docker(`Docker Engine API ${engine} is older than the minimum ${MIN_API_VERSION}`);

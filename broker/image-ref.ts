@@ -19,7 +19,8 @@ export interface ImageReference {
 
 // distribution/reference grammar, reduced to what a policy needs (lowercase path components).
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const DOMAIN = /^(?:localhost|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*)(?::[0-9]{1,5})?$/;
+const DOMAIN =
+  /^(?:localhost|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*)(?::[0-9]{1,5})?$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
@@ -59,7 +60,8 @@ export function parseImageReference(ref: string): ImageReference {
     registry = first.toLowerCase();
     parts.shift();
   }
-  if (parts.length === 0 || !parts.every((p) => COMPONENT.test(p))) bad('path components must be lowercase letters, digits and separators');
+  if (parts.length === 0 || !parts.every((p) => COMPONENT.test(p)))
+    bad('path components must be lowercase letters, digits and separators');
   if (registry === 'index.docker.io') registry = 'docker.io';
   if (registry === 'docker.io' && parts.length === 1) parts.unshift('library');
   const path = parts.join('/');

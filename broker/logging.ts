@@ -36,14 +36,20 @@ export function pathOnly(url: string): string {
  * @param level - the configured level
  * @param stream - where the JSON lines go (default stderr; tests pass a capture stream)
  */
-export function loggerOptions(level: LogLevel, stream?: Writable): Pick<FastifyServerOptions, 'logger' | 'genReqId' | 'requestIdHeader'> {
+export function loggerOptions(
+  level: LogLevel,
+  stream?: Writable,
+): Pick<FastifyServerOptions, 'logger' | 'genReqId' | 'requestIdHeader'> {
   return {
     logger: {
       level,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       stream: stream ?? process.stderr,
       serializers: {
-        req: (req: { method?: string; url?: string; id?: string }) => ({ method: req.method, url: pathOnly(req.url ?? '') }),
+        req: (req: { method?: string; url?: string; id?: string }) => ({
+          method: req.method,
+          url: pathOnly(req.url ?? ''),
+        }),
         res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
       },
     },

@@ -52,10 +52,14 @@ export interface ResolvedLimits {
  * @example
  * checkImageAllowed('ghcr.io/org/app:1', [{ repository: 'ghcr.io/org/app', digests: undefined }]);
  */
-export function checkImageAllowed(image: string, rules: readonly ImageRule[]): { ref: ImageReference; rule: ImageRule } {
+export function checkImageAllowed(
+  image: string,
+  rules: readonly ImageRule[],
+): { ref: ImageReference; rule: ImageRule } {
   const ref = parseImageReference(image);
   const rule = rules.find((r) => r.repository === ref.repository);
-  if (rule === undefined) throw Errors.imageNotAllowed(`image repository "${ref.repository}" is not on the broker's allowlist`, 'image');
+  if (rule === undefined)
+    throw Errors.imageNotAllowed(`image repository "${ref.repository}" is not on the broker's allowlist`, 'image');
   if (rule.digests !== undefined && ref.digest !== undefined && !rule.digests.includes(ref.digest)) {
     throw Errors.imageNotPinned(`digest ${ref.digest} is not pinned for ${ref.repository}`, 'image');
   }
@@ -73,7 +77,10 @@ export function checkImagePinned(rule: ImageRule, imageId: string, repoDigests: 
   if (rule.digests === undefined) return;
   const candidates = [imageId, ...repoDigests.map((d) => d.slice(d.indexOf('@') + 1))];
   if (!candidates.some((d) => rule.digests!.includes(d))) {
-    throw Errors.imageNotPinned(`the local image for ${rule.repository} (${imageId}) matches none of its pinned digests`, 'image');
+    throw Errors.imageNotPinned(
+      `the local image for ${rule.repository} (${imageId}) matches none of its pinned digests`,
+      'image',
+    );
   }
 }
 
@@ -81,7 +88,10 @@ function inRange(value: number | undefined, range: LimitRange, field: string, un
   const v = value ?? range.default;
   // 0 and -1 mean "unlimited" to Docker; they are never a valid request here.
   if (!(v >= range.min && v <= range.max)) {
-    throw Errors.limitOutOfRange(`${field} must be between ${range.min} and ${range.max} ${unit}, received ${v}`, field);
+    throw Errors.limitOutOfRange(
+      `${field} must be between ${range.min} and ${range.max} ${unit}, received ${v}`,
+      field,
+    );
   }
   return v;
 }
@@ -109,8 +119,10 @@ export const MAX_ID = 2_147_483_647;
 export function resolveUser(spec: ServiceSpec, policy: BrokerConfig['policy']): string {
   const user = spec.user ?? policy.defaultUser;
   const [uid, gid = uid] = user.split(':');
-  if (Number(uid) === 0 || Number(gid) === 0) throw Errors.userNotAllowed('containers never run as root (uid or gid 0)', 'user');
-  if (!(Number(uid) <= MAX_ID && Number(gid) <= MAX_ID)) throw Errors.userNotAllowed(`uid and gid must be between 1 and ${MAX_ID}, received "${user}"`, 'user');
+  if (Number(uid) === 0 || Number(gid) === 0)
+    throw Errors.userNotAllowed('containers never run as root (uid or gid 0)', 'user');
+  if (!(Number(uid) <= MAX_ID && Number(gid) <= MAX_ID))
+    throw Errors.userNotAllowed(`uid and gid must be between 1 and ${MAX_ID}, received "${user}"`, 'user');
   return `${Number(uid)}:${Number(gid)}`;
 }
 
@@ -146,10 +158,13 @@ export async function resolveMounts(spec: ServiceSpec, policy: BrokerConfig['pol
     const deny = (why: string): never => {
       throw Errors.mountNotAllowed(`mount ${m.source} -> ${m.target}: ${why}`, field);
     };
-    if (!isAbsolute(m.source) || hasDotDot(m.source)) deny('source must be an absolute path without "." or ".." components');
-    if (!posix.isAbsolute(m.target) || hasDotDot(m.target) || m.target === '/') deny('target must be an absolute path other than "/" without "." or ".." components');
+    if (!isAbsolute(m.source) || hasDotDot(m.source))
+      deny('source must be an absolute path without "." or ".." components');
+    if (!posix.isAbsolute(m.target) || hasDotDot(m.target) || m.target === '/')
+      deny('target must be an absolute path other than "/" without "." or ".." components');
     const target = posix.normalize(m.target);
-    if (FORBIDDEN_TARGETS.some((f) => isUnder(target, f))) deny(`target may not be under ${FORBIDDEN_TARGETS.join(', ')}`);
+    if (FORBIDDEN_TARGETS.some((f) => isUnder(target, f)))
+      deny(`target may not be under ${FORBIDDEN_TARGETS.join(', ')}`);
     if (targets.has(target)) deny('target is mounted twice');
     targets.add(target);
     if (/docker\.sock|containerd\.sock|\.sock$/.test(m.source)) deny('sockets are never mountable');
@@ -159,7 +174,8 @@ export async function resolveMounts(spec: ServiceSpec, policy: BrokerConfig['pol
     } catch {
       return deny('source does not exist');
     }
-    if (!prefixes.some((p) => isUnder(resolved, p))) deny(`source resolves to ${resolved}, outside the allowed prefixes`);
+    if (!prefixes.some((p) => isUnder(resolved, p)))
+      deny(`source resolves to ${resolved}, outside the allowed prefixes`);
     const st = await stat(resolved);
     if (!st.isDirectory() && !st.isFile()) deny('source must be a regular file or directory');
     out.push({ source: resolved, target, readOnly: m.readOnly ?? true });
@@ -174,14 +190,17 @@ export async function resolveMounts(spec: ServiceSpec, policy: BrokerConfig['pol
  */
 export function resolvePorts(spec: ServiceSpec, network: NetworkChoice): { container: number; host: number }[] {
   const ports = spec.ports ?? [];
-  if (ports.length > 0 && network !== 'bridge') throw Errors.portNotAllowed('ports can only be published with network "bridge"', 'ports');
+  if (ports.length > 0 && network !== 'bridge')
+    throw Errors.portNotAllowed('ports can only be published with network "bridge"', 'ports');
   const hosts = new Set<number>();
   const containers = new Set<number>();
   for (const [i, p] of ports.entries()) {
-    if (p.host < 1024) throw Errors.portNotAllowed(`host port ${p.host} is privileged; use 1024-65535`, `ports[${i}].host`);
+    if (p.host < 1024)
+      throw Errors.portNotAllowed(`host port ${p.host} is privileged; use 1024-65535`, `ports[${i}].host`);
     if (hosts.has(p.host)) throw Errors.portNotAllowed(`host port ${p.host} is listed twice`, `ports[${i}].host`);
     // One binding per container port: a second entry would otherwise silently replace the first.
-    if (containers.has(p.container)) throw Errors.portNotAllowed(`container port ${p.container} is listed twice`, `ports[${i}].container`);
+    if (containers.has(p.container))
+      throw Errors.portNotAllowed(`container port ${p.container} is listed twice`, `ports[${i}].container`);
     hosts.add(p.host);
     containers.add(p.container);
   }

@@ -24,10 +24,14 @@ function loopbackFree(port: number): Promise<boolean> {
  * @param ports - the requested bindings
  * @throws {BrokerError} `DL_ERR_POLICY_PORT_IN_USE` naming the first taken port
  */
-export async function checkPortsFree(docker: Docker, ports: readonly { host: number; container: number }[]): Promise<void> {
+export async function checkPortsFree(
+  docker: Docker,
+  ports: readonly { host: number; container: number }[],
+): Promise<void> {
   if (ports.length === 0) return;
   const published = new Set<number>();
-  for (const c of await docker.listContainers({ all: false })) for (const p of c.Ports ?? []) if (p.PublicPort !== undefined) published.add(p.PublicPort);
+  for (const c of await docker.listContainers({ all: false }))
+    for (const p of c.Ports ?? []) if (p.PublicPort !== undefined) published.add(p.PublicPort);
   for (const [i, p] of ports.entries()) {
     if (published.has(p.host) || !(await loopbackFree(p.host))) {
       throw Errors.portInUse(`host port ${p.host} is already in use on this host; choose another`, `ports[${i}].host`);

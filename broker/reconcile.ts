@@ -37,14 +37,21 @@ function drift(c: ContainerInspectInfo): string | undefined {
   if (!h.ReadonlyRootfs) return 'writable root filesystem';
   if (!(h.CapDrop ?? []).includes('ALL') || (h.CapAdd ?? []).length > 0) return 'capabilities';
   const sec: string[] = h.SecurityOpt ?? [];
-  if (!sec.some((s) => s.startsWith('no-new-privileges')) || !sec.some((s) => s.startsWith('seccomp='))) return 'security options';
+  if (!sec.some((s) => s.startsWith('no-new-privileges')) || !sec.some((s) => s.startsWith('seccomp=')))
+    return 'security options';
   return undefined;
 }
 
 /** Intents (`service.create.intent`) that no `service.create.outcome` with their request id follows. */
 export function unfinishedCreates(entries: readonly AuditEntry[]): AuditEntry[] {
-  const done = new Set(entries.filter((e) => e.action === 'service.create.outcome' || e.action === 'reconcile.unfinished').map((e) => e.requestId));
-  return entries.filter((e) => e.action === 'service.create.intent' && e.requestId !== undefined && !done.has(e.requestId));
+  const done = new Set(
+    entries
+      .filter((e) => e.action === 'service.create.outcome' || e.action === 'reconcile.unfinished')
+      .map((e) => e.requestId),
+  );
+  return entries.filter(
+    (e) => e.action === 'service.create.intent' && e.requestId !== undefined && !done.has(e.requestId),
+  );
 }
 
 /**
@@ -74,7 +81,14 @@ export async function reconcile(docker: Docker, config: BrokerConfig, audit: Aud
       if (dockerStatus(err) !== 404) throw err;
     }
     report.unfinished.push(intent.requestId!);
-    await audit.append({ action: 'reconcile.unfinished', principal: intent.principal, decision: 'info', target: name, reason: `create without an outcome (the broker stopped in between): ${what}`, requestId: intent.requestId! });
+    await audit.append({
+      action: 'reconcile.unfinished',
+      principal: intent.principal,
+      decision: 'info',
+      target: name,
+      reason: `create without an outcome (the broker stopped in between): ${what}`,
+      requestId: intent.requestId!,
+    });
   }
 
   const managed = await docker.listContainers({ all: true, filters: { label: [mine] } });
@@ -89,17 +103,32 @@ export async function reconcile(docker: Docker, config: BrokerConfig, audit: Aud
     }
     if (why === undefined) {
       report.adopted.push(c.Id);
-      await audit.append({ action: 'reconcile.adopt', principal: null, decision: 'info', target: c.Id, reason: `owner ${owner}` });
+      await audit.append({
+        action: 'reconcile.adopt',
+        principal: null,
+        decision: 'info',
+        target: c.Id,
+        reason: `owner ${owner}`,
+      });
       const want = containerName(config.instance, owner, c.Labels[LABEL_SERVICE] ?? '');
       if (!(c.Names ?? []).includes(`/${want}`)) {
         // An earlier version's name (docklock-<owner>-<service>) could collide across owners.
         await docker.getContainer(c.Id).rename({ name: want });
         report.renamed.push(c.Id);
-        await audit.append({ action: 'reconcile.rename', principal: null, decision: 'info', target: c.Id, reason: `${(c.Names ?? [])[0]?.slice(1) ?? '?'} -> ${want}` });
+        await audit.append({
+          action: 'reconcile.rename',
+          principal: null,
+          decision: 'info',
+          target: c.Id,
+          reason: `${(c.Names ?? [])[0]?.slice(1) ?? '?'} -> ${want}`,
+        });
       }
       continue;
     }
-    await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true, v: true })
+      .catch(() => undefined);
     report.removed.push(c.Id);
     await audit.append({ action: 'reconcile.remove', principal: null, decision: 'info', target: c.Id, reason: why });
   }
@@ -107,9 +136,18 @@ export async function reconcile(docker: Docker, config: BrokerConfig, audit: Aud
   for (const n of nets) {
     const owner = n.Labels?.[LABEL_OWNER] ?? '';
     if (owners.has(owner)) continue;
-    await docker.getNetwork(n.Id).remove().catch(() => undefined);
+    await docker
+      .getNetwork(n.Id)
+      .remove()
+      .catch(() => undefined);
     report.networksRemoved.push(n.Name);
-    await audit.append({ action: 'reconcile.remove_network', principal: null, decision: 'info', target: n.Name, reason: `owner "${owner}" is not configured` });
+    await audit.append({
+      action: 'reconcile.remove_network',
+      principal: null,
+      decision: 'info',
+      target: n.Name,
+      reason: `owner "${owner}" is not configured`,
+    });
   }
   return report;
 }

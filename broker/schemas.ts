@@ -7,7 +7,11 @@
 /** Service names: they become a Docker label and part of a container name. */
 export const SERVICE_NAME_PATTERN = '^[a-z0-9][a-z0-9-]{0,30}$';
 
-const idOrName = { type: 'string', pattern: `^(?:[0-9a-f]{64}|[a-z0-9][a-z0-9-]{0,30})$`, description: 'Full 64-hex service ID or service name' } as const;
+const idOrName = {
+  type: 'string',
+  pattern: `^(?:[0-9a-f]{64}|[a-z0-9][a-z0-9-]{0,30})$`,
+  description: 'Full 64-hex service ID or service name',
+} as const;
 
 export const serviceCreateSchema = {
   type: 'object',
@@ -15,7 +19,12 @@ export const serviceCreateSchema = {
   required: ['name', 'image'],
   properties: {
     name: { type: 'string', pattern: SERVICE_NAME_PATTERN },
-    image: { type: 'string', minLength: 1, maxLength: 512, description: 'Image reference; its registry/repository must be on the allowlist' },
+    image: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 512,
+      description: 'Image reference; its registry/repository must be on the allowlist',
+    },
     command: { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 4096 } },
     env: {
       type: 'object',
@@ -61,7 +70,20 @@ export const serviceCreateSchema = {
 export const serviceViewSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['id', 'name', 'owner', 'image', 'state', 'network', 'createdAt', 'user', 'memory', 'cpus', 'pids', 'ports'],
+  required: [
+    'id',
+    'name',
+    'owner',
+    'image',
+    'state',
+    'network',
+    'createdAt',
+    'user',
+    'memory',
+    'cpus',
+    'pids',
+    'ports',
+  ],
   properties: {
     id: { type: 'string' },
     name: { type: 'string' },
@@ -76,7 +98,12 @@ export const serviceViewSchema = {
     pids: { type: 'integer' },
     ports: {
       type: 'array',
-      items: { type: 'object', additionalProperties: false, required: ['container', 'host'], properties: { container: { type: 'integer' }, host: { type: 'integer' } } },
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['container', 'host'],
+        properties: { container: { type: 'integer' }, host: { type: 'integer' } },
+      },
     },
   },
 } as const;
@@ -90,12 +117,25 @@ export const errorSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['code', 'message'],
-      properties: { code: { type: 'string' }, message: { type: 'string' }, field: { type: 'string' }, requestId: { type: 'string', description: 'The id the broker log has for this request (also in the x-request-id header)' } },
+      properties: {
+        code: { type: 'string' },
+        message: { type: 'string' },
+        field: { type: 'string' },
+        requestId: {
+          type: 'string',
+          description: 'The id the broker log has for this request (also in the x-request-id header)',
+        },
+      },
     },
   },
 } as const;
 
-export const idParamsSchema = { type: 'object', additionalProperties: false, required: ['id'], properties: { id: idOrName } } as const;
+export const idParamsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id'],
+  properties: { id: idOrName },
+} as const;
 export const actionParamsSchema = {
   type: 'object',
   additionalProperties: false,
@@ -105,12 +145,16 @@ export const actionParamsSchema = {
 export const logsQuerySchema = {
   type: 'object',
   additionalProperties: false,
-  properties: { tail: { type: 'string', pattern: '^[0-9]{1,5}$', description: 'Lines from the end (default 100, max 10000)' } },
+  properties: {
+    tail: { type: 'string', pattern: '^[0-9]{1,5}$', description: 'Lines from the end (default 100, max 10000)' },
+  },
 } as const;
 export const auditQuerySchema = {
   type: 'object',
   additionalProperties: false,
-  properties: { limit: { type: 'string', pattern: '^[0-9]{1,6}$', description: 'Newest entries to return (default 1000)' } },
+  properties: {
+    limit: { type: 'string', pattern: '^[0-9]{1,6}$', description: 'Newest entries to return (default 1000)' },
+  },
 } as const;
 export const breakerHistoryQuerySchema = {
   type: 'object',
@@ -123,7 +167,22 @@ export const breakerHistoryQuerySchema = {
 export const breakerEventSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['seq', 'time', 'id', 'service', 'owner', 'rule', 'expression', 'action', 'outcome', 'reason', 'mode', 'heldMs', 'signals', 'repeats'],
+  required: [
+    'seq',
+    'time',
+    'id',
+    'service',
+    'owner',
+    'rule',
+    'expression',
+    'action',
+    'outcome',
+    'reason',
+    'mode',
+    'heldMs',
+    'signals',
+    'repeats',
+  ],
   properties: {
     seq: { type: 'integer' },
     time: { type: 'string' },
@@ -134,7 +193,11 @@ export const breakerEventSchema = {
     expression: { type: 'string' },
     action: { type: 'string', enum: ['pause', 'stop', 'kill', 'restart'] },
     outcome: { type: 'string', enum: ['acted', 'suppressed', 'failed'] },
-    reason: { type: 'string', description: 'ok, a suppression reason (not_owned, grace, cooldown, service_hourly_cap, total_hourly_cap, monitor) or an error code' },
+    reason: {
+      type: 'string',
+      description:
+        'ok, a suppression reason (not_owned, grace, cooldown, service_hourly_cap, total_hourly_cap, monitor) or an error code',
+    },
     mode: { type: 'string', enum: ['enforce', 'monitor'] },
     heldMs: { type: 'integer' },
     signals: { type: 'object', additionalProperties: { type: 'number' } },
@@ -146,15 +209,34 @@ export const breakerHistorySchema = {
   type: 'object',
   additionalProperties: false,
   required: ['enabled', 'mode', 'events'],
-  properties: { enabled: { type: 'boolean' }, mode: { type: 'string', enum: ['enforce', 'monitor'] }, events: { type: 'array', items: breakerEventSchema } },
+  properties: {
+    enabled: { type: 'boolean' },
+    mode: { type: 'string', enum: ['enforce', 'monitor'] },
+    events: { type: 'array', items: breakerEventSchema },
+  },
 } as const;
 
 /** Routes that take no query string still reject one. */
 export const emptyQuerySchema = { type: 'object', additionalProperties: false, properties: {} } as const;
 
-export const serviceListSchema = { type: 'object', additionalProperties: false, required: ['services'], properties: { services: { type: 'array', items: serviceViewSchema } } } as const;
-export const logsSchema = { type: 'object', additionalProperties: false, required: ['stdout', 'stderr'], properties: { stdout: { type: 'string' }, stderr: { type: 'string' } } } as const;
-export const healthSchema = { type: 'object', additionalProperties: false, required: ['status'], properties: { status: { type: 'string' } } } as const;
+export const serviceListSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['services'],
+  properties: { services: { type: 'array', items: serviceViewSchema } },
+} as const;
+export const logsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['stdout', 'stderr'],
+  properties: { stdout: { type: 'string' }, stderr: { type: 'string' } },
+} as const;
+export const healthSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['status'],
+  properties: { status: { type: 'string' } },
+} as const;
 
 export const auditEntrySchema = {
   type: 'object',
@@ -182,4 +264,14 @@ export const auditListSchema = {
 } as const;
 
 /** Error responses every authenticated route may give. */
-export const errorResponses = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema, 500: errorSchema, 502: errorSchema, 503: errorSchema } as const;
+export const errorResponses = {
+  400: errorSchema,
+  401: errorSchema,
+  403: errorSchema,
+  404: errorSchema,
+  409: errorSchema,
+  422: errorSchema,
+  500: errorSchema,
+  502: errorSchema,
+  503: errorSchema,
+} as const;

@@ -35,7 +35,11 @@ export function seccompProfileJson(): string {
     try {
       cached = JSON.stringify(JSON.parse(text));
     } catch (cause) {
-      throw Errors.seccompMissing(`the seccomp profile ${fileURLToPath(url)} is not JSON; reinstall docklock`, undefined, { cause });
+      throw Errors.seccompMissing(
+        `the seccomp profile ${fileURLToPath(url)} is not JSON; reinstall docklock`,
+        undefined,
+        { cause },
+      );
     }
     return cached;
   }

@@ -43,13 +43,33 @@ export async function startBroker(config: BrokerConfig): Promise<RunningBroker> 
   const { docker, apiVersion } = await connectDocker(config.dockerSocket);
   const audit = await AuditLog.open(config.auditPath);
   try {
-    await audit.append({ action: 'broker.start', principal: null, decision: 'info', reason: `docker api ${apiVersion}` });
+    await audit.append({
+      action: 'broker.start',
+      principal: null,
+      decision: 'info',
+      reason: `docker api ${apiVersion}`,
+    });
     const report = await reconcile(docker, config, audit);
     const services = new ServiceManager(docker, apiVersion, config, audit);
     const metrics = createMetrics();
-    const breaker = config.breaker.enabled ? createCircuitBreaker({ config: config.breaker, instance: config.instance, docker, services, audit, registry: metrics.registry }) : undefined;
+    const breaker = config.breaker.enabled
+      ? createCircuitBreaker({
+          config: config.breaker,
+          instance: config.instance,
+          docker,
+          services,
+          audit,
+          registry: metrics.registry,
+        })
+      : undefined;
     if (breaker !== undefined && config.breaker.persistHistory) breaker.history.restore(await audit.entries());
-    const app = await buildBrokerApp({ config, services, audit, metrics, ...(breaker !== undefined ? { breaker } : {}) });
+    const app = await buildBrokerApp({
+      config,
+      services,
+      audit,
+      metrics,
+      ...(breaker !== undefined ? { breaker } : {}),
+    });
     mkdirSync(dirname(config.socket), { recursive: true, mode: 0o750 });
     try {
       // A stale socket from a crashed run would make listen fail; only ever remove a socket.
@@ -66,7 +86,12 @@ export async function startBroker(config: BrokerConfig): Promise<RunningBroker> 
     }
     chmodSync(config.socket, 0o660);
     if (breaker !== undefined) {
-      await audit.append({ action: 'breaker.start', principal: null, decision: 'info', reason: `${config.breaker.mode} mode, ${config.breaker.rules.length} rules, interval ${config.breaker.intervalMs} ms` });
+      await audit.append({
+        action: 'breaker.start',
+        principal: null,
+        decision: 'info',
+        reason: `${config.breaker.mode} mode, ${config.breaker.rules.length} rules, interval ${config.breaker.intervalMs} ms`,
+      });
       breaker.start();
     }
     return {

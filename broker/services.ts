@@ -10,9 +10,24 @@ import type { BrokerConfig } from './config.ts';
 import { buildCreateBody } from './create-body.ts';
 import { dockerStatus } from './docker.ts';
 import { Errors } from './errors.ts';
-import { LABEL_IMAGE, LABEL_MANAGED, LABEL_NETWORK, LABEL_OWNER, LABEL_SERVICE, isolatedNetworkName, managedFilter } from './labels.ts';
+import {
+  LABEL_IMAGE,
+  LABEL_MANAGED,
+  LABEL_NETWORK,
+  LABEL_OWNER,
+  LABEL_SERVICE,
+  isolatedNetworkName,
+  managedFilter,
+} from './labels.ts';
 import { checkPortsFree } from './ports.ts';
-import { checkImageAllowed, checkImagePinned, resolveLimits, resolveMounts, resolvePorts, resolveUser } from './policy.ts';
+import {
+  checkImageAllowed,
+  checkImagePinned,
+  resolveLimits,
+  resolveMounts,
+  resolvePorts,
+  resolveUser,
+} from './policy.ts';
 import type { NetworkChoice, ServiceSpec } from './policy.ts';
 
 /** What the API returns for a service: an allowlist, never Docker's inspect document. */
@@ -50,7 +65,8 @@ function toView(c: ContainerInspectInfo): ServiceView {
   const labels = c.Config.Labels ?? {};
   const ports: { container: number; host: number }[] = [];
   for (const [key, bindings] of Object.entries(c.HostConfig.PortBindings ?? {})) {
-    for (const b of (bindings as { HostPort?: string }[] | null) ?? []) ports.push({ container: parseInt(key, 10), host: Number(b.HostPort) });
+    for (const b of (bindings as { HostPort?: string }[] | null) ?? [])
+      ports.push({ container: parseInt(key, 10), host: Number(b.HostPort) });
   }
   return {
     id: c.Id,
@@ -97,7 +113,10 @@ export class ServiceManager {
   }
 
   async #listOwned(owner: string): Promise<ContainerInfo[]> {
-    return this.#docker.listContainers({ all: true, filters: { label: [managedFilter(this.#config.instance), `${LABEL_OWNER}=${owner}`] } });
+    return this.#docker.listContainers({
+      all: true,
+      filters: { label: [managedFilter(this.#config.instance), `${LABEL_OWNER}=${owner}`] },
+    });
   }
 
   /** Finds the caller's container by full ID or service name; anything else is 404. */
@@ -105,7 +124,10 @@ export class ServiceManager {
     const isId = ID.test(idOrName);
     const labels = [managedFilter(this.#config.instance), `${LABEL_OWNER}=${owner}`];
     if (!isId) labels.push(`${LABEL_SERVICE}=${idOrName}`);
-    const found = await this.#docker.listContainers({ all: true, filters: isId ? { label: labels, id: [idOrName] } : { label: labels } });
+    const found = await this.#docker.listContainers({
+      all: true,
+      filters: isId ? { label: labels, id: [idOrName] } : { label: labels },
+    });
     const hit = found.find((c) => (isId ? c.Id === idOrName : true));
     if (hit === undefined) throw Errors.notFound(`no service "${idOrName}"`, 'id');
     const info = await this.#docker.getContainer(hit.Id).inspect();
@@ -138,8 +160,14 @@ export class ServiceManager {
   async #dropIsolatedNetworkIfUnused(owner: string): Promise<void> {
     const owned = await this.#listOwned(owner);
     if (owned.some((c) => c.Labels[LABEL_NETWORK] === 'isolated')) return;
-    const nets = await this.#docker.listNetworks({ filters: { label: [managedFilter(this.#config.instance), `${LABEL_OWNER}=${owner}`] } });
-    for (const n of nets) await this.#docker.getNetwork(n.Id).remove().catch(() => undefined);
+    const nets = await this.#docker.listNetworks({
+      filters: { label: [managedFilter(this.#config.instance), `${LABEL_OWNER}=${owner}`] },
+    });
+    for (const n of nets)
+      await this.#docker
+        .getNetwork(n.Id)
+        .remove()
+        .catch(() => undefined);
   }
 
   /**
@@ -162,14 +190,18 @@ export class ServiceManager {
     return this.#withOwnerLock(owner, async () => {
       const owned = await this.#listOwned(owner);
       if (owned.length >= policy.quotaPerOwner) {
-        throw Errors.quotaExceeded(`owner "${owner}" already has ${owned.length} of ${policy.quotaPerOwner} allowed services`);
+        throw Errors.quotaExceeded(
+          `owner "${owner}" already has ${owned.length} of ${policy.quotaPerOwner} allowed services`,
+        );
       }
-      if (owned.some((c) => c.Labels[LABEL_SERVICE] === spec.name)) throw Errors.conflict(`service "${spec.name}" already exists`, 'name');
+      if (owned.some((c) => c.Labels[LABEL_SERVICE] === spec.name))
+        throw Errors.conflict(`service "${spec.name}" already exists`, 'name');
       let image;
       try {
         image = await this.#docker.getImage(spec.image).inspect();
       } catch (err) {
-        if (dockerStatus(err) === 404) throw Errors.imageNotPresent(`image ${spec.image} is not present on this host`, 'image');
+        if (dockerStatus(err) === 404)
+          throw Errors.imageNotPresent(`image ${spec.image} is not present on this host`, 'image');
         throw err;
       }
       checkImagePinned(rule, image.Id, image.RepoDigests ?? []);
@@ -195,10 +227,24 @@ export class ServiceManager {
     });
   }
 
-  async #create(owner: string, name: string, network: NetworkChoice, body: ContainerCreateOptions, ports: { host: number; container: number }[], requestId: string): Promise<ServiceView> {
+  async #create(
+    owner: string,
+    name: string,
+    network: NetworkChoice,
+    body: ContainerCreateOptions,
+    ports: { host: number; container: number }[],
+    requestId: string,
+  ): Promise<ServiceView> {
     await checkPortsFree(this.#docker, ports);
     // Written (and fsync'd) before Docker creates anything: nothing can exist unaudited.
-    await this.#audit.append({ action: 'service.create.intent', principal: owner, decision: 'info', target: body.name!, reason: `create ${owner}/${name}`, requestId });
+    await this.#audit.append({
+      action: 'service.create.intent',
+      principal: owner,
+      decision: 'info',
+      target: body.name!,
+      reason: `create ${owner}/${name}`,
+      requestId,
+    });
     let container: Docker.Container | undefined;
     try {
       if (network === 'isolated') await this.#ensureIsolatedNetwork(owner);
@@ -211,10 +257,19 @@ export class ServiceManager {
       try {
         await container.start();
       } catch (err) {
-        throw Errors.docker(`service "${name}" was created but failed to start: ${(err as Error).message}`, undefined, { cause: err });
+        throw Errors.docker(`service "${name}" was created but failed to start: ${(err as Error).message}`, undefined, {
+          cause: err,
+        });
       }
       const view = toView(await container.inspect());
-      await this.#audit.append({ action: 'service.create.outcome', principal: owner, decision: 'allowed', target: view.id, reason: `created ${body.name!}`, requestId });
+      await this.#audit.append({
+        action: 'service.create.outcome',
+        principal: owner,
+        decision: 'allowed',
+        target: view.id,
+        reason: `created ${body.name!}`,
+        requestId,
+      });
       return view;
     } catch (err) {
       // Undo everything this request made, then record the outcome; the error still reaches the caller.
@@ -222,7 +277,14 @@ export class ServiceManager {
       if (network === 'isolated') await this.#dropIsolatedNetworkIfUnused(owner).catch(() => undefined);
       const code = (err as { code?: unknown }).code;
       await this.#audit
-        .append({ action: 'service.create.outcome', principal: owner, decision: 'error', target: body.name!, reason: `${typeof code === 'string' ? code : 'DL_ERR_INTERNAL'}: nothing kept`, requestId })
+        .append({
+          action: 'service.create.outcome',
+          principal: owner,
+          decision: 'error',
+          target: body.name!,
+          reason: `${typeof code === 'string' ? code : 'DL_ERR_INTERNAL'}: nothing kept`,
+          requestId,
+        })
         .catch(() => undefined);
       throw err;
     }
@@ -231,7 +293,14 @@ export class ServiceManager {
   /** Lists the caller's services. */
   async list(owner: string): Promise<ServiceView[]> {
     const owned = await this.#listOwned(owner);
-    const views = await Promise.all(owned.map((c) => this.#docker.getContainer(c.Id).inspect().then(toView, () => undefined)));
+    const views = await Promise.all(
+      owned.map((c) =>
+        this.#docker
+          .getContainer(c.Id)
+          .inspect()
+          .then(toView, () => undefined),
+      ),
+    );
     return views.filter((v): v is ServiceView => v !== undefined && v.owner === owner);
   }
 
@@ -271,7 +340,12 @@ export class ServiceManager {
    * @param action - pause, stop (SIGTERM, then SIGKILL after 5 s), kill (SIGKILL) or restart
    * @throws {BrokerError} 404 when not a broker-owned container of `owner`
    */
-  async enforce(owner: string, id: string, action: 'pause' | 'stop' | 'kill' | 'restart', opts: { inspected?: { owner: string; managed: string } } = {}): Promise<void> {
+  async enforce(
+    owner: string,
+    id: string,
+    action: 'pause' | 'stop' | 'kill' | 'restart',
+    opts: { inspected?: { owner: string; managed: string } } = {},
+  ): Promise<void> {
     if (!ID.test(id)) throw Errors.notFound(`no service "${id}"`, 'id');
     // The breaker acts within ~1 s of a storm and every engine round trip counts: it passes the
     // labels its inventory read on this container's inspect document. A container's labels never
@@ -288,7 +362,8 @@ export class ServiceManager {
       if (info.Id !== id) throw Errors.notFound(`no service "${id}"`, 'id');
       labels = { owner: info.Config.Labels?.[LABEL_OWNER] ?? '', managed: info.Config.Labels?.[LABEL_MANAGED] ?? '' };
     }
-    if (labels.owner !== owner || labels.managed !== this.#config.instance) throw Errors.notFound(`no service "${id}"`, 'id');
+    if (labels.owner !== owner || labels.managed !== this.#config.instance)
+      throw Errors.notFound(`no service "${id}"`, 'id');
     const c = this.#docker.getContainer(id);
     try {
       if (action === 'pause') await c.pause();
@@ -313,7 +388,9 @@ export class ServiceManager {
   /** Returns the last `tail` lines of stdout and stderr, demultiplexed. */
   async logs(owner: string, idOrName: string, tail: number): Promise<{ stdout: string; stderr: string }> {
     const info = await this.#find(owner, idOrName);
-    const buf = (await this.#docker.getContainer(info.Id).logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer;
+    const buf = (await this.#docker
+      .getContainer(info.Id)
+      .logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer;
     return demux(buf);
   }
 }

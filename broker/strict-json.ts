@@ -53,14 +53,30 @@ export function parseStrictJson(text: string): JsonValue {
         const e = text[i + 1];
         i += 2;
         switch (e) {
-          case '"': out += '"'; break;
-          case '\\': out += '\\'; break;
-          case '/': out += '/'; break;
-          case 'b': out += '\b'; break;
-          case 'f': out += '\f'; break;
-          case 'n': out += '\n'; break;
-          case 'r': out += '\r'; break;
-          case 't': out += '\t'; break;
+          case '"':
+            out += '"';
+            break;
+          case '\\':
+            out += '\\';
+            break;
+          case '/':
+            out += '/';
+            break;
+          case 'b':
+            out += '\b';
+            break;
+          case 'f':
+            out += '\f';
+            break;
+          case 'n':
+            out += '\n';
+            break;
+          case 'r':
+            out += '\r';
+            break;
+          case 't':
+            out += '\t';
+            break;
           case 'u': {
             const hex = text.slice(i, i + 4);
             if (!/^[0-9a-fA-F]{4}$/.test(hex)) malformed('bad \\u escape');
@@ -100,7 +116,11 @@ export function parseStrictJson(text: string): JsonValue {
         if (FORBIDDEN_KEYS.has(key)) throw Errors.malformedJson(`forbidden key "${key}"`, keyPath);
         // Case- and whitespace-folded: "Image" or "image " next to "image" is an attack, not a typo.
         const folded = key.trim().toLowerCase();
-        if (seen.has(folded)) throw Errors.duplicateKey(`duplicate key "${key}" (keys must be unique, ignoring case and surrounding spaces)`, keyPath);
+        if (seen.has(folded))
+          throw Errors.duplicateKey(
+            `duplicate key "${key}" (keys must be unique, ignoring case and surrounding spaces)`,
+            keyPath,
+          );
         seen.add(folded);
         ws();
         if (text[i] !== ':') malformed('expected ":"');

@@ -12,7 +12,11 @@ export function readInput(path: string, what: string): Uint8Array {
   try {
     return new Uint8Array(readFileSync(path === '-' ? 0 : path));
   } catch (e) {
-    throw new InputError('DL_ERR_CLI_READ', `cannot read ${what} "${path}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { field: what });
+    throw new InputError(
+      'DL_ERR_CLI_READ',
+      `cannot read ${what} "${path}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { field: what },
+    );
   }
 }
 
@@ -48,18 +52,24 @@ export function assertWritableFile(path: string, flag: string): void {
   } catch (e) {
     problem = `cannot be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message} on ${dirname(full)})`;
   }
-  if (problem !== undefined) throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `${flag} ${path} ${problem}`, { field: flag });
+  if (problem !== undefined)
+    throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `${flag} ${path} ${problem}`, { field: flag });
 }
 
 /** Like {@link assertWritableFile} for a folder that files will be written into (created if missing). */
 export function assertWritableDir(path: string, flag: string): void {
   try {
     if (statSync(path, { throwIfNoEntry: false }) === undefined) mkdirSync(path, { recursive: true });
-    if (!statSync(path).isDirectory()) throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `${flag} ${path} is not a directory`, { field: flag });
+    if (!statSync(path).isDirectory())
+      throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `${flag} ${path} is not a directory`, { field: flag });
     accessSync(path, constants.W_OK);
   } catch (e) {
     if (e instanceof InputError) throw e;
-    throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `${flag} ${path} cannot be written into (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { field: flag });
+    throw new InputError(
+      'DL_ERR_CLI_OUTPUT_PATH',
+      `${flag} ${path} cannot be written into (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      { field: flag },
+    );
   }
 }
 
@@ -90,7 +100,10 @@ export async function guarded(json: boolean, body: () => Promise<number>): Promi
 /** Prints a coded error: one line on stderr, or a JSON error object on stdout with --json. */
 export function writeError(e: DocklockError, json: boolean): void {
   if (json) printJson({ error: e.toJSON() });
-  else process.stderr.write(`docklock: ${e.code}: ${e.message}${e.where?.field && !e.message.includes(e.where.field) ? ` (${e.where.field})` : ''}\n`);
+  else
+    process.stderr.write(
+      `docklock: ${e.code}: ${e.message}${e.where?.field && !e.message.includes(e.where.field) ? ` (${e.where.field})` : ''}\n`,
+    );
 }
 
 /** A commander parse failure as a coded usage error naming the flag or argument at fault. */

@@ -15,7 +15,10 @@ if (major < 22 || (major === 22 && minor < 12)) {
   // dist/cli/main.js → <package>/node_modules/node/bin/node (present in a checkout after `npm ci`).
   const own = fileURLToPath(new URL('../../node_modules/node/bin/node', import.meta.url));
   if (existsSync(own) && process.env.DOCKLOCK_RELAUNCHED === undefined) {
-    const r = spawnSync(own, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, DOCKLOCK_RELAUNCHED: '1' } });
+    const r = spawnSync(own, [...process.execArgv, ...process.argv.slice(1)], {
+      stdio: 'inherit',
+      env: { ...process.env, DOCKLOCK_RELAUNCHED: '1' },
+    });
     process.exit(r.status ?? (r.signal ? 128 + constants.signals[r.signal] : 2));
   }
   process.stderr.write(

@@ -16,16 +16,37 @@ interface CommandEntry {
 
 /** Every top-level command: its one-line description and the module that declares it fully. */
 const COMMANDS: Record<string, CommandEntry> = {
-  run: { description: 'run a WebAssembly module deterministically in the cage', load: async () => (await import('./cmd/run.ts')).registerRun },
+  run: {
+    description: 'run a WebAssembly module deterministically in the cage',
+    load: async () => (await import('./cmd/run.ts')).registerRun,
+  },
   replay: { description: 're-execute a bundle offline and compare with its recorded result', load: bundleCommands },
   verify: { description: "check a bundle's integrity without executing it", load: bundleCommands },
   proof: { description: 'print the Merkle inclusion proof of one witness entry', load: bundleCommands },
-  'verify-proof': { description: 'check an inclusion proof (the JSON printed by `docklock proof --json`)', load: bundleCommands },
-  inspect: { description: 'a readable listing of a bundle: manifest, result and witness entries', load: bundleCommands },
-  extract: { description: "write a bundle's outputs into a directory", load: async () => (await import('./cmd/extract.ts')).registerExtract },
-  evaluate: { description: "score miners' submissions with a challenge", load: async () => (await import('./cmd/evaluate.ts')).registerEvaluate },
-  broker: { description: 'policy-enforcing Docker broker (daemon, client, audit)', load: async () => (await import('./broker/index.ts')).registerBrokerCommands },
-  node: { description: 'P2P validator node: claims, bundle exchange, replay quorum, disputes', load: async () => (await import('./cmd/node.ts')).registerNodeCommands },
+  'verify-proof': {
+    description: 'check an inclusion proof (the JSON printed by `docklock proof --json`)',
+    load: bundleCommands,
+  },
+  inspect: {
+    description: 'a readable listing of a bundle: manifest, result and witness entries',
+    load: bundleCommands,
+  },
+  extract: {
+    description: "write a bundle's outputs into a directory",
+    load: async () => (await import('./cmd/extract.ts')).registerExtract,
+  },
+  evaluate: {
+    description: "score miners' submissions with a challenge",
+    load: async () => (await import('./cmd/evaluate.ts')).registerEvaluate,
+  },
+  broker: {
+    description: 'policy-enforcing Docker broker (daemon, client, audit)',
+    load: async () => (await import('./broker/index.ts')).registerBrokerCommands,
+  },
+  node: {
+    description: 'P2P validator node: claims, bundle exchange, replay quorum, disputes',
+    load: async () => (await import('./cmd/node.ts')).registerNodeCommands,
+  },
 };
 
 async function bundleCommands(): Promise<Register> {
@@ -46,7 +67,9 @@ function requestedCommand(argv: readonly string[]): string | undefined {
  */
 export async function buildProgram(argv: readonly string[]): Promise<Command> {
   const program = new Command('docklock')
-    .description('Deterministic WebAssembly cage with witnesses and replay bundles, and a policy-enforcing Docker broker')
+    .description(
+      'Deterministic WebAssembly cage with witnesses and replay bundles, and a policy-enforcing Docker broker',
+    )
     .version('0.1.0')
     .exitOverride()
     // Usage errors are one coded line (main() prints them); commander's own text would be a second.
@@ -57,7 +80,12 @@ export async function buildProgram(argv: readonly string[]): Promise<Command> {
   if (wanted !== undefined) (await COMMANDS[wanted]!.load())(program);
   for (const [name, entry] of Object.entries(COMMANDS)) {
     if (!program.commands.some((c) => c.name() === name)) {
-      program.command(name).description(entry.description).helpOption(false).allowUnknownOption().allowExcessArguments();
+      program
+        .command(name)
+        .description(entry.description)
+        .helpOption(false)
+        .allowUnknownOption()
+        .allowExcessArguments();
     }
   }
   return program;

@@ -49,7 +49,9 @@ export class DocklockError extends Error {
 
   /** A plain object for JSON output: code, message and location, never a stack. */
   toJSON(): ErrorJson {
-    return this.where ? { code: this.code, message: this.message, where: this.where } : { code: this.code, message: this.message };
+    return this.where
+      ? { code: this.code, message: this.message, where: this.where }
+      : { code: this.code, message: this.message };
   }
 
   /**

@@ -216,7 +216,16 @@ const p2p = {
 } as const;
 
 /** Every registered code. docs/errors.md has an anchor for each (test/errors/registry.test.ts). */
-export const ERROR_CODES = { ...module, ...traps, ...cage, ...manifest, ...bundle, ...cli, ...broker, ...p2p } as const satisfies Record<`DL_ERR_${string}`, CodeInfo>;
+export const ERROR_CODES = {
+  ...module,
+  ...traps,
+  ...cage,
+  ...manifest,
+  ...bundle,
+  ...cli,
+  ...broker,
+  ...p2p,
+} as const satisfies Record<`DL_ERR_${string}`, CodeInfo>;
 
 /** A registered error code. */
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -9,7 +9,12 @@ import { ERROR_CODES, httpStatusOf } from './codes.ts';
 import type { ErrorCode } from './codes.ts';
 
 /** A base class the factory can extend: `DocklockError` or a subclass with the same constructor. */
-export type ErrorBase<E extends DocklockError> = new (code: ErrorCode, message: string, where?: ErrorLocation, options?: { cause?: unknown }) => E;
+export type ErrorBase<E extends DocklockError> = new (
+  code: ErrorCode,
+  message: string,
+  where?: ErrorLocation,
+  options?: { cause?: unknown },
+) => E;
 
 /** Structured fields a created error takes after its `%s` arguments. */
 export interface CreatedErrorOptions {
@@ -19,7 +24,10 @@ export interface CreatedErrorOptions {
 
 /** The class {@link createError} returns. */
 export interface CreatedError<E extends DocklockError> {
-  new (args?: readonly (string | number | bigint)[], options?: CreatedErrorOptions): E & { readonly httpStatus: number | undefined };
+  new (
+    args?: readonly (string | number | bigint)[],
+    options?: CreatedErrorOptions,
+  ): E & { readonly httpStatus: number | undefined };
   readonly code: ErrorCode;
   readonly httpStatus: number | undefined;
 }
@@ -46,14 +54,20 @@ export function createError<E extends DocklockError = DocklockError>(
 ): CreatedError<E> {
   if (!Object.hasOwn(ERROR_CODES, code)) throw new TypeError(`createError: ${code} is not a registered error code`);
   const registered = httpStatusOf(code);
-  if (registered !== undefined && httpStatus !== registered) throw new TypeError(`createError: ${code} is registered with HTTP status ${registered}, not ${httpStatus}`);
+  if (registered !== undefined && httpStatus !== registered)
+    throw new TypeError(`createError: ${code} is registered with HTTP status ${registered}, not ${httpStatus}`);
   const Created = class extends (Base as ErrorBase<DocklockError>) {
     static readonly code = code;
     static readonly httpStatus = httpStatus;
     readonly httpStatus = httpStatus;
     constructor(args: readonly (string | number | bigint)[] = [], options: CreatedErrorOptions = {}) {
       let i = 0;
-      super(code, message.replace(/%s/g, () => (i < args.length ? String(args[i++]) : '%s')), options.where, options.cause === undefined ? undefined : { cause: options.cause });
+      super(
+        code,
+        message.replace(/%s/g, () => (i < args.length ? String(args[i++]) : '%s')),
+        options.where,
+        options.cause === undefined ? undefined : { cause: options.cause },
+      );
     }
   };
   return Created as unknown as CreatedError<E>;

@@ -10,14 +10,21 @@ export const LOG_IMPORTS = ['log'] as const;
 const LEVELS = ['debug', 'info', 'warn', 'error'];
 const utf8 = new TextEncoder();
 
-export function createLog(calls: HostCalls, stderr: OutputCapture): Record<string, (...a: HostValue[]) => HostValue | undefined> {
+export function createLog(
+  calls: HostCalls,
+  stderr: OutputCapture,
+): Record<string, (...a: HostValue[]) => HostValue | undefined> {
   return {
-    log: calls.wrap('docklock.log', (level: number, ptr: number, len: number) => {
-      const text = calls.mem.bytes(ptr, len);
-      stderr.push(utf8.encode(`[${LEVELS[level] ?? 'info'}] `));
-      stderr.push(text);
-      stderr.push(utf8.encode('\n'));
-      return 0;
-    }, -5),
+    log: calls.wrap(
+      'docklock.log',
+      (level: number, ptr: number, len: number) => {
+        const text = calls.mem.bytes(ptr, len);
+        stderr.push(utf8.encode(`[${LEVELS[level] ?? 'info'}] `));
+        stderr.push(text);
+        stderr.push(utf8.encode('\n'));
+        return 0;
+      },
+      -5,
+    ),
   };
 }

@@ -3,7 +3,20 @@
  * against its bundle. Replays run on cage threads (the node's ReplayPool, or `runCage`), with the
  * fuel, memory and wall-clock limits of the bundle's own manifest.
  */
-import { blake3, resultHash, decodeBundle, encodeEntry, inclusionProof, leafHash, runCage, verdictOf, verifyBundleBytes, INSTRUMENTER_VERSION, DEFAULT_COST_TABLE, DocklockError } from '../index.ts';
+import {
+  blake3,
+  resultHash,
+  decodeBundle,
+  encodeEntry,
+  inclusionProof,
+  leafHash,
+  runCage,
+  verdictOf,
+  verifyBundleBytes,
+  INSTRUMENTER_VERSION,
+  DEFAULT_COST_TABLE,
+  DocklockError,
+} from '../index.ts';
 import type { RunOutcome } from '../index.ts';
 import type { Replayer } from './replay-pool.ts';
 import type { Claim, ClaimStatus, Divergence, Verdict } from './messages.ts';
@@ -21,8 +34,16 @@ export function bundleFacts(b: Bundle): BundleFacts {
   // score is a function of its bundle, so any node recomputes it without running anything.
   const v = verdictOf({ result: r, error: null } as unknown as RunOutcome);
   return {
-    moduleHash: r.moduleHash, manifestHash: r.manifestHash, submissionHash: blake3(b.stdin), score: v.score, status: v.status as ClaimStatus,
-    resultHash: b.resultHash, witnessRoot: r.witnessRoot, witnessEntries: r.witnessEntries, instrumenterVersion: r.instrumenterVersion, costTableVersion: r.costTableVersion,
+    moduleHash: r.moduleHash,
+    manifestHash: r.manifestHash,
+    submissionHash: blake3(b.stdin),
+    score: v.score,
+    status: v.status as ClaimStatus,
+    resultHash: b.resultHash,
+    witnessRoot: r.witnessRoot,
+    witnessEntries: r.witnessEntries,
+    instrumenterVersion: r.instrumenterVersion,
+    costTableVersion: r.costTableVersion,
   };
 }
 
@@ -35,13 +56,34 @@ export function claimFieldsOf(bytes: Uint8Array): Omit<Claim, 'claimer' | 'issue
   try {
     v = verifyBundleBytes(bytes);
   } catch (e) {
-    throw new P2PError('DL_ERR_P2P_BUNDLE_INVALID', `cannot publish this bundle: ${(e as Error).message}`, { field: 'bundle' }, { cause: e });
+    throw new P2PError(
+      'DL_ERR_P2P_BUNDLE_INVALID',
+      `cannot publish this bundle: ${(e as Error).message}`,
+      { field: 'bundle' },
+      { cause: e },
+    );
   }
-  if (!v.ok) throw new P2PError('DL_ERR_P2P_BUNDLE_INVALID', `cannot publish this bundle: ${v.problems.map((p) => p.message).join('; ')}`, { field: 'bundle' });
+  if (!v.ok)
+    throw new P2PError(
+      'DL_ERR_P2P_BUNDLE_INVALID',
+      `cannot publish this bundle: ${v.problems.map((p) => p.message).join('; ')}`,
+      { field: 'bundle' },
+    );
   return { ...bundleFacts(v.bundle), bundleHash: blake3(bytes), bundleSize: bytes.length };
 }
 
-const COMPARED: readonly (keyof BundleFacts)[] = ['moduleHash', 'manifestHash', 'submissionHash', 'instrumenterVersion', 'costTableVersion', 'witnessEntries', 'witnessRoot', 'resultHash', 'status', 'score'];
+const COMPARED: readonly (keyof BundleFacts)[] = [
+  'moduleHash',
+  'manifestHash',
+  'submissionHash',
+  'instrumenterVersion',
+  'costTableVersion',
+  'witnessEntries',
+  'witnessRoot',
+  'resultHash',
+  'status',
+  'score',
+];
 
 function show(v: unknown): string {
   return v instanceof Uint8Array ? hex(v) : String(v);
@@ -66,24 +108,56 @@ export type Judgement = { abstain: string } | Omit<Verdict, 'replayer' | 'issued
  * @param claim - the claim (already signature-checked).
  * @param bytes - the bundle whose BLAKE3 is `claim.bundleHash` (the caller checked it while fetching).
  */
-export async function judgeClaim(claim: Claim, bytes: Uint8Array, replay: Replayer = (i) => runCage({ ...i, mode: 'replay' })): Promise<Judgement> {
+export async function judgeClaim(
+  claim: Claim,
+  bytes: Uint8Array,
+  replay: Replayer = (i) => runCage({ ...i, mode: 'replay' }),
+): Promise<Judgement> {
   let bundle: Bundle;
   try {
     const v = verifyBundleBytes(bytes);
-    if (!v.ok) return { outcome: 'diverge', resultHash: null, divergence: { kind: 'bundle', field: 'integrity', claimed: 'a consistent bundle', actual: v.problems[0]!.code } };
+    if (!v.ok)
+      return {
+        outcome: 'diverge',
+        resultHash: null,
+        divergence: { kind: 'bundle', field: 'integrity', claimed: 'a consistent bundle', actual: v.problems[0]!.code },
+      };
     bundle = v.bundle;
   } catch (e) {
-    return { outcome: 'diverge', resultHash: null, divergence: { kind: 'bundle', field: 'decode', claimed: 'a bundle', actual: e instanceof DocklockError ? e.code : 'DL_ERR_INTERNAL' } };
+    return {
+      outcome: 'diverge',
+      resultHash: null,
+      divergence: {
+        kind: 'bundle',
+        field: 'decode',
+        claimed: 'a bundle',
+        actual: e instanceof DocklockError ? e.code : 'DL_ERR_INTERNAL',
+      },
+    };
   }
   const mismatch = claimMismatch(claim, bundleFacts(bundle));
   if (mismatch !== null) return { outcome: 'diverge', resultHash: null, divergence: mismatch };
-  if (bundle.result.instrumenterVersion !== INSTRUMENTER_VERSION || bundle.result.costTableVersion !== DEFAULT_COST_TABLE.version) {
-    return { abstain: `recorded by instrumenter ${bundle.result.instrumenterVersion}; this node has ${INSTRUMENTER_VERSION}` };
+  if (
+    bundle.result.instrumenterVersion !== INSTRUMENTER_VERSION ||
+    bundle.result.costTableVersion !== DEFAULT_COST_TABLE.version
+  ) {
+    return {
+      abstain: `recorded by instrumenter ${bundle.result.instrumenterVersion}; this node has ${INSTRUMENTER_VERSION}`,
+    };
   }
-  const out = await replay({ manifest: bundle.manifest, module: bundle.module, stdin: bundle.stdin, inputs: bundle.inputs, witness: bundle.witnessBytes, wasiLevel: bundle.wasiLevel });
+  const out = await replay({
+    manifest: bundle.manifest,
+    module: bundle.module,
+    stdin: bundle.stdin,
+    inputs: bundle.inputs,
+    witness: bundle.witnessBytes,
+    wasiLevel: bundle.wasiLevel,
+  });
   const actual = resultHash(out.result);
-  if (out.divergence !== null) return { outcome: 'diverge', resultHash: actual, divergence: witnessDivergence(bundle, out.divergence) };
-  if (!equalBytes(actual, bundle.resultHash)) return { outcome: 'diverge', resultHash: actual, divergence: { kind: 'result' } };
+  if (out.divergence !== null)
+    return { outcome: 'diverge', resultHash: actual, divergence: witnessDivergence(bundle, out.divergence) };
+  if (!equalBytes(actual, bundle.resultHash))
+    return { outcome: 'diverge', resultHash: actual, divergence: { kind: 'result' } };
   return { outcome: 'match', resultHash: actual, divergence: null };
 }
 
@@ -97,7 +171,24 @@ function witnessDivergence(bundle: Bundle, d: NonNullable<RunOutcome['divergence
   } catch {
     actualLeaf = null;
   }
-  if (i >= leaves.length) return { kind: 'witness', index: i, treeSize: leaves.length, claimedLeaf: null, actualLeaf, path: [], field: d.field };
+  if (i >= leaves.length)
+    return {
+      kind: 'witness',
+      index: i,
+      treeSize: leaves.length,
+      claimedLeaf: null,
+      actualLeaf,
+      path: [],
+      field: d.field,
+    };
   const proof = inclusionProof(leaves, i);
-  return { kind: 'witness', index: i, treeSize: leaves.length, claimedLeaf: proof.leafHash, actualLeaf, path: proof.path, field: d.field };
+  return {
+    kind: 'witness',
+    index: i,
+    treeSize: leaves.length,
+    claimedLeaf: proof.leafHash,
+    actualLeaf,
+    path: proof.path,
+    field: d.field,
+  };
 }

@@ -34,7 +34,8 @@ export async function serveBundle(stream: Stream, store: BundleStore, cap: numbe
   try {
     const reader = new StreamReader(stream);
     const hash = hex(await reader.exact(32, 'bundle request'));
-    if (!(await reader.atEnd())) throw new P2PError('DL_ERR_P2P_STREAM', 'a bundle request is 32 bytes', { field: 'bundle request' });
+    if (!(await reader.atEnd()))
+      throw new P2PError('DL_ERR_P2P_STREAM', 'a bundle request is 32 bytes', { field: 'bundle request' });
     const size = store.size(hash);
     if (size === undefined) {
       await send(stream, header(NOT_FOUND));
@@ -56,31 +57,60 @@ export async function serveBundle(stream: Stream, store: BundleStore, cap: numbe
  * @throws {P2PError} `DL_ERR_P2P_BUNDLE_NOT_FOUND`, `DL_ERR_P2P_BUNDLE_TOO_LARGE`,
  *   `DL_ERR_P2P_BUNDLE_HASH` (junk: wrong hash, too long, too short), `DL_ERR_P2P_STREAM`
  */
-export async function fetchBundleOver(stream: Stream, hash: Uint8Array, cap: number, expectedSize?: number): Promise<Uint8Array> {
+export async function fetchBundleOver(
+  stream: Stream,
+  hash: Uint8Array,
+  cap: number,
+  expectedSize?: number,
+): Promise<Uint8Array> {
   await send(stream, hash);
   await stream.close(); // our write side: the request is complete
   const reader = new StreamReader(stream);
   const status = (await reader.exact(1, 'bundle status'))[0];
-  if (status === NOT_FOUND) throw new P2PError('DL_ERR_P2P_BUNDLE_NOT_FOUND', `the peer does not hold bundle ${hex(hash)}`, { field: 'bundle' });
-  if (status === TOO_LARGE) throw new P2PError('DL_ERR_P2P_BUNDLE_TOO_LARGE', `bundle ${hex(hash)} is over the peer's size cap`, { field: 'bundle' });
-  if (status !== OK) throw new P2PError('DL_ERR_P2P_STREAM', `unknown bundle status ${status}`, { field: 'bundle status' });
+  if (status === NOT_FOUND)
+    throw new P2PError('DL_ERR_P2P_BUNDLE_NOT_FOUND', `the peer does not hold bundle ${hex(hash)}`, {
+      field: 'bundle',
+    });
+  if (status === TOO_LARGE)
+    throw new P2PError('DL_ERR_P2P_BUNDLE_TOO_LARGE', `bundle ${hex(hash)} is over the peer's size cap`, {
+      field: 'bundle',
+    });
+  if (status !== OK)
+    throw new P2PError('DL_ERR_P2P_STREAM', `unknown bundle status ${status}`, { field: 'bundle status' });
   const head = await reader.exact(8, 'bundle size');
   const size64 = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0);
-  if (size64 > BigInt(cap)) throw new P2PError('DL_ERR_P2P_BUNDLE_TOO_LARGE', `the peer offers ${size64} bytes for bundle ${hex(hash)}, over the ${cap}-byte cap (limits.bundleBytes)`, { field: 'bundle' });
+  if (size64 > BigInt(cap))
+    throw new P2PError(
+      'DL_ERR_P2P_BUNDLE_TOO_LARGE',
+      `the peer offers ${size64} bytes for bundle ${hex(hash)}, over the ${cap}-byte cap (limits.bundleBytes)`,
+      { field: 'bundle' },
+    );
   const size = Number(size64);
-  if (expectedSize !== undefined && size !== expectedSize) throw new P2PError('DL_ERR_P2P_BUNDLE_HASH', `the peer offers ${size} bytes; the claim says the bundle has ${expectedSize}`, { field: 'bundle' });
+  if (expectedSize !== undefined && size !== expectedSize)
+    throw new P2PError(
+      'DL_ERR_P2P_BUNDLE_HASH',
+      `the peer offers ${size} bytes; the claim says the bundle has ${expectedSize}`,
+      { field: 'bundle' },
+    );
   const out = new Uint8Array(size);
   const hasher = await createBLAKE3();
   hasher.init();
   let at = 0;
   while (at < size) {
     const c = await reader.chunk(size - at);
-    if (c === null) throw new P2PError('DL_ERR_P2P_BUNDLE_HASH', `the stream ended after ${at} of ${size} bundle bytes`, { field: 'bundle' });
+    if (c === null)
+      throw new P2PError('DL_ERR_P2P_BUNDLE_HASH', `the stream ended after ${at} of ${size} bundle bytes`, {
+        field: 'bundle',
+      });
     hasher.update(c);
     out.set(c, at);
     at += c.length;
   }
-  if (!(await reader.atEnd())) throw new P2PError('DL_ERR_P2P_BUNDLE_HASH', `the peer sent more than the ${size} bytes it announced`, { field: 'bundle' });
-  if (!equalBytes(hasher.digest('binary'), hash)) throw new P2PError('DL_ERR_P2P_BUNDLE_HASH', `the bytes received do not hash to ${hex(hash)}`, { field: 'bundle' });
+  if (!(await reader.atEnd()))
+    throw new P2PError('DL_ERR_P2P_BUNDLE_HASH', `the peer sent more than the ${size} bytes it announced`, {
+      field: 'bundle',
+    });
+  if (!equalBytes(hasher.digest('binary'), hash))
+    throw new P2PError('DL_ERR_P2P_BUNDLE_HASH', `the bytes received do not hash to ${hex(hash)}`, { field: 'bundle' });
   return out;
 }

@@ -3,7 +3,19 @@
  * temporary name and renamed once their hash is checked, so a file under its hash name is always
  * the bundle that hashes to it.
  */
-import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import type { ReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -62,7 +74,12 @@ export class BundleStore {
     } catch (e) {
       closeSync(fd);
       rmSync(tmp, { force: true });
-      throw new P2PError('DL_ERR_P2P_STORE', `cannot write bundle ${hashHex}: ${(e as Error).message}`, { field: 'bundle' }, { cause: e });
+      throw new P2PError(
+        'DL_ERR_P2P_STORE',
+        `cannot write bundle ${hashHex}: ${(e as Error).message}`,
+        { field: 'bundle' },
+        { cause: e },
+      );
     }
     closeSync(fd);
     mkdirSync(join(this.dir, hashHex.slice(0, 2)), { recursive: true });

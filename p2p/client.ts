@@ -15,15 +15,46 @@ export class NodeClient {
   }
 
   /** Sends a request; a non-2xx answer becomes a P2PError with the node's code. */
-  async call(method: 'GET' | 'POST', path: string, body?: Uint8Array): Promise<{ status: number; type: string; bytes: Buffer }> {
+  async call(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: Uint8Array,
+  ): Promise<{ status: number; type: string; bytes: Buffer }> {
     const r = await new Promise<{ status: number; type: string; bytes: Buffer }>((resolve, reject) => {
-      const req = request({ socketPath: this.#o.socketPath, method, path, headers: { authorization: `Bearer ${this.#o.token}`, ...(body !== undefined ? { 'content-type': 'application/octet-stream', 'content-length': body.length } : {}) } }, (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (c: Buffer) => parts.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), bytes: Buffer.concat(parts) }));
-        res.on('error', reject);
-      });
-      req.on('error', (e: NodeJS.ErrnoException) => reject(new P2PError('DL_ERR_P2P_API_UNREACHABLE', `cannot reach the node at ${this.#o.socketPath}: ${e.code ?? e.message} (is docklock node start running?)`, { field: 'socket' })));
+      const req = request(
+        {
+          socketPath: this.#o.socketPath,
+          method,
+          path,
+          headers: {
+            authorization: `Bearer ${this.#o.token}`,
+            ...(body !== undefined
+              ? { 'content-type': 'application/octet-stream', 'content-length': body.length }
+              : {}),
+          },
+        },
+        (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.push(c));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              type: String(res.headers['content-type'] ?? ''),
+              bytes: Buffer.concat(parts),
+            }),
+          );
+          res.on('error', reject);
+        },
+      );
+      req.on('error', (e: NodeJS.ErrnoException) =>
+        reject(
+          new P2PError(
+            'DL_ERR_P2P_API_UNREACHABLE',
+            `cannot reach the node at ${this.#o.socketPath}: ${e.code ?? e.message} (is docklock node start running?)`,
+            { field: 'socket' },
+          ),
+        ),
+      );
       req.end(body);
     });
     if (r.status >= 300) {
@@ -33,7 +64,11 @@ export class NodeClient {
       } catch {
         // not JSON
       }
-      throw new P2PError((err.code?.startsWith('DL_ERR_P2P_') ? err.code : 'DL_ERR_P2P_API_BAD_REQUEST') as P2PErrorCode, err.message ?? `HTTP ${r.status}`, { field: path });
+      throw new P2PError(
+        (err.code?.startsWith('DL_ERR_P2P_') ? err.code : 'DL_ERR_P2P_API_BAD_REQUEST') as P2PErrorCode,
+        err.message ?? `HTTP ${r.status}`,
+        { field: path },
+      );
     }
     return r;
   }

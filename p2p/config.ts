@@ -38,13 +38,15 @@ function bad(field: string, message: string): P2PError {
 
 function object(v: unknown, field: string, keys: readonly string[]): Obj {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(field, 'must be a mapping');
-  for (const k of Object.keys(v)) if (!keys.includes(k)) throw bad(`${field}.${k}`, `unknown key (known: ${keys.join(', ')})`);
+  for (const k of Object.keys(v))
+    if (!keys.includes(k)) throw bad(`${field}.${k}`, `unknown key (known: ${keys.join(', ')})`);
   return v as Obj;
 }
 
 function int(v: unknown, field: string, dflt: number, min: number, max: number): number {
   if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw bad(field, `must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max)
+    throw bad(field, `must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -85,7 +87,17 @@ export function loadNodeConfig(path: string): NodeConfig {
 }
 
 export function parseNodeConfig(raw: unknown, base: string): NodeConfig {
-  const o = object(raw, 'config', ['key', 'dataDir', 'listen', 'bootstrap', 'socket', 'challenges', 'quorum', 'replay', 'limits']);
+  const o = object(raw, 'config', [
+    'key',
+    'dataDir',
+    'listen',
+    'bootstrap',
+    'socket',
+    'challenges',
+    'quorum',
+    'replay',
+    'limits',
+  ]);
   const path = (v: unknown, field: string): string => {
     if (typeof v !== 'string' || v.length === 0) throw bad(field, 'must be a path');
     return isAbsolute(v) ? v : join(base, v);
@@ -95,14 +107,23 @@ export function parseNodeConfig(raw: unknown, base: string): NodeConfig {
   const q = object(o.quorum ?? {}, 'quorum', ['k', 'expiryMs']);
   const r = object(o.replay ?? {}, 'replay', ['concurrency', 'queue']);
   const l = object(o.limits ?? {}, 'limits', ['bundleBytes', 'messagesPerSecond', 'burst', 'syncItems']);
-  const listen = o.listen === undefined ? ['/ip4/127.0.0.1/tcp/0'] : strings(o.listen, 'listen', (s, f) => addr(s, f, false));
+  const listen =
+    o.listen === undefined ? ['/ip4/127.0.0.1/tcp/0'] : strings(o.listen, 'listen', (s, f) => addr(s, f, false));
   return {
-    key, dataDir, listen,
+    key,
+    dataDir,
+    listen,
     bootstrap: strings(o.bootstrap, 'bootstrap', (s, f) => addr(s, f, true)),
     socket: o.socket === undefined ? join(dataDir, 'node.sock') : path(o.socket, 'socket'),
     challenges: strings(o.challenges, 'challenges').map((c, i) => path(c, `challenges[${i}]`)),
-    quorum: { k: int(q.k, 'quorum.k', 3, 1, 64), expiryMs: int(q.expiryMs, 'quorum.expiryMs', 120_000, 1000, 7 * 24 * 3600_000) },
-    replay: { concurrency: int(r.concurrency, 'replay.concurrency', 1, 1, 64), queue: int(r.queue, 'replay.queue', 256, 1, 1_000_000) },
+    quorum: {
+      k: int(q.k, 'quorum.k', 3, 1, 64),
+      expiryMs: int(q.expiryMs, 'quorum.expiryMs', 120_000, 1000, 7 * 24 * 3600_000),
+    },
+    replay: {
+      concurrency: int(r.concurrency, 'replay.concurrency', 1, 1, 64),
+      queue: int(r.queue, 'replay.queue', 256, 1, 1_000_000),
+    },
     limits: {
       bundleBytes: int(l.bundleBytes, 'limits.bundleBytes', 64 * 2 ** 20, 1024, 2 ** 32),
       messagesPerSecond: int(l.messagesPerSecond, 'limits.messagesPerSecond', 100, 1, 100_000),

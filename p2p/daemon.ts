@@ -23,7 +23,10 @@ export interface RunningNode {
 export function apiToken(dataDir: string, create: boolean): string {
   const path = join(dataDir, 'api.token');
   if (!existsSync(path)) {
-    if (!create) throw new P2PError('DL_ERR_P2P_API_UNAUTHENTICATED', `no API token at ${path}: has this node been started?`, { field: 'dataDir' });
+    if (!create)
+      throw new P2PError('DL_ERR_P2P_API_UNAUTHENTICATED', `no API token at ${path}: has this node been started?`, {
+        field: 'dataDir',
+      });
     writeFileSync(path, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
   }
   return readFileSync(path, 'utf8').trim();
@@ -46,7 +49,10 @@ export async function startDaemon(config: NodeConfig): Promise<RunningNode> {
       process.umask(oldMask);
     }
     chmodSync(config.socket, 0o600);
-    writeFileSync(join(config.dataDir, 'node.json'), `${JSON.stringify({ peerId: node.peerId, addresses: node.libp2p.getMultiaddrs().map(String), socket: config.socket, pid: process.pid })}\n`);
+    writeFileSync(
+      join(config.dataDir, 'node.json'),
+      `${JSON.stringify({ peerId: node.peerId, addresses: node.libp2p.getMultiaddrs().map(String), socket: config.socket, pid: process.pid })}\n`,
+    );
     return {
       node,
       app,

@@ -32,8 +32,18 @@ export interface DisputeReport {
   finding: string;
 }
 
-export function encodeDispute(claimEnvelope: Uint8Array, verdictEnvelope: Uint8Array, bundle: Uint8Array | null): Uint8Array {
-  return pack([DISPUTE_KIND, DISPUTE_VERSION, claimEnvelope, verdictEnvelope, bundle !== null && bundle.length <= MAX_DISPUTE_BUNDLE_BYTES ? bundle : null]);
+export function encodeDispute(
+  claimEnvelope: Uint8Array,
+  verdictEnvelope: Uint8Array,
+  bundle: Uint8Array | null,
+): Uint8Array {
+  return pack([
+    DISPUTE_KIND,
+    DISPUTE_VERSION,
+    claimEnvelope,
+    verdictEnvelope,
+    bundle !== null && bundle.length <= MAX_DISPUTE_BUNDLE_BYTES ? bundle : null,
+  ]);
 }
 
 function invalid(message: string, field: string): P2PError {
@@ -48,17 +58,37 @@ function invalid(message: string, field: string): P2PError {
 export function checkDivergence(claim: Claim, claimId: Uint8Array, verdict: Verdict): void {
   if (!equalBytes(verdict.claimId, claimId)) throw invalid('the verdict judges another claim', 'verdict.claimId');
   const d = verdict.divergence;
-  if (verdict.outcome !== 'diverge' || d === null) throw invalid('the verdict is a match, not a divergence', 'verdict.outcome');
+  if (verdict.outcome !== 'diverge' || d === null)
+    throw invalid('the verdict is a match, not a divergence', 'verdict.outcome');
   if (d.kind === 'witness') {
-    if (d.treeSize !== claim.witnessEntries) throw invalid(`the proof is for a tree of ${d.treeSize} leaves; the claim commits to ${claim.witnessEntries}`, 'divergence.treeSize');
+    if (d.treeSize !== claim.witnessEntries)
+      throw invalid(
+        `the proof is for a tree of ${d.treeSize} leaves; the claim commits to ${claim.witnessEntries}`,
+        'divergence.treeSize',
+      );
     if (d.claimedLeaf === null) {
-      if (d.index !== claim.witnessEntries) throw invalid('a divergence past the recorded witness must sit at its end', 'divergence.index');
+      if (d.index !== claim.witnessEntries)
+        throw invalid('a divergence past the recorded witness must sit at its end', 'divergence.index');
     } else {
-      if (!verifyInclusion({ index: d.index, treeSize: d.treeSize, leafHash: d.claimedLeaf, path: d.path }, claim.witnessRoot)) throw invalid(`the inclusion proof of entry ${d.index} does not verify against the claimed witness root`, 'divergence.path');
-      if (d.actualLeaf !== null && equalBytes(d.actualLeaf, d.claimedLeaf)) throw invalid(`the replayed entry ${d.index} equals the claimed one`, 'divergence.actualLeaf');
+      if (
+        !verifyInclusion(
+          { index: d.index, treeSize: d.treeSize, leafHash: d.claimedLeaf, path: d.path },
+          claim.witnessRoot,
+        )
+      )
+        throw invalid(
+          `the inclusion proof of entry ${d.index} does not verify against the claimed witness root`,
+          'divergence.path',
+        );
+      if (d.actualLeaf !== null && equalBytes(d.actualLeaf, d.claimedLeaf))
+        throw invalid(`the replayed entry ${d.index} equals the claimed one`, 'divergence.actualLeaf');
     }
   } else if (d.kind === 'result') {
-    if (verdict.resultHash === null || equalBytes(verdict.resultHash, claim.resultHash)) throw invalid('a result divergence needs a replayed result hash different from the claimed one', 'verdict.resultHash');
+    if (verdict.resultHash === null || equalBytes(verdict.resultHash, claim.resultHash))
+      throw invalid(
+        'a result divergence needs a replayed result hash different from the claimed one',
+        'verdict.resultHash',
+      );
   }
   // `bundle` divergences name a field; only the bundle itself proves them (verifyDispute).
 }
@@ -74,18 +104,38 @@ export async function verifyDispute(bytes: Uint8Array): Promise<DisputeReport> {
   const c = await openEnvelope(f.bytes(undefined, 1 << 16));
   const v = await openEnvelope(f.bytes(undefined, 1 << 16));
   const bundleRaw = f.raw();
-  if (c.kind !== CLAIM_KIND || v.kind !== VERDICT_KIND) throw invalid('a dispute holds a claim, then a verdict', 'dispute');
+  if (c.kind !== CLAIM_KIND || v.kind !== VERDICT_KIND)
+    throw invalid('a dispute holds a claim, then a verdict', 'dispute');
   checkDivergence(c.claim, c.id, v.verdict);
   const d = v.verdict.divergence!;
-  if (d.kind !== 'bundle' && bundleRaw !== null) throw invalid(`a ${d.kind} dispute carries no bundle`, 'dispute.bundle');
+  if (d.kind !== 'bundle' && bundleRaw !== null)
+    throw invalid(`a ${d.kind} dispute carries no bundle`, 'dispute.bundle');
   const base = { claimId: c.idHex, claimer: hex(c.claim.claimer), replayer: hex(v.verdict.replayer), kind: d.kind };
   if (d.kind === 'witness') {
-    const where = d.claimedLeaf === null ? `the replay made a call past the ${d.treeSize} recorded` : `entry ${d.index} of ${d.treeSize} (${d.field} differs)`;
-    return { ...base, strength: 'pinned', finding: `the claim's witness root commits to ${where}; the replayer signed a different entry` };
+    const where =
+      d.claimedLeaf === null
+        ? `the replay made a call past the ${d.treeSize} recorded`
+        : `entry ${d.index} of ${d.treeSize} (${d.field} differs)`;
+    return {
+      ...base,
+      strength: 'pinned',
+      finding: `the claim's witness root commits to ${where}; the replayer signed a different entry`,
+    };
   }
-  if (d.kind === 'result') return { ...base, strength: 'signed', finding: 'every witness entry replayed, but the replayed result hash differs from the claimed one' };
-  if (!(bundleRaw instanceof Uint8Array)) return { ...base, strength: 'signed', finding: `the replayer says the bundle contradicts the claim's ${d.field} (the dispute does not carry the bundle to prove it)` };
-  if (!equalBytes(blake3(bundleRaw), c.claim.bundleHash)) throw invalid('the enclosed bundle is not the one the claim names', 'dispute.bundle');
+  if (d.kind === 'result')
+    return {
+      ...base,
+      strength: 'signed',
+      finding: 'every witness entry replayed, but the replayed result hash differs from the claimed one',
+    };
+  if (!(bundleRaw instanceof Uint8Array))
+    return {
+      ...base,
+      strength: 'signed',
+      finding: `the replayer says the bundle contradicts the claim's ${d.field} (the dispute does not carry the bundle to prove it)`,
+    };
+  if (!equalBytes(blake3(bundleRaw), c.claim.bundleHash))
+    throw invalid('the enclosed bundle is not the one the claim names', 'dispute.bundle');
   let mismatch;
   try {
     const facts = claimFieldsOf(bundleRaw);
@@ -93,6 +143,11 @@ export async function verifyDispute(bytes: Uint8Array): Promise<DisputeReport> {
   } catch (e) {
     return { ...base, strength: 'proof', finding: `the claimed bundle is unusable: ${(e as Error).message}` };
   }
-  if (mismatch === null || mismatch.kind !== 'bundle') throw invalid('the enclosed bundle agrees with the claim', 'dispute.bundle');
-  return { ...base, strength: 'proof', finding: `the claimed bundle contradicts the claim's ${mismatch.field}: claimed ${mismatch.claimed}, bundle has ${mismatch.actual}` };
+  if (mismatch === null || mismatch.kind !== 'bundle')
+    throw invalid('the enclosed bundle agrees with the claim', 'dispute.bundle');
+  return {
+    ...base,
+    strength: 'proof',
+    finding: `the claimed bundle contradicts the claim's ${mismatch.field}: claimed ${mismatch.claimed}, bundle has ${mismatch.actual}`,
+  };
 }

@@ -30,7 +30,11 @@ export class StreamReader {
 
   /** Exactly `n` bytes, or a coded error if the stream ends first. */
   async exact(n: number, what: string): Promise<Uint8Array> {
-    while (this.#buf.length < n) if (!(await this.#fill())) throw new P2PError('DL_ERR_P2P_STREAM', `the stream ended inside ${what} (${this.#buf.length} of ${n} bytes)`, { field: what });
+    while (this.#buf.length < n)
+      if (!(await this.#fill()))
+        throw new P2PError('DL_ERR_P2P_STREAM', `the stream ended inside ${what} (${this.#buf.length} of ${n} bytes)`, {
+          field: what,
+        });
     const out = this.#buf.subarray(0, n);
     this.#buf = this.#buf.subarray(n);
     return out;
@@ -49,7 +53,10 @@ export class StreamReader {
     if (this.#buf.length === 0 && !(await this.#fill())) return null;
     const head = await this.exact(4, what);
     const n = new DataView(head.buffer, head.byteOffset, 4).getUint32(0);
-    if (n > max) throw new P2PError('DL_ERR_P2P_TOO_LARGE', `${what} of ${n} bytes is over the ${max}-byte limit`, { field: what });
+    if (n > max)
+      throw new P2PError('DL_ERR_P2P_TOO_LARGE', `${what} of ${n} bytes is over the ${max}-byte limit`, {
+        field: what,
+      });
     return (await this.exact(n, what)).slice();
   }
 

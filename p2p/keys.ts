@@ -37,11 +37,22 @@ export async function generateKeyFile(path: string): Promise<NodeKey> {
   const seed = new Uint8Array(randomBytes(32));
   const key = await keyFromSeed(seed);
   try {
-    writeFileSync(path, `${JSON.stringify({ format: KEY_FILE_FORMAT, version: KEY_FILE_VERSION, seed: hex(seed), peerId: key.peerId })}\n`, { flag: 'wx', mode: 0o600 });
+    writeFileSync(
+      path,
+      `${JSON.stringify({ format: KEY_FILE_FORMAT, version: KEY_FILE_VERSION, seed: hex(seed), peerId: key.peerId })}\n`,
+      { flag: 'wx', mode: 0o600 },
+    );
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new P2PError('DL_ERR_P2P_KEY_EXISTS', `${path} already exists; a key file is never overwritten (choose another path)`, { field: 'key' });
-    throw new P2PError('DL_ERR_P2P_KEY_FILE', `cannot write key file ${path}: ${code ?? (e as Error).message}`, { field: 'key' });
+    if (code === 'EEXIST')
+      throw new P2PError(
+        'DL_ERR_P2P_KEY_EXISTS',
+        `${path} already exists; a key file is never overwritten (choose another path)`,
+        { field: 'key' },
+      );
+    throw new P2PError('DL_ERR_P2P_KEY_FILE', `cannot write key file ${path}: ${code ?? (e as Error).message}`, {
+      field: 'key',
+    });
   }
   chmodSync(path, 0o600);
   return key;
@@ -54,11 +65,20 @@ export async function generateKeyFile(path: string): Promise<NodeKey> {
 export async function loadKeyFile(path: string): Promise<NodeKey> {
   let text: string;
   try {
-    if ((statSync(path).mode & 0o077) !== 0) throw new P2PError('DL_ERR_P2P_KEY_PERMISSIONS', `key file ${path} is readable by other users; run chmod 600 ${path}`, { field: 'key' });
+    if ((statSync(path).mode & 0o077) !== 0)
+      throw new P2PError(
+        'DL_ERR_P2P_KEY_PERMISSIONS',
+        `key file ${path} is readable by other users; run chmod 600 ${path}`,
+        { field: 'key' },
+      );
     text = readFileSync(path, 'utf8');
   } catch (e) {
     if (e instanceof P2PError) throw e;
-    throw new P2PError('DL_ERR_P2P_KEY_FILE', `cannot read key file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (create one with docklock node keygen)`, { field: 'key' });
+    throw new P2PError(
+      'DL_ERR_P2P_KEY_FILE',
+      `cannot read key file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (create one with docklock node keygen)`,
+      { field: 'key' },
+    );
   }
   let o: unknown;
   try {
@@ -67,8 +87,18 @@ export async function loadKeyFile(path: string): Promise<NodeKey> {
     throw new P2PError('DL_ERR_P2P_KEY_FILE', `key file ${path} is not JSON`, { field: 'key' });
   }
   const r = o as Record<string, unknown>;
-  if (typeof o !== 'object' || o === null || r.format !== KEY_FILE_FORMAT || r.version !== KEY_FILE_VERSION || typeof r.seed !== 'string') {
-    throw new P2PError('DL_ERR_P2P_KEY_FILE', `key file ${path} is not a ${KEY_FILE_FORMAT} version ${KEY_FILE_VERSION} file`, { field: 'key' });
+  if (
+    typeof o !== 'object' ||
+    o === null ||
+    r.format !== KEY_FILE_FORMAT ||
+    r.version !== KEY_FILE_VERSION ||
+    typeof r.seed !== 'string'
+  ) {
+    throw new P2PError(
+      'DL_ERR_P2P_KEY_FILE',
+      `key file ${path} is not a ${KEY_FILE_FORMAT} version ${KEY_FILE_VERSION} file`,
+      { field: 'key' },
+    );
   }
   return keyFromSeed(fromHex(r.seed, 32, 'seed'));
 }
@@ -94,7 +124,11 @@ function parsed(publicKey: Uint8Array): { key: PublicKey; peerId: string } {
 }
 
 /** Checks an Ed25519 signature; never throws (a malformed key or signature is simply invalid). */
-export async function verifySignature(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
+export async function verifySignature(
+  publicKey: Uint8Array,
+  data: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   try {
     return await parsed(publicKey).key.verify(data, signature);

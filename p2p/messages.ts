@@ -48,7 +48,15 @@ export type ClaimStatus = (typeof CLAIM_STATUSES)[number];
 /** How a claim and its bundle disagree with a replay (docs/p2p.md, "What a dispute proves"). */
 export type Divergence =
   /** Replay asked a different host call than recorded at `index`: the claimed leaf is proven in the claimed root. */
-  | { kind: 'witness'; index: number; treeSize: number; claimedLeaf: Uint8Array | null; actualLeaf: Uint8Array | null; path: Uint8Array[]; field: string }
+  | {
+      kind: 'witness';
+      index: number;
+      treeSize: number;
+      claimedLeaf: Uint8Array | null;
+      actualLeaf: Uint8Array | null;
+      path: Uint8Array[];
+      field: string;
+    }
   /** Every witness entry matched but the replayed result hash differs (an edited output, exit code, fuel…). */
   | { kind: 'result' }
   /** The claim does not describe its own bundle (`field` differs, or the bundle does not decode). */
@@ -67,8 +75,24 @@ export interface Verdict {
 
 /** A decoded, signature-checked envelope. */
 export type Opened =
-  | { kind: typeof CLAIM_KIND; id: Uint8Array; idHex: string; signer: Uint8Array; body: Uint8Array; envelope: Uint8Array; claim: Claim }
-  | { kind: typeof VERDICT_KIND; id: Uint8Array; idHex: string; signer: Uint8Array; body: Uint8Array; envelope: Uint8Array; verdict: Verdict };
+  | {
+      kind: typeof CLAIM_KIND;
+      id: Uint8Array;
+      idHex: string;
+      signer: Uint8Array;
+      body: Uint8Array;
+      envelope: Uint8Array;
+      claim: Claim;
+    }
+  | {
+      kind: typeof VERDICT_KIND;
+      id: Uint8Array;
+      idHex: string;
+      signer: Uint8Array;
+      body: Uint8Array;
+      envelope: Uint8Array;
+      verdict: Verdict;
+    };
 
 const CLAIM_FIELDS = 16;
 const VERDICT_FIELDS = 8;
@@ -90,7 +114,24 @@ function f64(score: number): Uint8Array {
 }
 
 export function claimBody(c: Claim): Uint8Array {
-  return pack([CLAIM_KIND, P2P_MESSAGE_VERSION, c.claimer, c.issuedAt, c.moduleHash, c.manifestHash, c.submissionHash, f64(c.score), c.status, c.resultHash, c.witnessRoot, c.witnessEntries, c.bundleHash, c.bundleSize, c.instrumenterVersion, c.costTableVersion]);
+  return pack([
+    CLAIM_KIND,
+    P2P_MESSAGE_VERSION,
+    c.claimer,
+    c.issuedAt,
+    c.moduleHash,
+    c.manifestHash,
+    c.submissionHash,
+    f64(c.score),
+    c.status,
+    c.resultHash,
+    c.witnessRoot,
+    c.witnessEntries,
+    c.bundleHash,
+    c.bundleSize,
+    c.instrumenterVersion,
+    c.costTableVersion,
+  ]);
 }
 
 function divergenceTuple(d: Divergence | null): unknown {
@@ -101,7 +142,16 @@ function divergenceTuple(d: Divergence | null): unknown {
 }
 
 export function verdictBody(v: Verdict): Uint8Array {
-  return pack([VERDICT_KIND, P2P_MESSAGE_VERSION, v.replayer, v.issuedAt, v.claimId, v.outcome, v.resultHash, divergenceTuple(v.divergence)]);
+  return pack([
+    VERDICT_KIND,
+    P2P_MESSAGE_VERSION,
+    v.replayer,
+    v.issuedAt,
+    v.claimId,
+    v.outcome,
+    v.resultHash,
+    divergenceTuple(v.divergence),
+  ]);
 }
 
 /** Signs a body into an envelope. The signer must be the key named in the body. */
@@ -128,18 +178,35 @@ function decodeClaim(body: Uint8Array): Claim {
   const submissionHash = f.bytes(32);
   const sb = f.bytes(8);
   const score = new DataView(sb.buffer, sb.byteOffset, 8).getFloat64(0);
-  if (!(score >= 0 && score <= 1)) throw new P2PError('DL_ERR_P2P_SCHEMA', `claim score must be a number in [0, 1], got ${score}`, { field: 'claim.score' });
+  if (!(score >= 0 && score <= 1))
+    throw new P2PError('DL_ERR_P2P_SCHEMA', `claim score must be a number in [0, 1], got ${score}`, {
+      field: 'claim.score',
+    });
   const status = f.oneOf(CLAIM_STATUSES);
   return {
-    claimer, issuedAt, moduleHash, manifestHash, submissionHash, score, status,
-    resultHash: f.bytes(32), witnessRoot: f.bytes(32), witnessEntries: f.uint(0x7fffffff), bundleHash: f.bytes(32), bundleSize: f.uint(),
-    instrumenterVersion: f.string(64), costTableVersion: f.string(64),
+    claimer,
+    issuedAt,
+    moduleHash,
+    manifestHash,
+    submissionHash,
+    score,
+    status,
+    resultHash: f.bytes(32),
+    witnessRoot: f.bytes(32),
+    witnessEntries: f.uint(0x7fffffff),
+    bundleHash: f.bytes(32),
+    bundleSize: f.uint(),
+    instrumenterVersion: f.string(64),
+    costTableVersion: f.string(64),
   };
 }
 
 function decodeDivergence(raw: unknown): Divergence | null {
   if (raw === null) return null;
-  if (!Array.isArray(raw) || raw.length === 0) throw new P2PError('DL_ERR_P2P_SCHEMA', 'verdict divergence must be null or an array', { field: 'verdict.divergence' });
+  if (!Array.isArray(raw) || raw.length === 0)
+    throw new P2PError('DL_ERR_P2P_SCHEMA', 'verdict divergence must be null or an array', {
+      field: 'verdict.divergence',
+    });
   if (raw[0] === 'witness') {
     const f = new Fields(raw, 'verdict.divergence', 7);
     f.literal('witness');
@@ -148,7 +215,10 @@ function decodeDivergence(raw: unknown): Divergence | null {
     const claimedLeaf = f.bytesOrNull(32);
     const actualLeaf = f.bytesOrNull(32);
     const path = f.array(MAX_PROOF_PATH).map((p, i) => {
-      if (!(p instanceof Uint8Array) || p.length !== 32) throw new P2PError('DL_ERR_P2P_SCHEMA', `proof path item ${i} must be 32 bytes`, { field: 'verdict.divergence.path' });
+      if (!(p instanceof Uint8Array) || p.length !== 32)
+        throw new P2PError('DL_ERR_P2P_SCHEMA', `proof path item ${i} must be 32 bytes`, {
+          field: 'verdict.divergence.path',
+        });
       return p;
     });
     return { kind: 'witness', index, treeSize, claimedLeaf, actualLeaf, path, field: f.string(16) };
@@ -166,9 +236,22 @@ function decodeVerdict(body: Uint8Array): Verdict {
   const f = new Fields(unpackCanonical(body, 'verdict'), 'verdict', VERDICT_FIELDS);
   f.literal(VERDICT_KIND);
   f.literal(P2P_MESSAGE_VERSION);
-  const v: Verdict = { replayer: f.bytes(32), issuedAt: f.uint(), claimId: f.bytes(32), outcome: f.oneOf(['match', 'diverge'] as const), resultHash: f.bytesOrNull(32), divergence: decodeDivergence(f.raw()) };
-  if ((v.outcome === 'match') !== (v.divergence === null)) throw new P2PError('DL_ERR_P2P_SCHEMA', 'a match verdict carries no divergence and a diverge verdict carries one', { field: 'verdict.divergence' });
-  if (v.outcome === 'match' && v.resultHash === null) throw new P2PError('DL_ERR_P2P_SCHEMA', 'a match verdict names the replayed result hash', { field: 'verdict.resultHash' });
+  const v: Verdict = {
+    replayer: f.bytes(32),
+    issuedAt: f.uint(),
+    claimId: f.bytes(32),
+    outcome: f.oneOf(['match', 'diverge'] as const),
+    resultHash: f.bytesOrNull(32),
+    divergence: decodeDivergence(f.raw()),
+  };
+  if ((v.outcome === 'match') !== (v.divergence === null))
+    throw new P2PError('DL_ERR_P2P_SCHEMA', 'a match verdict carries no divergence and a diverge verdict carries one', {
+      field: 'verdict.divergence',
+    });
+  if (v.outcome === 'match' && v.resultHash === null)
+    throw new P2PError('DL_ERR_P2P_SCHEMA', 'a match verdict names the replayed result hash', {
+      field: 'verdict.resultHash',
+    });
   return v;
 }
 
@@ -179,7 +262,12 @@ function decodeVerdict(body: Uint8Array): Verdict {
  *   `DL_ERR_P2P_VERSION`, `DL_ERR_P2P_BAD_SIGNATURE`
  */
 export async function openEnvelope(envelope: Uint8Array): Promise<Opened> {
-  if (envelope.length > MAX_MESSAGE_BYTES) throw new P2PError('DL_ERR_P2P_TOO_LARGE', `message of ${envelope.length} bytes is over the ${MAX_MESSAGE_BYTES}-byte limit`, { field: 'message' });
+  if (envelope.length > MAX_MESSAGE_BYTES)
+    throw new P2PError(
+      'DL_ERR_P2P_TOO_LARGE',
+      `message of ${envelope.length} bytes is over the ${MAX_MESSAGE_BYTES}-byte limit`,
+      { field: 'message' },
+    );
   const f = new Fields(unpackCanonical(envelope, 'envelope'), 'envelope', 3);
   const kind = f.oneOf([CLAIM_KIND, VERDICT_KIND] as const);
   const body = f.bytes(undefined, MAX_MESSAGE_BYTES);
@@ -187,7 +275,10 @@ export async function openEnvelope(envelope: Uint8Array): Promise<Opened> {
   const claim = kind === CLAIM_KIND ? decodeClaim(body) : null;
   const verdict = claim === null ? decodeVerdict(body) : null;
   const signer = claim !== null ? claim.claimer : verdict!.replayer;
-  if (!(await verifySignature(signer, signingBytes(kind, body), signature))) throw new P2PError('DL_ERR_P2P_BAD_SIGNATURE', `the ${kind} signature does not verify against its signer's key`, { field: 'signature' });
+  if (!(await verifySignature(signer, signingBytes(kind, body), signature)))
+    throw new P2PError('DL_ERR_P2P_BAD_SIGNATURE', `the ${kind} signature does not verify against its signer's key`, {
+      field: 'signature',
+    });
   const id = blake3(body);
   const base = { id, idHex: hex(id), signer, body, envelope };
   return claim !== null ? { kind: CLAIM_KIND, ...base, claim } : { kind: VERDICT_KIND, ...base, verdict: verdict! };
@@ -196,18 +287,45 @@ export async function openEnvelope(envelope: Uint8Array): Promise<Opened> {
 /** JSON view of a claim: hashes as hex, for the API and CLI. */
 export function claimJson(c: Claim): Record<string, unknown> {
   return {
-    claimer: hex(c.claimer), issuedAt: c.issuedAt, moduleHash: hex(c.moduleHash), manifestHash: hex(c.manifestHash), submissionHash: hex(c.submissionHash),
-    score: c.score, status: c.status, resultHash: hex(c.resultHash), witnessRoot: hex(c.witnessRoot), witnessEntries: c.witnessEntries,
-    bundleHash: hex(c.bundleHash), bundleSize: c.bundleSize, instrumenterVersion: c.instrumenterVersion, costTableVersion: c.costTableVersion,
+    claimer: hex(c.claimer),
+    issuedAt: c.issuedAt,
+    moduleHash: hex(c.moduleHash),
+    manifestHash: hex(c.manifestHash),
+    submissionHash: hex(c.submissionHash),
+    score: c.score,
+    status: c.status,
+    resultHash: hex(c.resultHash),
+    witnessRoot: hex(c.witnessRoot),
+    witnessEntries: c.witnessEntries,
+    bundleHash: hex(c.bundleHash),
+    bundleSize: c.bundleSize,
+    instrumenterVersion: c.instrumenterVersion,
+    costTableVersion: c.costTableVersion,
   };
 }
 
 export function divergenceJson(d: Divergence | null): Record<string, unknown> | null {
   if (d === null) return null;
-  if (d.kind === 'witness') return { kind: d.kind, index: d.index, treeSize: d.treeSize, field: d.field, claimedLeaf: d.claimedLeaf && hex(d.claimedLeaf), actualLeaf: d.actualLeaf && hex(d.actualLeaf), path: d.path.map(hex) };
+  if (d.kind === 'witness')
+    return {
+      kind: d.kind,
+      index: d.index,
+      treeSize: d.treeSize,
+      field: d.field,
+      claimedLeaf: d.claimedLeaf && hex(d.claimedLeaf),
+      actualLeaf: d.actualLeaf && hex(d.actualLeaf),
+      path: d.path.map(hex),
+    };
   return { ...d };
 }
 
 export function verdictJson(v: Verdict): Record<string, unknown> {
-  return { replayer: hex(v.replayer), issuedAt: v.issuedAt, claimId: hex(v.claimId), outcome: v.outcome, resultHash: v.resultHash && hex(v.resultHash), divergence: divergenceJson(v.divergence) };
+  return {
+    replayer: hex(v.replayer),
+    issuedAt: v.issuedAt,
+    claimId: hex(v.claimId),
+    outcome: v.outcome,
+    resultHash: v.resultHash && hex(v.resultHash),
+    divergence: divergenceJson(v.divergence),
+  };
 }

@@ -26,7 +26,15 @@ import type { NodeConfig } from './config.ts';
 import { checkDivergence, encodeDispute } from './dispute.ts';
 import { P2PError } from './errors.ts';
 import { peerIdOf, type NodeKey } from './keys.ts';
-import { CLAIM_KIND, MAX_MESSAGE_BYTES, openEnvelope, signClaim, signVerdict, type Claim, type Opened } from './messages.ts';
+import {
+  CLAIM_KIND,
+  MAX_MESSAGE_BYTES,
+  openEnvelope,
+  signClaim,
+  signVerdict,
+  type Claim,
+  type Opened,
+} from './messages.ts';
 import { NodeMetrics } from './metrics.ts';
 import { PeerBook, PENALTY } from './peers.ts';
 import { claimState } from './quorum.ts';
@@ -92,7 +100,12 @@ export class P2PNode {
       node.store.close();
       await node.#pool.close();
       if (e instanceof DocklockError) throw e;
-      throw new P2PError('DL_ERR_P2P_START', `the libp2p node did not start: ${(e as Error).message}`, { field: 'listen' }, { cause: e });
+      throw new P2PError(
+        'DL_ERR_P2P_START',
+        `the libp2p node did not start: ${(e as Error).message}`,
+        { field: 'listen' },
+        { cause: e },
+      );
     }
     return node;
   }
@@ -126,11 +139,21 @@ export class P2PNode {
       },
     });
     const ps = this.libp2p.services.pubsub;
-    ps.topicValidators.set(TOPIC, async (peer, msg) => this.#validate(peer.toString(), msg.type === 'signed', msg.data));
+    ps.topicValidators.set(TOPIC, async (peer, msg) =>
+      this.#validate(peer.toString(), msg.type === 'signed', msg.data),
+    );
     ps.subscribe(TOPIC);
     const limits = { maxInboundStreams: 8, maxOutboundStreams: 16 };
-    await this.libp2p.handle(BUNDLE_PROTOCOL, (stream) => serveBundle(stream, this.bundles, this.config.limits.bundleBytes), limits);
-    await this.libp2p.handle(SYNC_PROTOCOL, (stream) => serveSync(stream, this.store, this.config.limits.syncItems), limits);
+    await this.libp2p.handle(
+      BUNDLE_PROTOCOL,
+      (stream) => serveBundle(stream, this.bundles, this.config.limits.bundleBytes),
+      limits,
+    );
+    await this.libp2p.handle(
+      SYNC_PROTOCOL,
+      (stream) => serveSync(stream, this.store, this.config.limits.syncItems),
+      limits,
+    );
     this.libp2p.addEventListener('peer:connect', (e) => void this.syncFrom(e.detail).catch(() => undefined));
     this.#timers.push(setInterval(() => this.#tick(), Math.max(200, Math.min(1000, this.config.quorum.expiryMs / 10))));
     this.#dialBootstrap();
@@ -221,10 +244,24 @@ export class P2PNode {
     const now = Date.now();
     if (o.claim.issuedAt > now + MAX_CLOCK_SKEW_MS) {
       this.#penalize(from, PENALTY.invalidMessage, 'DL_ERR_P2P_CLOCK');
-      return { result: 'reject', code: 'DL_ERR_P2P_CLOCK', message: `claim issued ${o.claim.issuedAt - now} ms in the future` };
+      return {
+        result: 'reject',
+        code: 'DL_ERR_P2P_CLOCK',
+        message: `claim issued ${o.claim.issuedAt - now} ms in the future`,
+      };
     }
     const claimer = peerIdOf(o.claim.claimer);
-    if (!this.store.addClaim({ id: o.idHex, claimer, issuedAt: o.claim.issuedAt, receivedAt: now, envelope: o.envelope, bundleHash: hex(o.claim.bundleHash) })) return { result: 'ignore' };
+    if (
+      !this.store.addClaim({
+        id: o.idHex,
+        claimer,
+        issuedAt: o.claim.issuedAt,
+        receivedAt: now,
+        envelope: o.envelope,
+        bundleHash: hex(o.claim.bundleHash),
+      })
+    )
+      return { result: 'ignore' };
     if (this.#claims.size >= 4096) this.#claims.clear();
     this.#claims.set(o.idHex, o);
     const orphans = this.#orphans.get(o.idHex);
@@ -243,7 +280,8 @@ export class P2PNode {
     const row = this.store.claim(claimIdHex);
     if (row === undefined) {
       // Gossip may deliver a verdict before its claim: hold it (bounded) and do not forward it.
-      if (this.#orphans.size < MAX_ORPHANS) this.#orphans.set(claimIdHex, [...(this.#orphans.get(claimIdHex) ?? []).slice(0, 63), o.envelope]);
+      if (this.#orphans.size < MAX_ORPHANS)
+        this.#orphans.set(claimIdHex, [...(this.#orphans.get(claimIdHex) ?? []).slice(0, 63), o.envelope]);
       return { result: 'ignore' };
     }
     const c = this.#claims.get(claimIdHex) ?? (await openEnvelope(row.envelope));
@@ -252,8 +290,10 @@ export class P2PNode {
       this.#penalize(from, penalty, code);
       return { result: 'reject', code, message };
     };
-    if (equalBytes(v.replayer, c.claim.claimer)) return reject('DL_ERR_P2P_SELF_VERDICT', 'a claimer cannot judge its own claim', PENALTY.invalidMessage);
-    if (v.outcome === 'match' && !equalBytes(v.resultHash!, c.claim.resultHash)) return reject('DL_ERR_P2P_SCHEMA', 'a match verdict must name the claimed result hash', PENALTY.invalidMessage);
+    if (equalBytes(v.replayer, c.claim.claimer))
+      return reject('DL_ERR_P2P_SELF_VERDICT', 'a claimer cannot judge its own claim', PENALTY.invalidMessage);
+    if (v.outcome === 'match' && !equalBytes(v.resultHash!, c.claim.resultHash))
+      return reject('DL_ERR_P2P_SCHEMA', 'a match verdict must name the claimed result hash', PENALTY.invalidMessage);
     if (v.outcome === 'diverge') {
       try {
         checkDivergence(c.claim, c.id, v);
@@ -262,7 +302,18 @@ export class P2PNode {
         return reject((e as P2PError).code, (e as Error).message, PENALTY.falseDivergence);
       }
     }
-    if (!this.store.addVerdict({ id: o.idHex, claimId: claimIdHex, replayer: peerIdOf(v.replayer), issuedAt: v.issuedAt, receivedAt: Date.now(), outcome: v.outcome, envelope: o.envelope })) return { result: 'ignore' };
+    if (
+      !this.store.addVerdict({
+        id: o.idHex,
+        claimId: claimIdHex,
+        replayer: peerIdOf(v.replayer),
+        issuedAt: v.issuedAt,
+        receivedAt: Date.now(),
+        outcome: v.outcome,
+        envelope: o.envelope,
+      })
+    )
+      return { result: 'ignore' };
     this.#updateState(claimIdHex);
     return { result: 'accept' };
   }
@@ -311,7 +362,9 @@ export class P2PNode {
       this.#replayed.delete(idHex);
       return;
     }
-    const j = await judgeClaim(claim, bytes, this.#pool.replay).catch((e: unknown) => ({ abstain: (e as Error).message }));
+    const j = await judgeClaim(claim, bytes, this.#pool.replay).catch((e: unknown) => ({
+      abstain: (e as Error).message,
+    }));
     end();
     if ('abstain' in j) {
       this.metrics.replays.inc({ outcome: 'abstain' });
@@ -331,20 +384,30 @@ export class P2PNode {
   async fetchBundle(hash: Uint8Array, size: number, prefer?: string): Promise<Uint8Array> {
     const h = hex(hash);
     if (this.bundles.has(h)) return this.bundles.read(h);
-    if (size > this.config.limits.bundleBytes) throw new P2PError('DL_ERR_P2P_BUNDLE_TOO_LARGE', `bundle ${h} has ${size} bytes, over limits.bundleBytes`, { field: 'bundle' });
-    const order = [...new Set([...(prefer !== undefined ? [prefer] : []), ...this.libp2p.getPeers().map((p) => p.toString())])];
-    let last: unknown = new P2PError('DL_ERR_P2P_BUNDLE_NOT_FOUND', `no connected peer holds bundle ${h}`, { field: 'bundle' });
+    if (size > this.config.limits.bundleBytes)
+      throw new P2PError('DL_ERR_P2P_BUNDLE_TOO_LARGE', `bundle ${h} has ${size} bytes, over limits.bundleBytes`, {
+        field: 'bundle',
+      });
+    const order = [
+      ...new Set([...(prefer !== undefined ? [prefer] : []), ...this.libp2p.getPeers().map((p) => p.toString())]),
+    ];
+    let last: unknown = new P2PError('DL_ERR_P2P_BUNDLE_NOT_FOUND', `no connected peer holds bundle ${h}`, {
+      field: 'bundle',
+    });
     for (const peer of order) {
       if (peer === this.peerId) continue;
       try {
-        const stream = await this.libp2p.dialProtocol(peerIdFromString(peer), BUNDLE_PROTOCOL, { signal: AbortSignal.timeout(30_000) });
+        const stream = await this.libp2p.dialProtocol(peerIdFromString(peer), BUNDLE_PROTOCOL, {
+          signal: AbortSignal.timeout(30_000),
+        });
         const bytes = await fetchBundleOver(stream, hash, this.config.limits.bundleBytes, size);
         this.metrics.bundleBytes.inc(bytes.length);
         this.bundles.putHashed(h, bytes);
         return bytes;
       } catch (e) {
         last = e;
-        if (e instanceof P2PError && e.code === 'DL_ERR_P2P_BUNDLE_HASH') this.#penalize(peer, PENALTY.junkBundle, e.code);
+        if (e instanceof P2PError && e.code === 'DL_ERR_P2P_BUNDLE_HASH')
+          this.#penalize(peer, PENALTY.junkBundle, e.code);
       }
     }
     throw last;
@@ -355,9 +418,14 @@ export class P2PNode {
     const newest = this.store.claims(1)[0]?.issuedAt;
     const from = newest === undefined ? 0 : Math.max(0, Math.min(newest, Date.now()) - 2 * this.config.quorum.expiryMs);
     const stream = await this.libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal: AbortSignal.timeout(30_000) });
-    const n = await requestSync(stream, { from, to: Date.now() + MAX_CLOCK_SKEW_MS, limit: this.config.limits.syncItems }, this.config.limits.syncItems, async (env) => {
-      await this.ingest(env, peer.toString());
-    });
+    const n = await requestSync(
+      stream,
+      { from, to: Date.now() + MAX_CLOCK_SKEW_MS, limit: this.config.limits.syncItems },
+      this.config.limits.syncItems,
+      async (env) => {
+        await this.ingest(env, peer.toString());
+      },
+    );
     this.metrics.synced.inc(n);
     return n;
   }
@@ -391,7 +459,8 @@ export class P2PNode {
     if (proves) {
       // A node that did not replay the claim fetches its bundle now: only the bundle proves a `bundle` divergence.
       const c = this.#claims.get(claimId) ?? (await openEnvelope(row.envelope));
-      if (c.kind === CLAIM_KIND) bundle = await this.fetchBundle(c.claim.bundleHash, c.claim.bundleSize, row.claimer).catch(() => null);
+      if (c.kind === CLAIM_KIND)
+        bundle = await this.fetchBundle(c.claim.bundleHash, c.claim.bundleSize, row.claimer).catch(() => null);
     }
     return encodeDispute(row.envelope, v.envelope, bundle);
   }
@@ -422,6 +491,8 @@ function challengeModuleHash(dir: string): string {
     if (typeof y.module !== 'string') throw new Error('challenge.yaml names no module');
     return hex(blake3(new Uint8Array(readFileSync(join(dir, y.module)))));
   } catch (e) {
-    throw new P2PError('DL_ERR_P2P_CONFIG', `challenge folder ${dir}: ${(e as Error).message}`, { field: 'challenges' });
+    throw new P2PError('DL_ERR_P2P_CONFIG', `challenge folder ${dir}: ${(e as Error).message}`, {
+      field: 'challenges',
+    });
   }
 }

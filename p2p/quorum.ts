@@ -18,11 +18,23 @@ export interface VerdictFacts {
   outcome: 'match' | 'diverge';
 }
 
-export function claimState(claim: { claimer: string; issuedAt: number }, verdicts: readonly VerdictFacts[], k: number, expiryMs: number, now: number): { state: ClaimState; disputedBy: string | null } {
-  const dispute = verdicts.filter((v) => v.outcome === 'diverge' && v.replayer !== claim.claimer).sort((a, b) => a.issuedAt - b.issuedAt || (a.id < b.id ? -1 : 1))[0];
+export function claimState(
+  claim: { claimer: string; issuedAt: number },
+  verdicts: readonly VerdictFacts[],
+  k: number,
+  expiryMs: number,
+  now: number,
+): { state: ClaimState; disputedBy: string | null } {
+  const dispute = verdicts
+    .filter((v) => v.outcome === 'diverge' && v.replayer !== claim.claimer)
+    .sort((a, b) => a.issuedAt - b.issuedAt || (a.id < b.id ? -1 : 1))[0];
   if (dispute !== undefined) return { state: 'disputed', disputedBy: dispute.id };
   const deadline = claim.issuedAt + expiryMs;
-  const matches = new Set(verdicts.filter((v) => v.outcome === 'match' && v.replayer !== claim.claimer && v.issuedAt <= deadline).map((v) => v.replayer));
+  const matches = new Set(
+    verdicts
+      .filter((v) => v.outcome === 'match' && v.replayer !== claim.claimer && v.issuedAt <= deadline)
+      .map((v) => v.replayer),
+  );
   if (matches.size >= k) return { state: 'confirmed', disputedBy: null };
   return { state: now > deadline ? 'expired' : 'pending', disputedBy: null };
 }

@@ -11,7 +11,10 @@ import { DEFAULT_STACK_LIMIT, DocklockError, MANIFEST_DEFAULTS, runCage } from '
 import type { CageManifest, RunOutcome } from '../index.ts';
 import { P2PError } from './errors.ts';
 
-const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './replay-worker.ts' : './replay-worker.js', import.meta.url);
+const WORKER_URL = new URL(
+  import.meta.url.endsWith('.ts') ? './replay-worker.ts' : './replay-worker.js',
+  import.meta.url,
+);
 /** The largest stack budget the pool's threads take: the manifest default (or the engine's, if larger). */
 const POOL_STACK_BUDGET = Math.max(MANIFEST_DEFAULTS.stack, DEFAULT_STACK_LIMIT);
 /** Thread stack for that budget, as runtime/cage/cage.ts sizes it (≈8 bytes a unit, three times over). */
@@ -52,7 +55,11 @@ export class ReplayPool {
   }
 
   #spawn(): Worker {
-    const worker = new Worker(WORKER_URL, { resourceLimits: { stackSizeMb: STACK_MB, maxYoungGenerationSizeMb: 64 }, stdout: false, stderr: false });
+    const worker = new Worker(WORKER_URL, {
+      resourceLimits: { stackSizeMb: STACK_MB, maxYoungGenerationSizeMb: 64 },
+      stdout: false,
+      stderr: false,
+    });
     worker.unref();
     return worker;
   }
@@ -96,7 +103,14 @@ export class ReplayPool {
       };
       const timer = setTimeout(() => {
         replace();
-        done(() => job.reject(DocklockError.fromJSON({ code: 'DL_ERR_CAGE_WATCHDOG', message: `the replay exceeded its wall-clock watchdog of ${job.input.manifest.limits.wallClockMs} ms` })));
+        done(() =>
+          job.reject(
+            DocklockError.fromJSON({
+              code: 'DL_ERR_CAGE_WATCHDOG',
+              message: `the replay exceeded its wall-clock watchdog of ${job.input.manifest.limits.wallClockMs} ms`,
+            }),
+          ),
+        );
       }, job.input.manifest.limits.wallClockMs);
       worker.on('message', onMessage);
       worker.on('error', onError);

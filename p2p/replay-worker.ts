@@ -12,16 +12,33 @@ parentPort!.on('message', (job: ReplayJob | null) => {
     parentPort!.close();
     return;
   }
-  void runGuest({ manifest: job.manifest, module: job.module, stdin: job.stdin, inputs: job.inputs, mode: 'replay', witness: job.witness, wasiLevel: job.wasiLevel }).then(
+  void runGuest({
+    manifest: job.manifest,
+    module: job.module,
+    stdin: job.stdin,
+    inputs: job.inputs,
+    mode: 'replay',
+    witness: job.witness,
+    wasiLevel: job.wasiLevel,
+  }).then(
     (o) => {
       // The replayed witness is not sent back (a verdict needs only the divergence and the result),
       // and never transferred: its bytes view this thread's reusable log memory, which a transfer
       // would detach (each later run then re-allocated it: ~0.6 s a replay, measured).
-      const reply: ReplayReply = { id: job.id, outcome: { result: o.result, witnessBytes: new Uint8Array(0), divergence: o.divergence, error: o.error } };
+      const reply: ReplayReply = {
+        id: job.id,
+        outcome: { result: o.result, witnessBytes: new Uint8Array(0), divergence: o.divergence, error: o.error },
+      };
       parentPort!.postMessage(reply);
     },
     (e: unknown) => {
-      const reply: ReplayReply = { id: job.id, error: e instanceof DocklockError ? { code: e.code, message: e.message } : { code: 'DL_ERR_INTERNAL', message: String(e) } };
+      const reply: ReplayReply = {
+        id: job.id,
+        error:
+          e instanceof DocklockError
+            ? { code: e.code, message: e.message }
+            : { code: 'DL_ERR_INTERNAL', message: String(e) },
+      };
       parentPort!.postMessage(reply);
     },
   );

@@ -70,13 +70,28 @@ type Row = Record<string, unknown>;
 
 function claimRow(r: Row): ClaimRow {
   return {
-    id: r.id as string, claimer: r.claimer as string, issuedAt: Number(r.issued_at), receivedAt: Number(r.received_at), envelope: new Uint8Array(r.envelope as Uint8Array),
-    bundleHash: r.bundle_hash as string, state: r.state as ClaimState, stateAt: Number(r.state_at), disputedBy: (r.disputed_by as string | null) ?? null,
+    id: r.id as string,
+    claimer: r.claimer as string,
+    issuedAt: Number(r.issued_at),
+    receivedAt: Number(r.received_at),
+    envelope: new Uint8Array(r.envelope as Uint8Array),
+    bundleHash: r.bundle_hash as string,
+    state: r.state as ClaimState,
+    stateAt: Number(r.state_at),
+    disputedBy: (r.disputed_by as string | null) ?? null,
   };
 }
 
 function verdictRow(r: Row): VerdictRow {
-  return { id: r.id as string, claimId: r.claim_id as string, replayer: r.replayer as string, issuedAt: Number(r.issued_at), receivedAt: Number(r.received_at), outcome: r.outcome as 'match' | 'diverge', envelope: new Uint8Array(r.envelope as Uint8Array) };
+  return {
+    id: r.id as string,
+    claimId: r.claim_id as string,
+    replayer: r.replayer as string,
+    issuedAt: Number(r.issued_at),
+    receivedAt: Number(r.received_at),
+    outcome: r.outcome as 'match' | 'diverge',
+    envelope: new Uint8Array(r.envelope as Uint8Array),
+  };
 }
 
 export class Store {
@@ -89,7 +104,12 @@ export class Store {
     this.#db.exec(SCHEMA);
     const v = this.#db.prepare('SELECT value FROM meta WHERE key = ?').get('version') as Row | undefined;
     if (v === undefined) this.#db.prepare('INSERT INTO meta VALUES (?, ?)').run('version', STORE_VERSION);
-    else if (v.value !== STORE_VERSION) throw new P2PError('DL_ERR_P2P_STORE', `the store in ${dataDir} is version ${String(v.value)}; this node reads version ${STORE_VERSION} (use another dataDir)`, { field: 'dataDir' });
+    else if (v.value !== STORE_VERSION)
+      throw new P2PError(
+        'DL_ERR_P2P_STORE',
+        `the store in ${dataDir} is version ${String(v.value)}; this node reads version ${STORE_VERSION} (use another dataDir)`,
+        { field: 'dataDir' },
+      );
     const p = (sql: string): StatementSync => this.#db.prepare(sql);
     this.#s = {
       insertClaim: p('INSERT OR IGNORE INTO claims VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)'),
@@ -98,22 +118,39 @@ export class Store {
       listClaims: p('SELECT * FROM claims ORDER BY issued_at DESC, id LIMIT ?'),
       listByState: p('SELECT * FROM claims WHERE state = ? ORDER BY issued_at DESC, id LIMIT ?'),
       pendingBefore: p("SELECT id FROM claims WHERE state = 'pending' AND issued_at < ?"),
-      claimsWindow: p('SELECT envelope FROM claims WHERE issued_at >= ? AND issued_at < ? ORDER BY issued_at, id LIMIT ?'),
+      claimsWindow: p(
+        'SELECT envelope FROM claims WHERE issued_at >= ? AND issued_at < ? ORDER BY issued_at, id LIMIT ?',
+      ),
       countStates: p('SELECT state, COUNT(*) AS n FROM claims GROUP BY state'),
       insertVerdict: p('INSERT OR IGNORE INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?)'),
       verdictsOf: p('SELECT * FROM verdicts WHERE claim_id = ? ORDER BY issued_at, id'),
       listVerdicts: p('SELECT * FROM verdicts ORDER BY received_at DESC, id LIMIT ?'),
       getVerdict: p('SELECT * FROM verdicts WHERE id = ?'),
-      verdictsWindow: p('SELECT v.envelope FROM verdicts v JOIN claims c ON c.id = v.claim_id WHERE c.issued_at >= ? AND c.issued_at < ? ORDER BY c.issued_at, v.id LIMIT ?'),
+      verdictsWindow: p(
+        'SELECT v.envelope FROM verdicts v JOIN claims c ON c.id = v.claim_id WHERE c.issued_at >= ? AND c.issued_at < ? ORDER BY c.issued_at, v.id LIMIT ?',
+      ),
       getPeer: p('SELECT * FROM peers WHERE peer_id = ?'),
-      putPeer: p('INSERT INTO peers VALUES (?, ?, ?, ?) ON CONFLICT(peer_id) DO UPDATE SET score = excluded.score, penalties = excluded.penalties, updated_at = excluded.updated_at'),
+      putPeer: p(
+        'INSERT INTO peers VALUES (?, ?, ?, ?) ON CONFLICT(peer_id) DO UPDATE SET score = excluded.score, penalties = excluded.penalties, updated_at = excluded.updated_at',
+      ),
       listPeers: p('SELECT * FROM peers ORDER BY score, peer_id'),
     };
   }
 
   /** @returns false when the claim was already stored. */
   addClaim(r: Omit<ClaimRow, 'state' | 'stateAt' | 'disputedBy'>): boolean {
-    return this.#s.insertClaim!.run(r.id, r.claimer, r.issuedAt, r.receivedAt, r.envelope, r.bundleHash, 'pending', r.receivedAt).changes === 1;
+    return (
+      this.#s.insertClaim!.run(
+        r.id,
+        r.claimer,
+        r.issuedAt,
+        r.receivedAt,
+        r.envelope,
+        r.bundleHash,
+        'pending',
+        r.receivedAt,
+      ).changes === 1
+    );
   }
 
   claim(id: string): ClaimRow | undefined {
@@ -142,7 +179,10 @@ export class Store {
 
   /** @returns false when the verdict was already stored. */
   addVerdict(r: VerdictRow): boolean {
-    return this.#s.insertVerdict!.run(r.id, r.claimId, r.replayer, r.issuedAt, r.receivedAt, r.outcome, r.envelope).changes === 1;
+    return (
+      this.#s.insertVerdict!.run(r.id, r.claimId, r.replayer, r.issuedAt, r.receivedAt, r.outcome, r.envelope)
+        .changes === 1
+    );
   }
 
   verdict(id: string): VerdictRow | undefined {
@@ -161,12 +201,22 @@ export class Store {
   /** Envelopes of claims issued in [from, to), then of their verdicts, at most `limit` of each. */
   window(from: number, to: number, limit: number): { claims: Uint8Array[]; verdicts: Uint8Array[] } {
     const env = (rows: unknown[]): Uint8Array[] => (rows as Row[]).map((r) => new Uint8Array(r.envelope as Uint8Array));
-    return { claims: env(this.#s.claimsWindow!.all(from, to, limit)), verdicts: env(this.#s.verdictsWindow!.all(from, to, limit)) };
+    return {
+      claims: env(this.#s.claimsWindow!.all(from, to, limit)),
+      verdicts: env(this.#s.verdictsWindow!.all(from, to, limit)),
+    };
   }
 
   peer(peerId: string): PeerRow | undefined {
     const r = this.#s.getPeer!.get(peerId) as Row | undefined;
-    return r === undefined ? undefined : { peerId: r.peer_id as string, score: Number(r.score), penalties: Number(r.penalties), updatedAt: Number(r.updated_at) };
+    return r === undefined
+      ? undefined
+      : {
+          peerId: r.peer_id as string,
+          score: Number(r.score),
+          penalties: Number(r.penalties),
+          updatedAt: Number(r.updated_at),
+        };
   }
 
   putPeer(p: PeerRow): void {
@@ -174,7 +224,12 @@ export class Store {
   }
 
   peers(): PeerRow[] {
-    return (this.#s.listPeers!.all() as Row[]).map((r) => ({ peerId: r.peer_id as string, score: Number(r.score), penalties: Number(r.penalties), updatedAt: Number(r.updated_at) }));
+    return (this.#s.listPeers!.all() as Row[]).map((r) => ({
+      peerId: r.peer_id as string,
+      score: Number(r.score),
+      penalties: Number(r.penalties),
+      updatedAt: Number(r.updated_at),
+    }));
   }
 
   close(): void {

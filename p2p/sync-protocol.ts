@@ -48,7 +48,12 @@ export async function serveSync(stream: Stream, store: Store, maxItems: number):
  * Asks a peer for a window; `onEnvelope` sees each envelope (unchecked) as it arrives.
  * @returns how many envelopes arrived
  */
-export async function requestSync(stream: Stream, req: SyncRequest, maxItems: number, onEnvelope: (env: Uint8Array) => Promise<void>): Promise<number> {
+export async function requestSync(
+  stream: Stream,
+  req: SyncRequest,
+  maxItems: number,
+  onEnvelope: (env: Uint8Array) => Promise<void>,
+): Promise<number> {
   await send(stream, frame(pack([SYNC_KIND, SYNC_VERSION, req.from, req.to, req.limit])));
   await stream.close();
   const reader = new StreamReader(stream);
@@ -56,7 +61,10 @@ export async function requestSync(stream: Stream, req: SyncRequest, maxItems: nu
   for (;;) {
     const env = await reader.frame(MAX_MESSAGE_BYTES, 'sync item');
     if (env === null) return n;
-    if (++n > 2 * maxItems) throw new P2PError('DL_ERR_P2P_STREAM', `the peer sent more than the ${2 * maxItems} items asked for`, { field: 'sync' });
+    if (++n > 2 * maxItems)
+      throw new P2PError('DL_ERR_P2P_STREAM', `the peer sent more than the ${2 * maxItems} items asked for`, {
+        field: 'sync',
+      });
     await onEnvelope(env);
   }
 }

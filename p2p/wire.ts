@@ -7,7 +7,12 @@
 import { Packr } from 'msgpackr';
 import { P2PError } from './errors.ts';
 
-const packr = /* @__PURE__ */ new Packr({ useRecords: false, mapsAsObjects: false, int64AsType: 'bigint', variableMapSize: true });
+const packr = /* @__PURE__ */ new Packr({
+  useRecords: false,
+  mapsAsObjects: false,
+  int64AsType: 'bigint',
+  variableMapSize: true,
+});
 
 export function pack(value: unknown): Uint8Array {
   const b = packr.pack(value);
@@ -25,10 +30,18 @@ export function unpackCanonical(bytes: Uint8Array, what: string): unknown {
     if (all.length !== 1) throw new Error(`${all.length} values`);
     value = all[0];
   } catch (cause) {
-    throw new P2PError('DL_ERR_P2P_MALFORMED', `${what} is not one MessagePack value: ${(cause as Error).message}`, { field: what }, { cause });
+    throw new P2PError(
+      'DL_ERR_P2P_MALFORMED',
+      `${what} is not one MessagePack value: ${(cause as Error).message}`,
+      { field: what },
+      { cause },
+    );
   }
   const again = pack(value);
-  if (!equalBytes(again, bytes)) throw new P2PError('DL_ERR_P2P_MALFORMED', `${what} is not in canonical form (re-encoding gives different bytes)`, { field: what });
+  if (!equalBytes(again, bytes))
+    throw new P2PError('DL_ERR_P2P_MALFORMED', `${what} is not in canonical form (re-encoding gives different bytes)`, {
+      field: what,
+    });
   return value;
 }
 
@@ -56,7 +69,8 @@ export class Fields {
   }
   bytes(len?: number, max = 1 << 20): Uint8Array {
     const v = this.#next();
-    if (!(v instanceof Uint8Array) || (len !== undefined && v.length !== len) || v.length > max) throw schema(this.#name(), len === undefined ? `bytes (≤ ${max})` : `${len} bytes`, v);
+    if (!(v instanceof Uint8Array) || (len !== undefined && v.length !== len) || v.length > max)
+      throw schema(this.#name(), len === undefined ? `bytes (≤ ${max})` : `${len} bytes`, v);
     return v;
   }
   bytesOrNull(len: number): Uint8Array | null {
@@ -69,7 +83,8 @@ export class Fields {
   }
   uint(max = Number.MAX_SAFE_INTEGER): number {
     const v = this.#next();
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) throw schema(this.#name(), `an integer in 0..${max}`, v);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max)
+      throw schema(this.#name(), `an integer in 0..${max}`, v);
     return v;
   }
   string(max = 256): string {
@@ -79,13 +94,19 @@ export class Fields {
   }
   oneOf<T extends string>(options: readonly T[]): T {
     const v = this.#next();
-    if (typeof v !== 'string' || !(options as readonly string[]).includes(v)) throw schema(this.#name(), `one of ${options.join(', ')}`, v);
+    if (typeof v !== 'string' || !(options as readonly string[]).includes(v))
+      throw schema(this.#name(), `one of ${options.join(', ')}`, v);
     return v as T;
   }
   literal(expected: string | number): void {
     const v = this.#next();
     if (v !== expected) {
-      if (typeof expected === 'number') throw new P2PError('DL_ERR_P2P_VERSION', `${this.#name()} is version ${String(v)}; this node speaks version ${expected}`, { field: this.#name() });
+      if (typeof expected === 'number')
+        throw new P2PError(
+          'DL_ERR_P2P_VERSION',
+          `${this.#name()} is version ${String(v)}; this node speaks version ${expected}`,
+          { field: this.#name() },
+        );
       throw schema(this.#name(), JSON.stringify(expected), v);
     }
   }
@@ -115,6 +136,7 @@ export function hex(b: Uint8Array): string {
 }
 
 export function fromHex(s: string, len: number, field: string): Uint8Array {
-  if (typeof s !== 'string' || s.length !== len * 2 || !/^[0-9a-f]*$/i.test(s)) throw new P2PError('DL_ERR_P2P_SCHEMA', `${field} must be ${len * 2} hex digits`, { field });
+  if (typeof s !== 'string' || s.length !== len * 2 || !/^[0-9a-f]*$/i.test(s))
+    throw new P2PError('DL_ERR_P2P_SCHEMA', `${field} must be ${len * 2} hex digits`, { field });
   return new Uint8Array(Buffer.from(s, 'hex'));
 }

@@ -80,7 +80,8 @@ export function blake3SmallInto(input: Uint8Array, out: Uint8Array, outOff: numb
     const blocks = len === 0 ? 1 : Math.ceil(len / 64);
     b.fill(0, len, blocks * 64);
     const w = beWords;
-    for (let i = 0; i < blocks * 16; i++) w[i] = (b[4 * i] | (b[4 * i + 1] << 8) | (b[4 * i + 2] << 16) | (b[4 * i + 3] << 24)) >>> 0;
+    for (let i = 0; i < blocks * 16; i++)
+      w[i] = (b[4 * i] | (b[4 * i + 1] << 8) | (b[4 * i + 2] << 16) | (b[4 * i + 3] << 24)) >>> 0;
     hashWords(w, len);
   }
   for (let i = 0; i < 8; i++) {
@@ -125,7 +126,14 @@ function hashPadded(words: Uint32Array, len: number): void {
 
 /** Hashes `len` bytes of zero-padded message words into `cv` (single chunk, root output). */
 function hashWords(words: Uint32Array, len: number): void {
-  cv[0] = IV0; cv[1] = IV1; cv[2] = IV2; cv[3] = IV3; cv[4] = IV4; cv[5] = IV5; cv[6] = IV6; cv[7] = IV7;
+  cv[0] = IV0;
+  cv[1] = IV1;
+  cv[2] = IV2;
+  cv[3] = IV3;
+  cv[4] = IV4;
+  cv[5] = IV5;
+  cv[6] = IV6;
+  cv[7] = IV7;
   const blocks = len === 0 ? 1 : Math.ceil(len / 64);
   for (let b = 0; b < blocks; b++) {
     let flags = b === 0 ? CHUNK_START : 0;
@@ -146,13 +154,31 @@ const parentBlock = new Uint32Array(16);
  * @param out - destination words (may be `slab`; the children are read first).
  * @param outWordOff - word index of the digest.
  */
-export function blake3NodeWords(slab: Uint32Array, left: number, right: number, out: Uint32Array, outWordOff: number): void {
+export function blake3NodeWords(
+  slab: Uint32Array,
+  left: number,
+  right: number,
+  out: Uint32Array,
+  outWordOff: number,
+): void {
   const m = parentBlock;
   // Message bytes: 0x01, left[0..31], right[0..31]: every word straddles two input words.
-  const l0 = slab[left], l1 = slab[left + 1], l2 = slab[left + 2], l3 = slab[left + 3];
-  const l4 = slab[left + 4], l5 = slab[left + 5], l6 = slab[left + 6], l7 = slab[left + 7];
-  const r0 = slab[right], r1 = slab[right + 1], r2 = slab[right + 2], r3 = slab[right + 3];
-  const r4 = slab[right + 4], r5 = slab[right + 5], r6 = slab[right + 6], r7 = slab[right + 7];
+  const l0 = slab[left],
+    l1 = slab[left + 1],
+    l2 = slab[left + 2],
+    l3 = slab[left + 3];
+  const l4 = slab[left + 4],
+    l5 = slab[left + 5],
+    l6 = slab[left + 6],
+    l7 = slab[left + 7];
+  const r0 = slab[right],
+    r1 = slab[right + 1],
+    r2 = slab[right + 2],
+    r3 = slab[right + 3];
+  const r4 = slab[right + 4],
+    r5 = slab[right + 5],
+    r6 = slab[right + 6],
+    r7 = slab[right + 7];
   m[0] = 0x01 | (l0 << 8);
   m[1] = (l0 >>> 24) | (l1 << 8);
   m[2] = (l1 >>> 24) | (l2 << 8);
@@ -169,7 +195,14 @@ export function blake3NodeWords(slab: Uint32Array, left: number, right: number, 
   m[13] = (r4 >>> 24) | (r5 << 8);
   m[14] = (r5 >>> 24) | (r6 << 8);
   m[15] = (r6 >>> 24) | (r7 << 8);
-  cv[0] = IV0; cv[1] = IV1; cv[2] = IV2; cv[3] = IV3; cv[4] = IV4; cv[5] = IV5; cv[6] = IV6; cv[7] = IV7;
+  cv[0] = IV0;
+  cv[1] = IV1;
+  cv[2] = IV2;
+  cv[3] = IV3;
+  cv[4] = IV4;
+  cv[5] = IV5;
+  cv[6] = IV6;
+  cv[7] = IV7;
   compress(m, 0, 64, CHUNK_START);
   m[0] = r7 >>> 24;
   for (let i = 1; i < 16; i++) m[i] = 0;
@@ -181,50 +214,166 @@ export function blake3NodeWords(slab: Uint32Array, left: number, right: number, 
 // chunk 0), updating `cv` to the first half of the output (the chaining value, or the root digest
 // on the ROOT block).
 function compress(m: Uint32Array, o: number, blockLen: number, flags: number): void {
-  let v0 = cv[0], v1 = cv[1], v2 = cv[2], v3 = cv[3], v4 = cv[4], v5 = cv[5], v6 = cv[6], v7 = cv[7];
-  let v8 = IV0, v9 = IV1, v10 = IV2, v11 = IV3, v12 = 0, v13 = 0, v14 = blockLen, v15 = flags;
-  let m0 = m[o], m1 = m[o + 1], m2 = m[o + 2], m3 = m[o + 3], m4 = m[o + 4], m5 = m[o + 5], m6 = m[o + 6], m7 = m[o + 7];
-  let m8 = m[o + 8], m9 = m[o + 9], m10 = m[o + 10], m11 = m[o + 11], m12 = m[o + 12], m13 = m[o + 13], m14 = m[o + 14], m15 = m[o + 15];
+  let v0 = cv[0],
+    v1 = cv[1],
+    v2 = cv[2],
+    v3 = cv[3],
+    v4 = cv[4],
+    v5 = cv[5],
+    v6 = cv[6],
+    v7 = cv[7];
+  let v8 = IV0,
+    v9 = IV1,
+    v10 = IV2,
+    v11 = IV3,
+    v12 = 0,
+    v13 = 0,
+    v14 = blockLen,
+    v15 = flags;
+  let m0 = m[o],
+    m1 = m[o + 1],
+    m2 = m[o + 2],
+    m3 = m[o + 3],
+    m4 = m[o + 4],
+    m5 = m[o + 5],
+    m6 = m[o + 6],
+    m7 = m[o + 7];
+  let m8 = m[o + 8],
+    m9 = m[o + 9],
+    m10 = m[o + 10],
+    m11 = m[o + 11],
+    m12 = m[o + 12],
+    m13 = m[o + 13],
+    m14 = m[o + 14],
+    m15 = m[o + 15];
   for (let r = 0; r < 7; r++) {
     // G(0,4,8,12) G(1,5,9,13) G(2,6,10,14) G(3,7,11,15): columns
-    v0 = (v0 + v4 + m0) | 0; v12 ^= v0; v12 = (v12 >>> 16) | (v12 << 16);
-    v8 = (v8 + v12) | 0; v4 ^= v8; v4 = (v4 >>> 12) | (v4 << 20);
-    v0 = (v0 + v4 + m1) | 0; v12 ^= v0; v12 = (v12 >>> 8) | (v12 << 24);
-    v8 = (v8 + v12) | 0; v4 ^= v8; v4 = (v4 >>> 7) | (v4 << 25);
-    v1 = (v1 + v5 + m2) | 0; v13 ^= v1; v13 = (v13 >>> 16) | (v13 << 16);
-    v9 = (v9 + v13) | 0; v5 ^= v9; v5 = (v5 >>> 12) | (v5 << 20);
-    v1 = (v1 + v5 + m3) | 0; v13 ^= v1; v13 = (v13 >>> 8) | (v13 << 24);
-    v9 = (v9 + v13) | 0; v5 ^= v9; v5 = (v5 >>> 7) | (v5 << 25);
-    v2 = (v2 + v6 + m4) | 0; v14 ^= v2; v14 = (v14 >>> 16) | (v14 << 16);
-    v10 = (v10 + v14) | 0; v6 ^= v10; v6 = (v6 >>> 12) | (v6 << 20);
-    v2 = (v2 + v6 + m5) | 0; v14 ^= v2; v14 = (v14 >>> 8) | (v14 << 24);
-    v10 = (v10 + v14) | 0; v6 ^= v10; v6 = (v6 >>> 7) | (v6 << 25);
-    v3 = (v3 + v7 + m6) | 0; v15 ^= v3; v15 = (v15 >>> 16) | (v15 << 16);
-    v11 = (v11 + v15) | 0; v7 ^= v11; v7 = (v7 >>> 12) | (v7 << 20);
-    v3 = (v3 + v7 + m7) | 0; v15 ^= v3; v15 = (v15 >>> 8) | (v15 << 24);
-    v11 = (v11 + v15) | 0; v7 ^= v11; v7 = (v7 >>> 7) | (v7 << 25);
+    v0 = (v0 + v4 + m0) | 0;
+    v12 ^= v0;
+    v12 = (v12 >>> 16) | (v12 << 16);
+    v8 = (v8 + v12) | 0;
+    v4 ^= v8;
+    v4 = (v4 >>> 12) | (v4 << 20);
+    v0 = (v0 + v4 + m1) | 0;
+    v12 ^= v0;
+    v12 = (v12 >>> 8) | (v12 << 24);
+    v8 = (v8 + v12) | 0;
+    v4 ^= v8;
+    v4 = (v4 >>> 7) | (v4 << 25);
+    v1 = (v1 + v5 + m2) | 0;
+    v13 ^= v1;
+    v13 = (v13 >>> 16) | (v13 << 16);
+    v9 = (v9 + v13) | 0;
+    v5 ^= v9;
+    v5 = (v5 >>> 12) | (v5 << 20);
+    v1 = (v1 + v5 + m3) | 0;
+    v13 ^= v1;
+    v13 = (v13 >>> 8) | (v13 << 24);
+    v9 = (v9 + v13) | 0;
+    v5 ^= v9;
+    v5 = (v5 >>> 7) | (v5 << 25);
+    v2 = (v2 + v6 + m4) | 0;
+    v14 ^= v2;
+    v14 = (v14 >>> 16) | (v14 << 16);
+    v10 = (v10 + v14) | 0;
+    v6 ^= v10;
+    v6 = (v6 >>> 12) | (v6 << 20);
+    v2 = (v2 + v6 + m5) | 0;
+    v14 ^= v2;
+    v14 = (v14 >>> 8) | (v14 << 24);
+    v10 = (v10 + v14) | 0;
+    v6 ^= v10;
+    v6 = (v6 >>> 7) | (v6 << 25);
+    v3 = (v3 + v7 + m6) | 0;
+    v15 ^= v3;
+    v15 = (v15 >>> 16) | (v15 << 16);
+    v11 = (v11 + v15) | 0;
+    v7 ^= v11;
+    v7 = (v7 >>> 12) | (v7 << 20);
+    v3 = (v3 + v7 + m7) | 0;
+    v15 ^= v3;
+    v15 = (v15 >>> 8) | (v15 << 24);
+    v11 = (v11 + v15) | 0;
+    v7 ^= v11;
+    v7 = (v7 >>> 7) | (v7 << 25);
     // G(0,5,10,15) G(1,6,11,12) G(2,7,8,13) G(3,4,9,14): diagonals
-    v0 = (v0 + v5 + m8) | 0; v15 ^= v0; v15 = (v15 >>> 16) | (v15 << 16);
-    v10 = (v10 + v15) | 0; v5 ^= v10; v5 = (v5 >>> 12) | (v5 << 20);
-    v0 = (v0 + v5 + m9) | 0; v15 ^= v0; v15 = (v15 >>> 8) | (v15 << 24);
-    v10 = (v10 + v15) | 0; v5 ^= v10; v5 = (v5 >>> 7) | (v5 << 25);
-    v1 = (v1 + v6 + m10) | 0; v12 ^= v1; v12 = (v12 >>> 16) | (v12 << 16);
-    v11 = (v11 + v12) | 0; v6 ^= v11; v6 = (v6 >>> 12) | (v6 << 20);
-    v1 = (v1 + v6 + m11) | 0; v12 ^= v1; v12 = (v12 >>> 8) | (v12 << 24);
-    v11 = (v11 + v12) | 0; v6 ^= v11; v6 = (v6 >>> 7) | (v6 << 25);
-    v2 = (v2 + v7 + m12) | 0; v13 ^= v2; v13 = (v13 >>> 16) | (v13 << 16);
-    v8 = (v8 + v13) | 0; v7 ^= v8; v7 = (v7 >>> 12) | (v7 << 20);
-    v2 = (v2 + v7 + m13) | 0; v13 ^= v2; v13 = (v13 >>> 8) | (v13 << 24);
-    v8 = (v8 + v13) | 0; v7 ^= v8; v7 = (v7 >>> 7) | (v7 << 25);
-    v3 = (v3 + v4 + m14) | 0; v14 ^= v3; v14 = (v14 >>> 16) | (v14 << 16);
-    v9 = (v9 + v14) | 0; v4 ^= v9; v4 = (v4 >>> 12) | (v4 << 20);
-    v3 = (v3 + v4 + m15) | 0; v14 ^= v3; v14 = (v14 >>> 8) | (v14 << 24);
-    v9 = (v9 + v14) | 0; v4 ^= v9; v4 = (v4 >>> 7) | (v4 << 25);
+    v0 = (v0 + v5 + m8) | 0;
+    v15 ^= v0;
+    v15 = (v15 >>> 16) | (v15 << 16);
+    v10 = (v10 + v15) | 0;
+    v5 ^= v10;
+    v5 = (v5 >>> 12) | (v5 << 20);
+    v0 = (v0 + v5 + m9) | 0;
+    v15 ^= v0;
+    v15 = (v15 >>> 8) | (v15 << 24);
+    v10 = (v10 + v15) | 0;
+    v5 ^= v10;
+    v5 = (v5 >>> 7) | (v5 << 25);
+    v1 = (v1 + v6 + m10) | 0;
+    v12 ^= v1;
+    v12 = (v12 >>> 16) | (v12 << 16);
+    v11 = (v11 + v12) | 0;
+    v6 ^= v11;
+    v6 = (v6 >>> 12) | (v6 << 20);
+    v1 = (v1 + v6 + m11) | 0;
+    v12 ^= v1;
+    v12 = (v12 >>> 8) | (v12 << 24);
+    v11 = (v11 + v12) | 0;
+    v6 ^= v11;
+    v6 = (v6 >>> 7) | (v6 << 25);
+    v2 = (v2 + v7 + m12) | 0;
+    v13 ^= v2;
+    v13 = (v13 >>> 16) | (v13 << 16);
+    v8 = (v8 + v13) | 0;
+    v7 ^= v8;
+    v7 = (v7 >>> 12) | (v7 << 20);
+    v2 = (v2 + v7 + m13) | 0;
+    v13 ^= v2;
+    v13 = (v13 >>> 8) | (v13 << 24);
+    v8 = (v8 + v13) | 0;
+    v7 ^= v8;
+    v7 = (v7 >>> 7) | (v7 << 25);
+    v3 = (v3 + v4 + m14) | 0;
+    v14 ^= v3;
+    v14 = (v14 >>> 16) | (v14 << 16);
+    v9 = (v9 + v14) | 0;
+    v4 ^= v9;
+    v4 = (v4 >>> 12) | (v4 << 20);
+    v3 = (v3 + v4 + m15) | 0;
+    v14 ^= v3;
+    v14 = (v14 >>> 8) | (v14 << 24);
+    v9 = (v9 + v14) | 0;
+    v4 ^= v9;
+    v4 = (v4 >>> 7) | (v4 << 25);
     // Message permutation (BLAKE3 §2.2): m'[i] = m[P[i]], P = [2,6,3,10,7,0,4,13,1,11,12,5,9,14,15,8].
-    const t0 = m0, t1 = m1, t4 = m4, t5 = m5, t8 = m8;
-    m0 = m2; m1 = m6; m2 = m3; m3 = m10; m4 = m7; m5 = t0; m6 = t4; m7 = m13;
-    m8 = t1; m10 = m12; m12 = m9; m9 = m11; m11 = t5; m13 = m14; m14 = m15; m15 = t8;
+    const t0 = m0,
+      t1 = m1,
+      t4 = m4,
+      t5 = m5,
+      t8 = m8;
+    m0 = m2;
+    m1 = m6;
+    m2 = m3;
+    m3 = m10;
+    m4 = m7;
+    m5 = t0;
+    m6 = t4;
+    m7 = m13;
+    m8 = t1;
+    m10 = m12;
+    m12 = m9;
+    m9 = m11;
+    m11 = t5;
+    m13 = m14;
+    m14 = m15;
+    m15 = t8;
   }
-  cv[0] = v0 ^ v8; cv[1] = v1 ^ v9; cv[2] = v2 ^ v10; cv[3] = v3 ^ v11;
-  cv[4] = v4 ^ v12; cv[5] = v5 ^ v13; cv[6] = v6 ^ v14; cv[7] = v7 ^ v15;
+  cv[0] = v0 ^ v8;
+  cv[1] = v1 ^ v9;
+  cv[2] = v2 ^ v10;
+  cv[3] = v3 ^ v11;
+  cv[4] = v4 ^ v12;
+  cv[5] = v5 ^ v13;
+  cv[6] = v6 ^ v14;
+  cv[7] = v7 ^ v15;
 }

@@ -38,7 +38,15 @@ import { DocklockError, InputError } from './errors.ts';
 import { blake3, blake3Parts, bytesEqual, HASH_BYTES, toHex } from './hash.ts';
 import { type CageManifest } from './manifest/parse.ts';
 import { canonicalManifestBytes, decodeCanonicalManifest } from './manifest/canonical.ts';
-import { compareUtf8, inputHash, RESULT_FORMAT_VERSION, resultHash, RUN_STATUSES, type RunResult, type RunStatus } from './result.ts';
+import {
+  compareUtf8,
+  inputHash,
+  RESULT_FORMAT_VERSION,
+  resultHash,
+  RUN_STATUSES,
+  type RunResult,
+  type RunStatus,
+} from './result.ts';
 import type { WitnessEntry } from './witness/entry.ts';
 import { decodeEntries, encodeEntries } from './witness/encoding.ts';
 import { commitEntries } from './witness/log.ts';
@@ -124,7 +132,16 @@ const RESULT_FIELDS = 16;
 export function encodeBundle(b: BundleContents, options: EncodeBundleOptions = {}): Uint8Array {
   const quality = options.quality ?? 5;
   const inputs = [...b.inputs.keys()].sort(compareUtf8).map((p) => [p, b.inputs.get(p) as Uint8Array]);
-  const payload = packr.pack([canonicalManifestBytes(b.manifest), b.module, b.stdin, inputs, b.witness instanceof Uint8Array ? b.witness : encodeEntries(b.witness), resultTuple(b.result), resultHash(b.result), b.wasiLevel ?? WASI_LEVEL]);
+  const payload = packr.pack([
+    canonicalManifestBytes(b.manifest),
+    b.module,
+    b.stdin,
+    inputs,
+    b.witness instanceof Uint8Array ? b.witness : encodeEntries(b.witness),
+    resultTuple(b.result),
+    resultHash(b.result),
+    b.wasiLevel ?? WASI_LEVEL,
+  ]);
   const compressed = brotliCompressSync(payload, {
     params: {
       [zlibConstants.BROTLI_PARAM_QUALITY]: quality,
@@ -158,34 +175,56 @@ export function encodeBundle(b: BundleContents, options: EncodeBundleOptions = {
  */
 export function decodeBundle(bytes: Uint8Array, options: DecodeBundleOptions = {}): Bundle {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BUNDLE_BYTES;
-  if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new RangeError(`maxBytes must be a non-negative safe integer, got ${maxBytes}`);
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
+    throw new RangeError(`maxBytes must be a non-negative safe integer, got ${maxBytes}`);
   if (!(bytes instanceof Uint8Array)) throw new TypeError('bundle must be a Uint8Array');
   if (bytes.length < BUNDLE_MAGIC.length || !bytesEqual(bytes.subarray(0, BUNDLE_MAGIC.length), BUNDLE_MAGIC)) {
-    throw new InputError('DL_ERR_BUNDLE_BAD_MAGIC', 'not a docklock bundle: the file does not start with the bundle signature 89 44 4C 42 0D 0A 1A 0A', { offset: 0 });
+    throw new InputError(
+      'DL_ERR_BUNDLE_BAD_MAGIC',
+      'not a docklock bundle: the file does not start with the bundle signature 89 44 4C 42 0D 0A 1A 0A',
+      { offset: 0 },
+    );
   }
-  if (bytes.length < BUNDLE_HEADER_BYTES) throw corrupt(`the file ends inside the ${BUNDLE_HEADER_BYTES}-byte header (${bytes.length} bytes)`, bytes.length);
+  if (bytes.length < BUNDLE_HEADER_BYTES)
+    throw corrupt(`the file ends inside the ${BUNDLE_HEADER_BYTES}-byte header (${bytes.length} bytes)`, bytes.length);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(8);
   if (!READABLE_VERSIONS.includes(version)) {
-    throw new InputError('DL_ERR_BUNDLE_UNSUPPORTED_VERSION', `bundle format version ${version} is not supported; this build reads versions ${READABLE_VERSIONS.join(' and ')}`, { offset: 8 });
+    throw new InputError(
+      'DL_ERR_BUNDLE_UNSUPPORTED_VERSION',
+      `bundle format version ${version} is not supported; this build reads versions ${READABLE_VERSIONS.join(' and ')}`,
+      { offset: 8 },
+    );
   }
   if (!bytesEqual(bundleDigest(bytes), bytes.subarray(20, 20 + HASH_BYTES))) {
     throw corrupt('the contents do not match the BLAKE3 hash in the header (damaged or truncated file)', 20);
   }
   const declared = view.getBigUint64(12);
   if (declared > BigInt(maxBytes)) {
-    throw new InputError('DL_ERR_BUNDLE_TOO_LARGE', `bundle payload declares ${declared} bytes, over the limit of ${maxBytes} (raise maxBytes to accept it)`, { offset: 12 });
+    throw new InputError(
+      'DL_ERR_BUNDLE_TOO_LARGE',
+      `bundle payload declares ${declared} bytes, over the limit of ${maxBytes} (raise maxBytes to accept it)`,
+      { offset: 12 },
+    );
   }
   let payload: Uint8Array;
   try {
     // maxOutputLength stops inflation at the declared size: a payload that grows past it is lying.
-    payload = brotliDecompressSync(bytes.subarray(BUNDLE_HEADER_BYTES), { maxOutputLength: Math.max(1, Number(declared)) });
+    payload = brotliDecompressSync(bytes.subarray(BUNDLE_HEADER_BYTES), {
+      maxOutputLength: Math.max(1, Number(declared)),
+    });
   } catch (cause) {
     const code = (cause as { code?: string }).code;
-    if (code === 'ERR_BUFFER_TOO_LARGE') throw corrupt(`the payload inflates past its declared ${declared} bytes`, BUNDLE_HEADER_BYTES, cause);
-    throw corrupt(`the compressed payload is damaged or truncated (${(cause as Error).message})`, BUNDLE_HEADER_BYTES, cause);
+    if (code === 'ERR_BUFFER_TOO_LARGE')
+      throw corrupt(`the payload inflates past its declared ${declared} bytes`, BUNDLE_HEADER_BYTES, cause);
+    throw corrupt(
+      `the compressed payload is damaged or truncated (${(cause as Error).message})`,
+      BUNDLE_HEADER_BYTES,
+      cause,
+    );
   }
-  if (payload.length !== Number(declared)) throw corrupt(`the payload is ${payload.length} bytes, the header declares ${declared}`, 12);
+  if (payload.length !== Number(declared))
+    throw corrupt(`the payload is ${payload.length} bytes, the header declares ${declared}`, 12);
 
   let raw: unknown;
   try {
@@ -234,7 +273,8 @@ export function verifyBundle(b: Bundle): BundleVerification {
   const problems: BundleProblem[] = [];
   const r = b.result;
   const mismatch = (code: string, what: string, got: Uint8Array, want: Uint8Array): void => {
-    if (!bytesEqual(got, want)) problems.push({ code, message: `${what}: recomputed ${toHex(got)}, bundle says ${toHex(want)}` });
+    if (!bytesEqual(got, want))
+      problems.push({ code, message: `${what}: recomputed ${toHex(got)}, bundle says ${toHex(want)}` });
   };
 
   let witnessRoot: Uint8Array;
@@ -242,11 +282,17 @@ export function verifyBundle(b: Bundle): BundleVerification {
     witnessRoot = commitEntries(b.witness).root;
   } catch (cause) {
     witnessRoot = new Uint8Array(HASH_BYTES);
-    problems.push({ code: 'DL_ERR_BUNDLE_WITNESS_INVALID', message: `witness entries cannot be committed: ${(cause as Error).message}` });
+    problems.push({
+      code: 'DL_ERR_BUNDLE_WITNESS_INVALID',
+      message: `witness entries cannot be committed: ${(cause as Error).message}`,
+    });
   }
   mismatch('DL_ERR_BUNDLE_WITNESS_ROOT_MISMATCH', 'witness root', witnessRoot, r.witnessRoot);
   if (r.witnessEntries !== b.witness.length) {
-    problems.push({ code: 'DL_ERR_BUNDLE_WITNESS_COUNT_MISMATCH', message: `result counts ${r.witnessEntries} witness entries, the bundle holds ${b.witness.length}` });
+    problems.push({
+      code: 'DL_ERR_BUNDLE_WITNESS_COUNT_MISMATCH',
+      message: `result counts ${r.witnessEntries} witness entries, the bundle holds ${b.witness.length}`,
+    });
   }
   const moduleHash = blake3(b.module);
   mismatch('DL_ERR_BUNDLE_MODULE_HASH_MISMATCH', 'module hash', moduleHash, r.moduleHash);
@@ -262,21 +308,43 @@ export function verifyBundle(b: Bundle): BundleVerification {
   const below = (p: string, dir: string): boolean => p.startsWith(dir === '/' ? '/' : `${dir}/`);
   const held = [...b.inputs.keys()];
   const missing = declared.filter((p) => !b.inputs.has(p) && !b.inputs.has(`${p}/`));
-  const extra = held.filter((p) => !declared.includes(p) && !declared.some((d) => b.inputs.has(`${d}/`) && below(p, d)) && !writable.some((w) => below(p, w)));
+  const extra = held.filter(
+    (p) =>
+      !declared.includes(p) &&
+      !declared.some((d) => b.inputs.has(`${d}/`) && below(p, d)) &&
+      !writable.some((w) => below(p, w)),
+  );
   if (missing.length > 0 || extra.length > 0) {
-    problems.push({ code: 'DL_ERR_BUNDLE_INPUTS_MISMATCH', message: `input files differ from the manifest: missing [${missing.join(', ')}], undeclared [${extra.join(', ')}]` });
+    problems.push({
+      code: 'DL_ERR_BUNDLE_INPUTS_MISMATCH',
+      message: `input files differ from the manifest: missing [${missing.join(', ')}], undeclared [${extra.join(', ')}]`,
+    });
   }
   if (r.fuelLimit !== b.manifest.limits.fuel) {
-    problems.push({ code: 'DL_ERR_BUNDLE_FUEL_LIMIT_MISMATCH', message: `result fuel limit ${r.fuelLimit} differs from the manifest's ${b.manifest.limits.fuel}` });
+    problems.push({
+      code: 'DL_ERR_BUNDLE_FUEL_LIMIT_MISMATCH',
+      message: `result fuel limit ${r.fuelLimit} differs from the manifest's ${b.manifest.limits.fuel}`,
+    });
   }
-  if (r.fuelUsed > r.fuelLimit) problems.push({ code: 'DL_ERR_BUNDLE_FUEL_OVER_LIMIT', message: `fuel used ${r.fuelUsed} exceeds the limit ${r.fuelLimit}` });
+  if (r.fuelUsed > r.fuelLimit)
+    problems.push({
+      code: 'DL_ERR_BUNDLE_FUEL_OVER_LIMIT',
+      message: `fuel used ${r.fuelUsed} exceeds the limit ${r.fuelLimit}`,
+    });
 
   // The hash a correct recording would carry: the result's own fields with every recomputable
   // hash replaced by its recomputed value.
   const recomputed = resultHash({ ...r, witnessRoot, moduleHash, manifestHash, inputHash: inHash });
   mismatch('DL_ERR_BUNDLE_RESULT_HASH_MISMATCH', 'result hash', recomputed, b.resultHash);
 
-  return { ok: problems.length === 0, witnessRoot, expectedWitnessRoot: r.witnessRoot, resultHash: recomputed, expectedResultHash: b.resultHash, problems };
+  return {
+    ok: problems.length === 0,
+    witnessRoot,
+    expectedWitnessRoot: r.witnessRoot,
+    resultHash: recomputed,
+    expectedResultHash: b.resultHash,
+    problems,
+  };
 }
 
 /** The header hash: everything but the magic and the hash field itself. */
@@ -312,7 +380,11 @@ function bundleFromPayload(raw: unknown, version: number, options: DecodeBundleO
   const p = tuple(raw, version === 1 ? PAYLOAD_FIELDS_V1 : PAYLOAD_FIELDS, 'payload');
   const wasiLevel = version === 1 ? 0 : p[7];
   if (typeof wasiLevel !== 'number' || !Number.isInteger(wasiLevel) || wasiLevel < 0 || wasiLevel > WASI_LEVEL) {
-    throw new InputError('DL_ERR_BUNDLE_SCHEMA', `bundle WASI level must be an integer 0..${WASI_LEVEL} (a newer docklock recorded it?), got ${String(wasiLevel)}`, { field: 'wasiLevel' });
+    throw new InputError(
+      'DL_ERR_BUNDLE_SCHEMA',
+      `bundle WASI level must be an integer 0..${WASI_LEVEL} (a newer docklock recorded it?), got ${String(wasiLevel)}`,
+      { field: 'wasiLevel' },
+    );
   }
   const manifestBytes = bin(p[0], 'manifest');
   let manifest: CageManifest;
@@ -320,7 +392,12 @@ function bundleFromPayload(raw: unknown, version: number, options: DecodeBundleO
     manifest = decodeCanonicalManifest(manifestBytes);
   } catch (cause) {
     if (!(cause instanceof DocklockError)) throw cause;
-    throw new InputError('DL_ERR_BUNDLE_SCHEMA', `bundle manifest is invalid: ${cause.message}`, { field: 'manifest' }, { cause });
+    throw new InputError(
+      'DL_ERR_BUNDLE_SCHEMA',
+      `bundle manifest is invalid: ${cause.message}`,
+      { field: 'manifest' },
+      { cause },
+    );
   }
   const module = bin(p[1], 'module');
   const stdin = bin(p[2], 'stdin');
@@ -328,7 +405,17 @@ function bundleFromPayload(raw: unknown, version: number, options: DecodeBundleO
   const witnessBytes = bin(p[4], 'witness');
   const result = resultFromTuple(p[5]);
   const storedHash = hash(p[6], 'resultHash');
-  const bundle = { manifest, manifestBytes, module, stdin, inputs, witnessBytes, result, resultHash: storedHash, wasiLevel };
+  const bundle = {
+    manifest,
+    manifestBytes,
+    module,
+    stdin,
+    inputs,
+    witnessBytes,
+    result,
+    resultHash: storedHash,
+    wasiLevel,
+  };
   if (options.lazyWitness !== true) return { ...bundle, witness: decodeBundleWitness(witnessBytes) };
   let witness: WitnessEntry[] | undefined;
   return Object.defineProperty(bundle, 'witness', {
@@ -352,15 +439,19 @@ function decodeBundleWitness(bytes: Uint8Array): WitnessEntry[] {
 function resultFromTuple(raw: unknown): RunResult {
   const t = tuple(raw, RESULT_FIELDS, 'result');
   if (t[0] !== RESULT_FORMAT_VERSION) throw schema('result.formatVersion', `${RESULT_FORMAT_VERSION}`, t[0]);
-  if (typeof t[1] !== 'string' || !(RUN_STATUSES as readonly string[]).includes(t[1])) throw schema('result.status', `one of ${RUN_STATUSES.join(', ')}`, t[1]);
-  if (t[2] !== null && !(typeof t[2] === 'number' && Number.isInteger(t[2]) && t[2] >= -(2 ** 31) && t[2] < 2 ** 32)) throw schema('result.exitCode', 'a 32-bit integer or nil', t[2]);
+  if (typeof t[1] !== 'string' || !(RUN_STATUSES as readonly string[]).includes(t[1]))
+    throw schema('result.status', `one of ${RUN_STATUSES.join(', ')}`, t[1]);
+  if (t[2] !== null && !(typeof t[2] === 'number' && Number.isInteger(t[2]) && t[2] >= -(2 ** 31) && t[2] < 2 ** 32))
+    throw schema('result.exitCode', 'a 32-bit integer or nil', t[2]);
   if (t[3] !== null && typeof t[3] !== 'string') throw schema('result.trap', 'a string or nil', t[3]);
   const u64 = (v: unknown, field: string): bigint => {
     if (typeof v !== 'bigint' || v < 0n || v > U64_MAX) throw schema(field, 'a u64', v);
     return v;
   };
-  if (!(typeof t[9] === 'number' && Number.isSafeInteger(t[9]) && t[9] >= 0)) throw schema('result.witnessEntries', 'a non-negative integer', t[9]);
-  if (typeof t[14] !== 'string' || typeof t[15] !== 'string') throw schema('result.instrumenterVersion', 'strings for both versions', typeof t[14] === 'string' ? t[15] : t[14]);
+  if (!(typeof t[9] === 'number' && Number.isSafeInteger(t[9]) && t[9] >= 0))
+    throw schema('result.witnessEntries', 'a non-negative integer', t[9]);
+  if (typeof t[14] !== 'string' || typeof t[15] !== 'string')
+    throw schema('result.instrumenterVersion', 'strings for both versions', typeof t[14] === 'string' ? t[15] : t[14]);
   return {
     formatVersion: RESULT_FORMAT_VERSION,
     status: t[1] as RunStatus,
@@ -404,12 +495,20 @@ function pathMap(v: unknown, field: string): Map<string, Uint8Array> {
   let prev: string | undefined;
   for (let i = 0; i < v.length; i++) {
     const pair: unknown = v[i];
-    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || !pair[0].startsWith('/')) throw schema(`${field}.${i}`, '[absolute path, bytes]', pair);
-    if (prev !== undefined && compareUtf8(prev, pair[0]) >= 0) throw schema(`${field}.${i}`, 'paths in strictly increasing order', pair[0]);
+    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || !pair[0].startsWith('/'))
+      throw schema(`${field}.${i}`, '[absolute path, bytes]', pair);
+    if (prev !== undefined && compareUtf8(prev, pair[0]) >= 0)
+      throw schema(`${field}.${i}`, 'paths in strictly increasing order', pair[0]);
     // Normal paths only (an input directory is its path with one trailing "/"): a crafted bundle
     // must not give the guest's tree a component named "..".
     const body = field === 'inputs' && pair[0].length > 1 && pair[0].endsWith('/') ? pair[0].slice(0, -1) : pair[0];
-    if (body.split('/').slice(1).some((seg: string) => seg === '' || seg === '.' || seg === '..' || seg.includes('\0'))) throw schema(`${field}.${i}`, 'a normal absolute path (no empty, "." or ".." segments)', pair[0]);
+    if (
+      body
+        .split('/')
+        .slice(1)
+        .some((seg: string) => seg === '' || seg === '.' || seg === '..' || seg.includes('\0'))
+    )
+      throw schema(`${field}.${i}`, 'a normal absolute path (no empty, "." or ".." segments)', pair[0]);
     prev = pair[0];
     out.set(pair[0], bin(pair[1], `${field}.${i}`));
   }
@@ -427,7 +526,12 @@ function pathMap(v: unknown, field: string): Map<string, Uint8Array> {
 }
 
 function corrupt(why: string, offset: number, cause?: unknown): InputError {
-  return new InputError('DL_ERR_BUNDLE_CORRUPT', `bundle is corrupt: ${why}`, { offset }, cause === undefined ? undefined : { cause });
+  return new InputError(
+    'DL_ERR_BUNDLE_CORRUPT',
+    `bundle is corrupt: ${why}`,
+    { offset },
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 function schema(field: string, expected: string, got: unknown): InputError {

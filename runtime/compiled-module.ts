@@ -97,7 +97,8 @@ export class CompiledModule {
   /** Synchronous `instantiate`, for worker threads and host functions that create nested instances. */
   instantiateSync(imports: WebAssembly.Imports, options: InstantiateOptions): Instance {
     const fuel = options?.fuel;
-    if (typeof fuel !== 'bigint' || fuel < 0n) throw new RangeError(`options.fuel must be a non-negative bigint, got ${String(fuel)}`);
+    if (typeof fuel !== 'bigint' || fuel < 0n)
+      throw new RangeError(`options.fuel must be a non-negative bigint, got ${String(fuel)}`);
     this.#checkFunctionImports(imports);
     let raw: WebAssembly.Instance;
     try {
@@ -135,14 +136,18 @@ export class CompiledModule {
       const provided = (value as { [kFuncType]?: FuncType })[kFuncType];
       const declared = this.#types[imp.typeIndex ?? -1];
       if (provided !== undefined && declared !== undefined && funcTypeText(provided) !== funcTypeText(declared)) {
-        throw new WebAssembly.LinkError(`import #${i} "${imp.module}" "${imp.name}": imported function of type ${funcTypeText(provided)} does not match the declared type ${funcTypeText(declared)}`);
+        throw new WebAssembly.LinkError(
+          `import #${i} "${imp.module}" "${imp.name}": imported function of type ${funcTypeText(provided)} does not match the declared type ${funcTypeText(declared)}`,
+        );
       }
     });
   }
 }
 
 /** Value type byte → name, from the one value-type table (instrument/opcodes.ts `VALTYPE`). */
-const VALTYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(VALTYPE).map(([name, byte]) => [byte, name]));
+const VALTYPE_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(VALTYPE).map(([name, byte]) => [byte, name]),
+);
 
 function funcTypeText(t: FuncType): string {
   const names = (v: Uint8Array): string => Array.from(v, (b) => VALTYPE_NAMES[b] ?? `0x${b.toString(16)}`).join(' ');

@@ -35,7 +35,12 @@
 import { blake3, toHex } from './hash.ts';
 import { InternalError } from './errors.ts';
 import { CompiledModule } from './compiled-module.ts';
-import { INSTRUMENTER_VERSION, instrumentParsed, DEFAULT_MEMORY_LIMIT, DEFAULT_STACK_LIMIT } from './instrument/instrument.ts';
+import {
+  INSTRUMENTER_VERSION,
+  instrumentParsed,
+  DEFAULT_MEMORY_LIMIT,
+  DEFAULT_STACK_LIMIT,
+} from './instrument/instrument.ts';
 import { decodeModule } from './instrument/module.ts';
 import type { InstrumentOptions } from './instrument/instrument.ts';
 import { DEFAULT_COST_TABLE } from './instrument/cost-table.ts';
@@ -86,7 +91,19 @@ const costTableHashes = new WeakMap<CostTable, string>();
 function costTableHash(costs: CostTable): string {
   let h = costTableHashes.get(costs);
   if (h === undefined) {
-    h = toHex(blake3(Uint8Array.from([...costs.op, ...costs.fc, ...costs.simd, costs.bulkByteShift, costs.tableElementCost, costs.memoryGrowPageCost & 0xff, costs.memoryGrowPageCost >> 8])));
+    h = toHex(
+      blake3(
+        Uint8Array.from([
+          ...costs.op,
+          ...costs.fc,
+          ...costs.simd,
+          costs.bulkByteShift,
+          costs.tableElementCost,
+          costs.memoryGrowPageCost & 0xff,
+          costs.memoryGrowPageCost >> 8,
+        ]),
+      ),
+    );
     costTableHashes.set(costs, h);
   }
   return h;
@@ -106,7 +123,8 @@ export class Engine {
 
   constructor(config: EngineOptions = {}) {
     const c = { ...ENGINE_DEFAULTS, ...config, limits: Object.freeze({ ...ENGINE_DEFAULTS.limits, ...config.limits }) };
-    if (!Number.isSafeInteger(c.compileCacheSize) || c.compileCacheSize < 0) throw new RangeError(`compileCacheSize must be a non-negative integer, got ${c.compileCacheSize}`);
+    if (!Number.isSafeInteger(c.compileCacheSize) || c.compileCacheSize < 0)
+      throw new RangeError(`compileCacheSize must be a non-negative integer, got ${c.compileCacheSize}`);
     this.config = Object.freeze(c);
   }
 
@@ -217,7 +235,10 @@ export class Engine {
    * analysis pass doubles as the feature check, and runs before V8's validator so unsupported
    * proposals are named even where V8 accepts them.
    */
-  #prepare(wasm: Uint8Array, options: CompileOptions): { parsed: ReturnType<typeof decodeModule>; out: ReturnType<typeof instrumentParsed> } {
+  #prepare(
+    wasm: Uint8Array,
+    options: CompileOptions,
+  ): { parsed: ReturnType<typeof decodeModule>; out: ReturnType<typeof instrumentParsed> } {
     const o = this.resolve(options);
     checkModuleSize(wasm, o.limits as ModuleLimits);
     const parsed = decodeModule(wasm);
@@ -238,8 +259,26 @@ export class Engine {
   }
 }
 
-function moduleOf(module: WebAssembly.Module, moduleHash: Uint8Array, key: string, parsed: ReturnType<typeof decodeModule>, out: ReturnType<typeof instrumentParsed>): CompiledModule {
-  return new CompiledModule({ module, moduleHash, key, imports: parsed.imports, exports: parsed.exports, memoryLimitPages: out.memoryLimitPages, stackLimit: out.stackLimit, stats: out.stats, instrumented: out.bytes, types: parsed.types, funcTypes: parsed.funcTypes });
+function moduleOf(
+  module: WebAssembly.Module,
+  moduleHash: Uint8Array,
+  key: string,
+  parsed: ReturnType<typeof decodeModule>,
+  out: ReturnType<typeof instrumentParsed>,
+): CompiledModule {
+  return new CompiledModule({
+    module,
+    moduleHash,
+    key,
+    imports: parsed.imports,
+    exports: parsed.exports,
+    memoryLimitPages: out.memoryLimitPages,
+    stackLimit: out.stackLimit,
+    stats: out.stats,
+    instrumented: out.bytes,
+    types: parsed.types,
+    funcTypes: parsed.funcTypes,
+  });
 }
 
 /**

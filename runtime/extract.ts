@@ -23,7 +23,11 @@ export interface ExtractOptions {
 function partsOf(guestPath: string, field: string): string[] {
   const parts = guestPath.split('/').slice(1);
   if (!guestPath.startsWith('/') || parts.some((p) => p === '' || p === '.' || p === '..' || p.includes('\0'))) {
-    throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `output ${JSON.stringify(guestPath)} is not a plain absolute guest path; nothing was written`, { field });
+    throw new InputError(
+      'DL_ERR_CLI_OUTPUT_PATH',
+      `output ${JSON.stringify(guestPath)} is not a plain absolute guest path; nothing was written`,
+      { field },
+    );
   }
   return parts;
 }
@@ -41,7 +45,11 @@ function kindAt(path: string): 'dir' | 'file' | 'link' | 'other' | undefined {
  * @throws {InputError} `DL_ERR_CLI_OUTPUT_EXISTS` when a file exists and `force` is not set,
  *   `DL_ERR_CLI_OUTPUT_PATH` when a path would leave `dir` or cannot be written
  */
-export function writeOutputs(outputs: ReadonlyMap<string, Uint8Array>, dir: string, options: ExtractOptions = {}): string[] {
+export function writeOutputs(
+  outputs: ReadonlyMap<string, Uint8Array>,
+  dir: string,
+  options: ExtractOptions = {},
+): string[] {
   const field = options.field ?? 'dir';
   const root = resolve(dir);
   const plan = [...outputs.keys()].sort().map((g) => ({ guest: g, parts: partsOf(g, field) }));
@@ -53,10 +61,22 @@ export function writeOutputs(outputs: ReadonlyMap<string, Uint8Array>, dir: stri
       const kind = kindAt(at);
       const last = i === parts.length - 1;
       if (kind === undefined) break;
-      if (kind === 'link') throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `${at} is a symbolic link; ${guest} will not be written through it`, { field });
-      if (!last && kind !== 'dir') throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `${at} is in the way of ${guest} (not a directory)`, { field });
-      if (last && kind !== 'file') throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `${at} is in the way of ${guest} (not a regular file)`, { field });
-      if (last && options.force !== true) throw new InputError('DL_ERR_CLI_OUTPUT_EXISTS', `${at} already exists; pass --force to overwrite it`, { field });
+      if (kind === 'link')
+        throw new InputError(
+          'DL_ERR_CLI_OUTPUT_PATH',
+          `${at} is a symbolic link; ${guest} will not be written through it`,
+          { field },
+        );
+      if (!last && kind !== 'dir')
+        throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `${at} is in the way of ${guest} (not a directory)`, { field });
+      if (last && kind !== 'file')
+        throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `${at} is in the way of ${guest} (not a regular file)`, {
+          field,
+        });
+      if (last && options.force !== true)
+        throw new InputError('DL_ERR_CLI_OUTPUT_EXISTS', `${at} already exists; pass --force to overwrite it`, {
+          field,
+        });
     }
   }
   const written: string[] = [];
@@ -89,7 +109,11 @@ export function writeOutputs(outputs: ReadonlyMap<string, Uint8Array>, dir: stri
       }
       written.push(target);
     } catch (e) {
-      throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `cannot write ${guest} under ${root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { field });
+      throw new InputError(
+        'DL_ERR_CLI_OUTPUT_PATH',
+        `cannot write ${guest} under ${root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        { field },
+      );
     }
   }
   return written;

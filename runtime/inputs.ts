@@ -42,16 +42,29 @@ export function readManifestInputs(m: CageManifest, baseDir: string): Map<string
 
   const mapTree = (kind: 'inputs' | 'writable', i: number, host: string, guest: string): void => {
     const field = `files.${kind}[${i}].host`;
-    const fail = (code: 'DL_ERR_MANIFEST_INPUT_READ' | 'DL_ERR_MANIFEST_INPUT_SYMLINK' | 'DL_ERR_MANIFEST_INPUT_TYPE' | 'DL_ERR_MANIFEST_INPUT_LIMIT' | 'DL_ERR_MANIFEST_PATH_OVERLAP', why: string): never => {
+    const fail = (
+      code:
+        | 'DL_ERR_MANIFEST_INPUT_READ'
+        | 'DL_ERR_MANIFEST_INPUT_SYMLINK'
+        | 'DL_ERR_MANIFEST_INPUT_TYPE'
+        | 'DL_ERR_MANIFEST_INPUT_LIMIT'
+        | 'DL_ERR_MANIFEST_PATH_OVERLAP',
+      why: string,
+    ): never => {
       throw new InputError(code, `cannot map ${host} to ${guest}: ${why}`, { field });
     };
     const put = (path: string, data: Uint8Array): void => {
       if (kind === 'writable' && reserved.some((r) => within(path.replace(/\/$/, ''), r))) {
-        fail('DL_ERR_MANIFEST_PATH_OVERLAP', `its content has ${path}, where the manifest maps an input, the output directory or scratch; remove it from the host directory or map that elsewhere`);
+        fail(
+          'DL_ERR_MANIFEST_PATH_OVERLAP',
+          `its content has ${path}, where the manifest maps an input, the output directory or scratch; remove it from the host directory or map that elsewhere`,
+        );
       }
-      if (++entries > MAX_TREE_ENTRIES) fail('DL_ERR_MANIFEST_INPUT_LIMIT', `more than ${MAX_TREE_ENTRIES} files and directories in all mapped trees`);
+      if (++entries > MAX_TREE_ENTRIES)
+        fail('DL_ERR_MANIFEST_INPUT_LIMIT', `more than ${MAX_TREE_ENTRIES} files and directories in all mapped trees`);
       bytes += data.length;
-      if (bytes > MAX_TREE_BYTES) fail('DL_ERR_MANIFEST_INPUT_LIMIT', `more than ${MAX_TREE_BYTES} bytes in all inputs together`);
+      if (bytes > MAX_TREE_BYTES)
+        fail('DL_ERR_MANIFEST_INPUT_LIMIT', `more than ${MAX_TREE_BYTES} bytes in all inputs together`);
       out.set(path, data);
     };
     const readFile = (path: string, size: number): Uint8Array => {
@@ -59,7 +72,10 @@ export function readManifestInputs(m: CageManifest, baseDir: string): Map<string
       try {
         return new Uint8Array(readFileSync(path));
       } catch (e) {
-        return fail('DL_ERR_MANIFEST_INPUT_READ', `${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        return fail(
+          'DL_ERR_MANIFEST_INPUT_READ',
+          `${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        );
       }
     };
     let top;
@@ -76,12 +92,16 @@ export function readManifestInputs(m: CageManifest, baseDir: string): Map<string
     if (!top.isDirectory()) fail('DL_ERR_MANIFEST_INPUT_TYPE', 'it is neither a file nor a directory');
     const rootReal = realpathSync(host);
     const walk = (dir: string, real: string, guestDir: string, depth: number, open: string[]): void => {
-      if (depth > MAX_TREE_DEPTH) fail('DL_ERR_MANIFEST_INPUT_LIMIT', `${dir} is nested more than ${MAX_TREE_DEPTH} directories deep`);
+      if (depth > MAX_TREE_DEPTH)
+        fail('DL_ERR_MANIFEST_INPUT_LIMIT', `${dir} is nested more than ${MAX_TREE_DEPTH} directories deep`);
       let names: string[];
       try {
         names = readdirSync(dir).sort(byteOrder);
       } catch (e) {
-        return fail('DL_ERR_MANIFEST_INPUT_READ', `${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        return fail(
+          'DL_ERR_MANIFEST_INPUT_READ',
+          `${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        );
       }
       for (const name of names) {
         const path = join(dir, name);
@@ -94,17 +114,28 @@ export function readManifestInputs(m: CageManifest, baseDir: string): Map<string
           } catch {
             fail('DL_ERR_MANIFEST_INPUT_SYMLINK', `the symbolic link ${path} points nowhere`);
           }
-          if (childReal !== rootReal && !childReal.startsWith(rootReal + sep)) fail('DL_ERR_MANIFEST_INPUT_SYMLINK', `the symbolic link ${path} leads out of the mapped directory, to ${childReal}`);
+          if (childReal !== rootReal && !childReal.startsWith(rootReal + sep))
+            fail(
+              'DL_ERR_MANIFEST_INPUT_SYMLINK',
+              `the symbolic link ${path} leads out of the mapped directory, to ${childReal}`,
+            );
           st = statSync(path);
         }
         if (st.isDirectory()) {
-          if (open.includes(childReal)) fail('DL_ERR_MANIFEST_INPUT_SYMLINK', `the symbolic link ${path} leads back into a directory that contains it`);
+          if (open.includes(childReal))
+            fail(
+              'DL_ERR_MANIFEST_INPUT_SYMLINK',
+              `the symbolic link ${path} leads back into a directory that contains it`,
+            );
           put(`${g}/`, new Uint8Array(0));
           walk(path, childReal, g, depth + 1, [...open, childReal]);
         } else if (st.isFile()) {
           put(g, readFile(path, st.size));
         } else {
-          fail('DL_ERR_MANIFEST_INPUT_TYPE', `${path} is neither a file nor a directory (a socket, pipe or device cannot be mapped)`);
+          fail(
+            'DL_ERR_MANIFEST_INPUT_TYPE',
+            `${path} is neither a file nor a directory (a socket, pipe or device cannot be mapped)`,
+          );
         }
       }
     };
@@ -115,16 +146,26 @@ export function readManifestInputs(m: CageManifest, baseDir: string): Map<string
   for (const kind of ['inputs', 'writable'] as const) {
     m.files[kind].forEach((mapping, i) => {
       if (mapping.host === undefined) {
-        throw new InputError('DL_ERR_MANIFEST_INPUT_SOURCE', `files.${kind}[${i}] (${mapping.guest}) has no host path to read`, { field: `files.${kind}[${i}].host` });
+        throw new InputError(
+          'DL_ERR_MANIFEST_INPUT_SOURCE',
+          `files.${kind}[${i}] (${mapping.guest}) has no host path to read`,
+          { field: `files.${kind}[${i}].host` },
+        );
       }
       mapTree(kind, i, resolve(baseDir, mapping.host), mapping.guest);
     });
   }
   if (m.files.writable.length > 0) {
     let writableBytes = 0;
-    for (const [p, d] of out) if (m.files.writable.some((w) => within(p, w.guest)) && !m.files.inputs.some((inp) => within(p, inp.guest))) writableBytes += d.length;
+    for (const [p, d] of out)
+      if (m.files.writable.some((w) => within(p, w.guest)) && !m.files.inputs.some((inp) => within(p, inp.guest)))
+        writableBytes += d.length;
     if (writableBytes > m.limits.output) {
-      throw new InputError('DL_ERR_MANIFEST_INPUT_LIMIT', `the writable directories start with ${writableBytes} bytes, over limits.output (${m.limits.output}): their content counts against it as /output's does`, { field: 'limits.output' });
+      throw new InputError(
+        'DL_ERR_MANIFEST_INPUT_LIMIT',
+        `the writable directories start with ${writableBytes} bytes, over limits.output (${m.limits.output}): their content counts against it as /output's does`,
+        { field: 'limits.output' },
+      );
     }
   }
   return out;

@@ -73,16 +73,162 @@ function guard<T>(h: InstanceHandles, fn: () => T): T {
 //     (func (export "lo") (result i32) (i32.wrap_i64 (call $used)))
 //     (func (export "hi") (result i32) (i32.wrap_i64 (i64.shr_u (call $used) (i64.const 32)))))
 const FUEL_USED_WASM = Uint8Array.of(
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x0d, 0x03, 0x60, 0x00, 0x01, 0x7e, 0x60,
-  0x00, 0x01, 0x7c, 0x60, 0x00, 0x01, 0x7f, 0x02, 0x16, 0x02, 0x01, 0x6d, 0x04, 0x66, 0x75, 0x65,
-  0x6c, 0x03, 0x7e, 0x01, 0x01, 0x6d, 0x05, 0x6c, 0x69, 0x6d, 0x69, 0x74, 0x03, 0x7e, 0x01, 0x03,
-  0x05, 0x04, 0x00, 0x01, 0x02, 0x02, 0x07, 0x1a, 0x04, 0x04, 0x75, 0x73, 0x65, 0x64, 0x00, 0x00,
-  0x05, 0x73, 0x6d, 0x61, 0x6c, 0x6c, 0x00, 0x01, 0x02, 0x6c, 0x6f, 0x00, 0x02, 0x02, 0x68, 0x69,
-  0x00, 0x03, 0x0a, 0x48, 0x04, 0x15, 0x01, 0x01, 0x7e, 0x23, 0x00, 0x21, 0x00, 0x23, 0x01, 0x23,
-  0x01, 0x20, 0x00, 0x7d, 0x20, 0x00, 0x42, 0x00, 0x53, 0x1b, 0x0b, 0x21, 0x01, 0x01, 0x7e, 0x10,
-  0x00, 0x21, 0x00, 0x20, 0x00, 0xba, 0x44, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf0, 0xbf, 0x20,
-  0x00, 0x42, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10, 0x54, 0x1b, 0x0b, 0x05, 0x00, 0x10,
-  0x00, 0xa7, 0x0b, 0x08, 0x00, 0x10, 0x00, 0x42, 0x20, 0x88, 0xa7, 0x0b,
+  0x00,
+  0x61,
+  0x73,
+  0x6d,
+  0x01,
+  0x00,
+  0x00,
+  0x00,
+  0x01,
+  0x0d,
+  0x03,
+  0x60,
+  0x00,
+  0x01,
+  0x7e,
+  0x60,
+  0x00,
+  0x01,
+  0x7c,
+  0x60,
+  0x00,
+  0x01,
+  0x7f,
+  0x02,
+  0x16,
+  0x02,
+  0x01,
+  0x6d,
+  0x04,
+  0x66,
+  0x75,
+  0x65,
+  0x6c,
+  0x03,
+  0x7e,
+  0x01,
+  0x01,
+  0x6d,
+  0x05,
+  0x6c,
+  0x69,
+  0x6d,
+  0x69,
+  0x74,
+  0x03,
+  0x7e,
+  0x01,
+  0x03,
+  0x05,
+  0x04,
+  0x00,
+  0x01,
+  0x02,
+  0x02,
+  0x07,
+  0x1a,
+  0x04,
+  0x04,
+  0x75,
+  0x73,
+  0x65,
+  0x64,
+  0x00,
+  0x00,
+  0x05,
+  0x73,
+  0x6d,
+  0x61,
+  0x6c,
+  0x6c,
+  0x00,
+  0x01,
+  0x02,
+  0x6c,
+  0x6f,
+  0x00,
+  0x02,
+  0x02,
+  0x68,
+  0x69,
+  0x00,
+  0x03,
+  0x0a,
+  0x48,
+  0x04,
+  0x15,
+  0x01,
+  0x01,
+  0x7e,
+  0x23,
+  0x00,
+  0x21,
+  0x00,
+  0x23,
+  0x01,
+  0x23,
+  0x01,
+  0x20,
+  0x00,
+  0x7d,
+  0x20,
+  0x00,
+  0x42,
+  0x00,
+  0x53,
+  0x1b,
+  0x0b,
+  0x21,
+  0x01,
+  0x01,
+  0x7e,
+  0x10,
+  0x00,
+  0x21,
+  0x00,
+  0x20,
+  0x00,
+  0xba,
+  0x44,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0xf0,
+  0xbf,
+  0x20,
+  0x00,
+  0x42,
+  0x80,
+  0x80,
+  0x80,
+  0x80,
+  0x80,
+  0x80,
+  0x80,
+  0x10,
+  0x54,
+  0x1b,
+  0x0b,
+  0x05,
+  0x00,
+  0x10,
+  0x00,
+  0xa7,
+  0x0b,
+  0x08,
+  0x00,
+  0x10,
+  0x00,
+  0x42,
+  0x20,
+  0x88,
+  0xa7,
+  0x0b,
 );
 let fuelUsedModule: WebAssembly.Module | undefined;
 
@@ -94,7 +240,12 @@ interface FuelHelper {
   hi: () => number;
 }
 
-function wrapFunction(h: InstanceHandles, name: string, f: (...args: unknown[]) => unknown, type: FuncType | undefined): (...args: unknown[]) => unknown {
+function wrapFunction(
+  h: InstanceHandles,
+  name: string,
+  f: (...args: unknown[]) => unknown,
+  type: FuncType | undefined,
+): (...args: unknown[]) => unknown {
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
     return guard(h, () => f.apply(this, args));
   };
@@ -116,12 +267,21 @@ export class Instance {
   #fuelHelper: FuelHelper | undefined;
 
   /** `exportTypes`: the wasm type of each exported function, by export name. */
-  constructor(raw: WebAssembly.Instance, fuel: bigint, exportTypes?: ReadonlyMap<string, FuncType>, stackLimit = DEFAULT_STACK_LIMIT) {
+  constructor(
+    raw: WebAssembly.Instance,
+    fuel: bigint,
+    exportTypes?: ReadonlyMap<string, FuncType>,
+    stackLimit = DEFAULT_STACK_LIMIT,
+  ) {
     const e = raw.exports;
     const fuelG = e[EXPORT_FUEL];
     const depthG = e[EXPORT_DEPTH];
     const trapG = e[EXPORT_TRAP];
-    if (!(fuelG instanceof WebAssembly.Global) || !(depthG instanceof WebAssembly.Global) || !(trapG instanceof WebAssembly.Global)) {
+    if (
+      !(fuelG instanceof WebAssembly.Global) ||
+      !(depthG instanceof WebAssembly.Global) ||
+      !(trapG instanceof WebAssembly.Global)
+    ) {
       throw new InternalError('instance lacks docklock instrumentation exports: was the module compiled by docklock?');
     }
     this.raw = raw;
@@ -131,7 +291,10 @@ export class Instance {
     const out: Record<string, unknown> = Object.create(null);
     for (const [name, value] of Object.entries(e)) {
       if (name === EXPORT_FUEL || name === EXPORT_DEPTH || name === EXPORT_TRAP || name === EXPORT_START) continue;
-      out[name] = typeof value === 'function' ? wrapFunction(this.#h, name, value as (...args: unknown[]) => unknown, exportTypes?.get(name)) : value;
+      out[name] =
+        typeof value === 'function'
+          ? wrapFunction(this.#h, name, value as (...args: unknown[]) => unknown, exportTypes?.get(name))
+          : value;
     }
     this.exports = Object.freeze(out);
   }
@@ -188,7 +351,12 @@ export class Instance {
     fuelUsedModule ??= new WebAssembly.Module(FUEL_USED_WASM);
     this.#limitG = new WebAssembly.Global({ value: 'i64', mutable: true }, this.#limit);
     const e = new WebAssembly.Instance(fuelUsedModule, { m: { fuel: this.#h.fuel, limit: this.#limitG } }).exports;
-    this.#fuelHelper = { used: e.used as () => bigint, small: e.small as () => number, lo: e.lo as () => number, hi: e.hi as () => number };
+    this.#fuelHelper = {
+      used: e.used as () => bigint,
+      small: e.small as () => number,
+      lo: e.lo as () => number,
+      hi: e.hi as () => number,
+    };
     return this.#fuelHelper;
   }
 
@@ -220,13 +388,15 @@ export class Instance {
    * counter may go negative; the guest then traps out of fuel at its next check.
    */
   charge(amount: bigint): void {
-    if (typeof amount !== 'bigint' || amount < 0n) throw new RangeError(`amount must be a non-negative bigint, got ${String(amount)}`);
+    if (typeof amount !== 'bigint' || amount < 0n)
+      throw new RangeError(`amount must be a non-negative bigint, got ${String(amount)}`);
     this.#h.fuel.value = (this.#h.fuel.value as bigint) - amount;
   }
 
   /** Sets a new budget; `fuelUsed` then counts from here. */
   setFuel(fuel: bigint): void {
-    if (typeof fuel !== 'bigint' || fuel < 0n) throw new RangeError(`fuel must be a non-negative bigint, got ${String(fuel)}`);
+    if (typeof fuel !== 'bigint' || fuel < 0n)
+      throw new RangeError(`fuel must be a non-negative bigint, got ${String(fuel)}`);
     this.#limit = fuel;
     if (this.#limitG !== undefined) this.#limitG.value = fuel;
     this.#h.fuel.value = fuel;

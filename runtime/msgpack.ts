@@ -6,4 +6,8 @@
  */
 import { Packr } from 'msgpackr';
 
-export const canonicalPackr = /* @__PURE__ */ new Packr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: false });
+export const canonicalPackr = /* @__PURE__ */ new Packr({
+  useRecords: false,
+  int64AsType: 'bigint',
+  mapsAsObjects: false,
+});

@@ -42,7 +42,13 @@ export interface ReplayReport {
   match: boolean;
   resultHash: string;
   expectedResultHash: string;
-  divergence: { index: number; import: string; field: string; expected: EntrySummary | null; actual: EntrySummary | null } | null;
+  divergence: {
+    index: number;
+    import: string;
+    field: string;
+    expected: EntrySummary | null;
+    actual: EntrySummary | null;
+  } | null;
 }
 
 export function divergenceJson(d: Divergence): NonNullable<ReplayReport['divergence']> {
@@ -67,10 +73,25 @@ export async function replayBundle(bytes: Uint8Array): Promise<ReplayReport> {
 export async function replayDecoded(b: Bundle): Promise<ReplayReport> {
   // Fuel figures, and so every witness entry, depend on the rewriter and its cost table: a bundle
   // recorded by another version cannot replay here, and saying so beats reporting a divergence.
-  if (b.result.instrumenterVersion !== INSTRUMENTER_VERSION || b.result.costTableVersion !== DEFAULT_COST_TABLE.version) {
-    throw new InputError('DL_ERR_BUNDLE_ENGINE_MISMATCH', `the bundle was recorded by instrumenter ${b.result.instrumenterVersion} with cost table ${b.result.costTableVersion}; this docklock has ${INSTRUMENTER_VERSION} with ${DEFAULT_COST_TABLE.version}. Replay it with the docklock version that recorded it.`, { field: 'result.instrumenterVersion' });
+  if (
+    b.result.instrumenterVersion !== INSTRUMENTER_VERSION ||
+    b.result.costTableVersion !== DEFAULT_COST_TABLE.version
+  ) {
+    throw new InputError(
+      'DL_ERR_BUNDLE_ENGINE_MISMATCH',
+      `the bundle was recorded by instrumenter ${b.result.instrumenterVersion} with cost table ${b.result.costTableVersion}; this docklock has ${INSTRUMENTER_VERSION} with ${DEFAULT_COST_TABLE.version}. Replay it with the docklock version that recorded it.`,
+      { field: 'result.instrumenterVersion' },
+    );
   }
-  const out = await runCage({ manifest: b.manifest, module: b.module, stdin: b.stdin, inputs: b.inputs, mode: 'replay', witness: b.witnessBytes, wasiLevel: b.wasiLevel });
+  const out = await runCage({
+    manifest: b.manifest,
+    module: b.module,
+    stdin: b.stdin,
+    inputs: b.inputs,
+    mode: 'replay',
+    witness: b.witnessBytes,
+    wasiLevel: b.wasiLevel,
+  });
   const actual = resultHash(out.result);
   const match = out.divergence === null && bytesEqual(actual, b.resultHash);
   return {
@@ -86,7 +107,10 @@ export function verifyBundleBytes(bytes: Uint8Array, expectedHash?: string): Bun
   const bundle = decodeBundle(bytes);
   const v = verifyBundle(bundle);
   if (expectedHash !== undefined && toHex(bundle.resultHash) !== expectedHash.toLowerCase()) {
-    v.problems.push({ code: 'DL_ERR_BUNDLE_UNEXPECTED_HASH', message: `the bundle's result hash ${toHex(bundle.resultHash)} is not the expected ${expectedHash.toLowerCase()}` });
+    v.problems.push({
+      code: 'DL_ERR_BUNDLE_UNEXPECTED_HASH',
+      message: `the bundle's result hash ${toHex(bundle.resultHash)} is not the expected ${expectedHash.toLowerCase()}`,
+    });
     v.ok = false;
   }
   return { ...v, bundle };

@@ -34,7 +34,15 @@ import { blake3, toHex } from './hash.ts';
 export const RESULT_FORMAT_VERSION = 1;
 
 /** How a run ended. `rejected`: the module never ran (validation or grant failure). */
-export const RUN_STATUSES = ['exited', 'trapped', 'out_of_fuel', 'stack_exhausted', 'memory_limit', 'output_limit', 'rejected'] as const;
+export const RUN_STATUSES = [
+  'exited',
+  'trapped',
+  'out_of_fuel',
+  'stack_exhausted',
+  'memory_limit',
+  'output_limit',
+  'rejected',
+] as const;
 /** How a run ended. */
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
@@ -153,7 +161,8 @@ export function canonicalResultBytes(r: RunResult): Uint8Array {
  * ```
  */
 export function resultHash(r: RunResult): Uint8Array {
-  if (r.formatVersion !== RESULT_FORMAT_VERSION) throw new TypeError(`result formatVersion must be ${RESULT_FORMAT_VERSION}, got ${String(r.formatVersion)}`);
+  if (r.formatVersion !== RESULT_FORMAT_VERSION)
+    throw new TypeError(`result formatVersion must be ${RESULT_FORMAT_VERSION}, got ${String(r.formatVersion)}`);
   return blake3(canonicalResultBytes(r));
 }
 

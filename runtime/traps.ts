@@ -14,7 +14,10 @@ const MESSAGE_CODES: [RegExp, TrapCode][] = [
   [/integer overflow|divide result unrepresentable/, 'integer_overflow'],
   [/float unrepresentable|invalid conversion/, 'invalid_conversion'],
   [/memory access out of bounds|data segment (\d+ is )?out of bounds|out of bounds memory/, 'out_of_bounds_memory'],
-  [/table index is out of bounds|table access out of bounds|element segment out of bounds|invalid index into function table|table out of bounds/, 'out_of_bounds_table'],
+  [
+    /table index is out of bounds|table access out of bounds|element segment out of bounds|invalid index into function table|table out of bounds/,
+    'out_of_bounds_table',
+  ],
   [/signature mismatch|type mismatch/, 'indirect_call_type_mismatch'],
   [/null function|uninitialized element/, 'uninitialized_element'],
   [/null pointer|null reference|dereferencing a null/, 'null_reference'],
@@ -46,12 +49,16 @@ export function classifyTrap(err: unknown, reason: number): unknown {
   if (reason === TRAP_REASON.stack) return new StackExhausted();
   if (err instanceof WebAssembly.RuntimeError) {
     const msg = err.message;
-    for (const [re, code] of MESSAGE_CODES) if (re.test(msg)) return new Trap(code, TRAP_MESSAGES[code], { cause: err });
+    for (const [re, code] of MESSAGE_CODES)
+      if (re.test(msg)) return new Trap(code, TRAP_MESSAGES[code], { cause: err });
     return new InternalError(`unclassified WebAssembly trap: ${msg}`, { cause: err });
   }
   if (err instanceof RangeError && /call stack size/i.test(err.message)) {
     // V8's own overflow depth is not deterministic; the stack budget exists so this never happens.
-    const e = new InternalError('the engine stack overflowed before the deterministic stack budget was reached; lower the stack budget', { cause: err });
+    const e = new InternalError(
+      'the engine stack overflowed before the deterministic stack budget was reached; lower the stack budget',
+      { cause: err },
+    );
     return e;
   }
   return err;

@@ -65,7 +65,12 @@ const LIMIT_CODES = {
   'data size': 'DL_ERR_LIMIT_DATA_SIZE',
 } as const satisfies Record<string, ErrorCode>;
 
-function limitError(what: keyof typeof LIMIT_CODES, value: number, max: number, where: Record<string, string | number>): ValidationError {
+function limitError(
+  what: keyof typeof LIMIT_CODES,
+  value: number,
+  max: number,
+  where: Record<string, string | number>,
+): ValidationError {
   return new ValidationError(LIMIT_CODES[what], `${what}: ${value} is over the limit of ${max}`, where);
 }
 
@@ -90,16 +95,33 @@ export function checkModuleSize(wasm: Uint8Array, limits: ModuleLimits): void {
 
 /** Limits on the decoded structure (function count, locals, body, table and data sizes). */
 export function checkLimits(m: ParsedModule, limits: ModuleLimits): void {
-  if (m.funcTypes.length > limits.functions) throw limitError('function count', m.funcTypes.length, limits.functions, { section: 'function' });
-  for (const [what, n] of [['type count', m.types.length], ['import count', m.imports.length], ['export count', m.exports.length], ['global count', m.globalTypes.length]] as const) {
+  if (m.funcTypes.length > limits.functions)
+    throw limitError('function count', m.funcTypes.length, limits.functions, { section: 'function' });
+  for (const [what, n] of [
+    ['type count', m.types.length],
+    ['import count', m.imports.length],
+    ['export count', m.exports.length],
+    ['global count', m.globalTypes.length],
+  ] as const) {
     if (n > limits.entries) throw limitError(what, n, limits.entries, {});
   }
   m.bodies.forEach((b, i) => {
     const func = m.importedFuncCount + i;
-    if (b.localCount > limits.localsPerFunction) throw limitError('locals per function', b.localCount, limits.localsPerFunction, { section: 'code', func, offset: b.bodyStart });
-    if (b.end - b.bodyStart > limits.bodyBytes) throw limitError('function body size', b.end - b.bodyStart, limits.bodyBytes, { section: 'code', func, offset: b.start });
+    if (b.localCount > limits.localsPerFunction)
+      throw limitError('locals per function', b.localCount, limits.localsPerFunction, {
+        section: 'code',
+        func,
+        offset: b.bodyStart,
+      });
+    if (b.end - b.bodyStart > limits.bodyBytes)
+      throw limitError('function body size', b.end - b.bodyStart, limits.bodyBytes, {
+        section: 'code',
+        func,
+        offset: b.start,
+      });
   });
-  for (const t of m.tables) if (t.min > limits.tableElements) throw limitError('table size', t.min, limits.tableElements, { section: 'table' });
+  for (const t of m.tables)
+    if (t.min > limits.tableElements) throw limitError('table size', t.min, limits.tableElements, { section: 'table' });
   if (m.dataBytes > limits.dataBytes) throw limitError('data size', m.dataBytes, limits.dataBytes, { section: 'data' });
 }
 
@@ -109,7 +131,11 @@ export { checkWithEngine };
 export function checkImports(m: ParsedModule, grants: ImportGrants): void {
   for (const imp of m.imports) {
     if (!isGranted(grants, imp.module, imp.name)) {
-      throw new ValidationError('DL_ERR_IMPORT_NOT_GRANTED', `import "${imp.module}"."${imp.name}" (${imp.kind}) is not granted; grant it in the manifest or remove it from the module`, { section: 'import', import: `${imp.module}.${imp.name}` });
+      throw new ValidationError(
+        'DL_ERR_IMPORT_NOT_GRANTED',
+        `import "${imp.module}"."${imp.name}" (${imp.kind}) is not granted; grant it in the manifest or remove it from the module`,
+        { section: 'import', import: `${imp.module}.${imp.name}` },
+      );
     }
   }
 }

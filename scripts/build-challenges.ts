@@ -20,7 +20,16 @@
  * Usage: npx node scripts/build-challenges.ts [--check]
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +41,14 @@ export const CHALLENGES_DIR = join(ROOT, 'challenges');
 export const EXAMPLES_DIR = join(CHALLENGES_DIR, 'examples');
 
 /** asc flags for a challenge (a WASI command exporting `_start`); abort prints and exits 134. */
-const ASC_CHALLENGE = ['-O3', '--runtime', 'stub', '--noAssert', '--use', 'abort=challenges/sdk/assemblyscript/io/dlAbort'];
+const ASC_CHALLENGE = [
+  '-O3',
+  '--runtime',
+  'stub',
+  '--noAssert',
+  '--use',
+  'abort=challenges/sdk/assemblyscript/io/dlAbort',
+];
 /** asc flags for a submission: no imports at all (abort becomes a trap), `memory` exported. */
 const ASC_SUBMISSION = ['-O3', '--runtime', 'stub', '--noAssert', '--use', 'abort='];
 const CLANG_COMPILE = ['--target=wasm32-wasi', '-O2', '-std=c11', '-Wall', '-Wextra', '-Werror'];
@@ -55,8 +71,10 @@ export function targets(): Target[] {
   const out: Target[] = [];
   for (const name of listDir(EXAMPLES_DIR)) {
     const dir = join(EXAMPLES_DIR, name);
-    if (existsSync(join(dir, 'assembly', 'index.ts'))) out.push({ source: join(dir, 'assembly', 'index.ts'), output: join(dir, 'challenge.wasm'), kind: 'as-command' });
-    else if (existsSync(join(dir, 'challenge.c'))) out.push({ source: join(dir, 'challenge.c'), output: join(dir, 'challenge.wasm'), kind: 'c-command' });
+    if (existsSync(join(dir, 'assembly', 'index.ts')))
+      out.push({ source: join(dir, 'assembly', 'index.ts'), output: join(dir, 'challenge.wasm'), kind: 'as-command' });
+    else if (existsSync(join(dir, 'challenge.c')))
+      out.push({ source: join(dir, 'challenge.c'), output: join(dir, 'challenge.wasm'), kind: 'c-command' });
     const src = join(dir, 'submissions', 'src');
     for (const f of listDir(src)) {
       const m = /^(.+)\.(ts|c|wat)$/.exec(f);
@@ -66,7 +84,8 @@ export function targets(): Target[] {
     }
   }
   const asTest = join(CHALLENGES_DIR, 'sdk', 'assemblyscript', 'test', 'selftest.ts');
-  if (existsSync(asTest)) out.push({ source: asTest, output: join(dirname(asTest), 'selftest.wasm'), kind: 'as-command' });
+  if (existsSync(asTest))
+    out.push({ source: asTest, output: join(dirname(asTest), 'selftest.wasm'), kind: 'as-command' });
   const cTest = join(CHALLENGES_DIR, 'sdk', 'c', 'test', 'selftest.c');
   if (existsSync(cTest)) out.push({ source: cTest, output: join(dirname(cTest), 'selftest.wasm'), kind: 'c-command' });
   return out;
@@ -75,11 +94,17 @@ export function targets(): Target[] {
 async function buildAs(t: Target, outFile: string): Promise<void> {
   const flags = t.kind === 'as-command' ? ASC_CHALLENGE : ASC_SUBMISSION;
   const errors: string[] = [];
-  const sink = { write: (s: string | Uint8Array): void => void errors.push(typeof s === 'string' ? s : new TextDecoder().decode(s)) };
+  const sink = {
+    write: (s: string | Uint8Array): void => void errors.push(typeof s === 'string' ? s : new TextDecoder().decode(s)),
+  };
   // Paths relative to the repository root, so internal names (and the abort alias) never depend on
   // where the checkout lives.
-  const r = await asc.main([relative(ROOT, t.source), '-o', relative(ROOT, outFile), '--baseDir', ROOT, ...flags], { stdout: sink, stderr: sink });
-  if (r.error !== null) throw new Error(`asc failed on ${relative(ROOT, t.source)}: ${errors.join('')}${r.error.message}`);
+  const r = await asc.main([relative(ROOT, t.source), '-o', relative(ROOT, outFile), '--baseDir', ROOT, ...flags], {
+    stdout: sink,
+    stderr: sink,
+  });
+  if (r.error !== null)
+    throw new Error(`asc failed on ${relative(ROOT, t.source)}: ${errors.join('')}${r.error.message}`);
 }
 
 function clang(t: Target, args: string[]): void {
@@ -87,7 +112,9 @@ function clang(t: Target, args: string[]): void {
     execFileSync('clang', args, { cwd: dirname(t.source), stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const err = e as { stderr?: Buffer; message: string };
-    throw new Error(`clang failed on ${relative(ROOT, t.source)}: ${err.stderr?.toString() || err.message}`, { cause: e });
+    throw new Error(`clang failed on ${relative(ROOT, t.source)}: ${err.stderr?.toString() || err.message}`, {
+      cause: e,
+    });
   }
 }
 
@@ -150,7 +177,8 @@ export async function checkChallenges(): Promise<string[]> {
     for (const t of targets()) {
       const f = join(dir, `${i++}.wasm`);
       await buildTo(t, f);
-      if (!existsSync(t.output) || !readFileSync(t.output).equals(readFileSync(f))) differ.push(relative(ROOT, t.output));
+      if (!existsSync(t.output) || !readFileSync(t.output).equals(readFileSync(f)))
+        differ.push(relative(ROOT, t.output));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

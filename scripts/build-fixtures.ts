@@ -18,7 +18,17 @@
  * (Node 24: `npx node scripts/build-fixtures.ts`; vitest's globalSetup calls `buildFixtures()`.)
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,7 +81,9 @@ export function flagsFor(name: string): { compile: string[]; link: string[] } {
 /** `clang --version`'s first line, or undefined when clang is not installed. */
 export function clangVersion(): string | undefined {
   try {
-    return execFileSync('clang', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')[0]!.trim();
+    return execFileSync('clang', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .split('\n')[0]!
+      .trim();
   } catch {
     return undefined;
   }
@@ -82,7 +94,9 @@ function clang(name: string, args: string[]): void {
     execFileSync('clang', args, { cwd: FIXTURE_SRC_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const err = e as { stderr?: Buffer; message: string };
-    throw new Error(`clang failed on test/fixtures/c/${name}.c: ${err.stderr?.toString() || err.message}`, { cause: e });
+    throw new Error(`clang failed on test/fixtures/c/${name}.c: ${err.stderr?.toString() || err.message}`, {
+      cause: e,
+    });
   }
 }
 
@@ -113,7 +127,9 @@ function manifestFor(version: string): Record<string, unknown> {
 export function buildFixtures(options: { force?: boolean } = {}): BuildResult {
   const version = clangVersion();
   if (version === undefined) {
-    throw new Error('clang is not installed: run `bash scripts/setup-toolchain.sh` (Debian clang, lld, wasi-libc, libclang-rt-14-dev-wasm32) to build the C fixtures');
+    throw new Error(
+      'clang is not installed: run `bash scripts/setup-toolchain.sh` (Debian clang, lld, wasi-libc, libclang-rt-14-dev-wasm32) to build the C fixtures',
+    );
   }
   mkdirSync(FIXTURE_WASM_DIR, { recursive: true });
   const manifest = manifestFor(version);
@@ -129,11 +145,12 @@ export function buildFixtures(options: { force?: boolean } = {}): BuildResult {
   for (const name of fixtureNames()) {
     const src = join(FIXTURE_SRC_DIR, `${name}.c`);
     const out = join(FIXTURE_WASM_DIR, `${name}.wasm`);
-    const stale = options.force === true
-      || toolchainChanged
-      || JSON.stringify(recorded[name]) !== JSON.stringify(manifest[name])
-      || !existsSync(out)
-      || statSync(out).mtimeMs < statSync(src).mtimeMs;
+    const stale =
+      options.force === true ||
+      toolchainChanged ||
+      JSON.stringify(recorded[name]) !== JSON.stringify(manifest[name]) ||
+      !existsSync(out) ||
+      statSync(out).mtimeMs < statSync(src).mtimeMs;
     if (!stale) {
       result.upToDate.push(name);
       continue;

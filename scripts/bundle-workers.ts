@@ -21,7 +21,9 @@ await Promise.all(
       target: 'node22',
       external: ['msgpackr-extract'],
       // CommonJS dependencies inside an ES module bundle need a `require`.
-      banner: { js: "import { createRequire as __dlCreateRequire } from 'node:module'; const require = __dlCreateRequire(import.meta.url);" },
+      banner: {
+        js: "import { createRequire as __dlCreateRequire } from 'node:module'; const require = __dlCreateRequire(import.meta.url);",
+      },
       logLevel: 'warning',
     }),
   ),

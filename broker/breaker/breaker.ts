@@ -121,7 +121,11 @@ export class CircuitBreaker {
       });
     };
     loop();
-    if (this.#fastRules.length > 0 && this.config.pidsIntervalMs < this.config.intervalMs && this.#deps.source.readPids !== undefined) {
+    if (
+      this.#fastRules.length > 0 &&
+      this.config.pidsIntervalMs < this.config.intervalMs &&
+      this.#deps.source.readPids !== undefined
+    ) {
       const fast = (): void => {
         if (!this.#running) return;
         const started = this.#now();
@@ -182,11 +186,16 @@ export class CircuitBreaker {
         this.#fastPrev.set(svc.id, raw);
         this.#fastServed.add(svc.id);
         const signals = deriveSignals(raw, prev, this.#deps.hostCores);
-        if (older !== undefined && raw.at - older.at <= 2.5 * this.config.pidsIntervalMs && signals.pids_per_sec !== undefined) {
+        if (
+          older !== undefined &&
+          raw.at - older.at <= 2.5 * this.config.pidsIntervalMs &&
+          signals.pids_per_sec !== undefined
+        ) {
           const two = deriveSignals(raw, older, this.#deps.hostCores).pids_per_sec;
           if (two !== undefined && two > signals.pids_per_sec) signals.pids_per_sec = two;
         }
-        for (const trip of this.#evaluator.step(svc.id, signals, raw.at, this.#fastRules)) await this.#handle(svc, trip, signals);
+        for (const trip of this.#evaluator.step(svc.id, signals, raw.at, this.#fastRules))
+          await this.#handle(svc, trip, signals);
       }),
     );
   }
@@ -322,7 +331,9 @@ export class CircuitBreaker {
       await this.#record({ ...base, outcome: 'acted', reason: 'ok', repeats: 0 });
     } catch (err) {
       m.failures.inc({ rule: rule.name, action: rule.action });
-      const e = Errors.breakerAction(`${rule.action} of ${svc.owner}/${svc.name} failed: ${(err as Error).message ?? String(err)}`);
+      const e = Errors.breakerAction(
+        `${rule.action} of ${svc.owner}/${svc.name} failed: ${(err as Error).message ?? String(err)}`,
+      );
       await this.#record({ ...base, outcome: 'failed', reason: e.code, repeats: 0, detail: e.message.slice(0, 300) });
     }
     // Whatever happened, the next trip must come from fresh evidence.
@@ -338,12 +349,20 @@ export class CircuitBreaker {
 
   async #record(e: Omit<BreakerEvent, 'seq'>): Promise<void> {
     const ev = this.history.add(e);
-    const vals = Object.entries(ev.signals).map(([k, v]) => `${k}=${v}`).join(' ');
-    const tail = ev.outcome === 'acted' ? `${ev.action} done` : ev.outcome === 'failed' ? `${ev.action} failed: ${ev.detail ?? ''}` : `${ev.action} suppressed: ${ev.reason}`;
+    const vals = Object.entries(ev.signals)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    const tail =
+      ev.outcome === 'acted'
+        ? `${ev.action} done`
+        : ev.outcome === 'failed'
+          ? `${ev.action} failed: ${ev.detail ?? ''}`
+          : `${ev.action} suppressed: ${ev.reason}`;
     await this.#audit({
       // The structured event rides along, so the history can be rebuilt after a restart.
       breaker: withoutSeq(ev),
-      action: ev.outcome === 'acted' ? 'breaker.action' : ev.outcome === 'failed' ? 'breaker.failed' : 'breaker.suppressed',
+      action:
+        ev.outcome === 'acted' ? 'breaker.action' : ev.outcome === 'failed' ? 'breaker.failed' : 'breaker.suppressed',
       principal: null,
       decision: ev.outcome === 'acted' ? 'allowed' : ev.outcome === 'failed' ? 'error' : 'denied',
       target: ev.id,

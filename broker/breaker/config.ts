@@ -48,16 +48,19 @@ export interface BreakerConfig {
 type Obj = Record<string, unknown>;
 
 function obj(value: unknown, field: string, allowed: readonly string[]): Obj {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw Errors.config(`expected a mapping, received ${Array.isArray(value) ? 'a list' : typeof value}`, field);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw Errors.config(`expected a mapping, received ${Array.isArray(value) ? 'a list' : typeof value}`, field);
   for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) throw Errors.config(`unknown key "${key}" (allowed: ${allowed.join(', ')})`, `${field}.${key}`);
+    if (!allowed.includes(key))
+      throw Errors.config(`unknown key "${key}" (allowed: ${allowed.join(', ')})`, `${field}.${key}`);
   }
   return value as Obj;
 }
 
 function posInt(v: unknown, field: string, dflt: number): number {
   const x = v ?? dflt;
-  if (typeof x !== 'number' || !Number.isInteger(x) || x <= 0) throw Errors.config(`expected a positive integer, received ${JSON.stringify(x)}`, field);
+  if (typeof x !== 'number' || !Number.isInteger(x) || x <= 0)
+    throw Errors.config(`expected a positive integer, received ${JSON.stringify(x)}`, field);
   return x;
 }
 
@@ -81,15 +84,35 @@ const RULE_NAME = /^[a-z][a-z0-9_]{0,47}$/;
  */
 export function parseBreakerConfig(raw: unknown): BreakerConfig {
   const f = 'config.breaker';
-  const o = obj(raw ?? {}, f, ['enabled', 'mode', 'interval', 'pidsInterval', 'grace', 'cooldown', 'maxActionsPerHour', 'defaultAction', 'source', 'cgroupRoot', 'historySize', 'persistHistory', 'rules']);
+  const o = obj(raw ?? {}, f, [
+    'enabled',
+    'mode',
+    'interval',
+    'pidsInterval',
+    'grace',
+    'cooldown',
+    'maxActionsPerHour',
+    'defaultAction',
+    'source',
+    'cgroupRoot',
+    'historySize',
+    'persistHistory',
+    'rules',
+  ]);
   const enabled = o.enabled ?? false;
   if (typeof enabled !== 'boolean') throw Errors.config('expected true or false', `${f}.enabled`);
   const mode = o.mode ?? 'monitor';
-  if (mode !== 'enforce' && mode !== 'monitor') throw Errors.config(`expected "enforce" or "monitor", received ${JSON.stringify(mode)}`, `${f}.mode`);
+  if (mode !== 'enforce' && mode !== 'monitor')
+    throw Errors.config(`expected "enforce" or "monitor", received ${JSON.stringify(mode)}`, `${f}.mode`);
   const intervalMs = parseDuration(o.interval ?? '1s', `${f}.interval`);
-  if (intervalMs < 100) throw Errors.breakerRule(`the interval must be at least 100ms, received ${intervalMs}ms`, `${f}.interval`);
+  if (intervalMs < 100)
+    throw Errors.breakerRule(`the interval must be at least 100ms, received ${intervalMs}ms`, `${f}.interval`);
   const pidsIntervalMs = parseDuration(o.pidsInterval ?? `${Math.min(250, intervalMs)}ms`, `${f}.pidsInterval`);
-  if (pidsIntervalMs < 50 || pidsIntervalMs > intervalMs) throw Errors.breakerRule(`pidsInterval must be between 50ms and the interval (${intervalMs}ms), received ${pidsIntervalMs}ms`, `${f}.pidsInterval`);
+  if (pidsIntervalMs < 50 || pidsIntervalMs > intervalMs)
+    throw Errors.breakerRule(
+      `pidsInterval must be between 50ms and the interval (${intervalMs}ms), received ${pidsIntervalMs}ms`,
+      `${f}.pidsInterval`,
+    );
   const persistHistory = o.persistHistory ?? true;
   if (typeof persistHistory !== 'boolean') throw Errors.config('expected true or false', `${f}.persistHistory`);
   const graceMs = parseDuration(o.grace ?? '30s', `${f}.grace`);
@@ -97,12 +120,18 @@ export function parseBreakerConfig(raw: unknown): BreakerConfig {
   const caps = obj(o.maxActionsPerHour ?? {}, `${f}.maxActionsPerHour`, ['perService', 'total']);
   const perService = posInt(caps.perService, `${f}.maxActionsPerHour.perService`, 6);
   const total = posInt(caps.total, `${f}.maxActionsPerHour.total`, 30);
-  if (perService > total) throw Errors.config(`perService (${perService}) cannot exceed total (${total})`, `${f}.maxActionsPerHour`);
+  if (perService > total)
+    throw Errors.config(`perService (${perService}) cannot exceed total (${total})`, `${f}.maxActionsPerHour`);
   const defaultAction = action(o.defaultAction ?? 'pause', `${f}.defaultAction`);
   const source = o.source ?? 'auto';
-  if (source !== 'auto' && source !== 'cgroup' && source !== 'docker-stats') throw Errors.config(`expected "auto", "cgroup" or "docker-stats", received ${JSON.stringify(source)}`, `${f}.source`);
+  if (source !== 'auto' && source !== 'cgroup' && source !== 'docker-stats')
+    throw Errors.config(
+      `expected "auto", "cgroup" or "docker-stats", received ${JSON.stringify(source)}`,
+      `${f}.source`,
+    );
   const cgroupRoot = o.cgroupRoot ?? '/sys/fs/cgroup';
-  if (typeof cgroupRoot !== 'string' || !cgroupRoot.startsWith('/')) throw Errors.config('expected an absolute path', `${f}.cgroupRoot`);
+  if (typeof cgroupRoot !== 'string' || !cgroupRoot.startsWith('/'))
+    throw Errors.config('expected an absolute path', `${f}.cgroupRoot`);
   const historySize = posInt(o.historySize, `${f}.historySize`, 1000);
 
   const rulesRaw = obj(o.rules ?? {}, `${f}.rules`, Object.keys((o.rules ?? {}) as object));
@@ -115,9 +144,26 @@ export function parseBreakerConfig(raw: unknown): BreakerConfig {
       continue;
     }
     const d = obj(def, rf, ['when', 'action']);
-    if (typeof d.when !== 'string' || d.when.trim() === '') throw Errors.breakerRule('expected a rule expression in "when"', `${rf}.when`);
-    rules.push(parseRule(name, d.when, d.action === undefined ? defaultAction : action(d.action, `${rf}.action`), `${rf}.when`));
+    if (typeof d.when !== 'string' || d.when.trim() === '')
+      throw Errors.breakerRule('expected a rule expression in "when"', `${rf}.when`);
+    rules.push(
+      parseRule(name, d.when, d.action === undefined ? defaultAction : action(d.action, `${rf}.action`), `${rf}.when`),
+    );
   }
   if (enabled && rules.length === 0) throw Errors.breakerRule('the breaker is enabled but has no rules', `${f}.rules`);
-  return { enabled, mode, intervalMs, pidsIntervalMs, persistHistory, graceMs, cooldownMs, maxActionsPerHour: { perService, total }, defaultAction, source, cgroupRoot, historySize, rules };
+  return {
+    enabled,
+    mode,
+    intervalMs,
+    pidsIntervalMs,
+    persistHistory,
+    graceMs,
+    cooldownMs,
+    maxActionsPerHour: { perService, total },
+    defaultAction,
+    source,
+    cgroupRoot,
+    historySize,
+    rules,
+  };
 }

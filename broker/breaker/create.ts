@@ -20,9 +20,18 @@ import { DockerInventory, HostSignalSource, ServiceActuator, hostCores } from '.
  * const breaker = createCircuitBreaker({ config: config.breaker, instance: config.instance, docker, services, audit, registry: metrics.registry });
  * breaker.start();
  */
-export function createCircuitBreaker(opts: { config: BreakerConfig; instance: string; docker: Docker; services: Pick<ServiceManager, 'enforce'>; audit: AuditSink; registry: Registry; now?: () => number }): CircuitBreaker {
+export function createCircuitBreaker(opts: {
+  config: BreakerConfig;
+  instance: string;
+  docker: Docker;
+  services: Pick<ServiceManager, 'enforce'>;
+  audit: AuditSink;
+  registry: Registry;
+  now?: () => number;
+}): CircuitBreaker {
   const now = opts.now ?? Date.now;
-  const openStats = async (id: string): Promise<Readable> => (await opts.docker.getContainer(id).stats({ stream: true })) as unknown as Readable;
+  const openStats = async (id: string): Promise<Readable> =>
+    (await opts.docker.getContainer(id).stats({ stream: true })) as unknown as Readable;
   return new CircuitBreaker({
     config: opts.config,
     inventory: new DockerInventory(opts.docker, now, opts.instance),

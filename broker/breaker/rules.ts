@@ -49,7 +49,11 @@ const TOKEN = /\s*(>=|<=|>|<|[A-Za-z_][A-Za-z0-9_.]*|[0-9]+(?:\.[0-9]+)?(?:ms|s|
  */
 export function parseDuration(text: unknown, field: string): number {
   const m = typeof text === 'string' ? /^([0-9]+(?:\.[0-9]+)?)(ms|s|m)$/.exec(text.trim()) : null;
-  if (m === null) throw Errors.breakerRule(`expected a duration such as "500ms", "2s" or "1m", received ${JSON.stringify(text)}`, field);
+  if (m === null)
+    throw Errors.breakerRule(
+      `expected a duration such as "500ms", "2s" or "1m", received ${JSON.stringify(text)}`,
+      field,
+    );
   const n = Number(m[1]);
   return Math.round(m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000);
 }
@@ -73,7 +77,11 @@ export function parseRule(name: string, text: string, action: BreakerAction, fie
     if (/^\s*$/.test(text.slice(pos))) break;
     TOKEN.lastIndex = pos;
     const m = TOKEN.exec(text);
-    if (m === null) throw Errors.breakerRule(`unexpected character "${text.slice(pos).trim()[0] ?? ''}" at column ${pos + 1} of "${text}"`, field);
+    if (m === null)
+      throw Errors.breakerRule(
+        `unexpected character "${text.slice(pos).trim()[0] ?? ''}" at column ${pos + 1} of "${text}"`,
+        field,
+      );
     tokens.push({ t: m[1]!, at: pos + (m[0].length - m[1]!.length) + 1 });
     pos = TOKEN.lastIndex;
   }
@@ -81,14 +89,21 @@ export function parseRule(name: string, text: string, action: BreakerAction, fie
   const peek = (): string | undefined => tokens[i]?.t;
   const fail = (expected: string): never => {
     const tok = tokens[i];
-    throw Errors.breakerRule(`expected ${expected} ${tok === undefined ? 'at the end' : `at column ${tok.at}, found "${tok.t}"`} in "${text}"`, field);
+    throw Errors.breakerRule(
+      `expected ${expected} ${tok === undefined ? 'at the end' : `at column ${tok.at}, found "${tok.t}"`} in "${text}"`,
+      field,
+    );
   };
   const term = (): Term => {
     const signal = peek();
-    if (signal === undefined || !/^[A-Za-z_]/.test(signal) || signal === 'and' || signal === 'or' || signal === 'for') return fail('a signal name');
+    if (signal === undefined || !/^[A-Za-z_]/.test(signal) || signal === 'and' || signal === 'or' || signal === 'for')
+      return fail('a signal name');
     const info = SIGNALS.get(signal);
     if (info === undefined) {
-      throw Errors.breakerRule(`unknown signal "${signal}" (known: ${[...SIGNALS.keys()].filter((k) => !k.includes('.pressure.') || k.endsWith('.avg10')).join(', ')}, and the other PSI fields avg60, avg300, total)`, field);
+      throw Errors.breakerRule(
+        `unknown signal "${signal}" (known: ${[...SIGNALS.keys()].filter((k) => !k.includes('.pressure.') || k.endsWith('.avg10')).join(', ')}, and the other PSI fields avg60, avg300, total)`,
+        field,
+      );
     }
     i++;
     const op = peek();
@@ -97,7 +112,8 @@ export function parseRule(name: string, text: string, action: BreakerAction, fie
     const num = peek();
     const nm = num === undefined ? null : /^([0-9]+(?:\.[0-9]+)?)(%?)$/.exec(num);
     if (nm === null) return fail('a number');
-    if (nm[2] === '%' && !info.percent) throw Errors.breakerRule(`signal "${signal}" is not a percentage; drop the "%" in "${text}"`, field);
+    if (nm[2] === '%' && !info.percent)
+      throw Errors.breakerRule(`signal "${signal}" is not a percentage; drop the "%" in "${text}"`, field);
     i++;
     return { signal, op, value: Number(nm[1]) };
   };

@@ -15,7 +15,14 @@
 
 /** Why an action was not taken. */
 export type SuppressReason = 'not_owned' | 'grace' | 'cooldown' | 'service_hourly_cap' | 'total_hourly_cap' | 'monitor';
-export const SUPPRESS_REASONS: readonly SuppressReason[] = ['not_owned', 'grace', 'cooldown', 'service_hourly_cap', 'total_hourly_cap', 'monitor'];
+export const SUPPRESS_REASONS: readonly SuppressReason[] = [
+  'not_owned',
+  'grace',
+  'cooldown',
+  'service_hourly_cap',
+  'total_hourly_cap',
+  'monitor',
+];
 
 /** Limits; all durations in ms. */
 export interface SafetyLimits {

@@ -78,7 +78,10 @@ export class DockerInventory implements Inventory {
   }
 
   async list(): Promise<WatchedService[]> {
-    const running = await this.#docker.listContainers({ all: false, filters: { label: [managedFilter(this.#instance)], status: ['running'] } });
+    const running = await this.#docker.listContainers({
+      all: false,
+      filters: { label: [managedFilter(this.#instance)], status: ['running'] },
+    });
     const now = this.#now();
     const seen = new Set<string>();
     const out: WatchedService[] = [];
@@ -129,16 +132,28 @@ export class HostSignalSource implements SignalSource {
   #stats: DockerStatsSource;
   #where = new Map<string, CgroupLocation | 'stats' | 'none'>();
 
-  constructor(opts: { kind: SignalSourceKind; cgroupRoot: string; procRoot?: string; openStats: (id: string) => Promise<Readable>; now: () => number }) {
+  constructor(opts: {
+    kind: SignalSourceKind;
+    cgroupRoot: string;
+    procRoot?: string;
+    openStats: (id: string) => Promise<Readable>;
+    now: () => number;
+  }) {
     this.#kind = opts.kind;
-    this.#cgroup = new CgroupReader({ cgroupRoot: opts.cgroupRoot, ...(opts.procRoot !== undefined ? { procRoot: opts.procRoot } : {}) });
+    this.#cgroup = new CgroupReader({
+      cgroupRoot: opts.cgroupRoot,
+      ...(opts.procRoot !== undefined ? { procRoot: opts.procRoot } : {}),
+    });
     this.#stats = new DockerStatsSource(opts.openStats, opts.now);
   }
 
   async read(svc: WatchedService, now: number): Promise<RawSample | undefined> {
     let where = this.#where.get(svc.id);
     if (where === undefined) {
-      where = this.#kind === 'docker-stats' ? 'stats' : ((await this.#cgroup.locate(svc.id, svc.pid)) ?? (this.#kind === 'auto' ? 'stats' : 'none'));
+      where =
+        this.#kind === 'docker-stats'
+          ? 'stats'
+          : ((await this.#cgroup.locate(svc.id, svc.pid)) ?? (this.#kind === 'auto' ? 'stats' : 'none'));
       this.#where.set(svc.id, where);
     }
     if (where === 'none') return undefined;
@@ -148,8 +163,7 @@ export class HostSignalSource implements SignalSource {
       // gone: locate again next time (restart)
       this.#cgroup.release(where);
       this.#where.delete(svc.id);
-    }
-    else if (s.cpuLimitCores === undefined && svc.cpuLimitCores !== undefined) s.cpuLimitCores = svc.cpuLimitCores;
+    } else if (s.cpuLimitCores === undefined && svc.cpuLimitCores !== undefined) s.cpuLimitCores = svc.cpuLimitCores;
     return s;
   }
 
@@ -157,7 +171,9 @@ export class HostSignalSource implements SignalSource {
     const where = this.#where.get(svc.id);
     if (where === undefined || where === 'none' || where === 'stats') return undefined;
     const pids = await this.#cgroup.readPids(where);
-    return pids === undefined ? undefined : { at: now, source: where.version === 2 ? 'cgroup-v2' : 'cgroup-v1', pids, psi: {} };
+    return pids === undefined
+      ? undefined
+      : { at: now, source: where.version === 2 ? 'cgroup-v2' : 'cgroup-v1', pids, psi: {} };
   }
 
   kind(id: string): string | undefined {
@@ -190,7 +206,12 @@ export class ServiceActuator implements Actuator {
 
   async act(svc: WatchedService, action: BreakerAction): Promise<void> {
     // The inventory read the labels from this container's inspect document; enforce re-checks them.
-    await this.#services.enforce(svc.owner, svc.id, action, svc.managed !== undefined ? { inspected: { owner: svc.owner, managed: svc.managed } } : {});
+    await this.#services.enforce(
+      svc.owner,
+      svc.id,
+      action,
+      svc.managed !== undefined ? { inspected: { owner: svc.owner, managed: svc.managed } } : {},
+    );
   }
 }
 

@@ -19,8 +19,12 @@ export const DEFAULT_SOCKET = '/run/docklock/broker.sock';
  */
 export function clientFrom(flags: ConnectionFlags): BrokerClient {
   const socketPath = flags.socket ?? process.env.DOCKLOCK_BROKER_SOCKET ?? DEFAULT_SOCKET;
-  const token = flags.tokenFile !== undefined ? new TextDecoder().decode(readInput(flags.tokenFile, 'token file')).trim() : process.env.DOCKLOCK_TOKEN?.trim();
-  if (token === undefined || token.length === 0) throw Errors.noToken('no token: set DOCKLOCK_TOKEN or pass --token-file <file>', '--token-file');
+  const token =
+    flags.tokenFile !== undefined
+      ? new TextDecoder().decode(readInput(flags.tokenFile, 'token file')).trim()
+      : process.env.DOCKLOCK_TOKEN?.trim();
+  if (token === undefined || token.length === 0)
+    throw Errors.noToken('no token: set DOCKLOCK_TOKEN or pass --token-file <file>', '--token-file');
   return new BrokerClient({ socketPath, token });
 }
 
@@ -58,14 +62,16 @@ export function specFromFlags(flags: DeployFlags, command: string[]): ServiceSpe
       throw Errors.usage(`--file ${flags.file} is not JSON: ${(e as Error).message}`, '--file');
     }
   }
-  if (flags.name === undefined || flags.image === undefined) throw Errors.usage('deploy needs --name and --image (or --file spec.json)', '--name');
+  if (flags.name === undefined || flags.image === undefined)
+    throw Errors.usage('deploy needs --name and --image (or --file spec.json)', '--name');
   const spec: ServiceSpec = { name: flags.name, image: flags.image };
   if (command.length > 0) spec.command = command;
   if (flags.network !== undefined) spec.network = flags.network as ServiceSpec['network'];
   const memory = intFlag(flags.memory, 'memory');
   if (memory !== undefined) spec.memory = memory;
   if (flags.cpus !== undefined) {
-    if (!/^[0-9]{1,4}(\.[0-9]{1,6})?$/.test(flags.cpus)) throw Errors.usage(`--cpus: expected a number such as 0.5, received "${flags.cpus}"`, '--cpus');
+    if (!/^[0-9]{1,4}(\.[0-9]{1,6})?$/.test(flags.cpus))
+      throw Errors.usage(`--cpus: expected a number such as 0.5, received "${flags.cpus}"`, '--cpus');
     spec.cpus = Number(flags.cpus);
   }
   const pids = intFlag(flags.pids, 'pids');
@@ -89,7 +95,8 @@ export function specFromFlags(flags: DeployFlags, command: string[]): ServiceSpe
   if (flags.mount && flags.mount.length > 0) {
     spec.mounts = flags.mount.map((m) => {
       const [source, target, mode] = m.split(':');
-      if (!source || !target || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) throw Errors.usage(`--mount: expected SOURCE:TARGET[:ro|rw], received "${m}"`, '--mount');
+      if (!source || !target || (mode !== undefined && mode !== 'ro' && mode !== 'rw'))
+        throw Errors.usage(`--mount: expected SOURCE:TARGET[:ro|rw], received "${m}"`, '--mount');
       return { source, target, readOnly: mode !== 'rw' };
     });
   }
@@ -99,9 +106,26 @@ export function specFromFlags(flags: DeployFlags, command: string[]): ServiceSpe
 /** Formats services as a fixed-width table. */
 export function formatTable(services: ServiceView[]): string {
   const rows = [['ID', 'NAME', 'STATE', 'IMAGE', 'NETWORK', 'PORTS']];
-  for (const s of services) rows.push([s.id.slice(0, 12), s.name, s.state, s.image, s.network, s.ports.map((p) => `127.0.0.1:${p.host}->${p.container}`).join(',')]);
+  for (const s of services)
+    rows.push([
+      s.id.slice(0, 12),
+      s.name,
+      s.state,
+      s.image,
+      s.network,
+      s.ports.map((p) => `127.0.0.1:${p.host}->${p.container}`).join(','),
+    ]);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 /** Formats circuit-breaker events as a fixed-width table, oldest first. */
@@ -115,9 +139,20 @@ export function formatHistory(events: BreakerEvent[]): string {
       e.action,
       e.outcome,
       e.reason + (e.repeats > 0 ? ` (+${e.repeats})` : ''),
-      Object.entries(e.signals).map(([k, v]) => `${k}=${v}`).join(' '),
+      Object.entries(e.signals)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' '),
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }

@@ -46,7 +46,10 @@ export function registerBrokerCommands(program: Command): void {
         const chunks: Buffer[] = [];
         for await (const c of process.stdin) chunks.push(c as Buffer);
         const token = Buffer.concat(chunks).toString('utf8').trim();
-        if (token.length === 0) throw Errors.noToken('no token on stdin: pipe the token in, e.g. `openssl rand -hex 24 | tee token | docklock broker hash-token`');
+        if (token.length === 0)
+          throw Errors.noToken(
+            'no token on stdin: pipe the token in, e.g. `openssl rand -hex 24 | tee token | docklock broker hash-token`',
+          );
         process.stdout.write(hashToken(token) + '\n');
       }),
     );
@@ -56,10 +59,14 @@ export function registerBrokerCommands(program: Command): void {
     .command('verify <file>')
     .description('check the hash chain; exits 1 at the first edited, deleted or reordered line')
     .option('--expect-head <hash>', 'head hash recorded elsewhere, to also detect truncation')
-    .action(async (file: string, opts: { expectHead?: string }) => brokerGuarded(false, async () => auditVerifyCommand(file, opts.expectHead)));
+    .action(async (file: string, opts: { expectHead?: string }) =>
+      brokerGuarded(false, async () => auditVerifyCommand(file, opts.expectHead)),
+    );
 
   const withConn = (c: Command): Command =>
-    c.option('-s, --socket <path>', 'broker socket (default $DOCKLOCK_BROKER_SOCKET or /run/docklock/broker.sock)').option('--token-file <file>', 'file holding the token (default $DOCKLOCK_TOKEN)');
+    c
+      .option('-s, --socket <path>', 'broker socket (default $DOCKLOCK_BROKER_SOCKET or /run/docklock/broker.sock)')
+      .option('--token-file <file>', 'file holding the token (default $DOCKLOCK_TOKEN)');
 
   withConn(broker.command('deploy [command...]'))
     .description('deploy a service (flags, or --file spec.json)')
@@ -74,7 +81,9 @@ export function registerBrokerCommands(program: Command): void {
     .option('-e, --env <KEY=VALUE>', 'repeatable', collect)
     .option('-p, --port <HOST:CONTAINER>', 'repeatable; published on 127.0.0.1', collect)
     .option('-m, --mount <SRC:DST[:ro|rw]>', 'repeatable', collect)
-    .action(async (command: string[], opts: DeployFlags & ConnectionFlags) => brokerGuarded(false, async () => print(await clientFrom(opts).deploy(specFromFlags(opts, command)))));
+    .action(async (command: string[], opts: DeployFlags & ConnectionFlags) =>
+      brokerGuarded(false, async () => print(await clientFrom(opts).deploy(specFromFlags(opts, command)))),
+    );
 
   withConn(broker.command('ps'))
     .description('list your services')
@@ -89,14 +98,17 @@ export function registerBrokerCommands(program: Command): void {
 
   withConn(broker.command('inspect <service>'))
     .description('show one service')
-    .action(async (id: string, opts: ConnectionFlags) => brokerGuarded(false, async () => print(await clientFrom(opts).inspect(id))));
+    .action(async (id: string, opts: ConnectionFlags) =>
+      brokerGuarded(false, async () => print(await clientFrom(opts).inspect(id))),
+    );
 
   withConn(broker.command('logs <service>'))
     .description('print recent output')
     .option('-n, --tail <lines>', 'lines from the end', '100')
     .action(async (id: string, opts: ConnectionFlags & { tail: string }) =>
       brokerGuarded(false, async () => {
-        if (!/^[0-9]{1,5}$/.test(opts.tail)) throw Errors.usage(`--tail: expected a whole number up to 10000, received "${opts.tail}"`, '--tail');
+        if (!/^[0-9]{1,5}$/.test(opts.tail))
+          throw Errors.usage(`--tail: expected a whole number up to 10000, received "${opts.tail}"`, '--tail');
         const logs = await clientFrom(opts).logs(id, Number(opts.tail));
         process.stdout.write(logs.stdout);
         process.stderr.write(logs.stderr);
@@ -106,18 +118,24 @@ export function registerBrokerCommands(program: Command): void {
   for (const action of ['start', 'stop'] as const) {
     withConn(broker.command(`${action} <service>`))
       .description(`${action} a service`)
-      .action(async (id: string, opts: ConnectionFlags) => brokerGuarded(false, async () => print(await clientFrom(opts).act(id, action))));
+      .action(async (id: string, opts: ConnectionFlags) =>
+        brokerGuarded(false, async () => print(await clientFrom(opts).act(id, action))),
+      );
   }
 
   withConn(broker.command('history'))
-    .description("circuit-breaker trips and actions on your services (admins: all services)")
+    .description('circuit-breaker trips and actions on your services (admins: all services)')
     .option('--service <service>', 'only this service (name or full ID)')
     .option('-n, --limit <events>', 'newest events', '100')
     .option('--json', 'print JSON')
     .action(async (opts: ConnectionFlags & { service?: string; limit: string; json?: boolean }) =>
       brokerGuarded(opts.json === true, async () => {
-        if (!/^[0-9]{1,5}$/.test(opts.limit)) throw Errors.usage(`--limit: expected a whole number, received "${opts.limit}"`, '--limit');
-        const h = await clientFrom(opts).breakerHistory({ limit: Number(opts.limit), ...(opts.service !== undefined ? { service: opts.service } : {}) });
+        if (!/^[0-9]{1,5}$/.test(opts.limit))
+          throw Errors.usage(`--limit: expected a whole number, received "${opts.limit}"`, '--limit');
+        const h = await clientFrom(opts).breakerHistory({
+          limit: Number(opts.limit),
+          ...(opts.service !== undefined ? { service: opts.service } : {}),
+        });
         if (opts.json) print(h);
         else {
           if (!h.enabled) process.stderr.write('the circuit breaker is not enabled on this broker\n');
@@ -128,5 +146,7 @@ export function registerBrokerCommands(program: Command): void {
 
   withConn(broker.command('rm <service>'))
     .description('remove a service')
-    .action(async (id: string, opts: ConnectionFlags) => brokerGuarded(false, async () => print(await clientFrom(opts).remove(id))));
+    .action(async (id: string, opts: ConnectionFlags) =>
+      brokerGuarded(false, async () => print(await clientFrom(opts).remove(id))),
+    );
 }

@@ -1,6 +1,22 @@
 /** Commands on bundles: replay, verify, proof, verify-proof, inspect. */
 import type { Command } from 'commander';
-import { InputError, bytesEqual, canonicalManifestBytes, commitEntries, decodeBundle, decodeEntry, encodeEntry, inclusionProof, leafHash, replayDecoded, resultToJson, summarizeEntry, toHex, verifyBundleBytes, verifyInclusion } from '../../runtime/api/bundle.ts';
+import {
+  InputError,
+  bytesEqual,
+  canonicalManifestBytes,
+  commitEntries,
+  decodeBundle,
+  decodeEntry,
+  encodeEntry,
+  inclusionProof,
+  leafHash,
+  replayDecoded,
+  resultToJson,
+  summarizeEntry,
+  toHex,
+  verifyBundleBytes,
+  verifyInclusion,
+} from '../../runtime/api/bundle.ts';
 import { EXIT, guarded, printJson, readInput } from '../io.ts';
 
 interface ProofJson {
@@ -16,23 +32,44 @@ interface ProofJson {
 }
 
 function fromHex(s: unknown, field: string): Uint8Array {
-  if (typeof s !== 'string' || !/^([0-9a-fA-F]{2})*$/.test(s)) throw new InputError('DL_ERR_PROOF_FIELD', `${field} must be a hex string`, { field });
+  if (typeof s !== 'string' || !/^([0-9a-fA-F]{2})*$/.test(s))
+    throw new InputError('DL_ERR_PROOF_FIELD', `${field} must be a hex string`, { field });
   return Uint8Array.from(Buffer.from(s, 'hex'));
 }
 
-function parseProof(bytes: Uint8Array): { proof: Parameters<typeof verifyInclusion>[0]; root: Uint8Array; entryBytes: Uint8Array | undefined; entry: unknown } {
+function parseProof(bytes: Uint8Array): {
+  proof: Parameters<typeof verifyInclusion>[0];
+  root: Uint8Array;
+  entryBytes: Uint8Array | undefined;
+  entry: unknown;
+} {
   let raw: Partial<ProofJson>;
   try {
     raw = JSON.parse(new TextDecoder().decode(bytes)) as Partial<ProofJson>;
   } catch (e) {
     throw new InputError('DL_ERR_PROOF_SYNTAX', `the proof is not JSON: ${(e as Error).message}`, {});
   }
-  if (typeof raw !== 'object' || raw === null) throw new InputError('DL_ERR_PROOF_SYNTAX', 'the proof must be a JSON object', {});
-  if (!Number.isSafeInteger(raw.index) || !Number.isSafeInteger(raw.treeSize) || !Array.isArray(raw.path) || raw.path.length > 64) {
-    throw new InputError('DL_ERR_PROOF_FIELD', 'a proof needs integer index and treeSize and a path of at most 64 hashes', {});
+  if (typeof raw !== 'object' || raw === null)
+    throw new InputError('DL_ERR_PROOF_SYNTAX', 'the proof must be a JSON object', {});
+  if (
+    !Number.isSafeInteger(raw.index) ||
+    !Number.isSafeInteger(raw.treeSize) ||
+    !Array.isArray(raw.path) ||
+    raw.path.length > 64
+  ) {
+    throw new InputError(
+      'DL_ERR_PROOF_FIELD',
+      'a proof needs integer index and treeSize and a path of at most 64 hashes',
+      {},
+    );
   }
   return {
-    proof: { index: raw.index!, treeSize: raw.treeSize!, leafHash: fromHex(raw.leafHash, 'leafHash'), path: raw.path.map((p, i) => fromHex(p, `path[${i}]`)) },
+    proof: {
+      index: raw.index!,
+      treeSize: raw.treeSize!,
+      leafHash: fromHex(raw.leafHash, 'leafHash'),
+      path: raw.path.map((p, i) => fromHex(p, `path[${i}]`)),
+    },
     root: fromHex(raw.root, 'root'),
     entryBytes: raw.entryBytes === undefined ? undefined : fromHex(raw.entryBytes, 'entryBytes'),
     entry: raw.entry,
@@ -44,7 +81,10 @@ function parseProof(bytes: Uint8Array): { proof: Parameters<typeof verifyInclusi
  * the leaf and decode to the summary the proof shows (an edited `entry.result` is caught here).
  */
 function entryProblem(p: ReturnType<typeof parseProof>): string | null {
-  if (p.entryBytes === undefined) return p.entry === undefined ? null : 'the proof shows an entry but not its bytes (entryBytes), so the entry cannot be checked';
+  if (p.entryBytes === undefined)
+    return p.entry === undefined
+      ? null
+      : 'the proof shows an entry but not its bytes (entryBytes), so the entry cannot be checked';
   if (!bytesEqual(leafHash(p.entryBytes), p.proof.leafHash)) return 'entryBytes do not hash to leafHash';
   let decoded;
   try {
@@ -52,7 +92,11 @@ function entryProblem(p: ReturnType<typeof parseProof>): string | null {
   } catch (e) {
     return `entryBytes are not a witness entry (${(e as Error).message})`;
   }
-  if (p.entry !== undefined && JSON.stringify(summarizeEntry({ ...decoded, index: p.proof.index })) !== JSON.stringify(p.entry)) return 'the entry shown differs from the entry whose bytes are proven';
+  if (
+    p.entry !== undefined &&
+    JSON.stringify(summarizeEntry({ ...decoded, index: p.proof.index })) !== JSON.stringify(p.entry)
+  )
+    return 'the entry shown differs from the entry whose bytes are proven';
   return null;
 }
 
@@ -92,15 +136,18 @@ export function registerBundleCommands(program: Command): void {
         else if (report.match) process.stdout.write(`match: result ${report.resultHash}\n`);
         else if (report.divergence) {
           const d = report.divergence;
-          process.stdout.write(`DIVERGED at witness entry ${d.index} (${d.import}): ${d.field} differs\n  expected: ${JSON.stringify(d.expected)}\n  actual:   ${JSON.stringify(d.actual)}\n`);
-        } else process.stdout.write(`MISMATCH: result ${report.resultHash}, bundle says ${report.expectedResultHash}\n`);
+          process.stdout.write(
+            `DIVERGED at witness entry ${d.index} (${d.import}): ${d.field} differs\n  expected: ${JSON.stringify(d.expected)}\n  actual:   ${JSON.stringify(d.actual)}\n`,
+          );
+        } else
+          process.stdout.write(`MISMATCH: result ${report.resultHash}, bundle says ${report.expectedResultHash}\n`);
         return report.match ? EXIT.ok : EXIT.mismatch;
       }),
     );
 
   program
     .command('verify')
-    .description('check a bundle\'s integrity without executing it: witness root and result hash recomputed')
+    .description("check a bundle's integrity without executing it: witness root and result hash recomputed")
     .argument('<bundle>', 'bundle file')
     .option('--expected-hash <hex>', 'also require this result hash')
     .option('--json', 'print the verdict as JSON')
@@ -109,9 +156,18 @@ export function registerBundleCommands(program: Command): void {
       guarded(f.json === true, async () => {
         const v = verifyBundleBytes(readInput(path, 'bundle'), f.expectedHash);
         if (f.json) {
-          printJson({ ok: v.ok, witnessRoot: toHex(v.witnessRoot), expectedWitnessRoot: toHex(v.expectedWitnessRoot), resultHash: toHex(v.resultHash), expectedResultHash: toHex(v.expectedResultHash), problems: v.problems });
+          printJson({
+            ok: v.ok,
+            witnessRoot: toHex(v.witnessRoot),
+            expectedWitnessRoot: toHex(v.expectedWitnessRoot),
+            resultHash: toHex(v.resultHash),
+            expectedResultHash: toHex(v.expectedResultHash),
+            problems: v.problems,
+          });
         } else if (v.ok) {
-          process.stdout.write(`ok: result ${toHex(v.resultHash)}, witness root ${toHex(v.witnessRoot)} (${v.bundle.witness.length} entries)\n`);
+          process.stdout.write(
+            `ok: result ${toHex(v.resultHash)}, witness root ${toHex(v.witnessRoot)} (${v.bundle.witness.length} entries)\n`,
+          );
         } else {
           for (const p of v.problems) process.stdout.write(`${p.code}: ${p.message}\n`);
         }
@@ -130,13 +186,27 @@ export function registerBundleCommands(program: Command): void {
         const b = decodeBundle(readInput(path, 'bundle'));
         const n = Number(f.entry);
         if (!Number.isSafeInteger(n) || n < 0 || n >= b.witness.length) {
-          throw new InputError('DL_ERR_CLI_ENTRY', `--entry must be an index from 0 to ${b.witness.length - 1}, got "${f.entry}"`, { field: '--entry' });
+          throw new InputError(
+            'DL_ERR_CLI_ENTRY',
+            `--entry must be an index from 0 to ${b.witness.length - 1}, got "${f.entry}"`,
+            { field: '--entry' },
+          );
         }
         const { root, leaves } = commitEntries(b.witness);
         const p = inclusionProof(leaves, n);
-        const json: ProofJson = { index: p.index, treeSize: p.treeSize, leafHash: toHex(p.leafHash), path: p.path.map(toHex), root: toHex(root) };
-        if (f.json) printJson({ ...json, entryBytes: toHex(encodeEntry(b.witness[n]!)), entry: summarizeEntry(b.witness[n]!) });
-        else process.stdout.write(`entry ${n} of ${p.treeSize} (${b.witness[n]!.name})\nleaf  ${json.leafHash}\n${json.path.map((h, i) => `path[${i}] ${h}`).join('\n')}\nroot  ${json.root}\n`);
+        const json: ProofJson = {
+          index: p.index,
+          treeSize: p.treeSize,
+          leafHash: toHex(p.leafHash),
+          path: p.path.map(toHex),
+          root: toHex(root),
+        };
+        if (f.json)
+          printJson({ ...json, entryBytes: toHex(encodeEntry(b.witness[n]!)), entry: summarizeEntry(b.witness[n]!) });
+        else
+          process.stdout.write(
+            `entry ${n} of ${p.treeSize} (${b.witness[n]!.name})\nleaf  ${json.leafHash}\n${json.path.map((h, i) => `path[${i}] ${h}`).join('\n')}\nroot  ${json.root}\n`,
+          );
         return EXIT.ok;
       }),
     );
@@ -146,15 +216,19 @@ export function registerBundleCommands(program: Command): void {
     .description('check an inclusion proof (the JSON printed by `docklock proof --json`)')
     .argument('<proof.json|->', 'proof file, or - for stdin')
     .option('--root <hex>', 'the root to check against')
-    .option('--bundle <file>', 'check against the witness root of this bundle\'s result')
+    .option('--bundle <file>', "check against the witness root of this bundle's result")
     .option('--json', 'print {valid, root, rootSource, entryChecked, problem}')
-    .addHelpText('after', '\nWithout --root or --bundle the proof is checked against its own root field: that shows it is\nself-consistent, not that it belongs to any run ("root not pinned").\nExit codes: 0 valid, 1 invalid, 2 unreadable proof.')
+    .addHelpText(
+      'after',
+      '\nWithout --root or --bundle the proof is checked against its own root field: that shows it is\nself-consistent, not that it belongs to any run ("root not pinned").\nExit codes: 0 valid, 1 invalid, 2 unreadable proof.',
+    )
     .action(async (path: string, f: { root?: string; bundle?: string; json?: boolean }) =>
       guarded(f.json === true, async () => {
         const parsed = parseProof(readInput(path, 'proof'));
         let root = parsed.root;
         let rootSource: 'root' | 'bundle' | 'proof' = 'proof';
-        if (f.root !== undefined && f.bundle !== undefined) throw new InputError('DL_ERR_CLI_USAGE', 'give --root or --bundle, not both', { field: '--root' });
+        if (f.root !== undefined && f.bundle !== undefined)
+          throw new InputError('DL_ERR_CLI_USAGE', 'give --root or --bundle, not both', { field: '--root' });
         if (f.root !== undefined) {
           root = fromHex(f.root, '--root');
           rootSource = 'root';
@@ -162,11 +236,24 @@ export function registerBundleCommands(program: Command): void {
           root = decodeBundle(readInput(f.bundle, 'bundle'), { lazyWitness: true }).result.witnessRoot;
           rootSource = 'bundle';
         }
-        const problem = entryProblem(parsed) ?? (verifyInclusion(parsed.proof, root) ? null : 'the path does not lead from the leaf to the root');
+        const problem =
+          entryProblem(parsed) ??
+          (verifyInclusion(parsed.proof, root) ? null : 'the path does not lead from the leaf to the root');
         const valid = problem === null;
-        const pinned = rootSource === 'root' ? `root ${toHex(root)} (--root)` : rootSource === 'bundle' ? `root ${toHex(root)} of ${f.bundle} (--bundle)` : `its own root ${toHex(root)}: self-consistent, root not pinned (give --root or --bundle)`;
-        if (f.json) printJson({ valid, root: toHex(root), rootSource, entryChecked: parsed.entryBytes !== undefined, problem });
-        else process.stdout.write(valid ? `valid against ${pinned}${parsed.entryBytes === undefined ? '; the proof carries no entry bytes, so only the leaf hash is proven' : ''}\n` : `INVALID: ${problem} (checked against ${pinned})\n`);
+        const pinned =
+          rootSource === 'root'
+            ? `root ${toHex(root)} (--root)`
+            : rootSource === 'bundle'
+              ? `root ${toHex(root)} of ${f.bundle} (--bundle)`
+              : `its own root ${toHex(root)}: self-consistent, root not pinned (give --root or --bundle)`;
+        if (f.json)
+          printJson({ valid, root: toHex(root), rootSource, entryChecked: parsed.entryBytes !== undefined, problem });
+        else
+          process.stdout.write(
+            valid
+              ? `valid against ${pinned}${parsed.entryBytes === undefined ? '; the proof carries no entry bytes, so only the leaf hash is proven' : ''}\n`
+              : `INVALID: ${problem} (checked against ${pinned})\n`,
+          );
         return valid ? EXIT.ok : EXIT.mismatch;
       }),
     );
@@ -179,22 +266,41 @@ export function registerBundleCommands(program: Command): void {
     .action(async (path: string, f: { limit: string }) =>
       guarded(false, async () => {
         const limit = Number(f.limit);
-        if (!/^\d+$/.test(f.limit) || !Number.isSafeInteger(limit)) throw new InputError('DL_ERR_CLI_LIMIT', `--limit takes a whole number of entries (0 or more), got "${f.limit}"`, { field: '--limit' });
+        if (!/^\d+$/.test(f.limit) || !Number.isSafeInteger(limit))
+          throw new InputError(
+            'DL_ERR_CLI_LIMIT',
+            `--limit takes a whole number of entries (0 or more), got "${f.limit}"`,
+            { field: '--limit' },
+          );
         const b = decodeBundle(readInput(path, 'bundle'));
         const r = resultToJson(b.result);
         const out = process.stdout;
         out.write(`bundle: ${path}\n`);
         out.write(`module: ${b.module.length} bytes, hash ${r.moduleHash}\n`);
         out.write(`manifest (canonical, ${canonicalManifestBytes(b.manifest).length} bytes):\n`);
-        out.write(`  entry ${b.manifest.entry}; fuel ${b.manifest.limits.fuel}; memory ${b.manifest.limits.memory}; stack ${b.manifest.limits.stack}\n`);
-        out.write(`  grants ${b.manifest.grants.join(', ')}; network ${b.manifest.network.mode} [${b.manifest.network.allow.join(', ')}]\n`);
-        out.write(`  args [${b.manifest.args.join(' ')}]; env [${Object.keys(b.manifest.env).join(', ')}]; inputs [${[...b.inputs.keys()].join(', ')}]; stdin ${b.stdin.length} bytes\n`);
-        out.write(`result: ${r.status}${r.exitCode !== null ? ` exit ${r.exitCode}` : ''}${r.trap ? ` trap ${r.trap}` : ''}; fuel ${r.fuelUsed}/${r.fuelLimit}\n`);
-        out.write(`  stdout ${b.result.stdout.length} bytes, stderr ${b.result.stderr.length} bytes, outputs [${Object.keys(r.outputs).join(', ')}]\n`);
-        out.write(`  witness ${r.witnessEntries} entries, root ${r.witnessRoot}\n  result hash ${toHex(b.resultHash)}\n`);
+        out.write(
+          `  entry ${b.manifest.entry}; fuel ${b.manifest.limits.fuel}; memory ${b.manifest.limits.memory}; stack ${b.manifest.limits.stack}\n`,
+        );
+        out.write(
+          `  grants ${b.manifest.grants.join(', ')}; network ${b.manifest.network.mode} [${b.manifest.network.allow.join(', ')}]\n`,
+        );
+        out.write(
+          `  args [${b.manifest.args.join(' ')}]; env [${Object.keys(b.manifest.env).join(', ')}]; inputs [${[...b.inputs.keys()].join(', ')}]; stdin ${b.stdin.length} bytes\n`,
+        );
+        out.write(
+          `result: ${r.status}${r.exitCode !== null ? ` exit ${r.exitCode}` : ''}${r.trap ? ` trap ${r.trap}` : ''}; fuel ${r.fuelUsed}/${r.fuelLimit}\n`,
+        );
+        out.write(
+          `  stdout ${b.result.stdout.length} bytes, stderr ${b.result.stderr.length} bytes, outputs [${Object.keys(r.outputs).join(', ')}]\n`,
+        );
+        out.write(
+          `  witness ${r.witnessEntries} entries, root ${r.witnessRoot}\n  result hash ${toHex(b.resultHash)}\n`,
+        );
         for (const e of b.witness.slice(0, limit)) {
           const writes = e.writes.map((w) => `${w.ptr}+${w.bytes.length} ${showBytes(w.bytes)}`).join(', ');
-          out.write(`  #${e.index} ${e.name}(${e.args.join(', ')}) = ${e.result ?? 'void'}  fuel ${e.fuel}${writes ? `  writes ${writes}` : ''}${e.data ? `  data ${e.data.length} bytes ${showBytes(e.data)}` : ''}\n`);
+          out.write(
+            `  #${e.index} ${e.name}(${e.args.join(', ')}) = ${e.result ?? 'void'}  fuel ${e.fuel}${writes ? `  writes ${writes}` : ''}${e.data ? `  data ${e.data.length} bytes ${showBytes(e.data)}` : ''}\n`,
+          );
         }
         if (b.witness.length > limit) out.write(`  … ${b.witness.length - limit} more (--limit)\n`);
         return EXIT.ok;

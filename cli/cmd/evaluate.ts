@@ -14,7 +14,6 @@ interface EvaluateFlags {
   allowHost: string[];
 }
 
-
 /** One JSON line per evaluation: u64 as decimal strings. */
 export function evaluationJson(e: Evaluation): Record<string, unknown> {
   return {
@@ -62,11 +61,23 @@ function table(evals: Evaluation[]): string {
   const rows = [['submission', 'score', 'status', 'fuel', 'result hash']];
   const names = displayNames(evals.map((e) => e.submission));
   evals.forEach((e, i) => {
-    const status = e.status === 'ok' ? 'ok' : e.status === 'submission_failed' ? `failed: ${e.reason}` : `error: ${e.reason}`;
-    rows.push([names[i]!, e.score.toFixed(4), status, e.run === null ? '-' : thousands.format(e.run.fuelUsed), e.resultHash?.slice(0, 16) ?? '-']);
+    const status =
+      e.status === 'ok' ? 'ok' : e.status === 'submission_failed' ? `failed: ${e.reason}` : `error: ${e.reason}`;
+    rows.push([
+      names[i]!,
+      e.score.toFixed(4),
+      status,
+      e.run === null ? '-' : thousands.format(e.run.fuelUsed),
+      e.resultHash?.slice(0, 16) ?? '-',
+    ]);
   });
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const lines = rows.map((r) => r.map((cell, c) => (c === 1 || c === 3 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd());
+  const lines = rows.map((r) =>
+    r
+      .map((cell, c) => (c === 1 || c === 3 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd(),
+  );
   return `${lines.join('\n')}\n${summaryLine(evals)}\n`;
 }
 
@@ -85,21 +96,41 @@ export function registerEvaluate(program: Command): void {
     .argument('<submission...>', 'submission files (their bytes become /input/submission and stdin)')
     .option('--jobs <n>', 'worker threads (default: 2, at most one per submission)')
     .option('--json', 'print one JSON object per evaluation (JSON lines) instead of a table')
-    .option('--bundles <dir>', 'write each run\'s replay bundle to <dir>/<submission>.dlb')
-    .option('--publish <node-config>', 'publish a signed claim for each bundle through the running node of <node.yaml> (docs/p2p.md); bundles go to --bundles or a temporary folder')
-    .option('--env <K=V>', 'environment variable for the challenge, over the manifest\'s; repeatable', collect, [])
-    .option('--allow-host <host:port>', 'add to the challenge\'s network allow list; repeatable', collect, [])
-    .addHelpText('after', '\nExit codes: 0 when every submission was evaluated (whatever its score); 2 for bad usage or a challenge that cannot load.')
+    .option('--bundles <dir>', "write each run's replay bundle to <dir>/<submission>.dlb")
+    .option(
+      '--publish <node-config>',
+      'publish a signed claim for each bundle through the running node of <node.yaml> (docs/p2p.md); bundles go to --bundles or a temporary folder',
+    )
+    .option('--env <K=V>', "environment variable for the challenge, over the manifest's; repeatable", collect, [])
+    .option('--allow-host <host:port>', "add to the challenge's network allow list; repeatable", collect, [])
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 when every submission was evaluated (whatever its score); 2 for bad usage or a challenge that cannot load.',
+    )
     .action(async (challengeDir: string, submissionPaths: string[], f: EvaluateFlags) =>
       guarded(f.json === true, async () => {
         const jobs = f.jobs === undefined ? 2 : Number(f.jobs);
-        if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256) throw new InputError('DL_ERR_CLI_JOBS', `--jobs takes an integer in 1..256, got "${f.jobs}"`, { field: '--jobs' });
-        if (f.publish !== undefined) f.bundles ??= (await import('node:fs')).mkdtempSync(`${(await import('node:os')).tmpdir()}/docklock-publish-`);
+        if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256)
+          throw new InputError('DL_ERR_CLI_JOBS', `--jobs takes an integer in 1..256, got "${f.jobs}"`, {
+            field: '--jobs',
+          });
+        if (f.publish !== undefined)
+          f.bundles ??= (await import('node:fs')).mkdtempSync(
+            `${(await import('node:os')).tmpdir()}/docklock-publish-`,
+          );
         if (f.bundles !== undefined) assertWritableDir(f.bundles, '--bundles');
         const env = parseEnvFlags(f.env);
         const challenge = await loadChallenge(challengeDir, { env, allowHosts: f.allowHost });
         const submissions = submissionPaths.map((p) => ({ label: p, bytes: readInput(p, 'submission') }));
-        const bar = process.stderr.isTTY === true ? new SingleBar({ format: 'evaluating [{bar}] {value}/{total} {eta_formatted}', hideCursor: true, clearOnComplete: true, stream: process.stderr }) : undefined;
+        const bar =
+          process.stderr.isTTY === true
+            ? new SingleBar({
+                format: 'evaluating [{bar}] {value}/{total} {eta_formatted}',
+                hideCursor: true,
+                clearOnComplete: true,
+                stream: process.stderr,
+              })
+            : undefined;
         bar?.start(submissions.length, 0);
         const evals = await evaluateSubmissions(challenge, submissions, {
           jobs,
@@ -111,7 +142,12 @@ export function registerEvaluate(program: Command): void {
         });
         bar?.stop();
         if (!f.json) process.stdout.write(table(evals));
-        if (f.publish !== undefined) await (await import('./node.ts')).publishBundles(f.publish, evals.flatMap((e) => (e.bundle === undefined ? [] : [{ submission: e.submission, bundle: e.bundle }])), f.json === true);
+        if (f.publish !== undefined)
+          await (await import('./node.ts')).publishBundles(
+            f.publish,
+            evals.flatMap((e) => (e.bundle === undefined ? [] : [{ submission: e.submission, bundle: e.bundle }])),
+            f.json === true,
+          );
         return EXIT.ok;
       }),
     );

@@ -12,7 +12,10 @@ export function registerExtract(program: Command): void {
     .argument('<dir>', 'where to write; mirrors guest paths (dir/output/…); created if missing')
     .option('--force', 'overwrite existing files')
     .option('--json', 'print the files written as JSON')
-    .addHelpText('after', '\nExit codes: 0 written; 2 unusable bundle, or a file exists (without --force) or cannot be written: then nothing is written.')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 written; 2 unusable bundle, or a file exists (without --force) or cannot be written: then nothing is written.',
+    )
     .action(async (bundlePath: string, dir: string, f: { force?: boolean; json?: boolean }) =>
       guarded(f.json === true, async () => {
         const b = decodeBundle(readInput(bundlePath, 'bundle'), { lazyWitness: true });

@@ -1,9 +1,29 @@
 /** `docklock run <module.wasm>`: run a module in the cage, optionally writing a replay bundle. */
 import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { InputError, encodeBundle, loadManifest, readManifestInputs, resultHash, resultToJson, runCage, writeFileAtomic, writeOutputs } from '../../runtime/api/cage.ts';
+import {
+  InputError,
+  encodeBundle,
+  loadManifest,
+  readManifestInputs,
+  resultHash,
+  resultToJson,
+  runCage,
+  writeFileAtomic,
+  writeOutputs,
+} from '../../runtime/api/cage.ts';
 import type { ManifestOverrides } from '../../runtime/api/cage.ts';
-import { EXIT, assertWritableDir, assertWritableFile, collect, defaultStdin, guarded, parseEnvFlags, printJson, readInput } from '../io.ts';
+import {
+  EXIT,
+  assertWritableDir,
+  assertWritableFile,
+  collect,
+  defaultStdin,
+  guarded,
+  parseEnvFlags,
+  printJson,
+  readInput,
+} from '../io.ts';
 
 interface RunFlags {
   manifest?: string;
@@ -26,7 +46,8 @@ interface RunFlags {
 
 /** The command-line flags as manifest overrides (the loader applies them over --manifest). */
 function overridesFrom(modulePath: string, f: RunFlags, trailing: readonly string[]): ManifestOverrides {
-  if (f.net !== undefined && f.net !== 'deny' && f.net !== 'record') throw new InputError('DL_ERR_CLI_NET', `--net is deny or record, got "${f.net}"`, { field: '--net' });
+  if (f.net !== undefined && f.net !== 'deny' && f.net !== 'record')
+    throw new InputError('DL_ERR_CLI_NET', `--net is deny or record, got "${f.net}"`, { field: '--net' });
   return {
     module: modulePath,
     fuel: f.fuel,
@@ -46,7 +67,9 @@ function overridesFrom(modulePath: string, f: RunFlags, trailing: readonly strin
     }),
     writable: f.dir.map((spec) => {
       const colon = spec.indexOf(':');
-      return colon < 0 ? { host: resolve(spec), guest: '/' } : { host: resolve(spec.slice(0, colon)), guest: spec.slice(colon + 1) };
+      return colon < 0
+        ? { host: resolve(spec), guest: '/' }
+        : { host: resolve(spec.slice(0, colon)), guest: spec.slice(colon + 1) };
     }),
   };
 }
@@ -58,22 +81,41 @@ export function registerRun(program: Command): void {
     .argument('<module.wasm>', 'the module (a WASI preview1 command unless the manifest names another entry)')
     .argument('[args...]', 'arguments for the guest, after the --arg ones (put them after -- when they start with -)')
     .option('--manifest <file>', 'cage manifest (YAML or JSON); flags below override its fields')
-    .option('--stdin <file|->', 'bytes for the guest\'s stdin (- reads ours); default: ours when it is a pipe or a file, else empty')
-    .option('--input <host[:guest]>', 'read-only input file or directory tree (default guest path /input/<name>); repeatable', collect, [])
-    .option('--dir <host[:guest]>', 'writable directory starting with a host directory\'s content (default guest path /, the root); its final content is an output, never written back; repeatable', collect, [])
-    .option('--output-dir <dir>', 'write the outputs (/output and writable directories) into dir after the run, mirroring guest paths (dir/output/…)')
+    .option(
+      '--stdin <file|->',
+      "bytes for the guest's stdin (- reads ours); default: ours when it is a pipe or a file, else empty",
+    )
+    .option(
+      '--input <host[:guest]>',
+      'read-only input file or directory tree (default guest path /input/<name>); repeatable',
+      collect,
+      [],
+    )
+    .option(
+      '--dir <host[:guest]>',
+      "writable directory starting with a host directory's content (default guest path /, the root); its final content is an output, never written back; repeatable",
+      collect,
+      [],
+    )
+    .option(
+      '--output-dir <dir>',
+      'write the outputs (/output and writable directories) into dir after the run, mirroring guest paths (dir/output/…)',
+    )
     .option('--force', '--output-dir may overwrite existing files')
     .option('--fuel <n>', 'fuel budget')
     .option('--memory <size>', 'memory limit: bytes, or with KiB/MiB/GiB (e.g. 64MiB)')
-    .option('--seed <hex64>', '32-byte seed for the guest\'s randomness, as 64 hex digits')
+    .option('--seed <hex64>', "32-byte seed for the guest's randomness, as 64 hex digits")
     .option('--clock-start <ns>', 'virtual clock start, ns since the Unix epoch')
     .option('--env <K=V>', 'environment variable; repeatable', collect, [])
     .option('--arg <a>', 'argument after the program name; repeatable', collect, [])
     .option('--net <mode>', 'deny (default) or record')
     .option('--allow-host <host:port>', 'host the guest may reach in record mode; repeatable', collect, [])
     .option('--bundle <out>', 'write a replay bundle of the run')
-    .option('--json', 'print one JSON object instead of the guest\'s output')
-    .addHelpText('after', '\nExit codes: the guest\'s exit code; 125 for a trap, out of fuel, stack or memory exhaustion or an output limit; 2 for a rejected module or bad usage. With --json: 0 whenever a result was produced.')
+    .option('--json', "print one JSON object instead of the guest's output")
+    .addHelpText(
+      'after',
+      "\nExit codes: the guest's exit code; 125 for a trap, out of fuel, stack or memory exhaustion or an output limit; 2 for a rejected module or bad usage. With --json: 0 whenever a result was produced.",
+    )
     .action(async (modulePath: string, trailing: string[], f: RunFlags) =>
       guarded(f.json === true, async () => {
         const module = readInput(modulePath, 'module');
@@ -82,12 +124,18 @@ export function registerRun(program: Command): void {
         if (f.bundle !== undefined) assertWritableFile(f.bundle, '--bundle');
         if (f.outputDir !== undefined) assertWritableDir(f.outputDir, '--output-dir');
         const stdin = f.stdin !== undefined ? readInput(f.stdin, 'stdin') : defaultStdin();
-        const tee = f.json ? undefined : { stdout: (b: Uint8Array) => process.stdout.write(b), stderr: (b: Uint8Array) => process.stderr.write(b) };
+        const tee = f.json
+          ? undefined
+          : { stdout: (b: Uint8Array) => process.stdout.write(b), stderr: (b: Uint8Array) => process.stderr.write(b) };
         const out = await runCage({ manifest, module, stdin, inputs, mode: 'record', tee });
         if (f.bundle !== undefined) {
-          writeFileAtomic(f.bundle, encodeBundle({ manifest, module, stdin, inputs, witness: out.witnessBytes, result: out.result }));
+          writeFileAtomic(
+            f.bundle,
+            encodeBundle({ manifest, module, stdin, inputs, witness: out.witnessBytes, result: out.result }),
+          );
         }
-        if (f.outputDir !== undefined) writeOutputs(out.result.outputs, f.outputDir, { force: f.force === true, field: '--output-dir' });
+        if (f.outputDir !== undefined)
+          writeOutputs(out.result.outputs, f.outputDir, { force: f.force === true, field: '--output-dir' });
         const r = out.result;
         if (f.json) {
           const json: Record<string, unknown> = { ...resultToJson(r) };
@@ -100,7 +148,9 @@ export function registerRun(program: Command): void {
           return EXIT.usage;
         }
         if (r.status === 'exited') return r.exitCode ?? 0;
-        process.stderr.write(`docklock: ${r.status}${r.trap ? ` (${r.trap})` : ''}; fuel used ${r.fuelUsed} of ${r.fuelLimit}; result ${Buffer.from(resultHash(r)).toString('hex')}\n`);
+        process.stderr.write(
+          `docklock: ${r.status}${r.trap ? ` (${r.trap})` : ''}; fuel used ${r.fuelUsed} of ${r.fuelLimit}; result ${Buffer.from(resultHash(r)).toString('hex')}\n`,
+        );
         return EXIT.trap;
       }),
     );

@@ -37,7 +37,15 @@ export const NESTED_STATUS = {
 } as const;
 
 /** Status names, by status code (for JSON details and logs). */
-export const NESTED_STATUS_NAMES = ['ok', 'out_of_fuel', 'stack_exhausted', 'memory_limit', 'trapped', 'bad_abi', 'output_too_large'] as const;
+export const NESTED_STATUS_NAMES = [
+  'ok',
+  'out_of_fuel',
+  'stack_exhausted',
+  'memory_limit',
+  'trapped',
+  'bad_abi',
+  'output_too_large',
+] as const;
 
 /** Size of the info block `nested_call` writes: fuel_used u64, out_len u32, trap u32. */
 export const NESTED_INFO_SIZE = 16;

@@ -21,7 +21,14 @@
 import { DeterministicTrap, OutOfFuel, StackExhausted, TRAP_CODES, ValidationError } from '../../runtime/errors.ts';
 import { Struct, VALTYPE, WASM_PAGE_BYTES, kFuncType } from '../../runtime/store.ts';
 import type { CompiledModule, FuncType, HostValue, Instance, Store } from '../../runtime/store.ts';
-import { NESTED_DEFAULT_MEMORY_PAGES, NESTED_DEFAULT_STACK, NESTED_ERR, NESTED_INFO_SIZE, NESTED_MAX_MODULES, NESTED_STATUS } from './abi.ts';
+import {
+  NESTED_DEFAULT_MEMORY_PAGES,
+  NESTED_DEFAULT_STACK,
+  NESTED_ERR,
+  NESTED_INFO_SIZE,
+  NESTED_MAX_MODULES,
+  NESTED_STATUS,
+} from './abi.ts';
 
 const I32 = VALTYPE.i32;
 const I64 = VALTYPE.i64;
@@ -33,7 +40,12 @@ function hasType(f: unknown, params: number[], results: number[]): f is (...a: n
   if (typeof f !== 'function') return false;
   const t = (f as { [kFuncType]?: FuncType })[kFuncType];
   if (t === undefined) return false;
-  return t.params.length === params.length && params.every((p, i) => t.params[i] === p) && t.results.length === results.length && results.every((r, i) => t.results[i] === r);
+  return (
+    t.params.length === params.length &&
+    params.every((p, i) => t.params[i] === p) &&
+    t.results.length === results.length &&
+    results.every((r, i) => t.results[i] === r)
+  );
 }
 
 interface CallOutcome {
@@ -44,7 +56,12 @@ interface CallOutcome {
 }
 
 /** Runs one call in a fresh instance; every guest fault becomes a status. */
-function runCall(mod: CompiledModule, name: string, input: Uint8Array, fuel: bigint): { outcome: CallOutcome; used: bigint } {
+function runCall(
+  mod: CompiledModule,
+  name: string,
+  input: Uint8Array,
+  fuel: bigint,
+): { outcome: CallOutcome; used: bigint } {
   let inst: Instance | undefined;
   const fail = (status: number, trap = 0): CallOutcome => ({ status, trap, output: null, outLen: 0 });
   let outcome: CallOutcome;
@@ -54,7 +71,12 @@ function runCall(mod: CompiledModule, name: string, input: Uint8Array, fuel: big
     const memory = e.memory;
     const alloc = e.alloc;
     const fn = e[name];
-    if (!(memory instanceof WebAssembly.Memory) || !hasType(alloc, [I32], [I32]) || name === 'alloc' || !hasType(fn, [I32, I32], [I64])) {
+    if (
+      !(memory instanceof WebAssembly.Memory) ||
+      !hasType(alloc, [I32], [I32]) ||
+      name === 'alloc' ||
+      !hasType(fn, [I32, I32], [I64])
+    ) {
       outcome = fail(NESTED_STATUS.BAD_ABI);
     } else {
       const ptr = (alloc(input.length) as number) >>> 0;
@@ -66,7 +88,13 @@ function runCall(mod: CompiledModule, name: string, input: Uint8Array, fuel: big
         const outPtr = Number(packed >> 32n);
         const outLen = Number(packed & 0xffff_ffffn);
         if (outPtr + outLen > memory.buffer.byteLength) outcome = fail(NESTED_STATUS.BAD_ABI);
-        else outcome = { status: NESTED_STATUS.OK, trap: 0, output: new Uint8Array(memory.buffer, outPtr, outLen), outLen };
+        else
+          outcome = {
+            status: NESTED_STATUS.OK,
+            trap: 0,
+            output: new Uint8Array(memory.buffer, outPtr, outLen),
+            outLen,
+          };
       }
     }
   } catch (err) {
@@ -78,7 +106,11 @@ function runCall(mod: CompiledModule, name: string, input: Uint8Array, fuel: big
   }
   // A fault with the memory at its maximum: a refused memory.grow stopped it (as spec/wasi.md#W5).
   const mem = inst?.exports.memory;
-  if ((outcome.status === NESTED_STATUS.TRAPPED || outcome.status === NESTED_STATUS.BAD_ABI) && mem instanceof WebAssembly.Memory && mem.buffer.byteLength >= mod.memoryLimitPages * WASM_PAGE_BYTES) {
+  if (
+    (outcome.status === NESTED_STATUS.TRAPPED || outcome.status === NESTED_STATUS.BAD_ABI) &&
+    mem instanceof WebAssembly.Memory &&
+    mem.buffer.byteLength >= mod.memoryLimitPages * WASM_PAGE_BYTES
+  ) {
     outcome = { ...outcome, status: NESTED_STATUS.MEMORY_LIMIT };
   }
   const used = inst === undefined ? (outcome.status === NESTED_STATUS.OUT_OF_FUEL ? fuel : 0n) : inst.fuelUsed();
@@ -102,7 +134,10 @@ function refusal(e: ValidationError): string {
  *   submission's fuel)
  * @param note where to explain a refused submission in one line (the challenge's stderr), if anywhere
  */
-export function createNested(store: Store, note?: (line: string) => void): Record<string, (...a: HostValue[]) => HostValue | undefined> {
+export function createNested(
+  store: Store,
+  note?: (line: string) => void,
+): Record<string, (...a: HostValue[]) => HostValue | undefined> {
   const { calls, manifest: m } = store;
   const mem = calls.mem;
   const modules: CompiledModule[] = [];
@@ -112,7 +147,14 @@ export function createNested(store: Store, note?: (line: string) => void): Recor
     const bytes = mem.copy(ptr, len);
     const memoryPages = pages === 0 ? Math.min(NESTED_DEFAULT_MEMORY_PAGES, maxPages) : pages;
     const stackLimit = stack === 0 ? Math.min(NESTED_DEFAULT_STACK, m.limits.stack) : stack;
-    if (modules.length >= NESTED_MAX_MODULES || memoryPages < 0 || memoryPages > maxPages || stackLimit < MIN_STACK || stackLimit > m.limits.stack) return NESTED_ERR.LIMIT;
+    if (
+      modules.length >= NESTED_MAX_MODULES ||
+      memoryPages < 0 ||
+      memoryPages > maxPages ||
+      stackLimit < MIN_STACK ||
+      stackLimit > m.limits.stack
+    )
+      return NESTED_ERR.LIMIT;
     let mod: CompiledModule;
     try {
       mod = store.engine.compileSync(bytes, { imports: [], memoryLimit: memoryPages * WASM_PAGE_BYTES, stackLimit });
@@ -125,7 +167,17 @@ export function createNested(store: Store, note?: (line: string) => void): Recor
     return modules.length - 1;
   };
 
-  const call = (handle: number, namePtr: number, nameLen: number, inPtr: number, inLen: number, outPtr: number, outCap: number, fuel: bigint, infoPtr: number): number => {
+  const call = (
+    handle: number,
+    namePtr: number,
+    nameLen: number,
+    inPtr: number,
+    inLen: number,
+    outPtr: number,
+    outCap: number,
+    fuel: bigint,
+    infoPtr: number,
+  ): number => {
     mem.check(namePtr, nameLen);
     mem.check(inPtr, inLen);
     mem.check(outPtr, outCap);

@@ -42,7 +42,8 @@ export function bridgeTransport(end: BridgeEnd): NetTransport {
     // The main thread enforces the request timeout; this wait only guards against a lost reply.
     const r = Atomics.wait(flag, 0, 0, req.timeoutMs + 5_000);
     const msg = receiveMessageOnPort(end.port);
-    if (r === 'timed-out' || msg === undefined) return { error: 'transport', message: 'no answer from the network thread' };
+    if (r === 'timed-out' || msg === undefined)
+      return { error: 'transport', message: 'no answer from the network thread' };
     return msg.message as NetResponse;
   };
 }

@@ -47,7 +47,9 @@ export interface NetRequest {
   allowPrivate: boolean;
 }
 
-export type NetResponse = { status: number; body: Uint8Array } | { error: 'transport' | 'limit' | 'denied'; message: string };
+export type NetResponse =
+  | { status: number; body: Uint8Array }
+  | { error: 'transport' | 'limit' | 'denied'; message: string };
 
 /** Performs a request synchronously from the guest's point of view (see net/bridge.ts). */
 export type NetTransport = (req: NetRequest) => NetResponse;
@@ -70,14 +72,25 @@ export function targetOf(url: URL): string {
   return `${url.hostname.toLowerCase()}:${port}`;
 }
 
-export function createNet(calls: HostCalls, m: CageManifest, transport: NetTransport | undefined): Record<string, (...a: HostValue[]) => HostValue | undefined> {
+export function createNet(
+  calls: HostCalls,
+  m: CageManifest,
+  transport: NetTransport | undefined,
+): Record<string, (...a: HostValue[]) => HostValue | undefined> {
   const mem = calls.mem;
   const limits = m.network.limits;
   const allow = new Set(m.network.allow);
   const handles: { status: number; body: Uint8Array; pos: number }[] = [];
   let requests = 0;
 
-  const decide = (methodPtr: number, methodLen: number, urlPtr: number, urlLen: number, bodyPtr: number, bodyLen: number): { req?: NetRequest; code?: number; method: string; url: string; body: Uint8Array } => {
+  const decide = (
+    methodPtr: number,
+    methodLen: number,
+    urlPtr: number,
+    urlLen: number,
+    bodyPtr: number,
+    bodyLen: number,
+  ): { req?: NetRequest; code?: number; method: string; url: string; body: Uint8Array } => {
     mem.check(methodPtr, methodLen);
     mem.check(urlPtr, urlLen);
     mem.check(bodyPtr, bodyLen);
@@ -98,15 +111,36 @@ export function createNet(calls: HostCalls, m: CageManifest, transport: NetTrans
     } catch {
       return fail(NET_ERR.INVALID);
     }
-    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '') return fail(NET_ERR.INVALID);
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '')
+      return fail(NET_ERR.INVALID);
     const target = targetOf(url);
     if (m.network.mode !== 'record' || !allow.has(target)) return fail(NET_ERR.DENIED);
     if (requests >= limits.maxRequests || bodyLen > limits.maxRequestBytes) return fail(NET_ERR.LIMIT);
     const allowPrivate = isIpLiteral(url.hostname) || url.hostname === 'localhost';
-    return { req: { method, url: url.href, body, target, timeoutMs: limits.timeoutMs, maxResponseBytes: limits.maxResponseBytes, allowPrivate }, method, url: url.href, body };
+    return {
+      req: {
+        method,
+        url: url.href,
+        body,
+        target,
+        timeoutMs: limits.timeoutMs,
+        maxResponseBytes: limits.maxResponseBytes,
+        allowPrivate,
+      },
+      method,
+      url: url.href,
+      body,
+    };
   };
 
-  const request = (methodPtr: number, methodLen: number, urlPtr: number, urlLen: number, bodyPtr: number, bodyLen: number): number => {
+  const request = (
+    methodPtr: number,
+    methodLen: number,
+    urlPtr: number,
+    urlLen: number,
+    bodyPtr: number,
+    bodyLen: number,
+  ): number => {
     const d = decide(methodPtr, methodLen, urlPtr, urlLen, bodyPtr, bodyLen);
     let exchange: Exchange;
     if (d.req === undefined) {
@@ -121,12 +155,29 @@ export function createNet(calls: HostCalls, m: CageManifest, transport: NetTrans
       } catch {
         recorded = undefined;
       }
-      const ok = Array.isArray(recorded) && recorded.length === 6 && typeof recorded[3] === 'number' && recorded[4] instanceof Uint8Array && typeof recorded[5] === 'number';
-      exchange = ok ? [d.method, d.url, d.body, recorded![3], recorded![4], recorded![5]] : [d.method, d.url, d.body, 0, new Uint8Array(0), NET_ERR.TRANSPORT];
+      const ok =
+        Array.isArray(recorded) &&
+        recorded.length === 6 &&
+        typeof recorded[3] === 'number' &&
+        recorded[4] instanceof Uint8Array &&
+        typeof recorded[5] === 'number';
+      exchange = ok
+        ? [d.method, d.url, d.body, recorded![3], recorded![4], recorded![5]]
+        : [d.method, d.url, d.body, 0, new Uint8Array(0), NET_ERR.TRANSPORT];
     } else {
       requests++;
-      const res: NetResponse = transport ? transport(d.req) : { error: 'transport', message: 'no network transport in this context' };
-      if ('error' in res) exchange = [d.method, d.url, d.body, 0, new Uint8Array(0), res.error === 'limit' ? NET_ERR.LIMIT : res.error === 'denied' ? NET_ERR.DENIED : NET_ERR.TRANSPORT];
+      const res: NetResponse = transport
+        ? transport(d.req)
+        : { error: 'transport', message: 'no network transport in this context' };
+      if ('error' in res)
+        exchange = [
+          d.method,
+          d.url,
+          d.body,
+          0,
+          new Uint8Array(0),
+          res.error === 'limit' ? NET_ERR.LIMIT : res.error === 'denied' ? NET_ERR.DENIED : NET_ERR.TRANSPORT,
+        ];
       else exchange = [d.method, d.url, d.body, res.status, res.body, 0];
     }
     if (calls.mode === 'replay' && d.req !== undefined) requests++;
@@ -139,16 +190,28 @@ export function createNet(calls: HostCalls, m: CageManifest, transport: NetTrans
   const handle = (h: number) => (h >= 0 && h < handles.length ? handles[h] : undefined);
   return {
     http_request: calls.wrap('docklock.http_request', request, NET_ERR.FAULT),
-    http_status: calls.wrap('docklock.http_status', (h: number) => handle(h)?.status ?? NET_ERR.BAD_HANDLE, NET_ERR.FAULT),
-    http_body_len: calls.wrap('docklock.http_body_len', (h: number) => handle(h)?.body.length ?? NET_ERR.BAD_HANDLE, NET_ERR.FAULT),
-    http_body_read: calls.wrap('docklock.http_body_read', (h: number, ptr: number, cap: number) => {
-      const r = handle(h);
-      if (r === undefined) return NET_ERR.BAD_HANDLE;
-      mem.check(ptr, cap);
-      const n = Math.min(cap, r.body.length - r.pos);
-      if (n > 0) mem.write(ptr, r.body.subarray(r.pos, r.pos + n));
-      r.pos += n;
-      return n;
-    }, NET_ERR.FAULT),
+    http_status: calls.wrap(
+      'docklock.http_status',
+      (h: number) => handle(h)?.status ?? NET_ERR.BAD_HANDLE,
+      NET_ERR.FAULT,
+    ),
+    http_body_len: calls.wrap(
+      'docklock.http_body_len',
+      (h: number) => handle(h)?.body.length ?? NET_ERR.BAD_HANDLE,
+      NET_ERR.FAULT,
+    ),
+    http_body_read: calls.wrap(
+      'docklock.http_body_read',
+      (h: number, ptr: number, cap: number) => {
+        const r = handle(h);
+        if (r === undefined) return NET_ERR.BAD_HANDLE;
+        mem.check(ptr, cap);
+        const n = Math.min(cap, r.body.length - r.pos);
+        if (n > 0) mem.write(ptr, r.body.subarray(r.pos, r.pos + n));
+        r.pos += n;
+        return n;
+      },
+      NET_ERR.FAULT,
+    ),
   };
 }

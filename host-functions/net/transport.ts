@@ -16,10 +16,20 @@ export function isPrivateAddress(address: string): boolean {
   const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
   if (isIP(v4) === 4) {
     const [a, b] = v4.split('.').map(Number) as [number, number];
-    return a === 10 || a === 127 || a === 0 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254) || (a === 100 && b >= 64 && b <= 127);
+    return (
+      a === 10 ||
+      a === 127 ||
+      a === 0 ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
+      (a === 169 && b === 254) ||
+      (a === 100 && b >= 64 && b <= 127)
+    );
   }
   const lower = address.toLowerCase();
-  return lower === '::1' || lower === '::' || lower.startsWith('fc') || lower.startsWith('fd') || lower.startsWith('fe80');
+  return (
+    lower === '::1' || lower === '::' || lower.startsWith('fc') || lower.startsWith('fd') || lower.startsWith('fe80')
+  );
 }
 
 /** Performs one request under the cage's rules. Never throws: failures are `{ error }`. */
@@ -48,7 +58,10 @@ export async function performRequest(req: NetRequest): Promise<NetResponse> {
     }
   }
   if (isPrivateAddress(address) && !req.allowPrivate) {
-    return { error: 'denied', message: `${host} resolves to a private address ${address}; list the address itself to allow it` };
+    return {
+      error: 'denied',
+      message: `${host} resolves to a private address ${address}; list the address itself to allow it`,
+    };
   }
   const mod = url.protocol === 'https:' ? https : http;
   return await new Promise<NetResponse>((resolve) => {
@@ -64,7 +77,11 @@ export async function performRequest(req: NetRequest): Promise<NetResponse> {
       {
         method: req.method,
         // Connect to the address resolved above, never to a second resolution of the name.
-        lookup: ((_h: string, opts: { all?: boolean }, cb: (err: Error | null, a: string | { address: string; family: number }[], f?: number) => void) => {
+        lookup: ((
+          _h: string,
+          opts: { all?: boolean },
+          cb: (err: Error | null, a: string | { address: string; family: number }[], f?: number) => void,
+        ) => {
           if (opts?.all) cb(null, [{ address, family }]);
           else cb(null, address, family);
         }) as unknown as typeof import('node:dns').lookup,

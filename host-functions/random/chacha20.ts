@@ -63,7 +63,9 @@ export class ChaCha20Stream {
       throw new TypeError(`ChaCha20 seed must be a Uint8Array of ${CHACHA20_KEY_BYTES} bytes, got ${describe(seed)}`);
     }
     if (nonce !== undefined && (!(nonce instanceof Uint8Array) || nonce.length !== CHACHA20_NONCE_BYTES)) {
-      throw new TypeError(`ChaCha20 nonce must be a Uint8Array of ${CHACHA20_NONCE_BYTES} bytes, got ${describe(nonce)}`);
+      throw new TypeError(
+        `ChaCha20 nonce must be a Uint8Array of ${CHACHA20_NONCE_BYTES} bytes, got ${describe(nonce)}`,
+      );
     }
     this.#key = seed.slice();
     this.#nonce = nonce === undefined ? new Uint8Array(CHACHA20_NONCE_BYTES) : nonce.slice();

@@ -18,7 +18,15 @@ interface FdCommon {
 export type FdEntry =
   | ({ kind: 'stdin' } & FdCommon)
   | ({ kind: 'out'; capture: OutputCapture } & FdCommon)
-  | ({ kind: 'file'; node: FileNode; pos: number; append: boolean; read: boolean; write: boolean; fdflags?: number } & FdCommon)
+  | ({
+      kind: 'file';
+      node: FileNode;
+      pos: number;
+      append: boolean;
+      read: boolean;
+      write: boolean;
+      fdflags?: number;
+    } & FdCommon)
   | ({ kind: 'dir'; node: DirNode; preopen: string | undefined } & FdCommon);
 
 /** The maximum number of open descriptors (ERRNO_MFILE beyond). */

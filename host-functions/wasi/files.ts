@@ -3,7 +3,20 @@
  * (spec: spec/wasi.md#W3). They return errno values and never throw, except `GuestFault`
  * (turned into ERRNO_FAULT by the host-call wrapper) and the run-ending output limit.
  */
-import { ERRNO, FDFLAGS, FILETYPE, FSTFLAGS, RIGHTS, RIGHTS_DIR, RIGHTS_DIR_V0, RIGHTS_FILE, RIGHTS_STDIO, RIGHTS_WRITE, SIZE, WHENCE } from './defs.ts';
+import {
+  ERRNO,
+  FDFLAGS,
+  FILETYPE,
+  FSTFLAGS,
+  RIGHTS,
+  RIGHTS_DIR,
+  RIGHTS_DIR_V0,
+  RIGHTS_FILE,
+  RIGHTS_STDIO,
+  RIGHTS_WRITE,
+  SIZE,
+  WHENCE,
+} from './defs.ts';
 import type { FdEntry, FdTable } from './fd-table.ts';
 import { QuotaExceeded, resizeFile } from './fs.ts';
 import type { FileNode, FileTree, Node } from './fs.ts';
@@ -64,8 +77,13 @@ export function writeFilestat(mem: GuestMemory, ptr: number, n: Node): void {
   // dev 0, per-run ino, links, size, and only the times the guest set itself (ctim stays 0): no
   // host time ever leaks in. At level 0 no link or time can exist, so this answers as it did.
   const size = n.kind === 'file' ? n.size : n.kind === 'symlink' ? utf8.encode(n.target).length : 0;
-  const s = new Struct(SIZE.filestat).u64(8, n.ino).u8(16, filetype(n)).u64(24, BigInt(n.kind === 'file' ? n.nlink : 1)).u64(32, BigInt(size))
-    .u64(40, n.atim).u64(48, n.mtim);
+  const s = new Struct(SIZE.filestat)
+    .u64(8, n.ino)
+    .u8(16, filetype(n))
+    .u64(24, BigInt(n.kind === 'file' ? n.nlink : 1))
+    .u64(32, BigInt(size))
+    .u64(40, n.atim)
+    .u64(48, n.mtim);
   mem.write(ptr, s.bytes);
 }
 
@@ -75,7 +93,8 @@ export function writeFilestat(mem: GuestMemory, ptr: number, n: Node): void {
  */
 export function setTimes(st: FileState, n: Node, atim: bigint, mtim: bigint, flags: number): number {
   if (flags & ~0xf) return ERRNO.INVAL;
-  if ((flags & FSTFLAGS.ATIM && flags & FSTFLAGS.ATIM_NOW) || (flags & FSTFLAGS.MTIM && flags & FSTFLAGS.MTIM_NOW)) return ERRNO.INVAL;
+  if ((flags & FSTFLAGS.ATIM && flags & FSTFLAGS.ATIM_NOW) || (flags & FSTFLAGS.MTIM && flags & FSTFLAGS.MTIM_NOW))
+    return ERRNO.INVAL;
   if (n.readonly) return ERRNO.ROFS;
   if (flags & FSTFLAGS.ATIM) n.atim = atim;
   else if (flags & FSTFLAGS.ATIM_NOW) n.atim = st.now();
@@ -85,7 +104,13 @@ export function setTimes(st: FileState, n: Node, atim: bigint, mtim: bigint, fla
 }
 
 /** Resolves a guest path relative to a directory descriptor; no component may climb above it. */
-export function resolve(st: FileState, dirFd: number, pathPtr: number, pathLen: number, followLast = false): Resolved | number {
+export function resolve(
+  st: FileState,
+  dirFd: number,
+  pathPtr: number,
+  pathLen: number,
+  followLast = false,
+): Resolved | number {
   const dir = st.fds.get(dirFd);
   if (dir === undefined) return ERRNO.BADF;
   if (dir.kind !== 'dir') return ERRNO.NOTDIR;
@@ -193,7 +218,9 @@ export function fileFunctions(st: FileState): Record<string, (...args: never[]) 
       const e = fds.get(fd);
       if (e === undefined) return ERRNO.BADF;
       const [base, inheriting] = fullRights(e, st.level);
-      const s = new Struct(SIZE.fdstat).u64(8, base & ~(e.dropped ?? 0n)).u64(16, inheriting & ~(e.droppedInheriting ?? 0n));
+      const s = new Struct(SIZE.fdstat)
+        .u64(8, base & ~(e.dropped ?? 0n))
+        .u64(16, inheriting & ~(e.droppedInheriting ?? 0n));
       if (e.kind === 'stdin' || e.kind === 'out') {
         // Never a terminal (spec/wasi.md#W7): wasi-libc's isatty wants a character device, so
         // level 1 reports the captured streams as UNKNOWN, as wasmtime does for pipes.
@@ -210,7 +237,8 @@ export function fileFunctions(st: FileState): Record<string, (...args: never[]) 
       const e = fds.get(fd);
       if (e === undefined) return ERRNO.BADF;
       if (e.kind !== 'file') return flags === 0 ? ERRNO.SUCCESS : ERRNO.NOTSUP;
-      if (flags & ~(FDFLAGS.APPEND | FDFLAGS.DSYNC | FDFLAGS.RSYNC | FDFLAGS.SYNC | FDFLAGS.NONBLOCK)) return ERRNO.INVAL;
+      if (flags & ~(FDFLAGS.APPEND | FDFLAGS.DSYNC | FDFLAGS.RSYNC | FDFLAGS.SYNC | FDFLAGS.NONBLOCK))
+        return ERRNO.INVAL;
       e.append = (flags & FDFLAGS.APPEND) !== 0;
       // Writes are synchronous in memory anyway; the flags are kept so fdstat reports them.
       if (st.level > 0) e.fdflags = flags & ~FDFLAGS.APPEND;
@@ -233,7 +261,12 @@ export function fileFunctions(st: FileState): Record<string, (...args: never[]) 
       const e = fds.get(fd);
       if (e === undefined) return ERRNO.BADF;
       if (e.kind === 'file' || e.kind === 'dir') writeFilestat(mem, ptr, e.node);
-      else mem.write(ptr, new Struct(SIZE.filestat).u8(16, st.level === 0 ? FILETYPE.CHARACTER_DEVICE : FILETYPE.UNKNOWN).u64(24, 1n).bytes);
+      else
+        mem.write(
+          ptr,
+          new Struct(SIZE.filestat).u8(16, st.level === 0 ? FILETYPE.CHARACTER_DEVICE : FILETYPE.UNKNOWN).u64(24, 1n)
+            .bytes,
+        );
       return ERRNO.SUCCESS;
     },
     fd_filestat_set_size(fd: number, size: bigint): number {
@@ -357,7 +390,11 @@ export function fileFunctions(st: FileState): Record<string, (...args: never[]) 
       for (let i = Number(cookie > 1_000_000n ? 1_000_000n : cookie); i < names.length && used < bufLen; i++) {
         const name = utf8.encode(names[i]!);
         const node = i === 0 ? e.node : i === 1 ? e.node : e.node.children.get(names[i]!)!;
-        const d = new Struct(SIZE.dirent + name.length).u64(0, BigInt(i + 1)).u64(8, node.ino).u32(16, name.length).u8(20, filetype(node));
+        const d = new Struct(SIZE.dirent + name.length)
+          .u64(0, BigInt(i + 1))
+          .u64(8, node.ino)
+          .u32(16, name.length)
+          .u8(20, filetype(node));
         d.bytes.set(name, SIZE.dirent);
         const n = Math.min(d.bytes.length, bufLen - used);
         out.set(d.bytes.subarray(0, n), used);

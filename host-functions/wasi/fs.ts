@@ -68,15 +68,41 @@ export class FileTree {
   }
 
   dir(readonly: boolean, quota: Quota | undefined): DirNode {
-    return { kind: 'dir', ino: this.#nextIno++, readonly, children: new Map(), quota, atim: this.#now(), mtim: this.#now() };
+    return {
+      kind: 'dir',
+      ino: this.#nextIno++,
+      readonly,
+      children: new Map(),
+      quota,
+      atim: this.#now(),
+      mtim: this.#now(),
+    };
   }
 
   file(readonly: boolean, data: Uint8Array, quota: Quota | undefined): FileNode {
-    return { kind: 'file', ino: this.#nextIno++, readonly, data, size: data.length, quota, nlink: 1, atim: this.#now(), mtim: this.#now() };
+    return {
+      kind: 'file',
+      ino: this.#nextIno++,
+      readonly,
+      data,
+      size: data.length,
+      quota,
+      nlink: 1,
+      atim: this.#now(),
+      mtim: this.#now(),
+    };
   }
 
   symlink(target: string, quota: Quota | undefined): SymlinkNode {
-    return { kind: 'symlink', ino: this.#nextIno++, readonly: false, target, quota, atim: this.#now(), mtim: this.#now() };
+    return {
+      kind: 'symlink',
+      ino: this.#nextIno++,
+      readonly: false,
+      target,
+      quota,
+      atim: this.#now(),
+      mtim: this.#now(),
+    };
   }
 
   /** Creates (read-only) parent directories and returns the directory at `path` (absolute, normalised). */

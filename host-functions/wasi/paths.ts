@@ -27,7 +27,10 @@ function unlinkEntry(parent: DirNode, name: string, node: Node): void {
   parent.children.delete(name);
 }
 
-export function pathFunctions(st: FileState, guarded: (f: () => number) => number): Record<string, (...args: never[]) => number> {
+export function pathFunctions(
+  st: FileState,
+  guarded: (f: () => number) => number,
+): Record<string, (...args: never[]) => number> {
   const { mem, fds } = st;
   return {
     path_create_directory(fd: number, pathPtr: number, pathLen: number): number {
@@ -46,7 +49,15 @@ export function pathFunctions(st: FileState, guarded: (f: () => number) => numbe
       writeFilestat(mem, ptr, r.node);
       return ERRNO.SUCCESS;
     },
-    path_filestat_set_times(fd: number, flags: number, pathPtr: number, pathLen: number, atim: bigint, mtim: bigint, fstFlags: number): number {
+    path_filestat_set_times(
+      fd: number,
+      flags: number,
+      pathPtr: number,
+      pathLen: number,
+      atim: bigint,
+      mtim: bigint,
+      fstFlags: number,
+    ): number {
       const r = resolve(st, fd, pathPtr, pathLen, (flags & LOOKUP_SYMLINK_FOLLOW) !== 0);
       if (typeof r === 'number') return r;
       if (r.node === undefined) return ERRNO.NOENT;
@@ -54,7 +65,15 @@ export function pathFunctions(st: FileState, guarded: (f: () => number) => numbe
       if (r.trailingSlash && r.node.kind !== 'dir') return ERRNO.NOTDIR;
       return setTimes(st, r.node, atim, mtim, fstFlags);
     },
-    path_link(oldFd: number, oldFlags: number, oldPtr: number, oldLen: number, newFd: number, newPtr: number, newLen: number): number {
+    path_link(
+      oldFd: number,
+      oldFlags: number,
+      oldPtr: number,
+      oldLen: number,
+      newFd: number,
+      newPtr: number,
+      newLen: number,
+    ): number {
       if (st.level === 0) return ERRNO.NOTSUP;
       const a = resolve(st, oldFd, oldPtr, oldLen, (oldFlags & LOOKUP_SYMLINK_FOLLOW) !== 0);
       if (typeof a === 'number') return a;
@@ -87,7 +106,14 @@ export function pathFunctions(st: FileState, guarded: (f: () => number) => numbe
       r.parent.children.set(r.name, st.tree.symlink(target, r.parent.quota));
       return ERRNO.SUCCESS;
     },
-    path_readlink(fd: number, pathPtr: number, pathLen: number, buf: number, bufLen: number, bufusedPtr: number): number {
+    path_readlink(
+      fd: number,
+      pathPtr: number,
+      pathLen: number,
+      buf: number,
+      bufLen: number,
+      bufusedPtr: number,
+    ): number {
       const r = resolve(st, fd, pathPtr, pathLen);
       if (typeof r === 'number') return r;
       if (r.node === undefined) return ERRNO.NOENT;
@@ -101,17 +127,32 @@ export function pathFunctions(st: FileState, guarded: (f: () => number) => numbe
       mem.setU32(bufusedPtr, n);
       return ERRNO.SUCCESS;
     },
-    path_open(dirFd: number, dirflags: number, pathPtr: number, pathLen: number, oflags: number, rightsBase: bigint, _rightsInheriting: bigint, fdflags: number, fdPtr: number): number {
+    path_open(
+      dirFd: number,
+      dirflags: number,
+      pathPtr: number,
+      pathLen: number,
+      oflags: number,
+      rightsBase: bigint,
+      _rightsInheriting: bigint,
+      fdflags: number,
+      fdPtr: number,
+    ): number {
       // Rights the guest dropped from the directory are enforced (fd_fdstat_set_rights).
       const dropped = fds.get(dirFd)?.dropped ?? 0n;
-      const needs = RIGHTS.PATH_OPEN | (oflags & OFLAGS.CREAT ? RIGHTS.PATH_CREATE_FILE : 0n) | (oflags & OFLAGS.TRUNC ? RIGHTS.PATH_FILESTAT_SET_SIZE : 0n);
+      const needs =
+        RIGHTS.PATH_OPEN |
+        (oflags & OFLAGS.CREAT ? RIGHTS.PATH_CREATE_FILE : 0n) |
+        (oflags & OFLAGS.TRUNC ? RIGHTS.PATH_FILESTAT_SET_SIZE : 0n);
       if ((dropped & needs) !== 0n) return ERRNO.NOTCAPABLE;
       const r = resolve(st, dirFd, pathPtr, pathLen, (dirflags & LOOKUP_SYMLINK_FOLLOW) !== 0);
       if (typeof r === 'number') return r;
       mem.check(fdPtr, 4);
       let node = r.node;
-      const wantsWrite = (rightsBase & (RIGHTS.FD_WRITE | RIGHTS.FD_ALLOCATE | RIGHTS.FD_FILESTAT_SET_SIZE)) !== 0n || (oflags & OFLAGS.TRUNC) !== 0;
-      if (node !== undefined && (oflags & OFLAGS.CREAT) && (oflags & OFLAGS.EXCL)) return ERRNO.EXIST;
+      const wantsWrite =
+        (rightsBase & (RIGHTS.FD_WRITE | RIGHTS.FD_ALLOCATE | RIGHTS.FD_FILESTAT_SET_SIZE)) !== 0n ||
+        (oflags & OFLAGS.TRUNC) !== 0;
+      if (node !== undefined && oflags & OFLAGS.CREAT && oflags & OFLAGS.EXCL) return ERRNO.EXIST;
       if (node === undefined) {
         if (!(oflags & OFLAGS.CREAT)) return ERRNO.NOENT;
         if (oflags & OFLAGS.DIRECTORY) return ERRNO.INVAL;
@@ -121,7 +162,7 @@ export function pathFunctions(st: FileState, guarded: (f: () => number) => numbe
         r.parent.children.set(r.name, node);
       }
       // A link not followed (no LOOKUP_SYMLINK_FOLLOW) cannot be opened: POSIX O_NOFOLLOW's ELOOP.
-      if (node.kind === 'symlink') return (oflags & OFLAGS.DIRECTORY) ? ERRNO.NOTDIR : ERRNO.LOOP;
+      if (node.kind === 'symlink') return oflags & OFLAGS.DIRECTORY ? ERRNO.NOTDIR : ERRNO.LOOP;
       if (node.kind === 'dir') {
         if (wantsWrite) return ERRNO.ISDIR;
         const fd = fds.open({ kind: 'dir', node, preopen: undefined });
@@ -141,7 +182,15 @@ export function pathFunctions(st: FileState, guarded: (f: () => number) => numbe
       }
       const read = (rightsBase & RIGHTS.FD_READ) !== 0n || !wantsWrite;
       const extra = st.level === 0 ? 0 : fdflags & (FDFLAGS.DSYNC | FDFLAGS.RSYNC | FDFLAGS.SYNC | FDFLAGS.NONBLOCK);
-      const fd = fds.open({ kind: 'file', node: file, pos: 0, append: (fdflags & FDFLAGS.APPEND) !== 0, read, write: wantsWrite, fdflags: extra });
+      const fd = fds.open({
+        kind: 'file',
+        node: file,
+        pos: 0,
+        append: (fdflags & FDFLAGS.APPEND) !== 0,
+        read,
+        write: wantsWrite,
+        fdflags: extra,
+      });
       if (fd === undefined) return ERRNO.MFILE;
       mem.setU32(fdPtr, fd);
       return ERRNO.SUCCESS;

@@ -56,7 +56,12 @@ export interface WasiConfig {
 }
 
 /** Functions of the `random` and `clock` groups; everything else in preview1 is `wasi`. */
-const GROUP_OF: Record<string, string> = { random_get: 'random', clock_time_get: 'clock', clock_res_get: 'clock', poll_oneoff: 'clock' };
+const GROUP_OF: Record<string, string> = {
+  random_get: 'random',
+  clock_time_get: 'clock',
+  clock_res_get: 'clock',
+  poll_oneoff: 'clock',
+};
 
 const utf8 = new TextEncoder();
 
@@ -139,13 +144,25 @@ export function createWasi(calls: HostCalls, cfg: WasiConfig): WasiHost {
     if (w !== '/') fds.open({ kind: 'dir', node: mounts[i]!, preopen: w });
   });
   const args = encodeList(['main', ...cfg.args]);
-  const env = encodeList(Object.keys(cfg.env).sort().map((k) => `${k}=${cfg.env[k]}`));
+  const env = encodeList(
+    Object.keys(cfg.env)
+      .sort()
+      .map((k) => `${k}=${cfg.env[k]}`),
+  );
 
-  const notSocket = (fd: number): number => (level === 0 ? ERRNO.NOTSUP : fds.get(fd) === undefined ? ERRNO.BADF : ERRNO.NOTSOCK);
+  const notSocket = (fd: number): number =>
+    level === 0 ? ERRNO.NOTSUP : fds.get(fd) === undefined ? ERRNO.BADF : ERRNO.NOTSOCK;
   const st: FileState = {
-    mem, fds, tree, stdin: cfg.stdin, stdinPos: 0, level, now: () => clock.peek(CLOCK.REALTIME),
+    mem,
+    fds,
+    tree,
+    stdin: cfg.stdin,
+    stdinPos: 0,
+    level,
+    now: () => clock.peek(CLOCK.REALTIME),
     onQuotaExceeded: (e: QuotaExceeded): number => {
-      if (e.quota === outputQuota) throw new OutputLimit(`${cfg.outputDir} exceeded its limit of ${e.quota.limit} bytes`);
+      if (e.quota === outputQuota)
+        throw new OutputLimit(`${cfg.outputDir} exceeded its limit of ${e.quota.limit} bytes`);
       return ERRNO.NOSPC;
     },
   };
@@ -171,7 +188,10 @@ export function createWasi(calls: HostCalls, cfg: WasiConfig): WasiHost {
     mem.check(countPtr, 4);
     mem.check(sizePtr, 4);
     mem.setU32(countPtr, list.length);
-    mem.setU32(sizePtr, list.reduce((n, s) => n + s.length, 0));
+    mem.setU32(
+      sizePtr,
+      list.reduce((n, s) => n + s.length, 0),
+    );
     return ERRNO.SUCCESS;
   };
 
@@ -240,7 +260,8 @@ export function createWasi(calls: HostCalls, cfg: WasiConfig): WasiHost {
       }
       if (ready.length === 0 && earliest !== undefined) {
         clock.advance(earliest);
-        for (const c of clocks) if (c.deadline === earliest) ready.push(new Struct(SIZE.event).u64(0, c.userdata).u8(10, EVENTTYPE.CLOCK));
+        for (const c of clocks)
+          if (c.deadline === earliest) ready.push(new Struct(SIZE.event).u64(0, c.userdata).u8(10, EVENTTYPE.CLOCK));
       }
       ready.forEach((ev, i) => mem.write(outPtr + i * SIZE.event, ev.bytes));
       mem.setU32(neventsPtr, ready.length);
@@ -276,6 +297,53 @@ export function createWasi(calls: HostCalls, cfg: WasiConfig): WasiHost {
 
 /** The preview1 import names in a group, for grants → `compile({ imports })`. */
 export function wasiImportNames(grants: ReadonlySet<string>): string[] {
-  const all = ['args_get', 'args_sizes_get', 'environ_get', 'environ_sizes_get', 'clock_res_get', 'clock_time_get', 'fd_advise', 'fd_allocate', 'fd_close', 'fd_datasync', 'fd_fdstat_get', 'fd_fdstat_set_flags', 'fd_fdstat_set_rights', 'fd_filestat_get', 'fd_filestat_set_size', 'fd_filestat_set_times', 'fd_pread', 'fd_prestat_get', 'fd_prestat_dir_name', 'fd_pwrite', 'fd_read', 'fd_readdir', 'fd_renumber', 'fd_seek', 'fd_sync', 'fd_tell', 'fd_write', 'path_create_directory', 'path_filestat_get', 'path_filestat_set_times', 'path_link', 'path_open', 'path_readlink', 'path_remove_directory', 'path_rename', 'path_symlink', 'path_unlink_file', 'poll_oneoff', 'proc_exit', 'proc_raise', 'sched_yield', 'random_get', 'sock_accept', 'sock_recv', 'sock_send', 'sock_shutdown'];
+  const all = [
+    'args_get',
+    'args_sizes_get',
+    'environ_get',
+    'environ_sizes_get',
+    'clock_res_get',
+    'clock_time_get',
+    'fd_advise',
+    'fd_allocate',
+    'fd_close',
+    'fd_datasync',
+    'fd_fdstat_get',
+    'fd_fdstat_set_flags',
+    'fd_fdstat_set_rights',
+    'fd_filestat_get',
+    'fd_filestat_set_size',
+    'fd_filestat_set_times',
+    'fd_pread',
+    'fd_prestat_get',
+    'fd_prestat_dir_name',
+    'fd_pwrite',
+    'fd_read',
+    'fd_readdir',
+    'fd_renumber',
+    'fd_seek',
+    'fd_sync',
+    'fd_tell',
+    'fd_write',
+    'path_create_directory',
+    'path_filestat_get',
+    'path_filestat_set_times',
+    'path_link',
+    'path_open',
+    'path_readlink',
+    'path_remove_directory',
+    'path_rename',
+    'path_symlink',
+    'path_unlink_file',
+    'poll_oneoff',
+    'proc_exit',
+    'proc_raise',
+    'sched_yield',
+    'random_get',
+    'sock_accept',
+    'sock_recv',
+    'sock_send',
+    'sock_shutdown',
+  ];
   return all.filter((n) => grants.has(GROUP_OF[n] ?? 'wasi')).map((n) => `wasi_snapshot_preview1.${n}`);
 }

@@ -67,8 +67,12 @@ export async function runCage(options: CageOptions): Promise<RunOutcome> {
       else if (msg.type === 'done') finish(() => resolve(runOutcome(msg.outcome!)), false);
       else if (msg.type === 'error') finish(() => reject(errorFromWire(msg.error!)), false);
     });
-    worker.on('error', (e) => finish(() => reject(new InternalError(`cage worker failed: ${e.message}`, { cause: e }))));
-    worker.on('exit', (code) => finish(() => reject(new InternalError(`cage worker exited unexpectedly with code ${code}`))));
+    worker.on('error', (e) =>
+      finish(() => reject(new InternalError(`cage worker failed: ${e.message}`, { cause: e }))),
+    );
+    worker.on('exit', (code) =>
+      finish(() => reject(new InternalError(`cage worker exited unexpectedly with code ${code}`))),
+    );
   });
   // Compile here (cached by content hash) and share the machine code with the worker: the worker
   // then allocates no WebAssembly code of its own, and repeated runs skip compilation entirely.

@@ -36,7 +36,8 @@ function wasiGroup(group: 'wasi' | 'random' | 'clock'): Capability {
   return {
     module: 'wasi_snapshot_preview1',
     names,
-    create: (_store, run) => Object.fromEntries(names.filter((n) => run.wasi.imports[n] !== undefined).map((n) => [n, run.wasi.imports[n]!])),
+    create: (_store, run) =>
+      Object.fromEntries(names.filter((n) => run.wasi.imports[n] !== undefined).map((n) => [n, run.wasi.imports[n]!])),
   };
 }
 
@@ -47,10 +48,19 @@ export const CAPABILITIES: Readonly<Record<Grant, Capability>> = {
   wasi: wasiGroup('wasi'),
   random: wasiGroup('random'),
   clock: wasiGroup('clock'),
-  net: { module: 'docklock', names: NET_IMPORTS, create: (store, run) => createNet(store.calls, store.manifest, run.net) },
+  net: {
+    module: 'docklock',
+    names: NET_IMPORTS,
+    create: (store, run) => createNet(store.calls, store.manifest, run.net),
+  },
   log: { module: 'docklock', names: LOG_IMPORTS, create: (store, run) => createLog(store.calls, run.wasi.stderr) },
   // From level 1 a refused submission is explained on the challenge's stderr (its evaluation log).
-  nested: { module: 'docklock', names: NESTED_IMPORTS, create: (store, run) => createNested(store, run.wasi.level >= 1 ? (line) => run.wasi.stderr.push(utf8.encode(`${line}\n`)) : undefined) },
+  nested: {
+    module: 'docklock',
+    names: NESTED_IMPORTS,
+    create: (store, run) =>
+      createNested(store, run.wasi.level >= 1 ? (line) => run.wasi.stderr.push(utf8.encode(`${line}\n`)) : undefined),
+  },
 };
 
 /** The imports a manifest's grants allow, as `module.name` patterns for `compile`. */
@@ -65,7 +75,8 @@ export function grantedImports(m: { grants: readonly Grant[] }): string[] {
 export function hostImports(store: Store, run: RunHost): Record<string, Record<string, HostFunction>> {
   const out: Record<string, Record<string, HostFunction>> = { wasi_snapshot_preview1: {}, docklock: {} };
   const granted = new Set<Grant>(store.manifest.grants);
-  for (const g of GRANTS) if (granted.has(g)) Object.assign(out[CAPABILITIES[g].module]!, CAPABILITIES[g].create(store, run));
+  for (const g of GRANTS)
+    if (granted.has(g)) Object.assign(out[CAPABILITIES[g].module]!, CAPABILITIES[g].create(store, run));
   return out;
 }
 

@@ -154,21 +154,45 @@ export async function runGuest(req: GuestRunRequest): Promise<GuestRunOutcome> {
   } catch (e) {
     if (!(e instanceof ValidationError)) throw e;
     result.witnessRoot = calls.log.finalize().root;
-    return runOutcome({ result, witnessBytes: EMPTY_WITNESS, divergence: null, error: { code: e.code, message: e.message } });
+    return runOutcome({
+      result,
+      witnessBytes: EMPTY_WITNESS,
+      divergence: null,
+      error: { code: e.code, message: e.message },
+    });
   }
   const entryExport = compiled.exports.find((e) => e.name === m.entry);
   if (entryExport === undefined || entryExport.kind !== 'func') {
     result.witnessRoot = calls.log.finalize().root;
-    const message = `the module has no exported function "${m.entry}" to run; set "entry" in the manifest to one of: ${compiled.exports.filter((e) => e.kind === 'func').map((e) => e.name).join(', ') || '(none)'}`;
-    return runOutcome({ result, witnessBytes: EMPTY_WITNESS, divergence: null, error: { code: 'DL_ERR_CAGE_NO_ENTRY', message } });
+    const message = `the module has no exported function "${m.entry}" to run; set "entry" in the manifest to one of: ${
+      compiled.exports
+        .filter((e) => e.kind === 'func')
+        .map((e) => e.name)
+        .join(', ') || '(none)'
+    }`;
+    return runOutcome({
+      result,
+      witnessBytes: EMPTY_WITNESS,
+      divergence: null,
+      error: { code: 'DL_ERR_CAGE_NO_ENTRY', message },
+    });
   }
 
   const grants = new Set<string>(m.grants);
   const wasi = createWasi(calls, {
-    args: m.args, env: m.env, seed: m.determinism.seed, clockStart: m.determinism.clock.start, clockStep: m.determinism.clock.step,
-    stdin: req.stdin, inputs: req.inputs, outputDir: m.files.output, scratchDir: m.files.scratch,
-    writable: m.files.writable.map((w) => w.guest), inputPaths: m.files.inputs.map((i) => i.guest),
-    limits: { stdout: m.limits.stdout, stderr: m.limits.stderr, output: m.limits.output, scratch: m.limits.memory }, grants,
+    args: m.args,
+    env: m.env,
+    seed: m.determinism.seed,
+    clockStart: m.determinism.clock.start,
+    clockStep: m.determinism.clock.step,
+    stdin: req.stdin,
+    inputs: req.inputs,
+    outputDir: m.files.output,
+    scratchDir: m.files.scratch,
+    writable: m.files.writable.map((w) => w.guest),
+    inputPaths: m.files.inputs.map((i) => i.guest),
+    limits: { stdout: m.limits.stdout, stderr: m.limits.stderr, output: m.limits.output, scratch: m.limits.memory },
+    grants,
     level: req.wasiLevel,
   });
   wasi.stdout.tee = req.tee?.stdout;
@@ -216,7 +240,13 @@ export async function runGuest(req: GuestRunRequest): Promise<GuestRunOutcome> {
   // A run that failed while its memory sat at the limit is reported as a memory-limit failure:
   // its memory.grow was refused and it could not go on (spec: spec/wasi.md#W5).
   const mem = instance?.exports.memory;
-  if ((status === 'trapped' || (status === 'exited' && exitCode !== 0)) && divergence === null && mem instanceof WebAssembly.Memory && mem.buffer.byteLength >= compiled.memoryLimitPages * 65536 && compiled.memoryLimitPages > 0) {
+  if (
+    (status === 'trapped' || (status === 'exited' && exitCode !== 0)) &&
+    divergence === null &&
+    mem instanceof WebAssembly.Memory &&
+    mem.buffer.byteLength >= compiled.memoryLimitPages * 65536 &&
+    compiled.memoryLimitPages > 0
+  ) {
     status = 'memory_limit';
   }
   if (divergence === null) divergence = calls.checkComplete();
@@ -232,5 +262,8 @@ export async function runGuest(req: GuestRunRequest): Promise<GuestRunOutcome> {
   result.witnessRoot = commitment.root;
   // The encoding is a copy: unless the caller wants the log, its memory serves the next run.
   calls.release({ keepLog: req.keepLog === true });
-  return runOutcome({ result, witnessBytes: commitment.encoded!, divergence, error: null }, req.keepLog === true ? calls.log : undefined);
+  return runOutcome(
+    { result, witnessBytes: commitment.encoded!, divergence, error: null },
+    req.keepLog === true ? calls.log : undefined,
+  );
 }

@@ -11,7 +11,10 @@ import type { ErrorJson } from '../errors.ts';
 export function errorToWire(e: unknown): ErrorJson {
   if (e instanceof DocklockError) return e.toJSON();
   const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-  return { code: 'DL_ERR_INTERNAL', message: `internal error in a cage worker (a docklock bug; please report it): ${what}` };
+  return {
+    code: 'DL_ERR_INTERNAL',
+    message: `internal error in a cage worker (a docklock bug; please report it): ${what}`,
+  };
 }
 
 /** The error the starting thread throws for what a worker posted. */

@@ -32,13 +32,21 @@ const job = await new Promise<WorkerJob>((resolve) => parentPort!.once('message'
 
 try {
   const tee = init.tee
-    ? { stdout: (b: Uint8Array) => parentPort!.postMessage({ type: 'stdout', data: b }), stderr: (b: Uint8Array) => parentPort!.postMessage({ type: 'stderr', data: b }) }
+    ? {
+        stdout: (b: Uint8Array) => parentPort!.postMessage({ type: 'stdout', data: b }),
+        stderr: (b: Uint8Array) => parentPort!.postMessage({ type: 'stderr', data: b }),
+      }
     : undefined;
   const compiled = job.shared === undefined ? undefined : CompiledModule.fromShared(job.shared);
   const outcome = await runGuest({ ...job.request, net: transport, tee, compiled });
   // The witness travels as its encoding, moved rather than copied (reading `witness` would decode
   // a million entries here only to clone them); the log stays here.
-  const parts: RunOutcomeParts = { result: outcome.result, witnessBytes: outcome.witnessBytes, divergence: outcome.divergence, error: outcome.error };
+  const parts: RunOutcomeParts = {
+    result: outcome.result,
+    witnessBytes: outcome.witnessBytes,
+    divergence: outcome.divergence,
+    error: outcome.error,
+  };
   parentPort!.postMessage({ type: 'done', outcome: parts }, [outcome.witnessBytes.buffer as ArrayBuffer]);
 } catch (e) {
   parentPort!.postMessage({ type: 'error', error: errorToWire(e) });

@@ -31,7 +31,16 @@ export interface BatchOptions {
 /** A failed evaluation for an error outside the run (watchdog, crashed worker). */
 export function infrastructureFailure(label: string, e: unknown): Evaluation {
   const code = e instanceof DocklockError ? e.code : 'DL_ERR_INTERNAL';
-  return { submission: label, score: 0, status: 'evaluation_failed', reason: `error:${code}`, details: { message: e instanceof Error ? e.message : String(e) }, run: null, resultHash: null, log: [] };
+  return {
+    submission: label,
+    score: 0,
+    status: 'evaluation_failed',
+    reason: `error:${code}`,
+    details: { message: e instanceof Error ? e.message : String(e) },
+    run: null,
+    resultHash: null,
+    log: [],
+  };
 }
 
 function bundleNames(labels: string[]): string[] {
@@ -51,8 +60,14 @@ function bundleNames(labels: string[]): string[] {
  * const ch = await loadChallenge('challenges/examples/sort');
  * const evals = await evaluateSubmissions(ch, [{ label: 'q.wasm', bytes }], { jobs: 2 });
  */
-export async function evaluateSubmissions(challenge: Challenge, submissions: readonly SubmissionSource[], options: BatchOptions = {}): Promise<Evaluation[]> {
-  const pool = new EvaluationPool(challenge, { jobs: Math.max(1, Math.min(options.jobs ?? 2, submissions.length || 1)) });
+export async function evaluateSubmissions(
+  challenge: Challenge,
+  submissions: readonly SubmissionSource[],
+  options: BatchOptions = {},
+): Promise<Evaluation[]> {
+  const pool = new EvaluationPool(challenge, {
+    jobs: Math.max(1, Math.min(options.jobs ?? 2, submissions.length || 1)),
+  });
   const names = bundleNames(submissions.map((s) => s.label));
   if (options.bundles !== undefined) mkdirSync(options.bundles, { recursive: true });
   let done = 0;
@@ -65,7 +80,14 @@ export async function evaluateSubmissions(challenge: Challenge, submissions: rea
           e = rec.evaluation;
           if (options.bundles !== undefined && rec.result !== undefined && rec.witness !== undefined) {
             const path = join(options.bundles, names[i]!);
-            const bytes = encodeBundle({ manifest: challenge.manifest, module: challenge.module, stdin: s.bytes, inputs: evaluationInputs(challenge.inputs, s.bytes), witness: rec.witness, result: rec.result });
+            const bytes = encodeBundle({
+              manifest: challenge.manifest,
+              module: challenge.module,
+              stdin: s.bytes,
+              inputs: evaluationInputs(challenge.inputs, s.bytes),
+              witness: rec.witness,
+              result: rec.result,
+            });
             writeFileAtomic(path, bytes);
             e = { ...e, bundle: path };
           }

@@ -53,23 +53,51 @@ export async function loadChallenge(dir: string, options: LoadChallengeOptions =
   const root = resolve(dir);
   const file = CHALLENGE_MANIFESTS.map((n) => join(root, n)).find((p) => existsSync(p));
   if (file === undefined) {
-    throw new InputError('DL_ERR_EVALUATE_NO_MANIFEST', `${root} holds no challenge manifest; expected one of ${CHALLENGE_MANIFESTS.join(', ')}`, { field: 'challenge' });
+    throw new InputError(
+      'DL_ERR_EVALUATE_NO_MANIFEST',
+      `${root} holds no challenge manifest; expected one of ${CHALLENGE_MANIFESTS.join(', ')}`,
+      { field: 'challenge' },
+    );
   }
   const raw = readManifestFile(file);
   const files = raw.files;
-  const declared = typeof files === 'object' && files !== null && Array.isArray((files as Record<string, unknown>).inputs) ? ((files as Record<string, unknown>).inputs as unknown[]) : [];
-  if (declared.some((i) => typeof i === 'object' && i !== null && (i as Record<string, unknown>).guest === SUBMISSION_PATH)) {
-    throw new InputError('DL_ERR_EVALUATE_SUBMISSION_INPUT', `${file} declares ${SUBMISSION_PATH} itself; the evaluator provides it, remove it from files.inputs`, { field: 'files.inputs' });
+  const declared =
+    typeof files === 'object' && files !== null && Array.isArray((files as Record<string, unknown>).inputs)
+      ? ((files as Record<string, unknown>).inputs as unknown[])
+      : [];
+  if (
+    declared.some(
+      (i) => typeof i === 'object' && i !== null && (i as Record<string, unknown>).guest === SUBMISSION_PATH,
+    )
+  ) {
+    throw new InputError(
+      'DL_ERR_EVALUATE_SUBMISSION_INPUT',
+      `${file} declares ${SUBMISSION_PATH} itself; the evaluator provides it, remove it from files.inputs`,
+      { field: 'files.inputs' },
+    );
   }
-  const manifest = parseManifest(applyManifestOverrides(raw, { inputs: [{ guest: SUBMISSION_PATH }], env: options.env, allowHosts: options.allowHosts }));
+  const manifest = parseManifest(
+    applyManifestOverrides(raw, {
+      inputs: [{ guest: SUBMISSION_PATH }],
+      env: options.env,
+      allowHosts: options.allowHosts,
+    }),
+  );
   const modulePath = resolve(root, manifest.module);
   let module: Uint8Array;
   try {
     module = new Uint8Array(readFileSync(modulePath));
   } catch (e) {
-    throw new InputError('DL_ERR_EVALUATE_MODULE_READ', `cannot read the challenge module ${modulePath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (build it with npm run build:challenges?)`, { field: 'module' });
+    throw new InputError(
+      'DL_ERR_EVALUATE_MODULE_READ',
+      `cannot read the challenge module ${modulePath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (build it with npm run build:challenges?)`,
+      { field: 'module' },
+    );
   }
-  const own = { ...manifest, files: { ...manifest.files, inputs: manifest.files.inputs.filter((i) => i.guest !== SUBMISSION_PATH) } };
+  const own = {
+    ...manifest,
+    files: { ...manifest.files, inputs: manifest.files.inputs.filter((i) => i.guest !== SUBMISSION_PATH) },
+  };
   const inputs = readManifestInputs(own, root);
   const compiled = await compile(module, compileOptionsFor(manifest));
   return { dir: root, manifest, module, inputs, compiled };

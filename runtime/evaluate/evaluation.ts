@@ -34,7 +34,13 @@ export interface Evaluation extends ScoreVerdict {
   /** The submission's label (its path on the command line). */
   submission: string;
   /** How the challenge run ended; null when it never finished (watchdog, crashed worker). */
-  run: { status: RunStatus; exitCode: number | null; trap: string | null; fuelUsed: bigint; witnessEntries: number } | null;
+  run: {
+    status: RunStatus;
+    exitCode: number | null;
+    trap: string | null;
+    fuelUsed: bigint;
+    witnessEntries: number;
+  } | null;
   /** Hex result hash of the run (runtime/result.ts); null when there is no run. */
   resultHash: string | null;
   /** Path of the replay bundle, when one was written. */
@@ -53,7 +59,9 @@ export const LOG_LINES = 100;
 export function logLines(stderr: Uint8Array): string[] {
   const lines = new TextDecoder().decode(stderr).split('\n');
   if (lines.at(-1) === '') lines.pop();
-  return lines.length > LOG_LINES ? [...lines.slice(0, LOG_LINES), `… ${lines.length - LOG_LINES} more lines in the bundle`] : lines;
+  return lines.length > LOG_LINES
+    ? [...lines.slice(0, LOG_LINES), `… ${lines.length - LOG_LINES} more lines in the bundle`]
+    : lines;
 }
 
 /** An evaluation with what a bundle needs. */
@@ -88,11 +96,13 @@ export function verdictOf(outcome: RunOutcome): ScoreVerdict {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return failed('bad_score:not_an_object');
   const o = parsed as Record<string, unknown>;
   const details = o.details === undefined ? {} : o.details;
-  if (typeof details !== 'object' || details === null || Array.isArray(details)) return failed('bad_score:details_not_an_object');
+  if (typeof details !== 'object' || details === null || Array.isArray(details))
+    return failed('bad_score:details_not_an_object');
   const d = details as Record<string, unknown>;
   if (typeof o.score !== 'number' || !Number.isFinite(o.score)) return failed('bad_score:no_number', d);
   if (o.score < 0 || o.score > 1) return failed('bad_score:out_of_range', d);
-  if (typeof d.failure === 'string') return { score: o.score, status: 'submission_failed', reason: d.failure, details: d };
+  if (typeof d.failure === 'string')
+    return { score: o.score, status: 'submission_failed', reason: d.failure, details: d };
   return { score: o.score, status: 'ok', reason: null, details: d };
 }
 
@@ -109,7 +119,10 @@ export interface EvaluateOneRequest {
 }
 
 /** The inputs of an evaluation run: the challenge's own plus the submission. */
-export function evaluationInputs(own: ReadonlyMap<string, Uint8Array>, submission: Uint8Array): Map<string, Uint8Array> {
+export function evaluationInputs(
+  own: ReadonlyMap<string, Uint8Array>,
+  submission: Uint8Array,
+): Map<string, Uint8Array> {
   const inputs = new Map(own);
   inputs.set(SUBMISSION_PATH, submission);
   return inputs;
@@ -130,7 +143,13 @@ export async function evaluateOne(req: EvaluateOneRequest): Promise<EvaluationRe
   const evaluation: Evaluation = {
     submission: req.label,
     ...verdictOf(outcome),
-    run: { status: r.status, exitCode: r.exitCode, trap: r.trap, fuelUsed: r.fuelUsed, witnessEntries: r.witnessEntries },
+    run: {
+      status: r.status,
+      exitCode: r.exitCode,
+      trap: r.trap,
+      fuelUsed: r.fuelUsed,
+      witnessEntries: r.witnessEntries,
+    },
     resultHash: toHex(resultHash(r)),
     log: logLines(r.stderr),
   };

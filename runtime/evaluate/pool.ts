@@ -74,7 +74,8 @@ export class EvaluationPool {
    */
   constructor(challenge: Challenge, options: PoolOptions = {}) {
     const jobs = options.jobs ?? availableParallelism();
-    if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256) throw new InputError('DL_ERR_EVALUATE_JOBS', `jobs must be an integer in 1..256, got ${jobs}`, { field: 'jobs' });
+    if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256)
+      throw new InputError('DL_ERR_EVALUATE_JOBS', `jobs must be an integer in 1..256, got ${jobs}`, { field: 'jobs' });
     this.jobs = jobs;
     this.#challenge = challenge;
     for (let i = 0; i < jobs; i++) this.#slots.push(this.#spawn());
@@ -83,7 +84,13 @@ export class EvaluationPool {
   #spawn(): Slot {
     const c = this.#challenge;
     const bridge = openBridge();
-    const init: PoolWorkerInit = { shared: c.compiled.share(), manifest: c.manifest, module: c.module, inputs: new Map(c.inputs), net: bridge.end };
+    const init: PoolWorkerInit = {
+      shared: c.compiled.share(),
+      manifest: c.manifest,
+      module: c.module,
+      inputs: new Map(c.inputs),
+      net: bridge.end,
+    };
     const worker = new Worker(WORKER_URL, {
       workerData: init,
       transferList: [bridge.end.port],
@@ -110,7 +117,8 @@ export class EvaluationPool {
     };
     worker.on('error', (e) => lost(new InternalError(`evaluation worker failed: ${e.message}`, { cause: e })));
     worker.on('exit', (code) => {
-      if (!this.#closed && this.#slots.includes(slot)) lost(new InternalError(`evaluation worker exited unexpectedly with code ${code}`));
+      if (!this.#closed && this.#slots.includes(slot))
+        lost(new InternalError(`evaluation worker exited unexpectedly with code ${code}`));
     });
     return slot;
   }

@@ -45,7 +45,16 @@ parentPort!.on('message', (job: PoolJob | null) => {
     parentPort!.close();
     return;
   }
-  void evaluateOne({ manifest: init.manifest, module: init.module, compiled, inputs: init.inputs, submission: job.submission, label: job.label, keep: job.keep, net: transport }).then(
+  void evaluateOne({
+    manifest: init.manifest,
+    module: init.module,
+    compiled,
+    inputs: init.inputs,
+    submission: job.submission,
+    label: job.label,
+    keep: job.keep,
+    net: transport,
+  }).then(
     (record) => parentPort!.postMessage({ id: job.id, record } satisfies PoolReply),
     (e: unknown) => {
       parentPort!.postMessage({ id: job.id, error: errorToWire(e) } satisfies PoolReply);

@@ -17,8 +17,24 @@ import type { CostTable } from './cost-table.ts';
 import type { FuncType, ParsedModule } from './module.ts';
 import { unsupported } from './module.ts';
 import {
-  DYNAMIC, FC_LAST, FC_POPS, FC_PUSHES, Imm, NAN_SCALAR, NAN_SIMD, OP_IMM, OP_POPS, OP_PUSHES, SIMD_IMM, SIMD_POPS,
-  SIMD_PUSHES, SIMD_RELAXED_FIRST, SimdImm, UNSUPPORTED_PROPOSAL, isValType, NAN_BLIND_CONSUMER,
+  DYNAMIC,
+  FC_LAST,
+  FC_POPS,
+  FC_PUSHES,
+  Imm,
+  NAN_SCALAR,
+  NAN_SIMD,
+  OP_IMM,
+  OP_POPS,
+  OP_PUSHES,
+  SIMD_IMM,
+  SIMD_POPS,
+  SIMD_PUSHES,
+  SIMD_RELAXED_FIRST,
+  SimdImm,
+  UNSUPPORTED_PROPOSAL,
+  isValType,
+  NAN_BLIND_CONSUMER,
 } from './opcodes.ts';
 import { foldSmallSegments } from './fold-segments.ts';
 import { elideNans, LOCAL_OBSERVED, OBSERVED } from './nan-elision.ts';
@@ -211,7 +227,16 @@ export class BodyAnalyser {
   /** Whether the body being analysed may have its entry charge moved to its callers (spec: fuel.md#F7). */
   callersMayPay = false;
 
-  analyze(m: ParsedModule, costs: CostTable, funcIndex: number, codeStart: number, end: number, localTotal: number, shiftLocalsFrom: number, callersMayPay: boolean): BodyAnalysis {
+  analyze(
+    m: ParsedModule,
+    costs: CostTable,
+    funcIndex: number,
+    codeStart: number,
+    end: number,
+    localTotal: number,
+    shiftLocalsFrom: number,
+    callersMayPay: boolean,
+  ): BodyAnalysis {
     this.callersMayPay = callersMayPay;
     const r = new Reader(m.bytes, codeStart, end);
     r.section = 'code';
@@ -268,139 +293,153 @@ export class BodyAnalyser {
       instructions++;
       segCost += opCost[op]!;
       const info = opInfo[op]!;
-      if ((info & INFO_CONTROL) !== 0) switch (op) {
-        case 0x00: // unreachable
-          height = this.setUnreachable(height);
-          segCost = this.startSegment(segCost, r.pos, false, true, -1);
-          continue;
-        case 0x02: // block
-        case 0x03: // loop
-        case 0x04: { // if
-          if (op === 0x04) height = this.popN(height, 1);
-          const p = this.blockParams(r, types);
-          const q = this.blockResults;
-          height = this.popN(height, p);
-          this.pushControl(height, q, p, op === 0x02 ? 1 : op === 0x03 ? 2 : 3);
-          base = height;
-          height = this.pushN(height, p);
-          if (op === 0x03) this.loopDepth++;
-          if (op !== 0x02) segCost = this.startSegment(segCost, r.pos, op === 0x03, false, op === 0x04 && !this.segDead ? this.segPatch : -1);
-          continue;
-        }
-        case 0x05: { // else
-          const top = this.depth - 1;
-          if (top === 0) r.fail('else without if', at);
-          this.observeRange(base, height);
-          height = base;
-          height = this.pushN(height, this.cParams[top]!);
-          segCost = this.startSegment(segCost, r.pos, false, false, this.cStartDead[top] ? -1 : this.cStartSeg[top]!);
-          continue;
-        }
-        case 0x0b: { // end
-          const top = this.depth - 1;
-          if (top === 0) {
-            if (r.pos !== end) r.fail('operators remaining after end of function', r.pos);
-            segCost = this.closeSegment(segCost);
-            this.observeRange(0, height);
-            this.addPatch(at, Patch.FuncEnd, 0);
-            foldSmallSegments(this);
-            elideNans(this);
-            return this.result(calls, usesV128, instructions, helpers, Math.max(maxHeight, this.maxHeight));
+      if ((info & INFO_CONTROL) !== 0)
+        switch (op) {
+          case 0x00: // unreachable
+            height = this.setUnreachable(height);
+            segCost = this.startSegment(segCost, r.pos, false, true, -1);
+            continue;
+          case 0x02: // block
+          case 0x03: // loop
+          case 0x04: {
+            // if
+            if (op === 0x04) height = this.popN(height, 1);
+            const p = this.blockParams(r, types);
+            const q = this.blockResults;
+            height = this.popN(height, p);
+            this.pushControl(height, q, p, op === 0x02 ? 1 : op === 0x03 ? 2 : 3);
+            base = height;
+            height = this.pushN(height, p);
+            if (op === 0x03) this.loopDepth++;
+            if (op !== 0x02)
+              segCost = this.startSegment(
+                segCost,
+                r.pos,
+                op === 0x03,
+                false,
+                op === 0x04 && !this.segDead ? this.segPatch : -1,
+              );
+            continue;
           }
-          this.observeRange(base, height);
-          height = base;
-          const results = this.cResults[top]!;
-          // After an `if` two paths join; after a block only if some branch targets it; after a loop
-          // never (branches go to its header). Where nothing joins, the charge carries on (spec: fuel.md#F3).
-          const cKindTop = this.cKind[top]!;
-          const joins = cKindTop === 3 || (cKindTop === 1 && this.cTargeted[top] !== 0);
-          const escapes = this.cEscapes[top] !== 0;
-          const startSeg = this.cStartSeg[top]!;
-          const startDead = this.cStartDead[top] !== 0;
-          this.depth = top;
-          base = this.cBase[top - 1]!;
-          height = this.pushN(height, results);
-          if (cKindTop === 2) {
-            // The segment running at a loop's end goes on after the loop. Nothing after its start
-            // leads back to the loop header, so it runs at most once per entry into the loop: its
-            // parent becomes the segment the loop started in, not one inside the loop.
-            this.loopDepth--;
-            const sp = this.segPatch;
-            this.patchLoopDepth[sp] = this.loopDepth;
-            this.foldParent[sp] = !startDead && !this.segDead && this.kinds[sp] === Patch.Charge ? startSeg : -1;
+          case 0x05: {
+            // else
+            const top = this.depth - 1;
+            if (top === 0) r.fail('else without if', at);
+            this.observeRange(base, height);
+            height = base;
+            height = this.pushN(height, this.cParams[top]!);
+            segCost = this.startSegment(segCost, r.pos, false, false, this.cStartDead[top] ? -1 : this.cStartSeg[top]!);
+            continue;
           }
-          if (joins) {
-            if (escapes) {
-              segCost = this.startSegment(segCost, r.pos, false, false, startDead ? -1 : startSeg);
-            } else {
-              // Every path that entered the construct reaches this point, so what follows is
-              // charged with the segment the construct started in (spec: fuel.md#F3).
+          case 0x0b: {
+            // end
+            const top = this.depth - 1;
+            if (top === 0) {
+              if (r.pos !== end) r.fail('operators remaining after end of function', r.pos);
               segCost = this.closeSegment(segCost);
-              this.segPatch = startSeg;
-              this.segDead = startDead;
+              this.observeRange(0, height);
+              this.addPatch(at, Patch.FuncEnd, 0);
+              foldSmallSegments(this);
+              elideNans(this);
+              return this.result(calls, usesV128, instructions, helpers, Math.max(maxHeight, this.maxHeight));
             }
+            this.observeRange(base, height);
+            height = base;
+            const results = this.cResults[top]!;
+            // After an `if` two paths join; after a block only if some branch targets it; after a loop
+            // never (branches go to its header). Where nothing joins, the charge carries on (spec: fuel.md#F3).
+            const cKindTop = this.cKind[top]!;
+            const joins = cKindTop === 3 || (cKindTop === 1 && this.cTargeted[top] !== 0);
+            const escapes = this.cEscapes[top] !== 0;
+            const startSeg = this.cStartSeg[top]!;
+            const startDead = this.cStartDead[top] !== 0;
+            this.depth = top;
+            base = this.cBase[top - 1]!;
+            height = this.pushN(height, results);
+            if (cKindTop === 2) {
+              // The segment running at a loop's end goes on after the loop. Nothing after its start
+              // leads back to the loop header, so it runs at most once per entry into the loop: its
+              // parent becomes the segment the loop started in, not one inside the loop.
+              this.loopDepth--;
+              const sp = this.segPatch;
+              this.patchLoopDepth[sp] = this.loopDepth;
+              this.foldParent[sp] = !startDead && !this.segDead && this.kinds[sp] === Patch.Charge ? startSeg : -1;
+            }
+            if (joins) {
+              if (escapes) {
+                segCost = this.startSegment(segCost, r.pos, false, false, startDead ? -1 : startSeg);
+              } else {
+                // Every path that entered the construct reaches this point, so what follows is
+                // charged with the segment the construct started in (spec: fuel.md#F3).
+                segCost = this.closeSegment(segCost);
+                this.segPatch = startSeg;
+                this.segDead = startDead;
+              }
+            }
+            continue;
           }
-          continue;
+          case 0x0c: // br
+            this.target(r, r.u32(), at);
+            this.observeRange(0, height);
+            height = this.setUnreachable(height);
+            segCost = this.startSegment(segCost, r.pos, false, true, -1);
+            continue;
+          case 0x0d: // br_if
+            this.target(r, r.u32(), at);
+            height = this.popN(height, 1);
+            this.observeRange(0, height);
+            segCost = this.startSegment(segCost, r.pos, false, this.segDead, this.segPatch);
+            continue;
+          case 0x0e: {
+            // br_table
+            const n = r.u32();
+            if (n > end - r.pos) r.fail('unexpected end: br_table too long', at);
+            for (let i = 0; i <= n; i++) this.target(r, r.u32(), at);
+            height = this.popN(height, 1);
+            this.observeRange(0, height);
+            height = this.setUnreachable(height);
+            segCost = this.startSegment(segCost, r.pos, false, true, -1);
+            continue;
+          }
+          case 0x0f: // return
+            fillU8(this.cEscapes, 1, 1, this.depth);
+            this.observeRange(0, height);
+            this.addPatch(at, Patch.Return, this.depth - 1);
+            height = this.setUnreachable(height);
+            segCost = this.startSegment(segCost, r.pos, false, true, -1);
+            continue;
+          case 0x10: {
+            // call
+            const idx = r.u32();
+            if (idx >= funcCount) r.fail(`unknown function ${idx}`, at);
+            const t = types[m.funcTypes[idx]!]!;
+            calls = true;
+            if (!this.segDead) this.addCall(idx, at);
+            height = this.popN(height, t.params.length);
+            height = this.pushN(height, t.results.length);
+            continue;
+          }
+          case 0x11: {
+            // call_indirect
+            const ti = r.u32();
+            const t = types[ti];
+            if (t === undefined) r.fail(`unknown type ${ti}`, at);
+            const tableAt = r.pos;
+            if (r.u32() >= m.tableCount) r.fail('unknown table', tableAt);
+            calls = true;
+            if (!this.segDead) this.addIndirect(ti);
+            height = this.popN(height, t.params.length + 1);
+            height = this.pushN(height, t.results.length);
+            continue;
+          }
+          case 0x40: // memory.grow
+            if (r.u8() !== 0) throw unsupported('multi-memory', 'memory index in memory.grow', at, 'code', funcIndex);
+            this.addPatch(at, Patch.GrowMemory, 0);
+            helpers |= 4;
+            height = this.popN(height, 1);
+            height = this.pushN(height, 1);
+            continue;
         }
-        case 0x0c: // br
-          this.target(r, r.u32(), at);
-          this.observeRange(0, height);
-          height = this.setUnreachable(height);
-          segCost = this.startSegment(segCost, r.pos, false, true, -1);
-          continue;
-        case 0x0d: // br_if
-          this.target(r, r.u32(), at);
-          height = this.popN(height, 1);
-          this.observeRange(0, height);
-          segCost = this.startSegment(segCost, r.pos, false, this.segDead, this.segPatch);
-          continue;
-        case 0x0e: { // br_table
-          const n = r.u32();
-          if (n > end - r.pos) r.fail('unexpected end: br_table too long', at);
-          for (let i = 0; i <= n; i++) this.target(r, r.u32(), at);
-          height = this.popN(height, 1);
-          this.observeRange(0, height);
-          height = this.setUnreachable(height);
-          segCost = this.startSegment(segCost, r.pos, false, true, -1);
-          continue;
-        }
-        case 0x0f: // return
-          fillU8(this.cEscapes, 1, 1, this.depth);
-          this.observeRange(0, height);
-          this.addPatch(at, Patch.Return, this.depth - 1);
-          height = this.setUnreachable(height);
-          segCost = this.startSegment(segCost, r.pos, false, true, -1);
-          continue;
-        case 0x10: { // call
-          const idx = r.u32();
-          if (idx >= funcCount) r.fail(`unknown function ${idx}`, at);
-          const t = types[m.funcTypes[idx]!]!;
-          calls = true;
-          if (!this.segDead) this.addCall(idx, at);
-          height = this.popN(height, t.params.length);
-          height = this.pushN(height, t.results.length);
-          continue;
-        }
-        case 0x11: { // call_indirect
-          const ti = r.u32();
-          const t = types[ti];
-          if (t === undefined) r.fail(`unknown type ${ti}`, at);
-          const tableAt = r.pos;
-          if (r.u32() >= m.tableCount) r.fail('unknown table', tableAt);
-          calls = true;
-          if (!this.segDead) this.addIndirect(ti);
-          height = this.popN(height, t.params.length + 1);
-          height = this.pushN(height, t.results.length);
-          continue;
-        }
-        case 0x40: // memory.grow
-          if (r.u8() !== 0) throw unsupported('multi-memory', 'memory index in memory.grow', at, 'code', funcIndex);
-          this.addPatch(at, Patch.GrowMemory, 0);
-          helpers |= 4;
-          height = this.popN(height, 1);
-          height = this.pushN(height, 1);
-          continue;
-      }
       // Cases are the Imm values as literals (checked against Imm below the class): a switch over
       // small integer literals becomes a jump table, one over imported constants a chain of compares.
       switch (info & INFO_KIND) {
@@ -408,7 +447,8 @@ export class BodyAnalyser {
           break;
         // The common one-byte immediates are decoded here; anything longer, or running past the
         // end, goes to the Reader, which also reports the errors.
-        case 6: { // Imm.Local
+        case 6: {
+          // Imm.Local
           const lp = r.pos;
           let idx = lp < end ? bytes[lp]! : 0x80;
           if (idx < 0x80) r.pos = lp + 1;
@@ -433,7 +473,8 @@ export class BodyAnalyser {
           if (op === 0x22) height = this.pushOrigin(height, o);
           continue;
         }
-        case 7: { // Imm.Global
+        case 7: {
+          // Imm.Global
           const gp = r.pos;
           let idx = gp < end ? bytes[gp]! : 0x80;
           if (idx < 0x80) r.pos = gp + 1;
@@ -444,7 +485,8 @@ export class BodyAnalyser {
         case 8: // Imm.Table
           if (r.u32() >= m.tableCount) r.fail('unknown table', at);
           break;
-        case 9: { // Imm.MemArg
+        case 9: {
+          // Imm.MemArg
           // An alignment below 0x40 has no memory index (multi-memory) and fits one byte.
           const mp = r.pos;
           if (mp + 1 < end && bytes[mp]! < 0x40 && bytes[mp + 1]! < 0x80) r.pos = mp + 2;
@@ -454,13 +496,15 @@ export class BodyAnalyser {
         case 10: // Imm.MemIdx
           if (r.u8() !== 0) throw unsupported('multi-memory', 'memory index in memory.size', at, 'code', funcIndex);
           break;
-        case 11: { // Imm.I32
+        case 11: {
+          // Imm.I32
           const ip = r.pos;
           if (ip < end && bytes[ip]! < 0x80) r.pos = ip + 1;
           else r.s32();
           break;
         }
-        case 12: { // Imm.I64
+        case 12: {
+          // Imm.I64
           const ip = r.pos;
           if (ip < end && bytes[ip]! < 0x80) r.pos = ip + 1;
           else r.skipS64();
@@ -474,7 +518,8 @@ export class BodyAnalyser {
           if (r.pos + 8 <= end) r.pos += 8;
           else r.skip(8);
           break;
-        case 15: { // Imm.SelectT
+        case 15: {
+          // Imm.SelectT
           const n = r.u32();
           if (n !== 1) r.fail('invalid result arity for typed select', at);
           const t = r.u8();
@@ -482,7 +527,8 @@ export class BodyAnalyser {
           if (t === 0x7b) usesV128 = true;
           break;
         }
-        case 16: { // Imm.RefType
+        case 16: {
+          // Imm.RefType
           const t = r.u8();
           if (t !== 0x70 && t !== 0x6f) {
             if (t === 0x6e || t === 0x64 || t === 0x63) throw unsupported('gc', 'heap type', at, 'code', funcIndex);
@@ -490,13 +536,15 @@ export class BodyAnalyser {
           }
           break;
         }
-        case 4: { // Imm.Func
+        case 4: {
+          // Imm.Func
           const idx = r.u32();
           if (idx >= funcCount) r.fail(`unknown function ${idx}`, at);
           this.addRefFunc(idx);
           break;
         }
-        case 17: { // Imm.PrefixFC
+        case 17: {
+          // Imm.PrefixFC
           const sub = r.u32();
           if (sub > FC_LAST) r.fail(`illegal opcode 0xfc ${sub}`, at);
           segCost += costs.fc[sub]! - opCost[op]!;
@@ -512,7 +560,8 @@ export class BodyAnalyser {
               r.u32();
               break;
             case 10: // memory.copy
-              if (r.u8() !== 0 || r.u8() !== 0) throw unsupported('multi-memory', 'memory index in memory.copy', at, 'code', funcIndex);
+              if (r.u8() !== 0 || r.u8() !== 0)
+                throw unsupported('multi-memory', 'memory index in memory.copy', at, 'code', funcIndex);
               this.addPatch(at, Patch.BulkMemory, 0);
               helpers |= 1;
               break;
@@ -542,7 +591,8 @@ export class BodyAnalyser {
           height = this.pushN(height, FC_PUSHES[sub]!);
           continue;
         }
-        case 18: { // Imm.PrefixFD
+        case 18: {
+          // Imm.PrefixFD
           const sub = r.u32();
           if (sub >= SIMD_RELAXED_FIRST && sub <= SIMD_RELAXED_FIRST + 0x13) {
             throw unsupported('relaxed-simd', `relaxed SIMD instruction 0xfd ${sub}`, at, 'code', funcIndex);
@@ -575,7 +625,8 @@ export class BodyAnalyser {
         }
         default: {
           const proposal = UNSUPPORTED_PROPOSAL[op];
-          if (proposal !== undefined) throw unsupported(proposal, `instruction 0x${op.toString(16)}`, at, 'code', funcIndex);
+          if (proposal !== undefined)
+            throw unsupported(proposal, `instruction 0x${op.toString(16)}`, at, 'code', funcIndex);
           r.fail(`illegal opcode 0x${op.toString(16)}`, at);
         }
       }
@@ -712,7 +763,8 @@ export class BodyAnalyser {
     this.segPatch = n;
     this.segDead = dead;
     const ld = this.loopDepth;
-    this.foldParent[n] = parent >= 0 && !dead && this.patchDead[parent] === 0 && this.patchLoopDepth[parent] === ld ? parent : -1;
+    this.foldParent[n] =
+      parent >= 0 && !dead && this.patchDead[parent] === 0 && this.patchLoopDepth[parent] === ld ? parent : -1;
     this.patchLoopDepth[n] = ld;
     this.patchDead[n] = dead ? 1 : 0;
     return 0;
@@ -813,10 +865,24 @@ export class BodyAnalyser {
 }
 
 for (const [kind, literal] of [
-  [Imm.None, 0], [Imm.Func, 4], [Imm.Local, 6], [Imm.Global, 7], [Imm.Table, 8], [Imm.MemArg, 9], [Imm.MemIdx, 10], [Imm.I32, 11],
-  [Imm.I64, 12], [Imm.F32, 13], [Imm.F64, 14], [Imm.SelectT, 15], [Imm.RefType, 16], [Imm.PrefixFC, 17], [Imm.PrefixFD, 18],
+  [Imm.None, 0],
+  [Imm.Func, 4],
+  [Imm.Local, 6],
+  [Imm.Global, 7],
+  [Imm.Table, 8],
+  [Imm.MemArg, 9],
+  [Imm.MemIdx, 10],
+  [Imm.I32, 11],
+  [Imm.I64, 12],
+  [Imm.F32, 13],
+  [Imm.F64, 14],
+  [Imm.SelectT, 15],
+  [Imm.RefType, 16],
+  [Imm.PrefixFC, 17],
+  [Imm.PrefixFD, 18],
 ] as const) {
-  if (kind !== literal) throw new Error(`analyze-body.ts: the main switch's case for Imm value ${kind} says ${literal}`);
+  if (kind !== literal)
+    throw new Error(`analyze-body.ts: the main switch's case for Imm value ${kind} says ${literal}`);
 }
 
 /**
@@ -843,6 +909,15 @@ function memarg(r: Reader, func: number): void {
  *   (spec: fuel.md#F7), so no segment with a call is folded into its entry segment.
  * @throws {ValidationError} malformed code or an unsupported feature.
  */
-export function analyzeBody(m: ParsedModule, costs: CostTable, funcIndex: number, codeStart: number, end: number, localTotal: number, shiftLocalsFrom = -1, callersMayPay = false): BodyAnalysis {
+export function analyzeBody(
+  m: ParsedModule,
+  costs: CostTable,
+  funcIndex: number,
+  codeStart: number,
+  end: number,
+  localTotal: number,
+  shiftLocalsFrom = -1,
+  callersMayPay = false,
+): BodyAnalysis {
   return shared.analyze(m, costs, funcIndex, codeStart, end, localTotal, shiftLocalsFrom, callersMayPay);
 }

@@ -7,7 +7,11 @@ import { ValidationError } from '../errors.ts';
 
 /** Thrown for any structurally malformed module; `where.offset` is the absolute byte offset. */
 export function malformed(message: string, offset: number, section?: string): ValidationError {
-  return new ValidationError('DL_ERR_MODULE_MALFORMED', message, section === undefined ? { offset } : { section, offset });
+  return new ValidationError(
+    'DL_ERR_MODULE_MALFORMED',
+    message,
+    section === undefined ? { offset } : { section, offset },
+  );
 }
 
 /** A cursor over a byte array. `pos` is absolute within `bytes`. */
@@ -55,7 +59,8 @@ export class Reader {
       if (p >= this.end) this.fail('unexpected end of data in LEB128', start);
       const byte = b[p++]!;
       if (shift === 28) {
-        if ((byte & 0x70) !== 0 || (byte & 0x80) !== 0) this.fail('integer representation too long or too large', start);
+        if ((byte & 0x70) !== 0 || (byte & 0x80) !== 0)
+          this.fail('integer representation too long or too large', start);
         result = (result | (byte << 28)) >>> 0;
         break;
       }
@@ -79,7 +84,8 @@ export class Reader {
         // The last byte carries 4 payload bits; the rest must sign-extend them.
         const top = byte & 0x70;
         const sign = byte & 0x08;
-        if ((byte & 0x80) !== 0 || (sign ? top !== 0x70 : top !== 0)) this.fail('integer representation too long or too large', start);
+        if ((byte & 0x80) !== 0 || (sign ? top !== 0x70 : top !== 0))
+          this.fail('integer representation too long or too large', start);
         result |= byte << 28;
         return result | 0;
       }
@@ -98,7 +104,8 @@ export class Reader {
       const byte = this.u8();
       if (i === 9) {
         const sign = byte & 0x01;
-        if ((byte & 0x80) !== 0 || (sign ? (byte & 0x7e) !== 0x7e : (byte & 0x7e) !== 0)) this.fail('integer representation too long or too large', start);
+        if ((byte & 0x80) !== 0 || (sign ? (byte & 0x7e) !== 0x7e : (byte & 0x7e) !== 0))
+          this.fail('integer representation too long or too large', start);
         return;
       }
       if ((byte & 0x80) === 0) return;

@@ -78,7 +78,9 @@ export const HELPER = { bytes: 0, elements: 1, pages: 2 } as const;
  * bulk operations are rare and do work proportional to their length, so the call costs nothing
  * that matters.
  */
-export function chargeHelperBodies(ctx: Pick<EmitContext, 'costs' | 'fuelGlobal' | 'trapFuelFunc' | 'memoryLimitPages'>): Uint8Array[] {
+export function chargeHelperBodies(
+  ctx: Pick<EmitContext, 'costs' | 'fuelGlobal' | 'trapFuelFunc' | 'memoryLimitPages'>,
+): Uint8Array[] {
   const { costs, fuelGlobal: fuel, trapFuelFunc } = ctx;
   const helper = (amount: (w: Writer) => void): Uint8Array => {
     const w = new Writer(48).u8(0); // no locals
@@ -93,7 +95,21 @@ export function chargeHelperBodies(ctx: Pick<EmitContext, 'costs' | 'fuelGlobal'
     helper((w) => w.u8(0xad).u8(0x42).s64n(costs.bulkByteShift).u8(0x88)), // i64.extend_i32_u; i64.shr_u
     helper((w) => w.u8(0xad).u8(0x42).s64n(costs.tableElementCost).u8(0x7e)), // i64.mul
     // Pages beyond the limit cannot be granted, so they are not charged: min(delta, limit).
-    helper((w) => w.u8(0x41).s32(pages).u8(0x20).u8(0x00).u8(0x41).s32(pages).u8(0x49).u8(0x1b).u8(0xad).u8(0x42).s64n(costs.memoryGrowPageCost).u8(0x7e)),
+    helper((w) =>
+      w
+        .u8(0x41)
+        .s32(pages)
+        .u8(0x20)
+        .u8(0x00)
+        .u8(0x41)
+        .s32(pages)
+        .u8(0x49)
+        .u8(0x1b)
+        .u8(0xad)
+        .u8(0x42)
+        .s64n(costs.memoryGrowPageCost)
+        .u8(0x7e),
+    ),
   ];
 }
 
@@ -142,7 +158,13 @@ const NO_EXTRA: ExtraPatches = { offsets: [], kinds: [], args: [], count: 0 };
  * the pushed depth) but before a `return` or the function's `end`, which the code after a call
  * must precede.
  */
-export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: Writer, extra: ExtraPatches = NO_EXTRA): void {
+export function emitBody(
+  ctx: EmitContext,
+  body: FuncBody,
+  a: BodyAnalysis,
+  w: Writer,
+  extra: ExtraPatches = NO_EXTRA,
+): void {
   const { bytes, fuelGlobal: fuel, depthGlobal: depth } = ctx;
 
   // Locals: the originals, then our scratch locals (appended so no existing index moves).
@@ -174,13 +196,18 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: W
   const xCount = extra.count;
   const xOffsets = extra.offsets;
   let cursor = body.codeStart;
-  for (let p = 0, x = 0; p < n || x < xCount;) {
+  for (let p = 0, x = 0; p < n || x < xCount; ) {
     let off: number;
     let kind: number;
     let arg: number;
     // The function's entry is the analysis's first patch.
     let entry = false;
-    if (x >= xCount || (p < n && (offsets[p]! < xOffsets[x]! || (offsets[p] === xOffsets[x] && kinds[p] !== Patch.Return && kinds[p] !== Patch.FuncEnd)))) {
+    if (
+      x >= xCount ||
+      (p < n &&
+        (offsets[p]! < xOffsets[x]! ||
+          (offsets[p] === xOffsets[x] && kinds[p] !== Patch.Return && kinds[p] !== Patch.FuncEnd)))
+    ) {
       entry = p === 0;
       off = offsets[p]!;
       kind = kinds[p]!;
@@ -209,7 +236,11 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: W
         } else if (entry && accounted) {
           // Function entry: depth += weight, and one branch checks both budgets (spec: stack.md#S2).
           w.u8(0x23).u32(depth).u8(0x22).u32(savedDepth).u8(0x41).s32(ctx.frameWeight).u8(0x6a).u8(0x24).u32(depth);
-          w.u8(0x20).u32(savedDepth).u8(0x41).s32(ctx.stackLimit - ctx.frameWeight).u8(0x4b); // saved > limit - weight
+          w.u8(0x20)
+            .u32(savedDepth)
+            .u8(0x41)
+            .s32(ctx.stackLimit - ctx.frameWeight)
+            .u8(0x4b); // saved > limit - weight
           w.u8(0x23).u32(fuel).u8(0x42).u8(0x00).u8(0x53).u8(0x72); // fuel < 0; i32.or
           w.u8(0x04).u8(0x40).u8(0x10).u32(trapEntryFunc).u8(0x0b);
           w.u8(0x02).bytes(ctx.wrapperBlockType);
@@ -218,7 +249,8 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: W
         }
         break;
       case Patch.Return:
-        if (wrapped) w.u8(0x0c).u32(arg); // br to the wrapper block, which runs the exit code
+        if (wrapped)
+          w.u8(0x0c).u32(arg); // br to the wrapper block, which runs the exit code
         else w.u8(0x0f);
         cursor += 1;
         break;
@@ -245,7 +277,9 @@ export function emitBody(ctx: EmitContext, body: FuncBody, a: BodyAnalysis, w: W
         // if (depth > limit - weight || fuel < 0) trap, with our depth from the parameter or the global.
         if (ctx.depthParam >= 0) w.u8(0x20).u32(ctx.depthParam);
         else w.u8(0x23).u32(depth);
-        w.u8(0x41).s32(ctx.stackLimit - arg).u8(0x4b);
+        w.u8(0x41)
+          .s32(ctx.stackLimit - arg)
+          .u8(0x4b);
         w.u8(0x23).u32(fuel).u8(0x42).u8(0x00).u8(0x53).u8(0x72); // fuel < 0; i32.or
         w.u8(0x04).u8(0x40).u8(0x10).u32(trapEntryFunc).u8(0x0b);
         break;

@@ -127,7 +127,8 @@ export function planFrames(m: ParsedModule, analyses: readonly BodyAnalysis[], o
     const to = start[c + 1]!;
     const first = members[from]!;
     let isCycle = to - from > 1;
-    if (!isCycle) for (let k = edgeStart[first]!; k < edgeStart[first + 1]!; k++) if (edges[k] === first) isCycle = true;
+    if (!isCycle)
+      for (let k = edgeStart[first]!; k < edgeStart[first + 1]!; k++) if (edges[k] === first) isCycle = true;
     if (isCycle) {
       // Members are accounted, so they add nothing to chains; signature nodes pass their targets' chains on.
       for (let k = from; k < to; k++) chain[members[k]!] = 0;
@@ -159,7 +160,11 @@ export function planFrames(m: ParsedModule, analyses: readonly BodyAnalysis[], o
  * out callees first: every edge leads to a component already returned or to the same one.
  * Component c's nodes are members[start[c]..start[c+1]].
  */
-function stronglyConnected(edges: Int32Array, edgeStart: Int32Array, n: number): { members: Int32Array; start: number[] } {
+function stronglyConnected(
+  edges: Int32Array,
+  edgeStart: Int32Array,
+  n: number,
+): { members: Int32Array; start: number[] } {
   const index = new Int32Array(n).fill(-1);
   const low = new Int32Array(n);
   const onStack = new Uint8Array(n);

@@ -88,7 +88,11 @@ function writeLimits(w: Writer, min: number, max: number): void {
   w.u8(0x01).u32(min).u32(max);
 }
 
-function resolveOptions(options: InstrumentOptions): { memoryLimitPages: number; stackLimit: number; costs: CostTable } {
+function resolveOptions(options: InstrumentOptions): {
+  memoryLimitPages: number;
+  stackLimit: number;
+  costs: CostTable;
+} {
   const memoryLimit = options.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
   if (!Number.isSafeInteger(memoryLimit) || memoryLimit < 0 || memoryLimit > 4 * 1024 * 1024 * 1024) {
     throw new RangeError(`memoryLimit must be an integer number of bytes from 0 to 4 GiB, got ${memoryLimit}`);
@@ -97,7 +101,11 @@ function resolveOptions(options: InstrumentOptions): { memoryLimitPages: number;
   if (!Number.isSafeInteger(stackLimit) || stackLimit < 2 * CHAIN_MAX_WEIGHT || stackLimit > 1_000_000) {
     throw new RangeError(`stackLimit must be an integer from 1024 to 1000000 frame-weight units, got ${stackLimit}`);
   }
-  return { memoryLimitPages: Math.floor(memoryLimit / PAGE), stackLimit, costs: options.costTable ?? DEFAULT_COST_TABLE };
+  return {
+    memoryLimitPages: Math.floor(memoryLimit / PAGE),
+    stackLimit,
+    costs: options.costTable ?? DEFAULT_COST_TABLE,
+  };
 }
 
 /**
@@ -119,7 +127,11 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
   const { memoryLimitPages, stackLimit, costs } = resolveOptions(options);
   for (const e of m.exports) {
     if (RESERVED_EXPORTS.has(e.name)) {
-      throw new ValidationError('DL_ERR_MODULE_RESERVED_EXPORT', `export name "${e.name}" is reserved for docklock's instrumentation; rename it`, { section: 'export' });
+      throw new ValidationError(
+        'DL_ERR_MODULE_RESERVED_EXPORT',
+        `export name "${e.name}" is reserved for docklock's instrumentation; rename it`,
+        { section: 'export' },
+      );
     }
   }
   const fuelGlobal = m.globalTypes.length;
@@ -166,7 +178,16 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
   const analyses = m.bodies.map((body, i) => {
     const funcIndex = m.importedFuncCount + i;
     const type = m.types[m.funcTypes[funcIndex]!]!;
-    return analyzeBody(m, costs, funcIndex, body.codeStart, body.end, type.params.length + body.localCount, -1, !reachableBySections.has(funcIndex));
+    return analyzeBody(
+      m,
+      costs,
+      funcIndex,
+      body.codeStart,
+      body.end,
+      type.params.length + body.localCount,
+      -1,
+      !reachableBySections.has(funcIndex),
+    );
   });
   // Functions that only direct calls can reach (not exported, not the start function, never
   // referenced by a table or ref.func): callers may take over work from their entries.
@@ -206,7 +227,16 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     passesDepth[i] = 1;
     anyPassesDepth = true;
     passedWeight[i] = plan.weight[i]! + 1;
-    analyses[i] = analyzeBody(m, costs, f, body.codeStart, body.end, type.params.length + body.localCount, type.params.length, true);
+    analyses[i] = analyzeBody(
+      m,
+      costs,
+      f,
+      body.codeStart,
+      body.end,
+      type.params.length + body.localCount,
+      type.params.length,
+      true,
+    );
     const params = new Uint8Array(type.params.length + 1);
     params.set(type.params);
     params[type.params.length] = 0x7f;
@@ -264,7 +294,11 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     const needed = Math.max(passesDepth[i] ? passedWeight[i]! : plan.weight[i]!, own[i]!);
     if (needed > stackLimit - CHAIN_MAX_WEIGHT) {
       // One frame (with the chain it heads) alone exceeds the budget: it could never run, so say so now.
-      throw new ValidationError('DL_ERR_LIMIT_FRAME', `function ${funcIndex} needs a stack frame of weight ${needed}, over the stack budget ${stackLimit}`, { section: 'code', func: funcIndex });
+      throw new ValidationError(
+        'DL_ERR_LIMIT_FRAME',
+        `function ${funcIndex} needs a stack frame of weight ${needed}, over the stack budget ${stackLimit}`,
+        { section: 'code', func: funcIndex },
+      );
     }
     // Off call cycles nothing can recur, so the entry needs no check (spec: fuel.md#F4).
     if (weight === 0 && !plan.cyclic[i]) a.kinds[0] = Patch.Charge;
@@ -301,10 +335,21 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     }
     emitBody(
       {
-        bytes: m.bytes, costs, fuelGlobal, depthGlobal, trapFuelFunc, trapEntryFunc, chargeHelperFuncs, frameWeight: weight, stackLimit: stackLimit - CHAIN_MAX_WEIGHT,
-        wrapperBlockType: weight > 0 || (passesDepth[i] && syncDepth) ? blockTypeOf(m.funcTypes[funcIndex]!) : NO_BLOCK_TYPE,
-        paramCount: type.params.length + passesDepth[i]!, memoryLimitPages,
-        depthParam: passesDepth[i] ? type.params.length : -1, syncDepth,
+        bytes: m.bytes,
+        costs,
+        fuelGlobal,
+        depthGlobal,
+        trapFuelFunc,
+        trapEntryFunc,
+        chargeHelperFuncs,
+        frameWeight: weight,
+        stackLimit: stackLimit - CHAIN_MAX_WEIGHT,
+        wrapperBlockType:
+          weight > 0 || (passesDepth[i] && syncDepth) ? blockTypeOf(m.funcTypes[funcIndex]!) : NO_BLOCK_TYPE,
+        paramCount: type.params.length + passesDepth[i]!,
+        memoryLimitPages,
+        depthParam: passesDepth[i] ? type.params.length : -1,
+        syncDepth,
       },
       body,
       a,
@@ -316,8 +361,25 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
   // fuel trap: reason = 1; unreachable
   code.sized(new Writer(12).u8(0).u8(0x41).s32(TRAP_REASON.fuel).u8(0x24).u32(trapGlobal).u8(0x00).u8(0x0b).finish());
   // entry trap: reason = fuel < 0 ? 1 : 2; unreachable (fuel wins when both budgets fail)
-  code.sized(new Writer(24).u8(0).u8(0x41).s32(TRAP_REASON.fuel).u8(0x41).s32(TRAP_REASON.stack).u8(0x23).u32(fuelGlobal).u8(0x42).u8(0).u8(0x53).u8(0x1b)
-    .u8(0x24).u32(trapGlobal).u8(0x00).u8(0x0b).finish());
+  code.sized(
+    new Writer(24)
+      .u8(0)
+      .u8(0x41)
+      .s32(TRAP_REASON.fuel)
+      .u8(0x41)
+      .s32(TRAP_REASON.stack)
+      .u8(0x23)
+      .u32(fuelGlobal)
+      .u8(0x42)
+      .u8(0)
+      .u8(0x53)
+      .u8(0x1b)
+      .u8(0x24)
+      .u32(trapGlobal)
+      .u8(0x00)
+      .u8(0x0b)
+      .finish(),
+  );
   chargeHelperBodies({ costs, fuelGlobal, trapFuelFunc, memoryLimitPages }).forEach((body, h) => {
     if (helperUsed[h]) code.sized(body);
   });
@@ -376,7 +438,11 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
   // Memory: clamp the maximum to the limit; an initial size over the limit can never run.
   for (const mem of m.memories) {
     if (mem.limits.min > memoryLimitPages) {
-      throw new ValidationError('DL_ERR_LIMIT_MEMORY', `memory starts at ${mem.limits.min} pages (${mem.limits.min * 64} KiB), over the limit of ${memoryLimitPages} pages; raise the memory limit or shrink the module's initial memory`, { section: mem.imported ? 'import' : 'memory' });
+      throw new ValidationError(
+        'DL_ERR_LIMIT_MEMORY',
+        `memory starts at ${mem.limits.min} pages (${mem.limits.min * 64} KiB), over the limit of ${memoryLimitPages} pages; raise the memory limit or shrink the module's initial memory`,
+        { section: mem.imported ? 'import' : 'memory' },
+      );
     }
     const max = Math.min(mem.limits.max ?? memoryLimitPages, memoryLimitPages);
     const sid = mem.imported ? SECTION.import : SECTION.memory;
@@ -435,13 +501,30 @@ function afterCount(m: ParsedModule, pos: number): number {
 }
 
 /** Where sections go, by id, in canonical order (§5.5.2). */
-const ORDER = [SECTION.type, SECTION.import, SECTION.function, SECTION.table, SECTION.memory, SECTION.global, SECTION.export, SECTION.start, SECTION.element, SECTION.dataCount, SECTION.code, SECTION.data];
+const ORDER = [
+  SECTION.type,
+  SECTION.import,
+  SECTION.function,
+  SECTION.table,
+  SECTION.memory,
+  SECTION.global,
+  SECTION.export,
+  SECTION.start,
+  SECTION.element,
+  SECTION.dataCount,
+  SECTION.code,
+  SECTION.data,
+];
 
 /**
  * Reassembles a module: untouched sections are copied verbatim (custom sections stay where they
  * were), replaced ones re-encoded, missing replaced ones inserted at their canonical place.
  */
-export function assemble(m: ParsedModule, replaced: Map<number, Uint8Array>, dropped: Set<number> = new Set()): Uint8Array {
+export function assemble(
+  m: ParsedModule,
+  replaced: Map<number, Uint8Array>,
+  dropped: Set<number> = new Set(),
+): Uint8Array {
   const w = reusedWriter(2);
   w.bytes(m.bytes.subarray(0, 8));
   const present = new Set(m.sections.map((s) => s.id));

@@ -9,14 +9,54 @@ import { ValidationError } from '../errors.ts';
 import { isValType } from './opcodes.ts';
 
 export const SECTION = {
-  custom: 0, type: 1, import: 2, function: 3, table: 4, memory: 5, global: 6, export: 7, start: 8,
-  element: 9, code: 10, data: 11, dataCount: 12, tag: 13,
+  custom: 0,
+  type: 1,
+  import: 2,
+  function: 3,
+  table: 4,
+  memory: 5,
+  global: 6,
+  export: 7,
+  start: 8,
+  element: 9,
+  code: 10,
+  data: 11,
+  dataCount: 12,
+  tag: 13,
 } as const;
 
-export const SECTION_NAMES = ['custom', 'type', 'import', 'function', 'table', 'memory', 'global', 'export', 'start', 'element', 'code', 'data', 'datacount', 'tag'];
+export const SECTION_NAMES = [
+  'custom',
+  'type',
+  'import',
+  'function',
+  'table',
+  'memory',
+  'global',
+  'export',
+  'start',
+  'element',
+  'code',
+  'data',
+  'datacount',
+  'tag',
+];
 
 /** Canonical order of non-custom sections (§5.5.2); datacount sits between element and code. */
-const SECTION_RANK: Record<number, number> = { 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13 };
+const SECTION_RANK: Record<number, number> = {
+  1: 1,
+  2: 2,
+  3: 3,
+  4: 4,
+  5: 5,
+  6: 7,
+  7: 8,
+  8: 9,
+  9: 10,
+  12: 11,
+  10: 12,
+  11: 13,
+};
 
 export interface Section {
   id: number;
@@ -103,11 +143,21 @@ export interface ParsedModule {
   refFuncs: Set<number>;
 }
 
-export function unsupported(proposal: string, message: string, offset: number, section?: string, func?: number): ValidationError {
+export function unsupported(
+  proposal: string,
+  message: string,
+  offset: number,
+  section?: string,
+  func?: number,
+): ValidationError {
   const where: Record<string, string | number> = { offset, proposal };
   if (section !== undefined) where.section = section;
   if (func !== undefined) where.func = func;
-  return new ValidationError('DL_ERR_FEATURE_UNSUPPORTED', `${message} (${proposal} is outside docklock's deterministic feature set)`, where);
+  return new ValidationError(
+    'DL_ERR_FEATURE_UNSUPPORTED',
+    `${message} (${proposal} is outside docklock's deterministic feature set)`,
+    where,
+  );
 }
 
 const KINDS: ImportKind[] = ['func', 'table', 'memory', 'global'];
@@ -156,14 +206,30 @@ export function skipConstExpr(r: Reader, importedGlobals = Infinity, refs?: Set<
     switch (op) {
       case 0x0b:
         return;
-      case 0x41: r.s32(); break;
-      case 0x42: r.skipS64(); break;
-      case 0x43: r.skip(4); break;
-      case 0x44: r.skip(8); break;
-      case 0x23:
-        if (r.u32() >= importedGlobals) throw unsupported('gc', 'global.get of a global defined in the module, in a constant expression (only imported globals are allowed)', at, r.section);
+      case 0x41:
+        r.s32();
         break;
-      case 0xd0: readRefType(r); break;
+      case 0x42:
+        r.skipS64();
+        break;
+      case 0x43:
+        r.skip(4);
+        break;
+      case 0x44:
+        r.skip(8);
+        break;
+      case 0x23:
+        if (r.u32() >= importedGlobals)
+          throw unsupported(
+            'gc',
+            'global.get of a global defined in the module, in a constant expression (only imported globals are allowed)',
+            at,
+            r.section,
+          );
+        break;
+      case 0xd0:
+        readRefType(r);
+        break;
       case 0xd2: {
         const f = r.u32();
         refs?.add(f);
@@ -175,7 +241,12 @@ export function skipConstExpr(r: Reader, importedGlobals = Infinity, refs?: Set<
         r.skip(16);
         break;
       }
-      case 0x6a: case 0x6b: case 0x6c: case 0x7c: case 0x7d: case 0x7e:
+      case 0x6a:
+      case 0x6b:
+      case 0x6c:
+      case 0x7c:
+      case 0x7d:
+      case 0x7e:
         throw unsupported('extended-const', 'arithmetic in a constant expression', at, r.section);
       default:
         r.fail('constant expression required', at);
@@ -190,15 +261,33 @@ export function skipConstExpr(r: Reader, importedGlobals = Infinity, refs?: Set<
 export function decodeModule(bytes: Uint8Array): ParsedModule {
   const r = new Reader(bytes);
   if (bytes.length < 8) throw malformed('not a WebAssembly module: shorter than its 8-byte header', 0);
-  if (bytes[0] !== 0x00 || bytes[1] !== 0x61 || bytes[2] !== 0x73 || bytes[3] !== 0x6d) throw malformed('magic header not detected: not a WebAssembly binary', 0);
+  if (bytes[0] !== 0x00 || bytes[1] !== 0x61 || bytes[2] !== 0x73 || bytes[3] !== 0x6d)
+    throw malformed('magic header not detected: not a WebAssembly binary', 0);
   if (bytes[4] !== 0x01 || bytes[5] !== 0 || bytes[6] !== 0 || bytes[7] !== 0) {
-    if (bytes[4] === 0x0d && bytes[6] === 0x01) throw unsupported('component-model', 'a WebAssembly component, not a core module', 4);
+    if (bytes[4] === 0x0d && bytes[6] === 0x01)
+      throw unsupported('component-model', 'a WebAssembly component, not a core module', 4);
     throw malformed('unknown binary version', 4);
   }
   r.pos = 8;
   const m: ParsedModule = {
-    bytes, sections: [], types: [], imports: [], funcTypes: [], importedFuncCount: 0, tableCount: 0, tables: [], memories: [],
-    globalTypes: [], exports: [], start: undefined, elemCount: 0, dataCount: undefined, dataSegmentCount: 0, dataBytes: 0, bodies: [], refFuncs: new Set(),
+    bytes,
+    sections: [],
+    types: [],
+    imports: [],
+    funcTypes: [],
+    importedFuncCount: 0,
+    tableCount: 0,
+    tables: [],
+    memories: [],
+    globalTypes: [],
+    exports: [],
+    start: undefined,
+    elemCount: 0,
+    dataCount: undefined,
+    dataSegmentCount: 0,
+    dataBytes: 0,
+    bodies: [],
+    refFuncs: new Set(),
   };
   let lastRank = 0;
   let declaredFuncs: number | undefined;
@@ -231,7 +320,8 @@ export function decodeModule(bytes: Uint8Array): ParsedModule {
           const at = s.pos;
           const form = s.u8();
           if (form !== 0x60) {
-            if (form === 0x5e || form === 0x5f || form === 0x4e || form === 0x50 || form === 0x4f) throw unsupported('gc', 'composite type', at, 'type');
+            if (form === 0x5e || form === 0x5f || form === 0x4e || form === 0x50 || form === 0x4f)
+              throw unsupported('gc', 'composite type', at, 'type');
             s.fail('integer representation too long: malformed function type', at);
           }
           const np = s.u32();
@@ -274,7 +364,12 @@ export function decodeModule(bytes: Uint8Array): ParsedModule {
             imp.limitsStart = s.pos;
             imp.limits = readLimits(s, 'memory');
             imp.limitsEnd = s.pos;
-            m.memories.push({ limits: imp.limits, imported: true, limitsStart: imp.limitsStart, limitsEnd: imp.limitsEnd });
+            m.memories.push({
+              limits: imp.limits,
+              imported: true,
+              limitsStart: imp.limitsStart,
+              limitsEnd: imp.limitsEnd,
+            });
           } else {
             imp.valType = readValType(s);
             const mutAt = s.pos;
@@ -389,7 +484,14 @@ export function decodeModule(bytes: Uint8Array): ParsedModule {
             localDecls.push({ count, type });
           }
           if (bodyStart + bodySize === b.pos) b.fail('unexpected end of section or function: missing end');
-          m.bodies.push({ start: bodyPos, bodyStart, codeStart: b.pos, end: bodyStart + bodySize, localDecls, localCount });
+          m.bodies.push({
+            start: bodyPos,
+            bodyStart,
+            codeStart: b.pos,
+            end: bodyStart + bodySize,
+            localDecls,
+            localCount,
+          });
           s.pos = bodyStart + bodySize;
         }
         break;
@@ -402,7 +504,8 @@ export function decodeModule(bytes: Uint8Array): ParsedModule {
           if (flags > 2) s.fail('malformed data segment kind', at);
           if (flags === 2) {
             const memAt = s.pos;
-            if (s.u32() !== 0) throw unsupported('multi-memory', 'data segment for a memory other than 0', memAt, 'data');
+            if (s.u32() !== 0)
+              throw unsupported('multi-memory', 'data segment for a memory other than 0', memAt, 'data');
           }
           if (flags !== 1) skipConstExpr(s, importedGlobals);
           const len = s.u32();
@@ -410,7 +513,8 @@ export function decodeModule(bytes: Uint8Array): ParsedModule {
           m.dataBytes += len;
           m.dataSegmentCount++;
         }
-        if (m.dataCount !== undefined && m.dataCount !== n) s.fail('data count and data section have inconsistent lengths', start);
+        if (m.dataCount !== undefined && m.dataCount !== n)
+          s.fail('data count and data section have inconsistent lengths', start);
         break;
       }
     }
@@ -418,7 +522,8 @@ export function decodeModule(bytes: Uint8Array): ParsedModule {
     m.sections.push(section);
     r.pos = contentEnd;
   }
-  if ((declaredFuncs ?? 0) !== m.bodies.length) throw malformed('function and code section have inconsistent lengths', bytes.length);
+  if ((declaredFuncs ?? 0) !== m.bodies.length)
+    throw malformed('function and code section have inconsistent lengths', bytes.length);
   if (m.memories.length > 1) throw unsupported('multi-memory', `${m.memories.length} memories declared`, 0, 'memory');
   for (const t of m.funcTypes) if (t >= m.types.length) throw malformed(`unknown type ${t}`, 0, 'function');
   return m;

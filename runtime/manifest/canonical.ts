@@ -81,14 +81,20 @@ export function manifestHash(m: CageManifest): Uint8Array {
  */
 export function decodeCanonicalManifest(bytes: Uint8Array): CageManifest {
   const bad = (why: string, cause?: unknown): InputError =>
-    new InputError('DL_ERR_MANIFEST_CANONICAL', `canonical manifest bytes are invalid: ${why}`, undefined, cause === undefined ? undefined : { cause });
+    new InputError(
+      'DL_ERR_MANIFEST_CANONICAL',
+      `canonical manifest bytes are invalid: ${why}`,
+      undefined,
+      cause === undefined ? undefined : { cause },
+    );
   let raw: unknown;
   try {
     raw = canonicalPackr.unpack(bytes);
   } catch (cause) {
     throw bad((cause as Error).message, cause);
   }
-  if (!Array.isArray(raw) || (raw.length !== 11 && raw.length !== 12) || raw[0] !== CANONICAL_MANIFEST_VERSION) throw bad(`expected an array of 11 or 12 starting with version ${CANONICAL_MANIFEST_VERSION}`);
+  if (!Array.isArray(raw) || (raw.length !== 11 && raw.length !== 12) || raw[0] !== CANONICAL_MANIFEST_VERSION)
+    throw bad(`expected an array of 11 or 12 starting with version ${CANONICAL_MANIFEST_VERSION}`);
   const [, apiVersion, kind, entry, lim, det, files, env, args, net, grants, writable] = raw as unknown[];
   if (writable !== undefined && !Array.isArray(writable)) throw bad('writable must be an array');
   const arr = (v: unknown, len: number, what: string): unknown[] => {
@@ -103,7 +109,8 @@ export function decodeCanonicalManifest(bytes: Uint8Array): CageManifest {
   if (!Array.isArray(inputs) || !Array.isArray(env)) throw bad('inputs and env must be arrays');
   const envObj: Obj = {};
   for (const kv of env) {
-    if (!Array.isArray(kv) || kv.length !== 2 || typeof kv[0] !== 'string') throw bad('env entries must be [key, value]');
+    if (!Array.isArray(kv) || kv.length !== 2 || typeof kv[0] !== 'string')
+      throw bad('env entries must be [key, value]');
     envObj[kv[0]] = kv[1];
   }
   const m = parseManifest({
@@ -113,7 +120,12 @@ export function decodeCanonicalManifest(bytes: Uint8Array): CageManifest {
     entry,
     limits: { fuel, memory, stack, stdout, stderr, output, wallClockMs },
     determinism: { seed: Buffer.from(seed).toString('hex'), clock: { start, step } },
-    files: { inputs: inputs.map((guest: unknown) => ({ guest })), output: outputDir, scratch, ...(writable === undefined ? {} : { writable: (writable as unknown[]).map((guest) => ({ guest })) }) },
+    files: {
+      inputs: inputs.map((guest: unknown) => ({ guest })),
+      output: outputDir,
+      scratch,
+      ...(writable === undefined ? {} : { writable: (writable as unknown[]).map((guest) => ({ guest })) }),
+    },
     env: envObj,
     args,
     network: { mode, allow, limits: { maxRequests, maxRequestBytes, maxResponseBytes, timeoutMs } },
@@ -125,4 +137,3 @@ export function decodeCanonicalManifest(bytes: Uint8Array): CageManifest {
   }
   return m;
 }
-

@@ -58,7 +58,11 @@ export function readManifestFile(path: string): Obj {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new InputError('DL_ERR_CLI_READ', `cannot read manifest "${path}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { field: 'manifest' });
+    throw new InputError(
+      'DL_ERR_CLI_READ',
+      `cannot read manifest "${path}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { field: 'manifest' },
+    );
   }
   return parseManifestText(text, `manifest ${path}`);
 }
@@ -90,10 +94,18 @@ export function applyManifestOverrides(raw: Obj, o: ManifestOverrides): Obj {
     append(section(raw, 'network'), 'allow', o.allowHosts);
   }
   if (o.inputs !== undefined && o.inputs.length > 0) {
-    append(section(raw, 'files'), 'inputs', o.inputs.map((i) => ({ ...i })));
+    append(
+      section(raw, 'files'),
+      'inputs',
+      o.inputs.map((i) => ({ ...i })),
+    );
   }
   if (o.writable !== undefined && o.writable.length > 0) {
-    append(section(raw, 'files'), 'writable', o.writable.map((i) => ({ ...i })));
+    append(
+      section(raw, 'files'),
+      'writable',
+      o.writable.map((i) => ({ ...i })),
+    );
   }
   return raw;
 }
@@ -112,7 +124,8 @@ export function applyManifestOverrides(raw: Obj, o: ManifestOverrides): Obj {
  * ```
  */
 export function loadManifest(path: string | undefined, overrides: ManifestOverrides = {}): LoadedManifest {
-  const raw: Obj = path === undefined ? { apiVersion: MANIFEST_API_VERSION, kind: MANIFEST_KIND } : readManifestFile(path);
+  const raw: Obj =
+    path === undefined ? { apiVersion: MANIFEST_API_VERSION, kind: MANIFEST_KIND } : readManifestFile(path);
   const manifest = parseManifest(applyManifestOverrides(raw, overrides));
   return { manifest, baseDir: path === undefined ? process.cwd() : dirname(resolve(path)) };
 }

@@ -174,12 +174,23 @@ export type Obj = Record<string, unknown>;
 export function parseManifestText(text: string, source = 'manifest'): Obj {
   let doc: unknown;
   try {
-    const parsed = parseDocument(text, { intAsBigInt: true, schema: 'core', merge: false, uniqueKeys: true, logLevel: 'silent' });
+    const parsed = parseDocument(text, {
+      intAsBigInt: true,
+      schema: 'core',
+      merge: false,
+      uniqueKeys: true,
+      logLevel: 'silent',
+    });
     const problem = parsed.errors[0] ?? parsed.warnings[0];
     if (problem !== undefined) throw problem;
     doc = parsed.toJS({ maxAliasCount: 100 });
   } catch (cause) {
-    throw new InputError('DL_ERR_MANIFEST_SYNTAX', `${source} is not valid YAML or JSON: ${(cause as Error).message}`, undefined, { cause });
+    throw new InputError(
+      'DL_ERR_MANIFEST_SYNTAX',
+      `${source} is not valid YAML or JSON: ${(cause as Error).message}`,
+      undefined,
+      { cause },
+    );
   }
   return object(doc, '');
 }
@@ -198,49 +209,91 @@ export function parseManifestText(text: string, source = 'manifest'): Obj {
  */
 export function parseManifest(source: string | Obj): CageManifest {
   const root = typeof source === 'string' ? parseManifestText(source) : object(source, '');
-  only(root, '', ['apiVersion', 'kind', 'module', 'entry', 'limits', 'determinism', 'files', 'env', 'args', 'network', 'grants']);
+  only(root, '', [
+    'apiVersion',
+    'kind',
+    'module',
+    'entry',
+    'limits',
+    'determinism',
+    'files',
+    'env',
+    'args',
+    'network',
+    'grants',
+  ]);
 
   const apiVersion = requiredString(root, 'apiVersion', '');
   if (apiVersion !== MANIFEST_API_VERSION) {
-    throw new InputError('DL_ERR_MANIFEST_API_VERSION', `apiVersion must be "${MANIFEST_API_VERSION}", got "${apiVersion}"`, { field: 'apiVersion' });
+    throw new InputError(
+      'DL_ERR_MANIFEST_API_VERSION',
+      `apiVersion must be "${MANIFEST_API_VERSION}", got "${apiVersion}"`,
+      { field: 'apiVersion' },
+    );
   }
   const kind = requiredString(root, 'kind', '');
-  if (kind !== MANIFEST_KIND) throw new InputError('DL_ERR_MANIFEST_KIND', `kind must be "${MANIFEST_KIND}", got "${kind}"`, { field: 'kind' });
+  if (kind !== MANIFEST_KIND)
+    throw new InputError('DL_ERR_MANIFEST_KIND', `kind must be "${MANIFEST_KIND}", got "${kind}"`, { field: 'kind' });
   const module = requiredString(root, 'module', '');
-  if (module.length === 0 || module.includes('\0')) throw new InputError('DL_ERR_MANIFEST_TYPE', 'module must be a non-empty path without NUL bytes', { field: 'module' });
+  if (module.length === 0 || module.includes('\0'))
+    throw new InputError('DL_ERR_MANIFEST_TYPE', 'module must be a non-empty path without NUL bytes', {
+      field: 'module',
+    });
   const entry = optionalString(root, 'entry', '') ?? MANIFEST_DEFAULTS.entry;
-  if (entry.length === 0) throw new InputError('DL_ERR_MANIFEST_TYPE', 'entry must name an export, got an empty string', { field: 'entry' });
+  if (entry.length === 0)
+    throw new InputError('DL_ERR_MANIFEST_TYPE', 'entry must name an export, got an empty string', { field: 'entry' });
 
   const lim = optionalObject(root, 'limits', '');
   only(lim, 'limits', ['fuel', 'memory', 'stack', 'stdout', 'stderr', 'output', 'wallClockMs']);
   const fuel = lim.fuel === undefined ? MANIFEST_DEFAULTS.fuel : bigIntField(lim.fuel, 'limits.fuel', 1n, MAX_FUEL);
-  const memory = lim.memory === undefined ? MANIFEST_DEFAULTS.memory : sizeField(lim.memory, 'limits.memory', MAX_MEMORY_BYTES);
+  const memory =
+    lim.memory === undefined ? MANIFEST_DEFAULTS.memory : sizeField(lim.memory, 'limits.memory', MAX_MEMORY_BYTES);
   if (memory % WASM_PAGE_BYTES !== 0) {
-    throw new InputError('DL_ERR_MANIFEST_RANGE', `limits.memory must be a whole number of 64 KiB WebAssembly pages, got ${memory} bytes`, { field: 'limits.memory' });
+    throw new InputError(
+      'DL_ERR_MANIFEST_RANGE',
+      `limits.memory must be a whole number of 64 KiB WebAssembly pages, got ${memory} bytes`,
+      { field: 'limits.memory' },
+    );
   }
   const limits: CageManifest['limits'] = {
     fuel,
     memory,
     stack: lim.stack === undefined ? MANIFEST_DEFAULTS.stack : intField(lim.stack, 'limits.stack', 1024, 1_000_000),
-    stdout: lim.stdout === undefined ? MANIFEST_DEFAULTS.stdout : sizeField(lim.stdout, 'limits.stdout', MAX_MEMORY_BYTES),
-    stderr: lim.stderr === undefined ? MANIFEST_DEFAULTS.stderr : sizeField(lim.stderr, 'limits.stderr', MAX_MEMORY_BYTES),
-    output: lim.output === undefined ? MANIFEST_DEFAULTS.output : sizeField(lim.output, 'limits.output', MAX_MEMORY_BYTES),
-    wallClockMs: lim.wallClockMs === undefined ? MANIFEST_DEFAULTS.wallClockMs : intField(lim.wallClockMs, 'limits.wallClockMs', 1, 2 ** 31 - 1),
+    stdout:
+      lim.stdout === undefined ? MANIFEST_DEFAULTS.stdout : sizeField(lim.stdout, 'limits.stdout', MAX_MEMORY_BYTES),
+    stderr:
+      lim.stderr === undefined ? MANIFEST_DEFAULTS.stderr : sizeField(lim.stderr, 'limits.stderr', MAX_MEMORY_BYTES),
+    output:
+      lim.output === undefined ? MANIFEST_DEFAULTS.output : sizeField(lim.output, 'limits.output', MAX_MEMORY_BYTES),
+    wallClockMs:
+      lim.wallClockMs === undefined
+        ? MANIFEST_DEFAULTS.wallClockMs
+        : intField(lim.wallClockMs, 'limits.wallClockMs', 1, 2 ** 31 - 1),
   };
 
   const det = optionalObject(root, 'determinism', '');
   only(det, 'determinism', ['seed', 'clock']);
   const seedHex = optionalString(det, 'seed', 'determinism') ?? MANIFEST_DEFAULTS.seed;
   if (!/^[0-9a-fA-F]{64}$/.test(seedHex)) {
-    throw new InputError('DL_ERR_MANIFEST_SEED', `determinism.seed must be 64 hex digits (32 bytes), got ${seedHex.length} characters`, { field: 'determinism.seed' });
+    throw new InputError(
+      'DL_ERR_MANIFEST_SEED',
+      `determinism.seed must be 64 hex digits (32 bytes), got ${seedHex.length} characters`,
+      { field: 'determinism.seed' },
+    );
   }
   const clk = optionalObject(det, 'clock', 'determinism');
   only(clk, 'determinism.clock', ['start', 'step']);
   const determinism: CageManifest['determinism'] = {
     seed: Uint8Array.from(Buffer.from(seedHex, 'hex')),
     clock: {
-      start: clk.start === undefined ? MANIFEST_DEFAULTS.clockStart : bigIntField(clk.start, 'determinism.clock.start', 0n, U64_MAX),
-      step: clk.step === undefined ? MANIFEST_DEFAULTS.clockStep : bigIntField(clk.step, 'determinism.clock.step', 1n, U64_MAX),
+      start:
+        clk.start === undefined
+          ? MANIFEST_DEFAULTS.clockStart
+          : bigIntField(clk.start, 'determinism.clock.start', 0n, U64_MAX),
+      step:
+        clk.step === undefined
+          ? MANIFEST_DEFAULTS.clockStep
+          : bigIntField(clk.step, 'determinism.clock.step', 1n, U64_MAX),
     },
   };
 
@@ -252,13 +305,33 @@ export function parseManifest(source: string | Obj): CageManifest {
 
   // Contradictions are errors, not silent precedence (STYLE.md §4).
   if (network.mode === 'record' && !grants.includes('net')) {
-    throw new InputError('DL_ERR_MANIFEST_CONFLICT', 'network.mode "record" needs the "net" grant; add net to grants or set network.mode to deny', { field: 'grants' });
+    throw new InputError(
+      'DL_ERR_MANIFEST_CONFLICT',
+      'network.mode "record" needs the "net" grant; add net to grants or set network.mode to deny',
+      { field: 'grants' },
+    );
   }
   if (grants.includes('net') && network.mode === 'deny') {
-    throw new InputError('DL_ERR_MANIFEST_CONFLICT', 'the "net" grant needs network.mode "record"; with mode deny every request would fail', { field: 'network.mode' });
+    throw new InputError(
+      'DL_ERR_MANIFEST_CONFLICT',
+      'the "net" grant needs network.mode "record"; with mode deny every request would fail',
+      { field: 'network.mode' },
+    );
   }
 
-  return { apiVersion: MANIFEST_API_VERSION, kind: MANIFEST_KIND, module, entry, limits, determinism, files, env, args, network, grants };
+  return {
+    apiVersion: MANIFEST_API_VERSION,
+    kind: MANIFEST_KIND,
+    module,
+    entry,
+    limits,
+    determinism,
+    files,
+    env,
+    args,
+    network,
+    grants,
+  };
 }
 
 /**
@@ -287,12 +360,26 @@ export function parseSize(value: unknown, field = 'size'): number {
     }
   }
   if (bytes === undefined) {
-    throw new InputError('DL_ERR_MANIFEST_SIZE', `${field} must be a byte size such as 65536, "64MiB" or "1GiB" (units B, KiB, MiB, GiB, TiB, KB, MB, GB, TB), got ${show(value)}`, { field });
+    throw new InputError(
+      'DL_ERR_MANIFEST_SIZE',
+      `${field} must be a byte size such as 65536, "64MiB" or "1GiB" (units B, KiB, MiB, GiB, TiB, KB, MB, GB, TB), got ${show(value)}`,
+      { field },
+    );
   }
   return bytes;
 }
 
-const SIZE_UNITS: Record<string, number> = { B: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 };
+const SIZE_UNITS: Record<string, number> = {
+  B: 1,
+  KiB: 2 ** 10,
+  MiB: 2 ** 20,
+  GiB: 2 ** 30,
+  TiB: 2 ** 40,
+  KB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  TB: 1e12,
+};
 
 function parseFiles(f: Obj): CageManifest['files'] {
   only(f, 'files', ['inputs', 'output', 'scratch', 'writable']);
@@ -310,14 +397,22 @@ function parseFiles(f: Obj): CageManifest['files'] {
     ...writable.filter((w) => w.guest !== '/').map((w, i): [string, string] => [w.guest, `files.writable.${i}.guest`]),
   ];
   if (writable.length > 1 && writable.some((w) => w.guest === '/')) {
-    throw new InputError('DL_ERR_MANIFEST_PATH_OVERLAP', 'files.writable maps / and another directory: a writable root already holds every other writable directory', { field: 'files.writable' });
+    throw new InputError(
+      'DL_ERR_MANIFEST_PATH_OVERLAP',
+      'files.writable maps / and another directory: a writable root already holds every other writable directory',
+      { field: 'files.writable' },
+    );
   }
   for (let a = 0; a < areas.length; a++) {
     for (let b = a + 1; b < areas.length; b++) {
       const [pa, fa] = areas[a];
       const [pb, fb] = areas[b];
       if (within(pa, pb) || within(pb, pa)) {
-        throw new InputError('DL_ERR_MANIFEST_PATH_OVERLAP', `${fb} (${pb}) overlaps ${fa} (${pa}): inputs, writable directories, the output directory and scratch must be disjoint, none inside another`, { field: fb });
+        throw new InputError(
+          'DL_ERR_MANIFEST_PATH_OVERLAP',
+          `${fb} (${pb}) overlaps ${fa} (${pa}): inputs, writable directories, the output directory and scratch must be disjoint, none inside another`,
+          { field: fb },
+        );
       }
     }
   }
@@ -337,7 +432,9 @@ function mappings(v: unknown, at: string, rootAllowed: boolean): ManifestInput[]
     const guest = rootAllowed && g === '/' ? '/' : guestPath(g, `${here}.guest`);
     const host = optionalString(o, 'host', here);
     if (host !== undefined && (host.length === 0 || host.includes('\0'))) {
-      throw new InputError('DL_ERR_MANIFEST_PATH', `${here}.host must be a non-empty path without NUL bytes`, { field: `${here}.host` });
+      throw new InputError('DL_ERR_MANIFEST_PATH', `${here}.host must be a non-empty path without NUL bytes`, {
+        field: `${here}.host`,
+      });
     }
     return host === undefined ? { guest } : { host, guest };
   });
@@ -348,11 +445,19 @@ function parseEnv(e: Obj): Record<string, string> {
   for (const k of Object.keys(e).sort()) {
     const field = `env.${k}`;
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) {
-      throw new InputError('DL_ERR_MANIFEST_ENV', `environment variable names must match [A-Za-z_][A-Za-z0-9_]*, got "${k}"`, { field });
+      throw new InputError(
+        'DL_ERR_MANIFEST_ENV',
+        `environment variable names must match [A-Za-z_][A-Za-z0-9_]*, got "${k}"`,
+        { field },
+      );
     }
     const v = e[k];
     if (typeof v !== 'string' || v.includes('\0')) {
-      throw new InputError('DL_ERR_MANIFEST_ENV', `${field} must be a string without NUL bytes (quote numbers in YAML), got ${show(v)}`, { field });
+      throw new InputError(
+        'DL_ERR_MANIFEST_ENV',
+        `${field} must be a string without NUL bytes (quote numbers in YAML), got ${show(v)}`,
+        { field },
+      );
     }
     out[k] = v;
   }
@@ -363,16 +468,24 @@ function parseNetwork(n: Obj): CageManifest['network'] {
   only(n, 'network', ['mode', 'allow', 'limits']);
   const mode = optionalString(n, 'mode', 'network') ?? MANIFEST_DEFAULTS.networkMode;
   if (mode !== 'deny' && mode !== 'record') {
-    throw new InputError('DL_ERR_MANIFEST_NETWORK_MODE', `network.mode must be "deny" or "record", got "${mode}"`, { field: 'network.mode' });
+    throw new InputError('DL_ERR_MANIFEST_NETWORK_MODE', `network.mode must be "deny" or "record", got "${mode}"`, {
+      field: 'network.mode',
+    });
   }
   const allowRaw = n.allow === undefined ? [] : stringArray(n.allow, 'network.allow');
   const allow = allowRaw.map((a, i) => hostPort(a, `network.allow.${i}`));
   if (new Set(allow).size !== allow.length) {
-    throw new InputError('DL_ERR_MANIFEST_DUPLICATE', 'network.allow lists the same host:port twice', { field: 'network.allow' });
+    throw new InputError('DL_ERR_MANIFEST_DUPLICATE', 'network.allow lists the same host:port twice', {
+      field: 'network.allow',
+    });
   }
   allow.sort();
   if (mode === 'deny' && allow.length > 0) {
-    throw new InputError('DL_ERR_MANIFEST_CONFLICT', 'network.allow is set but network.mode is "deny"; set mode to record or remove the allow-list', { field: 'network.allow' });
+    throw new InputError(
+      'DL_ERR_MANIFEST_CONFLICT',
+      'network.allow is set but network.mode is "deny"; set mode to record or remove the allow-list',
+      { field: 'network.allow' },
+    );
   }
   const l = optionalObject(n, 'limits', 'network');
   only(l, 'network.limits', ['maxRequests', 'maxRequestBytes', 'maxResponseBytes', 'timeoutMs']);
@@ -381,10 +494,20 @@ function parseNetwork(n: Obj): CageManifest['network'] {
     mode,
     allow,
     limits: {
-      maxRequests: l.maxRequests === undefined ? d.maxRequests : intField(l.maxRequests, 'network.limits.maxRequests', 0, 2 ** 31 - 1),
-      maxRequestBytes: l.maxRequestBytes === undefined ? d.maxRequestBytes : sizeField(l.maxRequestBytes, 'network.limits.maxRequestBytes', MAX_MEMORY_BYTES),
-      maxResponseBytes: l.maxResponseBytes === undefined ? d.maxResponseBytes : sizeField(l.maxResponseBytes, 'network.limits.maxResponseBytes', MAX_MEMORY_BYTES),
-      timeoutMs: l.timeoutMs === undefined ? d.timeoutMs : intField(l.timeoutMs, 'network.limits.timeoutMs', 1, 2 ** 31 - 1),
+      maxRequests:
+        l.maxRequests === undefined
+          ? d.maxRequests
+          : intField(l.maxRequests, 'network.limits.maxRequests', 0, 2 ** 31 - 1),
+      maxRequestBytes:
+        l.maxRequestBytes === undefined
+          ? d.maxRequestBytes
+          : sizeField(l.maxRequestBytes, 'network.limits.maxRequestBytes', MAX_MEMORY_BYTES),
+      maxResponseBytes:
+        l.maxResponseBytes === undefined
+          ? d.maxResponseBytes
+          : sizeField(l.maxResponseBytes, 'network.limits.maxResponseBytes', MAX_MEMORY_BYTES),
+      timeoutMs:
+        l.timeoutMs === undefined ? d.timeoutMs : intField(l.timeoutMs, 'network.limits.timeoutMs', 1, 2 ** 31 - 1),
     },
   };
 }
@@ -395,9 +518,12 @@ function parseGrants(v: unknown): Grant[] {
   const out: Grant[] = [];
   list.forEach((g, i) => {
     if (!(GRANTS as readonly string[]).includes(g)) {
-      throw new InputError('DL_ERR_MANIFEST_GRANT', `grants.${i} must be one of ${GRANTS.join(', ')}, got "${g}"`, { field: `grants.${i}` });
+      throw new InputError('DL_ERR_MANIFEST_GRANT', `grants.${i} must be one of ${GRANTS.join(', ')}, got "${g}"`, {
+        field: `grants.${i}`,
+      });
     }
-    if (out.includes(g as Grant)) throw new InputError('DL_ERR_MANIFEST_DUPLICATE', `grants lists "${g}" twice`, { field: `grants.${i}` });
+    if (out.includes(g as Grant))
+      throw new InputError('DL_ERR_MANIFEST_DUPLICATE', `grants lists "${g}" twice`, { field: `grants.${i}` });
     out.push(g as Grant);
   });
   return out.sort();
@@ -405,10 +531,17 @@ function parseGrants(v: unknown): Grant[] {
 
 /** Lower-case DNS name, IPv4 or [IPv6], then a port 1..65535; compared exactly, never as a prefix. */
 function hostPort(s: string, field: string): string {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*):(\d{1,5})$/.exec(s);
+  const m =
+    /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*):(\d{1,5})$/.exec(
+      s,
+    );
   const port = m === null ? 0 : Number(m[2]);
   if (m === null || port < 1 || port > 65535 || m[1].length > 255 || String(port) !== m[2]) {
-    throw new InputError('DL_ERR_MANIFEST_NETWORK_ALLOW', `${field} must be an exact "host:port" (DNS name, IPv4 or [IPv6], port 1-65535, no wildcards or schemes), got "${s}"`, { field });
+    throw new InputError(
+      'DL_ERR_MANIFEST_NETWORK_ALLOW',
+      `${field} must be an exact "host:port" (DNS name, IPv4 or [IPv6], port 1-65535, no wildcards or schemes), got "${s}"`,
+      { field },
+    );
   }
   return `${m[1].toLowerCase()}:${port}`;
 }
@@ -417,9 +550,18 @@ function hostPort(s: string, field: string): string {
 function guestPath(v: unknown, field: string): string {
   if (typeof v !== 'string') throw typeError(field, 'an absolute path string', v);
   const segs = v.split('/');
-  const ok = v.length > 1 && v.length <= 4096 && v.startsWith('/') && !v.includes('\0') && segs.slice(1).every((s) => s !== '' && s !== '.' && s !== '..');
+  const ok =
+    v.length > 1 &&
+    v.length <= 4096 &&
+    v.startsWith('/') &&
+    !v.includes('\0') &&
+    segs.slice(1).every((s) => s !== '' && s !== '.' && s !== '..');
   if (!ok) {
-    throw new InputError('DL_ERR_MANIFEST_PATH', `${field} must be an absolute guest path like /input/data.txt (not /, no ".", ".." or empty segments, no trailing slash), got "${v}"`, { field });
+    throw new InputError(
+      'DL_ERR_MANIFEST_PATH',
+      `${field} must be an absolute guest path like /input/data.txt (not /, no ".", ".." or empty segments, no trailing slash), got "${v}"`,
+      { field },
+    );
   }
   return v;
 }
@@ -429,7 +571,8 @@ function within(inner: string, outer: string): boolean {
 }
 
 function object(v: unknown, field: string): Obj {
-  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array || v instanceof Map) throw typeError(field || 'manifest', 'a mapping', v);
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array || v instanceof Map)
+    throw typeError(field || 'manifest', 'a mapping', v);
   return v as Obj;
 }
 
@@ -453,14 +596,19 @@ function stringArray(v: unknown, field: string): string[] {
 function only(o: Obj, at: string, keys: readonly string[]): void {
   for (const k of Object.keys(o)) {
     if (!keys.includes(k)) {
-      throw new InputError('DL_ERR_MANIFEST_UNKNOWN_FIELD', `unknown field ${join(at, k)}; ${at || 'the manifest'} accepts ${keys.join(', ')}`, { field: join(at, k) });
+      throw new InputError(
+        'DL_ERR_MANIFEST_UNKNOWN_FIELD',
+        `unknown field ${join(at, k)}; ${at || 'the manifest'} accepts ${keys.join(', ')}`,
+        { field: join(at, k) },
+      );
     }
   }
 }
 
 function requiredField(o: Obj, key: string, at: string): unknown {
   const v = o[key];
-  if (v === undefined || v === null) throw new InputError('DL_ERR_MANIFEST_MISSING_FIELD', `${join(at, key)} is required`, { field: join(at, key) });
+  if (v === undefined || v === null)
+    throw new InputError('DL_ERR_MANIFEST_MISSING_FIELD', `${join(at, key)} is required`, { field: join(at, key) });
   return v;
 }
 
@@ -481,22 +629,29 @@ function bigIntField(v: unknown, field: string, min: bigint, max: bigint): bigin
   let n: bigint | undefined;
   if (typeof v === 'bigint') n = v;
   else if (typeof v === 'number' && Number.isSafeInteger(v)) n = BigInt(v);
-  else if (typeof v === 'string' && /^\d+$/.test(v.replaceAll('_', '')) && !v.startsWith('_')) n = BigInt(v.replaceAll('_', ''));
+  else if (typeof v === 'string' && /^\d+$/.test(v.replaceAll('_', '')) && !v.startsWith('_'))
+    n = BigInt(v.replaceAll('_', ''));
   if (n === undefined) throw typeError(field, 'an integer or a decimal string', v);
-  if (n < min || n > max) throw new InputError('DL_ERR_MANIFEST_RANGE', `${field} must be between ${min} and ${max}, got ${n}`, { field });
+  if (n < min || n > max)
+    throw new InputError('DL_ERR_MANIFEST_RANGE', `${field} must be between ${min} and ${max}, got ${n}`, { field });
   return n;
 }
 
 function intField(v: unknown, field: string, min: number, max: number): number {
-  const n = typeof v === 'bigint' && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  const n =
+    typeof v === 'bigint' && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(v)
+      : v;
   if (typeof n !== 'number' || !Number.isSafeInteger(n)) throw typeError(field, 'an integer', v);
-  if (n < min || n > max) throw new InputError('DL_ERR_MANIFEST_RANGE', `${field} must be between ${min} and ${max}, got ${n}`, { field });
+  if (n < min || n > max)
+    throw new InputError('DL_ERR_MANIFEST_RANGE', `${field} must be between ${min} and ${max}, got ${n}`, { field });
   return n;
 }
 
 function sizeField(v: unknown, field: string, max: number): number {
   const n = parseSize(v, field);
-  if (n > max) throw new InputError('DL_ERR_MANIFEST_RANGE', `${field} must be at most ${max} bytes, got ${n}`, { field });
+  if (n > max)
+    throw new InputError('DL_ERR_MANIFEST_RANGE', `${field} must be at most ${max} bytes, got ${n}`, { field });
   return n;
 }
 

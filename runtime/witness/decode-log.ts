@@ -33,7 +33,12 @@ class Reader {
 
   /** Throws MALFORMED if fewer than `n` bytes remain. */
   need(n: number): void {
-    if (this.p + n > this.b.length) throw new InputError('DL_ERR_WITNESS_MALFORMED', `witness is not a sequence of MessagePack values: it ends inside a value at byte ${this.b.length}`, {});
+    if (this.p + n > this.b.length)
+      throw new InputError(
+        'DL_ERR_WITNESS_MALFORMED',
+        `witness is not a sequence of MessagePack values: it ends inside a value at byte ${this.b.length}`,
+        {},
+      );
   }
 
   u8(): number {
@@ -167,7 +172,10 @@ function isU32(v: unknown): v is number {
 }
 
 function schema(field: string, expected: string, at: number): InputError {
-  return new InputError('DL_ERR_WITNESS_SCHEMA', `witness entry field ${field} must be ${expected}`, { entry: at, field });
+  return new InputError('DL_ERR_WITNESS_SCHEMA', `witness entry field ${field} must be ${expected}`, {
+    entry: at,
+    field,
+  });
 }
 
 /**
@@ -192,7 +200,11 @@ export function witnessLogFromEncoded(bytes: Uint8Array): WitnessLog {
       if (fields <= 0) throw schema('entry', 'an array', at);
       const version = r.numberOrNil();
       if (version !== WITNESS_ENTRY_VERSION) {
-        throw new InputError('DL_ERR_WITNESS_VERSION', `witness entry version ${String(version)} is not supported; this build reads version ${WITNESS_ENTRY_VERSION}`, { entry: at, field: 'version' });
+        throw new InputError(
+          'DL_ERR_WITNESS_VERSION',
+          `witness entry version ${String(version)} is not supported; this build reads version ${WITNESS_ENTRY_VERSION}`,
+          { entry: at, field: 'version' },
+        );
       }
       if (fields !== FIELDS) throw schema('entry', `an array of ${FIELDS} fields`, at);
       const index = r.numberOrNil();
@@ -200,13 +212,18 @@ export function witnessLogFromEncoded(bytes: Uint8Array): WitnessLog {
       const nameBytes = r.strBytes();
       if (nameBytes === null) throw schema('name', 'a string', at);
       let id: number;
-      if (lastName !== null && nameBytes.length === lastName.length && nameBytes.every((x, k) => x === lastName![k])) id = lastId;
+      if (lastName !== null && nameBytes.length === lastName.length && nameBytes.every((x, k) => x === lastName![k]))
+        id = lastId;
       else {
         // msgpackr decodes the name, so its string rules apply exactly as in decodeEntries.
         const name = witnessUnpackr.unpack(nameBytes) as string;
         const known = ids.get(name);
         if (known === undefined && ids.size >= WITNESS_MAX_NAMES) {
-          throw new InputError('DL_ERR_WITNESS_SCHEMA', `witness names more than ${WITNESS_MAX_NAMES} different imports (entry ${at} adds one more)`, { entry: at, field: 'name' });
+          throw new InputError(
+            'DL_ERR_WITNESS_SCHEMA',
+            `witness names more than ${WITNESS_MAX_NAMES} different imports (entry ${at} adds one more)`,
+            { entry: at, field: 'name' },
+          );
         }
         id = known ?? log.intern(name);
         ids.set(name, id);
@@ -218,7 +235,8 @@ export function witnessLogFromEncoded(bytes: Uint8Array): WitnessLog {
       args.length = 0;
       for (let k = 0; k < na; k++) {
         const v = r.numberOrNil();
-        if (v === null || (typeof v === 'bigint' && v < -(1n << 63n))) throw schema(`args.${k}`, 'a number or 64-bit bigint', at);
+        if (v === null || (typeof v === 'bigint' && v < -(1n << 63n)))
+          throw schema(`args.${k}`, 'a number or 64-bit bigint', at);
         args.push(v);
       }
       const result = r.numberOrNil();
@@ -235,8 +253,21 @@ export function witnessLogFromEncoded(bytes: Uint8Array): WitnessLog {
       const fuel = r.numberOrNil();
       if (typeof fuel !== 'bigint' || fuel < 0n || fuel > U64_MAX) throw schema('fuel', 'a u64 (int64/uint64)', at);
       const data = r.binOrNil();
-      if (index !== i) throw new InputError('DL_ERR_WITNESS_SCHEMA', `witness entry at position ${i} carries index ${index}`, { entry: i, field: 'index' });
-      log.appendCall(id, args, na, result, Number(fuel & 0xffff_ffffn), Number(fuel >> 32n), writes, data === null ? undefined : data.slice());
+      if (index !== i)
+        throw new InputError('DL_ERR_WITNESS_SCHEMA', `witness entry at position ${i} carries index ${index}`, {
+          entry: i,
+          field: 'index',
+        });
+      log.appendCall(
+        id,
+        args,
+        na,
+        result,
+        Number(fuel & 0xffff_ffffn),
+        Number(fuel >> 32n),
+        writes,
+        data === null ? undefined : data.slice(),
+      );
     } catch (e) {
       if (e instanceof Unexpected) throw schema('entry', 'a witness entry of numbers, strings and bins', at);
       throw e;

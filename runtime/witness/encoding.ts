@@ -44,7 +44,16 @@ export const witnessPackr = canonicalPackr;
 export const witnessUnpackr = canonicalPackr;
 
 /** The fixed-order array that {@link encodeEntry} packs; also the witness form inside a bundle. */
-export type EntryTuple = [number, number, string, (number | bigint)[], number | bigint | null, [number, Uint8Array][], bigint, Uint8Array | null];
+export type EntryTuple = [
+  number,
+  number,
+  string,
+  (number | bigint)[],
+  number | bigint | null,
+  [number, Uint8Array][],
+  bigint,
+  Uint8Array | null,
+];
 
 /**
  * The fixed-order tuple of an entry (checked), ready for msgpackr.
@@ -63,7 +72,8 @@ export function entryTuple(e: WitnessEntry): EntryTuple {
   if (typeof e.name !== 'string') throw new TypeError(`witness entry name must be a string, got ${typeof e.name}`);
   for (const a of e.args) checkValue(a, 'argument');
   if (e.result !== null) checkValue(e.result, 'result');
-  if (typeof e.fuel !== 'bigint' || e.fuel < 0n || e.fuel > U64_MAX) throw new RangeError(`witness entry fuel must be a u64 bigint, got ${String(e.fuel)}`);
+  if (typeof e.fuel !== 'bigint' || e.fuel < 0n || e.fuel > U64_MAX)
+    throw new RangeError(`witness entry fuel must be a u64 bigint, got ${String(e.fuel)}`);
   const writes = new Array<[number, Uint8Array]>(e.writes.length);
   for (let i = 0; i < e.writes.length; i++) {
     const w = e.writes[i];
@@ -71,8 +81,18 @@ export function entryTuple(e: WitnessEntry): EntryTuple {
     if (!(w.bytes instanceof Uint8Array)) throw new TypeError('witness write bytes must be a Uint8Array');
     writes[i] = [w.ptr, w.bytes];
   }
-  if (e.data !== undefined && !(e.data instanceof Uint8Array)) throw new TypeError('witness entry data must be a Uint8Array');
-  return [WITNESS_ENTRY_VERSION, e.index, e.name, e.args as (number | bigint)[], e.result, writes, e.fuel, e.data ?? null];
+  if (e.data !== undefined && !(e.data instanceof Uint8Array))
+    throw new TypeError('witness entry data must be a Uint8Array');
+  return [
+    WITNESS_ENTRY_VERSION,
+    e.index,
+    e.name,
+    e.args as (number | bigint)[],
+    e.result,
+    writes,
+    e.fuel,
+    e.data ?? null,
+  ];
 }
 
 /**
@@ -209,7 +229,8 @@ export class EntryEncoder {
 /** Appends the canonical encoding of `e` to `w` (checked as by {@link entryTuple}). */
 function writeEntry(w: MessagePackWriter, e: WitnessEntry): void {
   if (!isU32(e.index)) throw new RangeError(`witness entry index must be a u32, got ${String(e.index)}`);
-  if (typeof e.fuel !== 'bigint' || e.fuel < 0n || e.fuel > U64_MAX) throw new RangeError(`witness entry fuel must be a u64 bigint, got ${String(e.fuel)}`);
+  if (typeof e.fuel !== 'bigint' || e.fuel < 0n || e.fuel > U64_MAX)
+    throw new RangeError(`witness entry fuel must be a u64 bigint, got ${String(e.fuel)}`);
   w.byte(0x90 | FIELDS);
   w.byte(WITNESS_ENTRY_VERSION);
   w.number(e.index);
@@ -272,15 +293,29 @@ export function decodeEntries(bytes: Uint8Array): WitnessEntry[] {
   try {
     raw = witnessUnpackr.unpackMultiple(bytes) as unknown[];
   } catch (cause) {
-    throw new InputError('DL_ERR_WITNESS_MALFORMED', `witness is not a sequence of MessagePack values: ${(cause as Error).message}`, {}, { cause });
+    throw new InputError(
+      'DL_ERR_WITNESS_MALFORMED',
+      `witness is not a sequence of MessagePack values: ${(cause as Error).message}`,
+      {},
+      { cause },
+    );
   }
   const out = new Array<WitnessEntry>(raw.length);
   const names = new Set<string>();
   for (let i = 0; i < raw.length; i++) {
     const e = entryFromTuple(raw[i], i);
-    if (e.index !== i) throw new InputError('DL_ERR_WITNESS_SCHEMA', `witness entry at position ${i} carries index ${e.index}`, { entry: i, field: 'index' });
+    if (e.index !== i)
+      throw new InputError('DL_ERR_WITNESS_SCHEMA', `witness entry at position ${i} carries index ${e.index}`, {
+        entry: i,
+        field: 'index',
+      });
     names.add(e.name);
-    if (names.size > WITNESS_MAX_NAMES) throw new InputError('DL_ERR_WITNESS_SCHEMA', `witness names more than ${WITNESS_MAX_NAMES} different imports (entry ${i} adds one more)`, { entry: i, field: 'name' });
+    if (names.size > WITNESS_MAX_NAMES)
+      throw new InputError(
+        'DL_ERR_WITNESS_SCHEMA',
+        `witness names more than ${WITNESS_MAX_NAMES} different imports (entry ${i} adds one more)`,
+        { entry: i, field: 'name' },
+      );
     out[i] = e;
   }
   return out;
@@ -304,7 +339,12 @@ export function decodeEntry(bytes: Uint8Array, at?: number): WitnessEntry {
   try {
     raw = witnessUnpackr.unpack(bytes);
   } catch (cause) {
-    throw new InputError('DL_ERR_WITNESS_MALFORMED', `witness entry is not a single MessagePack value: ${(cause as Error).message}`, where(at), { cause });
+    throw new InputError(
+      'DL_ERR_WITNESS_MALFORMED',
+      `witness entry is not a single MessagePack value: ${(cause as Error).message}`,
+      where(at),
+      { cause },
+    );
   }
   return entryFromTuple(raw, at);
 }
@@ -324,25 +364,39 @@ export function decodeEntry(bytes: Uint8Array, at?: number): WitnessEntry {
 export function entryFromTuple(raw: unknown, at?: number): WitnessEntry {
   if (!Array.isArray(raw) || raw.length === 0) throw schema('an array', raw, 'entry', at);
   if (raw[0] !== WITNESS_ENTRY_VERSION) {
-    throw new InputError('DL_ERR_WITNESS_VERSION', `witness entry version ${String(raw[0])} is not supported; this build reads version ${WITNESS_ENTRY_VERSION}`, where(at, 'version'));
+    throw new InputError(
+      'DL_ERR_WITNESS_VERSION',
+      `witness entry version ${String(raw[0])} is not supported; this build reads version ${WITNESS_ENTRY_VERSION}`,
+      where(at, 'version'),
+    );
   }
   if (raw.length !== FIELDS) throw schema(`an array of ${FIELDS} fields`, `${raw.length} fields`, 'entry', at);
   const [, index, name, args, result, writes, fuel, data] = raw as unknown[];
   if (!isU32(index)) throw schema('a u32', index, 'index', at);
   if (typeof name !== 'string') throw schema('a string', name, 'name', at);
-  if (!Array.isArray(args) || args.length > WITNESS_MAX_ARGS) throw schema(`an array of at most ${WITNESS_MAX_ARGS} values`, args, 'args', at);
-  for (let i = 0; i < args.length; i++) if (!isValue(args[i])) throw schema('a number or 64-bit bigint', args[i], `args.${i}`, at);
+  if (!Array.isArray(args) || args.length > WITNESS_MAX_ARGS)
+    throw schema(`an array of at most ${WITNESS_MAX_ARGS} values`, args, 'args', at);
+  for (let i = 0; i < args.length; i++)
+    if (!isValue(args[i])) throw schema('a number or 64-bit bigint', args[i], `args.${i}`, at);
   if (result !== null && !isValue(result)) throw schema('a number, 64-bit bigint or nil', result, 'result', at);
   if (!Array.isArray(writes)) throw schema('an array', writes, 'writes', at);
   const outWrites = new Array<MemoryWrite>(writes.length);
   for (let i = 0; i < writes.length; i++) {
     const w: unknown = writes[i];
-    if (!Array.isArray(w) || w.length !== 2 || !isU32(w[0]) || !(w[1] instanceof Uint8Array)) throw schema('[ptr: u32, bytes: bin]', w, `writes.${i}`, at);
+    if (!Array.isArray(w) || w.length !== 2 || !isU32(w[0]) || !(w[1] instanceof Uint8Array))
+      throw schema('[ptr: u32, bytes: bin]', w, `writes.${i}`, at);
     outWrites[i] = { ptr: w[0], bytes: plain(w[1]) };
   }
   if (typeof fuel !== 'bigint' || fuel < 0n || fuel > U64_MAX) throw schema('a u64 (int64/uint64)', fuel, 'fuel', at);
   if (data !== null && !(data instanceof Uint8Array)) throw schema('bin or nil', data, 'data', at);
-  const entry: WitnessEntry = { index, name, args: args as (number | bigint)[], result: result as number | bigint | null, writes: outWrites, fuel };
+  const entry: WitnessEntry = {
+    index,
+    name,
+    args: args as (number | bigint)[],
+    result: result as number | bigint | null,
+    writes: outWrites,
+    fuel,
+  };
   if (data !== null) entry.data = plain(data);
   return entry;
 }
@@ -378,7 +432,11 @@ function where(entry: number | undefined, field?: string): { entry?: number; fie
 }
 
 function schema(expected: string, got: unknown, field: string, at: number | undefined): InputError {
-  return new InputError('DL_ERR_WITNESS_SCHEMA', `witness entry field ${field} must be ${expected}, got ${describe(got)}`, where(at, field));
+  return new InputError(
+    'DL_ERR_WITNESS_SCHEMA',
+    `witness entry field ${field} must be ${expected}, got ${describe(got)}`,
+    where(at, field),
+  );
 }
 
 function describe(v: unknown): string {

@@ -29,7 +29,16 @@ import { VALTYPE } from '../instrument/opcodes.ts';
 import { blake3Into, HASH_BYTES } from '../hash.ts';
 import { blake3LeafWords, blake3PaddedScratch, LITTLE_ENDIAN } from '../blake3-small.ts';
 import type { MemoryWrite, WitnessEntry } from './entry.ts';
-import { checkValue, encodeEntry, EntryEncoder, FIELDS, witnessPackr, WITNESS_ENTRY_VERSION, WITNESS_MAX_ARGS, WITNESS_MAX_NAMES } from './encoding.ts';
+import {
+  checkValue,
+  encodeEntry,
+  EntryEncoder,
+  FIELDS,
+  witnessPackr,
+  WITNESS_ENTRY_VERSION,
+  WITNESS_MAX_ARGS,
+  WITNESS_MAX_NAMES,
+} from './encoding.ts';
 import { merkleRootOfLeafSlab } from './merkle.ts';
 import { putArrayHeader, putBin, putBinHeader, putNumber, putU32BE } from './msgpack-put.ts';
 
@@ -241,13 +250,25 @@ export class WitnessLog {
    */
   append(e: Omit<WitnessEntry, 'index'>): number {
     const fuel = e.fuel;
-    if (typeof fuel !== 'bigint' || fuel < 0n || fuel > (1n << 64n) - 1n) throw new RangeError(`witness entry fuel must be a u64 bigint, got ${String(fuel)}`);
+    if (typeof fuel !== 'bigint' || fuel < 0n || fuel > (1n << 64n) - 1n)
+      throw new RangeError(`witness entry fuel must be a u64 bigint, got ${String(fuel)}`);
     const writes = e.writes;
-    for (let k = 0; k < writes.length; k++) if (!(writes[k].bytes instanceof Uint8Array)) throw new TypeError('witness write bytes must be a Uint8Array');
-    if (e.data !== undefined && !(e.data instanceof Uint8Array)) throw new TypeError('witness entry data must be a Uint8Array');
+    for (let k = 0; k < writes.length; k++)
+      if (!(writes[k].bytes instanceof Uint8Array)) throw new TypeError('witness write bytes must be a Uint8Array');
+    if (e.data !== undefined && !(e.data instanceof Uint8Array))
+      throw new TypeError('witness entry data must be a Uint8Array');
     const nameId = this.intern(e.name);
     const args = e.args;
-    return this.appendCall(nameId, args, args.length, e.result, Number(fuel & 0xffff_ffffn), Number(fuel >> 32n), e.writes, e.data);
+    return this.appendCall(
+      nameId,
+      args,
+      args.length,
+      e.result,
+      Number(fuel & 0xffff_ffffn),
+      Number(fuel >> 32n),
+      e.writes,
+      e.data,
+    );
   }
 
   /**
@@ -261,7 +282,8 @@ export class WitnessLog {
     let id = this.#nameIds.get(name);
     if (id === undefined) {
       if (typeof name !== 'string') throw new TypeError(`witness entry name must be a string, got ${typeof name}`);
-      if (this.#names.length >= MAX_NAMES) throw new RangeError(`a witness log holds at most ${MAX_NAMES} import names`);
+      if (this.#names.length >= MAX_NAMES)
+        throw new RangeError(`a witness log holds at most ${MAX_NAMES} import names`);
       id = this.#names.length;
       this.#names.push(name);
       this.#nameIds.set(name, id);
@@ -287,8 +309,18 @@ export class WitnessLog {
    * @throws {TypeError|RangeError} as {@link WitnessLog.append} for values of the wrong type or
    *   range (write bytes and data are trusted to be Uint8Arrays); the log is unchanged then.
    */
-  appendCall(nameId: number, args: readonly (number | bigint)[], arity: number, result: number | bigint | null, fuelLo: number, fuelHi: number, writes: readonly MemoryWrite[], data: Uint8Array | undefined): number {
-    if (!(arity >>> 0 === arity && arity <= MAX_ARITY)) throw new RangeError(`a witness entry holds at most ${MAX_ARITY} arguments, got ${arity}`);
+  appendCall(
+    nameId: number,
+    args: readonly (number | bigint)[],
+    arity: number,
+    result: number | bigint | null,
+    fuelLo: number,
+    fuelHi: number,
+    writes: readonly MemoryWrite[],
+    data: Uint8Array | undefined,
+  ): number {
+    if (!(arity >>> 0 === arity && arity <= MAX_ARITY))
+      throw new RangeError(`a witness entry holds at most ${MAX_ARITY} arguments, got ${arity}`);
     let allI32 = true;
     let argWords = 0;
     for (let k = 0; k < arity; k++) {
@@ -321,16 +353,26 @@ export class WitnessLog {
    * @throws {RangeError} for any other types or an unknown name id.
    */
   rawShape(nameId: number, params: readonly number[], start: number): RawShape {
-    if (!(nameId >>> 0 === nameId && nameId < this.#names.length)) throw new RangeError(`witness name id ${nameId} was not interned in this log`);
+    if (!(nameId >>> 0 === nameId && nameId < this.#names.length))
+      throw new RangeError(`witness name id ${nameId} was not interned in this log`);
     const arity = params.length;
-    if (arity > MAX_ARITY || params.some((t) => t !== WASM_I32 && t !== WASM_I64)) throw new RangeError('raw witness arguments are at most 255 i32/i64 values');
+    if (arity > MAX_ARITY || params.some((t) => t !== WASM_I32 && t !== WASM_I64))
+      throw new RangeError('raw witness arguments are at most 255 i32/i64 values');
     const allI32 = params.every((t) => t === WASM_I32);
     const kinds = new Int32Array(allI32 ? 0 : (arity + 7) >> 3);
     params.forEach((t, k) => {
       kinds[k >> 3] |= (t === WASM_I64 ? KIND.I64 : KIND.I32) << ((k & 7) * 4);
     });
     const words = params.reduce((n, t) => n + (t === WASM_I64 ? 2 : 1), 0);
-    return Object.freeze({ log: this, head: nameId | (arity << 16) | (allI32 ? 0 : KINDS_FLAG), allI32, kinds, words, start, fixed: HEADER_WORDS + kinds.length + words + 2 });
+    return Object.freeze({
+      log: this,
+      head: nameId | (arity << 16) | (allI32 ? 0 : KINDS_FLAG),
+      allI32,
+      kinds,
+      words,
+      start,
+      fixed: HEADER_WORDS + kinds.length + words + 2,
+    });
   }
 
   /**
@@ -341,10 +383,22 @@ export class WitnessLog {
    *
    * @throws {RangeError} as {@link WitnessLog.appendCall}, or if `shape` was made by another log.
    */
-  appendRaw(shape: RawShape, src: Int32Array, result: number | bigint | null, fuelLo: number, fuelHi: number, writes: readonly MemoryWrite[], data: Uint8Array | undefined): number {
+  appendRaw(
+    shape: RawShape,
+    src: Int32Array,
+    result: number | bigint | null,
+    fuelLo: number,
+    fuelHi: number,
+    writes: readonly MemoryWrite[],
+    data: Uint8Array | undefined,
+  ): number {
     if (shape.log !== this) throw new RangeError('a raw witness shape belongs to the log that made it');
-    const resultKind = typeof result === 'number' && (result | 0) === result && !Object.is(result, -0) ? KIND.I32 : kindOf(result, 'result');
-    if (fuelLo >>> 0 !== fuelLo || fuelHi >>> 0 !== fuelHi) throw new RangeError(`witness entry fuel words must be u32s, got ${fuelLo}, ${fuelHi}`);
+    const resultKind =
+      typeof result === 'number' && (result | 0) === result && !Object.is(result, -0)
+        ? KIND.I32
+        : kindOf(result, 'result');
+    if (fuelLo >>> 0 !== fuelLo || fuelHi >>> 0 !== fuelHi)
+      throw new RangeError(`witness entry fuel words must be u32s, got ${fuelLo}, ${fuelHi}`);
     // One pass: room for the fixed part now, for each write as it comes (#moveRecord).
     if (this.#pos + shape.fixed > this.#w.length) this.#newChunk(shape.fixed + SMALL_WRITES_WORDS);
     let w = this.#w;
@@ -420,9 +474,20 @@ export class WitnessLog {
   }
 
   /** Checks the fixed fields, makes room and writes the header; returns where the arguments go. */
-  #open(nameId: number, arity: number, argWords: number, resultKind: number, fuelLo: number, fuelHi: number, writes: readonly MemoryWrite[], hasKinds: boolean): number {
-    if (!(nameId >>> 0 === nameId && nameId < this.#names.length)) throw new RangeError(`witness name id ${nameId} was not interned in this log`);
-    if (fuelLo >>> 0 !== fuelLo || fuelHi >>> 0 !== fuelHi) throw new RangeError(`witness entry fuel words must be u32s, got ${fuelLo}, ${fuelHi}`);
+  #open(
+    nameId: number,
+    arity: number,
+    argWords: number,
+    resultKind: number,
+    fuelLo: number,
+    fuelHi: number,
+    writes: readonly MemoryWrite[],
+    hasKinds: boolean,
+  ): number {
+    if (!(nameId >>> 0 === nameId && nameId < this.#names.length))
+      throw new RangeError(`witness name id ${nameId} was not interned in this log`);
+    if (fuelLo >>> 0 !== fuelLo || fuelHi >>> 0 !== fuelHi)
+      throw new RangeError(`witness entry fuel words must be u32s, got ${fuelLo}, ${fuelHi}`);
     let need = HEADER_WORDS + argWords + 2;
     const nw = writes.length;
     for (let k = 0; k < nw; k++) {
@@ -441,7 +506,13 @@ export class WitnessLog {
   }
 
   /** Writes the result and the writes after the arguments ending at word `p`, and commits. */
-  #close(p: number, result: number | bigint | null, resultKind: number, writes: readonly MemoryWrite[], data: Uint8Array | undefined): number {
+  #close(
+    p: number,
+    result: number | bigint | null,
+    resultKind: number,
+    writes: readonly MemoryWrite[],
+    data: Uint8Array | undefined,
+  ): number {
     return this.#closeWrites(this.#pos, putValue(this.#w, p, result, resultKind), writes, data);
   }
 
@@ -526,7 +597,8 @@ export class WitnessLog {
    * @throws {RangeError} if out of range.
    */
   entry(i: number): WitnessEntry {
-    if (!Number.isInteger(i) || i < 0 || i >= this.#n) throw new RangeError(`witness entry index must be in [0, ${this.#n}), got ${i}`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.#n)
+      throw new RangeError(`witness entry index must be in [0, ${this.#n}), got ${i}`);
     let e = this.#objects[i];
     if (e === undefined) {
       this.#checkLive();
@@ -602,7 +674,8 @@ export class WitnessLog {
    * @param i - an index below both logs' lengths.
    */
   sameEntry(i: number, other: WitnessLog): boolean {
-    if (!(i >>> 0 === i && i < this.#n && i < other.#n)) throw new RangeError(`witness entry index ${i} is not in both logs`);
+    if (!(i >>> 0 === i && i < this.#n && i < other.#n))
+      throw new RangeError(`witness entry index ${i} is not in both logs`);
     if (this.#released || other.#released) {
       this.#checkLive();
       other.#checkLive();
@@ -624,7 +697,12 @@ export class WitnessLog {
     const len = a[p];
     const ha = a[p + 1];
     const hb = b[q + 1];
-    let same = len === b[q] && (ha & ~0xffff) === (hb & ~0xffff) && (other === this.#peer && this.#peerIds[ha & 0xffff] === (hb & 0xffff) ? true : this.#peerName(ha & 0xffff, other) === (hb & 0xffff));
+    let same =
+      len === b[q] &&
+      (ha & ~0xffff) === (hb & ~0xffff) &&
+      (other === this.#peer && this.#peerIds[ha & 0xffff] === (hb & 0xffff)
+        ? true
+        : this.#peerName(ha & 0xffff, other) === (hb & 0xffff));
     for (let k = 2; k < len; k++) {
       if (a[p + k] !== b[q + k]) {
         same = false;
@@ -634,7 +712,8 @@ export class WitnessLog {
     if (same && (this.#data.size !== 0 || other.#data.size !== 0)) {
       const da = this.#data.get(i);
       const db = other.#data.get(i);
-      same = da === undefined || db === undefined ? da === db : da.length === db.length && da.every((x, k) => x === db[k]);
+      same =
+        da === undefined || db === undefined ? da === db : da.length === db.length && da.every((x, k) => x === db[k]);
     }
     if (same) return true;
     const ea = encodeEntry(this.entry(i));
@@ -817,7 +896,10 @@ export class WitnessLog {
       const len = w[q + 1];
       const at = (q + 2) << 2;
       // Never a view of the chunk itself: the pool reuses it after release().
-      writes[k] = { ptr: w[q] >>> 0, bytes: copy === null ? new Uint8Array(w.buffer, at, len).slice() : copy.subarray(at, at + len) };
+      writes[k] = {
+        ptr: w[q] >>> 0,
+        bytes: copy === null ? new Uint8Array(w.buffer, at, len).slice() : copy.subarray(at, at + len),
+      };
       q += 2 + ((len + 3) >> 2);
     }
     sW[LO] = w[start + 3];

@@ -129,4 +129,3 @@ export function putBin(b: Uint8Array, p: number, bytes: Uint8Array): number {
   else b.set(bytes, p);
   return p + n;
 }
-

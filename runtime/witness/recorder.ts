@@ -60,11 +60,19 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolea
 }
 
 /** Compares a replayed entry with its recording; returns the first differing field. */
-export function firstDifference(expected: WitnessEntry, actual: Omit<WitnessEntry, 'index'>): Divergence['field'] | null {
+export function firstDifference(
+  expected: WitnessEntry,
+  actual: Omit<WitnessEntry, 'index'>,
+): Divergence['field'] | null {
   if (expected.name !== actual.name) return 'name';
-  if (expected.args.length !== actual.args.length || expected.args.some((a, i) => !sameValue(a, actual.args[i]!))) return 'args';
+  if (expected.args.length !== actual.args.length || expected.args.some((a, i) => !sameValue(a, actual.args[i]!)))
+    return 'args';
   if (!sameValue(expected.result, actual.result)) return 'result';
-  if (expected.writes.length !== actual.writes.length || expected.writes.some((w, i) => w.ptr !== actual.writes[i]!.ptr || !sameBytes(w.bytes, actual.writes[i]!.bytes))) return 'writes';
+  if (
+    expected.writes.length !== actual.writes.length ||
+    expected.writes.some((w, i) => w.ptr !== actual.writes[i]!.ptr || !sameBytes(w.bytes, actual.writes[i]!.bytes))
+  )
+    return 'writes';
   if (expected.fuel !== actual.fuel) return 'fuel';
   if (!sameBytes(expected.data, actual.data)) return 'data';
   return null;
@@ -145,7 +153,12 @@ export class HostCalls {
   constructor(mode: 'record' | 'replay', expected: readonly WitnessEntry[] | Uint8Array | WitnessLog = []) {
     this.mode = mode;
     this.#ownsExpected = !(expected instanceof WitnessLog);
-    this.#expected = expected instanceof WitnessLog ? expected : expected instanceof Uint8Array ? witnessLogFromEncoded(expected) : WitnessLog.from(expected);
+    this.#expected =
+      expected instanceof WitnessLog
+        ? expected
+        : expected instanceof Uint8Array
+          ? witnessLogFromEncoded(expected)
+          : WitnessLog.from(expected);
   }
 
   /**
@@ -178,7 +191,13 @@ export class HostCalls {
    * itself (a BigInt to read) only when the budget is spent.
    */
   #checkFuel(lo: number, hi: number): void {
-    if ((lo >>> 0) === this.#limit[0] && (hi >>> 0) === this.#limit[1] && this.failClosed && this.#meter.overdrawn?.() === true) throw new OutOfFuel();
+    if (
+      lo >>> 0 === this.#limit[0] &&
+      hi >>> 0 === this.#limit[1] &&
+      this.failClosed &&
+      this.#meter.overdrawn?.() === true
+    )
+      throw new OutOfFuel();
   }
 
   /** In replay, the recorded entry the call in progress must match (net answers come from it). */
@@ -198,7 +217,15 @@ export class HostCalls {
   // Host functions never call back into the guest they serve, so calls never nest
   // (spec: witness.md#H4): the wrapper's reused argument array, the pooled writes and the
   // trampolines' scratch are this call's. #checkNotNested fails closed if that ever breaks.
-  #record(name: string, nameId: number, args: HostValue[], arity: number, result: HostValue | null, fuelLo: number, fuelHi: number): void {
+  #record(
+    name: string,
+    nameId: number,
+    args: HostValue[],
+    arity: number,
+    result: HostValue | null,
+    fuelLo: number,
+    fuelHi: number,
+  ): void {
     const data = this.pendingData;
     this.pendingData = undefined;
     const i = this.log.appendCall(nameId, args, arity, result, fuelLo, fuelHi, this.mem.writes, data);
@@ -249,14 +276,24 @@ export class HostCalls {
     const expected = this.#expected;
     if (i < expected.length && this.log.sameEntry(i, expected)) return;
     const actual = this.log.entry(i);
-    if (i >= expected.length) throw new DivergenceStop({ index: i, import: name, expected: null, actual, field: 'extra' });
+    if (i >= expected.length)
+      throw new DivergenceStop({ index: i, import: name, expected: null, actual, field: 'extra' });
     const e = expected.entry(i);
     // Different bytes always differ in some field; 'data' is what is left once the others agree.
-    throw new DivergenceStop({ index: i, import: name, expected: e, actual, field: firstDifference(e, actual) ?? 'data' });
+    throw new DivergenceStop({
+      index: i,
+      import: name,
+      expected: e,
+      actual,
+      field: firstDifference(e, actual) ?? 'data',
+    });
   }
 
   #checkNotNested(started: number, name: string): void {
-    if (callsStarted !== started) throw new InternalError(`host call ${name} ran another host call before it returned; the witness cannot record nested calls`);
+    if (callsStarted !== started)
+      throw new InternalError(
+        `host call ${name} ran another host call before it returned; the witness cannot record nested calls`,
+      );
   }
 
   /**
@@ -264,7 +301,11 @@ export class HostCalls {
    * guest; a `GuestFault` becomes `faultValue` (ERRNO_FAULT for WASI); a `RunEnd` is recorded and
    * then ends the run.
    */
-  wrap<F extends (...args: never[]) => HostValue | void>(name: string, impl: F, faultValue: HostValue = WASI_ERRNO_FAULT): HostFn {
+  wrap<F extends (...args: never[]) => HostValue | void>(
+    name: string,
+    impl: F,
+    faultValue: HostValue = WASI_ERRNO_FAULT,
+  ): HostFn {
     const calls = this;
     const fn = impl as unknown as (...a: HostValue[]) => HostValue | void;
     const arity = fn.length;
@@ -328,14 +369,21 @@ export class HostCalls {
         if (prev !== null && funcTypeKey(prev.imp.type) !== funcTypeKey(imp.type)) byKey.set(key, null);
         continue;
       }
-      byKey.set(key, w !== undefined && trampolinable(imp.type) && imp.type.params.length === w.arity ? { imp, w } : null);
+      byKey.set(
+        key,
+        w !== undefined && trampolinable(imp.type) && imp.type.params.length === w.arity ? { imp, w } : null,
+      );
     }
     const chosen = [...byKey.values()].filter((c): c is { imp: FunctionImport; w: Wrapped } => c !== null);
     if (chosen.length === 0) return imports;
     const { memory, words } = threadScratch();
     const h: Record<string, HostFn | WebAssembly.Memory> = { scratch: memory };
     chosen.forEach((c, k) => {
-      const st: StagedImport = { w: c.w, words, shape: this.log.rawShape(c.w.nameId, Array.from(c.imp.type.params), SCRATCH_ARGS >> 2) };
+      const st: StagedImport = {
+        w: c.w,
+        words,
+        shape: this.log.rawShape(c.w.nameId, Array.from(c.imp.type.params), SCRATCH_ARGS >> 2),
+      };
       h[`f${k}`] = this.#stagedFunction(st);
     });
     const inst = new WebAssembly.Instance(trampolineModule(chosen.map((c) => c.imp.type)), { h });
@@ -459,4 +507,3 @@ export interface StagedImport {
   readonly words: Int32Array;
   readonly shape: RawShape;
 }
-

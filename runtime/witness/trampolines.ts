@@ -41,7 +41,16 @@ export function trampolinable(t: FuncType): boolean {
   return true;
 }
 
-const OP = { end: 0x0b, call: 0x10, call_indirect: 0x11, local_get: 0x20, i32_store: 0x36, i64_store: 0x37, i32_const: 0x41, i64_const: 0x42 } as const;
+const OP = {
+  end: 0x0b,
+  call: 0x10,
+  call_indirect: 0x11,
+  local_get: 0x20,
+  i32_store: 0x36,
+  i64_store: 0x37,
+  i32_const: 0x41,
+  i64_const: 0x42,
+} as const;
 
 function section(out: Writer, id: number, body: Writer): void {
   out.u8(id).sizedFrom(body);
@@ -117,8 +126,14 @@ export function trampolineModuleBytes(types: readonly FuncType[]): Uint8Array {
       let word = 0;
       params.forEach((t, j) => {
         c.u8(OP.i32_const).s32(0).u8(OP.local_get).u32(j);
-        if (t === I64) c.u8(OP.i64_store).u32(2).u32(SCRATCH_ARGS + 4 * word);
-        else c.u8(OP.i32_store).u32(2).u32(SCRATCH_ARGS + 4 * word);
+        if (t === I64)
+          c.u8(OP.i64_store)
+            .u32(2)
+            .u32(SCRATCH_ARGS + 4 * word);
+        else
+          c.u8(OP.i32_store)
+            .u32(2)
+            .u32(SCRATCH_ARGS + 4 * word);
         word += t === I64 ? 2 : 1;
       });
       params.forEach((_, j) => c.u8(OP.local_get).u32(j));

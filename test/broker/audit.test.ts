@@ -20,7 +20,14 @@ afterAll(() => cleanupDir(dir));
 async function writeLog(name: string, n: number): Promise<string> {
   const path = join(dir, name);
   const log = await AuditLog.open(path);
-  for (let i = 0; i < n; i++) await log.append({ action: 'service.create', principal: 'alice', decision: i % 2 ? 'denied' : 'allowed', reason: `r${i}`, target: `svc-${i}` });
+  for (let i = 0; i < n; i++)
+    await log.append({
+      action: 'service.create',
+      principal: 'alice',
+      decision: i % 2 ? 'denied' : 'allowed',
+      reason: `r${i}`,
+      target: `svc-${i}`,
+    });
   await log.close();
   return path;
 }
@@ -58,8 +65,16 @@ describe('hash-chained audit log', () => {
   });
 
   const tampers: [string, (lines: string[]) => string[], number][] = [
-    ['an edited field', (l) => l.map((x, i) => (i === 2 ? x.replace('"denied"', '"allowed"').replace('"allowed"', '"denied"') : x)), 3],
-    ['an edited entry whose own hash was recomputed (caught by the next line)', (l) => l.map((x, i) => (i === 2 ? rehash(x.replace('svc-2', 'svc-X')) : x)), 4],
+    [
+      'an edited field',
+      (l) => l.map((x, i) => (i === 2 ? x.replace('"denied"', '"allowed"').replace('"allowed"', '"denied"') : x)),
+      3,
+    ],
+    [
+      'an edited entry whose own hash was recomputed (caught by the next line)',
+      (l) => l.map((x, i) => (i === 2 ? rehash(x.replace('svc-2', 'svc-X')) : x)),
+      4,
+    ],
     ['a deleted line', (l) => l.filter((_, i) => i !== 1), 2],
     ['two swapped lines', (l) => [l[0]!, l[2]!, l[1]!, ...l.slice(3)], 2],
     ['a line appended without the chain', (l) => [...l, l[0]!], 6],
@@ -89,7 +104,11 @@ describe('hash-chained audit log', () => {
   it('serialises concurrent appends into one unbroken chain', async () => {
     const path = join(dir, 'concurrent.jsonl');
     const log = await AuditLog.open(path);
-    await Promise.all(Array.from({ length: 20 }, (_, i) => log.append({ action: 'x', principal: 'p', decision: 'info', reason: String(i) })));
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        log.append({ action: 'x', principal: 'p', decision: 'info', reason: String(i) }),
+      ),
+    );
     await log.close();
     expect(verifyAuditFile(path)).toMatchObject({ ok: true, entries: 20 });
   });

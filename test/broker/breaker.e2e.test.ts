@@ -13,7 +13,16 @@ import { BrokerClient } from '../../broker/client.ts';
 import { startBroker } from '../../broker/server.ts';
 import type { RunningBroker } from '../../broker/server.ts';
 import { registerBrokerCommands } from '../../cli/broker/index.ts';
-import { TEST_IMAGE, cleanupDir, dockerReady, makeConfig, makePrincipals, removeOwned, runTag, tempDir } from './helpers.ts';
+import {
+  TEST_IMAGE,
+  cleanupDir,
+  dockerReady,
+  makeConfig,
+  makePrincipals,
+  removeOwned,
+  runTag,
+  tempDir,
+} from './helpers.ts';
 
 const ready = dockerReady();
 const MiB = 1024 * 1024;
@@ -110,7 +119,9 @@ describe.skipIf(!ready)('circuit breaker against Docker + gVisor', () => {
     // Acted on evidence held for the rule's whole duration. How fast is bench:breaker's
     // question: a test on a shared machine asserts no timing.
     expect(e.heldMs).toBeGreaterThanOrEqual(1000);
-    await waitFor('the storm container to exit', 10_000, async () => ((await alice.inspect('storm')).state === 'exited' ? true : undefined));
+    await waitFor('the storm container to exit', 10_000, async () =>
+      (await alice.inspect('storm')).state === 'exited' ? true : undefined,
+    );
   });
 
   it('stops the memory hog within the configured time', async () => {
@@ -118,7 +129,9 @@ describe.skipIf(!ready)('circuit breaker against Docker + gVisor', () => {
     expect(e).toMatchObject({ rule: 'memory_hog', action: 'stop', owner: p.bob.name });
     expect(e.signals.memory).toBeGreaterThan(70);
     expect(e.heldMs).toBeGreaterThanOrEqual(1000);
-    await waitFor('the hog container to stop', 15_000, async () => ((await bob.inspect('hog')).state === 'exited' ? true : undefined));
+    await waitFor('the hog container to stop', 15_000, async () =>
+      (await bob.inspect('hog')).state === 'exited' ? true : undefined,
+    );
   });
 
   it('never touches the quiet service', async () => {
@@ -137,7 +150,9 @@ describe.skipIf(!ready)('circuit breaker against Docker + gVisor', () => {
     const metrics = await admin.metrics();
     expect(metrics).toMatch(/docklock_breaker_actions_total\{rule="fork_storm",action="kill"\} 1/);
     expect(metrics).toMatch(/docklock_breaker_actions_total\{rule="memory_hog",action="stop"\} 1/);
-    expect(metrics).toMatch(new RegExp(`docklock_breaker_signal\\{owner="${p.alice.name}",service="quiet",signal="pids"\\} \\d+`));
+    expect(metrics).toMatch(
+      new RegExp(`docklock_breaker_signal\\{owner="${p.alice.name}",service="quiet",signal="pids"\\} \\d+`),
+    );
     const audit = (await admin.audit(10_000)).entries;
     expect(audit.filter((a) => a.action === 'breaker.action').map((a) => a.decision)).toEqual(['allowed', 'allowed']);
     const watch = audit.filter((a) => a.action === 'breaker.watch');
@@ -152,7 +167,9 @@ describe.skipIf(!ready)('circuit breaker against Docker + gVisor', () => {
     const table = await docklock(['broker', 'history'], env);
     expect(table.split('\n')[0]).toMatch(/^TIME\s+SERVICE\s+RULE\s+ACTION\s+OUTCOME\s+REASON\s+SIGNALS$/);
     expect(table).toMatch(new RegExp(`${p.alice.name}/storm\\s+fork_storm\\s+kill\\s+acted\\s+ok\\s+pids_per_sec=`));
-    const json = JSON.parse(await docklock(['broker', 'history', '--json', '--service', 'storm'], env)) as { events: BreakerEvent[] };
+    const json = JSON.parse(await docklock(['broker', 'history', '--json', '--service', 'storm'], env)) as {
+      events: BreakerEvent[];
+    };
     expect(json.events.every((e) => e.service === 'storm')).toBe(true);
   });
 });
@@ -171,10 +188,27 @@ describe.skipIf(!ready)('circuit breaker history across a restart', () => {
 
   it('answers GET /v1/breaker/history with the events of before the restart', async () => {
     const config = makeConfig(p, dir);
-    config.breaker = parseBreakerConfig({ enabled: true, mode: 'enforce', interval: '500ms', grace: '1s', cooldown: '60s', rules: { fork_storm: { when: 'pids_per_sec > 50 for 500ms', action: 'kill' } } });
+    config.breaker = parseBreakerConfig({
+      enabled: true,
+      mode: 'enforce',
+      interval: '500ms',
+      grace: '1s',
+      cooldown: '60s',
+      rules: { fork_storm: { when: 'pids_per_sec > 50 for 500ms', action: 'kill' } },
+    });
     broker = await startBroker(config);
     const alice = new BrokerClient({ socketPath: config.socket, token: p.alice.token });
-    await alice.deploy({ name: 'storm', image: TEST_IMAGE, command: ['sh', '-c', 'sleep 2; i=0; while [ $i -lt 400 ]; do sleep 30 & sleep 30 & i=$((i+1)); sleep 0.1; done; sleep 60'], pids: 512, memory: 128 * MiB });
+    await alice.deploy({
+      name: 'storm',
+      image: TEST_IMAGE,
+      command: [
+        'sh',
+        '-c',
+        'sleep 2; i=0; while [ $i -lt 400 ]; do sleep 30 & sleep 30 & i=$((i+1)); sleep 0.1; done; sleep 60',
+      ],
+      pids: 512,
+      memory: 128 * MiB,
+    });
     const before = await waitFor('the storm to be killed', 30_000, async () => {
       const h = await alice.breakerHistory();
       return h.events.some((e) => e.outcome === 'acted') ? h.events : undefined;

@@ -46,7 +46,11 @@ function errOf(fn: () => unknown): { code?: string; field?: string; message?: st
   try {
     fn();
   } catch (e) {
-    return { code: (e as { code?: string }).code, field: (e as { field?: string }).field, message: (e as Error).message };
+    return {
+      code: (e as { code?: string }).code,
+      field: (e as { field?: string }).field,
+      message: (e as Error).message,
+    };
   }
   return {};
 }
@@ -64,12 +68,19 @@ describe('PSI parser', () => {
 });
 
 describe('Docker stats stream splitter', () => {
-  const obj = (n: number) => JSON.stringify({ pids_stats: { current: n, limit: 512 }, name: '/x{"}\\\\', cpu_stats: { cpu_usage: { total_usage: n * 1000 } } });
+  const obj = (n: number) =>
+    JSON.stringify({
+      pids_stats: { current: n, limit: 512 },
+      name: '/x{"}\\\\',
+      cpu_stats: { cpu_usage: { total_usage: n * 1000 } },
+    });
   it('splits several objects per chunk and objects across chunks', () => {
     const text = obj(1) + '\n' + obj(2) + obj(3) + '\n';
     for (const cut of [1, 7, 40, text.length - 3]) {
       const sp = new JsonObjectSplitter();
-      const got = [...sp.push(text.slice(0, cut)), ...sp.push(text.slice(cut))] as { pids_stats: { current: number } }[];
+      const got = [...sp.push(text.slice(0, cut)), ...sp.push(text.slice(cut))] as {
+        pids_stats: { current: number };
+      }[];
       expect(got.map((o) => o.pids_stats.current)).toEqual([1, 2, 3]);
     }
   });
@@ -78,11 +89,26 @@ describe('Docker stats stream splitter', () => {
     const out: unknown[] = [];
     for (const ch of 'garbage ' + obj(7) + ' ' + obj(8)) out.push(...sp.push(ch));
     expect(out).toHaveLength(2);
-    expect(sampleFromDockerStats(out[1], 5, 0.5)).toMatchObject({ at: 5, source: 'docker-stats', pids: 8, pidsLimit: 512, cpuUsageNs: 8000, cpuLimitCores: 0.5 });
+    expect(sampleFromDockerStats(out[1], 5, 0.5)).toMatchObject({
+      at: 5,
+      source: 'docker-stats',
+      pids: 8,
+      pidsLimit: 512,
+      cpuUsageNs: 8000,
+      cpuLimitCores: 0.5,
+    });
   });
   it('derives the working set from v1 total_inactive_file and v2 inactive_file', () => {
-    const v1 = sampleFromDockerStats({ memory_stats: { usage: 100, limit: 1000, stats: { total_inactive_file: 40 } } }, 1, undefined);
-    const v2 = sampleFromDockerStats({ memory_stats: { usage: 100, limit: 1000, stats: { inactive_file: 30 } } }, 1, undefined);
+    const v1 = sampleFromDockerStats(
+      { memory_stats: { usage: 100, limit: 1000, stats: { total_inactive_file: 40 } } },
+      1,
+      undefined,
+    );
+    const v2 = sampleFromDockerStats(
+      { memory_stats: { usage: 100, limit: 1000, stats: { inactive_file: 30 } } },
+      1,
+      undefined,
+    );
     expect(deriveSignals(v1, undefined, 1).memory_bytes).toBe(60);
     expect(deriveSignals(v2, undefined, 1).memory).toBe(7);
   });
@@ -116,7 +142,15 @@ describe('cgroup reader on fixture trees', () => {
     write(join(dir, 'memory.pressure'), psi(50, 35, 502000, 301000));
     const b = (await r.read(loc!, 2000))!;
     const s = deriveSignals(b, a, 2);
-    expect(s).toMatchObject({ pids: 140, pids_per_sec: 100, memory: 75, memory_bytes: 75_000_000, cpu: 100, 'memory.pressure.full.avg10': 35, 'cpu.pressure.some.avg10': 45 });
+    expect(s).toMatchObject({
+      pids: 140,
+      pids_per_sec: 100,
+      memory: 75,
+      memory_bytes: 75_000_000,
+      cpu: 100,
+      'memory.pressure.full.avg10': 35,
+      'cpu.pressure.some.avg10': 45,
+    });
     expect(s['memory.pressure.some.total']).toBeCloseTo(50);
     expect(s['memory.pressure.full.total']).toBeCloseTo(30);
   });
@@ -153,7 +187,15 @@ describe('cgroup reader on fixture trees', () => {
     expect(loc).toMatchObject({ version: 1, pids: join(cg, 'pids', 'docker', ID) });
     expect(loc).not.toHaveProperty('unified');
     const s = (await r.read(loc!, 0))!;
-    expect(s).toMatchObject({ source: 'cgroup-v1', pids: 49, pidsLimit: 128, memoryUsage: 81354752, memoryInactiveFile: 1354752, cpuLimitCores: 0.5, psi: {} });
+    expect(s).toMatchObject({
+      source: 'cgroup-v1',
+      pids: 49,
+      pidsLimit: 128,
+      memoryUsage: 81354752,
+      memoryInactiveFile: 1354752,
+      cpuLimitCores: 0.5,
+      psi: {},
+    });
     expect(deriveSignals(s, undefined, 2).memory).toBeCloseTo(79.47, 1);
   });
 });
@@ -161,9 +203,17 @@ describe('cgroup reader on fixture trees', () => {
 describe('rule language', () => {
   const f = 'config.breaker.rules.r';
   it('parses the issue examples', () => {
-    expect(parseRule('fork_storm', 'pids_per_sec > 50 for 2s', 'pause', f)).toMatchObject({ forMs: 2000, anyOf: [[{ signal: 'pids_per_sec', op: '>', value: 50 }]] });
+    expect(parseRule('fork_storm', 'pids_per_sec > 50 for 2s', 'pause', f)).toMatchObject({
+      forMs: 2000,
+      anyOf: [[{ signal: 'pids_per_sec', op: '>', value: 50 }]],
+    });
     const m = parseRule('memory_thrash', 'memory > 90% and memory.pressure.full.avg10 > 30 for 10s', 'restart', f);
-    expect(m.anyOf).toEqual([[{ signal: 'memory', op: '>', value: 90 }, { signal: 'memory.pressure.full.avg10', op: '>', value: 30 }]]);
+    expect(m.anyOf).toEqual([
+      [
+        { signal: 'memory', op: '>', value: 90 },
+        { signal: 'memory.pressure.full.avg10', op: '>', value: 30 },
+      ],
+    ]);
     expect(parseRule('c', 'cpu > 95% and cpu.pressure.some.avg10 > 40 for 15s', 'stop', f).forMs).toBe(15_000);
   });
   it('binds and tighter than or; a missing signal never matches', () => {
@@ -194,38 +244,91 @@ describe('rule language', () => {
 describe('breaker config', () => {
   it('defaults to disabled monitor mode and fills defaults', () => {
     const c = parseBreakerConfig(undefined);
-    expect(c).toMatchObject({ enabled: false, mode: 'monitor', intervalMs: 1000, graceMs: 30_000, cooldownMs: 60_000, maxActionsPerHour: { perService: 6, total: 30 }, defaultAction: 'pause', source: 'auto' });
+    expect(c).toMatchObject({
+      enabled: false,
+      mode: 'monitor',
+      intervalMs: 1000,
+      graceMs: 30_000,
+      cooldownMs: 60_000,
+      maxActionsPerHour: { perService: 6, total: 30 },
+      defaultAction: 'pause',
+      source: 'auto',
+    });
   });
   it('takes shorthand and mapping rules with per-rule actions', () => {
-    const c = parseBreakerConfig({ enabled: true, defaultAction: 'stop', rules: { fork_storm: 'pids_per_sec > 50 for 2s', hog: { when: 'memory > 90% for 1s', action: 'restart' } } });
-    expect(c.rules.map((r) => [r.name, r.action])).toEqual([['fork_storm', 'stop'], ['hog', 'restart']]);
+    const c = parseBreakerConfig({
+      enabled: true,
+      defaultAction: 'stop',
+      rules: { fork_storm: 'pids_per_sec > 50 for 2s', hog: { when: 'memory > 90% for 1s', action: 'restart' } },
+    });
+    expect(c.rules.map((r) => [r.name, r.action])).toEqual([
+      ['fork_storm', 'stop'],
+      ['hog', 'restart'],
+    ]);
   });
   it.each([
     ['unknown key', { enable: true }, 'DL_ERR_BROKER_CONFIG', 'config.breaker.enable'],
-    ['unknown rule key', { rules: { r: { when: 'pids > 1', actoin: 'kill' } } }, 'DL_ERR_BROKER_CONFIG', 'config.breaker.rules.r.actoin'],
-    ['bad action', { rules: { r: { when: 'pids > 1', action: 'reboot' } } }, 'DL_ERR_BREAKER_RULE', 'config.breaker.rules.r.action'],
+    [
+      'unknown rule key',
+      { rules: { r: { when: 'pids > 1', actoin: 'kill' } } },
+      'DL_ERR_BROKER_CONFIG',
+      'config.breaker.rules.r.actoin',
+    ],
+    [
+      'bad action',
+      { rules: { r: { when: 'pids > 1', action: 'reboot' } } },
+      'DL_ERR_BREAKER_RULE',
+      'config.breaker.rules.r.action',
+    ],
     ['bad default action', { defaultAction: 'delete' }, 'DL_ERR_BREAKER_RULE', 'config.breaker.defaultAction'],
     ['bad expression', { rules: { r: 'pids >' } }, 'DL_ERR_BREAKER_RULE', 'config.breaker.rules.r'],
     ['bad interval', { interval: '1 second' }, 'DL_ERR_BREAKER_RULE', 'config.breaker.interval'],
     ['too short interval', { interval: '10ms' }, 'DL_ERR_BREAKER_RULE', 'config.breaker.interval'],
     ['bad mode', { mode: 'dry-run' }, 'DL_ERR_BROKER_CONFIG', 'config.breaker.mode'],
-    ['caps', { maxActionsPerHour: { perService: 5, total: 2 } }, 'DL_ERR_BROKER_CONFIG', 'config.breaker.maxActionsPerHour'],
+    [
+      'caps',
+      { maxActionsPerHour: { perService: 5, total: 2 } },
+      'DL_ERR_BROKER_CONFIG',
+      'config.breaker.maxActionsPerHour',
+    ],
     ['enabled without rules', { enabled: true }, 'DL_ERR_BREAKER_RULE', 'config.breaker.rules'],
-    ['bad rule name', { rules: { 'Fork-Storm': 'pids > 1' } }, 'DL_ERR_BREAKER_RULE', 'config.breaker.rules.Fork-Storm'],
+    [
+      'bad rule name',
+      { rules: { 'Fork-Storm': 'pids > 1' } },
+      'DL_ERR_BREAKER_RULE',
+      'config.breaker.rules.Fork-Storm',
+    ],
   ])('refuses %s', (_l, raw, code, field) => {
     expect(errOf(() => parseBreakerConfig(raw))).toMatchObject({ code, field });
   });
   it('is part of the broker config (unknown keys refused there too)', () => {
-    const base = { tokens: [{ sha256: 'a'.repeat(64), principal: 'alice', role: 'client' }], policy: { images: { strict: false, allow: [{ repository: 'ghcr.io/org/app' }] } } };
-    expect(parseBrokerConfig({ ...base, breaker: { enabled: true, rules: { f: 'pids > 1' } } }).breaker.enabled).toBe(true);
-    expect(errOf(() => parseBrokerConfig({ ...base, breaker: { rules: { f: 'pids > 1' }, x: 1 } }))).toMatchObject({ code: 'DL_ERR_BROKER_CONFIG', field: 'config.breaker.x' });
+    const base = {
+      tokens: [{ sha256: 'a'.repeat(64), principal: 'alice', role: 'client' }],
+      policy: { images: { strict: false, allow: [{ repository: 'ghcr.io/org/app' }] } },
+    };
+    expect(parseBrokerConfig({ ...base, breaker: { enabled: true, rules: { f: 'pids > 1' } } }).breaker.enabled).toBe(
+      true,
+    );
+    expect(errOf(() => parseBrokerConfig({ ...base, breaker: { rules: { f: 'pids > 1' }, x: 1 } }))).toMatchObject({
+      code: 'DL_ERR_BROKER_CONFIG',
+      field: 'config.breaker.x',
+    });
   });
 });
 
 describe('evaluator', () => {
   it('trips after the condition held for the duration, re-arms, and resets on a miss', () => {
     const ev = new Evaluator([parseRule('fork_storm', 'pids_per_sec > 50 for 2s', 'pause', 'f')]);
-    const seq: [number, number][] = [[0, 80], [1000, 90], [2000, 85], [3000, 70], [4000, 10], [5000, 60], [6000, 60], [7000, 60]];
+    const seq: [number, number][] = [
+      [0, 80],
+      [1000, 90],
+      [2000, 85],
+      [3000, 70],
+      [4000, 10],
+      [5000, 60],
+      [6000, 60],
+      [7000, 60],
+    ];
     const trips = seq.map(([t, v]) => ev.step(ID, { pids_per_sec: v }, t).map((x) => [x.at, x.since]));
     expect(trips).toEqual([[], [], [[2000, 0]], [], [], [], [], [[7000, 5000]]]);
   });
@@ -238,7 +341,14 @@ describe('evaluator', () => {
 
 describe('safety gate', () => {
   const gate = (over: Partial<ConstructorParameters<typeof SafetyGate>[0]> = {}) =>
-    new SafetyGate({ mode: 'enforce', graceMs: 10_000, cooldownMs: 60_000, maxPerServicePerHour: 3, maxTotalPerHour: 4, ...over });
+    new SafetyGate({
+      mode: 'enforce',
+      graceMs: 10_000,
+      cooldownMs: 60_000,
+      maxPerServicePerHour: 3,
+      maxTotalPerHour: 4,
+      ...over,
+    });
   it('applies not_owned, grace, cooldown, both hourly caps and monitor in order', () => {
     const g = gate();
     expect(g.check(ID, false, 0, 100_000)).toBe('not_owned');
@@ -260,7 +370,11 @@ describe('safety gate', () => {
 });
 
 /** A breaker fed from recorded sample sequences. */
-function harness(config: BreakerConfig, services: WatchedService[], sequences: Record<string, (Partial<RawSample> | undefined)[]>) {
+function harness(
+  config: BreakerConfig,
+  services: WatchedService[],
+  sequences: Record<string, (Partial<RawSample> | undefined)[]>,
+) {
   let now = 0;
   let tickNo = 0;
   const acted: [string, BreakerAction][] = [];
@@ -286,7 +400,16 @@ function harness(config: BreakerConfig, services: WatchedService[], sequences: R
     },
   };
   const metrics = createBreakerMetrics();
-  const breaker = new CircuitBreaker({ config, inventory, source, actuator, audit: { append: async (e) => void audited.push(e) }, metrics, now: () => now, hostCores: 2 });
+  const breaker = new CircuitBreaker({
+    config,
+    inventory,
+    source,
+    actuator,
+    audit: { append: async (e) => void audited.push(e) },
+    metrics,
+    now: () => now,
+    hostCores: 2,
+  });
   return {
     breaker,
     acted,
@@ -304,7 +427,14 @@ function harness(config: BreakerConfig, services: WatchedService[], sequences: R
   };
 }
 
-const svc = (id: string, over: Partial<WatchedService> = {}): WatchedService => ({ id, name: `svc-${id[0]}`, owner: 'alice', owned: true, startedAt: -3_600_000, ...over });
+const svc = (id: string, over: Partial<WatchedService> = {}): WatchedService => ({
+  id,
+  name: `svc-${id[0]}`,
+  owner: 'alice',
+  owned: true,
+  startedAt: -3_600_000,
+  ...over,
+});
 const cfg = (over: Record<string, unknown>) =>
   parseBreakerConfig({
     enabled: true,
@@ -319,8 +449,10 @@ const cfg = (over: Record<string, unknown>) =>
     },
     ...over,
   });
-const forkStorm = (start: number, n: number, rate: number): Partial<RawSample>[] => Array.from({ length: n }, (_, k) => ({ pids: start + k * rate, pidsLimit: 512 }));
-const quiet = (n: number): Partial<RawSample>[] => Array.from({ length: n }, () => ({ pids: 3, pidsLimit: 512, memoryUsage: 10e6, memoryLimit: 100e6, cpuUsageNs: 0 }));
+const forkStorm = (start: number, n: number, rate: number): Partial<RawSample>[] =>
+  Array.from({ length: n }, (_, k) => ({ pids: start + k * rate, pidsLimit: 512 }));
+const quiet = (n: number): Partial<RawSample>[] =>
+  Array.from({ length: n }, () => ({ pids: 3, pidsLimit: 512, memoryUsage: 10e6, memoryLimit: 100e6, cpuUsageNs: 0 }));
 
 describe('circuit breaker on recorded sequences', () => {
   it('fork_storm: kills within the duration plus one interval; the quiet service is untouched', async () => {
@@ -330,10 +462,26 @@ describe('circuit breaker on recorded sequences', () => {
     expect(h.acted).toEqual([[ID, 'kill']]);
     const e = h.breaker.history.list();
     expect(e).toHaveLength(1);
-    expect(e[0]).toMatchObject({ id: ID, rule: 'fork_storm', action: 'kill', outcome: 'acted', reason: 'ok', heldMs: 2000, signals: { pids_per_sec: 80 }, time: new Date(3000).toISOString() });
+    expect(e[0]).toMatchObject({
+      id: ID,
+      rule: 'fork_storm',
+      action: 'kill',
+      outcome: 'acted',
+      reason: 'ok',
+      heldMs: 2000,
+      signals: { pids_per_sec: 80 },
+      time: new Date(3000).toISOString(),
+    });
     expect(h.audited.filter((a) => a.action === 'breaker.action')).toHaveLength(1);
-    expect(h.audited.filter((a) => a.action === 'breaker.watch').map((a) => a.target).sort()).toEqual([ID, ID2]);
-    expect((await h.metrics.actions.get()).values).toEqual([expect.objectContaining({ labels: { rule: 'fork_storm', action: 'kill' }, value: 1 })]);
+    expect(
+      h.audited
+        .filter((a) => a.action === 'breaker.watch')
+        .map((a) => a.target)
+        .sort(),
+    ).toEqual([ID, ID2]);
+    expect((await h.metrics.actions.get()).values).toEqual([
+      expect.objectContaining({ labels: { rule: 'fork_storm', action: 'kill' }, value: 1 }),
+    ]);
   });
 
   it('memory_thrash: reads memory.pressure from fixture PSI files and restarts', async () => {
@@ -347,13 +495,25 @@ describe('circuit breaker on recorded sequences', () => {
     const reader = new CgroupReader({ cgroupRoot: cg, procRoot: join(root, 'proc') });
     const loc = (await reader.locate(ID))!;
     // Recorded: memory climbs to 95 %, full pressure rises past 30 and stays.
-    const recorded: [number, number][] = [[50e6, 0], [92e6, 10], [95e6, 35], [95e6, 40], [96e6, 45], [96e6, 45]];
+    const recorded: [number, number][] = [
+      [50e6, 0],
+      [92e6, 10],
+      [95e6, 35],
+      [95e6, 40],
+      [96e6, 45],
+      [96e6, 45],
+    ];
     let now = 0;
     const acted: string[] = [];
     const b = new CircuitBreaker({
       config: cfg({}),
       inventory: { list: async () => [svc(ID)], invalidate: () => undefined },
-      source: { read: (_s, t) => reader.read(loc, t), kind: () => 'cgroup-v2', forget: () => undefined, close: () => undefined },
+      source: {
+        read: (_s, t) => reader.read(loc, t),
+        kind: () => 'cgroup-v2',
+        forget: () => undefined,
+        close: () => undefined,
+      },
       actuator: { act: async (_s, a) => void acted.push(a) },
       audit: { append: async () => undefined },
       metrics: createBreakerMetrics(),
@@ -367,18 +527,39 @@ describe('circuit breaker on recorded sequences', () => {
       now += 1000;
     }
     expect(acted).toEqual(['restart']);
-    expect(b.history.list()[0]).toMatchObject({ rule: 'memory_thrash', time: new Date(4000).toISOString(), signals: { memory: 96, 'memory.pressure.full.avg10': 45 } });
+    expect(b.history.list()[0]).toMatchObject({
+      rule: 'memory_thrash',
+      time: new Date(4000).toISOString(),
+      signals: { memory: 96, 'memory.pressure.full.avg10': 45 },
+    });
   });
 
   it('cpu_spin: needs both CPU use and CPU pressure for the whole duration', async () => {
     const ns = (k: number) => k * 0.98e9; // 98 % of one core per second, limit 1 core
-    const spin = (k: number, p: number): Partial<RawSample> => ({ cpuUsageNs: ns(k), cpuLimitCores: 1, psi: { cpu: { some: { avg10: p, avg60: 0, avg300: 0, total: 0 }, full: undefined } } });
+    const spin = (k: number, p: number): Partial<RawSample> => ({
+      cpuUsageNs: ns(k),
+      cpuLimitCores: 1,
+      psi: { cpu: { some: { avg10: p, avg60: 0, avg300: 0, total: 0 }, full: undefined } },
+    });
     // Pressure dips at t=2 s: the 3 s window restarts from t=3 s and completes at t=6 s.
-    const seq = [spin(0, 50), spin(1, 50), spin(2, 10), spin(3, 50), spin(4, 50), spin(5, 50), spin(6, 50), spin(7, 50)];
+    const seq = [
+      spin(0, 50),
+      spin(1, 50),
+      spin(2, 10),
+      spin(3, 50),
+      spin(4, 50),
+      spin(5, 50),
+      spin(6, 50),
+      spin(7, 50),
+    ];
     const h = harness(cfg({}), [svc(ID)], { [ID]: seq });
     await h.run(1000, seq.length);
     expect(h.acted).toEqual([[ID, 'pause']]);
-    expect(h.breaker.history.list()[0]).toMatchObject({ rule: 'cpu_spin', time: new Date(6000).toISOString(), heldMs: 3000 });
+    expect(h.breaker.history.list()[0]).toMatchObject({
+      rule: 'cpu_spin',
+      time: new Date(6000).toISOString(),
+      heldMs: 3000,
+    });
   });
 
   it('grace: a freshly started service is not acted on until its grace ends', async () => {
@@ -389,14 +570,21 @@ describe('circuit breaker on recorded sequences', () => {
       [new Date(3000).toISOString(), 'suppressed', 'grace'],
       [new Date(5000).toISOString(), 'acted', 'ok'],
     ]);
-    expect((await h.metrics.suppressed.get()).values).toEqual([expect.objectContaining({ labels: { rule: 'fork_storm', reason: 'grace' }, value: 1 })]);
+    expect((await h.metrics.suppressed.get()).values).toEqual([
+      expect.objectContaining({ labels: { rule: 'fork_storm', reason: 'grace' }, value: 1 }),
+    ]);
   });
 
   it('cooldown: a second trip on the same service within the cooldown is suppressed and folded', async () => {
-    const h = harness(cfg({ cooldown: '10s', rules: { fork_storm: 'pids_per_sec > 50 for 1s' } }), [svc(ID)], { [ID]: forkStorm(3, 14, 80) });
+    const h = harness(cfg({ cooldown: '10s', rules: { fork_storm: 'pids_per_sec > 50 for 1s' } }), [svc(ID)], {
+      [ID]: forkStorm(3, 14, 80),
+    });
     await h.run(1000, 14);
     // t=2 act (evidence restarts); rate again from t=4; trips at t=5..11 fall in the cooldown; t=12 acts.
-    expect(h.acted).toEqual([[ID, 'pause'], [ID, 'pause']]);
+    expect(h.acted).toEqual([
+      [ID, 'pause'],
+      [ID, 'pause'],
+    ]);
     const e = h.breaker.history.list();
     expect(e.map((x) => [x.time, x.outcome, x.reason])).toEqual([
       [new Date(2000).toISOString(), 'acted', 'ok'],
@@ -407,19 +595,35 @@ describe('circuit breaker on recorded sequences', () => {
   });
 
   it('service hourly cap, then the total hourly cap', async () => {
-    const config = cfg({ cooldown: '1s', maxActionsPerHour: { perService: 2, total: 3 }, rules: { fork_storm: 'pids_per_sec > 50 for 1s' } });
+    const config = cfg({
+      cooldown: '1s',
+      maxActionsPerHour: { perService: 2, total: 3 },
+      rules: { fork_storm: 'pids_per_sec > 50 for 1s' },
+    });
     const ID3 = 'c'.repeat(64);
-    const h = harness(config, [svc(ID), svc(ID2), svc(ID3)], { [ID]: forkStorm(3, 14, 80), [ID2]: [...quiet(8), ...forkStorm(3, 6, 80)], [ID3]: [...quiet(10), ...forkStorm(3, 4, 80)] });
+    const h = harness(config, [svc(ID), svc(ID2), svc(ID3)], {
+      [ID]: forkStorm(3, 14, 80),
+      [ID2]: [...quiet(8), ...forkStorm(3, 6, 80)],
+      [ID3]: [...quiet(10), ...forkStorm(3, 4, 80)],
+    });
     await h.run(1000, 14);
     // ID acts at t=2 and t=5, then hits its own cap; ID2 takes the last slot of the total at t=10; ID3 finds it full.
-    expect(h.acted).toEqual([[ID, 'pause'], [ID, 'pause'], [ID2, 'pause']]);
+    expect(h.acted).toEqual([
+      [ID, 'pause'],
+      [ID, 'pause'],
+      [ID2, 'pause'],
+    ]);
     const first = (id: string) => h.breaker.history.list().find((e) => e.id === id && e.outcome === 'suppressed');
     expect(first(ID)).toMatchObject({ reason: 'service_hourly_cap', time: new Date(8000).toISOString() });
     expect(first('c'.repeat(64))).toMatchObject({ reason: 'total_hourly_cap', time: new Date(12_000).toISOString() });
   });
 
   it('monitor mode reports what it would do, cooldown included, and never acts', async () => {
-    const h = harness(cfg({ mode: 'monitor', cooldown: '5s', rules: { fork_storm: 'pids_per_sec > 50 for 1s' } }), [svc(ID)], { [ID]: forkStorm(3, 10, 80) });
+    const h = harness(
+      cfg({ mode: 'monitor', cooldown: '5s', rules: { fork_storm: 'pids_per_sec > 50 for 1s' } }),
+      [svc(ID)],
+      { [ID]: forkStorm(3, 10, 80) },
+    );
     await h.run(1000, 10);
     expect(h.acted).toEqual([]);
     const e = h.breaker.history.list();
@@ -430,7 +634,11 @@ describe('circuit breaker on recorded sequences', () => {
       [new Date(7000).toISOString(), 'monitor'],
     ]);
     expect(e.every((x) => x.outcome === 'suppressed' && x.mode === 'monitor')).toBe(true);
-    expect(h.audited.filter((a) => a.action === 'breaker.suppressed').every((a) => a.decision === 'denied' && /suppressed: (monitor|cooldown)/.test(a.reason ?? ''))).toBe(true);
+    expect(
+      h.audited
+        .filter((a) => a.action === 'breaker.suppressed')
+        .every((a) => a.decision === 'denied' && /suppressed: (monitor|cooldown)/.test(a.reason ?? '')),
+    ).toBe(true);
   });
 
   it('never acts on a container the broker does not own', async () => {
@@ -444,7 +652,11 @@ describe('circuit breaker on recorded sequences', () => {
     const h = harness(cfg({}), [svc(ID)], { [ID]: forkStorm(3, 4, 80) });
     h.failNextAction();
     await h.run(1000, 4);
-    expect(h.breaker.history.list()[0]).toMatchObject({ outcome: 'failed', reason: 'DL_ERR_BREAKER_ACTION', detail: expect.stringMatching(/not running/) });
+    expect(h.breaker.history.list()[0]).toMatchObject({
+      outcome: 'failed',
+      reason: 'DL_ERR_BREAKER_ACTION',
+      detail: expect.stringMatching(/not running/),
+    });
     expect(h.audited.find((a) => a.action === 'breaker.failed')).toMatchObject({ decision: 'error' });
   });
 
@@ -453,7 +665,9 @@ describe('circuit breaker on recorded sequences', () => {
     const h = harness(cfg({}), services, { [ID]: quiet(3) });
     await h.run(1000, 2);
     const g = (await h.metrics.signal.get()).values;
-    expect(g).toContainEqual(expect.objectContaining({ labels: { owner: 'alice', service: 'svc-a', signal: 'memory' }, value: 10 }));
+    expect(g).toContainEqual(
+      expect.objectContaining({ labels: { owner: 'alice', service: 'svc-a', signal: 'memory' }, value: 10 }),
+    );
     services.length = 0;
     await h.run(1000, 1);
     expect((await h.metrics.signal.get()).values).toEqual([]);
@@ -467,7 +681,15 @@ describe('the fast task-count sampler and the persisted history', () => {
     const acted: [string, BreakerAction][] = [];
     const audited: AuditEvent[] = [];
     const source: SignalSource = {
-      read: async () => ({ at: now, source: 'fixture', psi: {}, pids: pids(now), pidsLimit: 512, memoryUsage: 95e6, memoryLimit: 100e6 }),
+      read: async () => ({
+        at: now,
+        source: 'fixture',
+        psi: {},
+        pids: pids(now),
+        pidsLimit: 512,
+        memoryUsage: 95e6,
+        memoryLimit: 100e6,
+      }),
       readPids: async () => ({ at: now, source: 'fixture', psi: {}, pids: pids(now) }),
       kind: () => 'fixture',
       forget: () => undefined,
@@ -487,7 +709,13 @@ describe('the fast task-count sampler and the persisted history', () => {
   }
 
   it('trips a task-only rule on 250 ms readings between full samples, leaving the other rules to them', async () => {
-    const config = cfg({ pidsInterval: '250ms', rules: { fork_storm: { when: 'pids_per_sec > 50 for 500ms', action: 'kill' }, mem: { when: 'memory > 90% for 3s', action: 'stop' } } });
+    const config = cfg({
+      pidsInterval: '250ms',
+      rules: {
+        fork_storm: { when: 'pids_per_sec > 50 for 500ms', action: 'kill' },
+        mem: { when: 'memory > 90% for 3s', action: 'stop' },
+      },
+    });
     expect(config.pidsIntervalMs).toBe(250);
     // Quiet until t = 1100 ms, then 150 tasks/s.
     const h = fastHarness(config, (t) => 3 + Math.max(0, Math.floor(((t - 1100) * 150) / 1000)));
@@ -516,7 +744,10 @@ describe('the fast task-count sampler and the persisted history', () => {
   });
 
   it('bridges one low window of a storm (its rate over two readings), so the `for` clock keeps running', async () => {
-    const config = cfg({ pidsInterval: '250ms', rules: { fork_storm: { when: 'pids_per_sec > 50 for 500ms', action: 'kill' } } });
+    const config = cfg({
+      pidsInterval: '250ms',
+      rules: { fork_storm: { when: 'pids_per_sec > 50 for 500ms', action: 'kill' } },
+    });
     // Tasks added per 250 ms window after t = 1000: 40, then a dip of 4 (16/s), then 20, 20, …
     const table: Record<number, number> = { 1250: 43, 1500: 47, 1750: 67, 2000: 87, 2250: 107, 2500: 127 };
     const h = fastHarness(config, (t) => table[t] ?? 3);
@@ -533,7 +764,10 @@ describe('the fast task-count sampler and the persisted history', () => {
   });
 
   it('rebuilds its history from the audit entries after a restart', async () => {
-    const config = cfg({ pidsInterval: '1s', rules: { fork_storm: { when: 'pids_per_sec > 50 for 1s', action: 'kill' } } });
+    const config = cfg({
+      pidsInterval: '1s',
+      rules: { fork_storm: { when: 'pids_per_sec > 50 for 1s', action: 'kill' } },
+    });
     const h = fastHarness(config, (t) => 3 + Math.floor(t / 10));
     for (let k = 0; k < 4; k++) {
       await h.breaker.tick();
@@ -548,7 +782,13 @@ describe('the fast task-count sampler and the persisted history', () => {
   });
 
   it('refuses a pidsInterval outside 50 ms .. interval', () => {
-    expect(errOf(() => cfg({ pidsInterval: '2s' }))).toMatchObject({ code: 'DL_ERR_BREAKER_RULE', field: 'config.breaker.pidsInterval' });
-    expect(errOf(() => cfg({ pidsInterval: '10ms' }))).toMatchObject({ code: 'DL_ERR_BREAKER_RULE', field: 'config.breaker.pidsInterval' });
+    expect(errOf(() => cfg({ pidsInterval: '2s' }))).toMatchObject({
+      code: 'DL_ERR_BREAKER_RULE',
+      field: 'config.breaker.pidsInterval',
+    });
+    expect(errOf(() => cfg({ pidsInterval: '10ms' }))).toMatchObject({
+      code: 'DL_ERR_BREAKER_RULE',
+      field: 'config.breaker.pidsInterval',
+    });
   });
 });

@@ -10,16 +10,31 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker } from '../../broker/server.ts';
 import type { RunningBroker } from '../../broker/server.ts';
-import { TEST_IMAGE, cleanupDir, dockerReady, makeConfig, makePrincipals, removeOwned, runTag, tempDir } from './helpers.ts';
+import {
+  TEST_IMAGE,
+  cleanupDir,
+  dockerReady,
+  makeConfig,
+  makePrincipals,
+  removeOwned,
+  runTag,
+  tempDir,
+} from './helpers.ts';
 
 const CLI = new URL('../../cli/main.ts', import.meta.url).pathname;
 const ready = dockerReady();
 const ONE_CODED_LINE = /^docklock: DL_ERR_[A-Z0-9_]+: [^\n]+\n$/;
 
 /** Runs the CLI without blocking this process, whose event loop serves the broker. */
-function docklock(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function docklock(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -63,24 +78,53 @@ describe.skipIf(!ready)('docklock broker: coded errors and exit codes', () => {
 
   it('serve: an unreachable Docker Engine (exit 1)', async () => {
     const cfg = join(dir, 'nodocker.yaml');
-    writeFileSync(cfg, `dockerSocket: ${join(dir, 'no-docker.sock')}\nsocket: ${join(dir, 'x.sock')}\nauditPath: ${join(dir, 'x.jsonl')}\ntokens:\n  - { sha256: "${'a'.repeat(64)}", principal: x }\npolicy: { images: { strict: false, allow: [] } }\n`);
+    writeFileSync(
+      cfg,
+      `dockerSocket: ${join(dir, 'no-docker.sock')}\nsocket: ${join(dir, 'x.sock')}\nauditPath: ${join(dir, 'x.jsonl')}\ntokens:\n  - { sha256: "${'a'.repeat(64)}", principal: x }\npolicy: { images: { strict: false, allow: [] } }\n`,
+    );
     expectCoded(await docklock(['broker', 'serve', '-c', cfg]), 1, 'DL_ERR_BROKER_DOCKER');
   });
 
   it('tokens: none, an unreadable token file, a wrong one (2, 2, 1)', async () => {
-    expectCoded(await docklock(['broker', 'ps'], { DOCKLOCK_BROKER_SOCKET: broker.socket }), 2, 'DL_ERR_BROKER_NO_TOKEN');
-    expectCoded(await docklock(['broker', 'ps', '--token-file', join(dir, 'nope')], { DOCKLOCK_BROKER_SOCKET: broker.socket }), 2, 'DL_ERR_CLI_READ');
-    expectCoded(await docklock(['broker', 'ps'], { DOCKLOCK_BROKER_SOCKET: broker.socket, DOCKLOCK_TOKEN: 'wrong' }), 1, 'DL_ERR_AUTH_UNAUTHENTICATED');
+    expectCoded(
+      await docklock(['broker', 'ps'], { DOCKLOCK_BROKER_SOCKET: broker.socket }),
+      2,
+      'DL_ERR_BROKER_NO_TOKEN',
+    );
+    expectCoded(
+      await docklock(['broker', 'ps', '--token-file', join(dir, 'nope')], { DOCKLOCK_BROKER_SOCKET: broker.socket }),
+      2,
+      'DL_ERR_CLI_READ',
+    );
+    expectCoded(
+      await docklock(['broker', 'ps'], { DOCKLOCK_BROKER_SOCKET: broker.socket, DOCKLOCK_TOKEN: 'wrong' }),
+      1,
+      'DL_ERR_AUTH_UNAUTHENTICATED',
+    );
     expectCoded(await docklock(['broker', 'hash-token']), 2, 'DL_ERR_BROKER_NO_TOKEN');
   });
 
   it('the broker is not running (exit 1)', async () => {
-    expectCoded(await docklock(['broker', 'ps'], { DOCKLOCK_BROKER_SOCKET: join(dir, 'absent.sock'), DOCKLOCK_TOKEN: 't' }), 1, 'DL_ERR_BROKER_UNREACHABLE');
+    expectCoded(
+      await docklock(['broker', 'ps'], { DOCKLOCK_BROKER_SOCKET: join(dir, 'absent.sock'), DOCKLOCK_TOKEN: 't' }),
+      1,
+      'DL_ERR_BROKER_UNREACHABLE',
+    );
   });
 
   it('malformed flags and spec files (exit 2)', async () => {
-    for (const flags of [['--memory', 'lots'], ['--cpus', 'x'], ['--port', '80'], ['--env', 'NOEQUALS'], ['--mount', 'a']]) {
-      expectCoded(await docklock(['broker', 'deploy', '--name', 'x', '--image', TEST_IMAGE, ...flags], env), 2, 'DL_ERR_BROKER_USAGE');
+    for (const flags of [
+      ['--memory', 'lots'],
+      ['--cpus', 'x'],
+      ['--port', '80'],
+      ['--env', 'NOEQUALS'],
+      ['--mount', 'a'],
+    ]) {
+      expectCoded(
+        await docklock(['broker', 'deploy', '--name', 'x', '--image', TEST_IMAGE, ...flags], env),
+        2,
+        'DL_ERR_BROKER_USAGE',
+      );
     }
     expectCoded(await docklock(['broker', 'deploy'], env), 2, 'DL_ERR_BROKER_USAGE');
     writeFileSync(join(dir, 'spec.json'), '{not json');
@@ -90,18 +134,34 @@ describe.skipIf(!ready)('docklock broker: coded errors and exit codes', () => {
   });
 
   it('refusals: an image off the allowlist, a name taken, an unknown service (exit 1)', async () => {
-    expectCoded(await docklock(['broker', 'deploy', '--name', 'x', '--image', 'busybox:latest'], env), 1, 'DL_ERR_POLICY_IMAGE_NOT_ALLOWED');
+    expectCoded(
+      await docklock(['broker', 'deploy', '--name', 'x', '--image', 'busybox:latest'], env),
+      1,
+      'DL_ERR_POLICY_IMAGE_NOT_ALLOWED',
+    );
     const ok = await docklock(['broker', 'deploy', '--name', 'dup', '--image', TEST_IMAGE, '--', 'sleep', '60'], env);
     expect(ok.code, ok.stderr).toBe(0);
-    expectCoded(await docklock(['broker', 'deploy', '--name', 'dup', '--image', TEST_IMAGE, '--', 'sleep', '60'], env), 1, 'DL_ERR_BROKER_CONFLICT');
+    expectCoded(
+      await docklock(['broker', 'deploy', '--name', 'dup', '--image', TEST_IMAGE, '--', 'sleep', '60'], env),
+      1,
+      'DL_ERR_BROKER_CONFLICT',
+    );
     expectCoded(await docklock(['broker', 'inspect', 'ghost'], env), 1, 'DL_ERR_BROKER_NOT_FOUND');
-    expectCoded(await docklock(['broker', 'deploy', '--name', 'root', '--image', TEST_IMAGE, '--user', '0:0'], env), 1, 'DL_ERR_POLICY_USER_NOT_ALLOWED');
+    expectCoded(
+      await docklock(['broker', 'deploy', '--name', 'root', '--image', TEST_IMAGE, '--user', '0:0'], env),
+      1,
+      'DL_ERR_POLICY_USER_NOT_ALLOWED',
+    );
   });
 
   it('audit verify: a missing file (2), a broken chain (1)', async () => {
     expectCoded(await docklock(['broker', 'audit', 'verify', join(dir, 'missing.jsonl')]), 2, 'DL_ERR_AUDIT_READ');
     writeFileSync(join(dir, 'broken.jsonl'), 'not an audit line\n');
-    expectCoded(await docklock(['broker', 'audit', 'verify', join(dir, 'broken.jsonl')]), 1, 'DL_ERR_AUDIT_CHAIN_BROKEN');
+    expectCoded(
+      await docklock(['broker', 'audit', 'verify', join(dir, 'broken.jsonl')]),
+      1,
+      'DL_ERR_AUDIT_CHAIN_BROKEN',
+    );
   });
 
   it('unknown options and commands stay commander usage errors (exit 2)', async () => {

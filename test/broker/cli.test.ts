@@ -9,12 +9,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker } from '../../broker/server.ts';
 import type { RunningBroker } from '../../broker/server.ts';
 import { registerBrokerCommands } from '../../cli/broker/index.ts';
-import { TEST_IMAGE, cleanupDir, dockerReady, makeConfig, makePrincipals, removeOwned, runTag, tempDir } from './helpers.ts';
+import {
+  TEST_IMAGE,
+  cleanupDir,
+  dockerReady,
+  makeConfig,
+  makePrincipals,
+  removeOwned,
+  runTag,
+  tempDir,
+} from './helpers.ts';
 
 const ready = dockerReady();
 
 /** Runs `docklock <args>` in-process and captures its output. */
-async function docklock(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string; error?: unknown }> {
+async function docklock(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string; error?: unknown }> {
   const program = new Command('docklock').exitOverride();
   registerBrokerCommands(program);
   let stdout = '';
@@ -57,7 +69,23 @@ describe.skipIf(!ready)('docklock broker CLI', () => {
   });
 
   it('deploys, lists, inspects, reads logs, stops, starts and removes', async () => {
-    const dep = await docklock(['broker', 'deploy', '--name', 'cli', '--image', TEST_IMAGE, '-e', 'WHO=cli', '--', 'sh', '-c', 'echo "hello $WHO"; sleep 120'], env);
+    const dep = await docklock(
+      [
+        'broker',
+        'deploy',
+        '--name',
+        'cli',
+        '--image',
+        TEST_IMAGE,
+        '-e',
+        'WHO=cli',
+        '--',
+        'sh',
+        '-c',
+        'echo "hello $WHO"; sleep 120',
+      ],
+      env,
+    );
     expect(dep.error).toBeUndefined();
     const svc = JSON.parse(dep.stdout) as { id: string; state: string };
     expect(svc.state).toBe('running');
@@ -82,12 +110,17 @@ describe.skipIf(!ready)('docklock broker CLI', () => {
     const res = await docklock(['broker', 'deploy', '--file', spec], env);
     expect(res.error).toBeUndefined();
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/^docklock: DL_ERR_POLICY_IMAGE_NOT_ALLOWED: image repository "docker\.io\/library\/busybox" is not on the broker's allowlist[^\n]*\n$/);
+    expect(res.stderr).toMatch(
+      /^docklock: DL_ERR_POLICY_IMAGE_NOT_ALLOWED: image repository "docker\.io\/library\/busybox" is not on the broker's allowlist[^\n]*\n$/,
+    );
   });
 
   it('fails without a token', async () => {
     const res = await docklock(['broker', 'ps'], { DOCKLOCK_BROKER_SOCKET: broker.socket, DOCKLOCK_TOKEN: '' });
-    expect([res.code, res.stderr]).toEqual([2, 'docklock: DL_ERR_BROKER_NO_TOKEN: no token: set DOCKLOCK_TOKEN or pass --token-file <file>\n']);
+    expect([res.code, res.stderr]).toEqual([
+      2,
+      'docklock: DL_ERR_BROKER_NO_TOKEN: no token: set DOCKLOCK_TOKEN or pass --token-file <file>\n',
+    ]);
     const wrong = await docklock(['broker', 'ps'], { DOCKLOCK_BROKER_SOCKET: broker.socket, DOCKLOCK_TOKEN: 'wrong' });
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/^docklock: DL_ERR_AUTH_UNAUTHENTICATED: .+\n$/);

@@ -27,13 +27,25 @@ describe('Docker create body', () => {
       network: fc.constantFrom('none' as const, 'isolated' as const, 'bridge' as const),
       env: fc.dictionary(fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,8}$/), fc.string({ maxLength: 20 }), { maxKeys: 4 }),
       command: fc.array(fc.string({ maxLength: 20 }), { maxLength: 4 }),
-      ports: fc.uniqueArray(fc.record({ container: fc.integer({ min: 1, max: 65535 }), host: fc.integer({ min: 1024, max: 65535 }) }), { maxLength: 3, selector: (p) => p.container }),
+      ports: fc.uniqueArray(
+        fc.record({ container: fc.integer({ min: 1, max: 65535 }), host: fc.integer({ min: 1024, max: 65535 }) }),
+        { maxLength: 3, selector: (p) => p.container },
+      ),
       readOnly: fc.boolean(),
       apiVersion: fc.constantFrom('1.41', '1.43', '1.45'),
     });
     fc.assert(
       fc.property(arb, (a) => {
-        const b = buildCreateBody(input({ network: a.network, env: a.env, command: a.command, ports: a.network === 'bridge' ? a.ports : [], apiVersion: a.apiVersion, mounts: [{ source: '/srv/x', target: '/x', readOnly: a.readOnly }] }));
+        const b = buildCreateBody(
+          input({
+            network: a.network,
+            env: a.env,
+            command: a.command,
+            ports: a.network === 'bridge' ? a.ports : [],
+            apiVersion: a.apiVersion,
+            mounts: [{ source: '/srv/x', target: '/x', readOnly: a.readOnly }],
+          }),
+        );
         const h = b.HostConfig!;
         expect(h.Runtime).toBe('runsc');
         expect(h.Privileged).toBe(false);
@@ -50,7 +62,8 @@ describe('Docker create body', () => {
         expect(h.NetworkMode).not.toBe('host');
         expect(h.Sysctls).toBeUndefined();
         expect(h.CgroupParent).toBeUndefined();
-        for (const bindings of Object.values(h.PortBindings as Record<string, { HostIp: string }[]>)) for (const x of bindings) expect(x.HostIp).toBe('127.0.0.1');
+        for (const bindings of Object.values(h.PortBindings as Record<string, { HostIp: string }[]>))
+          for (const x of bindings) expect(x.HostIp).toBe('127.0.0.1');
         expect(b.Labels!['io.docklock.owner']).toBe('alice');
         expect(b.Image).toBe('sha256:' + 'a'.repeat(64));
       }),
@@ -61,8 +74,12 @@ describe('Docker create body', () => {
     expect(apiAtLeast('1.41', '1.41')).toBe(true);
     expect(apiAtLeast('1.40', '1.41')).toBe(false);
     expect(apiAtLeast('2.0', '1.45')).toBe(true);
-    expect((buildCreateBody(input({ apiVersion: '1.41' })).HostConfig as { CgroupnsMode?: string }).CgroupnsMode).toBe('private');
-    expect((buildCreateBody(input({ apiVersion: '1.40' })).HostConfig as { CgroupnsMode?: string }).CgroupnsMode).toBeUndefined();
+    expect((buildCreateBody(input({ apiVersion: '1.41' })).HostConfig as { CgroupnsMode?: string }).CgroupnsMode).toBe(
+      'private',
+    );
+    expect(
+      (buildCreateBody(input({ apiVersion: '1.40' })).HostConfig as { CgroupnsMode?: string }).CgroupnsMode,
+    ).toBeUndefined();
   });
 
   it('maps the three network choices', () => {

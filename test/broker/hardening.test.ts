@@ -12,7 +12,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../broker/auth.ts';
 import { parseBrokerConfig } from '../../broker/config.ts';
 import { LABEL_OWNER } from '../../broker/labels.ts';
-import { TEST_IMAGE, TEST_REPOSITORY, auth, buildTestBroker, cleanupDir, dockerReady, removeOwned, runTag, tempDir, testImageId } from './helpers.ts';
+import {
+  TEST_IMAGE,
+  TEST_REPOSITORY,
+  auth,
+  buildTestBroker,
+  cleanupDir,
+  dockerReady,
+  removeOwned,
+  runTag,
+  tempDir,
+  testImageId,
+} from './helpers.ts';
 import type { TestBroker } from './helpers.ts';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -43,7 +54,11 @@ describe.skipIf(!ready)('broker hardening (issue 13)', () => {
         { sha256: hashToken(a.token), principal: a.name, role: 'client' },
         { sha256: hashToken(admin.token), principal: admin.name, role: 'admin' },
       ],
-      policy: { images: { strict: true, allow: [{ repository: TEST_REPOSITORY, digests: [testImageId()] }] }, memory: { default: 64 * 1024 * 1024, min: 16 * 1024 * 1024, max: 512 * 1024 * 1024 }, pids: { default: 128, min: 64, max: 512 } },
+      policy: {
+        images: { strict: true, allow: [{ repository: TEST_REPOSITORY, digests: [testImageId()] }] },
+        memory: { default: 64 * 1024 * 1024, min: 16 * 1024 * 1024, max: 512 * 1024 * 1024 },
+        pids: { default: 128, min: 64, max: 512 },
+      },
     });
     broker = await buildTestBroker(config, log);
   });
@@ -54,8 +69,15 @@ describe.skipIf(!ready)('broker hardening (issue 13)', () => {
     cleanupDir(dir);
   });
 
-  const deploy = (token: string, body: object) => broker.app.inject({ method: 'POST', url: '/v1/services', headers: { ...auth(token), 'content-type': 'application/json' }, payload: JSON.stringify(body) });
-  const containersOf = async (owner: string) => broker.docker.listContainers({ all: true, filters: { label: [`${LABEL_OWNER}=${owner}`] } });
+  const deploy = (token: string, body: object) =>
+    broker.app.inject({
+      method: 'POST',
+      url: '/v1/services',
+      headers: { ...auth(token), 'content-type': 'application/json' },
+      payload: JSON.stringify(body),
+    });
+  const containersOf = async (owner: string) =>
+    broker.docker.listContainers({ all: true, filters: { label: [`${LABEL_OWNER}=${owner}`] } });
 
   it('gives owner a-b + service c and owner a + service b-c different containers', async () => {
     const first = await deploy(ab.token, { name: 'c', image: TEST_IMAGE, command: ['sleep', '120'] });
@@ -68,7 +90,9 @@ describe.skipIf(!ready)('broker hardening (issue 13)', () => {
     // Each sees only its own.
     const list = await broker.app.inject({ method: 'GET', url: '/v1/services', headers: auth(a.token) });
     expect(list.json().services.map((s: { name: string }) => s.name)).toEqual(['b-c']);
-    expect((await broker.app.inject({ method: 'GET', url: '/v1/services/c', headers: auth(a.token) })).statusCode).toBe(404);
+    expect((await broker.app.inject({ method: 'GET', url: '/v1/services/c', headers: auth(a.token) })).statusCode).toBe(
+      404,
+    );
   });
 
   it('refuses a uid or gid the engine would reject (2^31 and above), creating nothing', async () => {
@@ -78,44 +102,97 @@ describe.skipIf(!ready)('broker hardening (issue 13)', () => {
       expect([res.statusCode, res.json().error.code], user).toEqual([403, 'DL_ERR_POLICY_USER_NOT_ALLOWED']);
     }
     expect((await containersOf(a.name)).length).toBe(before);
-    const top = await deploy(a.token, { name: 'uid', image: TEST_IMAGE, command: ['sleep', '60'], user: '2147483647:2147483647' });
+    const top = await deploy(a.token, {
+      name: 'uid',
+      image: TEST_IMAGE,
+      command: ['sleep', '60'],
+      user: '2147483647:2147483647',
+    });
     expect(top.statusCode, top.body).toBe(201);
     expect(top.json().user).toBe('2147483647:2147483647');
   });
 
   it("refuses a host port another owner's service or a host process holds, creating nothing", async () => {
     const port = 20000 + (parseInt(tag.slice(1, 5), 16) % 20000);
-    const held = await deploy(ab.token, { name: 'web', image: TEST_IMAGE, command: ['sleep', '120'], network: 'bridge', ports: [{ container: 8080, host: port }] });
+    const held = await deploy(ab.token, {
+      name: 'web',
+      image: TEST_IMAGE,
+      command: ['sleep', '120'],
+      network: 'bridge',
+      ports: [{ container: 8080, host: port }],
+    });
     expect(held.statusCode, held.body).toBe(201);
     const before = (await containersOf(a.name)).length;
-    const res = await deploy(a.token, { name: 'web', image: TEST_IMAGE, command: ['sleep', '120'], network: 'bridge', ports: [{ container: 8080, host: port }] });
-    expect([res.statusCode, res.json().error.code, res.json().error.field]).toEqual([409, 'DL_ERR_POLICY_PORT_IN_USE', 'ports[0].host']);
+    const res = await deploy(a.token, {
+      name: 'web',
+      image: TEST_IMAGE,
+      command: ['sleep', '120'],
+      network: 'bridge',
+      ports: [{ container: 8080, host: port }],
+    });
+    expect([res.statusCode, res.json().error.code, res.json().error.field]).toEqual([
+      409,
+      'DL_ERR_POLICY_PORT_IN_USE',
+      'ports[0].host',
+    ]);
     expect(res.json().error.message).not.toContain(ab.name);
     squatter = createServer();
     await new Promise<void>((r) => squatter!.listen(port + 1, '127.0.0.1', r));
-    const res2 = await deploy(a.token, { name: 'web', image: TEST_IMAGE, command: ['sleep', '120'], network: 'bridge', ports: [{ container: 8080, host: port + 1 }] });
+    const res2 = await deploy(a.token, {
+      name: 'web',
+      image: TEST_IMAGE,
+      command: ['sleep', '120'],
+      network: 'bridge',
+      ports: [{ container: 8080, host: port + 1 }],
+    });
     expect([res2.statusCode, res2.json().error.code]).toEqual([409, 'DL_ERR_POLICY_PORT_IN_USE']);
     expect((await containersOf(a.name)).length).toBe(before);
   });
 
   it('a deploy the engine fails: a coded 502 without engine text, the cause in the log under the request id, no network left', async () => {
-    const res = await deploy(a.token, { name: 'broken', image: TEST_IMAGE, command: ['/nonexistent'], network: 'isolated' });
+    const res = await deploy(a.token, {
+      name: 'broken',
+      image: TEST_IMAGE,
+      command: ['/nonexistent'],
+      network: 'isolated',
+    });
     expect(res.statusCode).toBe(502);
     const err = res.json().error as { code: string; message: string; requestId: string };
     expect(err.code).toBe('DL_ERR_BROKER_DOCKER');
     expect(err.requestId).toBe(res.headers['x-request-id']);
     expect(err.message).not.toMatch(/nonexistent|OCI|runsc|sandbox|daemon/i);
-    const lines = logText.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as { level: number; reqId?: string; code?: string; msg: string; cause?: unknown; err?: unknown });
+    const lines = logText
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            level: number;
+            reqId?: string;
+            code?: string;
+            msg: string;
+            cause?: unknown;
+            err?: unknown;
+          },
+      );
     const logged = lines.find((l) => l.reqId === err.requestId && l.level === 50);
     expect(logged, logText.slice(-2000)).toBeDefined();
     expect(logged!.code).toBe('DL_ERR_BROKER_DOCKER');
     expect(JSON.stringify(logged)).toMatch(/nonexistent/);
-    expect(await containersOf(a.name)).not.toContainEqual(expect.objectContaining({ Labels: expect.objectContaining({ 'io.docklock.service': 'broken' }) }));
+    expect(await containersOf(a.name)).not.toContainEqual(
+      expect.objectContaining({ Labels: expect.objectContaining({ 'io.docklock.service': 'broken' }) }),
+    );
     const nets = await broker.docker.listNetworks({ filters: { label: [`${LABEL_OWNER}=${a.name}`] } });
     expect(nets).toEqual([]);
     // The audit trail has the intent and the error outcome, linked by the request id.
-    const trail = (await broker.audit.entries()).filter((e) => e.requestId === err.requestId).map((e) => [e.action, e.decision]);
-    expect(trail).toEqual([['service.create.intent', 'info'], ['service.create.outcome', 'error'], ['service.create', 'error']]);
+    const trail = (await broker.audit.entries())
+      .filter((e) => e.requestId === err.requestId)
+      .map((e) => [e.action, e.decision]);
+    expect(trail).toEqual([
+      ['service.create.intent', 'info'],
+      ['service.create.outcome', 'error'],
+      ['service.create', 'error'],
+    ]);
   });
 
   it('audits paths without query strings and logs no secret', async () => {
@@ -136,7 +213,11 @@ describe.skipIf(!ready)('broker hardening (issue 13)', () => {
     const id = res.headers['x-request-id'] as string;
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     // A client cannot choose it.
-    const forged = await broker.app.inject({ method: 'GET', url: '/v1/services', headers: { ...auth(a.token), 'x-request-id': 'forged', 'request-id': 'forged' } });
+    const forged = await broker.app.inject({
+      method: 'GET',
+      url: '/v1/services',
+      headers: { ...auth(a.token), 'x-request-id': 'forged', 'request-id': 'forged' },
+    });
     expect(forged.headers['x-request-id']).not.toBe('forged');
     expect(logText).toContain(`"reqId":"${id}"`);
     expect((await broker.audit.entries()).some((e) => e.requestId === id && e.action === 'service.list')).toBe(true);

@@ -33,7 +33,10 @@ export function dockerReady(): boolean {
     execFileSync('bash', [join(REPO_ROOT, 'scripts/docker-up.sh')], { stdio: 'pipe', timeout: 600_000 });
     return true;
   } catch (err) {
-    if (process.env.CI === 'true') throw new Error(`docker-up.sh failed under CI: ${(err as { stderr?: Buffer }).stderr?.toString() ?? String(err)}`);
+    if (process.env.CI === 'true')
+      throw new Error(
+        `docker-up.sh failed under CI: ${(err as { stderr?: Buffer }).stderr?.toString() ?? String(err)}`,
+      );
     return false;
   }
 }
@@ -61,12 +64,19 @@ export interface TestPrincipals {
 }
 
 export function makePrincipals(tag: string): TestPrincipals {
-  const mk = (who: string): { name: string; token: string } => ({ name: `${tag}-${who}`, token: randomBytes(24).toString('hex') });
+  const mk = (who: string): { name: string; token: string } => ({
+    name: `${tag}-${who}`,
+    token: randomBytes(24).toString('hex'),
+  });
   return { alice: mk('alice'), bob: mk('bob'), admin: mk('admin') };
 }
 
 /** A config for tests: strict, the busybox image pinned by ID, a temp audit log and socket. */
-export function makeConfig(p: TestPrincipals, dir: string, extra: { mountPrefixes?: string[]; quota?: number; omitBob?: boolean; instance?: string } = {}): BrokerConfig {
+export function makeConfig(
+  p: TestPrincipals,
+  dir: string,
+  extra: { mountPrefixes?: string[]; quota?: number; omitBob?: boolean; instance?: string } = {},
+): BrokerConfig {
   return parseBrokerConfig({
     socket: join(dir, 'broker.sock'),
     auditPath: join(dir, 'audit.jsonl'),
@@ -111,7 +121,12 @@ export interface TestBroker {
 export async function buildTestBroker(config: BrokerConfig, logStream?: Writable): Promise<TestBroker> {
   const { docker, apiVersion } = await connectDocker(config.dockerSocket);
   const audit = await AuditLog.open(config.auditPath);
-  const app = await buildBrokerApp({ config, services: new ServiceManager(docker, apiVersion, config, audit), audit, ...(logStream !== undefined ? { logStream } : {}) });
+  const app = await buildBrokerApp({
+    config,
+    services: new ServiceManager(docker, apiVersion, config, audit),
+    audit,
+    ...(logStream !== undefined ? { logStream } : {}),
+  });
   return {
     app,
     audit,
@@ -135,9 +150,17 @@ export async function removeOwned(owners: string[]): Promise<void> {
   for (const owner of owners) {
     try {
       const cs = await docker.listContainers({ all: true, filters: { label: [`${LABEL_OWNER}=${owner}`] } });
-      for (const c of cs) await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+      for (const c of cs)
+        await docker
+          .getContainer(c.Id)
+          .remove({ force: true, v: true })
+          .catch(() => undefined);
       const ns = await docker.listNetworks({ filters: { label: [`${LABEL_OWNER}=${owner}`] } });
-      for (const n of ns) await docker.getNetwork(n.Id).remove().catch(() => undefined);
+      for (const n of ns)
+        await docker
+          .getNetwork(n.Id)
+          .remove()
+          .catch(() => undefined);
     } catch {
       // cleanup is best effort; a leak shows in the next run's listing
     }

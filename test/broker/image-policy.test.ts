@@ -8,7 +8,6 @@ import { codeOf } from '../code-of.ts';
 const D1 = 'sha256:' + '1'.repeat(64);
 const D2 = 'sha256:' + '2'.repeat(64);
 
-
 describe('image references', () => {
   it.each([
     ['nginx', 'docker.io/library/nginx', 'latest'],
@@ -76,7 +75,11 @@ describe('limits and user', () => {
 
   it('applies defaults', () => {
     const l = resolveLimits({ name: 'a', image: 'x' }, policy);
-    expect(l).toEqual({ memoryBytes: policy.memory.default, nanoCpus: policy.cpus.default * 1e9, pids: policy.pids.default });
+    expect(l).toEqual({
+      memoryBytes: policy.memory.default,
+      nanoCpus: policy.cpus.default * 1e9,
+      pids: policy.pids.default,
+    });
   });
 
   it.each([
@@ -91,12 +94,15 @@ describe('limits and user', () => {
     ['pids', -1],
     ['pids', 1_000_000],
   ])('refuses %s = %d (unlimited or out of range)', (field, value) => {
-    expect(codeOf(() => resolveLimits({ name: 'a', image: 'x', [field]: value }, policy))).toBe('DL_ERR_POLICY_LIMIT_OUT_OF_RANGE');
+    expect(codeOf(() => resolveLimits({ name: 'a', image: 'x', [field]: value }, policy))).toBe(
+      'DL_ERR_POLICY_LIMIT_OUT_OF_RANGE',
+    );
   });
 
   it('never runs as root', () => {
     expect(resolveUser({ name: 'a', image: 'x' }, policy)).toBe('65534:65534');
     expect(resolveUser({ name: 'a', image: 'x', user: '1000' }, policy)).toBe('1000:1000');
-    for (const user of ['0', '0:0', '1000:0', '00:1']) expect(codeOf(() => resolveUser({ name: 'a', image: 'x', user }, policy))).toBe('DL_ERR_POLICY_USER_NOT_ALLOWED');
+    for (const user of ['0', '0:0', '1000:0', '00:1'])
+      expect(codeOf(() => resolveUser({ name: 'a', image: 'x', user }, policy))).toBe('DL_ERR_POLICY_USER_NOT_ALLOWED');
   });
 });

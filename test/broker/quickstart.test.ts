@@ -32,7 +32,10 @@ describe.skipIf(!ready)('docs/broker.md quick start', () => {
     writeFileSync(join(bin, 'docklock'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`);
     chmodSync(join(bin, 'docklock'), 0o755);
     // -e: any failing step fails the run, as a user would notice it.
-    const child = spawn('bash', ['-e', '-c', quickstart()], { env: { PATH: `${bin}:/usr/bin:/bin`, HOME: bin }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', ['-e', '-c', quickstart()], {
+      env: { PATH: `${bin}:/usr/bin:/bin`, HOME: bin },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));

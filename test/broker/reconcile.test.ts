@@ -11,7 +11,17 @@ import { buildCreateBody } from '../../broker/create-body.ts';
 import { connectDocker } from '../../broker/docker.ts';
 import { startBroker } from '../../broker/server.ts';
 import type { RunningBroker } from '../../broker/server.ts';
-import { TEST_IMAGE, cleanupDir, dockerReady, makeConfig, makePrincipals, removeOwned, runTag, tempDir, testImageId } from './helpers.ts';
+import {
+  TEST_IMAGE,
+  cleanupDir,
+  dockerReady,
+  makeConfig,
+  makePrincipals,
+  removeOwned,
+  runTag,
+  tempDir,
+  testImageId,
+} from './helpers.ts';
 
 const ready = dockerReady();
 
@@ -33,8 +43,21 @@ describe.skipIf(!ready)('broker restart and reconciliation (real Unix socket)', 
     ids.orphan = (await bob.deploy({ name: 'orphan', image: TEST_IMAGE, command: ['sleep', '120'] })).id;
     // A container with the broker's labels but not the broker's policy (runc): must not be adopted.
     const drifted = buildCreateBody({
-      instance: first.config.instance, owner: p.alice.name, name: 'drift', imageRef: TEST_IMAGE, imageId: testImageId(), command: ['sleep', '120'], env: undefined, user: '65534:65534',
-      limits: { memoryBytes: 64 * 1024 * 1024, nanoCpus: 5e8, pids: 128 }, network: 'none', mounts: [], ports: [], tmpfsBytes: 1024 * 1024, apiVersion: '1.41', runtime: 'runc',
+      instance: first.config.instance,
+      owner: p.alice.name,
+      name: 'drift',
+      imageRef: TEST_IMAGE,
+      imageId: testImageId(),
+      command: ['sleep', '120'],
+      env: undefined,
+      user: '65534:65534',
+      limits: { memoryBytes: 64 * 1024 * 1024, nanoCpus: 5e8, pids: 128 },
+      network: 'none',
+      mounts: [],
+      ports: [],
+      tmpfsBytes: 1024 * 1024,
+      apiVersion: '1.41',
+      runtime: 'runc',
     });
     ids.drift = (await docker.createContainer(drifted)).id;
     await first.close();
@@ -60,9 +83,10 @@ describe.skipIf(!ready)('broker restart and reconciliation (real Unix socket)', 
     expect((await alice.list()).map((s) => s.name)).toEqual(['keep']);
   });
 
-  it("removes the orphan of an owner no longer configured, and the drifted container", async () => {
+  it('removes the orphan of an owner no longer configured, and the drifted container', async () => {
     expect(second!.reconcile.removed).toEqual(expect.arrayContaining([ids.orphan, ids.drift]));
-    for (const id of [ids.orphan!, ids.drift!]) await expect(docker.getContainer(id).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    for (const id of [ids.orphan!, ids.drift!])
+      await expect(docker.getContainer(id).inspect()).rejects.toMatchObject({ statusCode: 404 });
   });
 
   it("the removed owner's token no longer works", async () => {
@@ -77,8 +101,16 @@ describe.skipIf(!ready)('broker restart and reconciliation (real Unix socket)', 
     expect(rec).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ action: 'reconcile.adopt', target: ids.keep }),
-        expect.objectContaining({ action: 'reconcile.remove', target: ids.orphan, reason: expect.stringContaining('not configured') }),
-        expect.objectContaining({ action: 'reconcile.remove', target: ids.drift, reason: expect.stringContaining('drifted') }),
+        expect.objectContaining({
+          action: 'reconcile.remove',
+          target: ids.orphan,
+          reason: expect.stringContaining('not configured'),
+        }),
+        expect.objectContaining({
+          action: 'reconcile.remove',
+          target: ids.drift,
+          reason: expect.stringContaining('drifted'),
+        }),
       ]),
     );
     expect(entries.filter((e) => e.action === 'broker.start').length).toBe(2);

@@ -24,12 +24,26 @@ import { connectDocker } from '../../broker/docker.ts';
 import { legacyContainerName } from '../../broker/labels.ts';
 import { startBroker } from '../../broker/server.ts';
 import type { RunningBroker } from '../../broker/server.ts';
-import { TEST_IMAGE, TEST_REPOSITORY, cleanupDir, dockerReady, removeOwned, runTag, tempDir, testImageId } from './helpers.ts';
+import {
+  TEST_IMAGE,
+  TEST_REPOSITORY,
+  cleanupDir,
+  dockerReady,
+  removeOwned,
+  runTag,
+  tempDir,
+  testImageId,
+} from './helpers.ts';
 
 const CLI = new URL('../../cli/main.ts', import.meta.url).pathname;
 const ready = dockerReady();
 
-function configFor(dir: string, instance: string, principals: { name: string; token: string }[], dockerSocket = '/var/run/docker.sock'): Record<string, unknown> {
+function configFor(
+  dir: string,
+  instance: string,
+  principals: { name: string; token: string }[],
+  dockerSocket = '/var/run/docker.sock',
+): Record<string, unknown> {
   return {
     socket: join(dir, `${instance}.sock`),
     auditPath: join(dir, `${instance}.jsonl`),
@@ -37,7 +51,11 @@ function configFor(dir: string, instance: string, principals: { name: string; to
     instance,
     log: { level: 'warn' },
     tokens: principals.map((p) => ({ sha256: hashToken(p.token), principal: p.name, role: 'client' })),
-    policy: { images: { strict: true, allow: [{ repository: TEST_REPOSITORY, digests: [testImageId()] }] }, memory: { default: 64 * 1024 * 1024, min: 16 * 1024 * 1024, max: 512 * 1024 * 1024 }, pids: { default: 128, min: 64, max: 512 } },
+    policy: {
+      images: { strict: true, allow: [{ repository: TEST_REPOSITORY, digests: [testImageId()] }] },
+      memory: { default: 64 * 1024 * 1024, min: 16 * 1024 * 1024, max: 512 * 1024 * 1024 },
+      pids: { default: 128, min: 64, max: 512 },
+    },
   };
 }
 
@@ -108,10 +126,15 @@ describe.skipIf(!ready)('broker restarts and neighbours', () => {
     await new Promise((r) => child!.once('exit', r));
     expect(await answer).toBe('DL_ERR_BROKER_UNREACHABLE');
 
-    const before = readFileSync(join(dir, `${instance}.jsonl`), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { entry: AuditEntry }).entry);
+    const before = readFileSync(join(dir, `${instance}.jsonl`), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { entry: AuditEntry }).entry);
     const intent = before.find((e) => e.action === 'service.create.intent');
     expect(intent).toMatchObject({ target: name, principal: alice.name });
-    expect(before.filter((e) => e.requestId === intent!.requestId).map((e) => e.action)).toEqual(['service.create.intent']);
+    expect(before.filter((e) => e.requestId === intent!.requestId).map((e) => e.action)).toEqual([
+      'service.create.intent',
+    ]);
 
     const restarted = await startBroker(parseBrokerConfig(configFor(dir, instance, [alice])));
     running.push(restarted);
@@ -119,7 +142,11 @@ describe.skipIf(!ready)('broker restarts and neighbours', () => {
     expect(restarted.reconcile.removed).toContain(created.Id);
     await expect(docker.getContainer(created.Id).inspect()).rejects.toMatchObject({ statusCode: 404 });
     const after = await restarted.audit.entries();
-    expect(after.find((e) => e.action === 'reconcile.unfinished')).toMatchObject({ requestId: intent!.requestId, target: name, reason: expect.stringContaining(`removed container ${created.Id}`) });
+    expect(after.find((e) => e.action === 'reconcile.unfinished')).toMatchObject({
+      requestId: intent!.requestId,
+      target: name,
+      reason: expect.stringContaining(`removed container ${created.Id}`),
+    });
     expect(verifyAuditFile(join(dir, `${instance}.jsonl`))).toMatchObject({ ok: true });
     // A second start finds nothing left to do.
     await restarted.close();
@@ -133,8 +160,20 @@ describe.skipIf(!ready)('broker restarts and neighbours', () => {
     const instance = `${tag}l`;
     const { docker, apiVersion } = await connectDocker('/var/run/docker.sock');
     const body = buildCreateBody({
-      instance, owner: alice.name, name: 'old', imageRef: TEST_IMAGE, imageId: testImageId(), command: ['sleep', '120'], env: undefined, user: '65534:65534',
-      limits: { memoryBytes: 64 * 1024 * 1024, nanoCpus: 5e8, pids: 128 }, network: 'none', mounts: [], ports: [], tmpfsBytes: 1024 * 1024, apiVersion,
+      instance,
+      owner: alice.name,
+      name: 'old',
+      imageRef: TEST_IMAGE,
+      imageId: testImageId(),
+      command: ['sleep', '120'],
+      env: undefined,
+      user: '65534:65534',
+      limits: { memoryBytes: 64 * 1024 * 1024, nanoCpus: 5e8, pids: 128 },
+      network: 'none',
+      mounts: [],
+      ports: [],
+      tmpfsBytes: 1024 * 1024,
+      apiVersion,
     });
     body.name = legacyContainerName(alice.name, 'old');
     const legacy = await docker.createContainer(body);
@@ -146,7 +185,10 @@ describe.skipIf(!ready)('broker restarts and neighbours', () => {
     expect((await legacy.inspect()).Name).toBe(`/docklock.${instance}.${alice.name}.old`);
     const client = new BrokerClient({ socketPath: b.socket, token: alice.token });
     expect(await client.inspect('old')).toMatchObject({ id: legacy.id, state: 'running' });
-    expect((await b.audit.entries()).find((e) => e.action === 'reconcile.rename')).toMatchObject({ target: legacy.id, reason: `${legacyContainerName(alice.name, 'old')} -> docklock.${instance}.${alice.name}.old` });
+    expect((await b.audit.entries()).find((e) => e.action === 'reconcile.rename')).toMatchObject({
+      target: legacy.id,
+      reason: `${legacyContainerName(alice.name, 'old')} -> docklock.${instance}.${alice.name}.old`,
+    });
   });
 
   it('two brokers on one engine: same owner and service names, each sees, reconciles and watches only its own', async () => {

@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { parseStrictJson } from '../../broker/strict-json.ts';
 import { codeOf } from '../code-of.ts';
 
-
 describe('strict JSON body parser', () => {
   it('parses ordinary JSON like JSON.parse', () => {
     const text = '{"name":"web","n":[1,2.5,-3e2,true,false,null],"s":"a\\u00e9\\n\\"b"}';

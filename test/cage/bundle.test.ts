@@ -2,7 +2,14 @@ import { brotliCompressSync } from 'node:zlib';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { BUNDLE_HEADER_BYTES, BUNDLE_MAGIC, decodeBundle, encodeBundle, verifyBundle, type BundleContents } from '../../runtime/bundle.ts';
+import {
+  BUNDLE_HEADER_BYTES,
+  BUNDLE_MAGIC,
+  decodeBundle,
+  encodeBundle,
+  verifyBundle,
+  type BundleContents,
+} from '../../runtime/bundle.ts';
 import { InputError } from '../../runtime/errors.ts';
 import { blake3, toHex } from '../../runtime/hash.ts';
 import { parseManifest } from '../../runtime/manifest/parse.ts';
@@ -16,14 +23,24 @@ import { arbEntry } from './fixtures.ts';
 const enc = new TextEncoder();
 const packr = new Packr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: false });
 
-function makeBundle(opts: { writes?: Uint8Array[]; stdin?: Uint8Array; outputs?: Map<string, Uint8Array>; input?: Uint8Array } = {}): BundleContents {
-  const manifest = parseManifest(`apiVersion: docklock/v1\nkind: Cage\nmodule: ./m.wasm\nfiles: { inputs: [{ host: ./x, guest: /input/x.txt }] }\nlimits: { fuel: 1000000 }\n`);
+function makeBundle(
+  opts: { writes?: Uint8Array[]; stdin?: Uint8Array; outputs?: Map<string, Uint8Array>; input?: Uint8Array } = {},
+): BundleContents {
+  const manifest = parseManifest(
+    `apiVersion: docklock/v1\nkind: Cage\nmodule: ./m.wasm\nfiles: { inputs: [{ host: ./x, guest: /input/x.txt }] }\nlimits: { fuel: 1000000 }\n`,
+  );
   const module = Uint8Array.of(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00);
   const stdin = opts.stdin ?? enc.encode('question');
   const inputs = new Map([['/input/x.txt', opts.input ?? enc.encode('input file')]]);
   const log = new WitnessLog();
   (opts.writes ?? [Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8), Uint8Array.of(9)]).forEach((w, i) =>
-    log.append({ name: 'wasi_snapshot_preview1.random_get', args: [1024, w.length], result: 0, writes: [{ ptr: 1024, bytes: w }], fuel: BigInt(i * 10) }),
+    log.append({
+      name: 'wasi_snapshot_preview1.random_get',
+      args: [1024, w.length],
+      result: 0,
+      writes: [{ ptr: 1024, bytes: w }],
+      fuel: BigInt(i * 10),
+    }),
   );
   const { root } = log.finalize();
   const result: RunResult = {
@@ -75,7 +92,11 @@ describe('bundle', () => {
     const src = makeBundle();
     const bytes = encodeBundle(src);
     const b = decodeBundle(bytes);
-    expect(b.manifest).toEqual({ ...src.manifest, module: '', files: { ...src.manifest.files, inputs: [{ guest: '/input/x.txt' }] } });
+    expect(b.manifest).toEqual({
+      ...src.manifest,
+      module: '',
+      files: { ...src.manifest.files, inputs: [{ guest: '/input/x.txt' }] },
+    });
     expect(b.module).toEqual(src.module);
     expect(b.stdin).toEqual(src.stdin);
     expect(b.inputs).toEqual(src.inputs);
@@ -88,7 +109,7 @@ describe('bundle', () => {
     expect(toHex(v.resultHash)).toBe(toHex(v.expectedResultHash));
   });
 
-  it('stores a run\'s encoded witness as is, and decodes it lazily only when asked', () => {
+  it("stores a run's encoded witness as is, and decodes it lazily only when asked", () => {
     const src = makeBundle();
     const encoded = encodeEntries(src.witness as WitnessEntry[]);
     expect(toHex(encodeBundle({ ...src, witness: encoded }))).toBe(toHex(encodeBundle(src)));
@@ -99,7 +120,9 @@ describe('bundle', () => {
     const broken = encodeBundle({ ...src, witness: Uint8Array.of(0x91, 0x02) }); // [2]: an unknown entry version
     expect(codeOf(broken)).toBe('DL_ERR_BUNDLE_SCHEMA');
     const b = decodeBundle(broken, { lazyWitness: true });
-    expect(() => b.witness).toThrow(expect.objectContaining({ code: 'DL_ERR_BUNDLE_SCHEMA', where: { field: 'witness.0', entry: 0 } }));
+    expect(() => b.witness).toThrow(
+      expect.objectContaining({ code: 'DL_ERR_BUNDLE_SCHEMA', where: { field: 'witness.0', entry: 0 } }),
+    );
   });
 
   it('round-trips arbitrary witness entries, stdin and outputs (property)', () => {
@@ -109,11 +132,23 @@ describe('bundle', () => {
         fc.uint8Array({ maxLength: 300 }),
         fc.dictionary(fc.stringMatching(/^[a-z]{1,8}$/), fc.uint8Array({ maxLength: 50 })),
         (entries, stdin, outs) => {
-          const src = makeBundle({ stdin, outputs: new Map(Object.entries(outs).map(([k, v]) => [`/output/${k}`, v])) });
-          const witness = entries.map((e, i) => ({ ...e, index: i, args: e.args.map((a) => (Object.is(a, -0) ? 0 : a)), result: Object.is(e.result, -0) ? 0 : e.result }));
+          const src = makeBundle({
+            stdin,
+            outputs: new Map(Object.entries(outs).map(([k, v]) => [`/output/${k}`, v])),
+          });
+          const witness = entries.map((e, i) => ({
+            ...e,
+            index: i,
+            args: e.args.map((a) => (Object.is(a, -0) ? 0 : a)),
+            result: Object.is(e.result, -0) ? 0 : e.result,
+          }));
           const log = new WitnessLog();
           witness.forEach(({ index: _, ...e }) => log.append(e));
-          const full = { ...src, witness: log.entries(), result: { ...src.result, witnessEntries: log.length, witnessRoot: log.finalize().root } };
+          const full = {
+            ...src,
+            witness: log.entries(),
+            result: { ...src.result, witnessEntries: log.length, witnessRoot: log.finalize().root },
+          };
           const b = decodeBundle(encodeBundle(full));
           expect(b.witness).toEqual(log.entries());
           expect(b.result).toEqual(full.result);
@@ -148,7 +183,9 @@ describe('bundle', () => {
   });
 
   it('rejects bad magic and unknown versions', () => {
-    expect(codeOf(enc.encode('PK\u0003\u0004 a zip file, not a bundle........................................'))).toBe('DL_ERR_BUNDLE_BAD_MAGIC');
+    expect(codeOf(enc.encode('PK\u0003\u0004 a zip file, not a bundle........................................'))).toBe(
+      'DL_ERR_BUNDLE_BAD_MAGIC',
+    );
     expect(codeOf(wrap(Uint8Array.of(0xc0), { version: 3 }))).toBe('DL_ERR_BUNDLE_UNSUPPORTED_VERSION');
   });
 
@@ -181,7 +218,13 @@ describe('bundle', () => {
     const variants: [number, unknown][] = [
       [0, Uint8Array.of(0x90)],
       [1, 'not bytes'],
-      [3, [['/b', Uint8Array.of(1)], ['/a', Uint8Array.of(2)]]],
+      [
+        3,
+        [
+          ['/b', Uint8Array.of(1)],
+          ['/a', Uint8Array.of(2)],
+        ],
+      ],
       [3, [['relative', Uint8Array.of(1)]]],
       [4, [[1, 0, 'x', [], null, [], 5n, null]]],
       [4, packr.pack([1, 0, 'x', [], null, [], 5, null])],
@@ -220,10 +263,19 @@ describe('bundle', () => {
       mut(b);
       return verifyBundle(b).problems.map((p) => p.code);
     };
-    expect(problems((b) => (b.witness[0].writes[0].bytes[0] ^= 1))).toEqual(['DL_ERR_BUNDLE_WITNESS_ROOT_MISMATCH', 'DL_ERR_BUNDLE_RESULT_HASH_MISMATCH']);
+    expect(problems((b) => (b.witness[0].writes[0].bytes[0] ^= 1))).toEqual([
+      'DL_ERR_BUNDLE_WITNESS_ROOT_MISMATCH',
+      'DL_ERR_BUNDLE_RESULT_HASH_MISMATCH',
+    ]);
     expect(problems((b) => b.witness.pop())).toContain('DL_ERR_BUNDLE_WITNESS_COUNT_MISMATCH');
-    expect(problems((b) => (b.module = Uint8Array.of(0)))).toEqual(['DL_ERR_BUNDLE_MODULE_HASH_MISMATCH', 'DL_ERR_BUNDLE_RESULT_HASH_MISMATCH']);
-    expect(problems((b) => (b.stdin = Uint8Array.of(0)))).toEqual(['DL_ERR_BUNDLE_INPUT_HASH_MISMATCH', 'DL_ERR_BUNDLE_RESULT_HASH_MISMATCH']);
+    expect(problems((b) => (b.module = Uint8Array.of(0)))).toEqual([
+      'DL_ERR_BUNDLE_MODULE_HASH_MISMATCH',
+      'DL_ERR_BUNDLE_RESULT_HASH_MISMATCH',
+    ]);
+    expect(problems((b) => (b.stdin = Uint8Array.of(0)))).toEqual([
+      'DL_ERR_BUNDLE_INPUT_HASH_MISMATCH',
+      'DL_ERR_BUNDLE_RESULT_HASH_MISMATCH',
+    ]);
     expect(problems((b) => (b.result.exitCode = 1))).toEqual(['DL_ERR_BUNDLE_RESULT_HASH_MISMATCH']);
     expect(problems((b) => b.inputs.set('/input/y.txt', Uint8Array.of(1)))).toContain('DL_ERR_BUNDLE_INPUTS_MISMATCH');
     expect(problems((b) => (b.result.fuelUsed = 2_000_000n))).toContain('DL_ERR_BUNDLE_FUEL_OVER_LIMIT');

@@ -12,10 +12,15 @@ const value = fc.oneof(
 const arbEntry: fc.Arbitrary<WitnessEntry> = fc
   .record({
     index: fc.nat({ max: 2 ** 32 - 1 }),
-    name: fc.oneof(fc.constantFrom('wasi_snapshot_preview1.random_get', 'docklock.http_request', 'wasi_snapshot_preview1.fd_write'), fc.string({ unit: 'grapheme', maxLength: 40 })),
+    name: fc.oneof(
+      fc.constantFrom('wasi_snapshot_preview1.random_get', 'docklock.http_request', 'wasi_snapshot_preview1.fd_write'),
+      fc.string({ unit: 'grapheme', maxLength: 40 }),
+    ),
     args: fc.array(value, { maxLength: 20 }),
     result: fc.option(value, { nil: null }),
-    writes: fc.array(fc.record({ ptr: fc.nat({ max: 2 ** 32 - 1 }), bytes: fc.uint8Array({ maxLength: 300 }) }), { maxLength: 18 }),
+    writes: fc.array(fc.record({ ptr: fc.nat({ max: 2 ** 32 - 1 }), bytes: fc.uint8Array({ maxLength: 300 }) }), {
+      maxLength: 18,
+    }),
     fuel: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
     data: fc.option(fc.uint8Array({ maxLength: 70_000 }), { nil: undefined, freq: 8 }),
   })
@@ -23,7 +28,6 @@ const arbEntry: fc.Arbitrary<WitnessEntry> = fc
     const { data, ...rest } = r;
     return data === undefined ? rest : { ...rest, data };
   });
-
 
 export { arbEntry };
 
@@ -52,4 +56,3 @@ export function sampleResult(over: Partial<RunResult> = {}): RunResult {
     ...over,
   };
 }
-

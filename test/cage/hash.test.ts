@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { blake3LeafWords, blake3NodeWords, blake3PaddedScratch, blake3SmallInto, LITTLE_ENDIAN, SMALL_MAX } from '../../runtime/blake3-small.ts';
+import {
+  blake3LeafWords,
+  blake3NodeWords,
+  blake3PaddedScratch,
+  blake3SmallInto,
+  LITTLE_ENDIAN,
+  SMALL_MAX,
+} from '../../runtime/blake3-small.ts';
 import { blake3, blake3Into, blake3Parts, blake3Reference, bytesEqual, toHex } from '../../runtime/hash.ts';
 
 describe('blake3', () => {

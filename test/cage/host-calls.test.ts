@@ -25,7 +25,18 @@ describe('Instance.fuelUsedWords', () => {
 
   it('equals fuelUsed() for small and huge budgets, after charges, an overdraft and a new budget', async () => {
     const mod = await compile(wat(LOOP), { imports: ['*'] });
-    for (const budget of [0n, 1n, 1000n, (1n << 32n) - 1n, 1n << 32n, (1n << 32n) + 12_345n, (1n << 53n) - 1n, 1n << 53n, (1n << 53n) + 1n, MAX_FUEL]) {
+    for (const budget of [
+      0n,
+      1n,
+      1000n,
+      (1n << 32n) - 1n,
+      1n << 32n,
+      (1n << 32n) + 12_345n,
+      (1n << 53n) - 1n,
+      1n << 53n,
+      (1n << 53n) + 1n,
+      MAX_FUEL,
+    ]) {
       const inst = mod.instantiateSync({}, { fuel: budget });
       expect(wordsOf(inst)).toBe(inst.fuelUsed());
       try {
@@ -53,7 +64,7 @@ describe('Instance.fuelUsedWords', () => {
     }
   });
 
-  it('instances never see each other\'s value', async () => {
+  it("instances never see each other's value", async () => {
     const mod = await compile(wat(LOOP), { imports: ['*'] });
     const a = mod.instantiateSync({}, { fuel: 1n << 40n });
     const b = mod.instantiateSync({}, { fuel: 1000n });
@@ -80,7 +91,10 @@ function host(calls: HostCalls): Record<Step['fn'], (...a: HostValue[]) => HostV
   calls.mem.attach(memory);
   return {
     get: calls.wrap('test.get', (ptr: number, len: number) => {
-      calls.mem.write(ptr, Uint8Array.from({ length: len }, (_, i) => (ptr + i) & 0xff));
+      calls.mem.write(
+        ptr,
+        Uint8Array.from({ length: len }, (_, i) => (ptr + i) & 0xff),
+      );
       return 0;
     }),
     put: calls.wrap('test.put', (ptr: number, v: bigint) => {
@@ -92,10 +106,14 @@ function host(calls: HostCalls): Record<Step['fn'], (...a: HostValue[]) => HostV
       calls.pendingData = Uint8Array.of(x & 0xff, 1, 2);
       return x / 4;
     }),
-    fault: calls.wrap('test.fault', (ptr: number) => {
-      calls.mem.check(ptr, 1 << 20);
-      throw new GuestFault(ptr, 1);
-    }, -9),
+    fault: calls.wrap(
+      'test.fault',
+      (ptr: number) => {
+        calls.mem.check(ptr, 1 << 20);
+        throw new GuestFault(ptr, 1);
+      },
+      -9,
+    ),
   };
 }
 
@@ -158,9 +176,17 @@ describe('HostCalls.wrap', () => {
     const fuel = diverge(STEPS.map((s, i) => (i === 2 ? { ...s, fuel: s.fuel + (1n << 33n) } : s)));
     expect(fuel.divergence).toMatchObject({ index: 2, import: 'test.big', field: 'fuel' });
     expect(fuel.divergence.actual?.fuel).toBe((1n << 32n) + 1n + (1n << 33n));
-    expect(diverge(STEPS.map((s, i) => (i === 1 ? { ...s, args: [64, 5n] } : s))).divergence).toMatchObject({ index: 1, field: 'args' });
-    expect(diverge(STEPS.map((s, i) => (i === 4 ? { ...s, args: [101, 40] } : s))).divergence).toMatchObject({ index: 4, field: 'args' });
-    expect(diverge(STEPS.map((s, i) => (i === 0 ? { ...s, fn: 'big' as const, args: [7] } : s))).divergence).toMatchObject({ index: 0, field: 'name' });
+    expect(diverge(STEPS.map((s, i) => (i === 1 ? { ...s, args: [64, 5n] } : s))).divergence).toMatchObject({
+      index: 1,
+      field: 'args',
+    });
+    expect(diverge(STEPS.map((s, i) => (i === 4 ? { ...s, args: [101, 40] } : s))).divergence).toMatchObject({
+      index: 4,
+      field: 'args',
+    });
+    expect(
+      diverge(STEPS.map((s, i) => (i === 0 ? { ...s, fn: 'big' as const, args: [7] } : s))).divergence,
+    ).toMatchObject({ index: 0, field: 'name' });
     expect(diverge([...STEPS, STEPS[0]]).divergence).toMatchObject({ index: 5, field: 'extra', expected: null });
     const short = record(STEPS.slice(0, 3), new HostCalls('replay', recorded));
     expect(short.checkComplete()).toMatchObject({ index: 3, field: 'missing' });

@@ -39,8 +39,12 @@ function code(f: () => unknown): string {
 
 describe('the manifest loader', () => {
   it('keeps the manifest hash bytes of the split module (pinned from the code before the split)', () => {
-    expect(toHex(manifestHash(parseManifest(HEAD)))).toBe('afbe6a615a281a91bd60a6508d60abb021cc3c7142c88b422a92adefbe02e9bd');
-    expect(toHex(manifestHash(parseManifest(FULL)))).toBe('bf04fb75be689a11b882c4a2e8f1b83c4c4ec8c3c6c3f1c4d808dde6e28ed9ce');
+    expect(toHex(manifestHash(parseManifest(HEAD)))).toBe(
+      'afbe6a615a281a91bd60a6508d60abb021cc3c7142c88b422a92adefbe02e9bd',
+    );
+    expect(toHex(manifestHash(parseManifest(FULL)))).toBe(
+      'bf04fb75be689a11b882c4a2e8f1b83c4c4ec8c3c6c3f1c4d808dde6e28ed9ce',
+    );
   });
 
   it.each(HOSTILE)('refuses %s from a file with the same code as parseManifest', (_what, text, expected) => {
@@ -55,7 +59,15 @@ describe('the manifest loader', () => {
     const dir = tempDir();
     const file = join(dir, 'cage.yaml');
     writeFileSync(file, `${HEAD}args: [a]\nenv: { X: "1" }\n`);
-    const { manifest, baseDir } = loadManifest(file, { fuel: '77', memory: '1MiB', args: ['b'], env: { Y: '2' }, network: 'record', allowHosts: ['h:1'], inputs: [{ host: 'in.txt', guest: '/input/in.txt' }] });
+    const { manifest, baseDir } = loadManifest(file, {
+      fuel: '77',
+      memory: '1MiB',
+      args: ['b'],
+      env: { Y: '2' },
+      network: 'record',
+      allowHosts: ['h:1'],
+      inputs: [{ host: 'in.txt', guest: '/input/in.txt' }],
+    });
     expect(baseDir).toBe(dir);
     expect(manifest.limits.fuel).toBe(77n);
     expect(manifest.limits.memory).toBe(1 << 20);
@@ -64,12 +76,20 @@ describe('the manifest loader', () => {
     expect(manifest.network).toMatchObject({ mode: 'record', allow: ['h:1'] });
     expect(manifest.grants).toEqual([...MANIFEST_DEFAULTS.grants, 'net'].sort());
     expect(manifest.files.inputs).toEqual([{ host: 'in.txt', guest: '/input/in.txt' }]);
-    expect(loadManifest(undefined, { module: 'm.wasm', network: 'deny' }).manifest.grants).toEqual([...MANIFEST_DEFAULTS.grants].sort());
+    expect(loadManifest(undefined, { module: 'm.wasm', network: 'deny' }).manifest.grants).toEqual(
+      [...MANIFEST_DEFAULTS.grants].sort(),
+    );
   });
 
   it('leaves a section of the wrong type for a coded error, never a crash', () => {
     expect(code(() => applyManifestOverrides({ limits: 5 }, { fuel: 1 }))).toBe('DL_ERR_MANIFEST_TYPE');
-    expect(code(() => parseManifest(applyManifestOverrides({ apiVersion: 'docklock/v1', kind: 'Cage', module: 'a', args: 'x' }, { args: ['y'] })))).toBe('DL_ERR_MANIFEST_TYPE');
+    expect(
+      code(() =>
+        parseManifest(
+          applyManifestOverrides({ apiVersion: 'docklock/v1', kind: 'Cage', module: 'a', args: 'x' }, { args: ['y'] }),
+        ),
+      ),
+    ).toBe('DL_ERR_MANIFEST_TYPE');
   });
 
   it.each(HOSTILE)('refuses %s in a challenge folder with the same code', async (_what, text, expected) => {

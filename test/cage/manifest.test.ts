@@ -58,7 +58,15 @@ describe('parseManifest', () => {
   it('fills every default for a minimal manifest', () => {
     const m = parseManifest(MIN);
     expect(m.entry).toBe('_start');
-    expect(m.limits).toEqual({ fuel: 10_000_000_000n, memory: 256 * 2 ** 20, stack: 65536, stdout: 2 ** 20, stderr: 2 ** 20, output: 16 * 2 ** 20, wallClockMs: 60_000 });
+    expect(m.limits).toEqual({
+      fuel: 10_000_000_000n,
+      memory: 256 * 2 ** 20,
+      stack: 65536,
+      stdout: 2 ** 20,
+      stderr: 2 ** 20,
+      output: 16 * 2 ** 20,
+      wallClockMs: 60_000,
+    });
     expect(m.determinism.seed).toEqual(new Uint8Array(32));
     expect(m.determinism.clock).toEqual({ start: 1_700_000_000_000_000_000n, step: 1_000_000n });
     expect(m.files).toEqual({ inputs: [], output: '/output', scratch: '/tmp', writable: [] });
@@ -80,7 +88,12 @@ describe('parseManifest', () => {
     expect(m.env).toEqual({ A_1: '1', MODE: 'fast' });
     expect(m.args).toEqual(['--level', '3']);
     expect(m.network.allow).toEqual(['10.0.0.1:8080', 'api.example.com:443']);
-    expect(m.network.limits).toEqual({ maxRequests: 4, maxRequestBytes: 2 ** 20, maxResponseBytes: 2 * 2 ** 20, timeoutMs: 10_000 });
+    expect(m.network.limits).toEqual({
+      maxRequests: 4,
+      maxRequestBytes: 2 ** 20,
+      maxResponseBytes: 2 * 2 ** 20,
+      timeoutMs: 10_000,
+    });
     expect(m.grants).toEqual(['net', 'random', 'wasi']);
   });
 
@@ -88,12 +101,24 @@ describe('parseManifest', () => {
     const m = parseManifest(FULL_YAML);
     const json = JSON.stringify({
       grants: ['random', 'net', 'wasi'],
-      network: { limits: { maxResponseBytes: '2MiB', maxRequests: 4 }, allow: ['10.0.0.1:8080', 'api.example.com:443'], mode: 'record' },
+      network: {
+        limits: { maxResponseBytes: '2MiB', maxRequests: 4 },
+        allow: ['10.0.0.1:8080', 'api.example.com:443'],
+        mode: 'record',
+      },
       args: ['--level', '3'],
       env: { A_1: '1', MODE: 'fast' },
       files: { inputs: [{ guest: '/input/a.txt' }, { guest: '/input/b.txt', host: './elsewhere/b.txt' }] },
       determinism: { clock: { step: 250, start: '1800000000000000000' }, seed: SEED.toUpperCase() },
-      limits: { wallClockMs: 5000, output: 1048576, stderr: '4096', stdout: '64 KiB', stack: 2000, memory: 67108864, fuel: 20000000000 },
+      limits: {
+        wallClockMs: 5000,
+        output: 1048576,
+        stderr: '4096',
+        stdout: '64 KiB',
+        stack: 2000,
+        memory: 67108864,
+        fuel: 20000000000,
+      },
       entry: 'run',
       module: '/somewhere/else/challenge.wasm',
       kind: 'Cage',
@@ -106,7 +131,15 @@ describe('parseManifest', () => {
 
   it('canonical bytes change when anything that affects the run changes', () => {
     const base = toHex(manifestHash(parseManifest(MIN)));
-    for (const extra of ['entry: main', 'limits: { fuel: 5 }', `determinism: { seed: "${SEED}" }`, 'env: { A: b }', 'args: [x]', 'grants: [wasi]', 'files: { inputs: [{ guest: /in }] }']) {
+    for (const extra of [
+      'entry: main',
+      'limits: { fuel: 5 }',
+      `determinism: { seed: "${SEED}" }`,
+      'env: { A: b }',
+      'args: [x]',
+      'grants: [wasi]',
+      'files: { inputs: [{ guest: /in }] }',
+    ]) {
       expect(toHex(manifestHash(parseManifest(MIN + extra))), extra).not.toBe(base);
     }
   });
@@ -118,11 +151,25 @@ describe('parseManifest', () => {
           fuel: fc.bigInt({ min: 1n, max: (1n << 63n) - 1n }),
           pages: fc.integer({ min: 0, max: 65536 }),
           start: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
-          env: fc.dictionary(fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,8}$/), fc.string({ maxLength: 10 }).filter((s) => !s.includes('\0'))),
-          args: fc.array(fc.string({ maxLength: 10 }).filter((s) => !s.includes('\0')), { maxLength: 5 }),
+          env: fc.dictionary(
+            fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,8}$/),
+            fc.string({ maxLength: 10 }).filter((s) => !s.includes('\0')),
+          ),
+          args: fc.array(
+            fc.string({ maxLength: 10 }).filter((s) => !s.includes('\0')),
+            { maxLength: 5 },
+          ),
         }),
         ({ fuel, pages, start, env, args }) => {
-          const m = parseManifest({ apiVersion: 'docklock/v1', kind: 'Cage', module: 'x.wasm', limits: { fuel, memory: pages * 65536 }, determinism: { clock: { start } }, env, args });
+          const m = parseManifest({
+            apiVersion: 'docklock/v1',
+            kind: 'Cage',
+            module: 'x.wasm',
+            limits: { fuel, memory: pages * 65536 },
+            determinism: { clock: { start } },
+            env,
+            args,
+          });
           const bytes = canonicalManifestBytes(m);
           const back = decodeCanonicalManifest(bytes);
           expect(back).toEqual({ ...m, module: '' });
@@ -141,9 +188,15 @@ describe('parseManifest', () => {
   it('rejects unknown keys at every level, naming the dotted path', () => {
     expect(withField('limit', 'limit: {}').code).toBe('DL_ERR_MANIFEST_UNKNOWN_FIELD');
     expect(withField('limits.memroy', 'limits: { memroy: 1 }').code).toBe('DL_ERR_MANIFEST_UNKNOWN_FIELD');
-    expect(withField('determinism.clock.tick', 'determinism: { clock: { tick: 1 } }').code).toBe('DL_ERR_MANIFEST_UNKNOWN_FIELD');
-    expect(withField('files.inputs.0.mode', 'files: { inputs: [{ guest: /a, mode: rw }] }').code).toBe('DL_ERR_MANIFEST_UNKNOWN_FIELD');
-    expect(withField('network.limits.max', 'network: { limits: { max: 1 } }').code).toBe('DL_ERR_MANIFEST_UNKNOWN_FIELD');
+    expect(withField('determinism.clock.tick', 'determinism: { clock: { tick: 1 } }').code).toBe(
+      'DL_ERR_MANIFEST_UNKNOWN_FIELD',
+    );
+    expect(withField('files.inputs.0.mode', 'files: { inputs: [{ guest: /a, mode: rw }] }').code).toBe(
+      'DL_ERR_MANIFEST_UNKNOWN_FIELD',
+    );
+    expect(withField('network.limits.max', 'network: { limits: { max: 1 } }').code).toBe(
+      'DL_ERR_MANIFEST_UNKNOWN_FIELD',
+    );
   });
 
   it('rejects bad values with a code, the field and what is allowed', () => {
@@ -162,15 +215,31 @@ describe('parseManifest', () => {
       ['files.inputs.0.guest', 'files: { inputs: [{ guest: /output/x }] }', 'DL_ERR_MANIFEST_PATH_OVERLAP'],
       ['files.inputs.0.guest', 'files: { inputs: [{ guest: /tmp }] }', 'DL_ERR_MANIFEST_PATH_OVERLAP'],
       ['files.inputs.1.guest', 'files: { inputs: [{ guest: /in }, { guest: /in/x }] }', 'DL_ERR_MANIFEST_PATH_OVERLAP'],
-      ['files.inputs.0.guest', 'files: { output: /data/out, inputs: [{ guest: /data }] }', 'DL_ERR_MANIFEST_PATH_OVERLAP'],
+      [
+        'files.inputs.0.guest',
+        'files: { output: /data/out, inputs: [{ guest: /data }] }',
+        'DL_ERR_MANIFEST_PATH_OVERLAP',
+      ],
       ['files.inputs.0.guest', 'files: { inputs: [{ host: ./x }] }', 'DL_ERR_MANIFEST_MISSING_FIELD'],
       ['env.1BAD', 'env: { 1BAD: x }', 'DL_ERR_MANIFEST_ENV'],
       ['env.N', 'env: { N: 3 }', 'DL_ERR_MANIFEST_ENV'],
       ['args.0', 'args: [3]', 'DL_ERR_MANIFEST_TYPE'],
       ['network.mode', 'network: { mode: open }', 'DL_ERR_MANIFEST_NETWORK_MODE'],
-      ['network.allow.0', 'network: { mode: record, allow: ["*.example.com:443"] }\ngrants: [net]', 'DL_ERR_MANIFEST_NETWORK_ALLOW'],
-      ['network.allow.0', 'network: { mode: record, allow: ["https://a.com:443"] }\ngrants: [net]', 'DL_ERR_MANIFEST_NETWORK_ALLOW'],
-      ['network.allow.0', 'network: { mode: record, allow: ["a.com:70000"] }\ngrants: [net]', 'DL_ERR_MANIFEST_NETWORK_ALLOW'],
+      [
+        'network.allow.0',
+        'network: { mode: record, allow: ["*.example.com:443"] }\ngrants: [net]',
+        'DL_ERR_MANIFEST_NETWORK_ALLOW',
+      ],
+      [
+        'network.allow.0',
+        'network: { mode: record, allow: ["https://a.com:443"] }\ngrants: [net]',
+        'DL_ERR_MANIFEST_NETWORK_ALLOW',
+      ],
+      [
+        'network.allow.0',
+        'network: { mode: record, allow: ["a.com:70000"] }\ngrants: [net]',
+        'DL_ERR_MANIFEST_NETWORK_ALLOW',
+      ],
       ['network.allow', 'network: { allow: ["a.com:443"] }', 'DL_ERR_MANIFEST_CONFLICT'],
       ['grants', 'network: { mode: record }', 'DL_ERR_MANIFEST_CONFLICT'],
       ['network.mode', 'grants: [net]', 'DL_ERR_MANIFEST_CONFLICT'],
@@ -186,14 +255,22 @@ describe('parseManifest', () => {
   });
 
   it('rejects wrong apiVersion, kind, missing module, and non-YAML', () => {
-    expect(inputError(() => parseManifest('apiVersion: docklock/v2\nkind: Cage\nmodule: a')).code).toBe('DL_ERR_MANIFEST_API_VERSION');
-    expect(inputError(() => parseManifest('apiVersion: docklock/v1\nkind: Pod\nmodule: a')).code).toBe('DL_ERR_MANIFEST_KIND');
-    expect(inputError(() => parseManifest('apiVersion: docklock/v1\nkind: Cage')).code).toBe('DL_ERR_MANIFEST_MISSING_FIELD');
+    expect(inputError(() => parseManifest('apiVersion: docklock/v2\nkind: Cage\nmodule: a')).code).toBe(
+      'DL_ERR_MANIFEST_API_VERSION',
+    );
+    expect(inputError(() => parseManifest('apiVersion: docklock/v1\nkind: Pod\nmodule: a')).code).toBe(
+      'DL_ERR_MANIFEST_KIND',
+    );
+    expect(inputError(() => parseManifest('apiVersion: docklock/v1\nkind: Cage')).code).toBe(
+      'DL_ERR_MANIFEST_MISSING_FIELD',
+    );
     expect(inputError(() => parseManifest('a: [')).code).toBe('DL_ERR_MANIFEST_SYNTAX');
     expect(inputError(() => parseManifest('a: 1\na: 2')).code).toBe('DL_ERR_MANIFEST_SYNTAX');
     expect(inputError(() => parseManifest('- 1')).code).toBe('DL_ERR_MANIFEST_TYPE');
     expect(inputError(() => parseManifest(MIN + 'entry: !custom x')).code).toBe('DL_ERR_MANIFEST_SYNTAX');
-    expect(inputError(() => parseManifest('a: &a [1]\nb: [*a, *a, *a]\n' + 'c: [' + '*a, '.repeat(200) + '*a]')).code).toBe('DL_ERR_MANIFEST_SYNTAX');
+    expect(
+      inputError(() => parseManifest('a: &a [1]\nb: [*a, *a, *a]\n' + 'c: [' + '*a, '.repeat(200) + '*a]')).code,
+    ).toBe('DL_ERR_MANIFEST_SYNTAX');
   });
 
   it('never throws anything but InputError on arbitrary text (property)', () => {

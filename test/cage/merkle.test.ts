@@ -30,7 +30,9 @@ function naivePath(m: number, d: Uint8Array[]): Uint8Array[] {
   const n = d.length;
   if (n <= 1) return [];
   const k = largestPow2Below(n);
-  return m < k ? [...naivePath(m, d.slice(0, k)), naiveMth(d.slice(k))] : [...naivePath(m - k, d.slice(k)), naiveMth(d.slice(0, k))];
+  return m < k
+    ? [...naivePath(m, d.slice(0, k)), naiveMth(d.slice(k))]
+    : [...naivePath(m - k, d.slice(k)), naiveMth(d.slice(0, k))];
 }
 
 function largestPow2Below(n: number): number {
@@ -110,7 +112,15 @@ describe('merkle tree (RFC 9162 §2.1)', () => {
   it('any altered byte of path, leaf or root, a changed index, or a dropped/extra path element fails (property)', () => {
     const arb = fc
       .integer({ min: 2, max: 70 })
-      .chain((n) => fc.record({ n: fc.constant(n), i: fc.integer({ min: 0, max: n - 1 }), pick: fc.nat(), bit: fc.integer({ min: 0, max: 7 }), delta: fc.integer({ min: 1, max: 80 }) }));
+      .chain((n) =>
+        fc.record({
+          n: fc.constant(n),
+          i: fc.integer({ min: 0, max: n - 1 }),
+          pick: fc.nat(),
+          bit: fc.integer({ min: 0, max: 7 }),
+          delta: fc.integer({ min: 1, max: 80 }),
+        }),
+      );
     fc.assert(
       fc.property(arb, ({ n, i, pick, bit, delta }) => {
         const hashes = leavesOf(n).map(leafHash);

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { blake3, toHex } from '../../runtime/hash.ts';
-import { canonicalResultBytes, compareUtf8, inputHash, resultHash, resultToJson, type RunResult } from '../../runtime/result.ts';
+import {
+  canonicalResultBytes,
+  compareUtf8,
+  inputHash,
+  resultHash,
+  resultToJson,
+  type RunResult,
+} from '../../runtime/result.ts';
 import { h, sampleResult } from './fixtures.ts';
 
 describe('resultHash', () => {
@@ -21,8 +28,18 @@ describe('resultHash', () => {
       { stdout: new TextEncoder().encode('hello!\n') },
       { stderr: Uint8Array.of(0) },
       { outputs: new Map([['/output/a.txt', Uint8Array.of(1)]]) },
-      { outputs: new Map([['/output/a.txt', Uint8Array.of(1)], ['/output/b.txt', Uint8Array.of(3)]]) },
-      { outputs: new Map([['/output/a.txt', Uint8Array.of(1)], ['/output/c.txt', Uint8Array.of(2)]]) },
+      {
+        outputs: new Map([
+          ['/output/a.txt', Uint8Array.of(1)],
+          ['/output/b.txt', Uint8Array.of(3)],
+        ]),
+      },
+      {
+        outputs: new Map([
+          ['/output/a.txt', Uint8Array.of(1)],
+          ['/output/c.txt', Uint8Array.of(2)],
+        ]),
+      },
       { witnessRoot: h('other') },
       { moduleHash: h('other') },
       { manifestHash: h('other') },
@@ -72,12 +89,28 @@ describe('resultToJson', () => {
 
 describe('inputHash and ordering', () => {
   it('depends on stdin and file contents and paths, not on map order', () => {
-    const a = new Map([['/in/x', Uint8Array.of(1)], ['/in/y', Uint8Array.of(2)]]);
-    const b = new Map([['/in/y', Uint8Array.of(2)], ['/in/x', Uint8Array.of(1)]]);
+    const a = new Map([
+      ['/in/x', Uint8Array.of(1)],
+      ['/in/y', Uint8Array.of(2)],
+    ]);
+    const b = new Map([
+      ['/in/y', Uint8Array.of(2)],
+      ['/in/x', Uint8Array.of(1)],
+    ]);
     const base = toHex(inputHash(Uint8Array.of(9), a));
     expect(toHex(inputHash(Uint8Array.of(9), b))).toBe(base);
     expect(toHex(inputHash(Uint8Array.of(8), a))).not.toBe(base);
-    expect(toHex(inputHash(Uint8Array.of(9), new Map([['/in/x', Uint8Array.of(1)], ['/in/z', Uint8Array.of(2)]])))).not.toBe(base);
+    expect(
+      toHex(
+        inputHash(
+          Uint8Array.of(9),
+          new Map([
+            ['/in/x', Uint8Array.of(1)],
+            ['/in/z', Uint8Array.of(2)],
+          ]),
+        ),
+      ),
+    ).not.toBe(base);
   });
 
   it('sorts paths by UTF-8 bytes, not UTF-16 units', () => {

@@ -3,10 +3,23 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../../runtime/errors.ts';
 import type { WitnessEntry } from '../../runtime/witness/entry.ts';
 import { arbEntry } from './fixtures.ts';
-import { decodeEntries, decodeEntry, encodeEntries, encodeEntry, entryTuple, EntryEncoder, WITNESS_ENTRY_VERSION, witnessPackr } from '../../runtime/witness/encoding.ts';
+import {
+  decodeEntries,
+  decodeEntry,
+  encodeEntries,
+  encodeEntry,
+  entryTuple,
+  EntryEncoder,
+  WITNESS_ENTRY_VERSION,
+  witnessPackr,
+} from '../../runtime/witness/encoding.ts';
 
 /** Object.is keeps -0 apart from 0, which MessagePack's integer formats do not. */
-const normalise = (e: WitnessEntry): WitnessEntry => ({ ...e, args: e.args.map((a) => (Object.is(a, -0) ? 0 : a)), result: Object.is(e.result, -0) ? 0 : e.result });
+const normalise = (e: WitnessEntry): WitnessEntry => ({
+  ...e,
+  args: e.args.map((a) => (Object.is(a, -0) ? 0 : a)),
+  result: Object.is(e.result, -0) ? 0 : e.result,
+});
 
 describe('witness entry encoding', () => {
   it('round-trips every entry, keeping number and bigint apart (property)', () => {
@@ -93,14 +106,20 @@ describe('witness entry encoding', () => {
 
   it('random bytes and mutated encodings never crash the decoder (property)', () => {
     fc.assert(
-      fc.property(arbEntry, fc.nat(), fc.integer({ min: 1, max: 255 }), fc.uint8Array({ maxLength: 64 }), (e, pos, x, junk) => {
-        const b = encodeEntry(e).slice();
-        b[pos % b.length] ^= x;
-        const code = codeOf(b);
-        expect(code === 'ok' || code.startsWith('DL_ERR_WITNESS_')).toBe(true);
-        const j = codeOf(junk);
-        expect(j === 'ok' || j.startsWith('DL_ERR_WITNESS_')).toBe(true);
-      }),
+      fc.property(
+        arbEntry,
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        fc.uint8Array({ maxLength: 64 }),
+        (e, pos, x, junk) => {
+          const b = encodeEntry(e).slice();
+          b[pos % b.length] ^= x;
+          const code = codeOf(b);
+          expect(code === 'ok' || code.startsWith('DL_ERR_WITNESS_')).toBe(true);
+          const j = codeOf(junk);
+          expect(j === 'ok' || j.startsWith('DL_ERR_WITNESS_')).toBe(true);
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -112,7 +131,9 @@ describe('witness entry sequences', () => {
       fc.property(fc.array(arbEntry, { maxLength: 12 }), (list) => {
         const entries = list.map((e, i) => normalise({ ...e, index: i }));
         const blob = encodeEntries(entries);
-        expect(Buffer.from(blob).toString('hex')).toBe(entries.map((e) => Buffer.from(encodeEntry(e)).toString('hex')).join(''));
+        expect(Buffer.from(blob).toString('hex')).toBe(
+          entries.map((e) => Buffer.from(encodeEntry(e)).toString('hex')).join(''),
+        );
         expect(decodeEntries(blob)).toEqual(entries);
       }),
       { numRuns: 150 },
@@ -121,18 +142,32 @@ describe('witness entry sequences', () => {
 
   it('rejects truncated sequences and out-of-place indices with coded errors', () => {
     const base = { name: 'x', args: [], result: null, writes: [], fuel: 0n };
-    const blob = encodeEntries([{ ...base, index: 0 }, { ...base, index: 1 }]);
+    const blob = encodeEntries([
+      { ...base, index: 0 },
+      { ...base, index: 1 },
+    ]);
     expect(decodeEntries(new Uint8Array(0))).toEqual([]);
-    expect(() => decodeEntries(blob.subarray(0, blob.length - 1))).toThrow(expect.objectContaining({ code: 'DL_ERR_WITNESS_MALFORMED' }));
-    expect(() => decodeEntries(encodeEntries([{ ...base, index: 1 }]))).toThrow(expect.objectContaining({ code: 'DL_ERR_WITNESS_SCHEMA', where: { entry: 0, field: 'index' } }));
+    expect(() => decodeEntries(blob.subarray(0, blob.length - 1))).toThrow(
+      expect.objectContaining({ code: 'DL_ERR_WITNESS_MALFORMED' }),
+    );
+    expect(() => decodeEntries(encodeEntries([{ ...base, index: 1 }]))).toThrow(
+      expect.objectContaining({ code: 'DL_ERR_WITNESS_SCHEMA', where: { entry: 0, field: 'index' } }),
+    );
   });
 
   it('rejects more arguments or names than a witness log holds, and accepts the limits', () => {
     const base = { name: 'x', result: null, writes: [], fuel: 0n };
-    expect(decodeEntries(encodeEntries([{ ...base, index: 0, args: new Array<number>(255).fill(1) }]))[0].args).toHaveLength(255);
-    expect(() => decodeEntries(encodeEntries([{ ...base, index: 0, args: new Array<number>(256).fill(1) }]))).toThrow(expect.objectContaining({ code: 'DL_ERR_WITNESS_SCHEMA', where: { entry: 0, field: 'args' } }));
-    const named = (n: number) => Array.from({ length: n }, (_, i) => ({ ...base, index: i, args: [], name: `m.f${i}` }));
+    expect(
+      decodeEntries(encodeEntries([{ ...base, index: 0, args: new Array<number>(255).fill(1) }]))[0].args,
+    ).toHaveLength(255);
+    expect(() => decodeEntries(encodeEntries([{ ...base, index: 0, args: new Array<number>(256).fill(1) }]))).toThrow(
+      expect.objectContaining({ code: 'DL_ERR_WITNESS_SCHEMA', where: { entry: 0, field: 'args' } }),
+    );
+    const named = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ ...base, index: i, args: [], name: `m.f${i}` }));
     expect(decodeEntries(encodeEntries(named(65_536)))).toHaveLength(65_536);
-    expect(() => decodeEntries(encodeEntries(named(65_537)))).toThrow(expect.objectContaining({ code: 'DL_ERR_WITNESS_SCHEMA', where: { entry: 65_536, field: 'name' } }));
+    expect(() => decodeEntries(encodeEntries(named(65_537)))).toThrow(
+      expect.objectContaining({ code: 'DL_ERR_WITNESS_SCHEMA', where: { entry: 65_536, field: 'name' } }),
+    );
   });
 });

@@ -52,7 +52,9 @@ describe('WitnessLog', () => {
   });
 
   it('empty log has root H("")', () => {
-    expect(toHex(new WitnessLog().finalize().root)).toBe('af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262');
+    expect(toHex(new WitnessLog().finalize().root)).toBe(
+      'af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262',
+    );
   });
 
   it('commitEntries rejects entries out of position', () => {
@@ -69,7 +71,9 @@ describe('WitnessLog', () => {
     };
     const base = mk((l) => [0, 1].forEach((i) => l.append(call(i, Uint8Array.of(i)))));
     expect(mk((l) => [1, 0].forEach((i) => l.append(call(i, Uint8Array.of(i)))))).not.toBe(base);
-    expect(mk((l) => [0, 1].forEach((i) => l.append({ ...call(i, Uint8Array.of(i)), args: [1024n, 1] })))).not.toBe(base);
+    expect(mk((l) => [0, 1].forEach((i) => l.append({ ...call(i, Uint8Array.of(i)), args: [1024n, 1] })))).not.toBe(
+      base,
+    );
   });
 
   it('stores arbitrary entries exactly, and finalize (from columns) equals commitEntries (property)', () => {
@@ -92,7 +96,8 @@ describe('WitnessLog', () => {
   it('keeps many entries and bytes across arena and column growth, including big writes', () => {
     const log = new WitnessLog();
     const big = new Uint8Array(100_000).map((_, i) => i & 0xff);
-    for (let i = 0; i < 20_000; i++) log.append(call(i, i % 5000 === 0 ? big : Uint8Array.of(i & 0xff, i >> 8, 1, 2, 3, 4, 5, 6)));
+    for (let i = 0; i < 20_000; i++)
+      log.append(call(i, i % 5000 === 0 ? big : Uint8Array.of(i & 0xff, i >> 8, 1, 2, 3, 4, 5, 6)));
     expect(log.length).toBe(20_000);
     expect(log.entry(5000).writes[0].bytes).toEqual(big);
     expect([...log.entry(12_345).writes[0].bytes]).toEqual([12_345 & 0xff, 12_345 >> 8, 1, 2, 3, 4, 5, 6]);
@@ -107,7 +112,9 @@ describe('WitnessLog', () => {
     expect(() => log.append({ ...call(1, Uint8Array.of(1)), fuel: -1n })).toThrow(RangeError);
     expect(() => log.append({ ...call(1, Uint8Array.of(1)), args: [1, 1n << 64n] })).toThrow(RangeError);
     expect(() => log.append({ ...call(1, Uint8Array.of(1)), result: 'x' as unknown as number })).toThrow(TypeError);
-    expect(() => log.append({ ...call(1, Uint8Array.of(1)), writes: [{ ptr: -4, bytes: Uint8Array.of(1) }] })).toThrow(RangeError);
+    expect(() => log.append({ ...call(1, Uint8Array.of(1)), writes: [{ ptr: -4, bytes: Uint8Array.of(1) }] })).toThrow(
+      RangeError,
+    );
     expect(log.length).toBe(1);
     log.append(call(1, Uint8Array.of(2)));
     expect(log.entry(1).args).toEqual([1024, 1]);
@@ -152,7 +159,13 @@ describe('WitnessLog.appendCall (the host-call fast path)', () => {
       const name = `m.f${i % 300}`; // past 255 names: the escaped name id form
       const bytes = i % 15_000 === 7 ? big : Uint8Array.of(i & 0xff, i >> 8, i >> 16);
       const fuel = BigInt(i) * 0x1_0000_0001n;
-      const e = { name, args: [i, -i, i / 3, BigInt(-i)], result: i % 3 === 0 ? null : (BigInt(i) << 40n), writes: [{ ptr: i, bytes }], fuel };
+      const e = {
+        name,
+        args: [i, -i, i / 3, BigInt(-i)],
+        result: i % 3 === 0 ? null : BigInt(i) << 40n,
+        writes: [{ ptr: i, bytes }],
+        fuel,
+      };
       const [lo, hi] = words(fuel);
       expect(log.appendCall(log.intern(name), e.args, e.args.length, e.result, lo, hi, e.writes, undefined)).toBe(i);
       expected.push({ index: i, ...e });
@@ -174,13 +187,29 @@ describe('WitnessLog.appendCall (the host-call fast path)', () => {
     expect(() => log.appendCall(id, [8, 1], 2, 0, 0, 2 ** 32, w, undefined)).toThrow(RangeError);
     expect(() => log.appendCall(id, [8, 1n << 64n], 2, 0, 5, 0, w, undefined)).toThrow(RangeError);
     expect(() => log.appendCall(id, [8, 1], 2, 'x' as unknown as number, 5, 0, w, undefined)).toThrow(TypeError);
-    expect(() => log.appendCall(id, [8, 1], 2, 0, 5, 0, [{ ptr: 2 ** 32, bytes: Uint8Array.of(1) }], undefined)).toThrow(RangeError);
+    expect(() =>
+      log.appendCall(id, [8, 1], 2, 0, 5, 0, [{ ptr: 2 ** 32, bytes: Uint8Array.of(1) }], undefined),
+    ).toThrow(RangeError);
     // A failing append that needed a fresh chunk must not leave an empty one behind.
-    expect(() => log.appendCall(id, [8, 'x' as unknown as number], 2, 0, 5, 0, [{ ptr: 0, bytes: new Uint8Array(10_000) }], undefined)).toThrow(TypeError);
+    expect(() =>
+      log.appendCall(
+        id,
+        [8, 'x' as unknown as number],
+        2,
+        0,
+        5,
+        0,
+        [{ ptr: 0, bytes: new Uint8Array(10_000) }],
+        undefined,
+      ),
+    ).toThrow(TypeError);
     expect(log.length).toBe(1);
     expect(toHex(log.finalize().root)).toBe(before);
     log.appendCall(id, [9, 1], 2, 0, 6, 0, w, undefined);
-    expect(log.entries().map((e) => e.args)).toEqual([[8, 1], [9, 1]]);
+    expect(log.entries().map((e) => e.args)).toEqual([
+      [8, 1],
+      [9, 1],
+    ]);
     expect(toHex(log.finalize().root)).toBe(toHex(commitEntries(log.entries()).root));
   });
 
@@ -190,7 +219,9 @@ describe('WitnessLog.appendCall (the host-call fast path)', () => {
     expect(Object.is(log.entry(0).args[0], -0)).toBe(true);
     expect(Object.is(log.entry(0).args[1], 0)).toBe(true);
     expect(Object.is(log.entry(0).result, -0)).toBe(true);
-    expect(toHex(log.finalize().root)).toBe(toHex(merkleRoot([encodeEntry({ index: 0, name: 'm.f', args: [0, 0], result: 0, writes: [], fuel: 1n })])));
+    expect(toHex(log.finalize().root)).toBe(
+      toHex(merkleRoot([encodeEntry({ index: 0, name: 'm.f', args: [0, 0], result: 0, writes: [], fuel: 1n })])),
+    );
   });
 });
 
@@ -213,11 +244,21 @@ describe('WitnessLog.finalize({ encode: true })', () => {
 describe('WitnessLog raw-word appends, comparison and release', () => {
   const I32 = 0x7f;
   const I64 = 0x7e;
-  const arg = fc.oneof(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }).map((v) => [I32, v] as const), fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }).map((v) => [I64, v] as const));
+  const arg = fc.oneof(
+    fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }).map((v) => [I32, v] as const),
+    fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }).map((v) => [I64, v] as const),
+  );
   const call = fc.record({
     args: fc.array(arg, { maxLength: 15 }),
-    result: fc.oneof(fc.constant(null), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.double()),
-    writes: fc.array(fc.record({ ptr: fc.nat({ max: 2 ** 32 - 1 }), bytes: fc.uint8Array({ maxLength: 9000 }) }), { maxLength: 4 }),
+    result: fc.oneof(
+      fc.constant(null),
+      fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+      fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+      fc.double(),
+    ),
+    writes: fc.array(fc.record({ ptr: fc.nat({ max: 2 ** 32 - 1 }), bytes: fc.uint8Array({ maxLength: 9000 }) }), {
+      maxLength: 4,
+    }),
     fuel: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
     data: fc.option(fc.uint8Array({ maxLength: 40 }), { nil: undefined, freq: 5 }),
   });
@@ -241,7 +282,16 @@ describe('WitnessLog raw-word appends, comparison and release', () => {
           }
           const lo = Number(c.fuel & 0xffff_ffffn);
           const hi = Number(c.fuel >> 32n);
-          viaValues.appendCall(viaValues.intern(`m.f${params.join('_')}`), c.args.map(([, v]) => v), c.args.length, c.result, lo, hi, c.writes, c.data);
+          viaValues.appendCall(
+            viaValues.intern(`m.f${params.join('_')}`),
+            c.args.map(([, v]) => v),
+            c.args.length,
+            c.result,
+            lo,
+            hi,
+            c.writes,
+            c.data,
+          );
           const i = raw.appendRaw(raw.rawShape(id, params, 2), src, c.result, lo, hi, c.writes, c.data);
           // As a replay compares: the entry just appended, against the recording.
           expect(raw.sameEntry(i, viaValues)).toBe(true);
@@ -272,7 +322,13 @@ describe('WitnessLog raw-word appends, comparison and release', () => {
   });
 
   it('sameEntry compares what the leaf hash covers: names by text, -0 as 0, types, bytes and data', () => {
-    const entry = { name: 'm.f', args: [1, 2n], result: 0, writes: [{ ptr: 4, bytes: Uint8Array.of(9, 8, 7) }], fuel: 77n };
+    const entry = {
+      name: 'm.f',
+      args: [1, 2n],
+      result: 0,
+      writes: [{ ptr: 4, bytes: Uint8Array.of(9, 8, 7) }],
+      fuel: 77n,
+    };
     const a = new WitnessLog();
     a.intern('m.other'); // the same name gets a different id in each log
     a.append(entry);
@@ -303,7 +359,8 @@ describe('WitnessLog raw-word appends, comparison and release', () => {
     const first = new WitnessLog();
     const id = first.intern('m.f');
     const bytes = new Uint8Array(64);
-    for (let i = 0; i < 60_000; i++) first.appendCall(id, [i], 1, 0, i, 0, [{ ptr: 0, bytes: bytes.fill(i & 0xff) }], undefined);
+    for (let i = 0; i < 60_000; i++)
+      first.appendCall(id, [i], 1, 0, i, 0, [{ ptr: 0, bytes: bytes.fill(i & 0xff) }], undefined);
     const root = toHex(first.finalize().root);
     const kept = first.entries();
     first.release();
@@ -313,7 +370,8 @@ describe('WitnessLog raw-word appends, comparison and release', () => {
     expect(() => first.appendCall(id, [1], 1, 0, 1, 0, [], undefined)).toThrow(/release/);
     const second = new WitnessLog();
     const id2 = second.intern('m.f');
-    for (let i = 0; i < 60_000; i++) second.appendCall(id2, [-i], 1, 1, i, 0, [{ ptr: 0, bytes: bytes.fill(0xee) }], undefined);
+    for (let i = 0; i < 60_000; i++)
+      second.appendCall(id2, [-i], 1, 1, i, 0, [{ ptr: 0, bytes: bytes.fill(0xee) }], undefined);
     expect(kept[59_999].writes[0].bytes.every((b) => b === (59_999 & 0xff))).toBe(true);
     expect(toHex(commitEntries(kept).root)).toBe(root);
     const unbuilt = new WitnessLog();

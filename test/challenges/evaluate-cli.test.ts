@@ -22,9 +22,18 @@ describe('docklock evaluate', () => {
 
   it("carries the challenge's score details and log lines in --json", () => {
     const primes = exampleDir('primes');
-    const r = cli(['evaluate', primes, join(primes, 'submissions', 'sieve.wasm'), join(primes, 'submissions', 'off-by-one.wasm'), '--json']);
+    const r = cli([
+      'evaluate',
+      primes,
+      join(primes, 'submissions', 'sieve.wasm'),
+      join(primes, 'submissions', 'off-by-one.wasm'),
+      '--json',
+    ]);
     expect(r.code).toBe(0);
-    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { submission: string; details: Record<string, unknown>; log: string[] });
+    const rows = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { submission: string; details: Record<string, unknown>; log: string[] });
     const sieve = rows.find((x) => x.submission.endsWith('sieve.wasm'))!;
     expect(sieve.log).toEqual([expect.stringMatching(/^\[info\] \d+ ranges checked, \d+ fuel$/)]);
     const wrong = rows.find((x) => x.submission.endsWith('off-by-one.wasm'))!;
@@ -37,14 +46,31 @@ describe('docklock evaluate', () => {
     expect(r.code).toBe(0);
     const row = JSON.parse(r.stdout.trim()) as { reason: string; log: string[] };
     expect(row.reason).toBe('forbidden_import');
-    expect(row.log).toContainEqual(expect.stringMatching(/^\[nested\] submission refused: it imports "[^"]+\.[^"]+"; a submission may import nothing \(forbidden_import\)$/));
+    expect(row.log).toContainEqual(
+      expect.stringMatching(
+        /^\[nested\] submission refused: it imports "[^"]+\.[^"]+"; a submission may import nothing \(forbidden_import\)$/,
+      ),
+    );
   });
 
   it('prints JSON lines and writes bundles with --json --bundles', () => {
     const dir = mkdtempSync(join(tmpdir(), 'docklock-eval-'));
     const r = cli(['evaluate', guess, ...subs, '--json', '--bundles', dir]);
     expect(r.code).toBe(0);
-    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { submission: string; score: number; status: string; resultHash: string; bundle: string; run: { fuelUsed: string } });
+    const rows = r.stdout
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            submission: string;
+            score: number;
+            status: string;
+            resultHash: string;
+            bundle: string;
+            run: { fuelUsed: string };
+          },
+      );
     expect(rows.map((x) => x.submission).sort()).toEqual([...subs].sort());
     for (const row of rows) {
       expect(existsSync(row.bundle)).toBe(true);

@@ -72,7 +72,10 @@ afterAll(async () => {
 
 async function load(name: string): Promise<Challenge> {
   if (name !== 'labels') return loadChallenge(exampleDir(name));
-  return loadChallenge(exampleDir(name), { env: { TRUTH_URL: `http://${truth.host}/truth.txt` }, allowHosts: [truth.host] });
+  return loadChallenge(exampleDir(name), {
+    env: { TRUTH_URL: `http://${truth.host}/truth.txt` },
+    allowHosts: [truth.host],
+  });
 }
 
 function submissions(name: string) {
@@ -104,13 +107,16 @@ describe.each(Object.keys(EXPECTED))('example challenge %s', (name) => {
   it('gives identical scores and result hashes when evaluated again', async () => {
     const ch = await load(name);
     const again = await evaluateSubmissions(ch, submissions(name), { jobs: 1 });
-    expect(again.map((e) => [e.submission, e.score, e.status, e.resultHash])).toEqual(first.map((e) => [e.submission, e.score, e.status, e.resultHash]));
+    expect(again.map((e) => [e.submission, e.score, e.status, e.resultHash])).toEqual(
+      first.map((e) => [e.submission, e.score, e.status, e.resultHash]),
+    );
   });
 
   it('writes a bundle per run, and each replays offline to the same result hash', async () => {
     const files = readdirSync(bundles).sort();
     expect(files).toHaveLength(first.length);
-    if (name === 'labels') await close(truth.server).then(async () => (truth = await serve('the network is gone; replay must not ask')));
+    if (name === 'labels')
+      await close(truth.server).then(async () => (truth = await serve('the network is gone; replay must not ask')));
     for (const e of first) {
       const report = await replayDecoded(decodeBundle(new Uint8Array(readFileSync(e.bundle!))));
       expect(report.divergence, e.submission).toBeNull();

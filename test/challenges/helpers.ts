@@ -24,7 +24,9 @@ export function submissionsOf(name: string): SubmissionSource[] {
 }
 
 /** Serves `body` at any path on 127.0.0.1; returns the server and its `host:port`. */
-export async function serve(body: Uint8Array | string): Promise<{ server: Server; host: string; requests: () => number }> {
+export async function serve(
+  body: Uint8Array | string,
+): Promise<{ server: Server; host: string; requests: () => number }> {
   let count = 0;
   const server = createServer((_req, res) => {
     count++;

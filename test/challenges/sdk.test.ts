@@ -29,16 +29,35 @@ afterAll(async () => {
 async function selftest(lang: 'assemblyscript' | 'c') {
   const module = new Uint8Array(readFileSync(join(SDK, lang, 'test', 'selftest.wasm')));
   const manifest = parseManifest({
-    apiVersion: 'docklock/v1', kind: 'Cage', module: 'selftest.wasm',
+    apiVersion: 'docklock/v1',
+    kind: 'Cage',
+    module: 'selftest.wasm',
     limits: { fuel: '100000000', memory: '16MiB' },
     env: { URL: `http://${web.host}/truth` },
     files: { inputs: [{ guest: '/input/submission' }] },
     network: { mode: 'record', allow: [web.host] },
     grants: ['wasi', 'random', 'clock', 'log', 'net', 'nested'],
   });
-  const out = await runCage({ manifest, module, stdin: submission, inputs: new Map([['/input/submission', submission]]), mode: 'record' });
-  const lines = Object.fromEntries(new TextDecoder().decode(out.result.stdout).trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-  return { out, lines, stderr: new TextDecoder().decode(out.result.stderr), score: out.result.outputs.get('/output/score.json') };
+  const out = await runCage({
+    manifest,
+    module,
+    stdin: submission,
+    inputs: new Map([['/input/submission', submission]]),
+    mode: 'record',
+  });
+  const lines = Object.fromEntries(
+    new TextDecoder()
+      .decode(out.result.stdout)
+      .trim()
+      .split('\n')
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+  return {
+    out,
+    lines,
+    stderr: new TextDecoder().decode(out.result.stderr),
+    score: out.result.outputs.get('/output/score.json'),
+  };
 }
 
 describe.each(['assemblyscript', 'c'] as const)('%s SDK', (lang) => {
@@ -80,7 +99,13 @@ describe.each(['assemblyscript', 'c'] as const)('%s SDK', (lang) => {
 describe('SDK ABI constants', () => {
   const asNested = readFileSync(join(SDK, 'assemblyscript', 'nested.ts'), 'utf8');
   const cHeader = readFileSync(join(SDK, 'c', 'docklock.h'), 'utf8');
-  const names: Record<string, string> = { LIMIT: 'LIMIT', INVALID: 'INVALID', FAULT: 'FAULT', BAD_HANDLE: 'BAD_HANDLE', FORBIDDEN_IMPORT: 'FORBIDDEN_IMPORT' };
+  const names: Record<string, string> = {
+    LIMIT: 'LIMIT',
+    INVALID: 'INVALID',
+    FAULT: 'FAULT',
+    BAD_HANDLE: 'BAD_HANDLE',
+    FORBIDDEN_IMPORT: 'FORBIDDEN_IMPORT',
+  };
 
   it('agree with host-functions/nested/abi.ts', () => {
     for (const [k, v] of Object.entries(NESTED_ERR)) {
@@ -95,7 +120,9 @@ describe('SDK ABI constants', () => {
     }
     for (const [k, v] of Object.entries(NET_ERR)) {
       expect(asNested.length + cHeader.length).toBeGreaterThan(0);
-      expect(readFileSync(join(SDK, 'assemblyscript', 'http.ts'), 'utf8')).toContain(`export const HTTP_${k}: i32 = ${v};`);
+      expect(readFileSync(join(SDK, 'assemblyscript', 'http.ts'), 'utf8')).toContain(
+        `export const HTTP_${k}: i32 = ${v};`,
+      );
       expect(cHeader).toContain(`DL_HTTP_${k} = ${v}`);
     }
   });

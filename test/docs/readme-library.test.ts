@@ -30,7 +30,10 @@ describe("README's library example", () => {
     const dir = tempDir();
     const file = join(dir, 'example.mts');
     const prelude = `const wasmBytes = new Uint8Array([${module.join(',')}]);\n`;
-    writeFileSync(file, prelude + code.replace("from 'docklock'", `from '${pathToFileURL(join(ROOT, 'index.ts')).href}'`));
+    writeFileSync(
+      file,
+      prelude + code.replace("from 'docklock'", `from '${pathToFileURL(join(ROOT, 'index.ts')).href}'`),
+    );
     const r = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000 });
     expect(r.stderr).not.toMatch(/Error/);
     expect(r.status).toBe(0);

@@ -28,7 +28,11 @@ const ECHO_EXIT = wat(`(module
       (i32.sub (i32.load8_u (i32.load (i32.const 68))) (i32.const 48)))))))`);
 
 function shell(script: string, mod: string): { stdout: string; stderr: string; status: number | null } {
-  const r = spawnSync('bash', ['-c', script.replaceAll('DOCKLOCK', `"${process.execPath}" "${CLI}"`).replaceAll('MOD', `"${mod}"`)], { encoding: 'utf8' });
+  const r = spawnSync(
+    'bash',
+    ['-c', script.replaceAll('DOCKLOCK', `"${process.execPath}" "${CLI}"`).replaceAll('MOD', `"${mod}"`)],
+    { encoding: 'utf8' },
+  );
   return { stdout: r.stdout, stderr: r.stderr, status: r.status };
 }
 
@@ -38,7 +42,7 @@ describe('docklock run in a shell', () => {
   writeFileSync(mod, ECHO_EXIT);
   writeFileSync(join(dir, 'in.txt'), 'from a file');
 
-  it('takes a piped stdin and a redirected file as the guest\'s stdin, and records it', () => {
+  it("takes a piped stdin and a redirected file as the guest's stdin, and records it", () => {
     const piped = shell(`printf 'from a pipe' | DOCKLOCK run MOD --arg 0 --bundle "${dir}/p.dlb"`, mod);
     expect(piped.stdout).toBe('from a pipe');
     expect(cli(['replay', join(dir, 'p.dlb')]).code).toBe(0);
@@ -64,10 +68,15 @@ describe('docklock run in a shell', () => {
     const r = shell(`printf 'never printed' | DOCKLOCK run MOD --arg 0 --bundle /no/such/dir/x.dlb`, mod);
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^docklock: DL_ERR_CLI_OUTPUT_PATH: --bundle \/no\/such\/dir\/x\.dlb cannot be written .*\n$/);
+    expect(r.stderr).toMatch(
+      /^docklock: DL_ERR_CLI_OUTPUT_PATH: --bundle \/no\/such\/dir\/x\.dlb cannot be written .*\n$/,
+    );
     const asDir = cli(['run', mod, '--bundle', dir, '--json']);
     expect(asDir.code).toBe(2);
-    expect(JSON.parse(asDir.stdout).error).toMatchObject({ code: 'DL_ERR_CLI_OUTPUT_PATH', where: { field: '--bundle' } });
+    expect(JSON.parse(asDir.stdout).error).toMatchObject({
+      code: 'DL_ERR_CLI_OUTPUT_PATH',
+      where: { field: '--bundle' },
+    });
   });
 
   it('refuses an --bundles path that is a file, before evaluating', () => {
@@ -83,7 +92,9 @@ describe('docklock run in a shell', () => {
     expect(flag.code).toBe(2);
     expect(flag.stderr).toBe("docklock: DL_ERR_CLI_USAGE: unknown option '--fule' (see --help)\n");
     const json = cli(['run', mod, '--fule', '10', '--json']);
-    expect(JSON.parse(json.stdout)).toEqual({ error: { code: 'DL_ERR_CLI_USAGE', message: "unknown option '--fule' (see --help)", where: { field: '--fule' } } });
+    expect(JSON.parse(json.stdout)).toEqual({
+      error: { code: 'DL_ERR_CLI_USAGE', message: "unknown option '--fule' (see --help)", where: { field: '--fule' } },
+    });
     const cmd = cli(['rnu']);
     expect(cmd.code).toBe(2);
     expect(cmd.stderr).toMatch(/^docklock: DL_ERR_CLI_USAGE: unknown command 'rnu'/);
@@ -100,7 +111,9 @@ describe('docklock run in a shell', () => {
     for (const bad of ['x', '-1', '1.5']) {
       const b = cli(['inspect', bundle, '--limit', bad]);
       expect(b.code).toBe(2);
-      expect(b.stderr).toBe(`docklock: DL_ERR_CLI_LIMIT: --limit takes a whole number of entries (0 or more), got "${bad}"\n`);
+      expect(b.stderr).toBe(
+        `docklock: DL_ERR_CLI_LIMIT: --limit takes a whole number of entries (0 or more), got "${bad}"\n`,
+      );
     }
   });
 });

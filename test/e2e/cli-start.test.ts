@@ -25,10 +25,23 @@ function loadedBy(args: string[]): { code: number; urls: string[] } {
   }
   // Only this checkout's own files and dependencies count (a checkout may itself sit under a folder named "broker").
   const root = pathToFileURL(ROOT).href;
-  return { code: r.status ?? -1, urls: text.split('\n').filter((u) => u.startsWith(root)).map((u) => u.slice(root.length - 1)) };
+  return {
+    code: r.status ?? -1,
+    urls: text
+      .split('\n')
+      .filter((u) => u.startsWith(root))
+      .map((u) => u.slice(root.length - 1)),
+  };
 }
 
-const HEAVY = [/^\/broker\//, /node_modules\/dockerode\//, /node_modules\/fastify\//, /node_modules\/prom-client\//, /\/evaluate\/pool\./, /node_modules\/cli-progress\//];
+const HEAVY = [
+  /^\/broker\//,
+  /node_modules\/dockerode\//,
+  /node_modules\/fastify\//,
+  /node_modules\/prom-client\//,
+  /\/evaluate\/pool\./,
+  /node_modules\/cli-progress\//,
+];
 
 describe('CLI start-up', () => {
   it.each([

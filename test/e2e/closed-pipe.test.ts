@@ -32,7 +32,14 @@ describe('a closed stdout', () => {
     const mod = join(dir, 'loud.wasm');
     const bundle = join(dir, 'loud.dlb');
     writeFileSync(mod, LOUD);
-    const r = spawnSync('bash', ['-c', `"${process.execPath}" "${CLI}" run "${mod}" --bundle "${bundle}" | head -c 10; echo " status=\${PIPESTATUS[0]}" >&2`], { encoding: 'utf8' });
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        `"${process.execPath}" "${CLI}" run "${mod}" --bundle "${bundle}" | head -c 10; echo " status=\${PIPESTATUS[0]}" >&2`,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(r.stdout).toBe('xxxxxxxxxx');
     expect(r.stderr.trim()).toBe('status=7');
     expect(existsSync(bundle)).toBe(true);
@@ -45,7 +52,14 @@ describe('a closed stdout', () => {
     const bundle = join(dir, 'loud.dlb');
     writeFileSync(mod, LOUD);
     expect(cli(['run', mod, '--bundle', bundle, '--json']).code).toBe(0);
-    const r = spawnSync('bash', ['-c', `"${process.execPath}" "${CLI}" inspect "${bundle}" --limit 100000 | head -n 1; echo "status=\${PIPESTATUS[0]}" >&2`], { encoding: 'utf8' });
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        `"${process.execPath}" "${CLI}" inspect "${bundle}" --limit 100000 | head -n 1; echo "status=\${PIPESTATUS[0]}" >&2`,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(r.stdout).toBe(`bundle: ${bundle}\n`);
     expect(r.stderr.trim()).toBe('status=0');
   });

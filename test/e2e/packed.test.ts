@@ -12,7 +12,16 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../broker/auth.ts';
-import { TEST_IMAGE, TEST_REPOSITORY, cleanupDir, dockerReady, removeOwned, runTag, tempDir, testImageId } from '../broker/helpers.ts';
+import {
+  TEST_IMAGE,
+  TEST_REPOSITORY,
+  cleanupDir,
+  dockerReady,
+  removeOwned,
+  runTag,
+  tempDir,
+  testImageId,
+} from '../broker/helpers.ts';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 // The installed bin starts with `#!/usr/bin/env node`: put the project's Node 24 first on PATH,
@@ -32,25 +41,47 @@ describe.skipIf(!ready)('the packed package, installed', () => {
   const token = randomBytes(24).toString('hex');
   const dir = tempDir(tag);
   const project = join(dir, 'project');
-  const env = { ...process.env, PATH: `${NODE_DIR}:${process.env.PATH ?? ''}`, DOCKLOCK_BROKER_SOCKET: join(dir, 'broker.sock') };
+  const env = {
+    ...process.env,
+    PATH: `${NODE_DIR}:${process.env.PATH ?? ''}`,
+    DOCKLOCK_BROKER_SOCKET: join(dir, 'broker.sock'),
+  };
   let bin = '';
   let serve: ChildProcess | undefined;
   let serveLog = '';
 
   const docklock = (args: string[], input?: string): Ran => {
-    const r = spawnSync(bin, args, { cwd: project, env, encoding: 'utf8', timeout: 120_000, ...(input !== undefined ? { input } : {}) });
+    const r = spawnSync(bin, args, {
+      cwd: project,
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+      ...(input !== undefined ? { input } : {}),
+    });
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   };
 
   beforeAll(async () => {
-    const pack = spawnSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: REPO, env, encoding: 'utf8', timeout: 240_000 });
+    const pack = spawnSync('npm', ['pack', '--silent', '--pack-destination', dir], {
+      cwd: REPO,
+      env,
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
     expect(pack.status, pack.stderr).toBe(0);
     const tgz = readdirSync(dir).find((f) => f.endsWith('.tgz'));
     expect(tgz).toBeDefined();
     mkdirSync(project);
-    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'packed-check', private: true, type: 'module' }));
+    writeFileSync(
+      join(project, 'package.json'),
+      JSON.stringify({ name: 'packed-check', private: true, type: 'module' }),
+    );
     // --prefer-offline: the CI cache from `npm ci` already holds every dependency.
-    const install = spawnSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', join(dir, tgz!)], { cwd: project, env, encoding: 'utf8', timeout: 480_000 });
+    const install = spawnSync(
+      'npm',
+      ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', join(dir, tgz!)],
+      { cwd: project, env, encoding: 'utf8', timeout: 480_000 },
+    );
     expect(install.status, install.stderr).toBe(0);
     bin = join(project, 'node_modules/.bin/docklock');
     expect(existsSync(bin)).toBe(true);
@@ -95,7 +126,11 @@ describe.skipIf(!ready)('the packed package, installed', () => {
         '',
       ].join('\n'),
     );
-    serve = spawn(bin, ['broker', 'serve', '-c', join(dir, 'broker.yaml')], { cwd: project, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    serve = spawn(bin, ['broker', 'serve', '-c', join(dir, 'broker.yaml')], {
+      cwd: project,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     serve.stderr!.setEncoding('utf8').on('data', (c: string) => (serveLog += c));
     for (let i = 0; i < 300 && !serveLog.includes('listening on'); i++) {
       expect(serve.exitCode, serveLog).toBeNull();
@@ -104,7 +139,19 @@ describe.skipIf(!ready)('the packed package, installed', () => {
     expect(serveLog).toContain('listening on');
 
     const conn = ['--token-file', join(dir, 'token')];
-    const dep = docklock(['broker', 'deploy', ...conn, '--name', 'web', '--image', TEST_IMAGE, '--', 'sh', '-c', 'echo packed-hello; sleep 120']);
+    const dep = docklock([
+      'broker',
+      'deploy',
+      ...conn,
+      '--name',
+      'web',
+      '--image',
+      TEST_IMAGE,
+      '--',
+      'sh',
+      '-c',
+      'echo packed-hello; sleep 120',
+    ]);
     expect(dep.code, dep.stderr + serveLog).toBe(0);
     const svc = JSON.parse(dep.stdout) as { id: string; state: string };
     expect(svc.state).toBe('running');
@@ -123,7 +170,9 @@ describe.skipIf(!ready)('the packed package, installed', () => {
     // A refusal from the installed command: one coded line, exit 1.
     const refused = docklock(['broker', 'deploy', ...conn, '--name', 'bad', '--image', 'busybox:latest']);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/^docklock: DL_ERR_POLICY_IMAGE_NOT_ALLOWED: image repository "docker\.io\/library\/busybox" is not on the broker's allowlist[^\n]*\n$/);
+    expect(refused.stderr).toMatch(
+      /^docklock: DL_ERR_POLICY_IMAGE_NOT_ALLOWED: image repository "docker\.io\/library\/busybox" is not on the broker's allowlist[^\n]*\n$/,
+    );
 
     serve.kill('SIGTERM');
     const code = await new Promise<number | null>((r) => serve!.once('exit', r));

@@ -1,10 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { ENGINE_DEFAULTS, Engine, compile, compileSync, Module, CompiledModule, DeterministicTrap, OutOfFuel, StackExhausted, Trap, ValidationError } from '../../index.ts';
+import {
+  ENGINE_DEFAULTS,
+  Engine,
+  compile,
+  compileSync,
+  Module,
+  CompiledModule,
+  DeterministicTrap,
+  OutOfFuel,
+  StackExhausted,
+  Trap,
+  ValidationError,
+} from '../../index.ts';
 import { MANIFEST_DEFAULTS } from '../../runtime/manifest/parse.ts';
 import { wat } from './wat.ts';
 
 const ADD = wat('(module (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))');
-const RECURSE = wat('(module (func $r (export "r") (param i32) (result i32) (if (result i32) (local.get 0) (then (call $r (i32.sub (local.get 0) (i32.const 1)))) (else (i32.const 0)))))');
+const RECURSE = wat(
+  '(module (func $r (export "r") (param i32) (result i32) (if (result i32) (local.get 0) (then (call $r (i32.sub (local.get 0) (i32.const 1)))) (else (i32.const 0)))))',
+);
 
 describe('Engine', () => {
   it('serves compile and compileSync from one cache and one key', async () => {
@@ -27,7 +41,9 @@ describe('Engine', () => {
     expect(() => (inst.exports.r as (n: number) => number)(100_000)).toThrow(StackExhausted);
     const big = await engine.compile(RECURSE, { stackLimit: 40_000 });
     expect(big.share().stackLimit).toBe(40_000);
-    await expect(new Engine({ limits: { functions: 0 } }).compile(ADD)).rejects.toMatchObject({ code: 'DL_ERR_LIMIT_FUNCTION_COUNT' });
+    await expect(new Engine({ limits: { functions: 0 } }).compile(ADD)).rejects.toMatchObject({
+      code: 'DL_ERR_LIMIT_FUNCTION_COUNT',
+    });
   });
 
   it('drops the least recently used module past compileCacheSize', async () => {
@@ -59,16 +75,24 @@ describe('Engine', () => {
     expect(ENGINE_DEFAULTS.stackLimit).toBe(40_000);
     expect(MANIFEST_DEFAULTS.stack).toBe(65_536);
     expect(ENGINE_DEFAULTS.memoryLimit).toBe(MANIFEST_DEFAULTS.memory);
-    const inst = await (await compile(wat('(module (func (export "spin") (loop (br 0))))'))).instantiate({}, { fuel: 1000n });
+    const inst = await (await compile(wat('(module (func (export "spin") (loop (br 0))))'))).instantiate(
+      {},
+      { fuel: 1000n },
+    );
     expect(() => (inst.exports.spin as () => void)()).toThrow(OutOfFuel);
   });
 });
 
 describe('OutOfFuel and StackExhausted are Traps (as in wasmtime, where running out of fuel is a trap code)', () => {
   it('keeps instanceof consistent for the traps a guest really raises', async () => {
-    const spin = await (await compile(wat('(module (func (export "spin") (loop (br 0))))'))).instantiate({}, { fuel: 1000n });
+    const spin = await (await compile(wat('(module (func (export "spin") (loop (br 0))))'))).instantiate(
+      {},
+      { fuel: 1000n },
+    );
     const deep = await (await compile(RECURSE)).instantiate({}, { fuel: 10n ** 12n });
-    const div = await (await compile(wat('(module (func (export "div") (result i32) (i32.div_u (i32.const 1) (i32.const 0))))'))).instantiate({}, { fuel: 1000n });
+    const div = await (
+      await compile(wat('(module (func (export "div") (result i32) (i32.div_u (i32.const 1) (i32.const 0))))'))
+    ).instantiate({}, { fuel: 1000n });
     const thrown = (f: () => unknown): unknown => {
       try {
         f();
@@ -80,7 +104,11 @@ describe('OutOfFuel and StackExhausted are Traps (as in wasmtime, where running 
     const fuel = thrown(() => (spin.exports.spin as () => void)());
     const stack = thrown(() => (deep.exports.r as (n: number) => number)(1_000_000));
     const other = thrown(() => (div.exports.div as () => number)());
-    for (const [e, cls, code] of [[fuel, OutOfFuel, 'out_of_fuel'], [stack, StackExhausted, 'stack_exhausted'], [other, Trap, 'integer_divide_by_zero']] as const) {
+    for (const [e, cls, code] of [
+      [fuel, OutOfFuel, 'out_of_fuel'],
+      [stack, StackExhausted, 'stack_exhausted'],
+      [other, Trap, 'integer_divide_by_zero'],
+    ] as const) {
       expect(e).toBeInstanceOf(cls);
       expect(e).toBeInstanceOf(Trap);
       expect(e).toBeInstanceOf(DeterministicTrap);

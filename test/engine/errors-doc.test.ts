@@ -50,7 +50,11 @@ describe('createError', () => {
     expect(e.where).toEqual({ field: 'entry' });
     expect(e.cause).toBe(cause);
     expect(e).toBeInstanceOf(DocklockError);
-    expect(e.toJSON()).toEqual({ code: 'DL_ERR_CAGE_NO_ENTRY', message: 'no function "_start" among 3 exports', where: { field: 'entry' } });
+    expect(e.toJSON()).toEqual({
+      code: 'DL_ERR_CAGE_NO_ENTRY',
+      message: 'no function "_start" among 3 exports',
+      where: { field: 'entry' },
+    });
   });
 
   it('extends the base it is given and takes the registry status', () => {
@@ -67,9 +71,17 @@ describe('createError', () => {
   });
 
   it('rebuilds a transported error from {code, message, where} with no stack of the sender', () => {
-    const e = DocklockError.fromJSON({ code: 'DL_ERR_CAGE_WATCHDOG', message: 'late', where: { field: 'limits.wallClockMs' } });
+    const e = DocklockError.fromJSON({
+      code: 'DL_ERR_CAGE_WATCHDOG',
+      message: 'late',
+      where: { field: 'limits.wallClockMs' },
+    });
     expect(e).toBeInstanceOf(DocklockError);
-    expect(e.toJSON()).toEqual({ code: 'DL_ERR_CAGE_WATCHDOG', message: 'late', where: { field: 'limits.wallClockMs' } });
+    expect(e.toJSON()).toEqual({
+      code: 'DL_ERR_CAGE_WATCHDOG',
+      message: 'late',
+      where: { field: 'limits.wallClockMs' },
+    });
   });
 });
 
@@ -77,7 +89,11 @@ describe('the cage error transport', () => {
   it('carries {code, message, where} and never a stack, for our errors and for bugs alike', async () => {
     const { errorFromWire, errorToWire } = await import('../../runtime/cage/transport.ts');
     const ours = new InputError('DL_ERR_MANIFEST_TYPE', 'limits must be a mapping', { field: 'limits' });
-    expect(errorToWire(ours)).toEqual({ code: 'DL_ERR_MANIFEST_TYPE', message: 'limits must be a mapping', where: { field: 'limits' } });
+    expect(errorToWire(ours)).toEqual({
+      code: 'DL_ERR_MANIFEST_TYPE',
+      message: 'limits must be a mapping',
+      where: { field: 'limits' },
+    });
     const bug = errorToWire(new TypeError('x is undefined'));
     expect(bug.code).toBe('DL_ERR_INTERNAL');
     expect(bug.message).toContain('TypeError: x is undefined');

@@ -19,7 +19,9 @@ const FUEL = 1n << 60n;
 function fixture(name: string): Uint8Array {
   const file = join(FIXTURE_WASM_DIR, `${name}.wasm`);
   if (!existsSync(file)) {
-    throw new Error(`fixture ${name}.wasm is missing: run \`bash scripts/setup-toolchain.sh\` (clang + wasi-libc), then \`npx node scripts/build-fixtures.ts\` (npm test builds fixtures itself once clang is installed)`);
+    throw new Error(
+      `fixture ${name}.wasm is missing: run \`bash scripts/setup-toolchain.sh\` (clang + wasi-libc), then \`npx node scripts/build-fixtures.ts\` (npm test builds fixtures itself once clang is installed)`,
+    );
   }
   return new Uint8Array(readFileSync(file));
 }
@@ -119,7 +121,14 @@ describe('loop.c', () => {
 describe('mandelbrot.c', () => {
   it('gives the same checksums plain and instrumented', async () => {
     const p = await pair('mandelbrot');
-    for (const [size, iter] of [[0, 0], [1, 1], [16, 50], [64, 200], [200, 500]] as const) same(p, 'mandelbrot', size, iter);
+    for (const [size, iter] of [
+      [0, 0],
+      [1, 1],
+      [16, 50],
+      [64, 200],
+      [200, 500],
+    ] as const)
+      same(p, 'mandelbrot', size, iter);
   });
 });
 
@@ -192,16 +201,20 @@ describe('recurse.c', () => {
 
 describe('nan.c', () => {
   const isNan32 = (b: number): boolean => (b & 0x7f80_0000) === 0x7f80_0000 && (b & 0x007f_ffff) !== 0;
-  const isNan64 = (b: bigint): boolean => (b & 0x7ff0_0000_0000_0000n) === 0x7ff0_0000_0000_0000n && (b & 0x000f_ffff_ffff_ffffn) !== 0n;
+  const isNan64 = (b: bigint): boolean =>
+    (b & 0x7ff0_0000_0000_0000n) === 0x7ff0_0000_0000_0000n && (b & 0x000f_ffff_ffff_ffffn) !== 0n;
 
   it('stores only canonical NaNs when instrumented (0x7fc00000 / 0x7ff8000000000000)', async () => {
     const p = await pair('nan');
-    for (const [label, e] of [['plain', p.plain.exports], ['instrumented', p.instr.exports]] as const) {
+    for (const [label, e] of [
+      ['plain', p.plain.exports],
+      ['instrumented', p.instr.exports],
+    ] as const) {
       fn(e, 'nan_run')(0, Infinity, -1);
       const f32 = new Uint32Array(memory(e).buffer, fn(e, 'nan_f32_ptr')() as number, 4);
       const f64 = new BigUint64Array(memory(e).buffer, fn(e, 'nan_f64_ptr')() as number, 4);
       for (let i = 0; i < 4; i++) {
-        const b32 = fn(e, 'nan_f32_bits')(i) as number >>> 0;
+        const b32 = (fn(e, 'nan_f32_bits')(i) as number) >>> 0;
         const b64 = BigInt.asUintN(64, fn(e, 'nan_f64_bits')(i) as bigint);
         expect(f32[i], `${label} f32[${i}] in memory`).toBe(b32);
         expect(f64[i], `${label} f64[${i}] in memory`).toBe(b64);
@@ -223,7 +236,12 @@ describe('hello.c (WASI command)', () => {
   const harness = (args: string[]): { wasi: WASI; out: () => string; err: () => string } => {
     const out: Uint8Array[] = [];
     const err: Uint8Array[] = [];
-    const wasi = new WASI(args, [], [new OpenFile(new File([])), new ConsoleStdout((b) => out.push(b)), new ConsoleStdout((b) => err.push(b))], { debug: false });
+    const wasi = new WASI(
+      args,
+      [],
+      [new OpenFile(new File([])), new ConsoleStdout((b) => out.push(b)), new ConsoleStdout((b) => err.push(b))],
+      { debug: false },
+    );
     const text = (chunks: Uint8Array[]): string => Buffer.concat(chunks).toString('utf8');
     return { wasi, out: () => text(out), err: () => text(err) };
   };
@@ -233,7 +251,9 @@ describe('hello.c (WASI command)', () => {
     const compiled = await compile(bytes, { imports: ['wasi_snapshot_preview1.*'] });
     for (const args of [['hello'], ['hello', 'fail', 'x y']]) {
       const a = harness(args);
-      const plain = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), { wasi_snapshot_preview1: a.wasi.wasiImport });
+      const plain = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {
+        wasi_snapshot_preview1: a.wasi.wasiImport,
+      });
       const codeA = run(plain.exports, a.wasi);
       const b = harness(args);
       const instr = await compiled.instantiate({ wasi_snapshot_preview1: b.wasi.wasiImport }, { fuel: FUEL });

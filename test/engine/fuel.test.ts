@@ -27,12 +27,32 @@ const FUEL_TABLE: [cost: bigint, body: string, line: string][] = [
   [4n, '(func (export "f") (drop (i32.add (i32.const 1) (i32.const 2))))', 'three operators and a drop'],
   [4n, '(func (export "f") (block (drop (i32.const 1))) (drop (i32.const 2)) )', 'blocks merge into one segment'],
   [5n, '(func (export "f") (drop (i32.div_s (i32.const 4) (i32.const 2))))', 'division costs 2'],
-  [4n, '(func (export "f") (if (i32.const 0) (then (drop (i32.const 1)))) (nop))', 'a small untaken arm is charged with its parent (spec: fuel.md#F8)'],
+  [
+    4n,
+    '(func (export "f") (if (i32.const 0) (then (drop (i32.const 1)))) (nop))',
+    'a small untaken arm is charged with its parent (spec: fuel.md#F8)',
+  ],
   [4n, '(func (export "f") (if (i32.const 1) (then (drop (i32.const 1)))) (nop))', 'a small taken arm costs the same'],
-  [2n, `(func (export "f") (if (i32.const 0) (then ${BIG_ARM})) (nop))`, 'an untaken arm over the fold bound costs nothing: const + if'],
-  [2n + BIG_ARM_COST, `(func (export "f") (if (i32.const 1) (then ${BIG_ARM})) (nop))`, 'a taken arm over the fold bound adds its body'],
-  [2n + 6n * FOLDED_CHILDREN, `(func (export "f") (local i32) (block (br_if 0 (i32.const 1)) ${'(drop (i32.const 1)) (drop (i32.const 1)) (br_if 0 (local.get 0)) '.repeat(Number(FOLDED_CHILDREN) + 3)}))`, 'a parent takes in at most FOLD_PARENT_MAX: the branch out pays its 2 plus the skipped children of 6 that fit'],
-  [2n + 3n * 5n + 4n, '(func (export "f") (local i32) (local.set 0 (i32.const 3)) (loop (br_if 0 (local.tee 0 (i32.sub (local.get 0) (i32.const 1))))) (drop (i32.const 1)) (drop (i32.const 1)))', 'a segment running past a loop end is not charged per iteration'],
+  [
+    2n,
+    `(func (export "f") (if (i32.const 0) (then ${BIG_ARM})) (nop))`,
+    'an untaken arm over the fold bound costs nothing: const + if',
+  ],
+  [
+    2n + BIG_ARM_COST,
+    `(func (export "f") (if (i32.const 1) (then ${BIG_ARM})) (nop))`,
+    'a taken arm over the fold bound adds its body',
+  ],
+  [
+    2n + 6n * FOLDED_CHILDREN,
+    `(func (export "f") (local i32) (block (br_if 0 (i32.const 1)) ${'(drop (i32.const 1)) (drop (i32.const 1)) (br_if 0 (local.get 0)) '.repeat(Number(FOLDED_CHILDREN) + 3)}))`,
+    'a parent takes in at most FOLD_PARENT_MAX: the branch out pays its 2 plus the skipped children of 6 that fit',
+  ],
+  [
+    2n + 3n * 5n + 4n,
+    '(func (export "f") (local i32) (local.set 0 (i32.const 3)) (loop (br_if 0 (local.tee 0 (i32.sub (local.get 0) (i32.const 1))))) (drop (i32.const 1)) (drop (i32.const 1)))',
+    'a segment running past a loop end is not charged per iteration',
+  ],
 ];
 
 describe('fuel accounting', () => {
@@ -80,8 +100,11 @@ describe('fuel accounting', () => {
     }
   });
 
-  it('out of fuel is distinguishable from the guest\'s own unreachable', async () => {
-    const inst = await instance('(module (func (export "u") unreachable) (func (export "l") (loop $l (br $l))))', 1000n);
+  it("out of fuel is distinguishable from the guest's own unreachable", async () => {
+    const inst = await instance(
+      '(module (func (export "u") unreachable) (func (export "l") (loop $l (br $l))))',
+      1000n,
+    );
     let err: unknown;
     try {
       fn(inst, 'u')();
@@ -120,7 +143,7 @@ describe('fuel accounting', () => {
     await expect(instance(text, 10n)).rejects.toThrow(OutOfFuel);
   });
 
-  it('callers paying an internal function\'s entry charge leaves the total unchanged (spec: fuel.md#F7)', async () => {
+  it("callers paying an internal function's entry charge leaves the total unchanged (spec: fuel.md#F7)", async () => {
     // The recursive arm costs more than FOLD_SEGMENT_MAX, so it keeps its own charge either way
     // (spec: fuel.md#F8) and only the entry charge's place differs between the two modules.
     const heavy = '(drop (i32.const 0)) '.repeat(Math.ceil(FOLD_SEGMENT_MAX / 2));

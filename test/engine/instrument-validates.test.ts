@@ -33,7 +33,11 @@ function mutate(bytes: Uint8Array, ms: Mutation[]): Uint8Array {
   return Uint8Array.from(out);
 }
 
-const mutation = fc.record({ at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }), op: fc.constantFrom<'set' | 'insert' | 'delete'>('set', 'set', 'insert', 'delete') });
+const mutation = fc.record({
+  at: fc.nat(),
+  byte: fc.integer({ min: 0, max: 255 }),
+  op: fc.constantFrom<'set' | 'insert' | 'delete'>('set', 'set', 'insert', 'delete'),
+});
 
 describe('instrument() validates what it is given', () => {
   it('refuses a well-formed module with a type error (V8 rejects it) with DL_ERR_MODULE_INVALID', () => {
@@ -56,20 +60,24 @@ describe('instrument() validates what it is given', () => {
     let refused = 0;
     let accepted = 0;
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: seeds.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), (s, ms) => {
-        const bytes = mutate(seeds[s]!, ms);
-        let out: Uint8Array;
-        try {
-          out = instrument(bytes);
-        } catch (e) {
-          expect(e).toBeInstanceOf(ValidationError);
-          expect((e as ValidationError).code).toMatch(/^DL_ERR_[A-Z_]+$/);
-          refused++;
-          return;
-        }
-        accepted++;
-        expect(WebAssembly.validate(out as Uint8Array<ArrayBuffer>)).toBe(true);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: seeds.length - 1 }),
+        fc.array(mutation, { minLength: 1, maxLength: 3 }),
+        (s, ms) => {
+          const bytes = mutate(seeds[s]!, ms);
+          let out: Uint8Array;
+          try {
+            out = instrument(bytes);
+          } catch (e) {
+            expect(e).toBeInstanceOf(ValidationError);
+            expect((e as ValidationError).code).toMatch(/^DL_ERR_[A-Z_]+$/);
+            refused++;
+            return;
+          }
+          accepted++;
+          expect(WebAssembly.validate(out as Uint8Array<ArrayBuffer>)).toBe(true);
+        },
+      ),
       { numRuns: 400, seed: 12 },
     );
     // Both outcomes occur, so neither branch passes vacuously.

@@ -76,7 +76,11 @@ describe('NaN canonicalisation', () => {
     const hasCanon = out.some((_, i) => canon.every((b, j) => out[i + j] === b));
     expect(hasCanon).toBe(false);
     // …and where one can: the same value returned directly is canonicalised.
-    const returned = instrument(wat(`(module (func (export "f") (param $x f64) (result f64) (f64.mul (f64.add (local.get $x) (f64.const 1)) (local.get $x))))`));
+    const returned = instrument(
+      wat(
+        `(module (func (export "f") (param $x f64) (result f64) (f64.mul (f64.add (local.get $x) (f64.const 1)) (local.get $x))))`,
+      ),
+    );
     expect(returned.some((_, i) => canon.every((b, j) => returned[i + j] === b))).toBe(true);
   });
 
@@ -84,7 +88,9 @@ describe('NaN canonicalisation', () => {
     expect(await bitsOf('f32.store', 'i32.load', '(f32.add (f32.const 1.5) (f32.const 2))')).toBe(0x40600000n);
     // neg of a NaN is a pure bit operation: deterministic, so not canonicalised.
     expect(await bitsOf('f32.store', 'i32.load', '(f32.neg (f32.const nan:0x5))')).toBe(0xff800005n);
-    expect(await bitsOf('f64.store', 'i64.load', '(f64.copysign (f64.const nan:0x5) (f64.const -1))')).toBe(0xfff0000000000005n);
+    expect(await bitsOf('f64.store', 'i64.load', '(f64.copysign (f64.const nan:0x5) (f64.const -1))')).toBe(
+      0xfff0000000000005n,
+    );
   });
 
   it('canonicalises every lane of SIMD float results', async () => {

@@ -19,35 +19,44 @@ import { Summary, formatFinding } from './spec/summary.ts';
 const summary = new Summary();
 // A fresh clone without ../shared has no corpus: skip visibly. CI has it, and must run it.
 const present = existsSync(SPEC_DIR);
-if (!present) console.warn(`[spec-suite] SKIPPED: the WebAssembly spec corpus is not at ${SPEC_DIR} (../shared/corpora/wasm-spec beside the checkout)`);
+if (!present)
+  console.warn(
+    `[spec-suite] SKIPPED: the WebAssembly spec corpus is not at ${SPEC_DIR} (../shared/corpora/wasm-spec beside the checkout)`,
+  );
 const scripts = present ? listScripts() : [];
 const started = performance.now();
 
-describe.runIf(present || process.env.CI === 'true')('WebAssembly core spec suite: docklock agrees with plain V8', () => {
-  afterAll(() => {
-    console.log(summary.format((performance.now() - started) / 1000));
-  });
-
-  it('finds the corpus', () => {
-    expect(scripts.length).toBe(148);
-  });
-
-  for (const name of scripts) {
-    it(name, async () => {
-      const before = summary.failures.length;
-      await runScript(loadScript(name), summary);
-      summary.scripts++;
-      const mine = summary.failures.slice(before);
-      expect(mine.slice(0, 20).map(formatFinding), `${mine.length} assertion(s) that plain V8 passes fail through docklock`).toEqual([]);
+describe.runIf(present || process.env.CI === 'true')(
+  'WebAssembly core spec suite: docklock agrees with plain V8',
+  () => {
+    afterAll(() => {
+      console.log(summary.format((performance.now() - started) / 1000));
     });
-  }
 
-  it('skips only what the checked-in skip list allows', () => {
-    expect(Object.fromEntries(summary.skipped)).toEqual(EXPECTED_SKIPS);
-  });
+    it('finds the corpus', () => {
+      expect(scripts.length).toBe(148);
+    });
 
-  it('passes every assertion plain V8 passes', () => {
-    expect(summary.scripts).toBe(scripts.length);
-    expect(summary.failures.slice(0, 20).map(formatFinding), `${summary.failures.length} failure(s)`).toEqual([]);
-  });
-});
+    for (const name of scripts) {
+      it(name, async () => {
+        const before = summary.failures.length;
+        await runScript(loadScript(name), summary);
+        summary.scripts++;
+        const mine = summary.failures.slice(before);
+        expect(
+          mine.slice(0, 20).map(formatFinding),
+          `${mine.length} assertion(s) that plain V8 passes fail through docklock`,
+        ).toEqual([]);
+      });
+    }
+
+    it('skips only what the checked-in skip list allows', () => {
+      expect(Object.fromEntries(summary.skipped)).toEqual(EXPECTED_SKIPS);
+    });
+
+    it('passes every assertion plain V8 passes', () => {
+      expect(summary.scripts).toBe(scripts.length);
+      expect(summary.failures.slice(0, 20).map(formatFinding), `${summary.failures.length} failure(s)`).toEqual([]);
+    });
+  },
+);

@@ -45,17 +45,26 @@ describe('deterministic stack budget', () => {
   // Only functions on call-graph cycles account frames (spec: stack.md#S4), so every way to recur
   // must be a cycle in the graph the rewriter builds, or V8's own overflow would decide the run.
   const unbounded: [string, string][] = [
-    ['mutual recursion through direct calls', `(module
+    [
+      'mutual recursion through direct calls',
+      `(module
       (func $a (export "f") (param i32) (result i32) (call $b (i32.add (local.get 0) (i32.const 1))))
-      (func $b (param i32) (result i32) (call $a (local.get 0))))`],
-    ['recursion through call_indirect', `(module (type $t (func (param i32) (result i32)))
+      (func $b (param i32) (result i32) (call $a (local.get 0))))`,
+    ],
+    [
+      'recursion through call_indirect',
+      `(module (type $t (func (param i32) (result i32)))
       (table 1 funcref) (elem (i32.const 0) $f)
-      (func $f (export "f") (type $t) (call_indirect (type $t) (i32.add (local.get 0) (i32.const 1)) (i32.const 0))))`],
-    ['recursion through a function reference put in a table at run time', `(module (type $t (func (param i32) (result i32)))
+      (func $f (export "f") (type $t) (call_indirect (type $t) (i32.add (local.get 0) (i32.const 1)) (i32.const 0))))`,
+    ],
+    [
+      'recursion through a function reference put in a table at run time',
+      `(module (type $t (func (param i32) (result i32)))
       (table 1 funcref) (elem declare func $f)
       (func $f (export "f") (type $t)
         (table.set (i32.const 0) (ref.func $f))
-        (call_indirect (type $t) (i32.add (local.get 0) (i32.const 1)) (i32.const 0))))`],
+        (call_indirect (type $t) (i32.add (local.get 0) (i32.const 1)) (i32.const 0))))`,
+    ],
   ];
   for (const [what, text] of unbounded) {
     it(`stops ${what} with StackExhausted`, async () => {
@@ -79,10 +88,21 @@ describe('deterministic stack budget', () => {
         (if (result i32) (i32.eqz (local.get 1)) (then (i32.const 0)) (else (call $even (i32.sub (local.get 1) (i32.const 1)))))))`;
     let ticks = 0;
     let depths: number[] = [];
-    const inst = await (await compile(wat(text), { imports: ['h.tick'] })).instantiate({ h: { tick: () => {
-      ticks++;
-      depths.push(inst.raw.exports.docklock_depth instanceof WebAssembly.Global ? (inst.raw.exports.docklock_depth.value as number) : -1);
-    } } }, { fuel: 10n ** 12n });
+    const inst = await (await compile(wat(text), { imports: ['h.tick'] })).instantiate(
+      {
+        h: {
+          tick: () => {
+            ticks++;
+            depths.push(
+              inst.raw.exports.docklock_depth instanceof WebAssembly.Global
+                ? (inst.raw.exports.docklock_depth.value as number)
+                : -1,
+            );
+          },
+        },
+      },
+      { fuel: 10n ** 12n },
+    );
     const even = inst.exports.even as (n: number) => number;
     expect(even(10)).toBe(1);
     expect(even(7)).toBe(0);
@@ -111,10 +131,17 @@ describe('deterministic stack budget', () => {
         (loop (drop (call $c (i32.const 3)))
           (br_if 0 (local.tee 1 (i32.sub (local.get 0) (local.get 1)))))))`;
     const seen: number[] = [];
-    const inst = await (await compile(wat(text), { imports: ['h.probe'] })).instantiate({ h: { probe: () => {
-      const g = inst.raw.exports.docklock_depth as WebAssembly.Global;
-      seen.push(g.value as number);
-    } } }, { fuel: 10n ** 12n });
+    const inst = await (await compile(wat(text), { imports: ['h.probe'] })).instantiate(
+      {
+        h: {
+          probe: () => {
+            const g = inst.raw.exports.docklock_depth as WebAssembly.Global;
+            seen.push(g.value as number);
+          },
+        },
+      },
+      { fuel: 10n ** 12n },
+    );
     (inst.exports.h as (n: number) => void)(4);
     expect(seen.length).toBeGreaterThanOrEqual(6);
     const round = seen.slice(0, 3);
@@ -127,10 +154,14 @@ describe('deterministic stack budget', () => {
     const text = `(module (import "h" "again" (func $again (param i32)))
       (func (export "f") (param i32) (call $again (i32.add (local.get 0) (i32.const 1)))))`;
     let deepest = 0;
-    const imports = { h: { again: (n: number): void => {
-      deepest = n;
-      (inst.exports.f as (n: number) => void)(n);
-    } } };
+    const imports = {
+      h: {
+        again: (n: number): void => {
+          deepest = n;
+          (inst.exports.f as (n: number) => void)(n);
+        },
+      },
+    };
     const inst = await (await compile(wat(text), { imports: ['h.again'] })).instantiate(imports, { fuel: 10n ** 12n });
     expect(() => (inst.exports.f as (n: number) => void)(0)).toThrow(StackExhausted);
     // Each re-entry reserves the 512 of the top-of-stack chain: with the 512 the first call keeps,

@@ -47,8 +47,19 @@ describe('validation', () => {
     const ext = await rejected(mod(section(6, [1, 0x7f, 0, 0x41, 1, 0x41, 2, 0x6a, 0x0b])));
     expect(ext.where?.proposal).toBe('extended-const');
     // type () -> (), one function whose body uses an atomic fence (0xfe 0x03 0x00)
-    const body = (code: number[]): number[][] => [section(1, [1, 0x60, 0, 0]), section(3, [1, 0]), section(10, [1, code.length + 1, 0, ...code])];
-    const atomics = await rejected(mod(section(1, [1, 0x60, 0, 0]), section(3, [1, 0]), section(5, [1, 0, 1]), section(10, [1, 5, 0, 0xfe, 0x03, 0x00, 0x0b])));
+    const body = (code: number[]): number[][] => [
+      section(1, [1, 0x60, 0, 0]),
+      section(3, [1, 0]),
+      section(10, [1, code.length + 1, 0, ...code]),
+    ];
+    const atomics = await rejected(
+      mod(
+        section(1, [1, 0x60, 0, 0]),
+        section(3, [1, 0]),
+        section(5, [1, 0, 1]),
+        section(10, [1, 5, 0, 0xfe, 0x03, 0x00, 0x0b]),
+      ),
+    );
     expect(atomics.where).toMatchObject({ proposal: 'threads (atomics)', func: 0 });
     const relaxed = await rejected(mod(...body([0xfd, 0x80, 0x02, 0x1a, 0x0b])));
     expect(relaxed.where?.proposal).toBe('relaxed-simd');
@@ -59,7 +70,8 @@ describe('validation', () => {
   });
 
   it('rejects imports the caller did not grant, and accepts granted ones', async () => {
-    const text = '(module (import "env" "f" (func)) (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32))))';
+    const text =
+      '(module (import "env" "f" (func)) (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32))))';
     const e = await rejected(wat(text));
     expect(e.code).toBe('DL_ERR_IMPORT_NOT_GRANTED');
     expect(e.where?.import).toBe('env.f');
@@ -70,17 +82,25 @@ describe('validation', () => {
   it('enforces limits against compile bombs', async () => {
     expect((await rejected(SAMPLE, { limits: { moduleBytes: 10 } })).code).toBe('DL_ERR_LIMIT_MODULE_SIZE');
     expect((await rejected(SAMPLE, { limits: { functions: 1 } })).code).toBe('DL_ERR_LIMIT_FUNCTION_COUNT');
-    expect((await rejected(SAMPLE, { limits: { localsPerFunction: 1 } })).where).toMatchObject({ section: 'code', func: 0 });
+    expect((await rejected(SAMPLE, { limits: { localsPerFunction: 1 } })).where).toMatchObject({
+      section: 'code',
+      func: 0,
+    });
     expect((await rejected(SAMPLE, { limits: { bodyBytes: 4 } })).code).toBe('DL_ERR_LIMIT_FUNCTION_BODY_SIZE');
     expect((await rejected(SAMPLE, { limits: { tableElements: 1 } })).code).toBe('DL_ERR_LIMIT_TABLE_SIZE');
     expect((await rejected(SAMPLE, { limits: { dataBytes: 4 } })).code).toBe('DL_ERR_LIMIT_DATA_SIZE');
     // A declared local count of 2^32-1 must be refused without allocating anything.
-    const bomb = mod(section(1, [1, 0x60, 0, 0]), section(3, [1, 0]), section(10, [1, 8, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x7f, 0x0b]));
+    const bomb = mod(
+      section(1, [1, 0x60, 0, 0]),
+      section(3, [1, 0]),
+      section(10, [1, 8, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x7f, 0x0b]),
+    );
     expect((await rejected(bomb)).code).toBe('DL_ERR_LIMIT_LOCALS_PER_FUNCTION');
   });
 
   it('clamps the memory maximum and rejects an initial size over the limit', async () => {
-    const text = '(module (memory (export "m") 1) (func (export "g") (param i32) (result i32) (memory.grow (local.get 0))))';
+    const text =
+      '(module (memory (export "m") 1) (func (export "g") (param i32) (result i32) (memory.grow (local.get 0))))';
     const m = await compile(wat(text), { memoryLimit: 4 * 65536 });
     const inst = await m.instantiate({}, { fuel: 1_000_000n });
     const grow = inst.exports.g as (n: number) => number;
@@ -93,23 +113,28 @@ describe('validation', () => {
   });
 
   it('refuses export names reserved for the instrumentation', async () => {
-    expect((await rejected(wat('(module (func (export "docklock_fuel")))'))).code).toBe('DL_ERR_MODULE_RESERVED_EXPORT');
+    expect((await rejected(wat('(module (func (export "docklock_fuel")))'))).code).toBe(
+      'DL_ERR_MODULE_RESERVED_EXPORT',
+    );
   });
 
   it('hostile bytes never crash the decoder: every mutation is accepted or a coded error', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(SAMPLE.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), (flips) => {
-        const bytes = SAMPLE.slice();
-        for (const [pos, v] of flips) bytes[pos] = v;
-        try {
-          validateModule(bytes, { imports: ['*'] });
-          const out = instrument(bytes);
-          expect(WebAssembly.validate(out as Uint8Array<ArrayBuffer>)).toBe(true);
-        } catch (e) {
-          expect(e).toBeInstanceOf(ValidationError);
-          expect((e as ValidationError).code).toMatch(/^DL_ERR_/);
-        }
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.nat(SAMPLE.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+        (flips) => {
+          const bytes = SAMPLE.slice();
+          for (const [pos, v] of flips) bytes[pos] = v;
+          try {
+            validateModule(bytes, { imports: ['*'] });
+            const out = instrument(bytes);
+            expect(WebAssembly.validate(out as Uint8Array<ArrayBuffer>)).toBe(true);
+          } catch (e) {
+            expect(e).toBeInstanceOf(ValidationError);
+            expect((e as ValidationError).code).toMatch(/^DL_ERR_/);
+          }
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -117,21 +142,24 @@ describe('validation', () => {
   it('round-trips modules byte for byte, custom sections included', () => {
     expect(roundTrip(SAMPLE)).toEqual(SAMPLE);
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.string({ maxLength: 8 }), fc.uint8Array({ maxLength: 40 })), { maxLength: 5 }), (customs) => {
-        const extra: number[] = [];
-        for (const [name, payload] of customs) {
-          const n = [...new TextEncoder().encode(name)];
-          extra.push(...section(0, [n.length, ...n, ...payload]));
-        }
-        const bytes = Uint8Array.from([...SAMPLE, ...extra]);
-        expect(roundTrip(bytes)).toEqual(bytes);
-        // Instrumentation keeps every custom section too.
-        const out = instrument(bytes);
-        for (let i = 0; i + extra.length <= out.length && extra.length > 0; i++) {
-          if (out[i] === extra[0] && out.subarray(i, i + extra.length).every((b, j) => b === extra[j])) return;
-        }
-        expect(extra.length).toBe(0);
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.string({ maxLength: 8 }), fc.uint8Array({ maxLength: 40 })), { maxLength: 5 }),
+        (customs) => {
+          const extra: number[] = [];
+          for (const [name, payload] of customs) {
+            const n = [...new TextEncoder().encode(name)];
+            extra.push(...section(0, [n.length, ...n, ...payload]));
+          }
+          const bytes = Uint8Array.from([...SAMPLE, ...extra]);
+          expect(roundTrip(bytes)).toEqual(bytes);
+          // Instrumentation keeps every custom section too.
+          const out = instrument(bytes);
+          for (let i = 0; i + extra.length <= out.length && extra.length > 0; i++) {
+            if (out[i] === extra[0] && out.subarray(i, i + extra.length).every((b, j) => b === extra[j])) return;
+          }
+          expect(extra.length).toBe(0);
+        },
+      ),
       { numRuns: 200 },
     );
   });

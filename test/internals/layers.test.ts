@@ -21,26 +21,54 @@ export interface Rule {
   allowed: (target: string, file: string) => boolean;
 }
 
-const under = (dir: string) => (p: string): boolean => p === dir || p.startsWith(`${dir}/`);
+const under =
+  (dir: string) =>
+  (p: string): boolean =>
+    p === dir || p.startsWith(`${dir}/`);
 const ERRORS = (p: string): boolean => under('errors')(p) || p === 'runtime/errors.ts';
 /** What the package exports (package.json `exports`): the only doors into it from p2p and the CLI. */
-const PUBLIC = new Set(['index.ts', 'broker/index.ts', 'errors/index.ts', 'runtime/api/cage.ts', 'runtime/api/bundle.ts', 'runtime/api/evaluate.ts', 'p2p/index.ts']);
+const PUBLIC = new Set([
+  'index.ts',
+  'broker/index.ts',
+  'errors/index.ts',
+  'runtime/api/cage.ts',
+  'runtime/api/bundle.ts',
+  'runtime/api/evaluate.ts',
+  'p2p/index.ts',
+]);
 
 export const RULES: Rule[] = [
   { name: 'errors/ imports nothing of docklock', from: under('errors'), allowed: (t) => under('errors')(t) },
-  { name: 'instrument → errors only', from: under('runtime/instrument'), allowed: (t) => under('runtime/instrument')(t) || ERRORS(t) },
+  {
+    name: 'instrument → errors only',
+    from: under('runtime/instrument'),
+    allowed: (t) => under('runtime/instrument')(t) || ERRORS(t),
+  },
   {
     name: 'host-functions → store, witness entry types, errors only',
     from: under('host-functions'),
-    allowed: (t) => under('host-functions')(t) || t === 'runtime/store.ts' || t === 'runtime/witness/entry.ts' || ERRORS(t),
+    allowed: (t) =>
+      under('host-functions')(t) || t === 'runtime/store.ts' || t === 'runtime/witness/entry.ts' || ERRORS(t),
   },
-  { name: 'only runtime/cage/ imports host-functions/', from: (f) => under('runtime')(f) && !under('runtime/cage')(f), allowed: (t) => !under('host-functions')(t) },
-  { name: 'broker ↛ runtime (both use errors/)', from: under('broker'), allowed: (t) => !under('runtime')(t) && !under('host-functions')(t) && !under('p2p')(t) },
+  {
+    name: 'only runtime/cage/ imports host-functions/',
+    from: (f) => under('runtime')(f) && !under('runtime/cage')(f),
+    allowed: (t) => !under('host-functions')(t),
+  },
+  {
+    name: 'broker ↛ runtime (both use errors/)',
+    from: under('broker'),
+    allowed: (t) => !under('runtime')(t) && !under('host-functions')(t) && !under('p2p')(t),
+  },
   { name: 'runtime ↛ broker', from: under('runtime'), allowed: (t) => !under('broker')(t) && !under('p2p')(t) },
   { name: 'nothing ↛ cli', from: (f) => !under('cli')(f), allowed: (t) => !under('cli')(t) },
   { name: 'p2p → public entry points only', from: under('p2p'), allowed: (t) => under('p2p')(t) || PUBLIC.has(t) },
   // cli/broker/ (the broker's commands) still reaches into broker/ internals: docs/layers.md, "Left to do".
-  { name: 'cli → public entry points only', from: (f) => under('cli')(f) && !under('cli/broker')(f), allowed: (t) => under('cli')(t) || PUBLIC.has(t) },
+  {
+    name: 'cli → public entry points only',
+    from: (f) => under('cli')(f) && !under('cli/broker')(f),
+    allowed: (t) => under('cli')(t) || PUBLIC.has(t),
+  },
 ];
 
 function sourceFiles(path: string): string[] {
@@ -85,8 +113,16 @@ describe('layers', () => {
   // real file of the tree, is reported.
   it.each([
     ['runtime/instrument/emit-body.ts', "import { runGuest } from '../cage/run.ts';", 'instrument → errors only'],
-    ['host-functions/log.ts', "import { Engine } from '../runtime/engine.ts';", 'host-functions → store, witness entry types, errors only'],
-    ['runtime/replay.ts', "export { createWasi } from '../host-functions/wasi/preview1.ts';", 'only runtime/cage/ imports host-functions/'],
+    [
+      'host-functions/log.ts',
+      "import { Engine } from '../runtime/engine.ts';",
+      'host-functions → store, witness entry types, errors only',
+    ],
+    [
+      'runtime/replay.ts',
+      "export { createWasi } from '../host-functions/wasi/preview1.ts';",
+      'only runtime/cage/ imports host-functions/',
+    ],
     ['broker/errors.ts', "import type { Trap } from '../runtime/errors.ts';", 'broker ↛ runtime (both use errors/)'],
     ['runtime/engine.ts', "const b = await import('../broker/app.ts');", 'runtime ↛ broker'],
     ['runtime/bundle.ts', "import { EXIT } from '../cli/io.ts';", 'nothing ↛ cli'],
@@ -97,6 +133,8 @@ describe('layers', () => {
     expect(files.has(file)).toBe(true);
     const changed = new Map(files);
     changed.set(file, `${line}\n${files.get(file)!}`);
-    expect(violations(changed).filter((v) => v.startsWith(`${file} → `))).toEqual([expect.stringContaining(`(${rule})`)]);
+    expect(violations(changed).filter((v) => v.startsWith(`${file} → `))).toEqual([
+      expect.stringContaining(`(${rule})`),
+    ]);
   });
 });

@@ -15,7 +15,11 @@ export async function startCluster(n: number, overrides: Partial<NodeConfig> = {
     const config: NodeConfig = { ...parseNodeConfig({ key: 'unused', dataDir: dir, bootstrap }, dir), ...overrides };
     nodes.push(await P2PNode.start(config, await keyFromSeed(new Uint8Array(32).fill(seedBase + i))));
   }
-  await waitFor(() => nodes.every((m) => m.libp2p.services.pubsub.getSubscribers('docklock/claims/1').length >= n - 1), 20_000, 'topic mesh');
+  await waitFor(
+    () => nodes.every((m) => m.libp2p.services.pubsub.getSubscribers('docklock/claims/1').length >= n - 1),
+    20_000,
+    'topic mesh',
+  );
   return nodes;
 }
 

@@ -16,13 +16,20 @@ beforeAll(async () => {
   replayer = await keyFromSeed(new Uint8Array(32).fill(10));
 });
 
-async function judgeAndFile(claimEnv: Uint8Array, bundle: Uint8Array): Promise<{ outcome: string; file: Uint8Array | null; kind: string | null }> {
+async function judgeAndFile(
+  claimEnv: Uint8Array,
+  bundle: Uint8Array,
+): Promise<{ outcome: string; file: Uint8Array | null; kind: string | null }> {
   const c = await openEnvelope(claimEnv);
   if (c.kind !== 'docklock/claim') throw new Error('not a claim');
   const j = await judgeClaim(c.claim, bundle);
   if ('abstain' in j) throw new Error(j.abstain);
   const v = await signVerdict(replayer, { ...j, issuedAt: 1, claimId: c.id });
-  return { outcome: j.outcome, kind: j.divergence?.kind ?? null, file: j.outcome === 'diverge' ? encodeDispute(claimEnv, v, j.divergence?.kind === 'bundle' ? bundle : null) : null };
+  return {
+    outcome: j.outcome,
+    kind: j.divergence?.kind ?? null,
+    file: j.outcome === 'diverge' ? encodeDispute(claimEnv, v, j.divergence?.kind === 'bundle' ? bundle : null) : null,
+  };
 }
 
 describe('judging claims against their bundles', () => {

@@ -5,7 +5,11 @@ import { ROOT } from './helpers.ts';
 
 const doc = readFileSync(join(ROOT, 'docs', 'errors.md'), 'utf8');
 const files = [...readdirSync(join(ROOT, 'p2p')).map((f) => join('p2p', f)), join('cli', 'cmd', 'node.ts')];
-const codes = new Set(files.flatMap((f) => [...readFileSync(join(ROOT, f), 'utf8').matchAll(/DL_ERR_P2P_[A-Z0-9_]*[A-Z0-9]\b/g)].map((m) => m[0])));
+const codes = new Set(
+  files.flatMap((f) =>
+    [...readFileSync(join(ROOT, f), 'utf8').matchAll(/DL_ERR_P2P_[A-Z0-9_]*[A-Z0-9]\b/g)].map((m) => m[0]),
+  ),
+);
 
 describe('docs/errors.md for the P2P node', () => {
   it('finds the codes', () => expect(codes.size).toBeGreaterThan(20));

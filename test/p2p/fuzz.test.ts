@@ -30,12 +30,24 @@ let claimEnv: Uint8Array;
 beforeAll(async () => {
   [bundle] = (await guessBundles([guessSubmission('good')])) as [Uint8Array];
   [victim] = await startCluster(1, { quorum: { k: 1, expiryMs: 60_000 } }, 80);
-  claimEnv = await signClaim(await keyFromSeed(new Uint8Array(32).fill(81)), { ...claimFieldsOf(bundle), issuedAt: Date.now() });
+  claimEnv = await signClaim(await keyFromSeed(new Uint8Array(32).fill(81)), {
+    ...claimFieldsOf(bundle),
+    issuedAt: Date.now(),
+  });
   attacker = await createLibp2p({
     privateKey: await generateKeyPair('Ed25519'),
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
-    services: { identify: identify(), pubsub: gossipsub({ globalSignaturePolicy: 'StrictSign', allowPublishToZeroTopicPeers: true, ignoreDuplicatePublishError: true }) },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({
+        globalSignaturePolicy: 'StrictSign',
+        allowPublishToZeroTopicPeers: true,
+        ignoreDuplicatePublishError: true,
+      }),
+    },
   });
 });
 afterAll(async () => {
@@ -53,19 +65,31 @@ describe('fuzzed gossip', () => {
   it('rejects thousands of mutated and random messages with coded errors, penalising each sender', async () => {
     let n = 0;
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })).map(([at, x]) => mutate(claimEnv, at, x)), fc.uint8Array({ maxLength: 2048 })), async (m) => {
-        const peer = `fuzz-${n++ % 50}`;
-        const r = await victim.ingest(m, peer);
-        expect(r.result).toBe('reject');
-        if (r.result === 'reject') expect(r.code).toMatch(/^DL_ERR_P2P_/);
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })).map(([at, x]) => mutate(claimEnv, at, x)),
+          fc.uint8Array({ maxLength: 2048 }),
+        ),
+        async (m) => {
+          const peer = `fuzz-${n++ % 50}`;
+          const r = await victim.ingest(m, peer);
+          expect(r.result).toBe('reject');
+          if (r.result === 'reject') expect(r.code).toMatch(/^DL_ERR_P2P_/);
+        },
+      ),
       { numRuns: 3000 },
     );
     expect(victim.peers.score('fuzz-0')).toBeLessThanOrEqual(DISCONNECT_SCORE);
     // Replays of a valid message are ignored, not re-processed; a verdict on an unknown claim is held, not forwarded.
     expect((await victim.ingest(claimEnv, 'honest')).result).toBe('accept');
     expect((await victim.ingest(claimEnv, 'honest')).result).toBe('ignore');
-    const stray = await signVerdict(await keyFromSeed(new Uint8Array(32).fill(82)), { issuedAt: 1, claimId: new Uint8Array(32), outcome: 'match', resultHash: new Uint8Array(32), divergence: null });
+    const stray = await signVerdict(await keyFromSeed(new Uint8Array(32).fill(82)), {
+      issuedAt: 1,
+      claimId: new Uint8Array(32),
+      outcome: 'match',
+      resultHash: new Uint8Array(32),
+      divergence: null,
+    });
     expect((await victim.ingest(stray, 'honest')).result).toBe('ignore');
     expect(victim.peers.score('honest')).toBe(0);
   });
@@ -74,12 +98,20 @@ describe('fuzzed gossip', () => {
     await attacker.dial(victim.libp2p.getMultiaddrs()[0]!);
     attacker.services.pubsub.subscribe(TOPIC);
     const me = attacker.peerId.toString();
-    await waitFor(() => victim.libp2p.services.pubsub.getSubscribers(TOPIC).some((p) => p.toString() === me), 20_000, 'attacker on the topic');
+    await waitFor(
+      () => victim.libp2p.services.pubsub.getSubscribers(TOPIC).some((p) => p.toString() === me),
+      20_000,
+      'attacker on the topic',
+    );
     for (let i = 0; i < 200 && !victim.peers.banned(me); i++) {
       await attacker.services.pubsub.publish(TOPIC, mutate(claimEnv, 40 + i, 1 + (i % 254))).catch(() => undefined);
       await new Promise((r) => setTimeout(r, 10));
     }
-    await waitFor(() => victim.peers.banned(me) && victim.libp2p.getConnections(attacker.peerId).length === 0, 20_000, 'attacker banned and disconnected');
+    await waitFor(
+      () => victim.peers.banned(me) && victim.libp2p.getConnections(attacker.peerId).length === 0,
+      20_000,
+      'attacker banned and disconnected',
+    );
     // The gater refuses it: a redial never leaves a connection on the victim's side.
     await attacker.dial(victim.libp2p.getMultiaddrs()[0]!).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 500));
@@ -89,18 +121,33 @@ describe('fuzzed gossip', () => {
 
 describe('fuzzed bundle streams', () => {
   it('rejects mutated, truncated, overlong and oversized responses with coded errors, holding at most the cap', async () => {
-    const server = await createLibp2p({ privateKey: await generateKeyPair('Ed25519'), addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] });
-    const client = await createLibp2p({ privateKey: await generateKeyPair('Ed25519'), transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] });
+    const server = await createLibp2p({
+      privateKey: await generateKeyPair('Ed25519'),
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+    });
+    const client = await createLibp2p({
+      privateKey: await generateKeyPair('Ed25519'),
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+    });
     const hash = blake3(bundle);
     const good = new Uint8Array(9 + bundle.length);
     new DataView(good.buffer).setBigUint64(1, BigInt(bundle.length));
     good.set(bundle, 9);
     let reply: Uint8Array = good;
-    await server.handle(BUNDLE_PROTOCOL, async (stream: Stream) => {
-      for await (const _ of stream) break; // the 32-byte request
-      stream.send(reply);
-      await stream.close().catch(() => undefined);
-    }, { maxInboundStreams: 64 });
+    await server.handle(
+      BUNDLE_PROTOCOL,
+      async (stream: Stream) => {
+        for await (const _ of stream) break; // the 32-byte request
+        stream.send(reply);
+        await stream.close().catch(() => undefined);
+      },
+      { maxInboundStreams: 64 },
+    );
     try {
       const fetch = async (): Promise<string> => {
         const s = await client.dialProtocol(server.peerId, BUNDLE_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
@@ -117,7 +164,9 @@ describe('fuzzed bundle streams', () => {
       await fc.assert(
         fc.asyncProperty(
           fc.oneof(
-            fc.tuple(fc.nat({ max: good.length - 1 }), fc.integer({ min: 1, max: 255 })).map(([at, x]) => mutate(good, at, x)),
+            fc
+              .tuple(fc.nat({ max: good.length - 1 }), fc.integer({ min: 1, max: 255 }))
+              .map(([at, x]) => mutate(good, at, x)),
             fc.nat({ max: good.length - 1 }).map((n) => good.subarray(0, n)),
             fc.uint8Array({ minLength: 1, maxLength: 64 }).map((extra) => Uint8Array.of(...good, ...extra)),
           ),
@@ -143,7 +192,12 @@ describe('fuzzed bundle streams', () => {
 
   it('survives junk requests to its own bundle protocol and still serves', async () => {
     victim.bundles.put(bundle);
-    const client = await createLibp2p({ privateKey: await generateKeyPair('Ed25519'), transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] });
+    const client = await createLibp2p({
+      privateKey: await generateKeyPair('Ed25519'),
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+    });
     try {
       await client.dial(victim.libp2p.getMultiaddrs()[0]!);
       for (const junk of [new Uint8Array(0), new Uint8Array(31), new Uint8Array(33), new Uint8Array(100_000).fill(7)]) {

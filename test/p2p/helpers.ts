@@ -15,7 +15,11 @@ export const GUESS = join(ROOT, 'challenges', 'examples', 'guess');
 export async function guessBundles(submissions: Uint8Array[]): Promise<Uint8Array[]> {
   const dir = mkdtempSync(join(tmpdir(), 'dl-p2p-bundles-'));
   const ch = await loadChallenge(GUESS);
-  const evals = await evaluateSubmissions(ch, submissions.map((bytes, i) => ({ label: `s${i}`, bytes })), { jobs: 1, bundles: dir });
+  const evals = await evaluateSubmissions(
+    ch,
+    submissions.map((bytes, i) => ({ label: `s${i}`, bytes })),
+    { jobs: 1, bundles: dir },
+  );
   return evals.map((e) => new Uint8Array(readFileSync(e.bundle!)));
 }
 
@@ -28,7 +32,14 @@ export function editOutput(bundle: Uint8Array, score = 1): Uint8Array {
   const b = decodeBundle(bundle);
   const outputs = new Map(b.result.outputs);
   outputs.set('/output/score.json', new TextEncoder().encode(JSON.stringify({ score })));
-  return encodeBundle({ manifest: b.manifest, module: b.module, stdin: b.stdin, inputs: b.inputs, witness: b.witness, result: { ...b.result, outputs } });
+  return encodeBundle({
+    manifest: b.manifest,
+    module: b.module,
+    stdin: b.stdin,
+    inputs: b.inputs,
+    witness: b.witness,
+    result: { ...b.result, outputs },
+  });
 }
 
 /** The same run with witness entry `index`'s result changed and the root recomputed. */
@@ -36,5 +47,12 @@ export function editWitness(bundle: Uint8Array, index: number): Uint8Array {
   const b = decodeBundle(bundle);
   const witness = b.witness.map((e) => (e.index === index ? { ...e, fuel: e.fuel + 1n } : e));
   const root = commitEntries(witness).root;
-  return encodeBundle({ manifest: b.manifest, module: b.module, stdin: b.stdin, inputs: b.inputs, witness, result: { ...b.result, witnessRoot: root } });
+  return encodeBundle({
+    manifest: b.manifest,
+    module: b.module,
+    stdin: b.stdin,
+    inputs: b.inputs,
+    witness,
+    result: { ...b.result, witnessRoot: root },
+  });
 }

@@ -1,7 +1,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { keyFromSeed } from '../../p2p/keys.ts';
-import { CLAIM_KIND, claimBody, MAX_MESSAGE_BYTES, openEnvelope, seal, signClaim, signVerdict, type Claim } from '../../p2p/messages.ts';
+import {
+  CLAIM_KIND,
+  claimBody,
+  MAX_MESSAGE_BYTES,
+  openEnvelope,
+  seal,
+  signClaim,
+  signVerdict,
+  type Claim,
+} from '../../p2p/messages.ts';
 import { pack } from '../../p2p/wire.ts';
 import { claimFieldsOf } from '../../p2p/audit.ts';
 import { guessBundles, guessSubmission } from './helpers.ts';
@@ -32,7 +41,15 @@ describe('claims and verdicts', () => {
     if (o.kind !== CLAIM_KIND) return;
     expect(o.claim).toEqual({ ...fields, issuedAt: 1_700_000_000_000, claimer: key.publicKey });
     expect(o.signer).toEqual(key.publicKey);
-    const v = await openEnvelope(await signVerdict(await keyFromSeed(seed(2)), { issuedAt: 5, claimId: o.id, outcome: 'match', resultHash: fields.resultHash, divergence: null }));
+    const v = await openEnvelope(
+      await signVerdict(await keyFromSeed(seed(2)), {
+        issuedAt: 5,
+        claimId: o.id,
+        outcome: 'match',
+        resultHash: fields.resultHash,
+        divergence: null,
+      }),
+    );
     expect(v.kind).toBe('docklock/verdict');
   });
 
@@ -52,12 +69,16 @@ describe('claims and verdicts', () => {
   it('rejects truncations, appended bytes, random bytes and oversized messages with coded errors', async () => {
     const key = await keyFromSeed(seed(4));
     const env = await signClaim(key, { ...fields, issuedAt: 42 });
-    for (let n = 0; n < env.length; n += 7) expect(await codeOf(openEnvelope(env.subarray(0, n)))).toMatch(/^DL_ERR_P2P_/);
+    for (let n = 0; n < env.length; n += 7)
+      expect(await codeOf(openEnvelope(env.subarray(0, n)))).toMatch(/^DL_ERR_P2P_/);
     expect(await codeOf(openEnvelope(Uint8Array.of(...env, 0)))).toBe('DL_ERR_P2P_MALFORMED');
     expect(await codeOf(openEnvelope(new Uint8Array(MAX_MESSAGE_BYTES + 1)))).toBe('DL_ERR_P2P_TOO_LARGE');
-    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), async (b) => {
-      expect(await codeOf(openEnvelope(b))).toMatch(/^DL_ERR_P2P_/);
-    }), { numRuns: 500 });
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), async (b) => {
+        expect(await codeOf(openEnvelope(b))).toMatch(/^DL_ERR_P2P_/);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('rejects a message signed by someone other than its named signer', async () => {

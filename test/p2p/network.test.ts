@@ -22,7 +22,10 @@ let mediocre: Uint8Array;
 let bundleDir: string;
 
 beforeAll(async () => {
-  [good, mediocre] = (await guessBundles([guessSubmission('good'), guessSubmission('mediocre')])) as [Uint8Array, Uint8Array];
+  [good, mediocre] = (await guessBundles([guessSubmission('good'), guessSubmission('mediocre')])) as [
+    Uint8Array,
+    Uint8Array,
+  ];
   bundleDir = mkdtempSync(join(tmpdir(), 'dl-p2p-b-'));
   writeFileSync(join(bundleDir, 'good.dlb'), good);
   for (let i = 0; i < 5; i++) {
@@ -52,14 +55,25 @@ describe('five node processes', () => {
     const id = r.stdout.trim();
     expect(id).toMatch(/^[0-9a-f]{64}$/);
     expect(await waitStates(procs, id, 'confirmed', 60_000)).toHaveLength(5);
-    const verdicts = (await procs[3]!.api.json<{ verdicts: { outcome: string }[] }>('GET', `/v1/claims/${id}`)).verdicts;
+    const verdicts = (await procs[3]!.api.json<{ verdicts: { outcome: string }[] }>('GET', `/v1/claims/${id}`))
+      .verdicts;
     expect(verdicts.filter((v) => v.outcome === 'match').length).toBeGreaterThanOrEqual(3);
   });
 
   it('confirm the claims `docklock evaluate --publish` makes', async () => {
-    const r = cli(['evaluate', GUESS, join(GUESS, 'submissions', 'broken.txt'), '--json', '--publish', procs[2]!.config]);
+    const r = cli([
+      'evaluate',
+      GUESS,
+      join(GUESS, 'submissions', 'broken.txt'),
+      '--json',
+      '--publish',
+      procs[2]!.config,
+    ]);
     expect(r.status).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { claim?: string; score?: number });
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { claim?: string; score?: number });
     const claim = lines.find((l) => l.claim !== undefined)!.claim!;
     await waitStates(procs, claim, 'confirmed', 60_000);
   });
@@ -67,11 +81,24 @@ describe('five node processes', () => {
   it('dispute a false score and an edited output everywhere; the dispute file verifies in a fresh process', async () => {
     // The dishonest claimer: a real libp2p node in this process, on the same loopback network.
     const dir = mkdtempSync(join(tmpdir(), 'dl-p2p-liar-'));
-    const liar = await P2PNode.start(parseNodeConfig({ key: 'unused', dataDir: dir, bootstrap: procs.map((p) => p.address), quorum: { k: 3, expiryMs: 60_000 } }, dir), await keyFromSeed(new Uint8Array(32).fill(99)));
+    const liar = await P2PNode.start(
+      parseNodeConfig(
+        { key: 'unused', dataDir: dir, bootstrap: procs.map((p) => p.address), quorum: { k: 3, expiryMs: 60_000 } },
+        dir,
+      ),
+      await keyFromSeed(new Uint8Array(32).fill(99)),
+    );
     try {
-      await waitFor(() => liar.libp2p.services.pubsub.getSubscribers('docklock/claims/1').length >= 5, 30_000, 'liar on the topic');
+      await waitFor(
+        () => liar.libp2p.services.pubsub.getSubscribers('docklock/claims/1').length >= 5,
+        30_000,
+        'liar on the topic',
+      );
       await new Promise((r) => setTimeout(r, 1500));
-      const falseScore = await liar.publishSigned(await signClaim(liar.key, { ...claimFieldsOf(mediocre), score: 1, issuedAt: Date.now() }), mediocre);
+      const falseScore = await liar.publishSigned(
+        await signClaim(liar.key, { ...claimFieldsOf(mediocre), score: 1, issuedAt: Date.now() }),
+        mediocre,
+      );
       const edited = await liar.publish(editOutput(mediocre, 1));
       await waitStates(procs, falseScore, 'disputed', 60_000);
       await waitStates(procs, edited, 'disputed', 60_000);
@@ -81,11 +108,19 @@ describe('five node processes', () => {
       expect(shown.status).toBe(0);
       const v = cli(['node', 'verify-dispute', file, '--json']);
       expect(v.status).toBe(0);
-      expect(JSON.parse(v.stdout)).toMatchObject({ valid: true, kind: 'bundle', strength: 'proof', claimId: falseScore });
+      expect(JSON.parse(v.stdout)).toMatchObject({
+        valid: true,
+        kind: 'bundle',
+        strength: 'proof',
+        claimId: falseScore,
+      });
 
       const file2 = join(dir, 'edited.dld');
       expect(cli(['node', 'claim', edited, '--dispute', file2, '--config', procs[4]!.config]).status).toBe(0);
-      expect(JSON.parse(cli(['node', 'verify-dispute', file2, '--json']).stdout)).toMatchObject({ valid: true, kind: 'result' });
+      expect(JSON.parse(cli(['node', 'verify-dispute', file2, '--json']).stdout)).toMatchObject({
+        valid: true,
+        kind: 'result',
+      });
     } finally {
       await liar.stop();
     }
@@ -103,7 +138,9 @@ describe('five node processes', () => {
     procs[4] = await startProc(down);
     // It redials its bootstrap peers; their connection triggers /docklock/sync/1.
     await waitStates(procs, id, 'confirmed', 60_000);
-    const all = await Promise.all(procs.map((p) => p.api.json<{ claims: { id: string; state: string }[] }>('GET', '/v1/claims?limit=100')));
+    const all = await Promise.all(
+      procs.map((p) => p.api.json<{ claims: { id: string; state: string }[] }>('GET', '/v1/claims?limit=100')),
+    );
     const view = (i: number): string[] => all[i]!.claims.map((c) => `${c.id}:${c.state}`).sort();
     for (let i = 1; i < 5; i++) expect(view(i)).toEqual(view(0));
   });

@@ -11,7 +11,10 @@ afterAll(async () => {
 
 describe('a partition', () => {
   it('heals: claims of both sides reach the same states on every node', async () => {
-    const [a, b] = (await guessBundles([guessSubmission('good'), guessSubmission('mediocre')])) as [Uint8Array, Uint8Array];
+    const [a, b] = (await guessBundles([guessSubmission('good'), guessSubmission('mediocre')])) as [
+      Uint8Array,
+      Uint8Array,
+    ];
     const quorum = { k: 2, expiryMs: 60_000 };
     const left = await startCluster(3, { quorum }, 60);
     const right = await startCluster(2, { quorum }, 70);
@@ -25,8 +28,16 @@ describe('a partition', () => {
     expect(states(right, idA)).toEqual([undefined, undefined]);
 
     for (const l of left) for (const r of right) await l.libp2p.dial(r.libp2p.getMultiaddrs()[0]!);
-    await waitFor(() => states(nodes, idA).every((s) => s === 'confirmed') && states(nodes, idB).every((s) => s === 'confirmed'), 45_000, 'both claims confirmed everywhere');
-    const view = (n: P2PNode): string[] => n.store.claims(100).map((c) => `${c.id}:${c.state}`).sort();
+    await waitFor(
+      () => states(nodes, idA).every((s) => s === 'confirmed') && states(nodes, idB).every((s) => s === 'confirmed'),
+      45_000,
+      'both claims confirmed everywhere',
+    );
+    const view = (n: P2PNode): string[] =>
+      n.store
+        .claims(100)
+        .map((c) => `${c.id}:${c.state}`)
+        .sort();
     for (const n of nodes) expect(view(n)).toEqual(view(nodes[0]!));
   });
 });

@@ -30,17 +30,31 @@ export async function prepareNode(extra: Record<string, unknown> = {}): Promise<
   const dir = mkdtempSync(join(tmpdir(), 'dl-p2p-proc-'));
   await generateKeyFile(join(dir, 'node.key'));
   const config = join(dir, 'node.yaml');
-  writeFileSync(config, stringify({ key: 'node.key', dataDir: 'data', listen: ['/ip4/127.0.0.1/tcp/0'], quorum: { k: 3, expiryMs: 60_000 }, ...extra }));
+  writeFileSync(
+    config,
+    stringify({
+      key: 'node.key',
+      dataDir: 'data',
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      quorum: { k: 3, expiryMs: 60_000 },
+      ...extra,
+    }),
+  );
   return { dir, config };
 }
 
 export function writeConfig(n: { config: string }, values: Record<string, unknown>): void {
-  writeFileSync(n.config, stringify({ key: 'node.key', dataDir: 'data', quorum: { k: 3, expiryMs: 60_000 }, ...values }));
+  writeFileSync(
+    n.config,
+    stringify({ key: 'node.key', dataDir: 'data', quorum: { k: 3, expiryMs: 60_000 }, ...values }),
+  );
 }
 
 /** Starts `docklock node start` and waits for its ready line. */
 export async function startProc(n: { dir: string; config: string }): Promise<NodeProc> {
-  const proc = spawn(process.execPath, [CLI, 'node', 'start', '--config', n.config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [CLI, 'node', 'start', '--config', n.config], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
@@ -60,7 +74,10 @@ export async function startProc(n: { dir: string; config: string }): Promise<Nod
     });
     proc.on('exit', (code) => reject(new Error(`node exited with ${code}: ${err}`)));
   });
-  const api = new NodeClient({ socketPath: join(n.dir, 'data', 'node.sock'), token: apiToken(join(n.dir, 'data'), false) });
+  const api = new NodeClient({
+    socketPath: join(n.dir, 'data', 'node.sock'),
+    token: apiToken(join(n.dir, 'data'), false),
+  });
   return { ...n, peerId: ready.peerId, address: `${ready.addresses[0]!}`, proc, api };
 }
 

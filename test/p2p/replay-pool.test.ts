@@ -11,7 +11,11 @@ describe('the replay pool', () => {
   it('judges as runCage does: match, result divergence, witness divergence', async () => {
     const [good] = (await guessBundles([guessSubmission('good')])) as [Uint8Array];
     const key = await keyFromSeed(new Uint8Array(32).fill(5));
-    for (const [bytes, want] of [[good, null], [editOutput(good), 'result'], [editWitness(good, 0), 'witness']] as const) {
+    for (const [bytes, want] of [
+      [good, null],
+      [editOutput(good), 'result'],
+      [editWitness(good, 0), 'witness'],
+    ] as const) {
       const claim = { ...claimFieldsOf(bytes), claimer: key.publicKey, issuedAt: 1 };
       const viaPool = await judgeClaim(claim, bytes, pool.replay);
       const viaCage = await judgeClaim(claim, bytes);

@@ -38,7 +38,7 @@ describe('docklock run / replay / verify through the CLI', () => {
     expect(a1.json.stdout.split('\n')[1]).toBe('1700000000.000000000');
   });
 
-  it('passes the guest\'s output and exit code through without --json, and 125 for a trap', () => {
+  it("passes the guest's output and exit code through without --json, and 125 for a trap", () => {
     const ok = cli(['run', fixturePath('hello'), '--arg', 'x']);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain('arg[1]=x');
@@ -71,12 +71,26 @@ describe('docklock run / replay / verify through the CLI', () => {
     const input = join(dir, 'data.txt');
     writeFileSync(input, 'hello input\n');
     const bundle = join(dir, 'suite.dlb');
-    const run = cliJson<RunJson>(['run', fixturePath('wasi_suite'), '--input', input, '--arg', 'exit7', '--env', 'GREETING=hi', '--bundle', bundle]);
+    const run = cliJson<RunJson>([
+      'run',
+      fixturePath('wasi_suite'),
+      '--input',
+      input,
+      '--arg',
+      'exit7',
+      '--env',
+      'GREETING=hi',
+      '--bundle',
+      bundle,
+    ]);
     expect(run.json.status).toBe('exited');
     expect(run.json.exitCode).toBe(7);
     expect(Object.keys(run.json.outputs)).toEqual(['/output/result.txt']);
     const replay = cliJson<{ match: boolean; resultHash: string; divergence: unknown }>(['replay', bundle]);
-    expect(replay).toEqual({ code: 0, json: { match: true, resultHash: run.json.resultHash, expectedResultHash: run.json.resultHash, divergence: null } });
+    expect(replay).toEqual({
+      code: 0,
+      json: { match: true, resultHash: run.json.resultHash, expectedResultHash: run.json.resultHash, divergence: null },
+    });
     expect(cliJson<{ ok: boolean }>(['verify', bundle, '--expected-hash', run.json.resultHash]).json.ok).toBe(true);
     expect(cli(['verify', bundle, '--expected-hash', '00'.repeat(32)]).code).toBe(1);
 
@@ -86,7 +100,13 @@ describe('docklock run / replay / verify through the CLI', () => {
     writeFileSync(proofFile, proof.stdout);
     expect(cli(['verify-proof', proofFile]).code).toBe(0);
     const p = JSON.parse(proof.stdout) as { leafHash: string };
-    writeFileSync(proofFile, proof.stdout.replace(p.leafHash, p.leafHash.replace(/^./, (c) => (c === '0' ? '1' : '0'))));
+    writeFileSync(
+      proofFile,
+      proof.stdout.replace(
+        p.leafHash,
+        p.leafHash.replace(/^./, (c) => (c === '0' ? '1' : '0')),
+      ),
+    );
     expect(cli(['verify-proof', proofFile]).code).toBe(1);
     expect(cli(['inspect', bundle]).stdout).toContain('wasi_snapshot_preview1.path_open');
 
@@ -120,8 +140,28 @@ describe('docklock run / replay / verify through the CLI', () => {
     const dir = tempDir();
     const bundle = join(dir, 'net.dlb');
     const url = `http://127.0.0.1:${port}/answer`;
-    const run = await cliJsonAsync<RunJson>(['run', fixturePath('http_get'), '--net', 'record', '--allow-host', `127.0.0.1:${port}`, '--arg', url, '--bundle', bundle]);
-    const denied = await cliJsonAsync<RunJson>(['run', fixturePath('http_get'), '--net', 'record', '--allow-host', `127.0.0.1:${port + 1}`, '--arg', url]);
+    const run = await cliJsonAsync<RunJson>([
+      'run',
+      fixturePath('http_get'),
+      '--net',
+      'record',
+      '--allow-host',
+      `127.0.0.1:${port}`,
+      '--arg',
+      url,
+      '--bundle',
+      bundle,
+    ]);
+    const denied = await cliJsonAsync<RunJson>([
+      'run',
+      fixturePath('http_get'),
+      '--net',
+      'record',
+      '--allow-host',
+      `127.0.0.1:${port + 1}`,
+      '--arg',
+      url,
+    ]);
     expect(denied.json.stdout).toContain('error -1');
     await new Promise<void>((r) => server.close(() => r()));
     expect(run.json.status).toBe('exited');
@@ -145,7 +185,10 @@ describe('docklock run / replay / verify through the CLI', () => {
     b.witness[idx] = { ...b.witness[idx]!, data: packr.pack(ex) };
     const edited = join(dir, 'edited.dlb');
     writeFileSync(edited, encodeBundle(b));
-    const r = cliJson<{ match: boolean; divergence: { index: number; import: string; field: string } }>(['replay', edited]);
+    const r = cliJson<{ match: boolean; divergence: { index: number; import: string; field: string } }>([
+      'replay',
+      edited,
+    ]);
     expect(r.code).toBe(1);
     expect(r.json.match).toBe(false);
     expect(r.json.divergence).toMatchObject({ index: idx + 1, import: 'docklock.http_body_len', field: 'result' });

@@ -13,7 +13,8 @@ import { wat } from '../engine/wat.ts';
  * Before the rule (level 0) all five host calls ran and were recorded; now none runs.
  */
 const calls = Array.from({ length: 5 }, () => '(drop (call $random_get (i32.const 0) (i32.const 8)))').join(' ');
-const module = wat(`(module (import "wasi_snapshot_preview1" "random_get" (func $random_get (param i32 i32) (result i32)))
+const module =
+  wat(`(module (import "wasi_snapshot_preview1" "random_get" (func $random_get (param i32 i32) (result i32)))
   (memory (export "memory") 1) (func (export "_start") ${calls}))`);
 const manifest = parseManifest({ apiVersion: 'docklock/v1', kind: 'Cage', module: 'm.wasm', limits: { fuel: 10 } });
 
@@ -27,7 +28,16 @@ describe('a host call on an overdrawn fuel counter fails closed', () => {
     expect(out.result.status).toBe('out_of_fuel');
     expect(out.result.fuelUsed).toBe(10n);
     expect(out.result.witnessEntries).toBe(0);
-    const report = await replayBundle(encodeBundle({ manifest, module, stdin: new Uint8Array(0), inputs: new Map(), witness: out.witnessBytes, result: out.result }));
+    const report = await replayBundle(
+      encodeBundle({
+        manifest,
+        module,
+        stdin: new Uint8Array(0),
+        inputs: new Map(),
+        witness: out.witnessBytes,
+        result: out.result,
+      }),
+    );
     expect(report.match).toBe(true);
   });
 
@@ -43,8 +53,14 @@ describe('a host call on an overdrawn fuel counter fails closed', () => {
     const f = calls.wrap('wasi_snapshot_preview1.sched_yield', () => ++ran);
     let over = false;
     calls.fuelMeter = {
-      fuelUsedWords: (out, at) => { out[at] = 10; out[at + 1] = 0; },
-      fuelLimitWords: (out, at) => { out[at] = 10; out[at + 1] = 0; },
+      fuelUsedWords: (out, at) => {
+        out[at] = 10;
+        out[at + 1] = 0;
+      },
+      fuelLimitWords: (out, at) => {
+        out[at] = 10;
+        out[at + 1] = 0;
+      },
       overdrawn: () => over,
     };
     f();

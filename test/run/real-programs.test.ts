@@ -4,7 +4,18 @@
  * files and takes trailing arguments prints the same stdout under `docklock run` and node:wasi,
  * leaves the host's files alone, and its bundle replays and extracts with the host files deleted.
  */
-import { closeSync, cpSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  cpSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, relative } from 'node:path';
 import { WASI } from 'node:wasi';
 import { describe, expect, it } from 'vitest';
@@ -47,8 +58,19 @@ async function underNodeWasi(data: string, work: string, output: string): Promis
   const stdin = openSync(stdinPath, 'r');
   const outPath = join(scratch, 'stdout');
   const stdout = openSync(outPath, 'w');
-  const wasi = new WASI({ version: 'preview1', args: ['tree_io', ...ARGS], env: {}, preopens: { '/data': data, '/work': work, '/output': output }, returnOnExit: true, stdin, stdout });
-  const inst = await WebAssembly.instantiate(await WebAssembly.compile(fixture('tree_io') as Uint8Array<ArrayBuffer>), wasi.getImportObject() as WebAssembly.Imports);
+  const wasi = new WASI({
+    version: 'preview1',
+    args: ['tree_io', ...ARGS],
+    env: {},
+    preopens: { '/data': data, '/work': work, '/output': output },
+    returnOnExit: true,
+    stdin,
+    stdout,
+  });
+  const inst = await WebAssembly.instantiate(
+    await WebAssembly.compile(fixture('tree_io') as Uint8Array<ArrayBuffer>),
+    wasi.getImportObject() as WebAssembly.Imports,
+  );
   expect(wasi.start(inst)).toBe(0);
   closeSync(stdin);
   closeSync(stdout);
@@ -61,7 +83,20 @@ describe('a real program with a directory tree, a writable directory, outputs an
     const { data, work } = makeTree(root);
     const out = join(root, 'out');
     const bundle = join(root, 'run.dlb');
-    const ours = cli(['run', fixturePath('tree_io'), '--input', `${data}:/data`, '--dir', `${work}:/work`, '--output-dir', out, '--bundle', bundle, '--', ...ARGS]);
+    const ours = cli([
+      'run',
+      fixturePath('tree_io'),
+      '--input',
+      `${data}:/data`,
+      '--dir',
+      `${work}:/work`,
+      '--output-dir',
+      out,
+      '--bundle',
+      bundle,
+      '--',
+      ...ARGS,
+    ]);
     expect(ours.stderr).toBe('');
     expect(ours.code).toBe(0);
 

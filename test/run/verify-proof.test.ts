@@ -20,7 +20,12 @@ describe('verify-proof', () => {
     const self = cli(['verify-proof', file]);
     expect(self.code).toBe(0);
     expect(self.stdout).toContain('self-consistent, root not pinned');
-    const byBundle = cliJson<{ valid: boolean; rootSource: string; entryChecked: boolean }>(['verify-proof', file, '--bundle', bundle]);
+    const byBundle = cliJson<{ valid: boolean; rootSource: string; entryChecked: boolean }>([
+      'verify-proof',
+      file,
+      '--bundle',
+      bundle,
+    ]);
     expect(byBundle.json).toMatchObject({ valid: true, rootSource: 'bundle', entryChecked: true });
     expect(cli(['verify-proof', file, '--root', run.json.witnessRoot]).stdout).toContain('(--root)');
     expect(cli(['verify-proof', file, '--root', '00'.repeat(32)]).code).toBe(1);

@@ -16,7 +16,11 @@ const BY_DESIGN: Record<string, string> = {
   'errno writing input nonzero': 'same check, as a number',
 };
 
-async function underNodeWasi(wasm: Uint8Array, args: string[], env: Record<string, string>): Promise<{ stdout: string; exit: number }> {
+async function underNodeWasi(
+  wasm: Uint8Array,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ stdout: string; exit: number }> {
   const root = tempDir('docklock-nodewasi-');
   mkdirSync(join(root, 'input'));
   mkdirSync(join(root, 'output'));
@@ -24,7 +28,14 @@ async function underNodeWasi(wasm: Uint8Array, args: string[], env: Record<strin
   writeFileSync(join(root, 'input', 'data.txt'), 'hello input\n');
   const outPath = join(root, 'stdout.txt');
   const out = openSync(outPath, 'w');
-  const wasi = new WASI({ version: 'preview1', args: ['main', ...args], env, preopens: { '/': root }, returnOnExit: true, stdout: out });
+  const wasi = new WASI({
+    version: 'preview1',
+    args: ['main', ...args],
+    env,
+    preopens: { '/': root },
+    returnOnExit: true,
+    stdout: out,
+  });
   const mod = await WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>);
   const inst = await WebAssembly.instantiate(mod, wasi.getImportObject() as WebAssembly.Imports);
   const exit = wasi.start(inst);
@@ -37,8 +48,21 @@ describe('WASI preview1 conformance against node:wasi', () => {
     const wasm = fixture('wasi_suite');
     const args = ['exit7', 'second arg'];
     const env = { GREETING: 'hi there' };
-    const manifest = parseManifest({ apiVersion: 'docklock/v1', kind: 'Cage', module: 'wasi_suite.wasm', args, env, files: { inputs: [{ guest: '/input/data.txt' }] } });
-    const ours = await runGuest({ manifest, module: wasm, stdin: new Uint8Array(0), inputs: new Map([['/input/data.txt', new TextEncoder().encode('hello input\n')]]), mode: 'record' });
+    const manifest = parseManifest({
+      apiVersion: 'docklock/v1',
+      kind: 'Cage',
+      module: 'wasi_suite.wasm',
+      args,
+      env,
+      files: { inputs: [{ guest: '/input/data.txt' }] },
+    });
+    const ours = await runGuest({
+      manifest,
+      module: wasm,
+      stdin: new Uint8Array(0),
+      inputs: new Map([['/input/data.txt', new TextEncoder().encode('hello input\n')]]),
+      mode: 'record',
+    });
     const theirs = await underNodeWasi(wasm, args, env);
     expect(ours.result.status).toBe('exited');
     expect(ours.result.exitCode).toBe(7);

@@ -14,8 +14,17 @@ import { fixture } from './helpers.ts';
  */
 const manifest = parseManifest({ apiVersion: 'docklock/v1', kind: 'Cage', module: 'wasi_fixes.wasm' });
 
-async function probe(wasiLevel: number): Promise<{ lines: string[]; exit: number | null; out: Awaited<ReturnType<typeof runGuest>> }> {
-  const out = await runGuest({ manifest, module: fixture('wasi_fixes'), stdin: new Uint8Array(0), inputs: new Map(), mode: 'record', wasiLevel });
+async function probe(
+  wasiLevel: number,
+): Promise<{ lines: string[]; exit: number | null; out: Awaited<ReturnType<typeof runGuest>> }> {
+  const out = await runGuest({
+    manifest,
+    module: fixture('wasi_fixes'),
+    stdin: new Uint8Array(0),
+    inputs: new Map(),
+    mode: 'record',
+    wasiLevel,
+  });
   return { lines: new TextDecoder().decode(out.result.stdout).trimEnd().split('\n'), exit: out.result.exitCode, out };
 }
 
@@ -27,7 +36,14 @@ describe('the WASI fixes of issue 12, probed by a C program', () => {
     expect(failing(lines)).toEqual([]);
     expect(lines.filter((l) => l.endsWith(': ok')).length).toBeGreaterThanOrEqual(40);
     expect(exit).toBe(0);
-    const bundle = encodeBundle({ manifest, module: fixture('wasi_fixes'), stdin: new Uint8Array(0), inputs: new Map(), witness: out.witnessBytes, result: out.result });
+    const bundle = encodeBundle({
+      manifest,
+      module: fixture('wasi_fixes'),
+      stdin: new Uint8Array(0),
+      inputs: new Map(),
+      witness: out.witnessBytes,
+      result: out.result,
+    });
     const report = await replayBundle(bundle);
     expect(report.match).toBe(true);
   });
@@ -37,13 +53,19 @@ describe('the WASI fixes of issue 12, probed by a C program', () => {
     expect(exit).toBe(1);
     const f = failing(lines);
     for (const defect of [
-      'dir rights lack fd_filestat_set_size', 'reopen dir with its own rights', // (1) RIGHTS_DIR
-      'set_times MTIM|MTIM_NOW is EINVAL', 'times kept', // (2) set_times
+      'dir rights lack fd_filestat_set_size',
+      'reopen dir with its own rights', // (1) RIGHTS_DIR
+      'set_times MTIM|MTIM_NOW is EINVAL',
+      'times kept', // (2) set_times
       'unlink file/ is ENOTDIR', // (3)
       'drop FD_READ', // (4) fd_fdstat_set_rights
       'fdstat reports SYNC flags', // (5)
-      'shutdown bad fd is EBADF', 'shutdown stdout is ENOTSOCK', // (6)
-      'symlink', 'link', 'stdout no tty',
-    ]) expect(f).toContain(defect);
+      'shutdown bad fd is EBADF',
+      'shutdown stdout is ENOTSOCK', // (6)
+      'symlink',
+      'link',
+      'stdout no tty',
+    ])
+      expect(f).toContain(defect);
   });
 });

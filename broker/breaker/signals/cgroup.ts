@@ -75,7 +75,14 @@ class FdCache {
 /** Where one container's cgroup files are. */
 export type CgroupLocation =
   | { version: 2; dir: string }
-  | { version: 1; pids?: string; memory?: string; cpuacct?: string; cpu?: string; /** v2 directory for PSI on a hybrid host. */ unified?: string };
+  | {
+      version: 1;
+      pids?: string;
+      memory?: string;
+      cpuacct?: string;
+      cpu?: string /** v2 directory for PSI on a hybrid host. */;
+      unified?: string;
+    };
 
 /** Options of the cgroup reader; tests point both roots at fixture trees. */
 export interface CgroupReaderOptions {
@@ -192,7 +199,9 @@ export class CgroupReader {
 
   async #psi(dir: string | undefined): Promise<{ cpu?: Psi; memory?: Psi; io?: Psi }> {
     if (dir === undefined) return {};
-    const [cpu, memory, io] = await Promise.all(['cpu', 'memory', 'io'].map((r) => this.#read(join(dir, `${r}.pressure`))));
+    const [cpu, memory, io] = await Promise.all(
+      ['cpu', 'memory', 'io'].map((r) => this.#read(join(dir, `${r}.pressure`))),
+    );
     const out: { cpu?: Psi; memory?: Psi; io?: Psi } = {};
     const c = cpu === undefined ? undefined : parsePsi(cpu);
     const m = memory === undefined ? undefined : parsePsi(memory);
@@ -244,7 +253,11 @@ export class CgroupReader {
       if (usec !== undefined) s.cpuUsageNs = usec * 1000;
       let l = fresh ? lim : undefined;
       if (l === undefined) {
-        const [pidsMax, memMax, cpuMax] = await Promise.all([this.#read(join(d, 'pids.max')), this.#read(join(d, 'memory.max')), this.#read(join(d, 'cpu.max'))]);
+        const [pidsMax, memMax, cpuMax] = await Promise.all([
+          this.#read(join(d, 'pids.max')),
+          this.#read(join(d, 'memory.max')),
+          this.#read(join(d, 'cpu.max')),
+        ]);
         l = { at };
         assignLimit(l, 'pidsLimit', int(pidsMax));
         assignLimit(l, 'memoryLimit', int(memMax));
@@ -305,6 +318,10 @@ function applyLimits(s: RawSample, l: Limits): void {
   if (l.cpuLimitCores !== undefined) s.cpuLimitCores = l.cpuLimitCores;
 }
 
-function assign<K extends 'pids' | 'pidsLimit' | 'memoryUsage' | 'memoryLimit' | 'memoryInactiveFile' | 'cpuUsageNs'>(s: RawSample, key: K, v: number | undefined): void {
+function assign<K extends 'pids' | 'pidsLimit' | 'memoryUsage' | 'memoryLimit' | 'memoryInactiveFile' | 'cpuUsageNs'>(
+  s: RawSample,
+  key: K,
+  v: number | undefined,
+): void {
   if (v !== undefined) s[key] = v;
 }

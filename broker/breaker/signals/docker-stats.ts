@@ -116,7 +116,10 @@ export type OpenStatsStream = (id: string) => Promise<Readable>;
 export class DockerStatsSource {
   #open: OpenStatsStream;
   #now: () => number;
-  #streams = new Map<string, { stream: Readable | undefined; latest: RawSample | undefined; cores: number | undefined; closed: boolean }>();
+  #streams = new Map<
+    string,
+    { stream: Readable | undefined; latest: RawSample | undefined; cores: number | undefined; closed: boolean }
+  >();
 
   constructor(open: OpenStatsStream, now: () => number) {
     this.#open = open;
@@ -130,7 +133,12 @@ export class DockerStatsSource {
   latest(id: string, cpuLimitCores: number | undefined): RawSample | undefined {
     let entry = this.#streams.get(id);
     if (entry === undefined) {
-      const e = { stream: undefined as Readable | undefined, latest: undefined as RawSample | undefined, cores: cpuLimitCores, closed: false };
+      const e = {
+        stream: undefined as Readable | undefined,
+        latest: undefined as RawSample | undefined,
+        cores: cpuLimitCores,
+        closed: false,
+      };
       entry = e;
       this.#streams.set(id, e);
       const splitter = new JsonObjectSplitter();

@@ -52,7 +52,8 @@ export const SIGNALS: ReadonlyMap<string, { percent: boolean }> = /* @__PURE__ *
     ['memory_bytes', { percent: false }],
     ['cpu', { percent: true }],
   ]);
-  for (const r of PSI_RESOURCES) for (const k of PSI_KINDS) for (const f of PSI_FIELDS) m.set(`${r}.pressure.${k}.${f}`, { percent: true });
+  for (const r of PSI_RESOURCES)
+    for (const k of PSI_KINDS) for (const f of PSI_FIELDS) m.set(`${r}.pressure.${k}.${f}`, { percent: true });
   return m;
 })();
 
@@ -82,7 +83,8 @@ export function deriveSignals(cur: RawSample, prev: RawSample | undefined, hostC
   if (cur.memoryUsage !== undefined) {
     const ws = Math.max(0, cur.memoryUsage - (cur.memoryInactiveFile ?? 0));
     s.memory_bytes = ws;
-    if (cur.memoryLimit !== undefined && cur.memoryLimit > 0 && cur.memoryLimit < UNLIMITED) s.memory = (100 * ws) / cur.memoryLimit;
+    if (cur.memoryLimit !== undefined && cur.memoryLimit > 0 && cur.memoryLimit < UNLIMITED)
+      s.memory = (100 * ws) / cur.memoryLimit;
   }
   if (cur.cpuUsageNs !== undefined && prev?.cpuUsageNs !== undefined && dtMs > 0 && cur.cpuUsageNs >= prev.cpuUsageNs) {
     const cores = cur.cpuLimitCores ?? hostCores;
@@ -101,7 +103,8 @@ export function deriveSignals(cur: RawSample, prev: RawSample | undefined, hostC
       s[`${base}.avg300`] = line.avg300;
       const pl = pp?.[k];
       // total is in microseconds: delta µs / (dt ms × 1000) × 100 = % of the interval stalled.
-      if (pl !== undefined && dtMs > 0 && line.total >= pl.total) s[`${base}.total`] = (line.total - pl.total) / (dtMs * 10);
+      if (pl !== undefined && dtMs > 0 && line.total >= pl.total)
+        s[`${base}.total`] = (line.total - pl.total) / (dtMs * 10);
     }
   }
   return s;

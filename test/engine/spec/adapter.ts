@@ -61,8 +61,10 @@ export function adapterBytes(params: Uint8Array, results: Uint8Array): Uint8Arra
   let p = 0;
   for (const t of params) {
     body.u8(0x20).u32(p++); // local.get
-    if (t === VT.f32) body.u8(0xbe); // f32.reinterpret_i32
-    else if (t === VT.f64) body.u8(0xbf); // f64.reinterpret_i64
+    if (t === VT.f32)
+      body.u8(0xbe); // f32.reinterpret_i32
+    else if (t === VT.f64)
+      body.u8(0xbf); // f64.reinterpret_i64
     else if (t === VT.v128) {
       body.u8(0xfd).u32(18); // i64x2.splat
       body.u8(0x20).u32(p++);
@@ -75,8 +77,10 @@ export function adapterBytes(params: Uint8Array, results: Uint8Array): Uint8Arra
   for (let i = 0; i < results.length; i++) {
     const t = results[i]!;
     body.u8(0x20).u32(base + i);
-    if (t === VT.f32) body.u8(0xbc); // i32.reinterpret_f32
-    else if (t === VT.f64) body.u8(0xbd); // i64.reinterpret_f64
+    if (t === VT.f32)
+      body.u8(0xbc); // i32.reinterpret_f32
+    else if (t === VT.f64)
+      body.u8(0xbd); // i64.reinterpret_f64
     else if (t === VT.v128) {
       body.u8(0xfd).u32(29).u8(0); // i64x2.extract_lane 0
       body.u8(0x20).u32(base + i);

@@ -14,7 +14,8 @@
 import { compile, DeterministicTrap, OutOfFuel, StackExhausted, Trap, ValidationError } from '../../../index.ts';
 
 /** A trap the wasm spec knows (not one of docklock's two budget traps, which are `Trap`s too). */
-const isSpecTrap = (e: unknown): e is Trap => e instanceof Trap && !(e instanceof OutOfFuel) && !(e instanceof StackExhausted);
+const isSpecTrap = (e: unknown): e is Trap =>
+  e instanceof Trap && !(e instanceof OutOfFuel) && !(e instanceof StackExhausted);
 import type { CompiledModule, Instance, TrapCode } from '../../../index.ts';
 import { decodeModule } from '../../../runtime/instrument/module.ts';
 import { adapt } from './adapter.ts';
@@ -29,7 +30,10 @@ import type { Summary } from './summary.ts';
 /** Fuel per docklock instance: large enough that no spec test runs out. */
 export const FUEL = 10n ** 15n;
 
-type Sig = { kind: 'func'; params: Uint8Array; results: Uint8Array } | { kind: 'global'; type: number } | { kind: 'other' };
+type Sig =
+  | { kind: 'func'; params: Uint8Array; results: Uint8Array }
+  | { kind: 'global'; type: number }
+  | { kind: 'other' };
 
 /** Export signatures from the original module (undefined if docklock's decoder rejects it). */
 function signatures(bytes: Uint8Array): Map<string, Sig> | undefined {
@@ -152,7 +156,10 @@ class WorldState<C> {
   }
 
   /** Compiles and instantiates; undefined on success, else the error. */
-  async load(bytes: Uint8Array, sigs: Map<string, Sig> | undefined): Promise<{ loaded?: Loaded; phase?: 'compile' | 'instantiate'; err?: unknown }> {
+  async load(
+    bytes: Uint8Array,
+    sigs: Map<string, Sig> | undefined,
+  ): Promise<{ loaded?: Loaded; phase?: 'compile' | 'instantiate'; err?: unknown }> {
     let c: C;
     try {
       c = await this.world.compile(bytes);
@@ -206,7 +213,8 @@ type Verdict = string | undefined;
 export async function runScript(script: SpecScript, summary: Summary): Promise<void> {
   const plain = new WorldState(plainWorld);
   const dock = new WorldState(docklockWorld);
-  const record = (cmd: SpecCommand, p: Verdict, d: Verdict, kind?: 'validation'): void => summary.record(script.name, cmd, p, d, kind);
+  const record = (cmd: SpecCommand, p: Verdict, d: Verdict, kind?: 'validation'): void =>
+    summary.record(script.name, cmd, p, d, kind);
 
   for (const cmd of script.commands) {
     switch (cmd.type) {
@@ -239,13 +247,18 @@ export async function runScript(script: SpecScript, summary: Summary): Promise<v
       }
       case 'assert_return': {
         const [p, d] = [plain.perform(cmd.action!, summary), dock.perform(cmd.action!, summary)];
-        const v = (o: Outcome, rule: NanRule): Verdict => (o.ok ? checkResults(cmd.expected ?? [], o.vals, rule) : `threw ${describeError(o.err)}`);
+        const v = (o: Outcome, rule: NanRule): Verdict =>
+          o.ok ? checkResults(cmd.expected ?? [], o.vals, rule) : `threw ${describeError(o.err)}`;
         record(cmd, v(p, plainWorld.nanRule), v(d, docklockWorld.nanRule));
         break;
       }
       case 'assert_trap': {
         const [p, d] = [plain.perform(cmd.action!, summary), dock.perform(cmd.action!, summary)];
-        const pv: Verdict = p.ok ? 'returned instead of trapping' : p.err instanceof WebAssembly.RuntimeError ? undefined : `threw ${describeError(p.err)}`;
+        const pv: Verdict = p.ok
+          ? 'returned instead of trapping'
+          : p.err instanceof WebAssembly.RuntimeError
+            ? undefined
+            : `threw ${describeError(p.err)}`;
         let dv: Verdict;
         if (d.ok) dv = 'returned instead of trapping';
         else if (!isSpecTrap(d.err)) dv = `threw ${describeError(d.err)} instead of a Trap`;
@@ -255,8 +268,16 @@ export async function runScript(script: SpecScript, summary: Summary): Promise<v
       }
       case 'assert_exhaustion': {
         const [p, d] = [plain.perform(cmd.action!, summary), dock.perform(cmd.action!, summary)];
-        const pv: Verdict = p.ok ? 'returned' : p.err instanceof RangeError ? undefined : `threw ${describeError(p.err)}`;
-        const dv: Verdict = d.ok ? 'returned' : d.err instanceof StackExhausted ? undefined : `threw ${describeError(d.err)} instead of StackExhausted`;
+        const pv: Verdict = p.ok
+          ? 'returned'
+          : p.err instanceof RangeError
+            ? undefined
+            : `threw ${describeError(p.err)}`;
+        const dv: Verdict = d.ok
+          ? 'returned'
+          : d.err instanceof StackExhausted
+            ? undefined
+            : `threw ${describeError(d.err)} instead of StackExhausted`;
         record(cmd, pv, dv);
         break;
       }
@@ -295,8 +316,12 @@ export async function runScript(script: SpecScript, summary: Summary): Promise<v
         const v = (r: typeof p, world: 'plain' | 'docklock'): Verdict => {
           if (r.loaded) return 'instantiated';
           if (r.phase === 'compile') return `compile failed: ${describeError(r.err)}`;
-          if (unlinkable) return r.err instanceof WebAssembly.LinkError ? undefined : `threw ${describeError(r.err)} instead of a LinkError`;
-          if (world === 'plain') return r.err instanceof WebAssembly.RuntimeError ? undefined : `threw ${describeError(r.err)}`;
+          if (unlinkable)
+            return r.err instanceof WebAssembly.LinkError
+              ? undefined
+              : `threw ${describeError(r.err)} instead of a LinkError`;
+          if (world === 'plain')
+            return r.err instanceof WebAssembly.RuntimeError ? undefined : `threw ${describeError(r.err)}`;
           if (isSpecTrap(r.err)) return judgeTrapCode(cmd.text ?? '', r.err.trap, summary);
           if (r.err instanceof DeterministicTrap) return `threw ${describeError(r.err)}`;
           return `threw ${describeError(r.err)} instead of a Trap`;

@@ -49,13 +49,27 @@ export class Summary {
     return r;
   }
 
-  record(script: string, cmd: SpecCommand, plain: string | undefined, docklock: string | undefined, kind?: 'validation'): void {
-    const where = { script, line: cmd.line, command: cmd.type + (cmd.action ? ` ${cmd.action.type} "${cmd.action.field}"` : cmd.filename ? ` ${cmd.filename}` : '') };
+  record(
+    script: string,
+    cmd: SpecCommand,
+    plain: string | undefined,
+    docklock: string | undefined,
+    kind?: 'validation',
+  ): void {
+    const where = {
+      script,
+      line: cmd.line,
+      command:
+        cmd.type + (cmd.action ? ` ${cmd.action.type} "${cmd.action.field}"` : cmd.filename ? ` ${cmd.filename}` : ''),
+    };
     const deviation = DEVIATIONS[`${script}:${cmd.line}`];
     if (deviation !== undefined) {
       if (plain === undefined && docklock !== undefined) return this.skip(script, cmd, deviation);
       this.#row(cmd.type).failed++;
-      this.failures.push({ ...where, detail: `listed deviation in spec/skips.ts no longer applies (V8: ${plain ?? 'passes'}; docklock: ${docklock ?? 'passes'}): remove it` });
+      this.failures.push({
+        ...where,
+        detail: `listed deviation in spec/skips.ts no longer applies (V8: ${plain ?? 'passes'}; docklock: ${docklock ?? 'passes'}): remove it`,
+      });
       return;
     }
     const row = this.#row(cmd.type);
@@ -113,27 +127,58 @@ export class Summary {
     const lines: string[] = [];
     const pad = (s: string | number, n: number): string => String(s).padStart(n);
     lines.push(`WebAssembly core spec suite, plain V8 vs docklock: ${this.scripts} scripts in ${seconds.toFixed(1)} s`);
-    lines.push(`${'command'.padEnd(24)}${pad('run', 8)}${pad('passed', 8)}${pad('failed', 8)}${pad('stricter', 10)}${pad('V8 fails', 10)}`);
-    const order = ['module', 'action', 'assert_return', 'assert_trap', 'assert_exhaustion', 'assert_invalid', 'assert_malformed', 'assert_unlinkable', 'assert_uninstantiable'];
+    lines.push(
+      `${'command'.padEnd(24)}${pad('run', 8)}${pad('passed', 8)}${pad('failed', 8)}${pad('stricter', 10)}${pad('V8 fails', 10)}`,
+    );
+    const order = [
+      'module',
+      'action',
+      'assert_return',
+      'assert_trap',
+      'assert_exhaustion',
+      'assert_invalid',
+      'assert_malformed',
+      'assert_unlinkable',
+      'assert_uninstantiable',
+    ];
     const types = [...this.rows.keys()].sort((a, b) => order.indexOf(a) - order.indexOf(b));
     for (const t of types) {
       const r = this.rows.get(t)!;
-      lines.push(`${t.padEnd(24)}${pad(r.run, 8)}${pad(r.passed, 8)}${pad(r.failed, 8)}${pad(r.stricter, 10)}${pad(r.v8Only, 10)}`);
+      lines.push(
+        `${t.padEnd(24)}${pad(r.run, 8)}${pad(r.passed, 8)}${pad(r.failed, 8)}${pad(r.stricter, 10)}${pad(r.v8Only, 10)}`,
+      );
     }
     const tot = this.totals;
-    lines.push(`${'total'.padEnd(24)}${pad(tot.run, 8)}${pad(tot.passed, 8)}${pad(tot.failed, 8)}${pad(tot.stricter, 10)}${pad(tot.v8Only, 10)}`);
+    lines.push(
+      `${'total'.padEnd(24)}${pad(tot.run, 8)}${pad(tot.passed, 8)}${pad(tot.failed, 8)}${pad(tot.stricter, 10)}${pad(tot.v8Only, 10)}`,
+    );
     lines.push(`skipped: ${tot.skipped}`);
     for (const [reason, n] of this.skipped) lines.push(`  ${pad(n, 6)}  ${reason}`);
-    lines.push(`docklock stricter than V8 (modules Wasm 3.0 made valid, rejected by docklock's validator): ${this.stricter.length}`);
+    lines.push(
+      `docklock stricter than V8 (modules Wasm 3.0 made valid, rejected by docklock's validator): ${this.stricter.length}`,
+    );
     for (const f of this.stricter) lines.push(`  ${f.script}:${f.line} ${f.command}: ${f.detail}`);
     if (this.v8Failures.length > 0) {
       lines.push(`assertions plain V8 itself fails: ${this.v8Failures.length}`);
       for (const f of this.v8Failures.slice(0, 20)) lines.push(`  ${f.script}:${f.line} ${f.command}: ${f.detail}`);
     }
-    lines.push(`calls: ${this.calls.direct} through Instance.exports, ${this.calls.adapted} through the f32/f64/v128 bit adapter`);
-    lines.push(`trap codes: ${this.trapCodes.exact} exact` + (this.trapCodes.conflated.size ? `, conflated by V8's message (accepted): ${[...this.trapCodes.conflated].map(([k, n]) => `${k} ×${n}`).join(', ')}` : ''));
-    if (this.trapCodes.unmapped.size) lines.push(`  unmapped trap texts: ${[...this.trapCodes.unmapped].map(([k, n]) => `${k} ×${n}`).join(', ')}`);
-    lines.push(`docklock rejection codes: ${[...this.rejections].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ×${n}`).join(', ')}`);
+    lines.push(
+      `calls: ${this.calls.direct} through Instance.exports, ${this.calls.adapted} through the f32/f64/v128 bit adapter`,
+    );
+    lines.push(
+      `trap codes: ${this.trapCodes.exact} exact` +
+        (this.trapCodes.conflated.size
+          ? `, conflated by V8's message (accepted): ${[...this.trapCodes.conflated].map(([k, n]) => `${k} ×${n}`).join(', ')}`
+          : ''),
+    );
+    if (this.trapCodes.unmapped.size)
+      lines.push(`  unmapped trap texts: ${[...this.trapCodes.unmapped].map(([k, n]) => `${k} ×${n}`).join(', ')}`);
+    lines.push(
+      `docklock rejection codes: ${[...this.rejections]
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, n]) => `${k} ×${n}`)
+        .join(', ')}`,
+    );
     if (this.failures.length > 0) {
       lines.push(`FAILURES (plain V8 passes, docklock does not): ${this.failures.length}`);
       for (const f of this.failures.slice(0, 20)) lines.push(`  ${formatFinding(f)}`);

@@ -192,10 +192,18 @@ function hex(bits: bigint, width: number): string {
 }
 
 /** Checks one float or integer lane / scalar; returns a description of the difference, or undefined. */
-function checkBits(expected: string, bits: bigint, width: 32 | 64 | 16 | 8, float: boolean, rule: NanRule): string | undefined {
+function checkBits(
+  expected: string,
+  bits: bigint,
+  width: 32 | 64 | 16 | 8,
+  float: boolean,
+  rule: NanRule,
+): string | undefined {
   if (expected.startsWith('nan:')) {
     if (!float || (width !== 32 && width !== 64)) return `NaN class ${expected} on an integer`;
-    return nanMatches(expected, bits, width, rule) ? undefined : `expected ${expected}${rule === 'canonical' ? ' (docklock: canonical)' : ''}, got ${hex(bits, width)}`;
+    return nanMatches(expected, bits, width, rule)
+      ? undefined
+      : `expected ${expected}${rule === 'canonical' ? ' (docklock: canonical)' : ''}, got ${hex(bits, width)}`;
   }
   const want = BigInt.asUintN(width, BigInt(expected));
   return want === bits ? undefined : `expected ${hex(want, width)}, got ${hex(bits, width)}`;
@@ -245,7 +253,8 @@ export function checkValue(exp: SpecValue, got: Val, rule: NanRule): string | un
 function describeRef(r: unknown): string {
   if (r === null) return 'null';
   if (typeof r === 'function') return 'a function';
-  if (typeof r === 'object' && r !== null && 'hostRef' in r) return `ref.extern ${String((r as { hostRef: unknown }).hostRef)}`;
+  if (typeof r === 'object' && r !== null && 'hostRef' in r)
+    return `ref.extern ${String((r as { hostRef: unknown }).hostRef)}`;
   return typeof r;
 }
 

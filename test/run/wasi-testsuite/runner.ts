@@ -40,12 +40,16 @@ export function listTests(dir = SUITE_DIR): TestSpec[] {
   const out: TestSpec[] = [];
   for (const suite of SUITES) {
     const sdir = join(dir, suite);
-    for (const f of readdirSync(sdir).filter((n) => n.endsWith('.wasm')).sort()) {
+    for (const f of readdirSync(sdir)
+      .filter((n) => n.endsWith('.wasm'))
+      .sort()) {
       const name = f.slice(0, -5);
       const jsonPath = join(sdir, `${name}.json`);
       const j = existsSync(jsonPath) ? (JSON.parse(readFileSync(jsonPath, 'utf8')) as Record<string, unknown>) : {};
       out.push({
-        suite, name, wasm: join(sdir, f),
+        suite,
+        name,
+        wasm: join(sdir, f),
         args: (j.args as string[] | undefined) ?? [],
         env: (j.env as Record<string, string> | undefined) ?? {},
         root: typeof j.root === 'string' ? join(sdir, j.root) : undefined,
@@ -59,21 +63,39 @@ export function listTests(dir = SUITE_DIR): TestSpec[] {
 
 function judge(t: TestSpec, exit: number | null, stdout: string, why: string): Outcome {
   if (exit === null) return { pass: false, detail: why };
-  if (exit !== t.exitCode) return { pass: false, detail: `exit ${exit}, expected ${t.exitCode}${why ? `; ${why}` : ''}` };
-  if (t.stdout !== undefined && stdout !== t.stdout) return { pass: false, detail: `stdout ${JSON.stringify(stdout.slice(0, 80))}` };
+  if (exit !== t.exitCode)
+    return { pass: false, detail: `exit ${exit}, expected ${t.exitCode}${why ? `; ${why}` : ''}` };
+  if (t.stdout !== undefined && stdout !== t.stdout)
+    return { pass: false, detail: `stdout ${JSON.stringify(stdout.slice(0, 80))}` };
   return { pass: true, detail: '' };
 }
 
 /** The test under docklock: its root as the writable `/`, args and env through the manifest. */
 export async function underDocklock(t: TestSpec): Promise<Outcome> {
-  const raw: Record<string, unknown> = { apiVersion: 'docklock/v1', kind: 'Cage', module: t.wasm, args: t.args, env: t.env };
+  const raw: Record<string, unknown> = {
+    apiVersion: 'docklock/v1',
+    kind: 'Cage',
+    module: t.wasm,
+    args: t.args,
+    env: t.env,
+  };
   if (t.root !== undefined) raw.files = { writable: [{ host: t.root, guest: '/' }] };
   const manifest = parseManifest(raw);
   const inputs = readManifestInputs(manifest, ROOT);
-  const out = await runGuest({ manifest, module: new Uint8Array(readFileSync(t.wasm)), stdin: new Uint8Array(0), inputs, mode: 'record' });
+  const out = await runGuest({
+    manifest,
+    module: new Uint8Array(readFileSync(t.wasm)),
+    stdin: new Uint8Array(0),
+    inputs,
+    mode: 'record',
+  });
   const r = out.result;
   const stderr = new TextDecoder().decode(r.stderr).trim().split('\n').slice(-2).join(' | ');
-  if (r.status !== 'exited') return { pass: false, detail: `${r.status}${r.trap ? ` (${r.trap})` : ''}${out.error ? ` ${out.error.code}` : ''} ${stderr}` };
+  if (r.status !== 'exited')
+    return {
+      pass: false,
+      detail: `${r.status}${r.trap ? ` (${r.trap})` : ''}${out.error ? ` ${out.error.code}` : ''} ${stderr}`,
+    };
   return judge(t, r.exitCode, new TextDecoder().decode(r.stdout), stderr);
 }
 
@@ -88,8 +110,18 @@ export async function underNodeWasi(t: TestSpec): Promise<Outcome> {
   let exit: number | null = null;
   let why = '';
   try {
-    const wasi = new WASI({ version: 'preview1', args: [t.name, ...t.args], env: t.env, preopens: { '/': root }, returnOnExit: true, stdout: fd });
-    const inst = await WebAssembly.instantiate(await WebAssembly.compile(readFileSync(t.wasm)), wasi.getImportObject() as WebAssembly.Imports);
+    const wasi = new WASI({
+      version: 'preview1',
+      args: [t.name, ...t.args],
+      env: t.env,
+      preopens: { '/': root },
+      returnOnExit: true,
+      stdout: fd,
+    });
+    const inst = await WebAssembly.instantiate(
+      await WebAssembly.compile(readFileSync(t.wasm)),
+      wasi.getImportObject() as WebAssembly.Imports,
+    );
     exit = wasi.start(inst);
   } catch (e) {
     why = (e as Error).message;
