@@ -165,14 +165,12 @@ function routes(node: P2PNode): Route[] {
         );
         const ids = new Set([...connected.keys(), ...node.store.peers().map((p) => p.peerId)]);
         return {
-          peers: [...ids]
-            .sort()
-            .map((p) => ({
-              peerId: p,
-              connected: connected.has(p),
-              score: node.peers.score(p),
-              addresses: connected.has(p) ? [connected.get(p)!] : [],
-            })),
+          peers: [...ids].sort().map((p) => ({
+            peerId: p,
+            connected: connected.has(p),
+            score: node.peers.score(p),
+            addresses: connected.has(p) ? [connected.get(p)!] : [],
+          })),
         };
       },
     },
@@ -327,18 +325,14 @@ export async function buildNodeApp(node: P2PNode, token: string, bodyLimit: numb
           : status < 500
             ? 'DL_ERR_P2P_API_BAD_REQUEST'
             : 'DL_ERR_INTERNAL';
-    return reply
-      .code(status)
-      .send({
-        error: { code, message: status >= 500 && !(err instanceof DocklockError) ? 'internal error' : err.message },
-      });
+    return reply.code(status).send({
+      error: { code, message: status >= 500 && !(err instanceof DocklockError) ? 'internal error' : err.message },
+    });
   });
   app.setNotFoundHandler(async (req, reply) =>
-    reply
-      .code(404)
-      .send({
-        error: { code: 'DL_ERR_P2P_API_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` },
-      }),
+    reply.code(404).send({
+      error: { code: 'DL_ERR_P2P_API_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` },
+    }),
   );
   for (const r of table)
     app.route({

@@ -110,17 +110,15 @@ describe('merkle tree (RFC 9162 §2.1)', () => {
   // The tree size is not in the list: RFC 9162 proofs bind it only through the root, and a proof
   // can be valid for two sizes that share the same path shape (3 and 4 leaves, index 0).
   it('any altered byte of path, leaf or root, a changed index, or a dropped/extra path element fails (property)', () => {
-    const arb = fc
-      .integer({ min: 2, max: 70 })
-      .chain((n) =>
-        fc.record({
-          n: fc.constant(n),
-          i: fc.integer({ min: 0, max: n - 1 }),
-          pick: fc.nat(),
-          bit: fc.integer({ min: 0, max: 7 }),
-          delta: fc.integer({ min: 1, max: 80 }),
-        }),
-      );
+    const arb = fc.integer({ min: 2, max: 70 }).chain((n) =>
+      fc.record({
+        n: fc.constant(n),
+        i: fc.integer({ min: 0, max: n - 1 }),
+        pick: fc.nat(),
+        bit: fc.integer({ min: 0, max: 7 }),
+        delta: fc.integer({ min: 1, max: 80 }),
+      }),
+    );
     fc.assert(
       fc.property(arb, ({ n, i, pick, bit, delta }) => {
         const hashes = leavesOf(n).map(leafHash);
