@@ -11,6 +11,7 @@
  * ratios. Targets (issue 12): run ≤ 0.15 s and ≤ 1.5× node:wasi; --help ≤ 0.12 s.
  *
  *   BENCH_ROUNDS=21 npm run bench:cli
+ *   DOCKLOCK_CLI=/path/to/other/checkout/dist/cli/main.js npm run bench:cli   # the same for another build
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -19,7 +20,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+// DOCKLOCK_CLI: another build's main.js, to measure an older commit with the same harness.
+const CLI = process.env.DOCKLOCK_CLI ?? join(ROOT, 'dist', 'cli', 'main.js');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 21);
 
 if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
