@@ -126,6 +126,23 @@ export function quietOnClosedPipes(): void {
   }
 }
 
+/**
+ * Rows as a fixed-width text table: columns two spaces apart, each as wide as its widest cell,
+ * left-aligned unless listed in `rightAligned` (numbers); trailing spaces trimmed, one row a line.
+ */
+export function renderTable(
+  rows: readonly (readonly string[])[],
+  rightAligned: ReadonlySet<number> = new Set(),
+): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  const line = (r: readonly string[]): string =>
+    r
+      .map((cell, c) => (rightAligned.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd();
+  return rows.map((r) => `${line(r)}\n`).join('');
+}
+
 /** Commander reducer for repeatable options. */
 export const collect = (v: string, prev: string[]): string[] => [...prev, v];
 

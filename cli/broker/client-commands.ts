@@ -1,7 +1,7 @@
 /** Client subcommands: thin wrappers over `BrokerClient` that print JSON or a short table. */
 import { BrokerClient } from '../../broker/client.ts';
 import { Errors } from '../../broker/errors.ts';
-import { readInput } from '../io.ts';
+import { readInput, renderTable } from '../io.ts';
 import type { BreakerEvent, ServiceSpec, ServiceView } from '../../broker/client.ts';
 
 /** Connection flags shared by every client command. */
@@ -115,17 +115,7 @@ export function formatTable(services: ServiceView[]): string {
       s.network,
       s.ports.map((p) => `127.0.0.1:${p.host}->${p.container}`).join(','),
     ]);
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return (
-    rows
-      .map((r) =>
-        r
-          .map((c, i) => c.padEnd(widths[i]!))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
+  return renderTable(rows);
 }
 
 /** Formats circuit-breaker events as a fixed-width table, oldest first. */
@@ -144,15 +134,5 @@ export function formatHistory(events: BreakerEvent[]): string {
         .join(' '),
     ]);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return (
-    rows
-      .map((r) =>
-        r
-          .map((c, i) => c.padEnd(widths[i]!))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
+  return renderTable(rows);
 }

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { InputError, evaluateSubmissions, loadChallenge } from '../../runtime/api/evaluate.ts';
 import type { Evaluation } from '../../runtime/api/evaluate.ts';
-import { EXIT, assertWritableDir, collect, guarded, parseEnvFlags, readInput } from '../io.ts';
+import { EXIT, assertWritableDir, collect, guarded, parseEnvFlags, readInput, renderTable } from '../io.ts';
 
 interface EvaluateFlags {
   jobs?: string;
@@ -71,14 +71,8 @@ function table(evals: Evaluation[]): string {
       e.resultHash?.slice(0, 16) ?? '-',
     ]);
   });
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const lines = rows.map((r) =>
-    r
-      .map((cell, c) => (c === 1 || c === 3 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
-      .join('  ')
-      .trimEnd(),
-  );
-  return `${lines.join('\n')}\n${summaryLine(evals)}\n`;
+  // score and fuel are numbers: right-aligned.
+  return `${renderTable(rows, new Set([1, 3]))}${summaryLine(evals)}\n`;
 }
 
 /** "5 submissions: 3 ok, 1 failed by the challenge, 1 not evaluated; mean score 0.5400". */
