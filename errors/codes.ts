@@ -215,6 +215,16 @@ const p2p = {
   DL_ERR_P2P_STREAM: {},
 } as const;
 
+/** Challenge state and the escrow (escrow/, docs/escrow.md): sizes, snapshots, tokens, decisions. */
+const escrow = {
+  DL_ERR_STATE_KEY_SIZE: { httpStatus: 400 },
+  DL_ERR_STATE_VALUE_SIZE: { httpStatus: 400 },
+  DL_ERR_STATE_WRITE_SET: { httpStatus: 400 },
+  DL_ERR_STATE_SCAN_LIMIT: { httpStatus: 400 },
+  DL_ERR_STATE_SNAPSHOT: { httpStatus: 409 },
+  DL_ERR_ESCROW_STORE: { httpStatus: 500 },
+} as const;
+
 /** Every registered code. docs/errors.md has an anchor for each (test/errors/registry.test.ts). */
 export const ERROR_CODES = {
   ...module,
@@ -225,6 +235,7 @@ export const ERROR_CODES = {
   ...cli,
   ...broker,
   ...p2p,
+  ...escrow,
 } as const satisfies Record<`DL_ERR_${string}`, CodeInfo>;
 
 /** A registered error code. */
