@@ -223,6 +223,11 @@ const escrow = {
   DL_ERR_STATE_SCAN_LIMIT: { httpStatus: 400 },
   DL_ERR_STATE_SNAPSHOT: { httpStatus: 409 },
   DL_ERR_ESCROW_STORE: { httpStatus: 500 },
+  DL_ERR_ESCROW_CORRUPT: { httpStatus: 500 },
+  DL_ERR_ESCROW_NOT_FOUND: { httpStatus: 404 },
+  DL_ERR_ESCROW_DECIDED: { httpStatus: 409 },
+  DL_ERR_ESCROW_TOKEN: { httpStatus: 403 },
+  DL_ERR_ESCROW_TTL: { httpStatus: 400 },
 } as const;
 
 /** Every registered code. docs/errors.md has an anchor for each (test/errors/registry.test.ts). */
