@@ -12,7 +12,7 @@ import ts from 'typescript';
 
 const ROOT = normalize(join(dirname(new URL(import.meta.url).pathname), '..', '..'));
 /** Source folders the rules cover (tests, benchmarks and scripts may reach anything). */
-const SOURCES = ['errors', 'runtime', 'host-functions', 'broker', 'p2p', 'cli', 'index.ts'];
+const SOURCES = ['errors', 'audit', 'runtime', 'host-functions', 'broker', 'p2p', 'escrow', 'cli', 'index.ts'];
 
 /** One layer rule: files under `from` may import only paths `allowed` accepts. */
 export interface Rule {
@@ -63,6 +63,12 @@ export const RULES: Rule[] = [
   { name: 'runtime ↛ broker', from: under('runtime'), allowed: (t) => !under('broker')(t) && !under('p2p')(t) },
   { name: 'nothing ↛ cli', from: (f) => !under('cli')(f), allowed: (t) => !under('cli')(t) },
   { name: 'p2p → public entry points only', from: under('p2p'), allowed: (t) => under('p2p')(t) || PUBLIC.has(t) },
+  { name: 'audit/ → nothing of docklock', from: under('audit'), allowed: (t) => under('audit')(t) },
+  {
+    name: 'escrow → public entry points and audit/ only',
+    from: under('escrow'),
+    allowed: (t) => under('escrow')(t) || under('audit')(t) || PUBLIC.has(t),
+  },
   // cli/broker/ (the broker's commands) still reaches into broker/ internals: docs/layers.md, "Left to do".
   {
     name: 'cli → public entry points only',
@@ -128,6 +134,12 @@ describe('layers', () => {
     ['runtime/bundle.ts', "import { EXIT } from '../cli/io.ts';", 'nothing ↛ cli'],
     ['p2p/wire.ts', "import { encodeBundle } from '../runtime/bundle.ts';", 'p2p → public entry points only'],
     ['errors/codes.ts', "import { toHex } from '../runtime/hash.ts';", 'errors/ imports nothing of docklock'],
+    ['audit/chain-log.ts', "import { Errors } from '../broker/errors.ts';", 'audit/ → nothing of docklock'],
+    [
+      'escrow/book.ts',
+      "import { runGuest } from '../runtime/cage/run.ts';",
+      'escrow → public entry points and audit/ only',
+    ],
     ['cli/cmd/run.ts', "import { runGuest } from '../../runtime/cage/run.ts';", 'cli → public entry points only'],
   ])('reports a forbidden import added to %s', (file, line, rule) => {
     expect(files.has(file)).toBe(true);

@@ -1,0 +1,193 @@
+/**
+ * Append-only, hash-chained log (JSONL), shared by the broker's audit trail and the escrow's
+ * decisions. Each line is `{"hash":"<hex>","entry":<entry JSON>}` where `hash = BLAKE3(entry bytes)`
+ * and the entry carries `seq` and `prev` (the previous line's hash; 64 zeros for the first).
+ * Editing any byte of an entry, deleting or reordering lines breaks the chain; `verifyAuditFile`
+ * finds the first break. Truncating the tail is only detectable against a head hash recorded
+ * elsewhere (`expectHead`). Every append is fsync'd before its promise resolves.
+ */
+import { blake3 } from '@noble/hashes/blake3.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/** The genesis `prev` value. */
+export const AUDIT_GENESIS = '0'.repeat(64);
+
+/** A stored entry: the event plus the chain's own fields. */
+export type ChainEntry<E extends object> = E & { seq: number; time: string; prev: string };
+
+/** Result of verifying a log file. */
+export interface AuditVerifyResult {
+  ok: boolean;
+  entries: number;
+  head: string;
+  /** 1-based line of the first problem. */
+  line?: number;
+  problem?: string;
+}
+
+const LINE = /^\{"hash":"([0-9a-f]{64})","entry":(.*)\}$/;
+const encoder = new TextEncoder();
+
+function hashEntry(entryJson: string): string {
+  return bytesToHex(blake3(encoder.encode(entryJson)));
+}
+
+/**
+ * Verifies an audit log's text.
+ * @param text - the file contents
+ * @param expectHead - optional head hash recorded elsewhere, to detect a truncated tail
+ * @returns ok, count and head, or the first broken line and why
+ */
+export function verifyAuditText(text: string, expectHead?: string): AuditVerifyResult {
+  let prev = AUDIT_GENESIS;
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  for (const [idx, line] of lines.entries()) {
+    const fail = (problem: string): AuditVerifyResult => ({
+      ok: false,
+      entries: idx,
+      head: prev,
+      line: idx + 1,
+      problem,
+    });
+    const m = LINE.exec(line);
+    if (m === null) return fail('not an audit line');
+    if (hashEntry(m[2]!) !== m[1]) return fail('hash does not match the entry (edited)');
+    let entry: { seq?: unknown; prev?: unknown };
+    try {
+      entry = JSON.parse(m[2]!) as { seq?: unknown; prev?: unknown };
+    } catch {
+      return fail('entry is not JSON');
+    }
+    if (entry.seq !== idx) return fail(`expected seq ${idx}, found ${String(entry.seq)} (deleted or reordered)`);
+    if (entry.prev !== prev) return fail('prev does not match the previous line (deleted or reordered)');
+    prev = m[1]!;
+  }
+  if (expectHead !== undefined && expectHead !== prev) {
+    return {
+      ok: false,
+      entries: lines.length,
+      head: prev,
+      line: lines.length,
+      problem: `head ${prev} differs from the expected ${expectHead} (truncated?)`,
+    };
+  }
+  return { ok: true, entries: lines.length, head: prev };
+}
+
+/**
+ * Verifies an audit log file.
+ * @param path - the JSONL file
+ * @param expectHead - optional head hash to detect truncation
+ * @returns the verification result
+ * @example
+ * const r = verifyAuditFile('/var/lib/docklock/audit.jsonl'); if (!r.ok) console.error(r.line, r.problem);
+ */
+export function verifyAuditFile(path: string, expectHead?: string): AuditVerifyResult {
+  return verifyAuditText(readFileSync(path, 'utf8'), expectHead);
+}
+
+/** How a log reports its two failures, so each program keeps its own error class and status. */
+export interface ChainLogErrors {
+  chainBroken(message: string): Error;
+  write(message: string, cause: unknown): Error;
+}
+
+/**
+ * An open log of events of type `E`. Appends are serialised; each is written and fsync'd before its
+ * promise resolves.
+ */
+export class ChainLog<E extends object> {
+  #fh: FileHandle;
+  readonly #errors: ChainLogErrors;
+  #seq: number;
+  #prev: string;
+  #queue: Promise<unknown> = Promise.resolve();
+  readonly path: string;
+
+  protected constructor(path: string, fh: FileHandle, seq: number, prev: string, errors: ChainLogErrors) {
+    this.#errors = errors;
+    this.path = path;
+    this.#fh = fh;
+    this.#seq = seq;
+    this.#prev = prev;
+  }
+
+  /**
+   * Opens (or creates) a log, verifying the existing chain first: nothing extends a log that has
+   * been tampered with.
+   * @throws `errors.chainBroken(…)` when the existing file does not verify
+   */
+  static async openChain<E extends object>(path: string, errors: ChainLogErrors): Promise<ChainLog<E>> {
+    const { fh, seq, prev } = await ChainLog.openFile(path, errors);
+    return new ChainLog<E>(path, fh, seq, prev, errors);
+  }
+
+  /** Verifies an existing file and opens it for appending (for subclasses' own `open`). */
+  protected static async openFile(
+    path: string,
+    errors: ChainLogErrors,
+  ): Promise<{ fh: FileHandle; seq: number; prev: string }> {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
+    let seq = 0;
+    let prev = AUDIT_GENESIS;
+    if (existsSync(path)) {
+      const r = verifyAuditFile(path);
+      if (!r.ok) throw errors.chainBroken(`audit log ${path} does not verify at line ${r.line}: ${r.problem}`);
+      seq = r.entries;
+      prev = r.head;
+    }
+    const fh = await open(path, 'a', 0o640);
+    return { fh, seq, prev };
+  }
+
+  /** Hash of the last entry. */
+  get head(): string {
+    return this.#prev;
+  }
+
+  /**
+   * Appends an event.
+   * @returns the stored entry
+   * @throws `errors.write(…)` when the write or fsync fails
+   */
+  append(event: E): Promise<ChainEntry<E>> {
+    const run = async (): Promise<ChainEntry<E>> => {
+      const entry: ChainEntry<E> = { seq: this.#seq, time: new Date().toISOString(), prev: this.#prev, ...event };
+      const json = JSON.stringify(entry);
+      const hash = hashEntry(json);
+      try {
+        await this.#fh.write(`{"hash":"${hash}","entry":${json}}\n`);
+        await this.#fh.sync();
+      } catch (cause) {
+        throw this.#errors.write(`cannot append to audit log ${this.path}: ${(cause as Error).message}`, cause);
+      }
+      this.#seq++;
+      this.#prev = hash;
+      return entry;
+    };
+    const p = this.#queue.then(run, run);
+    this.#queue = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Reads back every entry. */
+  async entries(): Promise<ChainEntry<E>[]> {
+    await this.#queue;
+    const text = readFileSync(this.path, 'utf8');
+    return text
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map((l) => (JSON.parse(l) as { entry: ChainEntry<E> }).entry);
+  }
+
+  /** Flushes pending appends and closes the file. */
+  async close(): Promise<void> {
+    await this.#queue;
+    await this.#fh.close();
+  }
+}
