@@ -1,0 +1,357 @@
+/**
+ * The escrow service: sequesters speculative evaluations, collects jurors' verdicts, asks the gate
+ * and carries out what it decides — and writes every decision with its inputs to a hash-chained
+ * audit log (audit/chain-log.ts, the broker's format: `docklock broker audit verify` reads it).
+ *
+ * Durable state is all in one SQLite database (escrow/db.ts): the state, the escrows, the verdicts
+ * and the reputations. The gate's decision is logged (fsync'd) before it is carried out, and the
+ * outcome after its transaction. If the process dies between the two, the database is the truth:
+ * at the next start every decision without an outcome line gets an `escrow.recover` line saying
+ * what the database holds (applied once, or not at all).
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { ChainLog, type ChainEntry, type ChainLogErrors } from '../audit/chain-log.ts';
+import { blake3, toHex, writeFileAtomic } from '../index.ts';
+import { EscrowBook, type EscrowInput, type EscrowRecord } from './book.ts';
+import { openEscrowDb } from './db.ts';
+import { type EntropyReading, readEntropy } from './entropy.ts';
+import { EscrowError } from './errors.ts';
+import { GATE_DEFAULTS, type GateDecision, type GateRules, type JurorVerdict, decide } from './gate.ts';
+import { REPUTATION_DEFAULTS, type ReputationConfig, Reputations } from './reputation.ts';
+import { SqliteStateStore, type StateRead, type StateWrite } from './state-store.ts';
+
+/** What the escrow writes to its audit log. */
+export interface EscrowAuditEvent {
+  action:
+    | 'escrow.open'
+    | 'escrow.verdict'
+    | 'escrow.decide'
+    | 'escrow.commit'
+    | 'escrow.conflict'
+    | 'escrow.rebase'
+    | 'escrow.hold'
+    | 'escrow.revert'
+    | 'escrow.expire'
+    | 'escrow.recover';
+  escrow: string;
+  /** Who acted: `gate`, `operator:<name>`, `client` (revert token), `clock` (TTL). */
+  by: string;
+  reasons?: readonly string[];
+  decision?: Omit<GateDecision, 'reasons'>;
+  verdict?: JurorVerdict;
+  version?: number;
+  resultHash?: string;
+}
+
+export interface EscrowConfig {
+  readonly gate: GateRules;
+  readonly reputation: ReputationConfig;
+  /** Default time to live of an escrow. */
+  readonly ttlMs: number;
+  /** Re-evaluations against a newer snapshot after a conflict before the escrow is held. */
+  readonly maxRebases: number;
+}
+
+export const ESCROW_DEFAULTS: EscrowConfig = {
+  gate: GATE_DEFAULTS,
+  reputation: REPUTATION_DEFAULTS,
+  ttlMs: 3600 * 1000,
+  maxRebases: 2,
+};
+
+/** What an evaluation produced, to be escrowed. */
+export interface SpeculativeResult {
+  readonly state: string;
+  readonly miner: string;
+  readonly submission: Uint8Array;
+  readonly resultHash: string;
+  /** The run's bundle: what jurors replay. */
+  readonly bundle?: Uint8Array;
+  readonly base: number;
+  readonly reads: readonly StateRead[];
+  readonly writes: readonly StateWrite[];
+  readonly ttlMs?: number;
+}
+
+/** Re-runs an evaluation against a newer snapshot after a conflict. */
+export type Reevaluate = (
+  record: EscrowRecord,
+  base: number,
+) => Promise<Omit<SpeculativeResult, 'state' | 'miner' | 'submission' | 'ttlMs'>>;
+
+const ESCROW_AUDIT_ERRORS: ChainLogErrors = {
+  chainBroken: (message) => new EscrowError('DL_ERR_ESCROW_AUDIT', message, { field: 'audit' }),
+  write: (message, cause) => new EscrowError('DL_ERR_ESCROW_AUDIT', message, { field: 'audit' }, { cause }),
+};
+
+const VERDICTS_SCHEMA = `
+CREATE TABLE IF NOT EXISTS escrow_verdicts (
+  escrow_id TEXT NOT NULL, juror TEXT NOT NULL, result_hash TEXT, detail TEXT, seq INTEGER NOT NULL,
+  PRIMARY KEY (escrow_id, juror));
+CREATE TABLE IF NOT EXISTS escrow_entropy (escrow_id TEXT PRIMARY KEY, bits_per_byte REAL NOT NULL);
+`;
+
+export class Escrow {
+  readonly dataDir: string;
+  readonly config: EscrowConfig;
+  readonly state: SqliteStateStore;
+  readonly book: EscrowBook;
+  readonly reputations: Reputations;
+  readonly #db: DatabaseSync;
+  readonly #audit: ChainLog<EscrowAuditEvent>;
+  readonly #s: Record<'addVerdict' | 'verdicts' | 'clearVerdicts' | 'putEntropy' | 'entropy', StatementSync>;
+  #seq = 0;
+
+  private constructor(
+    dataDir: string,
+    config: EscrowConfig,
+    db: DatabaseSync,
+    audit: ChainLog<EscrowAuditEvent>,
+    now: () => number,
+  ) {
+    this.dataDir = dataDir;
+    this.config = config;
+    this.#db = db;
+    this.#audit = audit;
+    this.state = new SqliteStateStore(db);
+    this.book = new EscrowBook(db, this.state, now);
+    this.reputations = new Reputations(db, config.reputation, now);
+    db.exec(VERDICTS_SCHEMA);
+    const p = (sql: string): StatementSync => db.prepare(sql);
+    this.#s = {
+      addVerdict: p('INSERT OR IGNORE INTO escrow_verdicts VALUES (?, ?, ?, ?, ?)'),
+      verdicts: p('SELECT juror, result_hash, detail FROM escrow_verdicts WHERE escrow_id = ? ORDER BY seq, juror'),
+      clearVerdicts: p('DELETE FROM escrow_verdicts WHERE escrow_id = ?'),
+      putEntropy: p('INSERT OR REPLACE INTO escrow_entropy VALUES (?, ?)'),
+      entropy: p('SELECT bits_per_byte FROM escrow_entropy WHERE escrow_id = ?'),
+    };
+    const max = db.prepare('SELECT max(seq) AS m FROM escrow_verdicts').get() as { m: number | null };
+    this.#seq = (max.m ?? 0) + 1;
+  }
+
+  /** Opens (or creates) an escrow in `dataDir`: `escrow.db`, `audit.jsonl`, `bundles/`. */
+  static async open(
+    dataDir: string,
+    config: EscrowConfig = ESCROW_DEFAULTS,
+    now: () => number = Date.now,
+  ): Promise<Escrow> {
+    const db = openEscrowDb(dataDir);
+    try {
+      const audit = await ChainLog.openChain<EscrowAuditEvent>(join(dataDir, 'audit.jsonl'), ESCROW_AUDIT_ERRORS);
+      mkdirSync(join(dataDir, 'bundles'), { recursive: true, mode: 0o700 });
+      const escrow = new Escrow(dataDir, config, db, audit, now);
+      await escrow.#recover();
+      return escrow;
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#audit.close();
+    this.#db.close();
+  }
+
+  /** Sequesters a result: stores its bundle, reads the submission's entropy, opens the escrow. */
+  async escrow(result: SpeculativeResult): Promise<{ record: EscrowRecord; revertToken: string }> {
+    let bundleHash: string | undefined;
+    if (result.bundle !== undefined) {
+      bundleHash = toHex(blake3(result.bundle));
+      await writeFileAtomic(this.bundlePath(bundleHash), result.bundle);
+    }
+    const input: EscrowInput = {
+      state: result.state,
+      miner: result.miner,
+      submissionHash: toHex(blake3(result.submission)),
+      resultHash: result.resultHash,
+      ...(bundleHash === undefined ? {} : { bundleHash }),
+      base: result.base,
+      reads: result.reads,
+      writes: result.writes,
+      ttlMs: result.ttlMs ?? this.config.ttlMs,
+    };
+    const opened = this.book.open(input);
+    if (this.config.gate.entropy !== undefined)
+      this.#s.putEntropy.run(opened.record.id, readEntropy(result.submission, this.config.gate.entropy).bitsPerByte);
+    await this.#log({ action: 'escrow.open', escrow: opened.record.id, by: 'client', resultHash: result.resultHash });
+    return opened;
+  }
+
+  bundlePath(hash: string): string {
+    if (!/^[0-9a-f]{64}$/.test(hash))
+      throw new EscrowError('DL_ERR_ESCROW_NOT_FOUND', `${JSON.stringify(hash)} is not a bundle hash`, {
+        field: 'bundleHash',
+      });
+    return join(this.dataDir, 'bundles', `${hash}.dlb`);
+  }
+
+  /** The escrow's bundle bytes, checked against its hash. */
+  bundleOf(record: EscrowRecord): Uint8Array {
+    if (record.bundleHash === null)
+      throw new EscrowError('DL_ERR_ESCROW_NOT_FOUND', `escrow ${record.id} has no bundle to replay`, {
+        field: 'bundleHash',
+      });
+    const bytes = new Uint8Array(readFileSync(this.bundlePath(record.bundleHash)));
+    if (toHex(blake3(bytes)) !== record.bundleHash)
+      throw new EscrowError(
+        'DL_ERR_ESCROW_CORRUPT',
+        `the stored bundle of escrow ${record.id} does not match its hash`,
+        {
+          field: 'bundleHash',
+        },
+      );
+    return bytes;
+  }
+
+  /**
+   * Records a juror's verdict (a juror's first verdict counts) and, unless told not to, lets the
+   * gate decide. Verdicts arriving one by one (a P2P node's) commit as soon as the quorum matches.
+   */
+  async addVerdict(
+    id: string,
+    verdict: JurorVerdict,
+    options: { reevaluate?: Reevaluate; decide?: boolean } = {},
+  ): Promise<GateDecision> {
+    const record = this.book.get(id);
+    if (
+      this.#s.addVerdict.run(id, verdict.juror, verdict.resultHash, verdict.detail ?? null, this.#seq++).changes === 1
+    )
+      await this.#log({ action: 'escrow.verdict', escrow: id, by: verdict.juror, verdict });
+    return options.decide === false ? this.gateDecision(record) : this.decide(id, options.reevaluate);
+  }
+
+  verdicts(id: string): JurorVerdict[] {
+    return (this.#s.verdicts.all(id) as { juror: string; result_hash: string | null; detail: string | null }[]).map(
+      (r) => ({
+        juror: r.juror,
+        resultHash: r.result_hash,
+        ...(r.detail === null ? {} : { detail: r.detail }),
+      }),
+    );
+  }
+
+  /** What the gate says now, from the stored verdicts. Pure: changes nothing. */
+  gateDecision(record: EscrowRecord): GateDecision {
+    const band = this.config.gate.entropy;
+    const h = this.#s.entropy.get(record.id) as { bits_per_byte: number } | undefined;
+    const entropy: EntropyReading | null =
+      band === undefined || h === undefined
+        ? null
+        : { bitsPerByte: h.bits_per_byte, flagged: Math.abs(h.bits_per_byte - band.baseline) > band.tolerance, band };
+    return decide({
+      resultHash: record.resultHash,
+      verdicts: this.verdicts(record.id),
+      reputation: this.reputations.of(record.miner),
+      entropy,
+      rules: this.config.gate,
+    });
+  }
+
+  /**
+   * Asks the gate and carries out its decision. A commit that conflicts is re-evaluated against the
+   * newer snapshot (its jury starts again) up to `maxRebases` times, then held.
+   */
+  async decide(id: string, reevaluate?: Reevaluate): Promise<GateDecision> {
+    const record = this.book.get(id);
+    if (record.status !== 'pending') return this.gateDecision(record);
+    const d = this.gateDecision(record);
+    if (d.outcome === 'wait') return d;
+    const { reasons, ...decision } = d;
+    await this.#log({ action: 'escrow.decide', escrow: id, by: 'gate', reasons, decision });
+    if (d.outcome === 'revert') await this.revert(id, { by: 'gate' }, reasons.join('; '));
+    else if (d.outcome === 'hold') await this.hold(id, 'gate', reasons.join('; '));
+    else if (d.outcome === 'commit') await this.#commit(record, 'gate', reasons.join('; '), reevaluate);
+    return d;
+  }
+
+  async #commit(record: EscrowRecord, by: string, reason: string, reevaluate?: Reevaluate): Promise<void> {
+    const out = this.book.commit(record.id, reason);
+    if (out.committed) {
+      this.reputations.record(record.miner, 'committed');
+      await this.#log({ action: 'escrow.commit', escrow: record.id, by, version: out.version, reasons: [reason] });
+      return;
+    }
+    const c = out.conflict;
+    const why = `${c.kind === 'read' ? 'a key it read' : 'a key it writes'} moved from version ${c.expected} to ${c.current} (key ${Buffer.from(c.key).toString('hex')})`;
+    await this.#log({ action: 'escrow.conflict', escrow: record.id, by, reasons: [why] });
+    if (reevaluate === undefined || record.attempts >= this.config.maxRebases) {
+      await this.hold(
+        record.id,
+        by,
+        `${why}; ${reevaluate === undefined ? 'no re-evaluation available' : `${record.attempts} re-evaluations already`}: review`,
+      );
+      return;
+    }
+    const base = this.state.head(record.state);
+    const next = await reevaluate(record, base);
+    let bundleHash: string | undefined;
+    if (next.bundle !== undefined) {
+      bundleHash = toHex(blake3(next.bundle));
+      await writeFileAtomic(this.bundlePath(bundleHash), next.bundle);
+    }
+    this.book.rebase(record.id, { ...next, base: next.base, ...(bundleHash === undefined ? {} : { bundleHash }) });
+    this.#s.clearVerdicts.run(record.id);
+    await this.#log({
+      action: 'escrow.rebase',
+      escrow: record.id,
+      by,
+      version: next.base,
+      resultHash: next.resultHash,
+      reasons: [why],
+    });
+  }
+
+  /** A person's commit of a held (or pending) escrow. */
+  async commitByOperator(id: string, operator: string, reason: string): Promise<EscrowRecord> {
+    await this.#commit(this.book.get(id), `operator:${operator}`, reason);
+    return this.book.get(id);
+  }
+
+  async hold(id: string, by: string, reason: string): Promise<EscrowRecord> {
+    const r = this.book.hold(id, reason);
+    await this.#log({ action: 'escrow.hold', escrow: id, by, reasons: [reason] });
+    return r;
+  }
+
+  /** Reverts with the client's token, or by the gate or an operator; a gate revert lowers reputation. */
+  async revert(id: string, authority: { token: string } | { by: string }, reason: string): Promise<EscrowRecord> {
+    const r = this.book.revert(id, authority, reason);
+    const by = 'token' in authority ? 'client' : authority.by;
+    if (by === 'gate') this.reputations.record(r.miner, 'reverted');
+    await this.#log({ action: 'escrow.revert', escrow: id, by, reasons: [reason] });
+    return r;
+  }
+
+  /** Ends pending escrows whose time to live ran out. */
+  async expire(): Promise<string[]> {
+    const ids = this.book.expire();
+    for (const id of ids) await this.#log({ action: 'escrow.expire', escrow: id, by: 'clock' });
+    return ids;
+  }
+
+  /** Closes decisions the last process logged but did not live to log the outcome of. */
+  async #recover(): Promise<void> {
+    const open = new Set<string>();
+    for (const e of await this.#audit.entries()) {
+      if (e.action === 'escrow.decide') open.add(e.escrow);
+      else if (e.action !== 'escrow.verdict' && e.action !== 'escrow.open') open.delete(e.escrow);
+    }
+    for (const id of open) {
+      const r = this.book.get(id);
+      await this.#log({
+        action: 'escrow.recover',
+        escrow: id,
+        by: 'recovery',
+        reasons: [`the process stopped after the gate decided; the database holds it as ${r.status}`],
+        ...(r.committedVersion === null ? {} : { version: r.committedVersion }),
+      });
+    }
+  }
+
+  #log(event: EscrowAuditEvent): Promise<ChainEntry<EscrowAuditEvent>> {
+    return this.#audit.append(event);
+  }
+}
