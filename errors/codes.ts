@@ -229,6 +229,8 @@ const escrow = {
   DL_ERR_ESCROW_TOKEN: { httpStatus: 403 },
   DL_ERR_ESCROW_TTL: { httpStatus: 400 },
   DL_ERR_ESCROW_AUDIT: { httpStatus: 500 },
+  DL_ERR_ESCROW_BUSY: { httpStatus: 409 },
+  DL_ERR_ESCROW_CONFIG: { httpStatus: 400 },
 } as const;
 
 /** Every registered code. docs/errors.md has an anchor for each (test/errors/registry.test.ts). */

@@ -16,6 +16,7 @@ import { ChainLog, type ChainEntry, type ChainLogErrors } from '../audit/chain-l
 import { blake3, toHex, writeFileAtomic } from '../index.ts';
 import { EscrowBook, type EscrowInput, type EscrowRecord } from './book.ts';
 import { openEscrowDb } from './db.ts';
+import { lockDir } from './dir-lock.ts';
 import { type EntropyReading, readEntropy } from './entropy.ts';
 import { EscrowError } from './errors.ts';
 import { GATE_DEFAULTS, type GateDecision, type GateRules, type JurorVerdict, decide } from './gate.ts';
@@ -102,6 +103,7 @@ export class Escrow {
   readonly #db: DatabaseSync;
   readonly #audit: ChainLog<EscrowAuditEvent>;
   readonly #s: Record<'addVerdict' | 'verdicts' | 'clearVerdicts' | 'putEntropy' | 'entropy', StatementSync>;
+  readonly #unlock: () => void;
   #seq = 0;
 
   private constructor(
@@ -110,7 +112,9 @@ export class Escrow {
     db: DatabaseSync,
     audit: ChainLog<EscrowAuditEvent>,
     now: () => number,
+    unlock: () => void,
   ) {
+    this.#unlock = unlock;
     this.dataDir = dataDir;
     this.config = config;
     this.#db = db;
@@ -137,22 +141,35 @@ export class Escrow {
     config: EscrowConfig = ESCROW_DEFAULTS,
     now: () => number = Date.now,
   ): Promise<Escrow> {
-    const db = openEscrowDb(dataDir);
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const unlock = lockDir(dataDir);
+    let db: DatabaseSync;
+    try {
+      db = openEscrowDb(dataDir);
+    } catch (err) {
+      unlock();
+      throw err;
+    }
     try {
       const audit = await ChainLog.openChain<EscrowAuditEvent>(join(dataDir, 'audit.jsonl'), ESCROW_AUDIT_ERRORS);
       mkdirSync(join(dataDir, 'bundles'), { recursive: true, mode: 0o700 });
-      const escrow = new Escrow(dataDir, config, db, audit, now);
+      const escrow = new Escrow(dataDir, config, db, audit, now, unlock);
       await escrow.#recover();
       return escrow;
     } catch (err) {
       db.close();
+      unlock();
       throw err;
     }
   }
 
   async close(): Promise<void> {
-    await this.#audit.close();
-    this.#db.close();
+    try {
+      await this.#audit.close();
+      this.#db.close();
+    } finally {
+      this.#unlock();
+    }
   }
 
   /** Sequesters a result: stores its bundle, reads the submission's entropy, opens the escrow. */

@@ -178,4 +178,13 @@ describe('the escrow with a local jury', () => {
     }
     expect(verifyAuditFile(join(path, 'audit.jsonl')).ok).toBe(true);
   }, 60_000);
+
+  it('one process at a time owns a data directory', async () => {
+    const path = join(dir, 'busy');
+    const first = await Escrow.open(path);
+    await expect(Escrow.open(path)).rejects.toMatchObject({ code: 'DL_ERR_ESCROW_BUSY' });
+    await first.close();
+    const second = await Escrow.open(path);
+    await second.close();
+  });
 });
