@@ -8,3 +8,5 @@ export { toFlameGraphHtml, toFlameGraphSvg } from '../profile/flamegraph.ts';
 export { toPprof } from '../profile/pprof.ts';
 export { toSpeedscope } from '../profile/speedscope.ts';
 export type { Profile, ProfileNode } from '../profile/model.ts';
+export { renderReport } from '../profile/report.ts';
+export type { ReportOptions } from '../profile/report.ts';

@@ -97,14 +97,56 @@ function finish(b: Building): ProfileNode {
   return node;
 }
 
-/** Every root-to-node path with fuel of its own, depth first in sorted order. */
+/** Every root-to-node path with fuel of its own, depth first in sorted order (no recursion: trees can be thousands deep). */
 export function* stacks(p: Profile): Generator<{ path: ProfileNode[]; self: bigint }> {
   const path: ProfileNode[] = [];
-  function* walk(n: ProfileNode): Generator<{ path: ProfileNode[]; self: bigint }> {
-    path.push(n);
-    if (n.self !== 0n) yield { path: [...path], self: n.self };
-    for (const c of n.children) yield* walk(c);
-    path.pop();
+  const todo: { node: ProfileNode; depth: number }[] = [{ node: p.root, depth: 0 }];
+  while (todo.length > 0) {
+    const { node, depth } = todo.pop()!;
+    path.length = depth;
+    path.push(node);
+    if (node.self !== 0n) yield { path: [...path], self: node.self };
+    for (let i = node.children.length - 1; i >= 0; i--) todo.push({ node: node.children[i]!, depth: depth + 1 });
   }
-  yield* walk(p.root);
+}
+
+/**
+ * The profile as flat arrays in depth-first order, to cross a thread: V8's structured clone
+ * silently drops a message nested as deep as a recursion's call tree.
+ */
+export interface FlatProfile {
+  names: string[];
+  self: bigint[];
+  calls: bigint[];
+  parent: number[];
+  nested: boolean[];
+  truncated: boolean;
+}
+
+export function flattenProfile(p: Profile): FlatProfile {
+  const flat: FlatProfile = { names: [], self: [], calls: [], parent: [], nested: [], truncated: p.truncated };
+  const todo: { node: ProfileNode; parent: number }[] = [{ node: p.root, parent: -1 }];
+  while (todo.length > 0) {
+    const { node, parent } = todo.pop()!;
+    const i = flat.names.length;
+    flat.names.push(node.name);
+    flat.self.push(node.self);
+    flat.calls.push(node.calls);
+    flat.parent.push(parent);
+    flat.nested.push(node.nested === true);
+    for (let k = node.children.length - 1; k >= 0; k--) todo.push({ node: node.children[k]!, parent: i });
+  }
+  return flat;
+}
+
+export function unflattenProfile(f: FlatProfile): Profile {
+  const nodes: ProfileNode[] = f.names.map((name, i) => {
+    const n: ProfileNode = { name, self: f.self[i]!, total: f.self[i]!, calls: f.calls[i]!, children: [] };
+    if (f.nested[i]) n.nested = true;
+    return n;
+  });
+  for (let i = 1; i < nodes.length; i++) nodes[f.parent[i]!]!.children.push(nodes[i]!);
+  // Parents come before their children: totals add up from the end.
+  for (let i = nodes.length - 1; i > 0; i--) nodes[f.parent[i]!]!.total += nodes[i]!.total;
+  return { root: nodes[0]!, truncated: f.truncated };
 }

@@ -1,7 +1,7 @@
 /**
  * Function names for a profile: the module's `name` section (function-names subsection, id 1),
- * demangled where a toolchain mangles (C++ and Rust's legacy scheme: `_ZN…E`), and `func[N]` for
- * a function the section does not name. A malformed name section is ignored, never an error:
+ * demangled where a toolchain mangles (C++ and Rust's legacy scheme: `_ZN…E`); else the function's
+ * first export name, else `func[N]`. A malformed name section is ignored, never an error:
  * names are for people, and the run must not depend on them.
  */
 import { Reader } from '../instrument/bytes.ts';
@@ -14,6 +14,13 @@ export function functionNames(wasm: Uint8Array): string[] {
   for (let i = 0; i < m.funcTypes.length; i++) names.push(`func[${i}]`);
   let f = 0;
   for (const imp of m.imports) if (imp.kind === 'func') names[f++] = `${imp.module}.${imp.name}`;
+  // A stripped module still names its exports: better than an index where the name section is missing.
+  const named = new Set<number>();
+  for (const e of m.exports)
+    if (e.kind === 'func' && !named.has(e.index) && e.index < names.length) {
+      names[e.index] = e.name;
+      named.add(e.index);
+    }
   const section = m.sections.find((s) => s.id === 0 && s.name === 'name');
   if (section === undefined) return names;
   try {

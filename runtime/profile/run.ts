@@ -15,8 +15,8 @@ import type { RunResult } from '../result.ts';
 import type { Divergence } from '../witness/recorder.ts';
 import { workerUrl } from '../worker-url.ts';
 import { ProfilingEngine } from './engine.ts';
-import { buildProfile } from './model.ts';
-import type { Profile } from './model.ts';
+import { buildProfile, unflattenProfile } from './model.ts';
+import type { FlatProfile, Profile } from './model.ts';
 
 export interface ProfiledRun {
   outcome: RunOutcome;
@@ -72,10 +72,11 @@ export function profileInWorker(job: ProfileJob): Promise<WorkerProfile> {
       () => finish(() => reject(new WatchdogError(['the profiled run', limits.wallClockMs * WATCHDOG_FACTOR])), true),
       limits.wallClockMs * WATCHDOG_FACTOR,
     );
-    worker.on('message', (msg: ({ type: 'done' } & WorkerProfile) | { type: 'error'; error: ErrorJson }) => {
+    type Done = { type: 'done'; profile: FlatProfile } & Omit<WorkerProfile, 'profile'>;
+    worker.on('message', (msg: Done | { type: 'error'; error: ErrorJson }) => {
       if (msg.type === 'done') {
-        const { type: _, ...out } = msg;
-        finish(() => resolve(out), false);
+        const { type: _, profile, ...out } = msg;
+        finish(() => resolve({ ...out, profile: unflattenProfile(profile) }), false);
       } else finish(() => reject(errorFromWire(msg.error)), false);
     });
     worker.on('error', (e) =>

@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { profileRun } from './run.ts';
 import type { ProfileJob } from './run.ts';
 import { errorToWire } from '../cage/transport.ts';
+import { flattenProfile } from './model.ts';
 
 const job = workerData as ProfileJob;
 try {
@@ -15,7 +16,7 @@ try {
     result: outcome.result,
     divergence: outcome.divergence,
     error: outcome.error,
-    profile,
+    profile: flattenProfile(profile),
   });
 } catch (e) {
   parentPort!.postMessage({ type: 'error', error: errorToWire(e) });
