@@ -39,6 +39,10 @@ const COMMANDS: Record<string, CommandEntry> = {
     description: "score miners' submissions with a challenge",
     load: async () => (await import('./cmd/evaluate.ts')).registerEvaluate,
   },
+  profile: {
+    description: 'write a deterministic fuel profile (flame graph, speedscope, pprof) of a bundle or a run',
+    load: async () => (await import('./cmd/profile.ts')).registerProfile,
+  },
   broker: {
     description: 'policy-enforcing Docker broker (daemon, client, audit)',
     load: async () => (await import('./broker/index.ts')).registerBrokerCommands,

@@ -146,6 +146,8 @@ const cli = {
   DL_ERR_EVALUATE_SUBMISSION_INPUT: {},
   DL_ERR_EVALUATE_JOBS: {},
   DL_ERR_EVALUATE_CLOSED: {},
+  DL_ERR_PROFILE_FORMAT: {},
+  DL_ERR_PROFILE_DIVERGED: {},
 } as const;
 
 const broker = {

@@ -3,13 +3,23 @@ import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { InputError, evaluateSubmissions, loadChallenge } from '../../runtime/api/evaluate.ts';
 import type { Evaluation } from '../../runtime/api/evaluate.ts';
-import { EXIT, assertWritableDir, collect, guarded, parseEnvFlags, readInput, renderTable } from '../io.ts';
+import {
+  EXIT,
+  assertWritableDir,
+  assertWritableFile,
+  collect,
+  guarded,
+  parseEnvFlags,
+  readInput,
+  renderTable,
+} from '../io.ts';
 
 interface EvaluateFlags {
   jobs?: string;
   json?: boolean;
   bundles?: string;
   publish?: string;
+  report?: string;
   env: string[];
   allowHost: string[];
 }
@@ -95,6 +105,10 @@ export function registerEvaluate(program: Command): void {
       '--publish <node-config>',
       'publish a signed claim for each bundle through the running node of <node.yaml> (docs/p2p.md); bundles go to --bundles or a temporary folder',
     )
+    .option(
+      '--report <file.html>',
+      "write a self-contained HTML report (score distribution, fuel, statuses, slowest and failed submissions); with --bundles, it links fuel profiles of the slowest and failed submissions' bundles",
+    )
     .option('--env <K=V>', "environment variable for the challenge, over the manifest's; repeatable", collect, [])
     .option('--allow-host <host:port>', "add to the challenge's network allow list; repeatable", collect, [])
     .addHelpText(
@@ -113,6 +127,7 @@ export function registerEvaluate(program: Command): void {
             `${(await import('node:os')).tmpdir()}/docklock-publish-`,
           );
         if (f.bundles !== undefined) assertWritableDir(f.bundles, '--bundles');
+        if (f.report !== undefined) assertWritableFile(f.report, '--report');
         const env = parseEnvFlags(f.env);
         const challenge = await loadChallenge(challengeDir, { env, allowHosts: f.allowHost });
         const submissions = submissionPaths.map((p) => ({ label: p, bytes: readInput(p, 'submission') }));
@@ -136,6 +151,12 @@ export function registerEvaluate(program: Command): void {
         });
         bar?.stop();
         if (!f.json) process.stdout.write(table(evals));
+        if (f.report !== undefined)
+          await (await import('./report.ts')).writeReport(
+            f.report,
+            evals,
+            displayNames(evals.map((e) => e.submission)),
+          );
         if (f.publish !== undefined)
           await (await import('./node.ts')).publishBundles(
             f.publish,

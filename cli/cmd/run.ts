@@ -25,7 +25,7 @@ import {
   readInput,
 } from '../io.ts';
 
-interface RunFlags {
+export interface RunFlags {
   manifest?: string;
   stdin?: string;
   input: string[];
@@ -45,7 +45,7 @@ interface RunFlags {
 }
 
 /** The command-line flags as manifest overrides (the loader applies them over --manifest). */
-function overridesFrom(modulePath: string, f: RunFlags, trailing: readonly string[]): ManifestOverrides {
+export function overridesFrom(modulePath: string, f: RunFlags, trailing: readonly string[]): ManifestOverrides {
   if (f.net !== undefined && f.net !== 'deny' && f.net !== 'record')
     throw new InputError('DL_ERR_CLI_NET', `--net is deny or record, got "${f.net}"`, { field: '--net' });
   return {

@@ -34,6 +34,7 @@ const PUBLIC = new Set([
   'runtime/api/cage.ts',
   'runtime/api/bundle.ts',
   'runtime/api/evaluate.ts',
+  'runtime/api/profile.ts',
   'p2p/index.ts',
 ]);
 

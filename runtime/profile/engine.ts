@@ -1,0 +1,254 @@
+/**
+ * The profiling engine: an {@link Engine} whose modules run the profiling variant of the
+ * instrumentation (rewrite.ts). A cage run given this engine (`runGuest({ engine })`) profiles the
+ * guest, and every nested submission it loads through `store.engine`, with results identical to a
+ * plain run: the fuel charges are the plain instrumenter's, byte for byte.
+ *
+ * Each instance gets an {@link InstanceTree}: its call tree lives in the instance's own tree memory,
+ * and the host only steps in where control crosses the boundary (start function, exported calls):
+ * there `back` charges the fuel spent since the last event to the running node and returns to the
+ * caller's node, so an export that traps or exits (`proc_exit`) leaves no stale frames.
+ */
+import { Engine } from '../engine.ts';
+import type { CompileOptions } from '../engine.ts';
+import { CompiledModule } from '../compiled-module.ts';
+import type { InstantiateOptions } from '../compiled-module.ts';
+import { Instance, kFuncType } from '../instance.ts';
+import { OutOfFuel } from '../errors.ts';
+import { toHex } from '../hash.ts';
+import { decodeModule } from '../instrument/module.ts';
+import { EXPORT_FUEL } from '../instrument/instrument.ts';
+import { NODE_BYTES, PROFILE_EXPORT, profileVariant } from './rewrite.ts';
+import { functionNames } from './names.ts';
+
+/** One instance's call tree, read out of its tree memory when the run ends. */
+export interface InstanceTree {
+  /** Function index → name. */
+  names: readonly string[];
+  /** Nested submissions: their module's hash; the top-level guest: undefined. */
+  label: string | undefined;
+  /** Where a nested instance hangs: its caller's tree and node at the time it was created. */
+  parent: { tree: InstanceTree; node: number } | undefined;
+  /** Fuel the host billed to a node for nested work (subtracted: the nested tree shows it). */
+  credits: Map<number, bigint>;
+  /** Whether the tree memory ran out, so some callees are counted with their callers. */
+  truncated: boolean;
+  /** Read the nodes: self fuel, calls, parent, function; index 0 is the root. */
+  read(): TreeNodes;
+  /** A nested instance whose start function trapped bills nothing: its tree is left out. */
+  dropped: boolean;
+}
+
+export interface TreeNodes {
+  self: bigint[];
+  calls: bigint[];
+  parent: number[];
+  func: number[];
+}
+
+interface Live {
+  tree: InstanceTree;
+  raw: WebAssembly.Exports;
+  fuel: WebAssembly.Global;
+  budget: bigint;
+  /** Overdraft already taken off the last node charged (spec: fuel.md#F5). */
+  clamped: bigint;
+}
+
+/** Collects the trees of every instance a profiled run creates. */
+export class ProfileRecorder {
+  readonly trees: InstanceTree[] = [];
+  /** Instances running guest code, innermost last: a nested load hangs under the top one. */
+  readonly #active: Live[] = [];
+
+  open(inst: Instance, names: readonly string[], label: string | undefined, budget: bigint): Live {
+    const raw = inst.raw.exports;
+    const top = this.#active[this.#active.length - 1];
+    const memory = raw[PROFILE_EXPORT.memory] as WebAssembly.Memory;
+    const next = raw[PROFILE_EXPORT.next] as WebAssembly.Global;
+    const full = raw[PROFILE_EXPORT.full] as WebAssembly.Global;
+    (raw[PROFILE_EXPORT.last] as WebAssembly.Global).value = budget;
+    const tree: InstanceTree = {
+      names,
+      label: top === undefined ? undefined : label,
+      parent: top === undefined ? undefined : { tree: top.tree, node: curOf(top) },
+      credits: new Map(),
+      truncated: false,
+      dropped: false,
+      read: () => {
+        tree.truncated = (full.value as number) !== 0;
+        return readNodes(memory, next.value as number);
+      },
+    };
+    this.trees.push(tree);
+    return { tree, raw, fuel: raw[EXPORT_FUEL] as WebAssembly.Global, budget, clamped: 0n };
+  }
+
+  push(live: Live): void {
+    this.#active.push(live);
+  }
+
+  pop(): void {
+    this.#active.pop();
+  }
+
+  /**
+   * Control is back with the host: charge what ran since the last event to the running node and
+   * return to `node`. An overdrawn counter (the run is out of fuel) is taken off that same node,
+   * so the tree's total is `fuelUsed` exactly: the overdraft was charged in that last stretch.
+   */
+  settle(live: Live, node: number): void {
+    const charged = curOf(live);
+    (live.raw[PROFILE_EXPORT.back] as (n: number) => void)(node);
+    const counter = live.fuel.value as bigint;
+    const over = counter < 0n ? -counter : 0n;
+    if (over > live.clamped) {
+      const memory = live.raw[PROFILE_EXPORT.memory] as WebAssembly.Memory;
+      const view = new DataView(memory.buffer);
+      const at = charged * NODE_BYTES;
+      view.setBigInt64(at, view.getBigInt64(at, true) - (over - live.clamped), true);
+      live.clamped = over;
+    }
+  }
+
+  /** The fuel a nested instance used, billed to its parent's node (spec: nested.md#N4). */
+  credit(tree: InstanceTree, used: bigint): void {
+    const p = tree.parent;
+    if (p === undefined) return;
+    p.tree.credits.set(p.node, (p.tree.credits.get(p.node) ?? 0n) + used);
+  }
+}
+
+function curOf(live: Live): number {
+  return (live.raw[PROFILE_EXPORT.cur] as WebAssembly.Global).value as number;
+}
+
+function readNodes(memory: WebAssembly.Memory, count: number): TreeNodes {
+  const view = new DataView(memory.buffer);
+  const out: TreeNodes = { self: [], calls: [], parent: [], func: [] };
+  for (let n = 0; n < count; n++) {
+    const at = n * NODE_BYTES;
+    out.self.push(view.getBigInt64(at, true));
+    out.parent.push(view.getInt32(at + 8, true));
+    out.func.push(view.getInt32(at + 12, true));
+    out.calls.push(view.getBigInt64(at + 24, true));
+  }
+  return out;
+}
+
+/** An engine whose modules are the profiling variant; its recorder holds the run's trees. */
+export class ProfilingEngine extends Engine {
+  readonly recorder = new ProfileRecorder();
+  readonly #variants = new Map<string, ProfiledModule>();
+
+  override async compile(wasm: Uint8Array, options: CompileOptions = {}): Promise<CompiledModule> {
+    return this.#variant(await super.compile(wasm, options), wasm);
+  }
+
+  override compileSync(wasm: Uint8Array, options: CompileOptions = {}): CompiledModule {
+    return this.#variant(super.compileSync(wasm, options), wasm);
+  }
+
+  #variant(plain: CompiledModule, wasm: Uint8Array): ProfiledModule {
+    let v = this.#variants.get(plain.key);
+    if (v === undefined) {
+      const bytes = profileVariant(plain.instrumented, decodeModule(wasm).funcTypes.length);
+      const module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+      v = new ProfiledModule({ ...plain.share(), module }, this.recorder, functionNames(wasm));
+      this.#variants.set(plain.key, v);
+    }
+    return v;
+  }
+}
+
+/** A compiled profiling variant: instances report their trees to the recorder. */
+class ProfiledModule extends CompiledModule {
+  readonly #recorder: ProfileRecorder;
+  readonly #names: readonly string[];
+
+  constructor(init: ConstructorParameters<typeof CompiledModule>[0], recorder: ProfileRecorder, names: string[]) {
+    super(init);
+    this.#recorder = recorder;
+    this.#names = names;
+  }
+
+  override instantiateSync(imports: WebAssembly.Imports, options: InstantiateOptions): Instance {
+    const rec = this.#recorder;
+    let live: Live | undefined;
+    let inst: Instance;
+    try {
+      inst = super.instantiateSync(imports, {
+        ...options,
+        beforeStart: (i) => {
+          live = rec.open(i, this.#names, `nested submission ${toHex(this.moduleHash).slice(0, 12)}`, options.fuel);
+          rec.push(live);
+          options.beforeStart?.(i);
+        },
+      });
+    } catch (e) {
+      if (live !== undefined) {
+        rec.pop();
+        rec.settle(live, 0);
+        // A nested submission whose start trapped bills only an out-of-fuel budget (nested.md#N4).
+        if (live.tree.parent !== undefined && !(e instanceof OutOfFuel)) live.tree.dropped = true;
+        else rec.credit(live.tree, usedOf(live));
+      }
+      throw e;
+    }
+    const l = live!;
+    rec.pop();
+    rec.settle(l, 0);
+    return withProfiledExports(inst, l, rec);
+  }
+}
+
+function usedOf(live: Live): bigint {
+  const c = live.fuel.value as bigint;
+  return c < 0n ? live.budget : live.budget - c;
+}
+
+/**
+ * The instance with each exported function wrapped to settle the tree when it returns or throws;
+ * everything else (fuel, memory, guard) is the instance's own.
+ */
+function withProfiledExports(inst: Instance, live: Live, rec: ProfileRecorder): Instance {
+  const out: Record<string, unknown> = Object.create(null);
+  let credited = usedOf(live);
+  rec.credit(live.tree, credited);
+  for (const [name, value] of Object.entries(inst.exports)) {
+    if (typeof value !== 'function' || name.startsWith('docklock_profile_')) {
+      if (!name.startsWith('docklock_profile_')) out[name] = value;
+      continue;
+    }
+    const f = value as (...args: unknown[]) => unknown;
+    const wrapped = function (this: unknown, ...args: unknown[]): unknown {
+      const saved = curOf(live);
+      rec.push(live);
+      try {
+        return f.apply(this, args);
+      } finally {
+        rec.pop();
+        rec.settle(live, saved);
+        // Nested fuel is billed to the caller as it is used: keep the credit in step.
+        const used = usedOf(live);
+        rec.credit(live.tree, used - credited);
+        credited = used;
+      }
+    };
+    Object.defineProperty(wrapped, 'name', { value: name });
+    Object.defineProperty(wrapped, 'length', { value: f.length });
+    const type = (f as { [kFuncType]?: unknown })[kFuncType];
+    if (type !== undefined) Object.defineProperty(wrapped, kFuncType, { value: type });
+    out[name] = wrapped;
+  }
+  const exports = Object.freeze(out);
+  return new Proxy(inst, {
+    get(target, p) {
+      if (p === 'exports') return exports;
+      const v = Reflect.get(target, p, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+export { Instance };
