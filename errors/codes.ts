@@ -75,6 +75,11 @@ const traps = {
 const cage = {
   DL_ERR_CAGE_NO_ENTRY: {},
   DL_ERR_CAGE_WATCHDOG: {},
+  DL_ERR_COMPONENT_INVALID: {},
+  DL_ERR_COMPONENT_UNSUPPORTED: {},
+  DL_ERR_COMPONENT_IMPORT_DENIED: {},
+  DL_ERR_COMPONENT_NO_RUN: {},
+  DL_ERR_COMPONENT_CACHE: {},
   DL_ERR_INTERNAL: { httpStatus: 500 },
 } as const;
 

@@ -196,10 +196,58 @@ export function checkReproducible(): string[] {
   return differ;
 }
 
+/** The C fixtures as WASI 0.2 components (test/fixtures/wasm/components/<name>.wasm). */
+export const COMPONENT_DIR = join(FIXTURE_WASM_DIR, 'components');
+
+/**
+ * Wraps every WASI command fixture that imports only `wasi_snapshot_preview1` into a component of
+ * the `wasi:cli/command` world, with the preview1 → preview2 command adapter that ships inside the
+ * @bytecodealliance/jco package (nothing is downloaded). A component is rebuilt when it is missing,
+ * older than its core module, or made by another jco (recorded in components/build.json).
+ * @returns the names built
+ */
+export async function buildComponentFixtures(): Promise<string[]> {
+  const jco = await import('@bytecodealliance/jco');
+  const adapterPath = fileURLToPath(jco.preview1AdapterCommandPath());
+  const adapter = new Uint8Array(readFileSync(adapterPath));
+  const stamp = {
+    adapter: readFileSync(join(dirname(adapterPath), '..', 'package.json'), 'utf8').match(
+      /"version":\s*"([^"]+)"/,
+    )?.[1],
+  };
+  mkdirSync(COMPONENT_DIR, { recursive: true });
+  const stampPath = join(COMPONENT_DIR, MANIFEST);
+  let recorded = '';
+  try {
+    recorded = readFileSync(stampPath, 'utf8');
+  } catch {
+    // First build.
+  }
+  const fresh = recorded === `${JSON.stringify(stamp)}\n`;
+  const built: string[] = [];
+  for (const name of fixtureNames()) {
+    if (!isCommand(name)) continue;
+    const core = join(FIXTURE_WASM_DIR, `${name}.wasm`);
+    const bytes = new Uint8Array(readFileSync(core));
+    if (!WebAssembly.Module.imports(new WebAssembly.Module(bytes)).every((i) => i.module === 'wasi_snapshot_preview1'))
+      continue;
+    const out = join(COMPONENT_DIR, `${name}.wasm`);
+    if (fresh && existsSync(out) && statSync(out).mtimeMs >= statSync(core).mtimeMs) continue;
+    const component = await jco.componentNew(bytes, [['wasi_snapshot_preview1', adapter]]);
+    const tmp = `${out}.${process.pid}.tmp`;
+    writeFileSync(tmp, component);
+    renameSync(tmp, out);
+    built.push(name);
+  }
+  if (!fresh) writeFileSync(stampPath, `${JSON.stringify(stamp)}\n`);
+  return built;
+}
+
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = new Set(process.argv.slice(2));
   const r = buildFixtures({ force: args.has('--force') });
   console.log(`fixtures: built [${r.built.join(', ')}], up to date [${r.upToDate.join(', ')}] (${clangVersion()})`);
+  console.log(`component fixtures: built [${(await buildComponentFixtures()).join(', ')}]`);
   if (args.has('--check')) {
     const differ = checkReproducible();
     if (differ.length > 0) {

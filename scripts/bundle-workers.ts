@@ -19,7 +19,7 @@ await Promise.all(
       platform: 'node',
       format: 'esm',
       target: 'node22',
-      external: ['msgpackr-extract'],
+      external: ['msgpackr-extract', '@bytecodealliance/jco-transpile'],
       // CommonJS dependencies inside an ES module bundle need a `require`.
       banner: {
         js: "import { createRequire as __dlCreateRequire } from 'node:module'; const require = __dlCreateRequire(import.meta.url);",

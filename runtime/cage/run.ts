@@ -26,6 +26,8 @@ import { Store } from '../store.ts';
 import { OutputLimit, ProcExit } from '../../host-functions/wasi/preview1.ts';
 import { WASI_LEVEL } from '../../host-functions/wasi/files.ts';
 import { createWasi, grantedImports, hostImports } from './capabilities.ts';
+import { isComponent } from '../component/detect.ts';
+import { runComponentGuest } from './component.ts';
 import type { NetTransport } from './capabilities.ts';
 
 export { grantedImports };
@@ -144,6 +146,8 @@ function baseResult(req: GuestRunRequest): RunResult {
 export async function runGuest(req: GuestRunRequest): Promise<GuestRunOutcome> {
   const m = req.manifest;
   const result = baseResult(req);
+  // A component (the binary's layer field) takes the component path (docs/components.md).
+  if (isComponent(req.module)) return runComponentGuest(req, result);
   const calls = new HostCalls(req.mode, req.witness);
   const engine = req.engine ?? Engine.default;
   // Bundles recorded before host calls failed closed (WASI level 0) replay as they ran.

@@ -1,0 +1,169 @@
+/**
+ * One cage run of a WebAssembly component (WASI 0.2 command world), in the current thread: the
+ * component path of `runGuest` (run.ts branches here on the binary's layer field). jco transpiles
+ * it (cached), docklock's engine compiles each core module, the glue links them under one fuel
+ * and stack budget, and docklock's WASI 0.2 host answers it through the run's preview1 host, so
+ * the manifest, limits, statuses, witness and result hash rules are those of a core module
+ * (docs/components.md).
+ */
+import { Engine } from '../engine.ts';
+import { DeterministicTrap, InternalError, OutOfFuel, StackExhausted, ValidationError } from '../errors.ts';
+import { HostCalls, DivergenceStop } from '../witness/recorder.ts';
+import type { Divergence } from '../witness/recorder.ts';
+import type { RunStatus } from '../result.ts';
+import { transpileComponent } from '../component/transpile.ts';
+import { compileComponent, instantiateComponent } from '../component/instantiate.ts';
+import type { ComponentInstance } from '../component/instantiate.ts';
+import { classifyTrap } from '../traps.ts';
+import { OutputLimit, ProcExit } from '../../host-functions/wasi/preview1.ts';
+import { WASI_LEVEL } from '../../host-functions/wasi/files.ts';
+import { createWasiP2, P2_INTERFACES } from '../../host-functions/wasi-p2/host.ts';
+import { createWasi } from './capabilities.ts';
+import { runOutcome } from './run.ts';
+import type { GuestRunOutcome, GuestRunRequest } from './run.ts';
+import type { RunResult } from '../result.ts';
+import type { SharedBudget } from '../component/budget.ts';
+
+/** The export of the `wasi:cli/command` world the cage calls. */
+const RUN_EXPORT = 'wasi:cli/run';
+
+/**
+ * Runs (or replays) one component. Same contract as `runGuest`: never throws for anything the
+ * guest, component or manifest did.
+ * @param result the run's result as `runGuest` starts it (hashes of module, manifest, input)
+ */
+export async function runComponentGuest(req: GuestRunRequest, result: RunResult): Promise<GuestRunOutcome> {
+  const m = req.manifest;
+  const calls = new HostCalls(req.mode, req.witness);
+  calls.failClosed = (req.wasiLevel ?? WASI_LEVEL) > 0;
+  const engine = req.engine ?? Engine.default;
+  const grants = new Set<string>(m.grants);
+  const rejected = (e: ValidationError): GuestRunOutcome => {
+    result.witnessRoot = calls.log.finalize().root;
+    return runOutcome({
+      result,
+      witnessBytes: new Uint8Array(0),
+      divergence: null,
+      error: { code: e.code, message: e.message },
+    });
+  };
+  let compiled;
+  try {
+    const transpiled = await transpileComponent(req.module);
+    for (const i of transpiled.imports) {
+      const group = P2_INTERFACES[i];
+      if (group === undefined)
+        throw new ValidationError(
+          'DL_ERR_COMPONENT_IMPORT_DENIED',
+          `the component imports "${i}", which the cage does not offer (it offers wasi:cli, wasi:io, wasi:filesystem, wasi:clocks and wasi:random; sockets and wasi:http are denied)`,
+          { import: i },
+        );
+      if (!grants.has(group))
+        throw new ValidationError(
+          'DL_ERR_IMPORT_NOT_GRANTED',
+          `the component imports "${i}", which needs the "${group}" grant; grant it in the manifest or remove the import`,
+          { import: i },
+        );
+    }
+    compiled = await compileComponent(engine, transpiled, { memoryLimit: m.limits.memory, stackLimit: m.limits.stack });
+  } catch (e) {
+    if (e instanceof ValidationError) return rejected(e);
+    throw e;
+  }
+
+  const wasi = createWasi(calls, {
+    args: m.args,
+    env: m.env,
+    seed: m.determinism.seed,
+    clockStart: m.determinism.clock.start,
+    clockStep: m.determinism.clock.step,
+    stdin: req.stdin,
+    inputs: req.inputs,
+    outputDir: m.files.output,
+    scratchDir: m.files.scratch,
+    writable: m.files.writable.map((w) => w.guest),
+    inputPaths: m.files.inputs.map((i) => i.guest),
+    limits: { stdout: m.limits.stdout, stderr: m.limits.stderr, output: m.limits.output, scratch: m.limits.memory },
+    grants,
+    level: req.wasiLevel,
+  });
+  wasi.stdout.tee = req.tee?.stdout;
+  wasi.stderr.tee = req.tee?.stderr;
+  const imports = createWasiP2(wasi.imports, calls.mem);
+
+  let instance: ComponentInstance | undefined;
+  let budget: SharedBudget | undefined;
+  let status: RunStatus = 'exited';
+  let exitCode: number | null = 0;
+  let trap: string | null = null;
+  let divergence: Divergence | null = null;
+  try {
+    instance = instantiateComponent(compiled, imports, m.limits.fuel, m.limits.stack, (b) => {
+      budget = b;
+      calls.fuelMeter = b;
+    });
+    // The glue names the export with its version (`wasi:cli/run@0.2.12`).
+    const key = Object.keys(instance.exports).find((k) => k === RUN_EXPORT || k.startsWith(`${RUN_EXPORT}@`));
+    const run = key === undefined ? undefined : (instance.exports[key] as { run?: () => void }).run;
+    if (typeof run !== 'function')
+      return rejected(
+        new ValidationError(
+          'DL_ERR_COMPONENT_NO_RUN',
+          `the component exports no ${RUN_EXPORT}.run; docklock runs components of the wasi:cli/command world`,
+        ),
+      );
+    try {
+      run();
+    } catch (e) {
+      // `run` returned `err`: jco throws its (empty) error payload. A command's exit status 1.
+      if (e === undefined) exitCode = 1;
+      else throw e;
+    }
+  } catch (e0) {
+    const e = e0 instanceof WebAssembly.RuntimeError ? classifyTrap(e0, 0) : e0;
+    exitCode = null;
+    if (e instanceof ProcExit) {
+      exitCode = e.code;
+    } else if (e instanceof DeterministicTrap) {
+      status = e instanceof OutOfFuel ? 'out_of_fuel' : e instanceof StackExhausted ? 'stack_exhausted' : 'trapped';
+      trap = e.trap;
+    } else if (e instanceof OutputLimit) {
+      status = 'output_limit';
+    } else if (e instanceof DivergenceStop) {
+      status = 'trapped';
+      trap = 'host_error';
+      divergence = e.divergence;
+    } else if (e instanceof InternalError) {
+      throw e;
+    } else {
+      throw new InternalError(`the component run failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+  }
+  // As for a core module: a failure with memory at its limit is a memory-limit failure (spec/wasi.md#W5).
+  const mem = instance?.memory;
+  if (
+    (status === 'trapped' || (status === 'exited' && exitCode !== 0)) &&
+    divergence === null &&
+    mem !== undefined &&
+    instance!.memoryLimitPages > 0 &&
+    mem.buffer.byteLength >= instance!.memoryLimitPages * 65536
+  ) {
+    status = 'memory_limit';
+  }
+  if (divergence === null) divergence = calls.checkComplete();
+  const commitment = calls.log.finalize({ encode: true });
+  result.status = status;
+  result.exitCode = exitCode;
+  result.trap = trap;
+  result.fuelUsed = budget?.fuelUsed() ?? 0n;
+  result.stdout = wasi.stdout.bytes();
+  result.stderr = wasi.stderr.bytes();
+  result.outputs = wasi.outputs();
+  result.witnessEntries = calls.log.length;
+  result.witnessRoot = commitment.root;
+  calls.release({ keepLog: req.keepLog === true });
+  return runOutcome(
+    { result, witnessBytes: commitment.encoded!, divergence, error: null },
+    req.keepLog === true ? calls.log : undefined,
+  );
+}

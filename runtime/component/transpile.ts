@@ -1,0 +1,150 @@
+/**
+ * A component, transpiled once by jco (`@bytecodealliance/jco-transpile`, async instantiation
+ * mode, no WASI shim): its core modules and the generated glue whose `instantiate(getCoreModule,
+ * imports, instantiateCore)` links them. The result is cached on disk by the component's BLAKE3
+ * and the transpiler's version, and in memory per process. The glue is jco's output, loaded from
+ * the cache as it was generated, never edited (docs/components.md).
+ */
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { blake3, toHex } from '../hash.ts';
+import { InputError, ValidationError } from '../errors.ts';
+
+/** The glue's entry point (async instantiation mode): returns the component's exports. */
+export type GlueInstantiate = (
+  getCoreModule: (name: string) => WebAssembly.Module,
+  imports: Record<string, unknown>,
+  instantiateCore: (module: WebAssembly.Module, imports?: WebAssembly.Imports) => { exports: Record<string, unknown> },
+) => Record<string, unknown>;
+
+/** A transpiled component. */
+export interface TranspiledComponent {
+  /** BLAKE3 of the component bytes, hex. */
+  hash: string;
+  /** Core module file name (as the glue asks for it) → bytes, in the glue's order. */
+  cores: ReadonlyMap<string, Uint8Array>;
+  /** The interfaces the component imports, unversioned as the glue looks them up (`wasi:cli/stdout`). */
+  imports: readonly string[];
+  /** The glue's `instantiate`. */
+  instantiate: GlueInstantiate;
+}
+
+let version: string | undefined;
+/** The transpiler's version: part of the cache key, as its output changes with it. */
+export function transpilerVersion(): string {
+  if (version === undefined) {
+    // The package exports no package.json; it sits beside dist/ of the resolved entry.
+    const entry = fileURLToPath(import.meta.resolve('@bytecodealliance/jco-transpile'));
+    const pkg = JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as { version: string };
+    version = pkg.version;
+  }
+  return version;
+}
+
+/** Where transpiled components are kept: `DOCKLOCK_COMPONENT_CACHE`, else the user's cache folder. */
+export function componentCacheDir(): string {
+  const own = process.env.DOCKLOCK_COMPONENT_CACHE;
+  if (own !== undefined && own !== '') return own;
+  const xdg = process.env.XDG_CACHE_HOME;
+  const base = xdg !== undefined && xdg !== '' ? xdg : join(homedir() || tmpdir(), '.cache');
+  return join(base, 'docklock', 'components');
+}
+
+const GLUE = 'component.mjs';
+const INDEX = 'index.json';
+const memory = new Map<string, Promise<TranspiledComponent>>();
+
+/**
+ * Transpiles a component (or takes it from the cache).
+ * @throws {ValidationError} `DL_ERR_COMPONENT_INVALID` when jco cannot transpile it
+ */
+export function transpileComponent(bytes: Uint8Array, cacheDir = componentCacheDir()): Promise<TranspiledComponent> {
+  const hash = toHex(blake3(bytes));
+  const dir = join(cacheDir, `jco-transpile-${transpilerVersion()}`, hash);
+  const key = dir;
+  let p = memory.get(key);
+  if (p === undefined) {
+    p = load(bytes, hash, dir);
+    memory.set(key, p);
+    p.catch(() => memory.delete(key));
+  }
+  return p;
+}
+
+interface Index {
+  cores: string[];
+  imports: string[];
+}
+
+async function load(bytes: Uint8Array, hash: string, dir: string): Promise<TranspiledComponent> {
+  let index: Index | undefined;
+  try {
+    index = JSON.parse(readFileSync(join(dir, INDEX), 'utf8')) as Index;
+  } catch {
+    index = undefined;
+  }
+  if (index === undefined) index = await generate(bytes, dir);
+  const cores = new Map(index.cores.map((n) => [n, new Uint8Array(readFileSync(join(dir, n)))] as const));
+  const glue = (await import(pathToFileURL(join(dir, GLUE)).href)) as { instantiate?: GlueInstantiate };
+  if (typeof glue.instantiate !== 'function')
+    throw new ValidationError('DL_ERR_COMPONENT_INVALID', 'jco generated no instantiate function for this component');
+  return { hash, cores, imports: index.imports, instantiate: glue.instantiate };
+}
+
+/** Runs jco and writes the result into `dir` atomically (a whole folder renamed into place). */
+async function generate(bytes: Uint8Array, dir: string): Promise<Index> {
+  const { transpileBytes } = await import('@bytecodealliance/jco-transpile');
+  let files: Record<string, Uint8Array>;
+  let imports: string[];
+  try {
+    ({ files, imports } = await transpileBytes(bytes, {
+      name: 'component',
+      instantiation: 'async',
+      emitTypescriptDeclarations: false,
+      nodejsCompat: false,
+    }));
+  } catch (e) {
+    throw new ValidationError(
+      'DL_ERR_COMPONENT_INVALID',
+      `jco could not transpile the component: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+  const glue = files['component.js'];
+  if (glue === undefined)
+    throw new ValidationError('DL_ERR_COMPONENT_INVALID', 'jco produced no glue for the component');
+  const cores = Object.keys(files)
+    .filter((n) => n.endsWith('.wasm'))
+    .sort((a, b) => coreOrder(a) - coreOrder(b));
+  const index: Index = { cores, imports: imports.map((i) => i.replace(/@[^/]*$/, '')) };
+  const parent = join(dir, '..');
+  let tmp: string | undefined;
+  try {
+    mkdirSync(parent, { recursive: true });
+    tmp = mkdtempSync(join(parent, '.tmp-'));
+    for (const n of cores) writeFileSync(join(tmp, n), files[n]!);
+    writeFileSync(join(tmp, GLUE), glue);
+    writeFileSync(join(tmp, INDEX), JSON.stringify(index));
+  } catch (e) {
+    if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
+    throw new InputError(
+      'DL_ERR_COMPONENT_CACHE',
+      `cannot write the component cache at ${parent} (${e instanceof Error ? e.message : String(e)}); set DOCKLOCK_COMPONENT_CACHE to a writable folder`,
+      { path: parent },
+    );
+  }
+  try {
+    renameSync(tmp, dir);
+  } catch {
+    // Another process put the same transpilation there first: theirs is as good as ours.
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return index;
+}
+
+/** `component.core.wasm` is 1, `component.core2.wasm` 2, … */
+function coreOrder(name: string): number {
+  const m = /\.core(\d*)\.wasm$/.exec(name);
+  return m === null ? 0 : m[1] === '' ? 1 : Number(m[1]);
+}

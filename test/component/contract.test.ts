@@ -1,0 +1,94 @@
+/**
+ * A component meets the core module's contract: one exact fuel budget spent by all its core
+ * instances together, the same statuses, coded rejections for what the cage does not offer, and
+ * the transpilation cached on disk by content hash and jco version.
+ */
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from '@bytecodealliance/jco-transpile/wasm-tools';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runGuest } from '../../runtime/cage/run.ts';
+import type { GuestRunOutcome } from '../../runtime/cage/run.ts';
+import { parseManifest } from '../../runtime/manifest/parse.ts';
+import { transpileComponent, transpilerVersion } from '../../runtime/component/transpile.ts';
+import { COMPONENT_DIR } from '../../scripts/build-fixtures.ts';
+
+const component = (name: string): Uint8Array => new Uint8Array(readFileSync(join(COMPONENT_DIR, `${name}.wasm`)));
+
+async function run(module: Uint8Array, manifest: Record<string, unknown> = {}): Promise<GuestRunOutcome> {
+  const m = parseManifest({ apiVersion: 'docklock/v1', kind: 'Cage', module: 'x.wasm', ...manifest });
+  return runGuest({ manifest: m, module, stdin: new Uint8Array(0), inputs: new Map(), mode: 'record' });
+}
+
+let cache: string;
+beforeAll(() => {
+  cache = mkdtempSync(join(tmpdir(), 'docklock-component-cache-'));
+  process.env.DOCKLOCK_COMPONENT_CACHE = cache;
+});
+
+describe('one fuel budget for every core instance', () => {
+  it('a budget of exactly what the run used is enough, one unit less runs out of fuel at the limit', async () => {
+    const full = await run(component('hello'), { args: ['x'] });
+    expect(full.result.status).toBe('exited');
+    const used = full.result.fuelUsed;
+    const exact = await run(component('hello'), { args: ['x'], limits: { fuel: used } });
+    expect(exact.result.status).toBe('exited');
+    expect(exact.result.fuelUsed).toBe(used);
+    expect(exact.result.stdout).toEqual(full.result.stdout);
+    const short = await run(component('hello'), { args: ['x'], limits: { fuel: used - 1n } });
+    expect(short.result).toMatchObject({ status: 'out_of_fuel', trap: 'out_of_fuel', fuelUsed: used - 1n });
+  });
+
+  it('runs out of fuel early, inside the adapter or the program, the same way twice', async () => {
+    const a = await run(component('tree_io'), { limits: { fuel: 5000n } });
+    const b = await run(component('tree_io'), { limits: { fuel: 5000n } });
+    expect(a.result).toMatchObject({ status: 'out_of_fuel', fuelUsed: 5000n });
+    expect(b.result.witnessRoot).toEqual(a.result.witnessRoot);
+  });
+});
+
+describe('rejections', () => {
+  it('a component binary jco cannot read: DL_ERR_COMPONENT_INVALID', async () => {
+    const bad = Uint8Array.of(0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00, 0xff, 0xff, 0xff);
+    const r = await run(bad);
+    expect(r.result.status).toBe('rejected');
+    expect(r.error?.code).toBe('DL_ERR_COMPONENT_INVALID');
+  });
+
+  it('an interface the cage does not offer (sockets): DL_ERR_COMPONENT_IMPORT_DENIED', async () => {
+    const bytes = await parse(`(component
+      (import "wasi:sockets/network@0.2.0" (instance $n (export "f" (func))))
+      (core func $f (canon lower (func $n "f")))
+      (core module $m (import "x" "f" (func)))
+      (core instance (instantiate $m (with "x" (instance (export "f" (func $f)))))))`);
+    const r = await run(bytes);
+    expect(r.result.status).toBe('rejected');
+    expect(r.error).toMatchObject({ code: 'DL_ERR_COMPONENT_IMPORT_DENIED' });
+    expect(r.error?.message).toContain('wasi:sockets/network');
+  });
+
+  it('an interface whose grant is missing: DL_ERR_IMPORT_NOT_GRANTED', async () => {
+    const r = await run(component('rand_clock'), { grants: ['wasi', 'clock'] });
+    expect(r.result.status).toBe('rejected');
+    expect(r.error?.code).toBe('DL_ERR_IMPORT_NOT_GRANTED');
+    expect(r.error?.message).toContain('wasi:random/random');
+  });
+
+  it('a component that is not a command: DL_ERR_COMPONENT_NO_RUN', async () => {
+    const r = await run(await parse('(component (core module $m) (core instance (instantiate $m)))'));
+    expect(r.error?.code).toBe('DL_ERR_COMPONENT_NO_RUN');
+  });
+});
+
+describe('the transpile cache', () => {
+  it('keeps jco output under the content hash and the transpiler version, and reuses it', async () => {
+    const bytes = component('hello');
+    const t = await transpileComponent(bytes, cache);
+    const dir = join(cache, `jco-transpile-${transpilerVersion()}`, t.hash);
+    expect(existsSync(join(dir, 'component.mjs'))).toBe(true);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.wasm'))).toEqual([...t.cores.keys()].sort());
+    expect(t.imports).toContain('wasi:cli/stdout');
+    expect(await transpileComponent(bytes, cache)).toBe(t);
+  });
+});
