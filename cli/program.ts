@@ -47,6 +47,10 @@ const COMMANDS: Record<string, CommandEntry> = {
     description: 'policy-enforcing Docker broker (daemon, client, audit)',
     load: async () => (await import('./broker/index.ts')).registerBrokerCommands,
   },
+  escrow: {
+    description: 'speculative results held until independent replays agree (open, jury, commit, revert)',
+    load: async () => (await import('./cmd/escrow.ts')).registerEscrowCommands,
+  },
   node: {
     description: 'P2P validator node: claims, bundle exchange, replay quorum, disputes',
     load: async () => (await import('./cmd/node.ts')).registerNodeCommands,

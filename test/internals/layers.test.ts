@@ -36,6 +36,7 @@ const PUBLIC = new Set([
   'runtime/api/evaluate.ts',
   'runtime/api/profile.ts',
   'p2p/index.ts',
+  'escrow/index.ts',
 ]);
 
 export const RULES: Rule[] = [

@@ -1,0 +1,334 @@
+/**
+ * `docklock escrow …`: speculative results held until independent replays agree (escrow/,
+ * docs/escrow.md). Each command opens the escrow's data directory, acts, and closes it; the
+ * directory's lock keeps two processes from writing at once.
+ */
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import type { Escrow, EscrowRecord, GateDecision, LoadedEscrowConfig } from '../../escrow/index.ts';
+import { InputError } from '../../errors/index.ts';
+import { EXIT, guarded, printJson, readInput, renderTable } from '../io.ts';
+
+/** A bad flag value: one coded line naming the flag. */
+const usageError = (message: string, flag: string): InputError =>
+  new InputError('DL_ERR_CLI_USAGE', message, { field: flag });
+
+interface Common {
+  config?: string;
+  dataDir?: string;
+  json?: boolean;
+}
+
+async function config(f: Common): Promise<LoadedEscrowConfig> {
+  const { ESCROW_DEFAULTS, loadEscrowConfig } = await import('../../escrow/index.ts');
+  const path = f.config ?? (existsSync('escrow.yaml') ? 'escrow.yaml' : undefined);
+  const loaded = path === undefined ? { ...ESCROW_DEFAULTS, dataDir: 'escrow-data' } : loadEscrowConfig(path);
+  return f.dataDir === undefined ? loaded : { ...loaded, dataDir: f.dataDir };
+}
+
+async function withEscrow<T>(f: Common, body: (e: Escrow) => Promise<T>): Promise<T> {
+  const { Escrow } = await import('../../escrow/index.ts');
+  const c = await config(f);
+  const escrow = await Escrow.open(c.dataDir, c);
+  try {
+    return await body(escrow);
+  } finally {
+    await escrow.close();
+  }
+}
+
+const text = (b: Uint8Array): string => {
+  const s = new TextDecoder('utf-8', { fatal: false }).decode(b);
+  return /^[\x20-\x7e]*$/.test(s) ? s : `0x${Buffer.from(b).toString('hex')}`;
+};
+
+function recordJson(r: EscrowRecord): Record<string, unknown> {
+  return {
+    ...r,
+    reads: r.reads.map((x) => ({ key: text(x.key), version: x.version })),
+    writes: r.writes.map((w) => ({ key: text(w.key), value: w.value === null ? null : text(w.value) })),
+  };
+}
+
+function printDecision(d: GateDecision, json: boolean, record: EscrowRecord): void {
+  if (json) printJson({ escrow: recordJson(record), decision: d });
+  else
+    process.stdout.write(
+      `${record.id}  ${record.status}  (gate: ${d.outcome})\n${d.reasons.map((r) => `  - ${r}\n`).join('')}`,
+    );
+}
+
+/** `--writes FILE`: `{ "reads": [{ "key", "version" }], "writes": [{ "key", "value" | null }] }`, keys and values as UTF-8 text or `0x…` hex. */
+function parseChangeFile(path: string): {
+  reads: { key: Uint8Array; version: number }[];
+  writes: { key: Uint8Array; value: Uint8Array | null }[];
+} {
+  const bytes = (v: unknown, field: string): Uint8Array => {
+    if (typeof v !== 'string')
+      throw usageError(`${field} must be a string (UTF-8 text, or 0x followed by hex)`, '--writes');
+    if (/^0x([0-9a-fA-F]{2})*$/.test(v)) return new Uint8Array(Buffer.from(v.slice(2), 'hex'));
+    return new TextEncoder().encode(v);
+  };
+  let doc: { reads?: unknown; writes?: unknown };
+  try {
+    doc = JSON.parse(new TextDecoder().decode(readInput(path, 'writes'))) as typeof doc;
+  } catch (err) {
+    if ((err as { code?: string }).code !== undefined) throw err;
+    throw usageError(`--writes ${path} is not JSON: ${(err as Error).message}`, '--writes');
+  }
+  const list = (v: unknown, field: string): Record<string, unknown>[] => {
+    if (v === undefined) return [];
+    if (!Array.isArray(v)) throw usageError(`${field} must be a list`, '--writes');
+    return v as Record<string, unknown>[];
+  };
+  const reads = list(doc.reads, 'reads').map((r, i) => {
+    if (!Number.isSafeInteger(r.version) || (r.version as number) < 0)
+      throw usageError(`reads[${i}].version must be a whole number ≥ 0`, '--writes');
+    return { key: bytes(r.key, `reads[${i}].key`), version: r.version as number };
+  });
+  const writes = list(doc.writes, 'writes')
+    .map((w, i) => ({
+      key: bytes(w.key, `writes[${i}].key`),
+      value: w.value === null ? null : bytes(w.value, `writes[${i}].value`),
+    }))
+    .sort((a, b) => Buffer.compare(a.key, b.key));
+  return { reads, writes };
+}
+
+export function registerEscrowCommands(program: Command): void {
+  const escrow = program
+    .command('escrow')
+    .description('speculative results held until independent replays agree (docs/escrow.md)');
+  const common = (c: Command): Command =>
+    c
+      .option('--config <file>', 'escrow.yaml (default: ./escrow.yaml if present)')
+      .option('--data-dir <dir>', 'the escrow data directory (overrides the config; default ./escrow-data)')
+      .option('--json', 'print JSON');
+
+  common(
+    escrow
+      .command('open')
+      .description("escrow a recorded run's result with its state change; prints the id and the revert token once")
+      .requiredOption('--bundle <file>', "the run's bundle (`docklock run --bundle`): jurors replay it")
+      .requiredOption('--state <name>', 'the challenge state the change applies to')
+      .requiredOption('--miner <id>', 'who submitted it (reputation is kept per miner)')
+      .option('--submission <file>', 'the submission bytes (entropy, hash); default: the bundle module')
+      .option(
+        '--writes <file>',
+        'JSON read and write sets: {"reads":[{"key","version"}],"writes":[{"key","value"|null}]}',
+      )
+      .option('--base <version>', 'the snapshot the run read (default: the state head now)')
+      .option('--ttl-ms <ms>', 'time to live (default from the config)'),
+  ).action(
+    async (
+      f: Common & {
+        bundle: string;
+        state: string;
+        miner: string;
+        submission?: string;
+        writes?: string;
+        base?: string;
+        ttlMs?: string;
+      },
+    ) =>
+      guarded(f.json === true, async () => {
+        const { decodeBundle, resultHash, toHex } = await import('../../runtime/api/bundle.ts');
+        const bundle = readInput(f.bundle, 'bundle');
+        const decoded = decodeBundle(bundle);
+        const change = f.writes === undefined ? { reads: [], writes: [] } : parseChangeFile(f.writes);
+        const int = (v: string | undefined, flag: string): number | undefined => {
+          if (v === undefined) return undefined;
+          if (!/^\d+$/.test(v)) throw usageError(`${flag} must be a whole number, got ${JSON.stringify(v)}`, flag);
+          return Number(v);
+        };
+        return withEscrow(f, async (e) => {
+          const base = int(f.base, '--base') ?? e.state.head(f.state);
+          const ttlMs = int(f.ttlMs, '--ttl-ms');
+          const { record, revertToken } = await e.escrow({
+            state: f.state,
+            miner: f.miner,
+            submission: f.submission === undefined ? decoded.module : readInput(f.submission, 'submission'),
+            resultHash: toHex(resultHash(decoded.result)),
+            bundle,
+            base,
+            ...change,
+            ...(ttlMs === undefined ? {} : { ttlMs }),
+          });
+          if (f.json) printJson({ escrow: recordJson(record), revertToken });
+          else process.stdout.write(`${record.id}\nrevert token (shown once): ${revertToken}\n`);
+          return EXIT.ok;
+        });
+      }),
+  );
+
+  common(
+    escrow
+      .command('ls')
+      .description('list escrows')
+      .option('--status <status>', 'pending, held, committed, reverted or expired'),
+  ).action(async (f: Common & { status?: string }) =>
+    guarded(f.json === true, async () => {
+      const statuses = ['pending', 'held', 'committed', 'reverted', 'expired'];
+      if (f.status !== undefined && !statuses.includes(f.status))
+        throw usageError(`--status must be one of ${statuses.join(', ')}`, '--status');
+      return withEscrow(f, async (e) => {
+        const rows = e.book.list(f.status === undefined ? {} : { status: f.status as EscrowRecord['status'] });
+        if (f.json) printJson(rows.map(recordJson));
+        else if (rows.length === 0) process.stdout.write('no escrows\n');
+        else
+          process.stdout.write(
+            renderTable([
+              ['ID', 'STATUS', 'STATE', 'MINER', 'BASE', 'WRITES', 'CREATED'],
+              ...rows.map((r) => [
+                r.id,
+                r.status,
+                r.state,
+                r.miner,
+                String(r.base),
+                String(r.writes.length),
+                new Date(r.createdAt).toISOString(),
+              ]),
+            ]),
+          );
+        return EXIT.ok;
+      });
+    }),
+  );
+
+  common(
+    escrow.command('show').description('one escrow: record, verdicts and what the gate says now').argument('<id>'),
+  ).action(async (id: string, f: Common) =>
+    guarded(f.json === true, () =>
+      withEscrow(f, async (e) => {
+        const r = e.book.get(id);
+        const d = e.gateDecision(r);
+        if (f.json) printJson({ escrow: recordJson(r), verdicts: e.verdicts(id), gate: d });
+        else {
+          const j = recordJson(r);
+          process.stdout.write(
+            `${r.id}  ${r.status}${r.reason === null ? '' : ` (${r.reason})`}\n` +
+              `  state ${r.state} at version ${r.base}, miner ${r.miner}, attempts ${r.attempts}\n` +
+              `  result ${r.resultHash}\n  bundle ${r.bundleHash ?? '(none)'}\n` +
+              `  writes ${JSON.stringify(j.writes)}\n` +
+              `  verdicts: ${
+                e
+                  .verdicts(id)
+                  .map((v) => `${v.juror}=${v.resultHash === r.resultHash ? 'match' : 'MISMATCH'}`)
+                  .join(', ') || 'none'
+              }\n` +
+              `  gate now: ${d.outcome}; ${d.reasons.join('; ')}\n`,
+          );
+        }
+        return EXIT.ok;
+      }),
+    ),
+  );
+
+  common(
+    escrow
+      .command('jury')
+      .description("have local jurors (separate processes) replay an escrow's bundle, then let the gate decide")
+      .argument('<id>')
+      .option('--jurors <k>', 'how many local jurors (default: the gate requires for this miner)'),
+  ).action(async (id: string, f: Common & { jurors?: string }) =>
+    guarded(f.json === true, () =>
+      withEscrow(f, async (e) => {
+        const { localJury, summonJury } = await import('../../escrow/index.ts');
+        if (f.jurors !== undefined && !/^[1-9]\d?$/.test(f.jurors))
+          throw usageError('--jurors must be 1 to 99', '--jurors');
+        const k = f.jurors === undefined ? e.gateDecision(e.book.get(id)).required : Number(f.jurors);
+        const jury = localJury(k);
+        try {
+          const d = await summonJury(e, id, jury);
+          printDecision(d, f.json === true, e.book.get(id));
+        } finally {
+          await Promise.all(jury.map((j) => j.close()));
+        }
+        return EXIT.ok;
+      }),
+    ),
+  );
+
+  const operator = (
+    name: string,
+    description: string,
+    act: (e: Escrow, id: string, by: string, reason: string) => Promise<unknown>,
+  ): void => {
+    common(
+      escrow
+        .command(name)
+        .description(description)
+        .argument('<id>')
+        .requiredOption('--reason <text>', 'why (goes to the audit log)')
+        .option('--as <name>', 'who is acting', process.env.USER ?? 'operator'),
+    ).action(async (id: string, f: Common & { reason: string; as: string }) =>
+      guarded(f.json === true, () =>
+        withEscrow(f, async (e) => {
+          await act(e, id, f.as, f.reason);
+          const r = e.book.get(id);
+          if (f.json) printJson(recordJson(r));
+          else process.stdout.write(`${r.id}  ${r.status}\n`);
+          return EXIT.ok;
+        }),
+      ),
+    );
+  };
+  operator('commit', 'apply a held or pending escrow now (a person overriding the gate)', (e, id, by, reason) =>
+    e.commitByOperator(id, by, reason),
+  );
+  operator('hold', 'move a pending escrow to review', (e, id, by, reason) => e.hold(id, `operator:${by}`, reason));
+  common(
+    escrow
+      .command('revert')
+      .description('discard an open escrow: as an operator, or as the miner with the revert token from `open`')
+      .argument('<id>')
+      .requiredOption('--reason <text>', 'why (goes to the audit log)')
+      .option('--token <token>', 'the revert token printed once by `escrow open` (acts as the miner)')
+      .option('--as <name>', 'who is acting, when no token is given', process.env.USER ?? 'operator'),
+  ).action(async (id: string, f: Common & { reason: string; as: string; token?: string }) =>
+    guarded(f.json === true, () =>
+      withEscrow(f, async (e) => {
+        await e.revert(id, f.token === undefined ? { by: `operator:${f.as}` } : { token: f.token }, f.reason);
+        const r = e.book.get(id);
+        if (f.json) printJson(recordJson(r));
+        else process.stdout.write(`${r.id}  ${r.status}\n`);
+        return EXIT.ok;
+      }),
+    ),
+  );
+
+  common(escrow.command('expire').description('end pending escrows whose time to live ran out')).action(
+    async (f: Common) =>
+      guarded(f.json === true, () =>
+        withEscrow(f, async (e) => {
+          const ids = await e.expire();
+          if (f.json) printJson(ids);
+          else process.stdout.write(ids.length === 0 ? 'nothing expired\n' : `${ids.join('\n')}\n`);
+          return EXIT.ok;
+        }),
+      ),
+  );
+
+  common(escrow.command('verify-audit').description("check the escrow's hash-chained audit log")).action(
+    async (f: Common) =>
+      guarded(f.json === true, async () => {
+        const { verifyAuditFile } = await import('../../escrow/index.ts');
+        const c = await config(f);
+        const { join } = await import('node:path');
+        const path = join(c.dataDir, 'audit.jsonl');
+        if (!existsSync(path))
+          throw new InputError(
+            'DL_ERR_ESCROW_AUDIT',
+            `no escrow audit log at ${path}: is --data-dir the escrow's data directory?`,
+            { path },
+          );
+        const r = verifyAuditFile(path);
+        if (f.json) printJson(r);
+        else
+          process.stdout.write(
+            r.ok ? `ok: ${r.entries} entries, head ${r.head}\n` : `BROKEN at line ${r.line}: ${r.problem}\n`,
+          );
+        return r.ok ? EXIT.ok : EXIT.mismatch;
+      }),
+  );
+}
