@@ -15,6 +15,7 @@ import type { Evaluation } from '../../runtime/api/evaluate.ts';
 import { decodeBundle } from '../../runtime/api/bundle.ts';
 import { toHex } from '../../runtime/hash.ts';
 import { resultHash } from '../../runtime/result.ts';
+import { COMPONENT_DIR } from '../../scripts/build-fixtures.ts';
 import { wat } from '../engine/wat.ts';
 import { fixture, tempDir } from '../run/helpers.ts';
 import { consistent, evaluateExample, folded, manifestOf, plainRun } from './helpers.ts';
@@ -156,6 +157,15 @@ describe('profiles of example challenges (bundles, offline)', () => {
     await expect(profileBundle(Uint8Array.of(1, 2, 3, 4))).rejects.toMatchObject({
       code: expect.stringMatching(/^DL_ERR_BUNDLE_/),
     });
+  });
+});
+
+describe('refusals', () => {
+  it('a component: DL_ERR_PROFILE_COMPONENT, not a wrong profile', async () => {
+    const module = new Uint8Array(readFileSync(join(COMPONENT_DIR, 'hello.wasm')));
+    await expect(
+      profileModule({ manifest: manifestOf(), module, stdin: new Uint8Array(0), inputs: new Map() }),
+    ).rejects.toMatchObject({ code: 'DL_ERR_PROFILE_COMPONENT' });
   });
 });
 
