@@ -57,7 +57,7 @@ export async function runComponentGuest(req: GuestRunRequest, result: RunResult)
         `the component uses the component model's async builtin "${builtin}" (WASI 0.3 streams, futures, tasks, threads); docklock runs synchronous WASI 0.2 components only, since jco schedules async tasks with Math.random`,
         { canon: builtin },
       );
-    const transpiled = await transpileComponent(req.module);
+    const transpiled = await transpileComponent(req.module, undefined, result.moduleHash);
     for (const i of transpiled.imports) {
       const group = P2_INTERFACES[i];
       if (group === undefined)

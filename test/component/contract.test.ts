@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { runGuest } from '../../runtime/cage/run.ts';
 import type { GuestRunOutcome } from '../../runtime/cage/run.ts';
 import { parseManifest } from '../../runtime/manifest/parse.ts';
-import { transpileComponent, transpilerVersion } from '../../runtime/component/transpile.ts';
+import { transpileCacheKey, transpileComponent, transpilerVersion } from '../../runtime/component/transpile.ts';
 import { COMPONENT_DIR } from '../../scripts/build-fixtures.ts';
 
 const component = (name: string): Uint8Array => new Uint8Array(readFileSync(join(COMPONENT_DIR, `${name}.wasm`)));
@@ -139,7 +139,8 @@ describe('the transpile cache', () => {
   it('keeps jco output under the content hash and the transpiler version, and reuses it', async () => {
     const bytes = component('hello');
     const t = await transpileComponent(bytes, cache);
-    const dir = join(cache, `jco-transpile-${transpilerVersion()}`, t.hash);
+    const dir = join(cache, transpileCacheKey(), t.hash);
+    expect(transpileCacheKey()).toContain(transpilerVersion());
     expect(existsSync(join(dir, 'component.mjs'))).toBe(true);
     expect(readdirSync(dir).filter((f) => f.endsWith('.wasm'))).toEqual([...t.cores.keys()].sort());
     expect(t.imports).toContain('wasi:cli/stdout');
