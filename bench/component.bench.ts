@@ -4,21 +4,31 @@
  *
  *   warm runs     `runGuest` in this thread, core module and component alternating (the order
  *                 flips every repetition), both compile caches warm; median of per-pair ratios
+ *   sha256 2 MiB  a compute-bound program (built here from the sha256 fixture), where the guest's
+ *                 own code dominates: the component's fixed cost per run is amortised
  *   cache hit     a fresh process asks for a component whose transpilation is on disk: the time of
- *                 `transpileComponent` there (index, core modules, the glue's import), median of runs
+ *                 `transpileComponent` there (index, core modules, the glue's import), median of
+ *                 runs, bare and with V8's compile cache on (the docklock CLI turns it on)
  *
  * Usage: npm run bench:component [-- --reps N]
  * Prints a table; the figures go to bench/RESULTS.md by hand (one section).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runGuest } from '../runtime/cage/run.ts';
 import { parseManifest } from '../runtime/manifest/parse.ts';
 import { transpileComponent } from '../runtime/component/transpile.ts';
-import { buildComponentFixtures, buildFixtures, COMPONENT_DIR, FIXTURE_WASM_DIR } from '../scripts/build-fixtures.ts';
+import {
+  buildComponentFixtures,
+  buildFixtures,
+  COMPONENT_DIR,
+  FIXTURE_SRC_DIR,
+  FIXTURE_WASM_DIR,
+} from '../scripts/build-fixtures.ts';
 
 const argv = process.argv.slice(2);
 const at = argv.indexOf('--reps');
@@ -56,6 +66,28 @@ async function runOnce(module: Uint8Array, fields: Record<string, unknown>): Pro
 
 buildFixtures();
 await buildComponentFixtures();
+
+/**
+ * A compute-bound program as a core module and as a component, built here (clang + the command
+ * adapter inside the jco package, as scripts/build-fixtures.ts does): SHA-256 of 2 MiB through the
+ * sha256 fixture's code, then one line of output. Nothing is committed.
+ */
+async function computeBound(): Promise<{ core: Uint8Array; comp: Uint8Array }> {
+  const dir = mkdtempSync(join(tmpdir(), 'docklock-bench-component-c-'));
+  const main = join(dir, 'main.c');
+  writeFileSync(
+    main,
+    `#include <stdio.h>\n#include ${JSON.stringify(join(FIXTURE_SRC_DIR, 'sha256.c'))}\n` +
+      'int main(void) { uint8_t *d = sha256_pattern(2u << 20); printf("%02x%02x%02x%02x\\n", d[0], d[1], d[2], d[3]); return 0; }\n',
+  );
+  const out = join(dir, 'sha.wasm');
+  execFileSync('clang', ['--target=wasm32-wasi', '-O2', '-mexec-model=command', '-Wl,--strip-debug', main, '-o', out]);
+  const core = new Uint8Array(readFileSync(out));
+  const jco = await import('@bytecodealliance/jco');
+  const adapter = new Uint8Array(readFileSync(fileURLToPath(jco.preview1AdapterCommandPath())));
+  const comp = new Uint8Array(await jco.componentNew(core, [['wasi_snapshot_preview1', adapter]]));
+  return { core, comp };
+}
 const cache = mkdtempSync(join(tmpdir(), 'docklock-bench-component-'));
 process.env.DOCKLOCK_COMPONENT_CACHE = cache;
 
@@ -65,9 +97,11 @@ console.log(
     .join(' ')}`,
 );
 console.log('workload        core ms   component ms   component/core (median of ratios)');
-for (const [name, fields] of WORKLOADS) {
-  const core = new Uint8Array(readFileSync(join(FIXTURE_WASM_DIR, `${name}.wasm`)));
-  const comp = new Uint8Array(readFileSync(join(COMPONENT_DIR, `${name}.wasm`)));
+const sha = await computeBound();
+for (const [name, fields] of [...WORKLOADS, ['sha256 2 MiB', {}] as [string, Record<string, unknown>]]) {
+  const file = (d: string): Uint8Array => new Uint8Array(readFileSync(join(d, `${name}.wasm`)));
+  const core = name.startsWith('sha256') ? sha.core : file(FIXTURE_WASM_DIR);
+  const comp = name.startsWith('sha256') ? sha.comp : file(COMPONENT_DIR);
   for (let i = 0; i < WARMUP; i++) {
     await runOnce(core, fields);
     await runOnce(comp, fields);
@@ -95,30 +129,36 @@ for (const [name, fields] of WORKLOADS) {
 }
 
 // Cache hit in a fresh process: the transpilation is on disk (made above), memory is empty.
-const hits: number[] = [];
 const child = `
   import { transpileComponent } from ${JSON.stringify(new URL('../runtime/component/transpile.ts', import.meta.url).href)};
+  import { blake3 } from ${JSON.stringify(new URL('../runtime/hash.ts', import.meta.url).href)};
   import { readFileSync } from 'node:fs';
   const bytes = new Uint8Array(readFileSync(process.argv[1]));
+  // A run hashes its module anyway and hands the hash over (runtime/cage/component.ts).
+  const hash = blake3(bytes);
   const t = performance.now();
-  await transpileComponent(bytes);
+  await transpileComponent(bytes, undefined, hash);
   console.log(performance.now() - t);
 `;
 for (const name of ['hello', 'wasi_suite']) {
   const file = join(COMPONENT_DIR, `${name}.wasm`);
   await transpileComponent(new Uint8Array(readFileSync(file)));
-  const times: number[] = [];
-  for (let i = 0; i < Math.max(5, Math.ceil(REPS / 2)); i++) {
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', child, file], {
-      encoding: 'utf8',
-      env: { ...process.env, DOCKLOCK_COMPONENT_CACHE: cache },
-    });
-    times.push(Number(out.trim()));
+  for (const compileCache of [false, true]) {
+    // NODE_COMPILE_CACHE: V8's code cache on disk, which the docklock CLI turns on for itself.
+    const env: NodeJS.ProcessEnv = { ...process.env, DOCKLOCK_COMPONENT_CACHE: cache };
+    if (compileCache) env.NODE_COMPILE_CACHE = join(cache, 'v8');
+    else delete env.NODE_COMPILE_CACHE;
+    const times: number[] = [];
+    for (let i = 0; i < Math.max(5, Math.ceil(REPS / 2)) + 1; i++) {
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', child, file], { encoding: 'utf8', env });
+      times.push(Number(out.trim()));
+    }
+    // The first run fills V8's cache: the median is of the runs after it.
+    const m = median(times.slice(1));
+    console.log(
+      `transpile cache hit, fresh process, ${name}, ${compileCache ? 'V8 compile cache on (as the docklock CLI)' : 'bare library'}: ${m.toFixed(2)} ms`,
+    );
   }
-  hits.push(median(times));
-  console.log(
-    `transpile cache hit, fresh process, ${name}: ${median(times).toFixed(2)} ms (median of ${times.length})`,
-  );
 }
 console.log(
   `load after: ${loadavg()
