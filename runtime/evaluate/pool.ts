@@ -85,7 +85,7 @@ export class EvaluationPool {
     const c = this.#challenge;
     const bridge = openBridge();
     const init: PoolWorkerInit = {
-      shared: c.compiled.share(),
+      shared: c.compiled?.share(),
       manifest: c.manifest,
       module: c.module,
       inputs: new Map(c.inputs),

@@ -17,7 +17,7 @@ import { evaluateOne } from './evaluation.ts';
 import type { EvaluationRecord } from './evaluation.ts';
 
 export interface PoolWorkerInit {
-  shared: SharedCompiledModule;
+  shared: SharedCompiledModule | undefined;
   manifest: CageManifest;
   module: Uint8Array;
   inputs: Map<string, Uint8Array>;
@@ -34,7 +34,7 @@ export interface PoolJob {
 export type PoolReply = { id: number; record: EvaluationRecord } | { id: number; error: ErrorJson };
 
 const init = workerData as PoolWorkerInit;
-const compiled = CompiledModule.fromShared(init.shared);
+const compiled = init.shared === undefined ? undefined : CompiledModule.fromShared(init.shared);
 
 const transport = bridgeTransport(init.net);
 
