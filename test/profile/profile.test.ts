@@ -160,12 +160,28 @@ describe('profiles of example challenges (bundles, offline)', () => {
   });
 });
 
-describe('refusals', () => {
-  it('a component: DL_ERR_PROFILE_COMPONENT, not a wrong profile', async () => {
-    const module = new Uint8Array(readFileSync(join(COMPONENT_DIR, 'hello.wasm')));
-    await expect(
-      profileModule({ manifest: manifestOf(), module, stdin: new Uint8Array(0), inputs: new Map() }),
-    ).rejects.toMatchObject({ code: 'DL_ERR_PROFILE_COMPONENT' });
+describe('components', () => {
+  it('a component: every core instance’s fuel, the total is fuelUsed (also out of fuel), the same profile twice', async () => {
+    const module = new Uint8Array(readFileSync(join(COMPONENT_DIR, 'tree_io.wasm')));
+    for (const fuel of [undefined, 30_000n]) {
+      const manifest = manifestOf({ args: ['x'], ...(fuel === undefined ? {} : { limits: { fuel } }) });
+      const plain = await plainRun(module, manifest);
+      expect(plain.result.status).toBe(fuel === undefined ? 'exited' : 'out_of_fuel');
+      const a = await profileModule({ manifest, module, stdin: new Uint8Array(0), inputs: new Map() }, { name: 'c' });
+      const b = await profileModule({ manifest, module, stdin: new Uint8Array(0), inputs: new Map() }, { name: 'c' });
+      expect(a.profile.root.total).toBe(plain.result.fuelUsed);
+      expect(a.resultHash).toBe(toHex(resultHash(plain.result)));
+      expect(consistent(a.profile.root)).toBe(true);
+      expect(renderProfile(b.profile, 'pprof')).toEqual(renderProfile(a.profile, 'pprof'));
+      // The adapter's entry and the program's own code, each core instance's tree under the root.
+      const names = a.profile.root.children.map((c) => c.name);
+      expect(names).toEqual(expect.arrayContaining(['_start.command_export']));
+      expect(names.some((n) => n.startsWith('wasi:cli/run@'))).toBe(true);
+      if (fuel === undefined)
+        expect(folded(a.profile.root).has('c;_start.command_export;_start;__original_main;__main_void;main')).toBe(
+          true,
+        );
+    }
   });
 });
 
