@@ -50,7 +50,7 @@ export async function runComponentGuest(req: GuestRunRequest, result: RunResult)
   };
   let compiled;
   try {
-    const builtin = asyncBuiltinOf(req.module);
+    const builtin = asyncBuiltinOf(req.module, result.moduleHash);
     if (builtin !== undefined)
       throw new ValidationError(
         'DL_ERR_COMPONENT_UNSUPPORTED',
