@@ -12,6 +12,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { evaluateSubmissions, loadChallenge } from '../../runtime/api/evaluate.ts';
 import type { Evaluation } from '../../runtime/api/evaluate.ts';
 import { replayBundle } from '../../runtime/api/bundle.ts';
+import { profileBundle } from '../../runtime/api/profile.ts';
+import type { ProfileNode } from '../../runtime/api/profile.ts';
 import { isComponent } from '../../runtime/component/detect.ts';
 import { tempDir } from '../run/helpers.ts';
 
@@ -40,6 +42,18 @@ const SUBMISSIONS: [string, Uint8Array][] = [
   ['huge.bin', new Uint8Array(100_001).fill(7)],
 ];
 
+/** Every frame name in the tree. */
+function flattenNames(n: ProfileNode): string[] {
+  const out: string[] = [];
+  const todo = [n];
+  while (todo.length > 0) {
+    const x = todo.pop()!;
+    out.push(x.name);
+    todo.push(...x.children);
+  }
+  return out;
+}
+
 let root: string;
 const evals: Record<'core' | 'component', Evaluation[]> = { core: [], component: [] };
 
@@ -48,7 +62,11 @@ beforeAll(async () => {
   const src = join(root, 'challenge.c');
   writeFileSync(src, CHALLENGE_C);
   const core = join(root, 'challenge.core.wasm');
-  execFileSync('clang', ['--target=wasm32-wasi', '-O2', '-mexec-model=command', '-Wl,--strip-debug', src, '-o', core]);
+  // Compiled and linked apart, as scripts/build-fixtures.ts does: clang runs wasm-opt (which drops
+  // the name section) on a link with -O when it finds one in PATH, and npx puts binaryen's there.
+  const obj = join(root, 'challenge.o');
+  execFileSync('clang', ['--target=wasm32-wasi', '-O2', '-c', src, '-o', obj]);
+  execFileSync('clang', ['--target=wasm32-wasi', '-mexec-model=command', '-Wl,--strip-debug', obj, '-o', core]);
   const coreBytes = new Uint8Array(readFileSync(core));
   const jco = await import('@bytecodealliance/jco');
   const adapter = new Uint8Array(readFileSync(fileURLToPath(jco.preview1AdapterCommandPath())));
@@ -91,6 +109,17 @@ describe('a component challenge', () => {
     expect(evals.core[2]!.reason).toBe('empty');
     expect(evals.core[3]!.reason).toBe('exit_code:1');
     expect(evals.component[0]!.score).toBeGreaterThan(0);
+  });
+
+  it('its bundles profile: every unit of fuel on a frame, the challenge’s main among them', async () => {
+    for (const e of evals.component) {
+      const r = await profileBundle(new Uint8Array(readFileSync(e.bundle!)), { name: e.submission });
+      expect(r.profile.root.total, e.submission).toBe(e.run!.fuelUsed);
+      expect(r.resultHash).toBe(e.resultHash);
+      const names = flattenNames(r.profile.root);
+      expect(names).toContain('__original_main');
+      expect(names.some((n) => n.startsWith('wasi:cli/run@'))).toBe(true);
+    }
   });
 
   it('its bundles replay offline to a match', async () => {
