@@ -85,6 +85,32 @@ describe('profile of a run', () => {
     }
   });
 
+  it('mangled names are demangled: C++/Rust legacy and Rust v0 (backreferences, impls, generics); others kept', async () => {
+    const module = wat(`(module
+      (memory (export "memory") 1)
+      (func $_RNvMs8_Cs1wwIxjb0Jwr_22wasi_snapshot_preview1NtB5_5State3new (call $_ZN4core3fmt5write17h0123456789abcdefE))
+      (func $_ZN4core3fmt5write17h0123456789abcdefE (call $_RINvNtC3std3mem8align_ofdE))
+      (func $_RINvNtC3std3mem8align_ofdE)
+      (func $_RNvNvMCs4fqI2P2rA04_13const_genericINtB4_3FooKpE3foo3FOO)
+      (func $_RBbroken)
+      (func (export "_start")
+        (call $_RNvMs8_Cs1wwIxjb0Jwr_22wasi_snapshot_preview1NtB5_5State3new)
+        (call $_RNvNvMCs4fqI2P2rA04_13const_genericINtB4_3FooKpE3foo3FOO)
+        (call $_RBbroken)))`);
+    const p = await profileModule({ manifest: manifestOf(), module, stdin: new Uint8Array(0), inputs: new Map() });
+    expect(new Set(folded(p.profile.root).keys())).toEqual(
+      new Set([
+        'module',
+        'module;_start',
+        'module;_start;<wasi_snapshot_preview1::State>::new',
+        'module;_start;<wasi_snapshot_preview1::State>::new;core::fmt::write',
+        'module;_start;<wasi_snapshot_preview1::State>::new;core::fmt::write;std::mem::align_of::<f64>',
+        'module;_start;<const_generic::Foo<_>>::foo::FOO',
+        'module;_start;_RBbroken',
+      ]),
+    );
+  });
+
   it('an out-of-fuel run: the overdraft lands on the frame that overran, the total is exactly the budget', async () => {
     const manifest = manifestOf({ limits: { fuel: 40n } });
     const p = await profileModule({ manifest, module: RECURSIVE, stdin: new Uint8Array(0), inputs: new Map() });
