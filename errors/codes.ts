@@ -229,6 +229,7 @@ const escrow = {
   DL_ERR_STATE_WRITE_SET: { httpStatus: 400 },
   DL_ERR_STATE_SCAN_LIMIT: { httpStatus: 400 },
   DL_ERR_STATE_SNAPSHOT: { httpStatus: 409 },
+  DL_ERR_STATE_CHANGE_MALFORMED: { httpStatus: 400 },
   DL_ERR_ESCROW_STORE: { httpStatus: 500 },
   DL_ERR_ESCROW_CORRUPT: { httpStatus: 500 },
   DL_ERR_ESCROW_NOT_FOUND: { httpStatus: 404 },

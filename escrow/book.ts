@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { blake3, toHex } from '../index.ts';
-import { decodeChange, encodeChange, writeSetHash } from './change-codec.ts';
+import { decodeChange, encodeChange, writeSetHash } from '../state/change-codec.ts';
 import { EscrowError } from './errors.ts';
 import {
   type StateConflict,
@@ -22,7 +22,7 @@ import {
   type StateWrite,
   type SqliteStateStore,
   checkWrites,
-} from './state-store.ts';
+} from '../state/store.ts';
 
 export type EscrowStatus = 'pending' | 'held' | 'committed' | 'reverted' | 'expired';
 export const OPEN_STATUSES: readonly EscrowStatus[] = ['pending', 'held'];
@@ -247,8 +247,20 @@ export class EscrowBook {
   }
 }
 
+/** A stored change that does not decode is the store's corruption, not the caller's input. */
+function storedChange(r: Row): ReturnType<typeof decodeChange> {
+  try {
+    return decodeChange(new Uint8Array(r.change as Uint8Array));
+  } catch (err) {
+    throw new EscrowError('DL_ERR_ESCROW_CORRUPT', `escrow ${String(r.id)}: ${(err as Error).message}`, {
+      field: 'change',
+      ...((err as { where?: { offset?: number } }).where ?? {}),
+    });
+  }
+}
+
 function recordOf(r: Row): EscrowRecord {
-  const change = decodeChange(new Uint8Array(r.change as Uint8Array));
+  const change = storedChange(r);
   return {
     id: r.id as string,
     state: r.state as string,

@@ -21,7 +21,7 @@ import { type EntropyReading, readEntropy } from './entropy.ts';
 import { EscrowError } from './errors.ts';
 import { GATE_DEFAULTS, type GateDecision, type GateRules, type JurorVerdict, decide } from './gate.ts';
 import { REPUTATION_DEFAULTS, type ReputationConfig, Reputations } from './reputation.ts';
-import { SqliteStateStore, type StateRead, type StateWrite } from './state-store.ts';
+import { SqliteStateStore, type StateRead, type StateWrite } from '../state/store.ts';
 
 /** What the escrow writes to its audit log. */
 export interface EscrowAuditEvent {

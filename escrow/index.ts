@@ -16,7 +16,7 @@ export { readEntropy, shannonEntropy } from './entropy.ts';
 export type { EntropyBand, EntropyReading } from './entropy.ts';
 export { REPUTATION_DEFAULTS, Reputations } from './reputation.ts';
 export type { ReputationConfig } from './reputation.ts';
-export { SqliteStateStore, compareKeys } from './state-store.ts';
+export { SqliteStateStore, compareKeys } from '../state/store.ts';
 export type {
   ApplyOutcome,
   StateChange,
@@ -25,9 +25,10 @@ export type {
   StateRead,
   StateStore,
   StateWrite,
-} from './state-store.ts';
-export { STATE_LIMITS } from './limits.ts';
-export type { StateLimits } from './limits.ts';
-export { decodeChange, encodeChange, writeSetHash } from './change-codec.ts';
+} from '../state/store.ts';
+export { STATE_LIMITS } from '../state/limits.ts';
+export type { StateLimits } from '../state/limits.ts';
+export { decodeChange, encodeChange, writeSetHash } from '../state/change-codec.ts';
 export { EscrowError } from './errors.ts';
+export { StateError } from '../state/errors.ts';
 export { verifyAuditFile } from '../audit/chain-log.ts';

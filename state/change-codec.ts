@@ -9,9 +9,10 @@
  *
  * All integers little-endian.
  */
-import { blake3, toHex } from '../index.ts';
-import { EscrowError } from './errors.ts';
-import type { StateRead, StateWrite } from './state-store.ts';
+import { blake3 } from '@noble/hashes/blake3.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { StateError } from './errors.ts';
+import type { StateRead, StateWrite } from './store.ts';
 
 export interface EncodedChange {
   readonly reads: readonly StateRead[];
@@ -51,9 +52,7 @@ export function decodeChange(buf: Uint8Array): EncodedChange {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let at = 0;
   const fail = (): never => {
-    throw new EscrowError('DL_ERR_ESCROW_CORRUPT', `a stored state change is malformed at byte ${at}`, {
-      offset: at,
-    });
+    throw new StateError('DL_ERR_STATE_CHANGE_MALFORMED', `a state change is malformed at byte ${at}`, { offset: at });
   };
   const u32 = (): number => {
     if (at + 4 > buf.length) fail();
@@ -89,5 +88,5 @@ export function decodeChange(buf: Uint8Array): EncodedChange {
 
 /** BLAKE3 of the write set alone (reads count 0), hex: what a run's result commits to. */
 export function writeSetHash(writes: readonly StateWrite[]): string {
-  return toHex(blake3(encodeChange({ reads: [], writes })));
+  return bytesToHex(blake3(encodeChange({ reads: [], writes })));
 }

@@ -10,12 +10,12 @@
  * written after its snapshot (first committer wins). Otherwise nothing is written and the caller
  * learns the first conflicting key.
  *
- * `StateStore` is the small interface the escrow uses, so a shared server can stand behind it
+ * `StateStore` is the small interface the escrow and the cage use, so a shared server can stand behind it
  * later; `SqliteStateStore` is the embedded default (node:sqlite, WAL, synchronous=FULL so an
  * acknowledged commit survives power loss).
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { EscrowError } from './errors.ts';
+import { StateError } from './errors.ts';
 import { STATE_LIMITS, type StateLimits } from './limits.ts';
 
 /** A key's value as a snapshot sees it. `version` is the commit that wrote it. */
@@ -92,7 +92,7 @@ export function compareKeys(a: Uint8Array, b: Uint8Array): number {
 /** Refuses keys and values over the limits with a coded error naming which. */
 export function checkKey(key: Uint8Array, limits: StateLimits, field = 'key'): void {
   if (key.length === 0 || key.length > limits.maxKeyBytes)
-    throw new EscrowError(
+    throw new StateError(
       'DL_ERR_STATE_KEY_SIZE',
       `a state key is ${key.length} bytes; keys are 1 to ${limits.maxKeyBytes} bytes`,
       { field },
@@ -102,7 +102,7 @@ export function checkKey(key: Uint8Array, limits: StateLimits, field = 'key'): v
 /** Checks a write set against the limits: sorted, unique keys, sizes and totals within the caps. */
 export function checkWrites(writes: readonly StateWrite[], limits: StateLimits): void {
   if (writes.length > limits.maxWriteKeys)
-    throw new EscrowError(
+    throw new StateError(
       'DL_ERR_STATE_WRITE_SET',
       `the write set has ${writes.length} keys; at most ${limits.maxWriteKeys} are allowed`,
       { field: 'writes' },
@@ -112,11 +112,11 @@ export function checkWrites(writes: readonly StateWrite[], limits: StateLimits):
     const w = writes[i]!;
     checkKey(w.key, limits, `writes[${i}].key`);
     if (i > 0 && compareKeys(writes[i - 1]!.key, w.key) >= 0)
-      throw new EscrowError('DL_ERR_STATE_WRITE_SET', 'write-set keys must be unique and in byte order', {
+      throw new StateError('DL_ERR_STATE_WRITE_SET', 'write-set keys must be unique and in byte order', {
         field: `writes[${i}].key`,
       });
     if (w.value !== null && w.value.length > limits.maxValueBytes)
-      throw new EscrowError(
+      throw new StateError(
         'DL_ERR_STATE_VALUE_SIZE',
         `a state value is ${w.value.length} bytes; at most ${limits.maxValueBytes} are allowed`,
         { field: `writes[${i}].value` },
@@ -124,7 +124,7 @@ export function checkWrites(writes: readonly StateWrite[], limits: StateLimits):
     bytes += w.key.length + (w.value?.length ?? 0);
   }
   if (bytes > limits.maxWriteBytes)
-    throw new EscrowError(
+    throw new StateError(
       'DL_ERR_STATE_WRITE_SET',
       `the write set holds ${bytes} bytes; at most ${limits.maxWriteBytes} are allowed`,
       { field: 'writes' },
@@ -180,7 +180,7 @@ export class SqliteStateStore implements StateStore {
   scan(state: string, start: Uint8Array, limit: number, at: number): StateEntry[] {
     if (start.length > this.limits.maxKeyBytes) checkKey(start, this.limits, 'start');
     if (!Number.isSafeInteger(limit) || limit < 0 || limit > this.limits.maxScanEntries)
-      throw new EscrowError(
+      throw new StateError(
         'DL_ERR_STATE_SCAN_LIMIT',
         `a scan asked for ${limit} entries; ask for 0 to ${this.limits.maxScanEntries} and continue from the last key`,
         { field: 'limit' },
@@ -218,7 +218,7 @@ export class SqliteStateStore implements StateStore {
     for (let i = 0; i < change.reads.length; i++) checkKey(change.reads[i]!.key, this.limits, `reads[${i}].key`);
     const head = this.head(change.state);
     if (!Number.isSafeInteger(change.base) || change.base < 0 || change.base > head)
-      throw new EscrowError(
+      throw new StateError(
         'DL_ERR_STATE_SNAPSHOT',
         `the change was computed at version ${change.base} of "${change.state}", whose head is ${head}`,
         { field: 'base' },
