@@ -19,6 +19,7 @@ import { EscrowError } from './errors.ts';
 import {
   type StateConflict,
   type StateRead,
+  type StateScan,
   type StateWrite,
   type SqliteStateStore,
   checkWrites,
@@ -41,6 +42,8 @@ export interface EscrowInput {
   readonly base: number;
   readonly reads: readonly StateRead[];
   readonly writes: readonly StateWrite[];
+  /** The run's ordered reads (a change that scanned conflicts with any later commit). */
+  readonly scans?: readonly StateScan[];
   readonly ttlMs: number;
 }
 
@@ -54,6 +57,7 @@ export interface EscrowRecord {
   readonly base: number;
   readonly reads: readonly StateRead[];
   readonly writes: readonly StateWrite[];
+  readonly scans: readonly StateScan[];
   readonly writeSetHash: string;
   readonly status: EscrowStatus;
   readonly createdAt: number;
@@ -213,6 +217,7 @@ export class EscrowBook {
       base: number;
       reads: readonly StateRead[];
       writes: readonly StateWrite[];
+      scans?: readonly StateScan[];
       resultHash: string;
       bundleHash?: string;
     },
@@ -271,6 +276,7 @@ function recordOf(r: Row): EscrowRecord {
     base: Number(r.base),
     reads: change.reads,
     writes: change.writes,
+    scans: change.scans,
     writeSetHash: r.write_set_hash as string,
     status: r.status as EscrowStatus,
     createdAt: Number(r.created_at),

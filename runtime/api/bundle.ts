@@ -13,3 +13,5 @@ export { resultHash, resultToJson } from '../result.ts';
 export { bytesEqual, toHex } from '../hash.ts';
 export { decodeEntry, encodeEntry } from '../witness/encoding.ts';
 export { DocklockError, InputError } from '../errors.ts';
+export { STATE_CHANGE_ENTRY, stateChangeOf } from '../state-change.ts';
+export type { RunStateChange } from '../state-change.ts';

@@ -123,7 +123,7 @@ describe('the escrow book', () => {
       ],
     };
     const bytes = encodeChange(change);
-    expect(decodeChange(bytes)).toEqual(change);
+    expect(decodeChange(bytes)).toEqual({ ...change, scans: [] });
     for (const cut of [1, 5, bytes.length - 1])
       expect(() => decodeChange(bytes.subarray(0, cut))).toThrow(
         expect.objectContaining({ code: 'DL_ERR_STATE_CHANGE_MALFORMED' }),
