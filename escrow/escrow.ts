@@ -343,7 +343,8 @@ export class Escrow {
       return;
     }
     const c = out.conflict;
-    const why = `${c.kind === 'read' ? 'a key it read' : 'a key it writes'} moved from version ${c.expected} to ${c.current} (key ${Buffer.from(c.key).toString('hex')})`;
+    const what = { read: 'a key it read', write: 'a key it writes', scan: 'the state it scanned' }[c.kind];
+    const why = `${what} moved from version ${c.expected} to ${c.current} (key 0x${Buffer.from(c.key).toString('hex')})`;
     await this.#log({ action: 'escrow.conflict', escrow: record.id, by, reasons: [why] });
     if (reevaluate === undefined || record.attempts >= this.config.maxRebases) {
       await this.hold(
@@ -354,7 +355,18 @@ export class Escrow {
       return;
     }
     const base = this.state.head(record.state);
-    const next = await reevaluate(record, base);
+    let next: Awaited<ReturnType<Reevaluate>>;
+    try {
+      next = await reevaluate(record, base);
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      await this.hold(
+        record.id,
+        by,
+        `${why}; re-evaluation at version ${base} failed (${e.code ?? 'error'}: ${e.message ?? String(err)}): review`,
+      );
+      return;
+    }
     let bundleHash: string | undefined;
     if (next.bundle !== undefined) {
       bundleHash = toHex(blake3(next.bundle));

@@ -3,7 +3,7 @@
  * jurors (docs/escrow.md).
  */
 export { Escrow, ESCROW_DEFAULTS } from './escrow.ts';
-export type { EscrowAuditEvent, EscrowConfig, Reevaluate, SpeculativeResult } from './escrow.ts';
+export type { EscrowAuditEvent, EscrowConfig, RecordedRun, Reevaluate, SpeculativeResult } from './escrow.ts';
 export { EscrowBook, MAX_TTL_MS } from './book.ts';
 export type { CommitOutcome, EscrowInput, EscrowRecord, EscrowStatus } from './book.ts';
 export { loadEscrowConfig, parseEscrowConfig } from './config.ts';
@@ -11,6 +11,7 @@ export type { LoadedEscrowConfig } from './config.ts';
 export { GATE_DEFAULTS, decide, requiredJurors } from './gate.ts';
 export type { GateDecision, GateInput, GateOutcome, GateRules, JurorVerdict } from './gate.ts';
 export { ProcessJuror, localJury, summonJury } from './jury.ts';
+export { rerunFromBundle } from './rerun.ts';
 export type { Juror } from './jury.ts';
 export { readEntropy, shannonEntropy } from './entropy.ts';
 export type { EntropyBand, EntropyReading } from './entropy.ts';

@@ -14,4 +14,5 @@ export { bytesEqual, toHex } from '../hash.ts';
 export { decodeEntry, encodeEntry } from '../witness/encoding.ts';
 export { DocklockError, InputError } from '../errors.ts';
 export { STATE_CHANGE_ENTRY, stateChangeOf } from '../state-change.ts';
+export { writeSetHash as writeSetHashOf } from '../../state/change-codec.ts';
 export type { RunStateChange } from '../state-change.ts';
