@@ -55,6 +55,12 @@ export interface EscrowConfig {
   readonly ttlMs: number;
   /** Re-evaluations against a newer snapshot after a conflict before the escrow is held. */
   readonly maxRebases: number;
+  /**
+   * `full` (default): every acknowledged change survives power loss (SQLite synchronous=FULL, an
+   * fsync per transaction). `process`: it survives the process being killed, not the machine
+   * losing power (synchronous=NORMAL in WAL mode); several times the decisions per second.
+   */
+  readonly durability?: 'full' | 'process';
 }
 
 export const ESCROW_DEFAULTS: EscrowConfig = {
@@ -62,6 +68,7 @@ export const ESCROW_DEFAULTS: EscrowConfig = {
   reputation: REPUTATION_DEFAULTS,
   ttlMs: 3600 * 1000,
   maxRebases: 2,
+  durability: 'full',
 };
 
 /** What an evaluation produced, to be escrowed. */
@@ -157,7 +164,7 @@ export class Escrow {
     const unlock = lockDir(dataDir);
     let db: DatabaseSync;
     try {
-      db = openEscrowDb(dataDir);
+      db = openEscrowDb(dataDir, config.durability ?? 'full');
     } catch (err) {
       unlock();
       throw err;
