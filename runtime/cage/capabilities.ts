@@ -56,9 +56,9 @@ export const CAPABILITIES: Readonly<Record<Grant, Capability>> = {
   net: {
     module: 'docklock',
     names: NET_IMPORTS,
-    create: (store, run) => createNet(store.calls, store.manifest, run.net),
+    create: (store, run) => createNet(store, run.net),
   },
-  log: { module: 'docklock', names: LOG_IMPORTS, create: (store, run) => createLog(store.calls, run.wasi.stderr) },
+  log: { module: 'docklock', names: LOG_IMPORTS, create: (store, run) => createLog(store, run.wasi.stderr) },
   // From level 1 a refused submission is explained on the challenge's stderr (its evaluation log).
   nested: {
     module: 'docklock',
