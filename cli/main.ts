@@ -4,10 +4,8 @@
  * needs a newer one is loaded, hands over to a newer Node it can find (the checkout's own Node 24,
  * the `node` devDependency, for `npm link` users whose system Node is older), then to program.ts.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import module from 'node:module';
-import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
@@ -15,6 +13,9 @@ if (major < 22 || (major === 22 && minor < 12)) {
   // dist/cli/main.js → <package>/node_modules/node/bin/node (present in a checkout after `npm ci`).
   const own = fileURLToPath(new URL('../../node_modules/node/bin/node', import.meta.url));
   if (existsSync(own) && process.env.DOCKLOCK_RELAUNCHED === undefined) {
+    // Loaded only here: every start on a current Node would pay for node:child_process.
+    const { spawnSync } = await import('node:child_process');
+    const { constants } = await import('node:os');
     const r = spawnSync(own, [...process.execArgv, ...process.argv.slice(1)], {
       stdio: 'inherit',
       env: { ...process.env, DOCKLOCK_RELAUNCHED: '1' },
