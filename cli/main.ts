@@ -29,7 +29,22 @@ if (major < 22 || (major === 22 && minor < 12)) {
   process.exit(2);
 }
 
+/** program.ts with `docklock run` in one file (scripts/bundle-workers.ts); only in the built package. */
+const RUN_BUNDLE = new URL('./program.run.bundle.js', import.meta.url);
+
+/**
+ * Whether to load the bundle: for `docklock run …` and for `docklock` without a command (help,
+ * version), and only if the build wrote it. Every other command loads program.ts's modules as
+ * they are: the bundle holds its own copy of the error classes, which their errors are not.
+ */
+function usesRunBundle(argv: readonly string[]): boolean {
+  const command = argv.slice(2).find((a) => !a.startsWith('-'));
+  return (command === undefined || command === 'run') && existsSync(fileURLToPath(RUN_BUNDLE));
+}
+
 // V8's code cache on disk: the second and later starts skip compiling docklock's and its libraries' JavaScript.
 module.enableCompileCache?.();
-const { main } = await import('./program.ts');
+const { main } = usesRunBundle(process.argv)
+  ? ((await import(RUN_BUNDLE.href)) as typeof import('./program.ts'))
+  : await import('./program.ts');
 await main(process.argv);
