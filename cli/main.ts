@@ -43,7 +43,9 @@ function usesRunBundle(argv: readonly string[]): boolean {
 }
 
 // V8's code cache on disk: the second and later starts skip compiling docklock's and its libraries' JavaScript.
-module.enableCompileCache?.();
+// A worker thread does not inherit the call, only the variable: the cage worker's bundle is cached too.
+const cache = module.enableCompileCache?.();
+if (cache?.directory !== undefined) process.env.NODE_COMPILE_CACHE ??= cache.directory;
 const { main } = usesRunBundle(process.argv)
   ? ((await import(RUN_BUNDLE.href)) as typeof import('./program.ts'))
   : await import('./program.ts');
