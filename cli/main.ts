@@ -4,9 +4,13 @@
  * needs a newer one is loaded, hands over to a newer Node it can find (the checkout's own Node 24,
  * the `node` devDependency, for `npm link` users whose system Node is older), then to program.ts.
  */
-import { existsSync } from 'node:fs';
 import module from 'node:module';
-import { fileURLToPath } from 'node:url';
+
+// Built-ins through `require`: an ES import of node:fs builds a facade that reads every export,
+// and reading `fs.ReadStream` loads the fs streams (tens of ms of every start: bench:cli).
+const require = module.createRequire(import.meta.url);
+const { existsSync } = require('node:fs') as typeof import('node:fs');
+const { fileURLToPath } = require('node:url') as typeof import('node:url');
 
 const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
 if (major < 22 || (major === 22 && minor < 12)) {
@@ -14,8 +18,8 @@ if (major < 22 || (major === 22 && minor < 12)) {
   const own = fileURLToPath(new URL('../../node_modules/node/bin/node', import.meta.url));
   if (existsSync(own) && process.env.DOCKLOCK_RELAUNCHED === undefined) {
     // Loaded only here: every start on a current Node would pay for node:child_process.
-    const { spawnSync } = await import('node:child_process');
-    const { constants } = await import('node:os');
+    const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+    const { constants } = require('node:os') as typeof import('node:os');
     const r = spawnSync(own, [...process.execArgv, ...process.argv.slice(1)], {
       stdio: 'inherit',
       env: { ...process.env, DOCKLOCK_RELAUNCHED: '1' },

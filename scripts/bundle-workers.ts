@@ -12,6 +12,7 @@
 import { build } from 'esbuild';
 import type { BuildOptions, Plugin } from 'esbuild';
 import { readFile } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
 import { dirname, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -72,6 +73,51 @@ const otherCommandsExternal: Plugin = {
   },
 };
 
+/**
+ * Node's built-in modules come from `process.getBuiltinModule` instead of an ES import. Importing
+ * `node:fs` as an ES module builds a facade that reads every export, and reading
+ * `fs.ReadStream` loads and compiles the whole fs streams machinery (≈35 ms of a 200 ms
+ * `docklock run` in a CPU profile); the CommonJS object is used as it is, each property read when
+ * the code reads it.
+ */
+/**
+ * Built-ins that a `docklock run` imports at the top of a module but seldom uses, loaded at the
+ * first read of one of their exports: commander's `child_process` (for executable subcommands,
+ * which docklock has none of: ≈30 ms in a CPU profile), a bundle's `zlib`, the network's `net`.
+ */
+const LAZY_BUILTINS = new Set(['node:child_process', 'node:zlib', 'node:net']);
+
+const builtinsWithoutFacade: Plugin = {
+  name: 'builtins-without-facade',
+  setup(b) {
+    const builtins = new Set(builtinModules);
+    b.onResolve({ filter: /^[a-z_/]+$|^node:/ }, (args) => {
+      const name = args.path.startsWith('node:') ? args.path : `node:${args.path}`;
+      return builtins.has(name.slice(5)) || args.path.startsWith('node:')
+        ? { path: name, namespace: 'dl-builtin' }
+        : undefined;
+    });
+    b.onLoad({ filter: /.*/, namespace: 'dl-builtin' }, (args) => {
+      const name = JSON.stringify(args.path);
+      if (!LAZY_BUILTINS.has(args.path))
+        return { contents: `module.exports = process.getBuiltinModule(${name});`, loader: 'js' };
+      // One getter per export this Node has (the build's Node, which the sources are typed against).
+      const keys = Object.keys(process.getBuiltinModule(args.path) as object);
+      return {
+        contents: [
+          'let m;',
+          `const load = () => (m ??= process.getBuiltinModule(${name}));`,
+          ...keys.map(
+            (k) =>
+              `Object.defineProperty(exports, ${JSON.stringify(k)}, { enumerable: true, get: () => load()[${JSON.stringify(k)}] });`,
+          ),
+        ].join('\n'),
+        loader: 'js',
+      };
+    });
+  },
+};
+
 const common: BuildOptions = {
   bundle: true,
   platform: 'node',
@@ -83,7 +129,7 @@ const common: BuildOptions = {
   alias: { 'hash-wasm': 'hash-wasm/dist/index.esm.js' },
   // CommonJS dependencies inside an ES module bundle need a `require`.
   banner: {
-    js: "import { createRequire as __dlCreateRequire } from 'node:module'; const require = __dlCreateRequire(import.meta.url);",
+    js: "const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);",
   },
   logLevel: 'warning',
 };
@@ -94,13 +140,13 @@ await Promise.all([
       ...common,
       entryPoints: [`${DIST}${w}.js`],
       outfile: `${DIST}${w}.bundle.js`,
-      plugins: [originalImportMetaUrl(dirname(`${DIST}${w}`)), withoutNativeMsgpack],
+      plugins: [originalImportMetaUrl(dirname(`${DIST}${w}`)), withoutNativeMsgpack, builtinsWithoutFacade],
     }),
   ),
   build({
     ...common,
     entryPoints: [`${DIST}cli/program.js`],
     outfile: `${DIST}cli/program.run.bundle.js`,
-    plugins: [originalImportMetaUrl(`${DIST}cli`), withoutNativeMsgpack, otherCommandsExternal],
+    plugins: [originalImportMetaUrl(`${DIST}cli`), withoutNativeMsgpack, otherCommandsExternal, builtinsWithoutFacade],
   }),
 ]);
