@@ -19,8 +19,17 @@
  *
  * @module
  */
-import { parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
 import { InputError } from '../errors.ts';
+
+/**
+ * The `yaml` package, loaded on the first manifest text: `docklock run` without `--manifest`
+ * builds its manifest from flags and never parses YAML, and `yaml` is ~80 modules to resolve at
+ * start (bench:cli). A synchronous `require`, since parsing is synchronous.
+ */
+let yaml: typeof import('yaml') | undefined;
+const loadYaml = (): typeof import('yaml') =>
+  (yaml ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'));
 
 /** The only API version this build reads. */
 export const MANIFEST_API_VERSION = 'docklock/v1';
@@ -174,7 +183,7 @@ export type Obj = Record<string, unknown>;
 export function parseManifestText(text: string, source = 'manifest'): Obj {
   let doc: unknown;
   try {
-    const parsed = parseDocument(text, {
+    const parsed = loadYaml().parseDocument(text, {
       intAsBigInt: true,
       schema: 'core',
       merge: false,
