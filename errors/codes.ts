@@ -156,6 +156,7 @@ const cli = {
   DL_ERR_EVALUATE_CLOSED: {},
   DL_ERR_PROFILE_FORMAT: {},
   DL_ERR_PROFILE_DIVERGED: {},
+  DL_ERR_PROFILE_COMPONENT: {},
 } as const;
 
 const broker = {
