@@ -42,6 +42,7 @@ import { rankReplayers } from './rendezvous.ts';
 import { ReplayQueue } from './replay-queue.ts';
 import { ReplayPool } from './replay-pool.ts';
 import { Store, type ClaimState } from './store.ts';
+import { DIAL_TIMEOUT_MS, STREAM_LIMITS } from './stream-protocol.ts';
 import { requestSync, serveSync, SYNC_PROTOCOL } from './sync-protocol.ts';
 import { equalBytes, hex } from './wire.ts';
 
@@ -143,16 +144,15 @@ export class P2PNode {
       this.#validate(peer.toString(), msg.type === 'signed', msg.data),
     );
     ps.subscribe(TOPIC);
-    const limits = { maxInboundStreams: 8, maxOutboundStreams: 16 };
     await this.libp2p.handle(
       BUNDLE_PROTOCOL,
       (stream) => serveBundle(stream, this.bundles, this.config.limits.bundleBytes),
-      limits,
+      STREAM_LIMITS,
     );
     await this.libp2p.handle(
       SYNC_PROTOCOL,
       (stream) => serveSync(stream, this.store, this.config.limits.syncItems),
-      limits,
+      STREAM_LIMITS,
     );
     this.libp2p.addEventListener('peer:connect', (e) => void this.syncFrom(e.detail).catch(() => undefined));
     this.#timers.push(setInterval(() => this.#tick(), Math.max(200, Math.min(1000, this.config.quorum.expiryMs / 10))));
@@ -398,7 +398,7 @@ export class P2PNode {
       if (peer === this.peerId) continue;
       try {
         const stream = await this.libp2p.dialProtocol(peerIdFromString(peer), BUNDLE_PROTOCOL, {
-          signal: AbortSignal.timeout(30_000),
+          signal: AbortSignal.timeout(DIAL_TIMEOUT_MS),
         });
         const bytes = await fetchBundleOver(stream, hash, this.config.limits.bundleBytes, size);
         this.metrics.bundleBytes.inc(bytes.length);
@@ -417,7 +417,9 @@ export class P2PNode {
   async syncFrom(peer: PeerId): Promise<number> {
     const newest = this.store.claims(1)[0]?.issuedAt;
     const from = newest === undefined ? 0 : Math.max(0, Math.min(newest, Date.now()) - 2 * this.config.quorum.expiryMs);
-    const stream = await this.libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal: AbortSignal.timeout(30_000) });
+    const stream = await this.libp2p.dialProtocol(peer, SYNC_PROTOCOL, {
+      signal: AbortSignal.timeout(DIAL_TIMEOUT_MS),
+    });
     const n = await requestSync(
       stream,
       { from, to: Date.now() + MAX_CLOCK_SKEW_MS, limit: this.config.limits.syncItems },
