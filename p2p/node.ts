@@ -30,12 +30,16 @@ import {
   CLAIM_KIND,
   MAX_MESSAGE_BYTES,
   openEnvelope,
+  openSealed,
+  unseal,
   signClaim,
   signVerdict,
   type Claim,
   type Opened,
+  type Sealed,
 } from './messages.ts';
 import { NodeMetrics } from './metrics.ts';
+import { OrphanVerdicts } from './orphans.ts';
 import { PeerBook, PENALTY } from './peers.ts';
 import { claimState } from './quorum.ts';
 import { rankReplayers } from './rendezvous.ts';
@@ -50,7 +54,8 @@ import { equalBytes, hex } from './wire.ts';
 export const TOPIC = 'docklock/claims/1';
 /** Claims issued further than this in the future are rejected (clock skew allowance). */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
-const MAX_ORPHANS = 4096;
+/** Verdicts held for claims not yet seen, in envelope bytes (4 MiB: hundreds of claims' worth of verdicts). */
+export const MAX_ORPHAN_BYTES = 4 * 2 ** 20;
 
 type Services = { identify: Identify; ping: Ping; pubsub: GossipSub };
 export type IngestResult = { result: 'accept' | 'ignore' } | { result: 'reject'; code: string; message: string };
@@ -73,7 +78,7 @@ export class P2PNode {
   readonly #pool: ReplayPool;
   readonly #served: Set<string> | null;
   readonly #replayed = new Set<string>();
-  readonly #orphans = new Map<string, Uint8Array[]>();
+  readonly #orphans = new OrphanVerdicts(MAX_ORPHAN_BYTES);
   readonly #timers: NodeJS.Timeout[] = [];
   #stopping = false;
   #lastBootstrap = Date.now();
@@ -228,7 +233,14 @@ export class P2PNode {
   async ingest(env: Uint8Array, from: string): Promise<IngestResult> {
     let o: Opened;
     try {
-      o = await openEnvelope(env);
+      const sealed = unseal(env);
+      // A message already held is dropped before its signature is checked (gossip, sync and the
+      // orphan pool all deliver duplicates): same body, same id, same message.
+      if (this.#held(sealed)) {
+        this.metrics.messages.inc({ result: 'ignore', reason: 'duplicate' });
+        return { result: 'ignore' };
+      }
+      o = await openSealed(sealed);
     } catch (e) {
       const code = e instanceof DocklockError ? e.code : 'DL_ERR_P2P_MALFORMED';
       this.metrics.messages.inc({ result: 'reject', reason: code });
@@ -238,6 +250,11 @@ export class P2PNode {
     const r = o.kind === CLAIM_KIND ? await this.#ingestClaim(o, from) : await this.#ingestVerdict(o, from);
     this.metrics.messages.inc({ result: r.result, reason: r.result === 'reject' ? r.code : o.kind });
     return r;
+  }
+
+  #held(s: Sealed): boolean {
+    if (s.kind === CLAIM_KIND) return this.#claims.has(s.idHex) || this.store.has('claim', s.idHex);
+    return this.#orphans.has(s.idHex) || this.store.has('verdict', s.idHex);
   }
 
   async #ingestClaim(o: Extract<Opened, { kind: 'docklock/claim' }>, from: string): Promise<IngestResult> {
@@ -264,11 +281,7 @@ export class P2PNode {
       return { result: 'ignore' };
     if (this.#claims.size >= 4096) this.#claims.clear();
     this.#claims.set(o.idHex, o);
-    const orphans = this.#orphans.get(o.idHex);
-    if (orphans !== undefined) {
-      this.#orphans.delete(o.idHex);
-      for (const v of orphans) await this.ingest(v, 'orphan');
-    }
+    for (const v of this.#orphans.takeFor(o.idHex)) await this.ingest(v, 'orphan');
     this.#updateState(o.idHex);
     this.#maybeReplay(o.idHex, o.id, o.claim, claimer, this.config.quorum.k);
     return { result: 'accept' };
@@ -279,9 +292,8 @@ export class P2PNode {
     const claimIdHex = hex(v.claimId);
     const row = this.store.claim(claimIdHex);
     if (row === undefined) {
-      // Gossip may deliver a verdict before its claim: hold it (bounded) and do not forward it.
-      if (this.#orphans.size < MAX_ORPHANS)
-        this.#orphans.set(claimIdHex, [...(this.#orphans.get(claimIdHex) ?? []).slice(0, 63), o.envelope]);
+      // Gossip may deliver a verdict before its claim: hold it (bounded in bytes) and do not forward it.
+      this.#orphans.hold(claimIdHex, o.idHex, o.envelope);
       return { result: 'ignore' };
     }
     const c = this.#claims.get(claimIdHex) ?? (await openEnvelope(row.envelope));
@@ -465,6 +477,11 @@ export class P2PNode {
         bundle = await this.fetchBundle(c.claim.bundleHash, c.claim.bundleSize, row.claimer).catch(() => null);
     }
     return encodeDispute(row.envelope, v.envelope, bundle);
+  }
+
+  /** Envelope bytes held for verdicts whose claim has not arrived (never over {@link MAX_ORPHAN_BYTES}). */
+  get orphanBytes(): number {
+    return this.#orphans.bytes;
   }
 
   replayLoad(): { running: number; waiting: number } {
