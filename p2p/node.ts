@@ -450,12 +450,14 @@ export class P2PNode {
       this.#lastBootstrap = now;
       this.#dialBootstrap();
     }
-    for (const id of this.store.pendingIssuedBefore(now - this.config.quorum.expiryMs)) this.#updateState(id);
+    const expiring = this.store.pendingIssuedBefore(now - this.config.quorum.expiryMs);
+    if (expiring.length > 0) this.store.transaction(() => expiring.forEach((id) => this.#updateState(id)));
     // Fallback: a claim still pending halfway to expiry widens its replayer set to 2k, in case some of the first k are gone.
     for (const id of this.store.pendingIssuedBefore(now - this.config.quorum.expiryMs / 2)) {
       if (this.#replayed.has(id)) continue;
       const row = this.store.claim(id)!;
-      void openEnvelope(row.envelope).then((o) => {
+      const cached = this.#claims.get(id);
+      void (cached !== undefined ? Promise.resolve(cached) : openEnvelope(row.envelope)).then((o) => {
         if (o.kind === CLAIM_KIND) this.#maybeReplay(id, o.id, o.claim, row.claimer, 2 * this.config.quorum.k);
       });
     }
