@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { blake3, DocklockError } from '../index.ts';
-import { claimFieldsOf, judgeClaim } from './audit.ts';
+import { claimFieldsOf, judgeClaim, type Judgement } from './audit.ts';
 import { BUNDLE_PROTOCOL, fetchBundleOver, serveBundle } from './bundle-protocol.ts';
 import { BundleStore } from './bundles.ts';
 import type { NodeConfig } from './config.ts';
@@ -78,6 +78,8 @@ export class P2PNode {
   readonly #pool: ReplayPool;
   readonly #served: Set<string> | null;
   readonly #replayed = new Set<string>();
+  // This node's judgement of each claim it replayed or re-checked, by claim id. Bounded.
+  readonly #judgements = new Map<string, Promise<Judgement | null>>();
   readonly #orphans = new OrphanVerdicts(MAX_ORPHAN_BYTES);
   readonly #timers: NodeJS.Timeout[] = [];
   #stopping = false;
@@ -141,6 +143,9 @@ export class P2PNode {
           maxInboundDataLength: MAX_MESSAGE_BYTES,
           // The envelope is self-authenticating: the same envelope is the same message whoever relays it.
           msgIdFn: (m) => blake3(m.data),
+          // Copies of a message already seen are dropped before the StrictSign check (each node
+          // gets a message from several mesh peers; the check of every copy was wasted).
+          fastMsgIdFn: (m) => (m.data === undefined ? '' : hex(blake3(m.data))),
         }),
       },
     });
@@ -313,6 +318,21 @@ export class P2PNode {
         // An invalid proof penalises its sender (and, through gossip scoring, whoever relays it).
         return reject((e as P2PError).code, (e as Error).message, PENALTY.falseDivergence);
       }
+      if (from !== 'self') {
+        const r = await this.#recheck(claimIdHex, c.claim, row.claimer);
+        this.metrics.rechecks.inc({ ruling: r });
+        if (r === 'busy') return { result: 'ignore' };
+        if (r === 'overruled') {
+          // The signer lied (or its engine is broken); whoever relayed it without checking shares the blame.
+          const signer = peerIdOf(v.replayer);
+          if (signer !== from) this.#penalize(signer, PENALTY.falseDivergence, 'DL_ERR_P2P_DISPUTE_INVALID');
+          return reject(
+            'DL_ERR_P2P_DISPUTE_INVALID',
+            `claim ${claimIdHex} replays to a match on this node; the ${v.divergence!.kind} divergence is false`,
+            PENALTY.falseDivergence,
+          );
+        }
+      }
     }
     if (
       !this.store.addVerdict({
@@ -365,28 +385,67 @@ export class P2PNode {
 
   async #replay(idHex: string, id: Uint8Array, claim: Claim, claimer: string): Promise<void> {
     if (this.#stopping || this.store.claim(idHex)?.state !== 'pending') return;
-    const end = this.metrics.replaySeconds.startTimer();
-    let bytes: Uint8Array;
-    try {
-      bytes = await this.fetchBundle(claim.bundleHash, claim.bundleSize, claimer);
-    } catch {
-      this.metrics.replays.inc({ outcome: 'no_bundle' });
-      this.#replayed.delete(idHex);
+    const j = await this.#judge(idHex, claim, claimer);
+    if (j === null) {
+      this.#replayed.delete(idHex); // no bundle yet: the fallback may try again
       return;
     }
-    const j = await judgeClaim(claim, bytes, this.#pool.replay).catch((e: unknown) => ({
-      abstain: (e as Error).message,
-    }));
-    end();
-    if ('abstain' in j) {
-      this.metrics.replays.inc({ outcome: 'abstain' });
-      return;
-    }
-    this.metrics.replays.inc({ outcome: j.outcome });
+    if ('abstain' in j) return;
     const env = await signVerdict(this.key, { ...j, issuedAt: Date.now(), claimId: id });
     await this.ingest(env, 'self');
     if (!this.#stopping) await this.libp2p.services.pubsub.publish(TOPIC, env).catch(() => undefined);
     this.metrics.published.inc({ kind: 'verdict' });
+  }
+
+  /**
+   * This node's own judgement of a claim: fetch the bundle, check the claim against it, replay.
+   * Memoised per claim (a replayer's judgement also settles the divergences others send on the
+   * same claim). null when no peer served the bundle.
+   */
+  #judge(idHex: string, claim: Claim, claimer: string): Promise<Judgement | null> {
+    const memo = this.#judgements.get(idHex);
+    if (memo !== undefined) return memo;
+    const p = (async (): Promise<Judgement | null> => {
+      const end = this.metrics.replaySeconds.startTimer();
+      let bytes: Uint8Array;
+      try {
+        bytes = await this.fetchBundle(claim.bundleHash, claim.bundleSize, claimer);
+      } catch {
+        this.metrics.replays.inc({ outcome: 'no_bundle' });
+        this.#judgements.delete(idHex);
+        return null;
+      }
+      const j = await judgeClaim(claim, bytes, this.#pool.replay).catch((e: unknown) => ({
+        abstain: (e as Error).message,
+      }));
+      end();
+      this.metrics.replays.inc({ outcome: 'abstain' in j ? 'abstain' : j.outcome });
+      return j;
+    })();
+    if (this.#judgements.size >= 1024) this.#judgements.clear();
+    this.#judgements.set(idHex, p);
+    return p;
+  }
+
+  /**
+   * Re-checks a divergence another node signed before it can dispute a claim here. Only a `bundle`
+   * divergence with the bundle in hand, or this node's own replay, shows a divergence is true: a
+   * `result` divergence is one signer's word, and a `witness` one proves only the claimed entry,
+   * not the replayed one. So the node judges the claim itself (on the replay queue, memoised), and
+   * a divergence from a claim that matches here is false. Without a verdict of its own (no peer
+   * serves the bundle, another engine version) it takes the proof as it stands: a claimer that
+   * withholds its bundle cannot expect the benefit of the doubt.
+   * @returns 'overruled' (this node's replay matches), 'upheld' or 'unchecked', or 'busy' (queue full)
+   */
+  #recheck(idHex: string, claim: Claim, claimer: string): Promise<'overruled' | 'upheld' | 'unchecked' | 'busy'> {
+    const ruling = (j: Judgement | null): 'overruled' | 'upheld' | 'unchecked' =>
+      j === null || 'abstain' in j ? 'unchecked' : j.outcome === 'match' ? 'overruled' : 'upheld';
+    const memo = this.#judgements.get(idHex);
+    if (memo !== undefined) return memo.then(ruling);
+    return new Promise((resolve) => {
+      const queued = this.#queue.push(() => this.#judge(idHex, claim, claimer).then((j) => resolve(ruling(j))));
+      if (!queued) resolve('busy');
+    });
   }
 
   /**
