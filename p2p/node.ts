@@ -10,10 +10,12 @@ import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify, type Identify } from '@libp2p/identify';
 import { ping, type Ping } from '@libp2p/ping';
-import { gossipsub, TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub';
+import { gossipsub, TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { PeerId } from '@libp2p/interface';
+import { publicKeyToProtobuf } from '@libp2p/crypto/keys';
+import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -52,6 +54,13 @@ import { equalBytes, hex } from './wire.ts';
 
 /** The gossip topic of claims and verdicts (version in the name: another version is another network). */
 export const TOPIC = 'docklock/claims/1';
+/**
+ * The peer-exchange topic: each node announces its own signed addresses (`@libp2p/pubsub-peer-discovery`),
+ * so a node that bootstraps from one peer meets the rest. Its own topic, not the global one.
+ */
+export const PEERS_TOPIC = 'docklock/peers/1';
+/** Largest peer announcement accepted (a public key and a handful of addresses). */
+const MAX_ANNOUNCEMENT_BYTES = 2048;
 /** Claims issued further than this in the future are rejected (clock skew allowance). */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 /** Verdicts held for claims not yet seen, in envelope bytes (4 MiB: hundreds of claims' worth of verdicts). */
@@ -131,6 +140,7 @@ export class P2PNode {
         denyInboundEncryptedConnection: (p: PeerId) => peers.banned(p.toString()),
         denyOutboundEncryptedConnection: (p: PeerId) => peers.banned(p.toString()),
       },
+      peerDiscovery: [pubsubPeerDiscovery({ interval: this.config.discovery.intervalMs, topics: [PEERS_TOPIC] })],
       services: {
         identify: identify(),
         ping: ping(),
@@ -139,7 +149,7 @@ export class P2PNode {
           allowPublishToZeroTopicPeers: true,
           ignoreDuplicatePublishError: true,
           emitSelf: false,
-          allowedTopics: [TOPIC],
+          allowedTopics: [TOPIC, PEERS_TOPIC],
           maxInboundDataLength: MAX_MESSAGE_BYTES,
           // The envelope is self-authenticating: the same envelope is the same message whoever relays it.
           msgIdFn: (m) => blake3(m.data),
@@ -153,7 +163,9 @@ export class P2PNode {
     ps.topicValidators.set(TOPIC, async (peer, msg) =>
       this.#validate(peer.toString(), msg.type === 'signed', msg.data),
     );
+    ps.topicValidators.set(PEERS_TOPIC, (peer, msg) => this.#validateAnnouncement(peer.toString(), msg));
     ps.subscribe(TOPIC);
+    this.libp2p.addEventListener('peer:discovery', (e) => this.#discovered(e.detail.id));
     await this.libp2p.handle(
       BUNDLE_PROTOCOL,
       (stream) => serveBundle(stream, this.bundles, this.config.limits.bundleBytes),
@@ -214,6 +226,36 @@ export class P2PNode {
     const r = await this.ingest(data, from);
     if (r.result === 'reject') return TopicValidatorResult.Reject;
     return r.result === 'accept' ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore;
+  }
+
+  /**
+   * A peer announcement must be signed by the peer it announces (anyone may relay it, nobody may
+   * speak for another peer), small, and within its sender's message budget.
+   */
+  #validateAnnouncement(from: string, msg: Message): TopicValidatorResult {
+    if (msg.type !== 'signed' || msg.data.length > MAX_ANNOUNCEMENT_BYTES) {
+      this.#penalize(from, PENALTY.invalidMessage, 'announcement');
+      return TopicValidatorResult.Reject;
+    }
+    if (!this.peers.take(from)) return TopicValidatorResult.Ignore;
+    // PBPeer field 1 (tag 0x0a) is the announced key: it must be the signer's own.
+    const key = publicKeyToProtobuf(msg.key);
+    const head = [0x0a, ...varint(key.length)];
+    const ok =
+      msg.data.length >= head.length + key.length &&
+      head.every((b, i) => msg.data[i] === b) &&
+      equalBytes(msg.data.subarray(head.length, head.length + key.length), key);
+    if (ok) return TopicValidatorResult.Accept;
+    this.#penalize(from, PENALTY.invalidMessage, 'announcement');
+    return TopicValidatorResult.Reject;
+  }
+
+  /** Dials a peer learnt through peer exchange, up to `discovery.maxPeers` connections. */
+  #discovered(peer: PeerId): void {
+    if (this.#stopping || peer.equals(this.libp2p.peerId) || this.peers.banned(peer.toString())) return;
+    if (this.libp2p.getConnections(peer).length > 0) return;
+    if (this.libp2p.getPeers().length >= this.config.discovery.maxPeers) return;
+    void this.libp2p.dial(peer, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).catch(() => undefined);
   }
 
   #penalize(peer: string, amount: number, reason: string): void {
@@ -562,6 +604,13 @@ export class P2PNode {
     await this.#pool.close();
     this.store.close();
   }
+}
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  for (; n >= 0x80; n >>>= 7) out.push((n & 0x7f) | 0x80);
+  out.push(n);
+  return out;
 }
 
 /** BLAKE3 of a challenge folder's module (the `module:` of its challenge.yaml). */
