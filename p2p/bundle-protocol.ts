@@ -14,7 +14,8 @@ import type { Stream } from '@libp2p/interface';
 import { createBLAKE3 } from 'hash-wasm';
 import type { BundleStore } from './bundles.ts';
 import { P2PError } from './errors.ts';
-import { send, StreamReader } from './frames.ts';
+import { send } from './frames.ts';
+import { sendRequest, serveStream } from './stream-protocol.ts';
 import { equalBytes, hex } from './wire.ts';
 
 export const BUNDLE_PROTOCOL = '/docklock/bundle/1';
@@ -30,9 +31,8 @@ function header(status: number, size = 0): Uint8Array {
 }
 
 /** Serves one request. Never throws: a bad request is answered or aborted. */
-export async function serveBundle(stream: Stream, store: BundleStore, cap: number): Promise<void> {
-  try {
-    const reader = new StreamReader(stream);
+export function serveBundle(stream: Stream, store: BundleStore, cap: number): Promise<void> {
+  return serveStream(stream, async (reader) => {
     const hash = hex(await reader.exact(32, 'bundle request'));
     if (!(await reader.atEnd()))
       throw new P2PError('DL_ERR_P2P_STREAM', 'a bundle request is 32 bytes', { field: 'bundle request' });
@@ -45,10 +45,7 @@ export async function serveBundle(stream: Stream, store: BundleStore, cap: numbe
       await send(stream, header(OK, size));
       for await (const chunk of store.stream(hash)) await send(stream, chunk as Buffer);
     }
-    await stream.close();
-  } catch (e) {
-    stream.abort(e instanceof Error ? e : new Error(String(e)));
-  }
+  });
 }
 
 /**
@@ -63,9 +60,7 @@ export async function fetchBundleOver(
   cap: number,
   expectedSize?: number,
 ): Promise<Uint8Array> {
-  await send(stream, hash);
-  await stream.close(); // our write side: the request is complete
-  const reader = new StreamReader(stream);
+  const reader = await sendRequest(stream, hash);
   const status = (await reader.exact(1, 'bundle status'))[0];
   if (status === NOT_FOUND)
     throw new P2PError('DL_ERR_P2P_BUNDLE_NOT_FOUND', `the peer does not hold bundle ${hex(hash)}`, {

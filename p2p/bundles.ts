@@ -1,12 +1,16 @@
 /**
- * Bundles as content-addressed files: `<data>/bundles/<first 2 hex>/<BLAKE3 hex>.dlb`, written to a
- * temporary name and renamed once their hash is checked, so a file under its hash name is always
- * the bundle that hashes to it.
+ * Bundles as content-addressed files, written to a temporary name and renamed once their hash is
+ * checked, so a file under its hash name is the bundle that hashes to it:
+ *
+ * - `<data>/bundles/<first 2 hex>/<BLAKE3 hex>.dlb`: bundles this node published, fsync'd (a claim
+ *   it signed must stay servable after a crash);
+ * - `<data>/bundles/cache/<BLAKE3 hex>.dlb`: bundles fetched from peers to replay, not fsync'd (a
+ *   forced flush cost more than the 10 MiB transfer itself) and emptied at every start, since a
+ *   crash may leave one torn. Any of them can be fetched again by hash.
  */
 import {
   closeSync,
   createReadStream,
-  existsSync,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -25,54 +29,81 @@ import { hex } from './wire.ts';
 
 export class BundleStore {
   readonly dir: string;
+  readonly #cache: string;
   constructor(dataDir: string) {
     this.dir = join(dataDir, 'bundles');
+    this.#cache = join(this.dir, 'cache');
+    rmSync(this.#cache, { recursive: true, force: true });
+    mkdirSync(this.#cache, { recursive: true });
     mkdirSync(join(this.dir, 'tmp'), { recursive: true });
   }
 
+  /** Where a published bundle lives. */
   path(hashHex: string): string {
     return join(this.dir, hashHex.slice(0, 2), `${hashHex}.dlb`);
   }
 
+  #cachePath(hashHex: string): string {
+    return join(this.#cache, `${hashHex}.dlb`);
+  }
+
+  /** The file holding a bundle (published or cached) and its size, if any. */
+  #find(hashHex: string): { path: string; size: number } | undefined {
+    for (const path of [this.path(hashHex), this.#cachePath(hashHex)]) {
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (st !== undefined) return { path, size: st.size };
+    }
+    return undefined;
+  }
+
   has(hashHex: string): boolean {
-    return existsSync(this.path(hashHex));
+    return this.#find(hashHex) !== undefined;
   }
 
   size(hashHex: string): number | undefined {
-    return statSync(this.path(hashHex), { throwIfNoEntry: false })?.size;
+    return this.#find(hashHex)?.size;
   }
 
   read(hashHex: string): Uint8Array {
-    return new Uint8Array(readFileSync(this.path(hashHex)));
+    const f = this.#find(hashHex);
+    if (f === undefined)
+      throw new P2PError('DL_ERR_P2P_BUNDLE_NOT_FOUND', `bundle ${hashHex} is not stored`, { field: 'bundle' });
+    return new Uint8Array(readFileSync(f.path));
   }
 
   stream(hashHex: string, highWaterMark = 256 * 1024): ReadStream {
-    return createReadStream(this.path(hashHex), { highWaterMark });
+    return createReadStream(this.#find(hashHex)?.path ?? this.path(hashHex), { highWaterMark });
   }
 
-  /** Stores bytes already in memory; returns their hash. */
+  /** Stores a bundle this node publishes (durably); returns its hash. */
   put(bytes: Uint8Array): string {
-    return this.putHashed(hex(blake3(bytes)), bytes);
+    const h = hex(blake3(bytes));
+    const st = statSync(this.path(h), { throwIfNoEntry: false });
+    if (st === undefined) this.#write(this.path(h), h, bytes, true);
+    return h;
   }
 
-  /** Stores bytes whose BLAKE3 the caller has just checked (a fetch hashes while receiving). */
+  /** Caches a fetched bundle whose BLAKE3 the caller has just checked (a fetch hashes while receiving). */
   putHashed(hashHex: string, bytes: Uint8Array): string {
-    if (!this.has(hashHex)) this.commit(hashHex, (fd) => void writeSync(fd, bytes));
+    if (!this.has(hashHex)) this.#write(this.#cachePath(hashHex), hashHex, bytes, false);
     return hashHex;
   }
 
-  /**
-   * Writes a bundle through `write` into a temporary file, then moves it under `hashHex`.
-   * The caller has checked the hash of what it wrote.
-   */
-  commit(hashHex: string, write: (fd: number) => void): void {
+  /** Writes into a temporary file, then renames it to `path`; the caller has checked the hash. */
+  #write(path: string, hashHex: string, bytes: Uint8Array, durable: boolean): void {
     const tmp = join(this.dir, 'tmp', `${hashHex}.${randomBytes(6).toString('hex')}`);
-    const fd = openSync(tmp, 'wx', 0o600);
     try {
-      write(fd);
-      fsyncSync(fd);
+      const fd = openSync(tmp, 'wx', 0o600);
+      try {
+        let at = 0;
+        while (at < bytes.length) at += writeSync(fd, bytes, at);
+        if (durable) fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      mkdirSync(join(path, '..'), { recursive: true });
+      renameSync(tmp, path);
     } catch (e) {
-      closeSync(fd);
       rmSync(tmp, { force: true });
       throw new P2PError(
         'DL_ERR_P2P_STORE',
@@ -81,8 +112,5 @@ export class BundleStore {
         { cause: e },
       );
     }
-    closeSync(fd);
-    mkdirSync(join(this.dir, hashHex.slice(0, 2)), { recursive: true });
-    renameSync(tmp, this.path(hashHex));
   }
 }

@@ -10,16 +10,18 @@ import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify, type Identify } from '@libp2p/identify';
 import { ping, type Ping } from '@libp2p/ping';
-import { gossipsub, TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub';
+import { gossipsub, TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { PeerId } from '@libp2p/interface';
+import { publicKeyToProtobuf } from '@libp2p/crypto/keys';
+import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { blake3, DocklockError } from '../index.ts';
-import { claimFieldsOf, judgeClaim } from './audit.ts';
+import { claimFieldsOf, judgeClaim, type Judgement } from './audit.ts';
 import { BUNDLE_PROTOCOL, fetchBundleOver, serveBundle } from './bundle-protocol.ts';
 import { BundleStore } from './bundles.ts';
 import type { NodeConfig } from './config.ts';
@@ -30,26 +32,39 @@ import {
   CLAIM_KIND,
   MAX_MESSAGE_BYTES,
   openEnvelope,
+  openSealed,
+  unseal,
   signClaim,
   signVerdict,
   type Claim,
   type Opened,
+  type Sealed,
 } from './messages.ts';
 import { NodeMetrics } from './metrics.ts';
+import { OrphanVerdicts } from './orphans.ts';
 import { PeerBook, PENALTY } from './peers.ts';
 import { claimState } from './quorum.ts';
 import { rankReplayers } from './rendezvous.ts';
 import { ReplayQueue } from './replay-queue.ts';
 import { ReplayPool } from './replay-pool.ts';
 import { Store, type ClaimState } from './store.ts';
+import { DIAL_TIMEOUT_MS, STREAM_LIMITS } from './stream-protocol.ts';
 import { requestSync, serveSync, SYNC_PROTOCOL } from './sync-protocol.ts';
 import { equalBytes, hex } from './wire.ts';
 
 /** The gossip topic of claims and verdicts (version in the name: another version is another network). */
 export const TOPIC = 'docklock/claims/1';
+/**
+ * The peer-exchange topic: each node announces its own signed addresses (`@libp2p/pubsub-peer-discovery`),
+ * so a node that bootstraps from one peer meets the rest. Its own topic, not the global one.
+ */
+export const PEERS_TOPIC = 'docklock/peers/1';
+/** Largest peer announcement accepted (a public key and a handful of addresses). */
+const MAX_ANNOUNCEMENT_BYTES = 2048;
 /** Claims issued further than this in the future are rejected (clock skew allowance). */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
-const MAX_ORPHANS = 4096;
+/** Verdicts held for claims not yet seen, in envelope bytes (4 MiB: hundreds of claims' worth of verdicts). */
+export const MAX_ORPHAN_BYTES = 4 * 2 ** 20;
 
 type Services = { identify: Identify; ping: Ping; pubsub: GossipSub };
 export type IngestResult = { result: 'accept' | 'ignore' } | { result: 'reject'; code: string; message: string };
@@ -72,7 +87,9 @@ export class P2PNode {
   readonly #pool: ReplayPool;
   readonly #served: Set<string> | null;
   readonly #replayed = new Set<string>();
-  readonly #orphans = new Map<string, Uint8Array[]>();
+  // This node's judgement of each claim it replayed or re-checked, by claim id. Bounded.
+  readonly #judgements = new Map<string, Promise<Judgement | null>>();
+  readonly #orphans = new OrphanVerdicts(MAX_ORPHAN_BYTES);
   readonly #timers: NodeJS.Timeout[] = [];
   #stopping = false;
   #lastBootstrap = Date.now();
@@ -123,6 +140,7 @@ export class P2PNode {
         denyInboundEncryptedConnection: (p: PeerId) => peers.banned(p.toString()),
         denyOutboundEncryptedConnection: (p: PeerId) => peers.banned(p.toString()),
       },
+      peerDiscovery: [pubsubPeerDiscovery({ interval: this.config.discovery.intervalMs, topics: [PEERS_TOPIC] })],
       services: {
         identify: identify(),
         ping: ping(),
@@ -131,10 +149,13 @@ export class P2PNode {
           allowPublishToZeroTopicPeers: true,
           ignoreDuplicatePublishError: true,
           emitSelf: false,
-          allowedTopics: [TOPIC],
+          allowedTopics: [TOPIC, PEERS_TOPIC],
           maxInboundDataLength: MAX_MESSAGE_BYTES,
           // The envelope is self-authenticating: the same envelope is the same message whoever relays it.
           msgIdFn: (m) => blake3(m.data),
+          // Copies of a message already seen are dropped before the StrictSign check (each node
+          // gets a message from several mesh peers; the check of every copy was wasted).
+          fastMsgIdFn: (m) => (m.data === undefined ? '' : hex(blake3(m.data))),
         }),
       },
     });
@@ -142,17 +163,18 @@ export class P2PNode {
     ps.topicValidators.set(TOPIC, async (peer, msg) =>
       this.#validate(peer.toString(), msg.type === 'signed', msg.data),
     );
+    ps.topicValidators.set(PEERS_TOPIC, (peer, msg) => this.#validateAnnouncement(peer.toString(), msg));
     ps.subscribe(TOPIC);
-    const limits = { maxInboundStreams: 8, maxOutboundStreams: 16 };
+    this.libp2p.addEventListener('peer:discovery', (e) => this.#discovered(e.detail.id));
     await this.libp2p.handle(
       BUNDLE_PROTOCOL,
       (stream) => serveBundle(stream, this.bundles, this.config.limits.bundleBytes),
-      limits,
+      STREAM_LIMITS,
     );
     await this.libp2p.handle(
       SYNC_PROTOCOL,
       (stream) => serveSync(stream, this.store, this.config.limits.syncItems),
-      limits,
+      STREAM_LIMITS,
     );
     this.libp2p.addEventListener('peer:connect', (e) => void this.syncFrom(e.detail).catch(() => undefined));
     this.#timers.push(setInterval(() => this.#tick(), Math.max(200, Math.min(1000, this.config.quorum.expiryMs / 10))));
@@ -206,6 +228,36 @@ export class P2PNode {
     return r.result === 'accept' ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore;
   }
 
+  /**
+   * A peer announcement must be signed by the peer it announces (anyone may relay it, nobody may
+   * speak for another peer), small, and within its sender's message budget.
+   */
+  #validateAnnouncement(from: string, msg: Message): TopicValidatorResult {
+    if (msg.type !== 'signed' || msg.data.length > MAX_ANNOUNCEMENT_BYTES) {
+      this.#penalize(from, PENALTY.invalidMessage, 'announcement');
+      return TopicValidatorResult.Reject;
+    }
+    if (!this.peers.take(from)) return TopicValidatorResult.Ignore;
+    // PBPeer field 1 (tag 0x0a) is the announced key: it must be the signer's own.
+    const key = publicKeyToProtobuf(msg.key);
+    const head = [0x0a, ...varint(key.length)];
+    const ok =
+      msg.data.length >= head.length + key.length &&
+      head.every((b, i) => msg.data[i] === b) &&
+      equalBytes(msg.data.subarray(head.length, head.length + key.length), key);
+    if (ok) return TopicValidatorResult.Accept;
+    this.#penalize(from, PENALTY.invalidMessage, 'announcement');
+    return TopicValidatorResult.Reject;
+  }
+
+  /** Dials a peer learnt through peer exchange, up to `discovery.maxPeers` connections. */
+  #discovered(peer: PeerId): void {
+    if (this.#stopping || peer.equals(this.libp2p.peerId) || this.peers.banned(peer.toString())) return;
+    if (this.libp2p.getConnections(peer).length > 0) return;
+    if (this.libp2p.getPeers().length >= this.config.discovery.maxPeers) return;
+    void this.libp2p.dial(peer, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).catch(() => undefined);
+  }
+
   #penalize(peer: string, amount: number, reason: string): void {
     this.metrics.penalties.inc({ reason });
     if (peer === 'self' || peer === this.peerId) return;
@@ -228,7 +280,14 @@ export class P2PNode {
   async ingest(env: Uint8Array, from: string): Promise<IngestResult> {
     let o: Opened;
     try {
-      o = await openEnvelope(env);
+      const sealed = unseal(env);
+      // A message already held is dropped before its signature is checked (gossip, sync and the
+      // orphan pool all deliver duplicates): same body, same id, same message.
+      if (this.#held(sealed)) {
+        this.metrics.messages.inc({ result: 'ignore', reason: 'duplicate' });
+        return { result: 'ignore' };
+      }
+      o = await openSealed(sealed);
     } catch (e) {
       const code = e instanceof DocklockError ? e.code : 'DL_ERR_P2P_MALFORMED';
       this.metrics.messages.inc({ result: 'reject', reason: code });
@@ -238,6 +297,11 @@ export class P2PNode {
     const r = o.kind === CLAIM_KIND ? await this.#ingestClaim(o, from) : await this.#ingestVerdict(o, from);
     this.metrics.messages.inc({ result: r.result, reason: r.result === 'reject' ? r.code : o.kind });
     return r;
+  }
+
+  #held(s: Sealed): boolean {
+    if (s.kind === CLAIM_KIND) return this.#claims.has(s.idHex) || this.store.has('claim', s.idHex);
+    return this.#orphans.has(s.idHex) || this.store.has('verdict', s.idHex);
   }
 
   async #ingestClaim(o: Extract<Opened, { kind: 'docklock/claim' }>, from: string): Promise<IngestResult> {
@@ -264,11 +328,7 @@ export class P2PNode {
       return { result: 'ignore' };
     if (this.#claims.size >= 4096) this.#claims.clear();
     this.#claims.set(o.idHex, o);
-    const orphans = this.#orphans.get(o.idHex);
-    if (orphans !== undefined) {
-      this.#orphans.delete(o.idHex);
-      for (const v of orphans) await this.ingest(v, 'orphan');
-    }
+    for (const v of this.#orphans.takeFor(o.idHex)) await this.ingest(v, 'orphan');
     this.#updateState(o.idHex);
     this.#maybeReplay(o.idHex, o.id, o.claim, claimer, this.config.quorum.k);
     return { result: 'accept' };
@@ -279,9 +339,8 @@ export class P2PNode {
     const claimIdHex = hex(v.claimId);
     const row = this.store.claim(claimIdHex);
     if (row === undefined) {
-      // Gossip may deliver a verdict before its claim: hold it (bounded) and do not forward it.
-      if (this.#orphans.size < MAX_ORPHANS)
-        this.#orphans.set(claimIdHex, [...(this.#orphans.get(claimIdHex) ?? []).slice(0, 63), o.envelope]);
+      // Gossip may deliver a verdict before its claim: hold it (bounded in bytes) and do not forward it.
+      this.#orphans.hold(claimIdHex, o.idHex, o.envelope);
       return { result: 'ignore' };
     }
     const c = this.#claims.get(claimIdHex) ?? (await openEnvelope(row.envelope));
@@ -300,6 +359,21 @@ export class P2PNode {
       } catch (e) {
         // An invalid proof penalises its sender (and, through gossip scoring, whoever relays it).
         return reject((e as P2PError).code, (e as Error).message, PENALTY.falseDivergence);
+      }
+      if (from !== 'self') {
+        const r = await this.#recheck(claimIdHex, c.claim, row.claimer);
+        this.metrics.rechecks.inc({ ruling: r });
+        if (r === 'busy') return { result: 'ignore' };
+        if (r === 'overruled') {
+          // The signer lied (or its engine is broken); whoever relayed it without checking shares the blame.
+          const signer = peerIdOf(v.replayer);
+          if (signer !== from) this.#penalize(signer, PENALTY.falseDivergence, 'DL_ERR_P2P_DISPUTE_INVALID');
+          return reject(
+            'DL_ERR_P2P_DISPUTE_INVALID',
+            `claim ${claimIdHex} replays to a match on this node; the ${v.divergence!.kind} divergence is false`,
+            PENALTY.falseDivergence,
+          );
+        }
       }
     }
     if (
@@ -353,28 +427,67 @@ export class P2PNode {
 
   async #replay(idHex: string, id: Uint8Array, claim: Claim, claimer: string): Promise<void> {
     if (this.#stopping || this.store.claim(idHex)?.state !== 'pending') return;
-    const end = this.metrics.replaySeconds.startTimer();
-    let bytes: Uint8Array;
-    try {
-      bytes = await this.fetchBundle(claim.bundleHash, claim.bundleSize, claimer);
-    } catch {
-      this.metrics.replays.inc({ outcome: 'no_bundle' });
-      this.#replayed.delete(idHex);
+    const j = await this.#judge(idHex, claim, claimer);
+    if (j === null) {
+      this.#replayed.delete(idHex); // no bundle yet: the fallback may try again
       return;
     }
-    const j = await judgeClaim(claim, bytes, this.#pool.replay).catch((e: unknown) => ({
-      abstain: (e as Error).message,
-    }));
-    end();
-    if ('abstain' in j) {
-      this.metrics.replays.inc({ outcome: 'abstain' });
-      return;
-    }
-    this.metrics.replays.inc({ outcome: j.outcome });
+    if ('abstain' in j) return;
     const env = await signVerdict(this.key, { ...j, issuedAt: Date.now(), claimId: id });
     await this.ingest(env, 'self');
     if (!this.#stopping) await this.libp2p.services.pubsub.publish(TOPIC, env).catch(() => undefined);
     this.metrics.published.inc({ kind: 'verdict' });
+  }
+
+  /**
+   * This node's own judgement of a claim: fetch the bundle, check the claim against it, replay.
+   * Memoised per claim (a replayer's judgement also settles the divergences others send on the
+   * same claim). null when no peer served the bundle.
+   */
+  #judge(idHex: string, claim: Claim, claimer: string): Promise<Judgement | null> {
+    const memo = this.#judgements.get(idHex);
+    if (memo !== undefined) return memo;
+    const p = (async (): Promise<Judgement | null> => {
+      const end = this.metrics.replaySeconds.startTimer();
+      let bytes: Uint8Array;
+      try {
+        bytes = await this.fetchBundle(claim.bundleHash, claim.bundleSize, claimer);
+      } catch {
+        this.metrics.replays.inc({ outcome: 'no_bundle' });
+        this.#judgements.delete(idHex);
+        return null;
+      }
+      const j = await judgeClaim(claim, bytes, this.#pool.replay).catch((e: unknown) => ({
+        abstain: (e as Error).message,
+      }));
+      end();
+      this.metrics.replays.inc({ outcome: 'abstain' in j ? 'abstain' : j.outcome });
+      return j;
+    })();
+    if (this.#judgements.size >= 1024) this.#judgements.clear();
+    this.#judgements.set(idHex, p);
+    return p;
+  }
+
+  /**
+   * Re-checks a divergence another node signed before it can dispute a claim here. Only a `bundle`
+   * divergence with the bundle in hand, or this node's own replay, shows a divergence is true: a
+   * `result` divergence is one signer's word, and a `witness` one proves only the claimed entry,
+   * not the replayed one. So the node judges the claim itself (on the replay queue, memoised), and
+   * a divergence from a claim that matches here is false. Without a verdict of its own (no peer
+   * serves the bundle, another engine version) it takes the proof as it stands: a claimer that
+   * withholds its bundle cannot expect the benefit of the doubt.
+   * @returns 'overruled' (this node's replay matches), 'upheld' or 'unchecked', or 'busy' (queue full)
+   */
+  #recheck(idHex: string, claim: Claim, claimer: string): Promise<'overruled' | 'upheld' | 'unchecked' | 'busy'> {
+    const ruling = (j: Judgement | null): 'overruled' | 'upheld' | 'unchecked' =>
+      j === null || 'abstain' in j ? 'unchecked' : j.outcome === 'match' ? 'overruled' : 'upheld';
+    const memo = this.#judgements.get(idHex);
+    if (memo !== undefined) return memo.then(ruling);
+    return new Promise((resolve) => {
+      const queued = this.#queue.push(() => this.#judge(idHex, claim, claimer).then((j) => resolve(ruling(j))));
+      if (!queued) resolve('busy');
+    });
   }
 
   /**
@@ -398,7 +511,7 @@ export class P2PNode {
       if (peer === this.peerId) continue;
       try {
         const stream = await this.libp2p.dialProtocol(peerIdFromString(peer), BUNDLE_PROTOCOL, {
-          signal: AbortSignal.timeout(30_000),
+          signal: AbortSignal.timeout(DIAL_TIMEOUT_MS),
         });
         const bytes = await fetchBundleOver(stream, hash, this.config.limits.bundleBytes, size);
         this.metrics.bundleBytes.inc(bytes.length);
@@ -417,7 +530,9 @@ export class P2PNode {
   async syncFrom(peer: PeerId): Promise<number> {
     const newest = this.store.claims(1)[0]?.issuedAt;
     const from = newest === undefined ? 0 : Math.max(0, Math.min(newest, Date.now()) - 2 * this.config.quorum.expiryMs);
-    const stream = await this.libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal: AbortSignal.timeout(30_000) });
+    const stream = await this.libp2p.dialProtocol(peer, SYNC_PROTOCOL, {
+      signal: AbortSignal.timeout(DIAL_TIMEOUT_MS),
+    });
     const n = await requestSync(
       stream,
       { from, to: Date.now() + MAX_CLOCK_SKEW_MS, limit: this.config.limits.syncItems },
@@ -436,12 +551,14 @@ export class P2PNode {
       this.#lastBootstrap = now;
       this.#dialBootstrap();
     }
-    for (const id of this.store.pendingIssuedBefore(now - this.config.quorum.expiryMs)) this.#updateState(id);
+    const expiring = this.store.pendingIssuedBefore(now - this.config.quorum.expiryMs);
+    if (expiring.length > 0) this.store.transaction(() => expiring.forEach((id) => this.#updateState(id)));
     // Fallback: a claim still pending halfway to expiry widens its replayer set to 2k, in case some of the first k are gone.
     for (const id of this.store.pendingIssuedBefore(now - this.config.quorum.expiryMs / 2)) {
       if (this.#replayed.has(id)) continue;
       const row = this.store.claim(id)!;
-      void openEnvelope(row.envelope).then((o) => {
+      const cached = this.#claims.get(id);
+      void (cached !== undefined ? Promise.resolve(cached) : openEnvelope(row.envelope)).then((o) => {
         if (o.kind === CLAIM_KIND) this.#maybeReplay(id, o.id, o.claim, row.claimer, 2 * this.config.quorum.k);
       });
     }
@@ -465,6 +582,11 @@ export class P2PNode {
     return encodeDispute(row.envelope, v.envelope, bundle);
   }
 
+  /** Envelope bytes held for verdicts whose claim has not arrived (never over {@link MAX_ORPHAN_BYTES}). */
+  get orphanBytes(): number {
+    return this.#orphans.bytes;
+  }
+
   replayLoad(): { running: number; waiting: number } {
     return { running: this.#queue.running, waiting: this.#queue.waiting };
   }
@@ -482,6 +604,13 @@ export class P2PNode {
     await this.#pool.close();
     this.store.close();
   }
+}
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  for (; n >= 0x80; n >>>= 7) out.push((n & 0x7f) | 0x80);
+  out.push(n);
+  return out;
 }
 
 /** BLAKE3 of a challenge folder's module (the `module:` of its challenge.yaml). */

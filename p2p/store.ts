@@ -114,6 +114,8 @@ export class Store {
     this.#s = {
       insertClaim: p('INSERT OR IGNORE INTO claims VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)'),
       getClaim: p('SELECT * FROM claims WHERE id = ?'),
+      hasClaim: p('SELECT 1 FROM claims WHERE id = ?'),
+      hasVerdict: p('SELECT 1 FROM verdicts WHERE id = ?'),
       setState: p('UPDATE claims SET state = ?, state_at = ?, disputed_by = COALESCE(?, disputed_by) WHERE id = ?'),
       listClaims: p('SELECT * FROM claims ORDER BY issued_at DESC, id LIMIT ?'),
       listByState: p('SELECT * FROM claims WHERE state = ? ORDER BY issued_at DESC, id LIMIT ?'),
@@ -156,6 +158,11 @@ export class Store {
   claim(id: string): ClaimRow | undefined {
     const r = this.#s.getClaim!.get(id) as Row | undefined;
     return r === undefined ? undefined : claimRow(r);
+  }
+
+  /** Whether a claim or verdict with this id is stored (a duplicate is dropped before its signature check). */
+  has(kind: 'claim' | 'verdict', id: string): boolean {
+    return (kind === 'claim' ? this.#s.hasClaim! : this.#s.hasVerdict!).get(id) !== undefined;
   }
 
   setState(id: string, state: ClaimState, at: number, disputedBy: string | null = null): void {
@@ -230,6 +237,22 @@ export class Store {
       penalties: Number(r.penalties),
       updatedAt: Number(r.updated_at),
     }));
+  }
+
+  /**
+   * Runs `fn` in one transaction: a tick that expires hundreds of claims commits once, not once a
+   * claim. Not re-entrant; `fn` must be synchronous (node:sqlite is).
+   */
+  transaction<T>(fn: () => T): T {
+    this.#db.exec('BEGIN');
+    try {
+      const out = fn();
+      this.#db.exec('COMMIT');
+      return out;
+    } catch (e) {
+      this.#db.exec('ROLLBACK');
+      throw e;
+    }
   }
 
   close(): void {
