@@ -95,7 +95,10 @@ export class EscrowBook {
   readonly #db: DatabaseSync;
   readonly #state: SqliteStateStore;
   readonly #now: () => number;
-  readonly #s: Record<'insert' | 'get' | 'list' | 'listAll' | 'decide' | 'due' | 'tokenOf' | 'rebase', StatementSync>;
+  readonly #s: Record<
+    'insert' | 'get' | 'list' | 'listAll' | 'decide' | 'due' | 'tokenOf' | 'rebase' | 'countByStatus',
+    StatementSync
+  >;
 
   constructor(db: DatabaseSync, state: SqliteStateStore, now: () => number = Date.now) {
     this.#db = db;
@@ -114,6 +117,7 @@ export class EscrowBook {
       ),
       due: p("SELECT id FROM escrows WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at, id"),
       tokenOf: p('SELECT token_hash FROM escrows WHERE id = ?'),
+      countByStatus: p('SELECT status, count(*) AS n FROM escrows GROUP BY status'),
       rebase: p(
         "UPDATE escrows SET base = ?, change = ?, write_set_hash = ?, result_hash = ?, bundle_hash = ?, attempts = attempts + 1 WHERE id = ? AND status IN ('pending', 'held')",
       ),
@@ -155,6 +159,13 @@ export class EscrowBook {
     if (r === undefined)
       throw new EscrowError('DL_ERR_ESCROW_NOT_FOUND', `no escrow has the id ${JSON.stringify(id)}`, { field: 'id' });
     return recordOf(r);
+  }
+
+  /** How many escrows are in each status. */
+  countByStatus(): Record<EscrowStatus, number> {
+    const out: Record<EscrowStatus, number> = { pending: 0, held: 0, committed: 0, reverted: 0, expired: 0 };
+    for (const r of this.#s.countByStatus.all() as Row[]) out[r.status as EscrowStatus] = Number(r.n);
+    return out;
   }
 
   list(options: { status?: EscrowStatus; limit?: number } = {}): EscrowRecord[] {

@@ -19,6 +19,7 @@ import { openEscrowDb } from './db.ts';
 import { lockDir } from './dir-lock.ts';
 import { type EntropyReading, readEntropy } from './entropy.ts';
 import { EscrowError } from './errors.ts';
+import { EscrowMetrics } from './metrics.ts';
 import { GATE_DEFAULTS, type GateDecision, type GateRules, type JurorVerdict, decide } from './gate.ts';
 import { REPUTATION_DEFAULTS, type ReputationConfig, Reputations } from './reputation.ts';
 import { SqliteStateStore, type StateRead, type StateScan, type StateWrite } from '../state/store.ts';
@@ -119,6 +120,8 @@ export class Escrow {
   readonly state: SqliteStateStore;
   readonly book: EscrowBook;
   readonly reputations: Reputations;
+  /** Prometheus metrics of this escrow (`docklock escrow serve` exposes them at /metrics). */
+  readonly metrics: EscrowMetrics;
   readonly #db: DatabaseSync;
   readonly #audit: ChainLog<EscrowAuditEvent>;
   readonly #s: Record<'addVerdict' | 'verdicts' | 'clearVerdicts' | 'putEntropy' | 'entropy', StatementSync>;
@@ -141,6 +144,7 @@ export class Escrow {
     this.state = new SqliteStateStore(db);
     this.book = new EscrowBook(db, this.state, now);
     this.reputations = new Reputations(db, config.reputation, now);
+    this.metrics = new EscrowMetrics(() => this.book.countByStatus());
     db.exec(VERDICTS_SCHEMA);
     const p = (sql: string): StatementSync => db.prepare(sql);
     this.#s = {
@@ -202,7 +206,13 @@ export class Escrow {
     const refuse = (message: string): never => {
       throw new EscrowError('DL_ERR_ESCROW_RUN', message, { field: 'bundle' });
     };
-    const v = verifyBundleBytes(run.bundle);
+    let v: ReturnType<typeof verifyBundleBytes>;
+    try {
+      v = verifyBundleBytes(run.bundle);
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      return refuse(`the bundle does not decode (${e.code ?? 'error'}: ${e.message ?? String(err)})`);
+    }
     if (!v.ok) refuse(`the bundle does not verify: ${v.problems.map((p) => p.message).join('; ')}`);
     const b = v.bundle;
     if (b.result.status !== 'exited' || b.result.exitCode !== 0)
@@ -335,6 +345,7 @@ export class Escrow {
     const d = this.gateDecision(record);
     if (d.outcome === 'wait') return d;
     const { reasons, ...decision } = d;
+    this.metrics.decisions.inc({ outcome: d.outcome });
     await this.#log({ action: 'escrow.decide', escrow: id, by: 'gate', reasons, decision });
     if (d.outcome === 'revert') await this.revert(id, { by: 'gate' }, reasons.join('; '));
     else if (d.outcome === 'hold') await this.hold(id, 'gate', reasons.join('; '));
@@ -343,7 +354,9 @@ export class Escrow {
   }
 
   async #commit(record: EscrowRecord, by: string, reason: string, reevaluate?: Reevaluate): Promise<void> {
+    const stopTimer = this.metrics.commitSeconds.startTimer();
     const out = this.book.commit(record.id, reason);
+    stopTimer();
     if (out.committed) {
       this.reputations.record(record.miner, 'committed');
       await this.#log({ action: 'escrow.commit', escrow: record.id, by, version: out.version, reasons: [reason] });
@@ -439,6 +452,7 @@ export class Escrow {
   }
 
   #log(event: EscrowAuditEvent): Promise<ChainEntry<EscrowAuditEvent>> {
+    this.metrics.events.inc({ action: event.action.slice('escrow.'.length) });
     return this.#audit.append(event);
   }
 }
