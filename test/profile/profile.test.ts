@@ -18,7 +18,8 @@ import { resultHash } from '../../runtime/result.ts';
 import { COMPONENT_DIR } from '../../scripts/build-fixtures.ts';
 import { wat } from '../engine/wat.ts';
 import { fixture, tempDir } from '../run/helpers.ts';
-import { consistent, evaluateExample, folded, manifestOf, plainRun } from './helpers.ts';
+import { close, serve } from '../challenges/helpers.ts';
+import { CHALLENGES, consistent, evaluateExample, folded, manifestOf, plainRun } from './helpers.ts';
 
 const FORMATS: ProfileFormat[] = ['svg', 'html', 'speedscope', 'pprof'];
 
@@ -130,10 +131,23 @@ describe('profiles of example challenges (bundles, offline)', () => {
       ...(await evaluateExample('primes', ['sieve.wasm'], join(dir, 'primes'))),
       ...(await evaluateExample('guess', ['good.txt'], join(dir, 'guess'))),
     ];
+    // labels fetches its ground truth over HTTP: recorded here, replayed offline once the server is gone.
+    const truth = await serve(readFileSync(join(CHALLENGES, 'labels', 'truth.txt')));
+    try {
+      evals.push(
+        ...(await evaluateExample('labels', ['good.txt'], join(dir, 'labels'), {
+          env: { TRUTH_URL: `http://${truth.host}/truth.txt` },
+          allowHosts: [truth.host],
+        })),
+      );
+    } finally {
+      await close(truth.server);
+    }
   }, 240_000);
 
-  it('each bundle’s profile totals its fuelUsed and reproduces its result hash', async () => {
-    expect(evals.length).toBe(4);
+  it('each bundle’s profile totals its fuelUsed and reproduces its result hash (labels: offline, from its recorded HTTP)', async () => {
+    expect(evals.length).toBe(5);
+    expect(evals[4]!.status).toBe('ok');
     for (const e of evals) {
       expect(e.bundle, e.submission).toBeDefined();
       const r = await profileBundle(readFileSync(e.bundle!), { name: e.submission });
