@@ -8,20 +8,10 @@
  *   forced flush cost more than the 10 MiB transfer itself) and emptied at every start, since a
  *   crash may leave one torn. Any of them can be fetched again by hash.
  */
-import {
-  closeSync,
-  createReadStream,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
+import { createReadStream, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import type { ReadStream } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { blake3 } from '../index.ts';
 import { P2PError } from './errors.ts';
@@ -75,36 +65,38 @@ export class BundleStore {
     return createReadStream(this.#find(hashHex)?.path ?? this.path(hashHex), { highWaterMark });
   }
 
-  /** Stores a bundle this node publishes (durably); returns its hash. */
-  put(bytes: Uint8Array): string {
+  /**
+   * Stores a bundle this node publishes (durably); returns its hash. Asynchronous: the fsync runs
+   * on libuv's thread pool, not on the event loop every node protocol shares.
+   */
+  async put(bytes: Uint8Array): Promise<string> {
     const h = hex(blake3(bytes));
-    const st = statSync(this.path(h), { throwIfNoEntry: false });
-    if (st === undefined) this.#write(this.path(h), h, bytes, true);
+    if (statSync(this.path(h), { throwIfNoEntry: false }) === undefined)
+      await this.#write(this.path(h), h, bytes, true);
     return h;
   }
 
   /** Caches a fetched bundle whose BLAKE3 the caller has just checked (a fetch hashes while receiving). */
-  putHashed(hashHex: string, bytes: Uint8Array): string {
-    if (!this.has(hashHex)) this.#write(this.#cachePath(hashHex), hashHex, bytes, false);
+  async putHashed(hashHex: string, bytes: Uint8Array): Promise<string> {
+    if (!this.has(hashHex)) await this.#write(this.#cachePath(hashHex), hashHex, bytes, false);
     return hashHex;
   }
 
   /** Writes into a temporary file, then renames it to `path`; the caller has checked the hash. */
-  #write(path: string, hashHex: string, bytes: Uint8Array, durable: boolean): void {
+  async #write(path: string, hashHex: string, bytes: Uint8Array, durable: boolean): Promise<void> {
     const tmp = join(this.dir, 'tmp', `${hashHex}.${randomBytes(6).toString('hex')}`);
     try {
-      const fd = openSync(tmp, 'wx', 0o600);
+      const fh = await open(tmp, 'wx', 0o600);
       try {
-        let at = 0;
-        while (at < bytes.length) at += writeSync(fd, bytes, at);
-        if (durable) fsyncSync(fd);
+        await fh.writeFile(bytes);
+        if (durable) await fh.sync();
       } finally {
-        closeSync(fd);
+        await fh.close();
       }
-      mkdirSync(join(path, '..'), { recursive: true });
-      renameSync(tmp, path);
+      await mkdir(dirname(path), { recursive: true });
+      await rename(tmp, path);
     } catch (e) {
-      rmSync(tmp, { force: true });
+      await rm(tmp, { force: true });
       throw new P2PError(
         'DL_ERR_P2P_STORE',
         `cannot write bundle ${hashHex}: ${(e as Error).message}`,
