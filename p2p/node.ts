@@ -380,20 +380,22 @@ export class P2PNode {
         }
       }
     }
-    if (
-      !this.store.addVerdict({
-        id: o.idHex,
-        claimId: claimIdHex,
-        replayer: peerIdOf(v.replayer),
-        issuedAt: v.issuedAt,
-        receivedAt: Date.now(),
-        outcome: v.outcome,
-        envelope: o.envelope,
-      })
-    )
-      return { result: 'ignore' };
-    this.#updateState(claimIdHex);
-    return { result: 'accept' };
+    const stored = {
+      id: o.idHex,
+      claimId: claimIdHex,
+      replayer: peerIdOf(v.replayer),
+      issuedAt: v.issuedAt,
+      receivedAt: Date.now(),
+      outcome: v.outcome,
+      envelope: o.envelope,
+    };
+    // The verdict and the state change it causes commit together (one WAL commit, not two).
+    const added = this.store.transaction(() => {
+      if (!this.store.addVerdict(stored)) return false;
+      this.#updateState(claimIdHex);
+      return true;
+    });
+    return { result: added ? 'accept' : 'ignore' };
   }
 
   #updateState(claimId: string): ClaimState | undefined {
