@@ -8,7 +8,7 @@
  *   3. transfer: a 10 MiB bundle over `/docklock/bundle/1` with the streaming BLAKE3 check, MiB/s;
  *      baseline in the same run: BLAKE3 of the same 10 MiB alone (hash-wasm, what the check uses)
  *
- *   BENCH_LATENCY=30 BENCH_CLAIMS=60 npm run bench:p2p
+ *   BENCH_LATENCY=30 BENCH_CLAIMS=60 npm run bench:p2p      (BENCH_TRANSFER_ONLY=1: phase 3 alone)
  *
  * BENCH_PROFILE=1 also profiles the main thread during the throughput phase (node:inspector) and
  * prints where its CPU time goes, by component, per confirmed claim.
@@ -157,8 +157,7 @@ function printProfile(
     if (k !== 'idle') console.log(`    ${(us / 1000 / claims).toFixed(2).padStart(6)} ms  ${k}`);
 }
 
-async function main(): Promise<void> {
-  console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}`);
+async function network(): Promise<void> {
   const WARM = 5;
   const all = await bundles(WARM + LATENCY_N + CLAIMS_N);
   const nodes = await cluster(5);
@@ -205,6 +204,11 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
   }
+}
+
+async function main(): Promise<void> {
+  console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}`);
+  if (process.env.BENCH_TRANSFER_ONLY !== '1') await network();
 
   // 3. transfer: the bundle protocol with its streaming hash check, against a raw libp2p stream
   // of the same 10 MiB on the same connection (baseline), and BLAKE3 alone.
@@ -254,7 +258,7 @@ async function main(): Promise<void> {
         50,
       ).toFixed(0);
     console.log(
-      `10 MiB, median of ${TRANSFERS}: /docklock/bundle/1 with the streaming hash check ${med('proto')} MiB/s; the same plus fsync'd store ${med('stored')} MiB/s; raw libp2p stream (TCP+Noise+Yamux, baseline) ${med('raw')} MiB/s; BLAKE3 alone ${med('hash')} MiB/s`,
+      `10 MiB, median of ${TRANSFERS}: /docklock/bundle/1 with the streaming hash check ${med('proto')} MiB/s; the same through the node (fetch, check, cache file) ${med('stored')} MiB/s; raw libp2p stream (TCP+Noise+Yamux, baseline) ${med('raw')} MiB/s; BLAKE3 alone ${med('hash')} MiB/s`,
     );
     console.log(`  per run proto/raw: ${rows.map((r) => (r.proto / r.raw).toFixed(2)).join(', ')}`);
   } finally {

@@ -61,7 +61,11 @@ export class BundleStore {
     return new Uint8Array(readFileSync(f.path));
   }
 
-  stream(hashHex: string, highWaterMark = 256 * 1024): ReadStream {
+  /**
+   * The bundle's bytes in 1 MiB reads: with 256 KiB reads a 10 MiB transfer spent a fifth of its
+   * time waiting for the next read (bench:p2p, 10 MiB medians ~110 → ~140 MiB/s in one process).
+   */
+  stream(hashHex: string, highWaterMark = 1024 * 1024): ReadStream {
     return createReadStream(this.#find(hashHex)?.path ?? this.path(hashHex), { highWaterMark });
   }
 

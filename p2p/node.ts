@@ -423,6 +423,8 @@ export class P2PNode {
     if (this.#served !== null && !this.#served.has(hex(claim.moduleHash))) return;
     if (this.store.claimMeta(idHex)?.state !== 'pending') return;
     if (!rankReplayers(id, this.#candidates(claimer)).slice(0, rankLimit).includes(this.peerId)) return;
+    // Bounded: forgetting a claim only allows a second replay if it is somehow still pending.
+    if (this.#replayed.size >= 100_000) this.#replayed.clear();
     this.#replayed.add(idHex);
     if (!this.#queue.push(() => this.#replay(idHex, id, claim, claimer))) {
       this.#replayed.delete(idHex);
