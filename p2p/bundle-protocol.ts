@@ -43,7 +43,9 @@ export function serveBundle(stream: Stream, store: BundleStore, cap: number): Pr
       await send(stream, header(TOO_LARGE));
     } else {
       await send(stream, header(OK, size));
-      for await (const chunk of store.stream(hash)) await send(stream, chunk as Buffer);
+      const mem = store.recent(hash);
+      if (mem !== undefined) await send(stream, mem);
+      else for await (const chunk of store.stream(hash)) await send(stream, chunk as Buffer);
     }
   });
 }

@@ -17,9 +17,18 @@ import { blake3 } from '../index.ts';
 import { P2PError } from './errors.ts';
 import { hex } from './wire.ts';
 
+/** Bundles up to this size are also kept in memory after a put, up to {@link RECENT_MAX_BYTES} in all. */
+const RECENT_MAX_BUNDLE = 1024 * 1024;
+const RECENT_MAX_BYTES = 16 * 1024 * 1024;
+
 export class BundleStore {
   readonly dir: string;
   readonly #cache: string;
+  // Small bundles just published or fetched, in memory: the k replayers of a claim all fetch its
+  // bundle from the claimer within milliseconds, and a file open/read/close per request was most of
+  // a small bundle's fetch time (bench:p2p latency trace). Bounded by bytes, oldest first.
+  readonly #recent = new Map<string, Uint8Array>();
+  #recentBytes = 0;
   constructor(dataDir: string) {
     this.dir = join(dataDir, 'bundles');
     this.#cache = join(this.dir, 'cache');
@@ -47,14 +56,32 @@ export class BundleStore {
   }
 
   has(hashHex: string): boolean {
-    return this.#find(hashHex) !== undefined;
+    return this.#recent.has(hashHex) || this.#find(hashHex) !== undefined;
   }
 
   size(hashHex: string): number | undefined {
-    return this.#find(hashHex)?.size;
+    return this.#recent.get(hashHex)?.length ?? this.#find(hashHex)?.size;
+  }
+
+  /** The bundle's bytes if it is among the recent small ones held in memory. */
+  recent(hashHex: string): Uint8Array | undefined {
+    return this.#recent.get(hashHex);
+  }
+
+  #remember(hashHex: string, bytes: Uint8Array): void {
+    if (bytes.length > RECENT_MAX_BUNDLE || this.#recent.has(hashHex)) return;
+    this.#recent.set(hashHex, bytes);
+    this.#recentBytes += bytes.length;
+    for (const [h, b] of this.#recent) {
+      if (this.#recentBytes <= RECENT_MAX_BYTES) break;
+      this.#recent.delete(h);
+      this.#recentBytes -= b.length;
+    }
   }
 
   read(hashHex: string): Uint8Array {
+    const mem = this.#recent.get(hashHex);
+    if (mem !== undefined) return mem;
     const f = this.#find(hashHex);
     if (f === undefined)
       throw new P2PError('DL_ERR_P2P_BUNDLE_NOT_FOUND', `bundle ${hashHex} is not stored`, { field: 'bundle' });
@@ -77,12 +104,14 @@ export class BundleStore {
     const h = hex(blake3(bytes));
     if (statSync(this.path(h), { throwIfNoEntry: false }) === undefined)
       await this.#write(this.path(h), h, bytes, true);
+    this.#remember(h, bytes);
     return h;
   }
 
   /** Caches a fetched bundle whose BLAKE3 the caller has just checked (a fetch hashes while receiving). */
   async putHashed(hashHex: string, bytes: Uint8Array): Promise<string> {
     if (!this.has(hashHex)) await this.#write(this.#cachePath(hashHex), hashHex, bytes, false);
+    this.#remember(hashHex, bytes);
     return hashHex;
   }
 

@@ -517,8 +517,10 @@ export class P2PNode {
     for (const peer of order) {
       if (peer === this.peerId) continue;
       try {
+        // negotiateFully false: the protocol name travels with the request (one round trip less).
         const stream = await this.libp2p.dialProtocol(peerIdFromString(peer), BUNDLE_PROTOCOL, {
           signal: AbortSignal.timeout(DIAL_TIMEOUT_MS),
+          negotiateFully: false,
         });
         const bytes = await fetchBundleOver(stream, hash, this.config.limits.bundleBytes, size);
         this.metrics.bundleBytes.inc(bytes.length);
