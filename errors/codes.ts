@@ -75,6 +75,9 @@ const traps = {
 const cage = {
   DL_ERR_CAGE_NO_ENTRY: {},
   DL_ERR_CAGE_WATCHDOG: {},
+  DL_ERR_CAGE_POOL_CLOSED: {},
+  DL_ERR_CAGE_POOL_FULL: {},
+  DL_ERR_CAGE_POOL_SIZE: {},
   DL_ERR_COMPONENT_INVALID: {},
   DL_ERR_COMPONENT_UNSUPPORTED: {},
   DL_ERR_COMPONENT_IMPORT_DENIED: {},
@@ -153,6 +156,7 @@ const cli = {
   DL_ERR_EVALUATE_CLOSED: {},
   DL_ERR_PROFILE_FORMAT: {},
   DL_ERR_PROFILE_DIVERGED: {},
+  DL_ERR_PROFILE_COMPONENT: {},
 } as const;
 
 const broker = {
@@ -229,8 +233,11 @@ const escrow = {
   DL_ERR_STATE_WRITE_SET: { httpStatus: 400 },
   DL_ERR_STATE_SCAN_LIMIT: { httpStatus: 400 },
   DL_ERR_STATE_SNAPSHOT: { httpStatus: 409 },
+  DL_ERR_STATE_CHANGE_MALFORMED: { httpStatus: 400 },
+  DL_ERR_STATE_SOURCE: { httpStatus: 400 },
   DL_ERR_ESCROW_STORE: { httpStatus: 500 },
   DL_ERR_ESCROW_CORRUPT: { httpStatus: 500 },
+  DL_ERR_ESCROW_RUN: { httpStatus: 422 },
   DL_ERR_ESCROW_NOT_FOUND: { httpStatus: 404 },
   DL_ERR_ESCROW_DECIDED: { httpStatus: 409 },
   DL_ERR_ESCROW_TOKEN: { httpStatus: 403 },

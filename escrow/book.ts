@@ -14,15 +14,16 @@
 import { randomBytes } from 'node:crypto';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { blake3, toHex } from '../index.ts';
-import { decodeChange, encodeChange, writeSetHash } from './change-codec.ts';
+import { decodeChange, encodeChange, writeSetHash } from '../state/change-codec.ts';
 import { EscrowError } from './errors.ts';
 import {
   type StateConflict,
   type StateRead,
+  type StateScan,
   type StateWrite,
   type SqliteStateStore,
   checkWrites,
-} from './state-store.ts';
+} from '../state/store.ts';
 
 export type EscrowStatus = 'pending' | 'held' | 'committed' | 'reverted' | 'expired';
 export const OPEN_STATUSES: readonly EscrowStatus[] = ['pending', 'held'];
@@ -41,6 +42,8 @@ export interface EscrowInput {
   readonly base: number;
   readonly reads: readonly StateRead[];
   readonly writes: readonly StateWrite[];
+  /** The run's ordered reads (a change that scanned conflicts with any later commit). */
+  readonly scans?: readonly StateScan[];
   readonly ttlMs: number;
 }
 
@@ -54,6 +57,7 @@ export interface EscrowRecord {
   readonly base: number;
   readonly reads: readonly StateRead[];
   readonly writes: readonly StateWrite[];
+  readonly scans: readonly StateScan[];
   readonly writeSetHash: string;
   readonly status: EscrowStatus;
   readonly createdAt: number;
@@ -213,6 +217,7 @@ export class EscrowBook {
       base: number;
       reads: readonly StateRead[];
       writes: readonly StateWrite[];
+      scans?: readonly StateScan[];
       resultHash: string;
       bundleHash?: string;
     },
@@ -247,8 +252,20 @@ export class EscrowBook {
   }
 }
 
+/** A stored change that does not decode is the store's corruption, not the caller's input. */
+function storedChange(r: Row): ReturnType<typeof decodeChange> {
+  try {
+    return decodeChange(new Uint8Array(r.change as Uint8Array));
+  } catch (err) {
+    throw new EscrowError('DL_ERR_ESCROW_CORRUPT', `escrow ${String(r.id)}: ${(err as Error).message}`, {
+      field: 'change',
+      ...((err as { where?: { offset?: number } }).where ?? {}),
+    });
+  }
+}
+
 function recordOf(r: Row): EscrowRecord {
-  const change = decodeChange(new Uint8Array(r.change as Uint8Array));
+  const change = storedChange(r);
   return {
     id: r.id as string,
     state: r.state as string,
@@ -259,6 +276,7 @@ function recordOf(r: Row): EscrowRecord {
     base: Number(r.base),
     reads: change.reads,
     writes: change.writes,
+    scans: change.scans,
     writeSetHash: r.write_set_hash as string,
     status: r.status as EscrowStatus,
     createdAt: Number(r.created_at),

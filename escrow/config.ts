@@ -47,7 +47,7 @@ export function parseEscrowConfig(text: string, baseDir: string): LoadedEscrowCo
   const doc = parseDocument(text, { schema: 'core', merge: false, uniqueKeys: true, logLevel: 'silent' });
   const problem = doc.errors[0] ?? doc.warnings[0];
   if (problem !== undefined) throw bad('(file)', `not valid YAML: ${problem.message.split('\n')[0]!}`);
-  const top = mapping(doc.toJS(), '', ['dataDir', 'ttlMs', 'maxRebases', 'gate', 'reputation']);
+  const top = mapping(doc.toJS(), '', ['dataDir', 'ttlMs', 'maxRebases', 'durability', 'gate', 'reputation']);
   const g = mapping(top.gate, 'gate', [
     'jurySize',
     'lowReputationExtra',
@@ -69,10 +69,13 @@ export function parseEscrowConfig(text: string, baseDir: string): LoadedEscrowCo
     };
   }
   if (top.dataDir !== undefined && typeof top.dataDir !== 'string') throw bad('dataDir', 'must be a path');
+  if (top.durability !== undefined && top.durability !== 'full' && top.durability !== 'process')
+    throw bad('durability', 'must be full (survives power loss) or process (survives a killed process)');
   return {
     dataDir: resolve(baseDir, (top.dataDir as string | undefined) ?? 'escrow-data'),
     ttlMs: num(top, 'ttlMs', '', d.ttlMs, 1, MAX_TTL_MS, true),
     maxRebases: num(top, 'maxRebases', '', d.maxRebases, 0, 100, true),
+    durability: (top.durability as 'full' | 'process' | undefined) ?? 'full',
     gate: {
       jurySize: num(g, 'jurySize', 'gate.', d.gate.jurySize, 1, 64, true),
       lowReputationExtra: num(g, 'lowReputationExtra', 'gate.', d.gate.lowReputationExtra, 0, 64, true),

@@ -21,7 +21,9 @@ import { type EntropyReading, readEntropy } from './entropy.ts';
 import { EscrowError } from './errors.ts';
 import { GATE_DEFAULTS, type GateDecision, type GateRules, type JurorVerdict, decide } from './gate.ts';
 import { REPUTATION_DEFAULTS, type ReputationConfig, Reputations } from './reputation.ts';
-import { SqliteStateStore, type StateRead, type StateWrite } from './state-store.ts';
+import { SqliteStateStore, type StateRead, type StateScan, type StateWrite } from '../state/store.ts';
+import { valueHash } from '../state/change-codec.ts';
+import { stateChangeOf, verifyBundleBytes } from '../runtime/api/bundle.ts';
 
 /** What the escrow writes to its audit log. */
 export interface EscrowAuditEvent {
@@ -53,6 +55,12 @@ export interface EscrowConfig {
   readonly ttlMs: number;
   /** Re-evaluations against a newer snapshot after a conflict before the escrow is held. */
   readonly maxRebases: number;
+  /**
+   * `full` (default): every acknowledged change survives power loss (SQLite synchronous=FULL, an
+   * fsync per transaction). `process`: it survives the process being killed, not the machine
+   * losing power (synchronous=NORMAL in WAL mode); several times the decisions per second.
+   */
+  readonly durability?: 'full' | 'process';
 }
 
 export const ESCROW_DEFAULTS: EscrowConfig = {
@@ -60,6 +68,7 @@ export const ESCROW_DEFAULTS: EscrowConfig = {
   reputation: REPUTATION_DEFAULTS,
   ttlMs: 3600 * 1000,
   maxRebases: 2,
+  durability: 'full',
 };
 
 /** What an evaluation produced, to be escrowed. */
@@ -73,6 +82,16 @@ export interface SpeculativeResult {
   readonly base: number;
   readonly reads: readonly StateRead[];
   readonly writes: readonly StateWrite[];
+  readonly scans?: readonly StateScan[];
+  readonly ttlMs?: number;
+}
+
+/** A recorded run to escrow: its bundle says everything else (state, snapshot, change, result). */
+export interface RecordedRun {
+  readonly bundle: Uint8Array;
+  readonly miner: string;
+  /** The submission's bytes (entropy, hash); default the bundle's `/input/submission`, else its module. */
+  readonly submission?: Uint8Array;
   readonly ttlMs?: number;
 }
 
@@ -145,7 +164,7 @@ export class Escrow {
     const unlock = lockDir(dataDir);
     let db: DatabaseSync;
     try {
-      db = openEscrowDb(dataDir);
+      db = openEscrowDb(dataDir, config.durability ?? 'full');
     } catch (err) {
       unlock();
       throw err;
@@ -172,6 +191,44 @@ export class Escrow {
     }
   }
 
+  /**
+   * Escrows a recorded run of a challenge with the `state` grant. Fails closed before anything is
+   * stored: the bundle must verify, the run must have exited 0, and every value it read must be
+   * what this store held at its snapshot (a run recorded elsewhere, or a bundle edited to claim
+   * other values, is refused).
+   * @throws {EscrowError} `DL_ERR_ESCROW_RUN` for a bundle that cannot be escrowed.
+   */
+  async escrowRun(run: RecordedRun): Promise<{ record: EscrowRecord; revertToken: string }> {
+    const refuse = (message: string): never => {
+      throw new EscrowError('DL_ERR_ESCROW_RUN', message, { field: 'bundle' });
+    };
+    const v = verifyBundleBytes(run.bundle);
+    if (!v.ok) refuse(`the bundle does not verify: ${v.problems.map((p) => p.message).join('; ')}`);
+    const b = v.bundle;
+    if (b.result.status !== 'exited' || b.result.exitCode !== 0)
+      refuse(
+        `the run ended ${b.result.status}${b.result.exitCode === null ? '' : ` with exit code ${b.result.exitCode}`}; only a run that exited 0 is escrowed`,
+      );
+    const change = stateChangeOf(b.witness);
+    if (change === null) return refuse('the run has no state change: its manifest does not grant `state`');
+    if (change.version > this.state.head(change.state))
+      refuse(`the run read version ${change.version} of "${change.state}", which this store has not reached`);
+    const mismatch = this.state.snapshotMismatch({ ...change, base: change.version }, valueHash);
+    if (mismatch !== undefined) refuse(`the run's reads are not this store's state: ${mismatch}`);
+    return this.escrow({
+      state: change.state,
+      miner: run.miner,
+      submission: run.submission ?? b.inputs.get('/input/submission') ?? b.module,
+      resultHash: toHex(b.resultHash),
+      bundle: run.bundle,
+      base: change.version,
+      reads: change.reads,
+      writes: change.writes,
+      scans: change.scans,
+      ...(run.ttlMs === undefined ? {} : { ttlMs: run.ttlMs }),
+    });
+  }
+
   /** Sequesters a result: stores its bundle, reads the submission's entropy, opens the escrow. */
   async escrow(result: SpeculativeResult): Promise<{ record: EscrowRecord; revertToken: string }> {
     let bundleHash: string | undefined;
@@ -188,6 +245,7 @@ export class Escrow {
       base: result.base,
       reads: result.reads,
       writes: result.writes,
+      ...(result.scans === undefined ? {} : { scans: result.scans }),
       ttlMs: result.ttlMs ?? this.config.ttlMs,
     };
     const opened = this.book.open(input);
@@ -292,7 +350,8 @@ export class Escrow {
       return;
     }
     const c = out.conflict;
-    const why = `${c.kind === 'read' ? 'a key it read' : 'a key it writes'} moved from version ${c.expected} to ${c.current} (key ${Buffer.from(c.key).toString('hex')})`;
+    const what = { read: 'a key it read', write: 'a key it writes', scan: 'the state it scanned' }[c.kind];
+    const why = `${what} moved from version ${c.expected} to ${c.current} (key 0x${Buffer.from(c.key).toString('hex')})`;
     await this.#log({ action: 'escrow.conflict', escrow: record.id, by, reasons: [why] });
     if (reevaluate === undefined || record.attempts >= this.config.maxRebases) {
       await this.hold(
@@ -303,7 +362,18 @@ export class Escrow {
       return;
     }
     const base = this.state.head(record.state);
-    const next = await reevaluate(record, base);
+    let next: Awaited<ReturnType<Reevaluate>>;
+    try {
+      next = await reevaluate(record, base);
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      await this.hold(
+        record.id,
+        by,
+        `${why}; re-evaluation at version ${base} failed (${e.code ?? 'error'}: ${e.message ?? String(err)}): review`,
+      );
+      return;
+    }
     let bundleHash: string | undefined;
     if (next.bundle !== undefined) {
       bundleHash = toHex(blake3(next.bundle));

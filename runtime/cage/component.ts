@@ -11,6 +11,7 @@ import { DeterministicTrap, InternalError, OutOfFuel, StackExhausted, Validation
 import { HostCalls, DivergenceStop } from '../witness/recorder.ts';
 import type { Divergence } from '../witness/recorder.ts';
 import type { RunStatus } from '../result.ts';
+import { asyncBuiltinOf } from '../component/async-scan.ts';
 import { transpileComponent } from '../component/transpile.ts';
 import { compileComponent, instantiateComponent } from '../component/instantiate.ts';
 import type { ComponentInstance } from '../component/instantiate.ts';
@@ -49,13 +50,20 @@ export async function runComponentGuest(req: GuestRunRequest, result: RunResult)
   };
   let compiled;
   try {
-    const transpiled = await transpileComponent(req.module);
+    const builtin = asyncBuiltinOf(req.module);
+    if (builtin !== undefined)
+      throw new ValidationError(
+        'DL_ERR_COMPONENT_UNSUPPORTED',
+        `the component uses the component model's async builtin "${builtin}" (WASI 0.3 streams, futures, tasks, threads); docklock runs synchronous WASI 0.2 components only, since jco schedules async tasks with Math.random`,
+        { canon: builtin },
+      );
+    const transpiled = await transpileComponent(req.module, undefined, result.moduleHash);
     for (const i of transpiled.imports) {
       const group = P2_INTERFACES[i];
       if (group === undefined)
         throw new ValidationError(
           'DL_ERR_COMPONENT_IMPORT_DENIED',
-          `the component imports "${i}", which the cage does not offer (it offers wasi:cli, wasi:io, wasi:filesystem, wasi:clocks and wasi:random; sockets and wasi:http are denied)`,
+          `the component imports "${i}", which the cage does not offer (it offers wasi:cli, wasi:io, wasi:filesystem, wasi:clocks and wasi:random; sockets and wasi:http are denied, with or without recorded networking: recorded HTTP is docklock.http_* in a core module)`,
           { import: i },
         );
       if (!grants.has(group))

@@ -30,7 +30,31 @@ const ASYNC_BUILTIN =
  * what the component may reach is checked on its WIT imports (the caller's job).
  * @throws {ValidationError} for a core module docklock rejects, or one using async builtins
  */
-export async function compileComponent(
+export function compileComponent(
+  engine: Engine,
+  transpiled: TranspiledComponent,
+  options: { memoryLimit: number; stackLimit: number },
+): Promise<CompiledComponent> {
+  // A warm run skips hashing every core module again for the engine's cache: the transpiled
+  // component is immutable and kept for the process, so its compiled cores are kept beside it.
+  let perEngine = compiledCache.get(engine);
+  if (perEngine === undefined) compiledCache.set(engine, (perEngine = new WeakMap()));
+  let byOptions = perEngine.get(transpiled);
+  if (byOptions === undefined) perEngine.set(transpiled, (byOptions = new Map()));
+  const key = `${options.memoryLimit}/${options.stackLimit}`;
+  let p = byOptions.get(key);
+  if (p === undefined) {
+    p = compileCores(engine, transpiled, options);
+    byOptions.set(key, p);
+    const map = byOptions;
+    p.catch(() => map.delete(key));
+  }
+  return p;
+}
+
+const compiledCache = new WeakMap<Engine, WeakMap<TranspiledComponent, Map<string, Promise<CompiledComponent>>>>();
+
+async function compileCores(
   engine: Engine,
   transpiled: TranspiledComponent,
   options: { memoryLimit: number; stackLimit: number },

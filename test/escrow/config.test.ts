@@ -14,6 +14,7 @@ describe('escrow.yaml', () => {
         'dataDir: /var/lib/escrow',
         'ttlMs: 60000',
         'maxRebases: 0',
+        'durability: process',
         'gate: { jurySize: 5, lowReputationExtra: 1, raiseQuorumBelow: 0.3, reviewBelow: 0.1, trustedAbove: 0.9, entropy: { baseline: 5.5, tolerance: 1.25 } }',
         'reputation: { initial: 0.6, commitGain: 0.2, revertLoss: 0.5, halfLifeHours: 24 }',
       ].join('\n'),
@@ -23,6 +24,7 @@ describe('escrow.yaml', () => {
       dataDir: '/var/lib/escrow',
       ttlMs: 60000,
       maxRebases: 0,
+      durability: 'process',
       gate: { jurySize: 5, entropy: { baseline: 5.5, tolerance: 1.25 } },
       reputation: { initial: 0.6, halfLifeMs: 24 * 3_600_000, min: 0, max: 1 },
     });
@@ -40,6 +42,7 @@ describe('escrow.yaml', () => {
     ['ttlMs: 1\nttlMs: 2', '(file)'],
     ['ttlMs: !!js/function "f"', '(file)'],
     ['dataDir: [a]', 'dataDir'],
+    ['durability: sometimes', 'durability'],
   ])('refuses %j, naming %s', (text, field) => {
     expect(() => parseEscrowConfig(text, '/x')).toThrow(
       expect.objectContaining({ code: 'DL_ERR_ESCROW_CONFIG', where: { field } }),

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openEscrowDb } from '../../escrow/db.ts';
-import { SqliteStateStore, type StateWrite } from '../../escrow/state-store.ts';
+import { SqliteStateStore, type StateWrite } from '../../state/store.ts';
 
 const enc = new TextEncoder();
 const k = (s: string): Uint8Array => enc.encode(s);
