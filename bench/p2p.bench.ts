@@ -123,7 +123,7 @@ const BUCKETS: [string, RegExp][] = [
   ['TCP sockets', /writeBuffer|writev|socket|net:|stream_base|readable|writable/],
   ['gossipsub', /gossipsub|protobuf|protons|rpc/],
   ['libp2p other', /libp2p|multiaddr|peer-store|datastore|interface/],
-  ['docklock p2p (node, messages, audit)', /\/p2p\//],
+  ['docklock p2p (node, messages, audit)', /\/p2p\/[\w-]+\.ts$/],
 ];
 
 interface ProfileNode {

@@ -4,9 +4,10 @@
  *
  * - `<data>/bundles/<first 2 hex>/<BLAKE3 hex>.dlb`: bundles this node published, fsync'd (a claim
  *   it signed must stay servable after a crash);
- * - `<data>/bundles/cache/<BLAKE3 hex>.dlb`: bundles fetched from peers to replay, not fsync'd (a
- *   forced flush cost more than the 10 MiB transfer itself) and emptied at every start, since a
- *   crash may leave one torn. Any of them can be fetched again by hash.
+ * - `<data>/bundles/cache/<BLAKE3 hex>.dlb`: bundles over 1 MiB fetched from peers to replay, not
+ *   fsync'd (a forced flush cost more than the 10 MiB transfer itself) and emptied at every start,
+ *   since a crash may leave one torn; smaller fetched bundles stay in memory only. Any of them can
+ *   be fetched again by hash.
  */
 import { createReadStream, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
@@ -108,9 +109,14 @@ export class BundleStore {
     return h;
   }
 
-  /** Caches a fetched bundle whose BLAKE3 the caller has just checked (a fetch hashes while receiving). */
+  /**
+   * Caches a fetched bundle whose BLAKE3 the caller has just checked (a fetch hashes while
+   * receiving). A small one is kept in memory only: it is replayed at once and, if evicted, fetched
+   * again by hash; four file operations per replayer were a visible share of a claim's cost.
+   */
   async putHashed(hashHex: string, bytes: Uint8Array): Promise<string> {
-    if (!this.has(hashHex)) await this.#write(this.#cachePath(hashHex), hashHex, bytes, false);
+    if (this.has(hashHex)) return hashHex;
+    if (bytes.length > RECENT_MAX_BUNDLE) await this.#write(this.#cachePath(hashHex), hashHex, bytes, false);
     this.#remember(hashHex, bytes);
     return hashHex;
   }
