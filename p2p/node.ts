@@ -206,7 +206,7 @@ export class P2PNode {
    * not checked against the bundle here: that is the replayers' job (a test's dishonest node uses this).
    */
   async publishSigned(envelope: Uint8Array, bundle: Uint8Array): Promise<string> {
-    this.bundles.put(bundle);
+    await this.bundles.put(bundle);
     const r = await this.ingest(envelope, 'self');
     if (r.result === 'reject') throw new P2PError('DL_ERR_P2P_INTERNAL', `own claim rejected: ${r.message}`);
     await this.libp2p.services.pubsub.publish(TOPIC, envelope);
@@ -277,7 +277,11 @@ export class P2PNode {
    * Checks and stores one envelope from gossip, sync or this node, and acts on it.
    * `from` is the peer that sent it ('self' for our own).
    */
-  async ingest(env: Uint8Array, from: string): Promise<IngestResult> {
+  ingest(env: Uint8Array, from: string): Promise<IngestResult> {
+    return this.#ingest(env, from, false);
+  }
+
+  async #ingest(env: Uint8Array, from: string, signedHere: boolean): Promise<IngestResult> {
     let o: Opened;
     try {
       const sealed = unseal(env);
@@ -287,7 +291,7 @@ export class P2PNode {
         this.metrics.messages.inc({ result: 'ignore', reason: 'duplicate' });
         return { result: 'ignore' };
       }
-      o = await openSealed(sealed);
+      o = await openSealed(sealed, signedHere);
     } catch (e) {
       const code = e instanceof DocklockError ? e.code : 'DL_ERR_P2P_MALFORMED';
       this.metrics.messages.inc({ result: 'reject', reason: code });
@@ -337,13 +341,13 @@ export class P2PNode {
   async #ingestVerdict(o: Extract<Opened, { kind: 'docklock/verdict' }>, from: string): Promise<IngestResult> {
     const v = o.verdict;
     const claimIdHex = hex(v.claimId);
-    const row = this.store.claim(claimIdHex);
+    const row = this.store.claimMeta(claimIdHex);
     if (row === undefined) {
       // Gossip may deliver a verdict before its claim: hold it (bounded in bytes) and do not forward it.
       this.#orphans.hold(claimIdHex, o.idHex, o.envelope);
       return { result: 'ignore' };
     }
-    const c = this.#claims.get(claimIdHex) ?? (await openEnvelope(row.envelope));
+    const c = this.#claims.get(claimIdHex) ?? (await openEnvelope(this.store.claim(claimIdHex)!.envelope));
     if (c.kind !== CLAIM_KIND) return { result: 'ignore' };
     const reject = (code: string, message: string, penalty: number): IngestResult => {
       this.#penalize(from, penalty, code);
@@ -376,26 +380,28 @@ export class P2PNode {
         }
       }
     }
-    if (
-      !this.store.addVerdict({
-        id: o.idHex,
-        claimId: claimIdHex,
-        replayer: peerIdOf(v.replayer),
-        issuedAt: v.issuedAt,
-        receivedAt: Date.now(),
-        outcome: v.outcome,
-        envelope: o.envelope,
-      })
-    )
-      return { result: 'ignore' };
-    this.#updateState(claimIdHex);
-    return { result: 'accept' };
+    const stored = {
+      id: o.idHex,
+      claimId: claimIdHex,
+      replayer: peerIdOf(v.replayer),
+      issuedAt: v.issuedAt,
+      receivedAt: Date.now(),
+      outcome: v.outcome,
+      envelope: o.envelope,
+    };
+    // The verdict and the state change it causes commit together (one WAL commit, not two).
+    const added = this.store.transaction(() => {
+      if (!this.store.addVerdict(stored)) return false;
+      this.#updateState(claimIdHex);
+      return true;
+    });
+    return { result: added ? 'accept' : 'ignore' };
   }
 
   #updateState(claimId: string): ClaimState | undefined {
-    const row = this.store.claim(claimId);
+    const row = this.store.claimMeta(claimId);
     if (row === undefined) return undefined;
-    const vs = this.store.verdictsOf(claimId);
+    const vs = this.store.verdictFacts(claimId);
     const s = claimState(row, vs, this.config.quorum.k, this.config.quorum.expiryMs, Date.now());
     if (s.state !== row.state) {
       this.store.setState(claimId, s.state, Date.now(), s.disputedBy);
@@ -415,9 +421,10 @@ export class P2PNode {
   #maybeReplay(idHex: string, id: Uint8Array, claim: Claim, claimer: string, rankLimit: number): void {
     if (this.#stopping || claimer === this.peerId || this.#replayed.has(idHex)) return;
     if (this.#served !== null && !this.#served.has(hex(claim.moduleHash))) return;
-    const row = this.store.claim(idHex);
-    if (row === undefined || row.state !== 'pending') return;
+    if (this.store.claimMeta(idHex)?.state !== 'pending') return;
     if (!rankReplayers(id, this.#candidates(claimer)).slice(0, rankLimit).includes(this.peerId)) return;
+    // Bounded: forgetting a claim only allows a second replay if it is somehow still pending.
+    if (this.#replayed.size >= 100_000) this.#replayed.clear();
     this.#replayed.add(idHex);
     if (!this.#queue.push(() => this.#replay(idHex, id, claim, claimer))) {
       this.#replayed.delete(idHex);
@@ -426,7 +433,7 @@ export class P2PNode {
   }
 
   async #replay(idHex: string, id: Uint8Array, claim: Claim, claimer: string): Promise<void> {
-    if (this.#stopping || this.store.claim(idHex)?.state !== 'pending') return;
+    if (this.#stopping || this.store.claimMeta(idHex)?.state !== 'pending') return;
     const j = await this.#judge(idHex, claim, claimer);
     if (j === null) {
       this.#replayed.delete(idHex); // no bundle yet: the fallback may try again
@@ -434,7 +441,7 @@ export class P2PNode {
     }
     if ('abstain' in j) return;
     const env = await signVerdict(this.key, { ...j, issuedAt: Date.now(), claimId: id });
-    await this.ingest(env, 'self');
+    await this.#ingest(env, 'self', true);
     if (!this.#stopping) await this.libp2p.services.pubsub.publish(TOPIC, env).catch(() => undefined);
     this.metrics.published.inc({ kind: 'verdict' });
   }
@@ -510,12 +517,14 @@ export class P2PNode {
     for (const peer of order) {
       if (peer === this.peerId) continue;
       try {
+        // negotiateFully false: the protocol name travels with the request (one round trip less).
         const stream = await this.libp2p.dialProtocol(peerIdFromString(peer), BUNDLE_PROTOCOL, {
           signal: AbortSignal.timeout(DIAL_TIMEOUT_MS),
+          negotiateFully: false,
         });
         const bytes = await fetchBundleOver(stream, hash, this.config.limits.bundleBytes, size);
         this.metrics.bundleBytes.inc(bytes.length);
-        this.bundles.putHashed(h, bytes);
+        await this.bundles.putHashed(h, bytes);
         return bytes;
       } catch (e) {
         last = e;

@@ -115,6 +115,8 @@ export class Store {
       insertClaim: p('INSERT OR IGNORE INTO claims VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)'),
       getClaim: p('SELECT * FROM claims WHERE id = ?'),
       hasClaim: p('SELECT 1 FROM claims WHERE id = ?'),
+      claimMeta: p('SELECT claimer, issued_at, state, disputed_by FROM claims WHERE id = ?'),
+      verdictFacts: p('SELECT id, replayer, issued_at, outcome FROM verdicts WHERE claim_id = ?'),
       hasVerdict: p('SELECT 1 FROM verdicts WHERE id = ?'),
       setState: p('UPDATE claims SET state = ?, state_at = ?, disputed_by = COALESCE(?, disputed_by) WHERE id = ?'),
       listClaims: p('SELECT * FROM claims ORDER BY issued_at DESC, id LIMIT ?'),
@@ -158,6 +160,29 @@ export class Store {
   claim(id: string): ClaimRow | undefined {
     const r = this.#s.getClaim!.get(id) as Row | undefined;
     return r === undefined ? undefined : claimRow(r);
+  }
+
+  /** A claim's row without its envelope (the hot path needs only these). */
+  claimMeta(id: string): Pick<ClaimRow, 'claimer' | 'issuedAt' | 'state' | 'disputedBy'> | undefined {
+    const r = this.#s.claimMeta!.get(id) as Row | undefined;
+    return r === undefined
+      ? undefined
+      : {
+          claimer: r.claimer as string,
+          issuedAt: Number(r.issued_at),
+          state: r.state as ClaimState,
+          disputedBy: (r.disputed_by as string | null) ?? null,
+        };
+  }
+
+  /** What the quorum rule reads of a claim's verdicts (no envelopes). */
+  verdictFacts(claimId: string): Pick<VerdictRow, 'id' | 'replayer' | 'issuedAt' | 'outcome'>[] {
+    return (this.#s.verdictFacts!.all(claimId) as Row[]).map((r) => ({
+      id: r.id as string,
+      replayer: r.replayer as string,
+      issuedAt: Number(r.issued_at),
+      outcome: r.outcome as 'match' | 'diverge',
+    }));
   }
 
   /** Whether a claim or verdict with this id is stored (a duplicate is dropped before its signature check). */

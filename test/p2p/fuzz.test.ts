@@ -240,7 +240,7 @@ describe('fuzzed bundle streams', () => {
   });
 
   it('survives junk requests to its own bundle protocol and still serves', async () => {
-    victim.bundles.put(bundle);
+    await victim.bundles.put(bundle);
     const client = await createLibp2p({
       privateKey: await generateKeyPair('Ed25519'),
       transports: [tcp()],
