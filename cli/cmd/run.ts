@@ -15,6 +15,7 @@ import {
 import type { ManifestOverrides } from '../../runtime/api/cage.ts';
 import {
   EXIT,
+  assertOutputRoots,
   assertWritableDir,
   assertWritableFile,
   collect,
@@ -122,7 +123,11 @@ export function registerRun(program: Command): void {
         const { manifest, baseDir } = loadManifest(f.manifest, overridesFrom(modulePath, f, trailing));
         const inputs = readManifestInputs(manifest, baseDir);
         if (f.bundle !== undefined) assertWritableFile(f.bundle, '--bundle');
-        if (f.outputDir !== undefined) assertWritableDir(f.outputDir, '--output-dir');
+        if (f.outputDir !== undefined) {
+          assertWritableDir(f.outputDir, '--output-dir');
+          const roots = [manifest.files.output, ...manifest.files.writable.map((w) => w.guest)];
+          assertOutputRoots(f.outputDir, roots, '--output-dir');
+        }
         const stdin = f.stdin !== undefined ? readInput(f.stdin, 'stdin') : defaultStdin();
         const tee = f.json
           ? undefined
