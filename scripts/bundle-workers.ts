@@ -11,7 +11,7 @@
  */
 import { build } from 'esbuild';
 import type { BuildOptions, Plugin } from 'esbuild';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { dirname, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -134,6 +134,9 @@ const common: BuildOptions = {
   logLevel: 'warning',
 };
 
+// Chunk names change with their content: drop the previous build's.
+for (const f of await readdir(`${DIST}cli`)) if (f.startsWith('program.run.chunk-')) await rm(`${DIST}cli/${f}`);
+
 await Promise.all([
   ...WORKERS.map((w) =>
     build({
@@ -146,7 +149,12 @@ await Promise.all([
   build({
     ...common,
     entryPoints: [`${DIST}cli/program.js`],
-    outfile: `${DIST}cli/program.run.bundle.js`,
+    // Split at `docklock run`'s dynamic import: `--help` reads program and commander alone, not the
+    // cage runtime. Chunks sit beside the entry, so one base serves originalImportMetaUrl.
+    outdir: `${DIST}cli`,
+    entryNames: '[name].run.bundle',
+    chunkNames: 'program.run.chunk-[hash]',
+    splitting: true,
     plugins: [originalImportMetaUrl(`${DIST}cli`), withoutNativeMsgpack, otherCommandsExternal, builtinsWithoutFacade],
   }),
 ]);
