@@ -40,10 +40,12 @@ function originalImportMetaUrl(outdir: string): Plugin {
 }
 
 /**
- * msgpackr's optional native string decoder is left out: loading it (node-gyp-build, detect-libc
- * probing the C library) costs every process and thread tens of milliseconds at start, more than
- * it ever saves on our small, mostly binary messages. msgpackr catches the failed require and
- * decodes in JavaScript, byte for byte the same.
+ * msgpackr's optional native string decoder is left out of the one-shot bundles (the CLI and the
+ * cage worker): loading it (node-gyp-build, detect-libc probing the C library) costs every process
+ * and thread tens of milliseconds at start, while it saves ~5 % of decoding a 100 000-entry witness
+ * in full (≈35 ms; bench/RESULTS.md), which `docklock run` never does. The evaluation pool's
+ * long-lived workers keep it. msgpackr catches the failed require and decodes in JavaScript, byte
+ * for byte the same.
  */
 const withoutNativeMsgpack: Plugin = {
   name: 'without-native-msgpack',
@@ -123,7 +125,7 @@ const common: BuildOptions = {
   platform: 'node',
   format: 'esm',
   target: 'node22',
-  external: ['@bytecodealliance/jco-transpile'],
+  external: ['@bytecodealliance/jco-transpile', 'msgpackr-extract'],
   // hash-wasm's `main` is a UMD file holding every algorithm (270 kB of base64 WebAssembly);
   // its ES module build lets the bundle keep BLAKE3 alone.
   alias: { 'hash-wasm': 'hash-wasm/dist/index.esm.js' },
@@ -143,7 +145,11 @@ await Promise.all([
       ...common,
       entryPoints: [`${DIST}${w}.js`],
       outfile: `${DIST}${w}.bundle.js`,
-      plugins: [originalImportMetaUrl(dirname(`${DIST}${w}`)), withoutNativeMsgpack, builtinsWithoutFacade],
+      plugins: [
+        originalImportMetaUrl(dirname(`${DIST}${w}`)),
+        ...(w === 'runtime/cage/worker' ? [withoutNativeMsgpack] : []),
+        builtinsWithoutFacade,
+      ],
     }),
   ),
   build({
