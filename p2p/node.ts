@@ -14,7 +14,6 @@ import { gossipsub, TopicValidatorResult, type GossipSub, type Message } from '@
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { PeerId } from '@libp2p/interface';
-import { publicKeyToProtobuf } from '@libp2p/crypto/keys';
 import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -42,6 +41,7 @@ import {
 } from './messages.ts';
 import { NodeMetrics } from './metrics.ts';
 import { OrphanVerdicts } from './orphans.ts';
+import { announcesItsSigner, MAX_ANNOUNCEMENT_BYTES, PEERS_TOPIC } from './peer-exchange.ts';
 import { PeerBook, PENALTY } from './peers.ts';
 import { claimState } from './quorum.ts';
 import { rankReplayers } from './rendezvous.ts';
@@ -54,13 +54,7 @@ import { equalBytes, hex } from './wire.ts';
 
 /** The gossip topic of claims and verdicts (version in the name: another version is another network). */
 export const TOPIC = 'docklock/claims/1';
-/**
- * The peer-exchange topic: each node announces its own signed addresses (`@libp2p/pubsub-peer-discovery`),
- * so a node that bootstraps from one peer meets the rest. Its own topic, not the global one.
- */
-export const PEERS_TOPIC = 'docklock/peers/1';
-/** Largest peer announcement accepted (a public key and a handful of addresses). */
-const MAX_ANNOUNCEMENT_BYTES = 2048;
+export { PEERS_TOPIC } from './peer-exchange.ts';
 /** Claims issued further than this in the future are rejected (clock skew allowance). */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 /** Verdicts held for claims not yet seen, in envelope bytes (4 MiB: hundreds of claims' worth of verdicts). */
@@ -238,14 +232,7 @@ export class P2PNode {
       return TopicValidatorResult.Reject;
     }
     if (!this.peers.take(from)) return TopicValidatorResult.Ignore;
-    // PBPeer field 1 (tag 0x0a) is the announced key: it must be the signer's own.
-    const key = publicKeyToProtobuf(msg.key);
-    const head = [0x0a, ...varint(key.length)];
-    const ok =
-      msg.data.length >= head.length + key.length &&
-      head.every((b, i) => msg.data[i] === b) &&
-      equalBytes(msg.data.subarray(head.length, head.length + key.length), key);
-    if (ok) return TopicValidatorResult.Accept;
+    if (announcesItsSigner(msg)) return TopicValidatorResult.Accept;
     this.#penalize(from, PENALTY.invalidMessage, 'announcement');
     return TopicValidatorResult.Reject;
   }
@@ -613,13 +600,6 @@ export class P2PNode {
     await this.#pool.close();
     this.store.close();
   }
-}
-
-function varint(n: number): number[] {
-  const out: number[] = [];
-  for (; n >= 0x80; n >>>= 7) out.push((n & 0x7f) | 0x80);
-  out.push(n);
-  return out;
 }
 
 /** BLAKE3 of a challenge folder's module (the `module:` of its challenge.yaml). */
