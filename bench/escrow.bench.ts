@@ -129,11 +129,11 @@ for (const durability of ['full', 'process'] as const) {
     ids.push(record.id);
   }
   // Reputations start at 0.5 (above the raised-quorum threshold): three verdicts are enough.
-  // As summonJury does: the three verdicts recorded together (their audit entries share a write),
+  // As summonJury does: the three verdicts recorded together (one transaction, one audit write),
   // then one decision (logged before it is carried out, so two fsync'd writes a decision).
   const judge = async (id: string): Promise<void> => {
     const verdicts: JurorVerdict[] = ['j1', 'j2', 'j3'].map((juror) => ({ juror, resultHash: small.hash }));
-    await Promise.all(verdicts.map((v) => e.addVerdict(id, v, { decide: false })));
+    await e.addVerdicts(id, verdicts);
     await e.decide(id);
   };
   // Escrows are judged side by side, as verdicts arrive from many jurors: the audit log's group

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { ChainLog, type ChainEntry, type ChainLogErrors } from '../audit/chain-log.ts';
 import { blake3, toHex, writeFileAtomic } from '../index.ts';
-import { EscrowBook, type EscrowInput, type EscrowRecord } from './book.ts';
+import { type CommitOutcome, EscrowBook, type EscrowInput, type EscrowRecord } from './book.ts';
 import { openEscrowDb } from './db.ts';
 import { lockDir } from './dir-lock.ts';
 import { type EntropyReading, readEntropy } from './entropy.ts';
@@ -126,6 +126,13 @@ export class Escrow {
   readonly #audit: ChainLog<EscrowAuditEvent>;
   readonly #s: Record<'addVerdict' | 'verdicts' | 'clearVerdicts' | 'putEntropy' | 'entropy', StatementSync>;
   readonly #unlock: () => void;
+  readonly #commits: {
+    id: string;
+    reason: string;
+    also: () => void;
+    resolve: (o: CommitOutcome) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
   #seq = 0;
 
   private constructor(
@@ -308,6 +315,26 @@ export class Escrow {
     return options.decide === false ? this.gateDecision(record) : this.decide(id, options.reevaluate);
   }
 
+  /**
+   * Records a jury's verdicts together: one transaction for all of them (one fsync, not one each),
+   * their audit entries in one write. The gate is not asked; `decide` does that once.
+   */
+  async addVerdicts(id: string, verdicts: readonly JurorVerdict[]): Promise<void> {
+    this.book.get(id);
+    const added: JurorVerdict[] = [];
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const v of verdicts)
+        if (this.#s.addVerdict.run(id, v.juror, v.resultHash, v.detail ?? null, this.#seq++).changes === 1)
+          added.push(v);
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw err;
+    }
+    await Promise.all(added.map((v) => this.#log({ action: 'escrow.verdict', escrow: id, by: v.juror, verdict: v })));
+  }
+
   verdicts(id: string): JurorVerdict[] {
     return (this.#s.verdicts.all(id) as { juror: string; result_hash: string | null; detail: string | null }[]).map(
       (r) => ({
@@ -355,10 +382,9 @@ export class Escrow {
 
   async #commit(record: EscrowRecord, by: string, reason: string, reevaluate?: Reevaluate): Promise<void> {
     const stopTimer = this.metrics.commitSeconds.startTimer();
-    const out = this.book.commit(record.id, reason);
+    const out = await this.#commitTogether(record.id, reason, () => this.reputations.record(record.miner, 'committed'));
     stopTimer();
     if (out.committed) {
-      this.reputations.record(record.miner, 'committed');
       await this.#log({ action: 'escrow.commit', escrow: record.id, by, version: out.version, reasons: [reason] });
       return;
     }
@@ -401,6 +427,28 @@ export class Escrow {
       version: next.base,
       resultHash: next.resultHash,
       reasons: [why],
+    });
+  }
+
+  /**
+   * Commits made in the same turn of the event loop (decisions in flight finish together) go into
+   * one SQLite transaction: one fsync for all of them, each still applied as if alone.
+   */
+  #commitTogether(id: string, reason: string, also: () => void): Promise<CommitOutcome> {
+    return new Promise((resolve, reject) => {
+      this.#commits.push({ id, reason, also, resolve, reject });
+      if (this.#commits.length === 1)
+        setImmediate(() => {
+          const batch = this.#commits.splice(0);
+          let outs: (CommitOutcome | Error)[];
+          try {
+            outs = this.book.commitAll(batch);
+          } catch (err) {
+            for (const b of batch) b.reject(err);
+            return;
+          }
+          outs.forEach((o, i) => (o instanceof Error ? batch[i]!.reject(o) : batch[i]!.resolve(o)));
+        });
     });
   }
 

@@ -28,7 +28,7 @@ export class EscrowMetrics {
     });
     this.commitSeconds = new Histogram({
       name: 'docklock_escrow_commit_seconds',
-      help: 'Time to apply a write set and record the commit (one SQLite transaction)',
+      help: 'Time from a commit being asked for to its write set applied and recorded (one SQLite transaction, shared by the commits in flight)',
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
       registers,
     });

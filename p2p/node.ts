@@ -14,14 +14,13 @@ import { gossipsub, TopicValidatorResult, type GossipSub, type Message } from '@
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { PeerId } from '@libp2p/interface';
-import { publicKeyToProtobuf } from '@libp2p/crypto/keys';
 import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { blake3, DocklockError } from '../index.ts';
-import { claimFieldsOf, judgeClaim, type Judgement } from './audit.ts';
+import { claimFieldsOf } from './audit.ts';
 import { BUNDLE_PROTOCOL, fetchBundleOver, serveBundle } from './bundle-protocol.ts';
 import { BundleStore } from './bundles.ts';
 import type { NodeConfig } from './config.ts';
@@ -40,8 +39,10 @@ import {
   type Opened,
   type Sealed,
 } from './messages.ts';
+import { Judges } from './judges.ts';
 import { NodeMetrics } from './metrics.ts';
 import { OrphanVerdicts } from './orphans.ts';
+import { announcesItsSigner, MAX_ANNOUNCEMENT_BYTES, PEERS_TOPIC } from './peer-exchange.ts';
 import { PeerBook, PENALTY } from './peers.ts';
 import { claimState } from './quorum.ts';
 import { rankReplayers } from './rendezvous.ts';
@@ -54,13 +55,7 @@ import { equalBytes, hex } from './wire.ts';
 
 /** The gossip topic of claims and verdicts (version in the name: another version is another network). */
 export const TOPIC = 'docklock/claims/1';
-/**
- * The peer-exchange topic: each node announces its own signed addresses (`@libp2p/pubsub-peer-discovery`),
- * so a node that bootstraps from one peer meets the rest. Its own topic, not the global one.
- */
-export const PEERS_TOPIC = 'docklock/peers/1';
-/** Largest peer announcement accepted (a public key and a handful of addresses). */
-const MAX_ANNOUNCEMENT_BYTES = 2048;
+export { PEERS_TOPIC } from './peer-exchange.ts';
 /** Claims issued further than this in the future are rejected (clock skew allowance). */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 /** Verdicts held for claims not yet seen, in envelope bytes (4 MiB: hundreds of claims' worth of verdicts). */
@@ -87,8 +82,7 @@ export class P2PNode {
   readonly #pool: ReplayPool;
   readonly #served: Set<string> | null;
   readonly #replayed = new Set<string>();
-  // This node's judgement of each claim it replayed or re-checked, by claim id. Bounded.
-  readonly #judgements = new Map<string, Promise<Judgement | null>>();
+  readonly #judges: Judges;
   readonly #orphans = new OrphanVerdicts(MAX_ORPHAN_BYTES);
   readonly #timers: NodeJS.Timeout[] = [];
   #stopping = false;
@@ -102,6 +96,12 @@ export class P2PNode {
     this.peers = new PeerBook(this.store, config.limits.messagesPerSecond, config.limits.burst);
     this.#queue = new ReplayQueue(config.replay.concurrency, config.replay.queue);
     this.#pool = new ReplayPool(config.replay.concurrency);
+    this.#judges = new Judges({
+      fetch: (claim, claimer) => this.fetchBundle(claim.bundleHash, claim.bundleSize, claimer),
+      replay: this.#pool.replay,
+      queue: this.#queue,
+      metrics: this.metrics,
+    });
     this.#served = config.challenges.length === 0 ? null : new Set(config.challenges.map(challengeModuleHash));
   }
 
@@ -238,14 +238,7 @@ export class P2PNode {
       return TopicValidatorResult.Reject;
     }
     if (!this.peers.take(from)) return TopicValidatorResult.Ignore;
-    // PBPeer field 1 (tag 0x0a) is the announced key: it must be the signer's own.
-    const key = publicKeyToProtobuf(msg.key);
-    const head = [0x0a, ...varint(key.length)];
-    const ok =
-      msg.data.length >= head.length + key.length &&
-      head.every((b, i) => msg.data[i] === b) &&
-      equalBytes(msg.data.subarray(head.length, head.length + key.length), key);
-    if (ok) return TopicValidatorResult.Accept;
+    if (announcesItsSigner(msg)) return TopicValidatorResult.Accept;
     this.#penalize(from, PENALTY.invalidMessage, 'announcement');
     return TopicValidatorResult.Reject;
   }
@@ -365,7 +358,7 @@ export class P2PNode {
         return reject((e as P2PError).code, (e as Error).message, PENALTY.falseDivergence);
       }
       if (from !== 'self') {
-        const r = await this.#recheck(claimIdHex, c.claim, row.claimer);
+        const r = await this.#judges.recheck(claimIdHex, c.claim, row.claimer);
         this.metrics.rechecks.inc({ ruling: r });
         if (r === 'busy') return { result: 'ignore' };
         if (r === 'overruled') {
@@ -434,7 +427,7 @@ export class P2PNode {
 
   async #replay(idHex: string, id: Uint8Array, claim: Claim, claimer: string): Promise<void> {
     if (this.#stopping || this.store.claimMeta(idHex)?.state !== 'pending') return;
-    const j = await this.#judge(idHex, claim, claimer);
+    const j = await this.#judges.judge(idHex, claim, claimer);
     if (j === null) {
       this.#replayed.delete(idHex); // no bundle yet: the fallback may try again
       return;
@@ -444,57 +437,6 @@ export class P2PNode {
     await this.#ingest(env, 'self', true);
     if (!this.#stopping) await this.libp2p.services.pubsub.publish(TOPIC, env).catch(() => undefined);
     this.metrics.published.inc({ kind: 'verdict' });
-  }
-
-  /**
-   * This node's own judgement of a claim: fetch the bundle, check the claim against it, replay.
-   * Memoised per claim (a replayer's judgement also settles the divergences others send on the
-   * same claim). null when no peer served the bundle.
-   */
-  #judge(idHex: string, claim: Claim, claimer: string): Promise<Judgement | null> {
-    const memo = this.#judgements.get(idHex);
-    if (memo !== undefined) return memo;
-    const p = (async (): Promise<Judgement | null> => {
-      const end = this.metrics.replaySeconds.startTimer();
-      let bytes: Uint8Array;
-      try {
-        bytes = await this.fetchBundle(claim.bundleHash, claim.bundleSize, claimer);
-      } catch {
-        this.metrics.replays.inc({ outcome: 'no_bundle' });
-        this.#judgements.delete(idHex);
-        return null;
-      }
-      const j = await judgeClaim(claim, bytes, this.#pool.replay).catch((e: unknown) => ({
-        abstain: (e as Error).message,
-      }));
-      end();
-      this.metrics.replays.inc({ outcome: 'abstain' in j ? 'abstain' : j.outcome });
-      return j;
-    })();
-    if (this.#judgements.size >= 1024) this.#judgements.clear();
-    this.#judgements.set(idHex, p);
-    return p;
-  }
-
-  /**
-   * Re-checks a divergence another node signed before it can dispute a claim here. Only a `bundle`
-   * divergence with the bundle in hand, or this node's own replay, shows a divergence is true: a
-   * `result` divergence is one signer's word, and a `witness` one proves only the claimed entry,
-   * not the replayed one. So the node judges the claim itself (on the replay queue, memoised), and
-   * a divergence from a claim that matches here is false. Without a verdict of its own (no peer
-   * serves the bundle, another engine version) it takes the proof as it stands: a claimer that
-   * withholds its bundle cannot expect the benefit of the doubt.
-   * @returns 'overruled' (this node's replay matches), 'upheld' or 'unchecked', or 'busy' (queue full)
-   */
-  #recheck(idHex: string, claim: Claim, claimer: string): Promise<'overruled' | 'upheld' | 'unchecked' | 'busy'> {
-    const ruling = (j: Judgement | null): 'overruled' | 'upheld' | 'unchecked' =>
-      j === null || 'abstain' in j ? 'unchecked' : j.outcome === 'match' ? 'overruled' : 'upheld';
-    const memo = this.#judgements.get(idHex);
-    if (memo !== undefined) return memo.then(ruling);
-    return new Promise((resolve) => {
-      const queued = this.#queue.push(() => this.#judge(idHex, claim, claimer).then((j) => resolve(ruling(j))));
-      if (!queued) resolve('busy');
-    });
   }
 
   /**
@@ -613,13 +555,6 @@ export class P2PNode {
     await this.#pool.close();
     this.store.close();
   }
-}
-
-function varint(n: number): number[] {
-  const out: number[] = [];
-  for (; n >= 0x80; n >>>= 7) out.push((n & 0x7f) | 0x80);
-  out.push(n);
-  return out;
 }
 
 /** BLAKE3 of a challenge folder's module (the `module:` of its challenge.yaml). */

@@ -110,41 +110,27 @@ describe.skipIf(!ready)('the packed package, installed', () => {
 
   it('keeps a leaderboard through the escrow: run with state, open, a jury of installed jurors, commit', () => {
     const lb = join(REPO, 'challenges/examples/leaderboard');
-    const run = docklock([
-      'run',
-      join(lb, 'challenge.wasm'),
-      '--manifest',
-      join(lb, 'challenge.yaml'),
-      '--input',
-      `${join(lb, 'submissions/loop.wasm')}:/input/submission`,
-      '--env',
-      'MINER=alice',
-      '--state',
-      'board',
-      '--state-db',
-      join(project, 'escrow-data/escrow.db'),
-      '--bundle',
-      'alice.dlb',
-    ]);
+    const runAlice = (stateDb: string): Ran =>
+      docklock([
+        'run',
+        join(lb, 'challenge.wasm'),
+        '--manifest',
+        join(lb, 'challenge.yaml'),
+        '--input',
+        `${join(lb, 'submissions/loop.wasm')}:/input/submission`,
+        '--env',
+        'MINER=alice',
+        '--state',
+        'board',
+        '--state-db',
+        stateDb,
+        '--bundle',
+        'alice.dlb',
+      ]);
     // No escrow database yet: a coded error, then the same run once `escrow state` has made it.
-    expect(run.stderr).toContain('DL_ERR_STATE_SOURCE');
+    expect(runAlice(join(project, 'escrow-data/escrow.db')).stderr).toContain('DL_ERR_STATE_SOURCE');
     expect(docklock(['escrow', 'state', 'board']).code).toBe(0);
-    const again = docklock([
-      'run',
-      join(lb, 'challenge.wasm'),
-      '--manifest',
-      join(lb, 'challenge.yaml'),
-      '--input',
-      `${join(lb, 'submissions/loop.wasm')}:/input/submission`,
-      '--env',
-      'MINER=alice',
-      '--state',
-      'board',
-      '--state-db',
-      'escrow-data/escrow.db',
-      '--bundle',
-      'alice.dlb',
-    ]);
+    const again = runAlice('escrow-data/escrow.db');
     expect(again.code, again.stderr).toBe(0);
     const open = docklock(['escrow', 'open', '--bundle', 'alice.dlb', '--miner', 'alice', '--json']);
     expect(open.code, open.stderr).toBe(0);
