@@ -64,7 +64,11 @@ export const CAPABILITIES: Readonly<Record<Grant, Capability>> = {
     module: 'docklock',
     names: NESTED_IMPORTS,
     create: (store, run) =>
-      createNested(store, run.wasi.level >= 1 ? (line) => run.wasi.stderr.push(utf8.encode(`${line}\n`)) : undefined),
+      createNested(
+        store,
+        run.wasi.level >= 1 ? (line) => run.wasi.stderr.push(utf8.encode(`${line}\n`)) : undefined,
+        run.wasi.level,
+      ),
   },
   state: {
     module: 'docklock',

@@ -36,7 +36,7 @@ export interface InstanceTree {
   truncated: boolean;
   /** Read the nodes: self fuel, calls, parent, function; index 0 is the root. */
   read(): TreeNodes;
-  /** A nested instance whose start function trapped bills nothing: its tree is left out. */
+  /** A nested instance whose start function trapped and was billed nothing (an old bundle's rule): left out. */
   dropped: boolean;
 }
 
@@ -246,8 +246,10 @@ class ProfiledModule extends CompiledModule {
       if (live !== undefined) {
         rec.pop();
         rec.settle(live, 0);
-        // A nested submission whose start trapped bills only an out-of-fuel budget (nested.md#N4).
-        if (live.tree.parent !== undefined && !(e instanceof OutOfFuel)) live.tree.dropped = true;
+        // A nested submission's start function is billed even when it traps (nested.md#N4); bundles
+        // recorded before that rule (startTrapBilled false) billed only an out-of-fuel start.
+        const billed = options.startTrapBilled !== false || e instanceof OutOfFuel;
+        if (live.tree.parent !== undefined && !billed) live.tree.dropped = true;
         else rec.credit(live.tree, usedOf(live));
       }
       throw e;
