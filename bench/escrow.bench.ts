@@ -129,11 +129,11 @@ for (const durability of ['full', 'process'] as const) {
     ids.push(record.id);
   }
   // Reputations start at 0.5 (above the raised-quorum threshold): three verdicts are enough.
+  // As summonJury does: the three verdicts recorded together (one transaction, one audit write),
+  // then one decision (logged before it is carried out, so two fsync'd writes a decision).
   const judge = async (id: string): Promise<void> => {
-    for (const juror of ['j1', 'j2', 'j3']) {
-      const v: JurorVerdict = { juror, resultHash: small.hash };
-      await e.addVerdict(id, v, { decide: false });
-    }
+    const verdicts: JurorVerdict[] = ['j1', 'j2', 'j3'].map((juror) => ({ juror, resultHash: small.hash }));
+    await e.addVerdicts(id, verdicts);
     await e.decide(id);
   };
   // Escrows are judged side by side, as verdicts arrive from many jurors: the audit log's group
@@ -142,7 +142,7 @@ for (const durability of ['full', 'process'] as const) {
   t = process.hrtime.bigint();
   for (let i = 0; i < ids.length; i += IN_FLIGHT) await Promise.all(ids.slice(i, i + IN_FLIGHT).map(judge));
   const gateMs = ms(process.hrtime.bigint() - t);
-  const committed = e.book.list({ status: 'committed' }).length;
+  const committed = e.book.countByStatus().committed;
   console.log(
     `   durability ${durability}, verdicts in hand, ${IN_FLIGHT} escrows in flight: ${DECISIONS} decisions (3 verdicts, decide, commit, audit) in ${gateMs.toFixed(0)} ms = ${((DECISIONS / gateMs) * 1000).toFixed(0)}/s; ${committed} committed`,
   );

@@ -156,7 +156,6 @@ const cli = {
   DL_ERR_EVALUATE_CLOSED: {},
   DL_ERR_PROFILE_FORMAT: {},
   DL_ERR_PROFILE_DIVERGED: {},
-  DL_ERR_PROFILE_COMPONENT: {},
 } as const;
 
 const broker = {
@@ -238,6 +237,9 @@ const escrow = {
   DL_ERR_ESCROW_STORE: { httpStatus: 500 },
   DL_ERR_ESCROW_CORRUPT: { httpStatus: 500 },
   DL_ERR_ESCROW_RUN: { httpStatus: 422 },
+  DL_ERR_ESCROW_API_AUTH: { httpStatus: 401 },
+  DL_ERR_ESCROW_API_FORBIDDEN: { httpStatus: 403 },
+  DL_ERR_ESCROW_API_REQUEST: { httpStatus: 400 },
   DL_ERR_ESCROW_NOT_FOUND: { httpStatus: 404 },
   DL_ERR_ESCROW_DECIDED: { httpStatus: 409 },
   DL_ERR_ESCROW_TOKEN: { httpStatus: 403 },

@@ -14,11 +14,12 @@ import { join } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { ChainLog, type ChainEntry, type ChainLogErrors } from '../audit/chain-log.ts';
 import { blake3, toHex, writeFileAtomic } from '../index.ts';
-import { EscrowBook, type EscrowInput, type EscrowRecord } from './book.ts';
+import { type CommitOutcome, EscrowBook, type EscrowInput, type EscrowRecord } from './book.ts';
 import { openEscrowDb } from './db.ts';
 import { lockDir } from './dir-lock.ts';
 import { type EntropyReading, readEntropy } from './entropy.ts';
 import { EscrowError } from './errors.ts';
+import { EscrowMetrics } from './metrics.ts';
 import { GATE_DEFAULTS, type GateDecision, type GateRules, type JurorVerdict, decide } from './gate.ts';
 import { REPUTATION_DEFAULTS, type ReputationConfig, Reputations } from './reputation.ts';
 import { SqliteStateStore, type StateRead, type StateScan, type StateWrite } from '../state/store.ts';
@@ -119,10 +120,19 @@ export class Escrow {
   readonly state: SqliteStateStore;
   readonly book: EscrowBook;
   readonly reputations: Reputations;
+  /** Prometheus metrics of this escrow (`docklock escrow serve` exposes them at /metrics). */
+  readonly metrics: EscrowMetrics;
   readonly #db: DatabaseSync;
   readonly #audit: ChainLog<EscrowAuditEvent>;
   readonly #s: Record<'addVerdict' | 'verdicts' | 'clearVerdicts' | 'putEntropy' | 'entropy', StatementSync>;
   readonly #unlock: () => void;
+  readonly #commits: {
+    id: string;
+    reason: string;
+    also: () => void;
+    resolve: (o: CommitOutcome) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
   #seq = 0;
 
   private constructor(
@@ -141,6 +151,7 @@ export class Escrow {
     this.state = new SqliteStateStore(db);
     this.book = new EscrowBook(db, this.state, now);
     this.reputations = new Reputations(db, config.reputation, now);
+    this.metrics = new EscrowMetrics(() => this.book.countByStatus());
     db.exec(VERDICTS_SCHEMA);
     const p = (sql: string): StatementSync => db.prepare(sql);
     this.#s = {
@@ -202,7 +213,13 @@ export class Escrow {
     const refuse = (message: string): never => {
       throw new EscrowError('DL_ERR_ESCROW_RUN', message, { field: 'bundle' });
     };
-    const v = verifyBundleBytes(run.bundle);
+    let v: ReturnType<typeof verifyBundleBytes>;
+    try {
+      v = verifyBundleBytes(run.bundle);
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      return refuse(`the bundle does not decode (${e.code ?? 'error'}: ${e.message ?? String(err)})`);
+    }
     if (!v.ok) refuse(`the bundle does not verify: ${v.problems.map((p) => p.message).join('; ')}`);
     const b = v.bundle;
     if (b.result.status !== 'exited' || b.result.exitCode !== 0)
@@ -298,6 +315,26 @@ export class Escrow {
     return options.decide === false ? this.gateDecision(record) : this.decide(id, options.reevaluate);
   }
 
+  /**
+   * Records a jury's verdicts together: one transaction for all of them (one fsync, not one each),
+   * their audit entries in one write. The gate is not asked; `decide` does that once.
+   */
+  async addVerdicts(id: string, verdicts: readonly JurorVerdict[]): Promise<void> {
+    this.book.get(id);
+    const added: JurorVerdict[] = [];
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const v of verdicts)
+        if (this.#s.addVerdict.run(id, v.juror, v.resultHash, v.detail ?? null, this.#seq++).changes === 1)
+          added.push(v);
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw err;
+    }
+    await Promise.all(added.map((v) => this.#log({ action: 'escrow.verdict', escrow: id, by: v.juror, verdict: v })));
+  }
+
   verdicts(id: string): JurorVerdict[] {
     return (this.#s.verdicts.all(id) as { juror: string; result_hash: string | null; detail: string | null }[]).map(
       (r) => ({
@@ -335,6 +372,7 @@ export class Escrow {
     const d = this.gateDecision(record);
     if (d.outcome === 'wait') return d;
     const { reasons, ...decision } = d;
+    this.metrics.decisions.inc({ outcome: d.outcome });
     await this.#log({ action: 'escrow.decide', escrow: id, by: 'gate', reasons, decision });
     if (d.outcome === 'revert') await this.revert(id, { by: 'gate' }, reasons.join('; '));
     else if (d.outcome === 'hold') await this.hold(id, 'gate', reasons.join('; '));
@@ -343,9 +381,10 @@ export class Escrow {
   }
 
   async #commit(record: EscrowRecord, by: string, reason: string, reevaluate?: Reevaluate): Promise<void> {
-    const out = this.book.commit(record.id, reason);
+    const stopTimer = this.metrics.commitSeconds.startTimer();
+    const out = await this.#commitTogether(record.id, reason, () => this.reputations.record(record.miner, 'committed'));
+    stopTimer();
     if (out.committed) {
-      this.reputations.record(record.miner, 'committed');
       await this.#log({ action: 'escrow.commit', escrow: record.id, by, version: out.version, reasons: [reason] });
       return;
     }
@@ -388,6 +427,28 @@ export class Escrow {
       version: next.base,
       resultHash: next.resultHash,
       reasons: [why],
+    });
+  }
+
+  /**
+   * Commits made in the same turn of the event loop (decisions in flight finish together) go into
+   * one SQLite transaction: one fsync for all of them, each still applied as if alone.
+   */
+  #commitTogether(id: string, reason: string, also: () => void): Promise<CommitOutcome> {
+    return new Promise((resolve, reject) => {
+      this.#commits.push({ id, reason, also, resolve, reject });
+      if (this.#commits.length === 1)
+        setImmediate(() => {
+          const batch = this.#commits.splice(0);
+          let outs: (CommitOutcome | Error)[];
+          try {
+            outs = this.book.commitAll(batch);
+          } catch (err) {
+            for (const b of batch) b.reject(err);
+            return;
+          }
+          outs.forEach((o, i) => (o instanceof Error ? batch[i]!.reject(o) : batch[i]!.resolve(o)));
+        });
     });
   }
 
@@ -439,6 +500,7 @@ export class Escrow {
   }
 
   #log(event: EscrowAuditEvent): Promise<ChainEntry<EscrowAuditEvent>> {
+    this.metrics.events.inc({ action: event.action.slice('escrow.'.length) });
     return this.#audit.append(event);
   }
 }

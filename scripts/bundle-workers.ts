@@ -11,7 +11,7 @@
  */
 import { build } from 'esbuild';
 import type { BuildOptions, Plugin } from 'esbuild';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { dirname, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,10 +40,12 @@ function originalImportMetaUrl(outdir: string): Plugin {
 }
 
 /**
- * msgpackr's optional native string decoder is left out: loading it (node-gyp-build, detect-libc
- * probing the C library) costs every process and thread tens of milliseconds at start, more than
- * it ever saves on our small, mostly binary messages. msgpackr catches the failed require and
- * decodes in JavaScript, byte for byte the same.
+ * msgpackr's optional native string decoder is left out of the one-shot bundles (the CLI and the
+ * cage worker): loading it (node-gyp-build, detect-libc probing the C library) costs every process
+ * and thread tens of milliseconds at start, while it saves ~5 % of decoding a 100 000-entry witness
+ * in full (≈35 ms; bench/RESULTS.md), which `docklock run` never does. The evaluation pool's
+ * long-lived workers keep it. msgpackr catches the failed require and decodes in JavaScript, byte
+ * for byte the same.
  */
 const withoutNativeMsgpack: Plugin = {
   name: 'without-native-msgpack',
@@ -123,7 +125,7 @@ const common: BuildOptions = {
   platform: 'node',
   format: 'esm',
   target: 'node22',
-  external: ['@bytecodealliance/jco-transpile'],
+  external: ['@bytecodealliance/jco-transpile', 'msgpackr-extract'],
   // hash-wasm's `main` is a UMD file holding every algorithm (270 kB of base64 WebAssembly);
   // its ES module build lets the bundle keep BLAKE3 alone.
   alias: { 'hash-wasm': 'hash-wasm/dist/index.esm.js' },
@@ -134,19 +136,31 @@ const common: BuildOptions = {
   logLevel: 'warning',
 };
 
+// Chunk names change with their content: drop the previous build's.
+for (const f of await readdir(`${DIST}cli`)) if (f.startsWith('program.run.chunk-')) await rm(`${DIST}cli/${f}`);
+
 await Promise.all([
   ...WORKERS.map((w) =>
     build({
       ...common,
       entryPoints: [`${DIST}${w}.js`],
       outfile: `${DIST}${w}.bundle.js`,
-      plugins: [originalImportMetaUrl(dirname(`${DIST}${w}`)), withoutNativeMsgpack, builtinsWithoutFacade],
+      plugins: [
+        originalImportMetaUrl(dirname(`${DIST}${w}`)),
+        ...(w === 'runtime/cage/worker' ? [withoutNativeMsgpack] : []),
+        builtinsWithoutFacade,
+      ],
     }),
   ),
   build({
     ...common,
     entryPoints: [`${DIST}cli/program.js`],
-    outfile: `${DIST}cli/program.run.bundle.js`,
+    // Split at `docklock run`'s dynamic import: `--help` reads program and commander alone, not the
+    // cage runtime. Chunks sit beside the entry, so one base serves originalImportMetaUrl.
+    outdir: `${DIST}cli`,
+    entryNames: '[name].run.bundle',
+    chunkNames: 'program.run.chunk-[hash]',
+    splitting: true,
     plugins: [originalImportMetaUrl(`${DIST}cli`), withoutNativeMsgpack, otherCommandsExternal, builtinsWithoutFacade],
   }),
 ]);

@@ -278,6 +278,40 @@ export class SqliteStateStore implements StateStore {
   }
 
   apply(change: StateChange, alsoInTransaction?: (version: number) => void): ApplyOutcome {
+    const [out] = this.applyAll([{ change, ...(alsoInTransaction === undefined ? {} : { also: alsoInTransaction }) }]);
+    if (out instanceof Error) throw out;
+    return out!;
+  }
+
+  /**
+   * Applies several changes in one transaction (one fsync for all), in order, each as if alone: a
+   * change that conflicts, or whose checks or `also` throw, is rolled back to its savepoint and
+   * the others still apply. Returns each one's outcome, or the error it failed with.
+   */
+  applyAll(items: readonly { change: StateChange; also?: (version: number) => void }[]): (ApplyOutcome | Error)[] {
+    const out: (ApplyOutcome | Error)[] = [];
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const { change, also } of items) {
+        this.#db.exec('SAVEPOINT one');
+        try {
+          out.push(this.#applyInTransaction(change, also));
+          this.#db.exec('RELEASE one');
+        } catch (err) {
+          this.#db.exec('ROLLBACK TO one');
+          this.#db.exec('RELEASE one');
+          out.push(err instanceof Error ? err : new Error(String(err)));
+        }
+      }
+      this.#db.exec('COMMIT');
+      return out;
+    } catch (err) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  #applyInTransaction(change: StateChange, also?: (version: number) => void): ApplyOutcome {
     checkWrites(change.writes, this.limits);
     for (let i = 0; i < change.reads.length; i++) checkKey(change.reads[i]!.key, this.limits, `reads[${i}].key`);
     const head = this.head(change.state);
@@ -287,22 +321,12 @@ export class SqliteStateStore implements StateStore {
         `the change was computed at version ${change.base} of "${change.state}", whose head is ${head}`,
         { field: 'base' },
       );
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
-      const conflict = this.conflictOf(change);
-      if (conflict !== undefined) {
-        this.#db.exec('ROLLBACK');
-        return { applied: false, conflict };
-      }
-      const version = this.head(change.state) + 1;
-      for (const w of change.writes) this.#put.run(change.state, w.key, version, w.value);
-      this.#setHead.run(change.state, version);
-      alsoInTransaction?.(version);
-      this.#db.exec('COMMIT');
-      return { applied: true, version };
-    } catch (err) {
-      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-      throw err;
-    }
+    const conflict = this.conflictOf(change);
+    if (conflict !== undefined) return { applied: false, conflict };
+    const version = head + 1;
+    for (const w of change.writes) this.#put.run(change.state, w.key, version, w.value);
+    this.#setHead.run(change.state, version);
+    also?.(version);
+    return { applied: true, version };
   }
 }

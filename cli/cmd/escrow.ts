@@ -20,9 +20,12 @@ interface Common {
 }
 
 async function config(f: Common): Promise<LoadedEscrowConfig> {
-  const { ESCROW_DEFAULTS, loadEscrowConfig } = await import('../../escrow/index.ts');
+  const { ESCROW_API_DEFAULTS, ESCROW_DEFAULTS, loadEscrowConfig } = await import('../../escrow/index.ts');
   const path = f.config ?? (existsSync('escrow.yaml') ? 'escrow.yaml' : undefined);
-  const loaded = path === undefined ? { ...ESCROW_DEFAULTS, dataDir: 'escrow-data' } : loadEscrowConfig(path);
+  const loaded =
+    path === undefined
+      ? { ...ESCROW_DEFAULTS, dataDir: 'escrow-data', api: ESCROW_API_DEFAULTS }
+      : loadEscrowConfig(path);
   return f.dataDir === undefined ? loaded : { ...loaded, dataDir: f.dataDir };
 }
 
@@ -280,6 +283,49 @@ export function registerEscrowCommands(program: Command): void {
         return EXIT.ok;
       }),
     ),
+  );
+
+  common(
+    escrow
+      .command('serve')
+      .description('the escrow HTTP API and /metrics (docs/escrow.md); tokens from api.tokens in escrow.yaml')
+      .option('--listen <host:port>', 'address to listen on (default api.listen, 127.0.0.1:7717)'),
+  ).action(async (f: Common & { listen?: string }) =>
+    guarded(f.json === true, async () => {
+      const c = await config(f);
+      const listen = f.listen ?? c.api.listen;
+      const m = /^(.+):(\d{1,5})$/.exec(listen);
+      if (m === null) throw usageError('--listen must be host:port', '--listen');
+      if (c.api.tokens.length === 0)
+        throw new InputError(
+          'DL_ERR_ESCROW_CONFIG',
+          'api.tokens in escrow.yaml is empty: add at least one { name, sha256, role } (printf %s TOKEN | sha256sum)',
+          { field: 'api.tokens' },
+        );
+      const { Escrow, buildEscrowApp } = await import('../../escrow/index.ts');
+      const e = await Escrow.open(c.dataDir, c);
+      const app = buildEscrowApp(e, { tokens: c.api.tokens });
+      try {
+        await app.listen({ host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) });
+      } catch (err) {
+        await e.close();
+        throw new InputError('DL_ERR_CLI_USAGE', `cannot listen on ${listen}: ${(err as Error).message}`, {
+          field: '--listen',
+        });
+      }
+      const addr = app.server.address();
+      const where = typeof addr === 'object' && addr !== null ? `${addr.address}:${addr.port}` : listen;
+      if (f.json) printJson({ listening: where, dataDir: c.dataDir });
+      else process.stderr.write(`docklock escrow: API on http://${where} (data ${c.dataDir})\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await app.close();
+      await e.close();
+      return EXIT.ok;
+    }),
   );
 
   common(escrow.command('expire').description('end pending escrows whose time to live ran out')).action(

@@ -15,6 +15,7 @@ import {
 import type { ManifestOverrides } from '../../runtime/api/cage.ts';
 import {
   EXIT,
+  assertOutputRoots,
   assertWritableDir,
   assertWritableFile,
   collect,
@@ -159,7 +160,11 @@ export function registerRun(program: Command): void {
         const inputs = readManifestInputs(manifest, baseDir);
         const state = stateSourceFrom(f, manifest.grants);
         if (f.bundle !== undefined) assertWritableFile(f.bundle, '--bundle');
-        if (f.outputDir !== undefined) assertWritableDir(f.outputDir, '--output-dir');
+        if (f.outputDir !== undefined) {
+          assertWritableDir(f.outputDir, '--output-dir');
+          const roots = [manifest.files.output, ...manifest.files.writable.map((w) => w.guest)];
+          assertOutputRoots(f.outputDir, roots, '--output-dir');
+        }
         const stdin = f.stdin !== undefined ? readInput(f.stdin, 'stdin') : defaultStdin();
         const tee = f.json
           ? undefined

@@ -23,7 +23,7 @@ import { createWasi } from './capabilities.ts';
 import { runOutcome } from './run.ts';
 import type { GuestRunOutcome, GuestRunRequest } from './run.ts';
 import type { RunResult } from '../result.ts';
-import type { SharedBudget } from '../component/budget.ts';
+import type { CrossingObserver, SharedBudget } from '../component/budget.ts';
 
 /** The export of the `wasi:cli/command` world the cage calls. */
 const RUN_EXPORT = 'wasi:cli/run';
@@ -50,7 +50,7 @@ export async function runComponentGuest(req: GuestRunRequest, result: RunResult)
   };
   let compiled;
   try {
-    const builtin = asyncBuiltinOf(req.module);
+    const builtin = asyncBuiltinOf(req.module, result.moduleHash);
     if (builtin !== undefined)
       throw new ValidationError(
         'DL_ERR_COMPONENT_UNSUPPORTED',
@@ -106,10 +106,19 @@ export async function runComponentGuest(req: GuestRunRequest, result: RunResult)
   let trap: string | null = null;
   let divergence: Divergence | null = null;
   try {
-    instance = instantiateComponent(compiled, imports, m.limits.fuel, m.limits.stack, (b) => {
-      budget = b;
-      calls.fuelMeter = b;
-    });
+    // A profiling engine watches the crossings between core instances (runtime/profile/engine.ts).
+    const observer = (engine as Partial<{ crossingObserver: CrossingObserver }>).crossingObserver;
+    instance = instantiateComponent(
+      compiled,
+      imports,
+      m.limits.fuel,
+      m.limits.stack,
+      (b) => {
+        budget = b;
+        calls.fuelMeter = b;
+      },
+      observer,
+    );
     // The glue names the export with its version (`wasi:cli/run@0.2.12`).
     const key = Object.keys(instance.exports).find((k) => k === RUN_EXPORT || k.startsWith(`${RUN_EXPORT}@`));
     const run = key === undefined ? undefined : (instance.exports[key] as { run?: () => void }).run;

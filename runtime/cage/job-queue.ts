@@ -32,6 +32,12 @@ export class JobQueue<T> {
     this.#items.push(item);
   }
 
+  /** Puts a job back at the head (a job handed to a thread that died before starting it); never refused. */
+  unshift(item: T): void {
+    if (this.#head > 0) this.#items[--this.#head] = item;
+    else this.#items.unshift(item);
+  }
+
   shift(): T | undefined {
     if (this.#head >= this.#items.length) return undefined;
     const item = this.#items[this.#head];

@@ -8,6 +8,12 @@
  * A job that outlives its watchdog, or a thread that dies, fails that job only (an infrastructure
  * error, never a result): the thread is terminated and a new one starts when a job needs it.
  * An idle thread is never terminated but asked to end by itself (worker-loop.ts says why).
+ *
+ * When every thread is busy, each is also handed the job after its current one (one deep), so
+ * it starts that job the moment it posts a result instead of waiting for this thread to wake,
+ * read the result and post the next job: with one thread that round trip cost 50–200 µs a job
+ * on a loaded machine (bench/RESULTS.md, "One worker pool"). The watchdog of a job handed ahead
+ * starts when the job before it ends; if its thread dies first, it goes back to the queue's head.
  */
 import { Worker } from 'node:worker_threads';
 import type { Transferable } from 'node:worker_threads';
@@ -69,7 +75,10 @@ interface Pending<J, R, E> {
 interface Slot<J, R, E> {
   worker: Worker | undefined;
   release: (() => void) | undefined;
+  /** The job the thread runs. */
   current: Pending<J, R, E> | undefined;
+  /** The job handed to the thread ahead, which it starts when `current` ends. */
+  next: Pending<J, R, E> | undefined;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -97,7 +106,13 @@ export class WorkerPool<J, R, E = never> {
     this.#queue = new JobQueue(options.maxQueue ?? DEFAULT_MAX_QUEUE);
     this.#closedError = options.closedError ?? ((was) => new CagePoolClosedError([was]));
     for (let i = 0; i < size; i++) {
-      const slot: Slot<J, R, E> = { worker: undefined, release: undefined, current: undefined, timer: undefined };
+      const slot: Slot<J, R, E> = {
+        worker: undefined,
+        release: undefined,
+        current: undefined,
+        next: undefined,
+        timer: undefined,
+      };
       this.#slots.push(slot);
       if (options.lazy !== true) this.#start(slot);
     }
@@ -128,7 +143,7 @@ export class WorkerPool<J, R, E = never> {
         p.options.onEvent?.(msg.event);
         return;
       }
-      this.#settle(slot);
+      this.#advance(slot);
       if ('ok' in msg) p.resolve(msg.ok);
       else p.reject(errorFromWire(msg.error));
       this.#pump(slot);
@@ -136,8 +151,7 @@ export class WorkerPool<J, R, E = never> {
     const lost = (why: Error): void => {
       if (slot.worker !== worker) return;
       const p = slot.current;
-      this.#settle(slot);
-      this.#drop(slot);
+      this.#fail(slot);
       p?.reject(why);
       this.#pump(slot);
     };
@@ -148,10 +162,34 @@ export class WorkerPool<J, R, E = never> {
     return worker;
   }
 
-  #settle(slot: Slot<J, R, E>): void {
+  /** The current job ended: the job handed ahead (if any) is now running, under its own watchdog. */
+  #advance(slot: Slot<J, R, E>): void {
     if (slot.timer !== undefined) clearTimeout(slot.timer);
     slot.timer = undefined;
+    const n = slot.next;
+    slot.current = n;
+    slot.next = undefined;
+    if (n !== undefined) this.#watch(slot, n);
+  }
+
+  /** The slot's thread is lost with its current job: the job handed ahead goes back to the queue. */
+  #fail(slot: Slot<J, R, E>): void {
+    if (slot.timer !== undefined) clearTimeout(slot.timer);
+    slot.timer = undefined;
+    if (slot.next !== undefined) this.#queue.unshift(slot.next);
     slot.current = undefined;
+    slot.next = undefined;
+    this.#drop(slot);
+  }
+
+  #watch(slot: Slot<J, R, E>, p: Pending<J, R, E>): void {
+    const ms = p.options.watchdogMs;
+    slot.timer = setTimeout(() => {
+      if (slot.current !== p) return;
+      this.#fail(slot);
+      p.reject(new WatchdogError([p.options.what, ms]));
+      this.#pump(slot);
+    }, ms);
   }
 
   /** Forgets a slot's thread, terminating it (it is running a job, or already gone). */
@@ -163,20 +201,25 @@ export class WorkerPool<J, R, E = never> {
     if (w !== undefined) void w.terminate();
   }
 
+  /** Gives the slot's thread a job to run if it has none, and one to run next if jobs wait. */
   #pump(slot: Slot<J, R, E>): void {
-    if (slot.current !== undefined || this.#closed) return;
-    const p = this.#queue.shift();
-    if (p === undefined) return;
+    if (this.#closed) return;
+    if (slot.current === undefined) {
+      const p = this.#queue.shift();
+      if (p === undefined) return;
+      slot.current = p;
+      this.#post(slot, p);
+      this.#watch(slot, p);
+    }
+    if (slot.next === undefined && this.#queue.length > 0) {
+      const n = this.#queue.shift()!;
+      slot.next = n;
+      this.#post(slot, n);
+    }
+  }
+
+  #post(slot: Slot<J, R, E>, p: Pending<J, R, E>): void {
     const worker = slot.worker ?? this.#start(slot);
-    slot.current = p;
-    const ms = p.options.watchdogMs;
-    slot.timer = setTimeout(() => {
-      if (slot.current !== p) return;
-      this.#settle(slot);
-      this.#drop(slot);
-      p.reject(new WatchdogError([p.options.what, ms]));
-      this.#pump(slot);
-    }, ms);
     worker.postMessage({ id: p.id, job: p.job } satisfies JobMessage<J>, p.options.transfer);
   }
 
@@ -189,8 +232,14 @@ export class WorkerPool<J, R, E = never> {
     if (this.#closed) return Promise.reject(this.#closedError('is'));
     return new Promise<R>((resolve, reject) => {
       this.#queue.push({ id: this.#nextId++, job, options, resolve, reject });
+      // An idle thread first; else a busy one without a job handed ahead.
       for (const s of this.#slots)
         if (s.current === undefined) {
+          this.#pump(s);
+          return;
+        }
+      for (const s of this.#slots)
+        if (s.next === undefined) {
           this.#pump(s);
           return;
         }
@@ -208,8 +257,13 @@ export class WorkerPool<J, R, E = never> {
     await Promise.all(
       this.#slots.map(async (s) => {
         const p = s.current;
+        const n = s.next;
         const w = s.worker;
-        this.#settle(s);
+        if (s.timer !== undefined) clearTimeout(s.timer);
+        s.timer = undefined;
+        s.current = undefined;
+        s.next = undefined;
+        n?.reject(this.#closedError('was'));
         if (w === undefined) return;
         if (p !== undefined) {
           p.reject(this.#closedError('was'));

@@ -10,6 +10,7 @@
  * an async or thread builtin (task.return, waitable-set.*, stream.*, future.*, subtask.*,
  * context.*, yield, backpressure.set, error-context.*, thread.*), named in the message when known.
  */
+import { toHex } from '../hash.ts';
 import { Reader } from '../instrument/bytes.ts';
 
 const SECTION_COMPONENT = 4;
@@ -51,16 +52,29 @@ const BUILTIN: Record<number, string> = {
   0x23: 'waitable.join',
 };
 
+/** Scans already made in this process, by the component's BLAKE3 (hex): a warm run skips the scan. */
+const scanned = new Map<string, string | undefined>();
+const SCANNED_MAX = 256;
+
 /**
  * The first async or thread builtin the component defines, as `canon <name>`, or undefined when it
  * uses none. A binary this scan cannot follow returns undefined: jco's own parse rejects it next.
+ * @param hash the component's BLAKE3, when known: the answer is then remembered
  */
-export function asyncBuiltinOf(component: Uint8Array): string | undefined {
+export function asyncBuiltinOf(component: Uint8Array, hash?: Uint8Array): string | undefined {
+  const key = hash === undefined ? undefined : toHex(hash);
+  if (key !== undefined && scanned.has(key)) return scanned.get(key);
+  let found: string | undefined;
   try {
-    return scan(component, 0, component.length);
+    found = scan(component, 0, component.length);
   } catch {
-    return undefined;
+    found = undefined;
   }
+  if (key !== undefined) {
+    if (scanned.size >= SCANNED_MAX) scanned.clear();
+    scanned.set(key, found);
+  }
+  return found;
 }
 
 function scan(b: Uint8Array, start: number, end: number): string | undefined {

@@ -8,6 +8,7 @@ import type { CompiledModule } from '../compiled-module.ts';
 import type { Engine } from '../engine.ts';
 import { InternalError, ValidationError } from '../errors.ts';
 import { SharedBudget } from './budget.ts';
+import type { CrossingObserver } from './budget.ts';
 import type { TranspiledComponent } from './transpile.ts';
 
 /** A component with its core modules compiled. */
@@ -87,6 +88,7 @@ export interface ComponentInstance {
 /**
  * Instantiates the component with `imports` (interface name → host object) and a fuel budget.
  * `beforeCores` runs once the budget exists, before any core instance does (the witness needs it).
+ * `observer` is told of every crossing (the profiler's).
  */
 export function instantiateComponent(
   c: CompiledComponent,
@@ -94,8 +96,9 @@ export function instantiateComponent(
   fuel: bigint,
   stackLimit: number,
   beforeCores: (budget: SharedBudget) => void,
+  observer?: CrossingObserver,
 ): ComponentInstance {
-  const budget = new SharedBudget(fuel, stackLimit);
+  const budget = new SharedBudget(fuel, stackLimit, observer);
   beforeCores(budget);
   const byModule = new Map<WebAssembly.Module, CompiledModule>();
   for (const m of c.cores.values()) byModule.set(m.module, m);
@@ -113,7 +116,7 @@ export function instantiateComponent(
     const compiled = byModule.get(module);
     if (compiled === undefined)
       throw new InternalError('the component glue instantiated a module docklock did not compile');
-    const exports = budget.adopt(new WebAssembly.Instance(module, coreImports ?? {}));
+    const exports = budget.adopt(new WebAssembly.Instance(module, coreImports ?? {}), module);
     const mem = exports.memory;
     if (memory === undefined && mem instanceof WebAssembly.Memory) {
       memory = mem;

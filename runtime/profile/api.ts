@@ -4,7 +4,6 @@
  */
 import { basename } from 'node:path';
 import { decodeBundle } from '../bundle.ts';
-import { isComponent } from '../component/detect.ts';
 import { InputError, InternalError } from '../errors.ts';
 import { bytesEqual, toHex } from '../hash.ts';
 import { DEFAULT_COST_TABLE } from '../instrument/cost-table.ts';
@@ -29,7 +28,7 @@ export interface ProfileReport {
  * Re-executes a bundle offline with profiling and returns the profile of the recorded run.
  * @param options.name the profile root's label (default `bundle`)
  * @throws {InputError} `DL_ERR_BUNDLE_*` for an unusable bundle, `DL_ERR_PROFILE_DIVERGED` when
- *   the replay does not reproduce the bundle's result, `DL_ERR_PROFILE_COMPONENT` for a component
+ *   the replay does not reproduce the bundle's result
  */
 export async function profileBundle(bytes: Uint8Array, options: { name?: string } = {}): Promise<ProfileReport> {
   const b = decodeBundle(bytes, { lazyWitness: true });
@@ -43,7 +42,6 @@ export async function profileBundle(bytes: Uint8Array, options: { name?: string 
       { field: 'result.instrumenterVersion' },
     );
   }
-  refuseComponent(b.module);
   const out = await profileInWorker({
     request: {
       manifest: b.manifest,
@@ -79,19 +77,8 @@ export async function profileModule(
   request: Omit<RunRequest, 'mode' | 'witness'>,
   options: { name?: string } = {},
 ): Promise<ProfileReport> {
-  refuseComponent(request.module);
   const out = await profileInWorker({ request: { ...request, mode: 'record' }, name: options.name ?? 'module' });
   return checked(out.profile, out.result, resultHash(out.result));
-}
-
-/** Components are refused with a coded error rather than profiled wrong (docs/profile.md). */
-function refuseComponent(module: Uint8Array): void {
-  if (isComponent(module))
-    throw new InputError(
-      'DL_ERR_PROFILE_COMPONENT',
-      'this is a WebAssembly component: fuel profiles cover core modules only so far; profile the program built as a core module (preview1)',
-      { field: 'module' },
-    );
 }
 
 function checked(profile: Profile, result: RunResult, hash: Uint8Array): ProfileReport {

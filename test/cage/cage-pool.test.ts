@@ -10,6 +10,7 @@ import type { RunOutcome } from '../../runtime/cage/run.ts';
 import { parseManifest } from '../../runtime/manifest/parse.ts';
 import { resultHash } from '../../runtime/result.ts';
 import { fixture } from '../run/helpers.ts';
+import { wat } from '../engine/wat.ts';
 
 const pool = new CagePool({ size: 1 });
 afterAll(() => pool.close());
@@ -69,6 +70,30 @@ describe('the cage pool', () => {
     expect(hex(resultHash(replay.result))).toBe(hex(resultHash(rec.result)));
     const again = await pool.run(request('rand_clock', 9));
     expect(summary(again)).toEqual(summary(rec));
+  });
+
+  it('a job over its watchdog fails alone: the jobs queued behind it (one handed ahead) run on a new thread', async () => {
+    const p = new CagePool({ size: 1 });
+    try {
+      const endless = {
+        ...request('hello', 1),
+        manifest: parseManifest({
+          apiVersion: 'docklock/v1',
+          kind: 'Cage',
+          module: 'm.wasm',
+          limits: { fuel: '9000000000000000000', wallClockMs: 300 },
+        }),
+        module: wat('(module (func (export "_start") (loop $l (br $l))))'),
+      };
+      const first = p.run(endless);
+      const behind = [p.run(request('rand_clock', 5)), p.run(request('hello', 6))];
+      await expect(first).rejects.toMatchObject({ code: 'DL_ERR_CAGE_WATCHDOG' });
+      const fresh = await Promise.all([runCage(request('rand_clock', 5)), runCage(request('hello', 6))]);
+      const got = await Promise.all(behind);
+      expect(got.map(summary)).toEqual(fresh.map(summary));
+    } finally {
+      await p.close();
+    }
   });
 
   it('refuses jobs once closed, with a coded error', async () => {

@@ -65,6 +65,10 @@ describe('CLI start-up', () => {
 /** The built command (`npm run build`; CI's `npm ci` runs it): what `npm link` and the package run. */
 const BUILT = join(ROOT, 'dist', 'cli', 'main.js');
 
+/** The distinct files loaded, chunks of the run bundle (content-hashed names) as one pattern. */
+const bundled = (urls: readonly string[]): string[] =>
+  [...new Set(urls.map((u) => u.replace(/program\.run\.chunk-[A-Z0-9]+\.js$/, 'program.run.chunk-*')))].sort();
+
 describe('CLI start-up, built package', () => {
   const built = (): void => {
     if (!existsSync(join(ROOT, 'dist', 'cli', 'program.run.bundle.js')))
@@ -75,10 +79,12 @@ describe('CLI start-up, built package', () => {
     built();
     const { code, stdout, urls } = loadedBy(['run', fixturePath('hello'), '--json'], BUILT);
     expect(code).toBe(0);
-    // No resolution of the ~200 modules and packages behind it: one file on the main thread, one in the worker.
-    expect([...new Set(urls)].sort()).toEqual([
+    // No resolution of the ~200 modules and packages behind it: the bundle and its chunks on the
+    // main thread, one file in the worker.
+    expect(bundled(urls)).toEqual([
       '/dist/cli/main.js',
       '/dist/cli/program.run.bundle.js',
+      '/dist/cli/program.run.chunk-*',
       '/dist/runtime/cage/worker.bundle.js',
     ]);
     const fromSources = JSON.parse(loadedBy(['run', fixturePath('hello'), '--json']).stdout) as { resultHash: string };
@@ -90,7 +96,11 @@ describe('CLI start-up, built package', () => {
     const help = loadedBy(['--help'], BUILT);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('broker');
-    expect([...new Set(help.urls)].sort()).toEqual(['/dist/cli/main.js', '/dist/cli/program.run.bundle.js']);
+    expect(bundled(help.urls)).toEqual([
+      '/dist/cli/main.js',
+      '/dist/cli/program.run.bundle.js',
+      '/dist/cli/program.run.chunk-*',
+    ]);
     // A command outside the bundle: its DocklockError must still be recognised (coded line, exit 2, no stack).
     const r = spawnSync(process.execPath, [BUILT, 'verify', join(tempDir(), 'missing.dlb')], { encoding: 'utf8' });
     expect(r.status).toBe(2);

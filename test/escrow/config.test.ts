@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parseEscrowConfig } from '../../escrow/config.ts';
+import { ESCROW_API_DEFAULTS, parseEscrowConfig } from '../../escrow/config.ts';
 import { ESCROW_DEFAULTS } from '../../escrow/escrow.ts';
 
 describe('escrow.yaml', () => {
   it('gives the defaults for an empty file and resolves dataDir against the file', () => {
     const c = parseEscrowConfig('', '/etc/docklock');
-    expect(c).toEqual({ ...ESCROW_DEFAULTS, dataDir: '/etc/docklock/escrow-data' });
+    expect(c).toEqual({ ...ESCROW_DEFAULTS, dataDir: '/etc/docklock/escrow-data', api: ESCROW_API_DEFAULTS });
   });
 
   it('reads every field', () => {
@@ -43,6 +43,9 @@ describe('escrow.yaml', () => {
     ['ttlMs: !!js/function "f"', '(file)'],
     ['dataDir: [a]', 'dataDir'],
     ['durability: sometimes', 'durability'],
+    ['api: { listen: nowhere }', 'api.listen'],
+    ['api: { tokens: [{ name: a, sha256: secret, role: operator }] }', 'api.tokens.0.sha256'],
+    ['api: { tokens: [{ name: a, sha256: "' + '0'.repeat(64) + '", role: root }] }', 'api.tokens.0.role'],
   ])('refuses %j, naming %s', (text, field) => {
     expect(() => parseEscrowConfig(text, '/x')).toThrow(
       expect.objectContaining({ code: 'DL_ERR_ESCROW_CONFIG', where: { field } }),

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { runGuest } from '../../runtime/cage/run.ts';
 import type { GuestRunOutcome } from '../../runtime/cage/run.ts';
 import { evaluateSubmissions, loadChallenge } from '../../runtime/api/evaluate.ts';
-import type { Evaluation } from '../../runtime/api/evaluate.ts';
+import type { Evaluation, LoadChallengeOptions } from '../../runtime/api/evaluate.ts';
 import { parseManifest } from '../../runtime/manifest/parse.ts';
 import type { CageManifest } from '../../runtime/manifest/parse.ts';
 import type { ProfileNode } from '../../runtime/api/profile.ts';
@@ -24,8 +24,13 @@ export function plainRun(module: Uint8Array, manifest: CageManifest): Promise<Gu
 export const CHALLENGES = join(ROOT, 'challenges', 'examples');
 
 /** Evaluates example submissions of one challenge, writing their bundles under `dir`. */
-export async function evaluateExample(challenge: string, submissions: string[], dir: string): Promise<Evaluation[]> {
-  const c = await loadChallenge(join(CHALLENGES, challenge));
+export async function evaluateExample(
+  challenge: string,
+  submissions: string[],
+  dir: string,
+  options: LoadChallengeOptions = {},
+): Promise<Evaluation[]> {
+  const c = await loadChallenge(join(CHALLENGES, challenge), options);
   const subs = submissions.map((s) => ({
     label: s,
     bytes: new Uint8Array(readFileSync(join(CHALLENGES, challenge, 'submissions', s))),

@@ -18,7 +18,8 @@ import { resultHash } from '../../runtime/result.ts';
 import { COMPONENT_DIR } from '../../scripts/build-fixtures.ts';
 import { wat } from '../engine/wat.ts';
 import { fixture, tempDir } from '../run/helpers.ts';
-import { consistent, evaluateExample, folded, manifestOf, plainRun } from './helpers.ts';
+import { close, serve } from '../challenges/helpers.ts';
+import { CHALLENGES, consistent, evaluateExample, folded, manifestOf, plainRun } from './helpers.ts';
 
 const FORMATS: ProfileFormat[] = ['svg', 'html', 'speedscope', 'pprof'];
 
@@ -85,6 +86,32 @@ describe('profile of a run', () => {
     }
   });
 
+  it('mangled names are demangled: C++/Rust legacy and Rust v0 (backreferences, impls, generics); others kept', async () => {
+    const module = wat(`(module
+      (memory (export "memory") 1)
+      (func $_RNvMs8_Cs1wwIxjb0Jwr_22wasi_snapshot_preview1NtB5_5State3new (call $_ZN4core3fmt5write17h0123456789abcdefE))
+      (func $_ZN4core3fmt5write17h0123456789abcdefE (call $_RINvNtC3std3mem8align_ofdE))
+      (func $_RINvNtC3std3mem8align_ofdE)
+      (func $_RNvNvMCs4fqI2P2rA04_13const_genericINtB4_3FooKpE3foo3FOO)
+      (func $_RBbroken)
+      (func (export "_start")
+        (call $_RNvMs8_Cs1wwIxjb0Jwr_22wasi_snapshot_preview1NtB5_5State3new)
+        (call $_RNvNvMCs4fqI2P2rA04_13const_genericINtB4_3FooKpE3foo3FOO)
+        (call $_RBbroken)))`);
+    const p = await profileModule({ manifest: manifestOf(), module, stdin: new Uint8Array(0), inputs: new Map() });
+    expect(new Set(folded(p.profile.root).keys())).toEqual(
+      new Set([
+        'module',
+        'module;_start',
+        'module;_start;<wasi_snapshot_preview1::State>::new',
+        'module;_start;<wasi_snapshot_preview1::State>::new;core::fmt::write',
+        'module;_start;<wasi_snapshot_preview1::State>::new;core::fmt::write;std::mem::align_of::<f64>',
+        'module;_start;<const_generic::Foo<_>>::foo::FOO',
+        'module;_start;_RBbroken',
+      ]),
+    );
+  });
+
   it('an out-of-fuel run: the overdraft lands on the frame that overran, the total is exactly the budget', async () => {
     const manifest = manifestOf({ limits: { fuel: 40n } });
     const p = await profileModule({ manifest, module: RECURSIVE, stdin: new Uint8Array(0), inputs: new Map() });
@@ -104,10 +131,23 @@ describe('profiles of example challenges (bundles, offline)', () => {
       ...(await evaluateExample('primes', ['sieve.wasm'], join(dir, 'primes'))),
       ...(await evaluateExample('guess', ['good.txt'], join(dir, 'guess'))),
     ];
+    // labels fetches its ground truth over HTTP: recorded here, replayed offline once the server is gone.
+    const truth = await serve(readFileSync(join(CHALLENGES, 'labels', 'truth.txt')));
+    try {
+      evals.push(
+        ...(await evaluateExample('labels', ['good.txt'], join(dir, 'labels'), {
+          env: { TRUTH_URL: `http://${truth.host}/truth.txt` },
+          allowHosts: [truth.host],
+        })),
+      );
+    } finally {
+      await close(truth.server);
+    }
   }, 240_000);
 
-  it('each bundle’s profile totals its fuelUsed and reproduces its result hash', async () => {
-    expect(evals.length).toBe(4);
+  it('each bundle’s profile totals its fuelUsed and reproduces its result hash (labels: offline, from its recorded HTTP)', async () => {
+    expect(evals.length).toBe(5);
+    expect(evals[4]!.status).toBe('ok');
     for (const e of evals) {
       expect(e.bundle, e.submission).toBeDefined();
       const r = await profileBundle(readFileSync(e.bundle!), { name: e.submission });
@@ -160,12 +200,28 @@ describe('profiles of example challenges (bundles, offline)', () => {
   });
 });
 
-describe('refusals', () => {
-  it('a component: DL_ERR_PROFILE_COMPONENT, not a wrong profile', async () => {
-    const module = new Uint8Array(readFileSync(join(COMPONENT_DIR, 'hello.wasm')));
-    await expect(
-      profileModule({ manifest: manifestOf(), module, stdin: new Uint8Array(0), inputs: new Map() }),
-    ).rejects.toMatchObject({ code: 'DL_ERR_PROFILE_COMPONENT' });
+describe('components', () => {
+  it('a component: every core instance’s fuel, the total is fuelUsed (also out of fuel), the same profile twice', async () => {
+    const module = new Uint8Array(readFileSync(join(COMPONENT_DIR, 'tree_io.wasm')));
+    for (const fuel of [undefined, 30_000n]) {
+      const manifest = manifestOf({ args: ['x'], ...(fuel === undefined ? {} : { limits: { fuel } }) });
+      const plain = await plainRun(module, manifest);
+      expect(plain.result.status).toBe(fuel === undefined ? 'exited' : 'out_of_fuel');
+      const a = await profileModule({ manifest, module, stdin: new Uint8Array(0), inputs: new Map() }, { name: 'c' });
+      const b = await profileModule({ manifest, module, stdin: new Uint8Array(0), inputs: new Map() }, { name: 'c' });
+      expect(a.profile.root.total).toBe(plain.result.fuelUsed);
+      expect(a.resultHash).toBe(toHex(resultHash(plain.result)));
+      expect(consistent(a.profile.root)).toBe(true);
+      expect(renderProfile(b.profile, 'pprof')).toEqual(renderProfile(a.profile, 'pprof'));
+      // The adapter's entry and the program's own code, each core instance's tree under the root.
+      const names = a.profile.root.children.map((c) => c.name);
+      expect(names).toEqual(expect.arrayContaining(['_start.command_export']));
+      expect(names.some((n) => n.startsWith('wasi:cli/run@'))).toBe(true);
+      if (fuel === undefined)
+        expect(folded(a.profile.root).has('c;_start.command_export;_start;__original_main;__main_void;main')).toBe(
+          true,
+        );
+    }
   });
 });
 
