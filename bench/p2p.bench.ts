@@ -8,6 +8,9 @@
  *   3. transfer: a 10 MiB bundle over `/docklock/bundle/1` with the streaming BLAKE3 check, MiB/s;
  *      baseline in the same run: BLAKE3 of the same 10 MiB alone (hash-wasm, what the check uses)
  *
+ *   4. (BENCH_PROC_CLAIMS=n) throughput again with the five nodes as `docklock node start` processes;
+ *      BENCH_PROC_METRICS=1 also prints each process's replay and message counters
+ *
  *   BENCH_LATENCY=30 BENCH_CLAIMS=60 npm run bench:p2p      (BENCH_TRANSFER_ONLY=1: phase 3 alone)
  *
  * BENCH_PROFILE=1 also profiles the main thread during the throughput phase (node:inspector) and
@@ -27,12 +30,14 @@ import { parseNodeConfig } from '../p2p/config.ts';
 import { keyFromSeed } from '../p2p/keys.ts';
 import { P2PNode, TOPIC } from '../p2p/node.ts';
 import { BUNDLE_PROTOCOL, fetchBundleOver } from '../p2p/bundle-protocol.ts';
+import { processThroughput } from './p2p-procs.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const GUESS = join(ROOT, 'challenges', 'examples', 'guess');
 const LATENCY_N = Number(process.env.BENCH_LATENCY ?? 30);
 const CLAIMS_N = Number(process.env.BENCH_CLAIMS ?? 60);
 const TRANSFERS = Number(process.env.BENCH_TRANSFERS ?? 5);
+const PROC_CLAIMS = Number(process.env.BENCH_PROC_CLAIMS ?? 0);
 
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -159,7 +164,8 @@ function printProfile(
 
 async function network(): Promise<void> {
   const WARM = 5;
-  const all = await bundles(WARM + LATENCY_N + CLAIMS_N);
+  const all = await bundles(2 * WARM + LATENCY_N + CLAIMS_N + PROC_CLAIMS);
+  const forProcs = all.splice(all.length - WARM - PROC_CLAIMS);
   const nodes = await cluster(5);
   try {
     // Warm-up (not measured): every node's replay threads start and compile the challenge once.
@@ -204,6 +210,9 @@ async function network(): Promise<void> {
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
   }
+  // 4. the same throughput with the five nodes as separate processes
+  if (PROC_CLAIMS > 0)
+    await processThroughput(join(ROOT, 'cli', 'main.ts'), forProcs.slice(0, WARM), forProcs.slice(WARM));
 }
 
 async function main(): Promise<void> {
