@@ -10,6 +10,7 @@
  * | docklock_depth    | mut i32 global| current frame-weight depth                          |
  * | docklock_trap     | mut i32 global| 0, or why our own `unreachable` fired (1 fuel, 2 stack) |
  * | docklock_start    | func          | the original start function, now run by the host    |
+ * | docklock_grow_refused | mut i32 global | with markRefusedGrow: 1 once the limit refused a memory.grow |
  */
 import { Writer } from './bytes.ts';
 import { DEFAULT_COST_TABLE } from './cost-table.ts';
