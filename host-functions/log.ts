@@ -3,7 +3,7 @@
  * the guest's stderr as `[level] message\n` (level 0 debug, 1 info, 2 warn, 3 error), so they are
  * part of the result and capped like any other output. Returns 0, or -5 for a bad pointer.
  */
-import type { HostCalls, HostValue } from '../runtime/store.ts';
+import type { HostValue, Store } from '../runtime/store.ts';
 import type { OutputCapture } from './wasi/output.ts';
 
 export const LOG_IMPORTS = ['log'] as const;
@@ -11,9 +11,10 @@ const LEVELS = ['debug', 'info', 'warn', 'error'];
 const utf8 = new TextEncoder();
 
 export function createLog(
-  calls: HostCalls,
+  store: Store,
   stderr: OutputCapture,
 ): Record<string, (...a: HostValue[]) => HostValue | undefined> {
+  const calls = store.calls;
   return {
     log: calls.wrap(
       'docklock.log',

@@ -53,3 +53,12 @@ export const WatchdogError = createError(
 
 /** An evaluation pool was used after `close()`. */
 export const PoolClosedError = createError('DL_ERR_EVALUATE_CLOSED', 'the evaluation pool %s closed');
+
+/** A cage worker pool was used after `close()`, or closed with the job still waiting or running. `%s`: is / was. */
+export const CagePoolClosedError = createError('DL_ERR_CAGE_POOL_CLOSED', 'the worker pool %s closed');
+
+/** A cage worker pool's queue is at its bound. `%s`: the bound. */
+export const PoolFullError = createError(
+  'DL_ERR_CAGE_POOL_FULL',
+  'the worker pool already has %s jobs waiting; wait for results before queueing more',
+);

@@ -14,7 +14,7 @@
  * Reads only copy: no side effect ever repeats.
  */
 import { canonicalPackr } from '../../runtime/store.ts';
-import type { CageManifest, HostCalls, HostValue } from '../../runtime/store.ts';
+import type { HostValue, Store } from '../../runtime/store.ts';
 
 /** Negative results of the `docklock.http_*` functions. Stable: SDKs hard-code them. */
 export const NET_ERR = {
@@ -73,10 +73,11 @@ export function targetOf(url: URL): string {
 }
 
 export function createNet(
-  calls: HostCalls,
-  m: CageManifest,
+  store: Store,
   transport: NetTransport | undefined,
 ): Record<string, (...a: HostValue[]) => HostValue | undefined> {
+  const calls = store.calls;
+  const m = store.manifest;
   const mem = calls.mem;
   const limits = m.network.limits;
   const allow = new Set(m.network.allow);

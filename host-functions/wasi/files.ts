@@ -177,7 +177,8 @@ function writeFrom(mem: GuestMemory, f: FileNode, pos: number, iovs: { ptr: numb
 }
 
 /** The `fd_*` and `path_*` functions, keyed by their WASI names. */
-export function fileFunctions(st: FileState): Record<string, (...args: never[]) => number> {
+/** The `fd_*` and `path_*` functions; the return type is inferred, so its keys are the names they are imported by. */
+export function fileFunctions(st: FileState) {
   const { mem, fds } = st;
   const guarded = (f: () => number): number => {
     try {

@@ -27,10 +27,8 @@ function unlinkEntry(parent: DirNode, name: string, node: Node): void {
   parent.children.delete(name);
 }
 
-export function pathFunctions(
-  st: FileState,
-  guarded: (f: () => number) => number,
-): Record<string, (...args: never[]) => number> {
+/** The `path_*` functions; the return type is inferred, so its keys are the names they are imported by. */
+export function pathFunctions(st: FileState, guarded: (f: () => number) => number) {
   const { mem, fds } = st;
   return {
     path_create_directory(fd: number, pathPtr: number, pathLen: number): number {

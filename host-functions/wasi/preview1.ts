@@ -55,6 +55,64 @@ export interface WasiConfig {
   level?: number;
 }
 
+/**
+ * Every preview1 function docklock implements, in the order a grant lists them for `compile`. The
+ * implementation table in {@link createWasi} has exactly these keys (a type check there fails on
+ * any name added to one and not the other), so the names a grant allows are the implemented ones.
+ */
+export const WASI_FUNCTIONS = [
+  'args_get',
+  'args_sizes_get',
+  'environ_get',
+  'environ_sizes_get',
+  'clock_res_get',
+  'clock_time_get',
+  'fd_advise',
+  'fd_allocate',
+  'fd_close',
+  'fd_datasync',
+  'fd_fdstat_get',
+  'fd_fdstat_set_flags',
+  'fd_fdstat_set_rights',
+  'fd_filestat_get',
+  'fd_filestat_set_size',
+  'fd_filestat_set_times',
+  'fd_pread',
+  'fd_prestat_get',
+  'fd_prestat_dir_name',
+  'fd_pwrite',
+  'fd_read',
+  'fd_readdir',
+  'fd_renumber',
+  'fd_seek',
+  'fd_sync',
+  'fd_tell',
+  'fd_write',
+  'path_create_directory',
+  'path_filestat_get',
+  'path_filestat_set_times',
+  'path_link',
+  'path_open',
+  'path_readlink',
+  'path_remove_directory',
+  'path_rename',
+  'path_symlink',
+  'path_unlink_file',
+  'poll_oneoff',
+  'proc_exit',
+  'proc_raise',
+  'sched_yield',
+  'random_get',
+  'sock_accept',
+  'sock_recv',
+  'sock_send',
+  'sock_shutdown',
+] as const;
+export type WasiFunction = (typeof WASI_FUNCTIONS)[number];
+
+/** `true` only when `A` and `B` are the same union of names. */
+type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+
 /** Functions of the `random` and `clock` groups; everything else in preview1 is `wasi`. */
 const GROUP_OF: Record<string, string> = {
   random_get: 'random',
@@ -195,7 +253,8 @@ export function createWasi(calls: HostCalls, cfg: WasiConfig): WasiHost {
     return ERRNO.SUCCESS;
   };
 
-  const impl: Record<string, (...args: never[]) => HostValue | void> = {
+  // Its keys are exactly WASI_FUNCTIONS (checked below): the names a grant allows come from here.
+  const impl = {
     ...fileFunctions(st),
     args_get: (argv: number, buf: number) => writeList(args, argv, buf),
     args_sizes_get: (countPtr: number, sizePtr: number) => writeSizes(args, countPtr, sizePtr),
@@ -278,7 +337,9 @@ export function createWasi(calls: HostCalls, cfg: WasiConfig): WasiHost {
     sock_recv: (fd: number) => notSocket(fd),
     sock_send: (fd: number) => notSocket(fd),
     sock_shutdown: (fd: number) => notSocket(fd),
-  };
+  } satisfies Record<WasiFunction, (...args: never[]) => HostValue | void>;
+  const exact: SameKeys<keyof typeof impl, WasiFunction> = true;
+  void exact;
 
   const imports: Record<string, (...args: HostValue[]) => HostValue | undefined> = {};
   for (const [name, f] of Object.entries(impl)) {
@@ -297,53 +358,5 @@ export function createWasi(calls: HostCalls, cfg: WasiConfig): WasiHost {
 
 /** The preview1 import names in a group, for grants → `compile({ imports })`. */
 export function wasiImportNames(grants: ReadonlySet<string>): string[] {
-  const all = [
-    'args_get',
-    'args_sizes_get',
-    'environ_get',
-    'environ_sizes_get',
-    'clock_res_get',
-    'clock_time_get',
-    'fd_advise',
-    'fd_allocate',
-    'fd_close',
-    'fd_datasync',
-    'fd_fdstat_get',
-    'fd_fdstat_set_flags',
-    'fd_fdstat_set_rights',
-    'fd_filestat_get',
-    'fd_filestat_set_size',
-    'fd_filestat_set_times',
-    'fd_pread',
-    'fd_prestat_get',
-    'fd_prestat_dir_name',
-    'fd_pwrite',
-    'fd_read',
-    'fd_readdir',
-    'fd_renumber',
-    'fd_seek',
-    'fd_sync',
-    'fd_tell',
-    'fd_write',
-    'path_create_directory',
-    'path_filestat_get',
-    'path_filestat_set_times',
-    'path_link',
-    'path_open',
-    'path_readlink',
-    'path_remove_directory',
-    'path_rename',
-    'path_symlink',
-    'path_unlink_file',
-    'poll_oneoff',
-    'proc_exit',
-    'proc_raise',
-    'sched_yield',
-    'random_get',
-    'sock_accept',
-    'sock_recv',
-    'sock_send',
-    'sock_shutdown',
-  ];
-  return all.filter((n) => grants.has(GROUP_OF[n] ?? 'wasi')).map((n) => `wasi_snapshot_preview1.${n}`);
+  return WASI_FUNCTIONS.filter((n) => grants.has(GROUP_OF[n] ?? 'wasi')).map((n) => `wasi_snapshot_preview1.${n}`);
 }

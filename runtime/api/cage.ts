@@ -3,8 +3,8 @@
  * evaluation pool, no broker) for programs such as `docklock run` that only run; `docklock` (index.ts)
  * exports the same functions among everything else.
  */
-export { runCage } from '../cage/cage.ts';
-export type { CageOptions } from '../cage/cage.ts';
+export { CagePool, runCage } from '../cage/cage.ts';
+export type { CageOptions, CagePoolOptions, CageRunOptions } from '../cage/cage.ts';
 export type { RunOutcome, RunRequest } from '../cage/run.ts';
 export { loadManifest, applyManifestOverrides, readManifestFile } from '../manifest/load.ts';
 export type { LoadedManifest, ManifestOverrides } from '../manifest/load.ts';

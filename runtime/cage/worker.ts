@@ -1,58 +1,71 @@
 /**
- * Worker-thread side of a cage run. The guest runs here, on a thread with a fixed stack size; a
- * network request blocks this thread on `Atomics.wait` while the main thread performs it, then the
- * answer is taken synchronously with `receiveMessageOnPort` (spec: spec/network.md#R1).
+ * Thread side of a cage pool (cage-pool.ts): a long-lived thread that runs or replays one guest at
+ * a time, on a stack sized for the pool's budget. A network request blocks this thread on
+ * `Atomics.wait` while the main thread performs it, then the answer is taken synchronously with
+ * `receiveMessageOnPort` (spec: spec/network.md#R1).
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
 import { runGuest } from './run.ts';
-import type { RunOutcomeParts } from './run.ts';
-import type { RunRequest } from './run.ts';
+import type { RunOutcomeParts, RunRequest } from './run.ts';
 import { bridgeTransport } from '../../host-functions/net/bridge.ts';
 import type { BridgeEnd } from '../../host-functions/net/bridge.ts';
-import { errorToWire } from './transport.ts';
+import { serveJobs } from './worker-loop.ts';
+import type { JobContext, JobResult } from './worker-loop.ts';
 import { CompiledModule } from '../compiled-module.ts';
 import type { SharedCompiledModule } from '../compiled-module.ts';
 
-/** What the worker starts with (`workerData`), before the module is compiled. */
+/** What the thread starts with (`workerData`). */
 export interface WorkerBoot {
   net: BridgeEnd;
-  tee: boolean;
 }
 
-/** The run, posted once the main thread has compiled the module. */
+/** One run or replay. */
 export interface WorkerJob {
   request: Omit<RunRequest, 'net' | 'tee' | 'compiled'>;
-  /** The module compiled on the main thread; absent when it failed validation (the run reports why). */
+  /** The module compiled by the caller; absent: compile here (cached per thread), or it failed validation. */
   shared: SharedCompiledModule | undefined;
+  /** Post stdout/stderr as the guest writes them. */
+  tee: boolean;
+  /** Send the witness back (a replay verdict needs only the divergence and the result). */
+  witness: boolean;
 }
 
-const init = workerData as WorkerBoot;
-const transport = bridgeTransport(init.net);
-const job = await new Promise<WorkerJob>((resolve) => parentPort!.once('message', resolve));
+/** An output event: the guest wrote to stdout (1) or stderr (2). */
+export interface OutputEvent {
+  fd: 1 | 2;
+  data: Uint8Array;
+}
 
-try {
-  const tee = init.tee
-    ? {
-        stdout: (b: Uint8Array) => parentPort!.postMessage({ type: 'stdout', data: b }),
-        stderr: (b: Uint8Array) => parentPort!.postMessage({ type: 'stderr', data: b }),
-      }
-    : undefined;
+const boot = workerData as WorkerBoot;
+const transport = bridgeTransport(boot.net);
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Tee callbacks made once: they post for whatever job runs (one at a time). The guest's bytes are
+ * copied by postMessage: the WASI host may reuse the view.
+ */
+let teeCtx: JobContext<OutputEvent> | undefined;
+const tee = {
+  stdout: (data: Uint8Array) => teeCtx?.emit({ fd: 1, data }),
+  stderr: (data: Uint8Array) => teeCtx?.emit({ fd: 2, data }),
+};
+
+async function run(job: WorkerJob, ctx: JobContext<OutputEvent>): Promise<JobResult<RunOutcomeParts>> {
+  teeCtx = ctx;
   const compiled = job.shared === undefined ? undefined : CompiledModule.fromShared(job.shared);
-  const outcome = await runGuest({ ...job.request, net: transport, tee, compiled });
-  // The witness travels as its encoding, moved rather than copied (reading `witness` would decode
-  // a million entries here only to clone them); the log stays here.
-  const parts: RunOutcomeParts = {
+  const outcome = await runGuest({ ...job.request, net: transport, tee: job.tee ? tee : undefined, compiled });
+  const bytes = job.witness ? outcome.witnessBytes : EMPTY;
+  const value: RunOutcomeParts = {
     result: outcome.result,
-    witnessBytes: outcome.witnessBytes,
+    witnessBytes: bytes,
     divergence: outcome.divergence,
     error: outcome.error,
   };
-  parentPort!.postMessage({ type: 'done', outcome: parts }, [outcome.witnessBytes.buffer as ArrayBuffer]);
-} catch (e) {
-  parentPort!.postMessage({ type: 'error', error: errorToWire(e) });
-} finally {
-  // Let the thread end by itself: terminating a thread that holds WebAssembly code races V8's
-  // code-page bookkeeping ("Check failed: jit_page.has_value()") on this Node line.
-  init.net.port.close();
-  parentPort!.close();
+  // The witness travels as its encoding (reading `witness` would decode a million entries here
+  // only to clone them), moved rather than copied. Safe in a long-lived thread because
+  // `WitnessLog.finalize` allocates the encoding afresh for each run (the log's own chunks, which
+  // the next run reuses, are never sent); an empty one is cloned (the constants are shared).
+  return bytes.byteLength > 0 ? { value, transfer: [bytes.buffer as ArrayBuffer] } : { value };
 }
+
+serveJobs<WorkerJob, RunOutcomeParts, OutputEvent>(run, () => boot.net.port.close());

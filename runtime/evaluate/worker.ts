@@ -1,23 +1,23 @@
 /**
- * Worker side of the evaluation pool. The challenge's compiled module arrives once, in
- * `workerData`, as a `SharedCompiledModule` (V8 shares the machine code; nothing is compiled
- * again here); then each message is one submission to evaluate. Network requests of a `net`-granted
- * challenge block this thread on `Atomics.wait` while the main thread performs them, as in
- * runtime/cage/worker.ts (spec: spec/network.md#R1).
+ * Thread side of the evaluation pool (pool.ts), on the one worker loop (cage/worker-loop.ts). The
+ * challenge's compiled module arrives once, in `workerData`, as a `SharedCompiledModule` (V8 shares
+ * the machine code; nothing is compiled again here); then each job is one submission to evaluate.
+ * Network requests of a `net`-granted challenge block this thread on `Atomics.wait` while the main
+ * thread performs them, as in runtime/cage/worker.ts (spec: spec/network.md#R1).
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
 import { CompiledModule } from '../compiled-module.ts';
 import type { SharedCompiledModule } from '../compiled-module.ts';
 import type { CageManifest } from '../manifest/parse.ts';
-import { errorToWire } from '../cage/transport.ts';
-import type { ErrorJson } from '../errors.ts';
+import { serveJobs } from '../cage/worker-loop.ts';
+import type { JobResult } from '../cage/worker-loop.ts';
 import { bridgeTransport } from '../cage/bridge.ts';
 import type { BridgeEnd } from '../cage/bridge.ts';
 import { evaluateOne } from './evaluation.ts';
 import type { EvaluationRecord } from './evaluation.ts';
 
 export interface PoolWorkerInit {
-  shared: SharedCompiledModule;
+  shared: SharedCompiledModule | undefined;
   manifest: CageManifest;
   module: Uint8Array;
   inputs: Map<string, Uint8Array>;
@@ -25,27 +25,17 @@ export interface PoolWorkerInit {
 }
 
 export interface PoolJob {
-  id: number;
   submission: Uint8Array;
   label: string;
   keep: boolean;
 }
 
-export type PoolReply = { id: number; record: EvaluationRecord } | { id: number; error: ErrorJson };
-
 const init = workerData as PoolWorkerInit;
-const compiled = CompiledModule.fromShared(init.shared);
-
+const compiled = init.shared === undefined ? undefined : CompiledModule.fromShared(init.shared);
 const transport = bridgeTransport(init.net);
 
-parentPort!.on('message', (job: PoolJob | null) => {
-  if (job === null) {
-    // The pool is closing: release the ports so the thread ends by itself.
-    init.net.port.close();
-    parentPort!.close();
-    return;
-  }
-  void evaluateOne({
+async function evaluate(job: PoolJob): Promise<JobResult<EvaluationRecord>> {
+  const record = await evaluateOne({
     manifest: init.manifest,
     module: init.module,
     compiled,
@@ -54,10 +44,12 @@ parentPort!.on('message', (job: PoolJob | null) => {
     label: job.label,
     keep: job.keep,
     net: transport,
-  }).then(
-    (record) => parentPort!.postMessage({ id: job.id, record } satisfies PoolReply),
-    (e: unknown) => {
-      parentPort!.postMessage({ id: job.id, error: errorToWire(e) } satisfies PoolReply);
-    },
-  );
-});
+  });
+  // The witness encoding is allocated afresh for each run (WitnessLog.finalize): move it.
+  const w = record.witness;
+  return w !== undefined && w.byteLength > 0
+    ? { value: record, transfer: [w.buffer as ArrayBuffer] }
+    : { value: record };
+}
+
+serveJobs<PoolJob, EvaluationRecord>(evaluate, () => init.net.port.close());

@@ -44,7 +44,7 @@ export const MAX_FUEL = (1n << 63n) - 1n;
 const U64_MAX = (1n << 64n) - 1n;
 
 /** Host-function groups a manifest can grant (one folder or file each under host-functions/). */
-export const GRANTS = ['wasi', 'random', 'clock', 'net', 'log', 'nested'] as const;
+export const GRANTS = ['wasi', 'random', 'clock', 'net', 'log', 'nested', 'state'] as const;
 /** A host-function group. */
 export type Grant = (typeof GRANTS)[number];
 
