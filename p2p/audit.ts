@@ -124,6 +124,11 @@ export async function judgeClaim(
       };
     bundle = v.bundle;
   } catch (e) {
+    // A bundle from a newer docklock (a WASI level above this node's) is not this node's to judge:
+    // during an upgrade, old nodes abstain rather than dispute every new claim. Abstaining never
+    // counts as a match, so a claimer cannot win anything by claiming a level nobody has.
+    if (e instanceof DocklockError && e.code === 'DL_ERR_BUNDLE_SCHEMA' && e.where?.field === 'wasiLevel')
+      return { abstain: `recorded by a newer docklock: ${e.message}` };
     return {
       outcome: 'diverge',
       resultHash: null,

@@ -3,6 +3,8 @@ import fc from 'fast-check';
 import { keyFromSeed, type NodeKey } from '../../p2p/keys.ts';
 import { openEnvelope, signClaim, signVerdict } from '../../p2p/messages.ts';
 import { claimFieldsOf, judgeClaim } from '../../p2p/audit.ts';
+import { decodeBundle, encodeBundle } from '../../runtime/bundle.ts';
+import { WASI_LEVEL } from '../../runtime/cage/capabilities.ts';
 import { encodeDispute, verifyDispute } from '../../p2p/dispute.ts';
 import { editOutput, editWitness, guessBundles, guessSubmission } from './helpers.ts';
 
@@ -45,6 +47,16 @@ describe('judging claims against their bundles', () => {
     const report = await verifyDispute(r.file!);
     expect(report).toMatchObject({ kind: 'bundle', strength: 'proof' });
     expect(report.finding).toContain('score');
+  });
+
+  it('a bundle from a newer docklock (a higher WASI level) is abstained from, never disputed', async () => {
+    const b = decodeBundle(honest);
+    const newer = encodeBundle({ ...b, witness: b.witness, wasiLevel: WASI_LEVEL + 1 });
+    // Claim fields come from the bytes this node can read; the newer bytes are what it is sent.
+    const env = await signClaim(claimer, { ...claimFieldsOf(honest), issuedAt: 5 });
+    const c = await openEnvelope(env);
+    if (c.kind !== 'docklock/claim') throw new Error('not a claim');
+    expect(await judgeClaim(c.claim, newer)).toEqual({ abstain: expect.stringContaining('newer docklock') });
   });
 
   it('an edited output replays to a result divergence', async () => {
