@@ -98,15 +98,16 @@ export interface ChainLogErrors {
 }
 
 /**
- * An open log of events of type `E`. Appends are serialised; each is written and fsync'd before its
- * promise resolves.
+ * An open log of events of type `E`. Appends keep their call order; each is written and fsync'd
+ * before its promise resolves.
  */
 export class ChainLog<E extends object> {
   #fh: FileHandle;
   readonly #errors: ChainLogErrors;
   #seq: number;
   #prev: string;
-  #queue: Promise<unknown> = Promise.resolve();
+  #pending: { event: E; resolve: (e: ChainEntry<E>) => void; reject: (e: unknown) => void }[] = [];
+  #flushing: Promise<void> | undefined;
   readonly path: string;
 
   protected constructor(path: string, fh: FileHandle, seq: number, prev: string, errors: ChainLogErrors) {
@@ -151,33 +152,54 @@ export class ChainLog<E extends object> {
   }
 
   /**
-   * Appends an event.
+   * Appends an event. Appends made while a write is being synced go out together in the next
+   * write and share its fsync (group commit): each promise still resolves only once its own entry
+   * is on disk, and the chain order is the order of the calls.
    * @returns the stored entry
    * @throws `errors.write(…)` when the write or fsync fails
    */
   append(event: E): Promise<ChainEntry<E>> {
-    const run = async (): Promise<ChainEntry<E>> => {
-      const entry: ChainEntry<E> = { seq: this.#seq, time: new Date().toISOString(), prev: this.#prev, ...event };
-      const json = JSON.stringify(entry);
-      const hash = hashEntry(json);
+    return new Promise<ChainEntry<E>>((resolve, reject) => {
+      this.#pending.push({ event, resolve, reject });
+      this.#flushing ??= this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0);
+      let seq = this.#seq;
+      let prev = this.#prev;
+      const time = new Date().toISOString();
+      const entries: ChainEntry<E>[] = [];
+      let text = '';
+      for (const { event } of batch) {
+        const entry: ChainEntry<E> = { seq, time, prev, ...event };
+        const json = JSON.stringify(entry);
+        const hash = hashEntry(json);
+        text += `{"hash":"${hash}","entry":${json}}\n`;
+        entries.push(entry);
+        seq++;
+        prev = hash;
+      }
       try {
-        await this.#fh.write(`{"hash":"${hash}","entry":${json}}\n`);
+        await this.#fh.write(text);
         await this.#fh.sync();
       } catch (cause) {
-        throw this.#errors.write(`cannot append to audit log ${this.path}: ${(cause as Error).message}`, cause);
+        const err = this.#errors.write(`cannot append to audit log ${this.path}: ${(cause as Error).message}`, cause);
+        for (const p of batch) p.reject(err);
+        continue;
       }
-      this.#seq++;
-      this.#prev = hash;
-      return entry;
-    };
-    const p = this.#queue.then(run, run);
-    this.#queue = p.catch(() => undefined);
-    return p;
+      this.#seq = seq;
+      this.#prev = prev;
+      batch.forEach((p, i) => p.resolve(entries[i]!));
+    }
+    this.#flushing = undefined;
   }
 
   /** Reads back every entry. */
   async entries(): Promise<ChainEntry<E>[]> {
-    await this.#queue;
+    await this.#flushing;
     const text = readFileSync(this.path, 'utf8');
     return text
       .split('\n')
@@ -187,7 +209,7 @@ export class ChainLog<E extends object> {
 
   /** Flushes pending appends and closes the file. */
   async close(): Promise<void> {
-    await this.#queue;
+    await this.#flushing;
     await this.#fh.close();
   }
 }

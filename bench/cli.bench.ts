@@ -110,3 +110,41 @@ for (const p of pairs) {
       `target ≤ ${p.target.seconds} s${p.target.ratio !== undefined ? ` and ≤ ${p.target.ratio}×` : ''}: ${ok ? 'met' : 'NOT met'}`,
   );
 }
+
+/*
+ * Before/after in one run: with DOCKLOCK_BASELINE_CLI set to another build's main.js (a checkout of
+ * an older commit, built), each command of this build is paired with the same command of that one,
+ * alternating which goes first, and the median of the per-round ratios is printed (< 1: faster).
+ *
+ *   git worktree add --detach ../base 0ac6d20 && (cd ../base && npm ci && npm run build)
+ *   DOCKLOCK_BASELINE_CLI=../base/dist/cli/main.js npm run bench:cli
+ */
+const BASELINE_CLI = process.env.DOCKLOCK_BASELINE_CLI;
+if (BASELINE_CLI !== undefined) {
+  if (!existsSync(BASELINE_CLI)) throw new Error(`${BASELINE_CLI} is missing: build that checkout first`);
+  console.log(`against ${BASELINE_CLI}, ${ROUNDS} rounds each`);
+  for (const args of [['run', nop], ['--help']]) {
+    const mine = [CLI, ...args];
+    const theirs = [BASELINE_CLI, ...args];
+    for (let i = 0; i < 3; i++) {
+      wall(mine);
+      wall(theirs);
+    }
+    const a: number[] = [];
+    const b: number[] = [];
+    const ratios: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const first = i % 2 === 0 ? mine : theirs;
+      const x = wall(first);
+      const y = wall(first === mine ? theirs : mine);
+      const [s, t] = first === mine ? [x, y] : [y, x];
+      a.push(s);
+      b.push(t);
+      ratios.push(s / t);
+    }
+    console.log(
+      `docklock ${args[0] === 'run' ? 'run nop.wasm' : args[0]}`.padEnd(24) +
+        ` this ${median(a).toFixed(3)} s   baseline ${median(b).toFixed(3)} s   ratio ${median(ratios).toFixed(2)}×`,
+    );
+  }
+}

@@ -8,13 +8,20 @@
  *   3. transfer: a 10 MiB bundle over `/docklock/bundle/1` with the streaming BLAKE3 check, MiB/s;
  *      baseline in the same run: BLAKE3 of the same 10 MiB alone (hash-wasm, what the check uses)
  *
- *   BENCH_LATENCY=30 BENCH_CLAIMS=60 npm run bench:p2p
+ *   4. (BENCH_PROC_CLAIMS=n) throughput again with the five nodes as `docklock node start` processes;
+ *      BENCH_PROC_METRICS=1 also prints each process's replay and message counters
+ *
+ *   BENCH_LATENCY=30 BENCH_CLAIMS=60 npm run bench:p2p      (BENCH_TRANSFER_ONLY=1: phase 3 alone)
+ *
+ * BENCH_PROFILE=1 also profiles the main thread during the throughput phase (node:inspector) and
+ * prints where its CPU time goes, by component, per confirmed claim.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { Session } from 'node:inspector/promises';
 import { createBLAKE3 } from 'hash-wasm';
 import { loadChallenge } from '../runtime/evaluate/challenge.ts';
 import { evaluateSubmissions } from '../runtime/evaluate/batch.ts';
@@ -23,12 +30,14 @@ import { parseNodeConfig } from '../p2p/config.ts';
 import { keyFromSeed } from '../p2p/keys.ts';
 import { P2PNode, TOPIC } from '../p2p/node.ts';
 import { BUNDLE_PROTOCOL, fetchBundleOver } from '../p2p/bundle-protocol.ts';
+import { processThroughput } from './p2p-procs.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const GUESS = join(ROOT, 'challenges', 'examples', 'guess');
 const LATENCY_N = Number(process.env.BENCH_LATENCY ?? 30);
 const CLAIMS_N = Number(process.env.BENCH_CLAIMS ?? 60);
 const TRANSFERS = Number(process.env.BENCH_TRANSFERS ?? 5);
+const PROC_CLAIMS = Number(process.env.BENCH_PROC_CLAIMS ?? 0);
 
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -101,10 +110,62 @@ async function waitAll(nodes: P2PNode[], ids: string[], timeoutMs: number): Prom
   });
 }
 
-async function main(): Promise<void> {
-  console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}`);
+/** Components of the main thread's time, by the first matching script URL or function name. */
+const BUCKETS: [string, RegExp][] = [
+  ['idle', /^\(idle\)$/],
+  ['garbage collection', /^\(garbage collector\)$/],
+  [
+    'Ed25519 verify (ours and StrictSign)',
+    /verifyOneShot|getKeyObjectSlots|createPublicKey|getSlots|ed25519|hashAndVerify/,
+  ],
+  ['Ed25519 sign', /signOneShot|sign\b/],
+  ['sqlite (store.ts)', /store\.ts/],
+  ['bundle decode, verify, hashing', /bundle\.ts|verify-bundle|witness|merkle|hash\.ts|blake3|msgpackr|cbor|encoding/],
+  ['replay thread round trip (postMessage)', /postMessage|replay-pool/],
+  ['bundle files (fs)', /bundles\.ts|^(open|close|fsync|read|write|rename|stat)$/],
+  ['Noise (encrypt/decrypt)', /noise|chacha|cipher|poly1305/],
+  ['Yamux, streams, multistream', /yamux|muxer|abstract-.*stream|multistream|it-|byte-stream|uint8arraylist/],
+  ['TCP sockets', /writeBuffer|writev|socket|net:|stream_base|readable|writable/],
+  ['gossipsub', /gossipsub|protobuf|protons|rpc/],
+  ['libp2p other', /libp2p|multiaddr|peer-store|datastore|interface/],
+  ['docklock p2p (node, messages, audit)', /\/p2p\/[\w-]+\.ts$/],
+];
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string };
+  children?: number[];
+}
+
+function printProfile(
+  profile: { nodes: ProfileNode[]; samples?: number[]; timeDeltas?: number[] },
+  claims: number,
+): void {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const self = new Map<number, number>();
+  (profile.samples ?? []).forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas?.[i] ?? 0)));
+  // A sample counts for the innermost frame that names a component (native frames take their caller's).
+  const bucketOf = (id: number): string => {
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const f = byId.get(at)!.callFrame;
+      for (const [name, re] of BUCKETS) if (re.test(f.functionName) || re.test(f.url)) return name;
+    }
+    return 'other (microtasks, timers, Node internals)';
+  };
+  const total = new Map<string, number>();
+  for (const [id, us] of self) total.set(bucketOf(id), (total.get(bucketOf(id)) ?? 0) + us);
+  const busy = [...total].filter(([k]) => k !== 'idle').reduce((a, [, v]) => a + v, 0);
+  console.log(`  main thread, per confirmed claim: ${(busy / 1000 / claims).toFixed(1)} ms busy`);
+  for (const [k, us] of [...total].sort((a, b) => b[1] - a[1]))
+    if (k !== 'idle') console.log(`    ${(us / 1000 / claims).toFixed(2).padStart(6)} ms  ${k}`);
+}
+
+async function network(): Promise<void> {
   const WARM = 5;
-  const all = await bundles(WARM + LATENCY_N + CLAIMS_N);
+  const all = await bundles(2 * WARM + LATENCY_N + CLAIMS_N + PROC_CLAIMS);
+  const forProcs = all.splice(all.length - WARM - PROC_CLAIMS);
   const nodes = await cluster(5);
   try {
     // Warm-up (not measured): every node's replay threads start and compile the challenge once.
@@ -124,6 +185,13 @@ async function main(): Promise<void> {
     );
 
     // 2. throughput
+    const profiler = process.env.BENCH_PROFILE === '1' ? new Session() : undefined;
+    if (profiler !== undefined) {
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
+      await profiler.post('Profiler.start');
+    }
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const ids = await Promise.all(all.slice(LATENCY_N).map((b, i) => nodes[i % 5]!.publish(b)));
@@ -133,9 +201,23 @@ async function main(): Promise<void> {
     console.log(
       `throughput: ${CLAIMS_N} claims confirmed on all 5 in ${s.toFixed(2)} s = ${(CLAIMS_N / s).toFixed(1)} claims/s; CPU ${((cpu.user + cpu.system) / 1000 / CLAIMS_N).toFixed(0)} ms per confirmed claim (all five nodes and their replays)`,
     );
+    if (profiler !== undefined) {
+      const { profile } = await profiler.post('Profiler.stop');
+      profiler.disconnect();
+      printProfile(profile, CLAIMS_N);
+      if (process.env.BENCH_PROFILE_OUT) writeFileSync(process.env.BENCH_PROFILE_OUT, JSON.stringify(profile));
+    }
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
   }
+  // 4. the same throughput with the five nodes as separate processes
+  if (PROC_CLAIMS > 0)
+    await processThroughput(join(ROOT, 'cli', 'main.ts'), forProcs.slice(0, WARM), forProcs.slice(WARM));
+}
+
+async function main(): Promise<void> {
+  console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}`);
+  if (process.env.BENCH_TRANSFER_ONLY !== '1') await network();
 
   // 3. transfer: the bundle protocol with its streaming hash check, against a raw libp2p stream
   // of the same 10 MiB on the same connection (baseline), and BLAKE3 alone.
@@ -153,7 +235,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < TRANSFERS; i++) {
       const big = new Uint8Array(randomBytes(10 * 2 ** 20));
       const hash = blake3(big);
-      pair[0]!.bundles.put(big);
+      await pair[0]!.bundles.put(big);
       let t = performance.now();
       const hasher = await createBLAKE3();
       hasher.init();
@@ -185,7 +267,7 @@ async function main(): Promise<void> {
         50,
       ).toFixed(0);
     console.log(
-      `10 MiB, median of ${TRANSFERS}: /docklock/bundle/1 with the streaming hash check ${med('proto')} MiB/s; the same plus fsync'd store ${med('stored')} MiB/s; raw libp2p stream (TCP+Noise+Yamux, baseline) ${med('raw')} MiB/s; BLAKE3 alone ${med('hash')} MiB/s`,
+      `10 MiB, median of ${TRANSFERS}: /docklock/bundle/1 with the streaming hash check ${med('proto')} MiB/s; the same through the node (fetch, check, cache file) ${med('stored')} MiB/s; raw libp2p stream (TCP+Noise+Yamux, baseline) ${med('raw')} MiB/s; BLAKE3 alone ${med('hash')} MiB/s`,
     );
     console.log(`  per run proto/raw: ${rows.map((r) => (r.proto / r.raw).toFixed(2)).join(', ')}`);
   } finally {

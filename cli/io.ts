@@ -1,6 +1,6 @@
 /** Small I/O helpers shared by the CLI commands: reading inputs, printing, coded failures. */
-import { accessSync, constants, fstatSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { accessSync, constants, fstatSync, lstatSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { CommanderError } from 'commander';
 import { DocklockError, InputError } from '../errors/index.ts';
 
@@ -70,6 +70,36 @@ export function assertWritableDir(path: string, flag: string): void {
       `${flag} ${path} cannot be written into (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
       { field: flag },
     );
+  }
+}
+
+/**
+ * Checks, before the guest runs, the folders under `dir` that outputs will be written into (one
+ * per output root: `/output` → `dir/output`, a writable `/` → `dir` itself): each part that
+ * exists must be a real directory, not a symbolic link or a file. writeOutputs refuses the same
+ * after the run; checking here means a planted link ends the command before any work, with the
+ * same coded error, instead of after the guest ran.
+ * @param roots - absolute guest paths of the output roots
+ */
+export function assertOutputRoots(dir: string, roots: readonly string[], flag: string): void {
+  const base = resolve(dir);
+  for (const root of roots) {
+    let at = base;
+    for (const part of root.split('/').filter((p) => p !== '')) {
+      at = join(at, part);
+      const st = lstatSync(at, { throwIfNoEntry: false });
+      if (st === undefined) break;
+      if (st.isSymbolicLink())
+        throw new InputError(
+          'DL_ERR_CLI_OUTPUT_PATH',
+          `${at} is a symbolic link; ${root} will not be written through it`,
+          { field: flag },
+        );
+      if (!st.isDirectory())
+        throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `${at} is in the way of ${root} (not a directory)`, {
+          field: flag,
+        });
+    }
   }
 }
 

@@ -4,17 +4,22 @@
  * needs a newer one is loaded, hands over to a newer Node it can find (the checkout's own Node 24,
  * the `node` devDependency, for `npm link` users whose system Node is older), then to program.ts.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import module from 'node:module';
-import { constants } from 'node:os';
-import { fileURLToPath } from 'node:url';
+
+// Built-ins through `require`: an ES import of node:fs builds a facade that reads every export,
+// and reading `fs.ReadStream` loads the fs streams (tens of ms of every start: bench:cli).
+const require = module.createRequire(import.meta.url);
+const { existsSync } = require('node:fs') as typeof import('node:fs');
+const { fileURLToPath } = require('node:url') as typeof import('node:url');
 
 const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
 if (major < 22 || (major === 22 && minor < 12)) {
   // dist/cli/main.js → <package>/node_modules/node/bin/node (present in a checkout after `npm ci`).
   const own = fileURLToPath(new URL('../../node_modules/node/bin/node', import.meta.url));
   if (existsSync(own) && process.env.DOCKLOCK_RELAUNCHED === undefined) {
+    // Loaded only here: every start on a current Node would pay for node:child_process.
+    const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+    const { constants } = require('node:os') as typeof import('node:os');
     const r = spawnSync(own, [...process.execArgv, ...process.argv.slice(1)], {
       stdio: 'inherit',
       env: { ...process.env, DOCKLOCK_RELAUNCHED: '1' },
@@ -28,7 +33,24 @@ if (major < 22 || (major === 22 && minor < 12)) {
   process.exit(2);
 }
 
+/** program.ts with `docklock run` in one file (scripts/bundle-workers.ts); only in the built package. */
+const RUN_BUNDLE = new URL('./program.run.bundle.js', import.meta.url);
+
+/**
+ * Whether to load the bundle: for `docklock run …` and for `docklock` without a command (help,
+ * version), and only if the build wrote it. Every other command loads program.ts's modules as
+ * they are: the bundle holds its own copy of the error classes, which their errors are not.
+ */
+function usesRunBundle(argv: readonly string[]): boolean {
+  const command = argv.slice(2).find((a) => !a.startsWith('-'));
+  return (command === undefined || command === 'run') && existsSync(fileURLToPath(RUN_BUNDLE));
+}
+
 // V8's code cache on disk: the second and later starts skip compiling docklock's and its libraries' JavaScript.
-module.enableCompileCache?.();
-const { main } = await import('./program.ts');
+// A worker thread does not inherit the call, only the variable: the cage worker's bundle is cached too.
+const cache = module.enableCompileCache?.();
+if (cache?.directory !== undefined) process.env.NODE_COMPILE_CACHE ??= cache.directory;
+const { main } = usesRunBundle(process.argv)
+  ? ((await import(RUN_BUNDLE.href)) as typeof import('./program.ts'))
+  : await import('./program.ts');
 await main(process.argv);

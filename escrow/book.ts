@@ -14,15 +14,16 @@
 import { randomBytes } from 'node:crypto';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { blake3, toHex } from '../index.ts';
-import { decodeChange, encodeChange, writeSetHash } from './change-codec.ts';
+import { decodeChange, encodeChange, writeSetHash } from '../state/change-codec.ts';
 import { EscrowError } from './errors.ts';
 import {
   type StateConflict,
   type StateRead,
+  type StateScan,
   type StateWrite,
   type SqliteStateStore,
   checkWrites,
-} from './state-store.ts';
+} from '../state/store.ts';
 
 export type EscrowStatus = 'pending' | 'held' | 'committed' | 'reverted' | 'expired';
 export const OPEN_STATUSES: readonly EscrowStatus[] = ['pending', 'held'];
@@ -41,6 +42,8 @@ export interface EscrowInput {
   readonly base: number;
   readonly reads: readonly StateRead[];
   readonly writes: readonly StateWrite[];
+  /** The run's ordered reads (a change that scanned conflicts with any later commit). */
+  readonly scans?: readonly StateScan[];
   readonly ttlMs: number;
 }
 
@@ -54,6 +57,7 @@ export interface EscrowRecord {
   readonly base: number;
   readonly reads: readonly StateRead[];
   readonly writes: readonly StateWrite[];
+  readonly scans: readonly StateScan[];
   readonly writeSetHash: string;
   readonly status: EscrowStatus;
   readonly createdAt: number;
@@ -91,7 +95,10 @@ export class EscrowBook {
   readonly #db: DatabaseSync;
   readonly #state: SqliteStateStore;
   readonly #now: () => number;
-  readonly #s: Record<'insert' | 'get' | 'list' | 'listAll' | 'decide' | 'due' | 'tokenOf' | 'rebase', StatementSync>;
+  readonly #s: Record<
+    'insert' | 'get' | 'list' | 'listAll' | 'decide' | 'due' | 'tokenOf' | 'rebase' | 'countByStatus',
+    StatementSync
+  >;
 
   constructor(db: DatabaseSync, state: SqliteStateStore, now: () => number = Date.now) {
     this.#db = db;
@@ -110,6 +117,7 @@ export class EscrowBook {
       ),
       due: p("SELECT id FROM escrows WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at, id"),
       tokenOf: p('SELECT token_hash FROM escrows WHERE id = ?'),
+      countByStatus: p('SELECT status, count(*) AS n FROM escrows GROUP BY status'),
       rebase: p(
         "UPDATE escrows SET base = ?, change = ?, write_set_hash = ?, result_hash = ?, bundle_hash = ?, attempts = attempts + 1 WHERE id = ? AND status IN ('pending', 'held')",
       ),
@@ -153,6 +161,13 @@ export class EscrowBook {
     return recordOf(r);
   }
 
+  /** How many escrows are in each status. */
+  countByStatus(): Record<EscrowStatus, number> {
+    const out: Record<EscrowStatus, number> = { pending: 0, held: 0, committed: 0, reverted: 0, expired: 0 };
+    for (const r of this.#s.countByStatus.all() as Row[]) out[r.status as EscrowStatus] = Number(r.n);
+    return out;
+  }
+
   list(options: { status?: EscrowStatus; limit?: number } = {}): EscrowRecord[] {
     const limit = options.limit ?? 1000;
     const rows = options.status === undefined ? this.#s.listAll.all(limit) : this.#s.list.all(options.status, limit);
@@ -163,13 +178,50 @@ export class EscrowBook {
    * Applies the write set and marks the escrow committed, in one transaction, if no key it read or
    * writes moved since its snapshot. On a conflict nothing changes and the escrow stays open.
    */
-  commit(id: string, reason: string): CommitOutcome {
-    const record = this.#open(id);
-    const outcome = this.#state.apply(record, (version) => {
-      this.#decide(id, 'committed', reason, version);
+  /**
+   * Applies an open escrow's write set and records the commit, in one transaction; `also` runs in
+   * it too (the escrow moves the miner's reputation there: one fsync a commit, not two).
+   */
+  commit(id: string, reason: string, also?: () => void): CommitOutcome {
+    const [out] = this.commitAll([{ id, reason, ...(also === undefined ? {} : { also }) }]);
+    if (out instanceof Error) throw out;
+    return out!;
+  }
+
+  /**
+   * Commits several escrows in one transaction (one fsync for all), in order, each as if alone:
+   * one that conflicts or fails leaves the others applied. Returns each one's outcome or error.
+   */
+  commitAll(items: readonly { id: string; reason: string; also?: () => void }[]): (CommitOutcome | Error)[] {
+    const out: (CommitOutcome | Error)[] = [];
+    const open: { at: number; record: EscrowRecord; item: (typeof items)[number] }[] = [];
+    for (const item of items) {
+      try {
+        open.push({ at: out.length, record: this.#open(item.id), item });
+        out.push(new Error('not applied'));
+      } catch (err) {
+        out.push(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+    const applied = this.#state.applyAll(
+      open.map(({ record, item }) => ({
+        change: record,
+        also: (version: number) => {
+          this.#decide(item.id, 'committed', item.reason, version);
+          item.also?.();
+        },
+      })),
+    );
+    open.forEach(({ at, record, item }, i) => {
+      const a = applied[i]!;
+      out[at] =
+        a instanceof Error
+          ? a
+          : a.applied
+            ? { committed: true, version: a.version, record: this.get(item.id) }
+            : { committed: false, conflict: a.conflict, record };
     });
-    if (!outcome.applied) return { committed: false, conflict: outcome.conflict, record };
-    return { committed: true, version: outcome.version, record: this.get(id) };
+    return out;
   }
 
   /** Moves a pending escrow to review. */
@@ -213,6 +265,7 @@ export class EscrowBook {
       base: number;
       reads: readonly StateRead[];
       writes: readonly StateWrite[];
+      scans?: readonly StateScan[];
       resultHash: string;
       bundleHash?: string;
     },
@@ -247,8 +300,20 @@ export class EscrowBook {
   }
 }
 
+/** A stored change that does not decode is the store's corruption, not the caller's input. */
+function storedChange(r: Row): ReturnType<typeof decodeChange> {
+  try {
+    return decodeChange(new Uint8Array(r.change as Uint8Array));
+  } catch (err) {
+    throw new EscrowError('DL_ERR_ESCROW_CORRUPT', `escrow ${String(r.id)}: ${(err as Error).message}`, {
+      field: 'change',
+      ...((err as { where?: { offset?: number } }).where ?? {}),
+    });
+  }
+}
+
 function recordOf(r: Row): EscrowRecord {
-  const change = decodeChange(new Uint8Array(r.change as Uint8Array));
+  const change = storedChange(r);
   return {
     id: r.id as string,
     state: r.state as string,
@@ -259,6 +324,7 @@ function recordOf(r: Row): EscrowRecord {
     base: Number(r.base),
     reads: change.reads,
     writes: change.writes,
+    scans: change.scans,
     writeSetHash: r.write_set_hash as string,
     status: r.status as EscrowStatus,
     createdAt: Number(r.created_at),

@@ -11,9 +11,47 @@ import { EscrowError } from './errors.ts';
 import { ESCROW_DEFAULTS, type EscrowConfig } from './escrow.ts';
 import { MAX_TTL_MS } from './book.ts';
 
+/** A bearer token of the escrow API: stored as its SHA-256 only. */
+export interface EscrowApiToken {
+  readonly name: string;
+  readonly sha256: string;
+  /** `client`: open escrows, read, revert with a revert token. `operator`: also verdicts, jury, commit, hold, revert. */
+  readonly role: 'client' | 'operator';
+}
+
+export interface EscrowApiConfig {
+  /** `host:port` to listen on (default 127.0.0.1:7717). */
+  readonly listen: string;
+  readonly tokens: readonly EscrowApiToken[];
+}
+
 export interface LoadedEscrowConfig extends EscrowConfig {
   /** The data directory (`dataDir`, relative to the config file). */
   readonly dataDir: string;
+  readonly api: EscrowApiConfig;
+}
+
+export const ESCROW_API_DEFAULTS: EscrowApiConfig = { listen: '127.0.0.1:7717', tokens: [] };
+
+function apiConfig(v: unknown): EscrowApiConfig {
+  const a = mapping(v, 'api', ['listen', 'tokens']);
+  const listen = a.listen ?? ESCROW_API_DEFAULTS.listen;
+  if (typeof listen !== 'string' || !/^[A-Za-z0-9.:[\]-]+:\d{1,5}$/.test(listen))
+    throw bad('api.listen', 'must be host:port, e.g. 127.0.0.1:7717');
+  if (a.tokens !== undefined && !Array.isArray(a.tokens)) throw bad('api.tokens', 'must be a list');
+  const names = new Set<string>();
+  const tokens = ((a.tokens as unknown[] | undefined) ?? []).map((t, i) => {
+    const o = mapping(t, `api.tokens.${i}`, ['name', 'sha256', 'role']);
+    if (typeof o.name !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(o.name))
+      throw bad(`api.tokens.${i}.name`, 'must be 1 to 64 letters, digits, ".", "_" or "-"');
+    if (names.has(o.name)) throw bad(`api.tokens.${i}.name`, `"${o.name}" is listed twice`);
+    names.add(o.name);
+    if (typeof o.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(o.sha256))
+      throw bad(`api.tokens.${i}.sha256`, "must be the token's SHA-256 as 64 lowercase hex digits (never the token)");
+    if (o.role !== 'client' && o.role !== 'operator') throw bad(`api.tokens.${i}.role`, 'must be client or operator');
+    return { name: o.name, sha256: o.sha256, role: o.role as EscrowApiToken['role'] };
+  });
+  return { listen, tokens };
 }
 
 type Obj = Record<string, unknown>;
@@ -47,7 +85,7 @@ export function parseEscrowConfig(text: string, baseDir: string): LoadedEscrowCo
   const doc = parseDocument(text, { schema: 'core', merge: false, uniqueKeys: true, logLevel: 'silent' });
   const problem = doc.errors[0] ?? doc.warnings[0];
   if (problem !== undefined) throw bad('(file)', `not valid YAML: ${problem.message.split('\n')[0]!}`);
-  const top = mapping(doc.toJS(), '', ['dataDir', 'ttlMs', 'maxRebases', 'gate', 'reputation']);
+  const top = mapping(doc.toJS(), '', ['dataDir', 'ttlMs', 'maxRebases', 'durability', 'gate', 'reputation', 'api']);
   const g = mapping(top.gate, 'gate', [
     'jurySize',
     'lowReputationExtra',
@@ -69,10 +107,14 @@ export function parseEscrowConfig(text: string, baseDir: string): LoadedEscrowCo
     };
   }
   if (top.dataDir !== undefined && typeof top.dataDir !== 'string') throw bad('dataDir', 'must be a path');
+  if (top.durability !== undefined && top.durability !== 'full' && top.durability !== 'process')
+    throw bad('durability', 'must be full (survives power loss) or process (survives a killed process)');
   return {
     dataDir: resolve(baseDir, (top.dataDir as string | undefined) ?? 'escrow-data'),
     ttlMs: num(top, 'ttlMs', '', d.ttlMs, 1, MAX_TTL_MS, true),
     maxRebases: num(top, 'maxRebases', '', d.maxRebases, 0, 100, true),
+    durability: (top.durability as 'full' | 'process' | undefined) ?? 'full',
+    api: apiConfig(top.api),
     gate: {
       jurySize: num(g, 'jurySize', 'gate.', d.gate.jurySize, 1, 64, true),
       lowReputationExtra: num(g, 'lowReputationExtra', 'gate.', d.gate.lowReputationExtra, 0, 64, true),

@@ -1,13 +1,13 @@
 /**
- * The escrow's errors: one class, `DL_ERR_ESCROW_*` and `DL_ERR_STATE_*` codes (docs/errors.md,
+ * The escrow's errors: one class, `DL_ERR_ESCROW_*` codes (state's own are in state/errors.ts) (docs/errors.md,
  * "Escrow and challenge state"). Hostile sizes, stale tokens and unknown ids end here, with
  * nothing written.
  */
 import { DocklockError } from '../index.ts';
 import type { ErrorCode, ErrorLocation } from '../index.ts';
 
-/** A registered `DL_ERR_ESCROW_*` or `DL_ERR_STATE_*` code (errors/codes.ts). */
-export type EscrowErrorCode = Extract<ErrorCode, `DL_ERR_ESCROW_${string}` | `DL_ERR_STATE_${string}`>;
+/** A registered `DL_ERR_ESCROW_*` code (errors/codes.ts). */
+export type EscrowErrorCode = Extract<ErrorCode, `DL_ERR_ESCROW_${string}`>;
 
 export class EscrowError extends DocklockError {
   constructor(code: EscrowErrorCode, message: string, where?: ErrorLocation, options?: { cause?: unknown }) {

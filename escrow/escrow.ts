@@ -14,14 +14,17 @@ import { join } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { ChainLog, type ChainEntry, type ChainLogErrors } from '../audit/chain-log.ts';
 import { blake3, toHex, writeFileAtomic } from '../index.ts';
-import { EscrowBook, type EscrowInput, type EscrowRecord } from './book.ts';
+import { type CommitOutcome, EscrowBook, type EscrowInput, type EscrowRecord } from './book.ts';
 import { openEscrowDb } from './db.ts';
 import { lockDir } from './dir-lock.ts';
 import { type EntropyReading, readEntropy } from './entropy.ts';
 import { EscrowError } from './errors.ts';
+import { EscrowMetrics } from './metrics.ts';
 import { GATE_DEFAULTS, type GateDecision, type GateRules, type JurorVerdict, decide } from './gate.ts';
 import { REPUTATION_DEFAULTS, type ReputationConfig, Reputations } from './reputation.ts';
-import { SqliteStateStore, type StateRead, type StateWrite } from './state-store.ts';
+import { SqliteStateStore, type StateRead, type StateScan, type StateWrite } from '../state/store.ts';
+import { valueHash } from '../state/change-codec.ts';
+import { stateChangeOf, verifyBundleBytes } from '../runtime/api/bundle.ts';
 
 /** What the escrow writes to its audit log. */
 export interface EscrowAuditEvent {
@@ -53,6 +56,12 @@ export interface EscrowConfig {
   readonly ttlMs: number;
   /** Re-evaluations against a newer snapshot after a conflict before the escrow is held. */
   readonly maxRebases: number;
+  /**
+   * `full` (default): every acknowledged change survives power loss (SQLite synchronous=FULL, an
+   * fsync per transaction). `process`: it survives the process being killed, not the machine
+   * losing power (synchronous=NORMAL in WAL mode); several times the decisions per second.
+   */
+  readonly durability?: 'full' | 'process';
 }
 
 export const ESCROW_DEFAULTS: EscrowConfig = {
@@ -60,6 +69,7 @@ export const ESCROW_DEFAULTS: EscrowConfig = {
   reputation: REPUTATION_DEFAULTS,
   ttlMs: 3600 * 1000,
   maxRebases: 2,
+  durability: 'full',
 };
 
 /** What an evaluation produced, to be escrowed. */
@@ -73,6 +83,16 @@ export interface SpeculativeResult {
   readonly base: number;
   readonly reads: readonly StateRead[];
   readonly writes: readonly StateWrite[];
+  readonly scans?: readonly StateScan[];
+  readonly ttlMs?: number;
+}
+
+/** A recorded run to escrow: its bundle says everything else (state, snapshot, change, result). */
+export interface RecordedRun {
+  readonly bundle: Uint8Array;
+  readonly miner: string;
+  /** The submission's bytes (entropy, hash); default the bundle's `/input/submission`, else its module. */
+  readonly submission?: Uint8Array;
   readonly ttlMs?: number;
 }
 
@@ -100,10 +120,19 @@ export class Escrow {
   readonly state: SqliteStateStore;
   readonly book: EscrowBook;
   readonly reputations: Reputations;
+  /** Prometheus metrics of this escrow (`docklock escrow serve` exposes them at /metrics). */
+  readonly metrics: EscrowMetrics;
   readonly #db: DatabaseSync;
   readonly #audit: ChainLog<EscrowAuditEvent>;
   readonly #s: Record<'addVerdict' | 'verdicts' | 'clearVerdicts' | 'putEntropy' | 'entropy', StatementSync>;
   readonly #unlock: () => void;
+  readonly #commits: {
+    id: string;
+    reason: string;
+    also: () => void;
+    resolve: (o: CommitOutcome) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
   #seq = 0;
 
   private constructor(
@@ -122,6 +151,7 @@ export class Escrow {
     this.state = new SqliteStateStore(db);
     this.book = new EscrowBook(db, this.state, now);
     this.reputations = new Reputations(db, config.reputation, now);
+    this.metrics = new EscrowMetrics(() => this.book.countByStatus());
     db.exec(VERDICTS_SCHEMA);
     const p = (sql: string): StatementSync => db.prepare(sql);
     this.#s = {
@@ -145,7 +175,7 @@ export class Escrow {
     const unlock = lockDir(dataDir);
     let db: DatabaseSync;
     try {
-      db = openEscrowDb(dataDir);
+      db = openEscrowDb(dataDir, config.durability ?? 'full');
     } catch (err) {
       unlock();
       throw err;
@@ -172,6 +202,50 @@ export class Escrow {
     }
   }
 
+  /**
+   * Escrows a recorded run of a challenge with the `state` grant. Fails closed before anything is
+   * stored: the bundle must verify, the run must have exited 0, and every value it read must be
+   * what this store held at its snapshot (a run recorded elsewhere, or a bundle edited to claim
+   * other values, is refused).
+   * @throws {EscrowError} `DL_ERR_ESCROW_RUN` for a bundle that cannot be escrowed.
+   */
+  async escrowRun(run: RecordedRun): Promise<{ record: EscrowRecord; revertToken: string }> {
+    const refuse = (message: string): never => {
+      throw new EscrowError('DL_ERR_ESCROW_RUN', message, { field: 'bundle' });
+    };
+    let v: ReturnType<typeof verifyBundleBytes>;
+    try {
+      v = verifyBundleBytes(run.bundle);
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      return refuse(`the bundle does not decode (${e.code ?? 'error'}: ${e.message ?? String(err)})`);
+    }
+    if (!v.ok) refuse(`the bundle does not verify: ${v.problems.map((p) => p.message).join('; ')}`);
+    const b = v.bundle;
+    if (b.result.status !== 'exited' || b.result.exitCode !== 0)
+      refuse(
+        `the run ended ${b.result.status}${b.result.exitCode === null ? '' : ` with exit code ${b.result.exitCode}`}; only a run that exited 0 is escrowed`,
+      );
+    const change = stateChangeOf(b.witness);
+    if (change === null) return refuse('the run has no state change: its manifest does not grant `state`');
+    if (change.version > this.state.head(change.state))
+      refuse(`the run read version ${change.version} of "${change.state}", which this store has not reached`);
+    const mismatch = this.state.snapshotMismatch({ ...change, base: change.version }, valueHash);
+    if (mismatch !== undefined) refuse(`the run's reads are not this store's state: ${mismatch}`);
+    return this.escrow({
+      state: change.state,
+      miner: run.miner,
+      submission: run.submission ?? b.inputs.get('/input/submission') ?? b.module,
+      resultHash: toHex(b.resultHash),
+      bundle: run.bundle,
+      base: change.version,
+      reads: change.reads,
+      writes: change.writes,
+      scans: change.scans,
+      ...(run.ttlMs === undefined ? {} : { ttlMs: run.ttlMs }),
+    });
+  }
+
   /** Sequesters a result: stores its bundle, reads the submission's entropy, opens the escrow. */
   async escrow(result: SpeculativeResult): Promise<{ record: EscrowRecord; revertToken: string }> {
     let bundleHash: string | undefined;
@@ -188,6 +262,7 @@ export class Escrow {
       base: result.base,
       reads: result.reads,
       writes: result.writes,
+      ...(result.scans === undefined ? {} : { scans: result.scans }),
       ttlMs: result.ttlMs ?? this.config.ttlMs,
     };
     const opened = this.book.open(input);
@@ -240,6 +315,26 @@ export class Escrow {
     return options.decide === false ? this.gateDecision(record) : this.decide(id, options.reevaluate);
   }
 
+  /**
+   * Records a jury's verdicts together: one transaction for all of them (one fsync, not one each),
+   * their audit entries in one write. The gate is not asked; `decide` does that once.
+   */
+  async addVerdicts(id: string, verdicts: readonly JurorVerdict[]): Promise<void> {
+    this.book.get(id);
+    const added: JurorVerdict[] = [];
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const v of verdicts)
+        if (this.#s.addVerdict.run(id, v.juror, v.resultHash, v.detail ?? null, this.#seq++).changes === 1)
+          added.push(v);
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw err;
+    }
+    await Promise.all(added.map((v) => this.#log({ action: 'escrow.verdict', escrow: id, by: v.juror, verdict: v })));
+  }
+
   verdicts(id: string): JurorVerdict[] {
     return (this.#s.verdicts.all(id) as { juror: string; result_hash: string | null; detail: string | null }[]).map(
       (r) => ({
@@ -277,6 +372,7 @@ export class Escrow {
     const d = this.gateDecision(record);
     if (d.outcome === 'wait') return d;
     const { reasons, ...decision } = d;
+    this.metrics.decisions.inc({ outcome: d.outcome });
     await this.#log({ action: 'escrow.decide', escrow: id, by: 'gate', reasons, decision });
     if (d.outcome === 'revert') await this.revert(id, { by: 'gate' }, reasons.join('; '));
     else if (d.outcome === 'hold') await this.hold(id, 'gate', reasons.join('; '));
@@ -285,14 +381,16 @@ export class Escrow {
   }
 
   async #commit(record: EscrowRecord, by: string, reason: string, reevaluate?: Reevaluate): Promise<void> {
-    const out = this.book.commit(record.id, reason);
+    const stopTimer = this.metrics.commitSeconds.startTimer();
+    const out = await this.#commitTogether(record.id, reason, () => this.reputations.record(record.miner, 'committed'));
+    stopTimer();
     if (out.committed) {
-      this.reputations.record(record.miner, 'committed');
       await this.#log({ action: 'escrow.commit', escrow: record.id, by, version: out.version, reasons: [reason] });
       return;
     }
     const c = out.conflict;
-    const why = `${c.kind === 'read' ? 'a key it read' : 'a key it writes'} moved from version ${c.expected} to ${c.current} (key ${Buffer.from(c.key).toString('hex')})`;
+    const what = { read: 'a key it read', write: 'a key it writes', scan: 'the state it scanned' }[c.kind];
+    const why = `${what} moved from version ${c.expected} to ${c.current} (key 0x${Buffer.from(c.key).toString('hex')})`;
     await this.#log({ action: 'escrow.conflict', escrow: record.id, by, reasons: [why] });
     if (reevaluate === undefined || record.attempts >= this.config.maxRebases) {
       await this.hold(
@@ -303,7 +401,18 @@ export class Escrow {
       return;
     }
     const base = this.state.head(record.state);
-    const next = await reevaluate(record, base);
+    let next: Awaited<ReturnType<Reevaluate>>;
+    try {
+      next = await reevaluate(record, base);
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      await this.hold(
+        record.id,
+        by,
+        `${why}; re-evaluation at version ${base} failed (${e.code ?? 'error'}: ${e.message ?? String(err)}): review`,
+      );
+      return;
+    }
     let bundleHash: string | undefined;
     if (next.bundle !== undefined) {
       bundleHash = toHex(blake3(next.bundle));
@@ -318,6 +427,28 @@ export class Escrow {
       version: next.base,
       resultHash: next.resultHash,
       reasons: [why],
+    });
+  }
+
+  /**
+   * Commits made in the same turn of the event loop (decisions in flight finish together) go into
+   * one SQLite transaction: one fsync for all of them, each still applied as if alone.
+   */
+  #commitTogether(id: string, reason: string, also: () => void): Promise<CommitOutcome> {
+    return new Promise((resolve, reject) => {
+      this.#commits.push({ id, reason, also, resolve, reject });
+      if (this.#commits.length === 1)
+        setImmediate(() => {
+          const batch = this.#commits.splice(0);
+          let outs: (CommitOutcome | Error)[];
+          try {
+            outs = this.book.commitAll(batch);
+          } catch (err) {
+            for (const b of batch) b.reject(err);
+            return;
+          }
+          outs.forEach((o, i) => (o instanceof Error ? batch[i]!.reject(o) : batch[i]!.resolve(o)));
+        });
     });
   }
 
@@ -369,6 +500,7 @@ export class Escrow {
   }
 
   #log(event: EscrowAuditEvent): Promise<ChainEntry<EscrowAuditEvent>> {
+    this.metrics.events.inc({ action: event.action.slice('escrow.'.length) });
     return this.#audit.append(event);
   }
 }

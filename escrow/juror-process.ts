@@ -4,6 +4,11 @@
  * compile cache and no V8 state with the run it judges or with the other jurors.
  */
 import { replayBundle } from '../runtime/api/bundle.ts';
+import { CagePool } from '../runtime/api/cage.ts';
+
+// One long-lived cage thread: a juror replays many bundles, and starting a thread (and loading the
+// runtime into it) per replay would cost more than the replay of a small evaluation.
+const pool = new CagePool({ size: 1, lazy: true, unref: true, compileIn: 'worker' });
 
 interface Job {
   readonly n: number;
@@ -11,7 +16,7 @@ interface Job {
 }
 
 process.on('message', (job: Job) => {
-  replayBundle(job.bundle).then(
+  replayBundle(job.bundle, { pool }).then(
     (r) =>
       process.send?.({
         n: job.n,

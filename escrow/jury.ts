@@ -104,6 +104,6 @@ export async function summonJury(
   const verdicts = await Promise.all(jurors.map((j) => j.judge(bundle)));
   // Every verdict is in before the gate looks: a mismatch must count even when enough matches
   // arrived first.
-  for (const v of verdicts) await escrow.addVerdict(id, v, { decide: false });
+  await escrow.addVerdicts(id, verdicts);
   return escrow.decide(id, reevaluate);
 }

@@ -14,7 +14,8 @@ import type { Stream } from '@libp2p/interface';
 import { createBLAKE3 } from 'hash-wasm';
 import type { BundleStore } from './bundles.ts';
 import { P2PError } from './errors.ts';
-import { send, StreamReader } from './frames.ts';
+import { send, type StreamReader } from './frames.ts';
+import { sendRequest, serveStream } from './stream-protocol.ts';
 import { equalBytes, hex } from './wire.ts';
 
 export const BUNDLE_PROTOCOL = '/docklock/bundle/1';
@@ -30,9 +31,8 @@ function header(status: number, size = 0): Uint8Array {
 }
 
 /** Serves one request. Never throws: a bad request is answered or aborted. */
-export async function serveBundle(stream: Stream, store: BundleStore, cap: number): Promise<void> {
-  try {
-    const reader = new StreamReader(stream);
+export function serveBundle(stream: Stream, store: BundleStore, cap: number): Promise<void> {
+  return serveStream(stream, async (reader) => {
     const hash = hex(await reader.exact(32, 'bundle request'));
     if (!(await reader.atEnd()))
       throw new P2PError('DL_ERR_P2P_STREAM', 'a bundle request is 32 bytes', { field: 'bundle request' });
@@ -43,12 +43,11 @@ export async function serveBundle(stream: Stream, store: BundleStore, cap: numbe
       await send(stream, header(TOO_LARGE));
     } else {
       await send(stream, header(OK, size));
-      for await (const chunk of store.stream(hash)) await send(stream, chunk as Buffer);
+      const mem = store.recent(hash);
+      if (mem !== undefined) await send(stream, mem);
+      else for await (const chunk of store.stream(hash)) await send(stream, chunk as Buffer);
     }
-    await stream.close();
-  } catch (e) {
-    stream.abort(e instanceof Error ? e : new Error(String(e)));
-  }
+  });
 }
 
 /**
@@ -63,9 +62,7 @@ export async function fetchBundleOver(
   cap: number,
   expectedSize?: number,
 ): Promise<Uint8Array> {
-  await send(stream, hash);
-  await stream.close(); // our write side: the request is complete
-  const reader = new StreamReader(stream);
+  const reader = await sendRequest(stream, hash);
   const status = (await reader.exact(1, 'bundle status'))[0];
   if (status === NOT_FOUND)
     throw new P2PError('DL_ERR_P2P_BUNDLE_NOT_FOUND', `the peer does not hold bundle ${hex(hash)}`, {
@@ -93,8 +90,33 @@ export async function fetchBundleOver(
       { field: 'bundle' },
     );
   const out = new Uint8Array(size);
-  const hasher = await createBLAKE3();
+  const hasher = idleHashers.pop() ?? (await createBLAKE3());
   hasher.init();
+  let digest: Uint8Array;
+  try {
+    await receive(reader, hasher, out);
+    digest = hasher.digest('binary');
+  } finally {
+    // Back to the pool only once this fetch is done with it (init() of another fetch resets it).
+    if (idleHashers.length < 8) idleHashers.push(hasher);
+  }
+  if (!(await reader.atEnd()))
+    throw new P2PError('DL_ERR_P2P_BUNDLE_HASH', `the peer sent more than the ${size} bytes it announced`, {
+      field: 'bundle',
+    });
+  if (!equalBytes(digest, hash))
+    throw new P2PError('DL_ERR_P2P_BUNDLE_HASH', `the bytes received do not hash to ${hex(hash)}`, { field: 'bundle' });
+  return out;
+}
+
+// Hashers kept between fetches: creating one instantiates a WebAssembly module (a visible share of
+// a small bundle's fetch in the bench:p2p profile). One fetch holds one; a few are kept.
+type Hasher = Awaited<ReturnType<typeof createBLAKE3>>;
+const idleHashers: Hasher[] = [];
+
+/** Fills `out` from the stream, hashing each chunk as it arrives. */
+async function receive(reader: StreamReader, hasher: Hasher, out: Uint8Array): Promise<void> {
+  const size = out.length;
   let at = 0;
   while (at < size) {
     const c = await reader.chunk(size - at);
@@ -106,11 +128,4 @@ export async function fetchBundleOver(
     out.set(c, at);
     at += c.length;
   }
-  if (!(await reader.atEnd()))
-    throw new P2PError('DL_ERR_P2P_BUNDLE_HASH', `the peer sent more than the ${size} bytes it announced`, {
-      field: 'bundle',
-    });
-  if (!equalBytes(hasher.digest('binary'), hash))
-    throw new P2PError('DL_ERR_P2P_BUNDLE_HASH', `the bytes received do not hash to ${hex(hash)}`, { field: 'bundle' });
-  return out;
 }

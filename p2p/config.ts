@@ -26,6 +26,8 @@ export interface NodeConfig {
   quorum: { k: number; expiryMs: number };
   /** Replays at once (default 1) and waiting (default 256; more are dropped and counted). */
   replay: { concurrency: number; queue: number };
+  /** Peer exchange over gossip: how often this node announces its addresses (default 10000 ms) and how many connections it keeps dialling discovered peers up to (default 50). */
+  discovery: { intervalMs: number; maxPeers: number };
   /** bundleBytes: largest bundle fetched or served (default 64 MiB); gossip messages per peer per second (default 100) and burst (default 400); syncItems: most claims (and verdicts) one sync answers (default 10000). */
   limits: { bundleBytes: number; messagesPerSecond: number; burst: number; syncItems: number };
 }
@@ -96,6 +98,7 @@ export function parseNodeConfig(raw: unknown, base: string): NodeConfig {
     'challenges',
     'quorum',
     'replay',
+    'discovery',
     'limits',
   ]);
   const path = (v: unknown, field: string): string => {
@@ -106,6 +109,7 @@ export function parseNodeConfig(raw: unknown, base: string): NodeConfig {
   const dataDir = path(o.dataDir, 'dataDir');
   const q = object(o.quorum ?? {}, 'quorum', ['k', 'expiryMs']);
   const r = object(o.replay ?? {}, 'replay', ['concurrency', 'queue']);
+  const d = object(o.discovery ?? {}, 'discovery', ['intervalMs', 'maxPeers']);
   const l = object(o.limits ?? {}, 'limits', ['bundleBytes', 'messagesPerSecond', 'burst', 'syncItems']);
   const listen =
     o.listen === undefined ? ['/ip4/127.0.0.1/tcp/0'] : strings(o.listen, 'listen', (s, f) => addr(s, f, false));
@@ -123,6 +127,10 @@ export function parseNodeConfig(raw: unknown, base: string): NodeConfig {
     replay: {
       concurrency: int(r.concurrency, 'replay.concurrency', 1, 1, 64),
       queue: int(r.queue, 'replay.queue', 256, 1, 1_000_000),
+    },
+    discovery: {
+      intervalMs: int(d.intervalMs, 'discovery.intervalMs', 10_000, 100, 3600_000),
+      maxPeers: int(d.maxPeers, 'discovery.maxPeers', 50, 0, 10_000),
     },
     limits: {
       bundleBytes: int(l.bundleBytes, 'limits.bundleBytes', 64 * 2 ** 20, 1024, 2 ** 32),

@@ -6,9 +6,9 @@
  * Key file (mode 0600), JSON: `{"format":"docklock-node-key","version":1,"seed":"<64 hex>"}`.
  */
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
 import { generateKeyPairFromSeed, publicKeyFromRaw } from '@libp2p/crypto/keys';
-import type { Ed25519PrivateKey, PublicKey } from '@libp2p/interface';
+import type { Ed25519PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey, peerIdFromPublicKey } from '@libp2p/peer-id';
 import { P2PError } from './errors.ts';
 import { fromHex, hex } from './wire.ts';
@@ -108,15 +108,22 @@ export async function sign(key: NodeKey, data: Uint8Array): Promise<Uint8Array> 
 }
 
 // Parsed keys by their raw bytes: building a key object per check cost as much as the check itself
-// (bench:p2p profile). Bounded: a flood of new keys only empties the cache.
-const keyCache = new Map<string, { key: PublicKey; peerId: string }>();
+// (bench:p2p profile; libp2p's verify builds a node KeyObject from a JWK on every call, so checks
+// go to node:crypto with a KeyObject made once). Bounded: a flood of new keys only empties the cache.
+const keyCache = new Map<string, { key: KeyObject; peerId: string }>();
+/** DER SubjectPublicKeyInfo prefix of a raw Ed25519 key (RFC 8410). */
+const ED25519_SPKI = Buffer.from('302a300506032b6570032100', 'hex');
 
-function parsed(publicKey: Uint8Array): { key: PublicKey; peerId: string } {
+function parsed(publicKey: Uint8Array): { key: KeyObject; peerId: string } {
   const k = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.length).toString('hex');
   let hit = keyCache.get(k);
   if (hit === undefined) {
-    const key = publicKeyFromRaw(publicKey);
-    hit = { key, peerId: peerIdFromPublicKey(key).toString() };
+    const key = createPublicKey({
+      key: Buffer.concat([ED25519_SPKI, publicKey]),
+      format: 'der',
+      type: 'spki',
+    });
+    hit = { key, peerId: peerIdFromPublicKey(publicKeyFromRaw(publicKey)).toString() };
     if (keyCache.size >= 4096) keyCache.clear();
     keyCache.set(k, hit);
   }
@@ -131,7 +138,7 @@ export async function verifySignature(
 ): Promise<boolean> {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   try {
-    return await parsed(publicKey).key.verify(data, signature);
+    return verify(null, data, parsed(publicKey).key, signature);
   } catch {
     return false;
   }

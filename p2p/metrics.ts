@@ -27,6 +27,12 @@ export class NodeMetrics {
     labelNames: ['outcome'],
     registers: [this.registry],
   });
+  readonly rechecks = new Counter({
+    name: 'docklock_p2p_rechecks_total',
+    help: "Other nodes' divergences re-checked against this node's own judgement, by ruling (upheld, overruled, unchecked, busy)",
+    labelNames: ['ruling'],
+    registers: [this.registry],
+  });
   readonly penalties = new Counter({
     name: 'docklock_p2p_penalties_total',
     help: 'Peer penalties, by reason',

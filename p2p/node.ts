@@ -10,16 +10,17 @@ import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify, type Identify } from '@libp2p/identify';
 import { ping, type Ping } from '@libp2p/ping';
-import { gossipsub, TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub';
+import { gossipsub, TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { PeerId } from '@libp2p/interface';
+import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { blake3, DocklockError } from '../index.ts';
-import { claimFieldsOf, judgeClaim } from './audit.ts';
+import { claimFieldsOf } from './audit.ts';
 import { BUNDLE_PROTOCOL, fetchBundleOver, serveBundle } from './bundle-protocol.ts';
 import { BundleStore } from './bundles.ts';
 import type { NodeConfig } from './config.ts';
@@ -30,26 +31,35 @@ import {
   CLAIM_KIND,
   MAX_MESSAGE_BYTES,
   openEnvelope,
+  openSealed,
+  unseal,
   signClaim,
   signVerdict,
   type Claim,
   type Opened,
+  type Sealed,
 } from './messages.ts';
+import { Judges } from './judges.ts';
 import { NodeMetrics } from './metrics.ts';
+import { OrphanVerdicts } from './orphans.ts';
+import { announcesItsSigner, MAX_ANNOUNCEMENT_BYTES, PEERS_TOPIC } from './peer-exchange.ts';
 import { PeerBook, PENALTY } from './peers.ts';
 import { claimState } from './quorum.ts';
 import { rankReplayers } from './rendezvous.ts';
 import { ReplayQueue } from './replay-queue.ts';
 import { ReplayPool } from './replay-pool.ts';
 import { Store, type ClaimState } from './store.ts';
+import { DIAL_TIMEOUT_MS, STREAM_LIMITS } from './stream-protocol.ts';
 import { requestSync, serveSync, SYNC_PROTOCOL } from './sync-protocol.ts';
 import { equalBytes, hex } from './wire.ts';
 
 /** The gossip topic of claims and verdicts (version in the name: another version is another network). */
 export const TOPIC = 'docklock/claims/1';
+export { PEERS_TOPIC } from './peer-exchange.ts';
 /** Claims issued further than this in the future are rejected (clock skew allowance). */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
-const MAX_ORPHANS = 4096;
+/** Verdicts held for claims not yet seen, in envelope bytes (4 MiB: hundreds of claims' worth of verdicts). */
+export const MAX_ORPHAN_BYTES = 4 * 2 ** 20;
 
 type Services = { identify: Identify; ping: Ping; pubsub: GossipSub };
 export type IngestResult = { result: 'accept' | 'ignore' } | { result: 'reject'; code: string; message: string };
@@ -72,7 +82,8 @@ export class P2PNode {
   readonly #pool: ReplayPool;
   readonly #served: Set<string> | null;
   readonly #replayed = new Set<string>();
-  readonly #orphans = new Map<string, Uint8Array[]>();
+  readonly #judges: Judges;
+  readonly #orphans = new OrphanVerdicts(MAX_ORPHAN_BYTES);
   readonly #timers: NodeJS.Timeout[] = [];
   #stopping = false;
   #lastBootstrap = Date.now();
@@ -85,6 +96,12 @@ export class P2PNode {
     this.peers = new PeerBook(this.store, config.limits.messagesPerSecond, config.limits.burst);
     this.#queue = new ReplayQueue(config.replay.concurrency, config.replay.queue);
     this.#pool = new ReplayPool(config.replay.concurrency);
+    this.#judges = new Judges({
+      fetch: (claim, claimer) => this.fetchBundle(claim.bundleHash, claim.bundleSize, claimer),
+      replay: this.#pool.replay,
+      queue: this.#queue,
+      metrics: this.metrics,
+    });
     this.#served = config.challenges.length === 0 ? null : new Set(config.challenges.map(challengeModuleHash));
   }
 
@@ -123,6 +140,7 @@ export class P2PNode {
         denyInboundEncryptedConnection: (p: PeerId) => peers.banned(p.toString()),
         denyOutboundEncryptedConnection: (p: PeerId) => peers.banned(p.toString()),
       },
+      peerDiscovery: [pubsubPeerDiscovery({ interval: this.config.discovery.intervalMs, topics: [PEERS_TOPIC] })],
       services: {
         identify: identify(),
         ping: ping(),
@@ -131,10 +149,13 @@ export class P2PNode {
           allowPublishToZeroTopicPeers: true,
           ignoreDuplicatePublishError: true,
           emitSelf: false,
-          allowedTopics: [TOPIC],
+          allowedTopics: [TOPIC, PEERS_TOPIC],
           maxInboundDataLength: MAX_MESSAGE_BYTES,
           // The envelope is self-authenticating: the same envelope is the same message whoever relays it.
           msgIdFn: (m) => blake3(m.data),
+          // Copies of a message already seen are dropped before the StrictSign check (each node
+          // gets a message from several mesh peers; the check of every copy was wasted).
+          fastMsgIdFn: (m) => (m.data === undefined ? '' : hex(blake3(m.data))),
         }),
       },
     });
@@ -142,17 +163,18 @@ export class P2PNode {
     ps.topicValidators.set(TOPIC, async (peer, msg) =>
       this.#validate(peer.toString(), msg.type === 'signed', msg.data),
     );
+    ps.topicValidators.set(PEERS_TOPIC, (peer, msg) => this.#validateAnnouncement(peer.toString(), msg));
     ps.subscribe(TOPIC);
-    const limits = { maxInboundStreams: 8, maxOutboundStreams: 16 };
+    this.libp2p.addEventListener('peer:discovery', (e) => this.#discovered(e.detail.id));
     await this.libp2p.handle(
       BUNDLE_PROTOCOL,
       (stream) => serveBundle(stream, this.bundles, this.config.limits.bundleBytes),
-      limits,
+      STREAM_LIMITS,
     );
     await this.libp2p.handle(
       SYNC_PROTOCOL,
       (stream) => serveSync(stream, this.store, this.config.limits.syncItems),
-      limits,
+      STREAM_LIMITS,
     );
     this.libp2p.addEventListener('peer:connect', (e) => void this.syncFrom(e.detail).catch(() => undefined));
     this.#timers.push(setInterval(() => this.#tick(), Math.max(200, Math.min(1000, this.config.quorum.expiryMs / 10))));
@@ -184,7 +206,7 @@ export class P2PNode {
    * not checked against the bundle here: that is the replayers' job (a test's dishonest node uses this).
    */
   async publishSigned(envelope: Uint8Array, bundle: Uint8Array): Promise<string> {
-    this.bundles.put(bundle);
+    await this.bundles.put(bundle);
     const r = await this.ingest(envelope, 'self');
     if (r.result === 'reject') throw new P2PError('DL_ERR_P2P_INTERNAL', `own claim rejected: ${r.message}`);
     await this.libp2p.services.pubsub.publish(TOPIC, envelope);
@@ -206,6 +228,29 @@ export class P2PNode {
     return r.result === 'accept' ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore;
   }
 
+  /**
+   * A peer announcement must be signed by the peer it announces (anyone may relay it, nobody may
+   * speak for another peer), small, and within its sender's message budget.
+   */
+  #validateAnnouncement(from: string, msg: Message): TopicValidatorResult {
+    if (msg.type !== 'signed' || msg.data.length > MAX_ANNOUNCEMENT_BYTES) {
+      this.#penalize(from, PENALTY.invalidMessage, 'announcement');
+      return TopicValidatorResult.Reject;
+    }
+    if (!this.peers.take(from)) return TopicValidatorResult.Ignore;
+    if (announcesItsSigner(msg)) return TopicValidatorResult.Accept;
+    this.#penalize(from, PENALTY.invalidMessage, 'announcement');
+    return TopicValidatorResult.Reject;
+  }
+
+  /** Dials a peer learnt through peer exchange, up to `discovery.maxPeers` connections. */
+  #discovered(peer: PeerId): void {
+    if (this.#stopping || peer.equals(this.libp2p.peerId) || this.peers.banned(peer.toString())) return;
+    if (this.libp2p.getConnections(peer).length > 0) return;
+    if (this.libp2p.getPeers().length >= this.config.discovery.maxPeers) return;
+    void this.libp2p.dial(peer, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).catch(() => undefined);
+  }
+
   #penalize(peer: string, amount: number, reason: string): void {
     this.metrics.penalties.inc({ reason });
     if (peer === 'self' || peer === this.peerId) return;
@@ -225,10 +270,21 @@ export class P2PNode {
    * Checks and stores one envelope from gossip, sync or this node, and acts on it.
    * `from` is the peer that sent it ('self' for our own).
    */
-  async ingest(env: Uint8Array, from: string): Promise<IngestResult> {
+  ingest(env: Uint8Array, from: string): Promise<IngestResult> {
+    return this.#ingest(env, from, false);
+  }
+
+  async #ingest(env: Uint8Array, from: string, signedHere: boolean): Promise<IngestResult> {
     let o: Opened;
     try {
-      o = await openEnvelope(env);
+      const sealed = unseal(env);
+      // A message already held is dropped before its signature is checked (gossip, sync and the
+      // orphan pool all deliver duplicates): same body, same id, same message.
+      if (this.#held(sealed)) {
+        this.metrics.messages.inc({ result: 'ignore', reason: 'duplicate' });
+        return { result: 'ignore' };
+      }
+      o = await openSealed(sealed, signedHere);
     } catch (e) {
       const code = e instanceof DocklockError ? e.code : 'DL_ERR_P2P_MALFORMED';
       this.metrics.messages.inc({ result: 'reject', reason: code });
@@ -238,6 +294,11 @@ export class P2PNode {
     const r = o.kind === CLAIM_KIND ? await this.#ingestClaim(o, from) : await this.#ingestVerdict(o, from);
     this.metrics.messages.inc({ result: r.result, reason: r.result === 'reject' ? r.code : o.kind });
     return r;
+  }
+
+  #held(s: Sealed): boolean {
+    if (s.kind === CLAIM_KIND) return this.#claims.has(s.idHex) || this.store.has('claim', s.idHex);
+    return this.#orphans.has(s.idHex) || this.store.has('verdict', s.idHex);
   }
 
   async #ingestClaim(o: Extract<Opened, { kind: 'docklock/claim' }>, from: string): Promise<IngestResult> {
@@ -264,11 +325,7 @@ export class P2PNode {
       return { result: 'ignore' };
     if (this.#claims.size >= 4096) this.#claims.clear();
     this.#claims.set(o.idHex, o);
-    const orphans = this.#orphans.get(o.idHex);
-    if (orphans !== undefined) {
-      this.#orphans.delete(o.idHex);
-      for (const v of orphans) await this.ingest(v, 'orphan');
-    }
+    for (const v of this.#orphans.takeFor(o.idHex)) await this.ingest(v, 'orphan');
     this.#updateState(o.idHex);
     this.#maybeReplay(o.idHex, o.id, o.claim, claimer, this.config.quorum.k);
     return { result: 'accept' };
@@ -277,14 +334,13 @@ export class P2PNode {
   async #ingestVerdict(o: Extract<Opened, { kind: 'docklock/verdict' }>, from: string): Promise<IngestResult> {
     const v = o.verdict;
     const claimIdHex = hex(v.claimId);
-    const row = this.store.claim(claimIdHex);
+    const row = this.store.claimMeta(claimIdHex);
     if (row === undefined) {
-      // Gossip may deliver a verdict before its claim: hold it (bounded) and do not forward it.
-      if (this.#orphans.size < MAX_ORPHANS)
-        this.#orphans.set(claimIdHex, [...(this.#orphans.get(claimIdHex) ?? []).slice(0, 63), o.envelope]);
+      // Gossip may deliver a verdict before its claim: hold it (bounded in bytes) and do not forward it.
+      this.#orphans.hold(claimIdHex, o.idHex, o.envelope);
       return { result: 'ignore' };
     }
-    const c = this.#claims.get(claimIdHex) ?? (await openEnvelope(row.envelope));
+    const c = this.#claims.get(claimIdHex) ?? (await openEnvelope(this.store.claim(claimIdHex)!.envelope));
     if (c.kind !== CLAIM_KIND) return { result: 'ignore' };
     const reject = (code: string, message: string, penalty: number): IngestResult => {
       this.#penalize(from, penalty, code);
@@ -301,27 +357,44 @@ export class P2PNode {
         // An invalid proof penalises its sender (and, through gossip scoring, whoever relays it).
         return reject((e as P2PError).code, (e as Error).message, PENALTY.falseDivergence);
       }
+      if (from !== 'self') {
+        const r = await this.#judges.recheck(claimIdHex, c.claim, row.claimer);
+        this.metrics.rechecks.inc({ ruling: r });
+        if (r === 'busy') return { result: 'ignore' };
+        if (r === 'overruled') {
+          // The signer lied (or its engine is broken); whoever relayed it without checking shares the blame.
+          const signer = peerIdOf(v.replayer);
+          if (signer !== from) this.#penalize(signer, PENALTY.falseDivergence, 'DL_ERR_P2P_DISPUTE_INVALID');
+          return reject(
+            'DL_ERR_P2P_DISPUTE_INVALID',
+            `claim ${claimIdHex} replays to a match on this node; the ${v.divergence!.kind} divergence is false`,
+            PENALTY.falseDivergence,
+          );
+        }
+      }
     }
-    if (
-      !this.store.addVerdict({
-        id: o.idHex,
-        claimId: claimIdHex,
-        replayer: peerIdOf(v.replayer),
-        issuedAt: v.issuedAt,
-        receivedAt: Date.now(),
-        outcome: v.outcome,
-        envelope: o.envelope,
-      })
-    )
-      return { result: 'ignore' };
-    this.#updateState(claimIdHex);
-    return { result: 'accept' };
+    const stored = {
+      id: o.idHex,
+      claimId: claimIdHex,
+      replayer: peerIdOf(v.replayer),
+      issuedAt: v.issuedAt,
+      receivedAt: Date.now(),
+      outcome: v.outcome,
+      envelope: o.envelope,
+    };
+    // The verdict and the state change it causes commit together (one WAL commit, not two).
+    const added = this.store.transaction(() => {
+      if (!this.store.addVerdict(stored)) return false;
+      this.#updateState(claimIdHex);
+      return true;
+    });
+    return { result: added ? 'accept' : 'ignore' };
   }
 
   #updateState(claimId: string): ClaimState | undefined {
-    const row = this.store.claim(claimId);
+    const row = this.store.claimMeta(claimId);
     if (row === undefined) return undefined;
-    const vs = this.store.verdictsOf(claimId);
+    const vs = this.store.verdictFacts(claimId);
     const s = claimState(row, vs, this.config.quorum.k, this.config.quorum.expiryMs, Date.now());
     if (s.state !== row.state) {
       this.store.setState(claimId, s.state, Date.now(), s.disputedBy);
@@ -341,9 +414,10 @@ export class P2PNode {
   #maybeReplay(idHex: string, id: Uint8Array, claim: Claim, claimer: string, rankLimit: number): void {
     if (this.#stopping || claimer === this.peerId || this.#replayed.has(idHex)) return;
     if (this.#served !== null && !this.#served.has(hex(claim.moduleHash))) return;
-    const row = this.store.claim(idHex);
-    if (row === undefined || row.state !== 'pending') return;
+    if (this.store.claimMeta(idHex)?.state !== 'pending') return;
     if (!rankReplayers(id, this.#candidates(claimer)).slice(0, rankLimit).includes(this.peerId)) return;
+    // Bounded: forgetting a claim only allows a second replay if it is somehow still pending.
+    if (this.#replayed.size >= 100_000) this.#replayed.clear();
     this.#replayed.add(idHex);
     if (!this.#queue.push(() => this.#replay(idHex, id, claim, claimer))) {
       this.#replayed.delete(idHex);
@@ -352,27 +426,15 @@ export class P2PNode {
   }
 
   async #replay(idHex: string, id: Uint8Array, claim: Claim, claimer: string): Promise<void> {
-    if (this.#stopping || this.store.claim(idHex)?.state !== 'pending') return;
-    const end = this.metrics.replaySeconds.startTimer();
-    let bytes: Uint8Array;
-    try {
-      bytes = await this.fetchBundle(claim.bundleHash, claim.bundleSize, claimer);
-    } catch {
-      this.metrics.replays.inc({ outcome: 'no_bundle' });
-      this.#replayed.delete(idHex);
+    if (this.#stopping || this.store.claimMeta(idHex)?.state !== 'pending') return;
+    const j = await this.#judges.judge(idHex, claim, claimer);
+    if (j === null) {
+      this.#replayed.delete(idHex); // no bundle yet: the fallback may try again
       return;
     }
-    const j = await judgeClaim(claim, bytes, this.#pool.replay).catch((e: unknown) => ({
-      abstain: (e as Error).message,
-    }));
-    end();
-    if ('abstain' in j) {
-      this.metrics.replays.inc({ outcome: 'abstain' });
-      return;
-    }
-    this.metrics.replays.inc({ outcome: j.outcome });
+    if ('abstain' in j) return;
     const env = await signVerdict(this.key, { ...j, issuedAt: Date.now(), claimId: id });
-    await this.ingest(env, 'self');
+    await this.#ingest(env, 'self', true);
     if (!this.#stopping) await this.libp2p.services.pubsub.publish(TOPIC, env).catch(() => undefined);
     this.metrics.published.inc({ kind: 'verdict' });
   }
@@ -397,12 +459,14 @@ export class P2PNode {
     for (const peer of order) {
       if (peer === this.peerId) continue;
       try {
+        // negotiateFully false: the protocol name travels with the request (one round trip less).
         const stream = await this.libp2p.dialProtocol(peerIdFromString(peer), BUNDLE_PROTOCOL, {
-          signal: AbortSignal.timeout(30_000),
+          signal: AbortSignal.timeout(DIAL_TIMEOUT_MS),
+          negotiateFully: false,
         });
         const bytes = await fetchBundleOver(stream, hash, this.config.limits.bundleBytes, size);
         this.metrics.bundleBytes.inc(bytes.length);
-        this.bundles.putHashed(h, bytes);
+        await this.bundles.putHashed(h, bytes);
         return bytes;
       } catch (e) {
         last = e;
@@ -417,7 +481,9 @@ export class P2PNode {
   async syncFrom(peer: PeerId): Promise<number> {
     const newest = this.store.claims(1)[0]?.issuedAt;
     const from = newest === undefined ? 0 : Math.max(0, Math.min(newest, Date.now()) - 2 * this.config.quorum.expiryMs);
-    const stream = await this.libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal: AbortSignal.timeout(30_000) });
+    const stream = await this.libp2p.dialProtocol(peer, SYNC_PROTOCOL, {
+      signal: AbortSignal.timeout(DIAL_TIMEOUT_MS),
+    });
     const n = await requestSync(
       stream,
       { from, to: Date.now() + MAX_CLOCK_SKEW_MS, limit: this.config.limits.syncItems },
@@ -436,12 +502,14 @@ export class P2PNode {
       this.#lastBootstrap = now;
       this.#dialBootstrap();
     }
-    for (const id of this.store.pendingIssuedBefore(now - this.config.quorum.expiryMs)) this.#updateState(id);
+    const expiring = this.store.pendingIssuedBefore(now - this.config.quorum.expiryMs);
+    if (expiring.length > 0) this.store.transaction(() => expiring.forEach((id) => this.#updateState(id)));
     // Fallback: a claim still pending halfway to expiry widens its replayer set to 2k, in case some of the first k are gone.
     for (const id of this.store.pendingIssuedBefore(now - this.config.quorum.expiryMs / 2)) {
       if (this.#replayed.has(id)) continue;
       const row = this.store.claim(id)!;
-      void openEnvelope(row.envelope).then((o) => {
+      const cached = this.#claims.get(id);
+      void (cached !== undefined ? Promise.resolve(cached) : openEnvelope(row.envelope)).then((o) => {
         if (o.kind === CLAIM_KIND) this.#maybeReplay(id, o.id, o.claim, row.claimer, 2 * this.config.quorum.k);
       });
     }
@@ -463,6 +531,11 @@ export class P2PNode {
         bundle = await this.fetchBundle(c.claim.bundleHash, c.claim.bundleSize, row.claimer).catch(() => null);
     }
     return encodeDispute(row.envelope, v.envelope, bundle);
+  }
+
+  /** Envelope bytes held for verdicts whose claim has not arrived (never over {@link MAX_ORPHAN_BYTES}). */
+  get orphanBytes(): number {
+    return this.#orphans.bytes;
   }
 
   replayLoad(): { running: number; waiting: number } {

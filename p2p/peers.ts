@@ -3,7 +3,7 @@
  * claims, false divergences or junk bundles loses score; at {@link DISCONNECT_SCORE} the node hangs
  * up and refuses it (connection gater) until the score recovers. Scores persist in the store.
  */
-import type { Store } from './store.ts';
+import type { PeerRow, Store } from './store.ts';
 
 export const PENALTY = {
   /** A message that fails decoding, schema, version or signature checks. */
@@ -27,6 +27,9 @@ interface Bucket {
 export class PeerBook {
   readonly #store: Store;
   readonly #buckets = new Map<string, Bucket>();
+  // Write-through copy of the stored scores: every claim asks whether each candidate is banned,
+  // which was a sqlite query per candidate (bench:p2p profile). Bounded like the buckets.
+  readonly #rows = new Map<string, PeerRow | null>();
   readonly #rate: number;
   readonly #burst: number;
   readonly #now: () => number;
@@ -53,17 +56,29 @@ export class PeerBook {
     return true;
   }
 
+  #row(peer: string): PeerRow | undefined {
+    let r = this.#rows.get(peer);
+    if (r === undefined) {
+      if (this.#rows.size > 10_000) this.#rows.clear();
+      r = this.#store.peer(peer) ?? null;
+      this.#rows.set(peer, r);
+    }
+    return r ?? undefined;
+  }
+
   score(peer: string): number {
-    const p = this.#store.peer(peer);
+    const p = this.#row(peer);
     if (p === undefined) return 0;
     return Math.min(0, p.score + ((this.#now() - p.updatedAt) / 1000) * RECOVERY_PER_SECOND);
   }
 
   /** @returns true when the peer is now at or under the disconnect score. */
   penalize(peer: string, amount: number): boolean {
-    const prev = this.#store.peer(peer);
+    const prev = this.#row(peer);
     const score = this.score(peer) - amount;
-    this.#store.putPeer({ peerId: peer, score, penalties: (prev?.penalties ?? 0) + 1, updatedAt: this.#now() });
+    const row = { peerId: peer, score, penalties: (prev?.penalties ?? 0) + 1, updatedAt: this.#now() };
+    this.#store.putPeer(row);
+    this.#rows.set(peer, row);
     return score <= DISCONNECT_SCORE;
   }
 

@@ -10,7 +10,8 @@
  */
 import type { Stream } from '@libp2p/interface';
 import { P2PError } from './errors.ts';
-import { frame, send, StreamReader } from './frames.ts';
+import { frame, send } from './frames.ts';
+import { sendRequest, serveStream } from './stream-protocol.ts';
 import { MAX_MESSAGE_BYTES } from './messages.ts';
 import type { Store } from './store.ts';
 import { Fields, pack, unpackCanonical } from './wire.ts';
@@ -25,9 +26,8 @@ export interface SyncRequest {
   limit: number;
 }
 
-export async function serveSync(stream: Stream, store: Store, maxItems: number): Promise<void> {
-  try {
-    const reader = new StreamReader(stream);
+export function serveSync(stream: Stream, store: Store, maxItems: number): Promise<void> {
+  return serveStream(stream, async (reader) => {
     const req = await reader.frame(256, 'sync request');
     if (req === null) throw new P2PError('DL_ERR_P2P_STREAM', 'empty sync request', { field: 'sync request' });
     const f = new Fields(unpackCanonical(req, 'sync request'), 'sync request', 5);
@@ -38,10 +38,7 @@ export async function serveSync(stream: Stream, store: Store, maxItems: number):
     const limit = Math.min(f.uint(), maxItems);
     const w = store.window(from, to, limit);
     for (const env of [...w.claims, ...w.verdicts]) await send(stream, frame(env));
-    await stream.close();
-  } catch (e) {
-    stream.abort(e instanceof Error ? e : new Error(String(e)));
-  }
+  });
 }
 
 /**
@@ -54,9 +51,7 @@ export async function requestSync(
   maxItems: number,
   onEnvelope: (env: Uint8Array) => Promise<void>,
 ): Promise<number> {
-  await send(stream, frame(pack([SYNC_KIND, SYNC_VERSION, req.from, req.to, req.limit])));
-  await stream.close();
-  const reader = new StreamReader(stream);
+  const reader = await sendRequest(stream, frame(pack([SYNC_KIND, SYNC_VERSION, req.from, req.to, req.limit])));
   let n = 0;
   for (;;) {
     const env = await reader.frame(MAX_MESSAGE_BYTES, 'sync item');

@@ -17,6 +17,11 @@ export interface InstantiateOptions {
   fuel: bigint;
   /** Called after instantiation and before the start function runs, e.g. to hand host functions the guest's memory. */
   beforeStart?: (instance: Instance) => void;
+  /**
+   * Whether the caller bills the fuel a start function that traps used (spec: nested.md#N4);
+   * instantiation ignores it, a profiler mirrors it. Default true.
+   */
+  startTrapBilled?: boolean;
 }
 
 /** The constructor's input, and what {@link CompiledModule.share} posts to a worker. */

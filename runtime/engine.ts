@@ -138,6 +138,7 @@ export class Engine {
       memoryLimit: options.memoryLimit ?? c.memoryLimit,
       stackLimit: options.stackLimit ?? c.stackLimit,
       costTable: options.costTable ?? c.costTable,
+      markRefusedGrow: options.markRefusedGrow ?? false,
       imports: options.imports ?? c.imports,
       limits: { ...c.limits, ...options.limits },
     };
@@ -159,6 +160,8 @@ export class Engine {
       o.stackLimit,
       [...o.imports].sort(),
       [l.moduleBytes, l.functions, l.localsPerFunction, l.bodyBytes, l.tableElements, l.dataBytes, l.entries],
+      // Appended only when set: every key without it stays what it was.
+      ...(o.markRefusedGrow ? ['grow-refused'] : []),
     ]);
     return { moduleHash, key: toHex(blake3(new TextEncoder().encode(toHex(moduleHash) + opts))) };
   }

@@ -2,6 +2,7 @@
  * Replaying and verifying bundles (library API behind `docklock replay` and `docklock verify`).
  */
 import { runCage } from './cage/cage.ts';
+import type { CagePool } from './cage/cage.ts';
 import { decodeBundle, verifyBundle } from './bundle.ts';
 import type { Bundle, BundleVerification } from './bundle.ts';
 import { resultHash } from './result.ts';
@@ -65,12 +66,17 @@ export function divergenceJson(d: Divergence): NonNullable<ReplayReport['diverge
  * Re-executes a bundle's run offline, answering network calls from its witness.
  * @throws {InputError} `DL_ERR_BUNDLE_*` for an unusable bundle
  */
-export async function replayBundle(bytes: Uint8Array): Promise<ReplayReport> {
+export async function replayBundle(bytes: Uint8Array, options: ReplayOptions = {}): Promise<ReplayReport> {
   const b = decodeBundle(bytes, { lazyWitness: true });
-  return replayDecoded(b);
+  return replayDecoded(b, options);
 }
 
-export async function replayDecoded(b: Bundle): Promise<ReplayReport> {
+/** Where a replay runs: its own cage thread (default), or a long-lived pool's (a juror, a node). */
+export interface ReplayOptions {
+  pool?: Pick<CagePool, 'replay'>;
+}
+
+export async function replayDecoded(b: Bundle, options: ReplayOptions = {}): Promise<ReplayReport> {
   // Fuel figures, and so every witness entry, depend on the rewriter and its cost table: a bundle
   // recorded by another version cannot replay here, and saying so beats reporting a divergence.
   if (
@@ -83,15 +89,18 @@ export async function replayDecoded(b: Bundle): Promise<ReplayReport> {
       { field: 'result.instrumenterVersion' },
     );
   }
-  const out = await runCage({
+  const request = {
     manifest: b.manifest,
     module: b.module,
     stdin: b.stdin,
     inputs: b.inputs,
-    mode: 'replay',
     witness: b.witnessBytes,
     wasiLevel: b.wasiLevel,
-  });
+  };
+  const out =
+    options.pool === undefined
+      ? await runCage({ ...request, mode: 'replay' })
+      : await options.pool.replay(request, { witness: false });
   const actual = resultHash(out.result);
   const match = out.divergence === null && bytesEqual(actual, b.resultHash);
   return {

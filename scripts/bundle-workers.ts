@@ -1,30 +1,166 @@
 /**
- * Bundles each worker entry of the built package (dist/) into one file beside it
- * (`worker.bundle.js`), which runtime/worker-url.ts prefers: a worker thread then loads one module
- * instead of the ~100 of its import graph. Part of `npm run build`; the library's own modules stay
- * as tsc wrote them. Native addons stay external (msgpackr-extract is optional to msgpackr).
+ * Bundles the hot entries of the built package (dist/) into single files beside them, so a
+ * process or thread loads one module instead of the hundreds of its import graph (bench:cli):
+ *
+ * - each worker entry → `worker.bundle.js`, which runtime/worker-url.ts prefers;
+ * - the CLI for `docklock run` and `docklock --help` → `cli/program.run.bundle.js`, which
+ *   cli/main.ts imports for those commands. Every other command's module stays outside it (see
+ *   {@link otherCommandsExternal}).
+ *
+ * Part of `npm run build`; the library's own modules stay as tsc wrote them.
  */
 import { build } from 'esbuild';
+import type { BuildOptions, Plugin } from 'esbuild';
+import { readFile, readdir, rm } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
+import { dirname, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 const WORKERS = ['runtime/cage/worker', 'runtime/evaluate/worker'];
 
-await Promise.all(
-  WORKERS.map((w) =>
+/**
+ * `import.meta.url` keeps naming the module's original file, not the bundle: cage.ts finds its
+ * worker beside itself, transpile.ts its cache, main.ts the checkout's Node. Each use becomes the
+ * original file's URL computed from the bundle's own (both live in the installed package).
+ */
+function originalImportMetaUrl(outdir: string): Plugin {
+  return {
+    name: 'original-import-meta-url',
+    setup(b) {
+      b.onLoad({ filter: /\.(m?js|cjs)$/ }, async (args) => {
+        const text = await readFile(args.path, 'utf8');
+        if (!text.includes('import.meta.url')) return undefined;
+        const rel = relative(outdir, args.path).split(sep).join('/');
+        const url = `new URL(${JSON.stringify(rel.startsWith('.') ? rel : `./${rel}`)}, import.meta.url).href`;
+        return { contents: text.replaceAll('import.meta.url', url), loader: 'js', resolveDir: dirname(args.path) };
+      });
+    },
+  };
+}
+
+/**
+ * msgpackr's optional native string decoder is left out of the one-shot bundles (the CLI and the
+ * cage worker): loading it (node-gyp-build, detect-libc probing the C library) costs every process
+ * and thread tens of milliseconds at start, while it saves ~5 % of decoding a 100 000-entry witness
+ * in full (≈35 ms; bench/RESULTS.md), which `docklock run` never does. The evaluation pool's
+ * long-lived workers keep it. msgpackr catches the failed require and decodes in JavaScript, byte
+ * for byte the same.
+ */
+const withoutNativeMsgpack: Plugin = {
+  name: 'without-native-msgpack',
+  setup(b) {
+    b.onResolve({ filter: /^msgpackr-extract$/ }, () => ({ path: 'msgpackr-extract', namespace: 'dl-absent' }));
+    b.onLoad({ filter: /.*/, namespace: 'dl-absent' }, () => ({
+      contents: "throw new Error('msgpackr-extract is left out of docklock bundles');",
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * The run bundle holds program.ts and `docklock run`; the other commands' modules (broker,
+ * evaluate, p2p node, …) are imported from dist/cli as tsc wrote them, should the bundle ever load
+ * one. cli/main.ts does not use the bundle for them: their errors would be instances of the
+ * unbundled `DocklockError`, which the bundle's own copy would not recognise.
+ */
+const otherCommandsExternal: Plugin = {
+  name: 'other-commands-external',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/(cmd|broker)\// }, (args) =>
+      args.importer === `${DIST}cli/program.js` && args.path !== './cmd/run.js'
+        ? { path: args.path, external: true }
+        : undefined,
+    );
+  },
+};
+
+/**
+ * Node's built-in modules come from `process.getBuiltinModule` instead of an ES import. Importing
+ * `node:fs` as an ES module builds a facade that reads every export, and reading
+ * `fs.ReadStream` loads and compiles the whole fs streams machinery (≈35 ms of a 200 ms
+ * `docklock run` in a CPU profile); the CommonJS object is used as it is, each property read when
+ * the code reads it.
+ */
+/**
+ * Built-ins that a `docklock run` imports at the top of a module but seldom uses, loaded at the
+ * first read of one of their exports: commander's `child_process` (for executable subcommands,
+ * which docklock has none of: ≈30 ms in a CPU profile), a bundle's `zlib`, the network's `net`.
+ */
+const LAZY_BUILTINS = new Set(['node:child_process', 'node:zlib', 'node:net']);
+
+const builtinsWithoutFacade: Plugin = {
+  name: 'builtins-without-facade',
+  setup(b) {
+    const builtins = new Set(builtinModules);
+    b.onResolve({ filter: /^[a-z_/]+$|^node:/ }, (args) => {
+      const name = args.path.startsWith('node:') ? args.path : `node:${args.path}`;
+      return builtins.has(name.slice(5)) || args.path.startsWith('node:')
+        ? { path: name, namespace: 'dl-builtin' }
+        : undefined;
+    });
+    b.onLoad({ filter: /.*/, namespace: 'dl-builtin' }, (args) => {
+      const name = JSON.stringify(args.path);
+      if (!LAZY_BUILTINS.has(args.path))
+        return { contents: `module.exports = process.getBuiltinModule(${name});`, loader: 'js' };
+      // One getter per export this Node has (the build's Node, which the sources are typed against).
+      const keys = Object.keys(process.getBuiltinModule(args.path) as object);
+      return {
+        contents: [
+          'let m;',
+          `const load = () => (m ??= process.getBuiltinModule(${name}));`,
+          ...keys.map(
+            (k) =>
+              `Object.defineProperty(exports, ${JSON.stringify(k)}, { enumerable: true, get: () => load()[${JSON.stringify(k)}] });`,
+          ),
+        ].join('\n'),
+        loader: 'js',
+      };
+    });
+  },
+};
+
+const common: BuildOptions = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node22',
+  external: ['@bytecodealliance/jco-transpile', 'msgpackr-extract'],
+  // hash-wasm's `main` is a UMD file holding every algorithm (270 kB of base64 WebAssembly);
+  // its ES module build lets the bundle keep BLAKE3 alone.
+  alias: { 'hash-wasm': 'hash-wasm/dist/index.esm.js' },
+  // CommonJS dependencies inside an ES module bundle need a `require`.
+  banner: {
+    js: "const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+};
+
+// Chunk names change with their content: drop the previous build's.
+for (const f of await readdir(`${DIST}cli`)) if (f.startsWith('program.run.chunk-')) await rm(`${DIST}cli/${f}`);
+
+await Promise.all([
+  ...WORKERS.map((w) =>
     build({
+      ...common,
       entryPoints: [`${DIST}${w}.js`],
       outfile: `${DIST}${w}.bundle.js`,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node22',
-      external: ['msgpackr-extract', '@bytecodealliance/jco-transpile'],
-      // CommonJS dependencies inside an ES module bundle need a `require`.
-      banner: {
-        js: "import { createRequire as __dlCreateRequire } from 'node:module'; const require = __dlCreateRequire(import.meta.url);",
-      },
-      logLevel: 'warning',
+      plugins: [
+        originalImportMetaUrl(dirname(`${DIST}${w}`)),
+        ...(w === 'runtime/cage/worker' ? [withoutNativeMsgpack] : []),
+        builtinsWithoutFacade,
+      ],
     }),
   ),
-);
+  build({
+    ...common,
+    entryPoints: [`${DIST}cli/program.js`],
+    // Split at `docklock run`'s dynamic import: `--help` reads program and commander alone, not the
+    // cage runtime. Chunks sit beside the entry, so one base serves originalImportMetaUrl.
+    outdir: `${DIST}cli`,
+    entryNames: '[name].run.bundle',
+    chunkNames: 'program.run.chunk-[hash]',
+    splitting: true,
+    plugins: [originalImportMetaUrl(`${DIST}cli`), withoutNativeMsgpack, otherCommandsExternal, builtinsWithoutFacade],
+  }),
+]);

@@ -20,9 +20,12 @@ interface Common {
 }
 
 async function config(f: Common): Promise<LoadedEscrowConfig> {
-  const { ESCROW_DEFAULTS, loadEscrowConfig } = await import('../../escrow/index.ts');
+  const { ESCROW_API_DEFAULTS, ESCROW_DEFAULTS, loadEscrowConfig } = await import('../../escrow/index.ts');
   const path = f.config ?? (existsSync('escrow.yaml') ? 'escrow.yaml' : undefined);
-  const loaded = path === undefined ? { ...ESCROW_DEFAULTS, dataDir: 'escrow-data' } : loadEscrowConfig(path);
+  const loaded =
+    path === undefined
+      ? { ...ESCROW_DEFAULTS, dataDir: 'escrow-data', api: ESCROW_API_DEFAULTS }
+      : loadEscrowConfig(path);
   return f.dataDir === undefined ? loaded : { ...loaded, dataDir: f.dataDir };
 }
 
@@ -37,9 +40,12 @@ async function withEscrow<T>(f: Common, body: (e: Escrow) => Promise<T>): Promis
   }
 }
 
+/** Printable text as is, text with line breaks or tabs JSON-escaped, anything else as 0x hex. */
 const text = (b: Uint8Array): string => {
   const s = new TextDecoder('utf-8', { fatal: false }).decode(b);
-  return /^[\x20-\x7e]*$/.test(s) ? s : `0x${Buffer.from(b).toString('hex')}`;
+  if (/^[\x20-\x7e]*$/.test(s)) return s;
+  if (/^[\x20-\x7e\n\r\t]*$/.test(s)) return JSON.stringify(s);
+  return `0x${Buffer.from(b).toString('hex')}`;
 };
 
 function recordJson(r: EscrowRecord): Record<string, unknown> {
@@ -58,43 +64,6 @@ function printDecision(d: GateDecision, json: boolean, record: EscrowRecord): vo
     );
 }
 
-/** `--writes FILE`: `{ "reads": [{ "key", "version" }], "writes": [{ "key", "value" | null }] }`, keys and values as UTF-8 text or `0x…` hex. */
-function parseChangeFile(path: string): {
-  reads: { key: Uint8Array; version: number }[];
-  writes: { key: Uint8Array; value: Uint8Array | null }[];
-} {
-  const bytes = (v: unknown, field: string): Uint8Array => {
-    if (typeof v !== 'string')
-      throw usageError(`${field} must be a string (UTF-8 text, or 0x followed by hex)`, '--writes');
-    if (/^0x([0-9a-fA-F]{2})*$/.test(v)) return new Uint8Array(Buffer.from(v.slice(2), 'hex'));
-    return new TextEncoder().encode(v);
-  };
-  let doc: { reads?: unknown; writes?: unknown };
-  try {
-    doc = JSON.parse(new TextDecoder().decode(readInput(path, 'writes'))) as typeof doc;
-  } catch (err) {
-    if ((err as { code?: string }).code !== undefined) throw err;
-    throw usageError(`--writes ${path} is not JSON: ${(err as Error).message}`, '--writes');
-  }
-  const list = (v: unknown, field: string): Record<string, unknown>[] => {
-    if (v === undefined) return [];
-    if (!Array.isArray(v)) throw usageError(`${field} must be a list`, '--writes');
-    return v as Record<string, unknown>[];
-  };
-  const reads = list(doc.reads, 'reads').map((r, i) => {
-    if (!Number.isSafeInteger(r.version) || (r.version as number) < 0)
-      throw usageError(`reads[${i}].version must be a whole number ≥ 0`, '--writes');
-    return { key: bytes(r.key, `reads[${i}].key`), version: r.version as number };
-  });
-  const writes = list(doc.writes, 'writes')
-    .map((w, i) => ({
-      key: bytes(w.key, `writes[${i}].key`),
-      value: w.value === null ? null : bytes(w.value, `writes[${i}].value`),
-    }))
-    .sort((a, b) => Buffer.compare(a.key, b.key));
-  return { reads, writes };
-}
-
 export function registerEscrowCommands(program: Command): void {
   const escrow = program
     .command('escrow')
@@ -108,57 +77,73 @@ export function registerEscrowCommands(program: Command): void {
   common(
     escrow
       .command('open')
-      .description("escrow a recorded run's result with its state change; prints the id and the revert token once")
-      .requiredOption('--bundle <file>', "the run's bundle (`docklock run --bundle`): jurors replay it")
-      .requiredOption('--state <name>', 'the challenge state the change applies to')
-      .requiredOption('--miner <id>', 'who submitted it (reputation is kept per miner)')
-      .option('--submission <file>', 'the submission bytes (entropy, hash); default: the bundle module')
-      .option(
-        '--writes <file>',
-        'JSON read and write sets: {"reads":[{"key","version"}],"writes":[{"key","value"|null}]}',
+      .description(
+        'escrow a recorded run (`docklock run --state … --bundle`): its state change waits for jurors; prints the id and the revert token once',
       )
-      .option('--base <version>', 'the snapshot the run read (default: the state head now)')
+      .requiredOption('--bundle <file>', "the run's bundle: jurors replay it, the change comes from it")
+      .requiredOption('--miner <id>', 'who submitted it (reputation is kept per miner)')
+      .option('--submission <file>', "the submission bytes (entropy, hash); default the bundle's /input/submission")
       .option('--ttl-ms <ms>', 'time to live (default from the config)'),
-  ).action(
-    async (
-      f: Common & {
-        bundle: string;
-        state: string;
-        miner: string;
-        submission?: string;
-        writes?: string;
-        base?: string;
-        ttlMs?: string;
-      },
-    ) =>
-      guarded(f.json === true, async () => {
-        const { decodeBundle, resultHash, toHex } = await import('../../runtime/api/bundle.ts');
-        const bundle = readInput(f.bundle, 'bundle');
-        const decoded = decodeBundle(bundle);
-        const change = f.writes === undefined ? { reads: [], writes: [] } : parseChangeFile(f.writes);
-        const int = (v: string | undefined, flag: string): number | undefined => {
-          if (v === undefined) return undefined;
-          if (!/^\d+$/.test(v)) throw usageError(`${flag} must be a whole number, got ${JSON.stringify(v)}`, flag);
-          return Number(v);
-        };
-        return withEscrow(f, async (e) => {
-          const base = int(f.base, '--base') ?? e.state.head(f.state);
-          const ttlMs = int(f.ttlMs, '--ttl-ms');
-          const { record, revertToken } = await e.escrow({
-            state: f.state,
-            miner: f.miner,
-            submission: f.submission === undefined ? decoded.module : readInput(f.submission, 'submission'),
-            resultHash: toHex(resultHash(decoded.result)),
-            bundle,
-            base,
-            ...change,
-            ...(ttlMs === undefined ? {} : { ttlMs }),
-          });
-          if (f.json) printJson({ escrow: recordJson(record), revertToken });
-          else process.stdout.write(`${record.id}\nrevert token (shown once): ${revertToken}\n`);
-          return EXIT.ok;
+  ).action(async (f: Common & { bundle: string; miner: string; submission?: string; ttlMs?: string }) =>
+    guarded(f.json === true, async () => {
+      const bundle = readInput(f.bundle, 'bundle');
+      if (f.ttlMs !== undefined && !/^\d{1,12}$/.test(f.ttlMs))
+        throw usageError(`--ttl-ms must be a whole number, got ${JSON.stringify(f.ttlMs)}`, '--ttl-ms');
+      return withEscrow(f, async (e) => {
+        const { record, revertToken } = await e.escrowRun({
+          bundle,
+          miner: f.miner,
+          ...(f.submission === undefined ? {} : { submission: readInput(f.submission, 'submission') }),
+          ...(f.ttlMs === undefined ? {} : { ttlMs: Number(f.ttlMs) }),
         });
+        if (f.json) printJson({ escrow: recordJson(record), revertToken });
+        else
+          process.stdout.write(
+            `${record.id}  ${record.status}  state ${record.state} at version ${record.base}, ${record.writes.length} writes\nrevert token (shown once): ${revertToken}\n`,
+          );
+        return EXIT.ok;
+      });
+    }),
+  );
+
+  common(
+    escrow
+      .command('state')
+      .description("a challenge state's committed keys and values (newest version, or --at)")
+      .argument('<name>')
+      .option('--at <version>', 'read this version instead of the newest')
+      .option('--from <key>', 'start at this key', '')
+      .option('--limit <n>', 'at most this many keys (1 to 1024)', '100'),
+  ).action(async (name: string, f: Common & { at?: string; from: string; limit: string }) =>
+    guarded(f.json === true, () =>
+      withEscrow(f, async (e) => {
+        if (f.at !== undefined && !/^\d{1,15}$/.test(f.at)) throw usageError('--at must be a version number', '--at');
+        if (!/^\d{1,4}$/.test(f.limit) || Number(f.limit) < 1 || Number(f.limit) > 1024)
+          throw usageError('--limit must be 1 to 1024', '--limit');
+        const head = e.state.head(name);
+        const at = f.at === undefined ? head : Number(f.at);
+        if (at > head) throw usageError(`state "${name}" has versions 0 to ${head}`, '--at');
+        const rows = e.state.scan(name, new TextEncoder().encode(f.from), Number(f.limit), at);
+        if (f.json)
+          printJson({
+            state: name,
+            version: at,
+            head,
+            entries: rows.map((r) => ({ key: text(r.key), value: text(r.value), version: r.version })),
+          });
+        else
+          process.stdout.write(
+            `${name} at version ${at} (head ${head})\n` +
+              (rows.length === 0
+                ? '(no keys)\n'
+                : renderTable([
+                    ['KEY', 'VALUE', 'VERSION'],
+                    ...rows.map((r) => [text(r.key), text(r.value), String(r.version)]),
+                  ])),
+          );
+        return EXIT.ok;
       }),
+    ),
   );
 
   common(
@@ -233,13 +218,16 @@ export function registerEscrowCommands(program: Command): void {
   ).action(async (id: string, f: Common & { jurors?: string }) =>
     guarded(f.json === true, () =>
       withEscrow(f, async (e) => {
-        const { localJury, summonJury } = await import('../../escrow/index.ts');
+        const { localJury, rerunFromBundle, summonJury } = await import('../../escrow/index.ts');
         if (f.jurors !== undefined && !/^[1-9]\d?$/.test(f.jurors))
           throw usageError('--jurors must be 1 to 99', '--jurors');
         const k = f.jurors === undefined ? e.gateDecision(e.book.get(id)).required : Number(f.jurors);
         const jury = localJury(k);
         try {
-          const d = await summonJury(e, id, jury);
+          // A commit that conflicts is re-run at the new snapshot and judged again (bounded by maxRebases).
+          let d = await summonJury(e, id, jury, rerunFromBundle(e));
+          while (e.book.get(id).status === 'pending' && d.outcome === 'commit')
+            d = await summonJury(e, id, jury, rerunFromBundle(e));
           printDecision(d, f.json === true, e.book.get(id));
         } finally {
           await Promise.all(jury.map((j) => j.close()));
@@ -295,6 +283,49 @@ export function registerEscrowCommands(program: Command): void {
         return EXIT.ok;
       }),
     ),
+  );
+
+  common(
+    escrow
+      .command('serve')
+      .description('the escrow HTTP API and /metrics (docs/escrow.md); tokens from api.tokens in escrow.yaml')
+      .option('--listen <host:port>', 'address to listen on (default api.listen, 127.0.0.1:7717)'),
+  ).action(async (f: Common & { listen?: string }) =>
+    guarded(f.json === true, async () => {
+      const c = await config(f);
+      const listen = f.listen ?? c.api.listen;
+      const m = /^(.+):(\d{1,5})$/.exec(listen);
+      if (m === null) throw usageError('--listen must be host:port', '--listen');
+      if (c.api.tokens.length === 0)
+        throw new InputError(
+          'DL_ERR_ESCROW_CONFIG',
+          'api.tokens in escrow.yaml is empty: add at least one { name, sha256, role } (printf %s TOKEN | sha256sum)',
+          { field: 'api.tokens' },
+        );
+      const { Escrow, buildEscrowApp } = await import('../../escrow/index.ts');
+      const e = await Escrow.open(c.dataDir, c);
+      const app = buildEscrowApp(e, { tokens: c.api.tokens });
+      try {
+        await app.listen({ host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) });
+      } catch (err) {
+        await e.close();
+        throw new InputError('DL_ERR_CLI_USAGE', `cannot listen on ${listen}: ${(err as Error).message}`, {
+          field: '--listen',
+        });
+      }
+      const addr = app.server.address();
+      const where = typeof addr === 'object' && addr !== null ? `${addr.address}:${addr.port}` : listen;
+      if (f.json) printJson({ listening: where, dataDir: c.dataDir });
+      else process.stderr.write(`docklock escrow: API on http://${where} (data ${c.dataDir})\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await app.close();
+      await e.close();
+      return EXIT.ok;
+    }),
   );
 
   common(escrow.command('expire').description('end pending escrows whose time to live ran out')).action(

@@ -16,6 +16,7 @@ import {
 import type { ManifestOverrides } from '../../runtime/api/cage.ts';
 import {
   EXIT,
+  assertOutputRoots,
   assertWritableDir,
   assertWritableFile,
   collect,
@@ -43,6 +44,36 @@ export interface RunFlags {
   dir: string[];
   outputDir?: string;
   force?: boolean;
+  state?: string;
+  stateDb?: string;
+  stateVersion?: string;
+}
+
+/** `--state NAME [--state-db FILE] [--state-version V]`: the challenge state a run reads (docs/escrow.md). */
+function stateSourceFrom(
+  f: RunFlags,
+  grants: readonly string[],
+): { db?: string; name: string; version?: number } | undefined {
+  if (f.state === undefined) {
+    if (f.stateDb !== undefined || f.stateVersion !== undefined)
+      throw new InputError('DL_ERR_CLI_USAGE', '--state-db and --state-version need --state NAME', {
+        field: '--state',
+      });
+    return undefined;
+  }
+  if (!grants.includes('state'))
+    throw new InputError('DL_ERR_CLI_USAGE', '--state needs a manifest that grants state (grants: [..., state])', {
+      field: '--state',
+    });
+  if (f.stateVersion !== undefined && !/^\d{1,15}$/.test(f.stateVersion))
+    throw new InputError('DL_ERR_CLI_USAGE', `--state-version must be a whole number, got "${f.stateVersion}"`, {
+      field: '--state-version',
+    });
+  return {
+    name: f.state,
+    ...(f.stateDb === undefined ? {} : { db: resolve(f.stateDb) }),
+    ...(f.stateVersion === undefined ? {} : { version: Number(f.stateVersion) }),
+  };
 }
 
 /** The command-line flags as manifest overrides (the loader applies them over --manifest). */
@@ -113,6 +144,12 @@ export function registerRun(program: Command): void {
     .option('--allow-host <host:port>', 'host the guest may reach in record mode; repeatable', collect, [])
     .option('--bundle <out>', 'write a replay bundle of the run')
     .option('--json', "print one JSON object instead of the guest's output")
+    .option(
+      '--state <name>',
+      'the challenge state the run reads (manifest grants state; default: an empty state "default")',
+    )
+    .option('--state-db <file>', "where the state is kept: the escrow's <data dir>/escrow.db (default: an empty state)")
+    .option('--state-version <n>', "the snapshot to read (default: the state's newest version)")
     .addHelpText(
       'after',
       "\nExit codes: the guest's exit code; 125 for a trap, out of fuel, stack or memory exhaustion or an output limit; 2 for a rejected module or bad usage. With --json: 0 whenever a result was produced.",
@@ -124,13 +161,26 @@ export function registerRun(program: Command): void {
         const module = readInput(modulePath, 'module');
         const { manifest, baseDir } = loadManifest(f.manifest, overridesFrom(modulePath, f, trailing));
         const inputs = readManifestInputs(manifest, baseDir);
+        const state = stateSourceFrom(f, manifest.grants);
         if (f.bundle !== undefined) assertWritableFile(f.bundle, '--bundle');
-        if (f.outputDir !== undefined) assertWritableDir(f.outputDir, '--output-dir');
+        if (f.outputDir !== undefined) {
+          assertWritableDir(f.outputDir, '--output-dir');
+          const roots = [manifest.files.output, ...manifest.files.writable.map((w) => w.guest)];
+          assertOutputRoots(f.outputDir, roots, '--output-dir');
+        }
         const stdin = f.stdin !== undefined ? readInput(f.stdin, 'stdin') : defaultStdin();
         const tee = f.json
           ? undefined
           : { stdout: (b: Uint8Array) => process.stdout.write(b), stderr: (b: Uint8Array) => process.stderr.write(b) };
-        const out = await runCage({ manifest, module, stdin, inputs, mode: 'record', tee });
+        const out = await runCage({
+          manifest,
+          module,
+          stdin,
+          inputs,
+          mode: 'record',
+          tee,
+          ...(state === undefined ? {} : { state }),
+        });
         if (f.bundle !== undefined) {
           writeFileAtomic(
             f.bundle,
@@ -143,6 +193,18 @@ export function registerRun(program: Command): void {
         if (f.json) {
           const json: Record<string, unknown> = { ...resultToJson(r) };
           if (out.error) json.error = out.error;
+          if (manifest.grants.includes('state') && r.status !== 'rejected') {
+            const { stateChangeOf, writeSetHashOf } = await import('../../runtime/api/bundle.ts');
+            const c = stateChangeOf(out.witness);
+            if (c !== null)
+              json.state = {
+                name: c.state,
+                version: c.version,
+                reads: c.reads.length,
+                writes: c.writes.length,
+                writeSetHash: writeSetHashOf(c.writes),
+              };
+          }
           printJson(json);
           return EXIT.ok;
         }

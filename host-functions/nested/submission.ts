@@ -10,9 +10,10 @@
  *
  * The submission is compiled by docklock's own `compileSync` (fuel, stack, NaN and memory
  * instrumentation) with no imports at all, and each call runs in a fresh instance, so nothing
- * carries over between calls. Its fuel is billed to the challenge (`Instance.charge`): the budget of
- * a call is min(fuel argument, the challenge's remaining fuel), so the manifest's fuel limit bounds
- * the whole evaluation, nested work included (spec: nested.md#N4).
+ * carries over between calls. Its fuel, start function included (trap or not), is billed to the
+ * challenge (`Instance.charge`): the budget of a call is min(fuel argument, the challenge's remaining
+ * fuel), so the manifest's fuel limit bounds the whole evaluation, nested work included (spec:
+ * nested.md#N4).
  *
  * Both functions go through `HostCalls.wrap`: arguments, status, the output bytes and the info
  * block (nested fuel used) are witness entries. Replay re-runs the submission; a different result
@@ -35,6 +36,11 @@ const I64 = VALTYPE.i64;
 /** Smallest stack budget a submission may ask for (the manifest's own minimum). */
 const MIN_STACK = 1024;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+/**
+ * From this ABI level (spec/wasi.md#W6) a start function that traps is billed the fuel it used
+ * (nested.md#N4). Below it, as bundles recorded then saw, only an out-of-fuel start was billed.
+ */
+export const NESTED_START_BILLED_LEVEL = 2;
 
 function hasType(f: unknown, params: number[], results: number[]): f is (...a: number[]) => unknown {
   if (typeof f !== 'function') return false;
@@ -55,18 +61,35 @@ interface CallOutcome {
   outLen: number;
 }
 
-/** Runs one call in a fresh instance; every guest fault becomes a status. */
+/**
+ * Runs one call in a fresh instance; every guest fault becomes a status.
+ * @param billStartTrap whether a start function that traps is billed the fuel it used (nested.md#N4);
+ *   false only to replay bundles recorded before level {@link NESTED_START_BILLED_LEVEL}, which billed
+ *   only an out-of-fuel start (its whole budget)
+ */
 function runCall(
   mod: CompiledModule,
   name: string,
   input: Uint8Array,
   fuel: bigint,
+  billStartTrap: boolean,
 ): { outcome: CallOutcome; used: bigint } {
   let inst: Instance | undefined;
+  // The instance as soon as it exists, so a start function that traps is still metered.
+  let started: Instance | undefined;
   const fail = (status: number, trap = 0): CallOutcome => ({ status, trap, output: null, outLen: 0 });
   let outcome: CallOutcome;
   try {
-    inst = mod.instantiateSync({}, { fuel });
+    inst = mod.instantiateSync(
+      {},
+      {
+        fuel,
+        beforeStart: (i) => {
+          started = i;
+        },
+        startTrapBilled: billStartTrap,
+      },
+    );
     const e = inst.exports;
     const memory = e.memory;
     const alloc = e.alloc;
@@ -113,7 +136,10 @@ function runCall(
   ) {
     outcome = { ...outcome, status: NESTED_STATUS.MEMORY_LIMIT };
   }
-  const used = inst === undefined ? (outcome.status === NESTED_STATUS.OUT_OF_FUEL ? fuel : 0n) : inst.fuelUsed();
+  // Out of fuel in the start function used the whole budget (fuelUsed is clamped to it). A trap
+  // before the start function (a data segment out of bounds) ran no code: nothing to bill.
+  const billStart = billStartTrap || outcome.status === NESTED_STATUS.OUT_OF_FUEL;
+  const used = (inst ?? (billStart ? started : undefined))?.fuelUsed() ?? 0n;
   return { outcome, used };
 }
 
@@ -133,15 +159,18 @@ function refusal(e: ValidationError): string {
  *   submission's), its engine (which compiles the submission) and its instance (billed for the
  *   submission's fuel)
  * @param note where to explain a refused submission in one line (the challenge's stderr), if anywhere
+ * @param level the run's ABI level (spec/wasi.md#W6): a replay answers as its bundle's level did
  */
 export function createNested(
   store: Store,
-  note?: (line: string) => void,
+  note: ((line: string) => void) | undefined,
+  level: number,
 ): Record<string, (...a: HostValue[]) => HostValue | undefined> {
   const { calls, manifest: m } = store;
   const mem = calls.mem;
   const modules: CompiledModule[] = [];
   const maxPages = Math.floor(m.limits.memory / WASM_PAGE_BYTES);
+  const billStartTrap = level >= NESTED_START_BILLED_LEVEL;
 
   const load = (ptr: number, len: number, pages: number, stack: number): number => {
     const bytes = mem.copy(ptr, len);
@@ -194,7 +223,7 @@ export function createNested(
     const challenge = store.instance;
     const remaining = challenge?.fuelRemaining() ?? 0n;
     const budget = fuel < remaining ? fuel : remaining;
-    const { outcome, used } = runCall(mod, name, mem.bytes(inPtr, inLen).slice(), budget);
+    const { outcome, used } = runCall(mod, name, mem.bytes(inPtr, inLen).slice(), budget, billStartTrap);
     challenge?.charge(used);
     let status = outcome.status;
     if (outcome.output !== null && outcome.outLen > outCap) status = NESTED_STATUS.OUTPUT_TOO_LARGE;

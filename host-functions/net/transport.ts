@@ -5,9 +5,6 @@
  * unless the allow-list entry names the address itself (an IP literal or `localhost`), so a public
  * name that resolves to 127.0.0.1 cannot reach the host's own services.
  */
-import { lookup } from 'node:dns/promises';
-import http from 'node:http';
-import https from 'node:https';
 import { isIP } from 'node:net';
 import type { NetRequest, NetResponse } from './http.ts';
 
@@ -50,6 +47,7 @@ export async function performRequest(req: NetRequest): Promise<NetResponse> {
     family = literal;
   } else {
     try {
+      const { lookup } = await import('node:dns/promises');
       const r = await lookup(host, { verbatim: true });
       address = r.address;
       family = r.family;
@@ -63,7 +61,9 @@ export async function performRequest(req: NetRequest): Promise<NetResponse> {
       message: `${host} resolves to a private address ${address}; list the address itself to allow it`,
     };
   }
-  const mod = url.protocol === 'https:' ? https : http;
+  // Loaded on the first request: every run opens a bridge, few use the network, and node:http
+  // with node:https (TLS) costs a command's start-up tens of milliseconds (bench:cli).
+  const mod = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
   return await new Promise<NetResponse>((resolve) => {
     let settled = false;
     const done = (r: NetResponse): void => {

@@ -4,7 +4,7 @@
  */
 export { decodeBundle, encodeBundle } from '../bundle.ts';
 export { replayBundle, replayDecoded, summarizeEntry, verifyBundleBytes } from '../replay.ts';
-export type { ReplayReport } from '../replay.ts';
+export type { ReplayOptions, ReplayReport } from '../replay.ts';
 export { commitEntries } from '../witness/log.ts';
 export { inclusionProof, leafHash, verifyInclusion } from '../witness/merkle.ts';
 export type { InclusionProof } from '../witness/merkle.ts';
@@ -13,3 +13,6 @@ export { resultHash, resultToJson } from '../result.ts';
 export { bytesEqual, toHex } from '../hash.ts';
 export { decodeEntry, encodeEntry } from '../witness/encoding.ts';
 export { DocklockError, InputError } from '../errors.ts';
+export { STATE_CHANGE_ENTRY, stateChangeOf } from '../state-change.ts';
+export { writeSetHash as writeSetHashOf } from '../../state/change-codec.ts';
+export type { RunStateChange } from '../state-change.ts';

@@ -13,6 +13,9 @@ import type { NetTransport } from '../../host-functions/net/http.ts';
 import { createLog, LOG_IMPORTS } from '../../host-functions/log.ts';
 import { createNested } from '../../host-functions/nested/submission.ts';
 import { NESTED_IMPORTS } from '../../host-functions/nested/abi.ts';
+import { STATE_IMPORTS } from '../../host-functions/state/abi.ts';
+import { createState } from '../../host-functions/state/state.ts';
+import type { StateSession, StateSnapshot } from '../../host-functions/state/session.ts';
 
 /** A host function as the recorder wraps it. */
 export type HostFunction = (...a: HostValue[]) => HostValue | undefined;
@@ -21,6 +24,8 @@ export type HostFunction = (...a: HostValue[]) => HostValue | undefined;
 export interface RunHost {
   wasi: WasiHost;
   net: NetTransport | undefined;
+  /** With `state` granted: the run's session, and in record mode the snapshot it reads. */
+  state?: { session: StateSession; snapshot: StateSnapshot | undefined };
 }
 
 /** One grant: the import module, the names it allows, and its host functions for a run. */
@@ -59,7 +64,16 @@ export const CAPABILITIES: Readonly<Record<Grant, Capability>> = {
     module: 'docklock',
     names: NESTED_IMPORTS,
     create: (store, run) =>
-      createNested(store, run.wasi.level >= 1 ? (line) => run.wasi.stderr.push(utf8.encode(`${line}\n`)) : undefined),
+      createNested(
+        store,
+        run.wasi.level >= 1 ? (line) => run.wasi.stderr.push(utf8.encode(`${line}\n`)) : undefined,
+        run.wasi.level,
+      ),
+  },
+  state: {
+    module: 'docklock',
+    names: STATE_IMPORTS,
+    create: (store, run) => createState(store.calls, run.state!.session, run.state!.snapshot),
   },
 };
 

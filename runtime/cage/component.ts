@@ -11,6 +11,7 @@ import { DeterministicTrap, InternalError, OutOfFuel, StackExhausted, Validation
 import { HostCalls, DivergenceStop } from '../witness/recorder.ts';
 import type { Divergence } from '../witness/recorder.ts';
 import type { RunStatus } from '../result.ts';
+import { asyncBuiltinOf } from '../component/async-scan.ts';
 import { transpileComponent } from '../component/transpile.ts';
 import { compileComponent, instantiateComponent } from '../component/instantiate.ts';
 import type { ComponentInstance } from '../component/instantiate.ts';
@@ -22,7 +23,7 @@ import { createWasi } from './capabilities.ts';
 import { runOutcome } from './run.ts';
 import type { GuestRunOutcome, GuestRunRequest } from './run.ts';
 import type { RunResult } from '../result.ts';
-import type { SharedBudget } from '../component/budget.ts';
+import type { CrossingObserver, SharedBudget } from '../component/budget.ts';
 
 /** The export of the `wasi:cli/command` world the cage calls. */
 const RUN_EXPORT = 'wasi:cli/run';
@@ -49,13 +50,20 @@ export async function runComponentGuest(req: GuestRunRequest, result: RunResult)
   };
   let compiled;
   try {
-    const transpiled = await transpileComponent(req.module);
+    const builtin = asyncBuiltinOf(req.module, result.moduleHash);
+    if (builtin !== undefined)
+      throw new ValidationError(
+        'DL_ERR_COMPONENT_UNSUPPORTED',
+        `the component uses the component model's async builtin "${builtin}" (WASI 0.3 streams, futures, tasks, threads); docklock runs synchronous WASI 0.2 components only, since jco schedules async tasks with Math.random`,
+        { canon: builtin },
+      );
+    const transpiled = await transpileComponent(req.module, undefined, result.moduleHash);
     for (const i of transpiled.imports) {
       const group = P2_INTERFACES[i];
       if (group === undefined)
         throw new ValidationError(
           'DL_ERR_COMPONENT_IMPORT_DENIED',
-          `the component imports "${i}", which the cage does not offer (it offers wasi:cli, wasi:io, wasi:filesystem, wasi:clocks and wasi:random; sockets and wasi:http are denied)`,
+          `the component imports "${i}", which the cage does not offer (it offers wasi:cli, wasi:io, wasi:filesystem, wasi:clocks and wasi:random; sockets and wasi:http are denied, with or without recorded networking: recorded HTTP is docklock.http_* in a core module)`,
           { import: i },
         );
       if (!grants.has(group))
@@ -98,10 +106,19 @@ export async function runComponentGuest(req: GuestRunRequest, result: RunResult)
   let trap: string | null = null;
   let divergence: Divergence | null = null;
   try {
-    instance = instantiateComponent(compiled, imports, m.limits.fuel, m.limits.stack, (b) => {
-      budget = b;
-      calls.fuelMeter = b;
-    });
+    // A profiling engine watches the crossings between core instances (runtime/profile/engine.ts).
+    const observer = (engine as Partial<{ crossingObserver: CrossingObserver }>).crossingObserver;
+    instance = instantiateComponent(
+      compiled,
+      imports,
+      m.limits.fuel,
+      m.limits.stack,
+      (b) => {
+        budget = b;
+        calls.fuelMeter = b;
+      },
+      observer,
+    );
     // The glue names the export with its version (`wasi:cli/run@0.2.12`).
     const key = Object.keys(instance.exports).find((k) => k === RUN_EXPORT || k.startsWith(`${RUN_EXPORT}@`));
     const run = key === undefined ? undefined : (instance.exports[key] as { run?: () => void }).run;

@@ -29,6 +29,8 @@ import { createWasi, grantedImports, hostImports } from './capabilities.ts';
 import { isComponent } from '../component/detect.ts';
 import { runComponentGuest } from './component.ts';
 import type { NetTransport } from './capabilities.ts';
+import { openStateRun } from './state-run.ts';
+import type { StateSource } from '../../state/snapshot.ts';
 
 export { grantedImports };
 export type { NetTransport };
@@ -54,6 +56,11 @@ export interface RunRequest {
   witness?: readonly WitnessEntry[] | Uint8Array;
   /** WASI ABI level (spec/wasi.md#W6): a replay passes its bundle's; default the current one. */
   wasiLevel?: number;
+  /**
+   * Record mode with `state` granted: the challenge state the run reads (default an empty state
+   * named `default`). Replay reads it from the witness and ignores this.
+   */
+  state?: StateSource;
 }
 
 /** A {@link RunRequest} with the handles only code inside the cage passes (never public). */
@@ -202,8 +209,9 @@ export async function runGuest(req: GuestRunRequest): Promise<GuestRunOutcome> {
   wasi.stdout.tee = req.tee?.stdout;
   wasi.stderr.tee = req.tee?.stderr;
   const store = new Store(engine, m, calls);
+  const state = grants.has('state') ? openStateRun(calls, req.state) : undefined;
   // Host imports go through wasm trampolines that capture fuel and arguments for the witness.
-  const imports = calls.link(hostImports(store, { wasi, net: req.net }), compiled.functionImports());
+  const imports = calls.link(hostImports(store, { wasi, net: req.net, state }), compiled.functionImports());
 
   let instance: Instance | undefined;
   let status: RunStatus = 'exited';
@@ -253,6 +261,9 @@ export async function runGuest(req: GuestRunRequest): Promise<GuestRunOutcome> {
   ) {
     status = 'memory_limit';
   }
+  // The state change is the last entry: the result hash commits to it through the witness root.
+  if (state !== undefined && divergence === null) divergence = state.finish();
+  else state?.close();
   if (divergence === null) divergence = calls.checkComplete();
   const commitment = calls.log.finalize({ encode: true });
   result.status = status;

@@ -1,5 +1,5 @@
 /**
- * The thread side of a {@link WorkerPool} (worker-pool.ts): receives one job at a time, runs it
+ * The thread side of a {@link WorkerPool} (worker-pool.ts): receives jobs and runs one at a time
  * with the entry's handler, and posts the value, or the error as `{code, message, where}` (the
  * one error transport, transport.ts). `null` asks the thread to end by itself: terminating a
  * thread that holds WebAssembly code races V8's code-page bookkeeping on this Node line
@@ -59,21 +59,49 @@ export function serveJobs<J, R, E = never>(handler: JobHandler<J, R, E>, onClose
       failed(e);
     }
   };
-  port.on('message', (msg: JobMessage<J> | null) => {
-    if (msg === null) {
-      onClose?.();
-      port.close();
-      return;
-    }
+  // A busy thread may be handed its next job ahead (worker-pool.ts); an async handler (a
+  // component run) is still running then, so the job waits here for its turn: one job at a time.
+  const waiting: JobMessage<J>[] = [];
+  let running = false;
+  const finished = (): void => {
+    const msg = waiting.shift();
+    if (msg === undefined) running = false;
+    else start(msg);
+  };
+  const start = (msg: JobMessage<J>): void => {
+    running = true;
     id = msg.id;
     let r: JobResult<R> | Promise<JobResult<R>>;
     try {
       r = handler(msg.job, ctx);
     } catch (e) {
       failed(e);
+      finished();
       return;
     }
-    if (r instanceof Promise) r.then(done, failed);
-    else done(r);
+    if (r instanceof Promise)
+      r.then(
+        (v) => {
+          done(v);
+          finished();
+        },
+        (e: unknown) => {
+          failed(e);
+          finished();
+        },
+      );
+    else {
+      done(r);
+      finished();
+    }
+  };
+  port.on('message', (msg: JobMessage<J> | null) => {
+    if (msg === null) {
+      onClose?.();
+      port.close();
+      return;
+    }
+    if (running) waiting.push(msg);
+    else start(msg);
   });
 }

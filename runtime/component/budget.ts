@@ -17,6 +17,27 @@ interface Counters {
   fuel: WebAssembly.Global;
   depth: WebAssembly.Global;
   trap: WebAssembly.Global;
+  hooks: CrossingHooks | undefined;
+}
+
+/**
+ * Told of every crossing, e.g. by the profiler (runtime/profile/engine.ts), which must know which
+ * core instance each unit of fuel was spent in. Results never depend on it.
+ */
+export interface CrossingObserver {
+  /** A core instance of the component exists (its start function has not run). */
+  adopt(raw: WebAssembly.Instance, module: WebAssembly.Module): CrossingHooks | undefined;
+}
+
+export interface CrossingHooks {
+  /** The instance takes over the counter, which stands at `fuel`; returns what `leave` gets. */
+  enter(fuel: bigint): number;
+  /** The instance hands the counter back (its own counter holds what is left). */
+  leave(token: number): void;
+  /** The running instance calls into another one: its counter stands where it handed it over. */
+  pause(): void;
+  /** The instance has the counter back, standing at `fuel`. */
+  resume(fuel: bigint): void;
 }
 
 export class SharedBudget {
@@ -28,7 +49,10 @@ export class SharedBudget {
   /** Guest calls in progress across all instances. */
   #active = 0;
 
-  constructor(fuel: bigint, stackLimit: number) {
+  readonly #observer: CrossingObserver | undefined;
+
+  constructor(fuel: bigint, stackLimit: number, observer?: CrossingObserver) {
+    this.#observer = observer;
     this.limit = fuel;
     this.stackLimit = stackLimit;
     this.#fuel = fuel;
@@ -65,7 +89,7 @@ export class SharedBudget {
    * Wraps a raw core instance: its functions take over the budget while they run; its start
    * function (removed by the instrumenter, exported as `docklock_start`) runs now, metered.
    */
-  adopt(raw: WebAssembly.Instance): Record<string, unknown> {
+  adopt(raw: WebAssembly.Instance, module?: WebAssembly.Module): Record<string, unknown> {
     const e = raw.exports;
     const fuel = e[EXPORT_FUEL];
     const depth = e[EXPORT_DEPTH];
@@ -76,7 +100,8 @@ export class SharedBudget {
       !(trap instanceof WebAssembly.Global)
     )
       throw new InternalError('a core instance of the component lacks docklock instrumentation');
-    const c: Counters = { fuel, depth, trap };
+    const hooks = module === undefined ? undefined : this.#observer?.adopt(raw, module);
+    const c: Counters = { fuel, depth, trap, hooks };
     const out: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(e)) {
       if (name === EXPORT_FUEL || name === EXPORT_DEPTH || name === EXPORT_TRAP || name === EXPORT_START) continue;
@@ -110,6 +135,8 @@ export class SharedBudget {
     c.depth.value = depth;
     this.#holder = c;
     this.#active++;
+    prev?.hooks?.pause();
+    const token = c.hooks?.enter(fuel) ?? 0;
     try {
       const r = fn();
       if ((c.fuel.value as bigint) < 0n) throw new OutOfFuel();
@@ -121,12 +148,14 @@ export class SharedBudget {
     } finally {
       this.#active--;
       const left = c.fuel.value as bigint;
+      c.hooks?.leave(token);
       c.depth.value = savedOwnDepth;
       this.#holder = prev;
       if (prev === undefined) this.#fuel = left;
       else {
         prev.fuel.value = left;
         prev.depth.value = savedDepth;
+        prev.hooks?.resume(left);
       }
     }
   }

@@ -8,6 +8,7 @@ import type { CompiledModule } from '../compiled-module.ts';
 import type { Engine } from '../engine.ts';
 import { InternalError, ValidationError } from '../errors.ts';
 import { SharedBudget } from './budget.ts';
+import type { CrossingObserver } from './budget.ts';
 import type { TranspiledComponent } from './transpile.ts';
 
 /** A component with its core modules compiled. */
@@ -30,7 +31,31 @@ const ASYNC_BUILTIN =
  * what the component may reach is checked on its WIT imports (the caller's job).
  * @throws {ValidationError} for a core module docklock rejects, or one using async builtins
  */
-export async function compileComponent(
+export function compileComponent(
+  engine: Engine,
+  transpiled: TranspiledComponent,
+  options: { memoryLimit: number; stackLimit: number },
+): Promise<CompiledComponent> {
+  // A warm run skips hashing every core module again for the engine's cache: the transpiled
+  // component is immutable and kept for the process, so its compiled cores are kept beside it.
+  let perEngine = compiledCache.get(engine);
+  if (perEngine === undefined) compiledCache.set(engine, (perEngine = new WeakMap()));
+  let byOptions = perEngine.get(transpiled);
+  if (byOptions === undefined) perEngine.set(transpiled, (byOptions = new Map()));
+  const key = `${options.memoryLimit}/${options.stackLimit}`;
+  let p = byOptions.get(key);
+  if (p === undefined) {
+    p = compileCores(engine, transpiled, options);
+    byOptions.set(key, p);
+    const map = byOptions;
+    p.catch(() => map.delete(key));
+  }
+  return p;
+}
+
+const compiledCache = new WeakMap<Engine, WeakMap<TranspiledComponent, Map<string, Promise<CompiledComponent>>>>();
+
+async function compileCores(
   engine: Engine,
   transpiled: TranspiledComponent,
   options: { memoryLimit: number; stackLimit: number },
@@ -63,6 +88,7 @@ export interface ComponentInstance {
 /**
  * Instantiates the component with `imports` (interface name → host object) and a fuel budget.
  * `beforeCores` runs once the budget exists, before any core instance does (the witness needs it).
+ * `observer` is told of every crossing (the profiler's).
  */
 export function instantiateComponent(
   c: CompiledComponent,
@@ -70,8 +96,9 @@ export function instantiateComponent(
   fuel: bigint,
   stackLimit: number,
   beforeCores: (budget: SharedBudget) => void,
+  observer?: CrossingObserver,
 ): ComponentInstance {
-  const budget = new SharedBudget(fuel, stackLimit);
+  const budget = new SharedBudget(fuel, stackLimit, observer);
   beforeCores(budget);
   const byModule = new Map<WebAssembly.Module, CompiledModule>();
   for (const m of c.cores.values()) byModule.set(m.module, m);
@@ -89,7 +116,7 @@ export function instantiateComponent(
     const compiled = byModule.get(module);
     if (compiled === undefined)
       throw new InternalError('the component glue instantiated a module docklock did not compile');
-    const exports = budget.adopt(new WebAssembly.Instance(module, coreImports ?? {}));
+    const exports = budget.adopt(new WebAssembly.Instance(module, coreImports ?? {}), module);
     const mem = exports.memory;
     if (memory === undefined && mem instanceof WebAssembly.Memory) {
       memory = mem;

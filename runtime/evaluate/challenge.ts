@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { compile } from '../engine.ts';
+import { isComponent } from '../component/detect.ts';
 import type { CompiledModule } from '../compiled-module.ts';
 import { InputError } from '../errors.ts';
 import { readManifestInputs } from '../inputs.ts';
@@ -31,8 +32,8 @@ export interface Challenge {
   module: Uint8Array;
   /** The challenge's own read-only inputs (guest path → bytes), without the submission. */
   inputs: ReadonlyMap<string, Uint8Array>;
-  /** Validated, instrumented and compiled once; shared with every worker. */
-  compiled: CompiledModule;
+  /** Validated, instrumented and compiled once; shared with every worker. A component: none (each run transpiles it from the cache). */
+  compiled: CompiledModule | undefined;
 }
 
 export interface LoadChallengeOptions {
@@ -99,6 +100,6 @@ export async function loadChallenge(dir: string, options: LoadChallengeOptions =
     files: { ...manifest.files, inputs: manifest.files.inputs.filter((i) => i.guest !== SUBMISSION_PATH) },
   };
   const inputs = readManifestInputs(own, root);
-  const compiled = await compile(module, compileOptionsFor(manifest));
+  const compiled = isComponent(module) ? undefined : await compile(module, compileOptionsFor(manifest));
   return { dir: root, manifest, module, inputs, compiled };
 }

@@ -109,7 +109,7 @@ export function verdictOf(outcome: RunOutcome): ScoreVerdict {
 export interface EvaluateOneRequest {
   manifest: CageManifest;
   module: Uint8Array;
-  compiled: CompiledModule;
+  compiled: CompiledModule | undefined;
   inputs: ReadonlyMap<string, Uint8Array>;
   submission: Uint8Array;
   label: string;

@@ -55,7 +55,7 @@ export class EvaluationPool {
       boot: () => {
         const bridge = openBridge();
         const data: PoolWorkerInit = {
-          shared: c.compiled.share(),
+          shared: c.compiled?.share(),
           manifest: c.manifest,
           module: c.module,
           inputs: new Map(c.inputs),

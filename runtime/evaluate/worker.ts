@@ -17,7 +17,7 @@ import { evaluateOne } from './evaluation.ts';
 import type { EvaluationRecord } from './evaluation.ts';
 
 export interface PoolWorkerInit {
-  shared: SharedCompiledModule;
+  shared: SharedCompiledModule | undefined;
   manifest: CageManifest;
   module: Uint8Array;
   inputs: Map<string, Uint8Array>;
@@ -31,7 +31,7 @@ export interface PoolJob {
 }
 
 const init = workerData as PoolWorkerInit;
-const compiled = CompiledModule.fromShared(init.shared);
+const compiled = init.shared === undefined ? undefined : CompiledModule.fromShared(init.shared);
 const transport = bridgeTransport(init.net);
 
 async function evaluate(job: PoolJob): Promise<JobResult<EvaluationRecord>> {

@@ -79,36 +79,52 @@ export const HELPER = { bytes: 0, elements: 1, pages: 2 } as const;
  * that matters.
  */
 export function chargeHelperBodies(
-  ctx: Pick<EmitContext, 'costs' | 'fuelGlobal' | 'trapFuelFunc' | 'memoryLimitPages'>,
+  ctx: Pick<EmitContext, 'costs' | 'fuelGlobal' | 'trapFuelFunc' | 'memoryLimitPages'> & {
+    /** The global the pages helper sets to 1 when the grow it precedes will be refused (markRefusedGrow). */
+    growRefusedGlobal?: number;
+  },
 ): Uint8Array[] {
   const { costs, fuelGlobal: fuel, trapFuelFunc } = ctx;
-  const helper = (amount: (w: Writer) => void): Uint8Array => {
-    const w = new Writer(48).u8(0); // no locals
+  const pages = ctx.memoryLimitPages | 0;
+  const helper = (amount: (w: Writer) => void, beforeReturn?: (w: Writer) => void): Uint8Array => {
+    const w = new Writer(64).u8(0); // no locals
     w.u8(0x23).u32(fuel).u8(0x20).u8(0x00);
     amount(w);
     w.u8(0x7d).u8(0x24).u32(fuel); // i64.sub; global.set
     emitCheck(w, fuel, trapFuelFunc);
+    beforeReturn?.(w);
     return w.u8(0x20).u8(0x00).u8(0x0b).finish();
   };
-  const pages = ctx.memoryLimitPages | 0;
+  const refused = ctx.growRefusedGlobal;
+  // The maximum is clamped to the limit, so the grow fails exactly when delta >u limit - memory.size:
+  // local.get 0; i32.const limit; memory.size; i32.sub; i32.gt_u; if; i32.const 1; global.set; end.
+  const markRefused =
+    refused === undefined
+      ? undefined
+      : (w: Writer): void => {
+          w.u8(0x20).u8(0x00).u8(0x41).s32(pages).u8(0x3f).u8(0x00).u8(0x6b).u8(0x4b);
+          w.u8(0x04).u8(0x40).u8(0x41).u8(0x01).u8(0x24).u32(refused).u8(0x0b);
+        };
   return [
     helper((w) => w.u8(0xad).u8(0x42).s64n(costs.bulkByteShift).u8(0x88)), // i64.extend_i32_u; i64.shr_u
     helper((w) => w.u8(0xad).u8(0x42).s64n(costs.tableElementCost).u8(0x7e)), // i64.mul
     // Pages beyond the limit cannot be granted, so they are not charged: min(delta, limit).
-    helper((w) =>
-      w
-        .u8(0x41)
-        .s32(pages)
-        .u8(0x20)
-        .u8(0x00)
-        .u8(0x41)
-        .s32(pages)
-        .u8(0x49)
-        .u8(0x1b)
-        .u8(0xad)
-        .u8(0x42)
-        .s64n(costs.memoryGrowPageCost)
-        .u8(0x7e),
+    helper(
+      (w) =>
+        w
+          .u8(0x41)
+          .s32(pages)
+          .u8(0x20)
+          .u8(0x00)
+          .u8(0x41)
+          .s32(pages)
+          .u8(0x49)
+          .u8(0x1b)
+          .u8(0xad)
+          .u8(0x42)
+          .s64n(costs.memoryGrowPageCost)
+          .u8(0x7e),
+      markRefused,
     ),
   ];
 }

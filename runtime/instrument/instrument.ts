@@ -10,6 +10,7 @@
  * | docklock_depth    | mut i32 global| current frame-weight depth                          |
  * | docklock_trap     | mut i32 global| 0, or why our own `unreachable` fired (1 fuel, 2 stack) |
  * | docklock_start    | func          | the original start function, now run by the host    |
+ * | docklock_grow_refused | mut i32 global | with markRefusedGrow: 1 once the limit refused a memory.grow |
  */
 import { Writer } from './bytes.ts';
 import { DEFAULT_COST_TABLE } from './cost-table.ts';
@@ -31,7 +32,9 @@ export const EXPORT_FUEL = 'docklock_fuel';
 export const EXPORT_DEPTH = 'docklock_depth';
 export const EXPORT_TRAP = 'docklock_trap';
 export const EXPORT_START = 'docklock_start';
-const RESERVED_EXPORTS = new Set([EXPORT_FUEL, EXPORT_DEPTH, EXPORT_TRAP, EXPORT_START]);
+/** With {@link InstrumentOptions.markRefusedGrow}: 1 once the memory limit refused a `memory.grow`. */
+export const EXPORT_GROW_REFUSED = 'docklock_grow_refused';
+const RESERVED_EXPORTS = new Set([EXPORT_FUEL, EXPORT_DEPTH, EXPORT_TRAP, EXPORT_START, EXPORT_GROW_REFUSED]);
 
 /** Most call sites a function may have and still pass its depth as a parameter (spec: stack.md#S7). */
 export const DEPTH_PASSING_MAX_SITES = 4;
@@ -49,6 +52,14 @@ export interface InstrumentOptions {
   stackLimit?: number;
   /** Fuel cost table. Default {@link DEFAULT_COST_TABLE}. */
   costTable?: CostTable;
+  /**
+   * Export {@link EXPORT_GROW_REFUSED}, a mutable i32 global the `memory.grow` charge helper sets
+   * to 1 when the memory limit refuses a grow, so a failure after it can be reported as
+   * `memory_limit` whatever the size asked (issue 12). Fuel and witness are unchanged; only the
+   * instrumented bytes differ, so the option is part of the compile cache key. Off by default:
+   * a run reads it from instrumenter version 5 on (not wired into the cage yet).
+   */
+  markRefusedGrow?: boolean;
 }
 
 /** Default stack budget, chosen so V8's own stack (984 KiB on a main thread) is never reached. */
@@ -137,6 +148,7 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
   const fuelGlobal = m.globalTypes.length;
   const depthGlobal = fuelGlobal + 1;
   const trapGlobal = fuelGlobal + 2;
+  const growRefusedGlobal = options.markRefusedGrow === true ? fuelGlobal + 3 : undefined;
   const extraTypes: FuncType[] = [];
   const wrapperTypeIndex = (results: Uint8Array, params = new Uint8Array(0)): number => {
     const all = m.types.length;
@@ -380,7 +392,7 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
       .u8(0x0b)
       .finish(),
   );
-  chargeHelperBodies({ costs, fuelGlobal, trapFuelFunc, memoryLimitPages }).forEach((body, h) => {
+  chargeHelperBodies({ costs, fuelGlobal, trapFuelFunc, memoryLimitPages, growRefusedGlobal }).forEach((body, h) => {
     if (helperUsed[h]) code.sized(body);
   });
   {
@@ -414,11 +426,12 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
     const s = sectionOf(m, SECTION.global);
     const definedGlobals = m.globalTypes.length - m.imports.filter((i) => i.kind === 'global').length;
     const w = new Writer();
-    w.u32(definedGlobals + 3);
+    w.u32(definedGlobals + (growRefusedGlobal !== undefined ? 4 : 3));
     if (s) w.bytes(m.bytes.subarray(afterCount(m, s.contentStart), s.contentEnd));
     w.u8(0x7e).u8(0x01).u8(0x42).u8(0x00).u8(0x0b);
     w.u8(0x7f).u8(0x01).u8(0x41).u8(0x00).u8(0x0b);
     w.u8(0x7f).u8(0x01).u8(0x41).u8(0x00).u8(0x0b);
+    if (growRefusedGlobal !== undefined) w.u8(0x7f).u8(0x01).u8(0x41).u8(0x00).u8(0x0b);
     replaced.set(SECTION.global, w.finish());
   }
 
@@ -426,11 +439,12 @@ export function instrumentParsed(m: ParsedModule, options: InstrumentOptions = {
   {
     const s = sectionOf(m, SECTION.export);
     const w = new Writer();
-    w.u32(m.exports.length + 3 + (m.start !== undefined ? 1 : 0));
+    w.u32(m.exports.length + 3 + (m.start !== undefined ? 1 : 0) + (growRefusedGlobal !== undefined ? 1 : 0));
     if (s) w.bytes(m.bytes.subarray(afterCount(m, s.contentStart), s.contentEnd));
     w.name(EXPORT_FUEL).u8(0x03).u32(fuelGlobal);
     w.name(EXPORT_DEPTH).u8(0x03).u32(depthGlobal);
     w.name(EXPORT_TRAP).u8(0x03).u32(trapGlobal);
+    if (growRefusedGlobal !== undefined) w.name(EXPORT_GROW_REFUSED).u8(0x03).u32(growRefusedGlobal);
     if (m.start !== undefined) w.name(EXPORT_START).u8(0x00).u32(m.start);
     replaced.set(SECTION.export, w.finish());
   }

@@ -19,8 +19,17 @@
  *
  * @module
  */
-import { parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
 import { InputError } from '../errors.ts';
+
+/**
+ * The `yaml` package, loaded on the first manifest text: `docklock run` without `--manifest`
+ * builds its manifest from flags and never parses YAML, and `yaml` is ~80 modules to resolve at
+ * start (bench:cli). A synchronous `require`, since parsing is synchronous.
+ */
+let yaml: typeof import('yaml') | undefined;
+const loadYaml = (): typeof import('yaml') =>
+  (yaml ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'));
 
 /** The only API version this build reads. */
 export const MANIFEST_API_VERSION = 'docklock/v1';
@@ -35,7 +44,7 @@ export const MAX_FUEL = (1n << 63n) - 1n;
 const U64_MAX = (1n << 64n) - 1n;
 
 /** Host-function groups a manifest can grant (one folder or file each under host-functions/). */
-export const GRANTS = ['wasi', 'random', 'clock', 'net', 'log', 'nested'] as const;
+export const GRANTS = ['wasi', 'random', 'clock', 'net', 'log', 'nested', 'state'] as const;
 /** A host-function group. */
 export type Grant = (typeof GRANTS)[number];
 
@@ -174,7 +183,7 @@ export type Obj = Record<string, unknown>;
 export function parseManifestText(text: string, source = 'manifest'): Obj {
   let doc: unknown;
   try {
-    const parsed = parseDocument(text, {
+    const parsed = loadYaml().parseDocument(text, {
       intAsBigInt: true,
       schema: 'core',
       merge: false,

@@ -20,6 +20,7 @@ import { decodeModule } from '../instrument/module.ts';
 import { EXPORT_FUEL } from '../instrument/instrument.ts';
 import { NODE_BYTES, PROFILE_EXPORT, profileVariant } from './rewrite.ts';
 import { functionNames } from './names.ts';
+import type { CrossingHooks, CrossingObserver } from '../component/budget.ts';
 
 /** One instance's call tree, read out of its tree memory when the run ends. */
 export interface InstanceTree {
@@ -35,7 +36,7 @@ export interface InstanceTree {
   truncated: boolean;
   /** Read the nodes: self fuel, calls, parent, function; index 0 is the root. */
   read(): TreeNodes;
-  /** A nested instance whose start function trapped bills nothing: its tree is left out. */
+  /** A nested instance whose start function trapped and was billed nothing (an old bundle's rule): left out. */
   dropped: boolean;
 }
 
@@ -51,8 +52,11 @@ interface Live {
   raw: WebAssembly.Exports;
   fuel: WebAssembly.Global;
   budget: bigint;
-  /** Overdraft already taken off the last node charged (spec: fuel.md#F5). */
-  clamped: bigint;
+  /**
+   * Overdraft already taken off the last node charged (spec: fuel.md#F5). The core instances of a
+   * component share one: they spend one counter.
+   */
+  clamp: { over: bigint };
 }
 
 /** Collects the trees of every instance a profiled run creates. */
@@ -81,7 +85,44 @@ export class ProfileRecorder {
       },
     };
     this.trees.push(tree);
-    return { tree, raw, fuel: raw[EXPORT_FUEL] as WebAssembly.Global, budget, clamped: 0n };
+    return { tree, raw, fuel: raw[EXPORT_FUEL] as WebAssembly.Global, budget, clamp: { over: 0n } };
+  }
+
+  /**
+   * A core instance of a component: its tree hangs under the root, as the component's cores call
+   * each other only through the glue; `hooks` keep its `last` in step with the shared counter.
+   */
+  openCore(raw: WebAssembly.Instance, names: readonly string[], clamp: { over: bigint }): CrossingHooks {
+    const e = raw.exports;
+    const memory = e[PROFILE_EXPORT.memory] as WebAssembly.Memory;
+    const next = e[PROFILE_EXPORT.next] as WebAssembly.Global;
+    const full = e[PROFILE_EXPORT.full] as WebAssembly.Global;
+    const last = e[PROFILE_EXPORT.last] as WebAssembly.Global;
+    const tree: InstanceTree = {
+      names,
+      label: undefined,
+      parent: undefined,
+      credits: new Map(),
+      truncated: false,
+      dropped: false,
+      read: () => {
+        tree.truncated = (full.value as number) !== 0;
+        return readNodes(memory, next.value as number);
+      },
+    };
+    this.trees.push(tree);
+    const live: Live = { tree, raw: e, fuel: e[EXPORT_FUEL] as WebAssembly.Global, budget: 0n, clamp };
+    return {
+      enter: (fuel) => {
+        last.value = fuel;
+        return curOf(live);
+      },
+      leave: (token) => this.settle(live, token),
+      pause: () => this.settle(live, curOf(live)),
+      resume: (fuel) => {
+        last.value = fuel;
+      },
+    };
   }
 
   push(live: Live): void {
@@ -102,12 +143,12 @@ export class ProfileRecorder {
     (live.raw[PROFILE_EXPORT.back] as (n: number) => void)(node);
     const counter = live.fuel.value as bigint;
     const over = counter < 0n ? -counter : 0n;
-    if (over > live.clamped) {
+    if (over > live.clamp.over) {
       const memory = live.raw[PROFILE_EXPORT.memory] as WebAssembly.Memory;
       const view = new DataView(memory.buffer);
       const at = charged * NODE_BYTES;
-      view.setBigInt64(at, view.getBigInt64(at, true) - (over - live.clamped), true);
-      live.clamped = over;
+      view.setBigInt64(at, view.getBigInt64(at, true) - (over - live.clamp.over), true);
+      live.clamp.over = over;
     }
   }
 
@@ -140,6 +181,17 @@ function readNodes(memory: WebAssembly.Memory, count: number): TreeNodes {
 export class ProfilingEngine extends Engine {
   readonly recorder = new ProfileRecorder();
   readonly #variants = new Map<string, ProfiledModule>();
+  readonly #byModule = new Map<WebAssembly.Module, ProfiledModule>();
+  /** One run, so at most one component: its core instances share one overdraft. */
+  readonly #componentClamp = { over: 0n };
+
+  /** Found by the component path (runtime/cage/component.ts): profiles a component's core instances. */
+  readonly crossingObserver: CrossingObserver = {
+    adopt: (raw, module) => {
+      const v = this.#byModule.get(module);
+      return v === undefined ? undefined : this.recorder.openCore(raw, v.names, this.#componentClamp);
+    },
+  };
 
   override async compile(wasm: Uint8Array, options: CompileOptions = {}): Promise<CompiledModule> {
     return this.#variant(await super.compile(wasm, options), wasm);
@@ -156,6 +208,7 @@ export class ProfilingEngine extends Engine {
       const module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
       v = new ProfiledModule({ ...plain.share(), module }, this.recorder, functionNames(wasm));
       this.#variants.set(plain.key, v);
+      this.#byModule.set(module, v);
     }
     return v;
   }
@@ -170,6 +223,10 @@ class ProfiledModule extends CompiledModule {
     super(init);
     this.#recorder = recorder;
     this.#names = names;
+  }
+
+  get names(): readonly string[] {
+    return this.#names;
   }
 
   override instantiateSync(imports: WebAssembly.Imports, options: InstantiateOptions): Instance {
@@ -189,8 +246,10 @@ class ProfiledModule extends CompiledModule {
       if (live !== undefined) {
         rec.pop();
         rec.settle(live, 0);
-        // A nested submission whose start trapped bills only an out-of-fuel budget (nested.md#N4).
-        if (live.tree.parent !== undefined && !(e instanceof OutOfFuel)) live.tree.dropped = true;
+        // A nested submission's start function is billed even when it traps (nested.md#N4); bundles
+        // recorded before that rule (startTrapBilled false) billed only an out-of-fuel start.
+        const billed = options.startTrapBilled !== false || e instanceof OutOfFuel;
+        if (live.tree.parent !== undefined && !billed) live.tree.dropped = true;
         else rec.credit(live.tree, usedOf(live));
       }
       throw e;

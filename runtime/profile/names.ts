@@ -1,11 +1,12 @@
 /**
  * Function names for a profile: the module's `name` section (function-names subsection, id 1),
- * demangled where a toolchain mangles (C++ and Rust's legacy scheme: `_ZN…E`); else the function's
+ * demangled where a toolchain mangles (C++, Rust legacy `_ZN…E` and Rust v0 `_R…`); else the function's
  * first export name, else `func[N]`. A malformed name section is ignored, never an error:
  * names are for people, and the run must not depend on them.
  */
 import { Reader } from '../instrument/bytes.ts';
 import { decodeModule } from '../instrument/module.ts';
+import { demangleRustV0 } from './rust-v0.ts';
 
 /** Function index → display name, for every function of `wasm` (imported ones included). */
 export function functionNames(wasm: Uint8Array): string[] {
@@ -49,9 +50,11 @@ export function functionNames(wasm: Uint8Array): string[] {
 /**
  * Demangles the nested-name part of an Itanium (C++) or legacy Rust symbol: `_ZN3foo3barE` →
  * `foo::bar`, `_ZN4core3fmt5write17h0123456789abcdefE` → `core::fmt::write` (Rust's hash
- * dropped), `_Z3fooi` → `foo`. Parameter types are dropped; anything else is returned unchanged.
+ * dropped), `_Z3fooi` → `foo`, and Rust v0 symbols (`_R…`, ./rust-v0.ts). Parameter types are
+ * dropped; anything else is returned unchanged.
  */
 export function demangle(name: string): string {
+  if (name.startsWith('_R')) return demangleRustV0(name) ?? name;
   if (!name.startsWith('_Z')) return name;
   let p = name.startsWith('_ZN') ? 3 : 2;
   const parts: string[] = [];

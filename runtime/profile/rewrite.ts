@@ -8,13 +8,16 @@
  *   (node 0 is the root);
  * - globals `cur` (the running node), `last` (the fuel counter at the last event), `next` (first
  *   free node) and `full` (set once the tree could not grow: the profile is then truncated);
- * - two functions, `enter(func) -> node` and `back(node)`. Each charges `last - fuel` to `cur`,
- *   so every unit of fuel the counter loses lands on exactly one node, with no JavaScript call.
+ * - two functions, `enter(func) -> node` (find or create the child of `cur` for `func`) and
+ *   `back(node)` (the host's way back to a node, see engine.ts).
  *
- * Every function of the module's own calls `enter` first and keeps its node in a new local; after
- * each call that can enter a profiled function (a direct call to one, any `call_indirect`) it
- * calls `back` with that local, which also resynchronises after a callee that trapped inside a
- * nested instance. Fuel charges are untouched: the profile's total is the counter's drop.
+ * Every function of the module's own starts with a prologue that charges `last - fuel` to `cur`
+ * (so every unit of fuel the counter loses lands on exactly one node, with no JavaScript call),
+ * then enters its node, inline when it is `cur`'s first child (a loop, a recursion) and through
+ * `enter` otherwise, and keeps it in a new local. After each call that can enter a profiled
+ * function (a direct call to one, any `call_indirect`) the same charge is made inline and `cur`
+ * set back to that local, which also resynchronises after a callee that trapped inside a nested
+ * instance. Fuel charges are untouched: the profile's total is the counter's drop.
  */
 import { Reader, Writer } from '../instrument/bytes.ts';
 import { assemble } from '../instrument/instrument.ts';
@@ -77,14 +80,26 @@ export function profileVariant(instrumented: Uint8Array, ownFuncs: number): Uint
       }
       body.reset();
       const me = m.types[m.funcTypes[f]!]!.params.length + b.localCount;
+      const a = me + 1;
       body.u32(b.localDecls.length + 1);
       body.copy(instrumented, afterLeb(instrumented, b.bodyStart), b.codeStart);
-      body.u8(1).u8(I32);
-      body.u8(0x41).s32(f).u8(0x10).u32(enterFunc).u8(0x21).u32(me);
-      rewriteCalls(m, b.codeStart, b.end, body, (callee) => callee < 0 || profiled(callee), me, backFunc);
+      body.u8(2).u8(I32);
+      prologue(body, f, fuel, G, mem, me, a, enterFunc);
+      rewriteCalls(
+        m,
+        b.codeStart,
+        b.end,
+        body,
+        (callee) => callee < 0 || profiled(callee),
+        (out) => {
+          // `back(me)`, inline: a call per call was most of the profiler's cost on call-heavy code.
+          attribute(out, fuel, G, mem, a);
+          out.u8(0x20).u32(me).u8(0x24).u32(G.cur);
+        },
+      );
       w.sizedFrom(body);
     });
-    w.sized(enterBody(fuel, G, mem));
+    w.sized(enterBody(G, mem));
     w.sized(backBody(fuel, G, mem));
     replaced.set(SECTION.code, w.finish());
   }
@@ -148,8 +163,8 @@ function afterLeb(b: Uint8Array, p: number): number {
 }
 
 /**
- * Copies the instructions in `[start, end)` to `out`, adding `local.get me; call back` after each
- * `call` whose callee `resync` accepts and after every `call_indirect` (callee −1).
+ * Copies the instructions in `[start, end)` to `out`, adding `resyncCode` (the inline `back(me)`)
+ * after each `call` whose callee `resync` accepts and after every `call_indirect` (callee −1).
  */
 function rewriteCalls(
   m: ParsedModule,
@@ -157,8 +172,7 @@ function rewriteCalls(
   end: number,
   out: Writer,
   resync: (callee: number) => boolean,
-  me: number,
-  backFunc: number,
+  resyncCode: (out: Writer) => void,
 ): void {
   const b = m.bytes;
   let copied = start;
@@ -245,7 +259,7 @@ function rewriteCalls(
     }
     if (callee !== -2 && resync(callee)) {
       out.copy(b, copied, p);
-      out.u8(0x20).u32(me).u8(0x10).u32(backFunc);
+      resyncCode(out);
       copied = p;
     }
   }
@@ -278,12 +292,46 @@ function attribute(w: Writer, fuel: number, g: Globals, mem: number, a: number):
   w.u8(0x23).u32(fuel).u8(0x24).u32(g.last);
 }
 
-/** `enter(f: i32) -> i32`: attribute, then find or create the child of `cur` for `f` and make it current. */
-function enterBody(fuel: number, g: Globals, mem: number): Uint8Array {
+/**
+ * A function's prologue: attribute the fuel since the last event to the caller's node, then make
+ * the callee's node current and keep it in `me`. The common case (the node's first child is this
+ * function: a loop calling the same callee, a recursion) is inline; anything else calls `enter`.
+ */
+function prologue(
+  w: Writer,
+  f: number,
+  fuel: number,
+  g: Globals,
+  mem: number,
+  me: number,
+  a: number,
+  enter: number,
+): void {
+  attribute(w, fuel, g, mem, a);
+  w.u8(0x02).u8(0x40); // block $done
+  tm(w.u8(0x20).u32(a).u8(0x28), mem, 2, 16).u8(0x22).u32(me); // me = cur.firstChild
+  w.u8(0x04).u8(0x40); // if me != 0
+  w.u8(0x20).u32(me).u8(0x41).s32(NODE_SHIFT).u8(0x74).u8(0x22).u32(a);
+  tm(w.u8(0x28), mem, 2, 12).u8(0x41).s32(f).u8(0x46); // child.func == f
+  w.u8(0x04).u8(0x40);
+  w.u8(0x20).u32(a).u8(0x20).u32(a);
+  tm(w.u8(0x29), mem, 3, 24).u8(0x42).s64n(1).u8(0x7c);
+  tm(w.u8(0x37), mem, 3, 24); // calls += 1
+  w.u8(0x20).u32(me).u8(0x24).u32(g.cur).u8(0x0c).u32(2); // cur = me; br $done
+  w.u8(0x0b).u8(0x0b); // end if; end if
+  w.u8(0x41).s32(f).u8(0x10).u32(enter).u8(0x21).u32(me);
+  w.u8(0x0b); // end block
+}
+
+/**
+ * `enter(f: i32) -> i32`: find or create the child of `cur` for `f` and make it current (the
+ * caller's prologue has attributed the fuel already).
+ */
+function enterBody(g: Globals, mem: number): Uint8Array {
   const [f, a, c, b] = [0, 1, 2, 3];
   const w = new Writer(256);
   w.u32(1).u32(3).u8(I32);
-  attribute(w, fuel, g, mem, a);
+  w.u8(0x23).u32(g.cur).u8(0x41).s32(NODE_SHIFT).u8(0x74).u8(0x21).u32(a);
   tm(w.u8(0x20).u32(a).u8(0x28), mem, 2, 16).u8(0x21).u32(c); // c = cur.firstChild
   w.u8(0x02).u8(0x40).u8(0x03).u8(0x40); // block loop
   w.u8(0x20).u32(c).u8(0x45).u8(0x0d).u32(1); // no more children: create

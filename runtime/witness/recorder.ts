@@ -206,6 +206,25 @@ export class HostCalls {
     return i < this.#expected.length ? this.#expected.entry(i) : undefined;
   }
 
+  /**
+   * Records what the host worked out once the guest stopped (the `state` group's change): an
+   * entry with no arguments or result, the fuel the run used, and `data`. Replay compares it like
+   * any call; a difference is returned as the run's divergence.
+   */
+  appendFinal(name: string, data: Uint8Array): Divergence | null {
+    const nameId = this.log.intern(name);
+    this.#meter.fuelUsedWords(this.#fuel, 0);
+    this.mem.beginCall();
+    this.pendingData = data;
+    try {
+      this.#record(name, nameId, [], 0, null, this.#fuel[0]!, this.#fuel[1]!);
+    } catch (e) {
+      if (e instanceof DivergenceStop) return e.divergence;
+      throw e;
+    }
+    return null;
+  }
+
   /** After a replay ends normally: a recording with more entries diverges where the replay stopped. */
   checkComplete(): Divergence | null {
     const i = this.log.length;

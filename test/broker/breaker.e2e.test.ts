@@ -4,45 +4,23 @@
  * API: a busybox fork storm (killed), a memory hog filling its tmpfs (stopped) and a quiet
  * service (never touched). Owners see only their own history; the CLI prints it.
  */
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { verifyAuditFile } from '../../broker/audit.ts';
 import { parseBreakerConfig } from '../../broker/breaker/config.ts';
 import type { BreakerEvent } from '../../broker/breaker/history.ts';
 import { BrokerClient } from '../../broker/client.ts';
-import { startBroker } from '../../broker/server.ts';
 import type { RunningBroker } from '../../broker/server.ts';
-import { registerBrokerCommands } from '../../cli/broker/index.ts';
-import {
-  TEST_IMAGE,
-  cleanupDir,
-  dockerReady,
-  makeConfig,
-  makePrincipals,
-  removeOwned,
-  runTag,
-  tempDir,
-} from './helpers.ts';
+import { TEST_IMAGE, brokerSuite, cliEnv, cliInProcess, dockerReady, makeConfig } from './helpers.ts';
 
 const ready = dockerReady();
 const MiB = 1024 * 1024;
 
-/** Runs `docklock <args>` in-process and captures stdout. */
+/** Runs `docklock <args>` in-process; its stdout, having succeeded. */
 async function docklock(args: string[], env: Record<string, string>): Promise<string> {
-  const program = new Command('docklock').exitOverride();
-  registerBrokerCommands(program);
-  let stdout = '';
-  const out = process.stdout.write;
-  const saved = { ...process.env };
-  Object.assign(process.env, env);
-  process.stdout.write = ((c: string) => ((stdout += c), true)) as typeof process.stdout.write;
-  try {
-    await program.parseAsync(['node', 'docklock', ...args]);
-    return stdout;
-  } finally {
-    process.stdout.write = out;
-    process.env = saved;
-  }
+  const r = await cliInProcess(args, env);
+  if (r.error !== undefined) throw r.error;
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout;
 }
 
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
@@ -56,9 +34,8 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
 }
 
 describe.skipIf(!ready)('circuit breaker against Docker + gVisor', () => {
-  const tag = runTag();
-  const p = makePrincipals(tag);
-  const dir = tempDir(tag);
+  const suite = brokerSuite();
+  const { p, dir } = suite;
   let broker: RunningBroker;
   let alice: BrokerClient;
   let bob: BrokerClient;
@@ -80,12 +57,12 @@ describe.skipIf(!ready)('circuit breaker against Docker + gVisor', () => {
         memory_thrash: { when: 'memory > 90% and memory.pressure.full.avg10 > 30 for 2s', action: 'restart' },
       },
     });
-    broker = await startBroker(config);
+    broker = await suite.start(config);
     alice = new BrokerClient({ socketPath: config.socket, token: p.alice.token });
     bob = new BrokerClient({ socketPath: config.socket, token: p.bob.token });
     admin = new BrokerClient({ socketPath: config.socket, token: p.admin.token });
     // Bounded in time and size: 400 iterations at most, PID limit 512, children exit after 30 s,
-    // tmpfs 64 MiB; afterAll removes every container.
+    // tmpfs 64 MiB; brokerSuite's afterAll removes every container.
     // Under runsc each guest task costs the sandbox several host threads: this loop grows the
     // cgroup's task count by ~160/s and reaches the 512 limit in ~3 s (then the sandbox dies).
     const storm = 'sleep 2; i=0; while [ $i -lt 400 ]; do sleep 30 & sleep 30 & i=$((i+1)); sleep 0.1; done; sleep 60';
@@ -102,12 +79,6 @@ describe.skipIf(!ready)('circuit breaker against Docker + gVisor', () => {
       }),
     );
   }, 120_000);
-
-  afterAll(async () => {
-    await broker?.close();
-    await removeOwned([p.alice.name, p.bob.name, p.admin.name]);
-    cleanupDir(dir);
-  });
 
   const acted = (c: BrokerClient, service: string) => async (): Promise<BreakerEvent | undefined> =>
     (await c.breakerHistory({ service })).events.find((e) => e.outcome === 'acted');
@@ -163,7 +134,7 @@ describe.skipIf(!ready)('circuit breaker against Docker + gVisor', () => {
   });
 
   it('prints the history with `docklock broker history`', async () => {
-    const env = { DOCKLOCK_BROKER_SOCKET: broker.socket, DOCKLOCK_TOKEN: p.alice.token };
+    const env = cliEnv(broker, p.alice.token);
     const table = await docklock(['broker', 'history'], env);
     expect(table.split('\n')[0]).toMatch(/^TIME\s+SERVICE\s+RULE\s+ACTION\s+OUTCOME\s+REASON\s+SIGNALS$/);
     expect(table).toMatch(new RegExp(`${p.alice.name}/storm\\s+fork_storm\\s+kill\\s+acted\\s+ok\\s+pids_per_sec=`));
@@ -175,16 +146,8 @@ describe.skipIf(!ready)('circuit breaker against Docker + gVisor', () => {
 });
 
 describe.skipIf(!ready)('circuit breaker history across a restart', () => {
-  const tag = runTag();
-  const p = makePrincipals(tag);
-  const dir = tempDir(tag);
-  let broker: RunningBroker | undefined;
-
-  afterAll(async () => {
-    await broker?.close();
-    await removeOwned([p.alice.name, p.bob.name]);
-    cleanupDir(dir);
-  });
+  const suite = brokerSuite();
+  const { p, dir } = suite;
 
   it('answers GET /v1/breaker/history with the events of before the restart', async () => {
     const config = makeConfig(p, dir);
@@ -196,7 +159,7 @@ describe.skipIf(!ready)('circuit breaker history across a restart', () => {
       cooldown: '60s',
       rules: { fork_storm: { when: 'pids_per_sec > 50 for 500ms', action: 'kill' } },
     });
-    broker = await startBroker(config);
+    const broker = await suite.start(config);
     const alice = new BrokerClient({ socketPath: config.socket, token: p.alice.token });
     await alice.deploy({
       name: 'storm',
@@ -213,8 +176,8 @@ describe.skipIf(!ready)('circuit breaker history across a restart', () => {
       const h = await alice.breakerHistory();
       return h.events.some((e) => e.outcome === 'acted') ? h.events : undefined;
     });
-    await broker.close();
-    broker = await startBroker(config);
+    await suite.stop(broker);
+    await suite.start(config);
     const after = await alice.breakerHistory();
     expect(after.events.map(({ seq: _s, ...e }) => e)).toEqual(before.map(({ seq: _s, ...e }) => e));
     const bob = new BrokerClient({ socketPath: config.socket, token: p.bob.token });

@@ -4,63 +4,19 @@
  * operation. Run as child processes of the real CLI entry point, so a stray stack trace or an
  * uncaught rejection would show exactly as an operator would see it.
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker } from '../../broker/server.ts';
-import type { RunningBroker } from '../../broker/server.ts';
-import {
-  TEST_IMAGE,
-  cleanupDir,
-  dockerReady,
-  makeConfig,
-  makePrincipals,
-  removeOwned,
-  runTag,
-  tempDir,
-} from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { TEST_IMAGE, brokerSuite, cliChild as docklock, cliEnv, dockerReady, sharedBroker } from './helpers.ts';
 
-const CLI = new URL('../../cli/main.ts', import.meta.url).pathname;
 const ready = dockerReady();
 const ONE_CODED_LINE = /^docklock: DL_ERR_[A-Z0-9_]+: [^\n]+\n$/;
 
-/** Runs the CLI without blocking this process, whose event loop serves the broker. */
-function docklock(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end();
-  });
-}
-
 describe.skipIf(!ready)('docklock broker: coded errors and exit codes', () => {
-  const tag = runTag();
-  const p = makePrincipals(tag);
-  const dir = tempDir(tag);
-  let broker: RunningBroker;
-  let env: Record<string, string>;
-
-  beforeAll(async () => {
-    broker = await startBroker(makeConfig(p, dir));
-    env = { DOCKLOCK_BROKER_SOCKET: broker.socket, DOCKLOCK_TOKEN: p.alice.token };
-  });
-  afterAll(async () => {
-    await broker?.close();
-    await removeOwned([p.alice.name]);
-    cleanupDir(dir);
-  });
+  const suite = brokerSuite();
+  const { p, dir } = suite;
+  const broker = sharedBroker(suite);
+  const env = (): Record<string, string> => cliEnv(broker(), p.alice.token);
 
   const expectCoded = (r: { code: number; stderr: string }, exit: number, code: string): void => {
     expect(r.stderr, r.stderr).toMatch(ONE_CODED_LINE);
@@ -87,20 +43,16 @@ describe.skipIf(!ready)('docklock broker: coded errors and exit codes', () => {
 
   it('tokens: none, an unreadable token file, a wrong one (2, 2, 1)', async () => {
     expectCoded(
-      await docklock(['broker', 'ps'], { DOCKLOCK_BROKER_SOCKET: broker.socket }),
+      await docklock(['broker', 'ps'], { DOCKLOCK_BROKER_SOCKET: broker().socket }),
       2,
       'DL_ERR_BROKER_NO_TOKEN',
     );
     expectCoded(
-      await docklock(['broker', 'ps', '--token-file', join(dir, 'nope')], { DOCKLOCK_BROKER_SOCKET: broker.socket }),
+      await docklock(['broker', 'ps', '--token-file', join(dir, 'nope')], { DOCKLOCK_BROKER_SOCKET: broker().socket }),
       2,
       'DL_ERR_CLI_READ',
     );
-    expectCoded(
-      await docklock(['broker', 'ps'], { DOCKLOCK_BROKER_SOCKET: broker.socket, DOCKLOCK_TOKEN: 'wrong' }),
-      1,
-      'DL_ERR_AUTH_UNAUTHENTICATED',
-    );
+    expectCoded(await docklock(['broker', 'ps'], cliEnv(broker(), 'wrong')), 1, 'DL_ERR_AUTH_UNAUTHENTICATED');
     expectCoded(await docklock(['broker', 'hash-token']), 2, 'DL_ERR_BROKER_NO_TOKEN');
   });
 
@@ -121,34 +73,38 @@ describe.skipIf(!ready)('docklock broker: coded errors and exit codes', () => {
       ['--mount', 'a'],
     ]) {
       expectCoded(
-        await docklock(['broker', 'deploy', '--name', 'x', '--image', TEST_IMAGE, ...flags], env),
+        await docklock(['broker', 'deploy', '--name', 'x', '--image', TEST_IMAGE, ...flags], env()),
         2,
         'DL_ERR_BROKER_USAGE',
       );
     }
-    expectCoded(await docklock(['broker', 'deploy'], env), 2, 'DL_ERR_BROKER_USAGE');
+    expectCoded(await docklock(['broker', 'deploy'], env()), 2, 'DL_ERR_BROKER_USAGE');
     writeFileSync(join(dir, 'spec.json'), '{not json');
-    expectCoded(await docklock(['broker', 'deploy', '--file', join(dir, 'spec.json')], env), 2, 'DL_ERR_BROKER_USAGE');
-    expectCoded(await docklock(['broker', 'logs', 'x', '--tail', 'all'], env), 2, 'DL_ERR_BROKER_USAGE');
-    expectCoded(await docklock(['broker', 'history', '--limit', '-1'], env), 2, 'DL_ERR_BROKER_USAGE');
+    expectCoded(
+      await docklock(['broker', 'deploy', '--file', join(dir, 'spec.json')], env()),
+      2,
+      'DL_ERR_BROKER_USAGE',
+    );
+    expectCoded(await docklock(['broker', 'logs', 'x', '--tail', 'all'], env()), 2, 'DL_ERR_BROKER_USAGE');
+    expectCoded(await docklock(['broker', 'history', '--limit', '-1'], env()), 2, 'DL_ERR_BROKER_USAGE');
   });
 
   it('refusals: an image off the allowlist, a name taken, an unknown service (exit 1)', async () => {
     expectCoded(
-      await docklock(['broker', 'deploy', '--name', 'x', '--image', 'busybox:latest'], env),
+      await docklock(['broker', 'deploy', '--name', 'x', '--image', 'busybox:latest'], env()),
       1,
       'DL_ERR_POLICY_IMAGE_NOT_ALLOWED',
     );
-    const ok = await docklock(['broker', 'deploy', '--name', 'dup', '--image', TEST_IMAGE, '--', 'sleep', '60'], env);
+    const ok = await docklock(['broker', 'deploy', '--name', 'dup', '--image', TEST_IMAGE, '--', 'sleep', '60'], env());
     expect(ok.code, ok.stderr).toBe(0);
     expectCoded(
-      await docklock(['broker', 'deploy', '--name', 'dup', '--image', TEST_IMAGE, '--', 'sleep', '60'], env),
+      await docklock(['broker', 'deploy', '--name', 'dup', '--image', TEST_IMAGE, '--', 'sleep', '60'], env()),
       1,
       'DL_ERR_BROKER_CONFLICT',
     );
-    expectCoded(await docklock(['broker', 'inspect', 'ghost'], env), 1, 'DL_ERR_BROKER_NOT_FOUND');
+    expectCoded(await docklock(['broker', 'inspect', 'ghost'], env()), 1, 'DL_ERR_BROKER_NOT_FOUND');
     expectCoded(
-      await docklock(['broker', 'deploy', '--name', 'root', '--image', TEST_IMAGE, '--user', '0:0'], env),
+      await docklock(['broker', 'deploy', '--name', 'root', '--image', TEST_IMAGE, '--user', '0:0'], env()),
       1,
       'DL_ERR_POLICY_USER_NOT_ALLOWED',
     );
@@ -165,7 +121,7 @@ describe.skipIf(!ready)('docklock broker: coded errors and exit codes', () => {
   });
 
   it('unknown options and commands stay commander usage errors (exit 2)', async () => {
-    const r = await docklock(['broker', 'ps', '--bogus'], env);
+    const r = await docklock(['broker', 'ps', '--bogus'], env());
     expect(r.code).toBe(2);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });

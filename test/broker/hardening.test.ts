@@ -9,20 +9,17 @@ import type { Server } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashToken } from '../../broker/auth.ts';
 import { parseBrokerConfig } from '../../broker/config.ts';
 import { LABEL_OWNER } from '../../broker/labels.ts';
 import {
   TEST_IMAGE,
-  TEST_REPOSITORY,
+  TEST_LIMITS,
   auth,
+  brokerSuite,
   buildTestBroker,
-  cleanupDir,
   dockerReady,
-  removeOwned,
-  runTag,
-  tempDir,
-  testImageId,
+  pinnedImages,
+  tokenEntries,
 } from './helpers.ts';
 import type { TestBroker } from './helpers.ts';
 import { join } from 'node:path';
@@ -31,12 +28,12 @@ import { randomBytes } from 'node:crypto';
 const ready = dockerReady();
 
 describe.skipIf(!ready)('broker hardening (issue 13)', () => {
-  const tag = runTag();
-  const dir = tempDir(tag);
+  const suite = brokerSuite();
+  const { tag, dir } = suite;
   // The colliding pair: under the old `docklock-<owner>-<service>` both were docklock-<tag>-a-b-c.
-  const ab = { name: `${tag}-a-b`, token: randomBytes(24).toString('hex') };
-  const a = { name: `${tag}-a`, token: randomBytes(24).toString('hex') };
-  const admin = { name: `${tag}-admin`, token: randomBytes(24).toString('hex') };
+  const ab = suite.principal('a-b');
+  const a = suite.principal('a');
+  const { admin } = suite.p;
   const log = new PassThrough();
   let logText = '';
   log.on('data', (c: Buffer) => (logText += c.toString()));
@@ -49,24 +46,15 @@ describe.skipIf(!ready)('broker hardening (issue 13)', () => {
       auditPath: join(dir, 'audit.jsonl'),
       instance: tag,
       log: { level: 'info' },
-      tokens: [
-        { sha256: hashToken(ab.token), principal: ab.name, role: 'client' },
-        { sha256: hashToken(a.token), principal: a.name, role: 'client' },
-        { sha256: hashToken(admin.token), principal: admin.name, role: 'admin' },
-      ],
-      policy: {
-        images: { strict: true, allow: [{ repository: TEST_REPOSITORY, digests: [testImageId()] }] },
-        memory: { default: 64 * 1024 * 1024, min: 16 * 1024 * 1024, max: 512 * 1024 * 1024 },
-        pids: { default: 128, min: 64, max: 512 },
-      },
+      tokens: [...tokenEntries([ab, a]), ...tokenEntries([admin], 'admin')],
+      policy: { images: pinnedImages(), ...TEST_LIMITS },
     });
     broker = await buildTestBroker(config, log);
   });
+  // Runs before the suite's own clean-up (after-hooks run last registered first).
   afterAll(async () => {
     squatter?.close();
     await broker?.close();
-    await removeOwned([ab.name, a.name]);
-    cleanupDir(dir);
   });
 
   const deploy = (token: string, body: object) =>

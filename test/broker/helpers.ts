@@ -1,9 +1,10 @@
 /**
  * Shared set-up for the broker's end-to-end tests: brings Docker up through scripts/docker-up.sh,
- * gives each test file unique principals (so parallel files never collide) and removes every
- * container and network those principals own afterwards.
+ * gives each test file unique principals (so parallel files never collide), builds their tokens and
+ * pinned-image config, starts brokers, runs the CLI, and removes every broker, container, network
+ * and temp file a test file made afterwards.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,11 +19,18 @@ import type { BrokerConfig } from '../../broker/config.ts';
 import { connectDocker } from '../../broker/docker.ts';
 import { LABEL_MANAGED, LABEL_OWNER } from '../../broker/labels.ts';
 import { ServiceManager } from '../../broker/services.ts';
+import { startBroker } from '../../broker/server.ts';
+import type { RunningBroker } from '../../broker/server.ts';
+import { registerBrokerCommands } from '../../cli/broker/index.ts';
+import { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll } from 'vitest';
 
 export const TEST_IMAGE = 'docklock-test/busybox:latest';
 export const TEST_REPOSITORY = 'docker.io/docklock-test/busybox';
 const REPO_ROOT = new URL('../../', import.meta.url).pathname;
+/** The real CLI entry point, for tests that run it as a child process. */
+export const CLI = join(REPO_ROOT, 'cli/main.ts');
 
 /**
  * Makes sure the engine is up. With CI=true a failure throws (the e2e tests must run); otherwise
@@ -56,20 +64,45 @@ export function runTag(): string {
   return 't' + randomBytes(4).toString('hex');
 }
 
+/** A principal: a name unique to its test file's tag, and a random token. */
+export interface TestPrincipal {
+  name: string;
+  token: string;
+}
+
+export function makePrincipal(tag: string, who: string): TestPrincipal {
+  return { name: `${tag}-${who}`, token: randomBytes(24).toString('hex') };
+}
+
 /** Principals (and their tokens) for one test file. */
 export interface TestPrincipals {
-  alice: { name: string; token: string };
-  bob: { name: string; token: string };
-  admin: { name: string; token: string };
+  alice: TestPrincipal;
+  bob: TestPrincipal;
+  admin: TestPrincipal;
 }
 
 export function makePrincipals(tag: string): TestPrincipals {
-  const mk = (who: string): { name: string; token: string } => ({
-    name: `${tag}-${who}`,
-    token: randomBytes(24).toString('hex'),
-  });
-  return { alice: mk('alice'), bob: mk('bob'), admin: mk('admin') };
+  return { alice: makePrincipal(tag, 'alice'), bob: makePrincipal(tag, 'bob'), admin: makePrincipal(tag, 'admin') };
 }
+
+/** Config `tokens` entries for principals: only the token's SHA-256 is configured. */
+export function tokenEntries(
+  principals: TestPrincipal[],
+  role: 'client' | 'admin' = 'client',
+): { sha256: string; principal: string; role: 'client' | 'admin' }[] {
+  return principals.map((p) => ({ sha256: hashToken(p.token), principal: p.name, role }));
+}
+
+/** Strict images: only the busybox test image, pinned by its ID. */
+export function pinnedImages(): { strict: true; allow: { repository: string; digests: string[] }[] } {
+  return { strict: true, allow: [{ repository: TEST_REPOSITORY, digests: [testImageId()] }] };
+}
+
+/** Memory and pids ranges of every test config: small services, room for the fork-storm test. */
+export const TEST_LIMITS = {
+  memory: { default: 64 * 1024 * 1024, min: 16 * 1024 * 1024, max: 512 * 1024 * 1024 },
+  pids: { default: 128, min: 64, max: 512 },
+} as const;
 
 /** A config for tests: strict, the busybox image pinned by ID, a temp audit log and socket. */
 export function makeConfig(
@@ -84,17 +117,12 @@ export function makeConfig(
     log: { level: 'warn' },
     // Each test file is its own broker instance: a reconcile in one never touches another's containers.
     instance: extra.instance ?? p.alice.name.split('-')[0]!,
-    tokens: [
-      { sha256: hashToken(p.alice.token), principal: p.alice.name, role: 'client' },
-      ...(extra.omitBob ? [] : [{ sha256: hashToken(p.bob.token), principal: p.bob.name, role: 'client' }]),
-      { sha256: hashToken(p.admin.token), principal: p.admin.name, role: 'admin' },
-    ],
+    tokens: [...tokenEntries(extra.omitBob ? [p.alice] : [p.alice, p.bob]), ...tokenEntries([p.admin], 'admin')],
     policy: {
-      images: { strict: true, allow: [{ repository: TEST_REPOSITORY, digests: [testImageId()] }] },
+      images: pinnedImages(),
       mountPrefixes: extra.mountPrefixes ?? [],
       quotaPerOwner: extra.quota ?? 5,
-      memory: { default: 64 * 1024 * 1024, min: 16 * 1024 * 1024, max: 512 * 1024 * 1024 },
-      pids: { default: 128, min: 64, max: 512 },
+      ...TEST_LIMITS,
       cpus: { default: 0.5, min: 0.1, max: 2 },
     },
   });
@@ -170,4 +198,136 @@ export async function removeOwned(owners: string[]): Promise<void> {
 /** Bearer header for a token. */
 export function auth(token: string): { authorization: string } {
   return { authorization: `Bearer ${token}` };
+}
+
+/** One test file's broker fixtures; everything it made is removed by an `afterAll` it registers. */
+export interface BrokerSuite {
+  tag: string;
+  /** alice, bob (clients) and admin, as `makeConfig` configures them. */
+  p: TestPrincipals;
+  /** A temp directory for sockets, audit logs and files, removed afterwards. */
+  dir: string;
+  /** Another principal under this file's tag, whose containers are removed afterwards too. */
+  principal(who: string): TestPrincipal;
+  /** Starts a broker on a real Unix socket (default config: `makeConfig(p, dir)`), closed afterwards unless stopped. */
+  start(config?: BrokerConfig): Promise<RunningBroker>;
+  /** Closes a broker `start` gave (a restart test's first life). */
+  stop(broker: RunningBroker): Promise<void>;
+}
+
+/**
+ * The set-up every end-to-end broker file repeats: a tag, principals, a temp directory, and
+ * after the file its brokers closed, its principals' containers and networks removed, the directory
+ * deleted. Call at the top of a `describe`.
+ */
+export function brokerSuite(): BrokerSuite {
+  const tag = runTag();
+  const p = makePrincipals(tag);
+  const dir = tempDir(tag);
+  const owners = [p.alice.name, p.bob.name, p.admin.name];
+  const running = new Set<RunningBroker>();
+  afterAll(async () => {
+    for (const b of running) await b.close().catch(() => undefined);
+    running.clear();
+    await removeOwned(owners);
+    cleanupDir(dir);
+  });
+  return {
+    tag,
+    p,
+    dir,
+    principal(who) {
+      const made = makePrincipal(tag, who);
+      owners.push(made.name);
+      return made;
+    },
+    async start(config = makeConfig(p, dir)) {
+      const b = await startBroker(config);
+      running.add(b);
+      return b;
+    },
+    async stop(broker) {
+      running.delete(broker);
+      await broker.close();
+    },
+  };
+}
+
+/**
+ * One broker for the whole file, started in `beforeAll` (default config: `makeConfig`, then
+ * `configure`); the getter gives it to the tests.
+ */
+export function sharedBroker(suite: BrokerSuite, configure?: (config: BrokerConfig) => void): () => RunningBroker {
+  let broker: RunningBroker | undefined;
+  beforeAll(async () => {
+    const config = makeConfig(suite.p, suite.dir);
+    configure?.(config);
+    broker = await suite.start(config);
+  });
+  return () => {
+    if (broker === undefined) throw new Error('the shared broker is not started (used outside a test?)');
+    return broker;
+  };
+}
+
+/** The environment the CLI reads: which broker, with whose token. */
+export function cliEnv(broker: RunningBroker, token: string): Record<string, string> {
+  return { DOCKLOCK_BROKER_SOCKET: broker.socket, DOCKLOCK_TOKEN: token };
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** What commander threw (usage errors), in process only. */
+  error?: unknown;
+}
+
+/**
+ * Runs `docklock <args>` in this process, through commander exactly as cli/main.ts registers the
+ * broker commands, with `env` added to the environment, and captures its output.
+ */
+export async function cliInProcess(args: string[], env: Record<string, string>): Promise<CliResult> {
+  const program = new Command('docklock').exitOverride();
+  registerBrokerCommands(program);
+  let stdout = '';
+  let stderr = '';
+  const out = process.stdout.write;
+  const err = process.stderr.write;
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  process.stdout.write = ((c: string) => ((stdout += c), true)) as typeof process.stdout.write;
+  process.stderr.write = ((c: string) => ((stderr += c), true)) as typeof process.stderr.write;
+  process.exitCode = 0;
+  try {
+    await program.parseAsync(['node', 'docklock', ...args]);
+    return { code: Number(process.exitCode ?? 0), stdout, stderr };
+  } catch (error) {
+    return { code: 1, stdout, stderr, error };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+    process.env = saved;
+    process.exitCode = 0;
+  }
+}
+
+/**
+ * Runs the real CLI as a child process (only PATH and `env` in its environment), without blocking
+ * this process, whose event loop serves the broker.
+ */
+export function cliChild(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end();
+  });
 }

@@ -4,39 +4,26 @@
  */
 import { statSync } from 'node:fs';
 import type Docker from 'dockerode';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { verifyAuditFile } from '../../broker/audit.ts';
 import { BrokerClient } from '../../broker/client.ts';
 import { buildCreateBody } from '../../broker/create-body.ts';
 import { connectDocker } from '../../broker/docker.ts';
-import { startBroker } from '../../broker/server.ts';
 import type { RunningBroker } from '../../broker/server.ts';
-import {
-  TEST_IMAGE,
-  cleanupDir,
-  dockerReady,
-  makeConfig,
-  makePrincipals,
-  removeOwned,
-  runTag,
-  tempDir,
-  testImageId,
-} from './helpers.ts';
+import { TEST_IMAGE, brokerSuite, dockerReady, makeConfig, testImageId } from './helpers.ts';
 
 const ready = dockerReady();
 
 describe.skipIf(!ready)('broker restart and reconciliation (real Unix socket)', () => {
-  const tag = runTag();
-  const p = makePrincipals(tag);
-  const dir = tempDir(tag);
-  let first: RunningBroker | undefined;
+  const suite = brokerSuite();
+  const { p, dir } = suite;
   let second: RunningBroker | undefined;
   let docker: Docker;
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
     docker = (await connectDocker('/var/run/docker.sock')).docker;
-    first = await startBroker(makeConfig(p, dir));
+    const first = await suite.start();
     const alice = new BrokerClient({ socketPath: first.socket, token: p.alice.token });
     const bob = new BrokerClient({ socketPath: first.socket, token: p.bob.token });
     ids.keep = (await alice.deploy({ name: 'keep', image: TEST_IMAGE, command: ['sleep', '120'] })).id;
@@ -60,16 +47,8 @@ describe.skipIf(!ready)('broker restart and reconciliation (real Unix socket)', 
       runtime: 'runc',
     });
     ids.drift = (await docker.createContainer(drifted)).id;
-    await first.close();
-    first = undefined;
-    second = await startBroker(makeConfig(p, dir, { omitBob: true }));
-  });
-
-  afterAll(async () => {
-    await first?.close();
-    await second?.close();
-    await removeOwned([p.alice.name, p.bob.name, p.admin.name]);
-    cleanupDir(dir);
+    await suite.stop(first);
+    second = await suite.start(makeConfig(p, dir, { omitBob: true }));
   });
 
   it('binds its socket with mode 0660', () => {

@@ -6,7 +6,6 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
@@ -14,7 +13,6 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../broker/audit.ts';
 import { verifyAuditFile } from '../../broker/audit.ts';
-import { hashToken } from '../../broker/auth.ts';
 import { DockerInventory } from '../../broker/breaker/sources.ts';
 import { BrokerClient } from '../../broker/client.ts';
 import { parseBrokerConfig } from '../../broker/config.ts';
@@ -22,26 +20,25 @@ import type { BrokerConfig } from '../../broker/config.ts';
 import { buildCreateBody } from '../../broker/create-body.ts';
 import { connectDocker } from '../../broker/docker.ts';
 import { legacyContainerName } from '../../broker/labels.ts';
-import { startBroker } from '../../broker/server.ts';
-import type { RunningBroker } from '../../broker/server.ts';
 import {
+  CLI,
   TEST_IMAGE,
-  TEST_REPOSITORY,
-  cleanupDir,
+  TEST_LIMITS,
+  brokerSuite,
   dockerReady,
-  removeOwned,
-  runTag,
-  tempDir,
+  pinnedImages,
   testImageId,
+  tokenEntries,
 } from './helpers.ts';
+import type { TestPrincipal } from './helpers.ts';
 
-const CLI = new URL('../../cli/main.ts', import.meta.url).pathname;
 const ready = dockerReady();
 
+/** A config of its own for each broker instance: its socket, audit log and client principals. */
 function configFor(
   dir: string,
   instance: string,
-  principals: { name: string; token: string }[],
+  principals: TestPrincipal[],
   dockerSocket = '/var/run/docker.sock',
 ): Record<string, unknown> {
   return {
@@ -50,12 +47,8 @@ function configFor(
     dockerSocket,
     instance,
     log: { level: 'warn' },
-    tokens: principals.map((p) => ({ sha256: hashToken(p.token), principal: p.name, role: 'client' })),
-    policy: {
-      images: { strict: true, allow: [{ repository: TEST_REPOSITORY, digests: [testImageId()] }] },
-      memory: { default: 64 * 1024 * 1024, min: 16 * 1024 * 1024, max: 512 * 1024 * 1024 },
-      pids: { default: 128, min: 64, max: 512 },
-    },
+    tokens: tokenEntries(principals),
+    policy: { images: pinnedImages(), ...TEST_LIMITS },
   };
 }
 
@@ -83,20 +76,16 @@ function holdingProxy(path: string): { server: Server; held: Promise<void> } {
 }
 
 describe.skipIf(!ready)('broker restarts and neighbours', () => {
-  const tag = runTag();
-  const dir = tempDir(tag);
-  const alice = { name: `${tag}-alice`, token: randomBytes(24).toString('hex') };
-  const bob = { name: `${tag}-bob`, token: randomBytes(24).toString('hex') };
-  const running: RunningBroker[] = [];
+  const suite = brokerSuite();
+  const { tag, dir } = suite;
+  const { alice, bob } = suite.p;
   let child: ChildProcess | undefined;
   let proxy: Server | undefined;
 
-  afterAll(async () => {
+  // Runs before the suite's own clean-up (after-hooks run last registered first).
+  afterAll(() => {
     if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     proxy?.close();
-    for (const b of running) await b.close().catch(() => undefined);
-    await removeOwned([alice.name, bob.name]);
-    cleanupDir(dir);
   });
 
   it('a broker killed between create and the audit outcome: the next start removes what it created, audited', async () => {
@@ -136,8 +125,7 @@ describe.skipIf(!ready)('broker restarts and neighbours', () => {
       'service.create.intent',
     ]);
 
-    const restarted = await startBroker(parseBrokerConfig(configFor(dir, instance, [alice])));
-    running.push(restarted);
+    const restarted = await suite.start(parseBrokerConfig(configFor(dir, instance, [alice])));
     expect(restarted.reconcile.unfinished).toEqual([intent!.requestId]);
     expect(restarted.reconcile.removed).toContain(created.Id);
     await expect(docker.getContainer(created.Id).inspect()).rejects.toMatchObject({ statusCode: 404 });
@@ -149,10 +137,8 @@ describe.skipIf(!ready)('broker restarts and neighbours', () => {
     });
     expect(verifyAuditFile(join(dir, `${instance}.jsonl`))).toMatchObject({ ok: true });
     // A second start finds nothing left to do.
-    await restarted.close();
-    running.pop();
-    const third = await startBroker(parseBrokerConfig(configFor(dir, instance, [alice])));
-    running.push(third);
+    await suite.stop(restarted);
+    const third = await suite.start(parseBrokerConfig(configFor(dir, instance, [alice])));
     expect(third.reconcile.unfinished).toEqual([]);
   });
 
@@ -178,8 +164,7 @@ describe.skipIf(!ready)('broker restarts and neighbours', () => {
     body.name = legacyContainerName(alice.name, 'old');
     const legacy = await docker.createContainer(body);
     await legacy.start();
-    const b = await startBroker(parseBrokerConfig(configFor(dir, instance, [alice])));
-    running.push(b);
+    const b = await suite.start(parseBrokerConfig(configFor(dir, instance, [alice])));
     expect(b.reconcile.adopted).toContain(legacy.id);
     expect(b.reconcile.renamed).toEqual([legacy.id]);
     expect((await legacy.inspect()).Name).toBe(`/docklock.${instance}.${alice.name}.old`);
@@ -194,10 +179,8 @@ describe.skipIf(!ready)('broker restarts and neighbours', () => {
   it('two brokers on one engine: same owner and service names, each sees, reconciles and watches only its own', async () => {
     const configA: BrokerConfig = parseBrokerConfig(configFor(dir, `${tag}a`, [alice]));
     const configB: BrokerConfig = parseBrokerConfig(configFor(dir, `${tag}b`, [alice, bob]));
-    const a = await startBroker(configA);
-    running.push(a);
-    let b = await startBroker(configB);
-    running.push(b);
+    const a = await suite.start(configA);
+    let b = await suite.start(configB);
     const ca = new BrokerClient({ socketPath: a.socket, token: alice.token });
     const cb = new BrokerClient({ socketPath: b.socket, token: alice.token });
     const wa = await ca.deploy({ name: 'web', image: TEST_IMAGE, command: ['sleep', '120'] });
@@ -212,10 +195,8 @@ describe.skipIf(!ready)('broker restarts and neighbours', () => {
     expect(watched).toContain(wb.id);
     expect(watched).not.toContain(wa.id);
     // B restarts without alice: it removes its own alice container; A's keeps running.
-    await b.close();
-    running.splice(running.indexOf(b), 1);
-    b = await startBroker(parseBrokerConfig(configFor(dir, `${tag}b`, [bob])));
-    running.push(b);
+    await suite.stop(b);
+    b = await suite.start(parseBrokerConfig(configFor(dir, `${tag}b`, [bob])));
     expect(b.reconcile.removed).toEqual([wb.id]);
     expect((await docker.getContainer(wa.id).inspect()).State.Status).toBe('running');
     expect((await ca.inspect('web')).state).toBe('running');

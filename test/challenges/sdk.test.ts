@@ -13,6 +13,7 @@ import { resultHash } from '../../runtime/result.ts';
 import { toHex } from '../../runtime/hash.ts';
 import { NESTED_ERR, NESTED_STATUS, NESTED_STATUS_NAMES } from '../../host-functions/nested/abi.ts';
 import { NET_ERR } from '../../host-functions/net/http.ts';
+import { STATE_ERR } from '../../host-functions/state/abi.ts';
 import { close, exampleDir, ROOT, serve } from './helpers.ts';
 
 const SDK = join(ROOT, 'challenges', 'sdk');
@@ -36,7 +37,7 @@ async function selftest(lang: 'assemblyscript' | 'c') {
     env: { URL: `http://${web.host}/truth` },
     files: { inputs: [{ guest: '/input/submission' }] },
     network: { mode: 'record', allow: [web.host] },
-    grants: ['wasi', 'random', 'clock', 'log', 'net', 'nested'],
+    grants: ['wasi', 'random', 'clock', 'log', 'net', 'nested', 'state'],
   });
   const out = await runCage({
     manifest,
@@ -75,6 +76,12 @@ describe.each(['assemblyscript', 'c'] as const)('%s SDK', (lang) => {
     expect(lines.http_body).toBe('hello from the ground truth');
     expect(lines.http_denied).toBe(String(NET_ERR.DENIED));
     expect(stderr).toContain('[info] selftest log line');
+    expect(lines.state_missing).toBe('true');
+    expect(lines.state_put).toBe('0');
+    expect(lines.state_get).toBe('v1');
+    expect(lines.state_scan).toBe('1');
+    expect(lines.state_delete).toBe('0');
+    expect(lines.state_after_delete).toBe('none');
     expect(lines.load).toBe('0');
     expect(lines.call_status).toBe('ok');
     expect(lines.call_output).toBe('-1,2,3');
@@ -124,6 +131,11 @@ describe('SDK ABI constants', () => {
         `export const HTTP_${k}: i32 = ${v};`,
       );
       expect(cHeader).toContain(`DL_HTTP_${k} = ${v}`);
+    }
+    const asState = readFileSync(join(SDK, 'assemblyscript', 'state.ts'), 'utf8');
+    for (const [k, v] of Object.entries(STATE_ERR)) {
+      expect(asState).toContain(`export const STATE_${k}: i32 = ${v};`);
+      expect(cHeader).toContain(`DL_STATE_${k} = ${v}`);
     }
   });
 });

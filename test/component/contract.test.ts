@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { runGuest } from '../../runtime/cage/run.ts';
 import type { GuestRunOutcome } from '../../runtime/cage/run.ts';
 import { parseManifest } from '../../runtime/manifest/parse.ts';
-import { transpileComponent, transpilerVersion } from '../../runtime/component/transpile.ts';
+import { transpileCacheKey, transpileComponent, transpilerVersion } from '../../runtime/component/transpile.ts';
 import { COMPONENT_DIR } from '../../scripts/build-fixtures.ts';
 
 const component = (name: string): Uint8Array => new Uint8Array(readFileSync(join(COMPONENT_DIR, `${name}.wasm`)));
@@ -68,6 +68,20 @@ describe('rejections', () => {
     expect(r.error?.message).toContain('wasi:sockets/network');
   });
 
+  it('wasi:http, even with recorded networking granted: DL_ERR_COMPONENT_IMPORT_DENIED', async () => {
+    const bytes = await parse(`(component
+      (import "wasi:http/outgoing-handler@0.2.0" (instance $h (export "handle" (func))))
+      (core func $f (canon lower (func $h "handle")))
+      (core module $m (import "x" "f" (func)))
+      (core instance (instantiate $m (with "x" (instance (export "f" (func $f)))))))`);
+    for (const manifest of [{}, { grants: ['wasi', 'net'], network: { mode: 'record', allow: ['127.0.0.1:1'] } }]) {
+      const r = await run(bytes, manifest);
+      expect(r.result.status).toBe('rejected');
+      expect(r.error).toMatchObject({ code: 'DL_ERR_COMPONENT_IMPORT_DENIED' });
+      expect(r.error?.message).toContain('wasi:http/outgoing-handler');
+    }
+  });
+
   it('an interface whose grant is missing: DL_ERR_IMPORT_NOT_GRANTED', async () => {
     const r = await run(component('rand_clock'), { grants: ['wasi', 'clock'] });
     expect(r.result.status).toBe('rejected');
@@ -81,11 +95,52 @@ describe('rejections', () => {
   });
 });
 
+describe('async builtins are refused (jco schedules async tasks with Math.random)', () => {
+  const core = (f: string, type: string): string =>
+    `(core module $m (import "" "x" (func ${type}))) (core instance (instantiate $m (with "" (instance (export "x" (func ${f}))))))`;
+  it.each([
+    [
+      'waitable-set.new, under a core import name of its own choosing',
+      `(core func $b (canon waitable-set.new)) ${core('$b', '(result i32)')}`,
+      'canon waitable-set.new',
+    ],
+    ['task.return', `(core func $b (canon task.return)) ${core('$b', '')}`, 'canon task.return'],
+    [
+      'stream.new',
+      `(type $s (stream u8)) (core func $b (canon stream.new $s)) ${core('$b', '(result i64)')}`,
+      'canon stream.new',
+    ],
+    [
+      'an async lower',
+      `(import "f" (func $f)) (core func $b (canon lower (func $f) async)) ${core('$b', '(result i32)')}`,
+      'canon lower … async',
+    ],
+    [
+      'a builtin in a nested component',
+      `(component (core func $b (canon waitable-set.new)) ${core('$b', '(result i32)')})`,
+      'canon waitable-set.new',
+    ],
+  ])('%s: DL_ERR_COMPONENT_UNSUPPORTED', async (_, body, builtin) => {
+    const r = await run(await parse(`(component ${body})`));
+    expect(r.result.status).toBe('rejected');
+    expect(r.error?.code).toBe('DL_ERR_COMPONENT_UNSUPPORTED');
+    expect(r.error?.message).toContain(builtin);
+  });
+
+  it('a synchronous lower is not refused for being a lower (it fails later, for having no run export)', async () => {
+    const r = await run(
+      await parse(`(component (import "f" (func $f)) (core func $b (canon lower (func $f))) ${core('$b', '')})`),
+    );
+    expect(r.error?.code).not.toBe('DL_ERR_COMPONENT_UNSUPPORTED');
+  });
+});
+
 describe('the transpile cache', () => {
   it('keeps jco output under the content hash and the transpiler version, and reuses it', async () => {
     const bytes = component('hello');
     const t = await transpileComponent(bytes, cache);
-    const dir = join(cache, `jco-transpile-${transpilerVersion()}`, t.hash);
+    const dir = join(cache, transpileCacheKey(), t.hash);
+    expect(transpileCacheKey()).toContain(transpilerVersion());
     expect(existsSync(join(dir, 'component.mjs'))).toBe(true);
     expect(readdirSync(dir).filter((f) => f.endsWith('.wasm'))).toEqual([...t.cores.keys()].sort());
     expect(t.imports).toContain('wasi:cli/stdout');

@@ -3,7 +3,7 @@
  * errors, and exit statuses (README, "Exit codes").
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { wat } from '../engine/wat.ts';
@@ -77,6 +77,35 @@ describe('docklock run in a shell', () => {
       code: 'DL_ERR_CLI_OUTPUT_PATH',
       where: { field: '--bundle' },
     });
+  });
+
+  it('refuses an --output-dir with a symbolic link planted on an output root, before the guest runs', () => {
+    const out = join(dir, 'planted');
+    const elsewhere = join(dir, 'elsewhere');
+    mkdirSync(out);
+    mkdirSync(elsewhere);
+    symlinkSync(elsewhere, join(out, 'output'));
+    const r = shell(`printf 'never printed' | DOCKLOCK run MOD --arg 0 --output-dir "${out}"`, mod);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^docklock: DL_ERR_CLI_OUTPUT_PATH: .*planted\/output is a symbolic link; \/output .*\n$/);
+    // A writable directory's root is checked the same way, and a file in the way too.
+    const data = join(dir, 'data-host');
+    mkdirSync(data);
+    symlinkSync(elsewhere, join(out, 'data'));
+    const w = cli(['run', mod, '--arg', '0', '--dir', `${data}:/data`, '--output-dir', out, '--json'], 'x');
+    expect(w.code).toBe(2);
+    expect(JSON.parse(w.stdout).error).toMatchObject({
+      code: 'DL_ERR_CLI_OUTPUT_PATH',
+      where: { field: '--output-dir' },
+    });
+    const fileInWay = join(dir, 'file-in-way');
+    mkdirSync(fileInWay);
+    writeFileSync(join(fileInWay, 'output'), 'a file');
+    const f = shell(`DOCKLOCK run MOD --arg 0 --output-dir "${fileInWay}" < /dev/null`, mod);
+    expect(f.status).toBe(2);
+    expect(f.stderr).toMatch(/DL_ERR_CLI_OUTPUT_PATH: .*output is in the way of \/output/);
+    expect(readdirSync(elsewhere)).toEqual([]);
   });
 
   it('refuses an --bundles path that is a file, before evaluating', () => {

@@ -4,15 +4,15 @@
  * its cage worker resolve.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pathToFileURL } from 'node:url';
 import { CLI, ROOT, fixturePath, tempDir } from '../run/helpers.ts';
 
-function loadedBy(args: string[]): { code: number; urls: string[] } {
+function loadedBy(args: string[], cli = CLI): { code: number; stdout: string; urls: string[] } {
   const log = join(tempDir(), 'loads.txt');
-  const r = spawnSync(process.execPath, ['--import', join(ROOT, 'test', 'e2e', 'record-loads.mjs'), CLI, ...args], {
+  const r = spawnSync(process.execPath, ['--import', join(ROOT, 'test', 'e2e', 'record-loads.mjs'), cli, ...args], {
     encoding: 'utf8',
     env: { ...process.env, DOCKLOCK_LOAD_LOG: log },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -27,6 +27,7 @@ function loadedBy(args: string[]): { code: number; urls: string[] } {
   const root = pathToFileURL(ROOT).href;
   return {
     code: r.status ?? -1,
+    stdout: r.stdout,
     urls: text
       .split('\n')
       .filter((u) => u.startsWith(root))
@@ -58,5 +59,52 @@ describe('CLI start-up', () => {
   it('`docklock broker --help` does load the broker (the check above can fail)', () => {
     const { urls } = loadedBy(['broker', '--help']);
     expect(urls.some((u) => /^\/broker\//.test(u))).toBe(true);
+  });
+});
+
+/** The built command (`npm run build`; CI's `npm ci` runs it): what `npm link` and the package run. */
+const BUILT = join(ROOT, 'dist', 'cli', 'main.js');
+
+/** The distinct files loaded, chunks of the run bundle (content-hashed names) as one pattern. */
+const bundled = (urls: readonly string[]): string[] =>
+  [...new Set(urls.map((u) => u.replace(/program\.run\.chunk-[A-Z0-9]+\.js$/, 'program.run.chunk-*')))].sort();
+
+describe('CLI start-up, built package', () => {
+  const built = (): void => {
+    if (!existsSync(join(ROOT, 'dist', 'cli', 'program.run.bundle.js')))
+      throw new Error('dist/ has no program.run.bundle.js: run `npm run build` first');
+  };
+
+  it('`docklock run` loads one bundled file per thread and the same result as the sources', () => {
+    built();
+    const { code, stdout, urls } = loadedBy(['run', fixturePath('hello'), '--json'], BUILT);
+    expect(code).toBe(0);
+    // No resolution of the ~200 modules and packages behind it: the bundle and its chunks on the
+    // main thread, one file in the worker.
+    expect(bundled(urls)).toEqual([
+      '/dist/cli/main.js',
+      '/dist/cli/program.run.bundle.js',
+      '/dist/cli/program.run.chunk-*',
+      '/dist/runtime/cage/worker.bundle.js',
+    ]);
+    const fromSources = JSON.parse(loadedBy(['run', fixturePath('hello'), '--json']).stdout) as { resultHash: string };
+    expect((JSON.parse(stdout) as { resultHash: string }).resultHash).toBe(fromSources.resultHash);
+  });
+
+  it('`docklock --help` loads the bundle alone; other commands load their own modules and keep coded errors', () => {
+    built();
+    const help = loadedBy(['--help'], BUILT);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('broker');
+    expect(bundled(help.urls)).toEqual([
+      '/dist/cli/main.js',
+      '/dist/cli/program.run.bundle.js',
+      '/dist/cli/program.run.chunk-*',
+    ]);
+    // A command outside the bundle: its DocklockError must still be recognised (coded line, exit 2, no stack).
+    const r = spawnSync(process.execPath, [BUILT, 'verify', join(tempDir(), 'missing.dlb')], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^docklock: DL_ERR_[A-Z_]+: /);
+    expect(r.stderr).not.toContain('    at ');
   });
 });

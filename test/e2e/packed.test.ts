@@ -108,6 +108,42 @@ describe.skipIf(!ready)('the packed package, installed', () => {
     expect(JSON.parse(ev.stdout.trim()) as { status: string; score: number }).toMatchObject({ status: 'ok' });
   });
 
+  it('keeps a leaderboard through the escrow: run with state, open, a jury of installed jurors, commit', () => {
+    const lb = join(REPO, 'challenges/examples/leaderboard');
+    const runAlice = (stateDb: string): Ran =>
+      docklock([
+        'run',
+        join(lb, 'challenge.wasm'),
+        '--manifest',
+        join(lb, 'challenge.yaml'),
+        '--input',
+        `${join(lb, 'submissions/loop.wasm')}:/input/submission`,
+        '--env',
+        'MINER=alice',
+        '--state',
+        'board',
+        '--state-db',
+        stateDb,
+        '--bundle',
+        'alice.dlb',
+      ]);
+    // No escrow database yet: a coded error, then the same run once `escrow state` has made it.
+    expect(runAlice(join(project, 'escrow-data/escrow.db')).stderr).toContain('DL_ERR_STATE_SOURCE');
+    expect(docklock(['escrow', 'state', 'board']).code).toBe(0);
+    const again = runAlice('escrow-data/escrow.db');
+    expect(again.code, again.stderr).toBe(0);
+    const open = docklock(['escrow', 'open', '--bundle', 'alice.dlb', '--miner', 'alice', '--json']);
+    expect(open.code, open.stderr).toBe(0);
+    const id = (JSON.parse(open.stdout) as { escrow: { id: string } }).escrow.id;
+    const jury = docklock(['escrow', 'jury', id, '--json']);
+    expect(jury.code, jury.stderr).toBe(0);
+    expect(JSON.parse(jury.stdout)).toMatchObject({ escrow: { status: 'committed' } });
+    const state = JSON.parse(docklock(['escrow', 'state', 'board', '--json']).stdout) as {
+      entries: { key: string; value: string }[];
+    };
+    expect(state.entries.find((e) => e.key === 'board')?.value).toBe(JSON.stringify('alice 1.000000\n'));
+  });
+
   it('serves a broker that deploys, lists, reads logs, stops and removes under gVisor', async () => {
     writeFileSync(join(dir, 'token'), token + '\n', { mode: 0o600 });
     // The config an operator writes: the fully qualified repository, pinned to the local image.

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openEscrowDb } from '../../escrow/db.ts';
-import { SqliteStateStore, type StateWrite } from '../../escrow/state-store.ts';
+import fc from 'fast-check';
+import { decodeChange, encodeChange, valueHash } from '../../state/change-codec.ts';
+import { SqliteStateStore, type StateWrite } from '../../state/store.ts';
 
 const enc = new TextEncoder();
 const k = (s: string): Uint8Array => enc.encode(s);
@@ -120,6 +122,54 @@ describe('versioned challenge state', () => {
     ).toThrow('recording the decision failed');
     expect(store.head('s')).toBe(0);
     expect(store.get('s', k('a'), 1).entry).toBeUndefined();
+  });
+
+  it('a change that scanned conflicts with any later commit to its state', () => {
+    store.apply({ state: 's', base: 0, reads: [], writes: [put('a', '1'), put('c', '3')] });
+    const scans = [{ start: k('a'), limit: 10, keys: [k('a'), k('c')] }];
+    store.apply({ state: 's', base: 1, reads: [], writes: [put('b', 'new')] });
+    // Its writes touch nothing that moved, but a key appeared inside the range it scanned.
+    const out = store.apply({ state: 's', base: 1, reads: [], writes: [put('z', '1')], scans });
+    expect(out).toMatchObject({ applied: false, conflict: { kind: 'scan', expected: 1, current: 2 } });
+    expect(store.apply({ state: 's', base: 2, reads: [], writes: [put('z', '1')], scans }).applied).toBe(true);
+  });
+
+  it("checks a run's reads and scans against the store at its snapshot", () => {
+    store.apply({ state: 's', base: 0, reads: [], writes: [put('a', '1'), put('b', '2')] });
+    const honest = {
+      state: 's',
+      base: 1,
+      reads: [
+        { key: k('a'), version: 1, valueHash: valueHash(k('1')) },
+        { key: k('x'), version: 0, valueHash: null },
+      ],
+      writes: [],
+      scans: [{ start: k('a'), limit: 5, keys: [k('a'), k('b')] }],
+    };
+    expect(store.snapshotMismatch(honest, valueHash)).toBeUndefined();
+    const lied = { ...honest, reads: [{ key: k('a'), version: 1, valueHash: valueHash(k('999')) }] };
+    expect(store.snapshotMismatch(lied, valueHash)).toContain('a value the store did not hold');
+    const hid = { ...honest, scans: [{ start: k('a'), limit: 5, keys: [k('a')] }] };
+    expect(store.snapshotMismatch(hid, valueHash)).toContain('the store has 2 there');
+    const wrongVersion = { ...honest, reads: [{ key: k('b'), version: 0, valueHash: null }] };
+    expect(store.snapshotMismatch(wrongVersion, valueHash)).toContain('at 1 the store has version 1');
+  });
+
+  it('any bytes either decode to a change that re-encodes to the same bytes or fail with a code', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        try {
+          expect(encodeChange(decodeChange(bytes))).toEqual(bytes);
+        } catch (err) {
+          expect((err as { code?: string }).code).toBe('DL_ERR_STATE_CHANGE_MALFORMED');
+        }
+      }),
+      { numRuns: 2000 },
+    );
+    // A count that claims more entries than bytes left fails before allocating anything.
+    const huge = new Uint8Array(8);
+    new DataView(huge.buffer).setUint32(0, 0xffffffff, true);
+    expect(() => decodeChange(huge)).toThrow(expect.objectContaining({ code: 'DL_ERR_STATE_CHANGE_MALFORMED' }));
   });
 
   it('commits survive closing and reopening the database', () => {

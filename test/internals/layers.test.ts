@@ -12,7 +12,7 @@ import ts from 'typescript';
 
 const ROOT = normalize(join(dirname(new URL(import.meta.url).pathname), '..', '..'));
 /** Source folders the rules cover (tests, benchmarks and scripts may reach anything). */
-const SOURCES = ['errors', 'audit', 'runtime', 'host-functions', 'broker', 'p2p', 'escrow', 'cli', 'index.ts'];
+const SOURCES = ['errors', 'audit', 'state', 'runtime', 'host-functions', 'broker', 'p2p', 'escrow', 'cli', 'index.ts'];
 
 /** One layer rule: files under `from` may import only paths `allowed` accepts. */
 export interface Rule {
@@ -66,10 +66,11 @@ export const RULES: Rule[] = [
   { name: 'nothing ↛ cli', from: (f) => !under('cli')(f), allowed: (t) => !under('cli')(t) },
   { name: 'p2p → public entry points only', from: under('p2p'), allowed: (t) => under('p2p')(t) || PUBLIC.has(t) },
   { name: 'audit/ → nothing of docklock', from: under('audit'), allowed: (t) => under('audit')(t) },
+  { name: 'state/ → errors only', from: under('state'), allowed: (t) => under('state')(t) || ERRORS(t) },
   {
-    name: 'escrow → public entry points and audit/ only',
+    name: 'escrow → public entry points, audit/ and state/ only',
     from: under('escrow'),
-    allowed: (t) => under('escrow')(t) || under('audit')(t) || PUBLIC.has(t),
+    allowed: (t) => under('escrow')(t) || under('audit')(t) || under('state')(t) || PUBLIC.has(t),
   },
   // cli/broker/ (the broker's commands) still reaches into broker/ internals: docs/layers.md, "Left to do".
   {
@@ -140,7 +141,7 @@ describe('layers', () => {
     [
       'escrow/book.ts',
       "import { runGuest } from '../runtime/cage/run.ts';",
-      'escrow → public entry points and audit/ only',
+      'escrow → public entry points, audit/ and state/ only',
     ],
     ['cli/cmd/run.ts', "import { runGuest } from '../../runtime/cage/run.ts';", 'cli → public entry points only'],
   ])('reports a forbidden import added to %s', (file, line, rule) => {

@@ -16,8 +16,8 @@ import { blake3 } from '../../index.ts';
 import { claimFieldsOf } from '../../p2p/audit.ts';
 import { BUNDLE_PROTOCOL, fetchBundleOver } from '../../p2p/bundle-protocol.ts';
 import { keyFromSeed } from '../../p2p/keys.ts';
-import { signClaim, signVerdict } from '../../p2p/messages.ts';
-import { TOPIC, type P2PNode } from '../../p2p/node.ts';
+import { openEnvelope, signClaim, signVerdict } from '../../p2p/messages.ts';
+import { MAX_ORPHAN_BYTES, TOPIC, type P2PNode } from '../../p2p/node.ts';
 import { DISCONNECT_SCORE } from '../../p2p/peers.ts';
 import { startCluster, waitFor } from './cluster.ts';
 import { guessBundles, guessSubmission } from './helpers.ts';
@@ -83,6 +83,8 @@ describe('fuzzed gossip', () => {
     // Replays of a valid message are ignored, not re-processed; a verdict on an unknown claim is held, not forwarded.
     expect((await victim.ingest(claimEnv, 'honest')).result).toBe('accept');
     expect((await victim.ingest(claimEnv, 'honest')).result).toBe('ignore');
+    // A held message is dropped by id before its signature is checked: a copy with another signature is a duplicate.
+    expect((await victim.ingest(mutate(claimEnv, claimEnv.length - 1, 1), 'honest')).result).toBe('ignore');
     const stray = await signVerdict(await keyFromSeed(new Uint8Array(32).fill(82)), {
       issuedAt: 1,
       claimId: new Uint8Array(32),
@@ -116,6 +118,53 @@ describe('fuzzed gossip', () => {
     await attacker.dial(victim.libp2p.getMultiaddrs()[0]!).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 500));
     expect(victim.libp2p.getConnections(attacker.peerId).length).toBe(0);
+  });
+});
+
+describe('a hostile peer flooding verdicts on made-up claims', () => {
+  it('holds at most MAX_ORPHAN_BYTES of them, oldest dropped first, and still counts an honest late claim', async () => {
+    const keys = await Promise.all(Array.from({ length: 8 }, (_, i) => keyFromSeed(new Uint8Array(32).fill(100 + i))));
+    // The largest verdict the schema allows: a witness divergence with a 64-hash proof path (~2.4 KiB).
+    const big = (i: number): Promise<Uint8Array> =>
+      signVerdict(keys[i % keys.length]!, {
+        issuedAt: i,
+        claimId: blake3(Uint8Array.of(i & 255, (i >> 8) & 255, 7)),
+        outcome: 'diverge',
+        resultHash: null,
+        divergence: {
+          kind: 'witness',
+          index: i,
+          treeSize: i + 1,
+          claimedLeaf: new Uint8Array(32).fill(1),
+          actualLeaf: new Uint8Array(32).fill(2),
+          path: Array.from({ length: 64 }, () => new Uint8Array(32).fill(i & 255)),
+          field: 'result',
+        },
+      });
+    const size = (await big(0)).length;
+    const n = Math.ceil((2 * MAX_ORPHAN_BYTES) / size); // twice the cap
+    for (let i = 0; i < n; i++) {
+      expect((await victim.ingest(await big(i), 'flooder')).result).toBe('ignore');
+      expect(victim.orphanBytes).toBeLessThanOrEqual(MAX_ORPHAN_BYTES);
+    }
+    expect(victim.orphanBytes).toBeGreaterThan(MAX_ORPHAN_BYTES - 2 * size);
+    // An honest verdict arriving before its claim, after the flood, is still held and counted when the claim comes.
+    const claimer = await keyFromSeed(new Uint8Array(32).fill(120));
+    const late = await signClaim(claimer, { ...claimFieldsOf(bundle), issuedAt: Date.now() });
+    const c = await openEnvelope(late);
+    const verdict = await signVerdict(keys[0]!, {
+      issuedAt: Date.now(),
+      claimId: c.id,
+      outcome: 'match',
+      resultHash: c.kind === 'docklock/claim' ? c.claim.resultHash : null,
+      divergence: null,
+    });
+    expect((await victim.ingest(verdict, 'honest-2')).result).toBe('ignore');
+    expect((await victim.ingest(verdict, 'honest-2')).result).toBe('ignore'); // a duplicate is held once
+    expect((await victim.ingest(late, 'honest-2')).result).toBe('accept');
+    expect(victim.store.verdictsOf(c.idHex).map((v) => v.id)).toContain((await openEnvelope(verdict)).idHex);
+    expect(victim.peers.score('honest-2')).toBe(0);
+    await victim.idle();
   });
 });
 
@@ -191,7 +240,7 @@ describe('fuzzed bundle streams', () => {
   });
 
   it('survives junk requests to its own bundle protocol and still serves', async () => {
-    victim.bundles.put(bundle);
+    await victim.bundles.put(bundle);
     const client = await createLibp2p({
       privateKey: await generateKeyPair('Ed25519'),
       transports: [tcp()],

@@ -9,3 +9,4 @@ export * from "./log";
 export * from "./http";
 export * from "./nested";
 export * from "./score";
+export * from "./state";

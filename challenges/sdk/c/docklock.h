@@ -4,7 +4,8 @@
  *   #include "docklock.h"      (clang -I challenges/sdk/c)
  *
  * Reading the submission, seeded random bytes, virtual time, recorded HTTP (grant `net`), nested
- * submission calls (grant `nested`), logging (grant `log`) and writing the score. Everything is
+ * submission calls (grant `nested`), logging (grant `log`), challenge state (grant `state`) and
+ * writing the score. Everything is
  * `static inline`, so a challenge links only what it uses (an unused docklock import never appears).
  * ABI: spec/network.md (http), spec/nested.md (nested), challenges/README.md (the contract).
  */
@@ -30,6 +31,10 @@ DL_IMPORT(http_status) int32_t dl__http_status(int32_t handle);
 DL_IMPORT(http_body_len) int32_t dl__http_body_len(int32_t handle);
 DL_IMPORT(http_body_read) int32_t dl__http_body_read(int32_t handle, void *buf, int32_t cap);
 DL_IMPORT(nested_load) int32_t dl__nested_load(const void *bytes, int32_t len, int32_t memory_pages, int32_t stack);
+DL_IMPORT(state_get) int32_t dl__state_get(const void *key, int32_t key_len, void *buf, int32_t cap);
+DL_IMPORT(state_put) int32_t dl__state_put(const void *key, int32_t key_len, const void *val, int32_t val_len);
+DL_IMPORT(state_delete) int32_t dl__state_delete(const void *key, int32_t key_len);
+DL_IMPORT(state_scan) int32_t dl__state_scan(const void *start, int32_t start_len, int32_t limit, void *buf, int32_t cap);
 DL_IMPORT(nested_call) int32_t dl__nested_call(int32_t handle, const char *name, int32_t name_len, const void *in, int32_t in_len, void *out, int32_t out_cap, uint64_t fuel, void *info);
 
 /* ---- the submission ---- */
@@ -98,6 +103,45 @@ __attribute__((format(printf, 2, 3))) static inline void dl_log(int level, const
   if (n < 0) return;
   if ((size_t)n >= sizeof line) n = sizeof line - 1;
   dl__log(level, line, n);
+}
+
+/* ---- challenge state (grant `state`; docs/escrow.md) ---- */
+
+enum { DL_STATE_NOT_FOUND = -1, DL_STATE_LIMIT = -2, DL_STATE_BUFFER = -3, DL_STATE_FAULT = -5 };
+
+/**
+ * The value of `key` (NUL-terminated key) in the run's snapshot, or the run's own write of it:
+ * malloc'd and NUL-terminated, its length in *len. NULL when there is none (or on an error, whose
+ * code is in *len as a negative number cast to size_t: check with `(long)*len < 0`).
+ */
+static inline uint8_t *dl_state_get(const char *key, size_t *len) {
+  uint8_t small[256];
+  int32_t n = dl__state_get(key, (int32_t)strlen(key), small, sizeof small);
+  if (n < 0) { *len = (size_t)(long)n; return NULL; }
+  uint8_t *out = malloc((size_t)n + 1);
+  if (out == NULL) { *len = (size_t)(long)DL_STATE_LIMIT; return NULL; }
+  if ((size_t)n <= sizeof small) memcpy(out, small, (size_t)n);
+  else (void)dl__state_get(key, (int32_t)strlen(key), out, n);
+  out[n] = 0;
+  *len = (size_t)n;
+  return out;
+}
+
+/** Stages a write of `key` (NUL-terminated); it reaches the store only if the escrow commits it. 0 or DL_STATE_LIMIT. */
+static inline int dl_state_put(const char *key, const void *value, size_t len) {
+  return dl__state_put(key, (int32_t)strlen(key), value, (int32_t)len);
+}
+
+/** Stages the deletion of `key`. 0 or DL_STATE_LIMIT. */
+static inline int dl_state_delete(const char *key) { return dl__state_delete(key, (int32_t)strlen(key)); }
+
+/**
+ * Up to `limit` entries with keys >= start (start_len bytes), in key order, into buf as
+ * `u32 key_len, key, u32 value_len, value` (little-endian). Returns how many, 0 at the end, or a
+ * negative DL_STATE_*. Continue from the last key with a 0 byte appended.
+ */
+static inline int dl_state_scan(const void *start, size_t start_len, int limit, void *buf, size_t cap) {
+  return dl__state_scan(start, (int32_t)start_len, limit, buf, (int32_t)cap);
 }
 
 /* ---- recorded HTTP (grant `net`) ---- */

@@ -1,6 +1,6 @@
 // Exercises every SDK function once and prints `key=value` lines (test/challenges/sdk.test.ts runs
 // it with a sort submission as the submission and $URL pointing at a local server).
-import { readSubmission, submissionSize, readStdin, randomBytes, Rng, nowNs, monotonicNs, getEnv, httpGet, log, INFO, Submission, nestedStatusName, writeScore, fail, Details, print } from "../index";
+import { readSubmission, submissionSize, readStdin, randomBytes, Rng, nowNs, monotonicNs, getEnv, httpGet, log, INFO, Submission, nestedStatusName, writeScore, fail, Details, print, stateGet, stateGetText, statePutText, stateScan, stateDelete } from "../index";
 
 function hex(b: Uint8Array): string {
   let s = "";
@@ -41,6 +41,12 @@ export function _start(): void {
   print("call_no_fuel=" + nestedStatusName(s.call("sort", Uint8Array.wrap(input.buffer), 10).status) + "\n");
   const bad = Submission.load(Uint8Array.wrap(String.UTF8.encode("not wasm")));
   print("load_invalid=" + nestedStatusName(bad.handle) + "\n");
+  print("state_missing=" + (stateGet("k") === null ? "true" : "false") + "\n");
+  print("state_put=" + statePutText("k", "v1").toString() + "\n");
+  print("state_get=" + stateGetText("k", "(none)") + "\n");
+  print("state_scan=" + stateScan("", 10).length.toString() + "\n");
+  print("state_delete=" + stateDelete("k").toString() + "\n");
+  print("state_after_delete=" + (stateGet("k") === null ? "none" : "some") + "\n");
   if (sub.length == 0) fail("empty");
   else writeScore(0.5, new Details().str("quote", "a\"b\\c\n").num("half", 0.5).int("big", 1234567890123).bool("yes", true));
 }

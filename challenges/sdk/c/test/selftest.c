@@ -36,6 +36,15 @@ int main(void) {
   printf("call_no_fuel=%s\n", dl_status_name(dl_nested_call(h, "sort", in, sizeof in, out, sizeof out, 10).status));
   printf("call_small_buffer=%s\n", dl_status_name(dl_nested_call(h, "sort", in, sizeof in, out, 4, 1000000).status));
   printf("load_invalid=%s\n", dl_status_name(dl_nested_load("not wasm", 8, 0, 0)));
+  size_t vlen = 0;
+  printf("state_missing=%s\n", dl_state_get("k", &vlen) == NULL && (long)vlen == DL_STATE_NOT_FOUND ? "true" : "false");
+  printf("state_put=%d\n", dl_state_put("k", "v1", 2));
+  uint8_t *v = dl_state_get("k", &vlen);
+  printf("state_get=%s\n", v == NULL ? "(none)" : (const char *)v);
+  uint8_t scan[256];
+  printf("state_scan=%d\n", dl_state_scan("", 0, 10, scan, sizeof scan));
+  printf("state_delete=%d\n", dl_state_delete("k"));
+  printf("state_after_delete=%s\n", dl_state_get("k", &vlen) == NULL ? "none" : "some");
   free(sub);
   if (len == 0) return dl_fail("empty");
   return dl_write_score(0.5, "{\"quote\":\"a\\\"b\",\"half\":0.5}");

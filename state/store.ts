@@ -10,12 +10,12 @@
  * written after its snapshot (first committer wins). Otherwise nothing is written and the caller
  * learns the first conflicting key.
  *
- * `StateStore` is the small interface the escrow uses, so a shared server can stand behind it
+ * `StateStore` is the small interface the escrow and the cage use, so a shared server can stand behind it
  * later; `SqliteStateStore` is the embedded default (node:sqlite, WAL, synchronous=FULL so an
  * acknowledged commit survives power loss).
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { EscrowError } from './errors.ts';
+import { StateError } from './errors.ts';
 import { STATE_LIMITS, type StateLimits } from './limits.ts';
 
 /** A key's value as a snapshot sees it. `version` is the commit that wrote it. */
@@ -29,6 +29,22 @@ export interface StateEntry {
 export interface StateRead {
   readonly key: Uint8Array;
   readonly version: number;
+  /**
+   * BLAKE3 of the value the run saw, or null for none. A run's change always carries it, so the
+   * escrow can check the read against the store ({@link SqliteStateStore.snapshotMismatch});
+   * undefined where a caller built the change by hand and nothing can be checked.
+   */
+  readonly valueHash?: Uint8Array | null;
+}
+
+/**
+ * One ordered read of the snapshot a run made (`state_scan`): the live keys ≥ `start`, at most
+ * `limit`, as the store returned them. The escrow repeats it to check that nothing was left out.
+ */
+export interface StateScan {
+  readonly start: Uint8Array;
+  readonly limit: number;
+  readonly keys: readonly Uint8Array[];
 }
 
 /** A key a run wrote: a new value, or `null` to delete it. */
@@ -43,15 +59,18 @@ export interface StateChange {
   readonly base: number;
   readonly reads: readonly StateRead[];
   readonly writes: readonly StateWrite[];
+  /** A change that scanned conflicts with every later commit to its state (a new key may fall in a range). */
+  readonly scans?: readonly StateScan[];
 }
 
 /** Why a change cannot apply: the first key (in byte order) whose version moved. */
 export interface StateConflict {
   readonly key: Uint8Array;
-  /** For a read: the version the run saw. For a write: the run's snapshot. */
+  /** For a read: the version the run saw. For a write or a scan: the run's snapshot. */
   readonly expected: number;
   readonly current: number;
-  readonly kind: 'read' | 'write';
+  /** `scan`: the change scanned and the state moved on; `key` is the first scan's start. */
+  readonly kind: 'read' | 'write' | 'scan';
 }
 
 export type ApplyOutcome =
@@ -92,7 +111,7 @@ export function compareKeys(a: Uint8Array, b: Uint8Array): number {
 /** Refuses keys and values over the limits with a coded error naming which. */
 export function checkKey(key: Uint8Array, limits: StateLimits, field = 'key'): void {
   if (key.length === 0 || key.length > limits.maxKeyBytes)
-    throw new EscrowError(
+    throw new StateError(
       'DL_ERR_STATE_KEY_SIZE',
       `a state key is ${key.length} bytes; keys are 1 to ${limits.maxKeyBytes} bytes`,
       { field },
@@ -102,7 +121,7 @@ export function checkKey(key: Uint8Array, limits: StateLimits, field = 'key'): v
 /** Checks a write set against the limits: sorted, unique keys, sizes and totals within the caps. */
 export function checkWrites(writes: readonly StateWrite[], limits: StateLimits): void {
   if (writes.length > limits.maxWriteKeys)
-    throw new EscrowError(
+    throw new StateError(
       'DL_ERR_STATE_WRITE_SET',
       `the write set has ${writes.length} keys; at most ${limits.maxWriteKeys} are allowed`,
       { field: 'writes' },
@@ -112,11 +131,11 @@ export function checkWrites(writes: readonly StateWrite[], limits: StateLimits):
     const w = writes[i]!;
     checkKey(w.key, limits, `writes[${i}].key`);
     if (i > 0 && compareKeys(writes[i - 1]!.key, w.key) >= 0)
-      throw new EscrowError('DL_ERR_STATE_WRITE_SET', 'write-set keys must be unique and in byte order', {
+      throw new StateError('DL_ERR_STATE_WRITE_SET', 'write-set keys must be unique and in byte order', {
         field: `writes[${i}].key`,
       });
     if (w.value !== null && w.value.length > limits.maxValueBytes)
-      throw new EscrowError(
+      throw new StateError(
         'DL_ERR_STATE_VALUE_SIZE',
         `a state value is ${w.value.length} bytes; at most ${limits.maxValueBytes} are allowed`,
         { field: `writes[${i}].value` },
@@ -124,7 +143,7 @@ export function checkWrites(writes: readonly StateWrite[], limits: StateLimits):
     bytes += w.key.length + (w.value?.length ?? 0);
   }
   if (bytes > limits.maxWriteBytes)
-    throw new EscrowError(
+    throw new StateError(
       'DL_ERR_STATE_WRITE_SET',
       `the write set holds ${bytes} bytes; at most ${limits.maxWriteBytes} are allowed`,
       { field: 'writes' },
@@ -180,7 +199,7 @@ export class SqliteStateStore implements StateStore {
   scan(state: string, start: Uint8Array, limit: number, at: number): StateEntry[] {
     if (start.length > this.limits.maxKeyBytes) checkKey(start, this.limits, 'start');
     if (!Number.isSafeInteger(limit) || limit < 0 || limit > this.limits.maxScanEntries)
-      throw new EscrowError(
+      throw new StateError(
         'DL_ERR_STATE_SCAN_LIMIT',
         `a scan asked for ${limit} entries; ask for 0 to ${this.limits.maxScanEntries} and continue from the last key`,
         { field: 'limit' },
@@ -210,35 +229,104 @@ export class SqliteStateStore implements StateStore {
       const current = latest(w.key);
       if (current > change.base) consider({ key: w.key, expected: change.base, current, kind: 'write' });
     }
+    const scans = change.scans ?? [];
+    if (first === undefined && scans.length > 0) {
+      const head = this.head(change.state);
+      if (head > change.base) first = { key: scans[0]!.start, expected: change.base, current: head, kind: 'scan' };
+    }
     return first;
   }
 
+  /**
+   * Whether a run's reads and scans are what this store held at the run's snapshot: each read's
+   * version and value hash, each scan's keys. A run recorded against another store (or a bundle
+   * edited to claim other values) is caught here, before anything is escrowed. Returns the first
+   * mismatch, described, or undefined.
+   */
+  snapshotMismatch(change: StateChange, hash: (value: Uint8Array) => Uint8Array): string | undefined {
+    const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+    for (const r of change.reads) {
+      const { entry, version } = this.get(change.state, r.key, change.base);
+      if (version !== r.version)
+        return `key 0x${hex(r.key)} was read at version ${r.version}; at ${change.base} the store has version ${version}`;
+      if (r.valueHash === undefined) continue;
+      const actual = entry === undefined ? null : hash(entry.value);
+      if ((actual === null) !== (r.valueHash === null) || (actual !== null && hex(actual) !== hex(r.valueHash!)))
+        return `key 0x${hex(r.key)} was read with a value the store did not hold at version ${change.base}`;
+    }
+    for (const s of change.scans ?? []) {
+      const keys = this.scanAll(change.state, s.start, s.limit, change.base).map((e) => hex(e.key));
+      if (keys.join(',') !== s.keys.map(hex).join(','))
+        return `a scan from 0x${hex(s.start)} saw ${s.keys.length} keys; the store has ${keys.length} there at version ${change.base}`;
+    }
+    return undefined;
+  }
+
+  /** As {@link scan}, for limits past one page (a run's scan may ask for its limit plus its own deletions). */
+  scanAll(state: string, start: Uint8Array, limit: number, at: number): StateEntry[] {
+    const out: StateEntry[] = [];
+    let from = start;
+    while (out.length < limit) {
+      const page = this.scan(state, from, Math.min(limit - out.length, this.limits.maxScanEntries), at);
+      out.push(...page);
+      if (page.length < this.limits.maxScanEntries) break;
+      const last = page[page.length - 1]!.key;
+      from = new Uint8Array(last.length + 1);
+      from.set(last);
+    }
+    return out;
+  }
+
   apply(change: StateChange, alsoInTransaction?: (version: number) => void): ApplyOutcome {
-    checkWrites(change.writes, this.limits);
-    for (let i = 0; i < change.reads.length; i++) checkKey(change.reads[i]!.key, this.limits, `reads[${i}].key`);
-    const head = this.head(change.state);
-    if (!Number.isSafeInteger(change.base) || change.base < 0 || change.base > head)
-      throw new EscrowError(
-        'DL_ERR_STATE_SNAPSHOT',
-        `the change was computed at version ${change.base} of "${change.state}", whose head is ${head}`,
-        { field: 'base' },
-      );
+    const [out] = this.applyAll([{ change, ...(alsoInTransaction === undefined ? {} : { also: alsoInTransaction }) }]);
+    if (out instanceof Error) throw out;
+    return out!;
+  }
+
+  /**
+   * Applies several changes in one transaction (one fsync for all), in order, each as if alone: a
+   * change that conflicts, or whose checks or `also` throw, is rolled back to its savepoint and
+   * the others still apply. Returns each one's outcome, or the error it failed with.
+   */
+  applyAll(items: readonly { change: StateChange; also?: (version: number) => void }[]): (ApplyOutcome | Error)[] {
+    const out: (ApplyOutcome | Error)[] = [];
     this.#db.exec('BEGIN IMMEDIATE');
     try {
-      const conflict = this.conflictOf(change);
-      if (conflict !== undefined) {
-        this.#db.exec('ROLLBACK');
-        return { applied: false, conflict };
+      for (const { change, also } of items) {
+        this.#db.exec('SAVEPOINT one');
+        try {
+          out.push(this.#applyInTransaction(change, also));
+          this.#db.exec('RELEASE one');
+        } catch (err) {
+          this.#db.exec('ROLLBACK TO one');
+          this.#db.exec('RELEASE one');
+          out.push(err instanceof Error ? err : new Error(String(err)));
+        }
       }
-      const version = this.head(change.state) + 1;
-      for (const w of change.writes) this.#put.run(change.state, w.key, version, w.value);
-      this.#setHead.run(change.state, version);
-      alsoInTransaction?.(version);
       this.#db.exec('COMMIT');
-      return { applied: true, version };
+      return out;
     } catch (err) {
       if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
       throw err;
     }
+  }
+
+  #applyInTransaction(change: StateChange, also?: (version: number) => void): ApplyOutcome {
+    checkWrites(change.writes, this.limits);
+    for (let i = 0; i < change.reads.length; i++) checkKey(change.reads[i]!.key, this.limits, `reads[${i}].key`);
+    const head = this.head(change.state);
+    if (!Number.isSafeInteger(change.base) || change.base < 0 || change.base > head)
+      throw new StateError(
+        'DL_ERR_STATE_SNAPSHOT',
+        `the change was computed at version ${change.base} of "${change.state}", whose head is ${head}`,
+        { field: 'base' },
+      );
+    const conflict = this.conflictOf(change);
+    if (conflict !== undefined) return { applied: false, conflict };
+    const version = head + 1;
+    for (const w of change.writes) this.#put.run(change.state, w.key, version, w.value);
+    this.#setHead.run(change.state, version);
+    also?.(version);
+    return { applied: true, version };
   }
 }
