@@ -11,10 +11,17 @@
  *      (uninstrumented) module under `node:wasi` with a temp directory for /input and /output
  *
  *   BENCH_N=5000 npm run bench:evaluate
+ *
+ * With BENCH_AGAINST=<another checkout> it measures instead this checkout's pool against that one's
+ * in one process: alternating batches of BENCH_N evaluations (jobs 1, then jobs 2), BENCH_ROUNDS
+ * pairs each, and reports the median of the per-pair throughput ratios (robust to a machine whose
+ * load drifts; run an A/A pair with BENCH_AGAINST=. to see the noise).
+ *
+ *   BENCH_AGAINST=/work/wt/base BENCH_N=500 BENCH_ROUNDS=20 npm run bench:evaluate
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadChallenge } from '../runtime/evaluate/challenge.ts';
@@ -110,6 +117,70 @@ function baseline(): { perSecond: number; p50: number } {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+interface Pool {
+  evaluate(s: Uint8Array, label: string): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/** This checkout's pool against another's: alternating batches, median of per-pair ratios. */
+async function against(other: string): Promise<void> {
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 20);
+  const make = async (root: string, jobs: number): Promise<Pool> => {
+    const ch = (await import(
+      join(root, 'runtime/evaluate/challenge.ts')
+    )) as typeof import('../runtime/evaluate/challenge.ts');
+    const pl = (await import(join(root, 'runtime/evaluate/pool.ts'))) as typeof import('../runtime/evaluate/pool.ts');
+    return new pl.EvaluationPool(await ch.loadChallenge(CHALLENGE), { jobs });
+  };
+  const batch = async (p: Pool, n: number): Promise<number> => {
+    const t = performance.now();
+    const all: Promise<unknown>[] = [];
+    for (let i = 0; i < n; i++) all.push(p.evaluate(submissions[i % submissions.length]!, 's'));
+    await Promise.all(all);
+    return performance.now() - t;
+  };
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  console.log(`bench:evaluate: this checkout (B) against ${other} (A), N=${N} a batch, ${rounds} pairs\n`);
+  console.log('| jobs | A µs/evaluation | B µs/evaluation | median ratio B/A throughput | load |');
+  console.log('|---|---|---|---|---|');
+  for (const jobs of [1, 2]) {
+    const a = await make(other, jobs);
+    const b = await make(ROOT, jobs);
+    try {
+      await batch(a, Math.min(1000, N));
+      await batch(b, Math.min(1000, N));
+      const ta: number[] = [];
+      const tb: number[] = [];
+      const ratio: number[] = [];
+      for (let r = 0; r < rounds; r++) {
+        let x: number;
+        let y: number;
+        if (r % 2 === 0) {
+          x = await batch(a, N);
+          y = await batch(b, N);
+        } else {
+          y = await batch(b, N);
+          x = await batch(a, N);
+        }
+        ta.push(x);
+        tb.push(y);
+        ratio.push(x / y);
+      }
+      console.log(
+        `| ${jobs} | ${((median(ta) / N) * 1000).toFixed(0)} | ${((median(tb) / N) * 1000).toFixed(0)} | ${median(ratio).toFixed(3)} | ${loadavg()[0].toFixed(1)} |`,
+      );
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }
+}
+
+if (process.env.BENCH_AGAINST !== undefined) {
+  await against(process.env.BENCH_AGAINST);
+  process.exit(0);
 }
 
 const t1 = await throughput(1);

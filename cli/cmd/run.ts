@@ -8,6 +8,7 @@ import {
   readManifestInputs,
   resultHash,
   resultToJson,
+  prestartCage,
   runCage,
   writeFileAtomic,
   writeOutputs,
@@ -155,6 +156,8 @@ export function registerRun(program: Command): void {
     )
     .action(async (modulePath: string, trailing: string[], f: RunFlags) =>
       guarded(f.json === true, async () => {
+        // The cage thread boots while the module, manifest and inputs are read (bench:cli).
+        prestartCage();
         const module = readInput(modulePath, 'module');
         const { manifest, baseDir } = loadManifest(f.manifest, overridesFrom(modulePath, f, trailing));
         const inputs = readManifestInputs(manifest, baseDir);

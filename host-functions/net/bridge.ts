@@ -16,10 +16,11 @@ export interface BridgeEnd {
 }
 
 /**
- * Main-thread side: serves requests from one worker. Returns the end to hand to the worker and a
- * function that closes the bridge.
+ * Main-thread side: serves requests from one worker. Returns the end to hand to the worker, a
+ * function that closes the bridge, and one that sets whether it keeps the process alive (an idle
+ * thread of a pool that lets the process exit must not hold it through its bridge).
  */
-export function openBridge(): { end: BridgeEnd; close: () => void } {
+export function openBridge(): { end: BridgeEnd; close: () => void; ref: (on: boolean) => void } {
   const signal = new SharedArrayBuffer(4);
   const flag = new Int32Array(signal);
   const channel = new MessageChannel();
@@ -30,7 +31,11 @@ export function openBridge(): { end: BridgeEnd; close: () => void } {
       Atomics.notify(flag, 0);
     });
   });
-  return { end: { port: channel.port2, signal }, close: () => channel.port1.close() };
+  return {
+    end: { port: channel.port2, signal },
+    close: () => channel.port1.close(),
+    ref: (on) => (on ? channel.port1.ref() : channel.port1.unref()),
+  };
 }
 
 /** Worker side: a transport that performs each request through the bridge, blocking this thread. */

@@ -3,7 +3,7 @@
  * evaluation pool, no broker) for programs such as `docklock run` that only run; `docklock` (index.ts)
  * exports the same functions among everything else.
  */
-export { CagePool, runCage } from '../cage/cage.ts';
+export { CagePool, prestartCage, runCage } from '../cage/cage.ts';
 export type { CageOptions, CagePoolOptions, CageRunOptions } from '../cage/cage.ts';
 export type { RunOutcome, RunRequest } from '../cage/run.ts';
 export { loadManifest, applyManifestOverrides, readManifestFile } from '../manifest/load.ts';

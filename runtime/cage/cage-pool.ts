@@ -81,7 +81,7 @@ export class CagePool {
       boot: () => {
         const bridge = openBridge();
         const data: WorkerBoot = { net: bridge.end };
-        return { data, transfer: [bridge.end.port], close: bridge.close };
+        return { data, transfer: [bridge.end.port], close: bridge.close, ref: bridge.ref };
       },
     });
   }

@@ -7,8 +7,9 @@
 import { CagePool, workerStackMb } from './cage-pool.ts';
 import type { CageOptions } from './cage-pool.ts';
 import type { RunOutcome } from './run.ts';
+import { prestartCage, takePrestarted } from './prestart.ts';
 
-export { CagePool, workerStackMb };
+export { CagePool, prestartCage, workerStackMb };
 export type { CageOptions };
 export type { CagePoolOptions, CageRunOptions } from './cage-pool.ts';
 
@@ -17,9 +18,11 @@ export type { CagePoolOptions, CageRunOptions } from './cage-pool.ts';
  * @throws {InternalError} `DL_ERR_CAGE_WATCHDOG` when the wall-clock watchdog fires, or an internal failure
  */
 export async function runCage(options: CageOptions): Promise<RunOutcome> {
-  // The thread starts first: it boots and loads the runtime on the other core while this thread
-  // compiles (bench:cli, "docklock run nop.wasm").
-  const pool = new CagePool({ size: 1, stackBudget: options.manifest.limits.stack });
+  // The thread starts first (or was prestarted): it boots and loads the runtime on the other core
+  // while this thread compiles (bench:cli, "docklock run nop.wasm").
+  const pool =
+    takePrestarted(options.manifest.limits.stack) ??
+    new CagePool({ size: 1, stackBudget: options.manifest.limits.stack });
   try {
     return await pool.run(options);
   } finally {

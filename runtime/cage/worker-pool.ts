@@ -29,6 +29,8 @@ export interface ThreadBoot {
   transfer?: Transferable[];
   /** Called when the thread is gone (closes the main-thread end of its bridge). */
   close?: () => void;
+  /** Whether what the thread holds on this side keeps the process alive (with `unref`). */
+  ref?: (on: boolean) => void;
 }
 
 export interface WorkerPoolOptions {
@@ -45,7 +47,7 @@ export interface WorkerPoolOptions {
   maxQueue?: number;
   /** Start threads when jobs first need them instead of now. */
   lazy?: boolean;
-  /** Let the process exit while threads are idle. */
+  /** Let the process exit while threads are idle (a thread with a job keeps it alive). */
   unref?: boolean;
   /** Names the threads in errors ("cage worker"). */
   name: string;
@@ -75,6 +77,7 @@ interface Pending<J, R, E> {
 interface Slot<J, R, E> {
   worker: Worker | undefined;
   release: (() => void) | undefined;
+  ref: ((on: boolean) => void) | undefined;
   /** The job the thread runs. */
   current: Pending<J, R, E> | undefined;
   /** The job handed to the thread ahead, which it starts when `current` ends. */
@@ -109,6 +112,7 @@ export class WorkerPool<J, R, E = never> {
       const slot: Slot<J, R, E> = {
         worker: undefined,
         release: undefined,
+        ref: undefined,
         current: undefined,
         next: undefined,
         timer: undefined,
@@ -133,9 +137,9 @@ export class WorkerPool<J, R, E = never> {
       stdout: false,
       stderr: false,
     });
-    if (o.unref === true) worker.unref();
     slot.worker = worker;
     slot.release = boot?.close;
+    slot.ref = boot?.ref;
     worker.on('message', (msg: ReplyMessage<R, E>) => {
       const p = slot.current;
       if (p === undefined || p.id !== msg.id) return;
@@ -159,6 +163,8 @@ export class WorkerPool<J, R, E = never> {
     worker.on('exit', (code) => {
       if (!this.#closed) lost(new InternalError(`${o.name} exited unexpectedly with code ${code}`));
     });
+    // After the listeners: adding a 'message' listener refs the worker again.
+    if (o.unref === true) this.#hold(slot, false);
     return worker;
   }
 
@@ -170,6 +176,14 @@ export class WorkerPool<J, R, E = never> {
     slot.current = n;
     slot.next = undefined;
     if (n !== undefined) this.#watch(slot, n);
+    else if (this.#options.unref === true) this.#hold(slot, false);
+  }
+
+  /** With `unref`: a thread keeps the process alive only while it has a job. */
+  #hold(slot: Slot<J, R, E>, on: boolean): void {
+    if (on) slot.worker?.ref();
+    else slot.worker?.unref();
+    slot.ref?.(on);
   }
 
   /** The slot's thread is lost with its current job: the job handed ahead goes back to the queue. */
@@ -198,6 +212,7 @@ export class WorkerPool<J, R, E = never> {
     slot.worker = undefined;
     slot.release?.();
     slot.release = undefined;
+    slot.ref = undefined;
     if (w !== undefined) void w.terminate();
   }
 
@@ -210,6 +225,7 @@ export class WorkerPool<J, R, E = never> {
       slot.current = p;
       this.#post(slot, p);
       this.#watch(slot, p);
+      if (this.#options.unref === true) this.#hold(slot, true);
     }
     if (slot.next === undefined && this.#queue.length > 0) {
       const n = this.#queue.shift()!;

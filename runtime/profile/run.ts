@@ -4,13 +4,10 @@
  * `profileInWorker` runs it on a worker thread whose stack is sized from the manifest, as
  * `runCage` does, so recursion that a plain run survives does not overflow this thread's stack.
  */
-import { Worker } from 'node:worker_threads';
 import { runGuest } from '../cage/run.ts';
 import type { RunOutcome, RunRequest } from '../cage/run.ts';
 import { workerStackMb } from '../cage/cage.ts';
-import { errorFromWire } from '../cage/transport.ts';
-import { InternalError, WatchdogError } from '../errors.ts';
-import type { ErrorJson } from '../errors.ts';
+import { WorkerPool } from '../cage/worker-pool.ts';
 import type { RunResult } from '../result.ts';
 import type { Divergence } from '../witness/recorder.ts';
 import { workerUrl } from '../worker-url.ts';
@@ -43,6 +40,11 @@ export interface WorkerProfile {
   profile: Profile;
 }
 
+/** A {@link WorkerProfile} as it crosses threads. */
+export interface WorkerProfileParts extends Omit<WorkerProfile, 'profile'> {
+  profile: FlatProfile;
+}
+
 const WORKER_URL = workerUrl(import.meta.url, 'worker');
 /**
  * Profiling makes each frame a little larger (one local, and `enter` above it) and runs slower:
@@ -51,39 +53,22 @@ const WORKER_URL = workerUrl(import.meta.url, 'worker');
 const STACK_FACTOR = 2;
 const WATCHDOG_FACTOR = 4;
 
-export function profileInWorker(job: ProfileJob): Promise<WorkerProfile> {
+/** Runs a profiled run on a thread of its own (a pool of one), with the cage's watchdog and error transport. */
+export async function profileInWorker(job: ProfileJob): Promise<WorkerProfile> {
   const limits = job.request.manifest.limits;
-  const worker = new Worker(WORKER_URL, {
-    workerData: job,
-    resourceLimits: { stackSizeMb: workerStackMb(limits.stack) * STACK_FACTOR },
-    stdout: false,
-    stderr: false,
+  const pool = new WorkerPool<ProfileJob, WorkerProfileParts>({
+    url: WORKER_URL,
+    size: 1,
+    stackSizeMb: workerStackMb(limits.stack) * STACK_FACTOR,
+    name: 'profile worker',
   });
-  return new Promise<WorkerProfile>((resolve, reject) => {
-    let finished = false;
-    const finish = (fn: () => void, kill: boolean): void => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(watchdog);
-      if (kill) void worker.terminate();
-      fn();
-    };
-    const watchdog = setTimeout(
-      () => finish(() => reject(new WatchdogError(['the profiled run', limits.wallClockMs * WATCHDOG_FACTOR])), true),
-      limits.wallClockMs * WATCHDOG_FACTOR,
-    );
-    type Done = { type: 'done'; profile: FlatProfile } & Omit<WorkerProfile, 'profile'>;
-    worker.on('message', (msg: Done | { type: 'error'; error: ErrorJson }) => {
-      if (msg.type === 'done') {
-        const { type: _, profile, ...out } = msg;
-        finish(() => resolve({ ...out, profile: unflattenProfile(profile) }), false);
-      } else finish(() => reject(errorFromWire(msg.error)), false);
+  try {
+    const { profile, ...out } = await pool.run(job, {
+      watchdogMs: limits.wallClockMs * WATCHDOG_FACTOR,
+      what: 'the profiled run',
     });
-    worker.on('error', (e) =>
-      finish(() => reject(new InternalError(`profile worker failed: ${e.message}`, { cause: e })), true),
-    );
-    worker.on('exit', (code) =>
-      finish(() => reject(new InternalError(`profile worker exited unexpectedly with code ${code}`)), false),
-    );
-  });
+    return { ...out, profile: unflattenProfile(profile) };
+  } finally {
+    void pool.close();
+  }
 }

@@ -1,25 +1,24 @@
 /**
- * Worker-thread side of a profiled run: the guest runs here, on a thread whose stack is sized from
- * the manifest's budget (as a cage run's is), and the result and profile are posted back.
+ * Thread side of a profiled run, on the one worker loop (cage/worker-loop.ts): the guest runs
+ * here, on a thread whose stack is sized from the manifest's budget (as a cage run's is), and the
+ * result and the profile (flattened: plain arrays clone cheaply) are posted back.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { serveJobs } from '../cage/worker-loop.ts';
+import type { JobResult } from '../cage/worker-loop.ts';
 import { profileRun } from './run.ts';
-import type { ProfileJob } from './run.ts';
-import { errorToWire } from '../cage/transport.ts';
+import type { ProfileJob, WorkerProfileParts } from './run.ts';
 import { flattenProfile } from './model.ts';
 
-const job = workerData as ProfileJob;
-try {
+async function profile(job: ProfileJob): Promise<JobResult<WorkerProfileParts>> {
   const { outcome, profile } = await profileRun(job.request, job.name);
-  parentPort!.postMessage({
-    type: 'done',
-    result: outcome.result,
-    divergence: outcome.divergence,
-    error: outcome.error,
-    profile: flattenProfile(profile),
-  });
-} catch (e) {
-  parentPort!.postMessage({ type: 'error', error: errorToWire(e) });
-} finally {
-  parentPort!.close();
+  return {
+    value: {
+      result: outcome.result,
+      divergence: outcome.divergence,
+      error: outcome.error,
+      profile: flattenProfile(profile),
+    },
+  };
 }
+
+serveJobs<ProfileJob, WorkerProfileParts>(profile);

@@ -5,7 +5,11 @@
  * back moved, so a thread that reuses its log memory must not hand out a buffer it touches again.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { CagePool, runCage } from '../../runtime/cage/cage.ts';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CagePool, prestartCage, runCage } from '../../runtime/cage/cage.ts';
 import type { RunOutcome } from '../../runtime/cage/run.ts';
 import { parseManifest } from '../../runtime/manifest/parse.ts';
 import { resultHash } from '../../runtime/result.ts';
@@ -94,6 +98,23 @@ describe('the cage pool', () => {
     } finally {
       await p.close();
     }
+  });
+
+  it('a prestarted thread serves the next runCage alike, and an unused one lets the process exit', async () => {
+    const fresh = summary(await runCage(request('rand_clock', 7)));
+    prestartCage();
+    expect(summary(await runCage(request('rand_clock', 7)))).toEqual(fresh);
+    // A script file, not `-e`: a worker inherits the process's execArgv.
+    const script = join(mkdtempSync(join(tmpdir(), 'docklock-prestart-')), 'prestart.mjs');
+    const url = new URL('../../runtime/cage/cage.ts', import.meta.url).href;
+    writeFileSync(
+      script,
+      `const c = await import(${JSON.stringify(url)});\nc.prestartCage();\nconsole.log('started');\n`,
+    );
+    const r = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.error).toBeUndefined();
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('started\n');
   });
 
   it('refuses jobs once closed, with a coded error', async () => {

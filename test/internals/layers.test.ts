@@ -152,4 +152,23 @@ describe('layers', () => {
       expect.stringContaining(`(${rule})`),
     ]);
   });
+
+  // One worker pool (issue 11): every thread docklock starts is a WorkerPool's.
+  it('starts worker threads in runtime/cage/worker-pool.ts only', () => {
+    expect(threadStarters(files)).toEqual(['runtime/cage/worker-pool.ts']);
+    const changed = new Map(files);
+    changed.set(
+      'p2p/node.ts',
+      `${files.get('p2p/node.ts')!}\nconst w = new Worker(new URL('./x.js', import.meta.url));\n`,
+    );
+    expect(threadStarters(changed)).toEqual(['p2p/node.ts', 'runtime/cage/worker-pool.ts']);
+  });
 });
+
+/** The source files that construct a `Worker` (node:worker_threads). */
+function threadStarters(files: ReadonlyMap<string, string>): string[] {
+  return [...files]
+    .filter(([, text]) => /\bnew\s+Worker\s*\(/.test(text))
+    .map(([f]) => f)
+    .sort();
+}
