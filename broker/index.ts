@@ -19,7 +19,7 @@ export type { AuditEntry, AuditEvent, AuditVerifyResult } from './audit.ts';
 export { reconcile } from './reconcile.ts';
 export { buildOpenApiDocument } from './openapi.ts';
 export { hashToken } from './auth.ts';
-export { BrokerError } from './errors.ts';
+export { BrokerError, Errors } from './errors.ts';
 export { CircuitBreaker } from './breaker/breaker.ts';
 export type { BreakerDeps } from './breaker/breaker.ts';
 export { createCircuitBreaker } from './breaker/create.ts';

@@ -1,7 +1,6 @@
 /** `docklock broker audit verify <file>`: exit 0 when the chain verifies, 1 with the first break. */
 import { readFileSync } from 'node:fs';
-import { verifyAuditText } from '../../broker/audit.ts';
-import { Errors } from '../../broker/errors.ts';
+import { Errors, verifyAuditText } from '../../broker/index.ts';
 
 /**
  * Verifies an audit log and prints the result.

@@ -1,8 +1,7 @@
 /** Client subcommands: thin wrappers over `BrokerClient` that print JSON or a short table. */
-import { BrokerClient } from '../../broker/client.ts';
-import { Errors } from '../../broker/errors.ts';
+import { BrokerClient, Errors } from '../../broker/index.ts';
 import { readInput, renderTable } from '../io.ts';
-import type { BreakerEvent, ServiceSpec, ServiceView } from '../../broker/client.ts';
+import type { BreakerEvent, ServiceSpec, ServiceView } from '../../broker/index.ts';
 
 /** Connection flags shared by every client command. */
 export interface ConnectionFlags {

@@ -3,9 +3,7 @@
  * commands stay thin and call broker/ (DESIGN.md: cli/ holds no logic a library user needs).
  */
 import type { Command } from 'commander';
-import { buildOpenApiDocument } from '../../broker/openapi.ts';
-import { hashToken } from '../../broker/auth.ts';
-import { Errors } from '../../broker/errors.ts';
+import { Errors, buildOpenApiDocument, hashToken } from '../../broker/index.ts';
 import { auditVerifyCommand } from './audit.ts';
 import { clientFrom, formatHistory, formatTable, specFromFlags } from './client-commands.ts';
 import type { ConnectionFlags, DeployFlags } from './client-commands.ts';

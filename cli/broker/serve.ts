@@ -1,6 +1,5 @@
 /** `docklock broker serve`: start the daemon and stop cleanly on SIGINT/SIGTERM. */
-import { loadBrokerConfig } from '../../broker/config.ts';
-import { startBroker } from '../../broker/server.ts';
+import { loadBrokerConfig, startBroker } from '../../broker/index.ts';
 
 /**
  * Runs the broker until a termination signal.

@@ -8,7 +8,7 @@
  *   state_scan data: [start, fetchLimit, [[key, version, value], …]]   the snapshot part only
  */
 import { canonicalPackr } from '../../runtime/store.ts';
-import type { HostCalls, HostValue } from '../../runtime/store.ts';
+import type { HostCalls, HostValue, Store } from '../../runtime/store.ts';
 import { STATE_ERR } from './abi.ts';
 import { compareBytes } from './bytes.ts';
 import type { SnapshotEntry, SnapshotValue, StateSession, StateSnapshot } from './session.ts';
@@ -53,10 +53,11 @@ function recordedScan(calls: HostCalls, start: Uint8Array, fetchLimit: number): 
  * undefined and every snapshot answer comes from the recording.
  */
 export function createState(
-  calls: HostCalls,
+  store: Store,
   session: StateSession,
   snapshot: StateSnapshot | undefined,
 ): Record<string, (...a: HostValue[]) => HostValue | undefined> {
+  const calls = store.calls;
   const mem = calls.mem;
   const caps = session.caps;
   const replay = calls.mode === 'replay';

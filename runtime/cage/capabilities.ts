@@ -73,7 +73,7 @@ export const CAPABILITIES: Readonly<Record<Grant, Capability>> = {
   state: {
     module: 'docklock',
     names: STATE_IMPORTS,
-    create: (store, run) => createState(store.calls, run.state!.session, run.state!.snapshot),
+    create: (store, run) => createState(store, run.state!.session, run.state!.snapshot),
   },
 };
 

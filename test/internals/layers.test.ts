@@ -72,10 +72,9 @@ export const RULES: Rule[] = [
     from: under('escrow'),
     allowed: (t) => under('escrow')(t) || under('audit')(t) || under('state')(t) || PUBLIC.has(t),
   },
-  // cli/broker/ (the broker's commands) still reaches into broker/ internals: docs/layers.md, "Left to do".
   {
     name: 'cli → public entry points only',
-    from: (f) => under('cli')(f) && !under('cli/broker')(f),
+    from: under('cli'),
     allowed: (t) => under('cli')(t) || PUBLIC.has(t),
   },
 ];
