@@ -65,17 +65,20 @@ export class ProfileRecorder {
   /** Instances running guest code, innermost last: a nested load hangs under the top one. */
   readonly #active: Live[] = [];
 
-  open(inst: Instance, names: readonly string[], label: string | undefined, budget: bigint): Live {
-    const raw = inst.raw.exports;
-    const top = this.#active[this.#active.length - 1];
-    const memory = raw[PROFILE_EXPORT.memory] as WebAssembly.Memory;
-    const next = raw[PROFILE_EXPORT.next] as WebAssembly.Global;
-    const full = raw[PROFILE_EXPORT.full] as WebAssembly.Global;
-    (raw[PROFILE_EXPORT.last] as WebAssembly.Global).value = budget;
+  /** A new instance's tree, read from its profile exports when the run ends. */
+  #tree(
+    exports: WebAssembly.Exports,
+    names: readonly string[],
+    label: string | undefined,
+    parent: InstanceTree['parent'],
+  ): InstanceTree {
+    const memory = exports[PROFILE_EXPORT.memory] as WebAssembly.Memory;
+    const next = exports[PROFILE_EXPORT.next] as WebAssembly.Global;
+    const full = exports[PROFILE_EXPORT.full] as WebAssembly.Global;
     const tree: InstanceTree = {
       names,
-      label: top === undefined ? undefined : label,
-      parent: top === undefined ? undefined : { tree: top.tree, node: curOf(top) },
+      label,
+      parent,
       credits: new Map(),
       truncated: false,
       dropped: false,
@@ -85,6 +88,19 @@ export class ProfileRecorder {
       },
     };
     this.trees.push(tree);
+    return tree;
+  }
+
+  open(inst: Instance, names: readonly string[], label: string | undefined, budget: bigint): Live {
+    const raw = inst.raw.exports;
+    const top = this.#active[this.#active.length - 1];
+    (raw[PROFILE_EXPORT.last] as WebAssembly.Global).value = budget;
+    const tree = this.#tree(
+      raw,
+      names,
+      top === undefined ? undefined : label,
+      top === undefined ? undefined : { tree: top.tree, node: curOf(top) },
+    );
     return { tree, raw, fuel: raw[EXPORT_FUEL] as WebAssembly.Global, budget, clamp: { over: 0n } };
   }
 
@@ -94,23 +110,8 @@ export class ProfileRecorder {
    */
   openCore(raw: WebAssembly.Instance, names: readonly string[], clamp: { over: bigint }): CrossingHooks {
     const e = raw.exports;
-    const memory = e[PROFILE_EXPORT.memory] as WebAssembly.Memory;
-    const next = e[PROFILE_EXPORT.next] as WebAssembly.Global;
-    const full = e[PROFILE_EXPORT.full] as WebAssembly.Global;
     const last = e[PROFILE_EXPORT.last] as WebAssembly.Global;
-    const tree: InstanceTree = {
-      names,
-      label: undefined,
-      parent: undefined,
-      credits: new Map(),
-      truncated: false,
-      dropped: false,
-      read: () => {
-        tree.truncated = (full.value as number) !== 0;
-        return readNodes(memory, next.value as number);
-      },
-    };
-    this.trees.push(tree);
+    const tree = this.#tree(e, names, undefined, undefined);
     const live: Live = { tree, raw: e, fuel: e[EXPORT_FUEL] as WebAssembly.Global, budget: 0n, clamp };
     return {
       enter: (fuel) => {
