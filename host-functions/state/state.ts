@@ -10,7 +10,7 @@
 import { canonicalPackr } from '../../runtime/store.ts';
 import type { HostCalls, HostValue, Store } from '../../runtime/store.ts';
 import { STATE_ERR } from './abi.ts';
-import { compareBytes } from './bytes.ts';
+import { compareBytes, hexKey } from './bytes.ts';
 import type { SnapshotEntry, SnapshotValue, StateSession, StateSnapshot } from './session.ts';
 
 type GetData = [key: Uint8Array, version: number, value: Uint8Array | null, own: boolean];
@@ -123,28 +123,32 @@ export function createState(
     // A full fetch may stop before keys the run itself put further on: those wait for the next scan.
     const last = fetched.length === fetchLimit ? fetched[fetched.length - 1]?.key : undefined;
     const merged = new Map<string, { key: Uint8Array; value: Uint8Array | null }>();
-    for (const e of fetched) merged.set(Buffer.from(e.key).toString('hex'), e);
-    for (const w of own)
-      if (last === undefined || compareBytes(w.key, last) <= 0) merged.set(Buffer.from(w.key).toString('hex'), w);
+    for (const e of fetched) merged.set(hexKey(e.key), e);
+    for (const w of own) if (last === undefined || compareBytes(w.key, last) <= 0) merged.set(hexKey(w.key), w);
     const visible = [...merged.values()]
       .filter((e): e is { key: Uint8Array; value: Uint8Array } => e.value !== null)
       .sort((a, b) => compareBytes(a.key, b.key))
       .slice(0, limit);
-    let at = 0;
+    // The entries that fit, encoded once and written into the guest in one piece.
+    let size = 0;
     let count = 0;
-    for (const e of visible) {
-      const size = 8 + e.key.length + e.value.length;
-      if (at + size > bufCap) break;
-      const head = new Uint8Array(4);
-      new DataView(head.buffer).setUint32(0, e.key.length, true);
-      mem.write(bufPtr + at, head);
-      mem.write(bufPtr + at + 4, e.key);
-      new DataView(head.buffer).setUint32(0, e.value.length, true);
-      mem.write(bufPtr + at + 4 + e.key.length, head);
-      mem.write(bufPtr + at + 8 + e.key.length, e.value);
-      at += size;
+    while (count < visible.length) {
+      const e = visible[count]!;
+      if (size + 8 + e.key.length + e.value.length > bufCap) break;
+      size += 8 + e.key.length + e.value.length;
       count++;
     }
+    const out = new Uint8Array(size);
+    const dv = new DataView(out.buffer);
+    let at = 0;
+    for (const e of visible.slice(0, count)) {
+      dv.setUint32(at, e.key.length, true);
+      out.set(e.key, at + 4);
+      dv.setUint32(at + 4 + e.key.length, e.value.length, true);
+      out.set(e.value, at + 8 + e.key.length);
+      at += 8 + e.key.length + e.value.length;
+    }
+    if (size > 0) mem.write(bufPtr, out);
     return count === 0 && visible.length > 0 ? STATE_ERR.BUFFER : count;
   };
 
