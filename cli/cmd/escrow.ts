@@ -53,6 +53,7 @@ function recordJson(r: EscrowRecord): Record<string, unknown> {
     ...r,
     reads: r.reads.map((x) => ({ key: text(x.key), version: x.version })),
     writes: r.writes.map((w) => ({ key: text(w.key), value: w.value === null ? null : text(w.value) })),
+    scans: r.scans.map((x) => ({ start: text(x.start), limit: x.limit, keys: x.keys.map(text) })),
   };
 }
 
