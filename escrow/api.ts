@@ -22,7 +22,7 @@ import type { EscrowRecord, EscrowStatus } from './book.ts';
 import type { EscrowApiToken } from './config.ts';
 import { EscrowError } from './errors.ts';
 import type { Escrow } from './escrow.ts';
-import { localJury, summonJury } from './jury.ts';
+import { judgeLocally } from './jury.ts';
 import { rerunFromBundle } from './rerun.ts';
 
 export interface EscrowApiOptions {
@@ -195,17 +195,8 @@ export function buildEscrowApp(escrow: Escrow, options: EscrowApiOptions): Fasti
     const k = body(req).jurors;
     if (k !== undefined && (!Number.isSafeInteger(k) || (k as number) < 1 || (k as number) > 16))
       throw apiError('DL_ERR_ESCROW_API_REQUEST', '"jurors" must be 1 to 16', 'jurors');
-    return serial(async () => {
-      const jury = localJury((k as number | undefined) ?? escrow.gateDecision(escrow.book.get(id)).required);
-      try {
-        let d = await summonJury(escrow, id, jury, rerunFromBundle(escrow));
-        while (escrow.book.get(id).status === 'pending' && d.outcome === 'commit')
-          d = await summonJury(escrow, id, jury, rerunFromBundle(escrow));
-        return { escrow: recordJson(escrow.book.get(id)), decision: d };
-      } finally {
-        await Promise.all(jury.map((j) => j.close()));
-      }
-    });
+    const d = await serial(() => judgeLocally(escrow, id, k as number | undefined));
+    return { escrow: recordJson(escrow.book.get(id)), decision: d };
   });
 
   for (const action of ['commit', 'hold'] as const)

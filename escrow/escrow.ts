@@ -307,12 +307,8 @@ export class Escrow {
     verdict: JurorVerdict,
     options: { reevaluate?: Reevaluate; decide?: boolean } = {},
   ): Promise<GateDecision> {
-    const record = this.book.get(id);
-    if (
-      this.#s.addVerdict.run(id, verdict.juror, verdict.resultHash, verdict.detail ?? null, this.#seq++).changes === 1
-    )
-      await this.#log({ action: 'escrow.verdict', escrow: id, by: verdict.juror, verdict });
-    return options.decide === false ? this.gateDecision(record) : this.decide(id, options.reevaluate);
+    await this.addVerdicts(id, [verdict]);
+    return options.decide === false ? this.gateDecision(this.book.get(id)) : this.decide(id, options.reevaluate);
   }
 
   /**

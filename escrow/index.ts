@@ -10,7 +10,7 @@ export { ESCROW_API_DEFAULTS, loadEscrowConfig, parseEscrowConfig } from './conf
 export type { EscrowApiConfig, EscrowApiToken, LoadedEscrowConfig } from './config.ts';
 export { GATE_DEFAULTS, decide, requiredJurors } from './gate.ts';
 export type { GateDecision, GateInput, GateOutcome, GateRules, JurorVerdict } from './gate.ts';
-export { ProcessJuror, localJury, summonJury } from './jury.ts';
+export { ProcessJuror, judgeLocally, localJury, summonJury } from './jury.ts';
 export { rerunFromBundle } from './rerun.ts';
 export { buildEscrowApp } from './api.ts';
 export type { EscrowApiOptions } from './api.ts';

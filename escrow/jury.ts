@@ -7,6 +7,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import type { Escrow, Reevaluate } from './escrow.ts';
 import type { GateDecision, JurorVerdict } from './gate.ts';
+import { rerunFromBundle } from './rerun.ts';
 
 export interface Juror {
   readonly id: string;
@@ -106,4 +107,21 @@ export async function summonJury(
   // arrived first.
   await escrow.addVerdicts(id, verdicts);
   return escrow.decide(id, reevaluate);
+}
+
+/**
+ * Has `k` local jurors (default: as many as the gate requires of this miner) judge an escrow. A
+ * commit that conflicts is re-run from its bundle at the new snapshot and judged again, until the
+ * escrow is decided or held (at most `maxRebases` re-runs). The jurors' processes end with it.
+ */
+export async function judgeLocally(escrow: Escrow, id: string, k?: number): Promise<GateDecision> {
+  const jury = localJury(k ?? escrow.gateDecision(escrow.book.get(id)).required);
+  try {
+    let d = await summonJury(escrow, id, jury, rerunFromBundle(escrow));
+    while (escrow.book.get(id).status === 'pending' && d.outcome === 'commit')
+      d = await summonJury(escrow, id, jury, rerunFromBundle(escrow));
+    return d;
+  } finally {
+    await Promise.all(jury.map((j) => j.close()));
+  }
 }

@@ -219,20 +219,11 @@ export function registerEscrowCommands(program: Command): void {
   ).action(async (id: string, f: Common & { jurors?: string }) =>
     guarded(f.json === true, () =>
       withEscrow(f, async (e) => {
-        const { localJury, rerunFromBundle, summonJury } = await import('../../escrow/index.ts');
+        const { judgeLocally } = await import('../../escrow/index.ts');
         if (f.jurors !== undefined && !/^[1-9]\d?$/.test(f.jurors))
           throw usageError('--jurors must be 1 to 99', '--jurors');
-        const k = f.jurors === undefined ? e.gateDecision(e.book.get(id)).required : Number(f.jurors);
-        const jury = localJury(k);
-        try {
-          // A commit that conflicts is re-run at the new snapshot and judged again (bounded by maxRebases).
-          let d = await summonJury(e, id, jury, rerunFromBundle(e));
-          while (e.book.get(id).status === 'pending' && d.outcome === 'commit')
-            d = await summonJury(e, id, jury, rerunFromBundle(e));
-          printDecision(d, f.json === true, e.book.get(id));
-        } finally {
-          await Promise.all(jury.map((j) => j.close()));
-        }
+        const d = await judgeLocally(e, id, f.jurors === undefined ? undefined : Number(f.jurors));
+        printDecision(d, f.json === true, e.book.get(id));
         return EXIT.ok;
       }),
     ),
