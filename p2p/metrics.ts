@@ -60,6 +60,13 @@ export class NodeMetrics {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
+  readonly batchItems = new Histogram({
+    name: 'docklock_p2p_batch_items',
+    help: 'Messages per batch this node published, by kind',
+    labelNames: ['kind'],
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+    registers: [this.registry],
+  });
   readonly confirmSeconds = new Histogram({
     name: 'docklock_p2p_confirm_seconds',
     help: 'Claim issue to confirmed on this node',
