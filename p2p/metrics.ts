@@ -49,6 +49,12 @@ export class NodeMetrics {
     help: 'Bundle bytes fetched and hash-checked',
     registers: [this.registry],
   });
+  readonly bundleStreams = new Counter({
+    name: 'docklock_p2p_bundle_streams_total',
+    help: 'Bundle fetch streams opened, by protocol (bundle: one bundle, bundles: several ahead of their replays)',
+    labelNames: ['protocol'],
+    registers: [this.registry],
+  });
   readonly synced = new Counter({
     name: 'docklock_p2p_sync_items_total',
     help: 'Envelopes received through catch-up',

@@ -15,7 +15,7 @@ import type { P2PNode } from '../../p2p/node.ts';
 import { DISCONNECT_SCORE } from '../../p2p/peers.ts';
 import { leafHash, merkleRoot, inclusionProof } from '../../runtime/witness/merkle.ts';
 import { pack, unpackCanonical } from '../../p2p/wire.ts';
-import { startCluster } from './cluster.ts';
+import { startCluster, waitFor } from './cluster.ts';
 import { guessBundles, guessSubmission } from './helpers.ts';
 
 let bundle: Uint8Array;
@@ -221,5 +221,33 @@ describe('a node receiving batches', () => {
     expect((await strict.ingestBatch(within.batch, 'calm')).result).toBe('accept');
     await victim.idle();
     await strict.idle();
+  });
+});
+
+describe('a burst of claims', () => {
+  it('goes out in batches, its bundles fetched several per stream, and confirms everywhere', async () => {
+    const subs = ['10', '20', '30', '40', '50'].map((t) => new TextEncoder().encode(t));
+    const bundles = await guessBundles(subs);
+    const nodes = await startCluster(3, { quorum: { k: 2, expiryMs: 120_000 } }, 170);
+    try {
+      const ids = await Promise.all(bundles.map((x) => nodes[0]!.publish(x)));
+      await waitFor(
+        () => ids.every((id) => nodes.every((n) => n.store.claim(id)?.state === 'confirmed')),
+        120_000,
+        'every claim confirmed on every node',
+      );
+      const batches = async (field: '_sum' | '_count'): Promise<number | undefined> =>
+        (await nodes[0]!.metrics.batchItems.get()).values.find(
+          (v) => v.metricName?.endsWith(field) && v.labels.kind === 'claim',
+        )?.value;
+      const multiStreams = async (n: P2PNode): Promise<number> =>
+        (await n.metrics.bundleStreams.get()).values.find((v) => v.labels.protocol === 'bundles')?.value ?? 0;
+      // Five claims in fewer than five gossip messages; each replayer fetched some in one stream.
+      expect(await batches('_sum')).toBe(5);
+      expect(await batches('_count')).toBeLessThan(5);
+      for (const n of nodes.slice(1)) expect(await multiStreams(n)).toBeGreaterThan(0);
+    } finally {
+      await Promise.all(nodes.map((n) => n.stop()));
+    }
   });
 });
