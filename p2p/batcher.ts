@@ -1,7 +1,7 @@
 /**
  * Collects the messages a node has ready into batches (docs/p2p.md, "Batches"), Nagle-style but
- * without a fixed delay: a message goes out on the next turn of the event loop, with whatever else
- * became ready in the same turn, unless the node knows more are on their way (`moreComing`: replays
+ * without a fixed delay: a message goes out as soon as the code that added it yields (a microtask),
+ * with whatever else was added before that, unless the node knows more are on their way (`moreComing`: replays
  * still queued, claims still being stored); then it waits for them, at most `maxDelayMs` after the
  * first waiting message, or until `maxItems` or `maxBytes` are reached. At rest every message goes
  * out at once; under a burst the batches fill.
@@ -31,7 +31,8 @@ export class Batcher<R> {
   #bytes = 0;
   #firstAt = 0;
   #timer: NodeJS.Timeout | undefined;
-  #immediate: NodeJS.Immediate | undefined;
+  /** A flush is queued as a microtask (not a setImmediate: a turn of a busy event loop cost latency at rest). */
+  #queued = false;
   #closed = false;
 
   constructor(o: BatcherOptions<R>) {
@@ -53,9 +54,12 @@ export class Batcher<R> {
 
   /** Re-decides when the waiting batch goes out: call it when `moreComing` may have turned false. */
   nudge(): void {
-    if (this.#pending.length === 0 || this.#immediate !== undefined) return;
+    if (this.#pending.length === 0 || this.#queued) return;
     if (!this.#o.moreComing()) {
-      this.#immediate = setImmediate(() => this.#flushNow());
+      this.#queued = true;
+      queueMicrotask(() => {
+        if (this.#queued) this.#flushNow();
+      });
       return;
     }
     if (this.#timer === undefined) {
@@ -66,9 +70,8 @@ export class Batcher<R> {
 
   #flushNow(): void {
     clearTimeout(this.#timer);
-    clearImmediate(this.#immediate);
     this.#timer = undefined;
-    this.#immediate = undefined;
+    this.#queued = false;
     const batch = this.#pending;
     if (batch.length === 0) return;
     this.#pending = [];
