@@ -32,9 +32,27 @@ export class ReplayPool {
    * Replays one bundle's contents. The replayed witness is not sent back: a verdict needs only the
    * divergence and the result.
    */
-  replay: Replayer = (input) => this.#pool.replay(input, { witness: false });
+  replay: Replayer = (input) => this.#pool.replay(compact(input), { witness: false });
 
   close(): Promise<void> {
     return this.#pool.close();
   }
+}
+
+/**
+ * The input with each byte array in a buffer of its own size. A decoded bundle's module, stdin,
+ * witness and inputs are views into 64 KiB decoding buffers, and postMessage clones a view's whole
+ * buffer: a `guess` replay sent ~256 KiB to its thread for ~12 KiB of data, the largest part of the
+ * main thread's cost of a replay (bench:p2p profile, "replay thread round trip").
+ */
+function compact(i: ReplayInput): ReplayInput {
+  const own = (b: Uint8Array): Uint8Array =>
+    b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice();
+  return {
+    ...i,
+    module: own(i.module),
+    stdin: own(i.stdin),
+    witness: own(i.witness),
+    inputs: new Map([...i.inputs].map(([k, v]) => [k, own(v)])),
+  };
 }
