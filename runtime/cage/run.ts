@@ -25,6 +25,7 @@ import type { Divergence } from '../witness/recorder.ts';
 import { Store } from '../store.ts';
 import { OutputLimit, ProcExit } from '../../host-functions/wasi/preview1.ts';
 import { WASI_LEVEL } from '../../host-functions/wasi/files.ts';
+import { failedOnMemoryLimit } from '../memory-limit.ts';
 import { createWasi, grantedImports, hostImports } from './capabilities.ts';
 import { isComponent } from '../component/detect.ts';
 import { runComponentGuest } from './component.ts';
@@ -119,8 +120,19 @@ export function runOutcome(parts: RunOutcomeParts, log?: WitnessLog): GuestRunOu
 }
 
 /** Compile options that follow from a manifest (part of the compile cache key). */
-export function compileOptionsFor(m: CageManifest): { imports: string[]; memoryLimit: number; stackLimit: number } {
-  return { imports: grantedImports(m), memoryLimit: m.limits.memory, stackLimit: m.limits.stack };
+export function compileOptionsFor(m: CageManifest): {
+  imports: string[];
+  memoryLimit: number;
+  stackLimit: number;
+  markRefusedGrow: boolean;
+} {
+  // The refused-grow flag changes neither fuel nor witness, so every level compiles with it (W5).
+  return {
+    imports: grantedImports(m),
+    memoryLimit: m.limits.memory,
+    stackLimit: m.limits.stack,
+    markRefusedGrow: true,
+  };
 }
 
 const EMPTY = new Uint8Array(0);
@@ -249,15 +261,17 @@ export async function runGuest(req: GuestRunRequest): Promise<GuestRunOutcome> {
       throw e;
     }
   }
-  // A run that failed while its memory sat at the limit is reported as a memory-limit failure:
-  // its memory.grow was refused and it could not go on (spec: spec/wasi.md#W5).
+  // A failure after the memory limit refused a grow is a memory-limit failure (spec/wasi.md#W5).
   const mem = instance?.exports.memory;
   if (
     (status === 'trapped' || (status === 'exited' && exitCode !== 0)) &&
     divergence === null &&
-    mem instanceof WebAssembly.Memory &&
-    mem.buffer.byteLength >= compiled.memoryLimitPages * 65536 &&
-    compiled.memoryLimitPages > 0
+    instance !== undefined &&
+    failedOnMemoryLimit(req.wasiLevel ?? WASI_LEVEL, {
+      growRefused: instance.growRefused(),
+      memory: mem instanceof WebAssembly.Memory ? mem : undefined,
+      limitPages: compiled.memoryLimitPages,
+    })
   ) {
     status = 'memory_limit';
   }
