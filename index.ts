@@ -21,6 +21,8 @@ export { Instance } from './runtime/instance.ts';
 export { validateModule, DEFAULT_MODULE_LIMITS } from './runtime/validate.ts';
 export type { ModuleLimits, ValidateOptions, ImportGrants } from './runtime/validate.ts';
 export { runCage } from './runtime/cage/cage.ts';
+export { canRunInline, runOnce } from './runtime/cage/inline.ts';
+export type { RunPlace } from './runtime/cage/inline.ts';
 export type { CageOptions } from './runtime/cage/cage.ts';
 export type { RunOutcome, RunRequest } from './runtime/cage/run.ts';
 export { Store } from './runtime/store.ts';

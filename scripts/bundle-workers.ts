@@ -85,9 +85,10 @@ const otherCommandsExternal: Plugin = {
 /**
  * Built-ins that a `docklock run` imports at the top of a module but seldom uses, loaded at the
  * first read of one of their exports: commander's `child_process` (for executable subcommands,
- * which docklock has none of: ≈30 ms in a CPU profile), a bundle's `zlib`, the network's `net`.
+ * which docklock has none of: ≈30 ms in a CPU profile), a bundle's `zlib`, the network's `net`,
+ * and `worker_threads` (≈16 ms), which a run on the command's own thread never needs.
  */
-const LAZY_BUILTINS = new Set(['node:child_process', 'node:zlib', 'node:net']);
+const LAZY_BUILTINS = new Set(['node:child_process', 'node:zlib', 'node:net', 'node:worker_threads']);
 
 const builtinsWithoutFacade: Plugin = {
   name: 'builtins-without-facade',

@@ -4,6 +4,8 @@
  * exports the same functions among everything else.
  */
 export { CagePool, prestartCage, runCage } from '../cage/cage.ts';
+export { canRunInline, runOnce } from '../cage/inline.ts';
+export type { RunPlace } from '../cage/inline.ts';
 export type { CageOptions, CagePoolOptions, CageRunOptions } from '../cage/cage.ts';
 export type { RunOutcome, RunRequest } from '../cage/run.ts';
 export { loadManifest, applyManifestOverrides, readManifestFile } from '../manifest/load.ts';

@@ -4,7 +4,9 @@
  * collect stdout, stderr and /output → witness root → result. Replay is the same path with the
  * host calls compared against a recorded witness (spec: DESIGN.md, "Data flow of a run").
  *
- * The caller (cage.ts) runs this inside a worker with a fixed stack size and a watchdog.
+ * The caller runs this inside a cage thread with a fixed stack size and a watchdog (cage.ts), or,
+ * for a one-shot command, on its own thread under a watchdog with a fallback to a cage thread
+ * (inline.ts).
  */
 import { Engine } from '../engine.ts';
 import type { CompiledModule } from '../compiled-module.ts';
@@ -81,6 +83,11 @@ export interface GuestRunRequest extends Omit<RunRequest, 'witness'> {
   compiled?: CompiledModule;
   /** The engine that compiles the module and anything the run loads (default `Engine.default`). */
   engine?: Engine;
+  /**
+   * Runs the guest's synchronous part (instantiation, start function, entry) and returns or
+   * throws what it does; default: calls it. The inline cage (inline.ts) puts its watchdog here.
+   */
+  execute?: (fn: () => void) => void;
 }
 
 export interface RunOutcome {
@@ -230,19 +237,22 @@ export async function runGuest(req: GuestRunRequest): Promise<GuestRunOutcome> {
   let exitCode: number | null = 0;
   let trap: string | null = null;
   let divergence: Divergence | null = null;
+  const execute = req.execute ?? ((fn: () => void) => fn());
   try {
-    instance = compiled.instantiateSync(imports, {
-      fuel: m.limits.fuel,
-      beforeStart: (inst) => {
-        instance = inst;
-        // The submission's fuel (nested group) is billed to this instance.
-        store.instance = inst;
-        const mem = inst.exports.memory;
-        calls.mem.attach(mem instanceof WebAssembly.Memory ? mem : undefined);
-        calls.fuelMeter = inst;
-      },
+    execute(() => {
+      instance = compiled.instantiateSync(imports, {
+        fuel: m.limits.fuel,
+        beforeStart: (inst) => {
+          instance = inst;
+          // The submission's fuel (nested group) is billed to this instance.
+          store.instance = inst;
+          const mem = inst.exports.memory;
+          calls.mem.attach(mem instanceof WebAssembly.Memory ? mem : undefined);
+          calls.fuelMeter = inst;
+        },
+      });
+      (instance.exports[m.entry] as () => unknown)();
     });
-    (instance.exports[m.entry] as () => unknown)();
   } catch (e) {
     exitCode = null;
     if (e instanceof ProcExit) {
