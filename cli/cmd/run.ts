@@ -8,7 +8,9 @@ import {
   readManifestInputs,
   resultHash,
   resultToJson,
+  Engine,
   canRunInline,
+  instrumentCacheDir,
   prestartCage,
   runOnce,
   writeFileAtomic,
@@ -174,15 +176,19 @@ export function registerRun(program: Command): void {
         const tee = f.json
           ? undefined
           : { stdout: (b: Uint8Array) => process.stdout.write(b), stderr: (b: Uint8Array) => process.stderr.write(b) };
-        const out = await runOnce({
-          manifest,
-          module,
-          stdin,
-          inputs,
-          mode: 'record',
-          tee,
-          ...(state === undefined ? {} : { state }),
-        });
+        const out = await runOnce(
+          {
+            manifest,
+            module,
+            stdin,
+            inputs,
+            mode: 'record',
+            tee,
+            ...(state === undefined ? {} : { state }),
+          },
+          // Instrumented modules are kept between runs (runtime/instrument-cache.ts).
+          { engine: new Engine({ cacheDir: instrumentCacheDir() }) },
+        );
         if (f.bundle !== undefined) {
           writeFileAtomic(
             f.bundle,

@@ -21,6 +21,7 @@ import { runGuest } from './run.ts';
 import type { RunOutcome } from './run.ts';
 import { isComponent } from '../component/detect.ts';
 import { WatchdogError } from '../errors.ts';
+import type { Engine } from '../engine.ts';
 
 /** Where the run happened, for a caller that reports it (tests, `--json`'s diagnostics). */
 export type RunPlace = 'inline' | 'thread' | 'thread-after-overflow';
@@ -68,12 +69,18 @@ function skipping(write: ((b: Uint8Array) => void) | undefined, skip: number): (
   };
 }
 
+export interface RunOnceOptions {
+  /** Told where the run happened. */
+  onPlace?: (place: RunPlace) => void;
+  /** The engine for a run on this thread (default `Engine.default`): e.g. one with a disk cache. */
+  engine?: Engine;
+}
+
 /**
  * Runs (or replays) one guest, on this thread when it can, else on a cage thread.
- * @param onPlace told where the run happened
  * @throws {DocklockError} `DL_ERR_CAGE_WATCHDOG`, or an internal failure, as `runCage`
  */
-export async function runOnce(options: CageOptions, onPlace?: (place: RunPlace) => void): Promise<RunOutcome> {
+export async function runOnce(options: CageOptions, { onPlace, engine }: RunOnceOptions = {}): Promise<RunOutcome> {
   if (!canRunInline(options)) {
     onPlace?.('thread');
     return runCage(options);
@@ -98,6 +105,7 @@ export async function runOnce(options: CageOptions, onPlace?: (place: RunPlace) 
     const out = await runGuest({
       ...request,
       tee: counting,
+      ...(engine === undefined ? {} : { engine }),
       execute: (fn) => underWatchdog(fn, request.manifest.limits.wallClockMs, what),
     });
     onPlace?.('inline');

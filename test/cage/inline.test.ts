@@ -49,7 +49,7 @@ async function once(req: ReturnType<typeof request>) {
       ...req,
       tee: { stdout: (b) => (seen.stdout += dec.decode(b)), stderr: (b) => (seen.stderr += dec.decode(b)) },
     },
-    (p) => (place = p),
+    { onPlace: (p) => (place = p) },
   );
   return { out, seen, place };
 }
