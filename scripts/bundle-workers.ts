@@ -134,6 +134,12 @@ const common: BuildOptions = {
   banner: {
     js: "const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);",
   },
+  // Without comments and indentation a bundle is half the bytes to read and check against V8's
+  // code cache, and pure ASCII: one non-ASCII character in a kept comment made Node decode the
+  // whole file as UTF-8 into a two-byte string (≈9 ms of a `docklock run` in a CPU profile).
+  // Names stay as they are, so stack traces still read.
+  minifyWhitespace: true,
+  charset: 'ascii',
   logLevel: 'warning',
 };
 
