@@ -102,8 +102,24 @@ const builtinsWithoutFacade: Plugin = {
     });
     b.onLoad({ filter: /.*/, namespace: 'dl-builtin' }, (args) => {
       const name = JSON.stringify(args.path);
-      if (!LAZY_BUILTINS.has(args.path))
-        return { contents: `module.exports = process.getBuiltinModule(${name});`, loader: 'js' };
+      if (!LAZY_BUILTINS.has(args.path)) {
+        // An ES module with the built-in's exports as bindings: as CommonJS, every module that
+        // imported it got its own copy of a getter per export (esbuild's __toESM), a quarter of
+        // the start's allocations. Accessors (fs.ReadStream, fs.promises, …) load on first read,
+        // so they are left out: a bundle that imports one fails to build, not to start.
+        const mod = process.getBuiltinModule(args.path) as Record<string, unknown>;
+        const keys = Object.keys(mod).filter(
+          (k) => /^[A-Za-z_$][\w$]*$/.test(k) && k !== 'default' && 'value' in Object.getOwnPropertyDescriptor(mod, k)!,
+        );
+        return {
+          contents: [
+            `const m = process.getBuiltinModule(${name});`,
+            'export default m;',
+            keys.length === 0 ? '' : `export const { ${keys.join(', ')} } = m;`,
+          ].join('\n'),
+          loader: 'js',
+        };
+      }
       // One getter per export this Node has (the build's Node, which the sources are typed against).
       const keys = Object.keys(process.getBuiltinModule(args.path) as object);
       return {
