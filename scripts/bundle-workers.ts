@@ -96,10 +96,15 @@ const builtinsWithoutFacade: Plugin = {
     const builtins = new Set(builtinModules);
     b.onResolve({ filter: /^[a-z_/]+$|^node:/ }, (args) => {
       const name = args.path.startsWith('node:') ? args.path : `node:${args.path}`;
-      return builtins.has(name.slice(5)) || args.path.startsWith('node:')
-        ? { path: name, namespace: 'dl-builtin' }
-        : undefined;
+      if (!builtins.has(name.slice(5)) && !args.path.startsWith('node:')) return undefined;
+      // `require` gets the built-in object itself (a library may read any of its accessors).
+      const cjs = args.kind === 'require-call' && !LAZY_BUILTINS.has(name);
+      return { path: name, namespace: cjs ? 'dl-builtin-cjs' : 'dl-builtin' };
     });
+    b.onLoad({ filter: /.*/, namespace: 'dl-builtin-cjs' }, (args) => ({
+      contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
     b.onLoad({ filter: /.*/, namespace: 'dl-builtin' }, (args) => {
       const name = JSON.stringify(args.path);
       if (!LAZY_BUILTINS.has(args.path)) {
