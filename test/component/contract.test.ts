@@ -6,7 +6,7 @@
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse } from '@bytecodealliance/jco-transpile/wasm-tools';
+import { parse } from '@bytecodealliance/jco';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runGuest } from '../../runtime/cage/run.ts';
 import type { GuestRunOutcome } from '../../runtime/cage/run.ts';
