@@ -16,7 +16,7 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { blake3, toHex } from '../hash.ts';
-import { InputError, ValidationError } from '../errors.ts';
+import { InputError, InternalError, ValidationError } from '../errors.ts';
 
 /** The glue's entry point (async instantiation mode): returns the component's exports. */
 export type GlueInstantiate = (
@@ -37,19 +37,24 @@ export interface TranspiledComponent {
   instantiate: GlueInstantiate;
 }
 
-/** The npm alias under which the pinned jco is installed (package.json). */
-const TRANSPILER = 'jco-1.13';
+/**
+ * The pinned jco's version, as package.json installs it (under the npm alias `jco-1.13`): part of
+ * the cache key, as jco's output changes with it. A constant rather than read from the installed
+ * package, because resolving the package costs about 2 ms, which a cache hit in a fresh process
+ * would pay for nothing (test/component/contract.test.ts checks the two agree).
+ */
+const TRANSPILER_VERSION = '1.13.0';
 
-let version: string | undefined;
 /** The transpiler's version: part of the cache key, as its output changes with it. */
 export function transpilerVersion(): string {
-  if (version === undefined) {
-    // The package exports no package.json; it sits beside src/ of the resolved entry.
-    const entry = fileURLToPath(import.meta.resolve(TRANSPILER));
-    const pkg = JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as { version: string };
-    version = pkg.version;
-  }
-  return version;
+  return TRANSPILER_VERSION;
+}
+
+/** The version of the jco actually installed as `jco-1.13` (read on a cache miss and by the tests). */
+export function installedTranspilerVersion(): string {
+  // The package exports no package.json; it sits beside src/ of the resolved entry.
+  const entry = fileURLToPath(import.meta.resolve('jco-1.13'));
+  return (JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** Where transpiled components are kept: `DOCKLOCK_COMPONENT_CACHE`, else the user's cache folder. */
@@ -120,6 +125,11 @@ async function load(bytes: Uint8Array, hash: string, dir: string): Promise<Trans
 
 /** Runs jco and writes the result into `dir` atomically (a whole folder renamed into place). */
 async function generate(bytes: Uint8Array, dir: string): Promise<Index> {
+  const installed = installedTranspilerVersion();
+  if (installed !== TRANSPILER_VERSION)
+    throw new InternalError(
+      `jco ${installed} is installed as jco-1.13 where docklock pins ${TRANSPILER_VERSION}; its glue would be cached under the wrong key (run npm ci)`,
+    );
   const { transpile } = await import('jco-1.13');
   // jco 1.13 reads `typescript`, which its declarations leave out.
   const options = {
