@@ -8,20 +8,21 @@
  *                 own code dominates: the component's fixed cost per run is amortised
  *   cache hit     a fresh process asks for a component whose transpilation is on disk: the time of
  *                 `transpileComponent` there (index, core modules, the glue's import), median of
- *                 runs, bare and with V8's compile cache on (the docklock CLI turns it on)
+ *                 runs, bare and with V8's compile cache on (the docklock CLI turns it on),
+ *                 the two alternating
  *
  * Usage: npm run bench:component [-- --reps N]
  * Prints a table; the figures go to bench/RESULTS.md by hand (one section).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runGuest } from '../runtime/cage/run.ts';
 import { parseManifest } from '../runtime/manifest/parse.ts';
-import { transpileComponent } from '../runtime/component/transpile.ts';
+import { transpileCacheKey, transpileComponent } from '../runtime/component/transpile.ts';
 import {
   buildComponentFixtures,
   buildFixtures,
@@ -142,23 +143,38 @@ const child = `
 `;
 for (const name of ['hello', 'wasi_suite']) {
   const file = join(COMPONENT_DIR, `${name}.wasm`);
-  await transpileComponent(new Uint8Array(readFileSync(file)));
-  for (const compileCache of [false, true]) {
-    // NODE_COMPILE_CACHE: V8's code cache on disk, which the docklock CLI turns on for itself.
-    const env: NodeJS.ProcessEnv = { ...process.env, DOCKLOCK_COMPONENT_CACHE: cache };
-    if (compileCache) env.NODE_COMPILE_CACHE = join(cache, 'v8');
-    else delete env.NODE_COMPILE_CACHE;
-    const times: number[] = [];
-    for (let i = 0; i < Math.max(5, Math.ceil(REPS / 2)) + 1; i++) {
-      const out = execFileSync(process.execPath, ['--input-type=module', '-e', child, file], { encoding: 'utf8', env });
-      times.push(Number(out.trim()));
-    }
-    // The first run fills V8's cache: the median is of the runs after it.
-    const m = median(times.slice(1));
-    console.log(
-      `transpile cache hit, fresh process, ${name}, ${compileCache ? 'V8 compile cache on (as the docklock CLI)' : 'bare library'}: ${m.toFixed(2)} ms`,
+  const t = await transpileComponent(new Uint8Array(readFileSync(file)));
+  const glue = statSync(join(cache, transpileCacheKey(), t.hash, 'component.mjs')).size;
+  // NODE_COMPILE_CACHE: V8's code cache on disk, which the docklock CLI turns on for itself.
+  const env = (compileCache: boolean): NodeJS.ProcessEnv => {
+    const e: NodeJS.ProcessEnv = { ...process.env, DOCKLOCK_COMPONENT_CACHE: cache };
+    if (compileCache) e.NODE_COMPILE_CACHE = join(cache, 'v8');
+    else delete e.NODE_COMPILE_CACHE;
+    return e;
+  };
+  const hit = (compileCache: boolean): number =>
+    Number(
+      execFileSync(process.execPath, ['--input-type=module', '-e', child, file], {
+        encoding: 'utf8',
+        env: env(compileCache),
+      }).trim(),
     );
+  // The first run fills V8's cache. Then bare and cached runs alternate, so a change of load on
+  // the shared machine falls on both alike.
+  hit(true);
+  const bare: number[] = [];
+  const cached: number[] = [];
+  for (let i = 0; i < Math.max(11, REPS); i++) {
+    bare.push(hit(false));
+    cached.push(hit(true));
   }
+  for (const [label, times] of [
+    ['bare library', bare],
+    ['V8 compile cache on (as the docklock CLI)', cached],
+  ] as const)
+    console.log(
+      `transpile cache hit, fresh process, ${name} (glue ${(glue / 1024).toFixed(0)} KB), ${label}: ${median(times).toFixed(2)} ms (min ${Math.min(...times).toFixed(2)})`,
+    );
 }
 console.log(
   `load after: ${loadavg()

@@ -147,7 +147,7 @@ const common: BuildOptions = {
   platform: 'node',
   format: 'esm',
   target: 'node22',
-  external: ['@bytecodealliance/jco-transpile', 'msgpackr-extract'],
+  external: ['jco-1.13', 'msgpackr-extract'],
   // hash-wasm's `main` is a UMD file holding every algorithm (270 kB of base64 WebAssembly);
   // its ES module build lets the bundle keep BLAKE3 alone.
   alias: { 'hash-wasm': 'hash-wasm/dist/index.esm.js' },

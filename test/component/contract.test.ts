@@ -6,12 +6,17 @@
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse } from '@bytecodealliance/jco-transpile/wasm-tools';
+import { parse } from '@bytecodealliance/jco';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runGuest } from '../../runtime/cage/run.ts';
 import type { GuestRunOutcome } from '../../runtime/cage/run.ts';
 import { parseManifest } from '../../runtime/manifest/parse.ts';
-import { transpileCacheKey, transpileComponent, transpilerVersion } from '../../runtime/component/transpile.ts';
+import {
+  installedTranspilerVersion,
+  transpileCacheKey,
+  transpileComponent,
+  transpilerVersion,
+} from '../../runtime/component/transpile.ts';
 import { COMPONENT_DIR } from '../../scripts/build-fixtures.ts';
 
 const component = (name: string): Uint8Array => new Uint8Array(readFileSync(join(COMPONENT_DIR, `${name}.wasm`)));
@@ -145,5 +150,11 @@ describe('the transpile cache', () => {
     expect(readdirSync(dir).filter((f) => f.endsWith('.wasm'))).toEqual([...t.cores.keys()].sort());
     expect(t.imports).toContain('wasi:cli/stdout');
     expect(await transpileComponent(bytes, cache)).toBe(t);
+  });
+
+  it('is keyed by the pinned jco version, which is the one installed', () => {
+    // The key is a constant (a cache hit does not resolve the package); a changed pin must change it.
+    expect(transpilerVersion()).toBe(installedTranspilerVersion());
+    expect(transpileCacheKey()).toBe(`jco-${installedTranspilerVersion()}-m`);
   });
 });
