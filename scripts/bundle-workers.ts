@@ -13,7 +13,7 @@ import { build } from 'esbuild';
 import type { BuildOptions, Plugin } from 'esbuild';
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
-import { dirname, relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
@@ -40,21 +40,20 @@ function originalImportMetaUrl(outdir: string): Plugin {
 }
 
 /**
- * msgpackr's optional native string decoder is left out of the one-shot bundles (the CLI and the
- * cage worker): loading it (node-gyp-build, detect-libc probing the C library) costs every process
- * and thread tens of milliseconds at start, while it saves ~5 % of decoding a 100 000-entry witness
- * in full (≈35 ms; bench/RESULTS.md), which `docklock run` never does. The evaluation pool's
- * long-lived workers keep it. msgpackr catches the failed require and decodes in JavaScript, byte
- * for byte the same.
+ * The one-shot bundles (the CLI and the cage worker) take msgpackr's plain entry (`index.js`)
+ * instead of its Node entry, which adds the optional native string decoder and the stream
+ * classes. Loading the decoder (node-gyp-build, detect-libc probing the C library) costs every
+ * process and thread tens of milliseconds at start, and the stream classes load `node:stream`
+ * (≈6 ms of a `docklock run` that never makes a stream), while the decoder saves ~5 % of decoding
+ * a 100 000-entry witness in full (≈35 ms; bench/RESULTS.md), which `docklock run` never does.
+ * The evaluation pool's long-lived workers keep it. Both entries encode and decode byte for byte
+ * the same.
  */
-const withoutNativeMsgpack: Plugin = {
-  name: 'without-native-msgpack',
+const plainMsgpackr: Plugin = {
+  name: 'plain-msgpackr',
   setup(b) {
-    b.onResolve({ filter: /^msgpackr-extract$/ }, () => ({ path: 'msgpackr-extract', namespace: 'dl-absent' }));
-    b.onLoad({ filter: /.*/, namespace: 'dl-absent' }, () => ({
-      contents: "throw new Error('msgpackr-extract is left out of docklock bundles');",
-      loader: 'js',
-    }));
+    const plain = join(dirname(fileURLToPath(import.meta.resolve('msgpackr'))), 'index.js');
+    b.onResolve({ filter: /^msgpackr$/ }, () => ({ path: plain }));
   },
 };
 
@@ -175,7 +174,7 @@ await Promise.all([
       outfile: `${DIST}${w}.bundle.js`,
       plugins: [
         originalImportMetaUrl(dirname(`${DIST}${w}`)),
-        ...(w === 'runtime/cage/worker' ? [withoutNativeMsgpack] : []),
+        ...(w === 'runtime/cage/worker' ? [plainMsgpackr] : []),
         builtinsWithoutFacade,
       ],
     }),
@@ -189,6 +188,6 @@ await Promise.all([
     entryNames: '[name].run.bundle',
     chunkNames: 'program.run.chunk-[hash]',
     splitting: true,
-    plugins: [originalImportMetaUrl(`${DIST}cli`), withoutNativeMsgpack, otherCommandsExternal, builtinsWithoutFacade],
+    plugins: [originalImportMetaUrl(`${DIST}cli`), plainMsgpackr, otherCommandsExternal, builtinsWithoutFacade],
   }),
 ]);
