@@ -30,9 +30,7 @@ import { WASI_LEVEL } from '../../host-functions/wasi/files.ts';
 import { failedOnMemoryLimit } from '../memory-limit.ts';
 import { createWasi, grantedImports, hostImports } from './capabilities.ts';
 import { isComponent } from '../component/detect.ts';
-import { runComponentGuest } from './component.ts';
 import type { NetTransport } from './capabilities.ts';
-import { openStateRun } from './state-run.ts';
 import type { StateSource } from '../../state/snapshot.ts';
 
 export { grantedImports };
@@ -173,7 +171,8 @@ export async function runGuest(req: GuestRunRequest): Promise<GuestRunOutcome> {
   const m = req.manifest;
   const result = baseResult(req);
   // A component (the binary's layer field) takes the component path (docs/components.md).
-  if (isComponent(req.module)) return runComponentGuest(req, result);
+  // Loaded when needed: most runs are core modules without state (a one-shot command's start-up).
+  if (isComponent(req.module)) return (await import('./component.ts')).runComponentGuest(req, result);
   const calls = new HostCalls(req.mode, req.witness);
   const engine = req.engine ?? Engine.default;
   // Bundles recorded before host calls failed closed (WASI level 0) replay as they ran.
@@ -228,7 +227,7 @@ export async function runGuest(req: GuestRunRequest): Promise<GuestRunOutcome> {
   wasi.stdout.tee = req.tee?.stdout;
   wasi.stderr.tee = req.tee?.stderr;
   const store = new Store(engine, m, calls);
-  const state = grants.has('state') ? openStateRun(calls, req.state) : undefined;
+  const state = grants.has('state') ? (await import('./state-run.ts')).openStateRun(calls, req.state) : undefined;
   // Host imports go through wasm trampolines that capture fuel and arguments for the witness.
   const imports = calls.link(hostImports(store, { wasi, net: req.net, state }), compiled.functionImports());
 
