@@ -3,9 +3,9 @@
  * process or thread loads one module instead of the hundreds of its import graph (bench:cli):
  *
  * - each worker entry → `worker.bundle.js`, which runtime/worker-url.ts prefers;
- * - the CLI for `docklock run` and `docklock --help` → `cli/program.run.bundle.js`, which
- *   cli/main.ts imports for those commands. Every other command's module stays outside it (see
- *   {@link otherCommandsExternal}).
+ * - the CLI: `cli/program.run.bundle.js` for `docklock run`, and `cli/program.help.bundle.js`
+ *   (without the runtime) for `docklock --help`, which cli/main.ts imports for those commands.
+ *   Every other command's module stays outside them (see {@link otherCommandsExternal}).
  *
  * Part of `npm run build`; the library's own modules stay as tsc wrote them.
  */
@@ -58,21 +58,23 @@ const plainMsgpackr: Plugin = {
 };
 
 /**
- * The run bundle holds program.ts and `docklock run`; the other commands' modules (broker,
- * evaluate, p2p node, …) are imported from dist/cli as tsc wrote them, should the bundle ever load
- * one. cli/main.ts does not use the bundle for them: their errors would be instances of the
- * unbundled `DocklockError`, which the bundle's own copy would not recognise.
+ * The bundles hold program.ts, and the run bundle `docklock run` too; the other commands' modules
+ * (broker, evaluate, p2p node, …) are imported from dist/cli as tsc wrote them, should a bundle
+ * ever load one. cli/main.ts does not use the bundles for them: their errors would be instances of
+ * the unbundled `DocklockError`, which the bundle's own copy would not recognise.
  */
-const otherCommandsExternal: Plugin = {
-  name: 'other-commands-external',
-  setup(b) {
-    b.onResolve({ filter: /^\.\/(cmd|broker)\// }, (args) =>
-      args.importer === `${DIST}cli/program.js` && args.path !== './cmd/run.js'
-        ? { path: args.path, external: true }
-        : undefined,
-    );
-  },
-};
+function otherCommandsExternal(runToo: boolean): Plugin {
+  return {
+    name: 'other-commands-external',
+    setup(b) {
+      b.onResolve({ filter: /^\.\/(cmd|broker)\// }, (args) =>
+        args.importer === `${DIST}cli/program.js` && (runToo || args.path !== './cmd/run.js')
+          ? { path: args.path, external: true }
+          : undefined,
+      );
+    },
+  };
+}
 
 /**
  * Node's built-in modules come from `process.getBuiltinModule` instead of an ES import. Importing
@@ -163,7 +165,7 @@ const common: BuildOptions = {
   logLevel: 'warning',
 };
 
-// Chunk names change with their content: drop the previous build's.
+// Earlier builds split the run bundle into chunks: drop them.
 for (const f of await readdir(`${DIST}cli`)) if (f.startsWith('program.run.chunk-')) await rm(`${DIST}cli/${f}`);
 
 await Promise.all([
@@ -179,15 +181,19 @@ await Promise.all([
       ],
     }),
   ),
+  // Two bundles of program.ts, each one file (every module a process loads costs its own
+  // resolve, read, cache check and link): `--help` reads program and commander alone, `run` holds
+  // the cage runtime too. The files sit beside program.js, so one base serves originalImportMetaUrl.
   build({
     ...common,
     entryPoints: [`${DIST}cli/program.js`],
-    // Split at `docklock run`'s dynamic import: `--help` reads program and commander alone, not the
-    // cage runtime. Chunks sit beside the entry, so one base serves originalImportMetaUrl.
-    outdir: `${DIST}cli`,
-    entryNames: '[name].run.bundle',
-    chunkNames: 'program.run.chunk-[hash]',
-    splitting: true,
-    plugins: [originalImportMetaUrl(`${DIST}cli`), plainMsgpackr, otherCommandsExternal, builtinsWithoutFacade],
+    outfile: `${DIST}cli/program.help.bundle.js`,
+    plugins: [originalImportMetaUrl(`${DIST}cli`), otherCommandsExternal(true), builtinsWithoutFacade],
+  }),
+  build({
+    ...common,
+    entryPoints: [`${DIST}cli/program.js`],
+    outfile: `${DIST}cli/program.run.bundle.js`,
+    plugins: [originalImportMetaUrl(`${DIST}cli`), plainMsgpackr, otherCommandsExternal(false), builtinsWithoutFacade],
   }),
 ]);
