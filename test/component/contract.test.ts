@@ -152,6 +152,16 @@ describe('the transpile cache', () => {
     expect(await transpileComponent(bytes, cache)).toBe(t);
   });
 
+  it('holds glue that calls a synchronous host import directly (why jco is pinned, docs/components.md)', async () => {
+    const t = await transpileComponent(component('wasi_suite'), cache);
+    const glue = readFileSync(join(cache, transpileCacheKey(), t.hash, 'component.mjs'), 'utf8');
+    // jco ≥ 1.13.1 wraps every host call in task objects (3–6× slower runs of small programs).
+    for (const perCall of ['AsyncTask', 'createSubtask', 'startCurrentTask', '_debugLog('])
+      expect(glue).not.toContain(perCall);
+    // Its state lives inside `instantiate`, so each run starts from none.
+    expect(glue.startsWith('export function instantiate(')).toBe(true);
+  });
+
   it('is keyed by the pinned jco version, which is the one installed', () => {
     // The key is a constant (a cache hit does not resolve the package); a changed pin must change it.
     expect(transpilerVersion()).toBe(installedTranspilerVersion());
