@@ -67,6 +67,10 @@ async function cluster(n: number): Promise<P2PNode[]> {
         quorum: { k: 3, expiryMs: 600_000 },
         replay: { concurrency: 2, queue: 100_000 },
         limits: { messagesPerSecond: 100_000, burst: 100_000 },
+        // BENCH_BATCH_MS: the longest a gossip batch waits for more messages (default: the node's own).
+        ...(process.env.BENCH_BATCH_MS !== undefined
+          ? { batch: { maxDelayMs: Number(process.env.BENCH_BATCH_MS) } }
+          : {}),
       },
       dir,
     );
@@ -201,6 +205,18 @@ async function network(): Promise<void> {
     console.log(
       `throughput: ${CLAIMS_N} claims confirmed on all 5 in ${s.toFixed(2)} s = ${(CLAIMS_N / s).toFixed(1)} claims/s; CPU ${((cpu.user + cpu.system) / 1000 / CLAIMS_N).toFixed(0)} ms per confirmed claim (all five nodes and their replays)`,
     );
+    if ('batchItems' in nodes[0]!.metrics) {
+      const sum: Record<string, number> = {};
+      const count: Record<string, number> = {};
+      for (const n of nodes)
+        for (const v of (await n.metrics.batchItems.get()).values) {
+          const k = String(v.labels.kind);
+          if (v.metricName?.endsWith('_sum')) sum[k] = (sum[k] ?? 0) + v.value;
+          if (v.metricName?.endsWith('_count')) count[k] = (count[k] ?? 0) + v.value;
+        }
+      const line = Object.keys(count).map((k) => `${k} ${count[k]} × ${(sum[k]! / count[k]!).toFixed(1)}`);
+      console.log(`  gossip batches (whole run, batches × messages each): ${line.join(', ')}`);
+    }
     if (profiler !== undefined) {
       const { profile } = await profiler.post('Profiler.stop');
       profiler.disconnect();

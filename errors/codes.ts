@@ -199,6 +199,7 @@ const broker = {
 /** The P2P node (p2p/, docs/p2p.md): hostile peers' input, keys, dispute files. */
 const p2p = {
   DL_ERR_P2P_BAD_SIGNATURE: {},
+  DL_ERR_P2P_BATCH: {},
   DL_ERR_P2P_BUNDLE_INVALID: {},
   DL_ERR_P2P_DISPUTE_INVALID: {},
   DL_ERR_P2P_KEY_EXISTS: {},

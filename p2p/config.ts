@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { multiaddr } from '@multiformats/multiaddr';
+import { MAX_BATCH_ITEMS } from './batch-proof.ts';
 import { P2PError } from './errors.ts';
 
 export interface NodeConfig {
@@ -28,6 +29,8 @@ export interface NodeConfig {
   replay: { concurrency: number; queue: number };
   /** Peer exchange over gossip: how often this node announces its addresses (default 10000 ms) and how many connections it keeps dialling discovered peers up to (default 50). */
   discovery: { intervalMs: number; maxPeers: number };
+  /** Gossip batches: a message goes out at once unless more are known to be coming (replays queued, claims being stored); then it waits for them at most `maxDelayMs` (default 200) or until `maxItems` (default 64). */
+  batch: { maxDelayMs: number; maxItems: number };
   /** bundleBytes: largest bundle fetched or served (default 64 MiB); gossip messages per peer per second (default 100) and burst (default 400); syncItems: most claims (and verdicts) one sync answers (default 10000). */
   limits: { bundleBytes: number; messagesPerSecond: number; burst: number; syncItems: number };
 }
@@ -99,6 +102,7 @@ export function parseNodeConfig(raw: unknown, base: string): NodeConfig {
     'quorum',
     'replay',
     'discovery',
+    'batch',
     'limits',
   ]);
   const path = (v: unknown, field: string): string => {
@@ -110,6 +114,7 @@ export function parseNodeConfig(raw: unknown, base: string): NodeConfig {
   const q = object(o.quorum ?? {}, 'quorum', ['k', 'expiryMs']);
   const r = object(o.replay ?? {}, 'replay', ['concurrency', 'queue']);
   const d = object(o.discovery ?? {}, 'discovery', ['intervalMs', 'maxPeers']);
+  const b = object(o.batch ?? {}, 'batch', ['maxDelayMs', 'maxItems']);
   const l = object(o.limits ?? {}, 'limits', ['bundleBytes', 'messagesPerSecond', 'burst', 'syncItems']);
   const listen =
     o.listen === undefined ? ['/ip4/127.0.0.1/tcp/0'] : strings(o.listen, 'listen', (s, f) => addr(s, f, false));
@@ -131,6 +136,10 @@ export function parseNodeConfig(raw: unknown, base: string): NodeConfig {
     discovery: {
       intervalMs: int(d.intervalMs, 'discovery.intervalMs', 10_000, 100, 3600_000),
       maxPeers: int(d.maxPeers, 'discovery.maxPeers', 50, 0, 10_000),
+    },
+    batch: {
+      maxDelayMs: int(b.maxDelayMs, 'batch.maxDelayMs', 200, 0, 5000),
+      maxItems: int(b.maxItems, 'batch.maxItems', MAX_BATCH_ITEMS, 1, MAX_BATCH_ITEMS),
     },
     limits: {
       bundleBytes: int(l.bundleBytes, 'limits.bundleBytes', 64 * 2 ** 20, 1024, 2 ** 32),

@@ -10,8 +10,9 @@
  */
 import { blake3 } from '../index.ts';
 import { P2PError } from './errors.ts';
+import { leafHash, MAX_PROOF_DEPTH, rootFromProof, verifyBatchSignature } from './batch-proof.ts';
 import { sign, verifySignature, type NodeKey } from './keys.ts';
-import { Fields, hex, pack, unpackCanonical } from './wire.ts';
+import { equalBytes, Fields, hex, pack, unpackCanonical } from './wire.ts';
 
 /** Version of every message layout below; bump, never reuse. */
 export const P2P_MESSAGE_VERSION = 1;
@@ -255,15 +256,39 @@ function decodeVerdict(body: Uint8Array): Verdict {
   return v;
 }
 
+/** Where a message signed as part of a batch sits in it: the signature covers `root` (docs/p2p.md, "Batches"). */
+export interface BatchProof {
+  root: Uint8Array;
+  index: number;
+  size: number;
+  path: Uint8Array[];
+}
+
 /** An envelope taken apart but not yet trusted: its body is undecoded and its signature unchecked. */
 export interface Sealed {
   kind: MessageKind;
   body: Uint8Array;
   signature: Uint8Array;
+  /** Present for a message of a batch: the signature is the batch's, over this root. */
+  proof?: BatchProof;
   envelope: Uint8Array;
   /** BLAKE3(body): the message id. */
   id: Uint8Array;
   idHex: string;
+}
+
+/** Envelope fields: `[kind, body, signature]` signed alone, `[kind, body, signature, root, index, size, path]` in a batch. */
+const SINGLE_FIELDS = 3;
+const BATCHED_FIELDS = 7;
+
+/** The envelope of one message of a signed batch: what a node stores, serves and puts in a dispute file. */
+export function batchedEnvelope(
+  kind: MessageKind,
+  body: Uint8Array,
+  signature: Uint8Array,
+  proof: BatchProof,
+): Uint8Array {
+  return pack([kind, body, signature, proof.root, proof.index, proof.size, proof.path]);
 }
 
 /**
@@ -280,12 +305,53 @@ export function unseal(envelope: Uint8Array): Sealed {
       `message of ${envelope.length} bytes is over the ${MAX_MESSAGE_BYTES}-byte limit`,
       { field: 'message' },
     );
-  const f = new Fields(unpackCanonical(envelope, 'envelope'), 'envelope', 3);
+  const raw = unpackCanonical(envelope, 'envelope');
+  const batched = Array.isArray(raw) && raw.length === BATCHED_FIELDS;
+  const f = new Fields(raw, 'envelope', batched ? BATCHED_FIELDS : SINGLE_FIELDS);
   const kind = f.oneOf([CLAIM_KIND, VERDICT_KIND] as const);
   const body = f.bytes(undefined, MAX_MESSAGE_BYTES);
   const signature = f.bytes(64);
   const id = blake3(body);
-  return { kind, body, signature, envelope, id, idHex: hex(id) };
+  const sealed: Sealed = { kind, body, signature, envelope, id, idHex: hex(id) };
+  if (batched) {
+    const root = f.bytes(32);
+    const index = f.uint(0xffff);
+    const size = f.uint(0xffff);
+    const path = f.array(MAX_PROOF_DEPTH).map((p, i) => {
+      if (!(p instanceof Uint8Array) || p.length !== 32)
+        throw new P2PError('DL_ERR_P2P_SCHEMA', `batch proof path item ${i} must be 32 bytes`, {
+          field: 'envelope.path',
+        });
+      return p;
+    });
+    sealed.proof = { root, index, size, path };
+  }
+  return sealed;
+}
+
+/**
+ * Decodes a message body of `kind` (shape and version; no signature check) and names its signer.
+ * @throws {P2PError} `DL_ERR_P2P_MALFORMED`, `DL_ERR_P2P_SCHEMA`, `DL_ERR_P2P_VERSION`
+ */
+export function decodeBody(
+  kind: MessageKind,
+  body: Uint8Array,
+): { signer: Uint8Array; claim: Claim; verdict: null } | { signer: Uint8Array; claim: null; verdict: Verdict } {
+  if (kind === CLAIM_KIND) {
+    const claim = decodeClaim(body);
+    return { signer: claim.claimer, claim, verdict: null };
+  }
+  const verdict = decodeVerdict(body);
+  return { signer: verdict.replayer, claim: null, verdict };
+}
+
+/** Whether a sealed message's signature (its own, or its batch's over the proven root) is the signer's. */
+async function signedBy(s: Sealed, signer: Uint8Array): Promise<boolean> {
+  if (s.proof === undefined) return verifySignature(signer, signingBytes(s.kind, s.body), s.signature);
+  const { root, index, size, path } = s.proof;
+  const reached = rootFromProof(leafHash(s.body), index, size, path);
+  if (reached === null || !equalBytes(reached, root)) return false;
+  return verifyBatchSignature(signer, s.kind, size, root, s.signature);
 }
 
 /**
@@ -294,17 +360,24 @@ export function unseal(envelope: Uint8Array): Sealed {
  * @throws {P2PError} `DL_ERR_P2P_MALFORMED`, `DL_ERR_P2P_SCHEMA`, `DL_ERR_P2P_VERSION`, `DL_ERR_P2P_BAD_SIGNATURE`
  */
 export async function openSealed(s: Sealed, signedHere = false): Promise<Opened> {
-  const { kind, body, signature } = s;
-  const claim = kind === CLAIM_KIND ? decodeClaim(body) : null;
-  const verdict = claim === null ? decodeVerdict(body) : null;
-  const signer = claim !== null ? claim.claimer : verdict!.replayer;
+  const { kind, body } = s;
+  const d = decodeBody(kind, body);
   // `signedHere`: the caller made this signature a moment ago with its own key (a node's own verdict).
-  if (!signedHere && !(await verifySignature(signer, signingBytes(kind, body), signature)))
-    throw new P2PError('DL_ERR_P2P_BAD_SIGNATURE', `the ${kind} signature does not verify against its signer's key`, {
-      field: 'signature',
-    });
-  const base = { id: s.id, idHex: s.idHex, signer, body, envelope: s.envelope };
-  return claim !== null ? { kind: CLAIM_KIND, ...base, claim } : { kind: VERDICT_KIND, ...base, verdict: verdict! };
+  if (!signedHere && !(await signedBy(s, d.signer)))
+    throw new P2PError(
+      'DL_ERR_P2P_BAD_SIGNATURE',
+      `the ${kind} ${s.proof === undefined ? 'signature' : 'batch proof or signature'} does not verify against its signer's key`,
+      { field: 'signature' },
+    );
+  return opened(s, d);
+}
+
+/** An opened message from a sealed one and its decoded body (the caller has checked the signature). */
+export function opened(s: Sealed, d: ReturnType<typeof decodeBody>): Opened {
+  const base = { id: s.id, idHex: s.idHex, signer: d.signer, body: s.body, envelope: s.envelope };
+  return d.claim !== null
+    ? { kind: CLAIM_KIND, ...base, claim: d.claim }
+    : { kind: VERDICT_KIND, ...base, verdict: d.verdict };
 }
 
 /**

@@ -49,6 +49,12 @@ export class NodeMetrics {
     help: 'Bundle bytes fetched and hash-checked',
     registers: [this.registry],
   });
+  readonly bundleStreams = new Counter({
+    name: 'docklock_p2p_bundle_streams_total',
+    help: 'Bundle fetch streams opened, by protocol (bundle: one bundle, bundles: several ahead of their replays)',
+    labelNames: ['protocol'],
+    registers: [this.registry],
+  });
   readonly synced = new Counter({
     name: 'docklock_p2p_sync_items_total',
     help: 'Envelopes received through catch-up',
@@ -58,6 +64,13 @@ export class NodeMetrics {
     name: 'docklock_p2p_replay_seconds',
     help: 'Bundle fetch plus replay time',
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly batchItems = new Histogram({
+    name: 'docklock_p2p_batch_items',
+    help: 'Messages per batch this node published, by kind',
+    labelNames: ['kind'],
+    buckets: [1, 2, 4, 8, 16, 32, 64],
     registers: [this.registry],
   });
   readonly confirmSeconds = new Histogram({

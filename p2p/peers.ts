@@ -40,8 +40,8 @@ export class PeerBook {
     this.#now = now;
   }
 
-  /** Takes one token of `peer`'s message budget; false when it is over its rate. */
-  take(peer: string): boolean {
+  /** Takes `n` tokens (one per message, a batch counts each) of `peer`'s budget; false, taking none, when it is over its rate. */
+  take(peer: string, n = 1): boolean {
     const now = this.#now();
     let b = this.#buckets.get(peer);
     if (b === undefined) {
@@ -51,8 +51,8 @@ export class PeerBook {
     }
     b.tokens = Math.min(this.#burst, b.tokens + ((now - b.at) / 1000) * this.#rate);
     b.at = now;
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
+    if (b.tokens < n) return false;
+    b.tokens -= n;
     return true;
   }
 

@@ -1,5 +1,5 @@
 /**
- * `/docklock/sync/1`: catch-up after downtime or a partition (docs/p2p.md, "Catch-up").
+ * `/docklock/sync/2`: catch-up after downtime or a partition (docs/p2p.md, "Catch-up").
  *
  * ```
  * request:  frame(["docklock/sync", 1, from ms, to ms, limit])        the requester closes its write side
@@ -16,9 +16,10 @@ import { MAX_MESSAGE_BYTES } from './messages.ts';
 import type { Store } from './store.ts';
 import { Fields, pack, unpackCanonical } from './wire.ts';
 
-export const SYNC_PROTOCOL = '/docklock/sync/1';
+/** Version 2 serves messages of batches too (7-field envelopes, docs/p2p.md), which version 1 nodes cannot read. */
+export const SYNC_PROTOCOL = '/docklock/sync/2';
 const SYNC_KIND = 'docklock/sync';
-const SYNC_VERSION = 1;
+const SYNC_VERSION = 2;
 
 export interface SyncRequest {
   from: number;

@@ -13,7 +13,7 @@ import { build } from 'esbuild';
 import type { BuildOptions, Plugin } from 'esbuild';
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
-import { dirname, relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
@@ -40,21 +40,20 @@ function originalImportMetaUrl(outdir: string): Plugin {
 }
 
 /**
- * msgpackr's optional native string decoder is left out of the one-shot bundles (the CLI and the
- * cage worker): loading it (node-gyp-build, detect-libc probing the C library) costs every process
- * and thread tens of milliseconds at start, while it saves ~5 % of decoding a 100 000-entry witness
- * in full (≈35 ms; bench/RESULTS.md), which `docklock run` never does. The evaluation pool's
- * long-lived workers keep it. msgpackr catches the failed require and decodes in JavaScript, byte
- * for byte the same.
+ * The one-shot bundles (the CLI and the cage worker) take msgpackr's plain entry (`index.js`)
+ * instead of its Node entry, which adds the optional native string decoder and the stream
+ * classes. Loading the decoder (node-gyp-build, detect-libc probing the C library) costs every
+ * process and thread tens of milliseconds at start, and the stream classes load `node:stream`
+ * (≈6 ms of a `docklock run` that never makes a stream), while the decoder saves ~5 % of decoding
+ * a 100 000-entry witness in full (≈35 ms; bench/RESULTS.md), which `docklock run` never does.
+ * The evaluation pool's long-lived workers keep it. Both entries encode and decode byte for byte
+ * the same.
  */
-const withoutNativeMsgpack: Plugin = {
-  name: 'without-native-msgpack',
+const plainMsgpackr: Plugin = {
+  name: 'plain-msgpackr',
   setup(b) {
-    b.onResolve({ filter: /^msgpackr-extract$/ }, () => ({ path: 'msgpackr-extract', namespace: 'dl-absent' }));
-    b.onLoad({ filter: /.*/, namespace: 'dl-absent' }, () => ({
-      contents: "throw new Error('msgpackr-extract is left out of docklock bundles');",
-      loader: 'js',
-    }));
+    const plain = join(dirname(fileURLToPath(import.meta.resolve('msgpackr'))), 'index.js');
+    b.onResolve({ filter: /^msgpackr$/ }, () => ({ path: plain }));
   },
 };
 
@@ -85,9 +84,10 @@ const otherCommandsExternal: Plugin = {
 /**
  * Built-ins that a `docklock run` imports at the top of a module but seldom uses, loaded at the
  * first read of one of their exports: commander's `child_process` (for executable subcommands,
- * which docklock has none of: ≈30 ms in a CPU profile), a bundle's `zlib`, the network's `net`.
+ * which docklock has none of: ≈30 ms in a CPU profile), a bundle's `zlib`, the network's `net`,
+ * and `worker_threads` (≈16 ms), which a run on the command's own thread never needs.
  */
-const LAZY_BUILTINS = new Set(['node:child_process', 'node:zlib', 'node:net']);
+const LAZY_BUILTINS = new Set(['node:child_process', 'node:zlib', 'node:net', 'node:worker_threads']);
 
 const builtinsWithoutFacade: Plugin = {
   name: 'builtins-without-facade',
@@ -95,14 +95,35 @@ const builtinsWithoutFacade: Plugin = {
     const builtins = new Set(builtinModules);
     b.onResolve({ filter: /^[a-z_/]+$|^node:/ }, (args) => {
       const name = args.path.startsWith('node:') ? args.path : `node:${args.path}`;
-      return builtins.has(name.slice(5)) || args.path.startsWith('node:')
-        ? { path: name, namespace: 'dl-builtin' }
-        : undefined;
+      if (!builtins.has(name.slice(5)) && !args.path.startsWith('node:')) return undefined;
+      // `require` gets the built-in object itself (a library may read any of its accessors).
+      const cjs = args.kind === 'require-call' && !LAZY_BUILTINS.has(name);
+      return { path: name, namespace: cjs ? 'dl-builtin-cjs' : 'dl-builtin' };
     });
+    b.onLoad({ filter: /.*/, namespace: 'dl-builtin-cjs' }, (args) => ({
+      contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
     b.onLoad({ filter: /.*/, namespace: 'dl-builtin' }, (args) => {
       const name = JSON.stringify(args.path);
-      if (!LAZY_BUILTINS.has(args.path))
-        return { contents: `module.exports = process.getBuiltinModule(${name});`, loader: 'js' };
+      if (!LAZY_BUILTINS.has(args.path)) {
+        // An ES module with the built-in's exports as bindings: as CommonJS, every module that
+        // imported it got its own copy of a getter per export (esbuild's __toESM), a quarter of
+        // the start's allocations. Accessors (fs.ReadStream, fs.promises, …) load on first read,
+        // so they are left out: a bundle that imports one fails to build, not to start.
+        const mod = process.getBuiltinModule(args.path) as Record<string, unknown>;
+        const keys = Object.keys(mod).filter(
+          (k) => /^[A-Za-z_$][\w$]*$/.test(k) && k !== 'default' && 'value' in Object.getOwnPropertyDescriptor(mod, k)!,
+        );
+        return {
+          contents: [
+            `const m = process.getBuiltinModule(${name});`,
+            'export default m;',
+            keys.length === 0 ? '' : `export const { ${keys.join(', ')} } = m;`,
+          ].join('\n'),
+          loader: 'js',
+        };
+      }
       // One getter per export this Node has (the build's Node, which the sources are typed against).
       const keys = Object.keys(process.getBuiltinModule(args.path) as object);
       return {
@@ -133,6 +154,12 @@ const common: BuildOptions = {
   banner: {
     js: "const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);",
   },
+  // Without comments and indentation a bundle is half the bytes to read and check against V8's
+  // code cache, and pure ASCII: one non-ASCII character in a kept comment made Node decode the
+  // whole file as UTF-8 into a two-byte string (≈9 ms of a `docklock run` in a CPU profile).
+  // Names stay as they are, so stack traces still read.
+  minifyWhitespace: true,
+  charset: 'ascii',
   logLevel: 'warning',
 };
 
@@ -147,7 +174,7 @@ await Promise.all([
       outfile: `${DIST}${w}.bundle.js`,
       plugins: [
         originalImportMetaUrl(dirname(`${DIST}${w}`)),
-        ...(w === 'runtime/cage/worker' ? [withoutNativeMsgpack] : []),
+        ...(w === 'runtime/cage/worker' ? [plainMsgpackr] : []),
         builtinsWithoutFacade,
       ],
     }),
@@ -161,6 +188,6 @@ await Promise.all([
     entryNames: '[name].run.bundle',
     chunkNames: 'program.run.chunk-[hash]',
     splitting: true,
-    plugins: [originalImportMetaUrl(`${DIST}cli`), withoutNativeMsgpack, otherCommandsExternal, builtinsWithoutFacade],
+    plugins: [originalImportMetaUrl(`${DIST}cli`), plainMsgpackr, otherCommandsExternal, builtinsWithoutFacade],
   }),
 ]);

@@ -75,17 +75,16 @@ describe('CLI start-up, built package', () => {
       throw new Error('dist/ has no program.run.bundle.js: run `npm run build` first');
   };
 
-  it('`docklock run` loads one bundled file per thread and the same result as the sources', () => {
+  it('`docklock run` loads the bundle, runs on its own thread and gives the same result as the sources', () => {
     built();
     const { code, stdout, urls } = loadedBy(['run', fixturePath('hello'), '--json'], BUILT);
     expect(code).toBe(0);
-    // No resolution of the ~200 modules and packages behind it: the bundle and its chunks on the
-    // main thread, one file in the worker.
+    // No resolution of the ~200 modules and packages behind it: the bundle and its chunks, and no
+    // cage thread (runtime/cage/inline.ts), so no worker bundle.
     expect(bundled(urls)).toEqual([
       '/dist/cli/main.js',
       '/dist/cli/program.run.bundle.js',
       '/dist/cli/program.run.chunk-*',
-      '/dist/runtime/cage/worker.bundle.js',
     ]);
     const fromSources = JSON.parse(loadedBy(['run', fixturePath('hello'), '--json']).stdout) as { resultHash: string };
     expect((JSON.parse(stdout) as { resultHash: string }).resultHash).toBe(fromSources.resultHash);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseNodeConfig, type NodeConfig } from '../../p2p/config.ts';
 import { keyFromSeed } from '../../p2p/keys.ts';
-import { P2PNode } from '../../p2p/node.ts';
+import { P2PNode, TOPIC } from '../../p2p/node.ts';
 import type { ClaimState } from '../../p2p/store.ts';
 
 export async function startCluster(n: number, overrides: Partial<NodeConfig> = {}, seedBase = 1): Promise<P2PNode[]> {
@@ -16,7 +16,7 @@ export async function startCluster(n: number, overrides: Partial<NodeConfig> = {
     nodes.push(await P2PNode.start(config, await keyFromSeed(new Uint8Array(32).fill(seedBase + i))));
   }
   await waitFor(
-    () => nodes.every((m) => m.libp2p.services.pubsub.getSubscribers('docklock/claims/1').length >= n - 1),
+    () => nodes.every((m) => m.libp2p.services.pubsub.getSubscribers(TOPIC).length >= n - 1),
     20_000,
     'topic mesh',
   );

@@ -14,7 +14,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { Stream } from '@libp2p/interface';
 import { blake3 } from '../../index.ts';
 import { claimFieldsOf } from '../../p2p/audit.ts';
-import { BUNDLE_PROTOCOL, fetchBundleOver } from '../../p2p/bundle-protocol.ts';
+import { BUNDLE_PROTOCOL, BUNDLES_PROTOCOL, fetchBundleOver, fetchBundlesOver } from '../../p2p/bundle-protocol.ts';
 import { keyFromSeed } from '../../p2p/keys.ts';
 import { openEnvelope, signClaim, signVerdict } from '../../p2p/messages.ts';
 import { MAX_ORPHAN_BYTES, TOPIC, type P2PNode } from '../../p2p/node.ts';
@@ -233,6 +233,49 @@ describe('fuzzed bundle streams', () => {
       new DataView(huge.buffer).setBigUint64(1, 2n ** 40n);
       reply = huge;
       expect(await fetch()).toBe('DL_ERR_P2P_BUNDLE_TOO_LARGE');
+
+      // /docklock/bundles/1: two answers in one stream; any mutation is junk or a refusal, never two good bundles.
+      const two = Uint8Array.of(...good, ...good);
+      let replyMany: Uint8Array = two;
+      await server.handle(
+        BUNDLES_PROTOCOL,
+        async (stream: Stream) => {
+          for await (const _ of stream) break;
+          stream.send(replyMany);
+          await stream.close().catch(() => undefined);
+        },
+        { maxInboundStreams: 64 },
+      );
+      const wants = [
+        { hash, size: bundle.length },
+        { hash, size: bundle.length },
+      ];
+      const fetchMany = async (): Promise<string> => {
+        const s = await client.dialProtocol(server.peerId, BUNDLES_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
+        try {
+          const got = await fetchBundlesOver(s, wants, 64 * 1024);
+          return got.every((g) => g instanceof Uint8Array) ? 'ok' : 'refused';
+        } catch (e) {
+          return (e as { code?: string }).code ?? `uncoded: ${(e as Error).message}`;
+        }
+      };
+      expect(await fetchMany()).toBe('ok');
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(
+            fc
+              .tuple(fc.nat({ max: two.length - 1 }), fc.integer({ min: 1, max: 255 }))
+              .map(([at, x]) => mutate(two, at, x)),
+            fc.nat({ max: two.length - 1 }).map((n) => two.subarray(0, n)),
+            fc.uint8Array({ minLength: 1, maxLength: 64 }).map((extra) => Uint8Array.of(...two, ...extra)),
+          ),
+          async (m) => {
+            replyMany = m;
+            expect(await fetchMany()).toMatch(/^(DL_ERR_P2P_|refused$)/);
+          },
+        ),
+        { numRuns: 300 },
+      );
     } finally {
       await client.stop();
       await server.stop();

@@ -11,7 +11,7 @@ import { parseNodeConfig } from '../../p2p/config.ts';
 import { keyFromSeed } from '../../p2p/keys.ts';
 import { signClaim } from '../../p2p/messages.ts';
 import { claimFieldsOf } from '../../p2p/audit.ts';
-import { P2PNode } from '../../p2p/node.ts';
+import { P2PNode, TOPIC } from '../../p2p/node.ts';
 import { editOutput, GUESS, guessBundles, guessSubmission } from './helpers.ts';
 import { cli, prepareNode, startProc, stateOn, stopProc, waitStates, writeConfig, type NodeProc } from './procs.ts';
 import { waitFor } from './cluster.ts';
@@ -89,11 +89,7 @@ describe('five node processes', () => {
       await keyFromSeed(new Uint8Array(32).fill(99)),
     );
     try {
-      await waitFor(
-        () => liar.libp2p.services.pubsub.getSubscribers('docklock/claims/1').length >= 5,
-        30_000,
-        'liar on the topic',
-      );
+      await waitFor(() => liar.libp2p.services.pubsub.getSubscribers(TOPIC).length >= 5, 30_000, 'liar on the topic');
       await new Promise((r) => setTimeout(r, 1500));
       const falseScore = await liar.publishSigned(
         await signClaim(liar.key, { ...claimFieldsOf(mediocre), score: 1, issuedAt: Date.now() }),

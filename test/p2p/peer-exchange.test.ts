@@ -15,7 +15,7 @@ import { gossipsub } from '@libp2p/gossipsub';
 import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys';
 import { parseNodeConfig } from '../../p2p/config.ts';
 import { keyFromSeed } from '../../p2p/keys.ts';
-import { P2PNode, PEERS_TOPIC } from '../../p2p/node.ts';
+import { P2PNode, PEERS_TOPIC, TOPIC } from '../../p2p/node.ts';
 import { waitFor } from './cluster.ts';
 
 const nodes: P2PNode[] = [];
@@ -40,7 +40,7 @@ describe('peer exchange', () => {
     const b = await start(162, addr);
     await waitFor(() => a.libp2p.getConnections(b.libp2p.peerId).length > 0, 30_000, 'a and b connected');
     await waitFor(
-      () => a.libp2p.services.pubsub.getSubscribers('docklock/claims/1').some((p) => p.equals(b.libp2p.peerId)),
+      () => a.libp2p.services.pubsub.getSubscribers(TOPIC).some((p) => p.equals(b.libp2p.peerId)),
       30_000,
       'b on a’s claim topic',
     );

@@ -52,10 +52,17 @@ describe('the claim store', () => {
     expect(() =>
       st.transaction(() => {
         st.setState('a', 'expired', 2);
+        st.addClaim(row('c'));
         throw new Error('boom');
       }),
     ).toThrow('boom');
     expect(st.claim('a')?.state).toBe('pending');
+    // The in-memory copy of claim rows forgets what the rollback undid.
+    expect(st.claimMeta('a')?.state).toBe('pending');
+    expect(st.has('claim', 'c')).toBe(false);
+    expect(st.claimMeta('c')).toBeUndefined();
+    st.setState('b', 'confirmed', 3);
+    expect(st.claimMeta('b')?.state).toBe('confirmed');
     expect(st.has('claim', 'b')).toBe(true);
     expect(st.has('verdict', 'b')).toBe(false);
     st.close();
