@@ -14,6 +14,10 @@ import { WASI_LEVEL } from '../../runtime/cage/capabilities.ts';
 import { wat } from '../engine/wat.ts';
 
 const ALLOC = new Uint8Array(readFileSync(new URL('../fixtures/wasm/alloc_until.wasm', import.meta.url)));
+/** The same C program as a WASI 0.2 component (scripts/build-fixtures.ts wraps every fixture). */
+const ALLOC_COMPONENT = new Uint8Array(
+  readFileSync(new URL('../fixtures/wasm/components/alloc_until.wasm', import.meta.url)),
+);
 const EMPTY = new Uint8Array(0);
 
 function manifestFor(args: string[]) {
@@ -64,6 +68,16 @@ describe('memory_limit after a refused memory.grow (spec/wasi.md#W5)', () => {
       const r = await replayDecoded(bundle);
       expect(r.match, args.join(' ')).toBe(true);
     }
+  });
+
+  it('is the status of the same program as a component, whose core instances share the rule', async () => {
+    for (const args of [['1048576'], ['4096', 'exit']]) {
+      const { out, bundle } = await record(ALLOC_COMPONENT, args);
+      expect(out.result.status, args.join(' ')).toBe('memory_limit');
+      expect((await replayDecoded(bundle)).match, args.join(' ')).toBe(true);
+    }
+    // At level 2 the 1 MiB case, refused with room left, was a trap, and still is.
+    expect((await record(ALLOC_COMPONENT, ['1048576'], 2)).out.result.status).toBe('trapped');
   });
 
   it('a program that exits 0 after a refused grow keeps its exit status', async () => {
