@@ -8,20 +8,21 @@
  *                 own code dominates: the component's fixed cost per run is amortised
  *   cache hit     a fresh process asks for a component whose transpilation is on disk: the time of
  *                 `transpileComponent` there (index, core modules, the glue's import), median of
- *                 runs, bare and with V8's compile cache on (the docklock CLI turns it on)
+ *                 runs, bare and with V8's compile cache on (the docklock CLI turns it on),
+ *                 the two alternating
  *
  * Usage: npm run bench:component [-- --reps N]
  * Prints a table; the figures go to bench/RESULTS.md by hand (one section).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runGuest } from '../runtime/cage/run.ts';
 import { parseManifest } from '../runtime/manifest/parse.ts';
-import { transpileComponent } from '../runtime/component/transpile.ts';
+import { transpileCacheKey, transpileComponent } from '../runtime/component/transpile.ts';
 import {
   buildComponentFixtures,
   buildFixtures,
@@ -55,13 +56,16 @@ const WORKLOADS: [string, Record<string, unknown>][] = [
   ['wasi_suite', {}],
 ];
 
-async function runOnce(module: Uint8Array, fields: Record<string, unknown>): Promise<number> {
+/** One run: [wall ms, CPU ms]. CPU time (user + system) is what other agents' load barely moves. */
+async function runOnce(module: Uint8Array, fields: Record<string, unknown>): Promise<[number, number]> {
   const manifest = parseManifest({ apiVersion: 'docklock/v1', kind: 'Cage', module: 'x.wasm', ...fields });
   const t = performance.now();
+  const cpu = process.cpuUsage();
   const o = await runGuest({ manifest, module, stdin: utf8.encode('line\n'), inputs: INPUTS, mode: 'record' });
+  const used = process.cpuUsage(cpu);
   const ms = performance.now() - t;
   if (o.error !== null) throw new Error(`${o.error.code}: ${o.error.message}`);
-  return ms;
+  return [ms, (used.user + used.system) / 1000];
 }
 
 buildFixtures();
@@ -109,9 +113,10 @@ for (const [name, fields] of [...WORKLOADS, ['sha256 2 MiB', {}] as [string, Rec
   const a: number[] = [];
   const b: number[] = [];
   const r: number[] = [];
+  const rc: number[] = [];
   for (let i = 0; i < REPS; i++) {
-    let x: number;
-    let y: number;
+    let x: [number, number];
+    let y: [number, number];
     if (i % 2 === 0) {
       x = await runOnce(core, fields);
       y = await runOnce(comp, fields);
@@ -119,12 +124,13 @@ for (const [name, fields] of [...WORKLOADS, ['sha256 2 MiB', {}] as [string, Rec
       y = await runOnce(comp, fields);
       x = await runOnce(core, fields);
     }
-    a.push(x);
-    b.push(y);
-    r.push(y / x);
+    a.push(x[0]);
+    b.push(y[0]);
+    r.push(y[0] / x[0]);
+    rc.push(y[1] / x[1]);
   }
   console.log(
-    `${name.padEnd(14)} ${median(a).toFixed(2).padStart(7)} ${median(b).toFixed(2).padStart(14)}   ${median(r).toFixed(2)}×`,
+    `${name.padEnd(14)} ${median(a).toFixed(2).padStart(7)} ${median(b).toFixed(2).padStart(14)}   ${median(r).toFixed(2)}×  (CPU time ${median(rc).toFixed(2)}×)`,
   );
 }
 
@@ -137,28 +143,47 @@ const child = `
   // A run hashes its module anyway and hands the hash over (runtime/cage/component.ts).
   const hash = blake3(bytes);
   const t = performance.now();
+  const cpu = process.cpuUsage();
   await transpileComponent(bytes, undefined, hash);
-  console.log(performance.now() - t);
+  const used = process.cpuUsage(cpu);
+  // Wall time, and CPU time (user + system), which the other agents' load barely moves.
+  console.log(performance.now() - t, (used.user + used.system) / 1000);
 `;
 for (const name of ['hello', 'wasi_suite']) {
   const file = join(COMPONENT_DIR, `${name}.wasm`);
-  await transpileComponent(new Uint8Array(readFileSync(file)));
-  for (const compileCache of [false, true]) {
-    // NODE_COMPILE_CACHE: V8's code cache on disk, which the docklock CLI turns on for itself.
-    const env: NodeJS.ProcessEnv = { ...process.env, DOCKLOCK_COMPONENT_CACHE: cache };
-    if (compileCache) env.NODE_COMPILE_CACHE = join(cache, 'v8');
-    else delete env.NODE_COMPILE_CACHE;
-    const times: number[] = [];
-    for (let i = 0; i < Math.max(5, Math.ceil(REPS / 2)) + 1; i++) {
-      const out = execFileSync(process.execPath, ['--input-type=module', '-e', child, file], { encoding: 'utf8', env });
-      times.push(Number(out.trim()));
-    }
-    // The first run fills V8's cache: the median is of the runs after it.
-    const m = median(times.slice(1));
-    console.log(
-      `transpile cache hit, fresh process, ${name}, ${compileCache ? 'V8 compile cache on (as the docklock CLI)' : 'bare library'}: ${m.toFixed(2)} ms`,
-    );
+  const t = await transpileComponent(new Uint8Array(readFileSync(file)));
+  const glue = statSync(join(cache, transpileCacheKey(), t.hash, 'component.mjs')).size;
+  // NODE_COMPILE_CACHE: V8's code cache on disk, which the docklock CLI turns on for itself.
+  const env = (compileCache: boolean): NodeJS.ProcessEnv => {
+    const e: NodeJS.ProcessEnv = { ...process.env, DOCKLOCK_COMPONENT_CACHE: cache };
+    if (compileCache) e.NODE_COMPILE_CACHE = join(cache, 'v8');
+    else delete e.NODE_COMPILE_CACHE;
+    return e;
+  };
+  const hit = (compileCache: boolean): [number, number] => {
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', child, file], {
+      encoding: 'utf8',
+      env: env(compileCache),
+    });
+    const [wall, cpu] = out.trim().split(' ').map(Number);
+    return [wall!, cpu!];
+  };
+  // The first run fills V8's cache. Then bare and cached runs alternate, so a change of load on
+  // the shared machine falls on both alike.
+  hit(true);
+  const bare: [number, number][] = [];
+  const cached: [number, number][] = [];
+  for (let i = 0; i < Math.max(11, REPS); i++) {
+    bare.push(hit(false));
+    cached.push(hit(true));
   }
+  for (const [label, times] of [
+    ['bare library', bare],
+    ['V8 compile cache on (as the docklock CLI)', cached],
+  ] as const)
+    console.log(
+      `transpile cache hit, fresh process, ${name} (glue ${(glue / 1024).toFixed(0)} KB), ${label}: ${median(times.map((t) => t[0])).toFixed(2)} ms (min ${Math.min(...times.map((t) => t[0])).toFixed(2)}; CPU ${median(times.map((t) => t[1])).toFixed(2)} ms)`,
+    );
 }
 console.log(
   `load after: ${loadavg()

@@ -148,10 +148,31 @@ export function usageError(e: CommanderError): InputError {
  * quietly and let the command finish, so a run still writes its bundle and exits with its own status.
  */
 export function quietOnClosedPipes(): void {
-  for (const stream of [process.stdout, process.stderr]) {
+  const quiet = (stream: NodeJS.WriteStream): void => {
     stream.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
       stream.write = (() => true) as typeof stream.write;
+    });
+  };
+  // Node makes each stream on first use, loading the stream machinery (a few ms); a command that
+  // never writes (a run with no output) should not pay for it. So the handler goes on when the
+  // stream is made: the getter is wrapped, and replaced by the stream itself on first read.
+  for (const name of ['stdout', 'stderr'] as const) {
+    const d = Object.getOwnPropertyDescriptor(process, name);
+    if (d?.get === undefined || d.configurable !== true) {
+      quiet(process[name]);
+      continue;
+    }
+    const make = d.get;
+    Object.defineProperty(process, name, {
+      configurable: true,
+      enumerable: d.enumerable ?? true,
+      get() {
+        const stream = make.call(process) as NodeJS.WriteStream;
+        Object.defineProperty(process, name, { configurable: true, enumerable: d.enumerable ?? true, get: make });
+        quiet(stream);
+        return stream;
+      },
     });
   }
 }

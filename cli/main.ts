@@ -33,24 +33,27 @@ if (major < 22 || (major === 22 && minor < 12)) {
   process.exit(2);
 }
 
-/** program.ts with `docklock run` in one file (scripts/bundle-workers.ts); only in the built package. */
+/** program.ts in one file, with `docklock run` (scripts/bundle-workers.ts); only in the built package. */
 const RUN_BUNDLE = new URL('./program.run.bundle.js', import.meta.url);
+/** program.ts in one file without the runtime: `docklock` without a command (help, version). */
+const HELP_BUNDLE = new URL('./program.help.bundle.js', import.meta.url);
 
 /**
- * Whether to load the bundle: for `docklock run …` and for `docklock` without a command (help,
- * version), and only if the build wrote it. Every other command loads program.ts's modules as
- * they are: the bundle holds its own copy of the error classes, which their errors are not.
+ * The bundle to load: the run bundle for `docklock run …`, the help bundle for `docklock` without
+ * a command, and only if the build wrote it. Every other command loads program.ts's modules as
+ * they are: a bundle holds its own copy of the error classes, which their errors are not.
  */
-function usesRunBundle(argv: readonly string[]): boolean {
+function bundleFor(argv: readonly string[]): URL | undefined {
   const command = argv.slice(2).find((a) => !a.startsWith('-'));
-  return (command === undefined || command === 'run') && existsSync(fileURLToPath(RUN_BUNDLE));
+  const bundle = command === 'run' ? RUN_BUNDLE : command === undefined ? HELP_BUNDLE : undefined;
+  return bundle !== undefined && existsSync(fileURLToPath(bundle)) ? bundle : undefined;
 }
 
 // V8's code cache on disk: the second and later starts skip compiling docklock's and its libraries' JavaScript.
 // A worker thread does not inherit the call, only the variable: the cage worker's bundle is cached too.
 const cache = module.enableCompileCache?.();
 if (cache?.directory !== undefined) process.env.NODE_COMPILE_CACHE ??= cache.directory;
-const { main } = usesRunBundle(process.argv)
-  ? ((await import(RUN_BUNDLE.href)) as typeof import('./program.ts'))
-  : await import('./program.ts');
+const bundle = bundleFor(process.argv);
+const { main } =
+  bundle !== undefined ? ((await import(bundle.href)) as typeof import('./program.ts')) : await import('./program.ts');
 await main(process.argv);

@@ -24,6 +24,7 @@ import { EscrowError } from './errors.ts';
 import type { Escrow } from './escrow.ts';
 import { judgeLocally } from './jury.ts';
 import { rerunFromBundle } from './rerun.ts';
+import { bytesJson, recordJson } from './json.ts';
 
 export interface EscrowApiOptions {
   readonly tokens: readonly EscrowApiToken[];
@@ -33,30 +34,6 @@ export interface EscrowApiOptions {
 
 const STATUSES: readonly EscrowStatus[] = ['pending', 'held', 'committed', 'reverted', 'expired'];
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** Bytes as JSON: UTF-8 text when it is, else `{ "hex": … }`. */
-function bytesJson(b: Uint8Array): string | { hex: string } {
-  try {
-    return utf8.decode(b);
-  } catch {
-    return { hex: hex(b) };
-  }
-}
-
-function recordJson(r: EscrowRecord): Record<string, unknown> {
-  return {
-    ...r,
-    reads: r.reads.map((x) => ({
-      key: bytesJson(x.key),
-      version: x.version,
-      ...(x.valueHash === undefined ? {} : { valueHash: x.valueHash === null ? null : hex(x.valueHash) }),
-    })),
-    writes: r.writes.map((w) => ({ key: bytesJson(w.key), value: w.value === null ? null : bytesJson(w.value) })),
-    scans: r.scans.map((s) => ({ start: bytesJson(s.start), limit: s.limit, keys: s.keys.map(bytesJson) })),
-  };
-}
-
 const apiError = (
   code: 'DL_ERR_ESCROW_API_AUTH' | 'DL_ERR_ESCROW_API_FORBIDDEN' | 'DL_ERR_ESCROW_API_REQUEST',
   message: string,

@@ -12,6 +12,7 @@ export { GATE_DEFAULTS, decide, requiredJurors } from './gate.ts';
 export type { GateDecision, GateInput, GateOutcome, GateRules, JurorVerdict } from './gate.ts';
 export { ProcessJuror, judgeLocally, localJury, summonJury } from './jury.ts';
 export { rerunFromBundle } from './rerun.ts';
+export { bytesJson, recordJson } from './json.ts';
 export { buildEscrowApp } from './api.ts';
 export type { EscrowApiOptions } from './api.ts';
 export { EscrowMetrics } from './metrics.ts';

@@ -9,7 +9,7 @@
  * machine an Ed25519 check costs ~78 µs and a signature ~80 µs, a message's leaf hash, share of the
  * tree and proof ~10 µs, and checking a proof ~2.5 µs.
  */
-import { leafHash, nodeHash } from '../runtime/witness/merkle.ts';
+import { leafHash, nodeHash } from '../runtime/api/bundle.ts';
 import { verifySignature } from './keys.ts';
 import { hex } from './wire.ts';
 

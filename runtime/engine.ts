@@ -35,6 +35,7 @@
 import { blake3, toHex } from './hash.ts';
 import { InternalError } from './errors.ts';
 import { CompiledModule } from './compiled-module.ts';
+import { InstrumentCache } from './instrument-cache.ts';
 import {
   INSTRUMENTER_VERSION,
   instrumentParsed,
@@ -68,6 +69,11 @@ export interface EngineConfig {
   imports: ImportGrants;
   /** Compiled modules kept, least recently used dropped first. */
   compileCacheSize: number;
+  /**
+   * A folder where instrumented modules are kept between processes (instrument-cache.ts), or
+   * null (the default): the library writes nothing to disk unless asked. `docklock run` sets it.
+   */
+  cacheDir: string | null;
 }
 
 /** The library's defaults; the table in this file's header says why each is what it is. */
@@ -78,6 +84,7 @@ export const ENGINE_DEFAULTS: Readonly<EngineConfig> = Object.freeze({
   limits: DEFAULT_MODULE_LIMITS,
   imports: Object.freeze([]) as ImportGrants,
   compileCacheSize: 64,
+  cacheDir: null,
 });
 
 /** One cache entry: the module once compiled, or the compilation under way. */
@@ -120,12 +127,14 @@ function costTableHash(costs: CostTable): string {
 export class Engine {
   readonly config: Readonly<EngineConfig>;
   readonly #cache = new Map<string, CacheEntry>();
+  readonly #disk: InstrumentCache | undefined;
 
   constructor(config: EngineOptions = {}) {
     const c = { ...ENGINE_DEFAULTS, ...config, limits: Object.freeze({ ...ENGINE_DEFAULTS.limits, ...config.limits }) };
     if (!Number.isSafeInteger(c.compileCacheSize) || c.compileCacheSize < 0)
       throw new RangeError(`compileCacheSize must be a non-negative integer, got ${c.compileCacheSize}`);
     this.config = Object.freeze(c);
+    this.#disk = typeof c.cacheDir === 'string' ? new InstrumentCache(c.cacheDir) : undefined;
   }
 
   /** The engine behind the top-level `compile` and `compileSync`. */
@@ -181,9 +190,18 @@ export class Engine {
     if (hit?.pending !== undefined) return hit.pending;
     const entry: CacheEntry = {};
     entry.pending = (async () => {
+      const kept = this.#disk?.get(key);
+      if (kept !== undefined) {
+        try {
+          const module = await WebAssembly.compile(kept.instrumented as Uint8Array<ArrayBuffer>);
+          return new CompiledModule({ ...kept, module, moduleHash, key });
+        } catch {
+          // Not what docklock wrote: instrument again, and the entry is replaced below.
+        }
+      }
       const { parsed, out } = this.#prepare(wasm, options);
       const module = await WebAssembly.compile(out.bytes as Uint8Array<ArrayBuffer>);
-      return moduleOf(module, moduleHash, key, parsed, out);
+      return this.#keep(moduleOf(module, moduleHash, key, parsed, out));
     })();
     entry.pending.then(
       (m) => {
@@ -208,11 +226,31 @@ export class Engine {
     const { moduleHash, key } = this.cacheKey(wasm, options);
     const hit = this.#get(key);
     if (hit?.module !== undefined) return hit.module;
+    const kept = this.#disk?.get(key);
+    if (kept !== undefined) {
+      try {
+        const module = new WebAssembly.Module(kept.instrumented as Uint8Array<ArrayBuffer>);
+        const compiled = new CompiledModule({ ...kept, module, moduleHash, key });
+        this.#put(key, { module: compiled });
+        return compiled;
+      } catch {
+        // As in compile: instrument again.
+      }
+    }
     const { parsed, out } = this.#prepare(wasm, options);
     const module = new WebAssembly.Module(out.bytes as Uint8Array<ArrayBuffer>);
-    const compiled = moduleOf(module, moduleHash, key, parsed, out);
+    const compiled = this.#keep(moduleOf(module, moduleHash, key, parsed, out));
     // An async compile of the same key may be under way; this result serves it and later calls alike.
     this.#put(key, { module: compiled });
+    return compiled;
+  }
+
+  /** Writes a freshly instrumented module to the disk cache, if there is one. */
+  #keep(compiled: CompiledModule): CompiledModule {
+    if (this.#disk !== undefined) {
+      const { module: _module, moduleHash: _hash, key, ...kept } = compiled.share();
+      this.#disk.put(key, kept);
+    }
     return compiled;
   }
 

@@ -6,7 +6,14 @@
  *     (spec: stack.md#S5), which also makes re-entrant host → guest calls nest correctly.
  */
 import { classifyTrap } from './traps.ts';
-import { DEFAULT_STACK_LIMIT, EXPORT_DEPTH, EXPORT_FUEL, EXPORT_START, EXPORT_TRAP } from './instrument/instrument.ts';
+import {
+  DEFAULT_STACK_LIMIT,
+  EXPORT_DEPTH,
+  EXPORT_FUEL,
+  EXPORT_GROW_REFUSED,
+  EXPORT_START,
+  EXPORT_TRAP,
+} from './instrument/instrument.ts';
 import { CHAIN_MAX_WEIGHT } from './instrument/frame-plan.ts';
 import { InternalError, OutOfFuel, StackExhausted } from './errors.ts';
 import type { FuncType } from './instrument/module.ts';
@@ -290,7 +297,14 @@ export class Instance {
     fuelG.value = fuel;
     const out: Record<string, unknown> = Object.create(null);
     for (const [name, value] of Object.entries(e)) {
-      if (name === EXPORT_FUEL || name === EXPORT_DEPTH || name === EXPORT_TRAP || name === EXPORT_START) continue;
+      if (
+        name === EXPORT_FUEL ||
+        name === EXPORT_DEPTH ||
+        name === EXPORT_TRAP ||
+        name === EXPORT_START ||
+        name === EXPORT_GROW_REFUSED
+      )
+        continue;
       out[name] =
         typeof value === 'function'
           ? wrapFunction(this.#h, name, value as (...args: unknown[]) => unknown, exportTypes?.get(name))
@@ -313,6 +327,15 @@ export class Instance {
    */
   guard<T>(fn: () => T): T {
     return guard(this.#h, fn);
+  }
+
+  /**
+   * Whether the memory limit has refused a `memory.grow` of this instance (false when the module
+   * was compiled without `markRefusedGrow`).
+   */
+  growRefused(): boolean {
+    const flag = this.raw.exports[EXPORT_GROW_REFUSED];
+    return flag instanceof WebAssembly.Global && flag.value !== 0;
   }
 
   /** Fuel charged so far, at most the budget. */

@@ -23,6 +23,7 @@ export type { Instance } from './instance.ts';
 export type { FuncType } from './instrument/module.ts';
 export { VALTYPE } from './instrument/opcodes.ts';
 export { canonicalPackr } from './msgpack.ts';
+export { GROW_REFUSED_LEVEL, failedOnMemoryLimit } from './memory-limit.ts';
 export type { CompiledModule } from './compiled-module.ts';
 export type { Engine } from './engine.ts';
 

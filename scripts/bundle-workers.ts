@@ -3,9 +3,9 @@
  * process or thread loads one module instead of the hundreds of its import graph (bench:cli):
  *
  * - each worker entry → `worker.bundle.js`, which runtime/worker-url.ts prefers;
- * - the CLI for `docklock run` and `docklock --help` → `cli/program.run.bundle.js`, which
- *   cli/main.ts imports for those commands. Every other command's module stays outside it (see
- *   {@link otherCommandsExternal}).
+ * - the CLI: `cli/program.run.bundle.js` for `docklock run`, and `cli/program.help.bundle.js`
+ *   (without the runtime) for `docklock --help`, which cli/main.ts imports for those commands.
+ *   Every other command's module stays outside them (see {@link otherCommandsExternal}).
  *
  * Part of `npm run build`; the library's own modules stay as tsc wrote them.
  */
@@ -13,7 +13,7 @@ import { build } from 'esbuild';
 import type { BuildOptions, Plugin } from 'esbuild';
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
-import { dirname, relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
@@ -40,40 +40,41 @@ function originalImportMetaUrl(outdir: string): Plugin {
 }
 
 /**
- * msgpackr's optional native string decoder is left out of the one-shot bundles (the CLI and the
- * cage worker): loading it (node-gyp-build, detect-libc probing the C library) costs every process
- * and thread tens of milliseconds at start, while it saves ~5 % of decoding a 100 000-entry witness
- * in full (≈35 ms; bench/RESULTS.md), which `docklock run` never does. The evaluation pool's
- * long-lived workers keep it. msgpackr catches the failed require and decodes in JavaScript, byte
- * for byte the same.
+ * The one-shot bundles (the CLI and the cage worker) take msgpackr's plain entry (`index.js`)
+ * instead of its Node entry, which adds the optional native string decoder and the stream
+ * classes. Loading the decoder (node-gyp-build, detect-libc probing the C library) costs every
+ * process and thread tens of milliseconds at start, and the stream classes load `node:stream`
+ * (≈6 ms of a `docklock run` that never makes a stream), while the decoder saves ~5 % of decoding
+ * a 100 000-entry witness in full (≈35 ms; bench/RESULTS.md), which `docklock run` never does.
+ * The evaluation pool's long-lived workers keep it. Both entries encode and decode byte for byte
+ * the same.
  */
-const withoutNativeMsgpack: Plugin = {
-  name: 'without-native-msgpack',
+const plainMsgpackr: Plugin = {
+  name: 'plain-msgpackr',
   setup(b) {
-    b.onResolve({ filter: /^msgpackr-extract$/ }, () => ({ path: 'msgpackr-extract', namespace: 'dl-absent' }));
-    b.onLoad({ filter: /.*/, namespace: 'dl-absent' }, () => ({
-      contents: "throw new Error('msgpackr-extract is left out of docklock bundles');",
-      loader: 'js',
-    }));
+    const plain = join(dirname(fileURLToPath(import.meta.resolve('msgpackr'))), 'index.js');
+    b.onResolve({ filter: /^msgpackr$/ }, () => ({ path: plain }));
   },
 };
 
 /**
- * The run bundle holds program.ts and `docklock run`; the other commands' modules (broker,
- * evaluate, p2p node, …) are imported from dist/cli as tsc wrote them, should the bundle ever load
- * one. cli/main.ts does not use the bundle for them: their errors would be instances of the
- * unbundled `DocklockError`, which the bundle's own copy would not recognise.
+ * The bundles hold program.ts, and the run bundle `docklock run` too; the other commands' modules
+ * (broker, evaluate, p2p node, …) are imported from dist/cli as tsc wrote them, should a bundle
+ * ever load one. cli/main.ts does not use the bundles for them: their errors would be instances of
+ * the unbundled `DocklockError`, which the bundle's own copy would not recognise.
  */
-const otherCommandsExternal: Plugin = {
-  name: 'other-commands-external',
-  setup(b) {
-    b.onResolve({ filter: /^\.\/(cmd|broker)\// }, (args) =>
-      args.importer === `${DIST}cli/program.js` && args.path !== './cmd/run.js'
-        ? { path: args.path, external: true }
-        : undefined,
-    );
-  },
-};
+function otherCommandsExternal(runToo: boolean): Plugin {
+  return {
+    name: 'other-commands-external',
+    setup(b) {
+      b.onResolve({ filter: /^\.\/(cmd|broker)\// }, (args) =>
+        args.importer === `${DIST}cli/program.js` && (runToo || args.path !== './cmd/run.js')
+          ? { path: args.path, external: true }
+          : undefined,
+      );
+    },
+  };
+}
 
 /**
  * Node's built-in modules come from `process.getBuiltinModule` instead of an ES import. Importing
@@ -85,9 +86,10 @@ const otherCommandsExternal: Plugin = {
 /**
  * Built-ins that a `docklock run` imports at the top of a module but seldom uses, loaded at the
  * first read of one of their exports: commander's `child_process` (for executable subcommands,
- * which docklock has none of: ≈30 ms in a CPU profile), a bundle's `zlib`, the network's `net`.
+ * which docklock has none of: ≈30 ms in a CPU profile), a bundle's `zlib`, the network's `net`,
+ * and `worker_threads` (≈16 ms), which a run on the command's own thread never needs.
  */
-const LAZY_BUILTINS = new Set(['node:child_process', 'node:zlib', 'node:net']);
+const LAZY_BUILTINS = new Set(['node:child_process', 'node:zlib', 'node:net', 'node:worker_threads']);
 
 const builtinsWithoutFacade: Plugin = {
   name: 'builtins-without-facade',
@@ -95,14 +97,35 @@ const builtinsWithoutFacade: Plugin = {
     const builtins = new Set(builtinModules);
     b.onResolve({ filter: /^[a-z_/]+$|^node:/ }, (args) => {
       const name = args.path.startsWith('node:') ? args.path : `node:${args.path}`;
-      return builtins.has(name.slice(5)) || args.path.startsWith('node:')
-        ? { path: name, namespace: 'dl-builtin' }
-        : undefined;
+      if (!builtins.has(name.slice(5)) && !args.path.startsWith('node:')) return undefined;
+      // `require` gets the built-in object itself (a library may read any of its accessors).
+      const cjs = args.kind === 'require-call' && !LAZY_BUILTINS.has(name);
+      return { path: name, namespace: cjs ? 'dl-builtin-cjs' : 'dl-builtin' };
     });
+    b.onLoad({ filter: /.*/, namespace: 'dl-builtin-cjs' }, (args) => ({
+      contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
     b.onLoad({ filter: /.*/, namespace: 'dl-builtin' }, (args) => {
       const name = JSON.stringify(args.path);
-      if (!LAZY_BUILTINS.has(args.path))
-        return { contents: `module.exports = process.getBuiltinModule(${name});`, loader: 'js' };
+      if (!LAZY_BUILTINS.has(args.path)) {
+        // An ES module with the built-in's exports as bindings: as CommonJS, every module that
+        // imported it got its own copy of a getter per export (esbuild's __toESM), a quarter of
+        // the start's allocations. Accessors (fs.ReadStream, fs.promises, …) load on first read,
+        // so they are left out: a bundle that imports one fails to build, not to start.
+        const mod = process.getBuiltinModule(args.path) as Record<string, unknown>;
+        const keys = Object.keys(mod).filter(
+          (k) => /^[A-Za-z_$][\w$]*$/.test(k) && k !== 'default' && 'value' in Object.getOwnPropertyDescriptor(mod, k)!,
+        );
+        return {
+          contents: [
+            `const m = process.getBuiltinModule(${name});`,
+            'export default m;',
+            keys.length === 0 ? '' : `export const { ${keys.join(', ')} } = m;`,
+          ].join('\n'),
+          loader: 'js',
+        };
+      }
       // One getter per export this Node has (the build's Node, which the sources are typed against).
       const keys = Object.keys(process.getBuiltinModule(args.path) as object);
       return {
@@ -125,7 +148,7 @@ const common: BuildOptions = {
   platform: 'node',
   format: 'esm',
   target: 'node22',
-  external: ['@bytecodealliance/jco-transpile', 'msgpackr-extract'],
+  external: ['jco-1.13', 'msgpackr-extract'],
   // hash-wasm's `main` is a UMD file holding every algorithm (270 kB of base64 WebAssembly);
   // its ES module build lets the bundle keep BLAKE3 alone.
   alias: { 'hash-wasm': 'hash-wasm/dist/index.esm.js' },
@@ -133,10 +156,16 @@ const common: BuildOptions = {
   banner: {
     js: "const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);",
   },
+  // Without comments and indentation a bundle is half the bytes to read and check against V8's
+  // code cache, and pure ASCII: one non-ASCII character in a kept comment made Node decode the
+  // whole file as UTF-8 into a two-byte string (≈9 ms of a `docklock run` in a CPU profile).
+  // Names stay as they are, so stack traces still read.
+  minifyWhitespace: true,
+  charset: 'ascii',
   logLevel: 'warning',
 };
 
-// Chunk names change with their content: drop the previous build's.
+// Earlier builds split the run bundle into chunks: drop them.
 for (const f of await readdir(`${DIST}cli`)) if (f.startsWith('program.run.chunk-')) await rm(`${DIST}cli/${f}`);
 
 await Promise.all([
@@ -147,20 +176,24 @@ await Promise.all([
       outfile: `${DIST}${w}.bundle.js`,
       plugins: [
         originalImportMetaUrl(dirname(`${DIST}${w}`)),
-        ...(w === 'runtime/cage/worker' ? [withoutNativeMsgpack] : []),
+        ...(w === 'runtime/cage/worker' ? [plainMsgpackr] : []),
         builtinsWithoutFacade,
       ],
     }),
   ),
+  // Two bundles of program.ts, each one file (every module a process loads costs its own
+  // resolve, read, cache check and link): `--help` reads program and commander alone, `run` holds
+  // the cage runtime too. The files sit beside program.js, so one base serves originalImportMetaUrl.
   build({
     ...common,
     entryPoints: [`${DIST}cli/program.js`],
-    // Split at `docklock run`'s dynamic import: `--help` reads program and commander alone, not the
-    // cage runtime. Chunks sit beside the entry, so one base serves originalImportMetaUrl.
-    outdir: `${DIST}cli`,
-    entryNames: '[name].run.bundle',
-    chunkNames: 'program.run.chunk-[hash]',
-    splitting: true,
-    plugins: [originalImportMetaUrl(`${DIST}cli`), withoutNativeMsgpack, otherCommandsExternal, builtinsWithoutFacade],
+    outfile: `${DIST}cli/program.help.bundle.js`,
+    plugins: [originalImportMetaUrl(`${DIST}cli`), otherCommandsExternal(true), builtinsWithoutFacade],
+  }),
+  build({
+    ...common,
+    entryPoints: [`${DIST}cli/program.js`],
+    outfile: `${DIST}cli/program.run.bundle.js`,
+    plugins: [originalImportMetaUrl(`${DIST}cli`), plainMsgpackr, otherCommandsExternal(false), builtinsWithoutFacade],
   }),
 ]);

@@ -29,8 +29,16 @@ async function config(f: Common): Promise<LoadedEscrowConfig> {
   return f.dataDir === undefined ? loaded : { ...loaded, dataDir: f.dataDir };
 }
 
+/**
+ * The escrow's JSON rendering (the HTTP API's), loaded with the escrow by {@link withEscrow}, inside
+ * which every subcommand that prints records runs.
+ */
+let asJson: Pick<typeof import('../../escrow/index.ts'), 'bytesJson' | 'recordJson'>;
+
 async function withEscrow<T>(f: Common, body: (e: Escrow) => Promise<T>): Promise<T> {
-  const { Escrow } = await import('../../escrow/index.ts');
+  const mod = await import('../../escrow/index.ts');
+  const { Escrow } = mod;
+  asJson = mod;
   const c = await config(f);
   const escrow = await Escrow.open(c.dataDir, c);
   try {
@@ -40,7 +48,7 @@ async function withEscrow<T>(f: Common, body: (e: Escrow) => Promise<T>): Promis
   }
 }
 
-/** Printable text as is, text with line breaks or tabs JSON-escaped, anything else as 0x hex. */
+/** For the tables: printable text as is, text with line breaks or tabs JSON-escaped, anything else as 0x hex. */
 const text = (b: Uint8Array): string => {
   const s = new TextDecoder('utf-8', { fatal: false }).decode(b);
   if (/^[\x20-\x7e]*$/.test(s)) return s;
@@ -48,17 +56,8 @@ const text = (b: Uint8Array): string => {
   return `0x${Buffer.from(b).toString('hex')}`;
 };
 
-function recordJson(r: EscrowRecord): Record<string, unknown> {
-  return {
-    ...r,
-    reads: r.reads.map((x) => ({ key: text(x.key), version: x.version })),
-    writes: r.writes.map((w) => ({ key: text(w.key), value: w.value === null ? null : text(w.value) })),
-    scans: r.scans.map((x) => ({ start: text(x.start), limit: x.limit, keys: x.keys.map(text) })),
-  };
-}
-
 function printDecision(d: GateDecision, json: boolean, record: EscrowRecord): void {
-  if (json) printJson({ escrow: recordJson(record), decision: d });
+  if (json) printJson({ escrow: asJson.recordJson(record), decision: d });
   else
     process.stdout.write(
       `${record.id}  ${record.status}  (gate: ${d.outcome})\n${d.reasons.map((r) => `  - ${r}\n`).join('')}`,
@@ -97,7 +96,7 @@ export function registerEscrowCommands(program: Command): void {
           ...(f.submission === undefined ? {} : { submission: readInput(f.submission, 'submission') }),
           ...(f.ttlMs === undefined ? {} : { ttlMs: Number(f.ttlMs) }),
         });
-        if (f.json) printJson({ escrow: recordJson(record), revertToken });
+        if (f.json) printJson({ escrow: asJson.recordJson(record), revertToken });
         else
           process.stdout.write(
             `${record.id}  ${record.status}  state ${record.state} at version ${record.base}, ${record.writes.length} writes\nrevert token (shown once): ${revertToken}\n`,
@@ -130,7 +129,11 @@ export function registerEscrowCommands(program: Command): void {
             state: name,
             version: at,
             head,
-            entries: rows.map((r) => ({ key: text(r.key), value: text(r.value), version: r.version })),
+            entries: rows.map((r) => ({
+              key: asJson.bytesJson(r.key),
+              value: asJson.bytesJson(r.value),
+              version: r.version,
+            })),
           });
         else
           process.stdout.write(
@@ -159,7 +162,7 @@ export function registerEscrowCommands(program: Command): void {
         throw usageError(`--status must be one of ${statuses.join(', ')}`, '--status');
       return withEscrow(f, async (e) => {
         const rows = e.book.list(f.status === undefined ? {} : { status: f.status as EscrowRecord['status'] });
-        if (f.json) printJson(rows.map(recordJson));
+        if (f.json) printJson(rows.map((r) => asJson.recordJson(r)));
         else if (rows.length === 0) process.stdout.write('no escrows\n');
         else
           process.stdout.write(
@@ -188,9 +191,9 @@ export function registerEscrowCommands(program: Command): void {
       withEscrow(f, async (e) => {
         const r = e.book.get(id);
         const d = e.gateDecision(r);
-        if (f.json) printJson({ escrow: recordJson(r), verdicts: e.verdicts(id), gate: d });
+        if (f.json) printJson({ escrow: asJson.recordJson(r), verdicts: e.verdicts(id), gate: d });
         else {
-          const j = recordJson(r);
+          const j = asJson.recordJson(r);
           process.stdout.write(
             `${r.id}  ${r.status}${r.reason === null ? '' : ` (${r.reason})`}\n` +
               `  state ${r.state} at version ${r.base}, miner ${r.miner}, attempts ${r.attempts}\n` +
@@ -246,7 +249,7 @@ export function registerEscrowCommands(program: Command): void {
         withEscrow(f, async (e) => {
           await act(e, id, f.as, f.reason);
           const r = e.book.get(id);
-          if (f.json) printJson(recordJson(r));
+          if (f.json) printJson(asJson.recordJson(r));
           else process.stdout.write(`${r.id}  ${r.status}\n`);
           return EXIT.ok;
         }),
@@ -270,7 +273,7 @@ export function registerEscrowCommands(program: Command): void {
       withEscrow(f, async (e) => {
         await e.revert(id, f.token === undefined ? { by: `operator:${f.as}` } : { token: f.token }, f.reason);
         const r = e.book.get(id);
-        if (f.json) printJson(recordJson(r));
+        if (f.json) printJson(asJson.recordJson(r));
         else process.stdout.write(`${r.id}  ${r.status}\n`);
         return EXIT.ok;
       }),

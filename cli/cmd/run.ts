@@ -8,8 +8,11 @@ import {
   readManifestInputs,
   resultHash,
   resultToJson,
+  Engine,
+  canRunInline,
+  instrumentCacheDir,
   prestartCage,
-  runCage,
+  runOnce,
   writeFileAtomic,
   writeOutputs,
 } from '../../runtime/api/cage.ts';
@@ -156,10 +159,11 @@ export function registerRun(program: Command): void {
     )
     .action(async (modulePath: string, trailing: string[], f: RunFlags) =>
       guarded(f.json === true, async () => {
-        // The cage thread boots while the module, manifest and inputs are read (bench:cli).
-        prestartCage();
         const module = readInput(modulePath, 'module');
         const { manifest, baseDir } = loadManifest(f.manifest, overridesFrom(modulePath, f, trailing));
+        // A run that needs a cage thread starts it while the inputs are read (bench:cli); most
+        // runs happen on this thread (runtime/cage/inline.ts).
+        if (!canRunInline({ manifest, module })) prestartCage();
         const inputs = readManifestInputs(manifest, baseDir);
         const state = stateSourceFrom(f, manifest.grants);
         if (f.bundle !== undefined) assertWritableFile(f.bundle, '--bundle');
@@ -172,15 +176,19 @@ export function registerRun(program: Command): void {
         const tee = f.json
           ? undefined
           : { stdout: (b: Uint8Array) => process.stdout.write(b), stderr: (b: Uint8Array) => process.stderr.write(b) };
-        const out = await runCage({
-          manifest,
-          module,
-          stdin,
-          inputs,
-          mode: 'record',
-          tee,
-          ...(state === undefined ? {} : { state }),
-        });
+        const out = await runOnce(
+          {
+            manifest,
+            module,
+            stdin,
+            inputs,
+            mode: 'record',
+            tee,
+            ...(state === undefined ? {} : { state }),
+          },
+          // Instrumented modules are kept between runs (runtime/instrument-cache.ts).
+          { engine: new Engine({ cacheDir: instrumentCacheDir() }) },
+        );
         if (f.bundle !== undefined) {
           writeFileAtomic(
             f.bundle,

@@ -20,7 +20,7 @@
  * diverges at that entry.
  */
 import { DeterministicTrap, OutOfFuel, StackExhausted, TRAP_CODES, ValidationError } from '../../runtime/errors.ts';
-import { Struct, VALTYPE, WASM_PAGE_BYTES, kFuncType } from '../../runtime/store.ts';
+import { Struct, VALTYPE, WASM_PAGE_BYTES, failedOnMemoryLimit, kFuncType } from '../../runtime/store.ts';
 import type { CompiledModule, FuncType, HostValue, Instance, Store } from '../../runtime/store.ts';
 import {
   NESTED_DEFAULT_MEMORY_PAGES,
@@ -63,17 +63,18 @@ interface CallOutcome {
 
 /**
  * Runs one call in a fresh instance; every guest fault becomes a status.
- * @param billStartTrap whether a start function that traps is billed the fuel it used (nested.md#N4);
- *   false only to replay bundles recorded before level {@link NESTED_START_BILLED_LEVEL}, which billed
- *   only an out-of-fuel start (its whole budget)
+ * @param level the run's ABI level (spec/wasi.md#W6): below {@link NESTED_START_BILLED_LEVEL} a
+ *   start function that traps is billed only if it ran out of fuel (its whole budget, nested.md#N4);
+ *   from level 3 (`GROW_REFUSED_LEVEL`) a fault after a refused grow is MEMORY_LIMIT
  */
 function runCall(
   mod: CompiledModule,
   name: string,
   input: Uint8Array,
   fuel: bigint,
-  billStartTrap: boolean,
+  level: number,
 ): { outcome: CallOutcome; used: bigint } {
+  const billStartTrap = level >= NESTED_START_BILLED_LEVEL;
   let inst: Instance | undefined;
   // The instance as soon as it exists, so a start function that traps is still metered.
   let started: Instance | undefined;
@@ -127,12 +128,15 @@ function runCall(
     else if (err instanceof StackExhausted) outcome = fail(NESTED_STATUS.STACK_EXHAUSTED, trap);
     else outcome = fail(NESTED_STATUS.TRAPPED, trap);
   }
-  // A fault with the memory at its maximum: a refused memory.grow stopped it (as spec/wasi.md#W5).
+  // A fault after the memory limit refused a grow (as spec/wasi.md#W5, at the run's level).
   const mem = inst?.exports.memory;
   if (
     (outcome.status === NESTED_STATUS.TRAPPED || outcome.status === NESTED_STATUS.BAD_ABI) &&
-    mem instanceof WebAssembly.Memory &&
-    mem.buffer.byteLength >= mod.memoryLimitPages * WASM_PAGE_BYTES
+    failedOnMemoryLimit(level, {
+      growRefused: (inst ?? started)?.growRefused() ?? false,
+      memory: mem instanceof WebAssembly.Memory ? mem : undefined,
+      limitPages: mod.memoryLimitPages,
+    })
   ) {
     outcome = { ...outcome, status: NESTED_STATUS.MEMORY_LIMIT };
   }
@@ -170,7 +174,6 @@ export function createNested(
   const mem = calls.mem;
   const modules: CompiledModule[] = [];
   const maxPages = Math.floor(m.limits.memory / WASM_PAGE_BYTES);
-  const billStartTrap = level >= NESTED_START_BILLED_LEVEL;
 
   const load = (ptr: number, len: number, pages: number, stack: number): number => {
     const bytes = mem.copy(ptr, len);
@@ -186,7 +189,12 @@ export function createNested(
       return NESTED_ERR.LIMIT;
     let mod: CompiledModule;
     try {
-      mod = store.engine.compileSync(bytes, { imports: [], memoryLimit: memoryPages * WASM_PAGE_BYTES, stackLimit });
+      mod = store.engine.compileSync(bytes, {
+        imports: [],
+        memoryLimit: memoryPages * WASM_PAGE_BYTES,
+        stackLimit,
+        markRefusedGrow: true,
+      });
     } catch (e) {
       if (!(e instanceof ValidationError)) throw e;
       note?.(refusal(e));
@@ -223,7 +231,7 @@ export function createNested(
     const challenge = store.instance;
     const remaining = challenge?.fuelRemaining() ?? 0n;
     const budget = fuel < remaining ? fuel : remaining;
-    const { outcome, used } = runCall(mod, name, mem.bytes(inPtr, inLen).slice(), budget, billStartTrap);
+    const { outcome, used } = runCall(mod, name, mem.bytes(inPtr, inLen).slice(), budget, level);
     challenge?.charge(used);
     let status = outcome.status;
     if (outcome.output !== null && outcome.outLen > outCap) status = NESTED_STATUS.OUTPUT_TOO_LARGE;

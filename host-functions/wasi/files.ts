@@ -37,8 +37,8 @@ export interface FileState {
   onQuotaExceeded: (e: QuotaExceeded) => number;
   /**
    * WASI ABI level (spec/wasi.md#W6): 0 replays bundles recorded before the fixes of issue 12
-   * with the answers they saw; 2 is every new run (1 answers WASI as 2 does; only the `nested`
-   * group's billing of a trapping start function differs).
+   * with the answers they saw; 3 is every new run (1 and 2 answer WASI as 3 does; the `nested`
+   * group's billing of a trapping start function and the `memory_limit` rule differ).
    */
   level: number;
   /** "Now" for `*_NOW` timestamps: the virtual realtime clock, read without advancing it. */
@@ -46,7 +46,7 @@ export interface FileState {
 }
 
 /** The current WASI ABI level (spec/wasi.md#W6). */
-export const WASI_LEVEL = 2;
+export const WASI_LEVEL = 3;
 
 const IOV_MAX = 1024;
 

@@ -6,7 +6,7 @@ export { decodeBundle, encodeBundle } from '../bundle.ts';
 export { replayBundle, replayDecoded, summarizeEntry, verifyBundleBytes } from '../replay.ts';
 export type { ReplayOptions, ReplayReport } from '../replay.ts';
 export { commitEntries } from '../witness/log.ts';
-export { inclusionProof, leafHash, verifyInclusion } from '../witness/merkle.ts';
+export { inclusionProof, leafHash, nodeHash, verifyInclusion } from '../witness/merkle.ts';
 export type { InclusionProof } from '../witness/merkle.ts';
 export { canonicalManifestBytes } from '../manifest/canonical.ts';
 export { resultHash, resultToJson } from '../result.ts';

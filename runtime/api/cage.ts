@@ -4,6 +4,10 @@
  * exports the same functions among everything else.
  */
 export { CagePool, prestartCage, runCage } from '../cage/cage.ts';
+export { canRunInline, runOnce } from '../cage/inline.ts';
+export type { RunOnceOptions, RunPlace } from '../cage/inline.ts';
+export { Engine } from '../engine.ts';
+export { instrumentCacheDir } from '../instrument-cache.ts';
 export type { CageOptions, CagePoolOptions, CageRunOptions } from '../cage/cage.ts';
 export type { RunOutcome, RunRequest } from '../cage/run.ts';
 export { loadManifest, applyManifestOverrides, readManifestFile } from '../manifest/load.ts';

@@ -18,6 +18,7 @@ import type { ComponentInstance } from '../component/instantiate.ts';
 import { classifyTrap } from '../traps.ts';
 import { OutputLimit, ProcExit } from '../../host-functions/wasi/preview1.ts';
 import { WASI_LEVEL } from '../../host-functions/wasi/files.ts';
+import { failedOnMemoryLimit } from '../memory-limit.ts';
 import { createWasiP2, P2_INTERFACES } from '../../host-functions/wasi-p2/host.ts';
 import { createWasi } from './capabilities.ts';
 import { runOutcome } from './run.ts';
@@ -156,14 +157,16 @@ export async function runComponentGuest(req: GuestRunRequest, result: RunResult)
       throw new InternalError(`the component run failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
   }
-  // As for a core module: a failure with memory at its limit is a memory-limit failure (spec/wasi.md#W5).
-  const mem = instance?.memory;
+  // As for a core module: a failure after a refused grow is a memory-limit failure (spec/wasi.md#W5).
   if (
     (status === 'trapped' || (status === 'exited' && exitCode !== 0)) &&
     divergence === null &&
-    mem !== undefined &&
-    instance!.memoryLimitPages > 0 &&
-    mem.buffer.byteLength >= instance!.memoryLimitPages * 65536
+    instance !== undefined &&
+    failedOnMemoryLimit(req.wasiLevel ?? WASI_LEVEL, {
+      growRefused: instance.budget.growRefused(),
+      memory: instance.memory,
+      limitPages: instance.memoryLimitPages,
+    })
   ) {
     status = 'memory_limit';
   }

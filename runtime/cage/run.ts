@@ -4,7 +4,9 @@
  * collect stdout, stderr and /output → witness root → result. Replay is the same path with the
  * host calls compared against a recorded witness (spec: DESIGN.md, "Data flow of a run").
  *
- * The caller (cage.ts) runs this inside a worker with a fixed stack size and a watchdog.
+ * The caller runs this inside a cage thread with a fixed stack size and a watchdog (cage.ts), or,
+ * for a one-shot command, on its own thread under a watchdog with a fallback to a cage thread
+ * (inline.ts).
  */
 import { Engine } from '../engine.ts';
 import type { CompiledModule } from '../compiled-module.ts';
@@ -25,11 +27,10 @@ import type { Divergence } from '../witness/recorder.ts';
 import { Store } from '../store.ts';
 import { OutputLimit, ProcExit } from '../../host-functions/wasi/preview1.ts';
 import { WASI_LEVEL } from '../../host-functions/wasi/files.ts';
+import { failedOnMemoryLimit } from '../memory-limit.ts';
 import { createWasi, grantedImports, hostImports } from './capabilities.ts';
 import { isComponent } from '../component/detect.ts';
-import { runComponentGuest } from './component.ts';
 import type { NetTransport } from './capabilities.ts';
-import { openStateRun } from './state-run.ts';
 import type { StateSource } from '../../state/snapshot.ts';
 
 export { grantedImports };
@@ -80,6 +81,11 @@ export interface GuestRunRequest extends Omit<RunRequest, 'witness'> {
   compiled?: CompiledModule;
   /** The engine that compiles the module and anything the run loads (default `Engine.default`). */
   engine?: Engine;
+  /**
+   * Runs the guest's synchronous part (instantiation, start function, entry) and returns or
+   * throws what it does; default: calls it. The inline cage (inline.ts) puts its watchdog here.
+   */
+  execute?: (fn: () => void) => void;
 }
 
 export interface RunOutcome {
@@ -119,8 +125,19 @@ export function runOutcome(parts: RunOutcomeParts, log?: WitnessLog): GuestRunOu
 }
 
 /** Compile options that follow from a manifest (part of the compile cache key). */
-export function compileOptionsFor(m: CageManifest): { imports: string[]; memoryLimit: number; stackLimit: number } {
-  return { imports: grantedImports(m), memoryLimit: m.limits.memory, stackLimit: m.limits.stack };
+export function compileOptionsFor(m: CageManifest): {
+  imports: string[];
+  memoryLimit: number;
+  stackLimit: number;
+  markRefusedGrow: boolean;
+} {
+  // The refused-grow flag changes neither fuel nor witness, so every level compiles with it (W5).
+  return {
+    imports: grantedImports(m),
+    memoryLimit: m.limits.memory,
+    stackLimit: m.limits.stack,
+    markRefusedGrow: true,
+  };
 }
 
 const EMPTY = new Uint8Array(0);
@@ -154,7 +171,8 @@ export async function runGuest(req: GuestRunRequest): Promise<GuestRunOutcome> {
   const m = req.manifest;
   const result = baseResult(req);
   // A component (the binary's layer field) takes the component path (docs/components.md).
-  if (isComponent(req.module)) return runComponentGuest(req, result);
+  // Loaded when needed: most runs are core modules without state (a one-shot command's start-up).
+  if (isComponent(req.module)) return (await import('./component.ts')).runComponentGuest(req, result);
   const calls = new HostCalls(req.mode, req.witness);
   const engine = req.engine ?? Engine.default;
   // Bundles recorded before host calls failed closed (WASI level 0) replay as they ran.
@@ -209,7 +227,7 @@ export async function runGuest(req: GuestRunRequest): Promise<GuestRunOutcome> {
   wasi.stdout.tee = req.tee?.stdout;
   wasi.stderr.tee = req.tee?.stderr;
   const store = new Store(engine, m, calls);
-  const state = grants.has('state') ? openStateRun(calls, req.state) : undefined;
+  const state = grants.has('state') ? (await import('./state-run.ts')).openStateRun(calls, req.state) : undefined;
   // Host imports go through wasm trampolines that capture fuel and arguments for the witness.
   const imports = calls.link(hostImports(store, { wasi, net: req.net, state }), compiled.functionImports());
 
@@ -218,19 +236,22 @@ export async function runGuest(req: GuestRunRequest): Promise<GuestRunOutcome> {
   let exitCode: number | null = 0;
   let trap: string | null = null;
   let divergence: Divergence | null = null;
+  const execute = req.execute ?? ((fn: () => void) => fn());
   try {
-    instance = compiled.instantiateSync(imports, {
-      fuel: m.limits.fuel,
-      beforeStart: (inst) => {
-        instance = inst;
-        // The submission's fuel (nested group) is billed to this instance.
-        store.instance = inst;
-        const mem = inst.exports.memory;
-        calls.mem.attach(mem instanceof WebAssembly.Memory ? mem : undefined);
-        calls.fuelMeter = inst;
-      },
+    execute(() => {
+      instance = compiled.instantiateSync(imports, {
+        fuel: m.limits.fuel,
+        beforeStart: (inst) => {
+          instance = inst;
+          // The submission's fuel (nested group) is billed to this instance.
+          store.instance = inst;
+          const mem = inst.exports.memory;
+          calls.mem.attach(mem instanceof WebAssembly.Memory ? mem : undefined);
+          calls.fuelMeter = inst;
+        },
+      });
+      (instance.exports[m.entry] as () => unknown)();
     });
-    (instance.exports[m.entry] as () => unknown)();
   } catch (e) {
     exitCode = null;
     if (e instanceof ProcExit) {
@@ -249,15 +270,17 @@ export async function runGuest(req: GuestRunRequest): Promise<GuestRunOutcome> {
       throw e;
     }
   }
-  // A run that failed while its memory sat at the limit is reported as a memory-limit failure:
-  // its memory.grow was refused and it could not go on (spec: spec/wasi.md#W5).
+  // A failure after the memory limit refused a grow is a memory-limit failure (spec/wasi.md#W5).
   const mem = instance?.exports.memory;
   if (
     (status === 'trapped' || (status === 'exited' && exitCode !== 0)) &&
     divergence === null &&
-    mem instanceof WebAssembly.Memory &&
-    mem.buffer.byteLength >= compiled.memoryLimitPages * 65536 &&
-    compiled.memoryLimitPages > 0
+    instance !== undefined &&
+    failedOnMemoryLimit(req.wasiLevel ?? WASI_LEVEL, {
+      growRefused: instance.growRefused(),
+      memory: mem instanceof WebAssembly.Memory ? mem : undefined,
+      limitPages: compiled.memoryLimitPages,
+    })
   ) {
     status = 'memory_limit';
   }

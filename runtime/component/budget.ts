@@ -8,7 +8,7 @@
  * in any order of crossings (docs/components.md).
  */
 import { CHAIN_MAX_WEIGHT } from '../instrument/frame-plan.ts';
-import { EXPORT_DEPTH, EXPORT_FUEL, EXPORT_START, EXPORT_TRAP } from '../instrument/instrument.ts';
+import { EXPORT_DEPTH, EXPORT_FUEL, EXPORT_GROW_REFUSED, EXPORT_START, EXPORT_TRAP } from '../instrument/instrument.ts';
 import { InternalError, OutOfFuel, StackExhausted } from '../errors.ts';
 import { classifyTrap } from '../traps.ts';
 
@@ -48,6 +48,8 @@ export class SharedBudget {
   #fuel: bigint;
   /** Guest calls in progress across all instances. */
   #active = 0;
+  /** Each core instance's refused-grow flag (instrumenter `markRefusedGrow`). */
+  readonly #growFlags: WebAssembly.Global[] = [];
 
   readonly #observer: CrossingObserver | undefined;
 
@@ -85,6 +87,11 @@ export class SharedBudget {
     return this.counter() < 0n;
   }
 
+  /** Whether the memory limit refused a `memory.grow` of any core instance (spec/wasi.md#W5). */
+  growRefused(): boolean {
+    return this.#growFlags.some((g) => g.value !== 0);
+  }
+
   /**
    * Wraps a raw core instance: its functions take over the budget while they run; its start
    * function (removed by the instrumenter, exported as `docklock_start`) runs now, metered.
@@ -105,6 +112,10 @@ export class SharedBudget {
     const out: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(e)) {
       if (name === EXPORT_FUEL || name === EXPORT_DEPTH || name === EXPORT_TRAP || name === EXPORT_START) continue;
+      if (name === EXPORT_GROW_REFUSED) {
+        if (value instanceof WebAssembly.Global) this.#growFlags.push(value);
+        continue;
+      }
       out[name] = typeof value === 'function' ? this.#wrap(c, value as (...a: unknown[]) => unknown) : value;
     }
     const start = e[EXPORT_START];

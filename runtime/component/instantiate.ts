@@ -62,7 +62,8 @@ async function compileCores(
 ): Promise<CompiledComponent> {
   const cores = new Map<string, CompiledModule>();
   for (const [name, bytes] of transpiled.cores) {
-    const compiled = await engine.compile(bytes, { ...options, imports: ['*'] });
+    // The refused-grow flag as for a core module (compileOptionsFor): it changes neither fuel nor witness.
+    const compiled = await engine.compile(bytes, { ...options, imports: ['*'], markRefusedGrow: true });
     for (const imp of compiled.imports)
       if (ASYNC_BUILTIN.test(imp.name))
         throw new ValidationError(

@@ -1,16 +1,22 @@
 /**
- * A component, transpiled once by jco (`@bytecodealliance/jco-transpile`, async instantiation
- * mode, no WASI shim, minified by jco): its core modules and the generated glue whose
- * `instantiate(getCoreModule, imports, instantiateCore)` links them. The result is cached on disk
- * by the component's BLAKE3, the transpiler's version and the options, and in memory per process. The glue is jco's output, loaded from
- * the cache as it was generated, never edited (docs/components.md).
+ * A component, transpiled once by jco (`@bytecodealliance/jco` 1.13.0, installed as `jco-1.13`;
+ * async instantiation mode, no WASI shim, minified by jco): its core modules and the generated
+ * glue whose `instantiate(getCoreModule, imports, instantiateCore)` links them. The result is
+ * cached on disk by the component's BLAKE3, the transpiler's version and the options, and in
+ * memory per process. The glue is jco's output, loaded from the cache as it was generated, never
+ * edited (docs/components.md).
+ *
+ * Why 1.13.0: it is the last jco whose glue calls a synchronous import directly. From 1.13.1 on,
+ * the glue builds task objects around every host call (and from jco-transpile 0.3 on, a task and
+ * a subtask plus debug-log argument objects), which made a small component run 3–5× as long as
+ * the same program as a core module (bench/RESULTS.md, "Components: jco's glue").
  */
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { blake3, toHex } from '../hash.ts';
-import { InputError, ValidationError } from '../errors.ts';
+import { InputError, InternalError, ValidationError } from '../errors.ts';
 
 /** The glue's entry point (async instantiation mode): returns the component's exports. */
 export type GlueInstantiate = (
@@ -31,16 +37,24 @@ export interface TranspiledComponent {
   instantiate: GlueInstantiate;
 }
 
-let version: string | undefined;
+/**
+ * The pinned jco's version, as package.json installs it (under the npm alias `jco-1.13`): part of
+ * the cache key, as jco's output changes with it. A constant rather than read from the installed
+ * package, because resolving the package costs about 2 ms, which a cache hit in a fresh process
+ * would pay for nothing (test/component/contract.test.ts checks the two agree).
+ */
+const TRANSPILER_VERSION = '1.13.0';
+
 /** The transpiler's version: part of the cache key, as its output changes with it. */
 export function transpilerVersion(): string {
-  if (version === undefined) {
-    // The package exports no package.json; it sits beside dist/ of the resolved entry.
-    const entry = fileURLToPath(import.meta.resolve('@bytecodealliance/jco-transpile'));
-    const pkg = JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as { version: string };
-    version = pkg.version;
-  }
-  return version;
+  return TRANSPILER_VERSION;
+}
+
+/** The version of the jco actually installed as `jco-1.13` (read on a cache miss and by the tests). */
+export function installedTranspilerVersion(): string {
+  // The package exports no package.json; it sits beside src/ of the resolved entry.
+  const entry = fileURLToPath(import.meta.resolve('jco-1.13'));
+  return (JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** Where transpiled components are kept: `DOCKLOCK_COMPONENT_CACHE`, else the user's cache folder. */
@@ -54,13 +68,14 @@ export function componentCacheDir(): string {
 
 /**
  * The options docklock gives jco, as a tag in the cache key: other options, other glue. `m`: jco's
- * own minifier (oxc), which halves the glue and so the time to import it on a cache hit.
+ * own minifier (terser), which shrinks the glue to about 40 % and so the time to import it on a
+ * cache hit.
  */
 const OPTIONS_TAG = 'm';
 
-/** The cache folder's name for this transpiler and these options: `jco-transpile-<version>-<tag>`. */
+/** The cache folder's name for this transpiler and these options: `jco-<version>-<tag>`. */
 export function transpileCacheKey(): string {
-  return `jco-transpile-${transpilerVersion()}-${OPTIONS_TAG}`;
+  return `jco-${transpilerVersion()}-${OPTIONS_TAG}`;
 }
 
 const GLUE = 'component.mjs';
@@ -110,17 +125,24 @@ async function load(bytes: Uint8Array, hash: string, dir: string): Promise<Trans
 
 /** Runs jco and writes the result into `dir` atomically (a whole folder renamed into place). */
 async function generate(bytes: Uint8Array, dir: string): Promise<Index> {
-  const { transpileBytes } = await import('@bytecodealliance/jco-transpile');
-  let files: Record<string, Uint8Array>;
+  const installed = installedTranspilerVersion();
+  if (installed !== TRANSPILER_VERSION)
+    throw new InternalError(
+      `jco ${installed} is installed as jco-1.13 where docklock pins ${TRANSPILER_VERSION}; its glue would be cached under the wrong key (run npm ci)`,
+    );
+  const { transpile } = await import('jco-1.13');
+  // jco 1.13 reads `typescript`, which its declarations leave out.
+  const options = {
+    name: 'component',
+    instantiation: 'async',
+    typescript: false,
+    nodejsCompat: false,
+    minify: true,
+  } as const;
+  let files: Record<string, Uint8Array | string>;
   let imports: string[];
   try {
-    ({ files, imports } = await transpileBytes(bytes, {
-      name: 'component',
-      instantiation: 'async',
-      emitTypescriptDeclarations: false,
-      nodejsCompat: false,
-      minify: true,
-    }));
+    ({ files, imports } = await transpile(bytes, options));
   } catch (e) {
     throw new ValidationError(
       'DL_ERR_COMPONENT_INVALID',

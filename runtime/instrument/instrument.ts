@@ -56,8 +56,8 @@ export interface InstrumentOptions {
    * Export {@link EXPORT_GROW_REFUSED}, a mutable i32 global the `memory.grow` charge helper sets
    * to 1 when the memory limit refuses a grow, so a failure after it can be reported as
    * `memory_limit` whatever the size asked (issue 12). Fuel and witness are unchanged; only the
-   * instrumented bytes differ, so the option is part of the compile cache key. Off by default:
-   * a run reads it from instrumenter version 5 on (not wired into the cage yet).
+   * instrumented bytes differ, so the option is part of the compile cache key. Off by default;
+   * the cage sets it for every run and reads it from ABI level 3 (spec/wasi.md#W5).
    */
   markRefusedGrow?: boolean;
 }

@@ -6,12 +6,18 @@
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse } from '@bytecodealliance/jco-transpile/wasm-tools';
+import { parse } from '@bytecodealliance/jco';
+import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runGuest } from '../../runtime/cage/run.ts';
 import type { GuestRunOutcome } from '../../runtime/cage/run.ts';
 import { parseManifest } from '../../runtime/manifest/parse.ts';
-import { transpileCacheKey, transpileComponent, transpilerVersion } from '../../runtime/component/transpile.ts';
+import {
+  installedTranspilerVersion,
+  transpileCacheKey,
+  transpileComponent,
+  transpilerVersion,
+} from '../../runtime/component/transpile.ts';
 import { COMPONENT_DIR } from '../../scripts/build-fixtures.ts';
 
 const component = (name: string): Uint8Array => new Uint8Array(readFileSync(join(COMPONENT_DIR, `${name}.wasm`)));
@@ -145,5 +151,24 @@ describe('the transpile cache', () => {
     expect(readdirSync(dir).filter((f) => f.endsWith('.wasm'))).toEqual([...t.cores.keys()].sort());
     expect(t.imports).toContain('wasi:cli/stdout');
     expect(await transpileComponent(bytes, cache)).toBe(t);
+  });
+
+  it('holds glue that calls a synchronous host import directly (why jco is pinned, docs/components.md)', async () => {
+    const t = await transpileComponent(component('wasi_suite'), cache);
+    const glue = readFileSync(join(cache, transpileCacheKey(), t.hash, 'component.mjs'), 'utf8');
+    // jco ≥ 1.13.1 wraps every host call in task objects (3–6× slower runs of small programs).
+    for (const perCall of ['AsyncTask', 'createSubtask', 'startCurrentTask', '_debugLog('])
+      expect(glue).not.toContain(perCall);
+    // Its state lives inside `instantiate`, so each run starts from none: the module's one
+    // top-level statement is that function (the glue is evaluated once per process).
+    const top = ts.createSourceFile('component.mjs', glue, ts.ScriptTarget.Latest).statements;
+    expect(top.map((st) => ts.SyntaxKind[st.kind])).toEqual(['FunctionDeclaration']);
+    expect((top[0] as ts.FunctionDeclaration).name?.text).toBe('instantiate');
+  });
+
+  it('is keyed by the pinned jco version, which is the one installed', () => {
+    // The key is a constant (a cache hit does not resolve the package); a changed pin must change it.
+    expect(transpilerVersion()).toBe(installedTranspilerVersion());
+    expect(transpileCacheKey()).toBe(`jco-${installedTranspilerVersion()}-m`);
   });
 });

@@ -141,7 +141,7 @@ describe.skipIf(!ready)('the packed package, installed', () => {
     const state = JSON.parse(docklock(['escrow', 'state', 'board', '--json']).stdout) as {
       entries: { key: string; value: string }[];
     };
-    expect(state.entries.find((e) => e.key === 'board')?.value).toBe(JSON.stringify('alice 1.000000\n'));
+    expect(state.entries.find((e) => e.key === 'board')?.value).toBe('alice 1.000000\n');
   });
 
   it('serves a broker that deploys, lists, reads logs, stops and removes under gVisor', async () => {
