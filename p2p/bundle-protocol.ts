@@ -47,7 +47,12 @@ export function serveBundle(stream: Stream, store: BundleStore, cap: number): Pr
   });
 }
 
-/** Serves one request for several bundles, answering each in order. Never throws. */
+/**
+ * Serves one request for several bundles, answering each in order. One request is served at most
+ * `cap` bytes in all, what a single `/docklock/bundle/1` request may cost: a bundle past that budget
+ * is answered "over the cap" (the requester fetches it alone), so a peer gains no amplification by
+ * naming 64 large bundles at once. Never throws.
+ */
 export function serveBundles(stream: Stream, store: BundleStore, cap: number): Promise<void> {
   return serveStream(stream, async (reader) => {
     const n = (await reader.exact(1, 'bundles request'))[0]!;
@@ -60,22 +65,28 @@ export function serveBundles(stream: Stream, store: BundleStore, cap: number): P
       throw new P2PError('DL_ERR_P2P_STREAM', 'a bundles request is a count and that many hashes', {
         field: 'bundles request',
       });
-    for (let i = 0; i < n; i++) await answer(stream, store, cap, hex(hashes.subarray(32 * i, 32 * i + 32)));
+    let budget = cap;
+    for (let i = 0; i < n; i++)
+      budget -= await answer(stream, store, Math.min(cap, budget), hex(hashes.subarray(32 * i, 32 * i + 32)));
   });
 }
 
-async function answer(stream: Stream, store: BundleStore, cap: number, hash: string): Promise<void> {
+/** Answers one hash; returns the bytes sent of the bundle (0 unless served). */
+async function answer(stream: Stream, store: BundleStore, cap: number, hash: string): Promise<number> {
   const size = store.size(hash);
   if (size === undefined) {
     await send(stream, header(NOT_FOUND));
-  } else if (size > cap) {
-    await send(stream, header(TOO_LARGE));
-  } else {
-    await send(stream, header(OK, size));
-    const mem = store.recent(hash);
-    if (mem !== undefined) await send(stream, mem);
-    else for await (const chunk of store.stream(hash)) await send(stream, chunk as Buffer);
+    return 0;
   }
+  if (size > cap) {
+    await send(stream, header(TOO_LARGE));
+    return 0;
+  }
+  await send(stream, header(OK, size));
+  const mem = store.recent(hash);
+  if (mem !== undefined) await send(stream, mem);
+  else for await (const chunk of store.stream(hash)) await send(stream, chunk as Buffer);
+  return size;
 }
 
 /**

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { blake3 } from '../../index.ts';
 import { claimFieldsOf } from '../../p2p/audit.ts';
+import { BUNDLES_PROTOCOL, fetchBundlesOver } from '../../p2p/bundle-protocol.ts';
 import { decodeBatch, MAX_BATCH_BYTES, MAX_BATCH_ITEMS, openBatch, signBatch } from '../../p2p/batch.ts';
 import { merkleLevels, pathOf, rootOf } from '../../p2p/batch-proof.ts';
 import { keyFromSeed, type NodeKey } from '../../p2p/keys.ts';
@@ -249,5 +250,25 @@ describe('a burst of claims', () => {
     } finally {
       await Promise.all(nodes.map((n) => n.stop()));
     }
+  });
+});
+
+describe('/docklock/bundles/1', () => {
+  it('serves one request at most the size cap in all: a bundle past it is refused in place, the rest still served', async () => {
+    // strict's cap is 1 MiB: two bundles of 600 KB fit one each, not both in one request.
+    const one = new Uint8Array(600_000).fill(1);
+    const two = new Uint8Array(600_000).fill(2);
+    const three = new Uint8Array(1000).fill(3);
+    for (const x of [one, two, three]) await strict.bundles.put(x);
+    const s = await victim.libp2p.dialProtocol(strict.libp2p.getMultiaddrs()[0]!, BUNDLES_PROTOCOL);
+    const got = await fetchBundlesOver(
+      s,
+      [one, two, three, new Uint8Array(7)].map((x) => ({ hash: blake3(x), size: x.length })),
+      1 << 20,
+    );
+    expect(got[0] instanceof Uint8Array && same(got[0], one)).toBe(true);
+    expect((got[1] as { code?: string }).code).toBe('DL_ERR_P2P_BUNDLE_TOO_LARGE');
+    expect(got[2] instanceof Uint8Array && same(got[2], three)).toBe(true);
+    expect((got[3] as { code?: string }).code).toBe('DL_ERR_P2P_BUNDLE_NOT_FOUND');
   });
 });
