@@ -295,7 +295,12 @@ export class P2PNode {
   }
 
   /** Signs a batch of this node's own messages, stores them and gossips the batch (the batchers' flush). */
-  async #sendBatch(kind: MessageKind, bodies: Uint8Array[]): Promise<IngestResult[]> {
+  async #sendBatch(kind: MessageKind, all: Uint8Array[]): Promise<IngestResult[]> {
+    // The same message twice (one bundle published twice in one millisecond) would make the batch
+    // invalid, and every message in it with it: each goes in once and shares its result.
+    const ids = all.map((b) => hex(blake3(b)));
+    const unique = new Map(ids.map((id, i) => [id, all[i]!]));
+    const bodies = [...unique.values()];
     const { batch } = await signBatch(this.key, kind, bodies);
     const r = await this.#ingestBatch(batch, 'self');
     if (r.overall.result !== 'reject' && !this.#stopping) {
@@ -304,7 +309,9 @@ export class P2PNode {
       this.metrics.published.inc(label, bodies.length);
       this.metrics.batchItems.observe(label, bodies.length);
     }
-    return r.items;
+    // A batch refused before its messages were read has no per-message results: each gets the batch's.
+    const byId = new Map([...unique.keys()].map((id, i) => [id, r.items[i] ?? r.overall]));
+    return ids.map((id) => byId.get(id)!);
   }
 
   async #validate(from: string, signed: boolean, data: Uint8Array): Promise<TopicValidatorResult> {

@@ -156,6 +156,13 @@ describe('a node receiving batches', () => {
     expect(victim.peers.score('honest')).toBe(0);
   });
 
+  it('publishes the same claim twice at once as one message of one batch', async () => {
+    const env = await signClaim(victim.key, { ...claimFieldsOf(bundle), issuedAt: Date.now() });
+    const [x, y] = await Promise.all([victim.publishSigned(env, bundle), victim.publishSigned(env, bundle)]);
+    expect(x).toBe(y);
+    expect(victim.store.claim(x)?.claimer).toBe(victim.peerId);
+  });
+
   it('refuses a batch with one bad message whole: nothing stored, sender penalised', async () => {
     const good = claimOf(a, Date.now() - 500);
     const future = claimOf(a, Date.now() + 3_600_000);
