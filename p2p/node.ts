@@ -95,6 +95,8 @@ type Checked =
   | { do: 'hold'; o: OpenedVerdict; claimId: string }
   /** Not judged now (the replay queue is full for a re-check): it returns through sync. */
   | { do: 'skip' }
+  /** A diverging verdict whose proof checks: this node's own judgement decides (after every cheap check). */
+  | { do: 'recheck'; o: OpenedVerdict; claimId: string; claim: Claim; claimer: string }
   | { do: 'reject'; code: string; message: string; penalty: number; alsoSigner?: string };
 const IGNORE: IngestResult = { result: 'ignore' };
 
@@ -380,7 +382,8 @@ export class P2PNode {
     } catch (e) {
       return this.#refuse(from, e);
     }
-    const c = await this.#check(o, from);
+    let c = await this.#check(o, from);
+    if (c.do === 'recheck') c = await this.#recheck(c);
     if (c.do === 'reject') return this.#rejected(from, c, 1);
     const [r] = this.#apply([c]);
     await this.#afterApply([c], [r!]);
@@ -424,12 +427,20 @@ export class P2PNode {
     } catch (e) {
       return all(this.#refuse(from, e, n), n);
     }
+    // Fail closed: one bad message refuses the batch; nothing of it is stored. Every cheap check of
+    // every message runs before any re-check replay, so a bad message costs the batch no replay.
     const checked: Checked[] = [];
     for (const o of opened) {
       const c = await this.#check(o, from);
-      // Fail closed: one bad message refuses the batch; nothing of it is stored.
       if (c.do === 'reject') return all(this.#rejected(from, c, n), n);
       checked.push(c);
+    }
+    for (let i = 0; i < checked.length; i++) {
+      const c = checked[i]!;
+      if (c.do !== 'recheck') continue;
+      const r = await this.#recheck(c);
+      if (r.do === 'reject') return all(this.#rejected(from, r, n), n);
+      checked[i] = r;
     }
     const results = this.#apply(checked);
     await this.#afterApply(checked, results);
@@ -504,21 +515,26 @@ export class P2PNode {
         // An invalid proof penalises its sender (and, through gossip scoring, whoever relays it).
         return reject((e as P2PError).code, (e as Error).message, PENALTY.falseDivergence);
       }
-      if (from !== 'self') {
-        const r = await this.#judges.recheck(claimId, c.claim, row.claimer);
-        this.metrics.rechecks.inc({ ruling: r });
-        if (r === 'busy') return { do: 'skip' };
-        // The signer lied (or its engine is broken); whoever relayed it without checking shares the blame.
-        if (r === 'overruled')
-          return reject(
-            'DL_ERR_P2P_DISPUTE_INVALID',
-            `claim ${claimId} replays to a match on this node; the ${v.divergence!.kind} divergence is false`,
-            PENALTY.falseDivergence,
-            peerIdOf(v.replayer),
-          );
-      }
+      if (from !== 'self') return { do: 'recheck', o, claimId, claim: c.claim, claimer: row.claimer };
     }
     return { do: 'verdict', o, claimId };
+  }
+
+  /** This node's own judgement of a claim a diverging verdict disputes (docs/p2p.md, "Re-checking divergences"). */
+  async #recheck(c: Extract<Checked, { do: 'recheck' }>): Promise<Checked> {
+    const r = await this.#judges.recheck(c.claimId, c.claim, c.claimer);
+    this.metrics.rechecks.inc({ ruling: r });
+    if (r === 'busy') return { do: 'skip' };
+    // The signer lied (or its engine is broken); whoever relayed it without checking shares the blame.
+    if (r === 'overruled')
+      return {
+        do: 'reject',
+        code: 'DL_ERR_P2P_DISPUTE_INVALID',
+        message: `claim ${c.claimId} replays to a match on this node; the ${c.o.verdict.divergence!.kind} divergence is false`,
+        penalty: PENALTY.falseDivergence,
+        alsoSigner: peerIdOf(c.o.verdict.replayer),
+      };
+    return { do: 'verdict', o: c.o, claimId: c.claimId };
   }
 
   /**

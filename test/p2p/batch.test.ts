@@ -11,7 +11,7 @@ import { BUNDLES_PROTOCOL, fetchBundlesOver } from '../../p2p/bundle-protocol.ts
 import { decodeBatch, MAX_BATCH_BYTES, MAX_BATCH_ITEMS, openBatch, signBatch } from '../../p2p/batch.ts';
 import { merkleLevels, pathOf, rootOf } from '../../p2p/batch-proof.ts';
 import { keyFromSeed, type NodeKey } from '../../p2p/keys.ts';
-import { CLAIM_KIND, claimBody, openEnvelope, signClaim, verdictBody } from '../../p2p/messages.ts';
+import { CLAIM_KIND, claimBody, openEnvelope, signClaim, VERDICT_KIND, verdictBody } from '../../p2p/messages.ts';
 import type { P2PNode } from '../../p2p/node.ts';
 import { DISCONNECT_SCORE } from '../../p2p/peers.ts';
 import { leafHash, merkleRoot, inclusionProof } from '../../runtime/witness/merkle.ts';
@@ -177,6 +177,37 @@ describe('a node receiving batches', () => {
     expect(m.result === 'reject' && m.code).toBe('DL_ERR_P2P_BATCH');
     expect(victim.store.has('claim', Buffer.from(blake3(good)).toString('hex'))).toBe(false);
     expect(victim.peers.score('mixer-2')).toBeLessThan(0);
+  });
+
+  it('runs every cheap check of a batch before any re-check replay', async () => {
+    const claim = claimOf(a, Date.now() - 100);
+    expect((await victim.ingestBatch((await signBatch(a, CLAIM_KIND, [claim])).batch, 'honest-4')).result).toBe(
+      'accept',
+    );
+    const claimId = blake3(claim);
+    const diverge = verdictBody({
+      replayer: b.publicKey,
+      issuedAt: Date.now(),
+      claimId,
+      outcome: 'diverge',
+      resultHash: new Uint8Array(32).fill(9),
+      divergence: { kind: 'result' },
+    });
+    const badMatch = verdictBody({
+      replayer: b.publicKey,
+      issuedAt: Date.now(),
+      claimId,
+      outcome: 'match',
+      resultHash: new Uint8Array(32).fill(8),
+      divergence: null,
+    });
+    const rechecks = async (): Promise<number> =>
+      (await victim.metrics.rechecks.get()).values.reduce((n, v) => n + v.value, 0);
+    const before = await rechecks();
+    const r = await victim.ingestBatch((await signBatch(b, VERDICT_KIND, [diverge, badMatch])).batch, 'liar-4');
+    expect(r.result === 'reject' && r.code).toBe('DL_ERR_P2P_SCHEMA');
+    expect(await rechecks()).toBe(before);
+    expect(victim.store.verdictsOf(Buffer.from(claimId).toString('hex'))).toEqual([]);
   });
 
   it('rejects thousands of mutated batches with coded errors and penalises each sender, without a crash', async () => {
