@@ -177,6 +177,14 @@ describe('a node receiving batches', () => {
     expect(m.result === 'reject' && m.code).toBe('DL_ERR_P2P_BATCH');
     expect(victim.store.has('claim', Buffer.from(blake3(good)).toString('hex'))).toBe(false);
     expect(victim.peers.score('mixer-2')).toBeLessThan(0);
+    // The same message twice, and a batch over the size cap: refused, sender penalised, nothing stored.
+    const twice = await signBatch(a, CLAIM_KIND, [good, good]);
+    const d = await victim.ingestBatch(twice.batch, 'doubler');
+    expect(d.result === 'reject' && d.code).toBe('DL_ERR_P2P_BATCH');
+    const huge = await victim.ingestBatch(new Uint8Array(MAX_BATCH_BYTES + 1), 'bloater');
+    expect(huge.result === 'reject' && huge.code).toBe('DL_ERR_P2P_TOO_LARGE');
+    expect(victim.store.has('claim', Buffer.from(blake3(good)).toString('hex'))).toBe(false);
+    for (const p of ['doubler', 'bloater']) expect(victim.peers.score(p)).toBeLessThan(0);
   });
 
   it('runs every cheap check of a batch before any re-check replay', async () => {
