@@ -10,9 +10,9 @@
  * damaged is a miss and is written again. Writes are atomic (rename), and the folder keeps at
  * most {@link MAX_ENTRIES} entries, the oldest dropped first.
  */
-import { lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isPrivateDir, userCacheDir } from './user-cache.ts';
 import { blake3 } from './hash.ts';
 import type { SharedCompiledModule } from './compiled-module.ts';
 
@@ -28,21 +28,7 @@ export function instrumentCacheDir(): string | null {
   const own = process.env.DOCKLOCK_INSTRUMENT_CACHE;
   if (own === 'off') return null;
   if (own !== undefined && own !== '') return own;
-  const xdg = process.env.XDG_CACHE_HOME;
-  const base = xdg !== undefined && xdg !== '' ? xdg : join(homedir() || tmpdir(), '.cache');
-  return join(base, 'docklock', 'instrumented');
-}
-
-/** Whether `dir` is a real folder of this user's that nobody else may write (created if missing). */
-function usableDir(dir: string): boolean {
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const s = lstatSync(dir);
-    const uid = process.getuid?.();
-    return s.isDirectory() && (uid === undefined || s.uid === uid) && (s.mode & 0o022) === 0;
-  } catch {
-    return false;
-  }
+  return userCacheDir('instrumented');
 }
 
 /** Plain data (the bytes fields as byte arrays) in JSON; the instrumented bytes follow it raw. */
@@ -90,7 +76,7 @@ export class InstrumentCache {
   }
 
   #ok(): boolean {
-    this.#usable ??= usableDir(this.dir);
+    this.#usable ??= isPrivateDir(this.dir);
     return this.#usable;
   }
 

@@ -9,9 +9,8 @@ import {
   resultHash,
   resultToJson,
   Engine,
-  canRunInline,
   instrumentCacheDir,
-  prestartCage,
+  prepareRunOnce,
   runOnce,
   writeFileAtomic,
   writeOutputs,
@@ -163,7 +162,7 @@ export function registerRun(program: Command): void {
         const { manifest, baseDir } = loadManifest(f.manifest, overridesFrom(modulePath, f, trailing));
         // A run that needs a cage thread starts it while the inputs are read (bench:cli); most
         // runs happen on this thread (runtime/cage/inline.ts).
-        if (!canRunInline({ manifest, module })) prestartCage();
+        prepareRunOnce({ manifest, module });
         const inputs = readManifestInputs(manifest, baseDir);
         const state = stateSourceFrom(f, manifest.grants);
         if (f.bundle !== undefined) assertWritableFile(f.bundle, '--bundle');

@@ -4,7 +4,7 @@
  * exports the same functions among everything else.
  */
 export { CagePool, prestartCage, runCage } from '../cage/cage.ts';
-export { canRunInline, runOnce } from '../cage/inline.ts';
+export { canRunInline, prepareRunOnce, runOnce } from '../cage/inline.ts';
 export type { RunOnceOptions, RunPlace } from '../cage/inline.ts';
 export { Engine } from '../engine.ts';
 export { instrumentCacheDir } from '../instrument-cache.ts';

@@ -15,7 +15,6 @@
  * main thread performs it, spec/network.md#R1).
  */
 import vm from 'node:vm';
-import { runCage } from './cage.ts';
 import type { CageOptions } from './cage-pool.ts';
 import { runGuest } from './run.ts';
 import type { RunOutcome } from './run.ts';
@@ -29,6 +28,14 @@ export type RunPlace = 'inline' | 'thread' | 'thread-after-overflow';
 /** Whether a run can be tried on the calling thread (see the module comment). */
 export function canRunInline(options: Pick<CageOptions, 'manifest' | 'module'>): boolean {
   return options.manifest.network.mode === 'deny' && !isComponent(options.module);
+}
+
+/**
+ * For a caller that reads its inputs between knowing the run and starting it (`docklock run`): a
+ * run that will need a cage thread starts one now, so it boots meanwhile (runtime/cage/prestart.ts).
+ */
+export function prepareRunOnce(options: Pick<CageOptions, 'manifest' | 'module'>): void {
+  if (!canRunInline(options)) void import('./prestart.ts').then((m) => m.prestartCage());
 }
 
 /** V8's native stack overflow, however deep in causes it was wrapped (traps.ts wraps it). */
@@ -83,7 +90,7 @@ export interface RunOnceOptions {
 export async function runOnce(options: CageOptions, { onPlace, engine }: RunOnceOptions = {}): Promise<RunOutcome> {
   if (!canRunInline(options)) {
     onPlace?.('thread');
-    return runCage(options);
+    return (await import('./cage.ts')).runCage(options);
   }
   const { tee, ...request } = options;
   const written = { stdout: 0, stderr: 0 };
@@ -114,6 +121,8 @@ export async function runOnce(options: CageOptions, { onPlace, engine }: RunOnce
     if (!isStackOverflow(e)) throw e;
   }
   onPlace?.('thread-after-overflow');
+  // Loaded only now: a run on this thread never initialises the thread pool (bench:cli).
+  const { runCage } = await import('./cage.ts');
   return runCage({
     ...request,
     ...(tee === undefined

@@ -12,10 +12,10 @@
  * the same program as a core module (bench/RESULTS.md, "Components: jco's glue").
  */
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { blake3, toHex } from '../hash.ts';
+import { isPrivateDir, userCacheDir } from '../user-cache.ts';
 import { InputError, InternalError, ValidationError } from '../errors.ts';
 
 /** The glue's entry point (async instantiation mode): returns the component's exports. */
@@ -61,9 +61,7 @@ export function installedTranspilerVersion(): string {
 export function componentCacheDir(): string {
   const own = process.env.DOCKLOCK_COMPONENT_CACHE;
   if (own !== undefined && own !== '') return own;
-  const xdg = process.env.XDG_CACHE_HOME;
-  const base = xdg !== undefined && xdg !== '' ? xdg : join(homedir() || tmpdir(), '.cache');
-  return join(base, 'docklock', 'components');
+  return userCacheDir('components');
 }
 
 /**
@@ -96,6 +94,15 @@ export function transpileComponent(
   const key = dir;
   let p = memory.get(key);
   if (p === undefined) {
+    // The cache holds code this process imports (the glue) and runs (the core modules).
+    if (!isPrivateDir(cacheDir))
+      return Promise.reject(
+        new InputError(
+          'DL_ERR_COMPONENT_CACHE',
+          `the component cache ${cacheDir} is not a folder of this user's that only this user may write (a symbolic link, another owner, or group/other write permission): what it holds would decide the code a run executes. Set DOCKLOCK_COMPONENT_CACHE to a private folder (mode 0700)`,
+          { path: cacheDir },
+        ),
+      );
     p = load(bytes, toHex(hash), dir);
     memory.set(key, p);
     p.catch(() => memory.delete(key));
