@@ -11,15 +11,16 @@
  * ```
  *
  * The requester refuses a size over its own cap before reading a byte of the body, allocates
- * exactly `size` bytes, hashes each chunk as it arrives and rejects a stream that runs past
- * `size`, ends early or hashes to anything else: it never holds more than the cap.
+ * exactly `size` bytes, rejects a stream that runs past `size` or ends early, and hashes the
+ * bytes before handing them on, rejecting any that hash to anything else: it never holds more
+ * than the cap.
  */
 import type { Stream } from '@libp2p/interface';
-import { createBLAKE3 } from 'hash-wasm';
 import type { BundleStore } from './bundles.ts';
 import { P2PError } from './errors.ts';
 import { send, type StreamReader } from './frames.ts';
 import { sendRequest, serveStream } from './stream-protocol.ts';
+import { blake3 } from '../runtime/hash.ts';
 import { equalBytes, hex } from './wire.ts';
 
 export const BUNDLE_PROTOCOL = '/docklock/bundle/1';
@@ -183,28 +184,16 @@ async function readOne(
       { field: 'bundle' },
     );
   const out = new Uint8Array(size);
-  const hasher = idleHashers.pop() ?? (await createBLAKE3());
-  hasher.init();
-  let digest: Uint8Array;
-  try {
-    await receive(reader, hasher, out);
-    digest = hasher.digest('binary');
-  } finally {
-    // Back to the pool only once this fetch is done with it (init() of another fetch resets it).
-    if (idleHashers.length < 8) idleHashers.push(hasher);
-  }
-  if (!equalBytes(digest, hash))
+  await receive(reader, out);
+  // Hashed once the bytes are in: the native hasher takes one pass over memory, cheaper than a
+  // call per chunk, and nothing is handed on before the check.
+  if (!equalBytes(blake3(out), hash))
     throw new P2PError('DL_ERR_P2P_BUNDLE_HASH', `the bytes received do not hash to ${hex(hash)}`, { field: 'bundle' });
   return out;
 }
 
-// Hashers kept between fetches: creating one instantiates a WebAssembly module (a visible share of
-// a small bundle's fetch in the bench:p2p profile). One fetch holds one; a few are kept.
-type Hasher = Awaited<ReturnType<typeof createBLAKE3>>;
-const idleHashers: Hasher[] = [];
-
-/** Fills `out` from the stream, hashing each chunk as it arrives. */
-async function receive(reader: StreamReader, hasher: Hasher, out: Uint8Array): Promise<void> {
+/** Fills `out` from the stream. */
+async function receive(reader: StreamReader, out: Uint8Array): Promise<void> {
   const size = out.length;
   let at = 0;
   while (at < size) {
@@ -213,7 +202,6 @@ async function receive(reader: StreamReader, hasher: Hasher, out: Uint8Array): P
       throw new P2PError('DL_ERR_P2P_BUNDLE_HASH', `the stream ended after ${at} of ${size} bundle bytes`, {
         field: 'bundle',
       });
-    hasher.update(c);
     out.set(c, at);
     at += c.length;
   }

@@ -1,31 +1,95 @@
 /**
  * The one way docklock hashes: BLAKE3-256 (https://github.com/BLAKE3-team/BLAKE3-specs).
  *
- * Two implementations give identical digests (test/cage/hash.test.ts cross-checks them):
- * - `hash-wasm`'s WebAssembly BLAKE3, used for every hash once loaded. Measured on the project's
- *   machine at ~0.31 µs per 64-byte input against ~2.1 µs for `@noble/hashes` (bench/RESULTS.md,
- *   "Witness"); witness finalisation hashes two inputs per entry, so this decides its throughput.
- * - `@noble/hashes`' pure-JS BLAKE3, the reference the WebAssembly one is checked against.
- *
+ * Four implementations give identical digests (test/cage/hash.test.ts cross-checks them, and runs
+ * the suite's hashes once more in a process held to the WebAssembly one):
+ * - the BLAKE3 team's Rust implementation through `@napi-rs/blake-hash` (native, SIMD), for every
+ *   input longer than one chunk. Bundles, modules and witnesses are hashed whole, often several MiB:
+ *   10 MiB here is about ten times faster than WebAssembly (bench/RESULTS.md, "Hashing"), and
+ *   loading it costs a fraction of compiling the WebAssembly hasher, which every `docklock run` paid.
+ * - `hash-wasm`'s WebAssembly BLAKE3, used instead where no native build loads (a platform npm has
+ *   no package for, or `DOCKLOCK_BLAKE3=wasm`). It is created with a top-level await, only then.
  * - `runtime/blake3-small.ts`, a pure-JS single-chunk (≤ 1024 bytes) BLAKE3 that writes into a
- *   caller's buffer: {@link blake3Into}, the batch path for witness leaves and Merkle nodes. Per hash
- *   it is as fast as the WebAssembly call, but allocates nothing; with a million live witness
- *   entries on the heap, one fresh digest array per hash slowed finalisation (bench/RESULTS.md, witness).
+ *   caller's buffer: {@link blake3Into}, the batch path for witness leaves and Merkle nodes, and
+ *   every short {@link blake3}. A native call costs more than hashing one chunk in JS, and with a
+ *   million live witness entries on the heap, one fresh digest array per hash slowed finalisation.
+ * - `@noble/hashes`' pure-JS BLAKE3 is the reference the others are checked against.
  *
- * The WebAssembly hasher is created with a top-level await, so importing this module waits for it
- * once (a few ms) and every later call is synchronous. A single hasher is shared: each call runs
- * init/update/digest without yielding, so calls can never interleave.
+ * Every call is synchronous and runs to completion, so the shared hashers are never interleaved.
  *
  * @module
  */
+import { createRequire } from 'node:module';
 import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js';
-import { createBLAKE3 } from 'hash-wasm';
 import { blake3SmallInto, SMALL_MAX } from './blake3-small.ts';
 
 /** Digest size in bytes (BLAKE3 default output length, BLAKE3 spec §2.6). */
 export const HASH_BYTES = 32;
 
-const wasm = await createBLAKE3();
+/** What this process hashes long inputs with. */
+export type HashBackend = 'native' | 'wasm';
+
+/** The part of `@napi-rs/blake-hash` used here. */
+interface NativeBlake3 {
+  blake3(input: Uint8Array): Uint8Array;
+  Blake3Hasher: new () => { reset(): void; update(input: Uint8Array): unknown; digestBuffer(): Uint8Array };
+}
+
+/** A one-call-at-a-time hasher: what both long-input backends reduce to. */
+interface Incremental {
+  init(): void;
+  update(bytes: Uint8Array): void;
+  digest(): Uint8Array;
+}
+
+function loadNative(): NativeBlake3 | undefined {
+  if (process.env.DOCKLOCK_BLAKE3 === 'wasm') return undefined;
+  const require = createRequire(import.meta.url);
+  // The platform's own package first: the package's loader probes the C library (reads
+  // /usr/bin/ldd) and resolves more files on every start. A glibc build that cannot load (musl)
+  // throws and the loader, which knows every platform, decides.
+  if (process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64'))
+    try {
+      return require(`@napi-rs/blake-hash-linux-${process.arch}-gnu`) as NativeBlake3;
+    } catch {}
+  try {
+    return require('@napi-rs/blake-hash') as NativeBlake3;
+  } catch {
+    // No build for this platform (or the optional package was not installed): WebAssembly below.
+    return undefined;
+  }
+}
+
+const native = loadNative();
+
+/** The backend in use, for diagnostics and the cross-check test. */
+export const hashBackend: HashBackend = native === undefined ? 'wasm' : 'native';
+
+const long: Incremental = native !== undefined ? nativeIncremental(native) : await wasmIncremental();
+
+function nativeIncremental(n: NativeBlake3): Incremental {
+  const h = new n.Blake3Hasher();
+  return {
+    init: () => h.reset(),
+    update: (bytes) => {
+      h.update(bytes);
+    },
+    // A copy: the addon's Buffer may be a view of a shared pool, and callers keep digests.
+    digest: () => new Uint8Array(h.digestBuffer()),
+  };
+}
+
+async function wasmIncremental(): Promise<Incremental> {
+  const { createBLAKE3 } = await import('hash-wasm');
+  const h = await createBLAKE3();
+  return {
+    init: () => h.init(),
+    update: (bytes) => {
+      h.update(bytes);
+    },
+    digest: () => h.digest('binary'),
+  };
+}
 
 /**
  * BLAKE3-256 of `bytes`.
@@ -38,14 +102,20 @@ const wasm = await createBLAKE3();
  * ```
  */
 export function blake3(bytes: Uint8Array): Uint8Array {
-  wasm.init();
-  wasm.update(bytes);
-  return wasm.digest('binary');
+  if (bytes.length <= SMALL_MAX) {
+    const out = new Uint8Array(HASH_BYTES);
+    blake3SmallInto(bytes, out, 0);
+    return out;
+  }
+  if (native !== undefined) return new Uint8Array(native.blake3(bytes));
+  long.init();
+  long.update(bytes);
+  return long.digest();
 }
 
 /**
  * Writes BLAKE3-256(bytes) into `out` at `offset` without allocating (for inputs of one chunk,
- * 1024 bytes or less; longer inputs take the WebAssembly path and copy its digest).
+ * 1024 bytes or less; longer inputs take the long-input path and copy its digest).
  *
  * @param bytes - the message.
  * @param out - destination; needs 32 bytes from `offset`.
@@ -72,9 +142,9 @@ export function blake3Into(bytes: Uint8Array, out: Uint8Array, offset: number): 
  * ```
  */
 export function blake3Parts(parts: readonly Uint8Array[]): Uint8Array {
-  wasm.init();
-  for (const p of parts) wasm.update(p);
-  return wasm.digest('binary');
+  long.init();
+  for (const p of parts) long.update(p);
+  return long.digest();
 }
 
 /**

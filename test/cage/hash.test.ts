@@ -8,14 +8,28 @@ import {
   LITTLE_ENDIAN,
   SMALL_MAX,
 } from '../../runtime/blake3-small.ts';
-import { blake3, blake3Into, blake3Parts, blake3Reference, bytesEqual, toHex } from '../../runtime/hash.ts';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import {
+  blake3,
+  blake3Into,
+  blake3Parts,
+  blake3Reference,
+  bytesEqual,
+  hashBackend,
+  toHex,
+} from '../../runtime/hash.ts';
+
+const HASH_MODULE = fileURLToPath(new URL('../../runtime/hash.ts', import.meta.url));
+const LENGTHS = [0, 1, 63, 64, 65, 1023, 1024, 1025, 2048, 2049, 8192, 100_000, 3 * 1024 * 1024 + 17];
+const pattern = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 7 + (i >> 11)) % 251);
 
 describe('blake3', () => {
   it('matches the BLAKE3 empty-input digest (BLAKE3 test_vectors.json, input_len 0)', () => {
     expect(toHex(blake3(new Uint8Array(0)))).toBe('af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262');
   });
 
-  it('hash-wasm digests equal @noble/hashes digests, across chunk sizes (property)', () => {
+  it(`the ${hashBackend} long-input digests equal @noble/hashes digests, across chunk sizes (property)`, () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 5000 }), (data) => {
         expect(toHex(blake3(data))).toBe(toHex(blake3Reference(data)));
@@ -26,6 +40,25 @@ describe('blake3', () => {
       const data = Uint8Array.from({ length: n }, (_, i) => i % 251);
       expect(toHex(blake3(data))).toBe(toHex(blake3Reference(data)));
     }
+  });
+
+  it('a process held to the WebAssembly backend (DOCKLOCK_BLAKE3=wasm) gives the same digests', () => {
+    const script = `
+      const h = await import(${JSON.stringify(HASH_MODULE)});
+      const pattern = ${pattern.toString()};
+      const out = { backend: h.hashBackend, digests: ${JSON.stringify(LENGTHS)}.map((n) => h.toHex(h.blake3(pattern(n)))),
+        parts: h.toHex(h.blake3Parts([pattern(5000), pattern(3)])) };
+      process.stdout.write(JSON.stringify(out));`;
+    const child = JSON.parse(
+      execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+        env: { ...process.env, DOCKLOCK_BLAKE3: 'wasm' },
+        encoding: 'utf8',
+      }),
+    ) as { backend: string; digests: string[]; parts: string };
+    expect(child.backend).toBe('wasm');
+    expect(child.digests).toEqual(LENGTHS.map((n) => toHex(blake3(pattern(n)))));
+    expect(child.parts).toBe(toHex(blake3Parts([pattern(5000), pattern(3)])));
+    expect(child.digests[LENGTHS.indexOf(1025)]).toBe(toHex(blake3Reference(pattern(1025))));
   });
 
   it('blake3Parts equals blake3 of the concatenation', () => {
