@@ -5,8 +5,8 @@
  *   1. latency: one claim at a time (a fresh `guess` bundle each), publish → `confirmed` on all five; p50/p99
  *   2. throughput: BENCH_CLAIMS claims published at once, round-robin over the nodes; claims/s
  *      confirmed on all five, and process CPU time per confirmed claim
- *   3. transfer: a 10 MiB bundle over `/docklock/bundle/1` with the streaming BLAKE3 check, MiB/s;
- *      baseline in the same run: BLAKE3 of the same 10 MiB alone (hash-wasm, what the check uses)
+ *   3. transfer: a 10 MiB bundle over `/docklock/bundle/1` with the BLAKE3 check, MiB/s;
+ *      baseline in the same run: BLAKE3 of the same 10 MiB alone (runtime/hash.ts, what the check uses)
  *
  *   4. (BENCH_PROC_CLAIMS=n) throughput again with the five nodes as `docklock node start` processes;
  *      BENCH_PROC_METRICS=1 also prints each process's replay and message counters

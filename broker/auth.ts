@@ -1,26 +1,16 @@
 /**
- * Bearer-token authentication. The config stores only SHA-256 hashes of tokens; a presented token
- * is hashed and compared with every configured hash in constant time, and the loop never exits
- * early, so timing reveals neither which entry matched nor how much of a hash did.
+ * Bearer-token authentication of broker API callers (auth/bearer.ts compares in constant time).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { bearerToken, matchToken } from '../auth/bearer.ts';
 import type { Role, TokenEntry } from './config.ts';
 import { Errors } from './errors.ts';
+
+export { hashToken } from '../auth/bearer.ts';
 
 /** An authenticated caller. */
 export interface Principal {
   name: string;
   role: Role;
-}
-
-/**
- * Hashes a token the way the config stores it.
- * @param token - the secret bearer token
- * @returns lowercase hex SHA-256
- * @example hashToken('s3cret') // '…64 hex…'
- */
-export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
 /**
@@ -32,14 +22,9 @@ export function hashToken(token: string): string {
  */
 export function authenticate(header: string | undefined, tokens: readonly TokenEntry[]): Principal {
   if (header === undefined) throw Errors.unauthenticated('missing "Authorization: Bearer <token>" header');
-  const m = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header);
-  if (m === null) throw Errors.unauthenticated('expected "Authorization: Bearer <token>"');
-  const presented = createHash('sha256').update(m[1]!, 'utf8').digest();
-  let found: TokenEntry | undefined;
-  for (const t of tokens) {
-    const equal = timingSafeEqual(presented, Buffer.from(t.sha256, 'hex'));
-    if (equal && found === undefined) found = t;
-  }
+  const token = bearerToken(header);
+  if (token === undefined) throw Errors.unauthenticated('expected "Authorization: Bearer <token>"');
+  const found = matchToken(token, tokens);
   if (found === undefined) throw Errors.unauthenticated('unknown token');
   return { name: found.principal, role: found.role };
 }

@@ -15,8 +15,8 @@
  *   GET  /v1/state/:name[?at=V&from=K&limit=N]
  *   GET  /metrics                          Prometheus text (no token: bind to a private address)
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { bearerToken, matchToken } from '../auth/bearer.ts';
 import { DocklockError, httpStatusOf, isErrorCode } from '../index.ts';
 import type { EscrowRecord, EscrowStatus } from './book.ts';
 import type { EscrowApiToken } from './config.ts';
@@ -42,12 +42,9 @@ const apiError = (
 
 /** The caller's token entry; every configured hash is compared, in constant time. */
 function authenticate(header: string | undefined, tokens: readonly EscrowApiToken[]): EscrowApiToken {
-  const m = header === undefined ? null : /^Bearer ([\x21-\x7e]{1,512})$/.exec(header);
-  if (m === null) throw apiError('DL_ERR_ESCROW_API_AUTH', 'send "Authorization: Bearer <token>"');
-  const presented = createHash('sha256').update(m[1]!, 'utf8').digest();
-  let found: EscrowApiToken | undefined;
-  for (const t of tokens)
-    if (timingSafeEqual(presented, Buffer.from(t.sha256, 'hex')) && found === undefined) found = t;
+  const token = bearerToken(header);
+  if (token === undefined) throw apiError('DL_ERR_ESCROW_API_AUTH', 'send "Authorization: Bearer <token>"');
+  const found = matchToken(token, tokens);
   if (found === undefined)
     throw apiError('DL_ERR_ESCROW_API_AUTH', 'the token is not one of api.tokens in escrow.yaml');
   return found;
