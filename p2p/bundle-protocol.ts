@@ -20,7 +20,7 @@ import type { BundleStore } from './bundles.ts';
 import { P2PError } from './errors.ts';
 import { send, type StreamReader } from './frames.ts';
 import { sendRequest, serveStream } from './stream-protocol.ts';
-import { blake3 } from '../runtime/hash.ts';
+import { blake3 } from '../index.ts';
 import { equalBytes, hex } from './wire.ts';
 
 export const BUNDLE_PROTOCOL = '/docklock/bundle/1';

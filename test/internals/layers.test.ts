@@ -12,7 +12,19 @@ import ts from 'typescript';
 
 const ROOT = normalize(join(dirname(new URL(import.meta.url).pathname), '..', '..'));
 /** Source folders the rules cover (tests, benchmarks and scripts may reach anything). */
-const SOURCES = ['errors', 'audit', 'state', 'runtime', 'host-functions', 'broker', 'p2p', 'escrow', 'cli', 'index.ts'];
+const SOURCES = [
+  'errors',
+  'auth',
+  'audit',
+  'state',
+  'runtime',
+  'host-functions',
+  'broker',
+  'p2p',
+  'escrow',
+  'cli',
+  'index.ts',
+];
 
 /** One layer rule: files under `from` may import only paths `allowed` accepts. */
 export interface Rule {
@@ -66,11 +78,12 @@ export const RULES: Rule[] = [
   { name: 'nothing ↛ cli', from: (f) => !under('cli')(f), allowed: (t) => !under('cli')(t) },
   { name: 'p2p → public entry points only', from: under('p2p'), allowed: (t) => under('p2p')(t) || PUBLIC.has(t) },
   { name: 'audit/ → nothing of docklock', from: under('audit'), allowed: (t) => under('audit')(t) },
+  { name: 'auth/ → nothing of docklock', from: under('auth'), allowed: (t) => under('auth')(t) },
   { name: 'state/ → errors only', from: under('state'), allowed: (t) => under('state')(t) || ERRORS(t) },
   {
-    name: 'escrow → public entry points, audit/ and state/ only',
+    name: 'escrow → public entry points, audit/, auth/ and state/ only',
     from: under('escrow'),
-    allowed: (t) => under('escrow')(t) || under('audit')(t) || under('state')(t) || PUBLIC.has(t),
+    allowed: (t) => under('escrow')(t) || under('audit')(t) || under('auth')(t) || under('state')(t) || PUBLIC.has(t),
   },
   {
     name: 'cli → public entry points only',
@@ -140,7 +153,7 @@ describe('layers', () => {
     [
       'escrow/book.ts',
       "import { runGuest } from '../runtime/cage/run.ts';",
-      'escrow → public entry points, audit/ and state/ only',
+      'escrow → public entry points, audit/, auth/ and state/ only',
     ],
     ['cli/cmd/run.ts', "import { runGuest } from '../../runtime/cage/run.ts';", 'cli → public entry points only'],
   ])('reports a forbidden import added to %s', (file, line, rule) => {
