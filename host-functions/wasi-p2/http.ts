@@ -7,8 +7,9 @@
  * code, and every value a response hands the component comes out of a recorded call.
  *
  * What `docklock.http_*` carries is what a component gets: method, URL and body go out, status and
- * body come back. Request headers are therefore refused (a header the cage would drop silently
- * could change what the server answers), and a response's headers are an empty list.
+ * body come back. A request header the transport would not send as given is therefore refused (one
+ * dropped silently could change what the server answers): only `content-length` and `host` with
+ * the values the transport sends pass. A response's headers are an empty list.
  */
 import { Errno, P1 } from './p1.ts';
 import { InputStream, OutputStream, Pollable } from './io.ts';
@@ -27,6 +28,22 @@ type HeaderError = { tag: 'invalid-syntax' | 'forbidden' | 'immutable' };
 
 /** A field name is an RFC 9110 token. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * The first request header the cage cannot send as given, if any. The transport sends
+ * `content-length` and `host` itself, so those pass when they say what it will send anyway.
+ */
+function refusedHeader(headers: Fields, bodyLength: number, authority: string): string | undefined {
+  const text = new TextDecoder();
+  for (const [name, value] of headers.entries()) {
+    const n = name.toLowerCase();
+    const v = text.decode(value).trim();
+    if (n === 'content-length' && v === String(bodyLength)) continue;
+    if (n === 'host' && v.toLowerCase() === authority.toLowerCase()) continue;
+    return name;
+  }
+  return undefined;
+}
 
 /** jco's `err` case of a `result<_, _>` whose error carries nothing. */
 function unitErr(): never {
@@ -448,13 +465,14 @@ export function wasiHttp(p1: P1, maxRequestBytes: number): Record<string, Record
     if (authority === undefined) return err('HTTP-request-URI-invalid');
     const proto = scheme === undefined || scheme.tag === 'HTTP' ? 'http' : scheme.tag === 'HTTPS' ? 'https' : '';
     if (proto === '') return err('HTTP-protocol-error');
-    if (req.headers().size > 0)
+    if (req.sink.size > maxRequestBytes) return err('HTTP-request-body-size');
+    const body = req.sink.bytes();
+    const refused = refusedHeader(req.headers(), body.length, authority);
+    if (refused !== undefined)
       return err(
         'internal-error',
-        "docklock's recorded network sends no request headers (docklock.http_request carries method, URL and body)",
+        `docklock's recorded network sends no "${refused}" header: docklock.http_request carries method, URL and body only`,
       );
-    const body = req.sink.bytes();
-    if (body.length > maxRequestBytes) return err('HTTP-request-body-size');
     const url = `${proto}://${authority}${req.pathWithQuery() ?? '/'}`;
     const p = p1.begin();
     const [mPtr, mLen] = p.str(req.methodName);
@@ -465,7 +483,10 @@ export function wasiHttp(p1: P1, maxRequestBytes: number): Record<string, Record
       if (h === NET_DENIED) return err('HTTP-request-denied');
       if (h === NET_INVALID) return err('HTTP-request-URI-invalid');
       if (h === NET_LIMIT)
-        return err('internal-error', 'over a manifest network limit (maxRequests, maxRequestBytes or maxResponseBytes)');
+        return err(
+          'internal-error',
+          'over a manifest network limit (maxRequests, maxRequestBytes or maxResponseBytes)',
+        );
       return err('internal-error', 'transport error: DNS, connect, TLS or timeout');
     }
     const status = p1.begin().call('http_status', h);

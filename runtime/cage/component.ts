@@ -145,8 +145,13 @@ export async function runComponentGuest(req: GuestRunRequest, result: RunResult)
     try {
       run();
     } catch (e) {
-      // `run` returned `err`: jco throws its (empty) error payload. A command's exit status 1.
-      if (e === undefined) exitCode = 1;
+      // `run` returned `err` (a command's exit status 1): jco's glue throws the empty error
+      // payload, or a ComponentError carrying it as `payload`.
+      if (
+        e === undefined ||
+        (e instanceof Error && Object.hasOwn(e, 'payload') && (e as { payload?: unknown }).payload === undefined)
+      )
+        exitCode = 1;
       else throw e;
     }
   } catch (e0) {
