@@ -371,6 +371,9 @@ export class OutgoingResponse {
   }
 }
 
+/** Longer than any virtual-clock wait. */
+const NEVER = 2n ** 64n;
+
 type FutureValue = { tag: 'ok'; val: IncomingResponse } | { tag: 'err'; val: HttpErrorCode };
 
 /**
@@ -407,9 +410,12 @@ export class FutureIncomingResponse {
     return true;
   }
   subscribe(): Pollable {
+    // Until its body is finished the request waits on the component, not on time: `poll` lets
+    // any clock in the same list fire first (the component may finish the body on that timer),
+    // and only a future waited for alone, body still open, resolves to an error.
     const deadline: VirtualDeadline = {
       reached: () => this.#settle(false),
-      remaining: () => 0n,
+      remaining: () => (this.#settle(false) ? 0n : NEVER),
       wait: () => void this.#settle(true),
     };
     return new Pollable(deadline);
