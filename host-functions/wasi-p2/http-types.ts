@@ -39,9 +39,12 @@ export class Fields {
     return f;
   }
 
-  #check(name: string): void {
+  #check(name: string, values: readonly Uint8Array[] = []): void {
     if (this.#immutable) throw { tag: 'immutable' } satisfies HeaderError;
     if (!TOKEN.test(name)) throw { tag: 'invalid-syntax' } satisfies HeaderError;
+    // A field value may not end the header line or the header section (RFC 9110, 5.5).
+    if (values.some((v) => v.some((b) => b === 0 || b === 10 || b === 13)))
+      throw { tag: 'invalid-syntax' } satisfies HeaderError;
   }
 
   get(name: string): Uint8Array[] {
@@ -53,7 +56,7 @@ export class Fields {
     return this.#entries.some(([k]) => k.toLowerCase() === n);
   }
   set(name: string, values: Uint8Array[]): void {
-    this.#check(name);
+    this.#check(name, values);
     this.#remove(name);
     for (const v of values) this.#entries.push([name, v.slice()]);
   }
@@ -62,7 +65,7 @@ export class Fields {
     this.#remove(name);
   }
   append(name: string, value: Uint8Array): void {
-    this.#check(name);
+    this.#check(name, [value]);
     this.#entries.push([name, value.slice()]);
   }
   entries(): [string, Uint8Array][] {
