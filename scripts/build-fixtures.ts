@@ -240,6 +240,96 @@ export async function buildComponentFixtures(): Promise<string[]> {
     built.push(name);
   }
   if (!fresh) writeFileSync(stampPath, `${JSON.stringify(stamp)}\n`);
+  return [...built, ...(await buildJsComponentFixtures(jco.preview1AdapterCommandPath()))];
+}
+
+/** JavaScript test programs (test/fixtures/js/*.js), made components by ComponentizeJS. */
+export const JS_FIXTURE_DIR = join(ROOT, 'test', 'fixtures', 'js');
+
+/**
+ * The world every JavaScript fixture targets: a command that may read its arguments. The engine
+ * adds the WASI imports its features need (stdio, clocks, random, and wasi:http unless disabled).
+ */
+const JS_WORLD = `package docklock:fixtures;
+
+world js-command {
+  import wasi:cli/environment@0.2.12;
+  export wasi:cli/run@0.2.12;
+}
+`;
+
+/** A fixture's first line may say `// componentize-js disableFeatures: http, ...`. */
+function disabledFeatures(source: string): string[] {
+  const m = /^\/\/ componentize-js disableFeatures: (.*)$/m.exec(source.split('\n', 1)[0]!);
+  return m === null ? [] : m[1]!.split(',').map((f) => f.trim());
+}
+
+/**
+ * Builds each JavaScript fixture into components/<name>.wasm with ComponentizeJS
+ * (@bytecodealliance/componentize-js, non-AOT: its engine and Wizer come from npm, nothing is
+ * downloaded). The WASI WIT packages are those bundled in @bytecodealliance/jco. A component is
+ * rebuilt when it is missing, older than its source, or made by another ComponentizeJS.
+ * @param adapterUrl jco's command adapter, beside which jco keeps its WIT packages
+ * @returns the names built
+ */
+async function buildJsComponentFixtures(adapterUrl: URL): Promise<string[]> {
+  if (!existsSync(JS_FIXTURE_DIR)) return [];
+  // Its declarations want `sourcePath` even in the source-text form its code takes.
+  const componentize = (await import('@bytecodealliance/componentize-js')).componentize as unknown as (
+    source: string,
+    opts: { witPath: string; worldName: string; disableFeatures: string[] },
+  ) => Promise<{ component: Uint8Array }>;
+  // Read from the install (its exports list no package.json), as a devDependency at the top level.
+  const version = (
+    JSON.parse(
+      readFileSync(join(ROOT, 'node_modules', '@bytecodealliance', 'componentize-js', 'package.json'), 'utf8'),
+    ) as { version: string }
+  ).version;
+  const stampPath = join(COMPONENT_DIR, 'js-build.json');
+  const stamp = `${JSON.stringify({ componentizeJs: version, world: JS_WORLD })}\n`;
+  let fresh = false;
+  try {
+    fresh = readFileSync(stampPath, 'utf8') === stamp;
+  } catch {
+    // First build.
+  }
+  const built: string[] = [];
+  const names = readdirSync(JS_FIXTURE_DIR)
+    .filter((f) => f.endsWith('.js'))
+    .map((f) => basename(f, '.js'))
+    .sort();
+  let wit: string | undefined;
+  try {
+    for (const name of names) {
+      const src = join(JS_FIXTURE_DIR, `${name}.js`);
+      const out = join(COMPONENT_DIR, `${name}.wasm`);
+      if (fresh && existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) continue;
+      if (wit === undefined) {
+        wit = mkdtempSync(join(tmpdir(), 'docklock-js-wit-'));
+        const deps = fileURLToPath(new URL('./wit/builtin/0.2.12/', adapterUrl));
+        for (const pkg of readdirSync(deps)) {
+          mkdirSync(join(wit, 'deps', pkg), { recursive: true });
+          for (const f of readdirSync(join(deps, pkg)))
+            writeFileSync(join(wit, 'deps', pkg, f), readFileSync(join(deps, pkg, f)));
+        }
+        writeFileSync(join(wit, 'world.wit'), JS_WORLD);
+      }
+      const source = readFileSync(src, 'utf8');
+      // The source goes in as text, so no path of this machine reaches the component.
+      const { component } = await componentize(source, {
+        witPath: wit,
+        worldName: 'js-command',
+        disableFeatures: disabledFeatures(source),
+      });
+      const tmp = `${out}.${process.pid}.tmp`;
+      writeFileSync(tmp, component);
+      renameSync(tmp, out);
+      built.push(name);
+    }
+  } finally {
+    if (wit !== undefined) rmSync(wit, { recursive: true, force: true });
+  }
+  if (!fresh) writeFileSync(stampPath, stamp);
   return built;
 }
 

@@ -4,17 +4,23 @@
  * jco's own @bytecodealliance/preview2-shim reads the real clocks, randomness and filesystem; this
  * host answers from the cage's preview1 host instead (./p1.ts), so a component sees the same
  * virtual clock, seeded ChaCha20 stream, file tree and output limits as a core module, and every
- * value it receives is a witness entry. Sockets and wasi:http are not offered (docs/components.md).
+ * value it receives is a witness entry. wasi:http's client side goes through the recorded network
+ * (./http.ts); sockets are not offered (docs/components.md).
  */
 import { CLOCK, SUBCLOCKFLAGS_ABSTIME, EVENTTYPE, SIZE } from '../wasi/defs.ts';
 import { Errno, P1 } from './p1.ts';
 import { filesystem } from './filesystem.ts';
 import { InputStream, IoError, OutputStream, Pollable, poll } from './io.ts';
+import { wasiHttp } from './http.ts';
 import type { VirtualDeadline } from './io.ts';
 import type { GuestMemory, HostValue } from '../../runtime/store.ts';
 
-/** The interfaces this host implements (unversioned), and the grant each needs. */
-export const P2_INTERFACES: Readonly<Record<string, 'wasi' | 'clock' | 'random'>> = {
+/**
+ * The interfaces this host implements (unversioned), and the grant each needs. `wasi:http/types`
+ * alone is data (fields, requests, responses) and reaches nothing; ComponentizeJS's engine imports
+ * it even with its HTTP feature off. Sending a request needs `wasi:http/outgoing-handler`, hence `net`.
+ */
+export const P2_INTERFACES: Readonly<Record<string, 'wasi' | 'clock' | 'random' | 'net'>> = {
   'wasi:cli/environment': 'wasi',
   'wasi:cli/exit': 'wasi',
   'wasi:cli/stdin': 'wasi',
@@ -35,6 +41,8 @@ export const P2_INTERFACES: Readonly<Record<string, 'wasi' | 'clock' | 'random'>
   'wasi:random/random': 'random',
   'wasi:random/insecure': 'random',
   'wasi:random/insecure-seed': 'random',
+  'wasi:http/types': 'wasi',
+  'wasi:http/outgoing-handler': 'net',
 };
 
 /** No stream of the cage is a terminal (spec/wasi.md). */
@@ -43,12 +51,15 @@ class TerminalOutput {}
 
 /**
  * The host for one run.
- * @param p1 the run's preview1 functions (already wrapped by the witness recorder)
+ * @param p1 the run's preview1 functions, and `docklock.http_*` when `net` is granted (all already
+ *   wrapped by the witness recorder)
  * @param mem the recorder's memory view; it is pointed at this host's scratch memory
+ * @param maxRequestBytes the manifest's `network.limits.maxRequestBytes`
  */
 export function createWasiP2(
   p1fns: Readonly<Record<string, ((...a: HostValue[]) => HostValue | undefined) | undefined>>,
   mem: GuestMemory,
+  maxRequestBytes: number,
 ): Record<string, Record<string, unknown>> {
   const p1 = new P1(p1fns, mem);
   const fs = filesystem(p1);
@@ -171,5 +182,6 @@ export function createWasiP2(
     'wasi:random/random': { getRandomBytes: randomBytes, getRandomU64: randomU64 },
     'wasi:random/insecure': { getInsecureRandomBytes: randomBytes, getInsecureRandomU64: randomU64 },
     'wasi:random/insecure-seed': { insecureSeed: (): [bigint, bigint] => [randomU64(), randomU64()] },
+    ...wasiHttp(p1, maxRequestBytes),
   };
 }

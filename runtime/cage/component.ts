@@ -21,6 +21,8 @@ import { WASI_LEVEL } from '../../host-functions/wasi/files.ts';
 import { failedOnMemoryLimit } from '../memory-limit.ts';
 import { createWasiP2, P2_INTERFACES } from '../../host-functions/wasi-p2/host.ts';
 import { createWasi } from './capabilities.ts';
+import { createNet } from '../../host-functions/net/http.ts';
+import { Store } from '../store.ts';
 import { runOutcome } from './run.ts';
 import type { GuestRunOutcome, GuestRunRequest } from './run.ts';
 import type { RunResult } from '../result.ts';
@@ -64,7 +66,14 @@ export async function runComponentGuest(req: GuestRunRequest, result: RunResult)
       if (group === undefined)
         throw new ValidationError(
           'DL_ERR_COMPONENT_IMPORT_DENIED',
-          `the component imports "${i}", which the cage does not offer (it offers wasi:cli, wasi:io, wasi:filesystem, wasi:clocks and wasi:random; sockets and wasi:http are denied, with or without recorded networking: recorded HTTP is docklock.http_* in a core module)`,
+          `the component imports "${i}", which the cage does not offer (it offers wasi:cli, wasi:io, wasi:filesystem, wasi:clocks, wasi:random, and wasi:http's client side with recorded networking; sockets are denied)`,
+          { import: i },
+        );
+      // Without recorded networking there is no network to offer, not even an unrecorded one.
+      if (group === 'net' && !grants.has('net'))
+        throw new ValidationError(
+          'DL_ERR_COMPONENT_IMPORT_DENIED',
+          `the component imports "${i}", which the cage offers only with recorded networking: grant "net" with network.mode "record" and list the hosts in network.allow (CLI: --net record --allow-host host:port)`,
           { import: i },
         );
       if (!grants.has(group))
@@ -98,7 +107,10 @@ export async function runComponentGuest(req: GuestRunRequest, result: RunResult)
   });
   wasi.stdout.tee = req.tee?.stdout;
   wasi.stderr.tee = req.tee?.stderr;
-  const imports = createWasiP2(wasi.imports, calls.mem);
+  // The recorded network of a core module (docklock.http_*), made after the WASI host as for a
+  // core module (hostImports' GRANTS order), so its names enter the witness log in the same order.
+  const net = grants.has('net') ? createNet(new Store(engine, m, calls), req.net) : {};
+  const imports = createWasiP2({ ...wasi.imports, ...net }, calls.mem, m.network.limits.maxRequestBytes);
 
   let instance: ComponentInstance | undefined;
   let budget: SharedBudget | undefined;
@@ -133,8 +145,13 @@ export async function runComponentGuest(req: GuestRunRequest, result: RunResult)
     try {
       run();
     } catch (e) {
-      // `run` returned `err`: jco throws its (empty) error payload. A command's exit status 1.
-      if (e === undefined) exitCode = 1;
+      // `run` returned `err` (a command's exit status 1): jco's glue throws the empty error
+      // payload, or a ComponentError carrying it as `payload`.
+      if (
+        e === undefined ||
+        (e instanceof Error && Object.hasOwn(e, 'payload') && (e as { payload?: unknown }).payload === undefined)
+      )
+        exitCode = 1;
       else throw e;
     }
   } catch (e0) {

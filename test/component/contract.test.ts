@@ -74,17 +74,23 @@ describe('rejections', () => {
     expect(r.error?.message).toContain('wasi:sockets/network');
   });
 
-  it('wasi:http, even with recorded networking granted: DL_ERR_COMPONENT_IMPORT_DENIED', async () => {
-    const bytes = await parse(`(component
-      (import "wasi:http/outgoing-handler@0.2.0" (instance $h (export "handle" (func))))
-      (core func $f (canon lower (func $h "handle")))
+  it('wasi:http/outgoing-handler without recorded networking, and sockets or the server side with it: DL_ERR_COMPONENT_IMPORT_DENIED', async () => {
+    const importing = (name: string) =>
+      parse(`(component
+      (import "${name}@0.2.0" (instance $h (export "f" (func))))
+      (core func $f (canon lower (func $h "f")))
       (core module $m (import "x" "f" (func)))
       (core instance (instantiate $m (with "x" (instance (export "f" (func $f)))))))`);
-    for (const manifest of [{}, { grants: ['wasi', 'net'], network: { mode: 'record', allow: ['127.0.0.1:1'] } }]) {
-      const r = await run(bytes, manifest);
+    const net = { grants: ['wasi', 'net'], network: { mode: 'record', allow: ['127.0.0.1:1'] } };
+    for (const [name, manifest] of [
+      ['wasi:http/outgoing-handler', {}],
+      ['wasi:sockets/tcp', net],
+      ['wasi:http/incoming-handler', net],
+    ] as const) {
+      const r = await run(await importing(name), manifest);
       expect(r.result.status).toBe('rejected');
       expect(r.error).toMatchObject({ code: 'DL_ERR_COMPONENT_IMPORT_DENIED' });
-      expect(r.error?.message).toContain('wasi:http/outgoing-handler');
+      expect(r.error?.message).toContain(name);
     }
   });
 

@@ -1,0 +1,159 @@
+/**
+ * `wasi:http/types` and `wasi:http/outgoing-handler` (the client side) over the cage's recorded
+ * network, `docklock.http_*` (spec/network.md). A request is sent once its body is finished, as
+ * one `docklock.http_request` call; its status, body length and every body read are
+ * `docklock.http_status`, `http_body_len` and `http_body_read` calls. Those are the witness entries
+ * a core module's requests make, so the policy, limits, recording and offline replay are the same
+ * code, and every value a response hands the component comes out of a recorded call.
+ *
+ * What `docklock.http_*` carries is what a component gets: method, URL and body go out, status and
+ * body come back. A request header the transport would not send as given is therefore refused (one
+ * dropped silently could change what the server answers): only `content-length` and `host` with
+ * the values the transport sends pass. A response's headers are an empty list.
+ */
+import { NET_ERR } from '../net/http.ts';
+import { P1 } from './p1.ts';
+import { InputStream } from './io.ts';
+import {
+  Fields,
+  FutureIncomingResponse,
+  FutureTrailers,
+  IncomingBody,
+  IncomingRequest,
+  IncomingResponse,
+  OutgoingBody,
+  OutgoingRequest,
+  OutgoingResponse,
+  RequestOptions,
+  ResponseOutparam,
+} from './http-types.ts';
+import type { FutureValue, HttpErrorCode, HttpHost } from './http-types.ts';
+
+/**
+ * The first request header the cage cannot send as given, if any. The transport sends
+ * `content-length` and `host` itself, so those pass when they say what it will send anyway.
+ */
+function refusedHeader(headers: Fields, bodyLength: number, authority: string): string | undefined {
+  const text = new TextDecoder();
+  for (const [name, value] of headers.entries()) {
+    const n = name.toLowerCase();
+    const v = text.decode(value).trim();
+    if (n === 'content-length' && v === String(bodyLength)) continue;
+    if (n === 'host' && v.toLowerCase() === authority.toLowerCase()) continue;
+    return name;
+  }
+  return undefined;
+}
+
+/**
+ * The host's `wasi:http/types` and `wasi:http/outgoing-handler`.
+ * @param p1 the preview1 bridge, whose functions include `docklock.http_*` when `net` is granted
+ * @param maxRequestBytes the manifest's `network.limits.maxRequestBytes`
+ */
+export function wasiHttp(p1: P1, maxRequestBytes: number): Record<string, Record<string, unknown>> {
+  const host: HttpHost = { p1, maxRequestBytes };
+  // The guest constructs these with its arguments only; the run's host comes in here. jco checks
+  // resources with instanceof against these very classes.
+  const RunOutgoingRequest = class extends OutgoingRequest {
+    constructor(headers: Fields) {
+      super(headers, host);
+    }
+  };
+  const RunOutgoingResponse = class extends OutgoingResponse {
+    constructor(headers: Fields) {
+      super(headers, host);
+    }
+  };
+
+  const responseStream = (handle: number, length: number): InputStream => {
+    let left = length;
+    const read = (len: bigint): Uint8Array => {
+      if (left === 0) throw { tag: 'closed' };
+      const n = Math.min(Number(len > 65536n ? 65536n : len), left);
+      if (n === 0) return new Uint8Array(0);
+      const p = p1.begin();
+      const buf = p.alloc(n);
+      const got = p.call('http_body_read', handle, buf, n);
+      if (got < 0 || (got === 0 && n > 0)) throw { tag: 'closed' };
+      left -= got;
+      return p.u8s(buf, got);
+    };
+    return new ResponseBodyStream(p1, read);
+  };
+
+  const send = (req: OutgoingRequest): FutureValue => {
+    const err = (tag: string, val?: string): FutureValue => ({ tag: 'err', val: { tag, val } });
+    const scheme = req.scheme();
+    const authority = req.authority();
+    if (authority === undefined) return err('HTTP-request-URI-invalid');
+    const proto = scheme === undefined || scheme.tag === 'HTTP' ? 'http' : scheme.tag === 'HTTPS' ? 'https' : '';
+    if (proto === '') return err('HTTP-protocol-error');
+    if (req.sink.size > maxRequestBytes) return err('HTTP-request-body-size');
+    const body = req.sink.bytes();
+    const refused = refusedHeader(req.headers(), body.length, authority);
+    if (refused !== undefined)
+      return err(
+        'internal-error',
+        `docklock's recorded network sends no "${refused}" header: docklock.http_request carries method, URL and body only`,
+      );
+    const url = `${proto}://${authority}${req.pathWithQuery() ?? '/'}`;
+    const p = p1.begin();
+    const [mPtr, mLen] = p.str(req.methodName);
+    const [uPtr, uLen] = p.str(url);
+    const bPtr = p.put(body);
+    const h = p.call('http_request', mPtr, mLen, uPtr, uLen, bPtr, body.length);
+    if (h < 0) {
+      if (h === NET_ERR.DENIED) return err('HTTP-request-denied');
+      if (h === NET_ERR.INVALID) return err('HTTP-request-URI-invalid');
+      if (h === NET_ERR.LIMIT)
+        return err(
+          'internal-error',
+          'over a manifest network limit (maxRequests, maxRequestBytes or maxResponseBytes)',
+        );
+      return err('internal-error', 'transport error: DNS, connect, TLS or timeout');
+    }
+    const status = p1.begin().call('http_status', h);
+    const length = p1.begin().call('http_body_len', h);
+    if (status < 0 || length < 0) return err('internal-error', 'the recorded response is unreadable');
+    return { tag: 'ok', val: new IncomingResponse(status, new IncomingBody(responseStream(h, length))) };
+  };
+
+  return {
+    'wasi:http/types': {
+      Fields,
+      OutgoingRequest: RunOutgoingRequest,
+      RequestOptions,
+      OutgoingBody,
+      IncomingBody,
+      IncomingResponse,
+      FutureIncomingResponse,
+      FutureTrailers,
+      IncomingRequest,
+      OutgoingResponse: RunOutgoingResponse,
+      ResponseOutparam,
+      httpErrorCode: (): undefined => undefined,
+    },
+    'wasi:http/outgoing-handler': {
+      handle: (req: OutgoingRequest, _options: RequestOptions | undefined): FutureIncomingResponse => {
+        if (!p1.has('http_request'))
+          throw {
+            tag: 'HTTP-request-denied',
+          } satisfies HttpErrorCode;
+        return new FutureIncomingResponse(req, () => send(req));
+      },
+    },
+  };
+}
+
+/** A response body as an {@link InputStream} (jco checks the class). */
+class ResponseBodyStream extends InputStream {
+  readonly #read: (len: bigint) => Uint8Array;
+  constructor(p1: P1, read: (len: bigint) => Uint8Array) {
+    super(p1, -1);
+    this.#read = read;
+  }
+  override read(len: bigint): Uint8Array {
+    return this.#read(len);
+  }
+  override [Symbol.dispose](): void {}
+}
