@@ -3,27 +3,24 @@
  * against its bundle. Replays run on cage threads (the node's ReplayPool, or `runCage`), with the
  * fuel, memory and wall-clock limits of the bundle's own manifest.
  */
-import {
-  blake3,
-  resultHash,
-  decodeBundle,
-  encodeEntry,
-  inclusionProof,
-  leafHash,
-  runCage,
-  verdictOf,
-  verifyBundleBytes,
-  INSTRUMENTER_VERSION,
-  DEFAULT_COST_TABLE,
-  DocklockError,
-} from '../index.ts';
-import type { RunOutcome } from '../index.ts';
-import type { Replayer } from './replay-pool.ts';
+// Runtime modules by path, not the package entry: the replay threads (replay-worker.ts) load this
+// file, and the entry would load the evaluation pool and everything else with it.
+import { blake3 } from '../runtime/hash.ts';
+import { resultHash } from '../runtime/result.ts';
+import type { Bundle } from '../runtime/bundle.ts';
+import { encodeEntry } from '../runtime/witness/encoding.ts';
+import { inclusionProof, leafHash } from '../runtime/witness/merkle.ts';
+import { runCage } from '../runtime/cage/cage.ts';
+import type { RunOutcome } from '../runtime/cage/run.ts';
+import { verdictOf } from '../runtime/evaluate/evaluation.ts';
+import { verifyBundleBytes } from '../runtime/replay.ts';
+import { INSTRUMENTER_VERSION } from '../runtime/instrument/instrument.ts';
+import { DEFAULT_COST_TABLE } from '../runtime/instrument/cost-table.ts';
+import { DocklockError } from '../runtime/errors.ts';
+import type { ReplayInput, Replayer } from './replay-input.ts';
 import type { Claim, ClaimStatus, Divergence, Verdict } from './messages.ts';
 import { P2PError } from './errors.ts';
 import { equalBytes, hex } from './wire.ts';
-
-type Bundle = ReturnType<typeof decodeBundle>;
 
 /** The claim fields a bundle determines (everything but the claimer, time and bundle hash/size). */
 export type BundleFacts = Omit<Claim, 'claimer' | 'issuedAt' | 'bundleHash' | 'bundleSize'>;
@@ -104,7 +101,87 @@ export function claimMismatch(claim: Claim, facts: BundleFacts): Divergence | nu
 export type Judgement = { abstain: string } | Omit<Verdict, 'replayer' | 'issuedAt' | 'claimId'>;
 
 /**
- * Checks a claim against its bundle: static consistency, then a replay.
+ * The half of judging that runs nothing: the bundle checked against itself, then against the claim
+ * and this node's engine versions. Never throws for anything in the bytes.
+ * @returns the judgement when no replay is needed, else the decoded bundle to replay
+ */
+export function checkClaimBundle(claim: Claim, bytes: Uint8Array): { judgement: Judgement } | { bundle: Bundle } {
+  let bundle: Bundle;
+  try {
+    const v = verifyBundleBytes(bytes);
+    if (!v.ok)
+      return {
+        judgement: {
+          outcome: 'diverge',
+          resultHash: null,
+          divergence: {
+            kind: 'bundle',
+            field: 'integrity',
+            claimed: 'a consistent bundle',
+            actual: v.problems[0]!.code,
+          },
+        },
+      };
+    bundle = v.bundle;
+  } catch (e) {
+    // A bundle from a newer docklock (a WASI level above this node's) is not this node's to judge:
+    // during an upgrade, old nodes abstain rather than dispute every new claim. Abstaining never
+    // counts as a match, so a claimer cannot win anything by claiming a level nobody has.
+    if (e instanceof DocklockError && e.code === 'DL_ERR_BUNDLE_SCHEMA' && e.where?.field === 'wasiLevel')
+      return { judgement: { abstain: `recorded by a newer docklock: ${e.message}` } };
+    return {
+      judgement: {
+        outcome: 'diverge',
+        resultHash: null,
+        divergence: {
+          kind: 'bundle',
+          field: 'decode',
+          claimed: 'a bundle',
+          actual: e instanceof DocklockError ? e.code : 'DL_ERR_INTERNAL',
+        },
+      },
+    };
+  }
+  const mismatch = claimMismatch(claim, bundleFacts(bundle));
+  if (mismatch !== null) return { judgement: { outcome: 'diverge', resultHash: null, divergence: mismatch } };
+  if (
+    bundle.result.instrumenterVersion !== INSTRUMENTER_VERSION ||
+    bundle.result.costTableVersion !== DEFAULT_COST_TABLE.version
+  ) {
+    return {
+      judgement: {
+        abstain: `recorded by instrumenter ${bundle.result.instrumenterVersion}; this node has ${INSTRUMENTER_VERSION}`,
+      },
+    };
+  }
+  return { bundle };
+}
+
+/** What a bundle's replay asks of the cage. */
+export function replayInputOf(bundle: Bundle): ReplayInput {
+  return {
+    manifest: bundle.manifest,
+    module: bundle.module,
+    stdin: bundle.stdin,
+    inputs: bundle.inputs,
+    witness: bundle.witnessBytes,
+    wasiLevel: bundle.wasiLevel,
+  };
+}
+
+/** The judgement of a replay of a bundle that {@link checkClaimBundle} passed. */
+export function judgementOfReplay(bundle: Bundle, out: Pick<RunOutcome, 'result' | 'divergence'>): Judgement {
+  const actual = resultHash(out.result);
+  if (out.divergence !== null)
+    return { outcome: 'diverge', resultHash: actual, divergence: witnessDivergence(bundle, out.divergence) };
+  if (!equalBytes(actual, bundle.resultHash))
+    return { outcome: 'diverge', resultHash: actual, divergence: { kind: 'result' } };
+  return { outcome: 'match', resultHash: actual, divergence: null };
+}
+
+/**
+ * Checks a claim against its bundle: static consistency, then a replay. The node's replay pool
+ * (replay-pool.ts) runs the same two halves on its threads.
  * @param claim - the claim (already signature-checked).
  * @param bytes - the bundle whose BLAKE3 is `claim.bundleHash` (the caller checked it while fetching).
  */
@@ -113,57 +190,9 @@ export async function judgeClaim(
   bytes: Uint8Array,
   replay: Replayer = (i) => runCage({ ...i, mode: 'replay' }),
 ): Promise<Judgement> {
-  let bundle: Bundle;
-  try {
-    const v = verifyBundleBytes(bytes);
-    if (!v.ok)
-      return {
-        outcome: 'diverge',
-        resultHash: null,
-        divergence: { kind: 'bundle', field: 'integrity', claimed: 'a consistent bundle', actual: v.problems[0]!.code },
-      };
-    bundle = v.bundle;
-  } catch (e) {
-    // A bundle from a newer docklock (a WASI level above this node's) is not this node's to judge:
-    // during an upgrade, old nodes abstain rather than dispute every new claim. Abstaining never
-    // counts as a match, so a claimer cannot win anything by claiming a level nobody has.
-    if (e instanceof DocklockError && e.code === 'DL_ERR_BUNDLE_SCHEMA' && e.where?.field === 'wasiLevel')
-      return { abstain: `recorded by a newer docklock: ${e.message}` };
-    return {
-      outcome: 'diverge',
-      resultHash: null,
-      divergence: {
-        kind: 'bundle',
-        field: 'decode',
-        claimed: 'a bundle',
-        actual: e instanceof DocklockError ? e.code : 'DL_ERR_INTERNAL',
-      },
-    };
-  }
-  const mismatch = claimMismatch(claim, bundleFacts(bundle));
-  if (mismatch !== null) return { outcome: 'diverge', resultHash: null, divergence: mismatch };
-  if (
-    bundle.result.instrumenterVersion !== INSTRUMENTER_VERSION ||
-    bundle.result.costTableVersion !== DEFAULT_COST_TABLE.version
-  ) {
-    return {
-      abstain: `recorded by instrumenter ${bundle.result.instrumenterVersion}; this node has ${INSTRUMENTER_VERSION}`,
-    };
-  }
-  const out = await replay({
-    manifest: bundle.manifest,
-    module: bundle.module,
-    stdin: bundle.stdin,
-    inputs: bundle.inputs,
-    witness: bundle.witnessBytes,
-    wasiLevel: bundle.wasiLevel,
-  });
-  const actual = resultHash(out.result);
-  if (out.divergence !== null)
-    return { outcome: 'diverge', resultHash: actual, divergence: witnessDivergence(bundle, out.divergence) };
-  if (!equalBytes(actual, bundle.resultHash))
-    return { outcome: 'diverge', resultHash: actual, divergence: { kind: 'result' } };
-  return { outcome: 'match', resultHash: actual, divergence: null };
+  const c = checkClaimBundle(claim, bytes);
+  if ('judgement' in c) return c.judgement;
+  return judgementOfReplay(c.bundle, await replay(replayInputOf(c.bundle)));
 }
 
 function witnessDivergence(bundle: Bundle, d: NonNullable<RunOutcome['divergence']>): Divergence {

@@ -3,10 +3,10 @@
  * One judgement per claim, memoised (bounded), serves both the replayer's verdict and the re-check
  * of divergences other nodes send on the same claim (docs/p2p.md, "Re-checking divergences").
  */
-import { judgeClaim, type Judgement } from './audit.ts';
+import type { Judgement } from './audit.ts';
 import type { Claim } from './messages.ts';
 import type { NodeMetrics } from './metrics.ts';
-import type { Replayer } from './replay-pool.ts';
+import type { Judge } from './replay-pool.ts';
 import type { ReplayQueue } from './replay-queue.ts';
 
 /** What a node's re-check says of another node's divergence. */
@@ -16,19 +16,19 @@ const MEMO = 1024;
 
 export class Judges {
   readonly #fetch: (claim: Claim, claimer: string) => Promise<Uint8Array>;
-  readonly #replay: Replayer;
+  readonly #judgeBundle: Judge;
   readonly #queue: ReplayQueue;
   readonly #metrics: NodeMetrics;
   readonly #memo = new Map<string, Promise<Judgement | null>>();
 
   constructor(o: {
     fetch: (claim: Claim, claimer: string) => Promise<Uint8Array>;
-    replay: Replayer;
+    judge: Judge;
     queue: ReplayQueue;
     metrics: NodeMetrics;
   }) {
     this.#fetch = o.fetch;
-    this.#replay = o.replay;
+    this.#judgeBundle = o.judge;
     this.#queue = o.queue;
     this.#metrics = o.metrics;
   }
@@ -50,7 +50,7 @@ export class Judges {
         this.#memo.delete(idHex);
         return null;
       }
-      const j = await judgeClaim(claim, bytes, this.#replay).catch((e: unknown) => ({
+      const j = await this.#judgeBundle(claim, bytes).catch((e: unknown) => ({
         abstain: (e as Error).message,
       }));
       end();
@@ -78,7 +78,10 @@ export class Judges {
     const memo = this.#memo.get(idHex);
     if (memo !== undefined) return memo.then(ruling);
     return new Promise((resolve) => {
-      const queued = this.#queue.push(() => this.judge(idHex, claim, claimer).then((j) => resolve(ruling(j))));
+      const queued = this.#queue.push(
+        () => this.judge(idHex, claim, claimer).then((j) => resolve(ruling(j))),
+        claim.bundleSize,
+      );
       if (!queued) resolve('busy');
     });
   }

@@ -59,6 +59,7 @@ import { claimState } from './quorum.ts';
 import { rankReplayers } from './rendezvous.ts';
 import { ReplayQueue } from './replay-queue.ts';
 import { ReplayPool } from './replay-pool.ts';
+import { Slots } from './slots.ts';
 import { Store, type ClaimState } from './store.ts';
 import { DIAL_TIMEOUT_MS, STREAM_LIMITS } from './stream-protocol.ts';
 import { requestSync, serveSync, SYNC_PROTOCOL } from './sync-protocol.ts';
@@ -82,6 +83,12 @@ export const MAX_ORPHAN_BYTES = 4 * 2 ** 20;
  */
 const PREFETCH_MAX_BUNDLE = 2 ** 20;
 const PREFETCH_MAX_BYTES = 8 * 2 ** 20;
+/**
+ * Replays in progress (fetching or judging) per replay thread: the pool sends a thread the ones
+ * that wait together, so a thread's message round trip serves several. Their bundles in memory
+ * stay within what `replay.concurrency` replays of the largest bundle would hold.
+ */
+const REPLAYS_PER_THREAD = 16;
 
 type Services = { identify: Identify; ping: Ping; pubsub: GossipSub };
 export type IngestResult = { result: 'accept' | 'ignore' } | { result: 'reject'; code: string; message: string };
@@ -126,6 +133,8 @@ export class P2PNode {
   // Batches being sent and verdicts handed to the batcher: a replay job does not wait for its
   // batch's window (that would hold a replay slot idle), but idle() and stop() wait for them.
   readonly #sending = new Set<Promise<unknown>>();
+  /** Bundles fetched one by one from peers at once. */
+  readonly #fetchSlots: Slots;
   /** Bundles a prefetch is fetching, by hash: a replay that needs one waits for it rather than fetch it again. */
   readonly #inflight = new Map<string, Promise<Uint8Array | null>>();
   #stopping = false;
@@ -139,11 +148,16 @@ export class P2PNode {
     this.store = new Store(config.dataDir);
     this.bundles = new BundleStore(config.dataDir);
     this.peers = new PeerBook(this.store, config.limits.messagesPerSecond, config.limits.burst);
-    this.#queue = new ReplayQueue(config.replay.concurrency, config.replay.queue);
+    this.#queue = new ReplayQueue(
+      config.replay.concurrency * REPLAYS_PER_THREAD,
+      config.replay.queue,
+      config.replay.concurrency * config.limits.bundleBytes,
+    );
     this.#pool = new ReplayPool(config.replay.concurrency);
+    this.#fetchSlots = new Slots(config.replay.concurrency);
     this.#judges = new Judges({
       fetch: (claim, claimer) => this.fetchBundle(claim.bundleHash, claim.bundleSize, claimer),
-      replay: this.#pool.replay,
+      judge: this.#pool.judge,
       queue: this.#queue,
       metrics: this.metrics,
     });
@@ -689,7 +703,7 @@ export class P2PNode {
     // Bounded: forgetting a claim only allows a second replay if it is somehow still pending.
     if (this.#replayed.size >= 100_000) this.#replayed.clear();
     this.#replayed.add(idHex);
-    if (!this.#queue.push(() => this.#replay(idHex, id, claim, claimer))) {
+    if (!this.#queue.push(() => this.#replay(idHex, id, claim, claimer), claim.bundleSize)) {
       this.#replayed.delete(idHex);
       this.metrics.replays.inc({ outcome: 'queue_full' });
       return false;
@@ -730,6 +744,13 @@ export class P2PNode {
     const prefetched = await this.#inflight.get(h);
     if (prefetched != null) return prefetched;
     if (this.bundles.has(h)) return this.bundles.read(h);
+    // As many fetches at once as before replays overlapped (a peer serves 8 streams of a protocol at once).
+    return this.#fetchSlots.run(() =>
+      this.bundles.has(h) ? Promise.resolve(this.bundles.read(h)) : this.#fetchFrom(h, hash, size, prefer),
+    );
+  }
+
+  async #fetchFrom(h: string, hash: Uint8Array, size: number, prefer?: string): Promise<Uint8Array> {
     if (size > this.config.limits.bundleBytes)
       throw new P2PError('DL_ERR_P2P_BUNDLE_TOO_LARGE', `bundle ${h} has ${size} bytes, over limits.bundleBytes`, {
         field: 'bundle',

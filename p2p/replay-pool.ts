@@ -1,58 +1,203 @@
 /**
- * Long-lived replay threads for the node: a {@link CagePool} (the runtime's one worker pool)
- * started on first use and never keeping the process alive while idle. Each thread loads the
- * runtime once and compiles each challenge module once (on the thread, so the node's event loop
- * never waits for a compile). Each job keeps the bundle manifest's wall-clock watchdog; a manifest
- * whose stack budget needs a bigger thread stack runs on a thread of its own (the pool sees to it).
+ * The node's replay threads: long-lived threads (replay-worker.ts) on the runtime's one worker
+ * pool, started on first use and never keeping the process alive while idle. A thread judges a
+ * claim whole: it decodes and checks the bundle, replays it (each challenge module compiled once
+ * per thread) and sends back only the judgement, so the node's event loop does neither the
+ * bundle's decoding nor a message round trip per replay: claims waiting while every thread is
+ * busy go to the next free thread together, in one message, and their judgements come back in one.
+ *
+ * Each item keeps its manifest's wall-clock limit: a job's watchdog is the sum of its items'
+ * limits (plus time to decode each bundle), and the thread refuses a replay slower than its own
+ * limit. A bundle's limits are known only once it is decoded, so the first bundle of a manifest
+ * is decoded once to learn them (cached by manifest hash, which the thread has checked). A job
+ * that fails as a whole (a watchdog, a thread lost) is sent again item by item, so the item that
+ * caused it fails alone. A manifest whose stack budget needs a bigger thread stack runs on a
+ * thread of its own.
  */
-import { CagePool } from '../runtime/api/cage.ts';
-import type { CageManifest, RunOutcome } from '../runtime/api/cage.ts';
+import { MANIFEST_DEFAULTS } from '../runtime/manifest/parse.ts';
+import { DEFAULT_STACK_LIMIT } from '../runtime/instrument/instrument.ts';
+import { CagePoolClosedError, InternalError } from '../runtime/errors.ts';
+import { WorkerPool } from '../runtime/cage/worker-pool.ts';
+import { workerStackMb } from '../runtime/cage/cage-pool.ts';
+import { errorFromWire } from '../runtime/cage/transport.ts';
+import { workerUrl } from '../runtime/worker-url.ts';
+import type { Judgement } from './audit.ts';
+import type { Claim } from './messages.ts';
+import type { JudgeItem, JudgeReply, ReplayLimits, ReplayWorkerBoot } from './replay-jobs.ts';
+import { hex } from './wire.ts';
 
-export interface ReplayInput {
-  manifest: CageManifest;
-  module: Uint8Array;
-  stdin: Uint8Array;
-  inputs: ReadonlyMap<string, Uint8Array>;
-  witness: Uint8Array;
-  wasiLevel?: number;
+const WORKER_URL = workerUrl(import.meta.url, 'replay-worker');
+const DEFAULT_STACK_BUDGET = Math.max(MANIFEST_DEFAULTS.stack, DEFAULT_STACK_LIMIT);
+/** Most claims in one job. */
+const MAX_ITEMS = 16;
+/** Most bundle bytes in one job (a larger bundle goes alone). */
+const MAX_BYTES = 8 * 1024 * 1024;
+/** Allowed per item for decoding and checking its bundle, on top of the replay's own limit. */
+const DECODE_MS = 10_000;
+/** Manifests whose limits are remembered. */
+const MAX_LIMITS = 256;
+
+export type Judge = (claim: Claim, bytes: Uint8Array) => Promise<Judgement>;
+
+interface Waiting {
+  item: JudgeItem;
+  /** The caller's bytes: `item.bytes` is a copy, moved to the thread, and a job that fails whole is sent again from this. */
+  source: Uint8Array;
+  /** Sent on its own: its job failed as a whole, or it needs a thread of its own. */
+  alone: boolean;
+  /** Times the thread sent it back for its limits (at most once). */
+  asked: number;
+  resolve: (j: Judgement) => void;
+  reject: (e: Error) => void;
 }
 
-type Parts = Pick<RunOutcome, 'result' | 'witnessBytes' | 'divergence' | 'error'>;
-
-export type Replayer = (input: ReplayInput) => Promise<Parts>;
-
 export class ReplayPool {
-  readonly #pool: CagePool;
+  readonly #threads: number;
+  readonly #stackMb: number;
+  readonly #pool: WorkerPool<JudgeItem[], JudgeReply[]>;
+  readonly #limits = new Map<string, ReplayLimits>();
+  readonly #waiting: Waiting[] = [];
+  #busy = 0;
+  #scheduled = false;
+  #closed = false;
 
   constructor(threads: number) {
-    this.#pool = new CagePool({ size: threads, lazy: true, unref: true, compileIn: 'worker', youngGenerationMb: 64 });
+    this.#threads = threads;
+    this.#stackMb = workerStackMb(DEFAULT_STACK_BUDGET);
+    this.#pool = this.#workers(threads, this.#stackMb);
+  }
+
+  #workers(size: number, stackMb: number): WorkerPool<JudgeItem[], JudgeReply[]> {
+    return new WorkerPool({
+      url: WORKER_URL,
+      size,
+      stackSizeMb: stackMb,
+      // Every replay is a fresh allocation: a larger young generation means fewer scavenges mid-run.
+      maxYoungGenerationSizeMb: 64,
+      lazy: true,
+      unref: true,
+      name: 'replay worker',
+      boot: () => ({ data: { stackMb } satisfies ReplayWorkerBoot }),
+    });
   }
 
   /**
-   * Replays one bundle's contents. The replayed witness is not sent back: a verdict needs only the
-   * divergence and the result.
+   * Judges a claim against its bundle (the bytes are copied: the caller may keep serving them).
+   * @throws {DocklockError} `DL_ERR_CAGE_WATCHDOG`, `DL_ERR_CAGE_POOL_CLOSED`, `DL_ERR_INTERNAL`
    */
-  replay: Replayer = (input) => this.#pool.replay(compact(input), { witness: false });
+  judge: Judge = (claim, bytes) => {
+    if (this.#closed) return Promise.reject(new CagePoolClosedError(['is']));
+    const limits = this.#limits.get(hex(claim.manifestHash)) ?? null;
+    return new Promise((resolve, reject) => {
+      const item = { claim, bytes: new Uint8Array(bytes), limits };
+      this.#waiting.push({ item, source: bytes, alone: false, asked: 0, resolve, reject });
+      this.#schedule();
+    });
+  };
 
+  /** Sends what waits once the current task is done, so judgements asked for together go together. */
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      this.#pump();
+    });
+  }
+
+  /** One job per free thread, the waiting items shared evenly between them. */
+  #pump(): void {
+    while (!this.#closed && this.#busy < this.#threads && this.#waiting.length > 0) {
+      const free = this.#threads - this.#busy;
+      const want = Math.min(MAX_ITEMS, Math.ceil(this.#waiting.length / free));
+      const job: Waiting[] = [this.#waiting.shift()!];
+      this.#withLimits(job[0]!);
+      let bytes = job[0]!.item.bytes.length;
+      if (!job[0]!.alone)
+        while (job.length < want && this.#waiting.length > 0) {
+          const next = this.#waiting[0]!;
+          if (next.alone || bytes + next.item.bytes.length > MAX_BYTES) break;
+          bytes += next.item.bytes.length;
+          job.push(this.#waiting.shift()!);
+          this.#withLimits(next);
+        }
+      this.#busy++;
+      void this.#run(this.#pool, job).finally(() => {
+        this.#busy--;
+        this.#schedule();
+      });
+    }
+  }
+
+  /** Limits learnt since the item was queued (the first bundles of a manifest wait together). */
+  #withLimits(w: Waiting): void {
+    if (w.item.limits === null) w.item.limits = this.#limits.get(hex(w.item.claim.manifestHash)) ?? null;
+  }
+
+  async #run(pool: WorkerPool<JudgeItem[], JudgeReply[]>, job: Waiting[]): Promise<void> {
+    const items = job.map((w) => w.item);
+    let replies: JudgeReply[];
+    try {
+      replies = await pool.run(items, {
+        watchdogMs: items.reduce((ms, i) => ms + DECODE_MS + (i.limits?.wallClockMs ?? 0), 0),
+        what: job.length === 1 ? 'the replay' : `a job of ${job.length} replays`,
+        transfer: items.map((i) => i.bytes.buffer as ArrayBuffer),
+      });
+    } catch (e) {
+      if (job.length === 1 || this.#closed) for (const w of job) w.reject(e as Error);
+      else this.#retryAlone(job);
+      return;
+    }
+    replies.forEach((r, i) => this.#answer(job[i]!, r));
+  }
+
+  #answer(w: Waiting, r: JudgeReply | undefined): void {
+    if (r === undefined) w.reject(new InternalError('a replay thread answered fewer items than it was sent'));
+    else if ('judgement' in r) w.resolve(r.judgement);
+    else if ('error' in r) w.reject(errorFromWire(r.error));
+    else if (w.asked > 0) w.reject(new InternalError('a replay thread asked twice for the limits of one bundle'));
+    else {
+      // Checked by the thread: the bundle's manifest hashes to the claim's manifest hash.
+      if (this.#limits.size >= MAX_LIMITS) this.#limits.clear();
+      this.#limits.set(hex(w.item.claim.manifestHash), r.needs);
+      w.asked++;
+      w.item = { ...w.item, bytes: r.bytes, limits: r.needs };
+      if (workerStackMb(r.needs.stack) > this.#stackMb) void this.#own(w);
+      else {
+        this.#waiting.unshift(w);
+        this.#schedule();
+      }
+    }
+  }
+
+  /**
+   * A job that failed as a whole (its watchdog, its thread lost): each item goes again on its own,
+   * under its own watchdog, so only the one that caused it fails. Its bytes went to the lost
+   * thread: a fresh copy is sent.
+   */
+  #retryAlone(job: Waiting[]): void {
+    for (const w of job) {
+      w.alone = true;
+      w.item = { ...w.item, bytes: new Uint8Array(w.source) };
+    }
+    this.#waiting.unshift(...job);
+    this.#schedule();
+  }
+
+  /** A replay on a thread of its own, with the stack its manifest needs. */
+  async #own(w: Waiting): Promise<void> {
+    const pool = this.#workers(1, workerStackMb(w.item.limits!.stack));
+    try {
+      await this.#run(pool, [w]);
+    } finally {
+      void pool.close();
+    }
+  }
+
+  /** Stops every thread; judgements waiting or running are rejected (`DL_ERR_CAGE_POOL_CLOSED`). */
   close(): Promise<void> {
+    this.#closed = true;
+    for (const w of this.#waiting.splice(0)) w.reject(new CagePoolClosedError(['was']));
     return this.#pool.close();
   }
-}
-
-/**
- * The input with each byte array in a buffer of its own size. A decoded bundle's module, stdin,
- * witness and inputs are views into 64 KiB decoding buffers, and postMessage clones a view's whole
- * buffer: a `guess` replay sent ~256 KiB to its thread for ~12 KiB of data, the largest part of the
- * main thread's cost of a replay (bench:p2p profile, "replay thread round trip").
- */
-function compact(i: ReplayInput): ReplayInput {
-  const own = (b: Uint8Array): Uint8Array =>
-    b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice();
-  return {
-    ...i,
-    module: own(i.module),
-    stdin: own(i.stdin),
-    witness: own(i.witness),
-    inputs: new Map([...i.inputs].map(([k, v]) => [k, own(v)])),
-  };
 }

@@ -1,17 +1,27 @@
+interface Job {
+  run: () => Promise<void>;
+  weight: number;
+}
+
 /**
- * Bounded work queue for replays: at most `concurrency` jobs run at once and at most `capacity`
- * wait; a job past capacity is refused (the caller counts it), never buffered without bound.
+ * Bounded work queue for replays: at most `concurrency` jobs run at once, holding at most `budget`
+ * of weight between them (a job's bundle bytes; one job runs whatever its weight), and at most
+ * `capacity` wait; a job past capacity is refused (the caller counts it), never buffered without
+ * bound. Jobs start in order.
  */
 export class ReplayQueue {
   readonly #concurrency: number;
   readonly #capacity: number;
-  readonly #waiting: (() => Promise<void>)[] = [];
+  readonly #budget: number;
+  readonly #waiting: Job[] = [];
   #head = 0;
   #running = 0;
+  #weight = 0;
   #idle: (() => void)[] = [];
-  constructor(concurrency: number, capacity: number) {
+  constructor(concurrency: number, capacity: number, budget = Number.POSITIVE_INFINITY) {
     this.#concurrency = concurrency;
     this.#capacity = capacity;
+    this.#budget = budget;
   }
 
   get running(): number {
@@ -23,9 +33,9 @@ export class ReplayQueue {
   }
 
   /** @returns false when the queue is full and the job was refused. */
-  push(job: () => Promise<void>): boolean {
+  push(job: () => Promise<void>, weight = 0): boolean {
     if (this.waiting >= this.#capacity) return false;
-    this.#waiting.push(job);
+    this.#waiting.push({ run: job, weight });
     this.#pump();
     return true;
   }
@@ -33,16 +43,20 @@ export class ReplayQueue {
   #pump(): void {
     while (this.#running < this.#concurrency && this.waiting > 0) {
       const job = this.#waiting[this.#head]!;
-      this.#waiting[this.#head++] = undefined as unknown as () => Promise<void>;
+      if (this.#running > 0 && this.#weight + job.weight > this.#budget) return;
+      this.#waiting[this.#head++] = undefined as unknown as Job;
       if (this.#head > 1024 && this.#head * 2 > this.#waiting.length) {
         this.#waiting.splice(0, this.#head);
         this.#head = 0;
       }
       this.#running++;
-      void job()
+      this.#weight += job.weight;
+      void job
+        .run()
         .catch(() => undefined)
         .finally(() => {
           this.#running--;
+          this.#weight -= job.weight;
           this.#pump();
           if (this.#running === 0 && this.waiting === 0) for (const r of this.#idle.splice(0)) r();
         });

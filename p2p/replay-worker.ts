@@ -1,0 +1,55 @@
+/**
+ * A replay thread of the node's pool (replay-pool.ts): judges several claims per job, each on its
+ * own (a bundle that fails, whatever it holds, is that item's answer and never its neighbours').
+ * The bundle is decoded and checked here, not on the node's event loop, and a replay runs only
+ * when the job allowed for its manifest's limits (the pool's watchdog is their sum); a replay
+ * slower than its own `limits.wallClockMs` is refused after the fact, as the watchdog would have.
+ */
+import { workerData } from 'node:worker_threads';
+import { serveJobs } from '../runtime/cage/worker-loop.ts';
+import type { JobResult } from '../runtime/cage/worker-loop.ts';
+import { runGuest } from '../runtime/cage/run.ts';
+import { workerStackMb } from '../runtime/cage/cage-pool.ts';
+import { errorToWire } from '../runtime/cage/transport.ts';
+import { WatchdogError } from '../runtime/errors.ts';
+import { checkClaimBundle, judgementOfReplay, replayInputOf } from './audit.ts';
+import type { JudgeItem, JudgeReply, ReplayWorkerBoot } from './replay-jobs.ts';
+
+const boot = workerData as ReplayWorkerBoot;
+
+async function judgeOne(item: JudgeItem): Promise<JudgeReply> {
+  const c = checkClaimBundle(item.claim, item.bytes);
+  if ('judgement' in c) return c;
+  const l = c.bundle.manifest.limits;
+  const want = item.limits;
+  if (
+    want === null ||
+    want.wallClockMs !== l.wallClockMs ||
+    want.stack !== l.stack ||
+    workerStackMb(l.stack) > boot.stackMb
+  )
+    return { needs: { wallClockMs: l.wallClockMs, stack: l.stack }, bytes: item.bytes };
+  const t0 = performance.now();
+  const out = await runGuest({ ...replayInputOf(c.bundle), mode: 'replay' });
+  if (performance.now() - t0 > l.wallClockMs)
+    return { error: errorToWire(new WatchdogError(['the replay', l.wallClockMs])) };
+  return { judgement: judgementOfReplay(c.bundle, out) };
+}
+
+async function judgeAll(items: JudgeItem[]): Promise<JobResult<JudgeReply[]>> {
+  const value: JudgeReply[] = [];
+  const transfer: ArrayBuffer[] = [];
+  for (const item of items) {
+    let r: JudgeReply;
+    try {
+      r = await judgeOne(item);
+    } catch (e) {
+      r = { error: errorToWire(e) };
+    }
+    if ('needs' in r) transfer.push(r.bytes.buffer as ArrayBuffer);
+    value.push(r);
+  }
+  return { value, transfer };
+}
+
+serveJobs<JudgeItem[], JudgeReply[]>(judgeAll);
