@@ -3,20 +3,21 @@
  * against its bundle. Replays run on cage threads (the node's ReplayPool, or `runCage`), with the
  * fuel, memory and wall-clock limits of the bundle's own manifest.
  */
-// Runtime modules by path, not the package entry: the replay threads (replay-worker.ts) load this
-// file, and the entry would load the evaluation pool and everything else with it.
-import { blake3 } from '../runtime/hash.ts';
-import { resultHash } from '../runtime/result.ts';
-import type { Bundle } from '../runtime/bundle.ts';
-import { encodeEntry } from '../runtime/witness/encoding.ts';
-import { inclusionProof, leafHash } from '../runtime/witness/merkle.ts';
-import { runCage } from '../runtime/cage/cage.ts';
-import type { RunOutcome } from '../runtime/cage/run.ts';
-import { verdictOf } from '../runtime/evaluate/evaluation.ts';
-import { verifyBundleBytes } from '../runtime/replay.ts';
-import { INSTRUMENTER_VERSION } from '../runtime/instrument/instrument.ts';
-import { DEFAULT_COST_TABLE } from '../runtime/instrument/cost-table.ts';
-import { DocklockError } from '../runtime/errors.ts';
+// The narrow entry points (docklock/bundle, docklock/cage), not the package's main one: the replay
+// threads (replay-worker.ts) load this file, and the main entry would load the evaluation pool too.
+import {
+  blake3,
+  DocklockError,
+  encodeEntry,
+  inclusionProof,
+  leafHash,
+  resultHash,
+  verdictOf,
+  verifyBundleBytes,
+} from '../runtime/api/bundle.ts';
+import type { Bundle } from '../runtime/api/bundle.ts';
+import { DEFAULT_COST_TABLE, INSTRUMENTER_VERSION, runCage } from '../runtime/api/cage.ts';
+import type { RunOutcome } from '../runtime/api/cage.ts';
 import type { ReplayInput, Replayer } from './replay-input.ts';
 import type { Claim, ClaimStatus, Divergence, Verdict } from './messages.ts';
 import { P2PError } from './errors.ts';
