@@ -118,7 +118,7 @@ export const SECTIONS: Section[] = [
           baseline: true,
         },
         {
-          label: 'hash-wasm blake3 (fresh digest)',
+          label: 'runtime blake3() (fresh digest)',
           ops: m,
           ms: best(() => {
             for (let i = 0; i < m; i++) blake3(input);
@@ -200,7 +200,7 @@ export const SECTIONS: Section[] = [
           baseline: true,
         },
         {
-          label: 'entry objects, hash-wasm digests',
+          label: 'entry objects, runtime blake3() digests',
           ops: n,
           ms: best(() => void finalizeWith(blake3, entries)),
           unit: 'entry',
