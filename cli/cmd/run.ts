@@ -162,7 +162,9 @@ export function registerRun(program: Command): void {
         const { manifest, baseDir } = loadManifest(f.manifest, overridesFrom(modulePath, f, trailing));
         // A run that needs a cage thread starts it while the inputs are read (bench:cli); most
         // runs happen on this thread (runtime/cage/inline.ts).
-        prepareRunOnce({ manifest, module });
+        // Instrumented modules are kept between runs (runtime/instrument-cache.ts), on either thread.
+        const engine = new Engine({ cacheDir: instrumentCacheDir() });
+        prepareRunOnce({ manifest, module }, { engine });
         const inputs = readManifestInputs(manifest, baseDir);
         const state = stateSourceFrom(f, manifest.grants);
         if (f.bundle !== undefined) assertWritableFile(f.bundle, '--bundle');
@@ -185,8 +187,7 @@ export function registerRun(program: Command): void {
             tee,
             ...(state === undefined ? {} : { state }),
           },
-          // Instrumented modules are kept between runs (runtime/instrument-cache.ts).
-          { engine: new Engine({ cacheDir: instrumentCacheDir() }) },
+          { engine },
         );
         if (f.bundle !== undefined) {
           writeFileAtomic(

@@ -9,7 +9,7 @@
  * Threads have one stack size, sized for `stackBudget`; a manifest whose stack budget needs more
  * runs on a thread of its own (a pool of one sized for it).
  */
-import { compile } from '../engine.ts';
+import { Engine } from '../engine.ts';
 import { ValidationError } from '../errors.ts';
 import { DEFAULT_STACK_LIMIT } from '../instrument/instrument.ts';
 import { MANIFEST_DEFAULTS } from '../manifest/parse.ts';
@@ -49,6 +49,12 @@ export interface CagePoolOptions {
   maxQueue?: number;
   /** Every run and replay is a fresh allocation: a larger young generation means fewer scavenges mid-run. */
   youngGenerationMb?: number;
+  /**
+   * Keep instrumented modules in this folder between processes (runtime/instrument-cache.ts), for
+   * modules compiled by the caller and on the threads (a component's core modules always are).
+   * Default: none, nothing is written.
+   */
+  cacheDir?: string;
 }
 
 /** What a job may skip sending back. */
@@ -64,11 +70,13 @@ export class CagePool {
   readonly stackBudget: number;
   readonly #options: CagePoolOptions;
   readonly #pool: WorkerPool<WorkerJob, RunOutcomeParts, OutputEvent>;
+  readonly #engine: Engine;
 
   /** @throws {InputError} `DL_ERR_CAGE_POOL_SIZE` for a size outside 1..256 */
   constructor(options: CagePoolOptions = {}) {
     this.#options = options;
     this.stackBudget = options.stackBudget ?? DEFAULT_STACK_BUDGET;
+    this.#engine = options.cacheDir === undefined ? Engine.default : new Engine({ cacheDir: options.cacheDir });
     this.#pool = new WorkerPool({
       url: WORKER_URL,
       size: options.size ?? 1,
@@ -80,7 +88,7 @@ export class CagePool {
       name: 'cage worker',
       boot: () => {
         const bridge = openBridge();
-        const data: WorkerBoot = { net: bridge.end };
+        const data: WorkerBoot = { net: bridge.end, cacheDir: options.cacheDir };
         return { data, transfer: [bridge.end.port], close: bridge.close, ref: bridge.ref };
       },
     });
@@ -104,7 +112,7 @@ export class CagePool {
     if (this.#options.compileIn !== 'worker') {
       try {
         // Cached by content hash: repeated runs of a module skip compilation entirely.
-        shared = (await compile(request.module, compileOptionsFor(request.manifest))).share();
+        shared = (await this.#engine.compile(request.module, compileOptionsFor(request.manifest))).share();
       } catch (e) {
         // A rejected module is a result: the thread's runGuest reports it.
         if (!(e instanceof ValidationError)) throw e;

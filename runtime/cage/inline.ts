@@ -34,8 +34,17 @@ export function canRunInline(options: Pick<CageOptions, 'manifest' | 'module'>):
  * For a caller that reads its inputs between knowing the run and starting it (`docklock run`): a
  * run that will need a cage thread starts one now, so it boots meanwhile (runtime/cage/prestart.ts).
  */
-export function prepareRunOnce(options: Pick<CageOptions, 'manifest' | 'module'>): void {
-  if (!canRunInline(options)) void import('./prestart.ts').then((m) => m.prestartCage());
+export function prepareRunOnce(
+  options: Pick<CageOptions, 'manifest' | 'module'>,
+  { engine }: Pick<RunOnceOptions, 'engine'> = {},
+): void {
+  if (!canRunInline(options)) void import('./prestart.ts').then((m) => m.prestartCage(threadOptions(engine)));
+}
+
+/** A cage thread keeps the engine's instrumented-module cache too (components compile there). */
+function threadOptions(engine: Engine | undefined): { cacheDir?: string } {
+  const dir = engine?.config.cacheDir;
+  return typeof dir === 'string' ? { cacheDir: dir } : {};
 }
 
 /** V8's native stack overflow, however deep in causes it was wrapped (traps.ts wraps it). */
@@ -79,7 +88,10 @@ function skipping(write: ((b: Uint8Array) => void) | undefined, skip: number): (
 export interface RunOnceOptions {
   /** Told where the run happened. */
   onPlace?: (place: RunPlace) => void;
-  /** The engine for a run on this thread (default `Engine.default`): e.g. one with a disk cache. */
+  /**
+   * The engine for a run on this thread (default `Engine.default`): e.g. one with a disk cache,
+   * which a run on a cage thread then uses too.
+   */
   engine?: Engine;
 }
 
@@ -90,7 +102,7 @@ export interface RunOnceOptions {
 export async function runOnce(options: CageOptions, { onPlace, engine }: RunOnceOptions = {}): Promise<RunOutcome> {
   if (!canRunInline(options)) {
     onPlace?.('thread');
-    return (await import('./cage.ts')).runCage(options);
+    return (await import('./cage.ts')).runCage(options, threadOptions(engine));
   }
   const { tee, ...request } = options;
   const written = { stdout: 0, stderr: 0 };
@@ -123,10 +135,13 @@ export async function runOnce(options: CageOptions, { onPlace, engine }: RunOnce
   onPlace?.('thread-after-overflow');
   // Loaded only now: a run on this thread never initialises the thread pool (bench:cli).
   const { runCage } = await import('./cage.ts');
-  return runCage({
-    ...request,
-    ...(tee === undefined
-      ? {}
-      : { tee: { stdout: skipping(tee.stdout, written.stdout), stderr: skipping(tee.stderr, written.stderr) } }),
-  });
+  return runCage(
+    {
+      ...request,
+      ...(tee === undefined
+        ? {}
+        : { tee: { stdout: skipping(tee.stdout, written.stdout), stderr: skipping(tee.stderr, written.stderr) } }),
+    },
+    threadOptions(engine),
+  );
 }

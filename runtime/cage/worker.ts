@@ -12,11 +12,14 @@ import type { BridgeEnd } from '../../host-functions/net/bridge.ts';
 import { serveJobs } from './worker-loop.ts';
 import type { JobContext, JobResult } from './worker-loop.ts';
 import { CompiledModule } from '../compiled-module.ts';
+import { Engine } from '../engine.ts';
 import type { SharedCompiledModule } from '../compiled-module.ts';
 
 /** What the thread starts with (`workerData`). */
 export interface WorkerBoot {
   net: BridgeEnd;
+  /** The pool's instrumented-module cache (CagePoolOptions.cacheDir), for modules compiled here. */
+  cacheDir: string | undefined;
 }
 
 /** One run or replay. */
@@ -38,6 +41,8 @@ export interface OutputEvent {
 
 const boot = workerData as WorkerBoot;
 const transport = bridgeTransport(boot.net);
+// Modules compiled on this thread (a component's core modules; `compileIn: 'worker'`).
+const engine = boot.cacheDir === undefined ? undefined : new Engine({ cacheDir: boot.cacheDir });
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -53,7 +58,13 @@ const tee = {
 async function run(job: WorkerJob, ctx: JobContext<OutputEvent>): Promise<JobResult<RunOutcomeParts>> {
   teeCtx = ctx;
   const compiled = job.shared === undefined ? undefined : CompiledModule.fromShared(job.shared);
-  const outcome = await runGuest({ ...job.request, net: transport, tee: job.tee ? tee : undefined, compiled });
+  const outcome = await runGuest({
+    ...job.request,
+    net: transport,
+    tee: job.tee ? tee : undefined,
+    compiled,
+    ...(engine === undefined ? {} : { engine }),
+  });
   const bytes = job.witness ? outcome.witnessBytes : EMPTY;
   const value: RunOutcomeParts = {
     result: outcome.result,

@@ -13,6 +13,8 @@ import { runGuest } from '../../runtime/cage/run.ts';
 import { compileOptionsFor } from '../../runtime/cage/run.ts';
 import { parseManifest } from '../../runtime/manifest/parse.ts';
 import { resultHash } from '../../runtime/result.ts';
+import { runOnce } from '../../runtime/cage/inline.ts';
+import { COMPONENT_DIR } from '../../scripts/build-fixtures.ts';
 import { fixture } from '../run/helpers.ts';
 import { wat } from './wat.ts';
 
@@ -63,6 +65,27 @@ describe('the instrumented-module disk cache', () => {
     );
     for (const name of ['hello', 'tree_io', 'rand_clock'])
       expect(await resultWith(new Engine({ cacheDir: d }), name), name).toBe(await resultWith(plain, name));
+  });
+
+  it("keeps a component's core modules too, though they are compiled on a cage thread", async () => {
+    const d = dir();
+    const component = new Uint8Array(readFileSync(join(COMPONENT_DIR, 'hello.wasm')));
+    const run = async (engine?: Engine): Promise<string> => {
+      let place = '';
+      const out = await runOnce(
+        { manifest, module: component, stdin: new Uint8Array(0), inputs: new Map(), mode: 'record' },
+        { engine, onPlace: (p) => (place = p) },
+      );
+      expect(place).toBe('thread');
+      return `${out.result.status} ${hex(resultHash(out.result))} ${hex(out.witnessBytes)}`;
+    };
+    const plain = await run();
+    expect(await run(new Engine({ cacheDir: d }))).toBe(plain);
+    // The program's module, the preview1 adapter and jco's table shims.
+    const kept = entries(d);
+    expect(kept.length).toBeGreaterThanOrEqual(2);
+    expect(await run(new Engine({ cacheDir: d }))).toBe(plain);
+    expect(entries(d)).toEqual(kept);
   });
 
   it('a damaged or cut entry is a miss, and is written again', async () => {
