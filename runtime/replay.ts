@@ -74,6 +74,8 @@ export async function replayBundle(bytes: Uint8Array, options: ReplayOptions = {
 /** Where a replay runs: its own cage thread (default), or a long-lived pool's (a juror, a node). */
 export interface ReplayOptions {
   pool?: Pick<CagePool, 'replay'>;
+  /** Without a pool: keep instrumented modules in this folder (runtime/instrument-cache.ts). */
+  cacheDir?: string;
 }
 
 export async function replayDecoded(b: Bundle, options: ReplayOptions = {}): Promise<ReplayReport> {
@@ -99,7 +101,10 @@ export async function replayDecoded(b: Bundle, options: ReplayOptions = {}): Pro
   };
   const out =
     options.pool === undefined
-      ? await runCage({ ...request, mode: 'replay' })
+      ? await runCage(
+          { ...request, mode: 'replay' },
+          options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir },
+        )
       : await options.pool.replay(request, { witness: false });
   const actual = resultHash(out.result);
   const match = out.divergence === null && bytesEqual(actual, b.resultHash);

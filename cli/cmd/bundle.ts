@@ -17,6 +17,7 @@ import {
   verifyBundleBytes,
   verifyInclusion,
 } from '../../runtime/api/bundle.ts';
+import { instrumentCacheDir } from '../../runtime/api/cage.ts';
 import { EXIT, guarded, printJson, readInput } from '../io.ts';
 
 interface ProofJson {
@@ -131,7 +132,9 @@ export function registerBundleCommands(program: Command): void {
       guarded(f.json === true, async () => {
         // The worker checks the witness as it reads it; decoding it here too would double the work.
         const bundle = decodeBundle(readInput(path, 'bundle'), { lazyWitness: true });
-        const report = await replayDecoded(bundle);
+        // Instrumented modules are kept between runs, as for `docklock run` (docs/cli.md).
+        const cacheDir = instrumentCacheDir();
+        const report = await replayDecoded(bundle, cacheDir === null ? {} : { cacheDir });
         if (f.json) printJson(report);
         else if (report.match) process.stdout.write(`match: result ${report.resultHash}\n`);
         else if (report.divergence) {
