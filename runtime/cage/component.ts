@@ -8,7 +8,7 @@
  */
 import { Engine } from '../engine.ts';
 import { DeterministicTrap, InternalError, OutOfFuel, StackExhausted, ValidationError } from '../errors.ts';
-import { HostCalls, DivergenceStop } from '../witness/recorder.ts';
+import { HostCalls, DivergenceStop, WitnessLimit } from '../witness/recorder.ts';
 import type { Divergence } from '../witness/recorder.ts';
 import type { RunStatus } from '../result.ts';
 import { asyncBuiltinOf } from '../component/async-scan.ts';
@@ -23,7 +23,7 @@ import { createWasiP2, P2_INTERFACES } from '../../host-functions/wasi-p2/host.t
 import { createWasi } from './capabilities.ts';
 import { createNet } from '../../host-functions/net/http.ts';
 import { Store } from '../store.ts';
-import { runOutcome } from './run.ts';
+import { runOutcome, witnessBudget } from './run.ts';
 import type { GuestRunOutcome, GuestRunRequest } from './run.ts';
 import type { RunResult } from '../result.ts';
 import type { CrossingObserver, SharedBudget } from '../component/budget.ts';
@@ -40,6 +40,7 @@ export async function runComponentGuest(req: GuestRunRequest, result: RunResult)
   const m = req.manifest;
   const calls = new HostCalls(req.mode, req.witness);
   calls.failClosed = (req.wasiLevel ?? WASI_LEVEL) > 0;
+  calls.witnessBudget = witnessBudget(req);
   const engine = req.engine ?? Engine.default;
   const grants = new Set<string>(m.grants);
   const rejected = (e: ValidationError): GuestRunOutcome => {
@@ -164,6 +165,8 @@ export async function runComponentGuest(req: GuestRunRequest, result: RunResult)
       trap = e.trap;
     } else if (e instanceof OutputLimit) {
       status = 'output_limit';
+    } else if (e instanceof WitnessLimit) {
+      status = 'memory_limit';
     } else if (e instanceof DivergenceStop) {
       status = 'trapped';
       trap = 'host_error';

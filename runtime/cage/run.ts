@@ -22,7 +22,7 @@ import type { WitnessEntry } from '../witness/entry.ts';
 import type { WitnessLog } from '../witness/log.ts';
 import { decodeEntries } from '../witness/encoding.ts';
 import { blake3 } from '../hash.ts';
-import { DivergenceStop, HostCalls } from '../witness/recorder.ts';
+import { DivergenceStop, HostCalls, WitnessLimit } from '../witness/recorder.ts';
 import type { Divergence } from '../witness/recorder.ts';
 import { Store } from '../store.ts';
 import { OutputLimit, ProcExit } from '../../host-functions/wasi/preview1.ts';
@@ -142,6 +142,14 @@ export function compileOptionsFor(m: CageManifest): {
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Bytes the run's witness may hold (spec/wasi.md#W9): its memory limit, from ABI level 4 on;
+ * bundles recorded before the rule replay without one.
+ */
+export function witnessBudget(req: Pick<GuestRunRequest, 'manifest' | 'wasiLevel'>): number {
+  return (req.wasiLevel ?? WASI_LEVEL) >= 4 ? req.manifest.limits.memory : Number.POSITIVE_INFINITY;
+}
+
 function baseResult(req: GuestRunRequest): RunResult {
   return {
     formatVersion: RESULT_FORMAT_VERSION,
@@ -177,6 +185,7 @@ export async function runGuest(req: GuestRunRequest): Promise<GuestRunOutcome> {
   const engine = req.engine ?? Engine.default;
   // Bundles recorded before host calls failed closed (WASI level 0) replay as they ran.
   calls.failClosed = (req.wasiLevel ?? WASI_LEVEL) > 0;
+  calls.witnessBudget = witnessBudget(req);
   let compiled: CompiledModule;
   try {
     compiled = req.compiled ?? (await engine.compile(req.module, compileOptionsFor(m)));
@@ -261,6 +270,8 @@ export async function runGuest(req: GuestRunRequest): Promise<GuestRunOutcome> {
       trap = e.trap;
     } else if (e instanceof OutputLimit) {
       status = 'output_limit';
+    } else if (e instanceof WitnessLimit) {
+      status = 'memory_limit';
     } else if (e instanceof DivergenceStop) {
       status = 'trapped';
       trap = 'host_error';

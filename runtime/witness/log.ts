@@ -42,6 +42,9 @@ import {
 import { merkleRootOfLeafSlab } from './merkle.ts';
 import { putArrayHeader, putBin, putBinHeader, putNumber, putU32BE } from './msgpack-put.ts';
 
+/** Bytes counted for each entry's leaf hash, which finalize keeps for the whole log. */
+const LEAF_BYTES = HASH_BYTES;
+
 /** The committed form of a log: leaf hashes H(0x00 ‖ encodeEntry(e)) and their RFC 9162 root. */
 export interface WitnessCommitment {
   /** 32-byte Merkle root; H("") for an empty log. */
@@ -208,6 +211,7 @@ function argKind(w: Int32Array, kindsAt: number, k: number): number {
  */
 export class WitnessLog {
   #n = 0;
+  #storedBytes = 0;
   /** Records back to back; chunk k holds words 0 .. used[k] (the last chunk: up to #pos). */
   readonly #chunks: Int32Array<ArrayBuffer>[] = [];
   readonly #used: number[] = [];
@@ -532,8 +536,18 @@ export class WitnessLog {
     this.#pos = p;
     const i = this.#n;
     if (data !== undefined) this.#data.set(i, data);
+    this.#storedBytes += (p - start) * 4 + LEAF_BYTES + (data?.length ?? 0);
     this.#n = i + 1;
     return i;
+  }
+
+  /**
+   * What the entries so far hold in memory, as the witness budget counts it (spec/wasi.md#W9):
+   * each record's words, its leaf hash and its `data`. A function of the entries alone, so the
+   * same on every node and in replay.
+   */
+  get storedBytes(): number {
+    return this.#storedBytes;
   }
 
   /** Opens a chunk for a record of up to `need` words. */

@@ -48,6 +48,19 @@ export class DivergenceStop extends Error {
 /** Errors that end the run deliberately; the call that raised them is still recorded. */
 export class RunEnd extends Error {}
 
+/**
+ * The witness already holds more than the run's budget (its memory limit) when the guest makes a
+ * host call: the run ends with `memory_limit` before the call runs (spec/wasi.md#W9).
+ */
+export class WitnessLimit extends RunEnd {
+  constructor(budget: number) {
+    super(
+      `the witness holds more than ${budget} bytes, the run's memory limit: each host call's arguments, result and memory writes are kept until the run ends (raise limits.memory, or make fewer host calls)`,
+    );
+    this.name = 'WitnessLimit';
+  }
+}
+
 function sameValue(a: HostValue | null, b: HostValue | null): boolean {
   return typeof a === typeof b && a === b;
 }
@@ -137,6 +150,11 @@ export class HostCalls {
    * the rule (WASI level 0, spec/wasi.md#W6).
    */
   failClosed = true;
+  /**
+   * Bytes the witness may hold before a host call ends the run (spec/wasi.md#W9): the manifest's
+   * memory limit from ABI level 4 on; unbounded to replay bundles recorded before the rule.
+   */
+  witnessBudget = Number.POSITIVE_INFINITY;
   /** The meter's budget as u32 halves: only a call whose fuel used equals it can be overdrawn. */
   readonly #limit = new Uint32Array(2).fill(0xffffffff);
   // A Map, not a WeakMap: it lives as long as the run, and WeakMap inserts measured slower (bench/RESULTS.md).
@@ -198,6 +216,11 @@ export class HostCalls {
       this.#meter.overdrawn?.() === true
     )
       throw new OutOfFuel();
+  }
+
+  /** Ends the run if the witness already holds more than its budget (one compare a call). */
+  #checkWitness(): void {
+    if (this.log.storedBytes > this.witnessBudget) throw new WitnessLimit(this.witnessBudget);
   }
 
   /** In replay, the recorded entry the call in progress must match (net answers come from it). */
@@ -269,6 +292,7 @@ export class HostCalls {
     const fuel = this.#fuelInWasm ? st.words : this.#fuel;
     const at = this.#fuelInWasm ? SCRATCH_FUEL >> 2 : 0;
     this.#checkFuel(fuel[at]!, fuel[at + 1]!);
+    this.#checkWitness();
     this.mem.beginCall();
     return ++callsStarted;
   }
@@ -340,6 +364,7 @@ export class HostCalls {
       const fuelLo = fuel[0];
       const fuelHi = fuel[1];
       calls.#checkFuel(fuelLo!, fuelHi!);
+      calls.#checkWitness();
       const started = ++callsStarted;
       mem.beginCall();
       let result: HostValue | void;

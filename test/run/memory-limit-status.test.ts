@@ -58,7 +58,7 @@ const stdoutOf = (b: Uint8Array): string => new TextDecoder().decode(b);
 
 describe('memory_limit after a refused memory.grow (spec/wasi.md#W5)', () => {
   it('is the status for 1 MiB and 4 KiB allocations alike, trapping or exiting non-zero', async () => {
-    expect(WASI_LEVEL).toBe(3);
+    expect(WASI_LEVEL).toBeGreaterThanOrEqual(3);
     for (const args of [['1048576'], ['4096'], ['1048576', 'exit'], ['4096', 'exit']]) {
       const { out, bundle } = await record(ALLOC, args);
       expect(stdoutOf(out.result.stdout), args.join(' ')).toMatch(/^[1-9]\d* blocks of \d+ bytes\n$/);
