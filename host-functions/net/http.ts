@@ -28,11 +28,11 @@ import type { RequestHeaders } from './headers.ts';
 export const NET_ERR = {
   /** Network not granted, mode `deny`, or host:port not in the allow list. */
   DENIED: -1,
-  /** Over a manifest limit: request count, request body size or response size. */
+  /** Over a limit: request count, request body size, request headers (count or bytes) or response size. */
   LIMIT: -2,
   /** Connection, DNS, TLS or timeout failure. */
   TRANSPORT: -3,
-  /** Malformed method or URL (not http/https, invalid UTF-8). */
+  /** Malformed method, URL (not http/https, invalid UTF-8) or request header, or a header the transport sends. */
   INVALID: -4,
   /** A pointer outside guest memory. */
   FAULT: -5,
