@@ -45,6 +45,7 @@ beforeAll(async () => {
     req.on('end', () => {
       // No date header, so the answer is the same in every run.
       res.sendDate = false;
+      if (req.url === '/huge-headers') res.setHeader('X-Pad', 'p'.repeat(20_000));
       res.setHeader('Content-Type', 'application/json');
       res.setHeader('Set-Cookie', ['a=1', 'b=2']);
       // Sent as UTF-8 bytes; the guest gets those bytes as the server sent them.
@@ -83,6 +84,45 @@ function run(path: string, method: string, body: string, headers: string[], more
 describe('recorded HTTP headers', () => {
   const dir = tempDir('docklock-net-headers-');
   const bundle = join(dir, 'headers.dlb');
+
+  it('counts the response headers toward maxResponseBytes and bounds their section', async () => {
+    const first = await run('/limit', 'GET', '', []);
+    const lines = first.json.stdout.split('\n');
+    const headerBytes = lines
+      .filter((l) => l.startsWith('header '))
+      .reduce((n, l) => n + Buffer.byteLength(l.slice('header '.length)) + 2, 0);
+    const total = headerBytes + Buffer.byteLength('{"path":"/limit"}');
+    const withLimit = (bytes: number): string[] => {
+      const manifest = join(dir, `limit-${bytes}.json`);
+      writeFileSync(
+        manifest,
+        JSON.stringify({
+          apiVersion: 'docklock/v1',
+          kind: 'Cage',
+          module: 'http.wasm',
+          network: { limits: { maxResponseBytes: bytes } },
+        }),
+      );
+      return ['--manifest', manifest];
+    };
+    expect((await run('/limit', 'GET', '', [], withLimit(total))).json.stdout).toBe(first.json.stdout);
+    expect((await run('/limit', 'GET', '', [], withLimit(total - 1))).json.stdout).toBe('error -2\n');
+    // http_request returns no headers, so they do not count for it: its meaning is unchanged.
+    const old = await cliJsonAsync<RunJson>([
+      'run',
+      fixturePath('http_get'),
+      '--net',
+      'record',
+      '--allow-host',
+      `127.0.0.1:${port}`,
+      '--arg',
+      `http://127.0.0.1:${port}/limit`,
+      ...withLimit(total - 1),
+    ]);
+    expect(old.json.stdout).toContain('status 200');
+    // A header section over 16384 bytes is over a limit too, whatever maxResponseBytes says.
+    expect((await run('/huge-headers', 'GET', '', [])).json.stdout).toBe('error -2\n');
+  });
 
   it('sends the guest headers, hands back the response headers, and refuses what the policy forbids', async () => {
     const r = await run(
