@@ -41,7 +41,7 @@ export type Header = [name: string, value: Uint8Array];
 export type HeaderRefusal = { code: 'invalid' | 'limit'; message: string };
 
 const latin1 = new TextDecoder('latin1');
-const ascii = new TextEncoder();
+const utf8 = new TextEncoder();
 
 const isOws = (b: number): boolean => b === 0x20 || b === 0x09;
 
@@ -85,14 +85,16 @@ export function isToken(name: string): boolean {
   return TOKEN.test(name);
 }
 
-/** The block of `headers`: `name ": " value CRLF` each. Names must be tokens (ASCII). */
+/** The block of `headers`: `name ": " value CRLF` each (a name that is not a token would not parse back). */
 export function encodeHeaderBlock(headers: readonly Header[]): Uint8Array {
+  const names = headers.map(([n]) => utf8.encode(`${n}: `));
   let size = 0;
-  for (const [n, v] of headers) size += n.length + v.length + 4;
+  for (const [i, [, v]] of headers.entries()) size += names[i]!.length + v.length + 2;
   const out = new Uint8Array(size);
   let at = 0;
-  for (const [n, v] of headers) {
-    at += ascii.encodeInto(`${n}: `, out.subarray(at)).written;
+  for (const [i, [, v]] of headers.entries()) {
+    out.set(names[i]!, at);
+    at += names[i]!.length;
     out.set(v, at);
     at += v.length;
     out[at++] = 0x0d;
