@@ -25,11 +25,14 @@ export function openBridge(): { end: BridgeEnd; close: () => void; ref: (on: boo
   const flag = new Int32Array(signal);
   const channel = new MessageChannel();
   channel.port1.on('message', (req: NetRequest) => {
-    void performRequest(req).then((res) => {
-      channel.port1.postMessage(res);
-      Atomics.store(flag, 0, 1);
-      Atomics.notify(flag, 0);
-    });
+    // performRequest never rejects by design; should it, the guest gets an answer, not a hang.
+    void performRequest(req)
+      .catch((e: unknown): NetResponse => ({ error: 'transport', message: (e as Error).message }))
+      .then((res) => {
+        channel.port1.postMessage(res);
+        Atomics.store(flag, 0, 1);
+        Atomics.notify(flag, 0);
+      });
   });
   return {
     end: { port: channel.port2, signal },

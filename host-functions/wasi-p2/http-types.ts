@@ -298,9 +298,11 @@ export class IncomingResponse {
   readonly #status: number;
   readonly #body: IncomingBody;
   #consumed = false;
-  readonly #headers = Fields.frozen(new Fields());
-  constructor(status: number, body: IncomingBody) {
+  readonly #headers: Fields;
+  /** `headers`: the recorded response headers, frozen here. */
+  constructor(status: number, headers: Fields, body: IncomingBody) {
     this.#status = status;
+    this.#headers = Fields.frozen(headers);
     this.#body = body;
   }
   status(): number {

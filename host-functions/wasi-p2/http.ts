@@ -1,17 +1,19 @@
 /**
  * `wasi:http/types` and `wasi:http/outgoing-handler` (the client side) over the cage's recorded
  * network, `docklock.http_*` (spec/network.md). A request is sent once its body is finished, as
- * one `docklock.http_request` call; its status, body length and every body read are
- * `docklock.http_status`, `http_body_len` and `http_body_read` calls. Those are the witness entries
+ * one `docklock.http_request_h` call; its status, body length, headers and every body read are
+ * `docklock.http_status`, `http_body_len`, `http_headers_len` with `http_headers_read`, and
+ * `http_body_read` calls. Those are the witness entries
  * a core module's requests make, so the policy, limits, recording and offline replay are the same
  * code, and every value a response hands the component comes out of a recorded call.
  *
- * What `docklock.http_*` carries is what a component gets: method, URL and body go out, status and
- * body come back. A request header the transport would not send as given is therefore refused (one
- * dropped silently could change what the server answers): only `content-length` and `host` with
- * the values the transport sends pass. A response's headers are an empty list.
+ * The request's headers go out as `http_request_h`'s header block, under the cage's header policy
+ * (spec/network.md#R2): a header it refuses fails the request with `internal-error` naming it,
+ * never dropped in silence (one dropped could change what the server answers). A response's
+ * headers are the recorded block, read with `http_headers_len` and `http_headers_read`.
  */
 import { NET_ERR } from '../net/http.ts';
+import { encodeHeaderBlock, isRefusal, parseHeaderBlock, requestHeaders } from '../net/headers.ts';
 import { P1 } from './p1.ts';
 import { InputStream } from './io.ts';
 import {
@@ -29,20 +31,21 @@ import {
 } from './http-types.ts';
 import type { FutureValue, HttpErrorCode, HttpHost } from './http-types.ts';
 
-/**
- * The first request header the cage cannot send as given, if any. The transport sends
- * `content-length` and `host` itself, so those pass when they say what it will send anyway.
- */
-function refusedHeader(headers: Fields, bodyLength: number, authority: string): string | undefined {
-  const text = new TextDecoder();
-  for (const [name, value] of headers.entries()) {
-    const n = name.toLowerCase();
-    const v = text.decode(value).trim();
-    if (n === 'content-length' && v === String(bodyLength)) continue;
-    if (n === 'host' && v.toLowerCase() === authority.toLowerCase()) continue;
-    return name;
+/** A request's headers as the block `docklock.http_request_h` takes (host-functions/net/headers.ts). */
+function headerBlock(headers: Fields): Uint8Array {
+  return encodeHeaderBlock(headers.entries());
+}
+
+/** Why the header policy refuses a request's header block, if it does. */
+function headerRefusal(block: Uint8Array, url: string, bodyLength: number): string | undefined {
+  let host: string;
+  try {
+    host = new URL(url).host;
+  } catch {
+    return undefined;
   }
-  return undefined;
+  const r = requestHeaders(block, host, bodyLength);
+  return isRefusal(r) ? r.message : undefined;
 }
 
 /**
@@ -90,20 +93,21 @@ export function wasiHttp(p1: P1, maxRequestBytes: number): Record<string, Record
     if (proto === '') return err('HTTP-protocol-error');
     if (req.sink.size > maxRequestBytes) return err('HTTP-request-body-size');
     const body = req.sink.bytes();
-    const refused = refusedHeader(req.headers(), body.length, authority);
-    if (refused !== undefined)
-      return err(
-        'internal-error',
-        `docklock's recorded network sends no "${refused}" header: docklock.http_request carries method, URL and body only`,
-      );
     const url = `${proto}://${authority}${req.pathWithQuery() ?? '/'}`;
+    const block = headerBlock(req.headers());
     const p = p1.begin();
     const [mPtr, mLen] = p.str(req.methodName);
     const [uPtr, uLen] = p.str(url);
+    const hPtr = p.put(block);
     const bPtr = p.put(body);
-    const h = p.call('http_request', mPtr, mLen, uPtr, uLen, bPtr, body.length);
+    const h = p.call('http_request_h', mPtr, mLen, uPtr, uLen, hPtr, block.length, bPtr, body.length);
     if (h < 0) {
       if (h === NET_ERR.DENIED) return err('HTTP-request-denied');
+      if (h === NET_ERR.INVALID || h === NET_ERR.LIMIT) {
+        // The policy is a pure function of the request: asking it again names what it refused.
+        const refusal = headerRefusal(block, url, body.length);
+        if (refusal !== undefined) return err('internal-error', `request headers refused: ${refusal}`);
+      }
       if (h === NET_ERR.INVALID) return err('HTTP-request-URI-invalid');
       if (h === NET_ERR.LIMIT)
         return err(
@@ -114,8 +118,21 @@ export function wasiHttp(p1: P1, maxRequestBytes: number): Record<string, Record
     }
     const status = p1.begin().call('http_status', h);
     const length = p1.begin().call('http_body_len', h);
-    if (status < 0 || length < 0) return err('internal-error', 'the recorded response is unreadable');
-    return { tag: 'ok', val: new IncomingResponse(status, new IncomingBody(responseStream(h, length))) };
+    const headers = status < 0 || length < 0 ? undefined : responseHeaders(h);
+    if (headers === undefined) return err('internal-error', 'the recorded response is unreadable');
+    return { tag: 'ok', val: new IncomingResponse(status, headers, new IncomingBody(responseStream(h, length))) };
+  };
+
+  /** The response's headers, from `http_headers_len` and one `http_headers_read`. */
+  const responseHeaders = (handle: number): Fields | undefined => {
+    const len = p1.begin().call('http_headers_len', handle);
+    if (len < 0) return undefined;
+    const p = p1.begin();
+    const buf = p.alloc(len);
+    const got = p.call('http_headers_read', handle, buf, len);
+    if (got !== len) return undefined;
+    const list = parseHeaderBlock(p.u8s(buf, len), false);
+    return isRefusal(list) ? undefined : Fields.fromList(list);
   };
 
   return {
@@ -135,7 +152,7 @@ export function wasiHttp(p1: P1, maxRequestBytes: number): Record<string, Record
     },
     'wasi:http/outgoing-handler': {
       handle: (req: OutgoingRequest, _options: RequestOptions | undefined): FutureIncomingResponse => {
-        if (!p1.has('http_request'))
+        if (!p1.has('http_request_h'))
           throw {
             tag: 'HTTP-request-denied',
           } satisfies HttpErrorCode;

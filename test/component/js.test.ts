@@ -86,13 +86,22 @@ describe('a ComponentizeJS component', () => {
     expect(r.json.divergence).toMatchObject({ index: idx, field: 'writes' });
   });
 
-  it('fetch() is recorded, replays with the server gone, and an edited response diverges', async () => {
+  it('fetch() is recorded with its headers, replays with the server gone, and an edited response diverges', async () => {
     const seen: string[] = [];
+    const received = new Map<string, string[]>();
     const server = createServer((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
         seen.push(`${req.method} ${req.url} ${body}`);
+        received.set(req.url!, req.rawHeaders);
+        // No date header: the second run must get the same answer as the first.
+        res.sendDate = false;
+        if (req.url === '/json') {
+          res.writeHead(201, { 'content-type': 'application/json; charset=utf-8', 'x-reply': 'r1' });
+          res.end(JSON.stringify({ got: JSON.parse(body) as unknown, auth: req.headers.authorization }));
+          return;
+        }
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.end(req.url === '/big' ? `${'x'.repeat(200_000)}END` : `truth for ${req.method} ${req.url} ${body}`);
       });
@@ -126,12 +135,28 @@ describe('a ComponentizeJS component', () => {
     }
     expect(first.json.status).toBe('exited');
     const out = first.json.stdout.split('\n');
-    expect(out[0]).toBe(`get 200 "truth for GET /answer?q=1 " headers 0`);
+    // content-type, connection, content-length: the server's headers, in its order.
+    expect(out[0]).toBe(`get 200 "truth for GET /answer?q=1 " headers 3`);
     expect(out[1]).toMatch(/^post 200 "truth for POST \/echo ping 0\.\d+"$/);
     expect(out[2]).toBe('put 200 "truth for PUT /stream part1 part2"');
     expect(out[3]).toBe('big 200003 xEND');
-    // content-type (a string body) and explicit headers: docklock.http_request cannot carry them.
-    expect(out.slice(4)).toEqual(['refused: TypeError', 'refused: TypeError', '']);
+    expect(out[4]).toBe('json 201 application/json; charset=utf-8 r1 {"got":{"n":1},"auth":"Bearer t0ken"}');
+    expect(out[5]).toBe('text 200 "truth for POST /text plain"');
+    // A byte outside visible ASCII in a value, and 65 headers: the cage's header policy refuses both.
+    expect(out.slice(6)).toEqual(['refused: TypeError', 'refused: TypeError', '']);
+    // What the server got: the program's headers as it gave them, then the transport's.
+    const pairs = (raw: string[]): string[] => raw.flatMap((v, i) => (i % 2 === 0 ? [`${v}: ${raw[i + 1]}`] : []));
+    expect(pairs(received.get('/json')!)).toEqual([
+      `host: 127.0.0.1:${port}`,
+      'content-type: application/json',
+      'authorization: Bearer t0ken',
+      'x-trace: a b',
+      'user-agent: docklock',
+      'content-length: 7',
+      'Connection: close',
+    ]);
+    // fetch's own content-type for a string body goes out too.
+    expect(pairs(received.get('/text')!)).toContain('Content-Type: text/plain;charset=UTF-8');
     expect(seen.filter((s) => s.startsWith('GET /answer?q=1'))).toHaveLength(2);
     expect(seen.some((s) => s.includes('/refused'))).toBe(false);
     // Same server answers, same seed: the same run in another process.
@@ -143,20 +168,40 @@ describe('a ComponentizeJS component', () => {
     const replay = cliJson<ReplayJson>(['replay', bundle]);
     expect(replay.json).toMatchObject({ match: true, resultHash: first.json.resultHash, divergence: null });
 
-    // Edit the recorded response body: replay feeds it to the component, whose next call differs.
+    // Edit a recorded response: replay feeds it to the component, whose next call differs. The
+    // entry's data is [method, url, request headers, body, status, response headers, body, error].
     const b = decodeBundle(readFileSync(bundle));
-    const idx = b.witness.findIndex((e) => e.name === 'docklock.http_request');
+    const idx = b.witness.findIndex((e) => e.name === 'docklock.http_request_h');
     expect(idx).toBeGreaterThanOrEqual(0);
     const packr = new Packr({ useRecords: false, mapsAsObjects: false, int64AsType: 'bigint' });
-    const ex = packr.unpack(b.witness[idx]!.data!) as unknown[];
-    ex[4] = new TextEncoder().encode('forged truth, longer than the real one');
-    b.witness[idx] = { ...b.witness[idx]!, data: packr.pack(ex) };
-    const edited = join(dir, 'edited.dlb');
-    writeFileSync(edited, encodeBundle(b));
-    const r = cliJson<ReplayJson>(['replay', edited]);
-    expect(r.code).toBe(1);
-    expect(r.json.match).toBe(false);
-    expect(r.json.divergence).toMatchObject({ index: idx + 2, import: 'docklock.http_body_len', field: 'result' });
+    const replayEdited = (name: string, edit: (ex: unknown[]) => void): ReplayJson & { code: number } => {
+      const copy = decodeBundle(readFileSync(bundle));
+      const ex = packr.unpack(copy.witness[idx]!.data!) as unknown[];
+      edit(ex);
+      copy.witness[idx] = { ...copy.witness[idx]!, data: packr.pack(ex) };
+      const edited = join(dir, name);
+      writeFileSync(edited, encodeBundle(copy));
+      const r = cliJson<ReplayJson>(['replay', edited]);
+      return { ...r.json, code: r.code };
+    };
+    const body = replayEdited('body.dlb', (ex) => {
+      ex[6] = new TextEncoder().encode('forged truth, longer than the real one');
+    });
+    expect(body).toMatchObject({ code: 1, match: false });
+    expect(body.divergence).toMatchObject({ index: idx + 2, import: 'docklock.http_body_len', field: 'result' });
+    // Same length, another content-type: the bytes the headers read hands over differ.
+    const header = replayEdited('header.dlb', (ex) => {
+      const text = new TextDecoder().decode(ex[5] as Uint8Array);
+      expect(text).toContain('content-type: text/plain\r\n');
+      ex[5] = new TextEncoder().encode(text.replace('text/plain', 'text/plane'));
+    });
+    expect(header).toMatchObject({ code: 1, match: false });
+    expect(header.divergence).toMatchObject({ index: idx + 4, import: 'docklock.http_headers_read', field: 'writes' });
+    // The component asks with another header: its request diverges at its own entry.
+    const request = replayEdited('request.dlb', (ex) => {
+      ex[2] = new TextEncoder().encode('x-other: 1\r\n');
+    });
+    expect(request.divergence).toMatchObject({ index: idx, import: 'docklock.http_request_h', field: 'data' });
   });
 
   it('without recorded networking, a component that can fetch is refused before it runs', () => {
