@@ -14,7 +14,7 @@ import type { GuestMemory } from './guest-memory.ts';
 import type { HostCalls } from './witness/recorder.ts';
 
 export { GuestFault, GuestMemory, Struct } from './guest-memory.ts';
-export { DivergenceStop, HostCalls, RunEnd } from './witness/recorder.ts';
+export { DivergenceStop, HostCalls, RunEnd, WitnessLimit } from './witness/recorder.ts';
 export type { Divergence, HostValue } from './witness/recorder.ts';
 export { WASM_PAGE_BYTES } from './manifest/parse.ts';
 export type { CageManifest, Grant } from './manifest/parse.ts';

@@ -55,11 +55,13 @@ class TerminalOutput {}
  *   wrapped by the witness recorder)
  * @param mem the recorder's memory view; it is pointed at this host's scratch memory
  * @param maxRequestBytes the manifest's `network.limits.maxRequestBytes`
+ * @param memoryLimit the manifest's `limits.memory` (what wasi:http may hold for the guest)
  */
 export function createWasiP2(
   p1fns: Readonly<Record<string, ((...a: HostValue[]) => HostValue | undefined) | undefined>>,
   mem: GuestMemory,
   maxRequestBytes: number,
+  memoryLimit: number,
 ): Record<string, Record<string, unknown>> {
   const p1 = new P1(p1fns, mem);
   const fs = filesystem(p1);
@@ -182,6 +184,6 @@ export function createWasiP2(
     'wasi:random/random': { getRandomBytes: randomBytes, getRandomU64: randomU64 },
     'wasi:random/insecure': { getInsecureRandomBytes: randomBytes, getInsecureRandomU64: randomU64 },
     'wasi:random/insecure-seed': { insecureSeed: (): [bigint, bigint] => [randomU64(), randomU64()] },
-    ...wasiHttp(p1, maxRequestBytes),
+    ...wasiHttp(p1, maxRequestBytes, memoryLimit),
   };
 }

@@ -4,6 +4,7 @@
  * request goes out through ./http.ts when its future is first asked for the response.
  */
 import { Errno, P1 } from './p1.ts';
+import { WitnessLimit } from '../../runtime/store.ts';
 import { InputStream, OutputStream, Pollable } from './io.ts';
 import type { VirtualDeadline } from './io.ts';
 
@@ -22,13 +23,39 @@ export function unitErr(): never {
   throw undefined;
 }
 
+/**
+ * What the wasi:http host keeps for the guest: header fields and request bodies, which live outside
+ * guest memory for as long as the guest holds their handles, and which a guest could otherwise make
+ * without bound (a handle leaked per loop). They count against the run's memory limit, as the
+ * witness does (spec/wasi.md#W9): past it the run ends with `memory_limit`. Charged when kept,
+ * never refunded, so the count is a function of the guest's calls alone.
+ */
+export class HeldBytes {
+  #n = 0;
+  readonly cap: number;
+  constructor(cap: number) {
+    this.cap = cap;
+  }
+  charge(n: number): void {
+    this.#n += n;
+    if (this.#n > this.cap) throw new WitnessLimit(this.cap);
+  }
+}
+
 /** `wasi:http/types.fields`: headers or trailers, in the order they were given. */
 export class Fields {
   #entries: [string, Uint8Array][] = [];
   #immutable = false;
+  readonly #held: HeldBytes | undefined;
 
-  static fromList(entries: [string, Uint8Array][]): Fields {
-    const f = new Fields();
+  /** `held`: the run's account (the class the guest sees passes it; see ./http.ts). */
+  constructor(held?: HeldBytes) {
+    this.#held = held;
+  }
+
+  /** A new instance of the class it is called on (the guest's, carrying the run's account). */
+  static fromList<T extends Fields>(this: new () => T, entries: [string, Uint8Array][]): T {
+    const f = new this();
     for (const [name, value] of entries) f.append(name, value);
     return f;
   }
@@ -57,6 +84,7 @@ export class Fields {
   }
   set(name: string, values: Uint8Array[]): void {
     this.#check(name, values);
+    this.#held?.charge(values.reduce((n, v) => n + name.length + v.length, 0));
     this.#remove(name);
     for (const v of values) this.#entries.push([name, v.slice()]);
   }
@@ -66,14 +94,16 @@ export class Fields {
   }
   append(name: string, value: Uint8Array): void {
     this.#check(name, [value]);
+    this.#held?.charge(name.length + value.length);
     this.#entries.push([name, value.slice()]);
   }
   entries(): [string, Uint8Array][] {
     return this.#entries.map(([k, v]) => [k, v.slice()]);
   }
   clone(): Fields {
-    const f = new Fields();
-    f.#entries = this.entries();
+    // Of the guest's class (jco checks it), charged to the same account.
+    const f = new (this.constructor as new () => Fields)();
+    for (const [name, value] of this.#entries) f.append(name, value);
     return f;
   }
   get size(): number {
@@ -91,6 +121,8 @@ type Method = { tag: string; val?: string };
 export interface HttpHost {
   p1: P1;
   maxRequestBytes: number;
+  /** The run's account of what this host keeps for the guest. */
+  held: HeldBytes;
 }
 type Scheme = { tag: string; val?: string };
 
@@ -137,13 +169,19 @@ export class BodySink {
   size = 0;
   state: 'open' | 'finished' | 'dropped' = 'open';
   readonly #cap: number;
-  constructor(cap: number) {
+  readonly #held: HeldBytes | undefined;
+  constructor(cap: number, held?: HeldBytes) {
     this.#cap = cap;
+    this.#held = held;
   }
   push(b: Uint8Array): void {
     if (this.state !== 'open') throw new Errno(29);
     const room = this.#cap + 1 - this.size;
-    if (room > 0) this.chunks.push(b.slice(0, room));
+    if (room > 0) {
+      const kept = b.slice(0, room);
+      this.#held?.charge(kept.length);
+      this.chunks.push(kept);
+    }
     this.size += b.length;
   }
   bytes(): Uint8Array {
@@ -217,7 +255,7 @@ export class OutgoingRequest {
   constructor(headers: Fields, host: HttpHost) {
     this.#headers = Fields.frozen(headers);
     this.#host = host;
-    this.sink = new BodySink(host.maxRequestBytes);
+    this.sink = new BodySink(host.maxRequestBytes, host.held);
   }
   body(): OutgoingBody {
     if (this.#body !== undefined) unitErr();

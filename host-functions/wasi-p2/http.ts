@@ -18,6 +18,7 @@ import { P1 } from './p1.ts';
 import { InputStream } from './io.ts';
 import {
   Fields,
+  HeldBytes,
   FutureIncomingResponse,
   FutureTrailers,
   IncomingBody,
@@ -52,9 +53,21 @@ function headerRefusal(block: Uint8Array, url: string, bodyLength: number): stri
  * The host's `wasi:http/types` and `wasi:http/outgoing-handler`.
  * @param p1 the preview1 bridge, whose functions include `docklock.http_*` when `net` is granted
  * @param maxRequestBytes the manifest's `network.limits.maxRequestBytes`
+ * @param memoryLimit the manifest's `limits.memory`: what header fields and request bodies held
+ *   for the guest may add up to (http-types.ts `HeldBytes`)
  */
-export function wasiHttp(p1: P1, maxRequestBytes: number): Record<string, Record<string, unknown>> {
-  const host: HttpHost = { p1, maxRequestBytes };
+export function wasiHttp(
+  p1: P1,
+  maxRequestBytes: number,
+  memoryLimit: number,
+): Record<string, Record<string, unknown>> {
+  const held = new HeldBytes(memoryLimit);
+  const host: HttpHost = { p1, maxRequestBytes, held };
+  const RunFields = class extends Fields {
+    constructor() {
+      super(held);
+    }
+  };
   // The guest constructs these with its arguments only; the run's host comes in here. jco checks
   // resources with instanceof against these very classes.
   const RunOutgoingRequest = class extends OutgoingRequest {
@@ -132,12 +145,12 @@ export function wasiHttp(p1: P1, maxRequestBytes: number): Record<string, Record
     const got = p.call('http_headers_read', handle, buf, len);
     if (got !== len) return undefined;
     const list = parseHeaderBlock(p.u8s(buf, len), false);
-    return isRefusal(list) ? undefined : Fields.fromList(list);
+    return isRefusal(list) ? undefined : RunFields.fromList(list);
   };
 
   return {
     'wasi:http/types': {
-      Fields,
+      Fields: RunFields,
       OutgoingRequest: RunOutgoingRequest,
       RequestOptions,
       OutgoingBody,

@@ -111,7 +111,12 @@ export async function runComponentGuest(req: GuestRunRequest, result: RunResult)
   // The recorded network of a core module (docklock.http_*), made after the WASI host as for a
   // core module (hostImports' GRANTS order), so its names enter the witness log in the same order.
   const net = grants.has('net') ? createNet(new Store(engine, m, calls), req.net) : {};
-  const imports = createWasiP2({ ...wasi.imports, ...net }, calls.mem, m.network.limits.maxRequestBytes);
+  const imports = createWasiP2(
+    { ...wasi.imports, ...net },
+    calls.mem,
+    m.network.limits.maxRequestBytes,
+    m.limits.memory,
+  );
 
   let instance: ComponentInstance | undefined;
   let budget: SharedBudget | undefined;
