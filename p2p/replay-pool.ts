@@ -155,6 +155,7 @@ export class ReplayPool {
     if (r === undefined) w.reject(new InternalError('a replay thread answered fewer items than it was sent'));
     else if ('judgement' in r) w.resolve(r.judgement);
     else if ('error' in r) w.reject(errorFromWire(r.error));
+    else if (this.#closed) w.reject(new CagePoolClosedError(['was']));
     else if (w.asked > 0) w.reject(new InternalError('a replay thread asked twice for the limits of one bundle'));
     else {
       // Checked by the thread: the bundle's manifest hashes to the claim's manifest hash.
