@@ -3,24 +3,27 @@
  * against its bundle. Replays run on cage threads (the node's ReplayPool, or `runCage`), with the
  * fuel, memory and wall-clock limits of the bundle's own manifest.
  */
-// Runtime modules by path, not the package entry: the replay threads (replay-worker.ts) load this
-// file, and the entry would load the evaluation pool and everything else with it.
-import { blake3 } from '../runtime/hash.ts';
-import { resultHash } from '../runtime/result.ts';
-import type { Bundle } from '../runtime/bundle.ts';
-import { encodeEntry } from '../runtime/witness/encoding.ts';
-import { inclusionProof, leafHash } from '../runtime/witness/merkle.ts';
-import { runCage } from '../runtime/cage/cage.ts';
-import type { RunOutcome } from '../runtime/cage/run.ts';
-import { verdictOf } from '../runtime/evaluate/evaluation.ts';
-import { verifyBundleBytes } from '../runtime/replay.ts';
-import { INSTRUMENTER_VERSION } from '../runtime/instrument/instrument.ts';
-import { DEFAULT_COST_TABLE } from '../runtime/instrument/cost-table.ts';
-import { DocklockError } from '../runtime/errors.ts';
+import {
+  blake3,
+  resultHash,
+  decodeBundle,
+  encodeEntry,
+  inclusionProof,
+  leafHash,
+  runCage,
+  verdictOf,
+  verifyBundleBytes,
+  INSTRUMENTER_VERSION,
+  DEFAULT_COST_TABLE,
+  DocklockError,
+} from '../index.ts';
+import type { RunOutcome } from '../index.ts';
 import type { ReplayInput, Replayer } from './replay-input.ts';
 import type { Claim, ClaimStatus, Divergence, Verdict } from './messages.ts';
 import { P2PError } from './errors.ts';
 import { equalBytes, hex } from './wire.ts';
+
+type Bundle = ReturnType<typeof decodeBundle>;
 
 /** The claim fields a bundle determines (everything but the claimer, time and bundle hash/size). */
 export type BundleFacts = Omit<Claim, 'claimer' | 'issuedAt' | 'bundleHash' | 'bundleSize'>;

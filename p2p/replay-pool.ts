@@ -14,13 +14,16 @@
  * caused it fails alone. A manifest whose stack budget needs a bigger thread stack runs on a
  * thread of its own.
  */
-import { MANIFEST_DEFAULTS } from '../runtime/manifest/parse.ts';
-import { DEFAULT_STACK_LIMIT } from '../runtime/instrument/instrument.ts';
-import { CagePoolClosedError, InternalError } from '../runtime/errors.ts';
-import { WorkerPool } from '../runtime/cage/worker-pool.ts';
-import { workerStackMb } from '../runtime/cage/cage-pool.ts';
-import { errorFromWire } from '../runtime/cage/transport.ts';
-import { workerUrl } from '../runtime/worker-url.ts';
+import {
+  CagePoolClosedError,
+  DEFAULT_STACK_LIMIT,
+  InternalError,
+  MANIFEST_DEFAULTS,
+  WorkerPool,
+  errorFromWire,
+  workerStackMb,
+  workerUrl,
+} from '../index.ts';
 import type { Judgement } from './audit.ts';
 import type { Claim } from './messages.ts';
 import type { JudgeItem, JudgeReply, ReplayLimits, ReplayWorkerBoot } from './replay-jobs.ts';

@@ -6,19 +6,22 @@
  * slower than its own `limits.wallClockMs` is refused after the fact, as the watchdog would have.
  */
 import { workerData } from 'node:worker_threads';
-import { serveJobs } from '../runtime/cage/worker-loop.ts';
-import type { JobResult } from '../runtime/cage/worker-loop.ts';
-import { compileOptionsFor, runGuest } from '../runtime/cage/run.ts';
-import { Engine } from '../runtime/engine.ts';
-import type { CompiledModule } from '../runtime/compiled-module.ts';
-import { ValidationError } from '../runtime/errors.ts';
-import type { Bundle } from '../runtime/bundle.ts';
-import { hex } from './wire.ts';
-import { workerStackMb } from '../runtime/cage/cage-pool.ts';
-import { errorToWire } from '../runtime/cage/transport.ts';
-import { WatchdogError } from '../runtime/errors.ts';
+import {
+  Engine,
+  ValidationError,
+  WatchdogError,
+  compileOptionsFor,
+  errorToWire,
+  runGuest,
+  serveJobs,
+  workerStackMb,
+} from '../index.ts';
+import type { CompiledModule, JobResult, decodeBundle } from '../index.ts';
 import { checkClaimBundle, judgementOfReplay, replayInputOf } from './audit.ts';
 import type { JudgeItem, JudgeReply, ReplayWorkerBoot } from './replay-jobs.ts';
+import { hex } from './wire.ts';
+
+type Bundle = ReturnType<typeof decodeBundle>;
 
 const boot = workerData as ReplayWorkerBoot;
 
