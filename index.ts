@@ -54,3 +54,12 @@ export type { InclusionProof } from './runtime/witness/merkle.ts';
 export { encodeEntry, decodeEntries } from './runtime/witness/encoding.ts';
 export { verdictOf } from './runtime/evaluate/evaluation.ts';
 export { runGuest } from './runtime/cage/run.ts';
+// For p2p/'s replay threads (p2p/replay-pool.ts, p2p/replay-worker.ts): a pool of its own on the one
+// worker pool, judging whole claims on the thread.
+export { compileOptionsFor } from './runtime/cage/run.ts';
+export { WorkerPool } from './runtime/cage/worker-pool.ts';
+export { serveJobs } from './runtime/cage/worker-loop.ts';
+export type { JobResult } from './runtime/cage/worker-loop.ts';
+export { errorFromWire, errorToWire } from './runtime/cage/transport.ts';
+export { workerStackMb } from './runtime/cage/cage-pool.ts';
+export { workerUrl } from './runtime/worker-url.ts';

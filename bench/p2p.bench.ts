@@ -64,7 +64,8 @@ async function cluster(n: number): Promise<P2PNode[]> {
         dataDir: dir,
         bootstrap,
         quorum: { k: 3, expiryMs: 600_000 },
-        replay: { concurrency: 2, queue: 100_000 },
+        // BENCH_REPLAY_THREADS: each node's replay threads (default 2).
+        replay: { concurrency: Number(process.env.BENCH_REPLAY_THREADS ?? 2), queue: 100_000 },
         limits: { messagesPerSecond: 100_000, burst: 100_000 },
         // BENCH_BATCH_MS: the longest a gossip batch waits for more messages (default: the node's own).
         ...(process.env.BENCH_BATCH_MS !== undefined

@@ -3,25 +3,27 @@
  * against its bundle. Replays run on cage threads (the node's ReplayPool, or `runCage`), with the
  * fuel, memory and wall-clock limits of the bundle's own manifest.
  */
-// The narrow entry points (docklock/bundle, docklock/cage), not the package's main one: the replay
-// threads (replay-worker.ts) load this file, and the main entry would load the evaluation pool too.
 import {
   blake3,
-  DocklockError,
+  resultHash,
+  decodeBundle,
   encodeEntry,
   inclusionProof,
   leafHash,
-  resultHash,
+  runCage,
   verdictOf,
   verifyBundleBytes,
-} from '../runtime/api/bundle.ts';
-import type { Bundle } from '../runtime/api/bundle.ts';
-import { DEFAULT_COST_TABLE, INSTRUMENTER_VERSION, runCage } from '../runtime/api/cage.ts';
-import type { RunOutcome } from '../runtime/api/cage.ts';
+  INSTRUMENTER_VERSION,
+  DEFAULT_COST_TABLE,
+  DocklockError,
+} from '../index.ts';
+import type { RunOutcome } from '../index.ts';
 import type { ReplayInput, Replayer } from './replay-input.ts';
 import type { Claim, ClaimStatus, Divergence, Verdict } from './messages.ts';
 import { P2PError } from './errors.ts';
 import { equalBytes, hex } from './wire.ts';
+
+type Bundle = ReturnType<typeof decodeBundle>;
 
 /** The claim fields a bundle determines (everything but the claimer, time and bundle hash/size). */
 export type BundleFacts = Omit<Claim, 'claimer' | 'issuedAt' | 'bundleHash' | 'bundleSize'>;

@@ -58,6 +58,7 @@ import { PeerBook, PENALTY } from './peers.ts';
 import { claimState } from './quorum.ts';
 import { rankReplayers } from './rendezvous.ts';
 import { ReplayQueue } from './replay-queue.ts';
+import { noiseCrypto } from './noise-crypto.ts';
 import { ReplayPool } from './replay-pool.ts';
 import { Slots } from './slots.ts';
 import { Store, type ClaimState } from './store.ts';
@@ -205,7 +206,7 @@ export class P2PNode {
       privateKey: this.key.privateKey,
       addresses: { listen: this.config.listen },
       transports: [tcp()],
-      connectionEncrypters: [noise()],
+      connectionEncrypters: [noise({ crypto: noiseCrypto })],
       streamMuxers: [yamux()],
       connectionGater: {
         denyDialPeer: (p: PeerId) => peers.banned(p.toString()),

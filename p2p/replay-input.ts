@@ -1,6 +1,5 @@
 /** What a replay of a bundle asks of the cage, and a function that runs one (the runtime's `runCage`, or a test's). */
-import type { CageManifest } from '../runtime/manifest/parse.ts';
-import type { RunOutcome } from '../runtime/cage/run.ts';
+import type { CageManifest, RunOutcome } from '../index.ts';
 
 export interface ReplayInput {
   manifest: CageManifest;

@@ -2,7 +2,7 @@
  * What the node's replay pool (replay-pool.ts) and its threads (replay-worker.ts) exchange: a job
  * is several judgements at once (one message each way for all of them), each with its own answer.
  */
-import type { ErrorJson } from '../runtime/errors.ts';
+import type { ErrorJson } from '../index.ts';
 import type { Judgement } from './audit.ts';
 import type { Claim } from './messages.ts';
 

@@ -14,13 +14,16 @@
  * caused it fails alone. A manifest whose stack budget needs a bigger thread stack runs on a
  * thread of its own.
  */
-import { MANIFEST_DEFAULTS } from '../runtime/manifest/parse.ts';
-import { DEFAULT_STACK_LIMIT } from '../runtime/instrument/instrument.ts';
-import { CagePoolClosedError, InternalError } from '../runtime/errors.ts';
-import { WorkerPool } from '../runtime/cage/worker-pool.ts';
-import { workerStackMb } from '../runtime/cage/cage-pool.ts';
-import { errorFromWire } from '../runtime/cage/transport.ts';
-import { workerUrl } from '../runtime/worker-url.ts';
+import {
+  CagePoolClosedError,
+  DEFAULT_STACK_LIMIT,
+  InternalError,
+  MANIFEST_DEFAULTS,
+  WorkerPool,
+  errorFromWire,
+  workerStackMb,
+  workerUrl,
+} from '../index.ts';
 import type { Judgement } from './audit.ts';
 import type { Claim } from './messages.ts';
 import type { JudgeItem, JudgeReply, ReplayLimits, ReplayWorkerBoot } from './replay-jobs.ts';
@@ -155,6 +158,7 @@ export class ReplayPool {
     if (r === undefined) w.reject(new InternalError('a replay thread answered fewer items than it was sent'));
     else if ('judgement' in r) w.resolve(r.judgement);
     else if ('error' in r) w.reject(errorFromWire(r.error));
+    else if (this.#closed) w.reject(new CagePoolClosedError(['was']));
     else if (w.asked > 0) w.reject(new InternalError('a replay thread asked twice for the limits of one bundle'));
     else {
       // Checked by the thread: the bundle's manifest hashes to the claim's manifest hash.

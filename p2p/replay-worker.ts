@@ -6,16 +6,49 @@
  * slower than its own `limits.wallClockMs` is refused after the fact, as the watchdog would have.
  */
 import { workerData } from 'node:worker_threads';
-import { serveJobs } from '../runtime/cage/worker-loop.ts';
-import type { JobResult } from '../runtime/cage/worker-loop.ts';
-import { runGuest } from '../runtime/cage/run.ts';
-import { workerStackMb } from '../runtime/cage/cage-pool.ts';
-import { errorToWire } from '../runtime/cage/transport.ts';
-import { WatchdogError } from '../runtime/errors.ts';
+import {
+  Engine,
+  ValidationError,
+  WatchdogError,
+  compileOptionsFor,
+  errorToWire,
+  runGuest,
+  serveJobs,
+  workerStackMb,
+} from '../index.ts';
+import type { CompiledModule, JobResult, decodeBundle } from '../index.ts';
 import { checkClaimBundle, judgementOfReplay, replayInputOf } from './audit.ts';
 import type { JudgeItem, JudgeReply, ReplayWorkerBoot } from './replay-jobs.ts';
+import { hex } from './wire.ts';
+
+type Bundle = ReturnType<typeof decodeBundle>;
 
 const boot = workerData as ReplayWorkerBoot;
+
+/**
+ * Compiled modules by the module and manifest hashes the bundle check has just verified, so a
+ * replay does not hash its module again to find it in the engine's cache (a visible share of a
+ * small replay in the bench:p2p profile). A module the engine refuses is not kept: the replay
+ * compiles it again and reports the refusal as its result.
+ */
+const compiled = new Map<string, CompiledModule>();
+const MAX_COMPILED = 32;
+
+async function compiledFor(b: Bundle): Promise<CompiledModule | undefined> {
+  const key = hex(b.result.moduleHash) + hex(b.result.manifestHash);
+  const hit = compiled.get(key);
+  if (hit !== undefined) return hit;
+  let m: CompiledModule;
+  try {
+    m = await Engine.default.compile(b.module, compileOptionsFor(b.manifest));
+  } catch (e) {
+    if (e instanceof ValidationError) return undefined;
+    throw e;
+  }
+  if (compiled.size >= MAX_COMPILED) compiled.clear();
+  compiled.set(key, m);
+  return m;
+}
 
 async function judgeOne(item: JudgeItem): Promise<JudgeReply> {
   const c = checkClaimBundle(item.claim, item.bytes);
@@ -30,7 +63,8 @@ async function judgeOne(item: JudgeItem): Promise<JudgeReply> {
   )
     return { needs: { wallClockMs: l.wallClockMs, stack: l.stack }, bytes: item.bytes };
   const t0 = performance.now();
-  const out = await runGuest({ ...replayInputOf(c.bundle), mode: 'replay' });
+  const module = await compiledFor(c.bundle);
+  const out = await runGuest({ ...replayInputOf(c.bundle), mode: 'replay', compiled: module });
   if (performance.now() - t0 > l.wallClockMs)
     return { error: errorToWire(new WatchdogError(['the replay', l.wallClockMs])) };
   return { judgement: judgementOfReplay(c.bundle, out) };
