@@ -290,6 +290,22 @@ export function createNet(
   };
 
   const handle = (h: number) => (h >= 0 && h < handles.length ? handles[h] : undefined);
+  /**
+   * `http_body_read` / `http_headers_read`: copies the next bytes of a response's body or header
+   * block, continuing where the previous read stopped (0 at the end).
+   */
+  const reader =
+    (bytes: 'body' | 'headers', at: 'pos' | 'headersPos') =>
+    (h: number, ptr: number, cap: number): number => {
+      const r = handle(h);
+      if (r === undefined) return NET_ERR.BAD_HANDLE;
+      mem.check(ptr, cap);
+      const from = r[bytes];
+      const n = Math.min(cap, from.length - r[at]);
+      if (n > 0) mem.write(ptr, from.subarray(r[at], r[at] + n));
+      r[at] += n;
+      return n;
+    };
   return {
     http_request: calls.wrap('docklock.http_request', request, NET_ERR.FAULT),
     http_status: calls.wrap(
@@ -302,37 +318,13 @@ export function createNet(
       (h: number) => handle(h)?.body.length ?? NET_ERR.BAD_HANDLE,
       NET_ERR.FAULT,
     ),
-    http_body_read: calls.wrap(
-      'docklock.http_body_read',
-      (h: number, ptr: number, cap: number) => {
-        const r = handle(h);
-        if (r === undefined) return NET_ERR.BAD_HANDLE;
-        mem.check(ptr, cap);
-        const n = Math.min(cap, r.body.length - r.pos);
-        if (n > 0) mem.write(ptr, r.body.subarray(r.pos, r.pos + n));
-        r.pos += n;
-        return n;
-      },
-      NET_ERR.FAULT,
-    ),
+    http_body_read: calls.wrap('docklock.http_body_read', reader('body', 'pos'), NET_ERR.FAULT),
     http_request_h: calls.wrap('docklock.http_request_h', requestH, NET_ERR.FAULT),
     http_headers_len: calls.wrap(
       'docklock.http_headers_len',
       (h: number) => handle(h)?.headers.length ?? NET_ERR.BAD_HANDLE,
       NET_ERR.FAULT,
     ),
-    http_headers_read: calls.wrap(
-      'docklock.http_headers_read',
-      (h: number, ptr: number, cap: number) => {
-        const r = handle(h);
-        if (r === undefined) return NET_ERR.BAD_HANDLE;
-        mem.check(ptr, cap);
-        const n = Math.min(cap, r.headers.length - r.headersPos);
-        if (n > 0) mem.write(ptr, r.headers.subarray(r.headersPos, r.headersPos + n));
-        r.headersPos += n;
-        return n;
-      },
-      NET_ERR.FAULT,
-    ),
+    http_headers_read: calls.wrap('docklock.http_headers_read', reader('headers', 'headersPos'), NET_ERR.FAULT),
   };
 }
