@@ -211,7 +211,9 @@ function argKind(w: Int32Array, kindsAt: number, k: number): number {
  */
 export class WitnessLog {
   #n = 0;
-  #storedBytes = 0;
+  /** Words of the chunks before the current one, and bytes of `data`: see storedBytes. */
+  #closedWords = 0;
+  #dataBytes = 0;
   /** Records back to back; chunk k holds words 0 .. used[k] (the last chunk: up to #pos). */
   readonly #chunks: Int32Array<ArrayBuffer>[] = [];
   readonly #used: number[] = [];
@@ -535,8 +537,10 @@ export class WitnessLog {
     this.#lastStart = start;
     this.#pos = p;
     const i = this.#n;
-    if (data !== undefined) this.#data.set(i, data);
-    this.#storedBytes += (p - start) * 4 + LEAF_BYTES + (data?.length ?? 0);
+    if (data !== undefined) {
+      this.#data.set(i, data);
+      this.#dataBytes += data.length;
+    }
     this.#n = i + 1;
     return i;
   }
@@ -547,7 +551,9 @@ export class WitnessLog {
    * same on every node and in replay.
    */
   get storedBytes(): number {
-    return this.#storedBytes;
+    // Kept from what the log tracks anyway (nothing added to an append): a chunk's used words are
+    // exactly its committed records', since a record that moves to a new chunk was not committed.
+    return (this.#closedWords + this.#pos) * 4 + this.#n * LEAF_BYTES + this.#dataBytes;
   }
 
   /** Opens a chunk for a record of up to `need` words. */
@@ -565,7 +571,10 @@ export class WitnessLog {
       giveBack([this.#chunks[k - 1]]);
       this.#chunks[k - 1] = chunk;
     } else {
-      if (k > 0) this.#used[k - 1] = this.#pos;
+      if (k > 0) {
+        this.#used[k - 1] = this.#pos;
+        this.#closedWords += this.#pos;
+      }
       this.#chunks.push(chunk);
       this.#used.push(0);
     }
