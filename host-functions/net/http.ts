@@ -124,15 +124,22 @@ export function targetOf(url: URL): string {
   return `${url.hostname.toLowerCase()}:${port}`;
 }
 
-/** The recorded answer of an `http_request` entry, if its `data` has the R3 shape. */
-function recordedAnswer(data: Uint8Array | undefined): Answer | undefined {
-  let r: Exchange | undefined;
+/** A recorded entry's `data` as an array of `length` items, or undefined if it is not one. */
+function recordedArray(data: Uint8Array | undefined, length: number): unknown[] | undefined {
+  if (data === undefined) return undefined;
+  let r: unknown;
   try {
-    r = data !== undefined ? (unpackr.unpack(data) as Exchange) : undefined;
+    r = unpackr.unpack(data);
   } catch {
     return undefined;
   }
-  if (!Array.isArray(r) || r.length !== 6) return undefined;
+  return Array.isArray(r) && r.length === length ? r : undefined;
+}
+
+/** The recorded answer of an `http_request` entry, if its `data` has the R3 shape. */
+function recordedAnswer(data: Uint8Array | undefined): Answer | undefined {
+  const r = recordedArray(data, 6) as Exchange | undefined;
+  if (r === undefined) return undefined;
   const [, , , status, body, error] = r;
   if (typeof status !== 'number' || !(body instanceof Uint8Array) || typeof error !== 'number') return undefined;
   return { status, headers: EMPTY, body, error };
@@ -140,13 +147,8 @@ function recordedAnswer(data: Uint8Array | undefined): Answer | undefined {
 
 /** The recorded answer of an `http_request_h` entry, if its `data` has the R4 shape. */
 function recordedAnswerH(data: Uint8Array | undefined): Answer | undefined {
-  let r: ExchangeH | undefined;
-  try {
-    r = data !== undefined ? (unpackr.unpack(data) as ExchangeH) : undefined;
-  } catch {
-    return undefined;
-  }
-  if (!Array.isArray(r) || r.length !== 8) return undefined;
+  const r = recordedArray(data, 8) as ExchangeH | undefined;
+  if (r === undefined) return undefined;
   const [, , , , status, headers, body, error] = r;
   if (
     typeof status !== 'number' ||
