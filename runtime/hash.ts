@@ -5,8 +5,9 @@
  * the suite's hashes once more in a process held to the WebAssembly one):
  * - the BLAKE3 team's Rust implementation through `@napi-rs/blake-hash` (native, SIMD), for every
  *   input longer than one chunk. Bundles, modules and witnesses are hashed whole, often several MiB:
- *   10 MiB here is about ten times faster than WebAssembly (bench/RESULTS.md, "Hashing"), and
- *   loading it costs a fraction of compiling the WebAssembly hasher, which every `docklock run` paid.
+ *   10 MiB here is about ten times faster than WebAssembly (bench/RESULTS.md, "Hashing"). Loading
+ *   it costs a `docklock run` about the wall time compiling the WebAssembly hasher did (that
+ *   compile ran on V8's background threads), and less CPU.
  * - `hash-wasm`'s WebAssembly BLAKE3, used instead where no native build loads (a platform npm has
  *   no package for, or `DOCKLOCK_BLAKE3=wasm`). It is created with a top-level await, only then.
  * - `runtime/blake3-small.ts`, a pure-JS single-chunk (≤ 1024 bytes) BLAKE3 that writes into a
