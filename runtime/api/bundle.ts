@@ -16,7 +16,3 @@ export { DocklockError, InputError } from '../errors.ts';
 export { STATE_CHANGE_ENTRY, stateChangeOf } from '../state-change.ts';
 export { writeSetHash as writeSetHashOf } from '../../state/change-codec.ts';
 export type { RunStateChange } from '../state-change.ts';
-export { blake3 } from '../hash.ts';
-export type { Bundle } from '../bundle.ts';
-// The score contract: a claim's score is a function of its bundle's recorded outputs.
-export { verdictOf } from '../evaluate/evaluation.ts';

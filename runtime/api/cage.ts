@@ -21,5 +21,3 @@ export { encodeBundle } from '../bundle.ts';
 export { writeFileAtomic } from '../write-atomic.ts';
 export { writeOutputs } from '../extract.ts';
 export { DocklockError, InputError } from '../errors.ts';
-export { INSTRUMENTER_VERSION } from '../instrument/instrument.ts';
-export { DEFAULT_COST_TABLE } from '../instrument/cost-table.ts';
