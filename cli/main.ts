@@ -5,6 +5,8 @@
  * the `node` devDependency, for `npm link` users whose system Node is older), then to program.ts.
  */
 import module from 'node:module';
+import { isPrivateDir, userCacheDir } from '../runtime/user-cache.ts';
+import { loadScriptBundle } from './script-bundle.ts';
 
 // Built-ins through `require`: an ES import of node:fs builds a facade that reads every export,
 // and reading `fs.ReadStream` loads the fs streams (tens of ms of every start: bench:cli).
@@ -34,26 +36,31 @@ if (major < 22 || (major === 22 && minor < 12)) {
 }
 
 /** program.ts in one file, with `docklock run` (scripts/bundle-workers.ts); only in the built package. */
-const RUN_BUNDLE = new URL('./program.run.bundle.js', import.meta.url);
+const RUN_BUNDLE = new URL('./program.run.bundle.cjs', import.meta.url);
 /** program.ts in one file without the runtime: `docklock` without a command (help, version). */
-const HELP_BUNDLE = new URL('./program.help.bundle.js', import.meta.url);
+const HELP_BUNDLE = new URL('./program.help.bundle.cjs', import.meta.url);
 
 /**
  * The bundle to load: the run bundle for `docklock run …`, the help bundle for `docklock` without
  * a command, and only if the build wrote it. Every other command loads program.ts's modules as
  * they are: a bundle holds its own copy of the error classes, which their errors are not.
  */
-function bundleFor(argv: readonly string[]): URL | undefined {
+function bundleFor(argv: readonly string[]): string | undefined {
   const command = argv.slice(2).find((a) => !a.startsWith('-'));
   const bundle = command === 'run' ? RUN_BUNDLE : command === undefined ? HELP_BUNDLE : undefined;
-  return bundle !== undefined && existsSync(fileURLToPath(bundle)) ? bundle : undefined;
+  const file = bundle === undefined ? undefined : fileURLToPath(bundle);
+  return file !== undefined && existsSync(file) ? file : undefined;
 }
 
-// V8's code cache on disk: the second and later starts skip compiling docklock's and its libraries' JavaScript.
-// A worker thread does not inherit the call, only the variable: the cage worker's bundle is cached too.
-const cache = module.enableCompileCache?.();
-if (cache?.directory !== undefined) process.env.NODE_COMPILE_CACHE ??= cache.directory;
+// V8's code cache on disk for the modules outside the bundles (the bundles have their own,
+// cli/script-bundle.ts), in the user's private cache folder: Node's default is a shared folder
+// under /tmp, where another user could leave the code this process runs. NODE_COMPILE_CACHE, if
+// set, is the user's own choice. A worker thread does not inherit the call, only the variable.
+if (process.env.NODE_COMPILE_CACHE === undefined) {
+  const dir = userCacheDir('node-compile-cache');
+  if (isPrivateDir(dir)) process.env.NODE_COMPILE_CACHE = dir;
+}
+if (process.env.NODE_COMPILE_CACHE !== undefined) module.enableCompileCache?.(process.env.NODE_COMPILE_CACHE);
 const bundle = bundleFor(process.argv);
-const { main } =
-  bundle !== undefined ? ((await import(bundle.href)) as typeof import('./program.ts')) : await import('./program.ts');
+const { main } = bundle !== undefined ? loadScriptBundle(bundle) : await import('./program.ts');
 await main(process.argv);

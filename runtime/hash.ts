@@ -9,7 +9,9 @@
  *   it costs a `docklock run` about the wall time compiling the WebAssembly hasher did (that
  *   compile ran on V8's background threads), and less CPU.
  * - `hash-wasm`'s WebAssembly BLAKE3, used instead where no native build loads (a platform npm has
- *   no package for, or `DOCKLOCK_BLAKE3=wasm`). It is created with a top-level await, only then.
+ *   no package for, or `DOCKLOCK_BLAKE3=wasm`). Its compile is asynchronous and this module has no
+ *   top-level await (the CLI's bundle is a script, cli/script-bundle.ts), so until it is ready,
+ *   which is before the first turn of the event loop ends, `@noble/hashes` hashes long inputs.
  * - `runtime/blake3-small.ts`, a pure-JS single-chunk (≤ 1024 bytes) BLAKE3 that writes into a
  *   caller's buffer: {@link blake3Into}, the batch path for witness leaves and Merkle nodes, and
  *   every short {@link blake3}. A native call costs more than hashing one chunk in JS, and with a
@@ -27,8 +29,8 @@ import { blake3SmallInto, SMALL_MAX } from './blake3-small.ts';
 /** Digest size in bytes (BLAKE3 default output length, BLAKE3 spec §2.6). */
 export const HASH_BYTES = 32;
 
-/** What this process hashes long inputs with. */
-export type HashBackend = 'native' | 'wasm';
+/** What this process hashes long inputs with (`js` only until the WebAssembly one is ready). */
+export type HashBackend = 'native' | 'wasm' | 'js';
 
 /** The part of `@napi-rs/blake-hash` used here. */
 interface NativeBlake3 {
@@ -63,10 +65,32 @@ function loadNative(): NativeBlake3 | undefined {
 
 const native = loadNative();
 
-/** The backend in use, for diagnostics and the cross-check test. */
-export const hashBackend: HashBackend = native === undefined ? 'wasm' : 'native';
+/** Long inputs: the native hasher, else noble's until hash-wasm's has compiled (then that). */
+let long: Incremental = native !== undefined ? nativeIncremental(native) : nobleIncremental();
+let backend: HashBackend = native !== undefined ? 'native' : 'js';
 
-const long: Incremental = native !== undefined ? nativeIncremental(native) : await wasmIncremental();
+const ready: Promise<HashBackend> =
+  native !== undefined
+    ? Promise.resolve(backend)
+    : wasmIncremental().then(
+        (h) => {
+          long = h;
+          backend = 'wasm';
+          return backend;
+        },
+        // No WebAssembly hasher either: noble's stays, slower, with the same digests.
+        () => backend,
+      );
+
+/** The backend hashing long inputs now, for diagnostics and the cross-check test. */
+export function hashBackend(): HashBackend {
+  return backend;
+}
+
+/** The backend once the WebAssembly fallback (if one is needed) has compiled or failed to. */
+export function hashBackendReady(): Promise<HashBackend> {
+  return ready;
+}
 
 function nativeIncremental(n: NativeBlake3): Incremental {
   const h = new n.Blake3Hasher();
@@ -80,8 +104,24 @@ function nativeIncremental(n: NativeBlake3): Incremental {
   };
 }
 
+function nobleIncremental(): Incremental {
+  let h = nobleBlake3.create({});
+  return {
+    init: () => {
+      h = nobleBlake3.create({});
+    },
+    update: (bytes) => {
+      h.update(bytes);
+    },
+    digest: () => h.digest(),
+  };
+}
+
 async function wasmIncremental(): Promise<Incremental> {
-  const { createBLAKE3 } = await import('hash-wasm');
+  // hash-wasm's BLAKE3 alone: its main file holds every algorithm it has (bundled, 240 kB more).
+  const { createBLAKE3 } = createRequire(import.meta.url)(
+    'hash-wasm/dist/blake3.umd.min.js',
+  ) as typeof import('hash-wasm');
   const h = await createBLAKE3();
   return {
     init: () => h.init(),

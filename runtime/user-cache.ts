@@ -1,11 +1,17 @@
 /**
- * docklock's folders in the user's cache (instrumented modules, transpiled components), and the
- * one test every such folder must pass before anything is read from it: what is read there decides
- * the code a run executes (instrumented bytes, a component's core modules and the glue it imports).
+ * docklock's folders in the user's cache (instrumented modules, transpiled components, V8's code
+ * caches of the command), and the one test every such folder must pass before anything is read
+ * from it: what is read there decides the code a run executes (instrumented bytes, a component's
+ * core modules and the glue it imports, compiled JavaScript).
  */
-import { lstatSync, mkdirSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+
+// Built-ins through `require`, because cli/main.ts imports this module before anything else: an
+// ES import of node:fs builds a facade that reads every export, a cost every start would pay.
+const require = createRequire(import.meta.url);
+const { lstatSync, mkdirSync } = require('node:fs') as typeof import('node:fs');
+const { homedir, tmpdir } = require('node:os') as typeof import('node:os');
+const { join } = require('node:path') as typeof import('node:path');
 
 /** `$XDG_CACHE_HOME/docklock/<name>`, else `~/.cache/docklock/<name>`. */
 export function userCacheDir(name: string): string {

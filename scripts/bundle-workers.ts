@@ -3,18 +3,21 @@
  * process or thread loads one module instead of the hundreds of its import graph (bench:cli):
  *
  * - each worker entry → `worker.bundle.js`, which runtime/worker-url.ts prefers;
- * - the CLI: `cli/program.run.bundle.js` for `docklock run`, and `cli/program.help.bundle.js`
- *   (without the runtime) for `docklock --help`, which cli/main.ts imports for those commands.
- *   Every other command's module stays outside them (see {@link otherCommandsExternal}).
+ * - the CLI: `cli/program.run.bundle.cjs` for `docklock run`, and `cli/program.help.bundle.cjs`
+ *   (without the runtime) for `docklock --help`, CommonJS scripts that cli/main.ts runs through
+ *   cli/script-bundle.ts for those commands. Every other command's module stays outside them
+ *   (see {@link otherCommandsExternal}).
  *
  * Part of `npm run build`; the library's own modules stay as tsc wrote them.
  */
 import { build } from 'esbuild';
 import type { BuildOptions, Plugin } from 'esbuild';
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BUNDLE_HEADER } from '../cli/script-bundle.ts';
+import { blake3, toHex } from '../runtime/hash.ts';
 
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 const WORKERS = ['runtime/cage/worker', 'runtime/evaluate/worker'];
@@ -149,9 +152,6 @@ const common: BuildOptions = {
   format: 'esm',
   target: 'node22',
   external: ['jco-1.13', 'msgpackr-extract'],
-  // hash-wasm's `main` is a UMD file holding every algorithm (270 kB of base64 WebAssembly);
-  // its ES module build lets the bundle keep BLAKE3 alone.
-  alias: { 'hash-wasm': 'hash-wasm/dist/index.esm.js' },
   // CommonJS dependencies inside an ES module bundle need a `require`.
   banner: {
     js: "const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);",
@@ -165,8 +165,36 @@ const common: BuildOptions = {
   logLevel: 'warning',
 };
 
-// Earlier builds split the run bundle into chunks: drop them.
-for (const f of await readdir(`${DIST}cli`)) if (f.startsWith('program.run.chunk-')) await rm(`${DIST}cli/${f}`);
+/**
+ * A CLI bundle: program.ts as one CommonJS script, which cli/script-bundle.ts compiles with a V8
+ * code cache made after the command ran. Its first line names the build (BLAKE3 of the rest),
+ * part of that cache's name: V8 checks only a source's length. `import.meta.url` becomes the
+ * bundle's own URL (originalImportMetaUrl then names each module's original file from it); any
+ * other use of `import.meta` fails the build, as it would be empty in a script.
+ */
+async function cliBundle(outfile: string, plugins: Plugin[]): Promise<void> {
+  const result = await build({
+    ...common,
+    format: 'cjs',
+    define: { 'import.meta.url': '__bundleUrl' },
+    banner: { js: "var __bundleUrl=require('node:url').pathToFileURL(__filename).href;" },
+    entryPoints: [`${DIST}cli/program.js`],
+    outfile,
+    write: false,
+    plugins: [originalImportMetaUrl(`${DIST}cli`), ...plugins, builtinsWithoutFacade],
+  });
+  const meta = result.warnings.find((w) => w.id === 'empty-import-meta');
+  if (meta !== undefined)
+    throw new Error(
+      `${meta.location?.file}:${meta.location?.line}: import.meta would be empty in the CLI's script bundle`,
+    );
+  const text = result.outputFiles[0]!.text;
+  await writeFile(outfile, `${BUNDLE_HEADER}${toHex(blake3(new TextEncoder().encode(text)))}\n${text}`);
+}
+
+// Earlier builds split the run bundle into chunks, and wrote the CLI's bundles as ES modules: drop them.
+for (const f of await readdir(`${DIST}cli`))
+  if (f.startsWith('program.run.chunk-') || /^program\.(run|help)\.bundle\.js$/.test(f)) await rm(`${DIST}cli/${f}`);
 
 await Promise.all([
   ...WORKERS.map((w) =>
@@ -184,16 +212,6 @@ await Promise.all([
   // Two bundles of program.ts, each one file (every module a process loads costs its own
   // resolve, read, cache check and link): `--help` reads program and commander alone, `run` holds
   // the cage runtime too. The files sit beside program.js, so one base serves originalImportMetaUrl.
-  build({
-    ...common,
-    entryPoints: [`${DIST}cli/program.js`],
-    outfile: `${DIST}cli/program.help.bundle.js`,
-    plugins: [originalImportMetaUrl(`${DIST}cli`), otherCommandsExternal(true), builtinsWithoutFacade],
-  }),
-  build({
-    ...common,
-    entryPoints: [`${DIST}cli/program.js`],
-    outfile: `${DIST}cli/program.run.bundle.js`,
-    plugins: [originalImportMetaUrl(`${DIST}cli`), plainMsgpackr, otherCommandsExternal(false), builtinsWithoutFacade],
-  }),
+  cliBundle(`${DIST}cli/program.help.bundle.cjs`, [otherCommandsExternal(true)]),
+  cliBundle(`${DIST}cli/program.run.bundle.cjs`, [plainMsgpackr, otherCommandsExternal(false)]),
 ]);

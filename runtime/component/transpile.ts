@@ -13,8 +13,10 @@
  */
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { blake3, toHex } from '../hash.ts';
+import { importModule } from '../import-module.ts';
 import { isPrivateDir, userCacheDir } from '../user-cache.ts';
 import { InputError, InternalError, ValidationError } from '../errors.ts';
 
@@ -52,8 +54,9 @@ export function transpilerVersion(): string {
 
 /** The version of the jco actually installed as `jco-1.13` (read on a cache miss and by the tests). */
 export function installedTranspilerVersion(): string {
-  // The package exports no package.json; it sits beside src/ of the resolved entry.
-  const entry = fileURLToPath(import.meta.resolve('jco-1.13'));
+  // The package exports no package.json; it sits beside src/ of the resolved entry. `require`'s
+  // resolve, not `import.meta.resolve`: the CLI's bundle is a script (cli/script-bundle.ts).
+  const entry = createRequire(import.meta.url).resolve('jco-1.13');
   return (JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as { version: string }).version;
 }
 
@@ -124,7 +127,7 @@ async function load(bytes: Uint8Array, hash: string, dir: string): Promise<Trans
   }
   if (index === undefined) index = await generate(bytes, dir);
   const cores = new Map(index.cores.map((n) => [n, new Uint8Array(readFileSync(join(dir, n)))] as const));
-  const glue = (await import(pathToFileURL(join(dir, GLUE)).href)) as { instantiate?: GlueInstantiate };
+  const glue = (await importModule(pathToFileURL(join(dir, GLUE)).href)) as { instantiate?: GlueInstantiate };
   if (typeof glue.instantiate !== 'function')
     throw new ValidationError('DL_ERR_COMPONENT_INVALID', 'jco generated no instantiate function for this component');
   return { hash, cores, imports: index.imports, instantiate: glue.instantiate };
@@ -137,7 +140,7 @@ async function generate(bytes: Uint8Array, dir: string): Promise<Index> {
     throw new InternalError(
       `jco ${installed} is installed as jco-1.13 where docklock pins ${TRANSPILER_VERSION}; its glue would be cached under the wrong key (run npm ci)`,
     );
-  const { transpile } = await import('jco-1.13');
+  const { transpile } = (await importModule('jco-1.13')) as typeof import('jco-1.13');
   // jco 1.13 reads `typescript`, which its declarations leave out.
   const options = {
     name: 'component',

@@ -65,25 +65,28 @@ describe('CLI start-up', () => {
 /** The built command (`npm run build`; CI's `npm ci` runs it): what `npm link` and the package run. */
 const BUILT = join(ROOT, 'dist', 'cli', 'main.js');
 
+/** What the built command resolves before it runs a bundle (cli/script-bundle.ts). */
+const LOADER = ['/dist/cli/main.js', '/dist/cli/script-bundle.js', '/dist/runtime/user-cache.js'];
+
 /** The distinct files loaded. */
 const bundled = (urls: readonly string[]): string[] => [...new Set(urls)].sort();
 
 describe('CLI start-up, built package', () => {
   const built = (): void => {
-    if (!existsSync(join(ROOT, 'dist', 'cli', 'program.run.bundle.js')))
-      throw new Error('dist/ has no program.run.bundle.js: run `npm run build` first');
+    if (!existsSync(join(ROOT, 'dist', 'cli', 'program.run.bundle.cjs')))
+      throw new Error('dist/ has no program.run.bundle.cjs: run `npm run build` first');
   };
 
   it('`docklock run` loads the bundle, runs on its own thread and gives the same result as the sources', () => {
     built();
     const { code, stdout, urls } = loadedBy(['run', fixturePath('hello'), '--json'], BUILT);
     expect(code).toBe(0);
-    // No resolution of the ~200 modules and packages behind it: one bundle, the native BLAKE3
-    // (runtime/hash.ts), and no cage thread (runtime/cage/inline.ts), so no worker bundle.
-    expect(bundled(urls).filter((u) => !/^\/node_modules\/@napi-rs\/blake-hash-[^/]+\/[^/]+\.node$/.test(u))).toEqual([
-      '/dist/cli/main.js',
-      '/dist/cli/program.run.bundle.js',
-    ]);
+    // No resolution of the ~200 modules and packages behind it: main.js and the script loader
+    // (which reads the bundle as a file), the native BLAKE3 (runtime/hash.ts), and no cage
+    // thread (runtime/cage/inline.ts), so no worker bundle.
+    expect(bundled(urls).filter((u) => !/^\/node_modules\/@napi-rs\/blake-hash-[^/]+\/[^/]+\.node$/.test(u))).toEqual(
+      LOADER,
+    );
     const fromSources = JSON.parse(loadedBy(['run', fixturePath('hello'), '--json']).stdout) as { resultHash: string };
     expect((JSON.parse(stdout) as { resultHash: string }).resultHash).toBe(fromSources.resultHash);
   });
@@ -93,8 +96,8 @@ describe('CLI start-up, built package', () => {
     const help = loadedBy(['--help'], BUILT);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('broker');
-    // The help bundle: program and commander, without the runtime.
-    expect(bundled(help.urls)).toEqual(['/dist/cli/main.js', '/dist/cli/program.help.bundle.js']);
+    // The help bundle (program and commander, without the runtime), read by the script loader.
+    expect(bundled(help.urls)).toEqual(LOADER);
     // A command outside the bundle: its DocklockError must still be recognised (coded line, exit 2, no stack).
     const r = spawnSync(process.execPath, [BUILT, 'verify', join(tempDir(), 'missing.dlb')], { encoding: 'utf8' });
     expect(r.status).toBe(2);
