@@ -6,7 +6,7 @@
  * - the CLI: `cli/program.run.bundle.cjs` for `docklock run`, and `cli/program.help.bundle.cjs`
  *   (without the runtime) for `docklock --help`, CommonJS scripts that cli/main.ts runs through
  *   cli/script-bundle.ts for those commands. Every other command's module stays outside them
- *   (see {@link otherCommandsExternal}).
+ *   (see {@link otherCommandsExternal}). cli/main.js itself becomes one file ({@link mainInOneFile}).
  *
  * Part of `npm run build`; the library's own modules stay as tsc wrote them.
  */
@@ -192,6 +192,37 @@ async function cliBundle(outfile: string, plugins: Plugin[]): Promise<void> {
   await writeFile(outfile, `${BUNDLE_HEADER}${toHex(blake3(new TextEncoder().encode(text)))}\n${text}`);
 }
 
+/**
+ * `cli/main.js` and the two modules it imports (the script loader and the user's cache folders)
+ * in one file, in place of tsc's: the command's first module, which every start resolves, reads
+ * and links. It runs on any Node up to its version check, hence the older target.
+ */
+async function mainInOneFile(): Promise<void> {
+  const main = `${DIST}cli/main.js`;
+  const result = await build({
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node18',
+    entryPoints: [main],
+    write: false,
+    outfile: main,
+    minifyWhitespace: true,
+    charset: 'ascii',
+    logLevel: 'warning',
+    plugins: [
+      originalImportMetaUrl(`${DIST}cli`),
+      {
+        name: 'program-outside',
+        setup(b) {
+          b.onResolve({ filter: /^\.\/program\.js$/ }, (args) => ({ path: args.path, external: true }));
+        },
+      },
+    ],
+  });
+  await writeFile(main, result.outputFiles[0]!.text);
+}
+
 // Earlier builds split the run bundle into chunks, and wrote the CLI's bundles as ES modules: drop them.
 for (const f of await readdir(`${DIST}cli`))
   if (f.startsWith('program.run.chunk-') || /^program\.(run|help)\.bundle\.js$/.test(f)) await rm(`${DIST}cli/${f}`);
@@ -214,4 +245,5 @@ await Promise.all([
   // the cage runtime too. The files sit beside program.js, so one base serves originalImportMetaUrl.
   cliBundle(`${DIST}cli/program.help.bundle.cjs`, [otherCommandsExternal(true)]),
   cliBundle(`${DIST}cli/program.run.bundle.cjs`, [plainMsgpackr, otherCommandsExternal(false)]),
+  mainInOneFile(),
 ]);

@@ -65,8 +65,8 @@ describe('CLI start-up', () => {
 /** The built command (`npm run build`; CI's `npm ci` runs it): what `npm link` and the package run. */
 const BUILT = join(ROOT, 'dist', 'cli', 'main.js');
 
-/** What the built command resolves before it runs a bundle (cli/script-bundle.ts). */
-const LOADER = ['/dist/cli/main.js', '/dist/cli/script-bundle.js', '/dist/runtime/user-cache.js'];
+/** What the built command resolves before it runs a bundle: main.js, built as one file with the script loader. */
+const LOADER = ['/dist/cli/main.js'];
 
 /** The distinct files loaded. */
 const bundled = (urls: readonly string[]): string[] => [...new Set(urls)].sort();
@@ -81,9 +81,9 @@ describe('CLI start-up, built package', () => {
     built();
     const { code, stdout, urls } = loadedBy(['run', fixturePath('hello'), '--json'], BUILT);
     expect(code).toBe(0);
-    // No resolution of the ~200 modules and packages behind it: main.js and the script loader
-    // (which reads the bundle as a file), the native BLAKE3 (runtime/hash.ts), and no cage
-    // thread (runtime/cage/inline.ts), so no worker bundle.
+    // No resolution of the ~200 modules and packages behind it: main.js (whose script loader
+    // reads the bundle as a file), the native BLAKE3 (runtime/hash.ts), and no cage thread
+    // (runtime/cage/inline.ts), so no worker bundle.
     expect(bundled(urls).filter((u) => !/^\/node_modules\/@napi-rs\/blake-hash-[^/]+\/[^/]+\.node$/.test(u))).toEqual(
       LOADER,
     );
