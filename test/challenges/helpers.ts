@@ -1,6 +1,6 @@
 /** Shared helpers for the challenge tests: example folders, submissions, a local ground-truth server. */
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,13 +23,15 @@ export function submissionsOf(name: string): SubmissionSource[] {
     .map((f) => ({ label: f, bytes: new Uint8Array(readFileSync(join(dir, f))) }));
 }
 
-/** Serves `body` at any path on 127.0.0.1; returns the server and its `host:port`. */
+/** Serves `body` at any path on 127.0.0.1, with `headers(request)`; returns the server and its `host:port`. */
 export async function serve(
   body: Uint8Array | string,
+  headers: (req: IncomingMessage) => Record<string, string> = () => ({}),
 ): Promise<{ server: Server; host: string; requests: () => number }> {
   let count = 0;
-  const server = createServer((_req, res) => {
+  const server = createServer((req, res) => {
     count++;
+    for (const [k, v] of Object.entries(headers(req))) res.setHeader(k, v);
     res.end(body);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));

@@ -21,7 +21,8 @@ const submission = new Uint8Array(readFileSync(join(exampleDir('sort'), 'submiss
 let web: { server: Server; host: string };
 
 beforeAll(async () => {
-  web = await serve('hello from the ground truth');
+  // The ground truth, which also answers a request's `x-ask` header with an `x-echo` one.
+  web = await serve('hello from the ground truth', (req) => ({ 'x-echo': String(req.headers['x-ask'] ?? '') }));
 });
 afterAll(async () => {
   await close(web.server);
@@ -75,6 +76,12 @@ describe.each(['assemblyscript', 'c'] as const)('%s SDK', (lang) => {
     expect(lines.http_status).toBe('200');
     expect(lines.http_body).toBe('hello from the ground truth');
     expect(lines.http_denied).toBe(String(NET_ERR.DENIED));
+    // With headers: sent, and the response's read back by name (case-insensitive).
+    expect(lines.http_h_status).toBe('200');
+    expect(lines.http_h_echo).toBe('echo me');
+    expect(lines.http_h_body).toBe('hello from the ground truth');
+    expect(lines.http_h_missing).toBe('null');
+    expect(lines.http_h_invalid).toBe(String(NET_ERR.INVALID));
     expect(stderr).toContain('[info] selftest log line');
     expect(lines.state_missing).toBe('true');
     expect(lines.state_put).toBe('0');

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <wasi/api.h>
 
 #define DL_SUBMISSION_PATH "/input/submission"
@@ -30,6 +31,9 @@ DL_IMPORT(http_request) int32_t dl__http_request(const char *method, int32_t met
 DL_IMPORT(http_status) int32_t dl__http_status(int32_t handle);
 DL_IMPORT(http_body_len) int32_t dl__http_body_len(int32_t handle);
 DL_IMPORT(http_body_read) int32_t dl__http_body_read(int32_t handle, void *buf, int32_t cap);
+DL_IMPORT(http_request_h) int32_t dl__http_request_h(const char *method, int32_t method_len, const char *url, int32_t url_len, const char *headers, int32_t headers_len, const void *body, int32_t body_len);
+DL_IMPORT(http_headers_len) int32_t dl__http_headers_len(int32_t handle);
+DL_IMPORT(http_headers_read) int32_t dl__http_headers_read(int32_t handle, void *buf, int32_t cap);
 DL_IMPORT(nested_load) int32_t dl__nested_load(const void *bytes, int32_t len, int32_t memory_pages, int32_t stack);
 DL_IMPORT(state_get) int32_t dl__state_get(const void *key, int32_t key_len, void *buf, int32_t cap);
 DL_IMPORT(state_put) int32_t dl__state_put(const void *key, int32_t key_len, const void *val, int32_t val_len);
@@ -154,25 +158,92 @@ typedef struct {
   /** malloc'd, NUL-terminated. */
   uint8_t *body;
   size_t len;
+  /**
+   * The response's headers as the host gives them (spec/network.md#R4): one `name: value\r\n`
+   * line per header, in the server's order and case. malloc'd, NUL-terminated; NULL from
+   * dl_http_request, which does not ask for them.
+   */
+  char *headers;
+  size_t headers_len;
 } dl_http_response;
 
-static inline dl_http_response dl_http_request(const char *method, const char *url, const void *body, size_t body_len) {
-  dl_http_response r = {0, NULL, 0};
-  int32_t h = dl__http_request(method, (int32_t)strlen(method), url, (int32_t)strlen(url), body, (int32_t)body_len);
+/** Reads a handle's bytes through `read` into a malloc'd, NUL-terminated buffer. */
+static inline uint8_t *dl__http_read_all(int32_t h, int32_t len, int32_t (*read)(int32_t, void *, int32_t), size_t *got) {
+  if (len < 0) len = 0;
+  uint8_t *buf = malloc((size_t)len + 1);
+  if (buf == NULL) return NULL;
+  int32_t off = 0, n;
+  while (off < len && (n = read(h, buf + off, len - off)) > 0) off += n;
+  buf[off] = 0;
+  *got = (size_t)off;
+  return buf;
+}
+
+static inline dl_http_response dl__http_response(int32_t h, int with_headers) {
+  dl_http_response r = {0, NULL, 0, NULL, 0};
   if (h < 0) { r.status = h; return r; }
   r.status = dl__http_status(h);
-  int32_t len = dl__http_body_len(h);
-  if (len < 0) len = 0;
-  r.body = malloc((size_t)len + 1);
-  if (r.body == NULL) { r.status = DL_HTTP_LIMIT; return r; }
-  int32_t off = 0, n;
-  while (off < len && (n = dl__http_body_read(h, r.body + off, len - off)) > 0) off += n;
-  r.body[off] = 0;
-  r.len = (size_t)off;
+  r.body = dl__http_read_all(h, dl__http_body_len(h), dl__http_body_read, &r.len);
+  if (with_headers) r.headers = (char *)dl__http_read_all(h, dl__http_headers_len(h), dl__http_headers_read, &r.headers_len);
+  if (r.body == NULL || (with_headers && r.headers == NULL)) {
+    free(r.body);
+    free(r.headers);
+    dl_http_response oom = {DL_HTTP_LIMIT, NULL, 0, NULL, 0};
+    return oom;
+  }
   return r;
 }
 
+static inline dl_http_response dl_http_request(const char *method, const char *url, const void *body, size_t body_len) {
+  return dl__http_response(dl__http_request(method, (int32_t)strlen(method), url, (int32_t)strlen(url), body, (int32_t)body_len), 0);
+}
+
+/**
+ * A request with headers: `headers` is a block of `name: value\r\n` lines (every line ends in
+ * CRLF; NULL or "" for none), built for instance with snprintf. The response's headers are read
+ * too (see dl_http_header). A malformed block is DL_HTTP_INVALID, too many or too long DL_HTTP_LIMIT.
+ */
+static inline dl_http_response dl_http_request_h(const char *method, const char *url, const char *headers, const void *body, size_t body_len) {
+  const char *hs = headers == NULL ? "" : headers;
+  return dl__http_response(dl__http_request_h(method, (int32_t)strlen(method), url, (int32_t)strlen(url), hs, (int32_t)strlen(hs), body, (int32_t)body_len), 1);
+}
+
 static inline dl_http_response dl_http_get(const char *url) { return dl_http_request("GET", url, "", 0); }
+
+/**
+ * The value of the first response header named `name` (ASCII case-insensitive), malloc'd and
+ * NUL-terminated; NULL if there is none (or no headers were asked for).
+ */
+static inline char *dl_http_header(const dl_http_response *res, const char *name) {
+  if (res->headers == NULL) return NULL;
+  size_t name_len = strlen(name);
+  for (const char *line = res->headers; *line != 0;) {
+    const char *end = strstr(line, "\r\n");
+    if (end == NULL) return NULL;
+    const char *colon = memchr(line, ':', (size_t)(end - line));
+    if (colon != NULL && (size_t)(colon - line) == name_len && strncasecmp(line, name, name_len) == 0) {
+      const char *v = colon + 1;
+      while (v < end && (*v == ' ' || *v == '\t')) v++;
+      const char *e = end;
+      while (e > v && (e[-1] == ' ' || e[-1] == '\t')) e--;
+      char *out = malloc((size_t)(e - v) + 1);
+      if (out == NULL) return NULL;
+      memcpy(out, v, (size_t)(e - v));
+      out[e - v] = 0;
+      return out;
+    }
+    line = end + 2;
+  }
+  return NULL;
+}
+
+/** Frees what a dl_http_response holds. */
+static inline void dl_http_free(dl_http_response *res) {
+  free(res->body);
+  free(res->headers);
+  res->body = NULL;
+  res->headers = NULL;
+}
 
 /* ---- nested submissions (grant `nested`) ---- */
 

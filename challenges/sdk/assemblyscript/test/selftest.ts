@@ -1,6 +1,6 @@
 // Exercises every SDK function once and prints `key=value` lines (test/challenges/sdk.test.ts runs
 // it with a sort submission as the submission and $URL pointing at a local server).
-import { readSubmission, submissionSize, readStdin, randomBytes, Rng, nowNs, monotonicNs, getEnv, httpGet, log, INFO, Submission, nestedStatusName, writeScore, fail, Details, print, stateGet, stateGetText, statePutText, stateScan, stateDelete } from "../index";
+import { readSubmission, submissionSize, readStdin, randomBytes, Rng, nowNs, monotonicNs, getEnv, httpGet, httpRequestWithHeaders, log, INFO, Submission, nestedStatusName, writeScore, fail, Details, print, stateGet, stateGetText, statePutText, stateScan, stateDelete } from "../index";
 
 function hex(b: Uint8Array): string {
   let s = "";
@@ -27,6 +27,13 @@ export function _start(): void {
   print("http_status=" + res.status.toString() + "\n");
   print("http_body=" + res.text() + "\n");
   print("http_denied=" + httpGet("http://example.com/").status.toString() + "\n");
+  const rh = httpRequestWithHeaders("GET", url !== null ? url : "", [["x-ask", "echo me"]]);
+  const echo = rh.header("X-Echo");
+  print("http_h_status=" + rh.status.toString() + "\n");
+  print("http_h_echo=" + (echo !== null ? echo : "(none)") + "\n");
+  print("http_h_body=" + rh.text() + "\n");
+  print("http_h_missing=" + (rh.header("x-nope") === null ? "null" : "set") + "\n");
+  print("http_h_invalid=" + httpRequestWithHeaders("GET", url !== null ? url : "", [["no colon\r\nx", "y"]]).status.toString() + "\n");
   log(INFO, "selftest log line");
   const s = Submission.load(sub);
   print("load=" + s.handle.toString() + "\n");

@@ -26,6 +26,16 @@ int main(void) {
   printf("http_status=%d\nhttp_body=%s\n", res.status, res.body ? (const char *)res.body : "");
   free(res.body);
   printf("http_denied=%d\n", dl_http_get("http://example.com/").status);
+  char hdrs[64];
+  snprintf(hdrs, sizeof hdrs, "x-ask: %s\r\n", "echo me");
+  dl_http_response rh = dl_http_request_h("GET", url ? url : "", hdrs, "", 0);
+  char *echo = dl_http_header(&rh, "X-Echo");
+  printf("http_h_status=%d\nhttp_h_echo=%s\nhttp_h_body=%s\n", rh.status, echo ? echo : "(none)", rh.body ? (const char *)rh.body : "");
+  free(echo);
+  char *missing = dl_http_header(&rh, "x-nope");
+  printf("http_h_missing=%s\n", missing == NULL ? "null" : missing);
+  dl_http_free(&rh);
+  printf("http_h_invalid=%d\n", dl_http_request_h("GET", url ? url : "", "no colon\r\n", "", 0).status);
   dl_log(DL_INFO, "selftest log line %d", 42);
   int h = dl_nested_load(sub, len, 0, 0);
   printf("load=%d\n", h);
