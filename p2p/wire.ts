@@ -12,6 +12,8 @@ const packr = /* @__PURE__ */ new Packr({
   mapsAsObjects: false,
   int64AsType: 'bigint',
   variableMapSize: true,
+  // A peer's bytes never hold msgpackr's reference extensions (shared or cyclic values).
+  structuredClone: false,
 });
 
 export function pack(value: unknown): Uint8Array {
