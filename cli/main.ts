@@ -37,19 +37,33 @@ if (major < 22 || (major === 22 && minor < 12)) {
 
 /** program.ts in one file, with `docklock run` (scripts/bundle-workers.ts); only in the built package. */
 const RUN_BUNDLE = new URL('./program.run.bundle.cjs', import.meta.url);
+/** program.ts in one file with the cage's other commands (those in {@link CAGE_COMMANDS}). */
+const CAGE_BUNDLE = new URL('./program.cage.bundle.cjs', import.meta.url);
 /** program.ts in one file without the runtime: `docklock` without a command (help, version). */
 const HELP_BUNDLE = new URL('./program.help.bundle.cjs', import.meta.url);
+const CAGE_COMMANDS = new Set(['replay', 'verify', 'proof', 'verify-proof', 'inspect', 'extract', 'profile', 'evaluate']);
 
 /**
- * The bundle to load: the run bundle for `docklock run …`, the help bundle for `docklock` without
- * a command, and only if the build wrote it. Every other command loads program.ts's modules as
- * they are: a bundle holds its own copy of the error classes, which their errors are not.
+ * The bundle to load and the command it is for (its code cache is the command's own), and only
+ * if the build wrote it: the run bundle for `docklock run …`, the cage bundle for the cage's other
+ * commands, the help bundle for `docklock` without a command. The broker, escrow and node commands
+ * load program.ts's modules as they are, and so does `evaluate --publish`, which reaches the P2P
+ * node: a bundle holds its own copy of the error classes, which their errors are not.
  */
-function bundleFor(argv: readonly string[]): string | undefined {
-  const command = argv.slice(2).find((a) => !a.startsWith('-'));
-  const bundle = command === 'run' ? RUN_BUNDLE : command === undefined ? HELP_BUNDLE : undefined;
+function bundleFor(argv: readonly string[]): { file: string; command: string } | undefined {
+  const args = argv.slice(2);
+  const command = args.find((a) => !a.startsWith('-'));
+  const publishes = args.some((a) => a === '--publish' || a.startsWith('--publish='));
+  const bundle =
+    command === 'run'
+      ? RUN_BUNDLE
+      : command === undefined
+        ? HELP_BUNDLE
+        : CAGE_COMMANDS.has(command) && !publishes
+          ? CAGE_BUNDLE
+          : undefined;
   const file = bundle === undefined ? undefined : fileURLToPath(bundle);
-  return file !== undefined && existsSync(file) ? file : undefined;
+  return file !== undefined && existsSync(file) ? { file, command: command ?? 'help' } : undefined;
 }
 
 // V8's code cache on disk for the modules outside the bundles (the bundles have their own,
@@ -62,5 +76,5 @@ if (process.env.NODE_COMPILE_CACHE === undefined) {
 }
 if (process.env.NODE_COMPILE_CACHE !== undefined) module.enableCompileCache?.(process.env.NODE_COMPILE_CACHE);
 const bundle = bundleFor(process.argv);
-const { main } = bundle !== undefined ? loadScriptBundle(bundle) : await import('./program.ts');
+const { main } = bundle !== undefined ? loadScriptBundle(bundle.file, bundle.command) : await import('./program.ts');
 await main(process.argv);

@@ -41,23 +41,24 @@ function cacheDir(): string | undefined {
 }
 
 /**
- * The cache file for `file` with `source`: one name per bundle, build, file and Node, so that
- * data V8 would accept (it checks only the source's length) is never the data of other code.
+ * The cache file for `file` with `source` run for `command`: one name per bundle, command, build,
+ * file and Node, so that data V8 would accept (it checks only the source's length) is never the
+ * data of other code, and each command of a bundle keeps the functions it compiles.
  */
-function cacheFile(dir: string, file: string, source: string): string | undefined {
+function cacheFile(dir: string, file: string, source: string, command: string): string | undefined {
   const end = source.indexOf('\n');
   if (!source.startsWith(BUNDLE_HEADER) || end < 0) return undefined;
   const build = source.slice(BUNDLE_HEADER.length, end);
   if (!/^[0-9a-f]{64}$/.test(build)) return undefined;
   const s = statSync(file);
-  const name = basename(file).replace(/\W/g, '_');
+  const name = `${basename(file)}_${command}`.replace(/\W/g, '_');
   return join(
     dir,
     `${name}-${build.slice(0, 32)}-${s.size}-${Math.trunc(s.mtimeMs)}-${process.version}-${process.arch}.v8`,
   );
 }
 
-/** Entries kept per bundle: builds and Nodes side by side (a checkout and an installed package). */
+/** Entries kept per bundle and command: builds and Nodes side by side (a checkout and an installed package). */
 const KEEP = 8;
 
 /** Writes the cache atomically; beyond {@link KEEP} entries of this bundle, the oldest go. */
@@ -81,21 +82,22 @@ function save(path: string, data: Uint8Array): void {
  * alone: the command runs the same, compiling as it goes.
  *
  * @param file - absolute path of the bundle.
+ * @param command - the command it runs for: each has its own cache (it compiles its own functions).
  * @returns the bundle's `module.exports`.
  * @example
  * ```ts
- * const { main } = loadScriptBundle('/…/dist/cli/program.run.bundle.cjs');
+ * const { main } = loadScriptBundle('/…/dist/cli/program.run.bundle.cjs', 'run');
  * await main(process.argv);
  * ```
  */
-export function loadScriptBundle(file: string): ScriptBundle {
+export function loadScriptBundle(file: string, command: string): ScriptBundle {
   // ASCII (the bundler writes it so): read as Latin-1, no UTF-8 decoding.
   const source = readFileSync(file, 'latin1');
   let path: string | undefined;
   let cached: Buffer | undefined;
   try {
     const dir = cacheDir();
-    path = dir === undefined ? undefined : cacheFile(dir, file, source);
+    path = dir === undefined ? undefined : cacheFile(dir, file, source, command);
     if (path !== undefined) cached = readFileSync(path);
   } catch {
     // No cache yet (or an unreadable one): compiled as it runs, saved at exit.

@@ -1,8 +1,9 @@
 /**
  * Replaying and verifying bundles (library API behind `docklock replay` and `docklock verify`).
  */
-import { runCage } from './cage/cage.ts';
 import type { CagePool } from './cage/cage.ts';
+import { runOnce } from './cage/inline.ts';
+import { Engine } from './engine.ts';
 import { decodeBundle, verifyBundle } from './bundle.ts';
 import type { Bundle, BundleVerification } from './bundle.ts';
 import { resultHash } from './result.ts';
@@ -71,7 +72,11 @@ export async function replayBundle(bytes: Uint8Array, options: ReplayOptions = {
   return replayDecoded(b, options);
 }
 
-/** Where a replay runs: its own cage thread (default), or a long-lived pool's (a juror, a node). */
+/**
+ * Where a replay runs: on the calling thread when it can, else on a cage thread of its own, as
+ * `docklock run` runs (runtime/cage/inline.ts, same result); or on a long-lived pool's thread (a
+ * juror, a node).
+ */
 export interface ReplayOptions {
   pool?: Pick<CagePool, 'replay'>;
   /** Without a pool: keep instrumented modules in this folder (runtime/instrument-cache.ts). */
@@ -101,9 +106,9 @@ export async function replayDecoded(b: Bundle, options: ReplayOptions = {}): Pro
   };
   const out =
     options.pool === undefined
-      ? await runCage(
+      ? await runOnce(
           { ...request, mode: 'replay' },
-          options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir },
+          options.cacheDir === undefined ? {} : { engine: new Engine({ cacheDir: options.cacheDir }) },
         )
       : await options.pool.replay(request, { witness: false });
   const actual = resultHash(out.result);

@@ -3,9 +3,9 @@
  * process or thread loads one module instead of the hundreds of its import graph (bench:cli):
  *
  * - each worker entry → `worker.bundle.js`, which runtime/worker-url.ts prefers;
- * - the CLI: `cli/program.run.bundle.cjs` for `docklock run`, and `cli/program.help.bundle.cjs`
- *   (without the runtime) for `docklock --help`, CommonJS scripts that cli/main.ts runs through
- *   cli/script-bundle.ts for those commands. Every other command's module stays outside them
+ * - the CLI: `cli/program.run.bundle.cjs` for `docklock run`, `cli/program.cage.bundle.cjs` for the
+ *   cage's other commands, and `cli/program.help.bundle.cjs` (without the runtime) for `docklock
+ *   --help`, CommonJS scripts that cli/main.ts runs through cli/script-bundle.ts for those commands. Every other command's module stays outside them
  *   (see {@link otherCommandsExternal}). cli/main.js itself becomes one file ({@link mainInOneFile}).
  *
  * Part of `npm run build`; the library's own modules stay as tsc wrote them.
@@ -60,21 +60,34 @@ const plainMsgpackr: Plugin = {
   },
 };
 
+/** Which CLI bundle: `--help` alone, `docklock run`, or the other cage commands (cli/main.ts). */
+type CliBundle = 'help' | 'run' | 'cage';
+
+/** The modules of commands that stay outside the cage bundle: they reach Docker or the P2P node. */
+const OUTSIDE_CAGE = new Set(['./broker/index.js', './cmd/escrow.js', './cmd/node.js']);
+
 /**
- * The bundles hold program.ts, and the run bundle `docklock run` too; the other commands' modules
- * (broker, evaluate, p2p node, …) are imported from dist/cli as tsc wrote them, should a bundle
- * ever load one. cli/main.ts does not use the bundles for them: their errors would be instances of
- * the unbundled `DocklockError`, which the bundle's own copy would not recognise.
+ * The bundles hold program.ts and the commands they serve; the other commands' modules (broker,
+ * escrow, p2p node, …) are imported from dist/cli as tsc wrote them, should a bundle ever load
+ * one. cli/main.ts does not use the bundles for them: their errors would be instances of the
+ * unbundled `DocklockError`, which the bundle's own copy would not recognise. `evaluate --publish`
+ * (which reaches the P2P node through cmd/node.js) is not run from the cage bundle either.
  */
-function otherCommandsExternal(runToo: boolean): Plugin {
+function otherCommandsExternal(which: CliBundle): Plugin {
   return {
     name: 'other-commands-external',
     setup(b) {
-      b.onResolve({ filter: /^\.\/(cmd|broker)\// }, (args) =>
-        args.importer === `${DIST}cli/program.js` && (runToo || args.path !== './cmd/run.js')
-          ? { path: args.path, external: true }
-          : undefined,
-      );
+      b.onResolve({ filter: /^\.\/(cmd|broker)\/|^\.\/node\.js$/ }, (args) => {
+        const fromProgram = args.importer === `${DIST}cli/program.js`;
+        const external =
+          which === 'help'
+            ? fromProgram
+            : which === 'run'
+              ? fromProgram && args.path !== './cmd/run.js'
+              : (fromProgram && OUTSIDE_CAGE.has(args.path)) ||
+                (args.importer === `${DIST}cli/cmd/evaluate.js` && args.path === './node.js');
+        return external ? { path: args.path, external: true } : undefined;
+      });
     },
   };
 }
@@ -240,10 +253,14 @@ await Promise.all([
       ],
     }),
   ),
-  // Two bundles of program.ts, each one file (every module a process loads costs its own
+  // Three bundles of program.ts, each one file (every module a process loads costs its own
   // resolve, read, cache check and link): `--help` reads program and commander alone, `run` holds
-  // the cage runtime too. The files sit beside program.js, so one base serves originalImportMetaUrl.
-  cliBundle(`${DIST}cli/program.help.bundle.cjs`, [otherCommandsExternal(true)]),
-  cliBundle(`${DIST}cli/program.run.bundle.cjs`, [plainMsgpackr, otherCommandsExternal(false)]),
+  // the cage runtime too, and the cage bundle every other command of the cage (replay, verify,
+  // inspect, proof, extract, profile, evaluate). `run` has its own, smaller than the cage bundle:
+  // scripts call it once per file. The files sit beside program.js, so one base serves
+  // originalImportMetaUrl.
+  cliBundle(`${DIST}cli/program.help.bundle.cjs`, [otherCommandsExternal('help')]),
+  cliBundle(`${DIST}cli/program.run.bundle.cjs`, [plainMsgpackr, otherCommandsExternal('run')]),
+  cliBundle(`${DIST}cli/program.cage.bundle.cjs`, [plainMsgpackr, otherCommandsExternal('cage')]),
   mainInOneFile(),
 ]);

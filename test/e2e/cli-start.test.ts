@@ -98,10 +98,39 @@ describe('CLI start-up, built package', () => {
     expect(help.stdout).toContain('broker');
     // The help bundle (program and commander, without the runtime), read by the script loader.
     expect(bundled(help.urls)).toEqual(LOADER);
-    // A command outside the bundle: its DocklockError must still be recognised (coded line, exit 2, no stack).
-    const r = spawnSync(process.execPath, [BUILT, 'verify', join(tempDir(), 'missing.dlb')], { encoding: 'utf8' });
+    // Commands outside the bundles (the P2P node; evaluate --publish, which reaches it): their
+    // DocklockError must still be recognised (coded line, exit 2, no stack).
+    const missing = join(tempDir(), 'missing.yaml');
+    for (const args of [
+      ['node', 'status', '--config', missing],
+      ['evaluate', join(ROOT, 'challenges', 'examples', 'sort'), fixturePath('hello'), '--publish', missing],
+    ]) {
+      const r = spawnSync(process.execPath, [BUILT, ...args], { encoding: 'utf8' });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/^docklock: DL_ERR_P2P_CONFIG: /m);
+      expect(r.stderr).not.toContain('    at ');
+    }
+  });
+
+  it('the cage commands (replay, verify, inspect, …) load the cage bundle and answer as the sources do', () => {
+    built();
+    const dir = tempDir();
+    const bundle = join(dir, 'hello.dlb');
+    expect(spawnSync(process.execPath, [BUILT, 'run', fixturePath('hello'), '--bundle', bundle]).status).toBe(0);
+    for (const args of [
+      ['replay', bundle, '--json'],
+      ['verify', bundle, '--json'],
+      ['inspect', bundle],
+    ]) {
+      const built = loadedBy(args, BUILT);
+      expect(built.code).toBe(0);
+      expect(bundled(built.urls).filter((u) => !/\.node$/.test(u))).toEqual(LOADER);
+      expect(built.stdout).toBe(loadedBy(args).stdout);
+    }
+    // A coded error from inside the cage bundle.
+    const r = spawnSync(process.execPath, [BUILT, 'verify', join(dir, 'missing.dlb')], { encoding: 'utf8' });
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^docklock: DL_ERR_[A-Z_]+: /);
+    expect(r.stderr).toMatch(/^docklock: DL_ERR_CLI_READ: /);
     expect(r.stderr).not.toContain('    at ');
   });
 });

@@ -98,10 +98,18 @@ describe('the CLI bundles’ code cache', () => {
     expect(readdirSync(join(home, 'docklock', 'code')).length).toBe(1);
   });
 
-  it('the help bundle has its own entry beside the run bundle’s', () => {
+  it('each bundle and command has its own entry (a command compiles its own functions)', () => {
     const dir = privateDir();
+    const bundle = join(tempDir(), 'hello.dlb');
     expect(docklock(dir, ['--help']).code).toBe(0);
-    expect(docklock(dir, ['run', fixturePath('hello')]).code).toBe(0);
-    expect(entries(dir).map((f) => f.split('-')[0])).toEqual(['program_help_bundle_cjs', 'program_run_bundle_cjs']);
+    expect(docklock(dir, ['run', fixturePath('hello'), '--bundle', bundle]).code).toBe(0);
+    expect(docklock(dir, ['verify', bundle]).code).toBe(0);
+    expect(docklock(dir, ['replay', bundle]).code).toBe(0);
+    expect(entries(dir).map((f) => f.split('-')[0])).toEqual([
+      'program_cage_bundle_cjs_replay',
+      'program_cage_bundle_cjs_verify',
+      'program_help_bundle_cjs_help',
+      'program_run_bundle_cjs_run',
+    ]);
   });
 });
