@@ -41,7 +41,16 @@ const RUN_BUNDLE = new URL('./program.run.bundle.cjs', import.meta.url);
 const CAGE_BUNDLE = new URL('./program.cage.bundle.cjs', import.meta.url);
 /** program.ts in one file without the runtime: `docklock` without a command (help, version). */
 const HELP_BUNDLE = new URL('./program.help.bundle.cjs', import.meta.url);
-const CAGE_COMMANDS = new Set(['replay', 'verify', 'proof', 'verify-proof', 'inspect', 'extract', 'profile', 'evaluate']);
+const CAGE_COMMANDS = new Set([
+  'replay',
+  'verify',
+  'proof',
+  'verify-proof',
+  'inspect',
+  'extract',
+  'profile',
+  'evaluate',
+]);
 
 /**
  * The bundle to load and the command it is for (its code cache is the command's own), and only
