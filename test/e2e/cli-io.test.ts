@@ -3,7 +3,7 @@
  * errors, and exit statuses (README, "Exit codes").
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { wat } from '../engine/wat.ts';
@@ -55,6 +55,26 @@ describe('docklock run in a shell', () => {
     expect(r.status).toBe(44);
     expect(r.stdout).toBe('');
     expect(shell('DOCKLOCK run MOD --arg 0 < /dev/null', mod).stdout).toBe('');
+  });
+
+  it('ends an endless or oversized stdin or file with a coded error instead of filling memory', () => {
+    const endless = shell('DOCKLOCK run MOD --arg 0 --stdin /dev/zero', mod);
+    expect(endless.status).toBe(2);
+    expect(endless.stdout).toBe('');
+    expect(endless.stderr).toBe(
+      'docklock: DL_ERR_CLI_TOO_LARGE: stdin "/dev/zero" is larger than 1 GiB, the most a bundle can hold\n',
+    );
+    // A sparse file says its size up front: refused before a byte is read.
+    const big = join(dir, 'big.bin');
+    writeFileSync(big, '');
+    truncateSync(big, 2 ** 31);
+    const asModule = cli(['run', big, '--json']);
+    expect(asModule.code).toBe(2);
+    expect(JSON.parse(asModule.stdout).error).toMatchObject({
+      code: 'DL_ERR_CLI_TOO_LARGE',
+      where: { field: 'module' },
+    });
+    expect(cli(['verify', big]).stderr).toMatch(/^docklock: DL_ERR_CLI_TOO_LARGE: bundle /);
   });
 
   it('reports a guest exit code ≥ 256 as the low 8 bits, and in full with --json', () => {
