@@ -20,12 +20,32 @@ export interface ExtractOptions {
   field?: string;
 }
 
+/** Longest name one directory entry may have on Linux, macOS and Windows file systems (NAME_MAX). */
+const NAME_MAX_BYTES = 255;
+
+const utf8 = new TextEncoder();
+
+/** A guest path short enough for a one-line message. */
+function shown(guestPath: string): string {
+  return JSON.stringify(guestPath.length > 80 ? `${guestPath.slice(0, 60)}…${guestPath.slice(-12)}` : guestPath);
+}
+
 function partsOf(guestPath: string, field: string): string[] {
   const parts = guestPath.split('/').slice(1);
   if (!guestPath.startsWith('/') || parts.some((p) => p === '' || p === '.' || p === '..' || p.includes('\0'))) {
     throw new InputError(
       'DL_ERR_CLI_OUTPUT_PATH',
-      `output ${JSON.stringify(guestPath)} is not a plain absolute guest path; nothing was written`,
+      `output ${shown(guestPath)} is not a plain absolute guest path; nothing was written`,
+      { field },
+    );
+  }
+  // The guest's own file system allows longer names; the host's refuses them with ENAMETOOLONG,
+  // which found mid-way would leave the outputs before it written.
+  const long = parts.find((p) => utf8.encode(p).length > NAME_MAX_BYTES);
+  if (long !== undefined) {
+    throw new InputError(
+      'DL_ERR_CLI_OUTPUT_PATH',
+      `output ${shown(guestPath)} has a name of ${utf8.encode(long).length} bytes, over the ${NAME_MAX_BYTES} a host file system takes; nothing was written`,
       { field },
     );
   }
