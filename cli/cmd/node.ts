@@ -5,7 +5,8 @@
 import type { Command } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXIT, guarded, printJson, readInput } from '../io.ts';
+import { DocklockError } from '../../errors/index.ts';
+import { EXIT, guarded, printJson, readInput, writeError } from '../io.ts';
 
 interface ConfigFlag {
   config: string;
@@ -80,7 +81,15 @@ export function registerNodeCommands(program: Command): void {
     guarded(true, async () => {
       const { loadNodeConfig } = await import('../../p2p/index.ts');
       const { startDaemon } = await import('../../p2p/index.ts');
-      const running = await startDaemon(loadNodeConfig(f.config));
+      let running: Awaited<ReturnType<typeof startDaemon>>;
+      try {
+        running = await startDaemon(loadNodeConfig(f.config));
+      } catch (e) {
+        // stdout is the machine's (the JSON error follows there), and is often a log file
+        // (`> start.log &`): the person who started the node sees the coded line on stderr.
+        if (e instanceof DocklockError) writeError(e, false);
+        throw e;
+      }
       process.stdout.write(`${readFileSync(join(running.node.config.dataDir, 'node.json'), 'utf8')}`);
       await new Promise<void>((resolve) => {
         const stop = (): void => void running.close().finally(resolve);

@@ -1,0 +1,31 @@
+/**
+ * `docklock node start` that cannot start: its stdout is often a log file (the README's
+ * `> n1/start.log &`), so the coded error is also one line on stderr, where the person who started
+ * it sees it; stdout keeps the JSON error for programs that read it.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CLI, tempDir } from '../run/helpers.ts';
+
+describe('node start with a bad config', () => {
+  it('says what is wrong on stderr in one coded line, and as JSON on stdout, exit 2', () => {
+    const dir = tempDir();
+    const config = join(dir, 'node.yaml');
+    writeFileSync(config, 'key: node.key\ndataDir: data\nbogus: 1\n');
+    const r = spawnSync(process.execPath, [CLI, 'node', 'start', '--config', config], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^docklock: DL_ERR_P2P_CONFIG: config\.bogus: unknown key .*\n$/);
+    expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'DL_ERR_P2P_CONFIG', where: { field: 'config.bogus' } });
+    const missing = spawnSync(process.execPath, [CLI, 'node', 'start', '--config', join(dir, 'none.yaml')], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/^docklock: DL_ERR_P2P_CONFIG: config: cannot read .*none\.yaml: ENOENT\n$/);
+  });
+});
