@@ -38,6 +38,17 @@ function fromHex(s: unknown, field: string): Uint8Array {
   return Uint8Array.from(Buffer.from(s, 'hex'));
 }
 
+/** A hash given on the command line: exactly 64 hex digits, else a usage error (not a mismatch). */
+function hashFlag(s: string, flag: string): string {
+  if (!/^[0-9a-fA-F]{64}$/.test(s))
+    throw new InputError(
+      'DL_ERR_CLI_USAGE',
+      `${flag} takes a BLAKE3 hash as 64 hex digits, got ${JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s)} (${s.length} characters)`,
+      { field: flag },
+    );
+  return s.toLowerCase();
+}
+
 function parseProof(bytes: Uint8Array): {
   proof: Parameters<typeof verifyInclusion>[0];
   root: Uint8Array;
@@ -157,7 +168,8 @@ export function registerBundleCommands(program: Command): void {
     .addHelpText('after', '\nExit codes: 0 intact, 1 inconsistent, 2 unusable bundle.')
     .action(async (path: string, f: { json?: boolean; expectedHash?: string }) =>
       guarded(f.json === true, async () => {
-        const v = verifyBundleBytes(readInput(path, 'bundle'), f.expectedHash);
+        const expected = f.expectedHash === undefined ? undefined : hashFlag(f.expectedHash, '--expected-hash');
+        const v = verifyBundleBytes(readInput(path, 'bundle'), expected);
         if (f.json) {
           printJson({
             ok: v.ok,
@@ -233,7 +245,7 @@ export function registerBundleCommands(program: Command): void {
         if (f.root !== undefined && f.bundle !== undefined)
           throw new InputError('DL_ERR_CLI_USAGE', 'give --root or --bundle, not both', { field: '--root' });
         if (f.root !== undefined) {
-          root = fromHex(f.root, '--root');
+          root = fromHex(hashFlag(f.root, '--root'), '--root');
           rootSource = 'root';
         } else if (f.bundle !== undefined) {
           root = decodeBundle(readInput(f.bundle, 'bundle'), { lazyWitness: true }).result.witnessRoot;
