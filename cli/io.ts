@@ -9,6 +9,7 @@ import {
   openSync,
   readSync,
   statSync,
+  writeSync,
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { CommanderError } from 'commander';
@@ -211,12 +212,32 @@ export function usageError(e: CommanderError): InputError {
 /**
  * A reader that went away (`docklock inspect b.dlb | head`) closes our stdout: stop writing to it
  * quietly and let the command finish, so a run still writes its bundle and exits with its own status.
+ * Any other write failure (a full disk, EIO) also stops the writing and lets the command finish,
+ * but the printed output is incomplete: the command then ends with one coded line on stderr
+ * (`DL_ERR_CLI_WRITE`) and exit status 2, instead of an uncaught exception.
  */
 export function quietOnClosedPipes(): void {
-  const quiet = (stream: NodeJS.WriteStream): void => {
+  const failed: { name: string; code: string }[] = [];
+  const report = (): void => {
+    for (const f of failed) {
+      if (f.name === 'stderr') continue;
+      try {
+        writeSync(
+          2,
+          `docklock: DL_ERR_CLI_WRITE: cannot write to ${f.name} (${f.code}); what the command printed there is incomplete\n`,
+        );
+      } catch {
+        // stderr is gone too: the exit status still tells.
+      }
+    }
+    process.exitCode = EXIT.usage;
+  };
+  const quiet = (stream: NodeJS.WriteStream, name: string): void => {
     stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
       stream.write = (() => true) as typeof stream.write;
+      if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') return;
+      if (failed.length === 0) process.once('exit', report);
+      failed.push({ name, code: e.code ?? e.message });
     });
   };
   // Node makes each stream on first use, loading the stream machinery (a few ms); a command that
@@ -225,7 +246,7 @@ export function quietOnClosedPipes(): void {
   for (const name of ['stdout', 'stderr'] as const) {
     const d = Object.getOwnPropertyDescriptor(process, name);
     if (d?.get === undefined || d.configurable !== true) {
-      quiet(process[name]);
+      quiet(process[name], name);
       continue;
     }
     const make = d.get;
@@ -235,7 +256,7 @@ export function quietOnClosedPipes(): void {
       get() {
         const stream = make.call(process) as NodeJS.WriteStream;
         Object.defineProperty(process, name, { configurable: true, enumerable: d.enumerable ?? true, get: make });
-        quiet(stream);
+        quiet(stream, name);
         return stream;
       },
     });

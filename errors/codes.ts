@@ -141,6 +141,7 @@ const bundle = {
 const cli = {
   DL_ERR_CLI_READ: {},
   DL_ERR_CLI_TOO_LARGE: {},
+  DL_ERR_CLI_WRITE: {},
   DL_ERR_CLI_ENV: {},
   DL_ERR_CLI_NET: {},
   DL_ERR_CLI_ENTRY: {},
