@@ -104,13 +104,19 @@ export function defaultStdin(): Uint8Array {
 
 /**
  * Checks, before any work is done, that a file can be written at `path` (its folder exists and
- * is writable, and `path` is not a folder): a run must not end in an error after the guest ran.
+ * is writable, and `path` is nothing but a regular file if it exists): a run must not end in an
+ * error after the guest ran.
  */
 export function assertWritableFile(path: string, flag: string): void {
   const full = resolve(path);
   let problem: string | undefined;
   try {
-    if (statSync(full, { throwIfNoEntry: false })?.isDirectory()) problem = 'is a directory';
+    const st = statSync(full, { throwIfNoEntry: false });
+    if (st?.isDirectory()) problem = 'is a directory';
+    // The file is written under a temporary name and renamed over the path: over /dev/null or a
+    // FIFO that would replace the device or pipe itself with a regular file.
+    else if (st !== undefined && !st.isFile())
+      problem = 'is not a regular file (a device, pipe or socket would be replaced by the file, not written to)';
     else {
       if (!statSync(dirname(full)).isDirectory()) problem = 'is not inside a directory';
       else accessSync(dirname(full), constants.W_OK);

@@ -3,7 +3,7 @@
  * errors, and exit statuses (README, "Exit codes").
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { wat } from '../engine/wat.ts';
@@ -97,6 +97,23 @@ describe('docklock run in a shell', () => {
       code: 'DL_ERR_CLI_OUTPUT_PATH',
       where: { field: '--bundle' },
     });
+  });
+
+  it('refuses a --bundle, --out or --report that is a device or a pipe, which the atomic rename would replace', () => {
+    const fifo = join(dir, 'pipe.dlb');
+    spawnSync('mkfifo', [fifo]);
+    for (const [args, flag] of [
+      [['run', mod, '--arg', '0', '--bundle', fifo], '--bundle'],
+      [['run', mod, '--arg', '0', '--bundle', '/dev/null'], '--bundle'],
+      [['evaluate', join(dir, 'no-challenge'), mod, '--report', '/dev/null'], '--report'],
+    ] as const) {
+      const r = cli([...args], '');
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toContain(`DL_ERR_CLI_OUTPUT_PATH: ${flag} `);
+      expect(r.stderr).toContain('is not a regular file');
+    }
+    expect(statSync(fifo).isFIFO()).toBe(true);
+    expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
   });
 
   it('refuses an --output-dir with a symbolic link planted on an output root, before the guest runs', () => {
