@@ -217,7 +217,9 @@ export function registerNodeCommands(program: Command): void {
           else process.stdout.write(`valid ${r.kind} dispute (${r.strength}) of claim ${r.claimId}: ${r.finding}\n`);
           return EXIT.ok;
         } catch (e) {
-          if (!(e instanceof DocklockError) || e.code === 'DL_ERR_CLI_READ') throw e;
+          // A file that cannot be read is no verdict on a dispute: exit 2, like every unreadable input.
+          if (!(e instanceof DocklockError) || e.code === 'DL_ERR_CLI_READ' || e.code === 'DL_ERR_CLI_TOO_LARGE')
+            throw e;
           if (f.json) printJson({ valid: false, error: e.toJSON() });
           else process.stderr.write(`docklock: invalid dispute: ${e.code}: ${e.message}\n`);
           return EXIT.mismatch;

@@ -1,10 +1,11 @@
 /**
  * `docklock node start` that cannot start: its stdout is often a log file (the README's
  * `> n1/start.log &`), so the coded error is also one line on stderr, where the person who started
- * it sees it; stdout keeps the JSON error for programs that read it.
+ * it sees it; stdout keeps the JSON error for programs that read it. `node verify-dispute` tells an
+ * unreadable file (exit 2) from an invalid dispute (exit 1).
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, tempDir } from '../run/helpers.ts';
@@ -27,5 +28,25 @@ describe('node start with a bad config', () => {
     });
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/^docklock: DL_ERR_P2P_CONFIG: config: cannot read .*none\.yaml: ENOENT\n$/);
+  });
+});
+
+describe('node verify-dispute with a file it cannot read', () => {
+  it('exits 2 (unreadable), not 1 (an invalid dispute), for a missing or oversized file', () => {
+    const dir = tempDir();
+    const big = join(dir, 'big.dld');
+    writeFileSync(big, '');
+    truncateSync(big, 2 ** 31);
+    for (const [file, code] of [
+      [join(dir, 'none.dld'), 'DL_ERR_CLI_READ'],
+      [big, 'DL_ERR_CLI_TOO_LARGE'],
+    ] as const) {
+      const r = spawnSync(process.execPath, [CLI, 'node', 'verify-dispute', file], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`^docklock: ${code}: `));
+    }
   });
 });
