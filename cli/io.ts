@@ -131,7 +131,14 @@ export function assertWritableFile(path: string, flag: string): void {
 /** Like {@link assertWritableFile} for a folder that files will be written into (created if missing). */
 export function assertWritableDir(path: string, flag: string): void {
   try {
-    if (statSync(path, { throwIfNoEntry: false }) === undefined) mkdirSync(path, { recursive: true });
+    if (statSync(path, { throwIfNoEntry: false }) === undefined) {
+      // One level at a time: mkdirSync's recursive mode loops forever where mkdir answers ENOENT
+      // under an existing parent (`/proc/x`), as runtime/extract.ts makeDirs explains.
+      const missing: string[] = [];
+      for (let at = resolve(path); statSync(at, { throwIfNoEntry: false }) === undefined; at = dirname(at))
+        missing.push(at);
+      for (const d of missing.reverse()) mkdirSync(d);
+    }
     if (!statSync(path).isDirectory())
       throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `${flag} ${path} is not a directory`, { field: flag });
     accessSync(path, constants.W_OK);
