@@ -148,6 +148,7 @@ const cli = {
   DL_ERR_CLI_JOBS: {},
   DL_ERR_CLI_USAGE: {},
   DL_ERR_CLI_OUTPUT_PATH: {},
+  DL_ERR_CLI_OUTPUT_WRITE: {},
   DL_ERR_CLI_OUTPUT_EXISTS: {},
   DL_ERR_CLI_LIMIT: {},
   /** Printed by cli/main.ts before anything is imported (it cannot import this table on an old Node). */

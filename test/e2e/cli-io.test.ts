@@ -116,6 +116,18 @@ describe('docklock run in a shell', () => {
     expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
   });
 
+  it.skipIf(!existsSync('/proc/self'))(
+    'ends with one coded line when a bundle or profile cannot be written after the run (/proc takes no files)',
+    () => {
+      const r = cli(['run', mod, '--arg', '0', '--bundle', '/proc/docklock-x.dlb'], '');
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe('docklock: DL_ERR_CLI_OUTPUT_WRITE: cannot write /proc/docklock-x.dlb: ENOENT\n');
+      const p = cli(['profile', mod, '--arg', '0', '--out', '/proc/docklock-x.svg', '--json']);
+      expect(p.code).toBe(2);
+      expect(JSON.parse(p.stdout).error).toMatchObject({ code: 'DL_ERR_CLI_OUTPUT_WRITE' });
+    },
+  );
+
   it('refuses an --output-dir with a symbolic link planted on an output root, before the guest runs', () => {
     const out = join(dir, 'planted');
     const elsewhere = join(dir, 'elsewhere');
