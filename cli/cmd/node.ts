@@ -3,10 +3,10 @@
  * lazily, so declaring these commands costs nothing to `docklock run`.
  */
 import type { Command } from 'commander';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DocklockError } from '../../errors/index.ts';
-import { EXIT, guarded, printJson, readInput, writeError } from '../io.ts';
+import { EXIT, assertWritableFile, guarded, printJson, readInput, writeError } from '../io.ts';
 
 interface ConfigFlag {
   config: string;
@@ -157,10 +157,12 @@ export function registerNodeCommands(program: Command): void {
     .option('--dispute <file>', 'write the dispute file of a disputed claim')
     .action(async (id: string, f: ConfigFlag & { dispute?: string }) =>
       guarded(f.json === true, async () => {
+        if (f.dispute !== undefined) assertWritableFile(f.dispute, '--dispute');
         const c = await client(f.config);
         if (f.dispute !== undefined) {
           const r = await c.call('GET', `/v1/claims/${encodeURIComponent(id)}/dispute`);
-          writeFileSync(f.dispute, r.bytes);
+          const { writeFileAtomic } = await import('../../runtime/api/cage.ts');
+          writeFileAtomic(f.dispute, r.bytes);
         }
         printJson(await c.json('GET', `/v1/claims/${encodeURIComponent(id)}`));
         return EXIT.ok;

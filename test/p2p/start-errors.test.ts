@@ -50,3 +50,27 @@ describe('node verify-dispute with a file it cannot read', () => {
     }
   });
 });
+
+describe('node claim --dispute', () => {
+  it('refuses a path that cannot be written before asking the node, in one coded line', () => {
+    const dir = tempDir();
+    const r = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'node',
+        'claim',
+        '00'.repeat(32),
+        '--config',
+        join(dir, 'none.yaml'),
+        '--dispute',
+        join(dir, 'no', 'd.dld'),
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(
+      /^docklock: DL_ERR_CLI_OUTPUT_PATH: --dispute .*d\.dld cannot be written \(ENOENT on .*\)\n$/,
+    );
+  });
+});
