@@ -28,6 +28,16 @@ describe('node start with a bad config', () => {
     });
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/^docklock: DL_ERR_P2P_CONFIG: config: cannot read .*none\.yaml: ENOENT\n$/);
+    // A dataDir that is a file: the store cannot be opened, said in one line.
+    spawnSync(process.execPath, [CLI, 'node', 'keygen', join(dir, 'node.key')], { encoding: 'utf8' });
+    writeFileSync(join(dir, 'datafile'), 'x');
+    writeFileSync(config, 'key: node.key\ndataDir: datafile\nlisten: [/ip4/127.0.0.1/tcp/0]\n');
+    const asFile = spawnSync(process.execPath, [CLI, 'node', 'start', '--config', config], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(asFile.status).toBe(2);
+    expect(asFile.stderr).toMatch(/^docklock: DL_ERR_P2P_STORE: the dataDir .*datafile is a file, not a directory\n$/);
   });
 });
 
