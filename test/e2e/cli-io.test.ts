@@ -179,6 +179,16 @@ describe('docklock run in a shell', () => {
     expect(cmd.stderr.split('\n').filter(Boolean)).toHaveLength(1);
   });
 
+  it('inspect prints strings from the bundle with their control and bidi characters escaped', () => {
+    const bundle = join(dir, 'escapes.dlb');
+    const arg = '\u001b[31mRED\u001b[0m\rFAKE result hash \u202eevil\u009b';
+    expect(cli(['run', mod, '--arg', '0', '--arg', arg, '--bundle', bundle], '').code).toBe(44);
+    const r = cli(['inspect', bundle, '--limit', '100']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    expect(r.stdout).toContain('args [0 \\u{1b}[31mRED\\u{1b}[0m\\u{d}FAKE result hash \\u{202e}evil\\u{9b}]; env []');
+  });
+
   it('inspect shows what the guest received as text or hex, and refuses a bad --limit', () => {
     const bundle = join(dir, 'i.dlb');
     expect(shell(`printf 'abc' | DOCKLOCK run MOD --arg 0 --bundle "${bundle}"`, mod).status).toBe(44);
