@@ -1,5 +1,16 @@
 /** Small I/O helpers shared by the CLI commands: reading inputs, printing, coded failures. */
-import { accessSync, constants, fstatSync, lstatSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { CommanderError } from 'commander';
 import { DocklockError, InputError } from '../errors/index.ts';
@@ -7,17 +18,72 @@ import { DocklockError, InputError } from '../errors/index.ts';
 /** Exit codes of the cage commands (README, "Exit codes"). */
 export const EXIT = { ok: 0, mismatch: 1, usage: 2, trap: 125 } as const;
 
-/** Reads a file, or stdin for `-`; a missing file is a coded usage error. */
+/**
+ * Largest file or stream the CLI reads whole: 1 GiB, what a bundle's payload may hold
+ * (DEFAULT_MAX_BUNDLE_BYTES), so nothing larger could be recorded or replayed anyway.
+ */
+export const MAX_READ_BYTES = 2 ** 30;
+
+const READ_CHUNK = 1 << 20;
+
+/**
+ * Reads a file, or stdin for `-`, up to {@link MAX_READ_BYTES}; a missing file is a coded usage
+ * error. Streams are read in chunks against the cap, so an endless one (`--stdin /dev/zero`,
+ * `yes | docklock run …`) ends in a coded error instead of exhausting memory.
+ */
 export function readInput(path: string, what: string): Uint8Array {
+  let fd: number | undefined;
   try {
-    return new Uint8Array(readFileSync(path === '-' ? 0 : path));
+    fd = path === '-' ? 0 : openSync(path, 'r');
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw Object.assign(new Error('EISDIR'), { code: 'EISDIR' });
+    if (st.isFile() && st.size > MAX_READ_BYTES) throw tooLarge(path, what);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    // A regular file usually fits the first chunk (its size, plus one byte to see its end).
+    let chunk = Buffer.allocUnsafe(st.isFile() ? Math.min(st.size + 1, READ_CHUNK) : READ_CHUNK);
+    let filled = 0;
+    for (;;) {
+      // Each chunk is filled before the next is made: a pipe answers 64 KiB at a time, and a
+      // chunk kept per read would hold 16 times the data it carries.
+      const n = readSync(fd, chunk, filled, chunk.length - filled, null);
+      if (n === 0) break;
+      total += n;
+      if (total > MAX_READ_BYTES) throw tooLarge(path, what);
+      filled += n;
+      if (filled === chunk.length) {
+        chunks.push(chunk);
+        chunk = Buffer.allocUnsafe(READ_CHUNK);
+        filled = 0;
+      }
+    }
+    if (filled > 0) chunks.push(chunk.subarray(0, filled));
+    // A plain Uint8Array of its own: callers may hand its buffer to a worker.
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
   } catch (e) {
+    if (e instanceof InputError) throw e;
     throw new InputError(
       'DL_ERR_CLI_READ',
       `cannot read ${what} "${path}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
       { field: what },
     );
+  } finally {
+    if (fd !== undefined && fd !== 0) closeSync(fd);
   }
+}
+
+function tooLarge(path: string, what: string): InputError {
+  return new InputError(
+    'DL_ERR_CLI_TOO_LARGE',
+    `${what} "${path}" is larger than ${MAX_READ_BYTES / 2 ** 30} GiB, the most a bundle can hold`,
+    { field: what },
+  );
 }
 
 /**
@@ -38,13 +104,19 @@ export function defaultStdin(): Uint8Array {
 
 /**
  * Checks, before any work is done, that a file can be written at `path` (its folder exists and
- * is writable, and `path` is not a folder): a run must not end in an error after the guest ran.
+ * is writable, and `path` is nothing but a regular file if it exists): a run must not end in an
+ * error after the guest ran.
  */
 export function assertWritableFile(path: string, flag: string): void {
   const full = resolve(path);
   let problem: string | undefined;
   try {
-    if (statSync(full, { throwIfNoEntry: false })?.isDirectory()) problem = 'is a directory';
+    const st = statSync(full, { throwIfNoEntry: false });
+    if (st?.isDirectory()) problem = 'is a directory';
+    // The file is written under a temporary name and renamed over the path: over /dev/null or a
+    // FIFO that would replace the device or pipe itself with a regular file.
+    else if (st !== undefined && !st.isFile())
+      problem = 'is not a regular file (a device, pipe or socket would be replaced by the file, not written to)';
     else {
       if (!statSync(dirname(full)).isDirectory()) problem = 'is not inside a directory';
       else accessSync(dirname(full), constants.W_OK);
@@ -59,7 +131,14 @@ export function assertWritableFile(path: string, flag: string): void {
 /** Like {@link assertWritableFile} for a folder that files will be written into (created if missing). */
 export function assertWritableDir(path: string, flag: string): void {
   try {
-    if (statSync(path, { throwIfNoEntry: false }) === undefined) mkdirSync(path, { recursive: true });
+    if (statSync(path, { throwIfNoEntry: false }) === undefined) {
+      // One level at a time: mkdirSync's recursive mode loops forever where mkdir answers ENOENT
+      // under an existing parent (`/proc/x`), as runtime/extract.ts makeDirs explains.
+      const missing: string[] = [];
+      for (let at = resolve(path); statSync(at, { throwIfNoEntry: false }) === undefined; at = dirname(at))
+        missing.push(at);
+      for (const d of missing.reverse()) mkdirSync(d);
+    }
     if (!statSync(path).isDirectory())
       throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `${flag} ${path} is not a directory`, { field: flag });
     accessSync(path, constants.W_OK);
@@ -146,12 +225,32 @@ export function usageError(e: CommanderError): InputError {
 /**
  * A reader that went away (`docklock inspect b.dlb | head`) closes our stdout: stop writing to it
  * quietly and let the command finish, so a run still writes its bundle and exits with its own status.
+ * Any other write failure (a full disk, EIO) also stops the writing and lets the command finish,
+ * but the printed output is incomplete: the command then ends with one coded line on stderr
+ * (`DL_ERR_CLI_WRITE`) and exit status 2, instead of an uncaught exception.
  */
 export function quietOnClosedPipes(): void {
-  const quiet = (stream: NodeJS.WriteStream): void => {
+  const failed: { name: string; code: string }[] = [];
+  const report = (): void => {
+    for (const f of failed) {
+      if (f.name === 'stderr') continue;
+      try {
+        writeSync(
+          2,
+          `docklock: DL_ERR_CLI_WRITE: cannot write to ${f.name} (${f.code}); what the command printed there is incomplete\n`,
+        );
+      } catch {
+        // stderr is gone too: the exit status still tells.
+      }
+    }
+    process.exitCode = EXIT.usage;
+  };
+  const quiet = (stream: NodeJS.WriteStream, name: string): void => {
     stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
       stream.write = (() => true) as typeof stream.write;
+      if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') return;
+      if (failed.length === 0) process.once('exit', report);
+      failed.push({ name, code: e.code ?? e.message });
     });
   };
   // Node makes each stream on first use, loading the stream machinery (a few ms); a command that
@@ -160,7 +259,7 @@ export function quietOnClosedPipes(): void {
   for (const name of ['stdout', 'stderr'] as const) {
     const d = Object.getOwnPropertyDescriptor(process, name);
     if (d?.get === undefined || d.configurable !== true) {
-      quiet(process[name]);
+      quiet(process[name], name);
       continue;
     }
     const make = d.get;
@@ -170,7 +269,7 @@ export function quietOnClosedPipes(): void {
       get() {
         const stream = make.call(process) as NodeJS.WriteStream;
         Object.defineProperty(process, name, { configurable: true, enumerable: d.enumerable ?? true, get: make });
-        quiet(stream);
+        quiet(stream, name);
         return stream;
       },
     });

@@ -107,6 +107,7 @@ const manifest = {
   DL_ERR_MANIFEST_CANONICAL: {},
   DL_ERR_MANIFEST_INPUT_SOURCE: {},
   DL_ERR_MANIFEST_INPUT_READ: {},
+  DL_ERR_MANIFEST_INPUT_NAME: {},
   DL_ERR_MANIFEST_INPUT_SYMLINK: {},
   DL_ERR_MANIFEST_INPUT_TYPE: {},
   DL_ERR_MANIFEST_INPUT_LIMIT: {},
@@ -139,12 +140,15 @@ const bundle = {
 
 const cli = {
   DL_ERR_CLI_READ: {},
+  DL_ERR_CLI_TOO_LARGE: {},
+  DL_ERR_CLI_WRITE: {},
   DL_ERR_CLI_ENV: {},
   DL_ERR_CLI_NET: {},
   DL_ERR_CLI_ENTRY: {},
   DL_ERR_CLI_JOBS: {},
   DL_ERR_CLI_USAGE: {},
   DL_ERR_CLI_OUTPUT_PATH: {},
+  DL_ERR_CLI_OUTPUT_WRITE: {},
   DL_ERR_CLI_OUTPUT_EXISTS: {},
   DL_ERR_CLI_LIMIT: {},
   /** Printed by cli/main.ts before anything is imported (it cannot import this table on an old Node). */

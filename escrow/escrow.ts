@@ -171,7 +171,18 @@ export class Escrow {
     config: EscrowConfig = ESCROW_DEFAULTS,
     now: () => number = Date.now,
   ): Promise<Escrow> {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new EscrowError(
+        'DL_ERR_ESCROW_STORE',
+        (err as NodeJS.ErrnoException).code === 'EEXIST'
+          ? `the escrow data directory ${dataDir} is a file, not a directory`
+          : `cannot create the escrow data directory ${dataDir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        { field: 'dataDir' },
+        { cause: err },
+      );
+    }
     const unlock = lockDir(dataDir);
     let db: DatabaseSync;
     try {

@@ -106,8 +106,20 @@ export class Store {
   readonly #meta = new Map<string, ClaimMeta>();
 
   constructor(dataDir: string) {
-    mkdirSync(dataDir, { recursive: true });
-    this.#db = new DatabaseSync(join(dataDir, 'node.db'));
+    try {
+      mkdirSync(dataDir, { recursive: true });
+      this.#db = new DatabaseSync(join(dataDir, 'node.db'));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new P2PError(
+        'DL_ERR_P2P_STORE',
+        code === 'EEXIST'
+          ? `the dataDir ${dataDir} is a file, not a directory`
+          : `cannot open the store in ${dataDir}: ${code ?? (err as Error).message}`,
+        { field: 'dataDir' },
+        { cause: err },
+      );
+    }
     this.#db.exec(SCHEMA);
     const v = this.#db.prepare('SELECT value FROM meta WHERE key = ?').get('version') as Row | undefined;
     if (v === undefined) this.#db.prepare('INSERT INTO meta VALUES (?, ?)').run('version', STORE_VERSION);

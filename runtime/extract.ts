@@ -9,8 +9,8 @@
  * before anything is written. Each file is written to a temporary name beside it and renamed into
  * place, so a reader never sees half a file.
  */
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { InputError } from './errors.ts';
 
 export interface ExtractOptions {
@@ -20,16 +20,50 @@ export interface ExtractOptions {
   field?: string;
 }
 
+/** Longest name one directory entry may have on Linux, macOS and Windows file systems (NAME_MAX). */
+const NAME_MAX_BYTES = 255;
+
+const utf8 = new TextEncoder();
+
+/** A guest path short enough for a one-line message. */
+function shown(guestPath: string): string {
+  return JSON.stringify(guestPath.length > 80 ? `${guestPath.slice(0, 60)}…${guestPath.slice(-12)}` : guestPath);
+}
+
 function partsOf(guestPath: string, field: string): string[] {
   const parts = guestPath.split('/').slice(1);
   if (!guestPath.startsWith('/') || parts.some((p) => p === '' || p === '.' || p === '..' || p.includes('\0'))) {
     throw new InputError(
       'DL_ERR_CLI_OUTPUT_PATH',
-      `output ${JSON.stringify(guestPath)} is not a plain absolute guest path; nothing was written`,
+      `output ${shown(guestPath)} is not a plain absolute guest path; nothing was written`,
+      { field },
+    );
+  }
+  // The guest's own file system allows longer names; the host's refuses them with ENAMETOOLONG,
+  // which found mid-way would leave the outputs before it written.
+  const long = parts.find((p) => utf8.encode(p).length > NAME_MAX_BYTES);
+  if (long !== undefined) {
+    throw new InputError(
+      'DL_ERR_CLI_OUTPUT_PATH',
+      `output ${shown(guestPath)} has a name of ${utf8.encode(long).length} bytes, over the ${NAME_MAX_BYTES} a host file system takes; nothing was written`,
       { field },
     );
   }
   return parts;
+}
+
+/**
+ * Creates `dir` and its missing parents one by one. Node's `mkdirSync(…, { recursive: true })`
+ * retries forever where mkdir answers ENOENT under an existing parent (`/proc/x`): here that is
+ * an error like any other.
+ */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let at = dir; lstatSync(at, { throwIfNoEntry: false }) === undefined; at = dirname(at)) {
+    missing.push(at);
+    if (dirname(at) === at) break;
+  }
+  for (const d of missing.reverse()) mkdirSync(d);
 }
 
 /** The kind of whatever is at `path` without following a link, or undefined. */
@@ -51,7 +85,21 @@ export function writeOutputs(
   options: ExtractOptions = {},
 ): string[] {
   const field = options.field ?? 'dir';
+  if (dir === '')
+    throw new InputError('DL_ERR_CLI_OUTPUT_PATH', 'the directory to write into is an empty path', { field });
   const root = resolve(dir);
+  let rootStat;
+  try {
+    rootStat = statSync(root, { throwIfNoEntry: false });
+  } catch (e) {
+    throw new InputError(
+      'DL_ERR_CLI_OUTPUT_PATH',
+      `${root} cannot be written into (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      { field },
+    );
+  }
+  if (rootStat !== undefined && !rootStat.isDirectory())
+    throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `${root} is not a directory; nothing was written`, { field });
   const plan = [...outputs.keys()].sort().map((g) => ({ guest: g, parts: partsOf(g, field) }));
   // Check everything first: a refused run writes nothing.
   for (const { guest, parts } of plan) {
@@ -84,7 +132,7 @@ export function writeOutputs(
   for (const { guest, parts } of plan) {
     let at = root;
     try {
-      mkdirSync(root, { recursive: true });
+      makeDirs(root);
       for (const p of parts.slice(0, -1)) {
         at = join(at, p);
         if (kindAt(at) === undefined) mkdirSync(at);

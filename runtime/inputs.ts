@@ -9,7 +9,7 @@
  * Names are walked in byte-wise order; symbolic links are followed only while they stay inside
  * the mapped tree, and anything but files, directories and such links is refused.
  */
-import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, realpathSync, type Stats, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { InputError } from './errors.ts';
 import type { CageManifest } from './manifest/parse.ts';
@@ -24,6 +24,8 @@ export const MAX_TREE_BYTES = 2 ** 30;
 export const MAX_TREE_DEPTH = 64;
 
 const utf8 = new TextEncoder();
+// ignoreBOM keeps a name's leading U+FEFF (the default would drop it and rename the file).
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const byteOrder = (a: string, b: string): number => Buffer.compare(utf8.encode(a), utf8.encode(b));
 
 function within(inner: string, outer: string): boolean {
@@ -45,6 +47,7 @@ export function readManifestInputs(m: CageManifest, baseDir: string): Map<string
     const fail = (
       code:
         | 'DL_ERR_MANIFEST_INPUT_READ'
+        | 'DL_ERR_MANIFEST_INPUT_NAME'
         | 'DL_ERR_MANIFEST_INPUT_SYMLINK'
         | 'DL_ERR_MANIFEST_INPUT_TYPE'
         | 'DL_ERR_MANIFEST_INPUT_LIMIT'
@@ -94,19 +97,41 @@ export function readManifestInputs(m: CageManifest, baseDir: string): Map<string
     const walk = (dir: string, real: string, guestDir: string, depth: number, open: string[]): void => {
       if (depth > MAX_TREE_DEPTH)
         fail('DL_ERR_MANIFEST_INPUT_LIMIT', `${dir} is nested more than ${MAX_TREE_DEPTH} directories deep`);
-      let names: string[];
+      let raw: Buffer[];
       try {
-        names = readdirSync(dir).sort(byteOrder);
+        raw = readdirSync(dir, { encoding: 'buffer' });
       } catch (e) {
         return fail(
           'DL_ERR_MANIFEST_INPUT_READ',
           `${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
         );
       }
+      // Guest paths are UTF-8 (spec/wasi.md): a name that is not would reach the guest as U+FFFD,
+      // and two such names as one path.
+      const names = raw.map((b) => {
+        try {
+          return strictUtf8.decode(b);
+        } catch {
+          return fail(
+            'DL_ERR_MANIFEST_INPUT_NAME',
+            `${dir} holds a name that is not UTF-8 (bytes ${b.toString('hex')}); rename it or map another directory`,
+          );
+        }
+      });
+      names.sort(byteOrder);
       for (const name of names) {
         const path = join(dir, name);
         const g = childGuest(guestDir, name);
-        let st = lstatSync(path);
+        let st: Stats;
+        try {
+          st = lstatSync(path);
+        } catch (e) {
+          // Removed or renamed while the tree was read.
+          return fail(
+            'DL_ERR_MANIFEST_INPUT_READ',
+            `${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+          );
+        }
         let childReal = join(real, name);
         if (st.isSymbolicLink()) {
           try {
@@ -119,7 +144,14 @@ export function readManifestInputs(m: CageManifest, baseDir: string): Map<string
               'DL_ERR_MANIFEST_INPUT_SYMLINK',
               `the symbolic link ${path} leads out of the mapped directory, to ${childReal}`,
             );
-          st = statSync(path);
+          try {
+            st = statSync(path);
+          } catch (e) {
+            return fail(
+              'DL_ERR_MANIFEST_INPUT_READ',
+              `${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+            );
+          }
         }
         if (st.isDirectory()) {
           if (open.includes(childReal))

@@ -1,8 +1,23 @@
 /** Writes a file so that readers see either nothing or the whole of it, never half a bundle. */
-import { renameSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { InputError } from './errors.ts';
 
+/**
+ * @throws {InputError} `DL_ERR_CLI_OUTPUT_WRITE` when the file cannot be written or renamed into
+ *   place (a full disk, a read-only or special file system); the temporary file is removed.
+ */
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new InputError(
+      'DL_ERR_CLI_OUTPUT_WRITE',
+      `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { field: path },
+      { cause: e },
+    );
+  }
 }

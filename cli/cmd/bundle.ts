@@ -38,6 +38,17 @@ function fromHex(s: unknown, field: string): Uint8Array {
   return Uint8Array.from(Buffer.from(s, 'hex'));
 }
 
+/** A hash given on the command line: exactly 64 hex digits, else a usage error (not a mismatch). */
+function hashFlag(s: string, flag: string): string {
+  if (!/^[0-9a-fA-F]{64}$/.test(s))
+    throw new InputError(
+      'DL_ERR_CLI_USAGE',
+      `${flag} takes a BLAKE3 hash as 64 hex digits, got ${JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s)} (${s.length} characters)`,
+      { field: flag },
+    );
+  return s.toLowerCase();
+}
+
 function parseProof(bytes: Uint8Array): {
   proof: Parameters<typeof verifyInclusion>[0];
   root: Uint8Array;
@@ -105,6 +116,20 @@ function entryProblem(p: ReturnType<typeof parseProof>): string | null {
  * Bytes the guest received, for a reader: printable UTF-8 as a quoted string (NULs, which end C
  * strings, as \\0), anything else as hex; long values are cut at 48 characters.
  */
+/**
+ * Text from a bundle, safe to print on a terminal: control characters (C0, DEL, C1) and the
+ * zero-width and bidirectional marks that hide or reorder text are shown as `\u{…}`, so a crafted
+ * bundle cannot move the cursor, overwrite a line (`\r`), recolour the listing or make one name
+ * read as another.
+ */
+function shown(s: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+  return s.replace(
+    /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`,
+  );
+}
+
 export function showBytes(bytes: Uint8Array): string {
   const MAX = 48;
   let text: string | undefined;
@@ -114,8 +139,8 @@ export function showBytes(bytes: Uint8Array): string {
     text = undefined;
   }
   if (text !== undefined && /^[\x20-\x7e\u00a0-\uffff\t\n\r\0]*$/.test(text) && /[\x20-\x7e]/.test(text)) {
-    const shown = JSON.stringify(text.length > MAX ? text.slice(0, MAX) : text).replaceAll('\\u0000', '\\0');
-    return text.length > MAX ? `${shown}…` : shown;
+    const quoted = shown(JSON.stringify(text.length > MAX ? text.slice(0, MAX) : text).replaceAll('\\u0000', '\\0'));
+    return text.length > MAX ? `${quoted}…` : quoted;
   }
   const hex = Buffer.from(bytes.subarray(0, MAX / 2)).toString('hex');
   return bytes.length > MAX / 2 ? `0x${hex}…` : `0x${hex}`;
@@ -140,7 +165,7 @@ export function registerBundleCommands(program: Command): void {
         else if (report.divergence) {
           const d = report.divergence;
           process.stdout.write(
-            `DIVERGED at witness entry ${d.index} (${d.import}): ${d.field} differs\n  expected: ${JSON.stringify(d.expected)}\n  actual:   ${JSON.stringify(d.actual)}\n`,
+            `DIVERGED at witness entry ${d.index} (${shown(d.import)}): ${d.field} differs\n  expected: ${shown(JSON.stringify(d.expected))}\n  actual:   ${shown(JSON.stringify(d.actual))}\n`,
           );
         } else
           process.stdout.write(`MISMATCH: result ${report.resultHash}, bundle says ${report.expectedResultHash}\n`);
@@ -157,7 +182,8 @@ export function registerBundleCommands(program: Command): void {
     .addHelpText('after', '\nExit codes: 0 intact, 1 inconsistent, 2 unusable bundle.')
     .action(async (path: string, f: { json?: boolean; expectedHash?: string }) =>
       guarded(f.json === true, async () => {
-        const v = verifyBundleBytes(readInput(path, 'bundle'), f.expectedHash);
+        const expected = f.expectedHash === undefined ? undefined : hashFlag(f.expectedHash, '--expected-hash');
+        const v = verifyBundleBytes(readInput(path, 'bundle'), expected);
         if (f.json) {
           printJson({
             ok: v.ok,
@@ -233,7 +259,7 @@ export function registerBundleCommands(program: Command): void {
         if (f.root !== undefined && f.bundle !== undefined)
           throw new InputError('DL_ERR_CLI_USAGE', 'give --root or --bundle, not both', { field: '--root' });
         if (f.root !== undefined) {
-          root = fromHex(f.root, '--root');
+          root = fromHex(hashFlag(f.root, '--root'), '--root');
           rootSource = 'root';
         } else if (f.bundle !== undefined) {
           root = decodeBundle(readInput(f.bundle, 'bundle'), { lazyWitness: true }).result.witnessRoot;
@@ -282,19 +308,19 @@ export function registerBundleCommands(program: Command): void {
         out.write(`module: ${b.module.length} bytes, hash ${r.moduleHash}\n`);
         out.write(`manifest (canonical, ${canonicalManifestBytes(b.manifest).length} bytes):\n`);
         out.write(
-          `  entry ${b.manifest.entry}; fuel ${b.manifest.limits.fuel}; memory ${b.manifest.limits.memory}; stack ${b.manifest.limits.stack}\n`,
+          `  entry ${shown(b.manifest.entry)}; fuel ${b.manifest.limits.fuel}; memory ${b.manifest.limits.memory}; stack ${b.manifest.limits.stack}\n`,
         );
         out.write(
           `  grants ${b.manifest.grants.join(', ')}; network ${b.manifest.network.mode} [${b.manifest.network.allow.join(', ')}]\n`,
         );
         out.write(
-          `  args [${b.manifest.args.join(' ')}]; env [${Object.keys(b.manifest.env).join(', ')}]; inputs [${[...b.inputs.keys()].join(', ')}]; stdin ${b.stdin.length} bytes\n`,
+          `  args [${b.manifest.args.map(shown).join(' ')}]; env [${Object.keys(b.manifest.env).map(shown).join(', ')}]; inputs [${[...b.inputs.keys()].map(shown).join(', ')}]; stdin ${b.stdin.length} bytes\n`,
         );
         out.write(
-          `result: ${r.status}${r.exitCode !== null ? ` exit ${r.exitCode}` : ''}${r.trap ? ` trap ${r.trap}` : ''}; fuel ${r.fuelUsed}/${r.fuelLimit}\n`,
+          `result: ${r.status}${r.exitCode !== null ? ` exit ${r.exitCode}` : ''}${r.trap ? ` trap ${shown(r.trap)}` : ''}; fuel ${r.fuelUsed}/${r.fuelLimit}\n`,
         );
         out.write(
-          `  stdout ${b.result.stdout.length} bytes, stderr ${b.result.stderr.length} bytes, outputs [${Object.keys(r.outputs).join(', ')}]\n`,
+          `  stdout ${b.result.stdout.length} bytes, stderr ${b.result.stderr.length} bytes, outputs [${Object.keys(r.outputs).map(shown).join(', ')}]\n`,
         );
         out.write(
           `  witness ${r.witnessEntries} entries, root ${r.witnessRoot}\n  result hash ${toHex(b.resultHash)}\n`,
@@ -302,7 +328,7 @@ export function registerBundleCommands(program: Command): void {
         for (const e of b.witness.slice(0, limit)) {
           const writes = e.writes.map((w) => `${w.ptr}+${w.bytes.length} ${showBytes(w.bytes)}`).join(', ');
           out.write(
-            `  #${e.index} ${e.name}(${e.args.join(', ')}) = ${e.result ?? 'void'}  fuel ${e.fuel}${writes ? `  writes ${writes}` : ''}${e.data ? `  data ${e.data.length} bytes ${showBytes(e.data)}` : ''}\n`,
+            `  #${e.index} ${shown(e.name)}(${e.args.join(', ')}) = ${e.result ?? 'void'}  fuel ${e.fuel}${writes ? `  writes ${writes}` : ''}${e.data ? `  data ${e.data.length} bytes ${showBytes(e.data)}` : ''}\n`,
           );
         }
         if (b.witness.length > limit) out.write(`  … ${b.witness.length - limit} more (--limit)\n`);

@@ -141,11 +141,21 @@ export function registerEvaluate(program: Command): void {
               })
             : undefined;
         bar?.start(submissions.length, 0);
+        // JSON lines stream in the order the submissions were given, not the order the pool
+        // finishes them in: two identical commands print identical output.
+        const finished = new Map<number, Evaluation>();
+        let printed = 0;
         const evals = await evaluateSubmissions(challenge, submissions, {
           jobs,
           bundles: f.bundles,
-          onResult: (e, done) => {
-            if (f.json) process.stdout.write(`${JSON.stringify(evaluationJson(e))}\n`);
+          onResult: (e, done, _total, index) => {
+            if (f.json) {
+              finished.set(index, e);
+              for (let next = finished.get(printed); next !== undefined; next = finished.get(printed)) {
+                finished.delete(printed++);
+                process.stdout.write(`${JSON.stringify(evaluationJson(next))}\n`);
+              }
+            }
             bar?.update(done);
           },
         });

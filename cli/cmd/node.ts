@@ -3,9 +3,10 @@
  * lazily, so declaring these commands costs nothing to `docklock run`.
  */
 import type { Command } from 'commander';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXIT, guarded, printJson, readInput } from '../io.ts';
+import { DocklockError } from '../../errors/index.ts';
+import { EXIT, assertWritableFile, guarded, printJson, readInput, writeError } from '../io.ts';
 
 interface ConfigFlag {
   config: string;
@@ -80,7 +81,15 @@ export function registerNodeCommands(program: Command): void {
     guarded(true, async () => {
       const { loadNodeConfig } = await import('../../p2p/index.ts');
       const { startDaemon } = await import('../../p2p/index.ts');
-      const running = await startDaemon(loadNodeConfig(f.config));
+      let running: Awaited<ReturnType<typeof startDaemon>>;
+      try {
+        running = await startDaemon(loadNodeConfig(f.config));
+      } catch (e) {
+        // stdout is the machine's (the JSON error follows there), and is often a log file
+        // (`> start.log &`): the person who started the node sees the coded line on stderr.
+        if (e instanceof DocklockError) writeError(e, false);
+        throw e;
+      }
       process.stdout.write(`${readFileSync(join(running.node.config.dataDir, 'node.json'), 'utf8')}`);
       await new Promise<void>((resolve) => {
         const stop = (): void => void running.close().finally(resolve);
@@ -148,10 +157,12 @@ export function registerNodeCommands(program: Command): void {
     .option('--dispute <file>', 'write the dispute file of a disputed claim')
     .action(async (id: string, f: ConfigFlag & { dispute?: string }) =>
       guarded(f.json === true, async () => {
+        if (f.dispute !== undefined) assertWritableFile(f.dispute, '--dispute');
         const c = await client(f.config);
         if (f.dispute !== undefined) {
           const r = await c.call('GET', `/v1/claims/${encodeURIComponent(id)}/dispute`);
-          writeFileSync(f.dispute, r.bytes);
+          const { writeFileAtomic } = await import('../../runtime/api/cage.ts');
+          writeFileAtomic(f.dispute, r.bytes);
         }
         printJson(await c.json('GET', `/v1/claims/${encodeURIComponent(id)}`));
         return EXIT.ok;
@@ -208,7 +219,9 @@ export function registerNodeCommands(program: Command): void {
           else process.stdout.write(`valid ${r.kind} dispute (${r.strength}) of claim ${r.claimId}: ${r.finding}\n`);
           return EXIT.ok;
         } catch (e) {
-          if (!(e instanceof DocklockError) || e.code === 'DL_ERR_CLI_READ') throw e;
+          // A file that cannot be read is no verdict on a dispute: exit 2, like every unreadable input.
+          if (!(e instanceof DocklockError) || e.code === 'DL_ERR_CLI_READ' || e.code === 'DL_ERR_CLI_TOO_LARGE')
+            throw e;
           if (f.json) printJson({ valid: false, error: e.toJSON() });
           else process.stderr.write(`docklock: invalid dispute: ${e.code}: ${e.message}\n`);
           return EXIT.mismatch;

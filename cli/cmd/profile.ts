@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { loadManifest, readManifestInputs, writeFileAtomic } from '../../runtime/api/cage.ts';
 import { profileBundle, profileFormatOf, profileModule, renderProfile } from '../../runtime/api/profile.ts';
 import type { ProfileReport } from '../../runtime/api/profile.ts';
+import { InputError } from '../../errors/index.ts';
 import { EXIT, assertWritableFile, collect, guarded, printJson, readInput } from '../io.ts';
 import { overridesFrom } from './run.ts';
 import type { RunFlags } from './run.ts';
@@ -13,6 +14,20 @@ interface ProfileFlags extends RunFlags {
 }
 
 const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
+
+/** The run flags, which only a module takes. */
+const MODULE_ONLY: readonly [keyof ProfileFlags, string][] = [
+  ['manifest', '--manifest'],
+  ['stdin', '--stdin'],
+  ['input', '--input'],
+  ['dir', '--dir'],
+  ['fuel', '--fuel'],
+  ['memory', '--memory'],
+  ['seed', '--seed'],
+  ['clockStart', '--clock-start'],
+  ['env', '--env'],
+  ['arg', '--arg'],
+];
 
 export function registerProfile(program: Command): void {
   program
@@ -55,6 +70,18 @@ export function registerProfile(program: Command): void {
           const stdin = f.stdin !== undefined ? readInput(f.stdin, 'stdin') : new Uint8Array(0);
           report = await profileModule({ manifest, module: bytes, stdin, inputs }, { name: basename(input) });
         } else {
+          // A bundle replays exactly what it recorded: a run flag would be silently ignored.
+          const given = MODULE_ONLY.filter(([key]) => {
+            const v = f[key];
+            return Array.isArray(v) ? v.length > 0 : v !== undefined;
+          }).map(([, flag]) => flag);
+          if (trailing.length > 0) given.push('guest arguments');
+          if (given.length > 0)
+            throw new InputError(
+              'DL_ERR_CLI_USAGE',
+              `${given.join(', ')} apply to a module, not to a bundle, which replays the run it recorded`,
+              { field: given[0]! },
+            );
           report = await profileBundle(bytes, { name: basename(input) });
         }
         writeFileAtomic(f.out, renderProfile(report.profile, format));

@@ -222,7 +222,7 @@ export function registerRun(program: Command): void {
         }
         if (r.status === 'exited') return r.exitCode ?? 0;
         process.stderr.write(
-          `docklock: ${r.status}${r.trap ? ` (${r.trap})` : ''}; fuel used ${r.fuelUsed} of ${r.fuelLimit}; result ${Buffer.from(resultHash(r)).toString('hex')}\n`,
+          `docklock: ${r.status}${r.trap && r.trap !== r.status ? ` (${r.trap})` : ''}; fuel used ${r.fuelUsed} of ${r.fuelLimit}; result ${Buffer.from(resultHash(r)).toString('hex')}\n`,
         );
         return EXIT.trap;
       }),

@@ -24,8 +24,11 @@ export interface BatchOptions {
   jobs?: number;
   /** Write `<name>.dlb` replay bundles into this folder. */
   bundles?: string;
-  /** Called after each evaluation finishes (in completion order). */
-  onResult?: (e: Evaluation, done: number, total: number) => void;
+  /**
+   * Called after each evaluation finishes (in completion order, which varies from run to run);
+   * `index` is the submission's position in the list given.
+   */
+  onResult?: (e: Evaluation, done: number, total: number, index: number) => void;
 }
 
 /** A failed evaluation for an error outside the run (watchdog, crashed worker). */
@@ -94,7 +97,7 @@ export async function evaluateSubmissions(
         } catch (err) {
           e = infrastructureFailure(s.label, err);
         }
-        options.onResult?.(e, ++done, submissions.length);
+        options.onResult?.(e, ++done, submissions.length, i);
         return e;
       }),
     );

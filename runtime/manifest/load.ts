@@ -6,9 +6,9 @@
  * the library's `parseManifest`, and defaults (grants included) come from one table,
  * `MANIFEST_DEFAULTS`.
  */
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { InputError } from '../errors.ts';
+import { readBounded } from '../read-bounded.ts';
 import { MANIFEST_API_VERSION, MANIFEST_DEFAULTS, MANIFEST_KIND, parseManifest, parseManifestText } from './parse.ts';
 import type { CageManifest, ManifestInput, Obj } from './parse.ts';
 
@@ -38,6 +38,9 @@ export interface ManifestOverrides {
   writable?: readonly ManifestInput[];
 }
 
+/** Largest manifest file read: far above any real one, far below what would strain memory. */
+export const MAX_MANIFEST_BYTES = 64 * 2 ** 20;
+
 /** A loaded manifest and the folder its relative host paths are resolved against. */
 export interface LoadedManifest {
   manifest: CageManifest;
@@ -50,20 +53,12 @@ export interface LoadedManifest {
  * before {@link applyManifestOverrides} and `parseManifest`.
  *
  * @param path - a YAML or JSON file.
- * @throws {InputError} `DL_ERR_CLI_READ` when the file cannot be read,
+ * @throws {InputError} `DL_ERR_CLI_READ` when the file cannot be read, `DL_ERR_CLI_TOO_LARGE` past
+ *   {@link MAX_MANIFEST_BYTES} (a manifest from `/dev/zero` or an endless pipe),
  *   `DL_ERR_MANIFEST_SYNTAX` / `DL_ERR_MANIFEST_TYPE` when it is not one strict YAML/JSON mapping.
  */
 export function readManifestFile(path: string): Obj {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new InputError(
-      'DL_ERR_CLI_READ',
-      `cannot read manifest "${path}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      { field: 'manifest' },
-    );
-  }
+  const text = Buffer.from(readBounded(path, 'manifest', MAX_MANIFEST_BYTES)).toString('utf8');
   return parseManifestText(text, `manifest ${path}`);
 }
 

@@ -647,13 +647,14 @@ function bigIntField(v: unknown, field: string, min: bigint, max: bigint): bigin
 }
 
 function intField(v: unknown, field: string, min: number, max: number): number {
-  const n =
-    typeof v === 'bigint' && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
-      ? Number(v)
-      : v;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n)) throw typeError(field, 'an integer', v);
-  if (n < min || n > max)
-    throw new InputError('DL_ERR_MANIFEST_RANGE', `${field} must be between ${min} and ${max}, got ${n}`, { field });
+  // A whole number too large for a double (YAML reads it as a bigint) is out of range, not of the wrong type.
+  const whole = typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v));
+  if (!whole) throw typeError(field, 'an integer', v);
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new InputError('DL_ERR_MANIFEST_RANGE', `${field} must be between ${min} and ${max}, got ${String(v)}`, {
+      field,
+    });
   return n;
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DocklockError } from '../../runtime/errors.ts';
 import { MANIFEST_DEFAULTS, parseManifest } from '../../runtime/manifest/parse.ts';
@@ -7,7 +8,7 @@ import { manifestHash } from '../../runtime/manifest/canonical.ts';
 import { applyManifestOverrides, loadManifest } from '../../runtime/manifest/load.ts';
 import { loadChallenge } from '../../runtime/evaluate/challenge.ts';
 import { toHex } from '../../runtime/hash.ts';
-import { cliJson, fixturePath, tempDir } from '../run/helpers.ts';
+import { CLI, cliJson, fixturePath, tempDir } from '../run/helpers.ts';
 
 const HEAD = 'apiVersion: docklock/v1\nkind: Cage\nmodule: a.wasm\n';
 const FULL = `${HEAD}entry: run
@@ -106,5 +107,32 @@ describe('the manifest loader', () => {
     const r = cliJson<{ error: { code: string } }>(['run', fixturePath('hello'), '--manifest', file]);
     expect(r.code).toBe(2);
     expect(r.json.error.code).toBe(expected);
+  });
+});
+
+describe('a manifest that never ends', () => {
+  it.skipIf(!existsSync('/dev/zero'))('is DL_ERR_CLI_TOO_LARGE at 64 MiB, not a process that fills memory', () => {
+    let caught: unknown;
+    try {
+      loadManifest('/dev/zero');
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(DocklockError);
+    expect(caught).toMatchObject({
+      code: 'DL_ERR_CLI_TOO_LARGE',
+      message: 'manifest "/dev/zero" is larger than 64 MiB, the most docklock reads',
+    });
+    // A manifest from a pipe (`--manifest <(…)`) is read to its end as before.
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        `"${process.execPath}" "${CLI}" run "${fixturePath('hello')}" --manifest <(printf 'apiVersion: docklock/v1\\nkind: Cage\\nargs: [piped]\\n') < /dev/null`,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('arg[1]=piped');
   });
 });

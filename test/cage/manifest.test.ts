@@ -208,6 +208,11 @@ describe('parseManifest', () => {
       ['limits.fuel', 'limits: { fuel: "9223372036854775808" }', 'DL_ERR_MANIFEST_RANGE'],
       ['limits.fuel', 'limits: { fuel: 1.5 }', 'DL_ERR_MANIFEST_TYPE'],
       ['limits.stack', 'limits: { stack: -1 }', 'DL_ERR_MANIFEST_RANGE'],
+      // Whole numbers past a double's exact range (YAML reads them as bigints) are out of range too.
+      ['limits.stack', 'limits: { stack: 99999999999999999 }', 'DL_ERR_MANIFEST_RANGE'],
+      ['limits.wallClockMs', 'limits: { wallClockMs: 1e20 }', 'DL_ERR_MANIFEST_RANGE'],
+      ['limits.stack', 'limits: { stack: 1024.5 }', 'DL_ERR_MANIFEST_TYPE'],
+      ['network.limits.timeoutMs', 'network: { limits: { timeoutMs: "5" } }', 'DL_ERR_MANIFEST_TYPE'],
       ['determinism.seed', 'determinism: { seed: abc }', 'DL_ERR_MANIFEST_SEED'],
       ['determinism.clock.step', 'determinism: { clock: { step: 0 } }', 'DL_ERR_MANIFEST_RANGE'],
       ['files.inputs.0.guest', 'files: { inputs: [{ guest: relative/path }] }', 'DL_ERR_MANIFEST_PATH'],

@@ -80,6 +80,19 @@ describe('docklock evaluate', () => {
     }
   });
 
+  it('prints JSON lines in the order the submissions were given, whichever finishes first', () => {
+    const sort = exampleDir('sort');
+    // The endless loop runs to its fuel limit; quicksort, on the other thread, finishes long before.
+    const order = ['endless-loop.wasm', 'quicksort.wasm', 'unsorted.wasm', 'insertion.wasm'];
+    const r = cli(['evaluate', sort, ...order.map((f) => join(sort, 'submissions', f)), '--json', '--jobs', '2']);
+    expect(r.code).toBe(0);
+    const rows = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { submission: string });
+    expect(rows.map((x) => x.submission)).toEqual(order.map((f) => join(sort, 'submissions', f)));
+  });
+
   it('exits 2 with a coded error for a folder without a challenge', () => {
     const r = cli(['evaluate', tmpdir(), subs[0]!]);
     expect(r.code).toBe(2);

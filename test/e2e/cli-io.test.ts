@@ -3,7 +3,7 @@
  * errors, and exit statuses (README, "Exit codes").
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { wat } from '../engine/wat.ts';
@@ -57,6 +57,26 @@ describe('docklock run in a shell', () => {
     expect(shell('DOCKLOCK run MOD --arg 0 < /dev/null', mod).stdout).toBe('');
   });
 
+  it('ends an endless or oversized stdin or file with a coded error instead of filling memory', () => {
+    const endless = shell('DOCKLOCK run MOD --arg 0 --stdin /dev/zero', mod);
+    expect(endless.status).toBe(2);
+    expect(endless.stdout).toBe('');
+    expect(endless.stderr).toBe(
+      'docklock: DL_ERR_CLI_TOO_LARGE: stdin "/dev/zero" is larger than 1 GiB, the most a bundle can hold\n',
+    );
+    // A sparse file says its size up front: refused before a byte is read.
+    const big = join(dir, 'big.bin');
+    writeFileSync(big, '');
+    truncateSync(big, 2 ** 31);
+    const asModule = cli(['run', big, '--json']);
+    expect(asModule.code).toBe(2);
+    expect(JSON.parse(asModule.stdout).error).toMatchObject({
+      code: 'DL_ERR_CLI_TOO_LARGE',
+      where: { field: 'module' },
+    });
+    expect(cli(['verify', big]).stderr).toMatch(/^docklock: DL_ERR_CLI_TOO_LARGE: bundle /);
+  });
+
   it('reports a guest exit code ≥ 256 as the low 8 bits, and in full with --json', () => {
     expect(shell('DOCKLOCK run MOD --arg 3 < /dev/null', mod).status).toBe(344 & 0xff);
     const r = spawnSync(process.execPath, [CLI, 'run', mod, '--arg', '3', '--json'], { encoding: 'utf8' });
@@ -78,6 +98,35 @@ describe('docklock run in a shell', () => {
       where: { field: '--bundle' },
     });
   });
+
+  it('refuses a --bundle, --out or --report that is a device or a pipe, which the atomic rename would replace', () => {
+    const fifo = join(dir, 'pipe.dlb');
+    spawnSync('mkfifo', [fifo]);
+    for (const [args, flag] of [
+      [['run', mod, '--arg', '0', '--bundle', fifo], '--bundle'],
+      [['run', mod, '--arg', '0', '--bundle', '/dev/null'], '--bundle'],
+      [['evaluate', join(dir, 'no-challenge'), mod, '--report', '/dev/null'], '--report'],
+    ] as const) {
+      const r = cli([...args], '');
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toContain(`DL_ERR_CLI_OUTPUT_PATH: ${flag} `);
+      expect(r.stderr).toContain('is not a regular file');
+    }
+    expect(statSync(fifo).isFIFO()).toBe(true);
+    expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
+  });
+
+  it.skipIf(!existsSync('/proc/self'))(
+    'ends with one coded line when a bundle or profile cannot be written after the run (/proc takes no files)',
+    () => {
+      const r = cli(['run', mod, '--arg', '0', '--bundle', '/proc/docklock-x.dlb'], '');
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe('docklock: DL_ERR_CLI_OUTPUT_WRITE: cannot write /proc/docklock-x.dlb: ENOENT\n');
+      const p = cli(['profile', mod, '--arg', '0', '--out', '/proc/docklock-x.svg', '--json']);
+      expect(p.code).toBe(2);
+      expect(JSON.parse(p.stdout).error).toMatchObject({ code: 'DL_ERR_CLI_OUTPUT_WRITE' });
+    },
+  );
 
   it('refuses an --output-dir with a symbolic link planted on an output root, before the guest runs', () => {
     const out = join(dir, 'planted');
@@ -128,6 +177,16 @@ describe('docklock run in a shell', () => {
     expect(cmd.code).toBe(2);
     expect(cmd.stderr).toMatch(/^docklock: DL_ERR_CLI_USAGE: unknown command 'rnu'/);
     expect(cmd.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+  });
+
+  it('inspect prints strings from the bundle with their control and bidi characters escaped', () => {
+    const bundle = join(dir, 'escapes.dlb');
+    const arg = '\u001b[31mRED\u001b[0m\rFAKE result hash \u202eevil\u009b';
+    expect(cli(['run', mod, '--arg', '0', '--arg', arg, '--bundle', bundle], '').code).toBe(44);
+    const r = cli(['inspect', bundle, '--limit', '100']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    expect(r.stdout).toContain('args [0 \\u{1b}[31mRED\\u{1b}[0m\\u{d}FAKE result hash \\u{202e}evil\\u{9b}]; env []');
   });
 
   it('inspect shows what the guest received as text or hex, and refuses a bad --limit', () => {

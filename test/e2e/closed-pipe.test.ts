@@ -1,10 +1,10 @@
 /**
  * A reader that goes away (`docklock run big.wasm | head -c 10`) must not crash docklock with an
  * EPIPE stack trace, and must not cost the run its bundle: the command finishes quietly with its
- * own exit status.
+ * own exit status. Any other write failure (a full disk) is one coded line and exit 2.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { wat } from '../engine/wat.ts';
@@ -63,4 +63,27 @@ describe('a closed stdout', () => {
     expect(r.stdout).toBe(`bundle: ${bundle}\n`);
     expect(r.stderr.trim()).toBe('status=0');
   });
+
+  it.skipIf(!existsSync('/dev/full'))(
+    'ends a run or inspect whose stdout is a full disk with one coded line and exit 2, the bundle still written',
+    () => {
+      const dir = tempDir();
+      const mod = join(dir, 'loud.wasm');
+      const bundle = join(dir, 'loud.dlb');
+      writeFileSync(mod, LOUD);
+      const line =
+        'docklock: DL_ERR_CLI_WRITE: cannot write to stdout (ENOSPC); what the command printed there is incomplete\n';
+      const run = spawnSync(process.execPath, [CLI, 'run', mod, '--bundle', bundle], {
+        encoding: 'utf8',
+        stdio: ['ignore', openSync('/dev/full', 'w'), 'pipe'],
+      });
+      expect([run.status, run.stderr]).toEqual([2, line]);
+      expect(cli(['replay', bundle]).stdout).toMatch(/^match: result [0-9a-f]{64}\n$/);
+      const inspect = spawnSync(process.execPath, [CLI, 'inspect', bundle], {
+        encoding: 'utf8',
+        stdio: ['ignore', openSync('/dev/full', 'w'), 'pipe'],
+      });
+      expect([inspect.status, inspect.stderr]).toEqual([2, line]);
+    },
+  );
 });

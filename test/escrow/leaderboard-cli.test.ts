@@ -3,7 +3,7 @@
  * challenge read the board, are escrowed, judged by local jurors and committed; a run recorded at
  * an old snapshot is re-run at the new one; a bad revert token and bad flags are coded errors.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -99,5 +99,22 @@ describe('the leaderboard example from the README', () => {
     expect(noGrant.code).toBe(2);
     expect(noGrant.stderr).toContain('DL_ERR_CLI_USAGE');
     expect(cli(['escrow', 'state', 'board', '--limit', '0', '--data-dir', data]).stderr).toContain('DL_ERR_CLI_USAGE');
+  });
+
+  it('a data directory that cannot be made is one coded line, exit 2, not a stack trace', () => {
+    const base = mkdtempSync(join(tmpdir(), 'docklock-escrow-dir-'));
+    const file = join(base, 'a-file');
+    writeFileSync(file, 'x');
+    const asFile = cli(['escrow', 'state', 'board', '--data-dir', file]);
+    expect(asFile.code).toBe(2);
+    expect(asFile.stderr).toMatch(
+      /^docklock: DL_ERR_ESCROW_STORE: the escrow data directory .*a-file is a file, not a directory \(dataDir\)\n$/,
+    );
+    const below = cli(['escrow', 'state', 'board', '--data-dir', join(file, 'below')]);
+    expect(below.code).toBe(2);
+    expect(below.stderr).toMatch(
+      /^docklock: DL_ERR_ESCROW_STORE: cannot create the escrow data directory .*a-file\/below: ENOTDIR \(dataDir\)\n$/,
+    );
+    rmSync(base, { recursive: true, force: true });
   });
 });

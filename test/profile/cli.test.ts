@@ -113,6 +113,14 @@ describe('docklock profile', () => {
     expect(e.code).toBe(2);
     expect(e.json.error.code).toMatch(/^DL_ERR_(BUNDLE_|PROFILE_DIVERGED)/);
     expect(existsSync(join(dir, 'edited.svg'))).toBe(false);
+
+    // Run flags with a bundle would be silently ignored: a usage error instead.
+    const flags = cli(['profile', bundle, '--out', join(dir, 'flags.svg'), '--fuel', '5', '--arg', 'x', 'trailing']);
+    expect(flags.code).toBe(2);
+    expect(flags.stderr).toBe(
+      'docklock: DL_ERR_CLI_USAGE: --fuel, --arg, guest arguments apply to a module, not to a bundle, which replays the run it recorded\n',
+    );
+    expect(existsSync(join(dir, 'flags.svg'))).toBe(false);
   });
 });
 
