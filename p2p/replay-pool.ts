@@ -12,7 +12,9 @@
  * is decoded once to learn them (cached by manifest hash, which the thread has checked). A job
  * that fails as a whole (a watchdog, a thread lost) is sent again item by item, so the item that
  * caused it fails alone. A manifest whose stack budget needs a bigger thread stack runs on a
- * thread of its own.
+ * thread of its own. A manifest may ask for up to 2^31 − 1 ms (24 days): one claimed with more
+ * than `maxWallClockMs` is refused, not replayed, so no claim holds a thread past the time its
+ * verdict could still count.
  */
 import {
   CagePoolClosedError,
@@ -26,6 +28,7 @@ import {
 } from '../index.ts';
 import type { Judgement } from './audit.ts';
 import type { Claim } from './messages.ts';
+import { P2PError } from './errors.ts';
 import type { JudgeItem, JudgeReply, ReplayLimits, ReplayWorkerBoot } from './replay-jobs.ts';
 import { hex } from './wire.ts';
 
@@ -39,6 +42,15 @@ const MAX_BYTES = 8 * 1024 * 1024;
 const DECODE_MS = 10_000;
 /** Manifests whose limits are remembered. */
 const MAX_LIMITS = 256;
+/** `quorum.expiryMs`'s default: a verdict issued later than that after its claim counts for nothing. */
+const DEFAULT_MAX_WALL_CLOCK_MS = 120_000;
+/** The longest timer Node keeps: a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface ReplayPoolOptions {
+  /** Longest `limits.wallClockMs` of a manifest replayed here (default 120 s); the node passes `quorum.expiryMs`. */
+  maxWallClockMs?: number;
+}
 
 export type Judge = (claim: Claim, bytes: Uint8Array) => Promise<Judgement>;
 
@@ -57,6 +69,7 @@ interface Waiting {
 export class ReplayPool {
   readonly #threads: number;
   readonly #stackMb: number;
+  readonly #maxWallClockMs: number;
   readonly #pool: WorkerPool<JudgeItem[], JudgeReply[]>;
   readonly #limits = new Map<string, ReplayLimits>();
   readonly #waiting: Waiting[] = [];
@@ -64,8 +77,9 @@ export class ReplayPool {
   #scheduled = false;
   #closed = false;
 
-  constructor(threads: number) {
+  constructor(threads: number, options: ReplayPoolOptions = {}) {
     this.#threads = threads;
+    this.#maxWallClockMs = options.maxWallClockMs ?? DEFAULT_MAX_WALL_CLOCK_MS;
     this.#stackMb = workerStackMb(DEFAULT_STACK_BUDGET);
     this.#pool = this.#workers(threads, this.#stackMb);
   }
@@ -86,11 +100,13 @@ export class ReplayPool {
 
   /**
    * Judges a claim against its bundle (the bytes are copied: the caller may keep serving them).
-   * @throws {DocklockError} `DL_ERR_CAGE_WATCHDOG`, `DL_ERR_CAGE_POOL_CLOSED`, `DL_ERR_INTERNAL`
+   * @throws {DocklockError} `DL_ERR_CAGE_WATCHDOG`, `DL_ERR_CAGE_POOL_CLOSED`, `DL_ERR_INTERNAL`,
+   *   `DL_ERR_P2P_REPLAY_LIMITS`
    */
   judge: Judge = (claim, bytes) => {
     if (this.#closed) return Promise.reject(new CagePoolClosedError(['is']));
     const limits = this.#limits.get(hex(claim.manifestHash)) ?? null;
+    if (limits !== null && this.#tooLong(limits)) return Promise.reject(this.#tooLongError(limits));
     return new Promise((resolve, reject) => {
       const item = { claim, bytes: new Uint8Array(bytes), limits };
       this.#waiting.push({ item, source: bytes, alone: false, asked: 0, resolve, reject });
@@ -142,7 +158,11 @@ export class ReplayPool {
     let replies: JudgeReply[];
     try {
       replies = await pool.run(items, {
-        watchdogMs: items.reduce((ms, i) => ms + DECODE_MS + (i.limits?.wallClockMs ?? 0), 0),
+        // Each item's limit is at most maxWallClockMs, but sixteen of them can still pass what a timer holds.
+        watchdogMs: Math.min(
+          MAX_TIMER_MS,
+          items.reduce((ms, i) => ms + DECODE_MS + (i.limits?.wallClockMs ?? 0), 0),
+        ),
         what: job.length === 1 ? 'the replay' : `a job of ${job.length} replays`,
         transfer: items.map((i) => i.bytes.buffer as ArrayBuffer),
       });
@@ -164,6 +184,10 @@ export class ReplayPool {
       // Checked by the thread: the bundle's manifest hashes to the claim's manifest hash.
       if (this.#limits.size >= MAX_LIMITS) this.#limits.clear();
       this.#limits.set(hex(w.item.claim.manifestHash), r.needs);
+      if (this.#tooLong(r.needs)) {
+        w.reject(this.#tooLongError(r.needs));
+        return;
+      }
       w.asked++;
       w.item = { ...w.item, bytes: r.bytes, limits: r.needs };
       if (workerStackMb(r.needs.stack) > this.#stackMb) void this.#own(w);
@@ -172,6 +196,18 @@ export class ReplayPool {
         this.#schedule();
       }
     }
+  }
+
+  #tooLong(l: ReplayLimits): boolean {
+    return l.wallClockMs > this.#maxWallClockMs;
+  }
+
+  #tooLongError(l: ReplayLimits): P2PError {
+    return new P2PError(
+      'DL_ERR_P2P_REPLAY_LIMITS',
+      `the claim's manifest allows its run ${l.wallClockMs} ms, over the ${this.#maxWallClockMs} ms this node replays for (quorum.expiryMs): not replayed`,
+      { field: 'limits.wallClockMs' },
+    );
   }
 
   /**

@@ -84,6 +84,22 @@ describe('the replay pool against hostile claims', () => {
     expect(got.map(kind)).toEqual(['bundle', 'match', 'bundle', 'bundle', 'match', 'result', 'match']);
   }, 120_000);
 
+  it('a manifest with an absurd wall-clock limit cannot hold a thread: refused with a coded error, and the pool goes on', async () => {
+    const pool = poolOf(1);
+    // Both within what a manifest may say (at most 2^31 − 1 ms), both far past a claim's life.
+    const days = await endlessBundle(1_000_000_000);
+    const most = await endlessBundle(2 ** 31 - 1);
+    const got = await Promise.all([
+      answer(pool.judge(await claimOf(days), days)),
+      answer(pool.judge(claims[0]!, honest[0]!)),
+      answer(pool.judge(await claimOf(most), most)),
+    ]);
+    expect(got).toEqual([{ error: 'DL_ERR_P2P_REPLAY_LIMITS' }, expected[0], { error: 'DL_ERR_P2P_REPLAY_LIMITS' }]);
+    // Known now by manifest: refused again without a thread.
+    expect(await answer(pool.judge(await claimOf(days), days))).toEqual({ error: 'DL_ERR_P2P_REPLAY_LIMITS' });
+    expect(await pool.judge(claims[1]!, honest[1]!)).toEqual(expected[1]);
+  }, 120_000);
+
   it('two hundred claims at once, hostile ones among them: each gets exactly one answer', async () => {
     const pool = poolOf(2);
     const garbage = honest[0]!.slice();
