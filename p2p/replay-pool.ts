@@ -12,7 +12,7 @@
  * is decoded once to learn them (cached by manifest hash, which the thread has checked). A job
  * that fails as a whole (a watchdog, a thread lost) is sent again item by item, so the item that
  * caused it fails alone. A manifest whose stack budget needs a bigger thread stack runs on a
- * thread of its own. A manifest may ask for up to 2^31 − 1 ms (24 days): one claimed with more
+ * thread of its own, in place of one of the pool's (and closed with it). A manifest may ask for up to 2^31 − 1 ms (24 days): one claimed with more
  * than `maxWallClockMs` is refused, not replayed, so no claim holds a thread past the time its
  * verdict could still count.
  */
@@ -73,6 +73,8 @@ export class ReplayPool {
   readonly #pool: WorkerPool<JudgeItem[], JudgeReply[]>;
   readonly #limits = new Map<string, ReplayLimits>();
   readonly #waiting: Waiting[] = [];
+  /** Threads of their own (for a manifest's stack) running now. */
+  readonly #owned = new Set<WorkerPool<JudgeItem[], JudgeReply[]>>();
   #busy = 0;
   #scheduled = false;
   #closed = false;
@@ -129,23 +131,35 @@ export class ReplayPool {
     while (!this.#closed && this.#busy < this.#threads && this.#waiting.length > 0) {
       const free = this.#threads - this.#busy;
       const want = Math.min(MAX_ITEMS, Math.ceil(this.#waiting.length / free));
-      const job: Waiting[] = [this.#waiting.shift()!];
-      this.#withLimits(job[0]!);
-      let bytes = job[0]!.item.bytes.length;
-      if (!job[0]!.alone)
-        while (job.length < want && this.#waiting.length > 0) {
-          const next = this.#waiting[0]!;
-          if (next.alone || bytes + next.item.bytes.length > MAX_BYTES) break;
-          bytes += next.item.bytes.length;
-          job.push(this.#waiting.shift()!);
-          this.#withLimits(next);
-        }
+      const first = this.#waiting.shift()!;
+      this.#withLimits(first);
       this.#busy++;
-      void this.#run(this.#pool, job).finally(() => {
+      const done = (): void => {
         this.#busy--;
         this.#schedule();
-      });
+      };
+      // A thread of its own takes the place of one of the pool's: the node never runs more
+      // replays at once than it has replay threads, whatever stacks the manifests ask for.
+      if (this.#needsOwn(first)) {
+        void this.#own(first).finally(done);
+        continue;
+      }
+      const job: Waiting[] = [first];
+      let bytes = first.item.bytes.length;
+      if (!first.alone)
+        while (job.length < want && this.#waiting.length > 0) {
+          const next = this.#waiting[0]!;
+          this.#withLimits(next);
+          if (next.alone || this.#needsOwn(next) || bytes + next.item.bytes.length > MAX_BYTES) break;
+          bytes += next.item.bytes.length;
+          job.push(this.#waiting.shift()!);
+        }
+      void this.#run(this.#pool, job).finally(done);
     }
+  }
+
+  #needsOwn(w: Waiting): boolean {
+    return w.item.limits !== null && workerStackMb(w.item.limits.stack) > this.#stackMb;
   }
 
   /** Limits learnt since the item was queued (the first bundles of a manifest wait together). */
@@ -190,11 +204,8 @@ export class ReplayPool {
       }
       w.asked++;
       w.item = { ...w.item, bytes: r.bytes, limits: r.needs };
-      if (workerStackMb(r.needs.stack) > this.#stackMb) void this.#own(w);
-      else {
-        this.#waiting.unshift(w);
-        this.#schedule();
-      }
+      this.#waiting.unshift(w);
+      this.#schedule();
     }
   }
 
@@ -227,17 +238,19 @@ export class ReplayPool {
   /** A replay on a thread of its own, with the stack its manifest needs. */
   async #own(w: Waiting): Promise<void> {
     const pool = this.#workers(1, workerStackMb(w.item.limits!.stack));
+    this.#owned.add(pool);
     try {
       await this.#run(pool, [w]);
     } finally {
+      this.#owned.delete(pool);
       void pool.close();
     }
   }
 
   /** Stops every thread; judgements waiting or running are rejected (`DL_ERR_CAGE_POOL_CLOSED`). */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.#closed = true;
     for (const w of this.#waiting.splice(0)) w.reject(new CagePoolClosedError(['was']));
-    return this.#pool.close();
+    await Promise.all([this.#pool.close(), ...[...this.#owned].map((p) => p.close())]);
   }
 }

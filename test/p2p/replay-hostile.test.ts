@@ -100,6 +100,16 @@ describe('the replay pool against hostile claims', () => {
     expect(await pool.judge(claims[1]!, honest[1]!)).toEqual(expected[1]);
   }, 120_000);
 
+  it('a replay on a thread of its own stops when the pool closes', async () => {
+    const pool = poolOf(1);
+    // Its stack budget needs a bigger thread than the pool's: it replays on one of its own, endlessly.
+    const endless = editLimits(await endlessBundle(500), { stack: 1_000_000 });
+    const running = answer(pool.judge(await claimOf(endless), endless));
+    expect(await pool.judge(claims[0]!, honest[0]!)).toEqual(expected[0]);
+    await pool.close();
+    expect(await running).toEqual({ error: 'DL_ERR_CAGE_POOL_CLOSED' });
+  }, 60_000);
+
   it('two hundred claims at once, hostile ones among them: each gets exactly one answer', async () => {
     const pool = poolOf(2);
     const garbage = honest[0]!.slice();
