@@ -47,9 +47,18 @@ const DEFAULT_MAX_WALL_CLOCK_MS = 120_000;
 /** The longest timer Node keeps: a longer one fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/**
+ * A replay thread's heap: a decoded witness entry takes about 350 bytes of it, so 2 GiB hold the
+ * ~6 million entries of the largest witness a run within the default memory limit records
+ * (spec/wasi.md#W9), and a few megabytes of bundle cannot make a thread take V8's own cap (4 GiB).
+ */
+const DEFAULT_HEAP_MB = 2048;
+
 export interface ReplayPoolOptions {
   /** Longest `limits.wallClockMs` of a manifest replayed here (default 120 s); the node passes `quorum.expiryMs`. */
   maxWallClockMs?: number;
+  /** Heap of each replay thread, MiB (default 2048): a claim whose bundle needs more fails (`DL_ERR_INTERNAL`) alone. */
+  heapMb?: number;
 }
 
 export type Judge = (claim: Claim, bytes: Uint8Array) => Promise<Judgement>;
@@ -70,6 +79,7 @@ export class ReplayPool {
   readonly #threads: number;
   readonly #stackMb: number;
   readonly #maxWallClockMs: number;
+  readonly #heapMb: number;
   readonly #pool: WorkerPool<JudgeItem[], JudgeReply[]>;
   readonly #limits = new Map<string, ReplayLimits>();
   readonly #waiting: Waiting[] = [];
@@ -82,6 +92,7 @@ export class ReplayPool {
   constructor(threads: number, options: ReplayPoolOptions = {}) {
     this.#threads = threads;
     this.#maxWallClockMs = options.maxWallClockMs ?? DEFAULT_MAX_WALL_CLOCK_MS;
+    this.#heapMb = options.heapMb ?? DEFAULT_HEAP_MB;
     this.#stackMb = workerStackMb(DEFAULT_STACK_BUDGET);
     this.#pool = this.#workers(threads, this.#stackMb);
   }
@@ -93,6 +104,7 @@ export class ReplayPool {
       stackSizeMb: stackMb,
       // Every replay is a fresh allocation: a larger young generation means fewer scavenges mid-run.
       maxYoungGenerationSizeMb: 64,
+      maxOldGenerationSizeMb: this.#heapMb,
       lazy: true,
       unref: true,
       name: 'replay worker',

@@ -8,6 +8,7 @@ import { judgeClaim } from '../../p2p/audit.ts';
 import type { Judgement } from '../../p2p/audit.ts';
 import type { Claim } from '../../p2p/messages.ts';
 import { ReplayPool } from '../../p2p/replay-pool.ts';
+import type { ReplayPoolOptions } from '../../p2p/replay-pool.ts';
 import {
   claimOf,
   craftedBundle,
@@ -16,6 +17,7 @@ import {
   hostileManifest,
   nestedArrays,
   recordBundle,
+  witnessBomb,
 } from './hostile.ts';
 
 type Answer = Judgement | { error: string };
@@ -44,8 +46,8 @@ beforeAll(async () => {
 
 describe('the replay pool against hostile claims', () => {
   const pools: ReplayPool[] = [];
-  const poolOf = (threads: number): ReplayPool => {
-    const p = new ReplayPool(threads);
+  const poolOf = (threads: number, options?: ReplayPoolOptions): ReplayPool => {
+    const p = new ReplayPool(threads, options);
     pools.push(p);
     return p;
   };
@@ -62,6 +64,24 @@ describe('the replay pool against hostile claims', () => {
     ]);
     expect(got).toEqual([expected[0], { error: 'DL_ERR_CAGE_WATCHDOG' }, expected[1]]);
     expect(await pool.judge(claims[2]!, honest[2]!)).toEqual(expected[2]);
+  }, 180_000);
+
+  it("a bundle whose decoding outgrows its thread's heap kills the thread, and fails alone; the others are judged, and so is the next claim", async () => {
+    // A small heap, so that a bomb of a few megabytes is enough (the default is 2 GiB).
+    const pool = poolOf(1, { heapMb: 256 });
+    // Two million witness entries: a few megabytes of file, some 700 MB of heap once decoded.
+    const bomb = witnessBomb(honest[0]!, 2_000_000);
+    // Its claim is the honest one: the bundle's own facts are only known once it is decoded.
+    const got = await Promise.all([
+      answer(pool.judge(claims[1]!, honest[1]!)),
+      answer(pool.judge(claims[0]!, bomb)),
+      answer(pool.judge(claims[2]!, honest[2]!)),
+    ]);
+    expect(got[0]).toEqual(expected[1]);
+    expect(got[2]).toEqual(expected[2]);
+    // The thread dies (DL_ERR_INTERNAL); on a machine slow enough, its watchdog stops it first.
+    expect(['DL_ERR_INTERNAL', 'DL_ERR_CAGE_WATCHDOG']).toContain(kind(got[1]!));
+    expect(await pool.judge(claims[0]!, honest[0]!)).toEqual(expected[0]);
   }, 180_000);
 
   it('bundles that explode or recurse while decoding, or need a thread of their own, are judged each on its own', async () => {
