@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { judgeClaim } from '../../p2p/audit.ts';
 import type { Judgement } from '../../p2p/audit.ts';
 import type { Claim } from '../../p2p/messages.ts';
+import { MAX_FUEL } from '../../runtime/manifest/parse.ts';
 import { ReplayPool } from '../../p2p/replay-pool.ts';
 import type { ReplayPoolOptions } from '../../p2p/replay-pool.ts';
 import {
@@ -84,9 +85,11 @@ describe('the replay pool against hostile claims', () => {
     expect(await pool.judge(claims[0]!, honest[0]!)).toEqual(expected[0]);
   }, 180_000);
 
-  it('bundles that explode or recurse while decoding, or need a thread of their own, are judged each on its own', async () => {
+  it('bundles that explode or recurse while decoding, need a thread of their own or ask for the most memory and fuel, are judged each on its own', async () => {
     const pool = poolOf(1);
     const deepStack = editLimits(honest[1]!, { stack: 1_000_000 });
+    // The most a manifest may ask: memory is reserved, not taken, until the guest grows into it.
+    const most = editLimits(honest[2]!, { memory: 2 ** 32, fuel: MAX_FUEL });
     // Recorded at the default stack budget, where the recursion traps; replayed with the largest.
     const deep = editLimits(await recordBundle(hostileManifest(['deep'])), { stack: 1_000_000 });
     const cases: [Claim, Uint8Array][] = [
@@ -95,13 +98,14 @@ describe('the replay pool against hostile claims', () => {
       [claims[0]!, craftedBundle(new Uint8Array(64), 1n << 40n)],
       [claims[0]!, craftedBundle(new Uint8Array(64 << 20))],
       [await claimOf(deepStack), deepStack],
+      [await claimOf(most), most],
       [await claimOf(deep), deep],
       [claims[1]!, honest[1]!],
     ];
     const got = await Promise.all(cases.map(([c, b]) => answer(pool.judge(c, b))));
     const viaCage = await Promise.all(cases.map(([c, b]) => judgeClaim(c, b)));
     expect(got).toEqual(viaCage);
-    expect(got.map(kind)).toEqual(['bundle', 'match', 'bundle', 'bundle', 'match', 'result', 'match']);
+    expect(got.map(kind)).toEqual(['bundle', 'match', 'bundle', 'bundle', 'match', 'match', 'result', 'match']);
   }, 120_000);
 
   it('a manifest with an absurd wall-clock limit cannot hold a thread: refused with a coded error, and the pool goes on', async () => {
