@@ -154,7 +154,7 @@ export class P2PNode {
       config.replay.queue,
       config.replay.concurrency * config.limits.bundleBytes,
     );
-    this.#pool = new ReplayPool(config.replay.concurrency);
+    this.#pool = new ReplayPool(config.replay.concurrency, { maxWallClockMs: config.quorum.expiryMs });
     this.#fetchSlots = new Slots(config.replay.concurrency);
     this.#judges = new Judges({
       fetch: (claim, claimer) => this.fetchBundle(claim.bundleHash, claim.bundleSize, claimer),

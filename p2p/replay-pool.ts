@@ -12,7 +12,9 @@
  * is decoded once to learn them (cached by manifest hash, which the thread has checked). A job
  * that fails as a whole (a watchdog, a thread lost) is sent again item by item, so the item that
  * caused it fails alone. A manifest whose stack budget needs a bigger thread stack runs on a
- * thread of its own.
+ * thread of its own, in place of one of the pool's (and closed with it). A manifest may ask for up to 2^31 − 1 ms (24 days): one claimed with more
+ * than `maxWallClockMs` is refused, not replayed, so no claim holds a thread past the time its
+ * verdict could still count.
  */
 import {
   CagePoolClosedError,
@@ -26,6 +28,7 @@ import {
 } from '../index.ts';
 import type { Judgement } from './audit.ts';
 import type { Claim } from './messages.ts';
+import { P2PError } from './errors.ts';
 import type { JudgeItem, JudgeReply, ReplayLimits, ReplayWorkerBoot } from './replay-jobs.ts';
 import { hex } from './wire.ts';
 
@@ -39,6 +42,24 @@ const MAX_BYTES = 8 * 1024 * 1024;
 const DECODE_MS = 10_000;
 /** Manifests whose limits are remembered. */
 const MAX_LIMITS = 256;
+/** `quorum.expiryMs`'s default: a verdict issued later than that after its claim counts for nothing. */
+const DEFAULT_MAX_WALL_CLOCK_MS = 120_000;
+/** The longest timer Node keeps: a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A replay thread's heap: a decoded witness entry takes about 350 bytes of it, so 2 GiB hold the
+ * ~6 million entries of the largest witness a run within the default memory limit records
+ * (spec/wasi.md#W9), and a few megabytes of bundle cannot make a thread take V8's own cap (4 GiB).
+ */
+const DEFAULT_HEAP_MB = 2048;
+
+export interface ReplayPoolOptions {
+  /** Longest `limits.wallClockMs` of a manifest replayed here (default 120 s); the node passes `quorum.expiryMs`. */
+  maxWallClockMs?: number;
+  /** Heap of each replay thread, MiB (default 2048): a claim whose bundle needs more fails (`DL_ERR_INTERNAL`) alone. */
+  heapMb?: number;
+}
 
 export type Judge = (claim: Claim, bytes: Uint8Array) => Promise<Judgement>;
 
@@ -57,15 +78,21 @@ interface Waiting {
 export class ReplayPool {
   readonly #threads: number;
   readonly #stackMb: number;
+  readonly #maxWallClockMs: number;
+  readonly #heapMb: number;
   readonly #pool: WorkerPool<JudgeItem[], JudgeReply[]>;
   readonly #limits = new Map<string, ReplayLimits>();
   readonly #waiting: Waiting[] = [];
+  /** Threads of their own (for a manifest's stack) running now. */
+  readonly #owned = new Set<WorkerPool<JudgeItem[], JudgeReply[]>>();
   #busy = 0;
   #scheduled = false;
   #closed = false;
 
-  constructor(threads: number) {
+  constructor(threads: number, options: ReplayPoolOptions = {}) {
     this.#threads = threads;
+    this.#maxWallClockMs = options.maxWallClockMs ?? DEFAULT_MAX_WALL_CLOCK_MS;
+    this.#heapMb = options.heapMb ?? DEFAULT_HEAP_MB;
     this.#stackMb = workerStackMb(DEFAULT_STACK_BUDGET);
     this.#pool = this.#workers(threads, this.#stackMb);
   }
@@ -77,6 +104,7 @@ export class ReplayPool {
       stackSizeMb: stackMb,
       // Every replay is a fresh allocation: a larger young generation means fewer scavenges mid-run.
       maxYoungGenerationSizeMb: 64,
+      maxOldGenerationSizeMb: this.#heapMb,
       lazy: true,
       unref: true,
       name: 'replay worker',
@@ -86,11 +114,13 @@ export class ReplayPool {
 
   /**
    * Judges a claim against its bundle (the bytes are copied: the caller may keep serving them).
-   * @throws {DocklockError} `DL_ERR_CAGE_WATCHDOG`, `DL_ERR_CAGE_POOL_CLOSED`, `DL_ERR_INTERNAL`
+   * @throws {DocklockError} `DL_ERR_CAGE_WATCHDOG`, `DL_ERR_CAGE_POOL_CLOSED`, `DL_ERR_INTERNAL`,
+   *   `DL_ERR_P2P_REPLAY_LIMITS`
    */
   judge: Judge = (claim, bytes) => {
     if (this.#closed) return Promise.reject(new CagePoolClosedError(['is']));
     const limits = this.#limits.get(hex(claim.manifestHash)) ?? null;
+    if (limits !== null && this.#tooLong(limits)) return Promise.reject(this.#tooLongError(limits));
     return new Promise((resolve, reject) => {
       const item = { claim, bytes: new Uint8Array(bytes), limits };
       this.#waiting.push({ item, source: bytes, alone: false, asked: 0, resolve, reject });
@@ -113,23 +143,35 @@ export class ReplayPool {
     while (!this.#closed && this.#busy < this.#threads && this.#waiting.length > 0) {
       const free = this.#threads - this.#busy;
       const want = Math.min(MAX_ITEMS, Math.ceil(this.#waiting.length / free));
-      const job: Waiting[] = [this.#waiting.shift()!];
-      this.#withLimits(job[0]!);
-      let bytes = job[0]!.item.bytes.length;
-      if (!job[0]!.alone)
-        while (job.length < want && this.#waiting.length > 0) {
-          const next = this.#waiting[0]!;
-          if (next.alone || bytes + next.item.bytes.length > MAX_BYTES) break;
-          bytes += next.item.bytes.length;
-          job.push(this.#waiting.shift()!);
-          this.#withLimits(next);
-        }
+      const first = this.#waiting.shift()!;
+      this.#withLimits(first);
       this.#busy++;
-      void this.#run(this.#pool, job).finally(() => {
+      const done = (): void => {
         this.#busy--;
         this.#schedule();
-      });
+      };
+      // A thread of its own takes the place of one of the pool's: the node never runs more
+      // replays at once than it has replay threads, whatever stacks the manifests ask for.
+      if (this.#needsOwn(first)) {
+        void this.#own(first).finally(done);
+        continue;
+      }
+      const job: Waiting[] = [first];
+      let bytes = first.item.bytes.length;
+      if (!first.alone)
+        while (job.length < want && this.#waiting.length > 0) {
+          const next = this.#waiting[0]!;
+          this.#withLimits(next);
+          if (next.alone || this.#needsOwn(next) || bytes + next.item.bytes.length > MAX_BYTES) break;
+          bytes += next.item.bytes.length;
+          job.push(this.#waiting.shift()!);
+        }
+      void this.#run(this.#pool, job).finally(done);
     }
+  }
+
+  #needsOwn(w: Waiting): boolean {
+    return w.item.limits !== null && workerStackMb(w.item.limits.stack) > this.#stackMb;
   }
 
   /** Limits learnt since the item was queued (the first bundles of a manifest wait together). */
@@ -142,7 +184,11 @@ export class ReplayPool {
     let replies: JudgeReply[];
     try {
       replies = await pool.run(items, {
-        watchdogMs: items.reduce((ms, i) => ms + DECODE_MS + (i.limits?.wallClockMs ?? 0), 0),
+        // Each item's limit is at most maxWallClockMs, but sixteen of them can still pass what a timer holds.
+        watchdogMs: Math.min(
+          MAX_TIMER_MS,
+          items.reduce((ms, i) => ms + DECODE_MS + (i.limits?.wallClockMs ?? 0), 0),
+        ),
         what: job.length === 1 ? 'the replay' : `a job of ${job.length} replays`,
         transfer: items.map((i) => i.bytes.buffer as ArrayBuffer),
       });
@@ -164,14 +210,27 @@ export class ReplayPool {
       // Checked by the thread: the bundle's manifest hashes to the claim's manifest hash.
       if (this.#limits.size >= MAX_LIMITS) this.#limits.clear();
       this.#limits.set(hex(w.item.claim.manifestHash), r.needs);
+      if (this.#tooLong(r.needs)) {
+        w.reject(this.#tooLongError(r.needs));
+        return;
+      }
       w.asked++;
       w.item = { ...w.item, bytes: r.bytes, limits: r.needs };
-      if (workerStackMb(r.needs.stack) > this.#stackMb) void this.#own(w);
-      else {
-        this.#waiting.unshift(w);
-        this.#schedule();
-      }
+      this.#waiting.unshift(w);
+      this.#schedule();
     }
+  }
+
+  #tooLong(l: ReplayLimits): boolean {
+    return l.wallClockMs > this.#maxWallClockMs;
+  }
+
+  #tooLongError(l: ReplayLimits): P2PError {
+    return new P2PError(
+      'DL_ERR_P2P_REPLAY_LIMITS',
+      `the claim's manifest allows its run ${l.wallClockMs} ms, over the ${this.#maxWallClockMs} ms this node replays for (quorum.expiryMs): not replayed`,
+      { field: 'limits.wallClockMs' },
+    );
   }
 
   /**
@@ -191,17 +250,19 @@ export class ReplayPool {
   /** A replay on a thread of its own, with the stack its manifest needs. */
   async #own(w: Waiting): Promise<void> {
     const pool = this.#workers(1, workerStackMb(w.item.limits!.stack));
+    this.#owned.add(pool);
     try {
       await this.#run(pool, [w]);
     } finally {
+      this.#owned.delete(pool);
       void pool.close();
     }
   }
 
   /** Stops every thread; judgements waiting or running are rejected (`DL_ERR_CAGE_POOL_CLOSED`). */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.#closed = true;
     for (const w of this.#waiting.splice(0)) w.reject(new CagePoolClosedError(['was']));
-    return this.#pool.close();
+    await Promise.all([this.#pool.close(), ...[...this.#owned].map((p) => p.close())]);
   }
 }

@@ -41,6 +41,8 @@ export interface WorkerPoolOptions {
   /** Thread stack, MiB (cage.ts `workerStackMb`). */
   stackSizeMb: number;
   maxYoungGenerationSizeMb?: number;
+  /** Heap cap of each thread, MiB: past it the thread dies (its job fails), not the process (default V8's). */
+  maxOldGenerationSizeMb?: number;
   /** Called for every thread started (replacements included). */
   boot?: () => ThreadBoot;
   /** How many jobs may wait (default 65,536). */
@@ -133,7 +135,11 @@ export class WorkerPool<J, R, E = never> {
     const worker = new Worker(o.url, {
       workerData: boot?.data,
       transferList: boot?.transfer,
-      resourceLimits: { stackSizeMb: o.stackSizeMb, maxYoungGenerationSizeMb: o.maxYoungGenerationSizeMb },
+      resourceLimits: {
+        stackSizeMb: o.stackSizeMb,
+        maxYoungGenerationSizeMb: o.maxYoungGenerationSizeMb,
+        maxOldGenerationSizeMb: o.maxOldGenerationSizeMb,
+      },
       stdout: false,
       stderr: false,
     });

@@ -1,0 +1,173 @@
+/**
+ * The replay pool against hostile claims: a replay that never ends, a bundle whose decoding
+ * outgrows its thread, absurd manifest limits, and many claims at once with such ones among them.
+ * Every claim gets exactly one answer, honest ones their true judgement, and the pool goes on.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { judgeClaim } from '../../p2p/audit.ts';
+import type { Judgement } from '../../p2p/audit.ts';
+import type { Claim } from '../../p2p/messages.ts';
+import { MAX_FUEL } from '../../runtime/manifest/parse.ts';
+import { ReplayPool } from '../../p2p/replay-pool.ts';
+import type { ReplayPoolOptions } from '../../p2p/replay-pool.ts';
+import {
+  claimOf,
+  craftedBundle,
+  editLimits,
+  endlessBundle,
+  hostileManifest,
+  nestedArrays,
+  recordBundle,
+  witnessBomb,
+} from './hostile.ts';
+
+type Answer = Judgement | { error: string };
+
+/** What a judgement comes to: a settled promise's value, or its error's code. */
+const answer = (p: Promise<Judgement>): Promise<Answer> =>
+  p.then(
+    (j) => j,
+    (e: unknown) => ({ error: (e as { code?: string }).code ?? String(e) }),
+  );
+
+const kind = (a: Answer): string =>
+  'error' in a ? a.error : 'abstain' in a ? 'abstain' : (a.divergence?.kind ?? a.outcome);
+
+let honest: Uint8Array[];
+let claims: Claim[];
+let expected: Judgement[];
+
+beforeAll(async () => {
+  // Short limits: the watchdog of a job that holds an endless replay is the sum of its items'.
+  honest = await Promise.all(['a', 'b', 'c'].map((arg) => recordBundle(hostileManifest([arg], { wallClockMs: 2000 }))));
+  claims = await Promise.all(honest.map(claimOf));
+  expected = await Promise.all(honest.map((b, i) => judgeClaim(claims[i]!, b)));
+  expect(expected.map(kind)).toEqual(['match', 'match', 'match']);
+});
+
+describe('the replay pool against hostile claims', () => {
+  const pools: ReplayPool[] = [];
+  const poolOf = (threads: number, options?: ReplayPoolOptions): ReplayPool => {
+    const p = new ReplayPool(threads, options);
+    pools.push(p);
+    return p;
+  };
+  afterAll(() => Promise.all(pools.map((p) => p.close())));
+
+  it('an endless replay sent with honest claims fails alone (watchdog); the others are judged, and so is the next claim', async () => {
+    const pool = poolOf(1);
+    const endless = await endlessBundle(500);
+    const endlessClaim = await claimOf(endless);
+    const got = await Promise.all([
+      answer(pool.judge(claims[0]!, honest[0]!)),
+      answer(pool.judge(endlessClaim, endless)),
+      answer(pool.judge(claims[1]!, honest[1]!)),
+    ]);
+    expect(got).toEqual([expected[0], { error: 'DL_ERR_CAGE_WATCHDOG' }, expected[1]]);
+    expect(await pool.judge(claims[2]!, honest[2]!)).toEqual(expected[2]);
+  }, 180_000);
+
+  it("a bundle whose decoding outgrows its thread's heap kills the thread, and fails alone; the others are judged, and so is the next claim", async () => {
+    // A small heap, so that a bomb of a few megabytes is enough (the default is 2 GiB).
+    const pool = poolOf(1, { heapMb: 256 });
+    // Two million witness entries: a few megabytes of file, some 700 MB of heap once decoded.
+    const bomb = witnessBomb(honest[0]!, 2_000_000);
+    // Its claim is the honest one: the bundle's own facts are only known once it is decoded.
+    const got = await Promise.all([
+      answer(pool.judge(claims[1]!, honest[1]!)),
+      answer(pool.judge(claims[0]!, bomb)),
+      answer(pool.judge(claims[2]!, honest[2]!)),
+    ]);
+    expect(got[0]).toEqual(expected[1]);
+    expect(got[2]).toEqual(expected[2]);
+    // The thread dies (DL_ERR_INTERNAL); on a machine slow enough, its watchdog stops it first.
+    expect(['DL_ERR_INTERNAL', 'DL_ERR_CAGE_WATCHDOG']).toContain(kind(got[1]!));
+    expect(await pool.judge(claims[0]!, honest[0]!)).toEqual(expected[0]);
+  }, 180_000);
+
+  it('bundles that explode or recurse while decoding, need a thread of their own or ask for the most memory and fuel, are judged each on its own', async () => {
+    const pool = poolOf(1);
+    const deepStack = editLimits(honest[1]!, { stack: 1_000_000 });
+    // The most a manifest may ask: memory is reserved, not taken, until the guest grows into it.
+    const most = editLimits(honest[2]!, { memory: 2 ** 32, fuel: MAX_FUEL });
+    // Recorded at the default stack budget, where the recursion traps; replayed with the largest.
+    const deep = editLimits(await recordBundle(hostileManifest(['deep'])), { stack: 1_000_000 });
+    const cases: [Claim, Uint8Array][] = [
+      [claims[0]!, craftedBundle(nestedArrays(1_000_000))],
+      [claims[0]!, honest[0]!],
+      [claims[0]!, craftedBundle(new Uint8Array(64), 1n << 40n)],
+      [claims[0]!, craftedBundle(new Uint8Array(64 << 20))],
+      [await claimOf(deepStack), deepStack],
+      [await claimOf(most), most],
+      [await claimOf(deep), deep],
+      [claims[1]!, honest[1]!],
+    ];
+    const got = await Promise.all(cases.map(([c, b]) => answer(pool.judge(c, b))));
+    const viaCage = await Promise.all(cases.map(([c, b]) => judgeClaim(c, b)));
+    expect(got).toEqual(viaCage);
+    expect(got.map(kind)).toEqual(['bundle', 'match', 'bundle', 'bundle', 'match', 'match', 'result', 'match']);
+  }, 120_000);
+
+  it('a manifest with an absurd wall-clock limit cannot hold a thread: refused with a coded error, and the pool goes on', async () => {
+    const pool = poolOf(1);
+    // Both within what a manifest may say (at most 2^31 − 1 ms), both far past a claim's life.
+    const days = await endlessBundle(1_000_000_000);
+    const most = await endlessBundle(2 ** 31 - 1);
+    const got = await Promise.all([
+      answer(pool.judge(await claimOf(days), days)),
+      answer(pool.judge(claims[0]!, honest[0]!)),
+      answer(pool.judge(await claimOf(most), most)),
+    ]);
+    expect(got).toEqual([{ error: 'DL_ERR_P2P_REPLAY_LIMITS' }, expected[0], { error: 'DL_ERR_P2P_REPLAY_LIMITS' }]);
+    // Known now by manifest: refused again without a thread.
+    expect(await answer(pool.judge(await claimOf(days), days))).toEqual({ error: 'DL_ERR_P2P_REPLAY_LIMITS' });
+    expect(await pool.judge(claims[1]!, honest[1]!)).toEqual(expected[1]);
+  }, 120_000);
+
+  it('a replay on a thread of its own stops when the pool closes', async () => {
+    const pool = poolOf(1);
+    // Its stack budget needs a bigger thread than the pool's: it replays on one of its own, endlessly.
+    const endless = editLimits(await endlessBundle(500), { stack: 1_000_000 });
+    const running = answer(pool.judge(await claimOf(endless), endless));
+    expect(await pool.judge(claims[0]!, honest[0]!)).toEqual(expected[0]);
+    await pool.close();
+    expect(await running).toEqual({ error: 'DL_ERR_CAGE_POOL_CLOSED' });
+  }, 60_000);
+
+  it('two hundred claims at once, hostile ones among them: each gets exactly one answer', async () => {
+    const pool = poolOf(2);
+    const garbage = honest[0]!.slice();
+    garbage[garbage.length - 3]! ^= 0xff;
+    const lying: Claim = { ...claims[2]!, score: 0.5 };
+    const own = editLimits(honest[2]!, { stack: 1_000_000 });
+    const ownClaim = await claimOf(own);
+    const cases: { claim: Claim; bytes: Uint8Array; want: Answer | string }[] = [];
+    for (let i = 0; i < 200; i++) {
+      const h = i % 3;
+      if (i % 25 === 7) cases.push({ claim: claims[h]!, bytes: garbage, want: 'bundle' });
+      else if (i % 25 === 13) cases.push({ claim: lying, bytes: honest[2]!, want: 'bundle' });
+      else if (i % 50 === 19) cases.push({ claim: ownClaim, bytes: own, want: 'match' });
+      else if (i % 50 === 44)
+        cases.push({ claim: claims[h]!, bytes: craftedBundle(nestedArrays(100_000)), want: 'bundle' });
+      else cases.push({ claim: claims[h]!, bytes: honest[h]!, want: expected[h]! });
+    }
+    const settled = new Array<number>(cases.length).fill(0);
+    const got = await Promise.all(
+      cases.map(({ claim, bytes }, i) =>
+        answer(pool.judge(claim, bytes)).then((a) => {
+          settled[i]!++;
+          return a;
+        }),
+      ),
+    );
+    expect(settled.every((n) => n === 1)).toBe(true);
+    got.forEach((a, i) => {
+      const want = cases[i]!.want;
+      if (typeof want === 'string') expect(kind(a)).toBe(want);
+      else expect(a).toEqual(want);
+    });
+    // Nothing arrives later: every claim had its one answer.
+    expect(await pool.judge(claims[0]!, honest[0]!)).toEqual(expected[0]);
+    expect(settled.every((n) => n === 1)).toBe(true);
+  }, 180_000);
+});
