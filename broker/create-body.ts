@@ -11,7 +11,7 @@ import {
   LABEL_OWNER,
   LABEL_SERVICE,
   containerName,
-  isolatedNetworkName,
+  ownerNetworkName,
 } from './labels.ts';
 import type { NetworkChoice, ResolvedLimits, ResolvedMount } from './policy.ts';
 import { seccompProfileJson } from './seccomp.ts';
@@ -58,12 +58,7 @@ export function apiAtLeast(have: string, want: string): boolean {
  * const body = buildCreateBody({ owner: 'alice', name: 'web', ... });
  */
 export function buildCreateBody(input: CreateInput): ContainerCreateOptions {
-  const networkMode =
-    input.network === 'none'
-      ? 'none'
-      : input.network === 'bridge'
-        ? 'bridge'
-        : isolatedNetworkName(input.instance, input.owner);
+  const networkMode = input.network === 'none' ? 'none' : ownerNetworkName(input.instance, input.owner, input.network);
   const exposed: Record<string, object> = {};
   const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const p of input.ports) {

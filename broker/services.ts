@@ -16,8 +16,8 @@ import {
   LABEL_NETWORK,
   LABEL_OWNER,
   LABEL_SERVICE,
-  isolatedNetworkName,
   managedFilter,
+  ownerNetworkName,
 } from './labels.ts';
 import { checkPortsFree } from './ports.ts';
 import {
@@ -138,32 +138,34 @@ export class ServiceManager {
     return info;
   }
 
-  async #ensureIsolatedNetwork(owner: string): Promise<void> {
-    const name = isolatedNetworkName(this.#config.instance, owner);
+  async #ensureOwnerNetwork(owner: string, network: 'isolated' | 'bridge'): Promise<void> {
+    const name = ownerNetworkName(this.#config.instance, owner, network);
     const existing = await this.#docker.listNetworks({ filters: { name: [name] } });
     if (existing.some((n) => n.Name === name)) return;
     try {
       await this.#docker.createNetwork({
         Name: name,
         Driver: 'bridge',
-        // Internal: no route out of the host; containers of this owner can only reach each other.
-        Internal: true,
+        // Internal: no route out of the host. Either kind is the owner's alone: the engine keeps
+        // user-defined bridges apart, so another owner's services cannot reach these.
+        Internal: network === 'isolated',
         CheckDuplicate: true,
-        Labels: { [LABEL_MANAGED]: this.#config.instance, [LABEL_OWNER]: owner },
+        Labels: { [LABEL_MANAGED]: this.#config.instance, [LABEL_OWNER]: owner, [LABEL_NETWORK]: network },
       });
     } catch (err) {
       if (dockerStatus(err) !== 409) throw err;
     }
   }
 
-  /** Removes the owner's networks (under this or an earlier name) once no container uses one. */
-  async #dropIsolatedNetworkIfUnused(owner: string): Promise<void> {
+  /** Removes the owner's networks (under this or an earlier name) that no container of theirs uses. */
+  async #dropOwnerNetworksIfUnused(owner: string): Promise<void> {
     const owned = await this.#listOwned(owner);
-    if (owned.some((c) => c.Labels[LABEL_NETWORK] === 'isolated')) return;
+    const inUse = new Set(owned.map((c) => c.Labels[LABEL_NETWORK] ?? 'none'));
     const nets = await this.#docker.listNetworks({
       filters: { label: [managedFilter(this.#config.instance), `${LABEL_OWNER}=${owner}`] },
     });
-    for (const n of nets)
+    // Networks made before the bridge kind existed carry no kind label: all were isolated.
+    for (const n of nets.filter((n) => !inUse.has(n.Labels?.[LABEL_NETWORK] ?? 'isolated')))
       await this.#docker
         .getNetwork(n.Id)
         .remove()
@@ -247,7 +249,7 @@ export class ServiceManager {
     });
     let container: Docker.Container | undefined;
     try {
-      if (network === 'isolated') await this.#ensureIsolatedNetwork(owner);
+      if (network !== 'none') await this.#ensureOwnerNetwork(owner, network);
       try {
         container = await this.#docker.createContainer(body);
       } catch (err) {
@@ -274,7 +276,7 @@ export class ServiceManager {
     } catch (err) {
       // Undo everything this request made, then record the outcome; the error still reaches the caller.
       if (container !== undefined) await container.remove({ force: true, v: true }).catch(() => undefined);
-      if (network === 'isolated') await this.#dropIsolatedNetworkIfUnused(owner).catch(() => undefined);
+      if (network !== 'none') await this.#dropOwnerNetworksIfUnused(owner).catch(() => undefined);
       const code = (err as { code?: unknown }).code;
       await this.#audit
         .append({
@@ -381,7 +383,7 @@ export class ServiceManager {
   async remove(owner: string, idOrName: string): Promise<ServiceView> {
     const info = await this.#find(owner, idOrName);
     await this.#docker.getContainer(info.Id).remove({ force: true, v: true });
-    if (info.Config.Labels?.[LABEL_NETWORK] === 'isolated') await this.#dropIsolatedNetworkIfUnused(owner);
+    if ((info.Config.Labels?.[LABEL_NETWORK] ?? 'none') !== 'none') await this.#dropOwnerNetworksIfUnused(owner);
     return { ...toView(info), state: 'removed' };
   }
 
