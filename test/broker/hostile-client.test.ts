@@ -2,6 +2,7 @@
  * A hostile validator against a real broker on its Unix socket and the real engine with gVisor:
  * each case is a hole an audit found, checked through the public API and on what Docker made.
  */
+import { createConnection } from 'node:net';
 import Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
 import { BrokerClient } from '../../broker/client.ts';
@@ -17,6 +18,18 @@ async function outputOf(client: BrokerClient, name: string, done: RegExp): Promi
     if (done.test(stdout)) return stdout;
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** Writes raw bytes to the broker's socket and returns the whole answer (the broker closes the connection). */
+function rawRequest(socket: string, bytes: string | Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const conn = createConnection(socket);
+    let answer = '';
+    conn.on('data', (c: Buffer) => (answer += c.toString('latin1')));
+    conn.on('close', () => resolve(answer));
+    conn.on('error', reject);
+    conn.on('connect', () => conn.write(bytes));
+  });
 }
 
 describe.skipIf(!ready)('a hostile client against the broker', () => {
@@ -62,5 +75,55 @@ describe.skipIf(!ready)('a hostile client against the broker', () => {
     await a.remove('peer');
     await b.remove('probe');
     expect((await engine.listNetworks({ filters: { name: [net] } })).filter((n) => n.Name === net)).toEqual([]);
+  });
+
+  it('audits and answers in the API shape the requests that never reach a route', async () => {
+    const admin = client(suite.p.admin.token);
+    const before = (await admin.audit(100_000)).entries.filter((e) => e.action === 'http.malformed').length;
+    const requests: [string, string | Buffer, RegExp][] = [
+      [
+        'bad percent-encoding',
+        'GET /v1/services/%E0%A4%A HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+        /percent-encoding/,
+      ],
+      [
+        'an over-long id',
+        `GET /v1/services/${'a'.repeat(200)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+        /longer than/,
+      ],
+      ['no request line', 'GARBAGE\r\n\r\n', /malformed HTTP/],
+      [
+        'oversized headers',
+        `GET /v1/services HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX: ${'a'.repeat(20_000)}\r\n\r\n`,
+        /headers/,
+      ],
+      [
+        'Content-Length with Transfer-Encoding (smuggling)',
+        'POST /v1/services HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+        /malformed HTTP/,
+      ],
+      [
+        'control bytes in the path',
+        Buffer.concat([
+          Buffer.from('GET /v1/\x1b['),
+          Buffer.from([0x9b]),
+          Buffer.from(' HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+        ]),
+        /malformed HTTP/,
+      ],
+    ];
+    for (const [label, bytes, message] of requests) {
+      const answer = await rawRequest(broker().socket, bytes);
+      expect(answer.split('\r\n')[0], label).toBe('HTTP/1.1 400 Bad Request');
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as {
+        error: { code: string; message: string };
+      };
+      expect(body.error.code, label).toBe('DL_ERR_BROKER_BAD_REQUEST');
+      expect(body.error.message, label).toMatch(message);
+    }
+    const malformed = (await admin.audit(100_000)).entries.filter((e) => e.action === 'http.malformed');
+    expect(malformed.length - before).toBe(requests.length);
+    expect(malformed.every((e) => e.decision === 'denied' && e.reason === 'DL_ERR_BROKER_BAD_REQUEST')).toBe(true);
+    expect(malformed.map((e) => e.url)).toContain('/v1/services/%E0%A4%A');
   });
 });
