@@ -2,11 +2,14 @@
  * A hostile validator against a real broker on its Unix socket and the real engine with gVisor:
  * each case is a hole an audit found, checked through the public API and on what Docker made.
  */
+import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
 import { BrokerClient } from '../../broker/client.ts';
-import { bridgeNetworkName } from '../../broker/labels.ts';
+import { BrokerError } from '../../broker/errors.ts';
+import { LABEL_OWNER, bridgeNetworkName } from '../../broker/labels.ts';
 import { TEST_IMAGE, brokerSuite, dockerReady, sharedBroker } from './helpers.ts';
 
 const ready = dockerReady();
@@ -34,7 +37,11 @@ function rawRequest(socket: string, bytes: string | Buffer): Promise<string> {
 
 describe.skipIf(!ready)('a hostile client against the broker', () => {
   const suite = brokerSuite();
-  const broker = sharedBroker(suite);
+  const allowed = join(suite.dir, 'allowed');
+  mkdirSync(join(allowed, 'data'), { recursive: true });
+  const broker = sharedBroker(suite, (config) => {
+    config.policy.mountPrefixes = [allowed];
+  });
   const { alice, bob } = suite.p;
   const client = (token: string) => new BrokerClient({ socketPath: broker().socket, token });
   const engine = new Docker({ socketPath: '/var/run/docker.sock' });
@@ -125,5 +132,55 @@ describe.skipIf(!ready)('a hostile client against the broker', () => {
     expect(malformed.length - before).toBe(requests.length);
     expect(malformed.every((e) => e.decision === 'denied' && e.reason === 'DL_ERR_BROKER_BAD_REQUEST')).toBe(true);
     expect(malformed.map((e) => e.url)).toContain('/v1/services/%E0%A4%A');
+  });
+
+  it('refuses, before the engine sees them, mounts and arguments the engine would fail on', async () => {
+    const a = client(alice.token);
+    const data = join(allowed, 'data');
+    const cases: [string, Record<string, unknown>, string][] = [
+      [
+        'one mount point written twice (/x and /x/)',
+        {
+          mounts: [
+            { source: data, target: '/x' },
+            { source: data, target: '/x/' },
+          ],
+        },
+        'DL_ERR_POLICY_MOUNT_NOT_ALLOWED',
+      ],
+      [
+        'a NUL in a mount target',
+        { mounts: [{ source: data, target: '/x\u0000y' }] },
+        'DL_ERR_POLICY_MOUNT_NOT_ALLOWED',
+      ],
+      [
+        'a newline in a mount target',
+        { mounts: [{ source: data, target: '/x\n' }] },
+        'DL_ERR_POLICY_MOUNT_NOT_ALLOWED',
+      ],
+      ['a NUL in a command argument', { command: ['sleep\u0000x', '5'] }, 'DL_ERR_BROKER_INVALID_FIELD'],
+      [
+        'a NUL in an environment value',
+        { command: ['sleep', '5'], env: { A: 'b\u0000c' } },
+        'DL_ERR_BROKER_INVALID_FIELD',
+      ],
+    ];
+    for (const [label, extra, code] of cases) {
+      const err = await a.deploy({ name: 'nul', image: TEST_IMAGE, ...extra } as never).catch((e: unknown) => e);
+      expect(err, label).toBeInstanceOf(BrokerError);
+      expect((err as BrokerError).code, label).toBe(code);
+      expect(await engine.listContainers({ all: true, filters: { label: [`${LABEL_OWNER}=${alice.name}`] } })).toEqual(
+        [],
+      );
+    }
+    // The trailing slash is dropped from the mount point Docker gets.
+    const ok = await a.deploy({
+      name: 'slash',
+      image: TEST_IMAGE,
+      command: ['sleep', '60'],
+      mounts: [{ source: data, target: '/x/' }],
+    });
+    expect((await engine.getContainer(ok.id).inspect()).Mounts.map((m) => m.Destination)).toEqual(['/x']);
+    await a.remove('slash');
   });
 });
