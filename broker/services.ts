@@ -19,6 +19,7 @@ import {
   managedFilter,
   ownerNetworkName,
 } from './labels.ts';
+import { readLogTail } from './log-tail.ts';
 import { checkPortsFree } from './ports.ts';
 import {
   checkImageAllowed,
@@ -387,27 +388,9 @@ export class ServiceManager {
     return { ...toView(info), state: 'removed' };
   }
 
-  /** Returns the last `tail` lines of stdout and stderr, demultiplexed. */
+  /** Returns the last `tail` lines of stdout and stderr, demultiplexed, at most `LOG_BYTES_MAX` of each. */
   async logs(owner: string, idOrName: string, tail: number): Promise<{ stdout: string; stderr: string }> {
     const info = await this.#find(owner, idOrName);
-    const buf = (await this.#docker
-      .getContainer(info.Id)
-      .logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer;
-    return demux(buf);
+    return readLogTail(this.#docker.getContainer(info.Id), tail);
   }
-}
-
-/** Splits Docker's multiplexed log stream (8-byte frame headers: stream, 0, 0, 0, u32 BE length). */
-export function demux(buf: Buffer): { stdout: string; stderr: string } {
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  let i = 0;
-  while (i + 8 <= buf.length) {
-    const stream = buf[i]!;
-    const len = buf.readUInt32BE(i + 4);
-    const chunk = buf.subarray(i + 8, i + 8 + len);
-    (stream === 2 ? err : out).push(chunk);
-    i += 8 + len;
-  }
-  return { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
 }

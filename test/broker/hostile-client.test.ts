@@ -9,6 +9,7 @@ import Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
 import { BrokerClient } from '../../broker/client.ts';
 import { BrokerError } from '../../broker/errors.ts';
+import { LOG_BYTES_MAX } from '../../broker/log-tail.ts';
 import { LABEL_OWNER, bridgeNetworkName } from '../../broker/labels.ts';
 import { TEST_IMAGE, brokerSuite, dockerReady, sharedBroker } from './helpers.ts';
 
@@ -182,5 +183,26 @@ describe.skipIf(!ready)('a hostile client against the broker', () => {
     });
     expect((await engine.getContainer(ok.id).inspect()).Mounts.map((m) => m.Destination)).toEqual(['/x']);
     await a.remove('slash');
+  });
+
+  it("answers a logs request with at most the newest LOG_BYTES_MAX of each stream, whatever the lines' length", async () => {
+    const a = client(alice.token);
+    // 200 lines of 12 000 bytes: 2.4 MB within the last 10 000 lines.
+    await a.deploy({
+      name: 'flood',
+      image: TEST_IMAGE,
+      command: [
+        'sh',
+        '-c',
+        'echo err-first >&2; l=$(head -c 12000 /dev/zero | tr "\\0" a); i=0; while [ $i -lt 200 ]; do echo $l; i=$((i+1)); done; echo last-line; sleep 300',
+      ],
+    });
+    await outputOf(a, 'flood', /last-line/);
+    const { stdout, stderr } = await a.logs('flood', 10_000);
+    expect(stdout.length).toBeLessThanOrEqual(LOG_BYTES_MAX);
+    expect(stdout.length).toBeGreaterThan(LOG_BYTES_MAX - 13_000);
+    expect(stdout.endsWith(`${'a'.repeat(100)}\nlast-line\n`)).toBe(true);
+    expect(stderr).toBe('err-first\n');
+    await a.remove('flood');
   });
 });
