@@ -257,7 +257,12 @@ export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstan
 
   app.addHook('preValidation', async (req) => {
     const route = stateOf(req).route;
-    if (route !== undefined && route.schema.body === undefined && req.body !== undefined) {
+    // fastify does not parse a GET's body, so `req.body` alone would let one through unread.
+    const sentBody =
+      req.body !== undefined ||
+      req.headers['transfer-encoding'] !== undefined ||
+      Number(req.headers['content-length'] ?? '0') > 0;
+    if (route !== undefined && route.schema.body === undefined && sentBody) {
       throw Errors.unexpectedBody(`${route.method} ${route.url} takes no request body`);
     }
   });

@@ -205,4 +205,23 @@ describe.skipIf(!ready)('a hostile client against the broker', () => {
     expect(stderr).toBe('err-first\n');
     await a.remove('flood');
   });
+
+  it('refuses a body on a route that takes none, GET included, rather than ignoring it', async () => {
+    const requests = [
+      'GET /v1/services HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n',
+      'GET /v1/services HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n',
+      'GET /v1/services HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n',
+    ];
+    const bodies = ['{}', 'hello', '2\r\n{}\r\n0\r\n\r\n'];
+    for (const [i, head] of requests.entries()) {
+      const answer = await rawRequest(
+        broker().socket,
+        `${head}Authorization: Bearer ${alice.token}\r\nConnection: close\r\n\r\n${bodies[i]}`,
+      );
+      expect(answer.split('\r\n')[0], head).toBe('HTTP/1.1 400 Bad Request');
+      expect(answer, head).toContain('"code":"DL_ERR_BROKER_UNEXPECTED_BODY"');
+    }
+    // Without a body the same request is answered.
+    expect(await client(alice.token).list()).toBeInstanceOf(Array);
+  });
 });
