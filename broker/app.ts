@@ -380,7 +380,9 @@ export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstan
     audit: async (req) => {
       const { limit } = req.query as { limit?: string };
       const all = await audit.entries();
-      return { entries: all.slice(-Number(limit ?? '1000')), head: audit.head };
+      const n = Number(limit ?? '1000');
+      // slice(-0) is the whole array: limit=0 asks for none.
+      return { entries: n === 0 ? [] : all.slice(-n), head: audit.head };
     },
   };
 

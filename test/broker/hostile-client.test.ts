@@ -224,4 +224,10 @@ describe.skipIf(!ready)('a hostile client against the broker', () => {
     // Without a body the same request is answered.
     expect(await client(alice.token).list()).toBeInstanceOf(Array);
   });
+
+  it('answers limit=0 with no audit entries, not the whole log', async () => {
+    const admin = client(suite.p.admin.token);
+    expect((await admin.audit(0)).entries).toEqual([]);
+    expect((await admin.audit(1)).entries).toHaveLength(1);
+  });
 });
