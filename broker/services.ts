@@ -184,7 +184,7 @@ export class ServiceManager {
    */
   async deploy(owner: string, spec: ServiceSpec, requestId: string): Promise<ServiceView> {
     const policy = this.#config.policy;
-    const { rule } = checkImageAllowed(spec.image, policy.images.allow);
+    const { ref, rule } = checkImageAllowed(spec.image, policy.images.allow);
     const limits = resolveLimits(spec, policy);
     const user = resolveUser(spec, policy);
     const network = spec.network ?? 'none';
@@ -201,7 +201,8 @@ export class ServiceManager {
         throw Errors.conflict(`service "${spec.name}" already exists`, 'name');
       let image;
       try {
-        image = await this.#docker.getImage(spec.image).inspect();
+        // The image the policy allowed, not the engine's reading of the client's spelling.
+        image = await this.#docker.getImage(ref.canonical).inspect();
       } catch (err) {
         if (dockerStatus(err) === 404)
           throw Errors.imageNotPresent(`image ${spec.image} is not present on this host`, 'image');

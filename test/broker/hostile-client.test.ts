@@ -11,7 +11,8 @@ import { BrokerClient } from '../../broker/client.ts';
 import { BrokerError } from '../../broker/errors.ts';
 import { LOG_BYTES_MAX } from '../../broker/log-tail.ts';
 import { LABEL_OWNER, bridgeNetworkName } from '../../broker/labels.ts';
-import { TEST_IMAGE, brokerSuite, dockerReady, sharedBroker } from './helpers.ts';
+import { parseBrokerConfig } from '../../broker/config.ts';
+import { TEST_IMAGE, TEST_LIMITS, brokerSuite, dockerCli, dockerReady, sharedBroker, tokenEntries } from './helpers.ts';
 
 const ready = dockerReady();
 
@@ -229,5 +230,45 @@ describe.skipIf(!ready)('a hostile client against the broker', () => {
     const admin = client(suite.p.admin.token);
     expect((await admin.audit(0)).entries).toEqual([]);
     expect((await admin.audit(1)).entries).toHaveLength(1);
+  });
+
+  it('runs the image the allowlist names, not another the engine files under an upper-case registry', async () => {
+    // The engine keeps DOCKLOCK.TEST/… and docklock.test/… apart; the policy reads both as the latter.
+    const allowedRepo = `docklock.test/${suite.tag}/app`;
+    const other = `DOCKLOCK.TEST/${suite.tag}/app:1`;
+    dockerCli(['tag', TEST_IMAGE, other]);
+    try {
+      const owner = suite.principal('case');
+      const unpinned = await suite.start(
+        parseBrokerConfig({
+          socket: join(suite.dir, 'case.sock'),
+          auditPath: join(suite.dir, 'case.jsonl'),
+          instance: `${suite.tag}c`,
+          log: { level: 'warn' },
+          tokens: tokenEntries([owner]),
+          policy: { images: { strict: false, allow: [{ repository: allowedRepo }] }, ...TEST_LIMITS },
+        }),
+      );
+      const c = new BrokerClient({ socketPath: unpinned.socket, token: owner.token });
+      const err = await c.deploy({ name: 'case', image: other, command: ['sleep', '60'] }).catch((e: unknown) => e);
+      expect((err as BrokerError).code).toBe('DL_ERR_POLICY_IMAGE_NOT_PRESENT');
+      expect(await engine.listContainers({ all: true, filters: { label: [`${LABEL_OWNER}=${owner.name}`] } })).toEqual(
+        [],
+      );
+      // Under the allowed spelling the same image is the allowed repository's, and runs.
+      dockerCli(['tag', TEST_IMAGE, `${allowedRepo}:1`]);
+      const ok = await c.deploy({ name: 'case', image: other, command: ['sleep', '60'] });
+      expect((await engine.getContainer(ok.id).inspect()).Image).toBe(
+        (await engine.getImage(`${allowedRepo}:1`).inspect()).Id,
+      );
+      await c.remove('case');
+    } finally {
+      dockerCli(['rmi', other]);
+      try {
+        dockerCli(['rmi', `${allowedRepo}:1`]);
+      } catch {
+        // not tagged (the refusal failed first)
+      }
+    }
   });
 });
