@@ -34,6 +34,13 @@ export interface CreateInput {
   mounts: ResolvedMount[];
   ports: { container: number; host: number }[];
   tmpfsBytes: number;
+  /**
+   * The image's declared volumes (`Config.Volumes`). Left to the engine, each becomes a writable,
+   * exec-able anonymous volume on the host's disk with no size limit, under a read-only root. The
+   * engine refuses read-only anonymous volumes and this one has no `tmpcopyup`, so each is a tmpfs
+   * like `/tmp` instead: bounded, noexec, and empty (what the image keeps there is not copied in).
+   */
+  imageVolumes?: readonly string[];
   /** Negotiated Docker API version, e.g. `1.41`, to gate newer fields. */
   apiVersion: string;
   /** OCI runtime; the broker always passes `runsc` (the bench compares with `runc`). */
@@ -48,6 +55,18 @@ export function apiAtLeast(have: string, want: string): boolean {
   const [hm = 0, hn = 0] = have.split('.').map(Number);
   const [wm = 0, wn = 0] = want.split('.').map(Number);
   return hm > wm || (hm === wm && hn >= wn);
+}
+
+/** Image volume paths other than `/tmp` and the requested mounts' targets (which cover them). */
+function imageVolumeTargets(input: CreateInput): string[] {
+  const taken = new Set(['/tmp', ...input.mounts.map((m) => m.target)]);
+  const out: string[] = [];
+  for (const v of input.imageVolumes ?? []) {
+    const target = v.length > 1 ? v.replace(/\/+$/, '') : v;
+    if (!taken.has(target)) out.push(target);
+    taken.add(target);
+  }
+  return out;
 }
 
 /**
@@ -73,7 +92,9 @@ export function buildCreateBody(input: CreateInput): ContainerCreateOptions {
     CapAdd: [],
     SecurityOpt: ['no-new-privileges:true', `seccomp=${seccompProfileJson()}`],
     ReadonlyRootfs: true,
-    Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${input.tmpfsBytes}` },
+    Tmpfs: Object.fromEntries(
+      ['/tmp', ...imageVolumeTargets(input)].map((t) => [t, `rw,noexec,nosuid,nodev,size=${input.tmpfsBytes}`]),
+    ),
     Memory: input.limits.memoryBytes,
     // Equal to Memory: no swap on top of the limit.
     MemorySwap: input.limits.memoryBytes,

@@ -223,6 +223,7 @@ export class ServiceManager {
         mounts,
         ports,
         tmpfsBytes: policy.tmpfsBytes,
+        imageVolumes: Object.keys(image.Config?.Volumes ?? {}),
         apiVersion: this.#apiVersion,
       });
       // Host ports are host-wide: one lock for every owner while they are checked and taken.

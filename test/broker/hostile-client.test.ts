@@ -2,6 +2,7 @@
  * A hostile validator against a real broker on its Unix socket and the real engine with gVisor:
  * each case is a hole an audit found, checked through the public API and on what Docker made.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
@@ -263,12 +264,52 @@ describe.skipIf(!ready)('a hostile client against the broker', () => {
       );
       await c.remove('case');
     } finally {
-      dockerCli(['rmi', other]);
+      dockerCli(['rmi', '-f', other]);
       try {
-        dockerCli(['rmi', `${allowedRepo}:1`]);
+        dockerCli(['rmi', '-f', `${allowedRepo}:1`]);
       } catch {
         // not tagged (the refusal failed first)
       }
+    }
+  });
+
+  it("mounts an image's declared VOLUME as a bounded noexec tmpfs, not a writable volume on the host's disk", async () => {
+    // An allowed image that declares a world-writable volume (as many data images do).
+    const image = `docklock.test/${suite.tag}/vol:1`;
+    execFileSync('/usr/bin/docker', ['build', '-q', '-t', image, '-'], {
+      input: `FROM ${TEST_IMAGE}\nRUN mkdir -p /data && chmod 1777 /data\nVOLUME /data\n`,
+      env: { ...process.env, DOCKER_BUILDKIT: '0' },
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    try {
+      const owner = suite.principal('vol');
+      const b = await suite.start(
+        parseBrokerConfig({
+          socket: join(suite.dir, 'vol.sock'),
+          auditPath: join(suite.dir, 'vol.jsonl'),
+          instance: `${suite.tag}v`,
+          log: { level: 'warn' },
+          tokens: tokenEntries([owner]),
+          policy: {
+            images: { strict: false, allow: [{ repository: `docklock.test/${suite.tag}/vol` }] },
+            ...TEST_LIMITS,
+          },
+        }),
+      );
+      const c = new BrokerClient({ socketPath: b.socket, token: owner.token });
+      const svc = await c.deploy({
+        name: 'vol',
+        image,
+        command: ['sh', '-c', 'cp /bin/busybox /data/bb; /data/bb echo ran; echo rc=$?; sleep 60'],
+      });
+      const info = await engine.getContainer(svc.id).inspect();
+      expect(info.Mounts.filter((m) => m.Type === 'volume')).toEqual([]);
+      expect(info.HostConfig.Tmpfs?.['/data']).toMatch(/noexec.*size=\d+/);
+      const out = await outputOf(c, 'vol', /rc=\d+/);
+      expect(out).not.toContain('ran');
+      await c.remove('vol');
+    } finally {
+      dockerCli(['rmi', '-f', image]);
     }
   });
 });
