@@ -141,6 +141,9 @@ export function buildCreateBody(input: CreateInput): ContainerCreateOptions {
       [LABEL_NETWORK]: input.network,
     },
     ExposedPorts: exposed,
+    // An image's HEALTHCHECK runs through exec, which gVisor starts without the seccomp filter, with
+    // the service's env (PATH included) and mounts: a service could steer it to its own binary.
+    Healthcheck: { Test: ['NONE'] },
     NetworkDisabled: input.network === 'none',
     AttachStdin: false,
     AttachStdout: false,

@@ -312,4 +312,37 @@ describe.skipIf(!ready)('a hostile client against the broker', () => {
       dockerCli(['rmi', '-f', image]);
     }
   });
+
+  it("turns an image's HEALTHCHECK off: the engine would exec it in the sandbox, where seccomp does not apply", async () => {
+    const image = `docklock.test/${suite.tag}/hc:1`;
+    execFileSync('/usr/bin/docker', ['build', '-q', '-t', image, '-'], {
+      input: `FROM ${TEST_IMAGE}\nHEALTHCHECK --interval=1s CMD ["true"]\n`,
+      env: { ...process.env, DOCKER_BUILDKIT: '0' },
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    try {
+      const owner = suite.principal('hc');
+      const b = await suite.start(
+        parseBrokerConfig({
+          socket: join(suite.dir, 'hc.sock'),
+          auditPath: join(suite.dir, 'hc.jsonl'),
+          instance: `${suite.tag}h`,
+          log: { level: 'warn' },
+          tokens: tokenEntries([owner]),
+          policy: {
+            images: { strict: false, allow: [{ repository: `docklock.test/${suite.tag}/hc` }] },
+            ...TEST_LIMITS,
+          },
+        }),
+      );
+      const c = new BrokerClient({ socketPath: b.socket, token: owner.token });
+      const svc = await c.deploy({ name: 'hc', image, command: ['sleep', '60'] });
+      const info = await engine.getContainer(svc.id).inspect();
+      expect(info.Config.Healthcheck?.Test).toEqual(['NONE']);
+      expect(info.State.Health).toBeUndefined();
+      await c.remove('hc');
+    } finally {
+      dockerCli(['rmi', '-f', image]);
+    }
+  });
 });
