@@ -6,7 +6,9 @@
  * schema validation (Ajv with removeAdditional/coercion/defaults off: nothing is silently fixed) →
  * handler → onSend audit append (fsync'd before the answer leaves) → response schema serialisation.
  */
+import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
+import { randomUUID } from 'node:crypto';
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditLog } from './audit.ts';
@@ -108,6 +110,18 @@ function toBrokerError(err: unknown): BrokerError {
   return Errors.internal('internal error', undefined, { cause: err });
 }
 
+/** The API's error body for a refusal (4xx): code, message, field and request id. */
+function refusalBody(e: BrokerError, requestId: string): object {
+  return {
+    error: {
+      code: e.code,
+      message: e.message,
+      ...(e.field !== undefined ? { field: e.field } : {}),
+      requestId,
+    },
+  };
+}
+
 function decisionOf(status: number): 'allowed' | 'denied' | 'error' {
   if (status < 400) return 'allowed';
   if (status < 500) return 'denied';
@@ -125,6 +139,50 @@ function decisionOf(status: number): 'allowed' | 'denied' | 'error' {
 export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstance> {
   const { config, services, audit } = deps;
   const metrics = deps.metrics ?? createMetrics();
+  /**
+   * Requests Node's HTTP parser refuses (a bad request line, oversized or malformed headers,
+   * conflicting framing) never reach a route or a hook: fastify's default answers them with an
+   * uncoded body and no audit entry. They are refusals like any other, so they are audited first
+   * and answered in the API's error shape.
+   */
+  const onClientError = (err: NodeJS.ErrnoException, socket: Socket): void => {
+    // A reset connection is nobody's request; there is no one left to answer.
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const requestId = randomUUID();
+    const e =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? Errors.badRequest('the request headers are larger than the broker accepts')
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? Errors.badRequest('the request was not received in time')
+          : Errors.badRequest('malformed HTTP request');
+    const answer = (status: number, body: object): void => {
+      if (socket.writable) {
+        const text = JSON.stringify(body);
+        socket.write(
+          `HTTP/1.1 ${status} ${status === 400 ? 'Bad Request' : 'Internal Server Error'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nx-request-id: ${requestId}\r\nConnection: close\r\n\r\n${text}`,
+        );
+      }
+      socket.destroy();
+    };
+    metrics.requests.inc({ method: 'unparsed', route: 'unmatched', status: String(e.statusCode) });
+    metrics.decisions.inc({ decision: 'denied' });
+    audit
+      .append({
+        action: 'http.malformed',
+        principal: null,
+        decision: 'denied',
+        reason: e.code,
+        status: e.statusCode,
+        requestId,
+      })
+      .then(
+        () => answer(e.statusCode, refusalBody(e, requestId)),
+        (auditErr: unknown) => {
+          app.log.error({ err: auditErr, code: 'DL_ERR_AUDIT_WRITE', reqId: requestId }, 'audit append failed');
+          answer(500, { error: { code: 'DL_ERR_AUDIT_WRITE', message: PUBLIC_5XX.DL_ERR_AUDIT_WRITE, requestId } });
+        },
+      );
+  };
   const app = Fastify({
     ...loggerOptions(config.log.level, deps.logStream),
     bodyLimit: config.bodyLimit,
@@ -135,6 +193,42 @@ export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstan
     // Implicit HEAD routes would bypass the route table (and with it the admin check).
     exposeHeadRoutes: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
+    clientErrorHandler: onClientError,
+    // A URL the router cannot decode or a parameter over its length: fastify answers these past
+    // every hook (so onSend never audits them) and, by default, uncoded. Audited here, then coded.
+    frameworkErrors: (err, request, rawReply) => {
+      const req = request as FastifyRequest;
+      const reply = rawReply as FastifyReply;
+      const e =
+        err.code === 'FST_ERR_BAD_URL'
+          ? Errors.badRequest('the request path is not valid percent-encoding')
+          : err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+            ? Errors.badRequest('a path parameter is longer than any service ID or name')
+            : toBrokerError(err);
+      reply.header('x-request-id', req.id);
+      metrics.requests.inc({ method: req.method, route: 'unmatched', status: String(e.statusCode) });
+      metrics.decisions.inc({ decision: 'denied' });
+      audit
+        .append({
+          action: 'http.malformed',
+          principal: null,
+          decision: 'denied',
+          reason: e.code,
+          status: e.statusCode,
+          method: req.method,
+          url: pathOnly(req.url),
+          requestId: req.id,
+        })
+        .then(
+          () => reply.code(e.statusCode).send(refusalBody(e, req.id)),
+          (auditErr: unknown) => {
+            req.log.error({ err: auditErr, code: 'DL_ERR_AUDIT_WRITE' }, 'audit append failed; answering 500');
+            reply.code(500).send({
+              error: { code: 'DL_ERR_AUDIT_WRITE', message: PUBLIC_5XX.DL_ERR_AUDIT_WRITE, requestId: req.id },
+            });
+          },
+        );
+    },
   });
 
   app.removeAllContentTypeParsers();
@@ -163,7 +257,12 @@ export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstan
 
   app.addHook('preValidation', async (req) => {
     const route = stateOf(req).route;
-    if (route !== undefined && route.schema.body === undefined && req.body !== undefined) {
+    // fastify does not parse a GET's body, so `req.body` alone would let one through unread.
+    const sentBody =
+      req.body !== undefined ||
+      req.headers['transfer-encoding'] !== undefined ||
+      Number(req.headers['content-length'] ?? '0') > 0;
+    if (route !== undefined && route.schema.body === undefined && sentBody) {
       throw Errors.unexpectedBody(`${route.method} ${route.url} takes no request body`);
     }
   });
@@ -214,15 +313,7 @@ export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstan
       };
       return reply.code(e.statusCode).send(body);
     }
-    const body = {
-      error: {
-        code: e.code,
-        message: e.message,
-        ...(e.field !== undefined ? { field: e.field } : {}),
-        requestId: req.id,
-      },
-    };
-    return reply.code(e.statusCode).send(body);
+    return reply.code(e.statusCode).send(refusalBody(e, req.id));
   });
 
   app.setNotFoundHandler(async (req, reply) => {
@@ -289,7 +380,9 @@ export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstan
     audit: async (req) => {
       const { limit } = req.query as { limit?: string };
       const all = await audit.entries();
-      return { entries: all.slice(-Number(limit ?? '1000')), head: audit.head };
+      const n = Number(limit ?? '1000');
+      // slice(-0) is the whole array: limit=0 asks for none.
+      return { entries: n === 0 ? [] : all.slice(-n), head: audit.head };
     },
   };
 

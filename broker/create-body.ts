@@ -11,7 +11,7 @@ import {
   LABEL_OWNER,
   LABEL_SERVICE,
   containerName,
-  isolatedNetworkName,
+  ownerNetworkName,
 } from './labels.ts';
 import type { NetworkChoice, ResolvedLimits, ResolvedMount } from './policy.ts';
 import { seccompProfileJson } from './seccomp.ts';
@@ -34,6 +34,13 @@ export interface CreateInput {
   mounts: ResolvedMount[];
   ports: { container: number; host: number }[];
   tmpfsBytes: number;
+  /**
+   * The image's declared volumes (`Config.Volumes`). Left to the engine, each becomes a writable,
+   * exec-able anonymous volume on the host's disk with no size limit, under a read-only root. The
+   * engine refuses read-only anonymous volumes and this one has no `tmpcopyup`, so each is a tmpfs
+   * like `/tmp` instead: bounded, noexec, and empty (what the image keeps there is not copied in).
+   */
+  imageVolumes?: readonly string[];
   /** Negotiated Docker API version, e.g. `1.41`, to gate newer fields. */
   apiVersion: string;
   /** OCI runtime; the broker always passes `runsc` (the bench compares with `runc`). */
@@ -50,6 +57,18 @@ export function apiAtLeast(have: string, want: string): boolean {
   return hm > wm || (hm === wm && hn >= wn);
 }
 
+/** Image volume paths other than `/tmp` and the requested mounts' targets (which cover them). */
+function imageVolumeTargets(input: CreateInput): string[] {
+  const taken = new Set(['/tmp', ...input.mounts.map((m) => m.target)]);
+  const out: string[] = [];
+  for (const v of input.imageVolumes ?? []) {
+    const target = v.length > 1 ? v.replace(/\/+$/, '') : v;
+    if (!taken.has(target)) out.push(target);
+    taken.add(target);
+  }
+  return out;
+}
+
 /**
  * Builds the create body.
  * @param input - resolved, policy-checked values
@@ -58,12 +77,7 @@ export function apiAtLeast(have: string, want: string): boolean {
  * const body = buildCreateBody({ owner: 'alice', name: 'web', ... });
  */
 export function buildCreateBody(input: CreateInput): ContainerCreateOptions {
-  const networkMode =
-    input.network === 'none'
-      ? 'none'
-      : input.network === 'bridge'
-        ? 'bridge'
-        : isolatedNetworkName(input.instance, input.owner);
+  const networkMode = input.network === 'none' ? 'none' : ownerNetworkName(input.instance, input.owner, input.network);
   const exposed: Record<string, object> = {};
   const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const p of input.ports) {
@@ -78,7 +92,9 @@ export function buildCreateBody(input: CreateInput): ContainerCreateOptions {
     CapAdd: [],
     SecurityOpt: ['no-new-privileges:true', `seccomp=${seccompProfileJson()}`],
     ReadonlyRootfs: true,
-    Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${input.tmpfsBytes}` },
+    Tmpfs: Object.fromEntries(
+      ['/tmp', ...imageVolumeTargets(input)].map((t) => [t, `rw,noexec,nosuid,nodev,size=${input.tmpfsBytes}`]),
+    ),
     Memory: input.limits.memoryBytes,
     // Equal to Memory: no swap on top of the limit.
     MemorySwap: input.limits.memoryBytes,
@@ -125,6 +141,9 @@ export function buildCreateBody(input: CreateInput): ContainerCreateOptions {
       [LABEL_NETWORK]: input.network,
     },
     ExposedPorts: exposed,
+    // An image's HEALTHCHECK runs through exec, which gVisor starts without the seccomp filter, with
+    // the service's env (PATH included) and mounts: a service could steer it to its own binary.
+    Healthcheck: { Test: ['NONE'] },
     NetworkDisabled: input.network === 'none',
     AttachStdin: false,
     AttachStdout: false,

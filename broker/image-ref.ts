@@ -15,6 +15,12 @@ export interface ImageReference {
   repository: string;
   tag: string | undefined;
   digest: string | undefined;
+  /**
+   * The reference as the policy read it (`registry/path[:tag][@digest]`, registry in lowercase):
+   * what the broker asks the engine for. The engine's own lookup is case-sensitive in the
+   * registry, so `GHCR.IO/org/app` would otherwise be another image than the allowed `ghcr.io/org/app`.
+   */
+  canonical: string;
 }
 
 // distribution/reference grammar, reduced to what a policy needs (lowercase path components).
@@ -66,5 +72,7 @@ export function parseImageReference(ref: string): ImageReference {
   if (registry === 'docker.io' && parts.length === 1) parts.unshift('library');
   const path = parts.join('/');
   if (tag === undefined && digest === undefined) tag = 'latest';
-  return { registry, path, repository: `${registry}/${path}`, tag, digest };
+  const repository = `${registry}/${path}`;
+  const canonical = `${repository}${tag === undefined ? '' : `:${tag}`}${digest === undefined ? '' : `@${digest}`}`;
+  return { registry, path, repository, tag, digest, canonical };
 }

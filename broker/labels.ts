@@ -42,3 +42,17 @@ export function legacyContainerName(owner: string, service: string): string {
 export function isolatedNetworkName(instance: string, owner: string): string {
   return `docklock.${instance}.isolated.${owner}`;
 }
+
+/**
+ * Docker name of an owner's bridge network (egress, published ports). One per owner rather than
+ * Docker's default bridge, on which every owner's services could reach each other's unpublished
+ * ports: the engine isolates user-defined bridge networks from one another.
+ */
+export function bridgeNetworkName(instance: string, owner: string): string {
+  return `docklock.${instance}.bridge.${owner}`;
+}
+
+/** The Docker network a service with this network choice joins (`none` joins none). */
+export function ownerNetworkName(instance: string, owner: string, network: 'isolated' | 'bridge'): string {
+  return network === 'isolated' ? isolatedNetworkName(instance, owner) : bridgeNetworkName(instance, owner);
+}

@@ -127,6 +127,7 @@ export function resolveUser(spec: ServiceSpec, policy: BrokerConfig['policy']): 
 }
 
 const FORBIDDEN_TARGETS = ['/proc', '/sys', '/dev', '/tmp'];
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 function hasDotDot(p: string): boolean {
   return p.split('/').some((c) => c === '..' || c === '.');
@@ -158,11 +159,14 @@ export async function resolveMounts(spec: ServiceSpec, policy: BrokerConfig['pol
     const deny = (why: string): never => {
       throw Errors.mountNotAllowed(`mount ${m.source} -> ${m.target}: ${why}`, field);
     };
+    // The engine refuses a NUL after creating nothing, or creates a mount point it cannot start with.
+    if (CONTROL.test(m.source) || CONTROL.test(m.target)) deny('paths may not contain control characters');
     if (!isAbsolute(m.source) || hasDotDot(m.source))
       deny('source must be an absolute path without "." or ".." components');
     if (!posix.isAbsolute(m.target) || hasDotDot(m.target) || m.target === '/')
       deny('target must be an absolute path other than "/" without "." or ".." components');
-    const target = posix.normalize(m.target);
+    // `/data/` and `/data` are one mount point to the engine, which refuses the pair.
+    const target = posix.normalize(m.target).replace(/\/+$/, '');
     if (FORBIDDEN_TARGETS.some((f) => isUnder(target, f)))
       deny(`target may not be under ${FORBIDDEN_TARGETS.join(', ')}`);
     if (targets.has(target)) deny('target is mounted twice');

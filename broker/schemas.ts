@@ -4,6 +4,12 @@
  * so no Docker inspect field can leak. The OpenAPI document is generated from these same objects.
  */
 
+/**
+ * Strings the engine passes to execve: a NUL would cut an argument short or fail the start after
+ * the container was created, so it is refused here.
+ */
+const NO_NUL = '^[^\\u0000]*$';
+
 /** Service names: they become a Docker label and part of a container name. */
 export const SERVICE_NAME_PATTERN = '^[a-z0-9][a-z0-9-]{0,30}$';
 
@@ -25,12 +31,12 @@ export const serviceCreateSchema = {
       maxLength: 512,
       description: 'Image reference; its registry/repository must be on the allowlist',
     },
-    command: { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 4096 } },
+    command: { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 4096, pattern: NO_NUL } },
     env: {
       type: 'object',
       maxProperties: 64,
       propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' },
-      additionalProperties: { type: 'string', maxLength: 4096 },
+      additionalProperties: { type: 'string', maxLength: 4096, pattern: NO_NUL },
     },
     memory: { type: 'integer', description: 'Bytes; within the policy range' },
     cpus: { type: 'number', description: 'CPUs (fractional); within the policy range' },

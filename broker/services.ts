@@ -16,9 +16,10 @@ import {
   LABEL_NETWORK,
   LABEL_OWNER,
   LABEL_SERVICE,
-  isolatedNetworkName,
   managedFilter,
+  ownerNetworkName,
 } from './labels.ts';
+import { readLogTail } from './log-tail.ts';
 import { checkPortsFree } from './ports.ts';
 import {
   checkImageAllowed,
@@ -138,32 +139,34 @@ export class ServiceManager {
     return info;
   }
 
-  async #ensureIsolatedNetwork(owner: string): Promise<void> {
-    const name = isolatedNetworkName(this.#config.instance, owner);
+  async #ensureOwnerNetwork(owner: string, network: 'isolated' | 'bridge'): Promise<void> {
+    const name = ownerNetworkName(this.#config.instance, owner, network);
     const existing = await this.#docker.listNetworks({ filters: { name: [name] } });
     if (existing.some((n) => n.Name === name)) return;
     try {
       await this.#docker.createNetwork({
         Name: name,
         Driver: 'bridge',
-        // Internal: no route out of the host; containers of this owner can only reach each other.
-        Internal: true,
+        // Internal: no route out of the host. Either kind is the owner's alone: the engine keeps
+        // user-defined bridges apart, so another owner's services cannot reach these.
+        Internal: network === 'isolated',
         CheckDuplicate: true,
-        Labels: { [LABEL_MANAGED]: this.#config.instance, [LABEL_OWNER]: owner },
+        Labels: { [LABEL_MANAGED]: this.#config.instance, [LABEL_OWNER]: owner, [LABEL_NETWORK]: network },
       });
     } catch (err) {
       if (dockerStatus(err) !== 409) throw err;
     }
   }
 
-  /** Removes the owner's networks (under this or an earlier name) once no container uses one. */
-  async #dropIsolatedNetworkIfUnused(owner: string): Promise<void> {
+  /** Removes the owner's networks (under this or an earlier name) that no container of theirs uses. */
+  async #dropOwnerNetworksIfUnused(owner: string): Promise<void> {
     const owned = await this.#listOwned(owner);
-    if (owned.some((c) => c.Labels[LABEL_NETWORK] === 'isolated')) return;
+    const inUse = new Set(owned.map((c) => c.Labels[LABEL_NETWORK] ?? 'none'));
     const nets = await this.#docker.listNetworks({
       filters: { label: [managedFilter(this.#config.instance), `${LABEL_OWNER}=${owner}`] },
     });
-    for (const n of nets)
+    // Networks made before the bridge kind existed carry no kind label: all were isolated.
+    for (const n of nets.filter((n) => !inUse.has(n.Labels?.[LABEL_NETWORK] ?? 'isolated')))
       await this.#docker
         .getNetwork(n.Id)
         .remove()
@@ -181,7 +184,7 @@ export class ServiceManager {
    */
   async deploy(owner: string, spec: ServiceSpec, requestId: string): Promise<ServiceView> {
     const policy = this.#config.policy;
-    const { rule } = checkImageAllowed(spec.image, policy.images.allow);
+    const { ref, rule } = checkImageAllowed(spec.image, policy.images.allow);
     const limits = resolveLimits(spec, policy);
     const user = resolveUser(spec, policy);
     const network = spec.network ?? 'none';
@@ -198,7 +201,8 @@ export class ServiceManager {
         throw Errors.conflict(`service "${spec.name}" already exists`, 'name');
       let image;
       try {
-        image = await this.#docker.getImage(spec.image).inspect();
+        // The image the policy allowed, not the engine's reading of the client's spelling.
+        image = await this.#docker.getImage(ref.canonical).inspect();
       } catch (err) {
         if (dockerStatus(err) === 404)
           throw Errors.imageNotPresent(`image ${spec.image} is not present on this host`, 'image');
@@ -219,6 +223,7 @@ export class ServiceManager {
         mounts,
         ports,
         tmpfsBytes: policy.tmpfsBytes,
+        imageVolumes: Object.keys(image.Config?.Volumes ?? {}),
         apiVersion: this.#apiVersion,
       });
       // Host ports are host-wide: one lock for every owner while they are checked and taken.
@@ -247,7 +252,7 @@ export class ServiceManager {
     });
     let container: Docker.Container | undefined;
     try {
-      if (network === 'isolated') await this.#ensureIsolatedNetwork(owner);
+      if (network !== 'none') await this.#ensureOwnerNetwork(owner, network);
       try {
         container = await this.#docker.createContainer(body);
       } catch (err) {
@@ -274,7 +279,7 @@ export class ServiceManager {
     } catch (err) {
       // Undo everything this request made, then record the outcome; the error still reaches the caller.
       if (container !== undefined) await container.remove({ force: true, v: true }).catch(() => undefined);
-      if (network === 'isolated') await this.#dropIsolatedNetworkIfUnused(owner).catch(() => undefined);
+      if (network !== 'none') await this.#dropOwnerNetworksIfUnused(owner).catch(() => undefined);
       const code = (err as { code?: unknown }).code;
       await this.#audit
         .append({
@@ -381,31 +386,13 @@ export class ServiceManager {
   async remove(owner: string, idOrName: string): Promise<ServiceView> {
     const info = await this.#find(owner, idOrName);
     await this.#docker.getContainer(info.Id).remove({ force: true, v: true });
-    if (info.Config.Labels?.[LABEL_NETWORK] === 'isolated') await this.#dropIsolatedNetworkIfUnused(owner);
+    if ((info.Config.Labels?.[LABEL_NETWORK] ?? 'none') !== 'none') await this.#dropOwnerNetworksIfUnused(owner);
     return { ...toView(info), state: 'removed' };
   }
 
-  /** Returns the last `tail` lines of stdout and stderr, demultiplexed. */
+  /** Returns the last `tail` lines of stdout and stderr, demultiplexed, at most `LOG_BYTES_MAX` of each. */
   async logs(owner: string, idOrName: string, tail: number): Promise<{ stdout: string; stderr: string }> {
     const info = await this.#find(owner, idOrName);
-    const buf = (await this.#docker
-      .getContainer(info.Id)
-      .logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer;
-    return demux(buf);
+    return readLogTail(this.#docker.getContainer(info.Id), tail);
   }
-}
-
-/** Splits Docker's multiplexed log stream (8-byte frame headers: stream, 0, 0, 0, u32 BE length). */
-export function demux(buf: Buffer): { stdout: string; stderr: string } {
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  let i = 0;
-  while (i + 8 <= buf.length) {
-    const stream = buf[i]!;
-    const len = buf.readUInt32BE(i + 4);
-    const chunk = buf.subarray(i + 8, i + 8 + len);
-    (stream === 2 ? err : out).push(chunk);
-    i += 8 + len;
-  }
-  return { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
 }

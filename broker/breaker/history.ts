@@ -83,6 +83,8 @@ export class BreakerHistory {
       if (filter.service !== undefined && e.service !== filter.service && e.id !== filter.service) continue;
       out.push(e);
     }
-    return filter.limit === undefined ? out : out.slice(-filter.limit);
+    if (filter.limit === undefined) return out;
+    // slice(-0) is the whole array: a limit of 0 asks for none.
+    return filter.limit === 0 ? [] : out.slice(-filter.limit);
   }
 }

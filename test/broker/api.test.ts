@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAuditFile } from '../../broker/audit.ts';
-import { isolatedNetworkName } from '../../broker/labels.ts';
+import { bridgeNetworkName, isolatedNetworkName } from '../../broker/labels.ts';
 import { serviceCreateSchema } from '../../broker/schemas.ts';
 import { seccompProfileJson } from '../../broker/seccomp.ts';
 import type { ServiceView } from '../../broker/services.ts';
@@ -403,7 +403,7 @@ describe.skipIf(!ready)('broker API against Docker + gVisor', () => {
       expect(h.MemorySwap).toBe(96 * 1024 * 1024);
       expect(h.NanoCpus).toBe(5e8);
       expect(h.PidsLimit).toBe(100);
-      expect(h.NetworkMode).toBe('bridge');
+      expect(h.NetworkMode).toBe(bridgeNetworkName(broker.config.instance, p.alice.name));
       expect(h.PortBindings).toEqual({ '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] });
       expect(h.PidMode ?? '').toBe('');
       expect(h.IpcMode).toBe('private');

@@ -85,7 +85,7 @@ describe('Docker create body', () => {
   it('maps the three network choices', () => {
     expect(buildCreateBody(input({ network: 'none' })).HostConfig!.NetworkMode).toBe('none');
     expect(buildCreateBody(input({ network: 'none' })).NetworkDisabled).toBe(true);
-    expect(buildCreateBody(input({ network: 'bridge' })).HostConfig!.NetworkMode).toBe('bridge');
+    expect(buildCreateBody(input({ network: 'bridge' })).HostConfig!.NetworkMode).toBe('docklock.v1.bridge.alice');
     expect(buildCreateBody(input({ network: 'isolated' })).HostConfig!.NetworkMode).toBe('docklock.v1.isolated.alice');
   });
 });
