@@ -14,6 +14,7 @@ import {
 import { dirname, join, resolve } from 'node:path';
 import type { CommanderError } from 'commander';
 import { DocklockError, InputError } from '../errors/index.ts';
+import { readBounded } from '../runtime/read-bounded.ts';
 
 /** Exit codes of the cage commands (README, "Exit codes"). */
 export const EXIT = { ok: 0, mismatch: 1, usage: 2, trap: 125 } as const;
@@ -24,66 +25,13 @@ export const EXIT = { ok: 0, mismatch: 1, usage: 2, trap: 125 } as const;
  */
 export const MAX_READ_BYTES = 2 ** 30;
 
-const READ_CHUNK = 1 << 20;
-
 /**
  * Reads a file, or stdin for `-`, up to {@link MAX_READ_BYTES}; a missing file is a coded usage
  * error. Streams are read in chunks against the cap, so an endless one (`--stdin /dev/zero`,
  * `yes | docklock run …`) ends in a coded error instead of exhausting memory.
  */
 export function readInput(path: string, what: string): Uint8Array {
-  let fd: number | undefined;
-  try {
-    fd = path === '-' ? 0 : openSync(path, 'r');
-    const st = fstatSync(fd);
-    if (st.isDirectory()) throw Object.assign(new Error('EISDIR'), { code: 'EISDIR' });
-    if (st.isFile() && st.size > MAX_READ_BYTES) throw tooLarge(path, what);
-    const chunks: Buffer[] = [];
-    let total = 0;
-    // A regular file usually fits the first chunk (its size, plus one byte to see its end).
-    let chunk = Buffer.allocUnsafe(st.isFile() ? Math.min(st.size + 1, READ_CHUNK) : READ_CHUNK);
-    let filled = 0;
-    for (;;) {
-      // Each chunk is filled before the next is made: a pipe answers 64 KiB at a time, and a
-      // chunk kept per read would hold 16 times the data it carries.
-      const n = readSync(fd, chunk, filled, chunk.length - filled, null);
-      if (n === 0) break;
-      total += n;
-      if (total > MAX_READ_BYTES) throw tooLarge(path, what);
-      filled += n;
-      if (filled === chunk.length) {
-        chunks.push(chunk);
-        chunk = Buffer.allocUnsafe(READ_CHUNK);
-        filled = 0;
-      }
-    }
-    if (filled > 0) chunks.push(chunk.subarray(0, filled));
-    // A plain Uint8Array of its own: callers may hand its buffer to a worker.
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
-  } catch (e) {
-    if (e instanceof InputError) throw e;
-    throw new InputError(
-      'DL_ERR_CLI_READ',
-      `cannot read ${what} "${path}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      { field: what },
-    );
-  } finally {
-    if (fd !== undefined && fd !== 0) closeSync(fd);
-  }
-}
-
-function tooLarge(path: string, what: string): InputError {
-  return new InputError(
-    'DL_ERR_CLI_TOO_LARGE',
-    `${what} "${path}" is larger than ${MAX_READ_BYTES / 2 ** 30} GiB, the most a bundle can hold`,
-    { field: what },
-  );
+  return readBounded(path, what, MAX_READ_BYTES, 'the most a bundle can hold');
 }
 
 /**

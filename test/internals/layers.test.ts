@@ -53,6 +53,7 @@ const PUBLIC = new Set([
 
 /** The user's cache folders: a leaf, which the CLI's first module may import. */
 const USER_CACHE = 'runtime/user-cache.ts';
+const READ_BOUNDED = 'runtime/read-bounded.ts';
 
 export const RULES: Rule[] = [
   { name: 'errors/ imports nothing of docklock', from: under('errors'), allowed: (t) => under('errors')(t) },
@@ -89,12 +90,14 @@ export const RULES: Rule[] = [
     allowed: (t) => under('escrow')(t) || under('audit')(t) || under('auth')(t) || under('state')(t) || PUBLIC.has(t),
   },
   {
-    // The command's first module finds its caches before loading anything else (cli/script-bundle.ts).
-    name: 'cli → public entry points and runtime/user-cache.ts only',
+    // The command's first module finds its caches before loading anything else (cli/script-bundle.ts);
+    // every command reads its files through the one bounded reader.
+    name: 'cli → public entry points, runtime/user-cache.ts and runtime/read-bounded.ts only',
     from: under('cli'),
-    allowed: (t) => under('cli')(t) || PUBLIC.has(t) || t === USER_CACHE,
+    allowed: (t) => under('cli')(t) || PUBLIC.has(t) || t === USER_CACHE || t === READ_BOUNDED,
   },
   { name: 'runtime/user-cache.ts imports nothing of docklock', from: (f) => f === USER_CACHE, allowed: () => false },
+  { name: 'runtime/read-bounded.ts → errors only', from: (f) => f === READ_BOUNDED, allowed: ERRORS },
 ];
 
 function sourceFiles(path: string): string[] {
@@ -163,13 +166,14 @@ describe('layers', () => {
     [
       'cli/cmd/run.ts',
       "import { runGuest } from '../../runtime/cage/run.ts';",
-      'cli → public entry points and runtime/user-cache.ts only',
+      'cli → public entry points, runtime/user-cache.ts and runtime/read-bounded.ts only',
     ],
     [
       'runtime/user-cache.ts',
       "import { blake3 } from './hash.ts';",
       'runtime/user-cache.ts imports nothing of docklock',
     ],
+    ['runtime/read-bounded.ts', "import { blake3 } from './hash.ts';", 'runtime/read-bounded.ts → errors only'],
   ])('reports a forbidden import added to %s', (file, line, rule) => {
     expect(files.has(file)).toBe(true);
     const changed = new Map(files);
