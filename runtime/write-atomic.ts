@@ -9,7 +9,8 @@ import { InputError } from './errors.ts';
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
   const tmp = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, bytes);
+    // Flushed before the rename: after a crash the name holds the whole file or the old one.
+    writeFileSync(tmp, bytes, { flush: true });
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });

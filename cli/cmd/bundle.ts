@@ -113,10 +113,6 @@ function entryProblem(p: ReturnType<typeof parseProof>): string | null {
 }
 
 /**
- * Bytes the guest received, for a reader: printable UTF-8 as a quoted string (NULs, which end C
- * strings, as \\0), anything else as hex; long values are cut at 48 characters.
- */
-/**
  * Text from a bundle, safe to print on a terminal: control characters (C0, DEL, C1) and the
  * zero-width and bidirectional marks that hide or reorder text are shown as `\u{…}`, so a crafted
  * bundle cannot move the cursor, overwrite a line (`\r`), recolour the listing or make one name
@@ -130,6 +126,10 @@ function shown(s: string): string {
   );
 }
 
+/**
+ * Bytes the guest received, for a reader: printable UTF-8 as a quoted string (NULs, which end C
+ * strings, as \\0), anything else as hex; long values are cut at 48 characters.
+ */
 export function showBytes(bytes: Uint8Array): string {
   const MAX = 48;
   let text: string | undefined;
