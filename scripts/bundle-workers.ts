@@ -5,8 +5,9 @@
  * - each worker entry → `worker.bundle.js`, which runtime/worker-url.ts prefers;
  * - the CLI: `cli/program.run.bundle.cjs` for `docklock run`, `cli/program.cage.bundle.cjs` for the
  *   cage's other commands, and `cli/program.help.bundle.cjs` (without the runtime) for `docklock
- *   --help`, CommonJS scripts that cli/main.ts runs through cli/script-bundle.ts for those commands. Every other command's module stays outside them
- *   (see {@link otherCommandsExternal}). cli/main.js itself becomes one file ({@link mainInOneFile}).
+ *   --help`: CommonJS scripts that cli/main.ts runs through cli/script-bundle.ts for those
+ *   commands. Every other command's module stays outside them (see {@link otherCommandsExternal}).
+ *   cli/main.js itself becomes one file ({@link mainInOneFile}).
  *
  * Part of `npm run build`; the library's own modules stay as tsc wrote them.
  */
@@ -20,7 +21,7 @@ import { BUNDLE_HEADER } from '../cli/script-bundle.ts';
 import { blake3, toHex } from '../runtime/hash.ts';
 
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
-const WORKERS = ['runtime/cage/worker', 'runtime/evaluate/worker'];
+const WORKERS = ['runtime/cage/worker', 'runtime/evaluate/worker', 'p2p/replay-worker'];
 
 /**
  * `import.meta.url` keeps naming the module's original file, not the bundle: cage.ts finds its
@@ -93,13 +94,6 @@ function otherCommandsExternal(which: CliBundle): Plugin {
 }
 
 /**
- * Node's built-in modules come from `process.getBuiltinModule` instead of an ES import. Importing
- * `node:fs` as an ES module builds a facade that reads every export, and reading
- * `fs.ReadStream` loads and compiles the whole fs streams machinery (≈35 ms of a 200 ms
- * `docklock run` in a CPU profile); the CommonJS object is used as it is, each property read when
- * the code reads it.
- */
-/**
  * Built-ins that a `docklock run` imports at the top of a module but seldom uses, loaded at the
  * first read of one of their exports: commander's `child_process` (for executable subcommands,
  * which docklock has none of: ≈30 ms in a CPU profile), a bundle's `zlib`, the network's `net`,
@@ -107,6 +101,13 @@ function otherCommandsExternal(which: CliBundle): Plugin {
  */
 const LAZY_BUILTINS = new Set(['node:child_process', 'node:zlib', 'node:net', 'node:worker_threads']);
 
+/**
+ * Node's built-in modules come from `process.getBuiltinModule` instead of an ES import. Importing
+ * `node:fs` as an ES module builds a facade that reads every export, and reading
+ * `fs.ReadStream` loads and compiles the whole fs streams machinery (≈35 ms of a 200 ms
+ * `docklock run` in a CPU profile); the CommonJS object is used as it is, each property read when
+ * the code reads it.
+ */
 const builtinsWithoutFacade: Plugin = {
   name: 'builtins-without-facade',
   setup(b) {
