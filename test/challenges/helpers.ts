@@ -31,6 +31,9 @@ export async function serve(
   let count = 0;
   const server = createServer((req, res) => {
     count++;
+    // Guests read response headers, which are recorded: a Date header would make two recordings
+    // of the same run differ when they straddle a second.
+    res.sendDate = false;
     for (const [k, v] of Object.entries(headers(req))) res.setHeader(k, v);
     res.end(body);
   });
