@@ -76,8 +76,12 @@ export interface RunResultJson {
   trap: string | null;
   fuelUsed: string;
   fuelLimit: string;
+  /** The guest's stdout as UTF-8 text; invalid bytes read as U+FFFD (see `stdoutBase64`). */
   stdout: string;
   stderr: string;
+  /** The exact bytes, present only when `stdout` is not valid UTF-8 (its text then lost bytes). */
+  stdoutBase64?: string;
+  stderrBase64?: string;
   /** Guest path → BLAKE3 hex of the contents, keys in sorted order. */
   outputs: Record<string, string>;
   witnessEntries: number;
@@ -186,10 +190,21 @@ export function inputHash(stdin: Uint8Array, files: ReadonlyMap<string, Uint8Arr
 }
 
 const textDecoder = new TextDecoder('utf-8', { fatal: false });
+const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The stream as text, and its bytes as base64 when the text cannot carry them all. */
+function streamJson(bytes: Uint8Array): { text: string; base64?: string } {
+  try {
+    return { text: strictDecoder.decode(bytes) };
+  } catch {
+    return { text: textDecoder.decode(bytes), base64: Buffer.from(bytes).toString('base64') };
+  }
+}
 
 /**
- * The JSON shape the CLI prints. Output text is decoded as UTF-8 with U+FFFD for invalid bytes
- * (the hash covers the raw bytes, not this text).
+ * The JSON shape the CLI prints. Output text is decoded as UTF-8 with U+FFFD for invalid bytes;
+ * a stream that is not valid UTF-8 also comes whole as `stdoutBase64` / `stderrBase64`, so a
+ * binary stdout is never lost to `--json` (the hash covers the raw bytes, not the text).
  *
  * @param r - the result.
  * @returns a JSON-safe object (no bigint, no bytes).
@@ -201,14 +216,18 @@ const textDecoder = new TextDecoder('utf-8', { fatal: false });
 export function resultToJson(r: RunResult): RunResultJson {
   const outputs: Record<string, string> = {};
   for (const [p, h] of outputDigests(r.outputs)) outputs[p] = toHex(h);
+  const stdout = streamJson(r.stdout);
+  const stderr = streamJson(r.stderr);
   return {
     status: r.status,
     exitCode: r.exitCode,
     trap: r.trap,
     fuelUsed: r.fuelUsed.toString(),
     fuelLimit: r.fuelLimit.toString(),
-    stdout: textDecoder.decode(r.stdout),
-    stderr: textDecoder.decode(r.stderr),
+    stdout: stdout.text,
+    stderr: stderr.text,
+    ...(stdout.base64 === undefined ? {} : { stdoutBase64: stdout.base64 }),
+    ...(stderr.base64 === undefined ? {} : { stderrBase64: stderr.base64 }),
     outputs,
     witnessEntries: r.witnessEntries,
     witnessRoot: toHex(r.witnessRoot),

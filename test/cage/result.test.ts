@@ -65,7 +65,7 @@ describe('resultHash', () => {
 });
 
 describe('resultToJson', () => {
-  it('produces the CLI shape with decimal strings, text and hex', () => {
+  it('produces the CLI shape with decimal strings, text and hex; a stream that is not UTF-8 also comes as base64', () => {
     const r = sampleResult({ stderr: Uint8Array.of(0xff, 0x41) });
     const j = resultToJson(r);
     expect(j).toEqual({
@@ -76,6 +76,7 @@ describe('resultToJson', () => {
       fuelLimit: '10000000000000',
       stdout: 'hello\n',
       stderr: '\ufffdA',
+      stderrBase64: Buffer.from([0xff, 0x41]).toString('base64'),
       outputs: { '/output/a.txt': toHex(blake3(Uint8Array.of(1))), '/output/b.txt': toHex(blake3(Uint8Array.of(2))) },
       witnessEntries: 3,
       witnessRoot: toHex(h('root')),
@@ -84,6 +85,17 @@ describe('resultToJson', () => {
     });
     expect(Object.keys(j.outputs)).toEqual(['/output/a.txt', '/output/b.txt']);
     expect(() => JSON.stringify(j)).not.toThrow();
+  });
+
+  it('gives back the exact bytes of a binary stdout, and keeps a leading BOM in the text', () => {
+    const bytes = Uint8Array.of(0xef, 0xbb, 0xbf, 0x68, 0x69);
+    const text = resultToJson(sampleResult({ stdout: bytes }));
+    expect(text.stdout).toBe('\ufeffhi');
+    expect(text.stdoutBase64).toBeUndefined();
+    const binary = Uint8Array.of(0x00, 0xc3, 0x28, 0xff, 0x0a);
+    const j = resultToJson(sampleResult({ stdout: binary }));
+    expect(j.stdout).toBe('\u0000\ufffd(\ufffd\n');
+    expect(new Uint8Array(Buffer.from(j.stdoutBase64!, 'base64'))).toEqual(binary);
   });
 });
 
