@@ -62,6 +62,7 @@ export const Errors = {
   quotaExceeded: createBrokerError('DL_ERR_POLICY_QUOTA_EXCEEDED', 409),
   auditChainBroken: createBrokerError('DL_ERR_AUDIT_CHAIN_BROKEN', 500),
   auditWrite: createBrokerError('DL_ERR_AUDIT_WRITE', 500),
+  auditInsecure: createBrokerError('DL_ERR_AUDIT_INSECURE', 500),
   breakerRule: createBrokerError('DL_ERR_BREAKER_RULE', 500),
   breakerAction: createBrokerError('DL_ERR_BREAKER_ACTION', 502),
   seccompMissing: createBrokerError('DL_ERR_BROKER_SECCOMP_MISSING', 500),

@@ -190,6 +190,7 @@ const broker = {
   DL_ERR_POLICY_QUOTA_EXCEEDED: { httpStatus: 409 },
   DL_ERR_AUDIT_CHAIN_BROKEN: { httpStatus: 500 },
   DL_ERR_AUDIT_WRITE: { httpStatus: 500 },
+  DL_ERR_AUDIT_INSECURE: { httpStatus: 500 },
   DL_ERR_BREAKER_RULE: { httpStatus: 500 },
   DL_ERR_BREAKER_ACTION: { httpStatus: 502 },
   DL_ERR_BROKER_SECCOMP_MISSING: { httpStatus: 500 },
