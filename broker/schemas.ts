@@ -202,7 +202,7 @@ export const breakerEventSchema = {
     reason: {
       type: 'string',
       description:
-        'ok, a suppression reason (not_owned, grace, cooldown, service_hourly_cap, total_hourly_cap, monitor) or an error code',
+        'ok, a suppression reason (not_owned, grace, cooldown, service_hourly_cap, total_hourly_cap, owner_hourly_cap, monitor) or an error code',
     },
     mode: { type: 'string', enum: ['enforce', 'monitor'] },
     heldMs: { type: 'integer' },

@@ -62,7 +62,7 @@ export async function startBroker(config: BrokerConfig): Promise<RunningBroker> 
           registry: metrics.registry,
         })
       : undefined;
-    if (breaker !== undefined && config.breaker.persistHistory) breaker.history.restore(await audit.entries());
+    if (breaker !== undefined) breaker.restore(await audit.entries());
     const app = await buildBrokerApp({
       config,
       services,
