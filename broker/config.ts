@@ -11,6 +11,7 @@ import type { BreakerConfig } from './breaker/config.ts';
 import { Errors } from './errors.ts';
 import { LOG_LEVELS } from './logging.ts';
 import type { LogLevel } from './logging.ts';
+import type { RateLimitConfig } from './rate-limit.ts';
 
 /** A principal's role: clients manage their own services; admins may also read the audit log. */
 export type Role = 'client' | 'admin';
@@ -54,6 +55,8 @@ export interface BrokerConfig {
   instance: string;
   /** Server log (JSON lines on stderr). */
   log: { level: LogLevel };
+  /** Per-principal request rate limit (`rateLimit:`): on by default, burst 60, 10 per second. */
+  rateLimit: RateLimitConfig;
   tokens: TokenEntry[];
   policy: {
     images: {
@@ -153,6 +156,7 @@ export function parseBrokerConfig(raw: unknown): BrokerConfig {
     'bodyLimit',
     'instance',
     'log',
+    'rateLimit',
     'tokens',
     'policy',
     'breaker',
@@ -237,6 +241,13 @@ export function parseBrokerConfig(raw: unknown): BrokerConfig {
   const instance = str(top, 'instance', 'config', 'v1');
   if (!INSTANCE_PATTERN.test(instance))
     fail(`expected an instance id matching ${INSTANCE_PATTERN}, received "${instance}"`, 'config.instance');
+  const rlRaw = assertObject(top.rateLimit ?? {}, 'config.rateLimit', ['enabled', 'burst', 'perSecond']);
+  const rlEnabled = rlRaw.enabled ?? true;
+  if (typeof rlEnabled !== 'boolean') fail('expected true or false', 'config.rateLimit.enabled');
+  const burst = num(rlRaw, 'burst', 'config.rateLimit', 60);
+  // A bucket smaller than one request would refuse everything.
+  if (!Number.isInteger(burst) || burst < 1) fail('expected an integer of at least 1', 'config.rateLimit.burst');
+  const perSecond = num(rlRaw, 'perSecond', 'config.rateLimit', 10);
   const logRaw = assertObject(top.log ?? {}, 'config.log', ['level']);
   const level = str(logRaw, 'level', 'config.log', 'info');
   if (!(LOG_LEVELS as readonly string[]).includes(level))
@@ -249,6 +260,7 @@ export function parseBrokerConfig(raw: unknown): BrokerConfig {
     bodyLimit,
     instance,
     log: { level: level as LogLevel },
+    rateLimit: { enabled: rlEnabled, burst, perSecond },
     tokens,
     policy: {
       images: { strict, allow },

@@ -60,6 +60,7 @@ export const Errors = {
   portNotAllowed: createBrokerError('DL_ERR_POLICY_PORT_NOT_ALLOWED', 403),
   limitOutOfRange: createBrokerError('DL_ERR_POLICY_LIMIT_OUT_OF_RANGE', 422),
   quotaExceeded: createBrokerError('DL_ERR_POLICY_QUOTA_EXCEEDED', 409),
+  rateLimited: createBrokerError('DL_ERR_BROKER_RATE_LIMITED', 429),
   auditChainBroken: createBrokerError('DL_ERR_AUDIT_CHAIN_BROKEN', 500),
   auditWrite: createBrokerError('DL_ERR_AUDIT_WRITE', 500),
   auditInsecure: createBrokerError('DL_ERR_AUDIT_INSECURE', 500),

@@ -277,6 +277,7 @@ export const errorResponses = {
   404: errorSchema,
   409: errorSchema,
   422: errorSchema,
+  429: errorSchema,
   500: errorSchema,
   502: errorSchema,
   503: errorSchema,

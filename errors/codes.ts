@@ -188,6 +188,7 @@ const broker = {
   DL_ERR_POLICY_PORT_NOT_ALLOWED: { httpStatus: 403 },
   DL_ERR_POLICY_LIMIT_OUT_OF_RANGE: { httpStatus: 422 },
   DL_ERR_POLICY_QUOTA_EXCEEDED: { httpStatus: 409 },
+  DL_ERR_BROKER_RATE_LIMITED: { httpStatus: 429 },
   DL_ERR_AUDIT_CHAIN_BROKEN: { httpStatus: 500 },
   DL_ERR_AUDIT_WRITE: { httpStatus: 500 },
   DL_ERR_AUDIT_INSECURE: { httpStatus: 500 },
