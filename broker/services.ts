@@ -20,7 +20,7 @@ import {
   ownerNetworkName,
 } from './labels.ts';
 import { readLogTail } from './log-tail.ts';
-import { checkPortsFree } from './ports.ts';
+import { checkPortsFree, hostPortsOf } from './ports.ts';
 import {
   checkImageAllowed,
   checkImagePinned,
@@ -188,7 +188,7 @@ export class ServiceManager {
     const limits = resolveLimits(spec, policy);
     const user = resolveUser(spec, policy);
     const network = spec.network ?? 'none';
-    const ports = resolvePorts(spec, network);
+    const ports = resolvePorts(spec, network, owner, policy);
     const mounts = await resolveMounts(spec, policy);
     return this.#withOwnerLock(owner, async () => {
       const owned = await this.#listOwned(owner);
@@ -199,6 +199,15 @@ export class ServiceManager {
       }
       if (owned.some((c) => c.Labels[LABEL_SERVICE] === spec.name))
         throw Errors.conflict(`service "${spec.name}" already exists`, 'name');
+      if (ports.length > 0) {
+        // Stopped services count: their ports are theirs again at the next start.
+        const held = (await hostPortsOf(this.#docker, owned)).length;
+        if (held + ports.length > policy.hostPorts.perOwner)
+          throw Errors.quotaExceeded(
+            `owner "${owner}" already publishes ${held} of ${policy.hostPorts.perOwner} allowed host ports; this service asks for ${ports.length} more`,
+            'ports',
+          );
+      }
       let image;
       try {
         // The image the policy allowed, not the engine's reading of the client's spelling.
