@@ -151,7 +151,8 @@ export class SafetyGate {
   restore(events: readonly PastTrip[], now: number): void {
     for (const e of events) {
       const at = Date.parse(e.time);
-      if (!Number.isFinite(at) || now - at >= HOUR_MS || at > now) continue;
+      // A trip on a container that was not the broker's was never a strike (see `#handle`).
+      if (!Number.isFinite(at) || now - at >= HOUR_MS || at > now || e.reason === 'not_owned') continue;
       const s = { owner: e.owner, name: e.service, startedAt: at - this.limits.graceMs };
       this.strike(s, at);
       // What `#handle` counted: every action tried (acted or failed) and monitor mode's would-be actions.
