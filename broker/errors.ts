@@ -66,6 +66,7 @@ export const Errors = {
   auditInsecure: createBrokerError('DL_ERR_AUDIT_INSECURE', 500),
   breakerRule: createBrokerError('DL_ERR_BREAKER_RULE', 500),
   breakerAction: createBrokerError('DL_ERR_BREAKER_ACTION', 502),
+  breakerOpen: createBrokerError('DL_ERR_BREAKER_OPEN', 409),
   seccompMissing: createBrokerError('DL_ERR_BROKER_SECCOMP_MISSING', 500),
   portInUse: createBrokerError('DL_ERR_POLICY_PORT_IN_USE', 409),
   unreachable: createBrokerError('DL_ERR_BROKER_UNREACHABLE', 503),

@@ -194,6 +194,7 @@ const broker = {
   DL_ERR_AUDIT_INSECURE: { httpStatus: 500 },
   DL_ERR_BREAKER_RULE: { httpStatus: 500 },
   DL_ERR_BREAKER_ACTION: { httpStatus: 502 },
+  DL_ERR_BREAKER_OPEN: { httpStatus: 409 },
   DL_ERR_BROKER_SECCOMP_MISSING: { httpStatus: 500 },
   DL_ERR_POLICY_PORT_IN_USE: { httpStatus: 409 },
   DL_ERR_BROKER_UNREACHABLE: { httpStatus: 503 },

@@ -117,6 +117,16 @@ export class CircuitBreaker {
     if (this.config.persistHistory) this.history.restore(entries);
   }
 
+  /**
+   * Whether the broker must refuse to start a service (deploy, start, restart, unpause): its own
+   * or its owner's hourly cap is used up in enforce mode, so a restart would run it unchecked.
+   * @returns the cap and the ISO time it frees up; undefined when the service may start
+   */
+  circuitOpen(owner: string, name: string): { cap: string; actions: number; until: string } | undefined {
+    const o = this.#safety.open(owner, name, this.#now());
+    return o === undefined ? undefined : { cap: o.cap, actions: o.actions, until: new Date(o.until).toISOString() };
+  }
+
   /** Starts sampling every `interval` (the first tick runs at once). Idempotent. */
   start(): void {
     if (this.#running) return;

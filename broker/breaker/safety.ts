@@ -160,6 +160,32 @@ export class SafetyGate {
     }
   }
 
+  /**
+   * Whether a service's circuit is open: in enforce mode, the service (or its owner) has used its
+   * hourly cap, so the breaker could not act on it again. The broker then refuses to start it.
+   * @returns which cap, and when the oldest action counted leaves the window (ms); undefined when closed
+   */
+  open(
+    owner: string,
+    name: string,
+    now: number,
+  ): { cap: 'service_hourly_cap' | 'owner_hourly_cap'; actions: number; until: number } | undefined {
+    if (this.limits.mode !== 'enforce') return undefined;
+    const st = this.#services.get(serviceKey(owner, name));
+    if (st !== undefined) {
+      st.actions = prune(st.actions, now);
+      if (st.actions.length >= this.limits.maxPerServicePerHour)
+        return { cap: 'service_hourly_cap', actions: st.actions.length, until: st.actions[0]! + HOUR_MS };
+    }
+    const cap = this.limits.maxPerOwnerPerHour;
+    if (cap === undefined) return undefined;
+    const mine = prune(this.#owners.get(owner), now);
+    this.#owners.set(owner, mine);
+    return mine.length >= cap
+      ? { cap: 'owner_hourly_cap', actions: mine.length, until: mine[0]! + HOUR_MS }
+      : undefined;
+  }
+
   /** Actions in the last hour (all services). */
   actionsLastHour(now: number): number {
     this.#all = prune(this.#all, now);

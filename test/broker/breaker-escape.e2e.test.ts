@@ -70,74 +70,78 @@ describe.skipIf(!ready)('breaker caps across recreates and broker restarts, per 
   const suite = brokerSuite();
   const { p, dir } = suite;
 
-  it('keeps the per-service cap across a recreate and a broker restart, and caps each owner apart', async () => {
+  it('keeps the caps across recreates and a broker restart, refuses to start what it can no longer act on, and caps each owner apart', async () => {
     const config = makeConfig(p, dir);
     config.breaker = parseBreakerConfig({
       enabled: true,
       mode: 'enforce',
       interval: '500ms',
-      grace: '0s',
+      // Long enough that all three of Alice's services are deployed before the first can trip:
+      // once her share is used up, a deploy is refused.
+      grace: '15s',
       cooldown: '1s',
-      maxActionsPerHour: { perService: 1, perOwner: 1, total: 10 },
+      maxActionsPerHour: { perService: 1, perOwner: 2, total: 10 },
       rules: { always: { when: 'pids > 0 for 500ms', action: 'kill' } },
     });
     let broker = await suite.start(config);
     const client = (token: string) => new BrokerClient({ socketPath: config.socket, token });
     const alice = client(p.alice.token);
     const bob = client(p.bob.token);
-    const after = (c: BrokerClient, service: string, since: string, pick: (e: BreakerEvent) => boolean) => () =>
+    /** The first trip past the grace after `since`. */
+    const firstAfter = (c: BrokerClient, service: string, since: string) => () =>
       c.breakerHistory({ service }).then(
-        (h) => h.events.find((e) => e.time > since && pick(e)),
+        (h) => h.events.find((e) => e.time > since && e.reason !== 'grace'),
         () => undefined,
       );
     const start = new Date(0).toISOString();
+    const refused = (work: Promise<unknown>) =>
+      work.then(
+        () => undefined,
+        (e: { code?: string; statusCode?: number }) => ({ code: e.code, statusCode: e.statusCode }),
+      );
+    const OPEN = { code: 'DL_ERR_BREAKER_OPEN', statusCode: 409 };
 
-    await alice.deploy(spec('capped'));
-    await waitFor(
-      'the first action',
-      20_000,
-      after(alice, 'capped', start, (e) => e.outcome === 'acted'),
-    );
+    // Three runaways at once: Alice's share of the hour (2) goes to two of them, the third is left alone.
+    const names = ['one', 'two', 'three'];
+    await Promise.all(names.map((n) => alice.deploy(spec(n))));
+    const first = await Promise.all(names.map((n) => waitFor(`a trip on ${n}`, 40_000, firstAfter(alice, n, start))));
+    const acted = first.filter((e) => e.outcome === 'acted').map((e) => e.service);
+    const spared = first.filter((e) => e.outcome === 'suppressed');
+    expect(acted).toHaveLength(2);
+    expect(spared.map((e) => e.reason)).toEqual(['owner_hourly_cap']);
+    const [k1, k2] = acted as [string, string];
 
-    // Recreated under the same name: a new container, the same service, the same cap.
-    await alice.remove('capped');
-    const recreated = new Date().toISOString();
-    await alice.deploy(spec('capped'));
-    const capped = await waitFor(
-      'a trip on the recreated service',
-      20_000,
-      after(alice, 'capped', recreated, () => true),
-    );
-    expect(capped).toMatchObject({ outcome: 'suppressed', reason: 'service_hourly_cap' });
-    expect((await alice.inspect('capped')).state).toBe('running');
+    // The breaker can no longer act on them: starting, restarting or recreating them is refused.
+    expect(await refused(alice.act(k1, 'start'))).toEqual(OPEN);
+    await alice.remove(k1);
+    expect(await refused(alice.deploy(spec(k1)))).toEqual(OPEN);
+    // Nor can it act on anything of Alice's this hour: a fresh name is refused too.
+    expect(await refused(alice.deploy(spec('fresh')))).toEqual(OPEN);
+    expect(await refused(alice.act(spared[0]!.service, 'restart'))).toEqual(OPEN);
+    expect((await alice.list()).map((v) => v.name).sort()).toEqual(names.filter((n) => n !== k1).sort());
 
-    // Alice's share of the total is used up; Bob's is not.
-    await alice.deploy(spec('second'));
-    const second = await waitFor(
-      'a trip on alice/second',
-      20_000,
-      after(alice, 'second', start, () => true),
-    );
-    expect(second).toMatchObject({ outcome: 'suppressed', reason: 'owner_hourly_cap' });
+    // Bob's share is his own.
     await bob.deploy(spec('other'));
-    const other = await waitFor(
-      'a trip on bob/other',
-      20_000,
-      after(bob, 'other', start, () => true),
-    );
-    expect(other).toMatchObject({ outcome: 'acted', reason: 'ok' });
+    expect(await waitFor('a trip on bob/other', 40_000, firstAfter(bob, 'other', start))).toMatchObject({
+      outcome: 'acted',
+      reason: 'ok',
+    });
 
-    // A broker restart rebuilds the caps from the audit log.
+    // A broker restart rebuilds it all from the audit log.
     await suite.stop(broker);
     const restarted = new Date().toISOString();
     broker = await suite.start(config);
+    expect(await refused(alice.act(k2, 'start'))).toEqual(OPEN);
     const again = await waitFor(
       'a trip after the broker restart',
       20_000,
-      after(alice, 'capped', restarted, () => true),
+      firstAfter(alice, spared[0]!.service, restarted),
     );
-    expect(again).toMatchObject({ outcome: 'suppressed', reason: 'service_hourly_cap' });
-    expect((await alice.inspect('capped')).state).toBe('running');
+    expect(again).toMatchObject({ outcome: 'suppressed', reason: 'owner_hourly_cap' });
+    const audit = (await client(p.admin.token).audit(10_000)).entries;
+    expect(audit.filter((e) => e.reason === 'DL_ERR_BREAKER_OPEN').map((e) => e.principal)).toEqual(
+      Array(5).fill(p.alice.name),
+    );
     expect(verifyAuditFile(broker.audit.path).ok).toBe(true);
-  }, 150_000);
+  }, 180_000);
 });

@@ -405,6 +405,20 @@ describe('safety gate', () => {
     expect(g.check(at('c', 0, 'alice'), 200_000)).toBe('owner_hourly_cap');
     expect(g.check(at('c', 0, 'bob'), 200_000)).toBeUndefined();
   });
+  it('opens the circuit of a service or owner at its cap, in enforce mode only, for the rest of the hour', () => {
+    const g = gate({ maxPerServicePerHour: 1, maxPerOwnerPerHour: 2 });
+    expect(g.open('alice', 'a', 100_000)).toBeUndefined();
+    g.record(at('a'), 100_000);
+    expect(g.open('alice', 'a', 200_000)).toEqual({ cap: 'service_hourly_cap', actions: 1, until: 3_700_000 });
+    expect(g.open('alice', 'b', 200_000)).toBeUndefined();
+    g.record(at('b'), 300_000);
+    expect(g.open('alice', 'c', 400_000)).toEqual({ cap: 'owner_hourly_cap', actions: 2, until: 3_700_000 });
+    expect(g.open('bob', 'a', 400_000)).toBeUndefined();
+    expect(g.open('alice', 'a', 3_700_000)).toBeUndefined();
+    const m = gate({ mode: 'monitor', maxPerServicePerHour: 1 });
+    m.record(at('a'), 100_000);
+    expect(m.open('alice', 'a', 200_000)).toBeUndefined();
+  });
   it('rebuilds strikes and actions of the last hour from past events', () => {
     const g = gate({ maxPerServicePerHour: 1 });
     const t = (ms: number) => new Date(ms).toISOString();
