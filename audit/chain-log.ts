@@ -8,7 +8,7 @@
  */
 import { blake3 } from '@noble/hashes/blake3.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
-import { constants, mkdirSync, readFileSync } from 'node:fs';
+import { constants, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -105,6 +105,8 @@ export interface ChainLogErrors {
 /** The log holds identities and request details: only its owner reads it. */
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
+/** S_ISVTX: in a sticky directory only a file's owner may delete or rename it. */
+const STICKY = 0o1000;
 
 /**
  * An open log of events of type `E`. Appends keep their call order; each is written and fsync'd
@@ -143,6 +145,20 @@ export class ChainLog<E extends object> {
     errors: ChainLogErrors,
   ): Promise<{ fh: FileHandle; seq: number; prev: string }> {
     mkdirSync(dirname(path), { recursive: true, mode: DIR_MODE });
+    if (errors.insecure !== undefined) {
+      // Whoever may write the directory may delete or replace the log in it (unless the sticky
+      // bit keeps them to their own files), so the directory is held to the file's standard.
+      const dir = statSync(dirname(path));
+      const uid = process.geteuid?.();
+      if ((dir.mode & 0o022) !== 0 && (dir.mode & STICKY) === 0)
+        throw errors.insecure(
+          `the directory of audit log ${path} is group- or world-writable (mode ${(dir.mode & 0o777).toString(8)}); others could replace the log`,
+        );
+      if (uid !== undefined && dir.uid !== uid && dir.uid !== 0)
+        throw errors.insecure(
+          `the directory of audit log ${path} is owned by uid ${dir.uid}, who could replace the log; use a directory of this user or root`,
+        );
+    }
     // O_NOFOLLOW: a symlink planted at the path would point the log somewhere else. O_NONBLOCK: a
     // FIFO planted there fails the open instead of hanging the start (no effect on a regular file).
     const flags =

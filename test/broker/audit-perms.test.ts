@@ -3,7 +3,7 @@
  * directory, and refuses to start on an existing log that someone else could have rewritten.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BrokerError } from '../../broker/errors.ts';
@@ -66,6 +66,21 @@ describe.skipIf(!ready)('audit log permissions', () => {
     const e = await refusal(auditPath);
     expect(e.code).toBe('DL_ERR_AUDIT_INSECURE');
     expect(e.message).toMatch(/owned by uid 65534/);
+  });
+
+  it('refuses a log in a directory others may write to (without the sticky bit) or own', async () => {
+    const open = join(dir, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    expect((await refusal(join(open, 'audit.jsonl'))).code).toBe('DL_ERR_AUDIT_INSECURE');
+    chmodSync(open, 0o1777);
+    await suite.stop(await suite.start(configAt(join(open, 'audit.jsonl'))));
+    if (process.geteuid?.() === 0) {
+      const foreign = join(dir, 'foreign-dir');
+      mkdirSync(foreign, { mode: 0o700 });
+      chownSync(foreign, 65534, 65534);
+      expect((await refusal(join(foreign, 'audit.jsonl'))).message).toMatch(/owned by uid 65534/);
+    }
   });
 
   it('refuses a symlink or a FIFO at the log path', async () => {
