@@ -7,6 +7,7 @@ import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { BrokerClient } from '../../broker/client.ts';
 import { parseBrokerConfig } from '../../broker/config.ts';
+import { TokenBuckets } from '../../broker/rate-limit.ts';
 import { brokerSuite, dockerReady, makeConfig, sharedBroker } from './helpers.ts';
 
 const ready = dockerReady();
@@ -27,6 +28,26 @@ function get(
     req.end();
   });
 }
+
+describe('token buckets', () => {
+  it('allow a burst, then refill at the rate, per key, never above the burst', () => {
+    let now = 0;
+    const b = new TokenBuckets({ enabled: true, burst: 2, perSecond: 4 }, () => now);
+    expect([b.take('a'), b.take('a'), b.take('a')]).toEqual([
+      { ok: true },
+      { ok: true },
+      { ok: false, retryAfterMs: 250 },
+    ]);
+    expect(b.take('b')).toEqual({ ok: true });
+    now = 250;
+    expect([b.take('a'), b.take('a')]).toEqual([{ ok: true }, { ok: false, retryAfterMs: 250 }]);
+    now = 60_000;
+    expect([b.take('a'), b.take('a'), b.take('a').ok]).toEqual([{ ok: true }, { ok: true }, false]);
+    // A clock stepping back refills nothing.
+    now = 0;
+    expect(b.take('a').ok).toBe(false);
+  });
+});
 
 describe('rate limit config', () => {
   const base = {
