@@ -8,7 +8,7 @@
  */
 import { blake3 } from '@noble/hashes/blake3.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { constants, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -95,7 +95,18 @@ export function verifyAuditFile(path: string, expectHead?: string): AuditVerifyR
 export interface ChainLogErrors {
   chainBroken(message: string): Error;
   write(message: string, cause: unknown): Error;
+  /**
+   * An existing file that others could have written (group/world-writable, another owner, not a
+   * regular file). When given, such a file is refused; without it only the creation modes apply.
+   */
+  insecure?(message: string): Error;
 }
+
+/** The log holds identities and request details: only its owner reads it. */
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+/** S_ISVTX: in a sticky directory only a file's owner may delete or rename it. */
+const STICKY = 0o1000;
 
 /**
  * An open log of events of type `E`. Appends keep their call order; each is written and fsync'd
@@ -133,16 +144,62 @@ export class ChainLog<E extends object> {
     path: string,
     errors: ChainLogErrors,
   ): Promise<{ fh: FileHandle; seq: number; prev: string }> {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
+    mkdirSync(dirname(path), { recursive: true, mode: DIR_MODE });
+    if (errors.insecure !== undefined) {
+      // Whoever may write the directory may delete or replace the log in it (unless the sticky
+      // bit keeps them to their own files), so the directory is held to the file's standard.
+      const dir = statSync(dirname(path));
+      const uid = process.geteuid?.();
+      if ((dir.mode & 0o022) !== 0 && (dir.mode & STICKY) === 0)
+        throw errors.insecure(
+          `the directory of audit log ${path} is group- or world-writable (mode ${(dir.mode & 0o777).toString(8)}); others could replace the log`,
+        );
+      if (uid !== undefined && dir.uid !== uid && dir.uid !== 0)
+        throw errors.insecure(
+          `the directory of audit log ${path} is owned by uid ${dir.uid}, who could replace the log; use a directory of this user or root`,
+        );
+    }
+    // O_NOFOLLOW: a symlink planted at the path would point the log somewhere else. O_NONBLOCK: a
+    // FIFO planted there fails the open instead of hanging the start (no effect on a regular file).
+    const flags =
+      constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+    let fh: FileHandle;
+    try {
+      fh = await open(path, flags, FILE_MODE);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (errors.insecure !== undefined && (code === 'ELOOP' || code === 'ENXIO'))
+        throw errors.insecure(`audit log ${path} is a symbolic link or a FIFO, not a regular file`);
+      throw err;
+    }
     let seq = 0;
     let prev = AUDIT_GENESIS;
-    if (existsSync(path)) {
-      const r = verifyAuditFile(path);
-      if (!r.ok) throw errors.chainBroken(`audit log ${path} does not verify at line ${r.line}: ${r.problem}`);
-      seq = r.entries;
-      prev = r.head;
+    try {
+      const st = await fh.stat();
+      const uid = process.geteuid?.();
+      if (errors.insecure !== undefined) {
+        if (!st.isFile()) throw errors.insecure(`audit log ${path} is not a regular file`);
+        if (uid !== undefined && st.uid !== uid)
+          throw errors.insecure(
+            `audit log ${path} is owned by uid ${st.uid}, not by this process (uid ${uid}); another user could have rewritten it`,
+          );
+        if ((st.mode & 0o022) !== 0)
+          throw errors.insecure(
+            `audit log ${path} is group- or world-writable (mode ${(st.mode & 0o777).toString(8)}); fix with chmod 600 after checking it`,
+          );
+      }
+      // Ours and not writable by others, but possibly readable (a file from before 0600): narrow it.
+      if ((st.mode & 0o077) !== 0 && (uid === undefined || st.uid === uid)) await fh.chmod(FILE_MODE);
+      if (st.size > 0) {
+        const r = verifyAuditFile(path);
+        if (!r.ok) throw errors.chainBroken(`audit log ${path} does not verify at line ${r.line}: ${r.problem}`);
+        seq = r.entries;
+        prev = r.head;
+      }
+    } catch (err) {
+      await fh.close();
+      throw err;
     }
-    const fh = await open(path, 'a', 0o640);
     return { fh, seq, prev };
   }
 

@@ -26,6 +26,7 @@ import { ROUTES } from './routes.ts';
 import type { RouteSpec } from './routes.ts';
 import type { ServiceAction, ServiceManager } from './services.ts';
 import { parseStrictJson } from './strict-json.ts';
+import { TokenBuckets } from './rate-limit.ts';
 
 /** What the app needs; the caller owns their lifecycles. */
 export interface BrokerAppDeps {
@@ -139,6 +140,7 @@ function decisionOf(status: number): 'allowed' | 'denied' | 'error' {
 export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstance> {
   const { config, services, audit } = deps;
   const metrics = deps.metrics ?? createMetrics();
+  const buckets = new TokenBuckets(config.rateLimit);
   /**
    * Requests Node's HTTP parser refuses (a bad request line, oversized or malformed headers,
    * conflicting framing) never reach a route or a hook: fastify's default answers them with an
@@ -244,13 +246,22 @@ export async function buildBrokerApp(deps: BrokerAppDeps): Promise<FastifyInstan
     },
   );
 
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     const s = stateOf(req);
     const route = ROUTES.find((r) => r.method === req.method && r.url === req.routeOptions.url);
     s.route = route;
     if (route?.access === 'public') return;
     // Unknown routes authenticate too, so a 404 never tells an anonymous caller what exists.
     s.principal = authenticate(req.headers.authorization, config.tokens);
+    // Before anything else is done for the request: a flood costs a token check and an audit line,
+    // never a Docker call.
+    const verdict = buckets.take(s.principal.name);
+    if (!verdict.ok) {
+      reply.header('retry-after', String(Math.max(1, Math.ceil(verdict.retryAfterMs / 1000))));
+      throw Errors.rateLimited(
+        `principal "${s.principal.name}" exceeded its request rate (${config.rateLimit.perSecond}/s, burst ${config.rateLimit.burst}); retry in ${verdict.retryAfterMs} ms`,
+      );
+    }
     if (route?.access === 'admin' && s.principal.role !== 'admin')
       throw Errors.forbidden('this route requires the admin role');
   });

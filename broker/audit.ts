@@ -35,6 +35,7 @@ export type AuditEntry = ChainEntry<AuditEvent>;
 const BROKER_AUDIT_ERRORS: ChainLogErrors = {
   chainBroken: (message) => Errors.auditChainBroken(message),
   write: (message, cause) => Errors.auditWrite(message, undefined, { cause }),
+  insecure: (message) => Errors.auditInsecure(message, 'auditPath'),
 };
 
 /** The open broker audit log. */
@@ -42,7 +43,11 @@ export class AuditLog extends ChainLog<AuditEvent> {
   /**
    * Opens (or creates) the log, verifying the existing chain first: the broker refuses to extend a
    * log that has been tampered with.
+   * A new file is created 0600 (its missing directories 0700): the log names clients and what
+   * they asked for.
    * @throws {BrokerError} `DL_ERR_AUDIT_CHAIN_BROKEN` when the existing file does not verify
+   * @throws {BrokerError} `DL_ERR_AUDIT_INSECURE` when the existing file is group- or world-writable,
+   *   owned by another user, or not a regular file
    */
   static async open(path: string): Promise<AuditLog> {
     const { fh, seq, prev } = await ChainLog.openFile(path, BROKER_AUDIT_ERRORS);

@@ -11,6 +11,7 @@ import type { BreakerConfig } from './breaker/config.ts';
 import { Errors } from './errors.ts';
 import { LOG_LEVELS } from './logging.ts';
 import type { LogLevel } from './logging.ts';
+import type { RateLimitConfig } from './rate-limit.ts';
 
 /** A principal's role: clients manage their own services; admins may also read the audit log. */
 export type Role = 'client' | 'admin';
@@ -36,6 +37,23 @@ export interface LimitRange {
   max: number;
 }
 
+/** An inclusive range of host ports. */
+export interface PortRange {
+  min: number;
+  max: number;
+}
+
+/** Which host ports services may publish. */
+export interface HostPortPolicy extends PortRange {
+  /** Host ports one principal's services may publish in all (running or stopped). Default 32. */
+  perOwner: number;
+  /**
+   * Ranges reserved for one principal: only it may publish there, and it publishes only there.
+   * Default none.
+   */
+  reserved: Record<string, PortRange>;
+}
+
 /** The validated configuration. */
 export interface BrokerConfig {
   /** Unix socket path the API listens on. Default `/run/docklock/broker.sock`. */
@@ -54,6 +72,8 @@ export interface BrokerConfig {
   instance: string;
   /** Server log (JSON lines on stderr). */
   log: { level: LogLevel };
+  /** Per-principal request rate limit (`rateLimit:`): on by default, burst 60, 10 per second. */
+  rateLimit: RateLimitConfig;
   tokens: TokenEntry[];
   policy: {
     images: {
@@ -68,6 +88,8 @@ export interface BrokerConfig {
     pids: LimitRange;
     /** Containers one principal may own at once. Default 10. */
     quotaPerOwner: number;
+    /** Host ports: range (default 1024-65535), per-owner total, per-principal reservations. */
+    hostPorts: HostPortPolicy;
     /** Numeric `uid:gid` when the request names none. Default `65534:65534`. */
     defaultUser: string;
     /** Size of the writable, noexec `/tmp` tmpfs in bytes. Default 64 MiB. */
@@ -153,6 +175,7 @@ export function parseBrokerConfig(raw: unknown): BrokerConfig {
     'bodyLimit',
     'instance',
     'log',
+    'rateLimit',
     'tokens',
     'policy',
     'breaker',
@@ -184,6 +207,7 @@ export function parseBrokerConfig(raw: unknown): BrokerConfig {
     'cpus',
     'pids',
     'quotaPerOwner',
+    'hostPorts',
     'defaultUser',
     'tmpfsBytes',
   ]);
@@ -233,10 +257,18 @@ export function parseBrokerConfig(raw: unknown): BrokerConfig {
   }
   const quota = num(pol, 'quotaPerOwner', 'config.policy', 10);
   if (!Number.isInteger(quota)) fail('expected an integer', 'config.policy.quotaPerOwner');
+  const hostPorts = parseHostPorts(pol.hostPorts, tokens);
   const bodyLimit = num(top, 'bodyLimit', 'config', 64 * 1024);
   const instance = str(top, 'instance', 'config', 'v1');
   if (!INSTANCE_PATTERN.test(instance))
     fail(`expected an instance id matching ${INSTANCE_PATTERN}, received "${instance}"`, 'config.instance');
+  const rlRaw = assertObject(top.rateLimit ?? {}, 'config.rateLimit', ['enabled', 'burst', 'perSecond']);
+  const rlEnabled = rlRaw.enabled ?? true;
+  if (typeof rlEnabled !== 'boolean') fail('expected true or false', 'config.rateLimit.enabled');
+  const burst = num(rlRaw, 'burst', 'config.rateLimit', 60);
+  // A bucket smaller than one request would refuse everything.
+  if (!Number.isInteger(burst) || burst < 1) fail('expected an integer of at least 1', 'config.rateLimit.burst');
+  const perSecond = num(rlRaw, 'perSecond', 'config.rateLimit', 10);
   const logRaw = assertObject(top.log ?? {}, 'config.log', ['level']);
   const level = str(logRaw, 'level', 'config.log', 'info');
   if (!(LOG_LEVELS as readonly string[]).includes(level))
@@ -249,6 +281,7 @@ export function parseBrokerConfig(raw: unknown): BrokerConfig {
     bodyLimit,
     instance,
     log: { level: level as LogLevel },
+    rateLimit: { enabled: rlEnabled, burst, perSecond },
     tokens,
     policy: {
       images: { strict, allow },
@@ -258,11 +291,46 @@ export function parseBrokerConfig(raw: unknown): BrokerConfig {
       // Under runsc the sandbox's own threads count against the PID limit: below ~64 it cannot start.
       pids: limit(pol.pids, 'config.policy.pids', { default: 256, min: 64, max: 4096 }, true),
       quotaPerOwner: quota,
+      hostPorts,
       defaultUser,
       tmpfsBytes: num(pol, 'tmpfsBytes', 'config.policy', 64 * MiB),
     },
     breaker: parseBreakerConfig(top.breaker),
   };
+}
+
+function portRange(value: unknown, field: string, dflt: PortRange, within: PortRange): PortRange {
+  const o = assertObject(value ?? {}, field, ['min', 'max']);
+  const r = { min: num(o, 'min', field, dflt.min), max: num(o, 'max', field, dflt.max) };
+  if (!Number.isInteger(r.min) || !Number.isInteger(r.max)) fail('expected integer ports', field);
+  if (!(within.min <= r.min && r.min <= r.max && r.max <= within.max))
+    fail(`expected ${within.min} <= min <= max <= ${within.max}, received ${r.min} / ${r.max}`, field);
+  return r;
+}
+
+function parseHostPorts(value: unknown, tokens: readonly TokenEntry[]): HostPortPolicy {
+  const f = 'config.policy.hostPorts';
+  const o = assertObject(value ?? {}, f, ['min', 'max', 'perOwner', 'reserved']);
+  // Below 1024 are the host's privileged ports: never a service's.
+  const range = portRange({ min: o.min, max: o.max }, f, { min: 1024, max: 65535 }, { min: 1024, max: 65535 });
+  const perOwner = num(o, 'perOwner', f, 32);
+  if (!Number.isInteger(perOwner)) fail('expected an integer', `${f}.perOwner`);
+  const reservedRaw = o.reserved ?? {};
+  if (typeof reservedRaw !== 'object' || reservedRaw === null || Array.isArray(reservedRaw))
+    fail('expected a mapping of principal to { min, max }', `${f}.reserved`);
+  const principals = new Set(tokens.map((t) => t.principal));
+  const reserved: Record<string, PortRange> = {};
+  for (const [who, r] of Object.entries(reservedRaw)) {
+    if (!principals.has(who)) fail(`"${who}" is not a configured principal`, `${f}.reserved.${who}`);
+    reserved[who] = portRange(r, `${f}.reserved.${who}`, range, range);
+  }
+  const sorted = Object.entries(reserved).sort((a, b) => a[1].min - b[1].min);
+  for (let i = 1; i < sorted.length; i++) {
+    const [prevWho, prev] = sorted[i - 1]!;
+    const [who, r] = sorted[i]!;
+    if (r.min <= prev.max) fail(`overlaps the range reserved for "${prevWho}"`, `${f}.reserved.${who}`);
+  }
+  return { ...range, perOwner, reserved };
 }
 
 /**

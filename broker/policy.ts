@@ -188,20 +188,36 @@ export async function resolveMounts(spec: ServiceSpec, policy: BrokerConfig['pol
 }
 
 /**
- * Checks published ports: only with the bridge network, host ports 1024–65535, no duplicates.
- * Binding to 127.0.0.1 is done by the create-body builder, never chosen by the client.
+ * Checks published ports: only with the bridge network, no duplicates, host ports inside the
+ * policy's range (`hostPorts`, default 1024–65535) and, when ranges are reserved, only in the
+ * owner's own reservation and never in another principal's. Binding to 127.0.0.1 is done by the
+ * create-body builder, never chosen by the client.
  * @throws {BrokerError} `DL_ERR_POLICY_PORT_NOT_ALLOWED`
  */
-export function resolvePorts(spec: ServiceSpec, network: NetworkChoice): { container: number; host: number }[] {
+export function resolvePorts(
+  spec: ServiceSpec,
+  network: NetworkChoice,
+  owner: string,
+  policy: BrokerConfig['policy'],
+): { container: number; host: number }[] {
   const ports = spec.ports ?? [];
   if (ports.length > 0 && network !== 'bridge')
     throw Errors.portNotAllowed('ports can only be published with network "bridge"', 'ports');
+  const { min, max, reserved } = policy.hostPorts;
+  const mine = reserved[owner];
   const hosts = new Set<number>();
   const containers = new Set<number>();
   for (const [i, p] of ports.entries()) {
-    if (p.host < 1024)
-      throw Errors.portNotAllowed(`host port ${p.host} is privileged; use 1024-65535`, `ports[${i}].host`);
-    if (hosts.has(p.host)) throw Errors.portNotAllowed(`host port ${p.host} is listed twice`, `ports[${i}].host`);
+    const field = `ports[${i}].host`;
+    if (p.host < 1024) throw Errors.portNotAllowed(`host port ${p.host} is privileged; use ${min}-${max}`, field);
+    if (p.host < min || p.host > max)
+      throw Errors.portNotAllowed(`host port ${p.host} is outside the allowed range ${min}-${max}`, field);
+    if (mine !== undefined && (p.host < mine.min || p.host > mine.max))
+      throw Errors.portNotAllowed(`host port ${p.host} is outside your reserved range ${mine.min}-${mine.max}`, field);
+    // Whose reservation it is stays unsaid: principals' names are not for other clients.
+    if (mine === undefined && Object.values(reserved).some((r) => p.host >= r.min && p.host <= r.max))
+      throw Errors.portNotAllowed(`host port ${p.host} is reserved for another principal`, field);
+    if (hosts.has(p.host)) throw Errors.portNotAllowed(`host port ${p.host} is listed twice`, field);
     // One binding per container port: a second entry would otherwise silently replace the first.
     if (containers.has(p.container))
       throw Errors.portNotAllowed(`container port ${p.container} is listed twice`, `ports[${i}].container`);

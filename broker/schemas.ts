@@ -202,7 +202,7 @@ export const breakerEventSchema = {
     reason: {
       type: 'string',
       description:
-        'ok, a suppression reason (not_owned, grace, cooldown, service_hourly_cap, total_hourly_cap, monitor) or an error code',
+        'ok, a suppression reason (not_owned, grace, cooldown, service_hourly_cap, total_hourly_cap, owner_hourly_cap, monitor) or an error code',
     },
     mode: { type: 'string', enum: ['enforce', 'monitor'] },
     heldMs: { type: 'integer' },
@@ -277,6 +277,7 @@ export const errorResponses = {
   404: errorSchema,
   409: errorSchema,
   422: errorSchema,
+  429: errorSchema,
   500: errorSchema,
   502: errorSchema,
   503: errorSchema,

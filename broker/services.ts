@@ -20,7 +20,7 @@ import {
   ownerNetworkName,
 } from './labels.ts';
 import { readLogTail } from './log-tail.ts';
-import { checkPortsFree } from './ports.ts';
+import { checkPortsFree, hostPortsOf } from './ports.ts';
 import {
   checkImageAllowed,
   checkImagePinned,
@@ -59,6 +59,14 @@ export interface ServiceAudit {
   append(e: AuditEvent): Promise<unknown>;
 }
 
+/**
+ * The circuit breaker's say on starting a service (broker/breaker/): when it could no longer act
+ * on the service, the service must not run again until it can.
+ */
+export interface StartGate {
+  circuitOpen(owner: string, name: string): { cap: string; actions: number; until: string } | undefined;
+}
+
 /** Seconds Docker waits after SIGTERM before SIGKILL on stop/restart. */
 const STOP_TIMEOUT_S = 5;
 
@@ -92,12 +100,31 @@ export class ServiceManager {
   #apiVersion: string;
   #audit: ServiceAudit;
   #ownerLocks = new Map<string, Promise<unknown>>();
+  #gate: StartGate | undefined;
 
   constructor(docker: Docker, apiVersion: string, config: BrokerConfig, audit: ServiceAudit) {
     this.#docker = docker;
     this.#apiVersion = apiVersion;
     this.#config = config;
     this.#audit = audit;
+  }
+
+  /**
+   * Lets the circuit breaker refuse starts (set once both exist: the breaker acts through this
+   * manager, so it is built after it).
+   */
+  setStartGate(gate: StartGate): void {
+    this.#gate = gate;
+  }
+
+  /** @throws {BrokerError} `DL_ERR_BREAKER_OPEN` when the breaker's cap for the service or its owner is used up */
+  #checkGate(owner: string, name: string): void {
+    const open = this.#gate?.circuitOpen(owner, name);
+    if (open === undefined) return;
+    const whose = open.cap === 'service_hourly_cap' ? `service "${name}"` : `your services`;
+    throw Errors.breakerOpen(
+      `the circuit breaker acted ${open.actions} times in the last hour on ${whose}, its hourly cap: "${name}" cannot be started before ${open.until}`,
+    );
   }
 
   /** Runs `fn` with the owner's lock held, so quota checks and creates do not race. */
@@ -188,7 +215,7 @@ export class ServiceManager {
     const limits = resolveLimits(spec, policy);
     const user = resolveUser(spec, policy);
     const network = spec.network ?? 'none';
-    const ports = resolvePorts(spec, network);
+    const ports = resolvePorts(spec, network, owner, policy);
     const mounts = await resolveMounts(spec, policy);
     return this.#withOwnerLock(owner, async () => {
       const owned = await this.#listOwned(owner);
@@ -199,6 +226,17 @@ export class ServiceManager {
       }
       if (owned.some((c) => c.Labels[LABEL_SERVICE] === spec.name))
         throw Errors.conflict(`service "${spec.name}" already exists`, 'name');
+      // Removing and deploying again under the same name is a restart, as far as the breaker goes.
+      this.#checkGate(owner, spec.name);
+      if (ports.length > 0) {
+        // Stopped services count: their ports are theirs again at the next start.
+        const held = (await hostPortsOf(this.#docker, owned)).length;
+        if (held + ports.length > policy.hostPorts.perOwner)
+          throw Errors.quotaExceeded(
+            `owner "${owner}" already publishes ${held} of ${policy.hostPorts.perOwner} allowed host ports; this service asks for ${ports.length} more`,
+            'ports',
+          );
+      }
       let image;
       try {
         // The image the policy allowed, not the engine's reading of the client's spelling.
@@ -314,9 +352,14 @@ export class ServiceManager {
     return toView(await this.#find(owner, idOrName));
   }
 
-  /** Applies a lifecycle action. @throws {BrokerError} 404 when not the caller's, 409 when the state forbids it */
+  /**
+   * Applies a lifecycle action.
+   * @throws {BrokerError} 404 when not the caller's, 409 when the state forbids it or the breaker's circuit is open
+   */
   async act(owner: string, idOrName: string, action: ServiceAction): Promise<ServiceView> {
     const info = await this.#find(owner, idOrName);
+    if (action === 'start' || action === 'restart' || action === 'unpause')
+      this.#checkGate(owner, info.Config.Labels?.[LABEL_SERVICE] ?? '');
     const c = this.#docker.getContainer(info.Id);
     try {
       if (action === 'start') await c.start();

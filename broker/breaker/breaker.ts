@@ -23,7 +23,7 @@ import type { BreakerEvent } from './history.ts';
 import type { BreakerMetrics } from './metrics.ts';
 import { ruleSignals } from './rules.ts';
 import type { Rule } from './rules.ts';
-import { SafetyGate } from './safety.ts';
+import { SafetyGate, serviceKey } from './safety.ts';
 import type { SuppressReason } from './safety.ts';
 import { SIGNALS, deriveSignals } from './signals/sample.ts';
 import type { RawSample, Signals } from './signals/sample.ts';
@@ -98,11 +98,33 @@ export class CircuitBreaker {
       cooldownMs: deps.config.cooldownMs,
       maxPerServicePerHour: deps.config.maxActionsPerHour.perService,
       maxTotalPerHour: deps.config.maxActionsPerHour.total,
+      maxPerOwnerPerHour: deps.config.maxActionsPerHour.perOwner,
     });
     this.history = new BreakerHistory(deps.config.historySize);
     this.#gaugedSignals = [...new Set([...GAUGED, ...deps.config.rules.flatMap(ruleSignals)])];
     this.#fastRules = deps.config.rules.filter((r) => ruleSignals(r).every((sig) => FAST_SIGNALS.has(sig)));
     this.#slowRules = deps.config.rules.filter((r) => !this.#fastRules.includes(r));
+  }
+
+  /**
+   * Rebuilds what must survive a broker restart from the audit log's entries (oldest first): the
+   * safety gate's strikes and actions of the last hour (always: they are enforcement state), and
+   * the history (when `persistHistory`).
+   */
+  restore(entries: readonly { breaker?: Omit<BreakerEvent, 'seq'> }[]): void {
+    const events = entries.flatMap((e) => (e.breaker === undefined ? [] : [e.breaker]));
+    this.#safety.restore(events, this.#now());
+    if (this.config.persistHistory) this.history.restore(entries);
+  }
+
+  /**
+   * Whether the broker must refuse to start a service (deploy, start, restart, unpause): its own
+   * or its owner's hourly cap is used up in enforce mode, so a restart would run it unchecked.
+   * @returns the cap and the ISO time it frees up; undefined when the service may start
+   */
+  circuitOpen(owner: string, name: string): { cap: string; actions: number; until: string } | undefined {
+    const o = this.#safety.open(owner, name, this.#now());
+    return o === undefined ? undefined : { cap: o.cap, actions: o.actions, until: new Date(o.until).toISOString() };
   }
 
   /** Starts sampling every `interval` (the first tick runs at once). Idempotent. */
@@ -301,19 +323,24 @@ export class CircuitBreaker {
       heldMs: now - trip.since,
       signals: values,
     };
-    const why: SuppressReason | undefined = this.#safety.check(svc.id, svc.owned, svc.startedAt, now);
+    const subject = { owner: svc.owner, name: svc.name, owned: svc.owned, startedAt: svc.startedAt };
+    const why: SuppressReason | undefined = this.#safety.check(subject, now);
+    // Every trip of an owned service is a strike, whatever comes of it: restarting the service
+    // afterwards must not buy it a fresh grace (safety.ts).
+    if (svc.owned) this.#safety.strike(subject, now);
     if (why !== undefined) {
       m.suppressed.inc({ rule: rule.name, reason: why });
       // Monitor mode reports what enforce mode would do: the would-be action counts towards
       // cooldown and caps, and the evidence restarts as after a real action.
       if (why === 'monitor') {
-        this.#safety.record(svc.id, now);
+        this.#safety.record(subject, now);
         this.#evaluator.forget(svc.id);
         this.#prev.delete(svc.id);
         this.#fastPrev.delete(svc.id);
         this.#fastOlder.delete(svc.id);
       }
-      const key = `${svc.id}|${rule.name}|${why}`;
+      // Folded per service, not per container: a restarted or recreated service keeps folding.
+      const key = `${serviceKey(svc.owner, svc.name)}|${rule.name}|${why}`;
       const q = this.#quiet.get(key);
       if (q !== undefined && now - q.at < this.config.cooldownMs && why !== 'monitor') {
         q.repeats++;
@@ -324,7 +351,7 @@ export class CircuitBreaker {
       return;
     }
     // Counted before the await, so concurrent services cannot overrun the total cap.
-    this.#safety.record(svc.id, now);
+    this.#safety.record(subject, now);
     try {
       await this.#deps.actuator.act(svc, rule.action);
       m.actions.inc({ rule: rule.name, action: rule.action });

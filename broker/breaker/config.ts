@@ -32,8 +32,11 @@ export interface BreakerConfig {
   graceMs: number;
   /** No second action on one service within this long, ms. Default 60000. */
   cooldownMs: number;
-  /** Actions per rolling hour, per service (default 6) and in total (default 30). */
-  maxActionsPerHour: { perService: number; total: number };
+  /**
+   * Actions per rolling hour, per service (owner and name: default 6), per owner (default the
+   * larger of perService and a third of total) and in total (default 30).
+   */
+  maxActionsPerHour: { perService: number; perOwner: number; total: number };
   /** Action of rules that name none. Default `pause`. */
   defaultAction: BreakerAction;
   /** Default `auto`. */
@@ -117,11 +120,18 @@ export function parseBreakerConfig(raw: unknown): BreakerConfig {
   if (typeof persistHistory !== 'boolean') throw Errors.config('expected true or false', `${f}.persistHistory`);
   const graceMs = parseDuration(o.grace ?? '30s', `${f}.grace`);
   const cooldownMs = parseDuration(o.cooldown ?? '60s', `${f}.cooldown`);
-  const caps = obj(o.maxActionsPerHour ?? {}, `${f}.maxActionsPerHour`, ['perService', 'total']);
+  const caps = obj(o.maxActionsPerHour ?? {}, `${f}.maxActionsPerHour`, ['perService', 'perOwner', 'total']);
   const perService = posInt(caps.perService, `${f}.maxActionsPerHour.perService`, 6);
   const total = posInt(caps.total, `${f}.maxActionsPerHour.total`, 30);
   if (perService > total)
     throw Errors.config(`perService (${perService}) cannot exceed total (${total})`, `${f}.maxActionsPerHour`);
+  // A share of the total, so one owner's runaways cannot use it all up and leave the others' unchecked.
+  const perOwner = posInt(caps.perOwner, `${f}.maxActionsPerHour.perOwner`, Math.max(perService, Math.ceil(total / 3)));
+  if (perOwner < perService || perOwner > total)
+    throw Errors.config(
+      `perOwner (${perOwner}) must lie between perService (${perService}) and total (${total})`,
+      `${f}.maxActionsPerHour.perOwner`,
+    );
   const defaultAction = action(o.defaultAction ?? 'pause', `${f}.defaultAction`);
   const source = o.source ?? 'auto';
   if (source !== 'auto' && source !== 'cgroup' && source !== 'docker-stats')
@@ -159,7 +169,7 @@ export function parseBreakerConfig(raw: unknown): BreakerConfig {
     persistHistory,
     graceMs,
     cooldownMs,
-    maxActionsPerHour: { perService, total },
+    maxActionsPerHour: { perService, perOwner, total },
     defaultAction,
     source,
     cgroupRoot,

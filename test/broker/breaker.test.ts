@@ -250,7 +250,7 @@ describe('breaker config', () => {
       intervalMs: 1000,
       graceMs: 30_000,
       cooldownMs: 60_000,
-      maxActionsPerHour: { perService: 6, total: 30 },
+      maxActionsPerHour: { perService: 6, perOwner: 10, total: 30 },
       defaultAction: 'pause',
       source: 'auto',
     });
@@ -290,6 +290,18 @@ describe('breaker config', () => {
       { maxActionsPerHour: { perService: 5, total: 2 } },
       'DL_ERR_BROKER_CONFIG',
       'config.breaker.maxActionsPerHour',
+    ],
+    [
+      'per-owner cap above the total',
+      { maxActionsPerHour: { perService: 2, perOwner: 40, total: 30 } },
+      'DL_ERR_BROKER_CONFIG',
+      'config.breaker.maxActionsPerHour.perOwner',
+    ],
+    [
+      'per-owner cap below the per-service cap',
+      { maxActionsPerHour: { perService: 6, perOwner: 3 } },
+      'DL_ERR_BROKER_CONFIG',
+      'config.breaker.maxActionsPerHour.perOwner',
     ],
     ['enabled without rules', { enabled: true }, 'DL_ERR_BREAKER_RULE', 'config.breaker.rules'],
     [
@@ -349,23 +361,79 @@ describe('safety gate', () => {
       maxTotalPerHour: 4,
       ...over,
     });
-  it('applies not_owned, grace, cooldown, both hourly caps and monitor in order', () => {
+  const at = (name: string, startedAt = 0, owner = 'alice', owned = true) => ({ owner, name, owned, startedAt });
+  it('applies not_owned, grace, cooldown, the hourly caps and monitor in order', () => {
     const g = gate();
-    expect(g.check(ID, false, 0, 100_000)).toBe('not_owned');
-    expect(g.check(ID, true, 95_000, 100_000)).toBe('grace');
-    expect(g.check(ID, true, 0, 100_000)).toBeUndefined();
-    g.record(ID, 100_000);
-    expect(g.check(ID, true, 0, 159_999)).toBe('cooldown');
-    expect(g.check(ID, true, 0, 160_000)).toBeUndefined();
-    g.record(ID, 160_000);
-    g.record(ID, 220_000);
-    expect(g.check(ID, true, 0, 400_000)).toBe('service_hourly_cap');
-    expect(g.check(ID2, true, 0, 400_000)).toBeUndefined();
-    g.record(ID2, 400_000);
-    expect(g.check('c'.repeat(64), true, 0, 500_000)).toBe('total_hourly_cap');
+    expect(g.check(at('a', 0, 'alice', false), 100_000)).toBe('not_owned');
+    expect(g.check(at('a', 95_000), 100_000)).toBe('grace');
+    expect(g.check(at('a'), 100_000)).toBeUndefined();
+    g.record(at('a'), 100_000);
+    expect(g.check(at('a'), 159_999)).toBe('cooldown');
+    expect(g.check(at('a'), 160_000)).toBeUndefined();
+    g.record(at('a'), 160_000);
+    g.record(at('a'), 220_000);
+    expect(g.check(at('a'), 400_000)).toBe('service_hourly_cap');
+    expect(g.check(at('b'), 400_000)).toBeUndefined();
+    g.record(at('b'), 400_000);
+    expect(g.check(at('c'), 500_000)).toBe('total_hourly_cap');
     // An hour after the first action the window has room again.
-    expect(g.check(ID, true, 0, 100_000 + 3_600_000)).toBeUndefined();
-    expect(gate({ mode: 'monitor' }).check(ID, true, 0, 100_000)).toBe('monitor');
+    expect(g.check(at('a'), 100_000 + 3_600_000)).toBeUndefined();
+    expect(gate({ mode: 'monitor' }).check(at('a'), 100_000)).toBe('monitor');
+  });
+  it('keys by owner and service name: the same name of another owner is another service', () => {
+    const g = gate({ maxPerServicePerHour: 1 });
+    g.record(at('a', 0, 'alice'), 100_000);
+    expect(g.check(at('a', 0, 'alice'), 200_000)).toBe('service_hourly_cap');
+    expect(g.check(at('a', 0, 'bob'), 200_000)).toBeUndefined();
+  });
+  it('a restart after a strike buys no fresh grace; an hour without strikes does', () => {
+    const g = gate();
+    expect(g.check(at('a', 100_000), 105_000)).toBe('grace');
+    g.strike(at('a', 100_000), 105_000);
+    // Restarted at 108 s: the grace still counts from 100 s.
+    expect(g.check(at('a', 108_000), 109_000)).toBe('grace');
+    expect(g.check(at('a', 108_000), 110_000)).toBeUndefined();
+    // Another service's strikes change nothing here.
+    expect(g.check(at('b', 108_000), 110_000)).toBe('grace');
+    // The strike is an hour old: a restart starts a grace again.
+    expect(g.check(at('a', 3_800_000), 3_801_000)).toBe('grace');
+  });
+  it('caps each owner at its share of the total', () => {
+    const g = gate({ maxPerServicePerHour: 2, maxPerOwnerPerHour: 2, maxTotalPerHour: 4 });
+    g.record(at('a', 0, 'alice'), 100_000);
+    g.record(at('b', 0, 'alice'), 100_000);
+    expect(g.check(at('c', 0, 'alice'), 200_000)).toBe('owner_hourly_cap');
+    expect(g.check(at('c', 0, 'bob'), 200_000)).toBeUndefined();
+  });
+  it('opens the circuit of a service or owner at its cap, in enforce mode only, for the rest of the hour', () => {
+    const g = gate({ maxPerServicePerHour: 1, maxPerOwnerPerHour: 2 });
+    expect(g.open('alice', 'a', 100_000)).toBeUndefined();
+    g.record(at('a'), 100_000);
+    expect(g.open('alice', 'a', 200_000)).toEqual({ cap: 'service_hourly_cap', actions: 1, until: 3_700_000 });
+    expect(g.open('alice', 'b', 200_000)).toBeUndefined();
+    g.record(at('b'), 300_000);
+    expect(g.open('alice', 'c', 400_000)).toEqual({ cap: 'owner_hourly_cap', actions: 2, until: 3_700_000 });
+    expect(g.open('bob', 'a', 400_000)).toBeUndefined();
+    expect(g.open('alice', 'a', 3_700_000)).toBeUndefined();
+    const m = gate({ mode: 'monitor', maxPerServicePerHour: 1 });
+    m.record(at('a'), 100_000);
+    expect(m.open('alice', 'a', 200_000)).toBeUndefined();
+  });
+  it('rebuilds strikes and actions of the last hour from past events', () => {
+    const g = gate({ maxPerServicePerHour: 1 });
+    const t = (ms: number) => new Date(ms).toISOString();
+    g.restore(
+      [
+        { owner: 'alice', service: 'old', time: t(0), outcome: 'acted', reason: 'ok' },
+        { owner: 'alice', service: 'a', time: t(3_000_000), outcome: 'suppressed', reason: 'grace' },
+        { owner: 'alice', service: 'b', time: t(3_100_000), outcome: 'acted', reason: 'ok' },
+      ],
+      3_700_000,
+    );
+    expect(g.check(at('old'), 3_700_000)).toBeUndefined();
+    // Restarted just now, but it tripped 700 s ago: no fresh grace.
+    expect(g.check(at('a', 3_699_000), 3_700_000)).toBeUndefined();
+    expect(g.check(at('b'), 3_700_000)).toBe('service_hourly_cap');
   });
 });
 
@@ -597,7 +665,7 @@ describe('circuit breaker on recorded sequences', () => {
   it('service hourly cap, then the total hourly cap', async () => {
     const config = cfg({
       cooldown: '1s',
-      maxActionsPerHour: { perService: 2, total: 3 },
+      maxActionsPerHour: { perService: 2, perOwner: 3, total: 3 },
       rules: { fork_storm: 'pids_per_sec > 50 for 1s' },
     });
     const ID3 = 'c'.repeat(64);

@@ -115,6 +115,9 @@ export function makeConfig(
     auditPath: join(dir, 'audit.jsonl'),
     // Request lines at info would bury the test output; 5xx are logged at error and stay visible.
     log: { level: 'warn' },
+    // The limiter runs, but with room for the bursts of requests a policy test fires through
+    // inject(); test/broker/rate-limit.test.ts sets a tight one.
+    rateLimit: { burst: 10_000, perSecond: 1000 },
     // Each test file is its own broker instance: a reconcile in one never touches another's containers.
     instance: extra.instance ?? p.alice.name.split('-')[0]!,
     tokens: [...tokenEntries(extra.omitBob ? [p.alice] : [p.alice, p.bob]), ...tokenEntries([p.admin], 'admin')],
