@@ -46,7 +46,7 @@ export interface FileState {
 }
 
 /** The current WASI ABI level (spec/wasi.md#W6). */
-export const WASI_LEVEL = 4;
+export const WASI_LEVEL = 5;
 
 const IOV_MAX = 1024;
 

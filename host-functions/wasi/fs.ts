@@ -21,6 +21,8 @@ export interface FileNode extends NodeBase {
   size: number;
   /** Directory entries naming this file (hard links). */
   nlink: number;
+  /** Open descriptors on it: from level 5 its bytes stay charged until both counts are 0. */
+  opens: number;
 }
 
 export interface DirNode extends NodeBase {
@@ -45,6 +47,12 @@ export class Quota {
     this.name = name;
     this.limit = limit;
   }
+
+  /** Adds `bytes`, or throws {@link QuotaExceeded} and changes nothing when they would not fit. */
+  charge(bytes: number): void {
+    if (bytes > 0 && this.used + bytes > this.limit) throw new QuotaExceeded(this);
+    this.used += bytes;
+  }
 }
 
 /** Raised when a write would take a quota over its limit. */
@@ -56,15 +64,72 @@ export class QuotaExceeded extends Error {
   }
 }
 
+/**
+ * What a directory entry costs its directory's quota besides the UTF-8 bytes of its name (and of
+ * a symbolic link's target): a fixed figure, the same on every node, in the order of what a host
+ * holds for one (spec/wasi.md#W10).
+ */
+export const ENTRY_BYTES = 512;
+
+const utf8 = new TextEncoder();
+
+/** What the entry `name` → `node` costs its directory's quota (spec/wasi.md#W10). */
+export function entryCost(name: string, node: Node | { kind: 'symlink'; target: string } | undefined): number {
+  const target = node?.kind === 'symlink' ? utf8.encode(node.target).length : 0;
+  return ENTRY_BYTES + utf8.encode(name).length + target;
+}
+
 export class FileTree {
   #nextIno = 1n;
   readonly root: DirNode;
   /** A new node's access and modification time: the virtual clock at level 1, 0 at level 0. */
   readonly #now: () => bigint;
+  /**
+   * Whether directory entries and open files' bytes are charged (level 5, spec/wasi.md#W10);
+   * off to replay bundles recorded before, which saw no such charge.
+   */
+  readonly metered: boolean;
 
-  constructor(now: () => bigint = () => 0n) {
+  constructor(now: () => bigint = () => 0n, metered = false) {
     this.#now = now;
+    this.metered = metered;
     this.root = this.dir(true, undefined);
+  }
+
+  /**
+   * Charges `parent`'s quota for a new entry `name` (`target`: a symbolic link's) before it is
+   * made, so a refused entry leaves no trace (not even an inode number).
+   * @throws {QuotaExceeded} unless `force` (the host's initial content, which may start over it)
+   */
+  admit(parent: DirNode, name: string, target?: string, force = false): void {
+    if (!this.metered || parent.quota === undefined) return;
+    const cost = entryCost(name, target === undefined ? undefined : { kind: 'symlink', target });
+    if (force) parent.quota.used += cost;
+    else parent.quota.charge(cost);
+  }
+
+  /**
+   * Removes the entry `name` from `parent`, refunding it, and a file's bytes once no entry names
+   * it and (from level 5) no descriptor holds it open.
+   */
+  unlink(parent: DirNode, name: string, node: Node): void {
+    this.detach(parent, name, node);
+    if (node.kind === 'file') {
+      node.nlink--;
+      if (node.nlink === 0 && (node.opens === 0 || !this.metered)) releaseFile(node);
+    }
+  }
+
+  /** Removes the entry `name` from `parent` and refunds it, leaving `node` as it is (a rename moves it). */
+  detach(parent: DirNode, name: string, node: Node): void {
+    if (this.metered && parent.quota !== undefined) parent.quota.used -= entryCost(name, node);
+    parent.children.delete(name);
+  }
+
+  /** A descriptor on `f` closed: its bytes go if it was the last thing holding them. */
+  closed(f: FileNode): void {
+    f.opens--;
+    if (this.metered && f.opens === 0 && f.nlink === 0) releaseFile(f);
   }
 
   dir(readonly: boolean, quota: Quota | undefined): DirNode {
@@ -88,6 +153,7 @@ export class FileTree {
       size: data.length,
       quota,
       nlink: 1,
+      opens: 0,
       atim: this.#now(),
       mtim: this.#now(),
     };
@@ -111,6 +177,7 @@ export class FileTree {
     for (const part of path.split('/').filter(Boolean)) {
       let next = d.children.get(part);
       if (next === undefined) {
+        this.admit(d, part, undefined, true);
         next = this.dir(readonly, quota);
         d.children.set(part, next);
       }
@@ -126,6 +193,7 @@ export class FileTree {
     const name = parts.pop();
     if (name === undefined) throw new Error('empty file path');
     const dir = this.mkdirs(parts.join('/'), true);
+    this.admit(dir, name, undefined, true);
     dir.children.set(name, this.file(true, data, undefined));
   }
 
@@ -148,6 +216,11 @@ export class FileTree {
     if (d !== undefined) walk(d, path.replace(/\/$/, ''));
     return out;
   }
+}
+
+/** Gives a file's bytes back to its quota (its last name is gone and nothing holds it open). */
+function releaseFile(f: FileNode): void {
+  if (f.quota !== undefined) f.quota.used -= f.size;
 }
 
 /** Grows a file's buffer to hold `size` bytes, charging its quota. */
