@@ -205,15 +205,19 @@ export class FileTree {
     const out = new Map<string, Uint8Array>();
     let d: Node | undefined = this.root;
     for (const part of path.split('/').filter(Boolean)) d = d?.kind === 'dir' ? d.children.get(part) : undefined;
-    const walk = (n: Node, p: string): void => {
-      if (skip.has(p)) return;
+    // Depth-first in sorted order with a stack of its own: a guest may nest directories far
+    // deeper than the host's call stack would follow.
+    const stack: [Node, string][] = d === undefined ? [] : [[d, path.replace(/\/$/, '')]];
+    for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+      const [n, p] = top;
+      if (skip.has(p)) continue;
       if (n.kind === 'file') {
         if (!n.readonly) out.set(p, n.data.slice(0, n.size));
       } else if (n.kind === 'dir') {
-        for (const name of [...n.children.keys()].sort()) walk(n.children.get(name)!, `${p}/${name}`);
+        const names = [...n.children.keys()].sort();
+        for (let i = names.length - 1; i >= 0; i--) stack.push([n.children.get(names[i]!)!, `${p}/${names[i]}`]);
       }
-    };
-    if (d !== undefined) walk(d, path.replace(/\/$/, ''));
+    }
     return out;
   }
 }

@@ -16,10 +16,16 @@ const utf8 = new TextEncoder();
  */
 const NO_BYTES = new Uint8Array(0);
 
-/** Whether `inner` is `outer` or lies below it (a directory may not move into itself). */
+/**
+ * Whether `inner` is `outer` or lies below it (a directory may not move into itself). A stack of
+ * its own: a guest may nest directories deeper than the host's call stack would follow.
+ */
 function contains(outer: DirNode, inner: DirNode): boolean {
-  if (outer === inner) return true;
-  for (const c of outer.children.values()) if (c.kind === 'dir' && contains(c, inner)) return true;
+  const stack: DirNode[] = [outer];
+  for (let d = stack.pop(); d !== undefined; d = stack.pop()) {
+    if (d === inner) return true;
+    for (const c of d.children.values()) if (c.kind === 'dir') stack.push(c);
+  }
   return false;
 }
 

@@ -140,6 +140,16 @@ describe('directory entries count against the quotas (spec/wasi.md#W10)', () => 
     expect(kb).toBeLessThan(768 * 1024);
   });
 
+  it('nests directories deeper than the host would recurse: a result, never an internal error', () => {
+    // 32,704 levels of "d" fill 16 MiB; renaming the top into the bottom is EINVAL (28).
+    expect(flood(['deep', '/tmp'], ['--memory', '16MiB']).stdout).toBe(
+      `deep stopped at step ${Math.floor((16 * 2 ** 20) / (ENTRY + 1))}: errno 51 (No space left on device)\n` +
+        'rename into itself: errno 28\n',
+    );
+    // In /output the outputs are collected from the whole depth when the run ends.
+    expect(flood(['deep', '/output'], ['--memory', '16MiB']).status).toBe('output_limit');
+  });
+
   it('does not apply to bundles recorded at ABI level 4 or below, which replay as they ran', async () => {
     const manifest = parseManifest({
       apiVersion: 'docklock/v1',
