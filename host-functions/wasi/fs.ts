@@ -71,12 +71,11 @@ export class QuotaExceeded extends Error {
  */
 export const ENTRY_BYTES = 512;
 
-const utf8 = new TextEncoder();
-
 /** What the entry `name` → `node` costs its directory's quota (spec/wasi.md#W10). */
 export function entryCost(name: string, node: Node | { kind: 'symlink'; target: string } | undefined): number {
-  const target = node?.kind === 'symlink' ? utf8.encode(node.target).length : 0;
-  return ENTRY_BYTES + utf8.encode(name).length + target;
+  // UTF-8 lengths, counted without encoding (names are valid UTF-8: the guest's are checked).
+  const target = node?.kind === 'symlink' ? Buffer.byteLength(node.target, 'utf8') : 0;
+  return ENTRY_BYTES + Buffer.byteLength(name, 'utf8') + target;
 }
 
 export class FileTree {
