@@ -27,7 +27,7 @@ export interface FileNode extends NodeBase {
 
 export interface DirNode extends NodeBase {
   kind: 'dir';
-  children: Map<string, Node>;
+  children: Entries;
 }
 
 /** A symbolic link: its target is only text until a lookup follows it (spec/wasi.md#W3). */
@@ -37,6 +37,45 @@ export interface SymlinkNode extends NodeBase {
 }
 
 export type Node = FileNode | DirNode | SymlinkNode;
+
+/**
+ * A directory's entries. Their names in listing order are kept until the next change: a
+ * directory is listed in many `fd_readdir` calls, each a few entries long, and sorting all its
+ * names in every call made listing a large directory quadratic.
+ */
+export class Entries extends Map<string, Node> {
+  #byUtf8: readonly string[] | undefined;
+  #byUtf16: readonly string[] | undefined;
+
+  override set(name: string, node: Node): this {
+    this.#byUtf8 = this.#byUtf16 = undefined;
+    return super.set(name, node);
+  }
+
+  override delete(name: string): boolean {
+    this.#byUtf8 = this.#byUtf16 = undefined;
+    return super.delete(name);
+  }
+
+  override clear(): void {
+    this.#byUtf8 = this.#byUtf16 = undefined;
+    super.clear();
+  }
+
+  /** The names in byte-wise (UTF-8) order, or by UTF-16 units (`utf16`, WASI level 0's order). */
+  sorted(utf16 = false): readonly string[] {
+    if (utf16) {
+      this.#byUtf16 ??= [...this.keys()].sort();
+      return this.#byUtf16;
+    }
+    // Each name encoded once, not once per comparison.
+    this.#byUtf8 ??= [...this.keys()]
+      .map((name) => ({ name, bytes: Buffer.from(name, 'utf8') }))
+      .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
+      .map((e) => e.name);
+    return this.#byUtf8;
+  }
+}
 
 /** A byte budget shared by a directory tree (e.g. all of /output). */
 export class Quota {
@@ -136,7 +175,7 @@ export class FileTree {
       kind: 'dir',
       ino: this.#nextIno++,
       readonly,
-      children: new Map(),
+      children: new Entries(),
       quota,
       atim: this.#now(),
       mtim: this.#now(),

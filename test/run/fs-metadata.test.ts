@@ -150,6 +150,13 @@ describe('directory entries count against the quotas (spec/wasi.md#W10)', () => 
     expect(flood(['deep', '/output'], ['--memory', '16MiB']).status).toBe('output_limit');
   });
 
+  it('lists a directory in order, with every change made before each read of the listing', () => {
+    // The sorted names are kept between fd_readdir calls (one sort per change, not per call).
+    expect(flood(['list', '/tmp']).stdout).toBe(
+      'made: 3000 entries, in order\nhalf-way: 1602 entries seen\nchanged: 1600 entries, in order\n',
+    );
+  });
+
   it('does not apply to bundles recorded at ABI level 4 or below, which replay as they ran', async () => {
     const manifest = parseManifest({
       apiVersion: 'docklock/v1',
