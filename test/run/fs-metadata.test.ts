@@ -74,6 +74,12 @@ describe('directory entries count against the quotas (spec/wasi.md#W10)', () => 
     );
   });
 
+  it('bounds open descriptors at 1,024 (EMFILE), stdio and the root preopen included', () => {
+    expect(flood(['fds', '/tmp', '8']).stdout).toBe(
+      'fds stopped at step 1020: errno 33 (No file descriptors available)\n',
+    );
+  });
+
   it('keeps the bytes of a file unlinked but still open charged until it is closed', () => {
     // 64 KiB written per step and never closed: the 4 MiB quota holds 63 of them with the next
     // file's entry (before the rule, only the 1,024 descriptors stopped it, at 64 MiB).
