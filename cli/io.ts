@@ -103,15 +103,18 @@ export function assertWritableDir(path: string, flag: string): void {
 /**
  * Checks, before the guest runs, the folders under `dir` that outputs will be written into (one
  * per output root: `/output` → `dir/output`, a writable `/` → `dir` itself): each part that
- * exists must be a real directory, not a symbolic link or a file. writeOutputs refuses the same
- * after the run; checking here means a planted link ends the command before any work, with the
- * same coded error, instead of after the guest ran.
+ * exists must be a real directory, not a symbolic link or a file, and the deepest one writable.
+ * writeOutputs refuses the same after the run; checking here means a planted link or a read-only
+ * folder ends the command before any work, with the same coded error, instead of after the guest
+ * ran. What only writing can find (a name taken, a full disk) is reported after the result.
  * @param roots - absolute guest paths of the output roots
  */
 export function assertOutputRoots(dir: string, roots: readonly string[], flag: string): void {
   const base = resolve(dir);
   for (const root of roots) {
     let at = base;
+    // The deepest folder that exists is where the outputs' files or folders will be made.
+    let deepest = base;
     for (const part of root.split('/').filter((p) => p !== '')) {
       at = join(at, part);
       const st = lstatSync(at, { throwIfNoEntry: false });
@@ -126,6 +129,16 @@ export function assertOutputRoots(dir: string, roots: readonly string[], flag: s
         throw new InputError('DL_ERR_CLI_OUTPUT_PATH', `${at} is in the way of ${root} (not a directory)`, {
           field: flag,
         });
+      deepest = at;
+    }
+    try {
+      accessSync(deepest, constants.W_OK);
+    } catch (e) {
+      throw new InputError(
+        'DL_ERR_CLI_OUTPUT_PATH',
+        `${deepest} cannot be written into (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); ${root} would not be written`,
+        { field: flag },
+      );
     }
   }
 }

@@ -77,7 +77,8 @@ function kindAt(path: string): 'dir' | 'file' | 'link' | 'other' | undefined {
  * Writes `outputs` under `dir` (created if missing).
  * @returns the host paths written, in guest-path order
  * @throws {InputError} `DL_ERR_CLI_OUTPUT_EXISTS` when a file exists and `force` is not set,
- *   `DL_ERR_CLI_OUTPUT_PATH` when a path would leave `dir` or cannot be written
+ *   `DL_ERR_CLI_OUTPUT_PATH` when a path would leave `dir` or `dir` cannot be made (nothing
+ *   written), `DL_ERR_CLI_OUTPUT_WRITE` when a file fails while being written (the ones before it stay)
  */
 export function writeOutputs(
   outputs: ReadonlyMap<string, Uint8Array>,
@@ -128,11 +129,20 @@ export function writeOutputs(
     }
   }
   const written: string[] = [];
+  if (plan.length === 0) return written;
+  try {
+    makeDirs(root);
+  } catch (e) {
+    throw new InputError(
+      'DL_ERR_CLI_OUTPUT_PATH',
+      `${root} cannot be created (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); nothing was written`,
+      { field },
+    );
+  }
   let serial = 0;
   for (const { guest, parts } of plan) {
     let at = root;
     try {
-      makeDirs(root);
       for (const p of parts.slice(0, -1)) {
         at = join(at, p);
         if (kindAt(at) === undefined) mkdirSync(at);
@@ -142,25 +152,30 @@ export function writeOutputs(
       const tmp = join(at, `.docklock-${process.pid}-${serial++}.tmp`);
       const fd = openSync(tmp, 'wx', 0o644);
       try {
-        const data = outputs.get(guest)!;
-        let off = 0;
-        while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      try {
+        try {
+          const data = outputs.get(guest)!;
+          let off = 0;
+          while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
         renameSync(tmp, target);
       } catch (e) {
+        // A full disk fails the write, not only the rename: no half file is left behind.
         rmSync(tmp, { force: true });
         throw e;
       }
       written.push(target);
     } catch (e) {
+      // Found only while writing (a full disk, a read-only mount): what was written stays.
+      const done =
+        written.length === 0 ? 'nothing was written' : `${written.length} of ${plan.length} written before it`;
       throw new InputError(
-        'DL_ERR_CLI_OUTPUT_PATH',
-        `cannot write ${guest} under ${root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        'DL_ERR_CLI_OUTPUT_WRITE',
+        `cannot write ${shown(guest)} under ${root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; ${done}`,
         { field },
+        { cause: e },
       );
     }
   }

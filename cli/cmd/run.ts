@@ -2,6 +2,7 @@
 import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
+  DocklockError,
   InputError,
   encodeBundle,
   loadManifest,
@@ -15,7 +16,7 @@ import {
   writeFileAtomic,
   writeOutputs,
 } from '../../runtime/api/cage.ts';
-import type { ManifestOverrides } from '../../runtime/api/cage.ts';
+import type { ManifestOverrides, RunResult } from '../../runtime/api/cage.ts';
 import {
   EXIT,
   assertOutputRoots,
@@ -27,6 +28,7 @@ import {
   parseEnvFlags,
   printJson,
   readInput,
+  writeError,
 } from '../io.ts';
 
 export interface RunFlags {
@@ -108,6 +110,13 @@ export function overridesFrom(modulePath: string, f: RunFlags, trailing: readonl
   };
 }
 
+/** One line that identifies a run's result: status, exit code, fuel and the result hash. */
+function summary(r: RunResult): string {
+  const how =
+    r.status === 'exited' ? ` with exit code ${r.exitCode}` : r.trap && r.trap !== r.status ? ` (${r.trap})` : '';
+  return `${r.status}${how}; fuel used ${r.fuelUsed} of ${r.fuelLimit}; result ${Buffer.from(resultHash(r)).toString('hex')}`;
+}
+
 export function registerRun(program: Command): void {
   program
     .command('run')
@@ -154,7 +163,7 @@ export function registerRun(program: Command): void {
     .option('--state-version <n>', "the snapshot to read (default: the state's newest version)")
     .addHelpText(
       'after',
-      "\nExit codes: the guest's exit code; 125 for a trap, out of fuel, stack or memory exhaustion or an output limit; 2 for a rejected module or bad usage. With --json: 0 whenever a result was produced.",
+      "\nExit codes: the guest's exit code; 125 for a trap, out of fuel, stack or memory exhaustion or an output limit; 2 for a rejected module, bad usage, or a --bundle/--output-dir file not written after the run (the result is printed first). With --json: 0 whenever a result was produced and written.",
     )
     .action(async (modulePath: string, trailing: string[], f: RunFlags) =>
       guarded(f.json === true, async () => {
@@ -189,18 +198,40 @@ export function registerRun(program: Command): void {
           },
           { engine },
         );
+        // The run is done: a file that cannot be written now must not take the result with it
+        // (nothing recorded is ever lost). Each write is tried; the result is printed whatever
+        // failed, and the failures after it, with exit status 2.
+        const failures: DocklockError[] = [];
+        const attempt = (write: () => void): void => {
+          try {
+            write();
+          } catch (e) {
+            if (!(e instanceof DocklockError)) throw e;
+            failures.push(e);
+          }
+        };
         if (f.bundle !== undefined) {
-          writeFileAtomic(
-            f.bundle,
-            encodeBundle({ manifest, module, stdin, inputs, witness: out.witnessBytes, result: out.result }),
+          const bundle = f.bundle;
+          attempt(() =>
+            writeFileAtomic(
+              bundle,
+              encodeBundle({ manifest, module, stdin, inputs, witness: out.witnessBytes, result: out.result }),
+            ),
           );
         }
-        if (f.outputDir !== undefined)
-          writeOutputs(out.result.outputs, f.outputDir, { force: f.force === true, field: '--output-dir' });
+        if (f.outputDir !== undefined) {
+          const dir = f.outputDir;
+          attempt(() => writeOutputs(out.result.outputs, dir, { force: f.force === true, field: '--output-dir' }));
+        }
         const r = out.result;
         if (f.json) {
           const json: Record<string, unknown> = { ...resultToJson(r) };
           if (out.error) json.error = out.error;
+          // `error` is the command's error, as for any command; `writeErrors` lists every file not written.
+          if (failures.length > 0) {
+            json.error ??= failures[0]!.toJSON();
+            json.writeErrors = failures.map((e) => e.toJSON());
+          }
           if (manifest.grants.includes('state') && r.status !== 'rejected') {
             const { stateChangeOf, writeSetHashOf } = await import('../../runtime/api/bundle.ts');
             const c = stateChangeOf(out.witness);
@@ -214,17 +245,14 @@ export function registerRun(program: Command): void {
               };
           }
           printJson(json);
-          return EXIT.ok;
+          return failures.length > 0 ? EXIT.usage : EXIT.ok;
         }
-        if (r.status === 'rejected') {
-          process.stderr.write(`docklock: ${out.error?.code}: ${out.error?.message}\n`);
-          return EXIT.usage;
-        }
-        if (r.status === 'exited') return r.exitCode ?? 0;
-        process.stderr.write(
-          `docklock: ${r.status}${r.trap && r.trap !== r.status ? ` (${r.trap})` : ''}; fuel used ${r.fuelUsed} of ${r.fuelLimit}; result ${Buffer.from(resultHash(r)).toString('hex')}\n`,
-        );
-        return EXIT.trap;
+        if (r.status === 'rejected') process.stderr.write(`docklock: ${out.error?.code}: ${out.error?.message}\n`);
+        // The result line is what a failed write would otherwise lose: printed for those too.
+        else if (r.status !== 'exited' || failures.length > 0) process.stderr.write(`docklock: ${summary(r)}\n`);
+        for (const e of failures) writeError(e, false);
+        if (failures.length > 0 || r.status === 'rejected') return EXIT.usage;
+        return r.status === 'exited' ? (r.exitCode ?? 0) : EXIT.trap;
       }),
     );
 }

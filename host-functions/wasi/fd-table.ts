@@ -34,6 +34,16 @@ export const MAX_FDS = 1024;
 
 export class FdTable {
   readonly #fds: (FdEntry | undefined)[] = [];
+  /** Told when a descriptor on a file closes (the file's bytes may go: spec/wasi.md#W10). */
+  readonly #closed: (f: FileNode) => void;
+
+  constructor(closed: (f: FileNode) => void = () => {}) {
+    this.#closed = closed;
+  }
+
+  #release(e: FdEntry): void {
+    if (e.kind === 'file') this.#closed(e.node);
+  }
 
   get(fd: number): FdEntry | undefined {
     return this.#fds[fd];
@@ -44,6 +54,7 @@ export class FdTable {
     for (let fd = 0; fd < MAX_FDS; fd++) {
       if (this.#fds[fd] === undefined) {
         this.#fds[fd] = entry;
+        if (entry.kind === 'file') entry.node.opens++;
         return fd;
       }
     }
@@ -51,17 +62,24 @@ export class FdTable {
   }
 
   close(fd: number): boolean {
-    if (this.#fds[fd] === undefined) return false;
+    const e = this.#fds[fd];
+    if (e === undefined) return false;
     this.#fds[fd] = undefined;
+    this.#release(e);
     return true;
   }
 
-  /** Moves `from` onto `to`, closing whatever `to` was. */
+  /**
+   * Moves `from` onto `to`, closing whatever `to` was. `from === to` closes it: every level has
+   * answered so, and a replay must see the same.
+   */
   renumber(from: number, to: number): boolean {
     const e = this.#fds[from];
-    if (e === undefined || this.#fds[to] === undefined) return false;
+    const old = this.#fds[to];
+    if (e === undefined || old === undefined) return false;
     this.#fds[to] = e;
     this.#fds[from] = undefined;
+    this.#release(from === to ? e : old);
     return true;
   }
 }

@@ -46,14 +46,10 @@ export interface FileState {
 }
 
 /** The current WASI ABI level (spec/wasi.md#W6). */
-export const WASI_LEVEL = 4;
+export const WASI_LEVEL = 5;
 
 const IOV_MAX = 1024;
 
-/** Byte-wise (UTF-8) order of names: the order every node agrees on whatever its locale. */
-function compareUtf8(a: string, b: string): number {
-  return Buffer.compare(utf8.encode(a), utf8.encode(b));
-}
 const PATH_MAX = 4096;
 const utf8 = new TextEncoder();
 
@@ -385,13 +381,15 @@ export function fileFunctions(st: FileState) {
       mem.check(buf, bufLen);
       mem.check(bufusedPtr, 4);
       // Level 1 sorts names byte-wise (UTF-8), as the result's path lists are; level 0 by UTF-16 units.
-      const children = [...e.node.children.keys()];
-      const names = ['.', '..', ...(st.level === 0 ? children.sort() : children.sort(compareUtf8))];
+      // Entry i is `.`, `..`, then the (i - 2)th name.
+      const children = e.node.children.sorted(st.level === 0);
+      const count = children.length + 2;
+      const nameAt = (i: number): string => (i === 0 ? '.' : i === 1 ? '..' : children[i - 2]!);
       const out = new Uint8Array(bufLen);
       let used = 0;
-      for (let i = Number(cookie > 1_000_000n ? 1_000_000n : cookie); i < names.length && used < bufLen; i++) {
-        const name = utf8.encode(names[i]!);
-        const node = i === 0 ? e.node : i === 1 ? e.node : e.node.children.get(names[i]!)!;
+      for (let i = Number(cookie > 1_000_000n ? 1_000_000n : cookie); i < count && used < bufLen; i++) {
+        const name = utf8.encode(nameAt(i));
+        const node = i < 2 ? e.node : e.node.children.get(nameAt(i))!;
         const d = new Struct(SIZE.dirent + name.length)
           .u64(0, BigInt(i + 1))
           .u64(8, node.ino)

@@ -21,11 +21,13 @@ export interface FileNode extends NodeBase {
   size: number;
   /** Directory entries naming this file (hard links). */
   nlink: number;
+  /** Open descriptors on it: from level 5 its bytes stay charged until both counts are 0. */
+  opens: number;
 }
 
 export interface DirNode extends NodeBase {
   kind: 'dir';
-  children: Map<string, Node>;
+  children: Entries;
 }
 
 /** A symbolic link: its target is only text until a lookup follows it (spec/wasi.md#W3). */
@@ -36,6 +38,45 @@ export interface SymlinkNode extends NodeBase {
 
 export type Node = FileNode | DirNode | SymlinkNode;
 
+/**
+ * A directory's entries. Their names in listing order are kept until the next change: a
+ * directory is listed in many `fd_readdir` calls, each a few entries long, and sorting all its
+ * names in every call made listing a large directory quadratic.
+ */
+export class Entries extends Map<string, Node> {
+  #byUtf8: readonly string[] | undefined;
+  #byUtf16: readonly string[] | undefined;
+
+  override set(name: string, node: Node): this {
+    this.#byUtf8 = this.#byUtf16 = undefined;
+    return super.set(name, node);
+  }
+
+  override delete(name: string): boolean {
+    this.#byUtf8 = this.#byUtf16 = undefined;
+    return super.delete(name);
+  }
+
+  override clear(): void {
+    this.#byUtf8 = this.#byUtf16 = undefined;
+    super.clear();
+  }
+
+  /** The names in byte-wise (UTF-8) order, or by UTF-16 units (`utf16`, WASI level 0's order). */
+  sorted(utf16 = false): readonly string[] {
+    if (utf16) {
+      this.#byUtf16 ??= [...this.keys()].sort();
+      return this.#byUtf16;
+    }
+    // Each name encoded once, not once per comparison.
+    this.#byUtf8 ??= [...this.keys()]
+      .map((name) => ({ name, bytes: Buffer.from(name, 'utf8') }))
+      .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
+      .map((e) => e.name);
+    return this.#byUtf8;
+  }
+}
+
 /** A byte budget shared by a directory tree (e.g. all of /output). */
 export class Quota {
   used = 0;
@@ -44,6 +85,12 @@ export class Quota {
   constructor(name: string, limit: number) {
     this.name = name;
     this.limit = limit;
+  }
+
+  /** Adds `bytes`, or throws {@link QuotaExceeded} and changes nothing when they would not fit. */
+  charge(bytes: number): void {
+    if (bytes > 0 && this.used + bytes > this.limit) throw new QuotaExceeded(this);
+    this.used += bytes;
   }
 }
 
@@ -56,15 +103,71 @@ export class QuotaExceeded extends Error {
   }
 }
 
+/**
+ * What a directory entry costs its directory's quota besides the UTF-8 bytes of its name (and of
+ * a symbolic link's target): a fixed figure, the same on every node, in the order of what a host
+ * holds for one (spec/wasi.md#W10).
+ */
+export const ENTRY_BYTES = 512;
+
+/** What the entry `name` → `node` costs its directory's quota (spec/wasi.md#W10). */
+export function entryCost(name: string, node: Node | { kind: 'symlink'; target: string } | undefined): number {
+  // UTF-8 lengths, counted without encoding (names are valid UTF-8: the guest's are checked).
+  const target = node?.kind === 'symlink' ? Buffer.byteLength(node.target, 'utf8') : 0;
+  return ENTRY_BYTES + Buffer.byteLength(name, 'utf8') + target;
+}
+
 export class FileTree {
   #nextIno = 1n;
   readonly root: DirNode;
   /** A new node's access and modification time: the virtual clock at level 1, 0 at level 0. */
   readonly #now: () => bigint;
+  /**
+   * Whether directory entries and open files' bytes are charged (level 5, spec/wasi.md#W10);
+   * off to replay bundles recorded before, which saw no such charge.
+   */
+  readonly metered: boolean;
 
-  constructor(now: () => bigint = () => 0n) {
+  constructor(now: () => bigint = () => 0n, metered = false) {
     this.#now = now;
+    this.metered = metered;
     this.root = this.dir(true, undefined);
+  }
+
+  /**
+   * Charges `parent`'s quota for a new entry `name` (`target`: a symbolic link's) before it is
+   * made, so a refused entry leaves no trace (not even an inode number).
+   * @throws {QuotaExceeded} unless `force` (the host's initial content, which may start over it)
+   */
+  admit(parent: DirNode, name: string, target?: string, force = false): void {
+    if (!this.metered || parent.quota === undefined) return;
+    const cost = entryCost(name, target === undefined ? undefined : { kind: 'symlink', target });
+    if (force) parent.quota.used += cost;
+    else parent.quota.charge(cost);
+  }
+
+  /**
+   * Removes the entry `name` from `parent`, refunding it, and a file's bytes once no entry names
+   * it and (from level 5) no descriptor holds it open.
+   */
+  unlink(parent: DirNode, name: string, node: Node): void {
+    this.detach(parent, name, node);
+    if (node.kind === 'file') {
+      node.nlink--;
+      if (node.nlink === 0 && (node.opens === 0 || !this.metered)) releaseFile(node);
+    }
+  }
+
+  /** Removes the entry `name` from `parent` and refunds it, leaving `node` as it is (a rename moves it). */
+  detach(parent: DirNode, name: string, node: Node): void {
+    if (this.metered && parent.quota !== undefined) parent.quota.used -= entryCost(name, node);
+    parent.children.delete(name);
+  }
+
+  /** A descriptor on `f` closed: its bytes go if it was the last thing holding them. */
+  closed(f: FileNode): void {
+    f.opens--;
+    if (this.metered && f.opens === 0 && f.nlink === 0) releaseFile(f);
   }
 
   dir(readonly: boolean, quota: Quota | undefined): DirNode {
@@ -72,7 +175,7 @@ export class FileTree {
       kind: 'dir',
       ino: this.#nextIno++,
       readonly,
-      children: new Map(),
+      children: new Entries(),
       quota,
       atim: this.#now(),
       mtim: this.#now(),
@@ -88,6 +191,7 @@ export class FileTree {
       size: data.length,
       quota,
       nlink: 1,
+      opens: 0,
       atim: this.#now(),
       mtim: this.#now(),
     };
@@ -111,6 +215,7 @@ export class FileTree {
     for (const part of path.split('/').filter(Boolean)) {
       let next = d.children.get(part);
       if (next === undefined) {
+        this.admit(d, part, undefined, true);
         next = this.dir(readonly, quota);
         d.children.set(part, next);
       }
@@ -126,6 +231,7 @@ export class FileTree {
     const name = parts.pop();
     if (name === undefined) throw new Error('empty file path');
     const dir = this.mkdirs(parts.join('/'), true);
+    this.admit(dir, name, undefined, true);
     dir.children.set(name, this.file(true, data, undefined));
   }
 
@@ -137,17 +243,26 @@ export class FileTree {
     const out = new Map<string, Uint8Array>();
     let d: Node | undefined = this.root;
     for (const part of path.split('/').filter(Boolean)) d = d?.kind === 'dir' ? d.children.get(part) : undefined;
-    const walk = (n: Node, p: string): void => {
-      if (skip.has(p)) return;
+    // Depth-first in sorted order with a stack of its own: a guest may nest directories far
+    // deeper than the host's call stack would follow.
+    const stack: [Node, string][] = d === undefined ? [] : [[d, path.replace(/\/$/, '')]];
+    for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+      const [n, p] = top;
+      if (skip.has(p)) continue;
       if (n.kind === 'file') {
         if (!n.readonly) out.set(p, n.data.slice(0, n.size));
       } else if (n.kind === 'dir') {
-        for (const name of [...n.children.keys()].sort()) walk(n.children.get(name)!, `${p}/${name}`);
+        const names = [...n.children.keys()].sort();
+        for (let i = names.length - 1; i >= 0; i--) stack.push([n.children.get(names[i]!)!, `${p}/${names[i]}`]);
       }
-    };
-    if (d !== undefined) walk(d, path.replace(/\/$/, ''));
+    }
     return out;
   }
+}
+
+/** Gives a file's bytes back to its quota (its last name is gone and nothing holds it open). */
+function releaseFile(f: FileNode): void {
+  if (f.quota !== undefined) f.quota.used -= f.size;
 }
 
 /** Grows a file's buffer to hold `size` bytes, charging its quota. */

@@ -4,27 +4,29 @@
  * were when bundles of format 1 were recorded.
  */
 import { ERRNO, FDFLAGS, LOOKUP_SYMLINK_FOLLOW, OFLAGS, RIGHTS } from './defs.ts';
-import { resizeFile } from './fs.ts';
-import type { DirNode, Node } from './fs.ts';
+import { entryCost, QuotaExceeded, resizeFile } from './fs.ts';
+import type { DirNode } from './fs.ts';
 import { resolve, setTimes, writeFilestat } from './files.ts';
 import type { FileState } from './files.ts';
 
 const utf8 = new TextEncoder();
+/**
+ * Every new file's first buffer: one shared empty array instead of one each (a typed array costs
+ * the host far more than its bytes). Never written: `resizeFile` replaces it before any write.
+ */
+const NO_BYTES = new Uint8Array(0);
 
-/** Whether `inner` is `outer` or lies below it (a directory may not move into itself). */
+/**
+ * Whether `inner` is `outer` or lies below it (a directory may not move into itself). A stack of
+ * its own: a guest may nest directories deeper than the host's call stack would follow.
+ */
 function contains(outer: DirNode, inner: DirNode): boolean {
-  if (outer === inner) return true;
-  for (const c of outer.children.values()) if (c.kind === 'dir' && contains(c, inner)) return true;
-  return false;
-}
-
-/** Removes one directory entry naming `node`, releasing its bytes when it was the last link. */
-function unlinkEntry(parent: DirNode, name: string, node: Node): void {
-  if (node.kind === 'file') {
-    node.nlink--;
-    if (node.nlink === 0 && node.quota) node.quota.used -= node.size;
+  const stack: DirNode[] = [outer];
+  for (let d = stack.pop(); d !== undefined; d = stack.pop()) {
+    if (d === inner) return true;
+    for (const c of d.children.values()) if (c.kind === 'dir') stack.push(c);
   }
-  parent.children.delete(name);
+  return false;
 }
 
 /** The `path_*` functions; the return type is inferred, so its keys are the names they are imported by. */
@@ -36,8 +38,11 @@ export function pathFunctions(st: FileState, guarded: (f: () => number) => numbe
       if (typeof r === 'number') return r;
       if (r.node !== undefined) return ERRNO.EXIST;
       if (r.parent.readonly) return ERRNO.ROFS;
-      r.parent.children.set(r.name, st.tree.dir(false, r.parent.quota));
-      return ERRNO.SUCCESS;
+      return guarded(() => {
+        st.tree.admit(r.parent, r.name);
+        r.parent.children.set(r.name, st.tree.dir(false, r.parent.quota));
+        return ERRNO.SUCCESS;
+      });
     },
     path_filestat_get(fd: number, flags: number, pathPtr: number, pathLen: number, ptr: number): number {
       const r = resolve(st, fd, pathPtr, pathLen, (flags & LOOKUP_SYMLINK_FOLLOW) !== 0);
@@ -85,9 +90,13 @@ export function pathFunctions(st: FileState, guarded: (f: () => number) => numbe
       if (b.parent.readonly) return ERRNO.ROFS;
       // One file's bytes count against one quota: a link may not reach into another budget.
       if (a.node.quota !== b.parent.quota) return ERRNO.XDEV;
-      if (a.node.kind === 'file') a.node.nlink++;
-      b.parent.children.set(b.name, a.node.kind === 'file' ? a.node : st.tree.symlink(a.node.target, b.parent.quota));
-      return ERRNO.SUCCESS;
+      const node = a.node;
+      return guarded(() => {
+        st.tree.admit(b.parent, b.name, node.kind === 'symlink' ? node.target : undefined);
+        if (node.kind === 'file') node.nlink++;
+        b.parent.children.set(b.name, node.kind === 'file' ? node : st.tree.symlink(node.target, b.parent.quota));
+        return ERRNO.SUCCESS;
+      });
     },
     path_symlink(oldPtr: number, oldLen: number, fd: number, newPtr: number, newLen: number): number {
       if (st.level === 0) return ERRNO.NOTSUP;
@@ -101,8 +110,11 @@ export function pathFunctions(st: FileState, guarded: (f: () => number) => numbe
       if (r.node !== undefined) return ERRNO.EXIST;
       if (r.trailingSlash) return ERRNO.NOENT;
       if (r.parent.readonly) return ERRNO.ROFS;
-      r.parent.children.set(r.name, st.tree.symlink(target, r.parent.quota));
-      return ERRNO.SUCCESS;
+      return guarded(() => {
+        st.tree.admit(r.parent, r.name, target);
+        r.parent.children.set(r.name, st.tree.symlink(target, r.parent.quota));
+        return ERRNO.SUCCESS;
+      });
     },
     path_readlink(
       fd: number,
@@ -156,7 +168,12 @@ export function pathFunctions(st: FileState, guarded: (f: () => number) => numbe
         if (oflags & OFLAGS.DIRECTORY) return ERRNO.INVAL;
         if (r.trailingSlash) return ERRNO.ISDIR;
         if (r.parent.readonly) return ERRNO.ROFS;
-        node = st.tree.file(false, new Uint8Array(0), r.parent.quota);
+        const refused = guarded(() => {
+          st.tree.admit(r.parent, r.name);
+          return ERRNO.SUCCESS;
+        });
+        if (refused !== ERRNO.SUCCESS) return refused;
+        node = st.tree.file(false, NO_BYTES, r.parent.quota);
         r.parent.children.set(r.name, node);
       }
       // A link not followed (no LOOKUP_SYMLINK_FOLLOW) cannot be opened: POSIX O_NOFOLLOW's ELOOP.
@@ -201,7 +218,7 @@ export function pathFunctions(st: FileState, guarded: (f: () => number) => numbe
       if (r.name === '.') return ERRNO.INVAL;
       if (r.parent.readonly || r.node.readonly) return ERRNO.ROFS;
       if (r.node.children.size > 0) return ERRNO.NOTEMPTY;
-      r.parent.children.delete(r.name);
+      st.tree.unlink(r.parent, r.name, r.node);
       return ERRNO.SUCCESS;
     },
     path_rename(fd: number, oldPtr: number, oldLen: number, newFd: number, newPtr: number, newLen: number): number {
@@ -222,9 +239,18 @@ export function pathFunctions(st: FileState, guarded: (f: () => number) => numbe
         if (b.node.kind === 'dir' && b.node.children.size > 0) return ERRNO.NOTEMPTY;
       }
       if (st.level > 0 && a.node.kind === 'dir' && contains(a.node, b.parent)) return ERRNO.INVAL;
-      if (b.node !== undefined) unlinkEntry(b.parent, b.name, b.node);
-      a.parent.children.delete(a.name);
-      b.parent.children.set(b.name, a.node);
+      const moved = a.node;
+      // A longer name may not fit (spec/wasi.md#W10): checked before anything moves.
+      const quota = b.parent.quota;
+      if (st.tree.metered && quota !== undefined) {
+        const grows =
+          entryCost(b.name, moved) - entryCost(a.name, moved) - (b.node === undefined ? 0 : entryCost(b.name, b.node));
+        if (grows > 0 && quota.used + grows > quota.limit) return st.onQuotaExceeded(new QuotaExceeded(quota));
+      }
+      if (b.node !== undefined) st.tree.unlink(b.parent, b.name, b.node);
+      st.tree.detach(a.parent, a.name, moved);
+      st.tree.admit(b.parent, b.name, moved.kind === 'symlink' ? moved.target : undefined, true);
+      b.parent.children.set(b.name, moved);
       return ERRNO.SUCCESS;
     },
     path_unlink_file(fd: number, pathPtr: number, pathLen: number): number {
@@ -235,7 +261,7 @@ export function pathFunctions(st: FileState, guarded: (f: () => number) => numbe
       // "file/" names a directory, and a file is none (level 0 deleted the file).
       if (st.level > 0 && r.trailingSlash) return ERRNO.NOTDIR;
       if (r.parent.readonly || r.node.readonly) return ERRNO.ROFS;
-      unlinkEntry(r.parent, r.name, r.node);
+      st.tree.unlink(r.parent, r.name, r.node);
       return ERRNO.SUCCESS;
     },
   };

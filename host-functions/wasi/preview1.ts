@@ -154,7 +154,8 @@ export function createWasi(calls: HostCalls, cfg: WasiConfig): WasiHost {
   const rng = new ChaCha20Stream(cfg.seed);
   const level = cfg.level ?? WASI_LEVEL;
   // Level 1 stamps a new node with the virtual clock, never the host's; level 0 stamped nothing.
-  const tree = new FileTree(level === 0 ? undefined : () => clock.peek(CLOCK.REALTIME));
+  // Level 5 charges directory entries and open files' bytes to the quotas (spec/wasi.md#W10).
+  const tree = new FileTree(level === 0 ? undefined : () => clock.peek(CLOCK.REALTIME), level >= 5);
   const outputQuota = new Quota(cfg.outputDir, cfg.limits.output);
   const scratchQuota = new Quota(cfg.scratchDir, cfg.limits.scratch);
   const writable = cfg.writable ?? [];
@@ -169,6 +170,7 @@ export function createWasi(calls: HostCalls, cfg: WasiConfig): WasiHost {
     } else {
       const cut = w.lastIndexOf('/');
       const parent = tree.mkdirs(w.slice(0, cut), true);
+      tree.admit(parent, w.slice(cut + 1), undefined, true);
       const dir = tree.dir(false, outputQuota);
       parent.children.set(w.slice(cut + 1), dir);
       mounts.push(dir);
@@ -183,16 +185,19 @@ export function createWasi(calls: HostCalls, cfg: WasiConfig): WasiHost {
     else {
       // A copy: the guest may change it, and the bundle must keep the initial bytes.
       const cut = path.lastIndexOf('/');
+      // The file's inode number comes before its directories' (the order every level has seen).
       const file = tree.file(false, data.slice(), outputQuota);
       outputQuota.used += data.length;
-      tree.mkdirs(path.slice(0, cut), false, outputQuota).children.set(path.slice(cut + 1), file);
+      const parent = tree.mkdirs(path.slice(0, cut), false, outputQuota);
+      tree.admit(parent, path.slice(cut + 1), undefined, true);
+      parent.children.set(path.slice(cut + 1), file);
     }
   }
   tree.mkdirs(cfg.outputDir, false, outputQuota);
   tree.mkdirs(cfg.scratchDir, false, scratchQuota);
   const stdout = new OutputCapture('stdout', cfg.limits.stdout);
   const stderr = new OutputCapture('stderr', cfg.limits.stderr);
-  const fds = new FdTable();
+  const fds = new FdTable((f) => tree.closed(f));
   fds.open({ kind: 'stdin' });
   fds.open({ kind: 'out', capture: stdout });
   fds.open({ kind: 'out', capture: stderr });

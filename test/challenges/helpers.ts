@@ -31,8 +31,8 @@ export async function serve(
   let count = 0;
   const server = createServer((req, res) => {
     count++;
-    // Guests read response headers, which are recorded: a Date header would make two recordings
-    // of the same run differ when they straddle a second.
+    // No Date header: the recorded response must not change with the second a run starts in
+    // (two runs a second apart would differ, and "the same run twice" tests would flake).
     res.sendDate = false;
     for (const [k, v] of Object.entries(headers(req))) res.setHeader(k, v);
     res.end(body);
