@@ -66,6 +66,11 @@ export interface JobOptions<E> {
   transfer?: Transferable[];
   /** Events the thread posts while the job runs. */
   onEvent?: (event: E) => void;
+  /**
+   * A job of several steps, each under a limit of its own: the watchdog starts again, at the time
+   * this returns (ms), when the thread posts an event for which it returns one (after `onEvent`).
+   */
+  watchdogAfter?: (event: E) => number | undefined;
 }
 
 interface Pending<J, R, E> {
@@ -151,6 +156,11 @@ export class WorkerPool<J, R, E = never> {
       if (p === undefined || p.id !== msg.id) return;
       if ('event' in msg) {
         p.options.onEvent?.(msg.event);
+        const ms = p.options.watchdogAfter?.(msg.event);
+        if (ms !== undefined && slot.current === p) {
+          clearTimeout(slot.timer);
+          this.#watch(slot, p, ms);
+        }
         return;
       }
       this.#advance(slot);
@@ -202,8 +212,7 @@ export class WorkerPool<J, R, E = never> {
     this.#drop(slot);
   }
 
-  #watch(slot: Slot<J, R, E>, p: Pending<J, R, E>): void {
-    const ms = p.options.watchdogMs;
+  #watch(slot: Slot<J, R, E>, p: Pending<J, R, E>, ms = p.options.watchdogMs): void {
     slot.timer = setTimeout(() => {
       if (slot.current !== p) return;
       this.#fail(slot);

@@ -1,7 +1,8 @@
 /**
  * The replay pool against hostile claims: a replay that never ends, a bundle whose decoding
- * outgrows its thread, absurd manifest limits, and many claims at once with such ones among them.
- * Every claim gets exactly one answer, honest ones their true judgement, and the pool goes on.
+ * outgrows its thread, absurd manifest limits, a claimer's endless claims ahead of another's,
+ * claims past their deadline, and many claims at once with such ones among them. Every claim gets
+ * exactly one answer, honest ones their true judgement, and the pool goes on.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { judgeClaim } from '../../p2p/audit.ts';
@@ -57,15 +58,53 @@ describe('the replay pool against hostile claims', () => {
   it('an endless replay sent with honest claims fails alone (watchdog); the others are judged, and so is the next claim', async () => {
     const pool = poolOf(1);
     const endless = await endlessBundle(500);
-    const endlessClaim = await claimOf(endless);
+    // Three claimers: one job holds all three claims (at most one per claimer), each under its own watchdog.
+    const endlessClaim = await claimOf(endless, 7);
+    const other = await claimOf(honest[1]!, 8);
     const got = await Promise.all([
       answer(pool.judge(claims[0]!, honest[0]!)),
       answer(pool.judge(endlessClaim, endless)),
-      answer(pool.judge(claims[1]!, honest[1]!)),
+      answer(pool.judge(other, honest[1]!)),
     ]);
     expect(got).toEqual([expected[0], { error: 'DL_ERR_CAGE_WATCHDOG' }, expected[1]]);
     expect(await pool.judge(claims[2]!, honest[2]!)).toEqual(expected[2]);
   }, 180_000);
+
+  it("one claimer's endless claims do not hold back another claimer's: claimers take turns, each replay under its own watchdog", async () => {
+    const pool = poolOf(1);
+    // Distinct limits: three manifests, as three claims of a hostile peer would have.
+    const endless = await Promise.all([1500, 1501, 1502].map((ms) => endlessBundle(ms)));
+    const endlessClaims = await Promise.all(endless.map((b) => claimOf(b, 7)));
+    const other = await claimOf(honest[0]!, 8);
+    const order: string[] = [];
+    const tracked = (name: string, p: Promise<Judgement>): Promise<Answer> =>
+      answer(p).then((a) => {
+        order.push(name);
+        return a;
+      });
+    const got = await Promise.all([
+      ...endless.map((b, i) => tracked(`endless${i}`, pool.judge(endlessClaims[i]!, b))),
+      tracked('honest', pool.judge(other, honest[0]!)),
+    ]);
+    const watchdog = { error: 'DL_ERR_CAGE_WATCHDOG' };
+    expect(got).toEqual([watchdog, watchdog, watchdog, expected[0]]);
+    // Its turn came after at most one endless claim per round, never after all of them.
+    expect(order.indexOf('honest')).toBeLessThan(order.indexOf('endless2'));
+  }, 180_000);
+
+  it('a claim whose deadline passes before its turn, or while it replays, is dropped (DL_ERR_P2P_REPLAY_EXPIRED); one with time left is judged', async () => {
+    const pool = poolOf(1);
+    const endless = await endlessBundle(60_000);
+    const got = await Promise.all([
+      // Its own limit is a minute; its deadline cuts it after a few seconds.
+      answer(pool.judge(await claimOf(endless), endless, Date.now() + 3000)),
+      answer(pool.judge(claims[0]!, honest[0]!, Date.now() - 1)),
+      answer(pool.judge(claims[1]!, honest[1]!, Date.now() + 600_000)),
+    ]);
+    const expired = { error: 'DL_ERR_P2P_REPLAY_EXPIRED' };
+    expect(got).toEqual([expired, expired, expected[1]]);
+    expect(await pool.judge(claims[2]!, honest[2]!)).toEqual(expected[2]);
+  }, 120_000);
 
   it("a bundle whose decoding outgrows its thread's heap kills the thread, and fails alone; the others are judged, and so is the next claim", async () => {
     // A small heap, so that a bomb of a few megabytes is enough (the default is 2 GiB).
@@ -125,9 +164,11 @@ describe('the replay pool against hostile claims', () => {
   }, 120_000);
 
   it('a replay on a thread of its own stops when the pool closes', async () => {
-    const pool = poolOf(1);
-    // Its stack budget needs a bigger thread than the pool's: it replays on one of its own, endlessly.
-    const endless = editLimits(await endlessBundle(500), { stack: 1_000_000 });
+    // Two threads: the one of its own takes the place of one of them, the honest claim has the other.
+    const pool = poolOf(2);
+    // Its stack budget needs a bigger thread than the pool's: it replays on one of its own, endlessly
+    // (its watchdog, at its own limit, comes long after the close).
+    const endless = editLimits(await endlessBundle(60_000), { stack: 1_000_000 });
     const running = answer(pool.judge(await claimOf(endless), endless));
     expect(await pool.judge(claims[0]!, honest[0]!)).toEqual(expected[0]);
     await pool.close();
