@@ -1,6 +1,7 @@
 /**
  * The one worker pool of the runtime: N long-lived worker threads, each running one job at a
- * time from a bounded FIFO (job-queue.ts), one wall-clock watchdog per job, one error transport
+ * time from a bounded FIFO (job-queue.ts), one wall-clock watchdog per job (restarted by the
+ * job's own events when it is several steps, each with its own limit), one error transport
  * (`{code, message, where}`, never a stack: transport.ts). A single run is a pool of one
  * (cage.ts), the cage pool serves run and replay (cage-pool.ts), the evaluation pool serves a
  * challenge (evaluate/pool.ts); the thread side is worker-loop.ts.

@@ -4,6 +4,8 @@
  * each. A hostile peer publishes claims whose replays never end (each within the longest wall-clock
  * limit a node replays for); an honest peer then publishes one claim. R must judge the honest claim
  * in time for its verdict to count, while the endless replays are still running or waiting.
+ * The test prints how long the honest claim waited; DL_FAIRNESS_ENDLESS, DL_FAIRNESS_LIMIT_MS and
+ * DL_FAIRNESS_EXPIRY_MS change the load it measures.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { P2PNode } from '../../p2p/node.ts';
