@@ -9,7 +9,10 @@ import { judgeClaim } from '../../p2p/audit.ts';
 import type { Judgement } from '../../p2p/audit.ts';
 import type { Claim } from '../../p2p/messages.ts';
 import { MAX_FUEL } from '../../runtime/manifest/parse.ts';
+import { Judges } from '../../p2p/judges.ts';
+import { NodeMetrics } from '../../p2p/metrics.ts';
 import { ReplayPool } from '../../p2p/replay-pool.ts';
+import { ReplayQueue } from '../../p2p/replay-queue.ts';
 import type { ReplayPoolOptions } from '../../p2p/replay-pool.ts';
 import {
   claimOf,
@@ -109,6 +112,28 @@ describe('the replay pool against hostile claims', () => {
     expect(got).toEqual([expired, expired, expected[1]]);
     expect(await pool.judge(claims[2]!, honest[2]!)).toEqual(expected[2]);
   }, 120_000);
+
+  it("a replay dropped at its claim's deadline is no judgement: a later re-check of a divergence replays the claim", async () => {
+    const pool = poolOf(1);
+    const metrics = new NodeMetrics();
+    const judges = new Judges({
+      fetch: async () => honest[0]!,
+      judge: pool.judge,
+      queue: new ReplayQueue(1, 16),
+      metrics,
+    });
+    // As a replayer, too late: its quorum window ended before its turn.
+    expect(await judges.judge('c0', claims[0]!, 'claimer', Date.now() - 1)).toBe('expired');
+    // A divergence on it is still checked by a replay of this node's own, which matches: overruled.
+    expect(await judges.recheck('c0', claims[0]!, 'claimer')).toBe('overruled');
+    const outcomes = (await metrics.replays.get()).values.map((v) => [v.labels.outcome, v.value]);
+    expect(outcomes).toEqual(
+      expect.arrayContaining([
+        ['expired', 1],
+        ['match', 1],
+      ]),
+    );
+  }, 60_000);
 
   it("a bundle whose decoding outgrows its thread's heap kills the thread, and fails alone; the others are judged, and so is the next claim", async () => {
     // A small heap, so that a bomb of a few megabytes is enough (the default is 2 GiB).
