@@ -31,9 +31,10 @@ beforeAll(async () => {
   });
 }, 120_000);
 
+// A node stops once the replays it has started end: the endless ones end at their watchdogs.
 afterAll(async () => {
   await Promise.all(nodes.map((n) => n.stop()));
-});
+}, 300_000);
 
 describe('replay fairness', () => {
   it("an honest claim published after a peer's endless ones is judged in time, while they still run or wait", async () => {
