@@ -59,7 +59,7 @@ export { runGuest } from './runtime/cage/run.ts';
 export { compileOptionsFor } from './runtime/cage/run.ts';
 export { WorkerPool } from './runtime/cage/worker-pool.ts';
 export { serveJobs } from './runtime/cage/worker-loop.ts';
-export type { JobResult } from './runtime/cage/worker-loop.ts';
+export type { JobContext, JobResult } from './runtime/cage/worker-loop.ts';
 export { errorFromWire, errorToWire } from './runtime/cage/transport.ts';
 export { workerStackMb } from './runtime/cage/cage-pool.ts';
 export { workerUrl } from './runtime/worker-url.ts';

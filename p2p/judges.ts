@@ -12,6 +12,12 @@ import type { ReplayQueue } from './replay-queue.ts';
 /** What a node's re-check says of another node's divergence. */
 export type Ruling = 'overruled' | 'upheld' | 'unchecked' | 'busy';
 
+/**
+ * Not judged, and not memoised (a later call tries again): no peer served the bundle, or the
+ * replay was dropped because the claim's quorum window ended first (`DL_ERR_P2P_REPLAY_EXPIRED`).
+ */
+export type Unjudged = 'no_bundle' | 'expired';
+
 const MEMO = 1024;
 
 export class Judges {
@@ -19,7 +25,7 @@ export class Judges {
   readonly #judgeBundle: Judge;
   readonly #queue: ReplayQueue;
   readonly #metrics: NodeMetrics;
-  readonly #memo = new Map<string, Promise<Judgement | null>>();
+  readonly #memo = new Map<string, Promise<Judgement | Unjudged>>();
 
   constructor(o: {
     fetch: (claim: Claim, claimer: string) => Promise<Uint8Array>;
@@ -35,12 +41,13 @@ export class Judges {
 
   /**
    * This node's judgement of a claim, computed now (the caller is already a replay-queue job).
-   * @returns null when no peer served the bundle (not memoised: a later call tries again)
+   * @param deadline - epoch ms after which the judgement is of no use (the claim's quorum window):
+   *   a replay that would start or end later is dropped (`expired`)
    */
-  judge(idHex: string, claim: Claim, claimer: string): Promise<Judgement | null> {
+  judge(idHex: string, claim: Claim, claimer: string, deadline?: number): Promise<Judgement | Unjudged> {
     const memo = this.#memo.get(idHex);
     if (memo !== undefined) return memo;
-    const p = (async (): Promise<Judgement | null> => {
+    const p = (async (): Promise<Judgement | Unjudged> => {
       const end = this.#metrics.replaySeconds.startTimer();
       let bytes: Uint8Array;
       try {
@@ -48,13 +55,14 @@ export class Judges {
       } catch {
         this.#metrics.replays.inc({ outcome: 'no_bundle' });
         this.#memo.delete(idHex);
-        return null;
+        return 'no_bundle';
       }
-      const j = await this.#judgeBundle(claim, bytes).catch((e: unknown) => ({
-        abstain: (e as Error).message,
-      }));
+      const j = await this.#judgeBundle(claim, bytes, deadline).catch((e: unknown): Judgement | Unjudged =>
+        (e as { code?: string }).code === 'DL_ERR_P2P_REPLAY_EXPIRED' ? 'expired' : { abstain: (e as Error).message },
+      );
       end();
-      this.#metrics.replays.inc({ outcome: 'abstain' in j ? 'abstain' : j.outcome });
+      if (j === 'expired') this.#memo.delete(idHex);
+      this.#metrics.replays.inc({ outcome: typeof j === 'string' ? j : 'abstain' in j ? 'abstain' : j.outcome });
       return j;
     })();
     if (this.#memo.size >= MEMO) this.#memo.clear();
@@ -73,16 +81,21 @@ export class Judges {
    * @returns 'overruled' (this node's replay matches), 'upheld', 'unchecked', or 'busy' (queue full)
    */
   recheck(idHex: string, claim: Claim, claimer: string): Promise<Ruling> {
-    const ruling = (j: Judgement | null): Ruling =>
-      j === null || 'abstain' in j ? 'unchecked' : j.outcome === 'match' ? 'overruled' : 'upheld';
+    const ruling = (j: Judgement | Unjudged): Ruling =>
+      typeof j === 'string' || 'abstain' in j ? 'unchecked' : j.outcome === 'match' ? 'overruled' : 'upheld';
+    // No deadline: a divergence counts whenever it comes, so its re-check is never dropped for time.
+    const fresh = (): Promise<Ruling> =>
+      new Promise((resolve) => {
+        const queued = this.#queue.push(
+          () => this.judge(idHex, claim, claimer).then((j) => resolve(ruling(j))),
+          claim.bundleSize,
+          claimer,
+        );
+        if (!queued) resolve('busy');
+      });
     const memo = this.#memo.get(idHex);
-    if (memo !== undefined) return memo.then(ruling);
-    return new Promise((resolve) => {
-      const queued = this.#queue.push(
-        () => this.judge(idHex, claim, claimer).then((j) => resolve(ruling(j))),
-        claim.bundleSize,
-      );
-      if (!queued) resolve('busy');
-    });
+    // A replay dropped for its claim's quorum window is no judgement: this re-check replays it.
+    if (memo !== undefined) return memo.then((j) => (j === 'expired' ? fresh() : ruling(j)));
+    return fresh();
   }
 }

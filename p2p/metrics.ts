@@ -23,7 +23,7 @@ export class NodeMetrics {
   });
   readonly replays = new Counter({
     name: 'docklock_p2p_replays_total',
-    help: 'Replays, by outcome (match, diverge, abstain, no_bundle, queue_full)',
+    help: 'Replays, by outcome (match, diverge, abstain, no_bundle, queue_full, expired)',
     labelNames: ['outcome'],
     registers: [this.registry],
   });

@@ -704,7 +704,7 @@ export class P2PNode {
     // Bounded: forgetting a claim only allows a second replay if it is somehow still pending.
     if (this.#replayed.size >= 100_000) this.#replayed.clear();
     this.#replayed.add(idHex);
-    if (!this.#queue.push(() => this.#replay(idHex, id, claim, claimer), claim.bundleSize)) {
+    if (!this.#queue.push(() => this.#replay(idHex, id, claim, claimer), claim.bundleSize, claimer)) {
       this.#replayed.delete(idHex);
       this.metrics.replays.inc({ outcome: 'queue_full' });
       return false;
@@ -714,12 +714,19 @@ export class P2PNode {
 
   async #replay(idHex: string, id: Uint8Array, claim: Claim, claimer: string): Promise<void> {
     if (this.#stopping || this.store.claimMeta(idHex)?.state !== 'pending') return;
-    const j = await this.#judges.judge(idHex, claim, claimer);
-    if (j === null) {
+    // A match issued after the claim's quorum window counts for nothing: the replay is dropped when
+    // its turn comes after that, and stopped there if it runs past it (docs/p2p.md, "Replay queue and fairness").
+    const deadline = claim.issuedAt + this.config.quorum.expiryMs;
+    if (Date.now() >= deadline) {
+      this.metrics.replays.inc({ outcome: 'expired' });
+      return;
+    }
+    const j = await this.#judges.judge(idHex, claim, claimer, deadline);
+    if (j === 'no_bundle') {
       this.#replayed.delete(idHex); // no bundle yet: the fallback may try again
       return;
     }
-    if ('abstain' in j) return;
+    if (j === 'expired' || 'abstain' in j) return;
     const body = verdictBody({ ...j, issuedAt: Date.now(), claimId: id, replayer: this.key.publicKey });
     // Not awaited: the replay slot is free for the next job while the verdict waits for its batch.
     void this.#track(this.#verdictBatcher.add(body)).catch(() => undefined);

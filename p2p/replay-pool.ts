@@ -4,17 +4,26 @@
  * claim whole: it decodes and checks the bundle, replays it (each challenge module compiled once
  * per thread) and sends back only the judgement, so the node's event loop does neither the
  * bundle's decoding nor a message round trip per replay: claims waiting while every thread is
- * busy go to the next free thread together, in one message, and their judgements come back in one.
+ * busy go to the next free thread together, in one message.
  *
- * Each item keeps its manifest's wall-clock limit: a job's watchdog is the sum of its items'
- * limits (plus time to decode each bundle), and the thread refuses a replay slower than its own
- * limit. A bundle's limits are known only once it is decoded, so the first bundle of a manifest
- * is decoded once to learn them (cached by manifest hash, which the thread has checked). A job
- * that fails as a whole (a watchdog, a thread lost) is sent again item by item, so the item that
- * caused it fails alone. A manifest whose stack budget needs a bigger thread stack runs on a
- * thread of its own, in place of one of the pool's (and closed with it). A manifest may ask for up to 2^31 − 1 ms (24 days): one claimed with more
- * than `maxWallClockMs` is refused, not replayed, so no claim holds a thread past the time its
- * verdict could still count.
+ * Fairness against a peer whose claims never end (docs/p2p.md, "Replay queue and fairness"):
+ * - each replay is bounded by its own watchdog, never by a sum over its job: the thread posts when
+ *   an item's replay starts and when it is answered, and the watchdog starts again at each step
+ *   (decoding: `DECODE_MS`; the replay: its manifest's `wallClockMs`);
+ * - claims waiting take turns by claimer, and a job holds at most one claim per claimer, so a claim
+ *   waits for at most one claim of each other claimer ahead of it, not for all of a peer's claims;
+ * - a claim given a deadline (the end of its quorum window) is dropped when its turn comes after
+ *   it, and its replay's watchdog ends there: both `DL_ERR_P2P_REPLAY_EXPIRED`, a non-verdict like
+ *   a watchdog's (a verdict issued later would count for nothing).
+ * A job cut short (a watchdog, a thread lost) keeps the answers posted before it: the item it was
+ * on fails alone, the items after it wait again at the front of their lines.
+ *
+ * A bundle's limits are known only once it is decoded, so the first bundle of a manifest is
+ * decoded once to learn them (cached by manifest hash, which the thread has checked). A manifest
+ * whose stack budget needs a bigger thread stack runs on a thread of its own, in place of one of
+ * the pool's (and closed with it). A manifest may ask for up to 2^31 − 1 ms (24 days): one claimed
+ * with more than `maxWallClockMs` is refused, not replayed, so no claim holds a thread past the
+ * time its verdict could still count.
  */
 import {
   CagePoolClosedError,
@@ -29,7 +38,8 @@ import {
 import type { Judgement } from './audit.ts';
 import type { Claim } from './messages.ts';
 import { P2PError } from './errors.ts';
-import type { JudgeItem, JudgeReply, ReplayLimits, ReplayWorkerBoot } from './replay-jobs.ts';
+import { FairQueue } from './fair-queue.ts';
+import type { JudgeEvent, JudgeItem, JudgeReply, ReplayLimits, ReplayWorkerBoot } from './replay-jobs.ts';
 import { hex } from './wire.ts';
 
 const WORKER_URL = workerUrl(import.meta.url, 'replay-worker');
@@ -38,14 +48,17 @@ const DEFAULT_STACK_BUDGET = Math.max(MANIFEST_DEFAULTS.stack, DEFAULT_STACK_LIM
 const MAX_ITEMS = 16;
 /** Most bundle bytes in one job (a larger bundle goes alone). */
 const MAX_BYTES = 8 * 1024 * 1024;
-/** Allowed per item for decoding and checking its bundle, on top of the replay's own limit. */
+/** Allowed per item for decoding and checking its bundle, before its replay starts. */
 const DECODE_MS = 10_000;
+/**
+ * Allowed past a replay's own limit before the watchdog stops its thread: the thread measures the
+ * replay itself and refuses one slower than its limit, so this covers only the message's way back.
+ */
+const REPLAY_SLACK_MS = 1000;
 /** Manifests whose limits are remembered. */
 const MAX_LIMITS = 256;
 /** `quorum.expiryMs`'s default: a verdict issued later than that after its claim counts for nothing. */
 const DEFAULT_MAX_WALL_CLOCK_MS = 120_000;
-/** The longest timer Node keeps: a longer one fires at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * A replay thread's heap: a decoded witness entry takes about 350 bytes of it, so 2 GiB hold the
@@ -61,14 +74,21 @@ export interface ReplayPoolOptions {
   heapMb?: number;
 }
 
-export type Judge = (claim: Claim, bytes: Uint8Array) => Promise<Judgement>;
+/**
+ * Judges a claim against its bundle; `deadline` (epoch ms, optional): the judgement is of no use
+ * after it, so the replay is dropped rather than started or finished later.
+ */
+export type Judge = (claim: Claim, bytes: Uint8Array, deadline?: number) => Promise<Judgement>;
+
+type Threads = WorkerPool<JudgeItem[], number, JudgeEvent>;
 
 interface Waiting {
   item: JudgeItem;
-  /** The caller's bytes: `item.bytes` is a copy, moved to the thread, and a job that fails whole is sent again from this. */
+  /** The caller's bytes: `item.bytes` is a copy, moved to the thread, and an item whose job was cut short is sent again from this. */
   source: Uint8Array;
-  /** Sent on its own: its job failed as a whole, or it needs a thread of its own. */
-  alone: boolean;
+  /** Its claimer: claimers take turns. */
+  key: string;
+  deadline: number | undefined;
   /** Times the thread sent it back for its limits (at most once). */
   asked: number;
   resolve: (j: Judgement) => void;
@@ -80,11 +100,11 @@ export class ReplayPool {
   readonly #stackMb: number;
   readonly #maxWallClockMs: number;
   readonly #heapMb: number;
-  readonly #pool: WorkerPool<JudgeItem[], JudgeReply[]>;
+  readonly #pool: Threads;
   readonly #limits = new Map<string, ReplayLimits>();
-  readonly #waiting: Waiting[] = [];
+  readonly #waiting = new FairQueue<Waiting>();
   /** Threads of their own (for a manifest's stack) running now. */
-  readonly #owned = new Set<WorkerPool<JudgeItem[], JudgeReply[]>>();
+  readonly #owned = new Set<Threads>();
   #busy = 0;
   #scheduled = false;
   #closed = false;
@@ -97,7 +117,7 @@ export class ReplayPool {
     this.#pool = this.#workers(threads, this.#stackMb);
   }
 
-  #workers(size: number, stackMb: number): WorkerPool<JudgeItem[], JudgeReply[]> {
+  #workers(size: number, stackMb: number): Threads {
     return new WorkerPool({
       url: WORKER_URL,
       size,
@@ -115,15 +135,16 @@ export class ReplayPool {
   /**
    * Judges a claim against its bundle (the bytes are copied: the caller may keep serving them).
    * @throws {DocklockError} `DL_ERR_CAGE_WATCHDOG`, `DL_ERR_CAGE_POOL_CLOSED`, `DL_ERR_INTERNAL`,
-   *   `DL_ERR_P2P_REPLAY_LIMITS`
+   *   `DL_ERR_P2P_REPLAY_LIMITS`, `DL_ERR_P2P_REPLAY_EXPIRED`
    */
-  judge: Judge = (claim, bytes) => {
+  judge: Judge = (claim, bytes, deadline) => {
     if (this.#closed) return Promise.reject(new CagePoolClosedError(['is']));
     const limits = this.#limits.get(hex(claim.manifestHash)) ?? null;
     if (limits !== null && this.#tooLong(limits)) return Promise.reject(this.#tooLongError(limits));
     return new Promise((resolve, reject) => {
       const item = { claim, bytes: new Uint8Array(bytes), limits };
-      this.#waiting.push({ item, source: bytes, alone: false, asked: 0, resolve, reject });
+      const key = hex(claim.claimer);
+      this.#waiting.push(key, { item, source: bytes, key, deadline, asked: 0, resolve, reject });
       this.#schedule();
     });
   };
@@ -138,12 +159,16 @@ export class ReplayPool {
     });
   }
 
-  /** One job per free thread, the waiting items shared evenly between them. */
+  /**
+   * One job per free thread, the waiting items shared evenly between them, in turns by claimer,
+   * at most one claim of each claimer in a job (so a job never holds a peer's claims end to end).
+   */
   #pump(): void {
     while (!this.#closed && this.#busy < this.#threads && this.#waiting.length > 0) {
       const free = this.#threads - this.#busy;
       const want = Math.min(MAX_ITEMS, Math.ceil(this.#waiting.length / free));
-      const first = this.#waiting.shift()!;
+      const first = this.#next();
+      if (first === undefined) return;
       this.#withLimits(first);
       this.#busy++;
       const done = (): void => {
@@ -157,52 +182,112 @@ export class ReplayPool {
         continue;
       }
       const job: Waiting[] = [first];
+      const claimers = new Set([first.key]);
       let bytes = first.item.bytes.length;
-      if (!first.alone)
-        while (job.length < want && this.#waiting.length > 0) {
-          const next = this.#waiting[0]!;
-          this.#withLimits(next);
-          if (next.alone || this.#needsOwn(next) || bytes + next.item.bytes.length > MAX_BYTES) break;
-          bytes += next.item.bytes.length;
-          job.push(this.#waiting.shift()!);
+      while (job.length < want && this.#waiting.length > 0) {
+        const next = this.#waiting.peek()!;
+        if (claimers.has(next.key)) break;
+        if (this.#expired(next)) {
+          this.#waiting.shift();
+          continue;
         }
+        this.#withLimits(next);
+        if (this.#needsOwn(next) || bytes + next.item.bytes.length > MAX_BYTES) break;
+        bytes += next.item.bytes.length;
+        claimers.add(next.key);
+        job.push(this.#waiting.shift()!);
+      }
       void this.#run(this.#pool, job).finally(done);
     }
+  }
+
+  /** The next waiting item whose deadline has not passed (those before it are dropped). */
+  #next(): Waiting | undefined {
+    for (let w = this.#waiting.shift(); w !== undefined; w = this.#waiting.shift()) if (!this.#expired(w)) return w;
+    return undefined;
+  }
+
+  /** Whether the item's deadline has passed: then it is dropped (`DL_ERR_P2P_REPLAY_EXPIRED`). */
+  #expired(w: Waiting): boolean {
+    if (w.deadline === undefined || Date.now() < w.deadline) return false;
+    w.reject(this.#expiredError('before its turn came'));
+    return true;
+  }
+
+  #expiredError(when: string): P2PError {
+    return new P2PError(
+      'DL_ERR_P2P_REPLAY_EXPIRED',
+      `the claim's quorum window (quorum.expiryMs) ended ${when}: not replayed, since a verdict issued later counts for nothing`,
+      { field: 'issuedAt' },
+    );
   }
 
   #needsOwn(w: Waiting): boolean {
     return w.item.limits !== null && workerStackMb(w.item.limits.stack) > this.#stackMb;
   }
 
-  /** Limits learnt since the item was queued (the first bundles of a manifest wait together). */
+  /**
+   * Limits learnt since the item was queued (the first bundles of a manifest wait together); not
+   * limits too long to replay: the thread sends such an item back, and it is refused then.
+   */
   #withLimits(w: Waiting): void {
-    if (w.item.limits === null) w.item.limits = this.#limits.get(hex(w.item.claim.manifestHash)) ?? null;
+    if (w.item.limits !== null) return;
+    const l = this.#limits.get(hex(w.item.claim.manifestHash));
+    if (l !== undefined && !this.#tooLong(l)) w.item.limits = l;
   }
 
-  async #run(pool: WorkerPool<JudgeItem[], JudgeReply[]>, job: Waiting[]): Promise<void> {
+  /**
+   * Runs a job, each item under a watchdog of its own: decoding, then its replay (its manifest's
+   * limit, cut to its deadline). Answers are taken as the thread posts them.
+   */
+  async #run(pool: Threads, job: Waiting[]): Promise<void> {
     const items = job.map((w) => w.item);
-    let replies: JudgeReply[];
+    let answered = 0;
+    /** Whether the running replay's watchdog was cut to its claim's deadline. */
+    let cut = false;
     try {
-      replies = await pool.run(items, {
-        // Each item's limit is at most maxWallClockMs, but sixteen of them can still pass what a timer holds.
-        watchdogMs: Math.min(
-          MAX_TIMER_MS,
-          items.reduce((ms, i) => ms + DECODE_MS + (i.limits?.wallClockMs ?? 0), 0),
-        ),
-        what: job.length === 1 ? 'the replay' : `a job of ${job.length} replays`,
+      const n = await pool.run(items, {
+        watchdogMs: DECODE_MS,
+        what: 'the replay',
         transfer: items.map((i) => i.bytes.buffer as ArrayBuffer),
+        onEvent: (e) => {
+          if ('answered' in e) {
+            answered = e.answered + 1;
+            this.#answer(job[e.answered]!, e.reply);
+          }
+        },
+        watchdogAfter: (e) => {
+          cut = false;
+          if ('answered' in e) return DECODE_MS;
+          const w = job[e.replaying]!;
+          const ms = w.item.limits!.wallClockMs + REPLAY_SLACK_MS;
+          if (w.deadline === undefined) return ms;
+          const left = Math.max(0, w.deadline - Date.now());
+          cut = left < ms;
+          return Math.min(ms, left);
+        },
       });
+      if (n !== answered) throw new InternalError('a replay thread answered fewer items than it was sent');
     } catch (e) {
-      if (job.length === 1 || this.#closed) for (const w of job) w.reject(e as Error);
-      else this.#retryAlone(job);
-      return;
+      const rest = job.slice(answered);
+      if (this.#closed) {
+        for (const w of rest) w.reject(e as Error);
+        return;
+      }
+      // The item it was on is the one that stopped it: it fails alone; those after it never started.
+      const failed = rest.shift();
+      const watchdog = (e as { code?: string }).code === 'DL_ERR_CAGE_WATCHDOG';
+      failed?.reject(cut && watchdog ? this.#expiredError('while it replayed') : (e as Error));
+      for (const w of rest.reverse()) {
+        w.item = { ...w.item, bytes: new Uint8Array(w.source) };
+        this.#waiting.unshift(w.key, w);
+      }
+      if (rest.length > 0) this.#schedule();
     }
-    replies.forEach((r, i) => this.#answer(job[i]!, r));
   }
 
-  #answer(w: Waiting, r: JudgeReply | undefined): void {
-    if (r === undefined) w.reject(new InternalError('a replay thread answered fewer items than it was sent'));
-    else if ('judgement' in r) w.resolve(r.judgement);
+  #answer(w: Waiting, r: JudgeReply): void {
+    if ('judgement' in r) w.resolve(r.judgement);
     else if ('error' in r) w.reject(errorFromWire(r.error));
     else if (this.#closed) w.reject(new CagePoolClosedError(['was']));
     else if (w.asked > 0) w.reject(new InternalError('a replay thread asked twice for the limits of one bundle'));
@@ -216,7 +301,7 @@ export class ReplayPool {
       }
       w.asked++;
       w.item = { ...w.item, bytes: r.bytes, limits: r.needs };
-      this.#waiting.unshift(w);
+      this.#waiting.unshift(w.key, w);
       this.#schedule();
     }
   }
@@ -231,20 +316,6 @@ export class ReplayPool {
       `the claim's manifest allows its run ${l.wallClockMs} ms, over the ${this.#maxWallClockMs} ms this node replays for (quorum.expiryMs): not replayed`,
       { field: 'limits.wallClockMs' },
     );
-  }
-
-  /**
-   * A job that failed as a whole (its watchdog, its thread lost): each item goes again on its own,
-   * under its own watchdog, so only the one that caused it fails. Its bytes went to the lost
-   * thread: a fresh copy is sent.
-   */
-  #retryAlone(job: Waiting[]): void {
-    for (const w of job) {
-      w.alone = true;
-      w.item = { ...w.item, bytes: new Uint8Array(w.source) };
-    }
-    this.#waiting.unshift(...job);
-    this.#schedule();
   }
 
   /** A replay on a thread of its own, with the stack its manifest needs. */
@@ -262,7 +333,7 @@ export class ReplayPool {
   /** Stops every thread; judgements waiting or running are rejected (`DL_ERR_CAGE_POOL_CLOSED`). */
   async close(): Promise<void> {
     this.#closed = true;
-    for (const w of this.#waiting.splice(0)) w.reject(new CagePoolClosedError(['was']));
+    for (const w of this.#waiting.drain()) w.reject(new CagePoolClosedError(['was']));
     await Promise.all([this.#pool.close(), ...[...this.#owned].map((p) => p.close())]);
   }
 }

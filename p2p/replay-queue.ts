@@ -1,3 +1,5 @@
+import { FairQueue } from './fair-queue.ts';
+
 interface Job {
   run: () => Promise<void>;
   weight: number;
@@ -7,14 +9,14 @@ interface Job {
  * Bounded work queue for replays: at most `concurrency` jobs run at once, holding at most `budget`
  * of weight between them (a job's bundle bytes; one job runs whatever its weight), and at most
  * `capacity` wait; a job past capacity is refused (the caller counts it), never buffered without
- * bound. Jobs start in order.
+ * bound. Jobs start in turns between their keys (the claimer, fair-queue.ts), in order within a
+ * key: a peer with many claims waiting delays another's claim by one job per turn, not by all.
  */
 export class ReplayQueue {
   readonly #concurrency: number;
   readonly #capacity: number;
   readonly #budget: number;
-  readonly #waiting: Job[] = [];
-  #head = 0;
+  readonly #waiting = new FairQueue<Job>();
   #running = 0;
   #weight = 0;
   #idle: (() => void)[] = [];
@@ -29,26 +31,25 @@ export class ReplayQueue {
   }
 
   get waiting(): number {
-    return this.#waiting.length - this.#head;
+    return this.#waiting.length;
   }
 
-  /** @returns false when the queue is full and the job was refused. */
-  push(job: () => Promise<void>, weight = 0): boolean {
+  /**
+   * @param key - whose job it is (a claim's claimer): keys take turns
+   * @returns false when the queue is full and the job was refused.
+   */
+  push(job: () => Promise<void>, weight = 0, key = ''): boolean {
     if (this.waiting >= this.#capacity) return false;
-    this.#waiting.push({ run: job, weight });
+    this.#waiting.push(key, { run: job, weight });
     this.#pump();
     return true;
   }
 
   #pump(): void {
     while (this.#running < this.#concurrency && this.waiting > 0) {
-      const job = this.#waiting[this.#head]!;
+      const job = this.#waiting.peek()!;
       if (this.#running > 0 && this.#weight + job.weight > this.#budget) return;
-      this.#waiting[this.#head++] = undefined as unknown as Job;
-      if (this.#head > 1024 && this.#head * 2 > this.#waiting.length) {
-        this.#waiting.splice(0, this.#head);
-        this.#head = 0;
-      }
+      this.#waiting.shift();
       this.#running++;
       this.#weight += job.weight;
       void job

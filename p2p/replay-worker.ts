@@ -2,8 +2,10 @@
  * A replay thread of the node's pool (replay-pool.ts): judges several claims per job, each on its
  * own (a bundle that fails, whatever it holds, is that item's answer and never its neighbours').
  * The bundle is decoded and checked here, not on the node's event loop, and a replay runs only
- * when the job allowed for its manifest's limits (the pool's watchdog is their sum); a replay
- * slower than its own `limits.wallClockMs` is refused after the fact, as the watchdog would have.
+ * when the pool allowed for its manifest's limits. Each step is posted as it happens (replay
+ * starts, item answered) so the pool's watchdog bounds each replay by its own limit, never by a
+ * sum over the job; a replay slower than its own `limits.wallClockMs` is refused after the fact,
+ * as the watchdog would have.
  */
 import { workerData } from 'node:worker_threads';
 import {
@@ -16,9 +18,9 @@ import {
   serveJobs,
   workerStackMb,
 } from '../index.ts';
-import type { CompiledModule, JobResult, decodeBundle } from '../index.ts';
+import type { CompiledModule, JobContext, JobResult, decodeBundle } from '../index.ts';
 import { checkClaimBundle, judgementOfReplay, replayInputOf } from './audit.ts';
-import type { JudgeItem, JudgeReply, ReplayWorkerBoot } from './replay-jobs.ts';
+import type { JudgeEvent, JudgeItem, JudgeReply, ReplayWorkerBoot } from './replay-jobs.ts';
 import { hex } from './wire.ts';
 
 type Bundle = ReturnType<typeof decodeBundle>;
@@ -50,7 +52,7 @@ async function compiledFor(b: Bundle): Promise<CompiledModule | undefined> {
   return m;
 }
 
-async function judgeOne(item: JudgeItem): Promise<JudgeReply> {
+async function judgeOne(item: JudgeItem, replaying: () => void): Promise<JudgeReply> {
   const c = checkClaimBundle(item.claim, item.bytes);
   if ('judgement' in c) return c;
   const l = c.bundle.manifest.limits;
@@ -62,6 +64,7 @@ async function judgeOne(item: JudgeItem): Promise<JudgeReply> {
     workerStackMb(l.stack) > boot.stackMb
   )
     return { needs: { wallClockMs: l.wallClockMs, stack: l.stack }, bytes: item.bytes };
+  replaying();
   const t0 = performance.now();
   const module = await compiledFor(c.bundle);
   const out = await runGuest({ ...replayInputOf(c.bundle), mode: 'replay', compiled: module });
@@ -70,20 +73,17 @@ async function judgeOne(item: JudgeItem): Promise<JudgeReply> {
   return { judgement: judgementOfReplay(c.bundle, out) };
 }
 
-async function judgeAll(items: JudgeItem[]): Promise<JobResult<JudgeReply[]>> {
-  const value: JudgeReply[] = [];
-  const transfer: ArrayBuffer[] = [];
-  for (const item of items) {
+async function judgeAll(items: JudgeItem[], ctx: JobContext<JudgeEvent>): Promise<JobResult<number>> {
+  for (let i = 0; i < items.length; i++) {
     let r: JudgeReply;
     try {
-      r = await judgeOne(item);
+      r = await judgeOne(items[i]!, () => ctx.emit({ replaying: i }));
     } catch (e) {
       r = { error: errorToWire(e) };
     }
-    if ('needs' in r) transfer.push(r.bytes.buffer as ArrayBuffer);
-    value.push(r);
+    ctx.emit({ answered: i, reply: r }, 'needs' in r ? [r.bytes.buffer as ArrayBuffer] : undefined);
   }
-  return { value, transfer };
+  return { value: items.length };
 }
 
-serveJobs<JudgeItem[], JudgeReply[]>(judgeAll);
+serveJobs<JudgeItem[], number, JudgeEvent>(judgeAll);

@@ -1,6 +1,7 @@
 /**
  * The one worker pool of the runtime: N long-lived worker threads, each running one job at a
- * time from a bounded FIFO (job-queue.ts), one wall-clock watchdog per job, one error transport
+ * time from a bounded FIFO (job-queue.ts), one wall-clock watchdog per job (restarted by the
+ * job's own events when it is several steps, each with its own limit), one error transport
  * (`{code, message, where}`, never a stack: transport.ts). A single run is a pool of one
  * (cage.ts), the cage pool serves run and replay (cage-pool.ts), the evaluation pool serves a
  * challenge (evaluate/pool.ts); the thread side is worker-loop.ts.
@@ -66,6 +67,11 @@ export interface JobOptions<E> {
   transfer?: Transferable[];
   /** Events the thread posts while the job runs. */
   onEvent?: (event: E) => void;
+  /**
+   * A job of several steps, each under a limit of its own: the watchdog starts again, at the time
+   * this returns (ms), when the thread posts an event for which it returns one (after `onEvent`).
+   */
+  watchdogAfter?: (event: E) => number | undefined;
 }
 
 interface Pending<J, R, E> {
@@ -151,6 +157,11 @@ export class WorkerPool<J, R, E = never> {
       if (p === undefined || p.id !== msg.id) return;
       if ('event' in msg) {
         p.options.onEvent?.(msg.event);
+        const ms = p.options.watchdogAfter?.(msg.event);
+        if (ms !== undefined && slot.current === p) {
+          clearTimeout(slot.timer);
+          this.#watch(slot, p, ms);
+        }
         return;
       }
       this.#advance(slot);
@@ -202,8 +213,7 @@ export class WorkerPool<J, R, E = never> {
     this.#drop(slot);
   }
 
-  #watch(slot: Slot<J, R, E>, p: Pending<J, R, E>): void {
-    const ms = p.options.watchdogMs;
+  #watch(slot: Slot<J, R, E>, p: Pending<J, R, E>, ms = p.options.watchdogMs): void {
     slot.timer = setTimeout(() => {
       if (slot.current !== p) return;
       this.#fail(slot);

@@ -62,11 +62,11 @@ export async function endlessBundle(wallClockMs: number): Promise<Uint8Array> {
   return editLimits(await recordBundle(hostileManifest(['spin'])), { fuel: MAX_FUEL, wallClockMs });
 }
 
-/** The claim a bundle's own facts make (as its claimer would publish it). */
-export async function claimOf(bytes: Uint8Array): Promise<Claim> {
+/** The claim a bundle's own facts make (as its claimer, the key of seed `claimer`, would publish it). */
+export async function claimOf(bytes: Uint8Array, claimer = 5): Promise<Claim> {
   return {
     ...claimFieldsOf(bytes),
-    claimer: (await keyFromSeed(new Uint8Array(32).fill(5))).publicKey,
+    claimer: (await keyFromSeed(new Uint8Array(32).fill(claimer))).publicKey,
     issuedAt: 1,
   };
 }

@@ -1,14 +1,18 @@
 /**
  * The replay pool against hostile claims: a replay that never ends, a bundle whose decoding
- * outgrows its thread, absurd manifest limits, and many claims at once with such ones among them.
- * Every claim gets exactly one answer, honest ones their true judgement, and the pool goes on.
+ * outgrows its thread, absurd manifest limits, a claimer's endless claims ahead of another's,
+ * claims past their deadline, and many claims at once with such ones among them. Every claim gets
+ * exactly one answer, honest ones their true judgement, and the pool goes on.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { judgeClaim } from '../../p2p/audit.ts';
 import type { Judgement } from '../../p2p/audit.ts';
 import type { Claim } from '../../p2p/messages.ts';
 import { MAX_FUEL } from '../../runtime/manifest/parse.ts';
+import { Judges } from '../../p2p/judges.ts';
+import { NodeMetrics } from '../../p2p/metrics.ts';
 import { ReplayPool } from '../../p2p/replay-pool.ts';
+import { ReplayQueue } from '../../p2p/replay-queue.ts';
 import type { ReplayPoolOptions } from '../../p2p/replay-pool.ts';
 import {
   claimOf,
@@ -57,15 +61,79 @@ describe('the replay pool against hostile claims', () => {
   it('an endless replay sent with honest claims fails alone (watchdog); the others are judged, and so is the next claim', async () => {
     const pool = poolOf(1);
     const endless = await endlessBundle(500);
-    const endlessClaim = await claimOf(endless);
+    // Three claimers: one job holds all three claims (at most one per claimer), each under its own watchdog.
+    const endlessClaim = await claimOf(endless, 7);
+    const other = await claimOf(honest[1]!, 8);
     const got = await Promise.all([
       answer(pool.judge(claims[0]!, honest[0]!)),
       answer(pool.judge(endlessClaim, endless)),
-      answer(pool.judge(claims[1]!, honest[1]!)),
+      answer(pool.judge(other, honest[1]!)),
     ]);
     expect(got).toEqual([expected[0], { error: 'DL_ERR_CAGE_WATCHDOG' }, expected[1]]);
     expect(await pool.judge(claims[2]!, honest[2]!)).toEqual(expected[2]);
   }, 180_000);
+
+  it("one claimer's endless claims do not hold back another claimer's: claimers take turns, each replay under its own watchdog", async () => {
+    const pool = poolOf(1);
+    // Distinct limits: five manifests, as five claims of a hostile peer would have.
+    const endless = await Promise.all([1500, 1501, 1502, 1503, 1504].map((ms) => endlessBundle(ms)));
+    const endlessClaims = await Promise.all(endless.map((b) => claimOf(b, 7)));
+    const other = await claimOf(honest[0]!, 8);
+    const order: string[] = [];
+    const tracked = (name: string, p: Promise<Judgement>): Promise<Answer> =>
+      answer(p).then((a) => {
+        order.push(name);
+        return a;
+      });
+    const running = endless.map((b, i) => tracked(`endless${i}`, pool.judge(endlessClaims[i]!, b)));
+    // A third claimer's claim, judged while they run: the honest one comes once the pool is busy with them.
+    expect(await pool.judge(await claimOf(honest[1]!, 9), honest[1]!)).toEqual(expected[1]);
+    order.push('sent');
+    const got = await Promise.all([...running, tracked('honest', pool.judge(other, honest[0]!))]);
+    const watchdog = { error: 'DL_ERR_CAGE_WATCHDOG' };
+    expect(got).toEqual([watchdog, watchdog, watchdog, watchdog, watchdog, expected[0]]);
+    // Once sent, it waited for at most the endless replay running then and the next in that claimer's
+    // line (its turn), not for all of them.
+    const waited = order.slice(order.indexOf('sent') + 1, order.indexOf('honest'));
+    expect(waited.length).toBeLessThanOrEqual(2);
+    expect(order.indexOf('honest')).toBeLessThan(order.length - 1);
+  }, 180_000);
+
+  it('a claim whose deadline passes before its turn, or while it replays, is dropped (DL_ERR_P2P_REPLAY_EXPIRED); one with time left is judged', async () => {
+    const pool = poolOf(1);
+    const endless = await endlessBundle(60_000);
+    const got = await Promise.all([
+      // Its own limit is a minute; its deadline cuts it after a few seconds.
+      answer(pool.judge(await claimOf(endless), endless, Date.now() + 3000)),
+      answer(pool.judge(claims[0]!, honest[0]!, Date.now() - 1)),
+      answer(pool.judge(claims[1]!, honest[1]!, Date.now() + 600_000)),
+    ]);
+    const expired = { error: 'DL_ERR_P2P_REPLAY_EXPIRED' };
+    expect(got).toEqual([expired, expired, expected[1]]);
+    expect(await pool.judge(claims[2]!, honest[2]!)).toEqual(expected[2]);
+  }, 120_000);
+
+  it("a replay dropped at its claim's deadline is no judgement: a later re-check of a divergence replays the claim", async () => {
+    const pool = poolOf(1);
+    const metrics = new NodeMetrics();
+    const judges = new Judges({
+      fetch: async () => honest[0]!,
+      judge: pool.judge,
+      queue: new ReplayQueue(1, 16),
+      metrics,
+    });
+    // As a replayer, too late: its quorum window ended before its turn.
+    expect(await judges.judge('c0', claims[0]!, 'claimer', Date.now() - 1)).toBe('expired');
+    // A divergence on it is still checked by a replay of this node's own, which matches: overruled.
+    expect(await judges.recheck('c0', claims[0]!, 'claimer')).toBe('overruled');
+    const outcomes = (await metrics.replays.get()).values.map((v) => [v.labels.outcome, v.value]);
+    expect(outcomes).toEqual(
+      expect.arrayContaining([
+        ['expired', 1],
+        ['match', 1],
+      ]),
+    );
+  }, 60_000);
 
   it("a bundle whose decoding outgrows its thread's heap kills the thread, and fails alone; the others are judged, and so is the next claim", async () => {
     // A small heap, so that a bomb of a few megabytes is enough (the default is 2 GiB).
@@ -125,9 +193,11 @@ describe('the replay pool against hostile claims', () => {
   }, 120_000);
 
   it('a replay on a thread of its own stops when the pool closes', async () => {
-    const pool = poolOf(1);
-    // Its stack budget needs a bigger thread than the pool's: it replays on one of its own, endlessly.
-    const endless = editLimits(await endlessBundle(500), { stack: 1_000_000 });
+    // Two threads: the one of its own takes the place of one of them, the honest claim has the other.
+    const pool = poolOf(2);
+    // Its stack budget needs a bigger thread than the pool's: it replays on one of its own, endlessly
+    // (its watchdog, at its own limit, comes long after the close).
+    const endless = editLimits(await endlessBundle(60_000), { stack: 1_000_000 });
     const running = answer(pool.judge(await claimOf(endless), endless));
     expect(await pool.judge(claims[0]!, honest[0]!)).toEqual(expected[0]);
     await pool.close();

@@ -51,6 +51,35 @@ describe('the replay queue', () => {
   });
 });
 
+describe('turns between claimers', () => {
+  it("starts jobs in turns by key: one peer's many jobs delay another's by one per turn, and a new key never jumps the rotation", async () => {
+    const q = new ReplayQueue(1, 100);
+    const started: string[] = [];
+    const gates = new Map<string, ReturnType<typeof gate>>();
+    const push = (key: string, name: string): void => {
+      const g = gate(started, name);
+      gates.set(name, g);
+      expect(q.push(g.job, 0, key)).toBe(true);
+    };
+    push('hostile', 'h1'); // runs at once
+    for (const n of ['h2', 'h3', 'h4', 'h5']) push('hostile', n);
+    push('honest', 'a1');
+    push('honest', 'a2');
+    push('sybil', 's1');
+    const step = async (name: string): Promise<void> => {
+      gates.get(name)!.release();
+      await new Promise((r) => setTimeout(r, 0));
+    };
+    for (const n of ['h1', 'h2', 'a1', 's1', 'h3', 'a2', 'h4']) await step(n);
+    // A key that arrives later takes its turn after those already waiting.
+    push('late', 'l1');
+    await step('h5');
+    await step('l1');
+    expect(started).toEqual(['h1', 'h2', 'a1', 's1', 'h3', 'a2', 'h4', 'h5', 'l1']);
+    await q.idle();
+  });
+});
+
 describe('slots', () => {
   it('runs at most n tasks at once, the others in order, and frees a slot when a task fails', async () => {
     const s = new Slots(2);
