@@ -7,9 +7,10 @@
  * busy go to the next free thread together, in one message.
  *
  * Fairness against a peer whose claims never end (docs/p2p.md, "Replay queue and fairness"):
- * - each replay is bounded by its own watchdog, never by a sum over its job: the thread posts when
- *   an item's replay starts and when it is answered, and the watchdog starts again at each step
- *   (decoding: `DECODE_MS`; the replay: its manifest's `wallClockMs`);
+ * - each replay is bounded by its own watchdog, never by a sum over its job: the thread writes on
+ *   the job's progress board which item it is on, decoding or replaying, since when; the watchdog
+ *   fires at the shortest allowance in the job and reads it (decoding: `DECODE_MS`; the replay: its
+ *   manifest's `wallClockMs`), stopping the thread only when the item it is on is over its own;
  * - claims waiting take turns by claimer, and a job holds at most one claim per claimer, so a claim
  *   waits for at most one claim of each other claimer ahead of it, not for all of a peer's claims;
  * - a claim given a deadline (the end of its quorum window) is dropped when its turn comes after
@@ -30,6 +31,7 @@ import {
   DEFAULT_STACK_LIMIT,
   InternalError,
   MANIFEST_DEFAULTS,
+  WatchdogError,
   WorkerPool,
   errorFromWire,
   workerStackMb,
@@ -39,7 +41,8 @@ import type { Judgement } from './audit.ts';
 import type { Claim } from './messages.ts';
 import { P2PError } from './errors.ts';
 import { FairQueue } from './fair-queue.ts';
-import type { JudgeEvent, JudgeItem, JudgeReply, ReplayLimits, ReplayWorkerBoot } from './replay-jobs.ts';
+import { newProgress, readProgress } from './replay-jobs.ts';
+import type { JudgeEvent, JudgeItem, JudgeJob, JudgeReply, ReplayLimits, ReplayWorkerBoot } from './replay-jobs.ts';
 import { hex } from './wire.ts';
 
 const WORKER_URL = workerUrl(import.meta.url, 'replay-worker');
@@ -80,7 +83,7 @@ export interface ReplayPoolOptions {
  */
 export type Judge = (claim: Claim, bytes: Uint8Array, deadline?: number) => Promise<Judgement>;
 
-type Threads = WorkerPool<JudgeItem[], number, JudgeEvent>;
+type Threads = WorkerPool<JudgeJob, number, JudgeEvent>;
 
 interface Waiting {
   item: JudgeItem;
@@ -242,31 +245,44 @@ export class ReplayPool {
    */
   async #run(pool: Threads, job: Waiting[]): Promise<void> {
     const items = job.map((w) => w.item);
+    const progress = newProgress();
+    /** How long item `i` may spend in a phase. */
+    const allowance = (i: number, phase: 'decoding' | 'replaying'): number =>
+      phase === 'decoding' ? DECODE_MS : job[i]!.item.limits!.wallClockMs + REPLAY_SLACK_MS;
+    // The watchdog looks at least this often: the shortest allowance any step of the job has.
+    const every = Math.min(
+      DECODE_MS,
+      ...job.map((w) => (w.item.limits === null ? DECODE_MS : w.item.limits.wallClockMs + REPLAY_SLACK_MS)),
+      ...job.map((w) => (w.deadline === undefined ? DECODE_MS : Math.max(1, w.deadline - Date.now()))),
+    );
     let answered = 0;
-    /** Whether the running replay's watchdog was cut to its claim's deadline. */
-    let cut = false;
+    /** The item the watchdog stopped, and whether at its claim's deadline rather than its limit. */
+    let stopped: { index: number; cut: boolean; ms: number } | undefined;
     try {
-      const n = await pool.run(items, {
-        watchdogMs: DECODE_MS,
-        what: 'the replay',
-        transfer: items.map((i) => i.bytes.buffer as ArrayBuffer),
-        onEvent: (e) => {
-          if ('answered' in e) {
+      const n = await pool.run(
+        { items, progress },
+        {
+          watchdogMs: every,
+          what: 'the replay',
+          onEvent: (e) => {
             answered = e.answered + 1;
             this.#answer(job[e.answered]!, e.reply);
-          }
+          },
+          onWatchdog: () => {
+            const at = readProgress(progress);
+            const w = job[at.index]!;
+            const ms = allowance(at.index, at.phase);
+            let end = at.since + ms;
+            const cut = at.phase === 'replaying' && w.deadline !== undefined && w.deadline < end;
+            if (cut) end = w.deadline!;
+            const left = end - Date.now();
+            if (left > 0) return Math.min(left, every);
+            stopped = { index: at.index, cut, ms };
+            return undefined;
+          },
+          transfer: items.map((i) => i.bytes.buffer as ArrayBuffer),
         },
-        watchdogAfter: (e) => {
-          cut = false;
-          if ('answered' in e) return DECODE_MS;
-          const w = job[e.replaying]!;
-          const ms = w.item.limits!.wallClockMs + REPLAY_SLACK_MS;
-          if (w.deadline === undefined) return ms;
-          const left = Math.max(0, w.deadline - Date.now());
-          cut = left < ms;
-          return Math.min(ms, left);
-        },
-      });
+      );
       if (n !== answered) throw new InternalError('a replay thread answered fewer items than it was sent');
     } catch (e) {
       const rest = job.slice(answered);
@@ -274,10 +290,20 @@ export class ReplayPool {
         for (const w of rest) w.reject(e as Error);
         return;
       }
-      // The item it was on is the one that stopped it: it fails alone; those after it never started.
-      const failed = rest.shift();
-      const watchdog = (e as { code?: string }).code === 'DL_ERR_CAGE_WATCHDOG';
-      failed?.reject(cut && watchdog ? this.#expiredError('while it replayed') : (e as Error));
+      // The item it was on is the one that stopped it (the watchdog's, or the thread's death): it
+      // fails alone; the others go again (an answer posted just before may not have come).
+      const on = stopped?.index ?? readProgress(progress).index;
+      const failed = job[on];
+      if (failed !== undefined && on >= answered) {
+        rest.splice(on - answered, 1);
+        failed.reject(
+          stopped === undefined
+            ? (e as Error)
+            : stopped.cut
+              ? this.#expiredError('while it replayed')
+              : new WatchdogError(['the replay', stopped.ms]),
+        );
+      }
       for (const w of rest.reverse()) {
         w.item = { ...w.item, bytes: new Uint8Array(w.source) };
         this.#waiting.unshift(w.key, w);

@@ -2,10 +2,10 @@
  * A replay thread of the node's pool (replay-pool.ts): judges several claims per job, each on its
  * own (a bundle that fails, whatever it holds, is that item's answer and never its neighbours').
  * The bundle is decoded and checked here, not on the node's event loop, and a replay runs only
- * when the pool allowed for its manifest's limits. Each step is posted as it happens (replay
- * starts, item answered) so the pool's watchdog bounds each replay by its own limit, never by a
- * sum over the job; a replay slower than its own `limits.wallClockMs` is refused after the fact,
- * as the watchdog would have.
+ * when the pool allowed for its manifest's limits. Each step is written on the job's progress
+ * board (item, decoding or replaying, since when), so the pool's watchdog bounds each replay by its
+ * own limit, never by a sum over the job; each answer is posted as soon as it is made. A replay
+ * slower than its own `limits.wallClockMs` is refused after the fact, as the watchdog would have.
  */
 import { workerData } from 'node:worker_threads';
 import {
@@ -20,7 +20,8 @@ import {
 } from '../index.ts';
 import type { CompiledModule, JobContext, JobResult, decodeBundle } from '../index.ts';
 import { checkClaimBundle, judgementOfReplay, replayInputOf } from './audit.ts';
-import type { JudgeEvent, JudgeItem, JudgeReply, ReplayWorkerBoot } from './replay-jobs.ts';
+import { setProgress } from './replay-jobs.ts';
+import type { JudgeEvent, JudgeItem, JudgeJob, JudgeReply, ReplayWorkerBoot } from './replay-jobs.ts';
 import { hex } from './wire.ts';
 
 type Bundle = ReturnType<typeof decodeBundle>;
@@ -73,11 +74,13 @@ async function judgeOne(item: JudgeItem, replaying: () => void): Promise<JudgeRe
   return { judgement: judgementOfReplay(c.bundle, out) };
 }
 
-async function judgeAll(items: JudgeItem[], ctx: JobContext<JudgeEvent>): Promise<JobResult<number>> {
+async function judgeAll(job: JudgeJob, ctx: JobContext<JudgeEvent>): Promise<JobResult<number>> {
+  const { items, progress } = job;
   for (let i = 0; i < items.length; i++) {
     let r: JudgeReply;
     try {
-      r = await judgeOne(items[i]!, () => ctx.emit({ replaying: i }));
+      setProgress(progress, i, 'decoding');
+      r = await judgeOne(items[i]!, () => setProgress(progress, i, 'replaying'));
     } catch (e) {
       r = { error: errorToWire(e) };
     }
@@ -86,4 +89,4 @@ async function judgeAll(items: JudgeItem[], ctx: JobContext<JudgeEvent>): Promis
   return { value: items.length };
 }
 
-serveJobs<JudgeItem[], number, JudgeEvent>(judgeAll);
+serveJobs<JudgeJob, number, JudgeEvent>(judgeAll);

@@ -1,7 +1,7 @@
 /**
  * The one worker pool of the runtime: N long-lived worker threads, each running one job at a
- * time from a bounded FIFO (job-queue.ts), one wall-clock watchdog per job (restarted by the
- * job's own events when it is several steps, each with its own limit), one error transport
+ * time from a bounded FIFO (job-queue.ts), one wall-clock watchdog per job (which a job of
+ * several steps, each with its own limit, may extend when it fires), one error transport
  * (`{code, message, where}`, never a stack: transport.ts). A single run is a pool of one
  * (cage.ts), the cage pool serves run and replay (cage-pool.ts), the evaluation pool serves a
  * challenge (evaluate/pool.ts); the thread side is worker-loop.ts.
@@ -68,10 +68,12 @@ export interface JobOptions<E> {
   /** Events the thread posts while the job runs. */
   onEvent?: (event: E) => void;
   /**
-   * A job of several steps, each under a limit of its own: the watchdog starts again, at the time
-   * this returns (ms), when the thread posts an event for which it returns one (after `onEvent`).
+   * A job of several steps, each under a limit of its own: asked when the watchdog fires, it
+   * answers how many more ms the job may take (the watchdog is set again for them), or undefined
+   * to stop it. The job's own progress (which step, since when) is for it to know: asking only
+   * then costs nothing while steps finish in time.
    */
-  watchdogAfter?: (event: E) => number | undefined;
+  onWatchdog?: () => number | undefined;
 }
 
 interface Pending<J, R, E> {
@@ -157,11 +159,6 @@ export class WorkerPool<J, R, E = never> {
       if (p === undefined || p.id !== msg.id) return;
       if ('event' in msg) {
         p.options.onEvent?.(msg.event);
-        const ms = p.options.watchdogAfter?.(msg.event);
-        if (ms !== undefined && slot.current === p) {
-          clearTimeout(slot.timer);
-          this.#watch(slot, p, ms);
-        }
         return;
       }
       this.#advance(slot);
@@ -216,6 +213,11 @@ export class WorkerPool<J, R, E = never> {
   #watch(slot: Slot<J, R, E>, p: Pending<J, R, E>, ms = p.options.watchdogMs): void {
     slot.timer = setTimeout(() => {
       if (slot.current !== p) return;
+      const more = p.options.onWatchdog?.();
+      if (more !== undefined && more > 0) {
+        this.#watch(slot, p, more);
+        return;
+      }
       this.#fail(slot);
       p.reject(new WatchdogError([p.options.what, ms]));
       this.#pump(slot);
